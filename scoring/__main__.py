@@ -1,0 +1,73 @@
+"""Command line: ``python -m scoring evaluate FILE.csv [--json]`` and ``python -m scoring paper``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._errors import InputError, MethodError
+from .engine import evaluate_records, read_csv_records
+from .method import load_method
+
+PUBLIC_KEYS = ("town", "indices", "levels", "scenario", "missing")
+
+
+def public_record(result: dict) -> dict:
+    """The documented CLI contract: town, indices, levels, scenario, missing (+ expert if any)."""
+    out = {k: result[k] for k in PUBLIC_KEYS}
+    out["scenario"] = {k: result["scenario"][k] for k in ("scores", "recommended", "completeness", "explanation")}
+    return out
+
+
+def _table(results: list[dict], method) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"{r['town']}  (completeness {r['scenario']['completeness']})")
+        for code, value in r["indices"].items():
+            lv = r["levels"].get(code)
+            lines.append(f"  {code:16} {'no data' if value is None else f'{value:.4f}':>10}  {lv or ('no data' if code in method.levelled else '')}")
+        s = r["scenario"]
+        lines.append("  scores: " + ", ".join(f"{k} {v}" for k, v in s["scores"].items()))
+        lines.append(f"  {s['explanation']}")
+        if r["missing"]:
+            lines.append(f"  missing inputs: {', '.join(r['missing'])}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="score the towns in a CSV (a 'town' column plus canonical inputs)")
+    ev.add_argument("file")
+    ev.add_argument("--json", action="store_true", help="JSON output, one record per town")
+    sub.add_parser("paper", help="the reproduction report for the paper's three towns")
+    args = parser.parse_args(argv)
+    try:
+        method = load_method()
+        if args.command == "paper":
+            from .paper import report
+            print(report(method))
+            return 0
+        try:
+            records = read_csv_records(args.file)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+            return 2
+        if not records:
+            print(f"error: {args.file} has no rows; expected a 'town' column plus canonical input columns",
+                  file=sys.stderr)
+            return 2
+        results = evaluate_records(records, method, source=args.file)
+    except (InputError, MethodError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([public_record(r) for r in results], ensure_ascii=False, indent=1))
+    else:
+        print(_table(results, method))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Load and validate the method definition (indicators, inputs, bands, scenario rules).
+
+The method lives in ``data/method/``; nothing here hard-codes a band, a threshold or a rule.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._errors import MethodError
+
+DEFAULT_METHOD_DIR = Path(__file__).resolve().parent.parent / "data" / "method"
+
+AGGREGATIONS = ("mean", "geometric_mean", "root_of_sum", "root_of_item_shares")
+INPUT_KINDS = ("share", "index", "rate", "count", "total", "binary")
+
+
+@dataclass(frozen=True)
+class Band:
+    level: str
+    upper: float  # math.inf for the last band
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    symbol: str
+    aggregation: str
+    inputs: tuple  # names, or (count, total) pairs for root_of_item_shares
+    levelled: bool
+    names: dict
+    formula: str
+    bands: tuple = ()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    indicator: str
+    kind: str
+    min: float | None
+    max: float | None
+    unit: str
+    symbol: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Method:
+    indicators: dict  # code -> Indicator, in computation order
+    inputs: dict  # name -> InputSpec
+    scenarios: dict  # id -> dict(name_*, meaning_en, colour, order)
+    rules: dict  # scenario -> {indicator: (frozenset(levels), rationale)}
+    settings: dict
+    source_dir: str = ""
+    files: dict = field(default_factory=dict)
+
+    @property
+    def levelled(self) -> list[str]:
+        return list(self.settings["levelled_indicators"])
+
+    def input_names(self) -> list[str]:
+        return list(self.inputs)
+
+    def as_parameters(self) -> dict:
+        """The parameters that produced a result (bands, rules, settings), JSON-ready."""
+        return {
+            "bands": {c: [[b.level, None if math.isinf(b.upper) else b.upper] for b in i.bands]
+                      for c, i in self.indicators.items() if i.levelled},
+            "boundary_rule": self.settings["boundary_rule"],
+            "scenario_rules": {s: {ind: sorted(lv) for ind, (lv, _) in r.items()}
+                               for s, r in self.rules.items()},
+            "recommend_margin": self.settings["recommend_margin"],
+            "recommend_max": self.settings["recommend_max"],
+        }
+
+
+def _read_csv(path: Path, required: list[str], problems: list[str]) -> list[dict]:
+    if not path.exists():
+        problems.append(f"{path.name}: file not found at {path}")
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            problems.append(f"{path.name}: missing column(s) {', '.join(missing)}")
+            return []
+        return list(reader)
+
+
+def _num(text: str, where: str, problems: list[str], *, allow_empty: bool) -> float | None:
+    text = (text or "").strip()
+    if text == "":
+        if not allow_empty:
+            problems.append(f"{where}: value is required")
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        problems.append(f"{where}: '{text}' is not a number")
+        return None
+    if not math.isfinite(value):
+        problems.append(f"{where}: '{text}' is not finite")
+        return None
+    return value
+
+
+def _load_settings(path: Path, problems: list[str]) -> dict:
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{path.name}: file not found at {path}")
+        return {}
+    except json.JSONDecodeError as exc:
+        problems.append(f"{path.name}: not valid JSON ({exc})")
+        return {}
+    for key in ("boundary_rule", "levelled_indicators", "level_ids", "recommend_margin",
+                "recommend_max", "score_scale_max"):
+        if key not in settings:
+            problems.append(f"{path.name}: key '{key}' is required")
+    if settings.get("boundary_rule") not in (None, "upper_inclusive"):
+        problems.append(f"{path.name}: boundary_rule '{settings['boundary_rule']}' is not supported "
+                        "(allowed: upper_inclusive)")
+    margin = settings.get("recommend_margin", 0)
+    if not isinstance(margin, (int, float)) or margin < 0:
+        problems.append(f"{path.name}: recommend_margin must be a number >= 0, got {margin!r}")
+    rmax = settings.get("recommend_max", 1)
+    if not isinstance(rmax, int) or rmax < 1:
+        problems.append(f"{path.name}: recommend_max must be an integer >= 1, got {rmax!r}")
+    return settings
+
+
+def _load_inputs(path: Path, problems: list[str]) -> dict:
+    rows = _read_csv(path, ["input", "indicator", "kind", "min", "max", "unit", "symbol",
+                            "description"], problems)
+    specs = {}
+    for n, row in enumerate(rows, start=2):
+        where = f"{path.name} row {n} ({row['input']})"
+        if row["kind"] not in INPUT_KINDS:
+            problems.append(f"{where}: kind '{row['kind']}' not one of {', '.join(INPUT_KINDS)}")
+        lo = _num(row["min"], f"{where} min", problems, allow_empty=True)
+        hi = _num(row["max"], f"{where} max", problems, allow_empty=True)
+        if lo is not None and hi is not None and lo > hi:
+            problems.append(f"{where}: min {lo} is above max {hi}")
+        if row["input"] in specs:
+            problems.append(f"{where}: input defined twice")
+        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], lo, hi,
+                                        row["unit"], row["symbol"], row["description"])
+    return specs
+
+
+def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
+    rows = _read_csv(path, ["indicator", "order", "level", "upper_bound"], problems)
+    by_ind: dict[str, list] = {}
+    for n, row in enumerate(rows, start=2):
+        where = f"{path.name} row {n} ({row['indicator']}/{row['level']})"
+        order = _num(row["order"], f"{where} order", problems, allow_empty=False)
+        upper = _num(row["upper_bound"], f"{where} upper_bound", problems, allow_empty=True)
+        if level_ids and row["level"] not in level_ids:
+            problems.append(f"{where}: level '{row['level']}' not one of {', '.join(level_ids)}")
+        by_ind.setdefault(row["indicator"], []).append((order or 0, upper, row["level"], where))
+    bands = {}
+    for ind, items in by_ind.items():
+        items.sort(key=lambda t: t[0])
+        out, prev = [], -math.inf
+        for i, (_, upper, level, where) in enumerate(items):
+            last = i == len(items) - 1
+            if upper is None and not last:
+                problems.append(f"{where}: only the last band may have an empty upper_bound")
+                continue
+            if upper is not None and last:
+                problems.append(f"{where}: the last band must have an empty upper_bound (open-ended)")
+            upper = math.inf if upper is None else upper
+            if upper <= prev:
+                problems.append(f"{where}: upper_bound {upper} must be above the previous band's {prev}")
+            prev = upper
+            out.append(Band(level, upper))
+        if len({b.level for b in out}) != len(out):
+            problems.append(f"{path.name}: indicator '{ind}' repeats a level")
+        bands[ind] = tuple(out)
+    return bands
+
+
+def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str]) -> dict:
+    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "name_en",
+                            "name_ru", "name_kk", "formula"], problems)
+    out: dict[str, Indicator] = {}
+    for n, row in enumerate(rows, start=2):
+        where = f"{path.name} row {n} ({row['code']})"
+        agg = row["aggregation"]
+        if agg not in AGGREGATIONS:
+            problems.append(f"{where}: aggregation '{agg}' not one of {', '.join(AGGREGATIONS)}")
+            continue
+        parts = [p.strip() for p in row["inputs"].split(";") if p.strip()]
+        if agg == "root_of_item_shares":
+            pairs = [tuple(p.split("/")) for p in parts]
+            if any(len(p) != 2 for p in pairs):
+                problems.append(f"{where}: items must be written count/total")
+                continue
+            names, spec = [x for p in pairs for x in p], tuple(pairs)
+        else:
+            names, spec = parts, tuple(parts)
+        for name in names:
+            if name not in inputs and name not in out:
+                problems.append(f"{where}: input '{name}' is neither in inputs.csv nor an earlier indicator")
+        if not names:
+            problems.append(f"{where}: no inputs")
+        levelled = row["levelled"].strip().lower()
+        if levelled not in ("yes", "no"):
+            problems.append(f"{where}: levelled must be yes or no, got '{row['levelled']}'")
+        if levelled == "yes" and row["code"] not in bands:
+            problems.append(f"{where}: levelled indicator has no bands in bands.csv")
+        out[row["code"]] = Indicator(
+            row["code"], row["symbol"], agg, spec, levelled == "yes",
+            {"en": row["name_en"], "ru": row["name_ru"], "kk": row["name_kk"]},
+            row["formula"], bands.get(row["code"], ()))
+    return out
+
+
+def _load_rules(path: Path, scenarios: dict, indicators: dict, problems: list[str]) -> dict:
+    rows = _read_csv(path, ["scenario", "indicator", "levels", "rationale"], problems)
+    rules: dict[str, dict] = {s: {} for s in scenarios}
+    for n, row in enumerate(rows, start=2):
+        where = f"{path.name} row {n} ({row['scenario']}/{row['indicator']})"
+        if row["scenario"] not in scenarios:
+            problems.append(f"{where}: scenario '{row['scenario']}' not in scenarios.csv")
+            continue
+        ind = indicators.get(row["indicator"])
+        if ind is None or not ind.levelled:
+            problems.append(f"{where}: '{row['indicator']}' is not a levelled indicator")
+            continue
+        levels = frozenset(x.strip() for x in row["levels"].split("|") if x.strip())
+        unknown = levels - {b.level for b in ind.bands}
+        if unknown:
+            problems.append(f"{where}: level(s) {', '.join(sorted(unknown))} not bands of {ind.code} "
+                            f"(allowed: {', '.join(b.level for b in ind.bands)})")
+        if row["indicator"] in rules[row["scenario"]]:
+            problems.append(f"{where}: rule defined twice")
+        rules[row["scenario"]][row["indicator"]] = (levels, row["rationale"])
+    return rules
+
+
+def load_method(method_dir: str | Path | None = None) -> Method:
+    """Read and validate the method definition; raise MethodError listing every problem."""
+    d = Path(method_dir) if method_dir else DEFAULT_METHOD_DIR
+    problems: list[str] = []
+    settings = _load_settings(d / "method.json", problems)
+    inputs = _load_inputs(d / "inputs.csv", problems)
+    bands = _load_bands(d / "bands.csv", settings.get("level_ids", []), problems)
+    indicators = _load_indicators(d / "indicators.csv", inputs, bands, problems)
+    srows = _read_csv(d / "scenarios.csv", ["scenario", "order", "name_en", "name_ru", "name_kk",
+                                            "meaning_en", "colour"], problems)
+    scenarios = {r["scenario"]: dict(r) for r in sorted(srows, key=lambda r: int(r["order"] or 0))}
+    rules = _load_rules(d / "scenario_rules.csv", scenarios, indicators, problems)
+    for code in settings.get("levelled_indicators", []):
+        if code not in indicators or not indicators[code].levelled:
+            problems.append(f"method.json: levelled indicator '{code}' is not a levelled row of indicators.csv")
+    for spec in inputs.values():
+        if spec.indicator not in indicators:
+            problems.append(f"inputs.csv ({spec.name}): indicator '{spec.indicator}' not in indicators.csv")
+    if problems:
+        raise MethodError(problems)
+    return Method(indicators, inputs, scenarios, rules, settings, str(d))

@@ -1,0 +1,19 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scoring import load_method  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def method():
+    return load_method()
+
+
+@pytest.fixture(scope="session")
+def root():
+    return ROOT
