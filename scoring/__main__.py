@@ -35,6 +35,29 @@ def _table(results: list[dict], method) -> str:
     return "\n".join(lines)
 
 
+def _atlas(method, as_json: bool) -> int:
+    from geo.agglomeration import SpatialModel
+
+    from .atlas import build_atlas
+    atlas = build_atlas(SpatialModel().derive({}), method)
+    if as_json:
+        print(json.dumps([public_record(r) | {"provenance": r["provenance"]} for r in atlas["towns"]],
+                         ensure_ascii=False, indent=1))
+        return 0
+    print(f"{'town':12} {'complete':8} {'recommended':30} levels (mono, econ+social, demo, invest, aggl, special)")
+    for r in atlas["towns"]:
+        s = r["scenario"]
+        lv = ", ".join(r["levels"][c] or "-" for c in method.levelled)
+        rec = " + ".join(s["recommended"]) or "insufficient data"
+        print(f"{r['town']:12} {s['completeness']:8} {rec + (' (provisional)' if s['provisional'] else ''):30} {lv}")
+    print("\nThe paper's agglomeration inputs beside the derived ones:")
+    for r in atlas["towns"]:
+        for p in r.get("paper_agglomeration", []):
+            mark = "DIFFERS" if p["differs"] else "same"
+            print(f"  {r['town']:9} {p['input']:24} paper {p['paper']:>5g} derived {p['derived']!s:>5} {mark}: {p['why']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,9 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("file")
     ev.add_argument("--json", action="store_true", help="JSON output, one record per town")
     sub.add_parser("paper", help="the reproduction report for the paper's three towns")
+    at = sub.add_parser("atlas", help="all 27 towns: sourced statistics + derived agglomeration (default "
+                                      "spatial parameters) + curated special potential, scored")
+    at.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
         method = load_method()
+        if args.command == "atlas":
+            return _atlas(method, args.json)
         if args.command == "paper":
             from .paper import report
             print(report(method))

