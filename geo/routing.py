@@ -36,6 +36,18 @@ def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
     return csr_matrix((w, (a, b)), shape=(n, n))
 
 
+def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
+    """A copy of the compact graph with edge (a, b) of weight w (the lighter one if it exists)."""
+    a, b = min(a, b), max(a, b)
+    w = max(w, 1e-9)
+    old = g[a, b]
+    if old != 0:
+        g = g.copy()
+        g[a, b] = min(old, w)  # an existing entry: no change of structure
+        return g
+    return (g + csr_matrix(([w], ([a], [b])), shape=g.shape)).tocsr()
+
+
 class Routing:
     """Distances from every candidate large city (rows) to every node (columns), per metric."""
 
@@ -61,6 +73,7 @@ class Routing:
         new = object.__new__(Routing)
         new.n, new.sources = self.n, self.sources
         new.u, new.v, new.weights = self.u, self.v, dict(self.weights)
+        new.graphs = dict(self.graphs)
         new.dist = {m: d.copy() for m, d in self.dist.items()}
         new.pred, new.planned = {}, list(self.planned)
         for road in roads:
@@ -69,13 +82,12 @@ class Routing:
             for m in METRICS:
                 w = float(road[m])
                 new.weights[m] = np.append(new.weights[m], w)
-                g = compact(new.n, new.u, new.v, new.weights[m])
-                da, db = dijkstra(g, directed=False, indices=[a, b]).astype(np.float32)
+                new.graphs[m] = with_edge(new.graphs[m], a, b, w)
+                da, db = dijkstra(new.graphs[m], directed=False, indices=[a, b]).astype(np.float32)
                 d = new.dist[m]
                 via = np.minimum(d[:, [a]] + w + db[None, :], d[:, [b]] + w + da[None, :])
                 np.minimum(d, via, out=d)
             new.planned.append(road)
-        new.graphs = {m: compact(new.n, new.u, new.v, new.weights[m]) for m in METRICS}
         return new
 
     def path(self, row: int, node: int, metric: str = "km") -> list[int]:

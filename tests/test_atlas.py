@@ -1,0 +1,68 @@
+"""All 27 towns merged and scored, with provenance for every input."""
+import pytest
+
+from geo.agglomeration import SpatialModel
+from scoring.atlas import build_atlas, load_special, load_statistics
+from scoring import InputError
+
+
+@pytest.fixture(scope="module")
+def atlas(method):
+    return build_atlas(SpatialModel().derive({}), method)
+
+
+def test_every_input_has_provenance(atlas, method):
+    assert len(atlas["towns"]) == 27
+    for t in atlas["towns"]:
+        for name in method.inputs:
+            p = t["provenance"][name]
+            assert p["status"] in ("sourced", "derived", "missing")
+            assert (p["value"] is None) == (p["status"] == "missing"), (t["id"], name)
+            assert p["source"]
+
+
+def test_paper_towns_complete_and_others_provisional(atlas):
+    by = {t["id"]: t for t in atlas["towns"]}
+    for tid in ("balkhash", "karazhal", "temirtau"):
+        assert by[tid]["scenario"]["completeness"] == "6/6"
+        assert len(by[tid]["paper_agglomeration"]) == 3
+    others = [t for t in atlas["towns"] if t["id"] not in ("balkhash", "karazhal", "temirtau")]
+    assert all(t["scenario"]["provisional"] for t in others)
+    # no statistic is invented: the 24 other towns have no economic input at all
+    assert all(t["inputs"]["econ_industrial_output"] is None for t in others)
+
+
+def test_derived_vs_paper_agglomeration_reported(atlas):
+    by = {t["id"]: t for t in atlas["towns"]}
+    diffs = {(t, p["input"]) for t in by for p in by[t].get("paper_agglomeration", []) if p["differs"]}
+    assert diffs == {("balkhash", "aggl_near_large_city"), ("karazhal", "aggl_corridor_junction")}
+    why = next(p["why"] for p in by["balkhash"]["paper_agglomeration"] if p["input"] == "aggl_near_large_city")
+    assert "Karaganda" in why and "beyond near_km = 100 km" in why
+
+
+def test_results_carry_parameters(atlas):
+    assert atlas["parameters"]["spatial"]["fua_minutes"] == 60
+    assert atlas["parameters"]["method"]["bands"]["agglomeration"][-1] == ["high", None]
+
+
+def test_bad_statistics_file_names_row_and_field(tmp_path, method):
+    f = tmp_path / "statistics.csv"
+    f.write_text("town_id,input,value,unit,period,source,note\n"
+                 "x,mono_output_share,140,%,2020,doc,\n"
+                 "x,aggl_in_fua,100,,2020,doc,\n"
+                 "y,econ_profitable_share,20,%,2020,,\n")
+    with pytest.raises(InputError) as exc:
+        load_statistics(method, f)
+    msg = str(exc.value)
+    assert "statistics.csv town 'x': field 'mono_output_share' value 140 is out of range; allowed: 0 to 100" in msg
+    assert "statistics.csv row 3 town 'x': field 'input' value 'aggl_in_fua'" in msg
+    assert "statistics.csv row 4 town 'y': field 'source' is empty" in msg
+
+
+def test_bad_special_file(tmp_path):
+    f = tmp_path / "special.csv"
+    f.write_text("town_id,special_raw_materials,raw_materials_basis,special_tourism,tourism_basis\nx,50,why,,\n")
+    with pytest.raises(InputError) as exc:
+        load_special(f)
+    assert "field 'special_raw_materials' value '50'; allowed: 0, 100 or empty" in str(exc.value)
+    assert "field 'tourism_basis' is empty" in str(exc.value)

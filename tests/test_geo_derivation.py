@@ -1,0 +1,199 @@
+"""The spatial derivation on a hand-checkable synthetic network, and on the shipped one."""
+import networkx as nx
+import numpy as np
+import pytest
+from pyproj import Geod
+
+from geo import ParamError
+from geo.agglomeration import SpatialModel, fua_catchments
+from geo.layers import load_layers
+from geo.params import defaults, validate_params
+from tiny import write_tiny
+
+GEOD = Geod(ellps="WGS84")
+
+
+def gkm(a, b):
+    return GEOD.inv(a[0], a[1], b[0], b[1])[2] / 1000
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return SpatialModel(load_layers(write_tiny(tmp_path_factory.mktemp("tiny"))))
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return SpatialModel()
+
+
+def by_id(result):
+    return {r["id"]: r for r in result["towns"]}
+
+
+def test_hand_computed_distances_and_times(tiny):
+    p = defaults()
+    r = by_id(tiny.derive({}))
+    on = r["ontown"]
+    # Ontown sits on the road at B: nearest large city is Smallcity at A, 0.5 degree south
+    ab = gkm((70, 48.0), (70, 48.5))
+    assert on["nearest_large_city"] == "Smallcity"
+    assert on["road_km"] == pytest.approx(ab * p["detour_republican"], abs=0.01)
+    assert on["travel_min"] == pytest.approx(ab * p["detour_republican"] / p["speed_republican"] * 60, abs=0.01)
+    assert (on["aggl_in_fua"], on["aggl_near_large_city"]) == (100, 100)
+    assert on["assumed_access"] is False
+    # Offtown: assumed access link to the road (about 59 km), then along the road
+    off = r["offtown"]
+    link = gkm((70.8, 48.6), (70.0, 48.6))
+    assert off["assumed_access"] is True
+    assert off["access"]["km"] == pytest.approx(link, abs=0.5)
+    # Bigcity (0.4 degree north along the road) is nearer than Smallcity (0.6 degree south)
+    exp = link * p["detour_access"] + gkm((70, 48.6), (70, 49.0)) * p["detour_republican"]
+    assert off["nearest_large_city"] == "Bigcity"
+    assert off["road_km"] == pytest.approx(exp, abs=1.0)
+    assert off["aggl_near_large_city"] == 0 and off["aggl_in_fua"] == 0
+
+
+def test_corridor_memberships(tiny):
+    r = by_id(tiny.derive({}))
+    assert sorted(r["ontown"]["lines_within_radius"]) == ["L1", "R1"]
+    assert r["ontown"]["aggl_corridor_junction"] == 100
+    km = {x["id"]: x["km"] for x in r["ontown"]["lines_detail"]}
+    assert km["R1"] == pytest.approx(0, abs=0.01)
+    assert km["L1"] == pytest.approx(gkm((70, 48.5), (69.9, 48.5)), abs=0.05)
+    assert r["offtown"]["lines_within_radius"] == [] and r["offtown"]["aggl_corridor_junction"] == 0
+    # only the road counts when railways are not major lines
+    r2 = by_id(tiny.derive({"corridor_line_types": ["republican", "international"]}))
+    assert r2["ontown"]["aggl_corridor_junction"] == 0
+    # radius below the railway's 7.4 km
+    assert by_id(tiny.derive({"corridor_km": 5}))["ontown"]["aggl_corridor_junction"] == 0
+
+
+def test_unroutable_town_is_reported_not_dropped(tiny):
+    res = tiny.derive({})
+    far = by_id(res)["fartown"]
+    assert len(res["towns"]) == 3
+    assert far["aggl_in_fua"] is None and far["aggl_near_large_city"] is None
+    assert "beyond the snap distance of 120 km" in far["unroutable"]
+    assert by_id(tiny.derive({"snap_km": 500}))["fartown"]["unroutable"] is None
+
+
+def test_large_city_definition_by_population(tiny):
+    r = by_id(tiny.derive({"large_city_min_pop": 100000}))
+    assert r["ontown"]["nearest_large_city"] == "Bigcity"
+    assert r["ontown"]["road_km"] == pytest.approx(gkm((70, 48.5), (70, 49)) * 1.064, abs=0.01)
+    r0 = by_id(tiny.derive({"large_city_min_pop": 1000000}))
+    assert r0["ontown"]["nearest_large_city"] is None and r0["ontown"]["aggl_near_large_city"] == 0
+
+
+def test_planned_road_flips_only_that_town(tiny):
+    base = {"large_city_min_pop": 100000}
+    before = by_id(tiny.derive(base))
+    after_res = tiny.derive(base | {"planned_roads": [{"from": "Offtown", "to": "Bigcity", "class": "republican"}]})
+    after = by_id(after_res)
+    assert before["offtown"]["aggl_near_large_city"] == 0
+    assert after["offtown"]["aggl_near_large_city"] == 100
+    assert after["offtown"]["road_km"] == pytest.approx(gkm((70.8, 48.6), (70, 49)) * 1.064, abs=0.01)
+    assert after["offtown"]["path_uses_planned"] is True
+    changed = {t for t in before for k in ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
+               if before[t][k] != after[t][k]}
+    assert changed == {"offtown"}
+    # the cached base is not mutated by the planned road
+    assert by_id(tiny.derive(base))["offtown"]["aggl_near_large_city"] == 0
+
+
+def test_planned_road_bad_end_is_a_param_error(tiny):
+    with pytest.raises(ParamError) as exc:
+        tiny.derive({"planned_roads": [{"from": "Atlantis", "to": "Bigcity", "class": "republican"}]})
+    assert "'Atlantis' is not a known town" in exc.value.field_errors["planned_roads"]
+
+
+def test_speed_change_changes_minutes_not_km(tiny):
+    a = by_id(tiny.derive({}))["ontown"]
+    b = by_id(tiny.derive({"speed_republican": 35}))["ontown"]
+    assert b["road_km"] == pytest.approx(a["road_km"])
+    assert b["travel_min"] == pytest.approx(2 * a["travel_min"], rel=1e-5)
+
+
+@pytest.mark.parametrize("raw,field,msg", [
+    ({"fua_minutes": 0}, "fua_minutes", "0 is out of range; allowed 1 to 720 min"),
+    ({"near_km": "abc"}, "near_km", "'abc' is not a number"),
+    ({"corridor_km": float("nan")}, "corridor_km", "is not finite"),
+    ({"corridor_min_lines": 1.5}, "corridor_min_lines", "is not a whole number"),
+    ({"large_city_statuses": ["capital"]}, "large_city_statuses", "capital not allowed"),
+    ({"large_city_statuses": []}, "large_city_statuses", "choose at least one status"),
+    ({"speed_access": 500}, "speed_access", "500 is out of range"),
+    ({"group_named_corridors": "maybe"}, "group_named_corridors", "'maybe' is not true or false"),
+    ({"colour": 1}, "colour", "unknown parameter"),
+    ({"planned_roads": [{"from": "A", "to": [200, 10], "class": "republican"}]}, "planned_roads", "out of range"),
+    ({"planned_roads": [{"from": "A", "to": "B", "class": "motorway"}]}, "planned_roads", "class 'motorway' not allowed"),
+    ({"planned_roads": "A-B"}, "planned_roads", "must be a list"),
+])
+def test_param_validation(raw, field, msg):
+    with pytest.raises(ParamError) as exc:
+        validate_params(raw)
+    assert msg in exc.value.field_errors[field]
+
+
+def test_param_errors_are_collected():
+    with pytest.raises(ParamError) as exc:
+        validate_params({"fua_minutes": -1, "near_km": 0, "snap_km": "x"})
+    assert set(exc.value.field_errors) == {"fua_minutes", "near_km", "snap_km"}
+
+
+def test_fua_catchment_stops_at_the_threshold(tiny):
+    res = tiny.derive({"fua_minutes": 30})
+    fc = fua_catchments(res)
+    p = defaults()
+    reach_km = 30 / 60 * p["speed_republican"] / p["detour_republican"]  # geodesic km reachable in 30 min
+    small = next(f for f in fc["features"] if f["properties"]["city"] == "smallcity")
+    north = max(pt[1] for part in small["geometry"]["coordinates"] for pt in part)
+    assert gkm((70, 48.0), (70, north)) == pytest.approx(reach_km, rel=0.01)
+
+
+def test_shipped_network_all_routable_and_matches_networkx(shipped):
+    res = shipped.derive({})
+    assert len(res["towns"]) == 27
+    assert all(t["unroutable"] is None for t in res["towns"])
+    assert res["unroutable_cities"] == {}
+    net = res["_network"]
+    g = net.to_networkx()
+    assert g.graph["crs"] == "EPSG:4326"
+    assert nx.is_connected(g.subgraph(nx.node_connected_component(g, net.town_node["temirtau"])))
+    # an independent search with networkx gives the same nearest-city distance for every town
+    p = res["params"]
+    w = {"international": p["detour_international"], "republican": p["detour_republican"],
+         "link": p["detour_link"], "access": p["detour_access"]}
+    for a, b, d in g.edges(data=True):
+        d["w"] = d["km"] * w[d["cls"]]
+    cities = [net.city_node[c] for c in res["selected_cities"]]
+    dist = nx.multi_source_dijkstra_path_length(g, cities, weight="w")
+    for t in res["towns"]:
+        assert t["road_km"] == pytest.approx(dist[net.town_node[t["id"]]], abs=1e-3), t["id"]
+
+
+def test_shipped_assumed_links_are_the_twelve_towns(shipped):
+    res = by_id(shipped.derive({}))
+    assumed = {t for t, r in res.items() if r["assumed_access"]}
+    assert assumed == {"abay", "zhanatas", "karatau", "kentau", "lisakovsk", "saran", "serebryansk",
+                       "stepnogorsk", "tekeli", "shakhtinsk", "priozersk"}
+    assert res["karazhal"]["access"]["sourced"] is True
+    assert "Атасу" in res["karazhal"]["access"]["note"]
+
+
+def test_shipped_paper_towns(shipped):
+    r = by_id(shipped.derive({}))
+    assert (r["temirtau"]["aggl_in_fua"], r["temirtau"]["aggl_near_large_city"],
+            r["temirtau"]["aggl_corridor_junction"]) == (100, 100, 100)
+    assert r["temirtau"]["nearest_large_city"] == "Karaganda"
+    assert r["balkhash"]["aggl_corridor_junction"] == 100
+    # a town that is itself a large city
+    assert r["zhezkazgan"]["is_large_city"] == "zhezkazgan"
+    # line distances are geodesic: Balkhash lies on KAZ01
+    assert {x["id"]: x["km"] for x in r["balkhash"]["lines_detail"]}["KAZ01"] < 1.0
+
+
+def test_thresholds_monotone(shipped):
+    counts = [sum(t["aggl_near_large_city"] for t in shipped.derive({"near_km": k})["towns"]) for k in (50, 100, 200, 400)]
+    assert counts == sorted(counts)
+    assert counts[-1] > counts[0]
