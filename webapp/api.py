@@ -1,0 +1,92 @@
+"""JSON API and exports. Bad input answers 400 with a message per field, never 500."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.urls import urlencode
+
+from geo import ParamError
+from geo.params import defaults, load_specs
+
+from .i18n import T, pick_lang
+from .model import get_atlas
+from .params import from_query, to_query
+from .serialize import collection, feature, to_csv, to_shapefile_zip
+from .views import display, svc_metas
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _bad(fields: dict, status: int = 400):
+    return {"error": "invalid parameters", "fields": fields}, status
+
+
+def _payload(atlas: dict) -> dict:
+    svc = get_atlas()
+    t = T(pick_lang(request.args.get("lang")), svc.method)
+    fc = collection(atlas, svc_metas(svc), svc.method)
+    query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
+    fc["catchments"] = atlas["catchments"]
+    fc["display"] = display(atlas, svc, t, query)
+    fc["permalink_query"] = query
+    return fc
+
+
+@bp.errorhandler(ParamError)
+def param_error(exc: ParamError):
+    return _bad(exc.field_errors)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    return {"error": exc.name.lower(), "message": exc.description}, exc.code
+
+
+@bp.get("/params")
+def params():
+    return {"defaults": defaults(), "specs": load_specs()}
+
+
+@bp.get("/towns")
+def towns():
+    return _payload(get_atlas().results(from_query(request.args)))
+
+
+@bp.get("/towns/<tid>")
+def town(tid: str):
+    svc = get_atlas()
+    atlas = svc.results(from_query(request.args))
+    rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
+    if rec is None:
+        abort(404, f"Town '{tid}' does not exist.")
+    out = feature(rec, svc_metas(svc)[tid], svc.method)
+    out["parameters"] = collection(atlas, svc_metas(svc), svc.method)["parameters"]
+    return out
+
+
+@bp.post("/recompute")
+def recompute():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
+    return _payload(get_atlas().results(body))
+
+
+@bp.get("/export.<fmt>")
+def export(fmt: str):
+    svc = get_atlas()
+    atlas = svc.results(from_query(request.args))
+    metas = svc_metas(svc)
+    if fmt == "csv":
+        return Response(to_csv(atlas, metas, svc.method), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=monotowns.csv"})
+    if fmt == "geojson":
+        fc = collection(atlas, metas, svc.method)
+        return Response(json.dumps(fc, ensure_ascii=False), mimetype="application/geo+json",
+                        headers={"Content-Disposition": "attachment; filename=monotowns.geojson"})
+    if fmt == "zip":
+        return Response(to_shapefile_zip(atlas, metas, svc.method), mimetype="application/zip",
+                        headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"})
+    abort(404, f"Export format '{fmt}' does not exist; use csv, geojson or zip.")

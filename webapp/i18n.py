@@ -1,0 +1,57 @@
+"""Interface text in Kazakh, Russian and English (webapp/translations.json) and localized names."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+LANGS = ("kk", "ru", "en")
+DEFAULT_LANG = "en"
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict:
+    return json.loads((Path(__file__).parent / "translations.json").read_text(encoding="utf-8"))
+
+
+def pick_lang(value: str | None) -> str:
+    return value if value in LANGS else DEFAULT_LANG
+
+
+class T:
+    """Translator bound to one language: t("title"), t.level("high"), t.param("near_km") ..."""
+
+    def __init__(self, lang: str, method=None):
+        self.lang = pick_lang(lang)
+        self.method = method
+        self._c = catalog()
+
+    def __call__(self, key: str) -> str:
+        return self._c[self.lang].get(key, self._c["en"].get(key, key))
+
+    def level(self, level: str | None) -> str:
+        return self("no_data") if level is None else self._c["levels"].get(level, {}).get(self.lang, level)
+
+    def param(self, name: str) -> str:
+        return self._c["params"].get(name, {}).get(self.lang, name)
+
+    def choice(self, value: str) -> str:
+        return self._c["choices"].get(value, {}).get(self.lang, value)
+
+    def scenario(self, sid: str) -> str:
+        s = self.method.scenarios[sid]
+        return s.get(f"name_{self.lang}") or s["name_en"]
+
+    def scenarios(self, ids: list) -> str:
+        return " + ".join(self.scenario(s) for s in ids) if ids else self("insufficient")
+
+    def indicator(self, code: str) -> str:
+        return self.method.indicators[code].names.get(self.lang) or code
+
+    def name(self, row: dict) -> str:
+        """A place's name in this language, falling back to English."""
+        return row.get(f"name_{self.lang}") or row.get("name_en") or row.get("id", "")
+
+    def as_dict(self) -> dict:
+        return dict(self._c[self.lang]) | {"levels": {k: v[self.lang] for k, v in self._c["levels"].items()},
+                                           "scenarios": {s: self.scenario(s) for s in self.method.scenarios}}

@@ -1,0 +1,155 @@
+"""The Folium map: built in plain functions, then rendered in parts into our own template."""
+from __future__ import annotations
+
+import folium
+import folium.plugins
+from flask import render_template, url_for
+from markupsafe import Markup
+
+from .serialize import category, colour
+
+KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
+ROAD_STYLE = {"international": dict(color="#b2182b", weight=3), "republican": dict(color="#ef8a62", weight=2),
+              "link": dict(color="#999999", weight=1.5, dash_array="2 4")}
+
+
+def vendor_assets() -> tuple[list, list]:
+    """Leaflet, jQuery (Folium's popups) and the fullscreen plugin, served by this app."""
+    js = [("leaflet", url_for("views.vendor", path="leaflet/dist/leaflet.js")),
+          ("jquery", url_for("views.vendor", path="jquery/dist/jquery.min.js"))]
+    css = [("leaflet_css", url_for("views.vendor", path="leaflet/dist/leaflet.css"))]
+    return js, css
+
+
+def marker_style(town: dict, method) -> dict:
+    """Filled when all six indicators have a level; hollow and dashed (provisional) otherwise."""
+    c = colour(town, method)
+    if town["scenario"]["provisional"]:
+        return {"radius": 9, "color": c, "weight": 3, "fill": True, "fillColor": c, "fillOpacity": 0.15,
+                "dashArray": "4 3"}
+    return {"radius": 10, "color": "#222222", "weight": 1.5, "fill": True, "fillColor": c, "fillOpacity": 0.9,
+            "dashArray": None}
+
+
+def js_safe(html: str) -> str:
+    """Folium puts popup/tooltip HTML inside a JavaScript template literal: neutralise ` and ${."""
+    return str(html).replace("`", "&#96;").replace("${", "&#36;{")
+
+
+def popup_html(town: dict, meta: dict, t, method, query: str) -> str:
+    return js_safe(render_template("_popup.html", town=town, meta=meta, t=t, method=method, query=query))
+
+
+def tooltip_text(town: dict, meta: dict, t) -> str:
+    rec = t.scenarios(town["scenario"]["recommended"])
+    extra = f" ({town['scenario']['completeness']})" if town["scenario"]["provisional"] else ""
+    return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
+
+
+def _lines(group, gdf, style_of, tip_of):
+    for _, r in gdf.iterrows():
+        geoms = getattr(r.geometry, "geoms", [r.geometry])
+        for g in geoms:
+            folium.PolyLine([(y, x) for x, y in g.coords], tooltip=js_safe(Markup.escape(tip_of(r))),
+                            **style_of(r)).add_to(group)
+
+
+def build_map(atlas: dict, svc, t, query: str) -> tuple[folium.Map, dict]:
+    """The map with every layer; returns it and the registry (JS names of markers and groups)."""
+    method, layers = svc.method, svc.layers
+    js, css = vendor_assets()
+    m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3)
+    m.default_js, m.default_css = js, css
+
+    obl = folium.FeatureGroup(name=t("layers_oblasts"), show=True).add_to(m)
+    oblasts = layers.oblasts.copy()
+    oblasts["geometry"] = oblasts.geometry.simplify(0.01, preserve_topology=True)
+    folium.GeoJson(oblasts.to_json(), style_function=lambda f: {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
+                                                                  "fillOpacity": 1}, tooltip=folium.GeoJsonTooltip(["name_en"], labels=False)).add_to(obl)
+
+    roads = layers.roads
+    for cls, key in (("international", "layers_roads_int"), ("republican", "layers_roads_rep"), ("link", "layers_links")):
+        g = folium.FeatureGroup(name=t(key), show=cls != "link").add_to(m)
+        _lines(g, roads[roads["class"] == cls], lambda r, c=cls: ROAD_STYLE[c],
+               lambda r: f"{r['road_id']} {r['name_ru']}".strip())
+    rail = folium.FeatureGroup(name=t("layers_rail"), show=True).add_to(m)
+    _lines(rail, layers.railways, lambda r: dict(color="#333333", weight=2, dash_array="8 4" if r["status"] == "planned" else "1 3"),
+           lambda r: f"{r['name']} ({r['status']})")
+    cor = folium.FeatureGroup(name=t("layers_corridors"), show=False).add_to(m)
+    _lines(cor, layers.corridors[layers.corridors["planned"] == "no"], lambda r: dict(color="#7570b3", weight=6, opacity=0.35),
+           lambda r: r["name"])
+
+    access = folium.FeatureGroup(name=t("layers_access"), show=True).add_to(m)
+    net = svc.spatial.network(atlas["parameters"]["spatial"])
+    for ident, a in net.access.items():
+        folium.PolyLine(a["coords"], color="#555555", weight=2 if a["assumed"] else 1.5,
+                        dash_array="6 5" if a["assumed"] else None,
+                        tooltip=js_safe(Markup.escape(f"{ident}: {a['km']:.1f} km, {a['note']}"))).add_to(access)
+
+    cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
+    for _, c in layers.cities.iterrows():
+        folium.CircleMarker([c.geometry.y, c.geometry.x], radius=5, color="#000000", weight=2, fill=True,
+                            fill_color="#ffffff", fill_opacity=1,
+                            tooltip=js_safe(Markup("{} ({}, {:,})").format(t.name(c.to_dict()), t.choice(c["status"]),
+                                                                           int(c["population"])))).add_to(cities)
+
+    groups = {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in
+              (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))}
+    towns = folium.FeatureGroup(name=t("layers_towns"), show=True).add_to(m)
+    markers = {}
+    metas = svc_metas(svc)
+    for town in atlas["towns"]:
+        meta = metas[town["id"]]
+        mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(marker_style(town, method)),
+                                 tooltip=folium.Tooltip(tooltip_text(town, meta, t)),
+                                 popup=folium.Popup(popup_html(town, meta, t, method, query), max_width=340))
+        mk.add_to(towns)
+        markers[town["id"]] = mk.get_name()
+    fs = folium.plugins.Fullscreen(position="topleft")
+    fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
+    fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
+    fs.add_to(m)
+    control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
+                "control": control.get_name()}
+    return m, registry
+
+
+def _folium_style(style: dict) -> dict:
+    return {"radius": style["radius"], "color": style["color"], "weight": style["weight"], "fill": style["fill"],
+            "fill_color": style["fillColor"], "fill_opacity": style["fillOpacity"], "dash_array": style["dashArray"]}
+
+
+def render_parts(m: folium.Map) -> dict:
+    root = m.get_root()
+    root.render()
+    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
+            "script": Markup(root.script.render())}
+
+
+def small_route_map(town: dict, meta: dict, t) -> dict:
+    """A small map of one town's route to its nearest large city and its access link."""
+    js, css = vendor_assets()
+    a = town["agglomeration"]
+    m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=True)
+    m.default_js, m.default_css = js, css
+    pts = [[float(meta["lat"]), float(meta["lon"])]]
+    if a.get("path"):
+        folium.PolyLine(a["path"], color="#b2182b", weight=4, tooltip=js_safe(Markup.escape(
+            f"{a['nearest_large_city']}: {a['road_km']:.0f} km"))).add_to(m)
+        pts += a["path"]
+    if a.get("access"):
+        folium.PolyLine(a["access"]["coords"], color="#555555", weight=3,
+                        dash_array="6 5" if a["access"]["assumed"] else None).add_to(m)
+    folium.CircleMarker(pts[0], radius=8, color="#000", fill=True, fill_color="#ffd700", fill_opacity=1,
+                        tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
+    if len(pts) > 1:
+        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]])
+    return render_parts(m)
+
+
+def svc_metas(svc) -> dict:
+    return {r["id"]: r for r in svc.layers.towns.drop(columns="geometry").to_dict("records")}
+
+
+__all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text", "category"]

@@ -1,0 +1,95 @@
+"""Heavy state loaded once per process (layers, network, method, data) and results per parameters."""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+
+from flask import current_app
+
+from geo.agglomeration import SpatialModel, fua_catchments
+from geo.params import defaults, validate_params
+from scoring import load_expert_judgments, load_method
+from scoring.atlas import build_atlas, load_special, load_statistics
+from scoring.paper import compare, load_paper, scenario_comparison
+
+COMPARE_KEYS = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
+
+
+class Atlas:
+    """The application's domain service: validated parameters in, scored towns out."""
+
+    def __init__(self, data_dir=None, *, cache_size: int = 32):
+        from geo.layers import load_layers
+
+        self.spatial = SpatialModel(load_layers(data_dir) if data_dir else None)
+        self.method = load_method()
+        self.statistics = load_statistics(self.method)
+        self.special = load_special()
+        self.experts = load_expert_judgments(method=self.method)
+        self.paper = load_paper()
+        self.paper_rows = compare(self.method, self.paper)
+        self.paper_scenarios = scenario_comparison(self.method, self.paper)
+        self.layers = self.spatial.layers
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.cache_size = cache_size
+        self.default_params = defaults()
+
+    @staticmethod
+    def key(params: dict) -> str:
+        return json.dumps(params, sort_keys=True, ensure_ascii=False)
+
+    def results(self, raw: dict | None = None) -> dict:
+        """Validated parameters -> atlas with catchments and the changes from the defaults."""
+        params = validate_params(raw)
+        k = self.key(params)
+        with self._lock:
+            if k in self._cache:
+                self._cache.move_to_end(k)
+                return self._cache[k]
+        derived = self.spatial.derive(params)
+        atlas = build_atlas(derived, self.method, statistics=self.statistics, special=self.special,
+                            experts=self.experts)
+        atlas["catchments"] = fua_catchments(derived)
+        atlas["planned"] = [{k2: v for k2, v in p.items() if k2 in ("from", "to", "class", "km", "min", "coords")}
+                            for p in derived["planned"]]
+        atlas["selected_cities"] = derived["selected_cities"]
+        base = atlas if params == self.default_params else self.results({})
+        atlas["changes"] = self._changes(base, atlas)
+        with self._lock:
+            self._cache[k] = atlas
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return atlas
+
+    def _changes(self, base: dict, new: dict) -> dict:
+        """town id -> list of {what, from, to} that differ from the default parameters."""
+        out = {}
+        for a, b in zip(base["towns"], new["towns"]):
+            diff = []
+            for k in COMPARE_KEYS:
+                if a["inputs"][k] != b["inputs"][k]:
+                    diff.append({"what": k, "from": a["inputs"][k], "to": b["inputs"][k]})
+            for k in self.method.levelled:
+                if a["levels"][k] != b["levels"][k]:
+                    diff.append({"what": f"level:{k}", "from": a["levels"][k], "to": b["levels"][k]})
+            if a["scenario"]["recommended"] != b["scenario"]["recommended"]:
+                diff.append({"what": "scenario", "from": a["scenario"]["recommended"], "to": b["scenario"]["recommended"]})
+            if diff:
+                out[b["id"]] = diff
+        return out
+
+    def town_meta(self, tid: str) -> dict | None:
+        t = self.layers.towns
+        rows = t[t["id"] == tid]
+        return None if rows.empty else rows.iloc[0].drop(labels="geometry").to_dict()
+
+
+def init_app(app) -> None:
+    """Load the atlas once, at start-up (not per request)."""
+    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"))
+
+
+def get_atlas() -> Atlas:
+    return current_app.extensions["atlas"]

@@ -1,0 +1,125 @@
+"""Atlas results as GeoJSON, CSV and a zipped shapefile (EPSG:4326, with .prj and .cpg)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+from shapely.geometry import Point
+
+CATEGORY_COLOURS = {"two": "#0072B2", "none": "#999999"}
+
+
+def category(town: dict) -> str:
+    rec = town["scenario"]["recommended"]
+    return "none" if not rec else rec[0] if len(rec) == 1 else "two"
+
+
+def colour(town: dict, method) -> str:
+    cat = category(town)
+    return CATEGORY_COLOURS.get(cat) or method.scenarios[cat]["colour"]
+
+
+def _clean(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items() if not k.startswith("_")}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def feature(town: dict, meta: dict, method) -> dict:
+    props = {
+        "id": town["id"], "name_en": meta["name_en"], "name_kk": meta["name_kk"], "name_ru": meta["name_ru"],
+        "oblast": meta["oblast"], "population": meta["population"], "population_year": meta["population_year"],
+        "population_source": meta["source_population"],
+        "inputs": town["inputs"], "provenance": town["provenance"], "indices": town["indices"],
+        "levels": town["levels"], "scenario": {k: town["scenario"][k] for k in
+                                               ("scores", "recommended", "completeness", "provisional", "explanation")},
+        "category": category(town), "colour": colour(town, method), "missing": town["missing"],
+        "agglomeration": town["agglomeration"], "expert": town.get("expert"),
+        "paper_agglomeration": town.get("paper_agglomeration"),
+    }
+    return {"type": "Feature", "id": town["id"],
+            "geometry": {"type": "Point", "coordinates": [float(meta["lon"]), float(meta["lat"])]},
+            "properties": _clean(props)}
+
+
+def collection(atlas: dict, metas: dict, method) -> dict:
+    return {"type": "FeatureCollection",
+            "crs_note": "coordinates are WGS84 longitude/latitude (EPSG:4326)",
+            "parameters": _clean(atlas["parameters"]),
+            "changes": atlas.get("changes", {}),
+            "planned": _clean(atlas.get("planned", [])),
+            "features": [feature(t, metas[t["id"]], method) for t in atlas["towns"]]}
+
+
+
+def flat_rows(atlas: dict, metas: dict, method) -> list[dict]:
+    rows = []
+    for t in atlas["towns"]:
+        m = metas[t["id"]]
+        a = t["agglomeration"]
+        row = {"id": t["id"], "name_en": m["name_en"], "name_kk": m["name_kk"], "name_ru": m["name_ru"],
+               "lon": m["lon"], "lat": m["lat"]}
+        row |= {k: t["inputs"][k] for k in method.inputs}
+        row |= {f"{k}_status": t["provenance"][k]["status"] for k in method.inputs}
+        row |= {f"idx_{k}": t["indices"][k] for k in method.indicators}
+        row |= {f"lvl_{k}": t["levels"][k] for k in method.levelled}
+        row |= {f"score_{s}": v for s, v in t["scenario"]["scores"].items()}
+        row |= {"recommended": "|".join(t["scenario"]["recommended"]), "completeness": t["scenario"]["completeness"],
+                "provisional": t["scenario"]["provisional"], "nearest_large_city": a["nearest_large_city"],
+                "road_km": a["road_km"], "travel_min": a["travel_min"], "assumed_access": a["assumed_access"],
+                "lines_within_radius": "|".join(a["lines_within_radius"]), "unroutable": a["unroutable"] or ""}
+        rows.append(row)
+    return rows
+
+
+def to_csv(atlas: dict, metas: dict, method) -> str:
+    rows = flat_rows(atlas, metas, method)
+    buf = io.StringIO()
+    buf.write("# Monotown Scenario Atlas export; parameters: "
+              + json.dumps(_clean(atlas["parameters"]["spatial"]), ensure_ascii=False) + "\n")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+# shapefile field names: at most 10 characters
+SHP_ABBREV = {"mono_output_share": "m_out", "mono_employment_share": "m_emp", "econ_industrial_output": "e_ind",
+              "econ_profitable_share": "e_prof", "econ_fixed_investment": "e_fix", "econ_budget_revenue": "e_bud",
+              "social_unemployment": "s_unemp", "social_culture_facilities": "s_cult",
+              "social_edu_med_facilities": "s_edumed", "social_avg_wage": "s_wage", "demo_natural_growth": "d_grow",
+              "demo_active_share": "d_act", "aggl_in_fua": "a_fua", "aggl_near_large_city": "a_near",
+              "aggl_corridor_junction": "a_junc", "special_raw_materials": "sp_raw", "special_tourism": "sp_tour"}
+
+
+def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
+    rows = flat_rows(atlas, metas, method)
+    keep = {"id": "id", "name_en": "name_en", "name_kk": "name_kk", "name_ru": "name_ru"}
+    keep |= SHP_ABBREV
+    keep |= {f"idx_{k}": f"i_{k[:8]}" for k in method.indicators}
+    keep |= {f"lvl_{k}": f"l_{k[:8]}" for k in method.levelled}
+    keep |= {f"score_{s}": f"sc_{s[:7]}" for s in method.scenarios}
+    keep |= {"recommended": "recommend", "completeness": "complete", "nearest_large_city": "near_city",
+             "road_km": "road_km", "travel_min": "travel_min", "assumed_access": "assumed"}
+    data = [{keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep} for r in rows]
+    gdf = gpd.GeoDataFrame(data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "monotowns.shp"
+        gdf.to_file(path, driver="ESRI Shapefile", encoding="UTF-8", engine="pyogrio")
+        path.with_suffix(".cpg").write_text("UTF-8")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(Path(d).iterdir()):
+                z.write(f, f.name)
+            z.writestr("parameters.json", json.dumps(_clean(atlas["parameters"]), ensure_ascii=False, indent=1))
+        return buf.getvalue()

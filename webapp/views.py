@@ -1,0 +1,94 @@
+"""Pages: the map, a town's breakdown, and the vendored front-end assets. Views stay thin."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from werkzeug.urls import urlencode
+
+from geo import ParamError
+from geo.params import load_specs
+
+from .i18n import LANGS, T, pick_lang
+from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, svc_metas, tooltip_text
+from .model import get_atlas
+from .params import from_query, to_query
+from .serialize import collection
+
+bp = Blueprint("views", __name__)
+
+
+def _request_params():
+    """(atlas, errors, raw) for the request's query; invalid parameters fall back to the defaults."""
+    svc = get_atlas()
+    try:
+        raw = from_query(request.args)
+        return svc.results(raw), {}, raw
+    except ParamError as exc:
+        return svc.results({}), exc.field_errors, {}
+
+
+def display(atlas: dict, svc, t, query: str) -> dict:
+    """Per town: marker style, tooltip and popup HTML in the page's language (for map updates)."""
+    metas = svc_metas(svc)
+    return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
+                       "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
+
+
+@bp.get("/")
+def index():
+    svc = get_atlas()
+    t = T(pick_lang(request.args.get("lang")), svc.method)
+    atlas, errors, _ = _request_params()
+    query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
+    m, registry = build_map(atlas, svc, t, query)
+    fc = collection(atlas, svc_metas(svc), svc.method)
+    boot = {"registry": registry, "collection": fc, "catchments": atlas["catchments"],
+            "display": display(atlas, svc, t, query), "lang": t.lang, "i18n": t.as_dict(),
+            "params": atlas["parameters"]["spatial"], "defaults": svc.default_params,
+            "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
+            "urls": {"recompute": url_for("api.recompute"), "town": url_for("views.town", tid="__ID__"),
+                     "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
+    places = sorted({n for r in svc.layers.towns.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n}
+                    | {n for r in svc.layers.cities.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n})
+    return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc_metas(svc),
+                           method=svc.method, specs=load_specs(), errors=errors, query=query,
+                           boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=places,
+                           lang_query={lang: urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": lang}) for lang in LANGS})
+
+
+@bp.get("/town/<tid>")
+def town(tid: str):
+    svc = get_atlas()
+    t = T(pick_lang(request.args.get("lang")), svc.method)
+    atlas, errors, _ = _request_params()
+    rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
+    if rec is None:
+        abort(404, f"Town '{tid}' does not exist.")
+    meta = svc_metas(svc)[tid]
+    paper_name = next((p for p in ("Balkhash", "Karazhal", "Temirtau") if p.lower() == tid), None)
+    query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
+    return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
+                           small=small_route_map(rec, meta, t), query=query, langs=LANGS,
+                           paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
+                           paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
+                           lang_query={lang: urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": lang}) for lang in LANGS})
+
+
+@bp.get("/vendor/<path:path>")
+def vendor(path: str):
+    """Front-end packages installed from the npm registry at set-up (never a CDN at run time)."""
+    package = path.split("/", 1)[0]
+    if package not in current_app.config["VENDOR_PACKAGES"]:
+        abort(404, f"'{package}' is not a served package.")
+    return send_from_directory(Path(current_app.config["VENDOR_DIR"]), path, max_age=86400)
+
+
+@bp.app_errorhandler(404)
+def not_found(err):
+    if request.path.startswith("/api/"):
+        return {"error": "not found", "message": err.description}, 404
+    svc = get_atlas()
+    t = T(pick_lang(request.args.get("lang")), svc.method)
+    return render_template("error.html", t=t, message=err.description, langs=LANGS), 404
