@@ -131,7 +131,30 @@ def main(argv=None) -> int:
         print(f"{r['edges']:>8} {r['nodes']:>7} {r['baseline_s']:>10.2f} {r['full_s']:>8.3f} "
               f"{r['full_vs_networkx']:>9.1f}x {r['change_vs_full']:>13.0f}x {r['planned_vs_full']:>14.1f}x  "
               f"{'yes' if r['same_as_networkx'] else 'NO'}")
+    print()
+    print(shipped_network_timings())
     return 0 if ok else 1
+
+
+def shipped_network_timings(repeat: int = 20) -> str:
+    """Wall time of recomputes on the shipped network (real data), in ms (median of runs)."""
+    from geo.agglomeration import SpatialModel
+
+    model = SpatialModel()
+    model.derive({})
+    cases = {"threshold change (cached network)": lambda i: model.derive({"near_km": 50 + i}),
+             "speed change (new distance matrices)": lambda i: model.derive({"speed_republican": 40 + i}),
+             "planned road": lambda i: model.derive({"near_km": 100 + i, "planned_roads": [
+                 {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]})}
+    lines = ["shipped network (real data): median ms per recompute of all 27 towns"]
+    for name, fn in cases.items():
+        times = []
+        for i in range(repeat):
+            t = time.perf_counter()
+            fn(i)
+            times.append((time.perf_counter() - t) * 1000)
+        lines.append(f"  {name:40} {statistics.median(times):6.1f} ms")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -72,8 +72,13 @@ class SpatialModel:
         self._networks: OrderedDict = OrderedDict()
         self._routings: OrderedDict = OrderedDict()
         self.cache_size = cache_size
-        t = self.layers.towns
+        t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
+        self.town_names = list(t["name_en"])
+        self.city_status = dict(zip(c["id"], c["status"]))
+        self.city_pop = dict(zip(c["id"], c["population"].fillna(0)))
+        self.city_names = dict(zip(c["id"], c["name_en"]))
+        self.town_is_city = self._town_is_city()
         self._names = self._name_index()
 
     # -- cached versions ----------------------------------------------------------------------
@@ -160,25 +165,20 @@ class SpatialModel:
         planned = self.planned_edges(params, net)
         if planned:
             routing = routing.with_planned(planned)
-        cities = self.layers.cities
-        src_ids = [c for c in cities["id"] if c in net.city_node]
-        sel = np.array([i for i, c in enumerate(src_ids)
-                        if cities.set_index("id").loc[c, "status"] in params["large_city_statuses"]
-                        and (cities.set_index("id").loc[c, "population"] or 0) >= params["large_city_min_pop"]],
-                       dtype=np.int64)
+        src_ids = [c for c in self.city_names if c in net.city_node]
+        sel = np.array([i for i, c in enumerate(src_ids) if self.city_status[c] in params["large_city_statuses"]
+                        and self.city_pop[c] >= params["large_city_min_pop"]], dtype=np.int64)
         towns = [t for t in self.town_ids]
         routable = [t for t in towns if t in net.town_node]
         cols = np.array([net.town_node[t] for t in routable], dtype=np.int64)
         near_row, near_km = nearest(routing.dist["km"], sel, cols)
         fua_row, fua_min = nearest(routing.dist["min"], sel, cols)
         junction = self._junctions(params, planned, net)
-        names = dict(zip(cities["id"], cities["name_en"]))
-        city_of_town = self._town_is_city()
+        names, city_of_town = self.city_names, self.town_is_city
         records = []
         pos = {t: i for i, t in enumerate(routable)}
         for ti, t in enumerate(towns):
-            row = self.layers.towns.iloc[ti]
-            rec = {"town": row["name_en"], "id": t}
+            rec = {"town": self.town_names[ti], "id": t}
             jn, lines = junction[ti]
             if t in pos:
                 i = pos[t]
@@ -212,7 +212,7 @@ class SpatialModel:
             records.append(rec)
         return {"params": params, "towns": records, "planned": planned,
                 "selected_cities": [src_ids[i] for i in sel], "unroutable_cities":
-                    {c: r for c, r in net.unroutable.items() if c in set(cities["id"])},
+                    {c: r for c, r in net.unroutable.items() if c in self.city_names},
                 "_routing": routing, "_network": net, "_sel": sel, "_src_ids": src_ids}
 
     def _uses_planned(self, path: list, planned: list) -> bool:

@@ -44,6 +44,9 @@ def index():
     query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
     m, registry = build_map(atlas, svc, t, query)
     fc = collection(atlas, svc_metas(svc), svc.method)
+    for f in fc["features"]:  # the map needs no source texts (the town page and the API carry them)
+        for key in ("provenance", "population_source"):
+            f["properties"].pop(key, None)
     boot = {"registry": registry, "collection": fc, "catchments": atlas["catchments"],
             "display": display(atlas, svc, t, query), "lang": t.lang, "i18n": t.as_dict(),
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params,

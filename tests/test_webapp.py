@@ -1,0 +1,210 @@
+"""Every route through Flask's test client: pages, API, bad input, exports that re-import."""
+import csv
+import io
+import json
+import re
+import zipfile
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+
+def scenario_colours(root):
+    with open(root / "data" / "method" / "scenarios.csv", newline="") as fh:
+        return {r["scenario"]: r["colour"] for r in csv.DictReader(fh)}
+
+
+def test_index_has_27_markers_with_the_right_colours(client, root):
+    html = client.get("/").get_data(as_text=True)
+    boot = json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>', html, re.S).group(1))
+    colours = scenario_colours(root)
+    markers = boot["registry"]["markers"]
+    assert len(markers) == 27
+    feats = {f["id"]: f for f in boot["collection"]["features"]}
+    for tid, var in markers.items():
+        m = re.search(r"var " + var + r" = L\.circleMarker\(\s*\[([^\]]+)\],\s*(\{.*?\})\s*\)", html, re.S)
+        assert m, tid
+        style = json.loads(m.group(2))
+        rec = feats[tid]["properties"]["scenario"]["recommended"]
+        expected = "#999999" if not rec else colours[rec[0]] if len(rec) == 1 else "#0072B2"
+        assert style["fillColor"] == expected, tid
+        provisional = feats[tid]["properties"]["scenario"]["completeness"] != "6/6"
+        assert (style["fillOpacity"] < 0.5) == provisional, tid
+        lat, lon = map(float, m.group(1).split(","))
+        assert 40 < lat < 56 and 46 < lon < 88
+
+
+def test_index_has_no_external_url(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
+    for src in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert src.startswith(("/", "?", "#", "data:")), src
+
+
+def status(client, url):
+    with client.get(url) as r:
+        r.get_data()
+        return r.status_code
+
+
+def test_vendor_assets_served_and_restricted(client):
+    assert status(client, "/vendor/leaflet/dist/leaflet.js") == 200
+    assert status(client, "/vendor/leaflet.fullscreen/Control.FullScreen.js") == 200
+    assert status(client, "/vendor/jquery/dist/jquery.min.js") == 200
+    assert status(client, "/vendor/evil/x.js") == 404
+    assert status(client, "/vendor/leaflet/../../requirements.txt") == 404
+
+
+@pytest.mark.parametrize("lang,title,town", [("en", "Monotown Scenario Atlas", "Temirtau"),
+                                             ("ru", "Атлас сценариев моногородов", "Темиртау"),
+                                             ("kk", "Моноқалалар сценарийлерінің атласы", "Теміртау")])
+def test_languages(client, lang, title, town):
+    html = client.get(f"/?lang={lang}").get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html and title in html and town in html
+
+
+def test_town_page_breakdown(client):
+    html = client.get("/town/temirtau").get_data(as_text=True)
+    assert "sqrt(18.7 * 49.075)" in html  # formula with the numbers substituted
+    assert "30.2936" in html and "Printed" in html and "methodology.md section 6" in html
+    assert "Maimurunova et al. 2025, Bulletin of KazUEFIT No. 1 (58), Table 2" in html
+    assert "Karaganda" in html  # nearest large city
+    assert "derived: road distance to the nearest large city (Karaganda)" in html
+
+
+def test_town_page_other_town_says_missing(client):
+    html = client.get("/town/rudny").get_data(as_text=True)
+    assert "missing: no sourced value" in html and "1/6" in html
+
+
+def test_town_page_404(client):
+    r = client.get("/town/atlantis")
+    assert r.status_code == 404 and "Town &#39;atlantis&#39; does not exist." in r.get_data(as_text=True)
+
+
+def test_api_towns_collection(client):
+    fc = client.get("/api/towns").get_json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 27
+    assert fc["parameters"]["spatial"]["fua_minutes"] == 60
+    p = next(f for f in fc["features"] if f["id"] == "balkhash")["properties"]
+    assert set(p["levels"]) == {"mono_profile", "economy_social", "demographic", "investment", "agglomeration", "special"}
+    assert p["provenance"]["mono_output_share"]["status"] == "sourced"
+    assert p["agglomeration"]["nearest_large_city"] == "Karaganda"
+
+
+def test_api_town_and_params(client):
+    t = client.get("/api/towns/temirtau?near_km=20").get_json()
+    assert t["properties"]["inputs"]["aggl_near_large_city"] == 0
+    assert t["parameters"]["spatial"]["near_km"] == 20
+    assert client.get("/api/towns/nope").status_code == 404
+    assert client.get("/api/params").get_json()["defaults"]["corridor_km"] == 15
+
+
+def test_recompute_same_names_as_cli(client):
+    r = client.post("/api/recompute", json={"fua_minutes": 240, "near_km": 400, "corridor_km": 30,
+                                            "large_city_min_pop": 300000})
+    assert r.status_code == 200
+    fc = r.get_json()
+    assert fc["parameters"]["spatial"]["large_city_min_pop"] == 300000
+    assert fc["changes"]  # something changed from the defaults
+    changed = next(iter(fc["changes"].values()))
+    assert {"what", "from", "to"} <= set(changed[0])
+
+
+def test_recompute_planned_road(client):
+    r = client.post("/api/recompute", json={"near_km": 250, "planned_roads": [
+        {"from": "Каражал", "to": "Zhezkazgan", "class": "republican"}]})
+    fc = r.get_json()
+    kz = next(f for f in fc["features"] if f["id"] == "karazhal")["properties"]["agglomeration"]
+    assert kz["nearest_large_city"] == "Zhezkazgan" and kz["path_uses_planned"]
+    assert fc["changes"]["karazhal"][0]["what"] == "aggl_near_large_city"
+    assert len(fc["planned"]) == 1
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"fua_minutes": -1}, "fua_minutes"), ({"near_km": "far"}, "near_km"), ({"corridor_km": None}, "corridor_km"),
+    ({"large_city_statuses": "capital"}, "large_city_statuses"), ({"planned_roads": [{"from": "X"}]}, "planned_roads"),
+    ({"planned_roads": [{"from": "Atlantis", "to": "Astana"}]}, "planned_roads"),
+    ({"planned_roads": [{"from": [0, 0], "to": "Astana"}]}, "planned_roads"),
+    ({"bogus": 1}, "bogus"), ({"speed_access": [1, 2]}, "speed_access"), ({"snap_km": 1e300}, "snap_km"),
+])
+def test_recompute_bad_input_400_with_field(client, body, field):
+    r = client.post("/api/recompute", json=body)
+    assert r.status_code == 400
+    data = r.get_json()
+    assert data["error"] == "invalid parameters" and field in data["fields"]
+
+
+@pytest.mark.parametrize("data,ctype", [("not json", "application/json"), ("[1,2]", "application/json"),
+                                        ("a=1", "application/x-www-form-urlencoded"), ("", "application/json")])
+def test_recompute_bad_body_400(client, data, ctype):
+    r = client.post("/api/recompute", data=data, content_type=ctype)
+    assert r.status_code == 400 and "body" in r.get_json()["fields"]
+
+
+def test_bad_query_params_400_on_api_and_message_on_page(client):
+    r = client.get("/api/towns?fua_minutes=abc&planned_roads={oops")
+    assert r.status_code == 400 and "planned_roads" in r.get_json()["fields"]
+    html = client.get("/?near_km=-4").get_data(as_text=True)
+    assert "-4 is out of range; allowed 1 to 3000 km" in html
+    assert client.get("/api/recompute").status_code == 405
+
+
+def test_permalink_reproduces_view(client):
+    fc1 = client.post("/api/recompute", json={"near_km": 400, "corridor_line_types": ["republican", "international"]}).get_json()
+    q = fc1["permalink_query"]
+    assert "near_km=400" in q and "corridor_line_types=" in q
+    fc2 = client.get("/api/towns?" + q).get_json()
+    assert fc2["parameters"] == fc1["parameters"]
+    assert [f["properties"]["scenario"] for f in fc1["features"]] == [f["properties"]["scenario"] for f in fc2["features"]]
+
+
+def test_export_csv_reimports(client):
+    text = client.get("/api/export.csv?near_km=150").get_data(as_text=True)
+    assert text.startswith("# Monotown Scenario Atlas export; parameters:") and '"near_km": 150' in text
+    df = pd.read_csv(io.StringIO(text), comment="#")
+    assert len(df) == 27 and df["id"].is_unique
+    assert set(df.loc[df["road_km"] <= 150, "aggl_near_large_city"]) == {100}
+    assert df.loc[df["id"] == "temirtau", "idx_economy_social"].iloc[0] == pytest.approx((18.7 * 49.075) ** 0.5)
+
+
+def test_export_geojson_reimports(client, tmp_path):
+    data = client.get("/api/export.geojson").get_data()
+    path = tmp_path / "x.geojson"
+    path.write_bytes(data)
+    g = gpd.read_file(path)
+    assert len(g) == 27 and g.crs.to_epsg() == 4326
+
+
+def test_export_shapefile_reimports(client, tmp_path):
+    data = client.get("/api/export.zip").get_data()
+    z = zipfile.ZipFile(io.BytesIO(data))
+    names = set(z.namelist())
+    assert {"monotowns.shp", "monotowns.shx", "monotowns.dbf", "monotowns.prj", "monotowns.cpg", "parameters.json"} <= names
+    z.extractall(tmp_path)
+    g = gpd.read_file(tmp_path / "monotowns.shp")
+    assert len(g) == 27 and g.crs.to_epsg() == 4326
+    assert "Темиртау" in set(g["name_ru"])
+    assert g.loc[g["id"] == "temirtau", "recommend"].iloc[0] == "diversification"
+
+
+def test_export_unknown_format_404(client):
+    assert client.get("/api/export.xlsx").status_code == 404
+
+
+def test_popup_escapes_html(app, root):
+    from webapp.i18n import T
+    from webapp.mapview import popup_html, tooltip_text
+    from webapp.model import get_atlas
+
+    with app.test_request_context("/"):
+        svc = get_atlas()
+        town = svc.results({})["towns"][0]
+        meta = {"name_en": "<script>alert(1)</script>`${x}`", "name_kk": "", "name_ru": ""}
+        t = T("en", svc.method)
+        html = popup_html(town, meta, t, svc.method, "lang=en")
+        tip = tooltip_text(town, meta, t)
+    for out in (html, tip):
+        assert "<script>" not in out and "&lt;script&gt;" in out
+        assert "`" not in out and "${" not in out
