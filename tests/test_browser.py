@@ -91,6 +91,8 @@ def test_planner_change_highlights_and_permalink(page, server):
     weight = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
         return window[b.registry.markers.balkhash].options.weight; }""")
     assert weight == 4
+    assert page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
+        return window[b.registry.markers.balkhash]._path.classList.contains('town-changed'); }""")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map_planner.png"))
     # the permalink reproduces the view after a reload

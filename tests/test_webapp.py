@@ -27,7 +27,7 @@ def test_index_has_27_markers_with_the_right_colours(client, root):
         assert m, tid
         style = json.loads(m.group(2))
         rec = feats[tid]["properties"]["scenario"]["recommended"]
-        expected = "#999999" if not rec else colours[rec[0]] if len(rec) == 1 else "#0072B2"
+        expected = "#999999" if not rec else colours[rec[0]] if len(rec) == 1 else "#F0E442"
         assert style["fillColor"] == expected, tid
         provisional = feats[tid]["properties"]["scenario"]["completeness"] != "6/6"
         assert (style["fillOpacity"] < 0.5) == provisional, tid

@@ -12,7 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import Point
 
-CATEGORY_COLOURS = {"two": "#0072B2", "none": "#999999"}
+CATEGORY_COLOURS = {"two": "#F0E442", "none": "#999999"}
 
 
 def category(town: dict) -> str:

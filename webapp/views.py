@@ -14,7 +14,7 @@ from .i18n import LANGS, T, pick_lang
 from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, svc_metas, tooltip_text
 from .model import get_atlas
 from .params import from_query, to_query
-from .serialize import collection
+from .serialize import CATEGORY_COLOURS, collection, colour
 
 bp = Blueprint("views", __name__)
 
@@ -57,6 +57,7 @@ def index():
                     | {n for r in svc.layers.cities.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n})
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc_metas(svc),
                            method=svc.method, specs=load_specs(), errors=errors, query=query,
+                           colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=places,
                            lang_query={lang: urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": lang}) for lang in LANGS})
 

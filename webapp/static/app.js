@@ -52,7 +52,7 @@
       const id = f.id, d = state.display[id], mk = markers[id];
       const changed = changes && changes[id];
       const style = Object.assign({}, d.style);
-      if (changed) { style.color = "#000000"; style.weight = 4; style.dashArray = null; }
+      if (changed) { style.weight = 4; style.fillOpacity = Math.max(style.fillOpacity, 0.45); }
       mk.setStyle(style);
       mk.setRadius(changed ? style.radius + 3 : style.radius);
       mk.setTooltipContent(d.tooltip);
