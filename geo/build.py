@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import shutil
 import sys
@@ -22,7 +23,7 @@ from shapely import make_valid
 from shapely.geometry import LineString, Point, shape
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SHARED = ROOT.parent / "shared" / "data"
+DEFAULT_SHARED = Path(os.environ.get("MONOTOWN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DEFAULT_OUT = ROOT / "data"
 WGS84 = "EPSG:4326"
 OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries are for orientation only

@@ -21,10 +21,10 @@ def root():
 
 
 @pytest.fixture(scope="session")
-def app():
+def app(tmp_path_factory):
     from webapp import create_app
 
-    return create_app({"TESTING": True})
+    return create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
 
 
 @pytest.fixture()

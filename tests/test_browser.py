@@ -141,3 +141,21 @@ def test_town_page_in_browser(page, server):
     assert "sqrt(80 * 27.3)" in page.inner_text("body")
     assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 1
     assert all(u.startswith(server) for u in page.requests)
+
+
+def test_upload_in_browser(page, server, tmp_path, client):
+    client.delete("/api/statistics")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("town,source,period,mono_output_share\nRudny,doc,2023,150\n")
+    good = tmp_path / "good.csv"
+    good.write_text("town,source,period,mono_output_share,mono_employment_share\nRudny,Akimat report,2023,70,30\n")
+    load(page, server + "/")
+    page.set_input_files("#upload-file", str(bad))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("body[data-upload='rejected']")
+    assert "value 150 is out of range; allowed: 0 to 100" in page.inner_text("#upload-problems")
+    page.set_input_files("#upload-file", str(good))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
+    assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "2/6"
+    client.delete("/api/statistics")

@@ -13,11 +13,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         DATA_DIR=None,  # None: the shipped data/
         VENDOR_DIR=str(ROOT / "node_modules"),
+        UPLOAD_DIR=None,  # None: the instance folder
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         VENDOR_PACKAGES=("leaflet", "jquery", "leaflet.fullscreen"),
         JSON_SORT_KEYS=False,
     )
     if test_config:
         app.config.update(test_config)
+    if app.config["UPLOAD_DIR"] is None:
+        app.config["UPLOAD_DIR"] = app.instance_path
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")

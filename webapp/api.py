@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.urls import urlencode
 
 from geo import ParamError
+from scoring import InputError
 from geo.params import defaults, load_specs
 
 from .i18n import T, pick_lang
@@ -90,3 +91,39 @@ def export(fmt: str):
         return Response(to_shapefile_zip(atlas, metas, svc.method), mimetype="application/zip",
                         headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"})
     abort(404, f"Export format '{fmt}' does not exist; use csv, geojson or zip.")
+
+
+@bp.get("/statistics")
+def statistics():
+    """The planner's uploaded statistics (empty when none)."""
+    svc = get_atlas()
+    return {"file": svc.uploaded_name, "towns": svc.uploaded}
+
+
+@bp.post("/statistics")
+def upload_statistics():
+    """Upload a CSV of statistical inputs; a file with any problem is rejected whole, the stored one kept."""
+    svc = get_atlas()
+    file = request.files.get("file")
+    if file is not None:
+        name, raw = file.filename or "upload.csv", file.read()
+    elif request.mimetype in ("text/csv", "text/plain"):
+        name, raw = "upload.csv", request.get_data()
+    else:
+        return {"error": "invalid upload", "problems": ["send a CSV file as multipart field 'file' or a text/csv body"]}, 400
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return {"error": "invalid upload", "problems": [f"{name}: not UTF-8 text"]}, 400
+    try:
+        parsed = svc.upload_statistics(text, name)
+    except InputError as exc:
+        return {"error": "invalid upload", "file": name, "problems": exc.problems,
+                "kept": svc.uploaded_name}, 400
+    return {"file": name, "towns": sorted(parsed), "values": sum(len(v) for v in parsed.values())}
+
+
+@bp.delete("/statistics")
+def delete_statistics():
+    get_atlas().clear_upload()
+    return {"file": None, "towns": {}}

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 from flask import current_app
 
 from geo.agglomeration import SpatialModel, fua_catchments
 from geo.params import defaults, validate_params
 from scoring import load_expert_judgments, load_method
-from scoring.atlas import build_atlas, load_special, load_statistics
+from scoring.atlas import build_atlas, load_special, load_statistics, parse_statistics_upload
 from scoring.paper import compare, load_paper, scenario_comparison
 
 COMPARE_KEYS = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
@@ -19,7 +21,7 @@ COMPARE_KEYS = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
 class Atlas:
     """The application's domain service: validated parameters in, scored towns out."""
 
-    def __init__(self, data_dir=None, *, cache_size: int = 32):
+    def __init__(self, data_dir=None, *, upload_dir=None, cache_size: int = 32):
         from geo.layers import load_layers
 
         self.spatial = SpatialModel(load_layers(data_dir) if data_dir else None)
@@ -35,6 +37,46 @@ class Atlas:
         self._lock = threading.Lock()
         self.cache_size = cache_size
         self.default_params = defaults()
+        self.upload_path = Path(upload_dir) / "statistics_upload.csv" if upload_dir else None
+        self.uploaded, self.uploaded_name = {}, None
+        if self.upload_path and self.upload_path.exists():  # what a planner stored before
+            self.uploaded = self._parse(self.upload_path.read_text(encoding="utf-8"), self.upload_path.name)
+            self.uploaded_name = self.upload_path.name
+
+    def _town_ids(self) -> dict:
+        t = self.layers.towns
+        return {str(v).strip().lower(): r["id"] for r in t.drop(columns="geometry").to_dict("records")
+                for v in (r["id"], r["name_en"], r["name_kk"], r["name_ru"], r["name_en_full"]) if v}
+
+    def _parse(self, text: str, filename: str) -> dict:
+        return parse_statistics_upload(text, self.method, self._town_ids(), filename=filename)
+
+    def statistics_now(self) -> dict:
+        """The shipped statistics with the planner's uploaded values laid over them."""
+        merged = {t: dict(v) for t, v in self.statistics.items()}
+        for tid, values in self.uploaded.items():
+            merged.setdefault(tid, {}).update(values)
+        return merged
+
+    def upload_statistics(self, text: str, filename: str) -> dict:
+        """Validate the whole file first; store it (atomically) only when it has no problem."""
+        parsed = self._parse(text, filename)  # raises InputError: nothing changes
+        if self.upload_path:
+            self.upload_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.upload_path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self.upload_path)
+        with self._lock:
+            self.uploaded, self.uploaded_name = parsed, filename
+            self._cache.clear()
+        return parsed
+
+    def clear_upload(self) -> None:
+        if self.upload_path and self.upload_path.exists():
+            self.upload_path.unlink()
+        with self._lock:
+            self.uploaded, self.uploaded_name = {}, None
+            self._cache.clear()
 
     @staticmethod
     def key(params: dict) -> str:
@@ -49,7 +91,7 @@ class Atlas:
                 self._cache.move_to_end(k)
                 return self._cache[k]
         derived = self.spatial.derive(params)
-        atlas = build_atlas(derived, self.method, statistics=self.statistics, special=self.special,
+        atlas = build_atlas(derived, self.method, statistics=self.statistics_now(), special=self.special,
                             experts=self.experts)
         atlas["catchments"] = fua_catchments(derived)
         atlas["planned"] = [{k2: v for k2, v in p.items() if k2 in ("from", "to", "class", "km", "min", "coords")}
@@ -88,7 +130,7 @@ class Atlas:
 
 def init_app(app) -> None:
     """Load the atlas once, at start-up (not per request)."""
-    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"))
+    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), upload_dir=app.config["UPLOAD_DIR"])
 
 
 def get_atlas() -> Atlas:

