@@ -87,7 +87,7 @@ def test_planner_change_highlights_and_permalink(page, server):
     assert "balkhash" in changed and "temirtau" not in changed
     assert "near_km=400" in page.url
     rows = page.inner_text("#changes tbody")
-    assert "aggl_near_large_city" in rows
+    assert "near a large city" in rows and "Agglomeration potential" in rows
     weight = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
         return window[b.registry.markers.balkhash].options.weight; }""")
     assert weight == 4

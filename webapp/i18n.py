@@ -54,4 +54,6 @@ class T:
 
     def as_dict(self) -> dict:
         return dict(self._c[self.lang]) | {"levels": {k: v[self.lang] for k, v in self._c["levels"].items()},
-                                           "scenarios": {s: self.scenario(s) for s in self.method.scenarios}}
+                                           "scenarios": {s: self.scenario(s) for s in self.method.scenarios},
+                                           "indicators": {c: self.indicator(c) for c in self.method.indicators},
+                                           "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()}}

@@ -81,11 +81,12 @@
       if (what.startsWith("level:")) return T.levels[v] || v;
       return String(v);
     };
+    const whatName = (w) => w === "scenario" ? T.scenario : w.startsWith("level:") ? T.level + ": " + (T.indicators[w.slice(6)] || w.slice(6)) : (T.inputs[w] || w);
     ids.forEach((id) => {
       const tr = rows[id];
       changes[id].forEach((c) => {
         const row = document.createElement("tr");
-        row.innerHTML = "<td>" + esc(tr.dataset.name) + "</td><td>" + esc(c.what) + "</td><td>" + esc(fmt(c.what, c.from)) + "</td><td>" + esc(fmt(c.what, c.to)) + "</td>";
+        row.innerHTML = "<td>" + esc(tr.dataset.name) + "</td><td title=\"" + esc(c.what) + "\">" + esc(whatName(c.what)) + "</td><td>" + esc(fmt(c.what, c.from)) + "</td><td>" + esc(fmt(c.what, c.to)) + "</td>";
         row.dataset.town = id;
         tbody.appendChild(row);
       });
