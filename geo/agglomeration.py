@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString
 
 from ._errors import ParamError
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km, load_layers

@@ -9,7 +9,6 @@ committed files byte for byte (tests/test_geo_build.py checks that).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -20,7 +19,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 from shapely import make_valid
-from shapely.geometry import LineString, Point, shape
+from shapely.geometry import Point, shape
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED = Path(os.environ.get("MONOTOWN_SHARED_DATA", ROOT.parent / "shared" / "data"))

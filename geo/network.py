@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
 
@@ -176,7 +176,3 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
                    cls=np.array([x[2] for x in e]), road=np.array([x[3] for x in e]),
                    assumed=np.array([x[4] for x in e], dtype=bool), town_node=town_node, city_node=city_node,
                    access=access, unroutable=unroutable, node_index=dict(b.index))
-
-
-def edge_lines(net: Network) -> list[LineString]:
-    return [LineString([(net.lon[a], net.lat[a]), (net.lon[c], net.lat[c])]) for a, c in zip(net.u, net.v)]

@@ -15,7 +15,7 @@ def _mean(values):
 
 
 def _geometric_mean(values):
-    return math.prod(values) ** (1.0 / len(values)) if len(values) != 2 else math.sqrt(values[0] * values[1])
+    return math.sqrt(math.prod(values)) if len(values) == 2 else math.prod(values) ** (1.0 / len(values))
 
 
 def _root_of_sum(values):

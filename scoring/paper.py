@@ -5,7 +5,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from .engine import DATA_DIR, evaluate_records, load_expert_judgments, read_csv_records
-from .levels import level_of
 from .method import Method, load_method
 from .scenarios import score_scenarios, spearman
 

@@ -1,6 +1,5 @@
 """The spatial derivation on a hand-checkable synthetic network, and on the shipped one."""
 import networkx as nx
-import numpy as np
 import pytest
 from pyproj import Geod
 

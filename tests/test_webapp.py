@@ -56,12 +56,14 @@ def test_vendor_assets_served_and_restricted(client):
     assert status(client, "/vendor/leaflet/../../requirements.txt") == 404
 
 
-@pytest.mark.parametrize("lang,title,town", [("en", "Monotown Scenario Atlas", "Temirtau"),
-                                             ("ru", "Атлас сценариев моногородов", "Темиртау"),
-                                             ("kk", "Моноқалалар сценарийлерінің атласы", "Теміртау")])
-def test_languages(client, lang, title, town):
+@pytest.mark.parametrize("lang,title,town,oblast", [
+    ("en", "Monotown Scenario Atlas", "Temirtau", "Karaganda"),
+    ("ru", "Атлас сценариев моногородов", "Темиртау", "Карагандинская область"),
+    ("kk", "Моноқалалар сценарийлерінің атласы", "Теміртау", "Қарағанды облысы")])
+def test_languages(client, lang, title, town, oblast):
     html = client.get(f"/?lang={lang}").get_data(as_text=True)
-    assert f'<html lang="{lang}">' in html and title in html and town in html
+    assert f'<html lang="{lang}">' in html and title in html and town in html and oblast in html
+    assert client.get("/?lang=xx").status_code == 200  # unknown language falls back to English
 
 
 def test_town_page_breakdown(client):

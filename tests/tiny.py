@@ -4,7 +4,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, box
 
 SPEC = Path(__file__).parent / "data" / "tiny_network.json"
 
@@ -34,7 +34,3 @@ def write_tiny(dest: Path) -> Path:
         dest / "access_roads.csv", index=False)
     pd.DataFrame(columns=["corridor_id"]).to_csv(dest / "network" / "corridors_table.csv", index=False)
     return dest
-
-
-def point(lon, lat):
-    return Point(lon, lat)

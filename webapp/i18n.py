@@ -38,6 +38,9 @@ class T:
     def choice(self, value: str) -> str:
         return self._c["choices"].get(value, {}).get(self.lang, value)
 
+    def oblast(self, name: str) -> str:
+        return self._c["oblasts"].get(name, {}).get(self.lang, name)
+
     def scenario(self, sid: str) -> str:
         s = self.method.scenarios[sid]
         return s.get(f"name_{self.lang}") or s["name_en"]

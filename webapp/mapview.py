@@ -6,7 +6,7 @@ import folium.plugins
 from flask import render_template, url_for
 from markupsafe import Markup
 
-from .serialize import category, colour
+from .serialize import colour
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 ROAD_STYLE = {"international": dict(color="#b2182b", weight=3), "republican": dict(color="#ef8a62", weight=2),
@@ -152,4 +152,4 @@ def svc_metas(svc) -> dict:
     return {r["id"]: r for r in svc.layers.towns.drop(columns="geometry").to_dict("records")}
 
 
-__all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text", "category"]
+__all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text"]
