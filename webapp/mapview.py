@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import folium
 import folium.plugins
+import geopandas as gpd
+from shapely.geometry import LineString
 from flask import render_template, url_for
 from markupsafe import Markup
 
@@ -46,15 +48,26 @@ def tooltip_text(town: dict, meta: dict, t) -> str:
     return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
 
 
-def _lines(group, gdf, style_of, tip_of):
-    for _, r in gdf.iterrows():
-        geoms = getattr(r.geometry, "geoms", [r.geometry])
-        for g in geoms:
-            folium.PolyLine([(y, x) for x, y in g.coords], tooltip=js_safe(Markup.escape(tip_of(r))),
-                            **style_of(r)).add_to(group)
+def _geojson(group, gdf, style_of, tip_fields: list[str], style_fields: tuple = (), aliases: list[str] | None = None):
+    """One GeoJson layer per group (far fewer Folium elements than a PolyLine per feature)."""
+    if gdf.empty:
+        return
+    # folium calls style_function once with an empty test feature: styles read properties with .get
+    folium.GeoJson(gdf[list(dict.fromkeys([*tip_fields, *style_fields, "geometry"]))].to_json(), style_function=lambda f: style_of(f.get("properties") or {}),
+                   tooltip=folium.GeoJsonTooltip(tip_fields, aliases=aliases or tip_fields, labels=bool(aliases))
+                   ).add_to(group)
 
 
-def build_map(atlas: dict, svc, t, query: str) -> tuple[folium.Map, dict]:
+def oblasts_geojson(svc) -> str:
+    """The basemap layer, simplified for the page once per process."""
+    if not hasattr(svc, "_oblasts_geojson"):
+        g = svc.layers.oblasts.copy()
+        g["geometry"] = g.geometry.simplify(0.01, preserve_topology=True)
+        svc._oblasts_geojson = g.to_json()
+    return svc._oblasts_geojson
+
+
+def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     """The map with every layer; returns it and the registry (JS names of markers and groups)."""
     method, layers = svc.method, svc.layers
     js, css = vendor_assets()
@@ -62,29 +75,31 @@ def build_map(atlas: dict, svc, t, query: str) -> tuple[folium.Map, dict]:
     m.default_js, m.default_css = js, css
 
     obl = folium.FeatureGroup(name=t("layers_oblasts"), show=True).add_to(m)
-    oblasts = layers.oblasts.copy()
-    oblasts["geometry"] = oblasts.geometry.simplify(0.01, preserve_topology=True)
-    folium.GeoJson(oblasts.to_json(), style_function=lambda f: {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
+    folium.GeoJson(oblasts_geojson(svc), style_function=lambda f: {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
                                                                   "fillOpacity": 1}, tooltip=folium.GeoJsonTooltip(["name_en"], labels=False)).add_to(obl)
 
     roads = layers.roads
     for cls, key in (("international", "layers_roads_int"), ("republican", "layers_roads_rep"), ("link", "layers_links")):
         g = folium.FeatureGroup(name=t(key), show=cls != "link").add_to(m)
-        _lines(g, roads[roads["class"] == cls], lambda r, c=cls: ROAD_STYLE[c],
-               lambda r: f"{r['road_id']} {r['name_ru']}".strip())
+        style = ROAD_STYLE[cls]
+        _geojson(g, roads[roads["class"] == cls], lambda p, s=style: {"color": s["color"], "weight": s["weight"],
+                                                                         "dashArray": s.get("dash_array")},
+                 ["road_id", "name_ru"])
     rail = folium.FeatureGroup(name=t("layers_rail"), show=True).add_to(m)
-    _lines(rail, layers.railways, lambda r: dict(color="#333333", weight=2, dash_array="8 4" if r["status"] == "planned" else "1 3"),
-           lambda r: f"{r['name']} ({r['status']})")
+    _geojson(rail, layers.railways, lambda p: {"color": "#333333", "weight": 2,
+                                                "dashArray": "8 4" if p.get("status") == "planned" else "1 3"},
+             ["name", "status"], ("status",))
     cor = folium.FeatureGroup(name=t("layers_corridors"), show=False).add_to(m)
-    _lines(cor, layers.corridors[layers.corridors["planned"] == "no"], lambda r: dict(color="#7570b3", weight=6, opacity=0.35),
-           lambda r: r["name"])
+    _geojson(cor, layers.corridors[layers.corridors["planned"] == "no"],
+             lambda p: {"color": "#7570b3", "weight": 6, "opacity": 0.35}, ["name"])
 
     access = folium.FeatureGroup(name=t("layers_access"), show=True).add_to(m)
     net = svc.spatial.network(atlas["parameters"]["spatial"])
-    for ident, a in net.access.items():
-        folium.PolyLine(a["coords"], color="#555555", weight=2 if a["assumed"] else 1.5,
-                        dash_array="6 5" if a["assumed"] else None,
-                        tooltip=js_safe(Markup.escape(f"{ident}: {a['km']:.1f} km, {a['note']}"))).add_to(access)
+    links = gpd.GeoDataFrame(
+        [{"link": f"{ident}: {a['km']:.1f} km", "note": a["note"], "assumed": bool(a["assumed"]),
+          "geometry": LineString([(x, y) for y, x in a["coords"]])} for ident, a in net.access.items()], crs="EPSG:4326")
+    _geojson(access, links, lambda p: {"color": "#555555", "weight": 2 if p.get("assumed") else 1.5,
+                                       "dashArray": "6 5" if p.get("assumed") else None}, ["link", "note"], ("assumed",))
 
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
@@ -99,10 +114,9 @@ def build_map(atlas: dict, svc, t, query: str) -> tuple[folium.Map, dict]:
     markers = {}
     metas = svc_metas(svc)
     for town in atlas["towns"]:
-        meta = metas[town["id"]]
-        mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(marker_style(town, method)),
-                                 tooltip=folium.Tooltip(tooltip_text(town, meta, t)),
-                                 popup=folium.Popup(popup_html(town, meta, t, method, query), max_width=340))
+        meta, d = metas[town["id"]], display[town["id"]]
+        mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(d["style"]),
+                                 tooltip=folium.Tooltip(d["tooltip"]), popup=folium.Popup(d["popup"], max_width=340))
         mk.add_to(towns)
         markers[town["id"]] = mk.get_name()
     fs = folium.plugins.Fullscreen(position="topleft")

@@ -42,13 +42,14 @@ def index():
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas, errors, _ = _request_params()
     query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
-    m, registry = build_map(atlas, svc, t, query)
+    shown = display(atlas, svc, t, query)
+    m, registry = build_map(atlas, svc, t, shown)
     fc = collection(atlas, svc_metas(svc), svc.method)
     for f in fc["features"]:  # the map needs no source texts (the town page and the API carry them)
         for key in ("provenance", "population_source"):
             f["properties"].pop(key, None)
     boot = {"registry": registry, "collection": fc, "catchments": atlas["catchments"],
-            "display": display(atlas, svc, t, query), "lang": t.lang, "i18n": t.as_dict(),
+            "display": shown, "lang": t.lang, "i18n": t.as_dict(),
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params,
             "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"), "town": url_for("views.town", tid="__ID__"),
