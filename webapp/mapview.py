@@ -69,7 +69,7 @@ def oblasts_geojson(svc) -> str:
 
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     """The map with every layer; returns it and the registry (JS names of markers and groups)."""
-    method, layers = svc.method, svc.layers
+    layers = svc.layers
     js, css = vendor_assets()
     m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3)
     m.default_js, m.default_css = js, css
