@@ -89,6 +89,12 @@ def build_atlas(derived: dict, method: Method | None = None, *, statistics: dict
     if paper_inputs is None:
         paper_inputs = {r["town"].lower(): r for r in _rows(DATA_DIR / "paper" / "inputs.csv")}
     params = derived["params"]
+    known = {r["id"] for r in derived["towns"]}
+    unknown = [f"{name}: town_id '{t}' is not one of the towns ({', '.join(sorted(known))})"
+               for name, table in (("statistics.csv", statistics), ("special_potential.csv", special))
+               for t in table if t not in known]
+    if unknown:
+        raise InputError(unknown, source="data/")
     towns = []
     for rec in derived["towns"]:
         tid = rec["id"]

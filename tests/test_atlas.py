@@ -66,3 +66,9 @@ def test_bad_special_file(tmp_path):
         load_special(f)
     assert "field 'special_raw_materials' value '50'; allowed: 0, 100 or empty" in str(exc.value)
     assert "field 'tourism_basis' is empty" in str(exc.value)
+
+
+def test_unknown_town_in_data_is_an_error(method):
+    derived = SpatialModel().derive({})
+    with pytest.raises(InputError, match="town_id 'atlantis' is not one of the towns"):
+        build_atlas(derived, method, statistics={"atlantis": {}})

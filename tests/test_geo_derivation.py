@@ -196,3 +196,34 @@ def test_thresholds_monotone(shipped):
     counts = [sum(t["aggl_near_large_city"] for t in shipped.derive({"near_km": k})["towns"]) for k in (50, 100, 200, 400)]
     assert counts == sorted(counts)
     assert counts[-1] > counts[0]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TOWN_NAMES = ["Karazhal", "Zhezkazgan", "Balkhash", "Priozersk", "Astana", "Karaganda", "Kentau", "Aktau",
+              "Zhanaozen", "Ridder", "Almaty", "Arkalyk"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.sampled_from(TOWN_NAMES), b=st.sampled_from(TOWN_NAMES), cls=st.sampled_from(["republican", "access"]))
+def test_a_planned_road_never_lengthens_any_route(shipped, a, b, cls):
+    if a == b:
+        return
+    base = by_id(shipped.derive({}))
+    new = by_id(shipped.derive({"planned_roads": [{"from": a, "to": b, "class": cls}]}))
+    for t in base:
+        assert new[t]["road_km"] <= base[t]["road_km"] + 1e-3
+        assert new[t]["travel_min"] <= base[t]["travel_min"] + 1e-3
+        assert new[t]["aggl_near_large_city"] >= base[t]["aggl_near_large_city"]
+        assert new[t]["aggl_in_fua"] >= base[t]["aggl_in_fua"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(speed=st.floats(10, 150))
+def test_faster_roads_never_slower(shipped, speed):
+    slow = by_id(shipped.derive({"speed_republican": 10}))
+    fast = by_id(shipped.derive({"speed_republican": speed}))
+    for t in slow:
+        assert fast[t]["travel_min"] <= slow[t]["travel_min"] + 1e-3
+        assert fast[t]["road_km"] == pytest.approx(slow[t]["road_km"], abs=1e-3)
