@@ -58,15 +58,6 @@ def _geojson(group, gdf, style_of, tip_fields: list[str], style_fields: tuple = 
                    ).add_to(group)
 
 
-def oblasts_geojson(svc) -> str:
-    """The basemap layer, simplified for the page once per process."""
-    if not hasattr(svc, "_oblasts_geojson"):
-        g = svc.layers.oblasts.copy()
-        g["geometry"] = g.geometry.simplify(0.01, preserve_topology=True)
-        svc._oblasts_geojson = g.to_json()
-    return svc._oblasts_geojson
-
-
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     """The map with every layer; returns it and the registry (JS names of markers and groups)."""
     layers = svc.layers
@@ -75,7 +66,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     m.default_js, m.default_css = js, css
 
     obl = folium.FeatureGroup(name=t("layers_oblasts"), show=True).add_to(m)
-    folium.GeoJson(oblasts_geojson(svc), style_function=lambda f: {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
+    folium.GeoJson(svc.oblasts_geojson, style_function=lambda f: {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
                                                                   "fillOpacity": 1}, tooltip=folium.GeoJsonTooltip(["name_en"], labels=False)).add_to(obl)
 
     roads = layers.roads

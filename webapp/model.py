@@ -5,6 +5,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
@@ -122,10 +123,12 @@ class Atlas:
                 out[b["id"]] = diff
         return out
 
-    def town_meta(self, tid: str) -> dict | None:
-        t = self.layers.towns
-        rows = t[t["id"] == tid]
-        return None if rows.empty else rows.iloc[0].drop(labels="geometry").to_dict()
+    @cached_property
+    def oblasts_geojson(self) -> str:
+        """The basemap layer, simplified for the page once per process (about 1 km)."""
+        g = self.layers.oblasts.copy()
+        g["geometry"] = g.geometry.simplify(0.01, preserve_topology=True)
+        return g.to_json()
 
 
 def init_app(app) -> None:
