@@ -95,7 +95,7 @@ class SpatialModel:
         key = tuple(params[k] for k in NETWORK_KEYS + WEIGHT_KEYS)
         if key not in self._routings:
             net = self.network(params)
-            sources = np.array([net.city_node[c] for c in self.layers.cities["id"] if c in net.city_node])
+            sources = np.array([net.city_node[c] for c in self._source_ids(net)])
             self._routings[key] = Routing(net.n_nodes, net.u, net.v, edge_weights(net.cls, net.km, params), sources)
             while len(self._routings) > self.cache_size:
                 self._routings.popitem(last=False)
@@ -165,10 +165,10 @@ class SpatialModel:
         planned = self.planned_edges(params, net)
         if planned:
             routing = routing.with_planned(planned)
-        src_ids = [c for c in self.city_names if c in net.city_node]
+        src_ids = self._source_ids(net)
         sel = np.array([i for i, c in enumerate(src_ids) if self.city_status[c] in params["large_city_statuses"]
                         and self.city_pop[c] >= params["large_city_min_pop"]], dtype=np.int64)
-        towns = [t for t in self.town_ids]
+        towns = self.town_ids
         routable = [t for t in towns if t in net.town_node]
         cols = np.array([net.town_node[t] for t in routable], dtype=np.int64)
         near_row, near_km = nearest(routing.dist["km"], sel, cols)
@@ -196,7 +196,7 @@ class SpatialModel:
                     "fua_city": names[src_ids[fua_row[i]]] if ok_fua else None,
                     "lines_within_radius": [x["id"] for x in lines],
                     "assumed_access": bool(net.access[t]["assumed"]),
-                    "access": {k: v for k, v in net.access[t].items()},
+                    "access": dict(net.access[t]),
                     "path": [[float(net.lat[n]), float(net.lon[n])] for n in path],
                     "path_uses_planned": self._uses_planned(path, planned),
                     "unroutable": None,
@@ -214,6 +214,10 @@ class SpatialModel:
                 "selected_cities": [src_ids[i] for i in sel], "unroutable_cities":
                     {c: r for c, r in net.unroutable.items() if c in self.city_names},
                 "_routing": routing, "_network": net, "_sel": sel, "_src_ids": src_ids}
+
+    def _source_ids(self, net: Network) -> list[str]:
+        """The routable large cities, in the order of the distance matrices' rows."""
+        return [c for c in self.city_names if c in net.city_node]
 
     def _uses_planned(self, path: list, planned: list) -> bool:
         pairs = {frozenset((p["a"], p["b"])) for p in planned}

@@ -65,6 +65,7 @@ class Routing:
                 d = dijkstra(self.graphs[m], directed=False, indices=self.sources)
             self.dist[m] = d.astype(np.float32)
         self.planned: list[dict] = []
+        self._lazy_pred: dict = {}
 
     def with_planned(self, roads: list[dict]) -> "Routing":
         """A copy with planned edges (a, b, km, min) added: new = min(old, via a->b, via b->a).
@@ -75,7 +76,7 @@ class Routing:
         new.u, new.v, new.weights = self.u, self.v, dict(self.weights)
         new.graphs = dict(self.graphs)
         new.dist = {m: d.copy() for m, d in self.dist.items()}
-        new.pred, new.planned = {}, list(self.planned)
+        new.pred, new.planned, new._lazy_pred = {}, list(self.planned), {}
         for road in roads:
             a, b = road["a"], road["b"]
             new.u, new.v = np.append(new.u, a), np.append(new.v, b)
@@ -92,11 +93,15 @@ class Routing:
 
     def path(self, row: int, node: int, metric: str = "km") -> list[int]:
         """Node sequence from source ``row`` to ``node`` (a fresh search when planned roads exist)."""
+        key = (metric, row)
         if metric in self.pred and not self.planned:
             pred = self.pred[metric][row]
+        elif key in self._lazy_pred:  # several towns share a nearest city: one search per city
+            pred = self._lazy_pred[key]
         else:
             _, pred = dijkstra(self.graphs[metric], directed=False, indices=int(self.sources[row]),
                                return_predecessors=True)
+            self._lazy_pred[key] = pred
         if not np.isfinite(self.dist[metric][row, node]):
             return []
         out = [node]

@@ -5,17 +5,16 @@ import json
 
 from flask import Blueprint, Response, abort, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.urls import urlencode
 
 from geo import ParamError
 from scoring import InputError
 from geo.params import defaults, load_specs
 
-from .i18n import T, pick_lang
+from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
-from .params import from_query, to_query
+from .params import from_query, queries
 from .serialize import collection, feature, to_csv, to_shapefile_zip
-from .views import display, svc_metas
+from .views import display
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -27,8 +26,8 @@ def _bad(fields: dict, status: int = 400):
 def _payload(atlas: dict) -> dict:
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
-    fc = collection(atlas, svc_metas(svc), svc.method)
-    query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
+    fc = collection(atlas, svc.metas, svc.method)
+    query, _ = queries(atlas["parameters"]["spatial"], t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]
     fc["display"] = display(atlas, svc, t, query)
     fc["permalink_query"] = query
@@ -62,8 +61,8 @@ def town(tid: str):
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
         abort(404, f"Town '{tid}' does not exist.")
-    out = feature(rec, svc_metas(svc)[tid], svc.method)
-    out["parameters"] = collection(atlas, svc_metas(svc), svc.method)["parameters"]
+    out = feature(rec, svc.metas[tid], svc.method)
+    out["parameters"] = collection(atlas, svc.metas, svc.method)["parameters"]
     return out
 
 
@@ -79,7 +78,7 @@ def recompute():
 def export(fmt: str):
     svc = get_atlas()
     atlas = svc.results(from_query(request.args))
-    metas = svc_metas(svc)
+    metas = svc.metas
     if fmt == "csv":
         return Response(to_csv(atlas, metas, svc.method), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=monotowns.csv"})

@@ -53,7 +53,8 @@ def _geojson(group, gdf, style_of, tip_fields: list[str], style_fields: tuple = 
     if gdf.empty:
         return
     # folium calls style_function once with an empty test feature: styles read properties with .get
-    folium.GeoJson(gdf[list(dict.fromkeys([*tip_fields, *style_fields, "geometry"]))].to_json(), style_function=lambda f: style_of(f.get("properties") or {}),
+    columns = list(dict.fromkeys([*tip_fields, *style_fields, "geometry"]))
+    folium.GeoJson(gdf[columns].to_json(), style_function=lambda f: style_of(f.get("properties") or {}),
                    tooltip=folium.GeoJsonTooltip(tip_fields, aliases=aliases or tip_fields, labels=bool(aliases))
                    ).add_to(group)
 
@@ -103,7 +104,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
               (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))}
     towns = folium.FeatureGroup(name=t("layers_towns"), show=True).add_to(m)
     markers = {}
-    metas = svc_metas(svc)
+    metas = svc.metas
     for town in atlas["towns"]:
         meta, d = metas[town["id"]], display[town["id"]]
         mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(d["style"]),
@@ -151,10 +152,6 @@ def small_route_map(town: dict, meta: dict, t) -> dict:
     if len(pts) > 1:
         m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]])
     return render_parts(m)
-
-
-def svc_metas(svc) -> dict:
-    return {r["id"]: r for r in svc.layers.towns.drop(columns="geometry").to_dict("records")}
 
 
 __all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text"]

@@ -45,9 +45,8 @@ class Atlas:
             self.uploaded_name = self.upload_path.name
 
     def _town_ids(self) -> dict:
-        t = self.layers.towns
-        return {str(v).strip().lower(): r["id"] for r in t.drop(columns="geometry").to_dict("records")
-                for v in (r["id"], r["name_en"], r["name_kk"], r["name_ru"], r["name_en_full"]) if v}
+        return {str(v).strip().lower(): tid for tid, r in self.metas.items()
+                for v in (tid, r["name_en"], r["name_kk"], r["name_ru"], r["name_en_full"]) if v}
 
     def _parse(self, text: str, filename: str) -> dict:
         return parse_statistics_upload(text, self.method, self._town_ids(), filename=filename)
@@ -122,6 +121,17 @@ class Atlas:
             if diff:
                 out[b["id"]] = diff
         return out
+
+    @cached_property
+    def metas(self) -> dict:
+        """town id -> the town's row of data/towns.csv (names, oblast, population and sources)."""
+        return {r["id"]: r for r in self.layers.towns.drop(columns="geometry").to_dict("records")}
+
+    @cached_property
+    def places(self) -> list[str]:
+        """Every town and large-city name in the three languages (planned-road suggestions)."""
+        rows = self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records")
+        return sorted({r[c] for r in rows for c in ("name_en", "name_ru", "name_kk") if r[c]})
 
     @cached_property
     def oblasts_geojson(self) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from werkzeug.urls import urlencode
+
 from geo import ParamError
 from geo.params import load_specs
 
@@ -26,6 +28,12 @@ def from_query(args) -> dict:
     if errors:
         raise ParamError(errors)
     return raw
+
+
+def queries(params: dict, lang: str, langs) -> tuple[str, dict]:
+    """The permalink query for ``lang`` and the same view in every other language."""
+    base = to_query(params)
+    return urlencode(base | {"lang": lang}), {other: urlencode(base | {"lang": other}) for other in langs}
 
 
 def to_query(params: dict) -> dict:

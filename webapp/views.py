@@ -5,15 +5,14 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
-from werkzeug.urls import urlencode
 
 from geo import ParamError
 from geo.params import load_specs
 
 from .i18n import LANGS, T, pick_lang
-from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, svc_metas, tooltip_text
+from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
-from .params import from_query, to_query
+from .params import from_query, queries
 from .serialize import CATEGORY_COLOURS, collection, colour
 
 bp = Blueprint("views", __name__)
@@ -31,7 +30,7 @@ def _request_params():
 
 def display(atlas: dict, svc, t, query: str) -> dict:
     """Per town: marker style, tooltip and popup HTML in the page's language (for map updates)."""
-    metas = svc_metas(svc)
+    metas = svc.metas
     return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
                        "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
 
@@ -41,10 +40,10 @@ def index():
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas, errors, _ = _request_params()
-    query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
+    query, lang_query = queries(atlas["parameters"]["spatial"], t.lang, LANGS)
     shown = display(atlas, svc, t, query)
     m, registry = build_map(atlas, svc, t, shown)
-    fc = collection(atlas, svc_metas(svc), svc.method)
+    fc = collection(atlas, svc.metas, svc.method)
     for f in fc["features"]:  # the map needs no source texts (the town page and the API carry them)
         for key in ("provenance", "population_source"):
             f["properties"].pop(key, None)
@@ -54,14 +53,12 @@ def index():
             "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"), "town": url_for("views.town", tid="__ID__"),
                      "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
-    places = sorted({n for r in svc.layers.towns.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n}
-                    | {n for r in svc.layers.cities.to_dict("records") for n in (r["name_en"], r["name_ru"], r["name_kk"]) if n})
-    return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc_metas(svc),
+    return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc.metas,
                            method=svc.method, specs=load_specs(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            uploaded_name=svc.uploaded_name,
-                           boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=places,
-                           lang_query={lang: urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": lang}) for lang in LANGS})
+                           boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
+                           lang_query=lang_query)
 
 
 @bp.get("/town/<tid>")
@@ -72,14 +69,14 @@ def town(tid: str):
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
         abort(404, f"Town '{tid}' does not exist.")
-    meta = svc_metas(svc)[tid]
-    paper_name = next((p for p in ("Balkhash", "Karazhal", "Temirtau") if p.lower() == tid), None)
-    query = urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": t.lang})
+    meta = svc.metas[tid]
+    paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
+    query, lang_query = queries(atlas["parameters"]["spatial"], t.lang, LANGS)
     return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
                            small=small_route_map(rec, meta, t), query=query, langs=LANGS,
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
-                           lang_query={lang: urlencode(to_query(atlas["parameters"]["spatial"]) | {"lang": lang}) for lang in LANGS})
+                           lang_query=lang_query)
 
 
 @bp.get("/vendor/<path:path>")
