@@ -9,10 +9,11 @@ HOST   ?= 127.0.0.1
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Leaflet and its plugins come from the npm registry at set-up and are served by the app (offline).
@@ -34,7 +35,7 @@ build-data: install
 	$(PY) -m geo.build
 
 benchmark: install
-	$(PY) benchmarks/recompute.py
+	$(PY) -m benchmarks.recompute
 
 clean:
 	rm -rf $(VENV) node_modules test-artifacts

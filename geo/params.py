@@ -1,158 +1,387 @@
-"""Spatial parameters: defaults and limits from data/method/geo_params.csv, validated in one place."""
+"""The spatial parameters: one frozen, typed ``Params`` built by one parser.
+
+Defaults, types and limits live in ``data/method/geo_params.csv``; the road classes (and which of
+them a planner may plan) in ``data/method/road_classes.csv``. ``parse_params`` reads a query string,
+a JSON body or CLI options alike, collects every problem and raises one ``ParamError``; the result is
+hashable (a cache key) and writes itself back as a query string (``to_query``) or JSON (``as_dict``).
+"""
 from __future__ import annotations
 
 import csv
+import json
 import math
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Mapping
 
 from ._errors import ParamError
 
-PARAMS_FILE = Path(__file__).resolve().parent.parent / "data" / "method" / "geo_params.csv"
-ROAD_CLASSES = ("international", "republican", "link", "access")
-PLANNED_CLASSES = ("international", "republican", "access")
+METHOD_DIR = Path(__file__).resolve().parent.parent / "data" / "method"
+PARAMS_FILE = METHOD_DIR / "geo_params.csv"
+CLASSES_FILE = METHOD_DIR / "road_classes.csv"
 MAX_PLANNED = 20
+MAX_TEXT = 64  # a number or a place name longer than this is refused before conversion
+MAX_PLANNED_TEXT = 20_000  # the planned_roads JSON of a query string
+PER_CLASS = ("speed", "detour")
+
+
+@dataclass(frozen=True)
+class RoadClass:
+    """One road class of data/method/road_classes.csv."""
+
+    name: str
+    plannable: bool
+    junction_line: bool
+    labels: Mapping[str, str]
+    description: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One parameter of data/method/geo_params.csv."""
+
+    name: str
+    type: str  # number | integer | set | bool
+    default: Any
+    min: float | None
+    max: float | None
+    allowed: tuple[str, ...]
+    unit: str
+    description: str
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "default": self.default, "min": self.min, "max": self.max,
+                "allowed": list(self.allowed), "unit": self.unit, "description": self.description}
+
+
+@dataclass(frozen=True)
+class PlannedRoad:
+    """A planned road between two ends: a place name (any language) or a (lon, lat) point."""
+
+    start: str | tuple[float, float]
+    end: str | tuple[float, float]
+    cls: str
+
+    def as_dict(self) -> dict:
+        return {"from": _end_json(self.start), "to": _end_json(self.end), "class": self.cls}
+
+
+def _end_json(end):
+    return list(end) if isinstance(end, tuple) else end
+
+
+@dataclass(frozen=True)
+class Params:
+    """Validated spatial parameters (build with ``parse_params`` or ``default_params``)."""
+
+    fua_minutes: float
+    near_km: float
+    corridor_km: float
+    corridor_min_lines: int
+    corridor_line_types: tuple[str, ...]
+    group_named_corridors: bool
+    large_city_statuses: tuple[str, ...]
+    large_city_min_pop: float
+    snap_km: float
+    on_network_km: float
+    speeds: tuple[tuple[str, float], ...]  # (road class, km/h)
+    detours: tuple[tuple[str, float], ...]  # (road class, factor)
+    planned_roads: tuple[PlannedRoad, ...] = field(default=())
+
+    def speed(self, cls: str) -> float:
+        return dict(self.speeds)[cls]
+
+    def detour(self, cls: str) -> float:
+        return dict(self.detours)[cls]
+
+    def __getitem__(self, name: str):
+        """Flat access by the names of geo_params.csv (``p["speed_republican"]``)."""
+        prefix, _, cls = name.partition("_")
+        if prefix in PER_CLASS and cls in dict(self.speeds):
+            return self.speed(cls) if prefix == "speed" else self.detour(cls)
+        if name in {f.name for f in fields(self)} - {"speeds", "detours"}:
+            value = getattr(self, name)
+            if name == "planned_roads":
+                return [r.as_dict() for r in value]
+            return list(value) if isinstance(value, tuple) else value
+        raise KeyError(name)
+
+    def as_dict(self) -> dict:
+        """Flat JSON-ready form with the names of geo_params.csv plus ``planned_roads``."""
+        return {name: self[name] for name in load_specs()} | {"planned_roads": self["planned_roads"]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
+
+    def changed(self) -> dict:
+        """The items that differ from the defaults (flat names)."""
+        base = default_params().as_dict()
+        return {k: v for k, v in self.as_dict().items() if base.get(k) != v}
+
+    def to_query(self) -> dict:
+        """Query-string items that differ from the defaults (a permalink); parse_params reads them back."""
+        out = {}
+        for k, v in self.changed().items():
+            if k == "planned_roads":
+                out[k] = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+            elif isinstance(v, list):
+                out[k] = ",".join(v)
+            elif isinstance(v, bool):
+                out[k] = "true" if v else "false"
+            else:
+                out[k] = f"{v:g}" if isinstance(v, float) else str(v)
+        return out
+
+    def with_changes(self, **changes) -> "Params":
+        """A copy with flat-named changes, validated again."""
+        return parse_params(self.as_dict() | changes)
+
+
+# -- the spec files ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def load_road_classes(path: str | Path = CLASSES_FILE) -> dict[str, RoadClass]:
+    """class -> RoadClass; raise ValueError naming the file and row of each problem."""
+    out, problems = {}, []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for n, row in enumerate(csv.DictReader(fh), start=2):
+            flags = {}
+            for col in ("plannable", "junction_line"):
+                if row.get(col) not in ("yes", "no"):
+                    problems.append(f"{Path(path).name} row {n} ({row.get('class')}): {col} must be yes or no")
+                flags[col] = row.get(col) == "yes"
+            out[row["class"]] = RoadClass(row["class"], flags["plannable"], flags["junction_line"],
+                                          {lang: row.get(f"label_{lang}", "") for lang in ("en", "ru", "kk")},
+                                          row.get("description", ""))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return out
+
+
+def plannable_classes() -> tuple[str, ...]:
+    return tuple(c for c, rc in load_road_classes().items() if rc.plannable)
 
 
 @lru_cache(maxsize=4)
-def load_specs(path: str | Path = PARAMS_FILE) -> dict:
-    """name -> spec row (type, default, min, max, allowed, unit, description), checked for consistency."""
+def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
+    """name -> Spec, checked: known types, a speed and detour for each road class, defaults in range."""
+    name = Path(path).name
     specs, problems = {}, []
     with open(path, newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
             if row["type"] not in ("number", "integer", "set", "bool"):
-                problems.append(f"{Path(path).name} row {n} ({row['name']}): type '{row['type']}' unknown")
-            specs[row["name"]] = row
-    for cls in ROAD_CLASSES:
-        for prefix in ("speed_", "detour_"):
-            if prefix + cls not in specs:
-                problems.append(f"{Path(path).name}: parameter '{prefix}{cls}' is missing")
+                problems.append(f"{name} row {n} ({row['name']}): type '{row['type']}' unknown")
+                continue
+            raw = Spec(row["name"], row["type"], None, _bound(row["min"]), _bound(row["max"]),
+                       tuple(a for a in row["allowed"].split("|") if a), row["unit"], row["description"])
+            try:
+                specs[row["name"]] = replace(raw, default=_coerce(raw, row["default"]))
+            except ValueError as exc:
+                problems.append(f"{name} row {n} ({row['name']}): default does not parse: {exc}")
+    problems += _spec_coverage(specs, name)
+    problems += [f"{name} ({k}): default {msg}" for k, s in specs.items() if (msg := _check(s, s.default))]
     if problems:
         raise ValueError("; ".join(problems))
-    try:
-        defaults = {name: _coerce(spec, spec["default"]) for name, spec in specs.items()}
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{Path(path).name}: a default does not parse: {exc}") from exc
-    errors = {name: msg for name, spec in specs.items() if (msg := _check(spec, defaults[name]))}
-    if errors:
-        raise ValueError(f"{Path(path).name}: a default is outside its own limits: {errors}")
     return specs
 
 
-def _coerce(spec: dict, value):
-    t = spec["type"]
-    if t == "set":
-        items = value.split("|") if isinstance(value, str) else list(value)
-        return sorted({str(x).strip() for x in items if str(x).strip()})
-    if t == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("false", "0", "no", "off"):
-            return False
-        raise ValueError(f"'{value}' is not true or false")
+def _spec_coverage(specs: dict, name: str) -> list[str]:
+    scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
+    per_class = {f"{p}_{c}" for p in PER_CLASS for c in load_road_classes()}
+    problems = [f"{name}: parameter '{k}' is missing" for k in sorted((scalar | per_class) - set(specs))]
+    problems += [f"{name}: parameter '{k}' is not a field of Params nor a road class's speed/detour"
+                 for k in specs if k not in scalar | per_class]
+    return problems
+
+
+def _bound(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def _coerce(spec: Spec, value):
+    """A raw value (text from a query or CLI, or a JSON value) -> the spec's type; ValueError if not."""
+    if spec.type == "set":
+        items = value.replace("|", ",").split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(f"{_short(value)} is not a list")
+        return tuple(sorted({str(x).strip() for x in items if str(x).strip()}))
+    if spec.type == "bool":
+        return _bool(value)
+    return _number(value, integer=spec.type == "integer")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def _bool(value) -> bool:
     if isinstance(value, bool):
-        raise ValueError(f"'{value}' is not a number")
+        return value
+    text = str(value).strip().lower()[:MAX_TEXT]
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{_short(value)} is not true or false")
+
+
+def _number(value, *, integer: bool) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{_short(value)} is not a number")
+    if isinstance(value, str) and len(value.strip()) > MAX_TEXT or isinstance(value, int) and abs(value) > 10**15:
+        raise ValueError(f"{_short(value)} is too long to be a number here")
     try:
         x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"'{value}' is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{_short(value)} is not a number") from None
     if not math.isfinite(x):
-        raise ValueError(f"'{value}' is not finite")
-    if t == "integer":
+        raise ValueError(f"{_short(value)} is not finite")
+    if integer:
         if x != int(x):
-            raise ValueError(f"'{value}' is not a whole number")
+            raise ValueError(f"{_short(value)} is not a whole number")
         return int(x)
     return x
 
 
-def _check(spec: dict, x) -> str | None:
-    t = spec["type"]
-    if t == "set":
-        allowed = spec["allowed"].split("|")
-        bad = [v for v in x if v not in allowed]
+def _check(spec: Spec, x) -> str | None:
+    if spec.type == "set":
+        bad = [v for v in x if v not in spec.allowed]
         if bad:
-            return f"{', '.join(bad)} not allowed; choose from {', '.join(allowed)}"
-        return None
-    if t in ("number", "integer"):
-        lo, hi = float(spec["min"]), float(spec["max"])
-        if not lo <= x <= hi:
-            return f"{x:g} is out of range; allowed {lo:g} to {hi:g} {spec['unit']}".rstrip()
+            return f"{', '.join(bad)} not allowed; choose from {', '.join(spec.allowed)}"
+        return None if x else f"choose at least one of {', '.join(spec.allowed)}"
+    if spec.type in ("number", "integer") and not spec.min <= x <= spec.max:
+        return f"{x:g} is out of range; allowed {spec.min:g} to {spec.max:g} {spec.unit}".rstrip()
     return None
 
 
-def defaults() -> dict:
-    specs = load_specs()
-    out = {name: _coerce(spec, spec["default"]) for name, spec in specs.items()}
-    out["planned_roads"] = []
-    return out
+# -- planned roads -------------------------------------------------------------------------------
+
+def parse_end(value) -> str | tuple[float, float]:
+    """A road end: a place name, or a point as [lon, lat] (JSON) or "lon,lat" (text)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > MAX_TEXT:
+            raise ValueError("must be a place name (at most 64 characters) or [lon, lat]")
+        parts = text.split(",")
+        if len(parts) == 2:
+            try:
+                return _point(parts)
+            except ValueError:
+                pass
+        return text
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return _point(value)
+    raise ValueError("must be a place name or [lon, lat]")
 
 
-def _planned(value) -> tuple[list, str | None]:
-    if value in (None, "", []):
-        return [], None
+def _point(pair) -> tuple[float, float]:
+    lon, lat = (_number(v, integer=False) for v in pair)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValueError("[lon, lat] out of range (lon -180..180, lat -90..90)")
+    return (lon, lat)
+
+
+def parse_planned(value) -> tuple[PlannedRoad, ...]:
+    """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the road."""
+    if isinstance(value, str):
+        if len(value) > MAX_PLANNED_TEXT:
+            raise ValueError(f"at most {MAX_PLANNED_TEXT} characters")
+        try:
+            value = json.loads(value) if value.strip() else []
+        except (json.JSONDecodeError, RecursionError):
+            raise ValueError("must be a JSON list of {from, to, class}") from None
+    if value in (None, []):
+        return ()
     if not isinstance(value, list):
-        return [], "must be a list of {from, to, class}"
+        raise ValueError("must be a list of {from, to, class}")
     if len(value) > MAX_PLANNED:
-        return [], f"at most {MAX_PLANNED} planned roads"
+        raise ValueError(f"at most {MAX_PLANNED} planned roads")
+    allowed = plannable_classes()
     out = []
     for i, road in enumerate(value, start=1):
         if not isinstance(road, dict):
-            return [], f"road {i}: must be an object with from, to and class"
+            raise ValueError(f"road {i}: must be an object with from, to and class")
         ends = []
         for key in ("from", "to"):
-            end = road.get(key)
-            if isinstance(end, (list, tuple)) and len(end) == 2:
-                try:
-                    lon, lat = float(end[0]), float(end[1])
-                except (TypeError, ValueError):
-                    return [], f"road {i}: '{key}' coordinates must be numbers [lon, lat]"
-                if not (-180 <= lon <= 180 and -90 <= lat <= 90) or not (math.isfinite(lon) and math.isfinite(lat)):
-                    return [], f"road {i}: '{key}' [lon, lat] out of range (lon -180..180, lat -90..90)"
-                ends.append([lon, lat])
-            elif isinstance(end, str) and end.strip():
-                ends.append(end.strip())
-            else:
-                return [], f"road {i}: '{key}' must be a settlement name or [lon, lat]"
+            try:
+                ends.append(parse_end(road.get(key)))
+            except ValueError as exc:
+                raise ValueError(f"road {i}: '{key}' {exc}") from None
         cls = road.get("class", "republican")
-        if cls not in PLANNED_CLASSES:
-            return [], f"road {i}: class '{cls}' not allowed; choose from {', '.join(PLANNED_CLASSES)}"
-        out.append({"from": ends[0], "to": ends[1], "class": cls})
-    return out, None
+        if cls not in allowed:
+            raise ValueError(f"road {i}: class {_short(cls)} not allowed; choose from {', '.join(allowed)}")
+        out.append(PlannedRoad(ends[0], ends[1], cls))
+    return tuple(out)
 
 
-def validate_params(raw: dict | None) -> dict:
-    """Defaults overridden by ``raw``; raise ParamError with a message per bad field."""
+# -- the one parser ------------------------------------------------------------------------------
+
+IGNORED_KEYS = ("lang", "town", "view", "mode")  # page state carried in the same query string
+
+
+def parse_params(raw: Mapping | None = None) -> Params:
+    """Defaults overridden by ``raw`` (query string, JSON body or CLI options); every problem collected.
+
+    Parameters
+    ----------
+    raw : mapping of flat parameter names (geo_params.csv) and ``planned_roads`` to values; text
+        values (query string, CLI) and JSON values are both accepted. Keys of ``IGNORED_KEYS`` are
+        page state and skipped.
+
+    Raises
+    ------
+    ParamError
+        One message per bad field, each saying what is allowed.
+    """
     specs = load_specs()
-    params, errors = defaults(), {}
+    values = {k: s.default for k, s in specs.items()}
+    planned, errors = (), {}
     for key, value in (raw or {}).items():
+        if key in IGNORED_KEYS:
+            continue
         if key == "planned_roads":
-            params[key], err = _planned(value)
-            if err:
-                errors[key] = err
-            continue
-        if key not in specs:
-            errors[key] = f"unknown parameter; known: {', '.join(list(specs) + ['planned_roads'])}"
-            continue
-        try:
-            x = _coerce(specs[key], value)
-        except (ValueError, TypeError) as exc:
-            errors[key] = f"{exc}; expected {specs[key]['type']}"
-            continue
-        msg = _check(specs[key], x)
-        if msg:
-            errors[key] = msg
+            try:
+                planned = parse_planned(value)
+            except ValueError as exc:
+                errors[key] = str(exc)
+        elif key not in specs:
+            known = ", ".join([*specs, "planned_roads"])
+            errors[_short(key)[1:-1] if len(str(key)) > 40 else str(key)] = f"unknown parameter; known: {known}"
         else:
-            params[key] = x
-    if not errors and not params["large_city_statuses"]:
-        errors["large_city_statuses"] = "choose at least one status"
+            try:
+                x = _coerce(specs[key], value)
+            except ValueError as exc:
+                errors[key] = f"{exc}; expected {specs[key].type}"
+                continue
+            if msg := _check(specs[key], x):
+                errors[key] = msg
+            else:
+                values[key] = x
     if errors:
-        raise ParamError(errors)
-    return params
+        raise ParamError(_cap(errors))
+    return _build(values, planned)
 
 
-def changed_from_defaults(params: dict) -> dict:
-    base = defaults()
-    return {k: v for k, v in params.items() if base.get(k) != v}
+def _cap(errors: dict, limit: int = 20) -> dict:
+    """At most ``limit`` field messages (a huge body of unknown keys gets a short answer)."""
+    if len(errors) <= limit:
+        return errors
+    kept = dict(list(errors.items())[:limit])
+    kept["_more"] = f"{len(errors) - limit} further problem(s) not listed"
+    return kept
+
+
+def _build(values: dict, planned: tuple) -> Params:
+    classes = list(load_road_classes())
+    scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
+    return Params(**{k: values[k] for k in scalar},
+                  speeds=tuple((c, float(values[f"speed_{c}"])) for c in classes),
+                  detours=tuple((c, float(values[f"detour_{c}"])) for c in classes),
+                  planned_roads=planned)
+
+
+@lru_cache(maxsize=1)
+def default_params() -> Params:
+    return parse_params({})

@@ -13,10 +13,11 @@ from scipy.sparse.csgraph import dijkstra
 METRICS = ("km", "min")
 
 
-def edge_weights(cls: np.ndarray, km: np.ndarray, params: dict) -> dict[str, np.ndarray]:
+def edge_weights(cls: np.ndarray, km: np.ndarray, params) -> dict[str, np.ndarray]:
     """Road km (geodesic x detour factor of the class) and minutes (road km / class speed)."""
-    detour = np.array([params[f"detour_{c}"] for c in cls], dtype=float) if len(cls) else np.zeros(0)
-    speed = np.array([params[f"speed_{c}"] for c in cls], dtype=float) if len(cls) else np.ones(0)
+    detours, speeds = dict(params.detours), dict(params.speeds)
+    detour = np.array([detours[c] for c in cls], dtype=float) if len(cls) else np.zeros(0)
+    speed = np.array([speeds[c] for c in cls], dtype=float) if len(cls) else np.ones(0)
     road_km = km * detour
     return {"km": road_km, "min": road_km / speed * 60.0}
 

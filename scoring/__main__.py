@@ -36,10 +36,9 @@ def _table(results: list[dict], method) -> str:
 
 
 def _atlas(method, as_json: bool) -> int:
-    from geo.agglomeration import SpatialModel
+    from .pipeline import Pipeline
 
-    from .atlas import build_atlas
-    atlas = build_atlas(SpatialModel().derive({}), method)
+    atlas = Pipeline().run()
     if as_json:
         print(json.dumps([public_record(r) | {"provenance": r["provenance"]} for r in atlas["towns"]],
                          ensure_ascii=False, indent=1))

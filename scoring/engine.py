@@ -52,22 +52,7 @@ def read_csv_records(path: str | Path) -> list[dict]:
 
 
 def load_expert_judgments(path: str | Path | None = None, method: Method | None = None) -> dict:
-    """Expert-recorded scenarios: town -> {scenarios, author, date, rationale, source}."""
-    from ._errors import InputError
+    """Expert-recorded scenarios of data/expert_judgments.csv (or ``path``)."""
+    from .loaders import load_expert_judgments as load
 
-    method = method or load_method()
-    path = Path(path) if path else DATA_DIR / "expert_judgments.csv"
-    problems, out = [], {}
-    for n, row in enumerate(read_csv_records(path), start=2):
-        scen = [s for s in row.get("scenarios", "").split("|") if s]
-        bad = [s for s in scen if s not in method.scenarios]
-        if not scen or bad:
-            problems.append(f"{path.name} row {n} town '{row.get('town')}': field 'scenarios' value "
-                            f"'{row.get('scenarios')}'; allowed: '|'-separated ids from {', '.join(method.scenarios)}")
-        for f in ("author", "date", "rationale", "source"):
-            if not (row.get(f) or "").strip():
-                problems.append(f"{path.name} row {n} town '{row.get('town')}': field '{f}' is empty; allowed: text")
-        out[row["town"]] = {"scenarios": scen, **{f: row.get(f, "") for f in ("author", "date", "rationale", "source")}}
-    if problems:
-        raise InputError(problems, source=str(path.name))
-    return out
+    return load(Path(path) if path else DATA_DIR / "expert_judgments.csv", method or load_method())

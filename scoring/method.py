@@ -16,6 +16,8 @@ DEFAULT_METHOD_DIR = Path(__file__).resolve().parent.parent / "data" / "method"
 
 AGGREGATIONS = ("mean", "geometric_mean", "root_of_sum", "root_of_item_shares")
 INPUT_KINDS = ("share", "index", "rate", "count", "total", "binary")
+INPUT_ROLES = ("statistical", "derived", "curated")  # from a statistics office, from spatial data, curated by hand
+EXPORT_NAME_MAX = 10  # shapefile field names
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Indicator:
     names: dict
     formula: str
     bands: tuple = ()
+    export_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class InputSpec:
     name: str
     indicator: str
     kind: str
+    role: str  # statistical | derived | curated
+    export_name: str  # field name in exports (at most 10 characters, for shapefiles)
     min: float | None
     max: float | None
     unit: str
@@ -62,8 +67,9 @@ class Method:
     def levelled(self) -> list[str]:
         return list(self.settings["levelled_indicators"])
 
-    def input_names(self) -> list[str]:
-        return list(self.inputs)
+    def input_names(self, role: str | None = None) -> list[str]:
+        """Input names in method order, optionally only those of one role."""
+        return [n for n, s in self.inputs.items() if role is None or s.role == role]
 
     def as_parameters(self) -> dict:
         """The parameters that produced a result (bands, rules, settings), JSON-ready."""
@@ -134,7 +140,7 @@ def _load_settings(path: Path, problems: list[str]) -> dict:
 
 
 def _load_inputs(path: Path, problems: list[str]) -> dict:
-    rows = _read_csv(path, ["input", "indicator", "kind", "min", "max", "unit", "symbol",
+    rows = _read_csv(path, ["input", "indicator", "kind", "role", "export_name", "min", "max", "unit", "symbol",
                             "description"], problems)
     specs = {}
     for n, row in enumerate(rows, start=2):
@@ -147,9 +153,17 @@ def _load_inputs(path: Path, problems: list[str]) -> dict:
             problems.append(f"{where}: min {lo} is above max {hi}")
         if row["input"] in specs:
             problems.append(f"{where}: input defined twice")
-        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], lo, hi,
-                                        row["unit"], row["symbol"], row["description"])
+        if row["role"] not in INPUT_ROLES:
+            problems.append(f"{where}: role '{row['role']}' not one of {', '.join(INPUT_ROLES)}")
+        _check_export_name(row["export_name"], where, problems)
+        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"], row["export_name"],
+                                        lo, hi, row["unit"], row["symbol"], row["description"])
     return specs
+
+
+def _check_export_name(name: str, where: str, problems: list[str]) -> None:
+    if not name or len(name) > EXPORT_NAME_MAX or not name.replace("_", "").isalnum():
+        problems.append(f"{where}: export_name '{name}' must be 1-{EXPORT_NAME_MAX} letters, digits or _")
 
 
 def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
@@ -185,7 +199,7 @@ def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
 
 
 def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str]) -> dict:
-    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "name_en",
+    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "export_name", "name_en",
                             "name_ru", "name_kk", "formula"], problems)
     out: dict[str, Indicator] = {}
     for n, row in enumerate(rows, start=2):
@@ -211,12 +225,13 @@ def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str])
         levelled = row["levelled"].strip().lower()
         if levelled not in ("yes", "no"):
             problems.append(f"{where}: levelled must be yes or no, got '{row['levelled']}'")
+        _check_export_name(row["export_name"], where, problems)
         if levelled == "yes" and row["code"] not in bands:
             problems.append(f"{where}: levelled indicator has no bands in bands.csv")
         out[row["code"]] = Indicator(
             row["code"], row["symbol"], agg, spec, levelled == "yes",
             {"en": row["name_en"], "ru": row["name_ru"], "kk": row["name_kk"]},
-            row["formula"], bands.get(row["code"], ()))
+            row["formula"], bands.get(row["code"], ()), row["export_name"])
     return out
 
 
@@ -261,6 +276,10 @@ def load_method(method_dir: str | Path | None = None) -> Method:
     for spec in inputs.values():
         if spec.indicator not in indicators:
             problems.append(f"inputs.csv ({spec.name}): indicator '{spec.indicator}' not in indicators.csv")
+    names = [s.export_name for s in inputs.values()] + [i.export_name for i in indicators.values()]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"inputs.csv/indicators.csv: export_name(s) {', '.join(dupes)} used twice")
     if problems:
         raise MethodError(problems)
     return Method(indicators, inputs, scenarios, rules, settings, str(d))

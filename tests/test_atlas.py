@@ -1,14 +1,21 @@
 """All 27 towns merged and scored, with provenance for every input."""
 import pytest
 
-from geo.agglomeration import SpatialModel
-from scoring.atlas import build_atlas, load_special, load_statistics
+from geo.params import default_params
 from scoring import InputError
+from scoring.atlas import build_atlas
+from scoring.loaders import load_values
+from scoring.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")
-def atlas(method):
-    return build_atlas(SpatialModel().derive({}), method)
+def pipeline():
+    return Pipeline()
+
+
+@pytest.fixture(scope="module")
+def atlas(pipeline):
+    return pipeline.run()
 
 
 def test_every_input_has_provenance(atlas, method):
@@ -52,23 +59,34 @@ def test_bad_statistics_file_names_row_and_field(tmp_path, method):
                  "x,aggl_in_fua,100,,2020,doc,\n"
                  "y,econ_profitable_share,20,%,2020,,\n")
     with pytest.raises(InputError) as exc:
-        load_statistics(method, f)
+        load_values(f, method, "statistical")
     msg = str(exc.value)
     assert "statistics.csv town 'x': field 'mono_output_share' value 140 is out of range; allowed: 0 to 100" in msg
     assert "statistics.csv row 3 town 'x': field 'input' value 'aggl_in_fua'" in msg
     assert "statistics.csv row 4 town 'y': field 'source' is empty" in msg
 
 
-def test_bad_special_file(tmp_path):
-    f = tmp_path / "special.csv"
-    f.write_text("town_id,special_raw_materials,raw_materials_basis,special_tourism,tourism_basis\nx,50,why,,\n")
+def test_bad_curated_file(tmp_path, method):
+    f = tmp_path / "curated.csv"
+    f.write_text("town_id,input,value,unit,period,status,source,note\n"
+                 "x,special_raw_materials,50,0 or 100,2025,sourced,why,\n"
+                 "x,special_tourism,,0 or 100,,missing,,\n"
+                 "x,mono_output_share,50,%,2025,sourced,doc,\n")
     with pytest.raises(InputError) as exc:
-        load_special(f)
-    assert "field 'special_raw_materials' value '50'; allowed: 0, 100 or empty" in str(exc.value)
-    assert "field 'tourism_basis' is empty" in str(exc.value)
+        load_values(f, method, "curated")
+    msg = str(exc.value)
+    assert "field 'special_raw_materials' value 50 is out of range; allowed: 0 or 100" in msg
+    assert "curated.csv row 3 town 'x': field 'source' is empty" in msg
+    assert "curated.csv row 4 town 'x': field 'input' value 'mono_output_share'; allowed: an input of role 'curated'" in msg
 
 
-def test_unknown_town_in_data_is_an_error(method):
-    derived = SpatialModel().derive({})
+def test_roles_come_from_the_method(method):
+    assert method.input_names("derived") == ["aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction"]
+    assert method.input_names("curated") == ["special_raw_materials", "special_tourism"]
+    assert len(method.input_names("statistical")) == 20
+
+
+def test_unknown_town_in_data_is_an_error(pipeline, method):
+    derived = pipeline.spatial.derive(default_params())
     with pytest.raises(InputError, match="town_id 'atlantis' is not one of the towns"):
-        build_atlas(derived, method, statistics={"atlantis": {}})
+        build_atlas(derived, method, statistics={"atlantis": {}}, curated={})

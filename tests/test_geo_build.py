@@ -6,7 +6,7 @@ import sys
 import geopandas as gpd
 import pytest
 
-from geo.build import DEFAULT_SHARED, build
+from geo.build import DEFAULT_SOURCES, build
 
 LAYERS = ("roads", "railways", "corridors", "towns", "large_cities", "oblasts")
 
@@ -14,7 +14,7 @@ LAYERS = ("roads", "railways", "corridors", "towns", "large_cities", "oblasts")
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory):
     out = tmp_path_factory.mktemp("rebuilt")
-    counts = build(DEFAULT_SHARED, out)
+    counts = build(DEFAULT_SOURCES, out)
     return out, counts
 
 
@@ -55,8 +55,8 @@ def test_layers_are_valid_and_in_kazakhstan(root):
     assert towns.within(kz.buffer(0.05)).all()
 
 
-def test_build_cli_missing_shared_folder(root, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "geo.build", "--shared", str(tmp_path / "nope"), "--out", str(tmp_path)],
+def test_build_cli_missing_sources_folder(root, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "geo.build", "--sources", str(tmp_path / "nope"), "--out", str(tmp_path)],
                        cwd=root, capture_output=True, text=True)
     assert p.returncode == 2 and "monotowns.csv not found" in p.stderr
 

@@ -8,11 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 from geo import ParamError
 from scoring import InputError
-from geo.params import defaults, load_specs
+from geo.params import default_params, load_specs, parse_params
 
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
-from .params import from_query, queries
+from .params import from_args, queries
 from .serialize import collection, feature, to_csv, to_shapefile_zip
 from .views import display
 
@@ -23,11 +23,12 @@ def _bad(fields: dict, status: int = 400):
     return {"error": "invalid parameters", "fields": fields}, status
 
 
-def _payload(atlas: dict) -> dict:
+def _payload(params) -> dict:
     svc = get_atlas()
+    atlas = svc.results(params)
     t = T(pick_lang(request.args.get("lang")), svc.method)
     fc = collection(atlas, svc.metas, svc.method)
-    query, _ = queries(atlas["parameters"]["spatial"], t.lang, LANGS)
+    query, _ = queries(params, t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]
     fc["display"] = display(atlas, svc, t, query)
     fc["permalink_query"] = query
@@ -46,18 +47,18 @@ def http_error(exc: HTTPException):
 
 @bp.get("/params")
 def params():
-    return {"defaults": defaults(), "specs": load_specs()}
+    return {"defaults": default_params().as_dict(), "specs": {k: s.as_dict() for k, s in load_specs().items()}}
 
 
 @bp.get("/towns")
 def towns():
-    return _payload(get_atlas().results(from_query(request.args)))
+    return _payload(from_args(request.args))
 
 
 @bp.get("/towns/<tid>")
 def town(tid: str):
     svc = get_atlas()
-    atlas = svc.results(from_query(request.args))
+    atlas = svc.results(from_args(request.args))
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
         abort(404, f"Town '{tid}' does not exist.")
@@ -71,13 +72,13 @@ def recompute():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
-    return _payload(get_atlas().results(body))
+    return _payload(parse_params(body))
 
 
 @bp.get("/export.<fmt>")
 def export(fmt: str):
     svc = get_atlas()
-    atlas = svc.results(from_query(request.args))
+    atlas = svc.results(from_args(request.args))
     metas = svc.metas
     if fmt == "csv":
         return Response(to_csv(atlas, metas, svc.method), mimetype="text/csv",

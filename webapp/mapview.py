@@ -4,7 +4,6 @@ from __future__ import annotations
 import folium
 import folium.plugins
 import geopandas as gpd
-from shapely.geometry import LineString
 from flask import render_template, url_for
 from markupsafe import Markup
 
@@ -86,10 +85,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
              lambda p: {"color": "#7570b3", "weight": 6, "opacity": 0.35}, ["name"])
 
     access = folium.FeatureGroup(name=t("layers_access"), show=True).add_to(m)
-    net = svc.spatial.network(atlas["parameters"]["spatial"])
-    links = gpd.GeoDataFrame(
-        [{"link": f"{ident}: {a['km']:.1f} km", "note": a["note"], "assumed": bool(a["assumed"]),
-          "geometry": LineString([(x, y) for y, x in a["coords"]])} for ident, a in net.access.items()], crs="EPSG:4326")
+    links = gpd.GeoDataFrame.from_features(atlas["access_links"]["features"], crs="EPSG:4326")
     _geojson(access, links, lambda p: {"color": "#555555", "weight": 2 if p.get("assumed") else 1.5,
                                        "dashArray": "6 5" if p.get("assumed") else None}, ["link", "note"], ("assumed",))
 

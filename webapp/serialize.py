@@ -93,24 +93,21 @@ def to_csv(atlas: dict, metas: dict, method) -> str:
     return buf.getvalue()
 
 
-# shapefile field names: at most 10 characters
-SHP_ABBREV = {"mono_output_share": "m_out", "mono_employment_share": "m_emp", "econ_industrial_output": "e_ind",
-              "econ_profitable_share": "e_prof", "econ_fixed_investment": "e_fix", "econ_budget_revenue": "e_bud",
-              "social_unemployment": "s_unemp", "social_culture_facilities": "s_cult",
-              "social_edu_med_facilities": "s_edumed", "social_avg_wage": "s_wage", "demo_natural_growth": "d_grow",
-              "demo_active_share": "d_act", "aggl_in_fua": "a_fua", "aggl_near_large_city": "a_near",
-              "aggl_corridor_junction": "a_junc", "special_raw_materials": "sp_raw", "special_tourism": "sp_tour"}
+def shapefile_fields(method) -> dict:
+    """flat_rows column -> shapefile field name (at most 10 characters), from the method tables."""
+    keep = {"id": "id", "name_en": "name_en", "name_kk": "name_kk", "name_ru": "name_ru"}
+    keep |= {name: spec.export_name for name, spec in method.inputs.items()}
+    keep |= {f"idx_{k}": ind.export_name for k, ind in method.indicators.items()}
+    keep |= {f"lvl_{k}": "l" + method.indicators[k].export_name[1:] for k in method.levelled}
+    keep |= {f"score_{s}": f"sc_{s[:7]}" for s in method.scenarios}
+    keep |= {"recommended": "recommend", "completeness": "complete", "nearest_large_city": "near_city",
+             "road_km": "road_km", "travel_min": "travel_min", "assumed_access": "assumed"}
+    return keep
 
 
 def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
     rows = flat_rows(atlas, metas, method)
-    keep = {"id": "id", "name_en": "name_en", "name_kk": "name_kk", "name_ru": "name_ru"}
-    keep |= SHP_ABBREV
-    keep |= {f"idx_{k}": f"i_{k[:8]}" for k in method.indicators}
-    keep |= {f"lvl_{k}": f"l_{k[:8]}" for k in method.levelled}
-    keep |= {f"score_{s}": f"sc_{s[:7]}" for s in method.scenarios}
-    keep |= {"recommended": "recommend", "completeness": "complete", "nearest_large_city": "near_city",
-             "road_km": "road_km", "travel_min": "travel_min", "assumed_access": "assumed"}
+    keep = shapefile_fields(method)
     data = [{keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep} for r in rows]
     gdf = gpd.GeoDataFrame(data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
     with tempfile.TemporaryDirectory() as d:
@@ -122,4 +119,5 @@ def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
             for f in sorted(Path(d).iterdir()):
                 z.write(f, f.name)
             z.writestr("parameters.json", json.dumps(_clean(atlas["parameters"]), ensure_ascii=False, indent=1))
+            z.writestr("fields.csv", "field,column\n" + "".join(f"{v},{k}\n" for k, v in keep.items()))
         return buf.getvalue()

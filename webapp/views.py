@@ -7,25 +7,25 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 
 from geo import ParamError
-from geo.params import load_specs
+from geo.params import load_specs, plannable_classes
 
 from .i18n import LANGS, T, pick_lang
 from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
-from .params import from_query, queries
+from .params import from_args, queries
 from .serialize import CATEGORY_COLOURS, collection, colour
 
 bp = Blueprint("views", __name__)
 
 
 def _request_params():
-    """(atlas, errors, raw) for the request's query; invalid parameters fall back to the defaults."""
+    """(atlas, params, errors) for the request's query; invalid parameters fall back to the defaults."""
     svc = get_atlas()
     try:
-        raw = from_query(request.args)
-        return svc.results(raw), {}, raw
+        params = from_args(request.args)
+        return svc.results(params), params, {}
     except ParamError as exc:
-        return svc.results({}), exc.field_errors, {}
+        return svc.results(), svc.default_params, exc.field_errors
 
 
 def display(atlas: dict, svc, t, query: str) -> dict:
@@ -39,8 +39,8 @@ def display(atlas: dict, svc, t, query: str) -> dict:
 def index():
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
-    atlas, errors, _ = _request_params()
-    query, lang_query = queries(atlas["parameters"]["spatial"], t.lang, LANGS)
+    atlas, params, errors = _request_params()
+    query, lang_query = queries(params, t.lang, LANGS)
     shown = display(atlas, svc, t, query)
     m, registry = build_map(atlas, svc, t, shown)
     fc = collection(atlas, svc.metas, svc.method)
@@ -49,12 +49,12 @@ def index():
             f["properties"].pop(key, None)
     boot = {"registry": registry, "collection": fc, "catchments": atlas["catchments"],
             "display": shown, "lang": t.lang, "i18n": t.as_dict(),
-            "params": atlas["parameters"]["spatial"], "defaults": svc.default_params,
+            "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"), "town": url_for("views.town", tid="__ID__"),
                      "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc.metas,
-                           method=svc.method, specs=load_specs(), errors=errors, query=query,
+                           method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            uploaded_name=svc.uploaded_name,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
@@ -65,13 +65,13 @@ def index():
 def town(tid: str):
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
-    atlas, errors, _ = _request_params()
+    atlas, params, errors = _request_params()
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
         abort(404, f"Town '{tid}' does not exist.")
     meta = svc.metas[tid]
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
-    query, lang_query = queries(atlas["parameters"]["spatial"], t.lang, LANGS)
+    query, lang_query = queries(params, t.lang, LANGS)
     return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
                            small=small_route_map(rec, meta, t), query=query, langs=LANGS,
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],

@@ -1,0 +1,80 @@
+"""``aggl_corridor_junction``: distinct major lines within a radius of each town."""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString
+
+from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
+from .params import Params, load_road_classes
+from .results import Flag, LineHit, PlannedEdge
+
+
+def line_distances_km(points_lonlat: np.ndarray, geoms: list) -> np.ndarray:
+    """Geodesic km from each point to the nearest point of each line (nearest found in KZ_LCC)."""
+    px, py = TO_LCC.transform(points_lonlat[:, 0], points_lonlat[:, 1])
+    pts = shapely.points(px, py)
+    out = np.empty((len(pts), len(geoms)))
+    for j, g in enumerate(geoms):
+        coords = shapely.get_coordinates(g)
+        lx, ly = TO_LCC.transform(coords[:, 0], coords[:, 1])
+        projected = shapely.transform(g, lambda c, lx=lx, ly=ly: np.stack([lx, ly], 1)) if len(coords) else g
+        ends = shapely.get_coordinates(shapely.shortest_line(pts, projected)).reshape(-1, 2, 2)[:, 1, :]
+        elon, elat = FROM_LCC.transform(ends[:, 0], ends[:, 1])
+        out[:, j] = geodesic_km(points_lonlat[:, 0], points_lonlat[:, 1], elon, elat)
+    return out
+
+
+class Lines:
+    """The major lines a junction may be made of, and every town's distance to each (km)."""
+
+    def __init__(self, layers: Layers):
+        major = {c for c, rc in load_road_classes().items() if rc.junction_line}
+        rows = [(r["road_id"], r["class"], f"road {r['road_id']} {r['name_ru'] or ''}".strip(), r["corridors"] or "",
+                 r.geometry) for _, r in layers.roads.iterrows() if r["class"] in major]
+        rows += [(r["line_id"], "railway", f"railway {r['name']}", "", r.geometry)
+                 for _, r in layers.railways.iterrows() if r["status"] == "operating"]
+        rows += [(r["corr_id"], "corridor", f"corridor {r['name']}", "", r.geometry)
+                 for _, r in layers.corridors.iterrows() if r["planned"] == "no" and not r["roads"]]
+        self.ids = [r[0] for r in rows]
+        self.types = np.array([r[1] for r in rows])
+        self.names = [r[2] for r in rows]
+        self.corridors = [r[3] for r in rows]
+        self.geoms = [r[4] for r in rows]
+        self.town_points = np.array([[t.geometry.x, t.geometry.y] for _, t in layers.towns.iterrows()])
+        self.dist = line_distances_km(self.town_points, self.geoms)
+
+    def identity(self, j: int, group: bool) -> str:
+        if group and self.corridors[j]:
+            return "corridors:" + self.corridors[j]
+        return self.ids[j]
+
+    def junctions(self, params: Params, planned: tuple[PlannedEdge, ...] = ()) -> list[tuple[Flag, tuple]]:
+        """Per town (data order): the junction Flag and the LineHits within the radius."""
+        types = set(params.corridor_line_types)
+        within = (self.dist <= params.corridor_km) & np.isin(self.types, list(types))[None, :]
+        extra = [(j, p) for j, p in enumerate(planned) if p.cls in types]
+        pd_km = self._planned_distances([p for _, p in extra])
+        out = []
+        for i in range(len(self.town_points)):
+            hits = [LineHit(self.ids[j], str(self.types[j]), self.names[j], round(float(self.dist[i, j]), 2),
+                            self.identity(j, params.group_named_corridors)) for j in np.flatnonzero(within[i])]
+            hits += [LineHit(f"planned-{j + 1}", p.cls, f"planned {p.cls} road {p.start} - {p.end}",
+                             round(float(pd_km[i, k]), 2), f"planned-{j + 1}")
+                     for k, (j, p) in enumerate(extra) if pd_km[i, k] <= params.corridor_km]
+            out.append((_flag(hits, params), tuple(hits)))
+        return out
+
+    def _planned_distances(self, planned: list[PlannedEdge]) -> np.ndarray:
+        if not planned:
+            return np.zeros((len(self.town_points), 0))
+        geoms = [LineString([(p.coords[0][1], p.coords[0][0]), (p.coords[1][1], p.coords[1][0])]) for p in planned]
+        return line_distances_km(self.town_points, geoms)
+
+
+def _flag(hits: list[LineHit], params: Params) -> Flag:
+    distinct = len({h.identity for h in hits})
+    value = 100 if distinct >= params.corridor_min_lines else 0
+    reason = (f"{distinct} distinct major line(s) within corridor_km = {params.corridor_km:g} km "
+              f"({', '.join(h.id for h in hits) or 'none'}); needs {params.corridor_min_lines}")
+    return Flag(value, reason)

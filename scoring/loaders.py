@@ -1,0 +1,79 @@
+"""Read the data files scoring needs: input values (statistical and curated), expert judgments, the
+paper's inputs. Every problem of a file is raised together, naming the file, row, field and rule."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ._errors import InputError
+from .method import Method
+from .validate import validate_record
+
+VALUE_COLUMNS = ("town_id", "input", "value", "unit", "period", "source", "note")
+STATUSES = ("sourced", "derived", "missing")
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_values(path: Path, method: Method, role: str) -> dict:
+    """A long table of input values (town_id, input, value, unit, period, source, note[, status]).
+
+    Returns town_id -> {input: {value, unit, period, source, note, status}}. A row with an empty value
+    records that a value was looked for and not found (status ``missing``, its note says where).
+    Only inputs of ``role`` (data/method/inputs.csv) are allowed.
+    """
+    path = Path(path)
+    rows = read_rows(path)
+    out, problems = {}, []
+    allowed = method.input_names(role)
+    for n, r in enumerate(rows, start=2):
+        where = f"{path.name} row {n} town '{r.get('town_id')}'"
+        missing_cols = [c for c in VALUE_COLUMNS if c not in r]
+        if missing_cols:
+            raise InputError([f"{path.name}: column(s) {', '.join(missing_cols)} missing; "
+                              f"required: {', '.join(VALUE_COLUMNS)}"], source=path.name)
+        if r["input"] not in allowed:
+            problems.append(f"{where}: field 'input' value '{r['input']}'; allowed: an input of role "
+                            f"'{role}' ({', '.join(allowed)})")
+            continue
+        status = r.get("status") or ("sourced" if r["value"].strip() else "missing")
+        if status not in STATUSES:
+            problems.append(f"{where}: field 'status' value '{status}'; allowed: {', '.join(STATUSES)}")
+        if not r["source"].strip():
+            problems.append(f"{where}: field 'source' is empty; allowed: a document and year (or where it was searched)")
+        out.setdefault(r["town_id"], {})[r["input"]] = {k: r[k] for k in VALUE_COLUMNS[2:]} | {"status": status}
+    for town, vals in out.items():
+        given = {k: v["value"] for k, v in vals.items() if v["value"].strip()}
+        _, probs = validate_record(given, method, where=f"{path.name} town '{town}'")
+        problems += probs
+    if problems:
+        raise InputError(problems, source=path.name)
+    return out
+
+
+def load_expert_judgments(path: Path, method: Method) -> dict:
+    """Expert-recorded scenarios: town -> {scenarios, author, date, rationale, source}."""
+    path = Path(path)
+    problems, out = [], {}
+    for n, row in enumerate(read_rows(path), start=2):
+        scen = [s for s in row.get("scenarios", "").split("|") if s]
+        bad = [s for s in scen if s not in method.scenarios]
+        if not scen or bad:
+            problems.append(f"{path.name} row {n} town '{row.get('town')}': field 'scenarios' value "
+                            f"'{row.get('scenarios')}'; allowed: '|'-separated ids from {', '.join(method.scenarios)}")
+        for f in ("author", "date", "rationale", "source"):
+            if not (row.get(f) or "").strip():
+                problems.append(f"{path.name} row {n} town '{row.get('town')}': field '{f}' is empty; allowed: text")
+        out[row["town"]] = {"scenarios": scen, **{f: row.get(f, "") for f in ("author", "date", "rationale", "source")}}
+    if problems:
+        raise InputError(problems, source=str(path.name))
+    return out
+
+
+def load_paper_inputs(path: Path) -> dict:
+    """The paper's printed inputs (Tables 2-4): lower-case town name -> row; {} when the file is absent."""
+    path = Path(path)
+    return {r["town"].lower(): r for r in read_rows(path)} if path.exists() else {}

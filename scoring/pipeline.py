@@ -1,0 +1,72 @@
+"""The domain pipeline: sources + Params -> scored atlas, outside Flask.
+
+``Pipeline(data_root).run(params)`` is what the CLI, the web app, the exports and the benchmarks
+call. ``Sources`` holds everything read from a data root once (layers, method, statistics, curated
+inputs, expert judgments, the paper's inputs); ``run`` derives the agglomeration inputs for the
+parameters and scores every town.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.agglomeration import SpatialModel
+from geo.layers import load_layers
+from geo.params import Params, default_params
+
+from .atlas import build_atlas
+from .loaders import load_expert_judgments, load_paper_inputs, load_values
+from .method import DEFAULT_METHOD_DIR, Method, load_method
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a data root provides, read and validated once."""
+
+    root: Path
+    method: Method
+    statistics: dict  # town_id -> {input: row}, role statistical
+    curated: dict  # town_id -> {input: row}, role curated
+    experts: dict
+    paper_inputs: dict
+
+    @classmethod
+    def load(cls, root: str | Path | None = None) -> "Sources":
+        """Read a data root (default: the shipped data/); its method/ folder if it has one, else the shipped method."""
+        root = Path(root) if root else DATA_DIR
+        method = load_method(root / "method" if (root / "method").is_dir() else DEFAULT_METHOD_DIR)
+        return cls(root=root, method=method,
+                   statistics=load_values(root / "statistics.csv", method, "statistical"),
+                   curated=load_values(root / "curated.csv", method, "curated"),
+                   experts=load_expert_judgments(root / "expert_judgments.csv", method),
+                   paper_inputs=load_paper_inputs(root / "paper" / "inputs.csv"))
+
+
+class Pipeline:
+    """Sources and the spatial model loaded once; ``run`` per Params (the spatial model caches by version)."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.sources = Sources.load(root)
+        self.spatial = SpatialModel(load_layers(self.sources.root))
+
+    @property
+    def method(self) -> Method:
+        return self.sources.method
+
+    def run(self, params: Params | None = None, *, statistics: dict | None = None) -> dict:
+        """Derive and score every town; ``statistics`` replaces the shipped statistical values if given.
+
+        Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
+        ``planned`` and ``selected_cities`` from the derivation.
+        """
+        derivation = self.spatial.derive(params or default_params())
+        s = self.sources
+        atlas = build_atlas(derivation, s.method, statistics=s.statistics if statistics is None else statistics,
+                            curated=s.curated, experts=s.experts, paper_inputs=s.paper_inputs)
+        atlas["catchments"] = derivation.catchments
+        atlas["access_links"] = derivation.access_links
+        atlas["planned"] = [p.as_dict() for p in derivation.planned]
+        atlas["selected_cities"] = list(derivation.selected_cities)
+        return atlas
