@@ -15,8 +15,18 @@ PUBLIC_KEYS = ("town", "indices", "levels", "scenario", "missing")
 def public_record(result: dict) -> dict:
     """The documented CLI contract: town, indices, levels, scenario, missing (+ expert if any)."""
     out = {k: result[k] for k in PUBLIC_KEYS}
-    out["scenario"] = {k: result["scenario"][k] for k in ("scores", "recommended", "completeness", "explanation")}
+    out["scenario"] = {k: result["scenario"][k] for k in ("scores", "recommended", "completeness", "explanation",
+                                                          "tied", "possible", "settled", "decisive")}
     return out
+
+
+def _uncertainty_lines(s: dict) -> list[str]:
+    """The tie, and for an unsettled town the possible scenarios and the most decisive missing input."""
+    lines = [f"tie: {s['summary']}"] if s["tie"] else []
+    if not s["settled"]:
+        lines.append(f"undetermined: any of {', '.join(s['possible'])}; most decisive missing input: "
+                     f"{s['decisive']} (leaves at most {s['decisive_worst']} possible)")
+    return lines
 
 
 def _table(results: list[dict], method) -> str:
@@ -29,6 +39,7 @@ def _table(results: list[dict], method) -> str:
         s = r["scenario"]
         lines.append("  scores: " + ", ".join(f"{k} {v}" for k, v in s["scores"].items()))
         lines.append(f"  {s['explanation']}")
+        lines.extend(f"  {line}" for line in _uncertainty_lines(s))
         if r["missing"]:
             lines.append(f"  missing inputs: {', '.join(r['missing'])}")
         lines.append("")
@@ -47,7 +58,7 @@ def _atlas(method, as_json: bool) -> int:
     for r in atlas["towns"]:
         s = r["scenario"]
         lv = ", ".join(r["levels"][c] or "-" for c in method.levelled)
-        rec = " + ".join(s["recommended"]) or "insufficient data"
+        rec = ("tie: " + "/".join(s["tied"])) if s["tie"] else (" + ".join(s["recommended"]) or "insufficient data")
         print(f"{r['town']:12} {s['completeness']:8} {rec + (' (provisional)' if s['provisional'] else ''):30} {lv}")
     print("\nThe paper's agglomeration inputs beside the derived ones:")
     for r in atlas["towns"]:

@@ -8,6 +8,7 @@ from .indicators import compute_indices
 from .levels import level_of
 from .method import Method, load_method
 from .scenarios import score_scenarios
+from .uncertainty import assess
 from .validate import validate_records
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -18,13 +19,15 @@ def evaluate_inputs(inputs: dict, method: Method) -> dict:
     computed = compute_indices(inputs, method)
     indices = {code: res["value"] for code, res in computed.items()}
     levels = {code: level_of(indices[code], method.indicators[code].bands) for code in method.levelled}
-    scenario = score_scenarios(levels, method)
+    scenario = score_scenarios(levels, method) | assess(levels, method)
     missing = [name for name in method.inputs if inputs.get(name) is None]
     return {
         "indices": indices,
         "levels": levels,
         "scenario": {k: scenario[k] for k in ("scores", "recommended", "completeness", "provisional",
-                                              "explanation", "reasons")},
+                                              "explanation", "reasons", "tie", "tied", "summary",
+                                              "possible", "settled", "decisive", "decisive_worst",
+                                              "decisive_mean", "completions")},
         "missing": missing,
         "details": {code: {"substituted": res["substituted"], "missing": res["missing"],
                            "items": res["items"]} for code, res in computed.items()},

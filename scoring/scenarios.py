@@ -7,8 +7,11 @@ from .method import Method
 def score_scenarios(levels: dict, method: Method) -> dict:
     """Count, per scenario, the indicators whose level the rule marks '+'.
 
-    Returns {"scores", "recommended", "completeness", "available", "provisional", "reasons",
-    "explanation"}; missing levels (None) are skipped and reported through completeness.
+    Returns {"scores", "recommended", "tie", "tied", "summary", "completeness", "available",
+    "provisional", "reasons", "explanation"}; missing levels (None) are skipped and reported through
+    completeness. ``tie`` is true when more scenarios qualify (score within ``recommend_margin`` of the
+    top) than ``recommend_max`` allows; ``tied`` then lists all of them in rule order (else []), while
+    ``recommended`` keeps its cut list for backward compatibility.
     """
     levelled = method.levelled
     available = [c for c in levelled if levels.get(c) is not None]
@@ -19,15 +22,20 @@ def score_scenarios(levels: dict, method: Method) -> dict:
         scores[scenario] = len(plus)
         reasons[scenario] = [{"indicator": ind, "level": lv, "rationale": rule[ind][1]} for ind, lv in plus]
     recommended = recommend(scores, method) if available else []
+    tied = tied_scenarios(scores, method) if available else []
     completeness = f"{len(available)}/{len(levelled)}"
+    summary = summarise(scores, recommended, tied, method) if available else "insufficient data"
     return {
         "scores": scores,
         "recommended": recommended,
+        "tie": bool(tied),
+        "tied": tied,
+        "summary": summary,
         "completeness": completeness,
         "available": available,
         "provisional": len(available) < len(levelled),
         "reasons": reasons,
-        "explanation": explain(scores, reasons, recommended, completeness, available, method),
+        "explanation": explain(scores, reasons, summary, completeness, available, method),
     }
 
 
@@ -41,14 +49,85 @@ def recommend(scores: dict, method: Method) -> list[str]:
     return close[: method.settings["recommend_max"]]
 
 
-def explain(scores, reasons, recommended, completeness, available, method) -> str:
+def qualifying(scores: dict, method: Method) -> list[str]:
+    """Every scenario whose score is within ``recommend_margin`` of the top, in rule order.
+
+    Parameters
+    ----------
+    scores : dict
+        Scenario id -> score (non-empty).
+    method : Method
+        Supplies the scenario order and ``recommend_margin``.
+
+    Returns
+    -------
+    list of str
+        The qualifying scenarios, ordered as in scenarios.csv.
+    """
+    best = max(scores.values())
+    return [s for s in method.scenarios if s in scores and scores[s] >= best - method.settings["recommend_margin"]]
+
+
+def tied_scenarios(scores: dict, method: Method) -> list[str]:
+    """The qualifying scenarios when there are more than ``recommend_max`` of them, else [].
+
+    Parameters
+    ----------
+    scores : dict
+        Scenario id -> score (non-empty).
+    method : Method
+        Supplies ``recommend_margin`` and ``recommend_max``.
+
+    Returns
+    -------
+    list of str
+        All qualifying scenarios in rule order when the recommendation would cut some of them.
+    """
+    close = qualifying(scores, method)
+    return close if len(close) > method.settings["recommend_max"] else []
+
+
+def _join(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def summarise(scores: dict, recommended: list[str], tied: list[str], method: Method) -> str:
+    """One line: the recommendation, or the tie said as a tie.
+
+    Parameters
+    ----------
+    scores : dict
+        Scenario id -> score.
+    recommended : list of str
+        The (cut) recommendation.
+    tied : list of str
+        The tied scenarios ([] when there is no tie).
+    method : Method
+        Supplies ``recommend_margin``.
+
+    Returns
+    -------
+    str
+        E.g. "recommended: innovative" or
+        "no single recommendation: balanced, innovative and diversification tie at 3".
+    """
+    if not tied:
+        return f"recommended: {' + '.join(recommended)}"
+    best, margin = max(scores[s] for s in tied), method.settings["recommend_margin"]
+    how = f"tie at {best}" if margin == 0 else f"tie within {margin:g} of the top score {best}"
+    return f"no single recommendation: {_join(tied)} {how}"
+
+
+def explain(scores, reasons, summary, completeness, available, method) -> str:
+    """The summary, the completeness and every scenario's '+' with the levels that gave them."""
     if not available:
         return "insufficient data: no indicator has a level, so no scenario is recommended"
     parts = []
     for s in sorted(scores, key=lambda s: -scores[s]):
         why = ", ".join(f"{r['level'].replace('_', ' ')} {r['indicator'].replace('_', ' ')}" for r in reasons[s])
         parts.append(f"{s} +{scores[s]}" + (f": {why}" if why else ""))
-    head = f"recommended: {' + '.join(recommended)} (from {completeness} indicators"
+    head = f"{summary} (from {completeness} indicators"
     head += ", provisional)" if len(available) < len(method.levelled) else ")"
     return head + ". " + "; ".join(parts)
 

@@ -23,7 +23,8 @@ def test_evaluate_json_contract(root, tmp_path):
                                  "investment", "agglomeration", "special"}
     assert set(r["levels"]) == {"mono_profile", "economy_social", "demographic", "investment",
                                 "agglomeration", "special"}
-    assert set(r["scenario"]) == {"scores", "recommended", "completeness", "explanation"}
+    assert set(r["scenario"]) == {"scores", "recommended", "completeness", "explanation", "tied", "possible",
+                                  "settled", "decisive"}
     assert r["indices"]["economy_social"] == pytest.approx((18.7 * 49.075) ** 0.5, abs=1e-12)
     assert r["levels"]["economy_social"] == "high"
     assert r["scenario"]["recommended"] == ["diversification"]

@@ -1,0 +1,187 @@
+"""How sure is a recommendation: missing levels as a range of outcomes, and which data would settle it.
+
+Every missing level (None) may be any band of its indicator (data/method/bands.csv). Because the
+scenario score is a count of '+' votes, the scores of all completions are the known votes plus one vote
+row per missing indicator; the grid of completions is therefore exact and small (at most the product of
+the band counts, 3 * 6 * 6 * 4 * 4 * 3 = 5184 for the present method) and is judged in one vectorised
+pass by the rule of :func:`scoring.scenarios.score_scenarios` (tests check it against a brute force).
+
+An *outcome* is the recommended set together with the tie status; a tied outcome counts as
+recommending every tied scenario.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .method import Method
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """All completions of one town's levels.
+
+    ``outcome`` holds, per completion, the set of qualifying scenarios as a bit mask (bit i = the i-th
+    scenario of the rule); one axis per missing indicator (axis order = ``missing``, position on an
+    axis = band order); a 0-d array when nothing is missing.
+    """
+
+    missing: tuple[str, ...]
+    outcome: np.ndarray
+    n_scenarios: int
+
+
+def _votes(code: str, method: Method) -> np.ndarray:
+    """0/1 matrix, one row per band of ``code``, one column per scenario: does the rule give '+'."""
+    bands = method.indicators[code].bands
+    return np.array([[int(code in rule and band.level in rule[code][0]) for rule in method.rules.values()]
+                     for band in bands], dtype=np.int64)
+
+
+def _vote_row(code: str, level: str, method: Method) -> np.ndarray:
+    """The votes of one known level; ValueError naming the allowed levels if it is not a band."""
+    names = [b.level for b in method.indicators[code].bands]
+    if level not in names:
+        raise ValueError(f"level '{level}' is not a band of {code}; allowed: {', '.join(names)}")
+    return _votes(code, method)[names.index(level)]
+
+
+def _outcome_codes(scores: np.ndarray, method: Method) -> np.ndarray:
+    """Outcome of each complete score vector (rows), as a bit mask of the qualifying scenarios.
+
+    Same rule as :func:`scoring.scenarios.qualifying`: a scenario qualifies when its score is within
+    ``recommend_margin`` of the top. The qualifying set determines the outcome: when it is larger than
+    ``recommend_max`` the outcome is a tie of exactly that set, otherwise ``recommend`` returns the
+    whole set; so equal masks mean equal recommended sets and equal tie status.
+    """
+    best = scores.max(axis=1, keepdims=True)
+    qualify = scores >= best - method.settings["recommend_margin"]
+    return qualify.astype(np.int64) @ (1 << np.arange(scores.shape[1], dtype=np.int64))
+
+
+def _grid(levels: dict, method: Method) -> _Grid:
+    """Enumerate every completion of the missing levels (itertools.product order) and its outcome."""
+    codes = method.levelled
+    missing = tuple(c for c in codes if levels.get(c) is None)
+    scores = sum((_vote_row(c, levels[c], method) for c in codes if c not in missing),
+                 np.zeros(len(method.rules), dtype=np.int64))[None, :]
+    for code in missing:  # outer sum of the vote rows, one axis per missing indicator
+        votes = _votes(code, method)
+        scores = (scores[:, None, :] + votes[None, :, :]).reshape(-1, votes.shape[1])
+    shape = tuple(len(method.indicators[c].bands) for c in missing)
+    return _Grid(missing, _outcome_codes(scores, method).reshape(shape), len(method.rules))
+
+
+def _n_scenarios(union: np.ndarray, n: int) -> np.ndarray:
+    """How many scenarios each bit mask in ``union`` holds."""
+    return ((union[..., None] >> np.arange(n)) & 1).sum(axis=-1)
+
+
+def _union(outcome: np.ndarray) -> int:
+    """Bit mask of every scenario some completion recommends."""
+    return int(np.bitwise_or.reduce(outcome, axis=None))
+
+
+def _per_level(grid: _Grid, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each band of missing indicator ``axis``: scenarios still possible, and whether settled."""
+    ids = np.moveaxis(grid.outcome, axis, 0).reshape(grid.outcome.shape[axis], -1)
+    possible = _n_scenarios(np.bitwise_or.reduce(ids, axis=1), grid.n_scenarios)
+    settled = (ids == ids[:, :1]).all(axis=1)
+    return possible, settled
+
+
+def _settled(grid: _Grid) -> bool:
+    """Every completion gives the same outcome."""
+    flat = grid.outcome.reshape(-1)
+    return bool((flat == flat[0]).all())
+
+
+def assess(levels: dict, method: Method) -> dict:
+    """The range of outcomes a town's missing levels leave open, and the most decisive missing one.
+
+    Parameters
+    ----------
+    levels : dict
+        Levelled indicator -> level id, or None when missing (absent keys count as missing).
+    method : Method
+        Supplies the bands (the possible levels of a missing indicator) and the scenario rule.
+
+    Returns
+    -------
+    dict
+        ``possible``: scenarios (rule order) that some completion recommends, a tie counting for every
+        tied scenario; ``settled``: every completion gives the same outcome (recommended set and tie
+        status); ``decisive``: the missing indicator which, once known, minimises the worst-case number
+        of possible scenarios left (ties broken by the smaller mean over its bands, each band counted
+        once, then by indicator order), with ``decisive_worst`` and ``decisive_mean``; all three are
+        None when settled or nothing is missing; ``completions``: the number of completions.
+    """
+    grid = _grid(levels, method)
+    union = _union(grid.outcome)
+    possible = [s for i, s in enumerate(method.rules) if union >> i & 1]
+    settled = _settled(grid)
+    out = {"possible": possible, "settled": settled, "decisive": None, "decisive_worst": None,
+           "decisive_mean": None, "completions": int(grid.outcome.size)}
+    if not settled:
+        worst, mean, axis = _decisive(grid)
+        out |= {"decisive": grid.missing[axis], "decisive_worst": worst, "decisive_mean": mean}
+    return out
+
+
+def _decisive(grid: _Grid) -> tuple[int, float, int]:
+    """(worst, mean, axis) of the missing indicator leaving the fewest possible scenarios once known."""
+    keys = []
+    for axis in range(len(grid.missing)):
+        counts, _ = _per_level(grid, axis)
+        keys.append((int(counts.max()), float(counts.mean()), axis))
+    return min(keys)
+
+
+def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
+    """Rank the missing indicators by how many undetermined towns knowing them would settle.
+
+    A town is *unsettled* when its completions give more than one outcome (see :func:`assess`). For
+    each unsettled town and each indicator missing there, every band the indicator may take is tried:
+
+    - the town is *settled in the worst case* when every band leaves a single outcome (knowing the
+      indicator settles the town whatever its value);
+    - *settled in the best case* when at least one band does;
+    - *narrowed* when every band leaves fewer possible scenarios than the town has now.
+
+    Parameters
+    ----------
+    levels_by_town : dict of str to dict
+        Town -> levels dict (None = missing).
+    method : Method
+        The scoring method.
+
+    Returns
+    -------
+    list of dict
+        One row per indicator missing in at least one unsettled town: ``indicator``,
+        ``towns_settled_worst``, ``towns_settled_best``, ``towns_narrowed`` (counts) and ``towns``, the
+        unsettled towns missing it (input order), each {"town", "settled_worst", "settled_best",
+        "narrowed", "possible_now", "possible_worst"} (counts of possible scenarios now, and
+        at most once the indicator is known). Sorted by most towns settled in the worst case, then
+        in the best case, then narrowed, then indicator order.
+    """
+    rows = {code: [] for code in method.levelled}
+    for town, levels in levels_by_town.items():
+        grid = _grid(levels, method)
+        if _settled(grid):
+            continue
+        now = int(_n_scenarios(np.array(_union(grid.outcome)), grid.n_scenarios))
+        for axis, code in enumerate(grid.missing):
+            counts, settled = _per_level(grid, axis)
+            rows[code].append({"town": town, "settled_worst": bool(settled.all()),
+                               "settled_best": bool(settled.any()), "narrowed": bool((counts < now).all()),
+                               "possible_now": now, "possible_worst": int(counts.max())})
+    table = [{"indicator": code,
+              "towns_settled_worst": sum(t["settled_worst"] for t in towns),
+              "towns_settled_best": sum(t["settled_best"] for t in towns),
+              "towns_narrowed": sum(t["narrowed"] for t in towns),
+              "towns": towns} for code, towns in rows.items() if towns]
+    order = {c: i for i, c in enumerate(method.levelled)}
+    return sorted(table, key=lambda r: (-r["towns_settled_worst"], -r["towns_settled_best"],
+                                        -r["towns_narrowed"], order[r["indicator"]]))
