@@ -1,13 +1,10 @@
-import sys
 from pathlib import Path
 
 import pytest
 
+from scoring import load_method
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-
-from scoring import load_method  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +27,25 @@ def app(tmp_path_factory):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """The SYNTHETIC tiny dataset written as a complete data root (tests/tiny.py)."""
+    from tiny import write_tiny
+
+    return write_tiny(tmp_path_factory.mktemp("tiny_root"))
+
+
+@pytest.fixture(scope="session")
+def tiny_app(tiny_root, tmp_path_factory):
+    """The whole app pointed at the tiny data root (no national network loaded)."""
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "DATA_DIR": str(tiny_root),
+                       "UPLOAD_DIR": str(tmp_path_factory.mktemp("tiny_uploads"))})
+
+
+@pytest.fixture()
+def tiny_client(tiny_app):
+    return tiny_app.test_client()

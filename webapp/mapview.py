@@ -136,7 +136,7 @@ def small_route_map(town: dict, meta: dict, t) -> dict:
     m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=True)
     m.default_js, m.default_css = js, css
     pts = [[float(meta["lat"]), float(meta["lon"])]]
-    if a.get("path"):
+    if a.get("path") and a.get("road_km") is not None:
         folium.PolyLine(a["path"], color="#b2182b", weight=4, tooltip=js_safe(Markup.escape(
             f"{a['nearest_large_city']}: {a['road_km']:.0f} km"))).add_to(m)
         pts += a["path"]

@@ -32,7 +32,8 @@ class Atlas:
         self.method = self.pipeline.method
         self.layers = self.spatial.layers
         self.experts = self.pipeline.sources.experts
-        self.paper = load_paper()
+        paper_dir = self.pipeline.sources.root / "paper"
+        self.paper = load_paper(paper_dir if paper_dir.is_dir() else None)
         self.paper_rows = compare(self.method, self.paper)
         self.paper_scenarios = scenario_comparison(self.method, self.paper)
         self._cache: OrderedDict = OrderedDict()
