@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         default = ",".join(spec.default) if isinstance(spec.default, tuple) else spec.default
         ag.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
                         help=f"{spec.description} (default {default}{' ' + spec.unit if spec.unit else ''})")
+    va = sub.add_parser("validate", help="derived road km against the published distances of data/validation/")
+    va.add_argument("--json", action="store_true")
     ag.add_argument("--planned-road", nargs=3, action="append", metavar=("FROM", "TO", "CLASS"), default=[],
                     help="a planned road between two places (any language) or 'lon,lat' points")
     return ap
@@ -51,10 +53,34 @@ def _print_table(records: list[dict], derivation) -> None:
             print(f"UNROUTABLE {town.town}: {town.unroutable}")
 
 
+def _validate(as_json: bool) -> int:
+    from .agglomeration import SpatialModel
+    from .params import default_params
+    from .validation import load_table, summary, validate
+
+    results = validate(SpatialModel(), default_params(), load_table())
+    summ = summary(results)
+    if as_json:
+        print(json.dumps({"rows": results, "summary": summ}, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{'town':12} {'city':12} {'derived km':>10} {'published':>9} {'ratio':>6}  {'measure':17} {'nearest (derived)':18} verdict")
+    for r in results:
+        km = "-" if r["derived_km"] is None else f"{r['derived_km']:.0f}"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        print(f"{r['town']:12} {r['city']:12} {km:>10} {r['published_km']:>9g} {ratio:>6}  {r['measure']:17} "
+              f"{str(r['nearest_derived']):18} {r['verdict']}")
+    print(f"\n{summ['within_15pct']} of {summ['judged']} judged rows within 15 %; median error "
+          f"{summ['median_error']:.1%}; worst {summ['worst']['town']} ({summ['worst']['ratio']:.2f}); nearest city as "
+          f"published for {summ['nearest_as_published']} of {summ['nearest_named']}")
+    return 0
+
+
 def main(argv=None) -> int:
     from .agglomeration import SpatialModel, cli_records
 
     args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args.json)
     try:
         derivation = SpatialModel().derive(parse_params(cli_raw(args)))
     except ParamError as exc:

@@ -70,7 +70,7 @@ class SpatialModel:
         def build():
             net = self.network(params)
             sources = np.array([net.city_node[c] for c in self._source_ids(net)])
-            return Routing(net.n_nodes, net.u, net.v, edge_weights(net.cls, net.km, params), sources)
+            return Routing(net.n_nodes, net.u, net.v, edge_weights(net.cls, net.km, params, net.factor), sources)
         return self._routings.get(key, build)
 
     # -- planned roads --------------------------------------------------------------------------
@@ -122,9 +122,11 @@ class SpatialModel:
                         and self.city_pop[c] >= params.large_city_min_pop], dtype=np.int64)
         routable = [t for t in self.town_ids if t in net.town_node]
         cols = np.array([net.town_node[t] for t in routable], dtype=np.int64)
+        pos = {t: i for i, t in enumerate(routable)}
         near = nearest(routing.dist["km"], sel, cols)
         fua = nearest(routing.dist["min"], sel, cols)
-        pos = {t: i for i, t in enumerate(routable)}
+        if not params.own_city_counts:
+            self._other_city(routing, sel, cols, pos, src_ids, near, fua)
         edges = [p for _, _, p in planned]
         junctions = self.lines.junctions(params, tuple(edges))
         pairs = {frozenset((a, b)) for a, b, _ in planned}
@@ -144,6 +146,17 @@ class SpatialModel:
             catchments=fua_catchments(net, routing, sel, src_ids, params.fua_minutes),
             access_links=self._access_geojson(net))
 
+    def _other_city(self, routing, sel, cols, pos, src_ids, near, fua) -> None:
+        """For towns that are themselves a selected large city: the nearest OTHER large city (in place)."""
+        for tid, city in self.own_city.items():
+            if tid not in pos or city not in src_ids:
+                continue
+            i, own = pos[tid], src_ids.index(city)
+            rows = sel[sel != own]
+            for result, metric in ((near, "km"), (fua, "min")):
+                row, d = nearest(routing.dist[metric], rows, cols[i:i + 1])
+                result[0][i], result[1][i] = row[0], d[0]
+
     def _town(self, ti, tid, params, net, routing, src_ids, n_sel, pairs, near, fua, col, junction, hits):
         (near_row, road_km), (fua_row, minutes) = near, fua
         ok_near, ok_fua = bool(np.isfinite(road_km)), bool(np.isfinite(minutes))
@@ -151,10 +164,13 @@ class SpatialModel:
         fua_city = src_ids[fua_row] if ok_fua else None
         path = routing.path(int(near_row), int(col), "km") if ok_near else []
         access = _access(net.access[tid])
+        own = self._own_note(tid, params, src_ids)
+        fua_flag = self._fua_flag(params, fua_city, float(minutes), access, n_sel)
+        near_flag = self._near_flag(params, city, float(road_km), access, n_sel)
         return TownAccess(
             town_id=tid, town=self.town_names[ti],
-            in_fua=self._fua_flag(params, fua_city, float(minutes), access, n_sel),
-            near_large_city=self._near_flag(params, city, float(road_km), access, n_sel),
+            in_fua=Flag(fua_flag.value, fua_flag.reason + own),
+            near_large_city=Flag(near_flag.value, near_flag.reason + own),
             corridor_junction=junction, nearest_city_id=city,
             nearest_city=self.city_names[city] if city else None,
             road_km=round(float(road_km), 3) if ok_near else None, fua_city_id=fua_city,
@@ -169,6 +185,17 @@ class SpatialModel:
         missing = Flag(None, f"cannot be derived: the town is unroutable ({why})")
         return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing, near_large_city=missing,
                           corridor_junction=junction, lines=hits, unroutable=why, own_city_id=self.own_city.get(tid))
+
+    def _own_note(self, tid: str, params: Params, src_ids: list[str]) -> str:
+        """Say so when the town is itself a large city, and which rule applies (own_city_counts)."""
+        city = self.own_city.get(tid)
+        if city is None:
+            return ""
+        name = self.city_names[city]
+        if params.own_city_counts:
+            return f"; the town is itself the large city {name}, and counts as such (own_city_counts = true)"
+        return (f"; the town is itself the large city {name}: measured to the nearest other large city "
+                f"(own_city_counts = false)")
 
     def _fua_flag(self, params, city, minutes, access, n_sel) -> Flag:
         if city is None:
@@ -185,6 +212,14 @@ class SpatialModel:
         reason = (f"road distance to the nearest large city ({self.city_names[city]}) {road_km:.0f} km, "
                   f"{'within' if inside else 'beyond'} near_km = {params.near_km:g} km")
         return Flag(100 if inside else 0, reason + _assumed(access))
+
+    def road_km(self, params: Params, town_id: str, city_id: str) -> float | None:
+        """Road km from a town to a named large city on the base network (no planned roads)."""
+        net, routing = self.network(params), self.routing(params)
+        ids = self._source_ids(net)
+        if town_id not in net.town_node or city_id not in ids:
+            return None
+        return float(routing.dist["km"][ids.index(city_id), net.town_node[town_id]])
 
     def _source_ids(self, net: Network) -> list[str]:
         """The routable large cities, in the order of the distance matrices' rows."""

@@ -20,6 +20,8 @@ import pandas as pd
 from shapely import make_valid
 from shapely.geometry import Point, shape
 
+from . import additions
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = ROOT / "data" / "sources"
 DEFAULT_OUT = ROOT / "data"
@@ -27,7 +29,7 @@ WGS84 = "EPSG:4326"
 OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries are for orientation only
 SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry": "industry",
              "population_source": "pop_source"}  # shapefile field names have at most 10 characters
-NETWORK_FILES = ("roads.csv", "waypoints.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
+NETWORK_FILES = ("roads.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
 
 
 def slug(name: str) -> str:
@@ -105,38 +107,65 @@ def corridor_table(sources: Path) -> pd.DataFrame:
     return cor
 
 
-def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
-    roads = read_csv(sources / "network" / "roads.csv").set_index("road_id")
-    gj = json.loads((sources / "network" / "roads_schematic.geojson").read_text(encoding="utf-8"))
+def _corridor_members(corridors: pd.DataFrame) -> dict:
     member = {}
     for _, c in corridors.iterrows():
         for rid in filter(None, c["member_roads"].split(" ; ")):
             member.setdefault(rid, []).append(c["corridor_id"])
+    return member
+
+
+def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Gathered roads (schematic lines) with the project's sourced additions, split at published sections."""
+    roads = read_csv(sources / "network" / "roads.csv").set_index("road_id")
+    added = read_csv(sources / additions.ADDITIONS / "roads.csv")
+    edits = read_csv(sources / additions.ADDITIONS / "road_edits.csv")
+    lengths = read_csv(sources / additions.ADDITIONS / "road_lengths.csv")
+    pts = additions.Points(additions.waypoints(sources))
+    gj = json.loads((sources / "network" / "roads_schematic.geojson").read_text(encoding="utf-8"))
+    member = _corridor_members(corridors)
     rows = []
+
+    def add(rid, r, coords):
+        for part, factor, src in additions.sections(rid, coords, lengths, pts):
+            rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
+                         "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
+                         "source": r["source_url"].split(" ; ")[0], "km_factor": factor, "len_source": src,
+                         "geometry": additions.line(part)})
     for f in gj["features"]:
-        p = f["properties"]
-        rid = p["road_id"]
-        if p["class"] == "INFERRED_link":
-            rows.append({"road_id": rid, "index": "", "old_index": "", "class": "link", "name_ru": "",
-                         "corridors": "", "source": "INFERRED: joins a road end to the nearest road within 20 km "
-                         "(data/sources/network/inferred_links.csv)", "geometry": shape(f["geometry"])})
+        rid = f["properties"]["road_id"]
+        if f["properties"]["class"] == "INFERRED_link":
+            add(rid, {"index": "", "old_index": "", "class": "link", "name_ru": "", "source_url":
+                      "INFERRED: joins a road end to the nearest road within 20 km (data/sources/network/inferred_links.csv)"},
+                f["geometry"]["coordinates"])
             continue
-        r = roads.loc[rid]
-        rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
-                     "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
-                     "source": r["source_url"].split(" ; ")[0], "geometry": shape(f["geometry"])})
+        coords = additions.insert_vertices(f["geometry"]["coordinates"], edits[edits["road_id"] == rid], pts,
+                                           station=False, line=rid)
+        add(rid, roads.loc[rid], coords)
+    for _, r in added.iterrows():
+        add(r["road_id"], r, additions.drawn(r["route_points"], pts, station=False))
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
 def build_railways(sources: Path) -> gpd.GeoDataFrame:
+    """Gathered main railway lines with the project's sourced additions."""
     rail = read_csv(sources / "network" / "railways.csv").set_index("line_id")
+    added = read_csv(sources / additions.ADDITIONS / "railways.csv")
+    edits = read_csv(sources / additions.ADDITIONS / "railway_edits.csv")
+    pts = additions.Points(additions.waypoints(sources))
     gj = json.loads((sources / "network" / "railways_schematic.geojson").read_text(encoding="utf-8"))
     rows = []
     for f in gj["features"]:
         lid = f["properties"]["line_id"]
         name = rail.loc[lid, "line_name"]
+        coords = additions.insert_vertices(f["geometry"]["coordinates"], edits[edits["line_id"] == lid], pts,
+                                           station=True, line=lid)
         rows.append({"line_id": lid, "name": name, "status": "planned" if "[PLANNED]" in name else "operating",
-                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "geometry": shape(f["geometry"])})
+                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "geometry": additions.line(coords)})
+    for _, r in added.iterrows():
+        rows.append({"line_id": r["line_id"], "name": r["line_name"], "status": "operating",
+                     "source": r["source_url"].split(" ; ")[0],
+                     "geometry": additions.line(additions.drawn(r["stations"], pts, station=True))})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
@@ -186,6 +215,7 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     cities.to_csv(out / "large_cities.csv", index=False, lineterminator="\n")
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
+    additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
     cor = corridor_table(sources)
     cor.to_csv(out / "network" / "corridors_table.csv", index=False, lineterminator="\n")
     layers = {

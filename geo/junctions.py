@@ -36,6 +36,7 @@ class Lines:
                  for _, r in layers.railways.iterrows() if r["status"] == "operating"]
         rows += [(r["corr_id"], "corridor", f"corridor {r['name']}", "", r.geometry)
                  for _, r in layers.corridors.iterrows() if r["planned"] == "no" and not r["roads"]]
+        rows = _merge_sections(rows)
         self.ids = [r[0] for r in rows]
         self.types = np.array([r[1] for r in rows])
         self.names = [r[2] for r in rows]
@@ -70,6 +71,17 @@ class Lines:
             return np.zeros((len(self.town_points), 0))
         geoms = [LineString([(p.coords[0][1], p.coords[0][0]), (p.coords[1][1], p.coords[1][0])]) for p in planned]
         return line_distances_km(self.town_points, geoms)
+
+
+def _merge_sections(rows: list[tuple]) -> list[tuple]:
+    """One line per id: a road split into sections (published lengths) is one line, its parts united."""
+    merged: dict[str, list] = {}
+    for r in rows:
+        if r[0] in merged:
+            merged[r[0]][4] = shapely.union(merged[r[0]][4], r[4])
+        else:
+            merged[r[0]] = list(r)
+    return [tuple(v) for v in merged.values()]
 
 
 def _flag(hits: list[LineHit], params: Params) -> Flag:

@@ -29,6 +29,7 @@ class Network:
     cls: np.ndarray  # road class per edge
     road: np.ndarray  # road id (or access link id) per edge
     assumed: np.ndarray  # bool: an assumed access link
+    factor: np.ndarray  # road km per geodesic km where a published section length gives it, else nan
     town_node: dict  # town id -> node (absent when unroutable)
     city_node: dict  # city id -> node
     access: dict  # town or city id -> {class, km, assumed, sourced, note, coords}
@@ -45,16 +46,16 @@ class Network:
         g = nx.Graph(crs=self.crs)
         for i in range(self.n_nodes):
             g.add_node(i, x=float(self.lon[i]), y=float(self.lat[i]), name=self.names[i])
-        for a, b, km, c, r, s in zip(self.u, self.v, self.km, self.cls, self.road, self.assumed):
+        for a, b, km, c, r, s, f in zip(self.u, self.v, self.km, self.cls, self.road, self.assumed, self.factor):
             if not g.has_edge(a, b) or g[a][b]["km"] > km:
-                g.add_edge(int(a), int(b), km=float(km), cls=str(c), road=str(r), assumed=bool(s))
+                g.add_edge(int(a), int(b), km=float(km), cls=str(c), road=str(r), assumed=bool(s), factor=float(f))
         return g
 
 
 class _Builder:
     def __init__(self):
         self.lon, self.lat, self.names, self.index = [], [], [], {}
-        self.edges = []  # (u, v, cls, road, assumed)
+        self.edges = []  # (u, v, cls, road, assumed, factor)
 
     def node(self, lon: float, lat: float, name: str = "") -> int:
         key = (round(lon, KEY_DIGITS), round(lat, KEY_DIGITS))
@@ -79,12 +80,14 @@ def _road_edges(b: _Builder, layers: Layers) -> None:
     for _, w in layers.waypoints.iterrows():
         if w["lat"]:
             names[(round(float(w["lon"]), KEY_DIGITS), round(float(w["lat"]), KEY_DIGITS))] = w["waypoint_name"]
+    has_factor = "km_factor" in layers.roads.columns
     for _, r in layers.roads.iterrows():
         coords = list(r.geometry.coords)
         ids = [b.node(x, y, names.get((round(x, KEY_DIGITS), round(y, KEY_DIGITS)), "")) for x, y in coords]
+        factor = float(r["km_factor"]) if has_factor and r["km_factor"] not in ("", None) else np.nan
         for a, c in zip(ids[:-1], ids[1:]):
             if a != c:
-                b.edges.append((a, c, r["class"], r["road_id"], False))
+                b.edges.append((a, c, r["class"], r["road_id"], False, factor))
 
 
 def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
@@ -110,7 +113,7 @@ def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
     split_nodes: dict[tuple, int] = {}
     new_edges, removed = [], set()
     for k, ts in splits.items():
-        a, c, cls, road, assumed = b.edges[k]
+        a, c, cls, road, assumed, factor = b.edges[k]
         inner = sorted({round(t, 9) for t in ts if 1e-9 < t < 1 - 1e-9})
         if not inner:
             continue
@@ -123,7 +126,7 @@ def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
             split_nodes[(k, t)] = n
             chain.append(n)
         chain.append(c)
-        new_edges += [(p, q, cls, road, assumed) for p, q in zip(chain[:-1], chain[1:])]
+        new_edges += [(p, q, cls, road, assumed, factor) for p, q in zip(chain[:-1], chain[1:])]
     b.edges = [e for i, e in enumerate(b.edges) if i not in removed] + new_edges
     out = []
     for pid, plon, plat, k, t in hits:
@@ -164,7 +167,7 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
         if not note:
             note = ("assumed straight access link to the nearest point of the network" if assumed
                     else "on the network (within the on-network distance)")
-        b.edges.append((own, target, "access", f"access:{ident}", assumed))
+        b.edges.append((own, target, "access", f"access:{ident}", assumed, np.nan))
         access[ident] = {"class": "access", "km": km, "assumed": assumed, "sourced": is_sourced, "note": note,
                          "coords": [[plat, plon], [b.lat[target], b.lon[target]]]}
         (town_node if kind == "town" else city_node)[ident] = own
@@ -174,5 +177,6 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
     v = np.array([x[1] for x in e], dtype=np.int64)
     return Network(lon=lon, lat=lat, names=b.names, u=u, v=v, km=geodesic_km(lon[u], lat[u], lon[v], lat[v]),
                    cls=np.array([x[2] for x in e]), road=np.array([x[3] for x in e]),
-                   assumed=np.array([x[4] for x in e], dtype=bool), town_node=town_node, city_node=city_node,
+                   assumed=np.array([x[4] for x in e], dtype=bool),
+                   factor=np.array([x[5] for x in e], dtype=float), town_node=town_node, city_node=city_node,
                    access=access, unroutable=unroutable, node_index=dict(b.index))

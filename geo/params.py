@@ -83,6 +83,7 @@ class Params:
     group_named_corridors: bool
     large_city_statuses: tuple[str, ...]
     large_city_min_pop: float
+    own_city_counts: bool
     snap_km: float
     on_network_km: float
     speeds: tuple[tuple[str, float], ...]  # (road class, km/h)

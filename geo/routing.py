@@ -13,10 +13,13 @@ from scipy.sparse.csgraph import dijkstra
 METRICS = ("km", "min")
 
 
-def edge_weights(cls: np.ndarray, km: np.ndarray, params) -> dict[str, np.ndarray]:
-    """Road km (geodesic x detour factor of the class) and minutes (road km / class speed)."""
+def edge_weights(cls: np.ndarray, km: np.ndarray, params, factor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Road km (geodesic x the section's published factor, else the class's detour factor) and
+    minutes (road km / class speed)."""
     detours, speeds = dict(params.detours), dict(params.speeds)
     detour = np.array([detours[c] for c in cls], dtype=float) if len(cls) else np.zeros(0)
+    if factor is not None:
+        detour = np.where(np.isfinite(factor), factor, detour)
     speed = np.array([speeds[c] for c in cls], dtype=float) if len(cls) else np.ones(0)
     road_km = km * detour
     return {"km": road_km, "min": road_km / speed * 60.0}

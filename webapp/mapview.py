@@ -11,7 +11,7 @@ from .serialize import colour
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 ROAD_STYLE = {"international": dict(color="#b2182b", weight=3), "republican": dict(color="#ef8a62", weight=2),
-              "link": dict(color="#999999", weight=1.5, dash_array="2 4")}
+              "oblast": dict(color="#8c6d31", weight=1.5), "link": dict(color="#999999", weight=1.5, dash_array="2 4")}
 
 
 def vendor_assets() -> tuple[list, list]:
@@ -70,7 +70,8 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                                                                   "fillOpacity": 1}, tooltip=folium.GeoJsonTooltip(["name_en"], labels=False)).add_to(obl)
 
     roads = layers.roads
-    for cls, key in (("international", "layers_roads_int"), ("republican", "layers_roads_rep"), ("link", "layers_links")):
+    for cls, key in (("international", "layers_roads_int"), ("republican", "layers_roads_rep"),
+                     ("oblast", "layers_roads_obl"), ("link", "layers_links")):
         g = folium.FeatureGroup(name=t(key), show=cls != "link").add_to(m)
         style = ROAD_STYLE[cls]
         _geojson(g, roads[roads["class"] == cls], lambda p, s=style: {"color": s["color"], "weight": s["weight"],

@@ -1,0 +1,96 @@
+"""This project's sourced additions to the gathered network (data/sources/network/additions/).
+
+The gathered facts draw roads and railways as straight lines between named waypoints. The additions,
+each row with its source, add waypoints, whole roads and railways drawn through named waypoints,
+vertices inserted into existing lines (``*_edits.csv``), and published section lengths
+(``road_lengths.csv``): a section with a published length gets ``km_factor`` = published km /
+geodesic km of its straight segments, used instead of the class's detour factor.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from shapely.geometry import LineString
+
+from .layers import geodesic_km
+
+ADDITIONS = Path("network") / "additions"
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def waypoints(sources: Path) -> pd.DataFrame:
+    """The gathered waypoints and the added ones, in one table (the added last)."""
+    base = _csv(sources / "network" / "waypoints.csv")
+    added = _csv(sources / ADDITIONS / "waypoints.csv")
+    return pd.concat([base, added[base.columns]], ignore_index=True)
+
+
+class Points:
+    """Waypoint coordinates by name; a road prefers road points, a railway its station points."""
+
+    def __init__(self, way: pd.DataFrame):
+        self.rows = way[way["lat"] != ""]
+
+    def coords(self, name: str, *, station: bool = False) -> tuple[float, float]:
+        hits = self.rows[self.rows["waypoint_name"] == name]
+        if hits.empty:
+            raise ValueError(f"waypoint '{name}' has no coordinates in the waypoint tables")
+        pref = hits[(hits["role"] == "S") == station]
+        r = (pref if len(pref) else hits).iloc[0]
+        return float(r["lon"]), float(r["lat"])
+
+    def names_at(self, xy: tuple[float, float]) -> set[str]:
+        close = (np.abs(self.rows["lon"].astype(float) - xy[0]) < 1e-5) & (np.abs(self.rows["lat"].astype(float) - xy[1]) < 1e-5)
+        return set(self.rows.loc[close, "waypoint_name"])
+
+
+def insert_vertices(coords: list, edits: pd.DataFrame, points: Points, *, station: bool, line: str) -> list:
+    """Insert each edit's waypoint after the vertex named ``after`` (file order)."""
+    coords = list(coords)
+    for _, e in edits.iterrows():
+        at = next((i for i, xy in enumerate(coords) if e["after"] in points.names_at(xy)), None)
+        if at is None:
+            raise ValueError(f"{line}: no vertex named '{e['after']}' to insert '{e['insert']}' after")
+        coords.insert(at + 1, points.coords(e["insert"], station=station))
+    return coords
+
+
+def drawn(route: str, points: Points, *, station: bool) -> list:
+    """A ' | '-separated list of waypoint names -> their coordinates."""
+    return [points.coords(n.strip(), station=station) for n in route.split("|") if n.strip()]
+
+
+def sections(road_id: str, coords: list, lengths: pd.DataFrame, points: Points) -> list[tuple[list, float, str]]:
+    """Split a road's vertices at its published sections: [(coords, km_factor or nan, source)]."""
+    cuts = []
+    for _, s in lengths[lengths["road_id"] == road_id].iterrows():
+        i = _vertex(coords, s["from"], points, road_id)
+        j = _vertex(coords, s["to"], points, road_id)
+        i, j = min(i, j), max(i, j)
+        geo = float(np.sum(geodesic_km(*np.array(coords[i:j]).T, *np.array(coords[i + 1:j + 1]).T)))
+        cuts.append((i, j, float(s["length_km"]) / geo, s["source_url"].split(" ; ")[0]))
+    out, start = [], 0
+    for i, j, factor, src in sorted(cuts):
+        if i > start:
+            out.append((coords[start:i + 1], float("nan"), ""))
+        out.append((coords[i:j + 1], factor, src))
+        start = j
+    if start < len(coords) - 1:
+        out.append((coords[start:], float("nan"), ""))
+    return out
+
+
+def _vertex(coords: list, name: str, points: Points, road_id: str) -> int:
+    hit = next((i for i, xy in enumerate(coords) if name in points.names_at(xy)), None)
+    if hit is None:
+        raise ValueError(f"road_lengths.csv: road {road_id} has no vertex named '{name}'")
+    return hit
+
+
+def line(coords: list) -> LineString:
+    return LineString(coords)

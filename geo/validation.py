@@ -1,0 +1,67 @@
+"""Derived road distances held against independently published ones (data/validation/).
+
+Each row of ``data/validation/road_distances.csv`` names a town, a city, a published distance, how it
+was measured (``road``: explicitly by road; ``road_unspecified``: "N km from", not said how;
+``rail``, ``straight``: another measure, shown but not judged) and whether the source makes that
+city the nearest large city. ``validate`` derives the road km from the town to that city and a verdict.
+"""
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from .agglomeration import SpatialModel
+from .params import Params
+
+TABLE = Path(__file__).resolve().parent.parent / "data" / "validation" / "road_distances.csv"
+JUDGED = ("road", "road_unspecified")
+TOLERANCE = 0.15  # road km within 15 % of the published figure
+
+
+def load_table(path: Path = TABLE) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def validate(model: SpatialModel, params: Params, rows: list[dict]) -> list[dict]:
+    """Per row: derived km to the named city, the ratio to the published km, the verdict, and the
+    derived nearest large city (for rows whose source names the nearest)."""
+    derivation = model.derive(params)
+    out = []
+    for r in rows:
+        town = derivation.town(r["town_id"])
+        km = model.road_km(params, r["town_id"], r["city_id"])
+        pub = float(r["published_km"])
+        ratio = km / pub if km is not None and np.isfinite(km) else None
+        out.append({"town": r["town_id"], "city": r["city_id"], "derived_km": None if ratio is None else round(km, 1),
+                    "published_km": pub, "ratio": None if ratio is None else round(ratio, 3),
+                    "measure": r["measure"], "verdict": _verdict(ratio, r["measure"]),
+                    "nearest_published": r["city_id"] if r["is_nearest"] == "yes" else None,
+                    "nearest_derived": town.nearest_city_id, "source": r["source_url"]})
+    return out
+
+
+def _verdict(ratio: float | None, measure: str) -> str:
+    if ratio is None:
+        return "unroutable"
+    if measure not in JUDGED:
+        return f"not judged ({measure})"
+    if abs(ratio - 1) <= TOLERANCE:
+        return "ok"
+    return "too long" if ratio > 1 else "too short"
+
+
+def summary(results: list[dict]) -> dict:
+    """Median and worst relative error over the judged rows; nearest-city agreement."""
+    judged = [r for r in results if r["measure"] in JUDGED and r["ratio"] is not None]
+    errors = [abs(r["ratio"] - 1) for r in judged]
+    worst = max(judged, key=lambda r: abs(r["ratio"] - 1)) if judged else None
+    named = [r for r in results if r["nearest_published"]]
+    return {"rows": len(results), "judged": len(judged), "within_15pct": sum(e <= TOLERANCE for e in errors),
+            "median_error": round(statistics.median(errors), 3) if errors else None,
+            "worst": None if worst is None else {k: worst[k] for k in ("town", "city", "ratio")},
+            "nearest_as_published": sum(r["nearest_published"] == r["nearest_derived"] for r in named),
+            "nearest_named": len(named)}
