@@ -1,4 +1,5 @@
-"""Command line: ``python -m geo agglomeration [--json] [--fua-minutes M] ...``.
+"""Command line: ``python -m geo agglomeration [--json] [--fua-minutes M] ...``, ``python -m geo validate``,
+``python -m geo import-network FILE --name NAME`` and ``python -m geo networks``.
 
 Every spatial parameter of data/method/geo_params.csv is an option (underscores become dashes);
 ``--planned-road FROM TO CLASS`` adds a planned road (repeatable; an end is a place name or
@@ -24,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
         default = ",".join(spec.default) if isinstance(spec.default, tuple) else spec.default
         ag.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
                         help=f"{spec.description} (default {default}{' ' + spec.unit if spec.unit else ''})")
+    sub.add_parser("import-network", help="import an OSM extract or a roads layer as a network version (see --help)")
+    sub.add_parser("networks", help="list the imported network versions")
     va = sub.add_parser("validate", help="derived road km against the published distances of data/validation/")
     va.add_argument("--json", action="store_true")
     ag.add_argument("--planned-road", nargs=3, action="append", metavar=("FROM", "TO", "CLASS"), default=[],
@@ -75,9 +78,17 @@ def _validate(as_json: bool) -> int:
     return 0
 
 
+SUBPROGRAMS = {"import-network": "import_network_main", "networks": "networks_main"}
+
+
 def main(argv=None) -> int:
     from .agglomeration import SpatialModel, cli_records
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBPROGRAMS:  # the network versions have their own parsers (geo.netimport)
+        from . import netimport
+
+        return getattr(netimport, SUBPROGRAMS[argv[0]])(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         return _validate(args.json)
