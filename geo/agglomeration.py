@@ -6,6 +6,7 @@ matrices are cached per version (bounded, thread-safe); nothing private leaves t
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from collections import OrderedDict
 
 import numpy as np
@@ -19,6 +20,7 @@ from .params import Params, PlannedRoad
 from .places import PlaceIndex
 from .results import AccessLink, Derivation, Flag, PlannedEdge, TownAccess
 from .routing import Routing, edge_weights, nearest
+from .tourism import Sites
 
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
 
@@ -46,6 +48,7 @@ class SpatialModel:
     def __init__(self, layers: Layers | None = None, *, cache_size: int = 8):
         self.layers = layers or load_layers()
         self.lines = Lines(self.layers)
+        self.sites = Sites(self.layers)
         self.places = PlaceIndex(self.layers)
         self._networks, self._routings = _LRU(cache_size), _LRU(cache_size)
         t, c = self.layers.towns, self.layers.cities
@@ -129,16 +132,18 @@ class SpatialModel:
             self._other_city(routing, sel, cols, pos, src_ids, near, fua)
         edges = [p for _, _, p in planned]
         junctions = self.lines.junctions(params, tuple(edges))
+        tourism = self.sites.flags(params)
         pairs = {frozenset((a, b)) for a, b, _ in planned}
         towns = []
         for ti, tid in enumerate(self.town_ids):
             junction, hits = junctions[ti]
             if tid not in pos:
-                towns.append(self._unroutable(ti, tid, junction, hits, net))
-                continue
-            i = pos[tid]
-            towns.append(self._town(ti, tid, params, net, routing, src_ids, len(sel), pairs,
-                                    (near[0][i], near[1][i]), (fua[0][i], fua[1][i]), cols[i], junction, hits))
+                town = self._unroutable(ti, tid, junction, hits, net)
+            else:
+                i = pos[tid]
+                town = self._town(ti, tid, params, net, routing, src_ids, len(sel), pairs,
+                                  (near[0][i], near[1][i]), (fua[0][i], fua[1][i]), cols[i], junction, hits)
+            towns.append(replace(town, tourism=tourism[ti]))
         return Derivation(
             params=params, towns=tuple(towns), planned=tuple(edges),
             selected_cities=tuple(src_ids[i] for i in sel),

@@ -28,7 +28,7 @@ DEFAULT_OUT = ROOT / "data"
 WGS84 = "EPSG:4326"
 OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries are for orientation only
 SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry": "industry",
-             "population_source": "pop_source"}  # shapefile field names have at most 10 characters
+             "population_source": "pop_source", "designation": "designat"}  # shapefile field names have at most 10 characters
 NETWORK_FILES = ("roads.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
 
 
@@ -182,6 +182,15 @@ def build_corridors(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
+def build_tourism(sources: Path) -> pd.DataFrame:
+    """Designated tourist destinations and protected areas with a sourced point (the rest are listed in
+    data/README.md as not placed)."""
+    sites = read_csv(sources / "tourism_sites.csv")
+    sites = sites[(sites["lat"] != "") & (sites["lon"] != "")].copy()
+    sites.insert(0, "id", [f"T{i + 1:02d}" for i in range(len(sites))])
+    return sites
+
+
 def build_oblasts(sources: Path) -> gpd.GeoDataFrame:
     g = gpd.read_file(sources / "oblasts" / "kz-adm1.geojson")
     g["geometry"] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]  # West Kazakhstan
@@ -216,6 +225,8 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
     additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
+    tourism = build_tourism(sources)
+    tourism.to_csv(out / "tourism_sites.csv", index=False, lineterminator="\n")
     cor = corridor_table(sources)
     cor.to_csv(out / "network" / "corridors_table.csv", index=False, lineterminator="\n")
     layers = {
@@ -227,6 +238,7 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
         "large_cities": points(cities, ["id", "name_en", "name_kk", "name_ru", "status", "population",
                                         "population_source"]).rename(columns=SHP_NAMES),
         "oblasts": build_oblasts(sources),
+        "tourism": points(tourism, ["id", "name_en", "name_ru", "kind", "designation"]).rename(columns=SHP_NAMES),
     }
     for name, gdf in layers.items():
         write_shapefile(gdf, out / "shapefiles" / f"{name}.shp")

@@ -38,6 +38,7 @@ class Layers:
     waypoints: pd.DataFrame
     access_roads: pd.DataFrame
     corridor_table: pd.DataFrame
+    tourism: gpd.GeoDataFrame  # designated tourist destinations and protected areas (points); may be empty
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -69,4 +70,13 @@ def load_layers(data_dir: str | Path = DATA_DIR) -> Layers:
         towns=_points(_csv(d / "towns.csv")), cities=_points(_csv(d / "large_cities.csv")),
         waypoints=_csv(d / "network" / "waypoints.csv"), access_roads=_csv(d / "access_roads.csv"),
         corridor_table=_csv(d / "network" / "corridors_table.csv"),
+        tourism=_sites(d / "tourism_sites.csv"),
     )
+
+
+def _sites(path: Path) -> gpd.GeoDataFrame:
+    if not path.exists():
+        return gpd.GeoDataFrame({"id": [], "name_en": [], "kind": []}, geometry=[], crs=DISPLAY_CRS)
+    df = _csv(path)
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float)),
+                            crs=DISPLAY_CRS)

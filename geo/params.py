@@ -84,6 +84,8 @@ class Params:
     large_city_statuses: tuple[str, ...]
     large_city_min_pop: float
     own_city_counts: bool
+    tourism_km: float
+    tourism_kinds: tuple[str, ...]
     snap_km: float
     on_network_km: float
     speeds: tuple[tuple[str, float], ...]  # (road class, km/h)

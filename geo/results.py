@@ -77,11 +77,13 @@ class TownAccess:
     lines: tuple[LineHit, ...] = ()
     unroutable: str | None = None
     own_city_id: str | None = None
+    tourism: Flag | None = None
 
     def flags(self) -> dict[str, Flag]:
-        """Input name (data/method/inputs.csv) -> Flag."""
-        return {"aggl_in_fua": self.in_fua, "aggl_near_large_city": self.near_large_city,
-                "aggl_corridor_junction": self.corridor_junction}
+        """Spatial rule (the ``derived_by`` column of data/method/inputs.csv) -> Flag."""
+        out = {"in_fua": self.in_fua, "near_large_city": self.near_large_city,
+               "corridor_junction": self.corridor_junction}
+        return out | ({"tourism": self.tourism} if self.tourism is not None else {})
 
     def as_record(self) -> dict:
         """The JSON form (the API's ``agglomeration`` object and the CLI's records)."""
@@ -96,6 +98,7 @@ class TownAccess:
             "path": [list(p) for p in self.route], "path_uses_planned": self.route_uses_planned,
             "unroutable": self.unroutable, "lines_detail": [asdict(x) for x in self.lines],
             "is_large_city": self.own_city_id,
+            "tourism": None if self.tourism is None else {"value": self.tourism.value, "reason": self.tourism.reason},
             "reasons": {k: f.reason for k, f in self.flags().items()},
         }
 

@@ -17,14 +17,16 @@ def _from_table(table: dict, tid: str, name: str, unit: str, what: str) -> dict:
     if row is None:
         return {"value": None, "status": "missing", "source": f"missing: no {what} value", "unit": unit}
     if row["status"] == "missing" or not row["value"].strip():
-        return {"value": None, "status": "missing", "source": f"missing: {row['source']}", "unit": unit}
+        return {"value": None, "status": "missing", "source": f"missing: {row['source']}", "unit": unit,
+                "period": row.get("period", "")}
     out = {"value": float(row["value"]), "status": row["status"], "unit": row["unit"] or unit,
            "source": row["source"] if row["status"] == "sourced" else f"derived: {row['source']}"}
-    return out | ({"period": row["period"]} if row.get("period") else {})
+    out |= {"period": row["period"]} if row.get("period") else {}
+    return out | ({"rule_check": row["rule_check"]} if row.get("rule_check") else {})
 
 
-def _derived(town: TownAccess, name: str, unit: str) -> dict:
-    flag = town.flags().get(name)
+def _derived(town: TownAccess, name: str, rule: str, unit: str) -> dict:
+    flag = town.flags().get(rule)
     if flag is None:
         return {"value": None, "status": "missing", "source": "missing: the spatial derivation has no rule for it",
                 "unit": unit}
@@ -37,7 +39,7 @@ def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict
     out = {}
     for name, spec in method.inputs.items():
         if spec.role == "derived":
-            out[name] = _derived(town, name, spec.unit)
+            out[name] = _derived(town, name, spec.derived_by, spec.unit)
         elif spec.role == "curated":
             out[name] = _from_table(curated, town.town_id, name, spec.unit, "curated")
         else:
@@ -46,6 +48,7 @@ def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict
 
 
 def _paper_check(inputs: dict, prov: dict, paper_row: dict, method: Method) -> list[dict]:
+    """The paper's printed value of every derived input beside the derived one, and why they differ."""
     return [{"input": k, "paper": float(paper_row[k]), "derived": inputs[k],
              "differs": inputs[k] is None or float(paper_row[k]) != inputs[k],
              "why": prov[k]["source"] + "; the paper states its value without a spatial rule"}

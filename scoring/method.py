@@ -45,6 +45,7 @@ class InputSpec:
     indicator: str
     kind: str
     role: str  # statistical | derived | curated
+    derived_by: str  # for role derived: the spatial rule that derives it (geo.results.TownAccess.flags)
     export_name: str  # field name in exports (at most 10 characters, for shapefiles)
     min: float | None
     max: float | None
@@ -140,7 +141,7 @@ def _load_settings(path: Path, problems: list[str]) -> dict:
 
 
 def _load_inputs(path: Path, problems: list[str]) -> dict:
-    rows = _read_csv(path, ["input", "indicator", "kind", "role", "export_name", "min", "max", "unit", "symbol",
+    rows = _read_csv(path, ["input", "indicator", "kind", "role", "derived_by", "export_name", "min", "max", "unit", "symbol",
                             "description"], problems)
     specs = {}
     for n, row in enumerate(rows, start=2):
@@ -156,7 +157,10 @@ def _load_inputs(path: Path, problems: list[str]) -> dict:
         if row["role"] not in INPUT_ROLES:
             problems.append(f"{where}: role '{row['role']}' not one of {', '.join(INPUT_ROLES)}")
         _check_export_name(row["export_name"], where, problems)
-        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"], row["export_name"],
+        if (row["role"] == "derived") != bool(row["derived_by"]):
+            problems.append(f"{where}: derived_by is required for role derived and only for it")
+        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"], row["derived_by"],
+                                        row["export_name"],
                                         lo, hi, row["unit"], row["symbol"], row["description"])
     return specs
 

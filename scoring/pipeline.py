@@ -17,6 +17,7 @@ from geo.params import Params, default_params
 from .atlas import build_atlas
 from .loaders import load_expert_judgments, load_paper_inputs, load_values
 from .method import DEFAULT_METHOD_DIR, Method, load_method
+from .reserves import load_rule, reserve_values
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -36,12 +37,32 @@ class Sources:
     def load(cls, root: str | Path | None = None) -> "Sources":
         """Read a data root (default: the shipped data/); its method/ folder if it has one, else the shipped method."""
         root = Path(root) if root else DATA_DIR
-        method = load_method(root / "method" if (root / "method").is_dir() else DEFAULT_METHOD_DIR)
+        method_dir = root / "method" if (root / "method").is_dir() else DEFAULT_METHOD_DIR
+        method = load_method(method_dir)
+        curated = load_values(root / "curated.csv", method, "curated")
+        if (root / "reserves.csv").exists():
+            curated = with_reserves(curated, reserve_values(root / "reserves.csv",
+                                                            load_rule(method_dir / "raw_materials.json")))
         return cls(root=root, method=method,
                    statistics=load_values(root / "statistics.csv", method, "statistical"),
-                   curated=load_values(root / "curated.csv", method, "curated"),
+                   curated=curated,
                    experts=load_expert_judgments(root / "expert_judgments.csv", method),
                    paper_inputs=load_paper_inputs(root / "paper" / "inputs.csv"))
+
+
+def with_reserves(curated: dict, reserves: dict) -> dict:
+    """Curated values with the reserve rule's: a sourced value (the paper's) stays, the rule's answer
+    beside it as ``rule_check``; elsewhere the rule's value (or its reason for missing) is used."""
+    out = {t: dict(v) for t, v in curated.items()}
+    for town, rows in reserves.items():
+        for name, row in rows.items():
+            kept = out.setdefault(town, {}).get(name)
+            if kept is not None and kept["status"] == "sourced":
+                answer = row["value"] or "missing"
+                kept["rule_check"] = f"the reserve rule gives {answer}: {row['source']}"
+            else:
+                out[town][name] = row
+    return out
 
 
 class Pipeline:

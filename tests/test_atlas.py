@@ -32,7 +32,7 @@ def test_paper_towns_complete_and_others_provisional(atlas):
     by = {t["id"]: t for t in atlas["towns"]}
     for tid in ("balkhash", "karazhal", "temirtau"):
         assert by[tid]["scenario"]["completeness"] == "6/6"
-        assert len(by[tid]["paper_agglomeration"]) == 3
+        assert len(by[tid]["paper_agglomeration"]) == 4  # 3 agglomeration inputs and tourism
     others = [t for t in atlas["towns"] if t["id"] not in ("balkhash", "karazhal", "temirtau")]
     assert all(t["scenario"]["provisional"] for t in others)
     # no statistic is invented: the 24 other towns have no economic input at all
@@ -70,19 +70,20 @@ def test_bad_curated_file(tmp_path, method):
     f = tmp_path / "curated.csv"
     f.write_text("town_id,input,value,unit,period,status,source,note\n"
                  "x,special_raw_materials,50,0 or 100,2025,sourced,why,\n"
-                 "x,special_tourism,,0 or 100,,missing,,\n"
+                 "y,special_raw_materials,,0 or 100,,missing,,\n"
                  "x,mono_output_share,50,%,2025,sourced,doc,\n")
     with pytest.raises(InputError) as exc:
         load_values(f, method, "curated")
     msg = str(exc.value)
     assert "field 'special_raw_materials' value 50 is out of range; allowed: 0 or 100" in msg
-    assert "curated.csv row 3 town 'x': field 'source' is empty" in msg
+    assert "curated.csv row 3 town 'y': field 'source' is empty" in msg
     assert "curated.csv row 4 town 'x': field 'input' value 'mono_output_share'; allowed: an input of role 'curated'" in msg
 
 
 def test_roles_come_from_the_method(method):
-    assert method.input_names("derived") == ["aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction"]
-    assert method.input_names("curated") == ["special_raw_materials", "special_tourism"]
+    assert method.input_names("derived") == ["aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction",
+                                             "special_tourism"]
+    assert method.input_names("curated") == ["special_raw_materials"]
     assert len(method.input_names("statistical")) == 20
 
 

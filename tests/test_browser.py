@@ -157,5 +157,5 @@ def test_upload_in_browser(page, server, tmp_path, client):
     page.set_input_files("#upload-file", str(good))
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
-    assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "2/6"
+    assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "3/6"
     client.delete("/api/statistics")

@@ -9,7 +9,7 @@ import pytest
 
 from geo.build import DEFAULT_SOURCES, build
 
-LAYERS = ("roads", "railways", "corridors", "towns", "large_cities", "oblasts")
+LAYERS = ("roads", "railways", "corridors", "towns", "large_cities", "oblasts", "tourism")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,8 @@ def rebuilt(tmp_path_factory):
 
 def test_counts(rebuilt):
     _, counts = rebuilt
-    assert counts == {"roads": 68, "railways": 19, "corridors": 15, "towns": 27, "large_cities": 20, "oblasts": 20}
+    assert counts == {"roads": 68, "railways": 19, "corridors": 15, "towns": 27, "large_cities": 20, "oblasts": 20,
+                      "tourism": 35}
 
 
 @pytest.mark.parametrize("rel", ["towns.csv", "large_cities.csv", "network/roads.csv", "network/waypoints.csv",

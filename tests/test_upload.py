@@ -24,11 +24,11 @@ def clean(client):
 
 def test_good_upload_changes_the_town_and_carries_its_source(client, app):
     before = client.get("/api/towns/rudny").get_json()["properties"]
-    assert before["scenario"]["completeness"] == "1/6"
+    assert before["scenario"]["completeness"] == "2/6"  # agglomeration and special
     r = post(client, GOOD)
     assert r.status_code == 200 and r.get_json() == {"file": "stats.csv", "towns": ["rudny"], "values": 2}
     after = client.get("/api/towns/rudny").get_json()["properties"]
-    assert after["scenario"]["completeness"] == "2/6"
+    assert after["scenario"]["completeness"] == "3/6"
     assert after["indices"]["mono_profile"] == pytest.approx((70 * 30) ** 0.5)
     assert after["provenance"]["mono_output_share"] == {"value": 70.0, "status": "sourced", "period": "2023",
                                                          "source": "uploaded: Akimat report (stats.csv)", "unit": "%"}

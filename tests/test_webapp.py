@@ -77,7 +77,7 @@ def test_town_page_breakdown(client):
 
 def test_town_page_other_town_says_missing(client):
     html = client.get("/town/rudny").get_data(as_text=True)
-    assert "missing: no sourced value" in html and "1/6" in html
+    assert "missing: no sourced value" in html and "2/6" in html
 
 
 def test_town_page_404(client):

@@ -43,6 +43,9 @@ def write_tiny(dest: Path) -> Path:
         dest / "access_roads.csv", index=False)
     pd.DataFrame(columns=["corridor_id"]).to_csv(dest / "network" / "corridors_table.csv", index=False)
     _values(spec, dest)
+    sites = pd.DataFrame(spec["tourism_sites"])
+    sites.insert(0, "id", [f"T{i + 1}" for i in range(len(sites))])
+    sites.to_csv(dest / "tourism_sites.csv", index=False)
     return dest
 
 

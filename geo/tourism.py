@@ -1,0 +1,37 @@
+"""``special_tourism``: a designated tourist destination or protected area within a radius of the town."""
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import Layers, geodesic_km
+from .params import Params
+from .results import Flag
+
+
+class Sites:
+    """The tourism-site layer and every town's geodesic distance (km) to each site, computed once."""
+
+    def __init__(self, layers: Layers):
+        t, s = layers.towns, layers.tourism
+        self.n_towns = len(t)
+        self.names = list(s["name_en"]) if len(s) else []
+        self.kinds = np.array(list(s["kind"]) if len(s) else [], dtype=object)
+        self.dist = geodesic_km(t.geometry.x.values[:, None], t.geometry.y.values[:, None],
+                                s.geometry.x.values[None, :], s.geometry.y.values[None, :]) if len(s) else None
+
+    def flags(self, params: Params) -> list[Flag]:
+        """Per town (data order): 100 when a counted site lies within tourism_km, with the nearest named."""
+        if self.dist is None:
+            return [Flag(None, "cannot be derived: no tourism-site layer in this data root")] * self.n_towns
+        counted = np.isin(self.kinds, list(params.tourism_kinds))
+        if not counted.any():
+            return [Flag(0, "no designation counts (tourism_kinds is empty)")] * self.n_towns
+        return [self._flag(row, counted, params) for row in self.dist]
+
+    def _flag(self, row: np.ndarray, counted: np.ndarray, params: Params) -> Flag:
+        d = np.where(counted, row, np.inf)
+        j = int(np.argmin(d))
+        site = f"{self.names[j]} ({self.kinds[j].replace('_', ' ')}), {d[j]:.0f} km"
+        if d[j] <= params.tourism_km:
+            return Flag(100, f"{site}: within tourism_km = {params.tourism_km:g} km")
+        return Flag(0, f"nearest designated site {site}: beyond tourism_km = {params.tourism_km:g} km")
