@@ -5,6 +5,8 @@ role of each input (statistical, derived, curated) comes from data/method/inputs
 """
 from __future__ import annotations
 
+import re
+
 from geo.results import Derivation, TownAccess
 
 from ._errors import InputError
@@ -47,6 +49,15 @@ def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict
     return out
 
 
+def input_years(prov: dict) -> list[str]:
+    """The distinct years (four digits) in the periods of a town's non-missing inputs."""
+    years = set()
+    for p in prov.values():
+        if p["value"] is not None and p.get("period"):
+            years |= set(re.findall(r"\b(?:19|20)\d\d\b", str(p["period"])))
+    return sorted(years)
+
+
 def _paper_check(inputs: dict, prov: dict, paper_row: dict, method: Method) -> list[dict]:
     """The paper's printed value of every derived input beside the derived one, and why they differ."""
     return [{"input": k, "paper": float(paper_row[k]), "derived": inputs[k],
@@ -78,7 +89,7 @@ def build_atlas(derivation: Derivation, method: Method, *, statistics: dict, cur
         prov = provenance(town, method, statistics, curated)
         inputs = {k: prov[k]["value"] for k in method.inputs}
         entry = {"id": town.town_id, "town": town.town, **evaluate_inputs(inputs, method), "inputs": inputs,
-                 "provenance": prov, "agglomeration": town.as_record()}
+                 "provenance": prov, "agglomeration": town.as_record(), "input_years": input_years(prov)}
         expert = experts.get(town.town_id) or experts.get(town.town)
         if expert:
             entry["expert"] = expert

@@ -91,3 +91,27 @@ def test_unknown_town_in_data_is_an_error(pipeline, method):
     derived = pipeline.spatial.derive(default_params())
     with pytest.raises(InputError, match="town_id 'atlantis' is not one of the towns"):
         build_atlas(derived, method, statistics={"atlantis": {}}, curated={})
+
+
+def test_paper_towns_keep_their_printed_special_inputs(atlas):
+    """The paper's Table 4: raw materials 100/100/100 (kept, the reserve rule's answer beside them) and
+    tourism 100/0/0 (derived from the tourism-site layer, equal to the paper)."""
+    by = {t["id"]: t for t in atlas["towns"]}
+    for tid, tourism in (("balkhash", 100), ("karazhal", 0), ("temirtau", 0)):
+        raw = by[tid]["provenance"]["special_raw_materials"]
+        assert raw["value"] == 100 and raw["status"] == "sourced" and "Maimurunova" in raw["source"]
+        assert "reserve rule gives" in raw["rule_check"]
+        assert by[tid]["inputs"]["special_tourism"] == tourism
+        check = next(p for p in by[tid]["paper_agglomeration"] if p["input"] == "special_tourism")
+        assert check["differs"] is False
+    assert "Lake Balkhash shore" in by["balkhash"]["provenance"]["special_tourism"]["source"]
+
+
+def test_special_potential_level_for_25_towns(atlas):
+    assert sum(t["levels"]["special"] is not None for t in atlas["towns"]) >= 25
+
+
+def test_mixed_years_are_said(atlas):
+    by = {t["id"]: t for t in atlas["towns"]}
+    assert len(by["zhezkazgan"]["input_years"]) >= 1
+    assert all(isinstance(y, str) and len(y) == 4 for t in atlas["towns"] for y in t["input_years"])
