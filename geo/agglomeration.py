@@ -20,6 +20,7 @@ from .params import Params, PlannedRoad
 from .places import PlaceIndex
 from .results import AccessLink, Derivation, Flag, PlannedEdge, TownAccess
 from .routing import Routing, edge_weights, nearest
+from .official import Official
 from .tourism import Sites
 
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
@@ -49,6 +50,7 @@ class SpatialModel:
         self.layers = layers or load_layers()
         self.lines = Lines(self.layers)
         self.sites = Sites(self.layers)
+        self.official = Official(self.layers)
         self.places = PlaceIndex(self.layers)
         self._networks, self._routings = _LRU(cache_size), _LRU(cache_size)
         t, c = self.layers.towns, self.layers.cities
@@ -143,7 +145,7 @@ class SpatialModel:
                 i = pos[tid]
                 town = self._town(ti, tid, params, net, routing, src_ids, len(sel), pairs,
                                   (near[0][i], near[1][i]), (fua[0][i], fua[1][i]), cols[i], junction, hits)
-            towns.append(replace(town, tourism=tourism[ti]))
+            towns.append(replace(town, tourism=tourism[ti], in_fua=self.official.in_fua(params, tid, town.in_fua)))
         return Derivation(
             params=params, towns=tuple(towns), planned=tuple(edges),
             selected_cities=tuple(src_ids[i] for i in sel),

@@ -225,6 +225,7 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
     additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
+    shutil.copyfile(sources / "agglomerations.csv", out / "agglomerations.csv")
     tourism = build_tourism(sources)
     tourism.to_csv(out / "tourism_sites.csv", index=False, lineterminator="\n")
     cor = corridor_table(sources)

@@ -39,6 +39,7 @@ class Layers:
     access_roads: pd.DataFrame
     corridor_table: pd.DataFrame
     tourism: gpd.GeoDataFrame  # designated tourist destinations and protected areas (points); may be empty
+    agglomerations: pd.DataFrame  # officially approved agglomerations: core city, level, members; may be empty
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -71,6 +72,8 @@ def load_layers(data_dir: str | Path = DATA_DIR) -> Layers:
         waypoints=_csv(d / "network" / "waypoints.csv"), access_roads=_csv(d / "access_roads.csv"),
         corridor_table=_csv(d / "network" / "corridors_table.csv"),
         tourism=_sites(d / "tourism_sites.csv"),
+        agglomerations=_csv(d / "agglomerations.csv") if (d / "agglomerations.csv").exists() else pd.DataFrame(
+            columns=["agglomeration", "level", "member_ru", "member_type", "town_id", "lat", "lon", "source", "quote"]),
     )
 
 

@@ -42,7 +42,7 @@ class Spec:
     """One parameter of data/method/geo_params.csv."""
 
     name: str
-    type: str  # number | integer | set | bool
+    type: str  # number | integer | set | bool | choice
     default: Any
     min: float | None
     max: float | None
@@ -75,6 +75,7 @@ def _end_json(end):
 class Params:
     """Validated spatial parameters (build with ``parse_params`` or ``default_params``)."""
 
+    fua_definition: str
     fua_minutes: float
     near_km: float
     corridor_km: float
@@ -173,7 +174,7 @@ def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
     specs, problems = {}, []
     with open(path, newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
-            if row["type"] not in ("number", "integer", "set", "bool"):
+            if row["type"] not in ("number", "integer", "set", "bool", "choice"):
                 problems.append(f"{name} row {n} ({row['name']}): type '{row['type']}' unknown")
                 continue
             raw = Spec(row["name"], row["type"], None, _bound(row["min"]), _bound(row["max"]),
@@ -211,6 +212,10 @@ def _coerce(spec: Spec, value):
         return tuple(sorted({str(x).strip() for x in items if str(x).strip()}))
     if spec.type == "bool":
         return _bool(value)
+    if spec.type == "choice":
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ValueError(f"{_short(value)} is not one of the choices")
+        return value.strip()
     return _number(value, integer=spec.type == "integer")
 
 
@@ -254,6 +259,8 @@ def _check(spec: Spec, x) -> str | None:
         if bad:
             return f"{', '.join(bad)} not allowed; choose from {', '.join(spec.allowed)}"
         return None if x else f"choose at least one of {', '.join(spec.allowed)}"
+    if spec.type == "choice" and x not in spec.allowed:
+        return f"{_short(x)} not allowed; choose one of {', '.join(spec.allowed)}"
     if spec.type in ("number", "integer") and not spec.min <= x <= spec.max:
         return f"{x:g} is out of range; allowed {spec.min:g} to {spec.max:g} {spec.unit}".rstrip()
     return None

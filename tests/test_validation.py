@@ -61,3 +61,16 @@ def test_validate_cli_json(root):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["summary"]["rows"] == len(out["rows"]) >= 20
+
+
+def test_official_agglomerations_as_a_second_fua_definition(model):
+    travel = model.derive(default_params())
+    official = model.derive(parse_params({"fua_definition": "official"}))
+    either = model.derive(parse_params({"fua_definition": "either"}))
+    members = {t.town_id for t in official.towns if t.in_fua.value == 100}
+    assert members == {"temirtau", "saran", "shakhtinsk", "abay", "khromtau"}  # decree of 19 June 2023
+    assert "Karaganda agglomeration" in official.town("saran").in_fua.reason
+    for a, b, c in zip(travel.towns, official.towns, either.towns):
+        assert c.in_fua.value == max(a.in_fua.value, b.in_fua.value)
+    areas = model.official.areas_geojson()
+    assert {f["properties"]["agglomeration"] for f in areas["features"]} >= {"Karaganda", "Aktobe", "Astana"}

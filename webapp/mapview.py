@@ -90,6 +90,13 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     _geojson(access, links, lambda p: {"color": "#555555", "weight": 2 if p.get("assumed") else 1.5,
                                        "dashArray": "6 5" if p.get("assumed") else None}, ["link", "note"], ("assumed",))
 
+    official = folium.FeatureGroup(name=t("layers_official"), show=False).add_to(m)
+    if svc.official_areas["features"]:
+        folium.GeoJson(svc.official_areas, style_function=lambda f: {"color": "#1b9e77", "weight": 1.5,
+                                                                     "fillColor": "#1b9e77", "fillOpacity": 0.12,
+                                                                     "dashArray": "5 4"},
+                       tooltip=folium.GeoJsonTooltip(["agglomeration", "level", "members"])).add_to(official)
+
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
         folium.CircleMarker([c.geometry.y, c.geometry.x], radius=5, color="#000000", weight=2, fill=True,

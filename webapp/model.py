@@ -123,6 +123,11 @@ class Atlas:
         return sorted({r[c] for r in rows for c in ("name_en", "name_ru", "name_kk") if r[c]})
 
     @cached_property
+    def official_areas(self) -> dict:
+        """The officially approved agglomerations as schematic areas (once per process)."""
+        return self.spatial.official.areas_geojson()
+
+    @cached_property
     def oblasts_geojson(self) -> str:
         """The basemap layer, simplified for the page once per process (about 1 km)."""
         g = self.layers.oblasts.copy()

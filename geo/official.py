@@ -1,0 +1,67 @@
+"""Officially approved agglomerations (Government decree of 19 June 2023): membership and areas.
+
+A second definition of ``aggl_in_fua`` beside the travel-time proxy (``fua_definition``): a town is in
+an FUA when it, or the district it is the seat of, belongs to an approved agglomeration.
+"""
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import MultiPoint, Point
+
+from .layers import DISPLAY_CRS, KZ_LCC, Layers
+from .params import Params
+from .results import Flag
+
+AREA_BUFFER_M = 15_000  # the drawn area: convex hull of the core and member points, widened by 15 km
+
+
+class Official:
+    """Membership of the towns in official agglomerations, and schematic areas for the map."""
+
+    def __init__(self, layers: Layers):
+        self.table = layers.agglomerations
+        self.cities = dict(zip(layers.cities["id"], layers.cities["name_en"]))
+        self.members = {r["town_id"]: r for _, r in self.table.iterrows() if r["town_id"]}
+        self._layers = layers
+
+    def flag(self, town_id: str) -> Flag:
+        """100 when the town (or the district it is the seat of) is a member, with the decree named."""
+        if self.table.empty:
+            return Flag(None, "cannot be derived: no official agglomeration table in this data root")
+        r = self.members.get(town_id)
+        if r is None:
+            return Flag(0, "not in any officially approved agglomeration (decree of 19 June 2023)")
+        core = self.cities.get(r["agglomeration"], r["agglomeration"])
+        return Flag(100, f"member of the {core} agglomeration (level {r['level']}, as '{r['member_ru']}'; "
+                         "decree of 19 June 2023)")
+
+    def in_fua(self, params: Params, town_id: str, travel: Flag) -> Flag:
+        """The in-FUA flag by the chosen definition: travel_time, official, or either."""
+        if params.fua_definition == "travel_time":
+            return travel
+        official = self.flag(town_id)
+        if params.fua_definition == "official":
+            return Flag(official.value, f"{official.reason} (fua_definition = official)")
+        values = [v for v in (travel.value, official.value) if v is not None]
+        value = max(values) if values else None
+        return Flag(value, f"travel time: {travel.reason}; official: {official.reason} (fua_definition = either)")
+
+    def areas_geojson(self) -> dict:
+        """Schematic areas (hull of the core city and member points, widened by 15 km), EPSG:4326."""
+        cities = self._layers.cities.set_index("id")
+        feats = []
+        for core, rows in self.table.groupby("agglomeration"):
+            pts = [Point(float(r["lon"]), float(r["lat"])) for _, r in rows.iterrows() if r["lat"]]
+            if core in cities.index:
+                pts.append(cities.loc[core].geometry)
+            g = gpd.GeoSeries([MultiPoint(pts)], crs=DISPLAY_CRS).to_crs(KZ_LCC).convex_hull.buffer(AREA_BUFFER_M)
+            feats.append({"type": "Feature", "properties": {
+                "agglomeration": self.cities.get(core, core), "level": str(rows["level"].iloc[0]),
+                "members": "; ".join(rows["member_ru"]), "note": "schematic area: hull of the member points + 15 km"},
+                "geometry": json.loads(shapely.to_geojson(g.to_crs(DISPLAY_CRS).iloc[0]))})
+        return {"type": "FeatureCollection", "features": feats}
+
+
