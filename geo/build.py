@@ -67,7 +67,18 @@ def build_towns(sources: Path) -> pd.DataFrame:
         "nearest_rail_station": geo["nearest_rail_station"],
         "notes": towns["notes"],
     })
-    return out
+    return _with_facts(out, read_csv(sources / "town_facts.csv"))
+
+
+def _with_facts(towns: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """Checked Kazakh names (where a source corrects the gathered one) and each town's status in 2025."""
+    facts = facts.set_index("town_id").reindex(towns["id"]).fillna("")
+    fixed = facts["name_kk"].values != ""
+    towns.loc[fixed, "name_kk"] = facts["name_kk"].values[fixed]
+    towns["name_kk_source"] = facts["name_source"].values
+    towns["status_2025"] = facts["status"].values
+    towns["status_2025_source"] = facts["status_source"].values
+    return towns
 
 
 def build_cities(sources: Path) -> pd.DataFrame:

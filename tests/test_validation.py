@@ -74,3 +74,13 @@ def test_official_agglomerations_as_a_second_fua_definition(model):
         assert c.in_fua.value == max(a.in_fua.value, b.in_fua.value)
     areas = model.official.areas_geojson()
     assert {f["properties"]["agglomeration"] for f in areas["features"]} >= {"Karaganda", "Aktobe", "Astana"}
+
+
+def test_town_facts_checked_against_sources(root):
+    import pandas as pd
+
+    towns = pd.read_csv(root / "data" / "towns.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert towns.loc["saran", "name_kk"] == "Саран" and towns.loc["saran", "name_ru"] == "Сарань"
+    assert towns.loc["saran", "status_2025"].startswith("WITHDRAWN") and towns.loc["tekeli", "status_2025"].startswith("WITHDRAWN")
+    assert towns.loc["saran", "status_2025_source"].startswith("https://")
+    assert len(towns) == 27  # the paper's universe stays
