@@ -26,13 +26,20 @@ def test_index_has_27_markers_with_the_right_colours(client, root):
         m = re.search(r"var " + var + r" = L\.circleMarker\(\s*\[([^\]]+)\],\s*(\{.*?\})\s*\)", html, re.S)
         assert m, tid
         style = json.loads(m.group(2))
-        rec = feats[tid]["properties"]["scenario"]["recommended"]
-        expected = "#999999" if not rec else colours[rec[0]] if len(rec) == 1 else "#F0E442"
+        s = feats[tid]["properties"]["scenario"]
+        rec = s["recommended"]
+        expected = ("#D9D9D9" if not rec and not s["tie"] else "#FFFFFF" if not s["settled"] else "#0072B2" if s["tie"]
+                    else colours[rec[0]] if len(rec) == 1 else "#F0E442")
         assert style["fillColor"] == expected, tid
-        provisional = feats[tid]["properties"]["scenario"]["completeness"] != "6/6"
-        assert (style["fillOpacity"] < 0.5) == provisional, tid
+        # provisional towns are never drawn as confident: hollow, or white (undetermined) with a dashed ring
+        provisional = s["completeness"] != "6/6"
+        assert (style["fillOpacity"] < 0.5 or style["dashArray"] is not None) == provisional, tid
         lat, lon = map(float, m.group(1).split(","))
         assert 40 < lat < 56 and 46 < lon < 88
+    # the paper's Karazhal ties three ways: said as a tie, not cut to two scenarios
+    kz = feats["karazhal"]["properties"]["scenario"]
+    assert kz["tie"] and kz["tied"] == ["balanced", "innovative", "diversification"]
+    assert "No single recommendation" in boot["display"]["karazhal"]["label"]
 
 
 def test_index_has_no_external_url(client):

@@ -48,6 +48,21 @@ class T:
     def scenarios(self, ids: list) -> str:
         return " + ".join(self.scenario(s) for s in ids) if ids else self("insufficient")
 
+    def verdict(self, scenario: dict) -> str:
+        """What the map says of a town: insufficient data, undetermined (the range and the most decisive
+        missing input), a tie said as a tie, or the recommendation."""
+        if scenario["completeness"].startswith("0/"):
+            return self("insufficient")
+        if not scenario.get("settled", True):
+            text = self("undetermined").format(" / ".join(self.scenario(s) for s in scenario["possible"]))
+            if scenario.get("decisive"):
+                text += "; " + self("decisive").format(self.indicator(scenario["decisive"]))
+            return text
+        if scenario.get("tie"):
+            score = max(scenario["scores"].values())
+            return self("tie_text").format(", ".join(self.scenario(s) for s in scenario["tied"]), score)
+        return self.scenarios(scenario["recommended"])
+
     def indicator(self, code: str) -> str:
         return self.method.indicators[code].names.get(self.lang) or code
 

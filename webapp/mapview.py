@@ -7,7 +7,7 @@ import geopandas as gpd
 from flask import render_template, url_for
 from markupsafe import Markup
 
-from .serialize import colour
+from .serialize import category, colour
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 ROAD_STYLE = {"international": dict(color="#b2182b", weight=3), "republican": dict(color="#ef8a62", weight=2),
@@ -23,8 +23,16 @@ def vendor_assets() -> tuple[list, list]:
 
 
 def marker_style(town: dict, method) -> dict:
-    """Filled when all six indicators have a level; hollow and dashed (provisional) otherwise."""
+    """Filled when all six indicators have a level; hollow and dashed (provisional) otherwise;
+    undetermined towns white with a dashed dark ring, towns without any level light grey and dotted."""
     c = colour(town, method)
+    cat = category(town)
+    if cat == "undetermined":
+        return {"radius": 8, "color": "#444444", "weight": 2, "fill": True, "fillColor": c, "fillOpacity": 0.9,
+                "dashArray": "3 3"}
+    if cat == "none":
+        return {"radius": 7, "color": "#888888", "weight": 1.5, "fill": True, "fillColor": c, "fillOpacity": 0.9,
+                "dashArray": "1 3"}
     if town["scenario"]["provisional"]:
         return {"radius": 9, "color": c, "weight": 3, "fill": True, "fillColor": c, "fillOpacity": 0.15,
                 "dashArray": "4 3"}
@@ -42,7 +50,7 @@ def popup_html(town: dict, meta: dict, t, method, query: str) -> str:
 
 
 def tooltip_text(town: dict, meta: dict, t) -> str:
-    rec = t.scenarios(town["scenario"]["recommended"])
+    rec = t.verdict(town["scenario"])
     extra = f" ({town['scenario']['completeness']})" if town["scenario"]["provisional"] else ""
     return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
 

@@ -12,12 +12,19 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import Point
 
-CATEGORY_COLOURS = {"two": "#F0E442", "none": "#999999"}
+CATEGORY_COLOURS = {"two": "#F0E442", "tie": "#0072B2", "undetermined": "#FFFFFF", "none": "#D9D9D9"}
 
 
 def category(town: dict) -> str:
-    rec = town["scenario"]["recommended"]
-    return "none" if not rec else rec[0] if len(rec) == 1 else "two"
+    """none (no level at all), undetermined (missing data leave several outcomes), tie, two, or the scenario."""
+    s = town["scenario"]
+    if not s["recommended"] and not s.get("tie"):
+        return "none"
+    if not s.get("settled", True):
+        return "undetermined"
+    if s.get("tie"):
+        return "tie"
+    return s["recommended"][0] if len(s["recommended"]) == 1 else "two"
 
 
 def colour(town: dict, method) -> str:
@@ -42,7 +49,9 @@ def feature(town: dict, meta: dict, method) -> dict:
         "population_source": meta["source_population"],
         "inputs": town["inputs"], "provenance": town["provenance"], "indices": town["indices"],
         "levels": town["levels"], "scenario": {k: town["scenario"][k] for k in
-                                               ("scores", "recommended", "completeness", "provisional", "explanation")},
+                                               ("scores", "recommended", "completeness", "provisional", "explanation",
+                                                    "tie", "tied", "summary", "possible", "settled", "decisive",
+                                                    "decisive_worst", "decisive_mean")},
         "category": category(town), "colour": colour(town, method), "missing": town["missing"],
         "agglomeration": town["agglomeration"], "expert": town.get("expert"),
         "paper_agglomeration": town.get("paper_agglomeration"),

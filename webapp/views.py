@@ -13,7 +13,7 @@ from .i18n import LANGS, T, pick_lang
 from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
 from .params import from_args, queries
-from .serialize import CATEGORY_COLOURS, collection, colour
+from .serialize import CATEGORY_COLOURS, category, collection, colour
 
 bp = Blueprint("views", __name__)
 
@@ -32,6 +32,7 @@ def display(atlas: dict, svc, t, query: str) -> dict:
     """Per town: marker style, tooltip and popup HTML in the page's language (for map updates)."""
     metas = svc.metas
     return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
+                       "label": t.verdict(tw["scenario"]),
                        "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
 
 
@@ -56,6 +57,7 @@ def index():
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc.metas,
                            method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
+                           category_of=category,
                            uploaded_name=svc.uploaded_name,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query)

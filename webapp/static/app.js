@@ -64,8 +64,10 @@
       const rec = f.properties.scenario.recommended;
       const sw = tr.querySelector(".scen .sw");
       sw.style.setProperty("--c", f.properties.colour);
-      sw.classList.toggle("hollow", f.properties.scenario.provisional);
-      tr.querySelector(".scen").lastChild.textContent = scenName(rec);
+      const undetermined = f.properties.category === "undetermined";
+      sw.classList.toggle("undetermined", undetermined);
+      sw.classList.toggle("hollow", !undetermined && f.properties.scenario.provisional);
+      tr.querySelector(".scen").lastChild.textContent = d.label || scenName(rec);
       tr.querySelector(".complete").textContent = f.properties.scenario.completeness;
     });
   }
