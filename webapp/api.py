@@ -13,6 +13,7 @@ from geo.params import default_params, load_specs, parse_params
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args, queries
+from .security import BodyError, clip, load_json_body
 from .serialize import collection, feature, to_csv, to_shapefile_zip
 from .views import display
 
@@ -40,9 +41,14 @@ def param_error(exc: ParamError):
     return _bad(exc.field_errors)
 
 
+@bp.errorhandler(BodyError)
+def body_error(exc: BodyError):
+    return _bad({"body": f"{exc.description}; send a JSON object of parameters, e.g. {{\"fua_minutes\": 90}}"})
+
+
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    return {"error": exc.name.lower(), "message": exc.description}, exc.code
+    return {"error": exc.name.lower(), "message": clip(exc.description)}, exc.code
 
 
 @bp.get("/params")
@@ -69,7 +75,7 @@ def town(tid: str):
 
 @bp.post("/recompute")
 def recompute():
-    body = request.get_json(silent=True)
+    body = load_json_body(request.get_data()) if request.is_json else None  # BodyError: 400 naming "body"
     if not isinstance(body, dict):
         return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
     return _payload(parse_params(body))
