@@ -61,6 +61,8 @@ def test_api_fuzzed_never_a_server_error(api_schema, method, path, mode):
 def test_fuzz_figures():
     """Runs after the fuzzed operations: how many requests, how many server errors (must be 0)."""
     total = sum(STATUSES.values())
+    if total == 0:
+        pytest.skip("run together with test_api_fuzzed_never_a_server_error")
     errors = sum(n for code, n in STATUSES.items() if code >= 500)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "fuzz.json").write_text(json.dumps({"requests": total, "server_errors": errors,

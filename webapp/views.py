@@ -57,7 +57,7 @@ def index():
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m, nonce=csp_nonce()), atlas=atlas, metas=svc.metas,
                            method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
-                           uploaded_name=svc.uploaded_name,
+                           uploaded_name=svc.uploaded_name, upload_note=svc.upload_note,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query)
 
