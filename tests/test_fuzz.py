@@ -58,6 +58,27 @@ def test_api_fuzzed_never_a_server_error(api_schema, method, path, mode):
     run()
 
 
+PAGE_QUERY = st.dictionaries(st.sampled_from([*load_specs(), "planned_roads", "lang"]) | st.text(max_size=20),
+                             st.text(max_size=40) | st.sampled_from(["0", "5000000", "1e999", "9" * 400, "[{]"]),
+                             max_size=5)
+
+
+@pytest.mark.parametrize("page", ["/", "/town/temirtau", "/town/karazhal"])
+def test_pages_fuzzed_never_a_server_error(fuzz_app, page):
+    """The pages take the same query: any query renders (bad values get a message beside the field)."""
+    client = fuzz_app.test_client()
+
+    @given(query=PAGE_QUERY)
+    @settings(max_examples=15, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(query):
+        with client.get(page, query_string=query) as r:
+            STATUSES[r.status_code] += 1
+            assert r.status_code == 200, (query, r.status_code)
+
+    run()
+
+
 def test_fuzz_figures():
     """Runs after the fuzzed operations: how many requests, how many server errors (must be 0)."""
     total = sum(STATUSES.values())

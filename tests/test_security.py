@@ -144,6 +144,20 @@ def test_request_size_limits(sc):
     assert r.status_code == 413 and get(sc, "/api/statistics").get_json()["file"] is None
 
 
+def test_upload_problems_are_capped(sc):
+    rows = "".join(f"Rudny{i},doc,2023,150\n" for i in range(50_000))
+    r = sc.post("/api/statistics", data=("town,source,period,mono_output_share\n" + rows).encode(),
+                content_type="text/csv")
+    assert r.status_code == 400 and len(r.get_data()) < 50_000
+    assert r.get_json()["problems"][-1].startswith("... and ")
+    cols = ",".join(f"c{i}" for i in range(100_000))
+    r = sc.post("/api/statistics", data=("town,source,period," + cols + "\n").encode(), content_type="text/csv")
+    assert r.status_code == 400 and len(r.get_data()) < 50_000
+    name = "n" * 5000 + ".csv"
+    r = sc.post("/api/statistics", data={"file": (io.BytesIO(b"town\n"), name)}, content_type="multipart/form-data")
+    assert r.status_code == 400 and len(r.get_data()) < 50_000
+
+
 def test_long_path_echo_is_clipped(sc):
     r = get(sc, "/api/towns/" + "a" * 5000)
     assert r.status_code == 404 and len(r.get_json()["message"]) <= 300

@@ -13,7 +13,7 @@ from geo.params import default_params, load_specs, parse_params
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args, queries
-from .security import BodyError, clip, load_json_body
+from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, feature, to_csv, to_shapefile_zip
 from .views import display
 
@@ -112,7 +112,7 @@ def upload_statistics():
     svc = get_atlas()
     file = request.files.get("file")
     if file is not None:
-        name, raw = file.filename or "upload.csv", file.read()
+        name, raw = clip(file.filename or "upload.csv", 100), file.read()
     elif request.mimetype in ("text/csv", "text/plain"):
         name, raw = "upload.csv", request.get_data()
     else:
@@ -124,7 +124,7 @@ def upload_statistics():
     try:
         parsed = svc.upload_statistics(text, name)
     except InputError as exc:
-        return {"error": "invalid upload", "file": name, "problems": exc.problems,
+        return {"error": "invalid upload", "file": name, "problems": cap_messages(exc.problems),
                 "kept": svc.uploaded_name}, 400
     return {"file": name, "towns": sorted(parsed), "values": sum(len(v) for v in parsed.values())}
 

@@ -64,6 +64,12 @@ def clip(text: Any, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def cap_messages(messages: list, *, limit: int = 50, length: int = 2 * MAX_MESSAGE) -> list[str]:
+    """At most ``limit`` messages of at most ``length`` characters, then one line saying how many more."""
+    kept = [clip(m, length) for m in messages[:limit]]
+    return kept + ([f"... and {len(messages) - limit} further problem(s) not listed"] if len(messages) > limit else [])
+
+
 def json_depth(value: Any) -> int:
     """Nesting depth of parsed JSON, counted without recursion (a scalar is 0, ``[]`` is 1)."""
     deepest, stack = 0, [(value, 1)]
