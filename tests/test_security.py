@@ -130,6 +130,8 @@ def test_unknown_keys_give_a_short_answer(sc):
     assert "_more" in r.get_json()["fields"]
     r = get(sc, "/api/towns?" + "&".join(f"k{i}=1" for i in range(3000)))
     assert r.status_code == 400 and len(r.get_data()) < 20_000
+    r = sc.post("/api/recompute", json={"corridor_line_types": [str(i) for i in range(200_000)]})
+    assert r.status_code == 400 and len(r.get_data()) < 20_000 and "corridor_line_types" in r.get_json()["fields"]
 
 
 def test_request_size_limits(sc):

@@ -38,7 +38,7 @@ def _payload(params) -> dict:
 
 @bp.errorhandler(ParamError)
 def param_error(exc: ParamError):
-    return _bad(exc.field_errors)
+    return _bad({clip(k, 60): clip(v, 1000) for k, v in exc.field_errors.items()})  # a long list of bad values
 
 
 @bp.errorhandler(BodyError)
