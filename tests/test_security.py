@@ -75,6 +75,31 @@ def test_policy_text():
     assert "script-src 'self' 'nonce-abc'" in csp and "connect-src 'self'" in csp and "form-action 'self'" in csp
 
 
+# -- no cross-site writes -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                                     {"Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"},
+                                     {"Origin": "null"}])
+def test_cross_site_writes_are_refused_and_change_nothing(sc, headers):
+    text = GOOD.format(source="evil", share=99)
+    r = sc.post("/api/statistics", data={"file": (io.BytesIO(text.encode()), "evil.csv")},
+                content_type="multipart/form-data", headers=headers)
+    assert r.status_code == 403 and get(sc, "/api/statistics").get_json()["file"] is None
+    assert sc.post("/api/statistics", data=text, content_type="text/plain", headers=headers).status_code == 403
+    assert sc.post("/api/recompute", json={"near_km": 5}, headers=headers).status_code == 403
+    assert sc.post("/api/statistics", data=GOOD.format(source="ok", share=50), content_type="text/csv").status_code == 200
+    assert sc.delete("/api/statistics", headers=headers).status_code == 403
+    assert get(sc, "/api/statistics").get_json()["file"] == "upload.csv"  # the delete was refused too
+    assert get(sc, "/api/towns", headers=headers).status_code == 200  # reading is not a write
+
+
+def test_same_origin_writes_pass(sc):
+    same = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    text = GOOD.format(source="ok", share=50)
+    assert sc.post("/api/statistics", data=text, content_type="text/csv", headers=same).status_code == 200
+    assert sc.delete("/api/statistics", headers=same).status_code == 200
+
+
 # -- /vendor stays inside its packages -----------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["/vendor/leaflet/../.package-lock.json", "/vendor/leaflet/../jquery/package.json",

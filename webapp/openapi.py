@@ -68,7 +68,8 @@ def _json(description: str, schema: dict | None = None) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    text = {400: "invalid input: a message per field", 404: "not found", 413: "request body too large",
+    text = {400: "invalid input: a message per field", 403: "cross-site request refused", 404: "not found",
+            413: "request body too large",
             414: "query string too long"}
     schema = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
     return {str(c): _json(text[c], schema) for c in codes}
@@ -100,7 +101,7 @@ def openapi_document() -> dict:
             "/api/recompute": {"post": {
                 "summary": "all towns scored at the parameters of a JSON body",
                 "requestBody": {"required": True, "content": {JSON: {"schema": recompute_body_schema()}}},
-                "responses": {"200": _json("as GET /api/towns", _collection()), **_errors(400, 413)}}},
+                "responses": {"200": _json("as GET /api/towns", _collection()), **_errors(400, 403, 413)}}},
             "/api/export.{fmt}": {"get": {
                 "summary": "all towns as CSV, GeoJSON or a zipped shapefile",
                 "parameters": [{"name": "fmt", "in": "path", "required": True,
@@ -116,8 +117,9 @@ def openapi_document() -> dict:
                              "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                                  "file": {"type": "string", "format": "binary"}}}},
                              "text/csv": {"schema": {"type": "string"}}}},
-                         "responses": {"200": _json("stored"), **_errors(400, 413)}},
-                "delete": {"summary": "remove the uploaded statistics", "responses": {"200": stats}}},
+                         "responses": {"200": _json("stored"), **_errors(400, 403, 413)}},
+                "delete": {"summary": "remove the uploaded statistics",
+                           "responses": {"200": stats, **_errors(403)}}},
             "/api/openapi.json": {"get": {"summary": "this description", "responses": {"200": _json("OpenAPI 3")}}},
         },
     }

@@ -2,8 +2,9 @@
 
 ``init_app`` registers the hooks: a fresh nonce per request (``csp_nonce()`` in templates and views),
 a Content-Security-Policy that allows only this app's own scripts and scripts carrying that nonce,
-``nosniff``, no framing, a strict referrer policy; and limits checked before any view runs
-(query-string size, JSON nesting depth). ``load_json_body`` is the one place a request body is
+``nosniff``, no framing, a strict referrer policy; limits checked before any view runs
+(query-string size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends
+from another site (``Sec-Fetch-Site`` / ``Origin``). ``load_json_body`` is the one place a request body is
 parsed as JSON.
 """
 from __future__ import annotations
@@ -14,11 +15,12 @@ import secrets
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import BadRequest, RequestURITooLarge
+from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
 
 MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
 MAX_JSON_DEPTH = 32  # the deepest valid body is 4 ({"planned_roads": [{"from": [lon, lat]}]})
 MAX_MESSAGE = 300  # error messages echo user text at most this long
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
@@ -107,6 +109,31 @@ def _check_limits() -> None:
         raise RequestURITooLarge(f"the query string is longer than {MAX_QUERY_BYTES} bytes")
 
 
+def is_cross_site(method: str, headers, host_url: str, trusted: tuple[str, ...] = ()) -> bool:
+    """True for a state-changing request that a browser sent from another site.
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` with every POST/DELETE; a form or script on
+    another site cannot forge them. A request without them (curl, scripts, the test client) is not a
+    browser's cross-site request and passes (sign-in and CSRF tokens are issue 10's).
+    """
+    if method in SAFE_METHODS:
+        return False
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = headers.get("Origin")
+    return origin is not None and origin not in (host_url.rstrip("/"), *trusted)
+
+
+def _refuse_cross_site() -> None:
+    """403 for a cross-site POST/DELETE (a form on another site must not upload or delete statistics)."""
+    from flask import current_app
+
+    if is_cross_site(request.method, request.headers, request.host_url,
+                     tuple(current_app.config.get("TRUSTED_ORIGINS", ()))):
+        raise Forbidden("cross-site requests may not change anything here")
+
+
 def _set_headers(response: Response) -> Response:
     """The security headers of every response (pages, API, assets, errors)."""
     h = response.headers
@@ -120,7 +147,8 @@ def _set_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the limits, the headers and ``csp_nonce`` for templates."""
+    """Register the limits, the cross-site refusal, the headers and ``csp_nonce`` for templates."""
     app.before_request(_check_limits)
+    app.before_request(_refuse_cross_site)
     app.after_request(_set_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
