@@ -105,7 +105,8 @@ def test_invalid_parameter_message_next_to_field(page, server):
     load(page, server + "/")
     page.fill("#p-fua_minutes", "-5")
     page.click("#apply")
-    page.wait_for_function("document.getElementById('err-fua_minutes').textContent.length > 0", timeout=20000)
+    page.wait_for_function("() => document.getElementById('err-fua_minutes').textContent.length > 0",
+                           timeout=20000)  # a function, not a bare expression: the CSP forbids eval
     assert "out of range" in page.inner_text("#err-fua_minutes")
     assert page.eval_on_selector("[data-field='fua_minutes']", "e => e.classList.contains('invalid')")
 
@@ -159,3 +160,31 @@ def test_upload_in_browser(page, server, tmp_path, client):
     page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
     assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "3/6"
     client.delete("/api/statistics")
+
+
+CSP_LISTENER = """window.__csp = []; document.addEventListener('securitypolicyviolation',
+    (e) => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline')));"""
+
+
+def test_content_security_policy_holds_and_the_map_works(page, server):
+    """The offline pages satisfy their CSP: no violation, the map, popups and recompute still work."""
+    console = []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    page.add_init_script(CSP_LISTENER)
+    load(page, server + "/")
+    assert page.evaluate("Object.values(JSON.parse(document.getElementById('boot').textContent).registry.markers)"
+                         ".filter(v => window[v] && window[v]._path).length") == 27
+    page.click("tr[data-id='temirtau']")
+    page.wait_for_selector(".leaflet-popup-content .popup[data-town='temirtau']")
+    page.fill("#p-near_km", "400")
+    page.click("#apply")
+    page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
+    assert page.evaluate("window.__csp") == [] and console == [] and page.errors == []
+    page.goto(server + "/town/temirtau")
+    assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 1
+    assert page.evaluate("window.__csp") == [] and console == [] and page.errors == []
+    # and the policy is enforced: an injected inline script without the nonce does not run
+    page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
+        document.body.appendChild(s); }""")
+    page.wait_for_function("() => window.__csp.length > 0", timeout=5000)
+    assert page.evaluate("window.__ran") is None and "script-src" in page.evaluate("window.__csp")[0]

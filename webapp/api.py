@@ -13,6 +13,7 @@ from geo.params import default_params, load_specs, parse_params
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args, queries
+from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, feature, to_csv, to_shapefile_zip
 from .views import display
 
@@ -37,12 +38,17 @@ def _payload(params) -> dict:
 
 @bp.errorhandler(ParamError)
 def param_error(exc: ParamError):
-    return _bad(exc.field_errors)
+    return _bad({clip(k, 60): clip(v, 1000) for k, v in exc.field_errors.items()})  # a long list of bad values
+
+
+@bp.errorhandler(BodyError)
+def body_error(exc: BodyError):
+    return _bad({"body": f"{exc.description}; send a JSON object of parameters, e.g. {{\"fua_minutes\": 90}}"})
 
 
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    return {"error": exc.name.lower(), "message": exc.description}, exc.code
+    return {"error": exc.name.lower(), "message": clip(exc.description)}, exc.code
 
 
 @bp.get("/params")
@@ -69,7 +75,7 @@ def town(tid: str):
 
 @bp.post("/recompute")
 def recompute():
-    body = request.get_json(silent=True)
+    body = load_json_body(request.get_data()) if request.is_json else None  # BodyError: 400 naming "body"
     if not isinstance(body, dict):
         return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
     return _payload(parse_params(body))
@@ -106,7 +112,7 @@ def upload_statistics():
     svc = get_atlas()
     file = request.files.get("file")
     if file is not None:
-        name, raw = file.filename or "upload.csv", file.read()
+        name, raw = clip(file.filename or "upload.csv", 100), file.read()
     elif request.mimetype in ("text/csv", "text/plain"):
         name, raw = "upload.csv", request.get_data()
     else:
@@ -118,7 +124,7 @@ def upload_statistics():
     try:
         parsed = svc.upload_statistics(text, name)
     except InputError as exc:
-        return {"error": "invalid upload", "file": name, "problems": exc.problems,
+        return {"error": "invalid upload", "file": name, "problems": cap_messages(exc.problems),
                 "kept": svc.uploaded_name}, 400
     return {"file": name, "towns": sorted(parsed), "values": sum(len(v) for v in parsed.values())}
 

@@ -7,6 +7,7 @@ import geopandas as gpd
 from flask import render_template, url_for
 from markupsafe import Markup
 
+from .security import add_nonce
 from .serialize import category, colour
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
@@ -138,14 +139,20 @@ def _folium_style(style: dict) -> dict:
             "fill_color": style["fillColor"], "fill_opacity": style["fillOpacity"], "dash_array": style["dashArray"]}
 
 
-def render_parts(m: folium.Map) -> dict:
+def render_parts(m: folium.Map, *, nonce: str | None = None) -> dict:
+    """Folium's header, map HTML and script, rendered for our template.
+
+    With ``nonce``, every ``<script>`` tag of the header carries it (the Content-Security-Policy
+    allows no inline script without it); the template wraps ``script`` in a nonced tag itself.
+    """
     root = m.get_root()
     root.render()
-    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
+    header = root.header.render()
+    return {"header": Markup(add_nonce(header, nonce) if nonce else header), "html": Markup(root.html.render()),
             "script": Markup(root.script.render())}
 
 
-def small_route_map(town: dict, meta: dict, t) -> dict:
+def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None) -> dict:
     """A small map of one town's route to its nearest large city and its access link."""
     js, css = vendor_assets()
     a = town["agglomeration"]
@@ -163,7 +170,7 @@ def small_route_map(town: dict, meta: dict, t) -> dict:
                         tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
     if len(pts) > 1:
         m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]])
-    return render_parts(m)
+    return render_parts(m, nonce=nonce)
 
 
 __all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text"]

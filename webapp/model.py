@@ -6,9 +6,12 @@ planner's uploaded statistics.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
@@ -16,11 +19,14 @@ from pathlib import Path
 from flask import current_app
 
 from geo.params import Params, default_params
+from scoring import InputError
 from scoring.imports import parse_statistics_upload
 from scoring.paper import compare, load_paper, scenario_comparison
 from scoring.pipeline import Pipeline
 
 COMPARE_ROLES = ("derived",)
+log = logging.getLogger(__name__)
+STALE_TMP_SECONDS = 60  # an upload writes in milliseconds; an older temporary file was cut short
 
 
 class Atlas:
@@ -42,10 +48,27 @@ class Atlas:
         self.cache_size = cache_size
         self.default_params = default_params()
         self.upload_path = Path(upload_dir) / "statistics_upload.csv" if upload_dir else None
-        self.uploaded, self.uploaded_name = {}, None
-        if self.upload_path and self.upload_path.exists():  # what a planner stored before
+        self.uploaded, self.uploaded_name, self.upload_note = {}, None, None
+        if self.upload_path:
+            self._load_stored_upload()
+
+    def _load_stored_upload(self) -> None:
+        """Read what a planner stored before; a corrupt file is logged, noted and set aside, never fatal."""
+        for tmp in self.upload_path.parent.glob(self.upload_path.name + ".*.tmp"):
+            with contextlib.suppress(FileNotFoundError):  # another process may remove it first
+                if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:  # a write cut short before os.replace
+                    tmp.unlink()
+        if not self.upload_path.exists():
+            return
+        try:
             self.uploaded = self._parse(self.upload_path.read_text(encoding="utf-8"), self.upload_path.name)
             self.uploaded_name = self.upload_path.name
+        except (InputError, UnicodeDecodeError) as exc:
+            aside = self.upload_path.with_name(self.upload_path.name + ".corrupt")
+            os.replace(self.upload_path, aside)
+            detail = "; ".join(exc.problems[:3]) if isinstance(exc, InputError) else "not UTF-8 text"
+            self.upload_note = f"the stored statistics upload was unreadable and was set aside as {aside.name}: {detail}"
+            log.error("%s", self.upload_note)
 
     def _parse(self, text: str, filename: str) -> dict:
         return parse_statistics_upload(text, self.method, self.spatial.places.town_id, filename=filename)
@@ -63,7 +86,7 @@ class Atlas:
         with self._lock:
             if self.upload_path:
                 _atomic_write(self.upload_path, text)
-            self.uploaded, self.uploaded_name = parsed, filename
+            self.uploaded, self.uploaded_name, self.upload_note = parsed, filename, None
             self._data_changed()
         return parsed
 
@@ -71,7 +94,7 @@ class Atlas:
         with self._lock:
             if self.upload_path:
                 self.upload_path.unlink(missing_ok=True)
-            self.uploaded, self.uploaded_name = {}, None
+            self.uploaded, self.uploaded_name, self.upload_note = {}, None, None
             self._data_changed()
 
     def _data_changed(self) -> None:

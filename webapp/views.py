@@ -12,6 +12,7 @@ from geo.params import load_specs, plannable_classes
 from .i18n import LANGS, T, pick_lang
 from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
+from .security import clip, csp_nonce
 from .params import from_args, queries
 from .serialize import CATEGORY_COLOURS, category, collection, colour
 
@@ -54,11 +55,11 @@ def index():
             "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"), "town": url_for("views.town", tid="__ID__"),
                      "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
-    return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m), atlas=atlas, metas=svc.metas,
+    return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m, nonce=csp_nonce()), atlas=atlas, metas=svc.metas,
                            method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
-                           uploaded_name=svc.uploaded_name,
+                           uploaded_name=svc.uploaded_name, upload_note=svc.upload_note,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query)
 
@@ -70,12 +71,12 @@ def town(tid: str):
     atlas, params, errors = _request_params()
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
-        abort(404, f"Town '{tid}' does not exist.")
+        abort(404, clip(f"Town '{tid}' does not exist."))
     meta = svc.metas[tid]
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
     query, lang_query = queries(params, t.lang, LANGS)
     return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
-                           small=small_route_map(rec, meta, t), query=query, langs=LANGS,
+                           small=small_route_map(rec, meta, t, nonce=csp_nonce()), query=query, langs=LANGS,
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
                            lang_query=lang_query)
@@ -84,16 +85,17 @@ def town(tid: str):
 @bp.get("/vendor/<path:path>")
 def vendor(path: str):
     """Front-end packages installed from the npm registry at set-up (never a CDN at run time)."""
-    package = path.split("/", 1)[0]
+    package, _, inner = path.partition("/")
     if package not in current_app.config["VENDOR_PACKAGES"]:
-        abort(404, f"'{package}' is not a served package.")
-    return send_from_directory(Path(current_app.config["VENDOR_DIR"]), path, max_age=86400)
+        abort(404, clip(f"'{package}' is not a served package."))
+    # joined below the package's own folder, so ".." cannot leave it (send_from_directory refuses that)
+    return send_from_directory(Path(current_app.config["VENDOR_DIR"]) / package, inner, max_age=86400)
 
 
 @bp.app_errorhandler(404)
 def not_found(err):
     if request.path.startswith("/api/"):
-        return {"error": "not found", "message": err.description}, 404
+        return {"error": "not found", "message": clip(err.description)}, 404
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
-    return render_template("error.html", t=t, message=err.description, langs=LANGS), 404
+    return render_template("error.html", t=t, message=clip(err.description), langs=LANGS), 404

@@ -1,0 +1,133 @@
+"""Fuzzing: schemathesis against /api/openapi.json (WSGI, in process, no network) and hypothesis
+against the one parameter parser. Zero server errors allowed; the figures go to test-artifacts/fuzz.json."""
+import json
+import string
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings, strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+
+from geo import ParamError
+from geo.params import Params, load_specs, parse_params
+from webapp.openapi import openapi_document
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+EXAMPLES = 40  # per API operation and generation mode; derandomized, so every run sends the same requests
+STATUSES: Counter = Counter()
+SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory):
+    """An app of its own (its own upload folder), so fuzzed uploads touch no other test's state."""
+    from webapp import create_app
+
+    return create_app({"TESTING": False, "UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz_uploads"))})
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_app):
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", fuzz_app)
+
+
+# (method, path, mode): valid requests for every operation, invalid ones where there is input to break
+OPERATIONS = [(method.upper(), path, mode) for path, ops in openapi_document()["paths"].items()
+              if path != "/api/openapi.json" for method, op in ops.items()
+              for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+              if mode == GenerationMode.POSITIVE or "parameters" in op or "requestBody" in op]
+
+
+@pytest.mark.parametrize("method,path,mode", OPERATIONS)
+def test_api_fuzzed_never_a_server_error(api_schema, method, path, mode):
+    """Every generated request (valid and invalid) answers 2xx or a documented 4xx, never 5xx."""
+    operation = api_schema[path][method]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @SETTINGS
+    def run(case):
+        response = case.call_and_validate(checks=[not_a_server_error, status_code_conformance,
+                                                  content_type_conformance])
+        STATUSES[response.status_code] += 1
+
+    run()
+
+
+PAGE_QUERY = st.dictionaries(st.sampled_from([*load_specs(), "planned_roads", "lang"]) | st.text(max_size=20),
+                             st.text(max_size=40) | st.sampled_from(["0", "5000000", "1e999", "9" * 400, "[{]"]),
+                             max_size=5)
+
+
+@pytest.mark.parametrize("page", ["/", "/town/temirtau", "/town/karazhal"])
+def test_pages_fuzzed_never_a_server_error(fuzz_app, page):
+    """The pages take the same query: any query renders (bad values get a message beside the field)."""
+    client = fuzz_app.test_client()
+
+    @given(query=PAGE_QUERY)
+    @settings(max_examples=15, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(query):
+        with client.get(page, query_string=query) as r:
+            STATUSES[r.status_code] += 1
+            assert r.status_code == 200, (query, r.status_code)
+
+    run()
+
+
+def test_fuzz_figures():
+    """Runs after the fuzzed operations: how many requests, how many server errors (must be 0)."""
+    total = sum(STATUSES.values())
+    if total == 0:
+        pytest.skip("run together with test_api_fuzzed_never_a_server_error")
+    errors = sum(n for code, n in STATUSES.items() if code >= 500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "fuzz.json").write_text(json.dumps({"requests": total, "server_errors": errors,
+                                                     "statuses": dict(sorted(STATUSES.items()))}, indent=1))
+    assert total >= 100 and errors == 0, STATUSES
+
+
+# -- the parameter parser ------------------------------------------------------------------------
+
+NAMES = [*load_specs(), "planned_roads", "lang", "bogus"]
+TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=80) | st.sampled_from(
+    ["", "0", "-1", "1e308", "nan", "inf", "9" * 400, "true", "republican,railway", "[1, 2]", "[" * 5000,
+     '[{"from": "Karazhal", "to": "Zhezkazgan"}]', '[{"from": [0, 0], "to": "x", "class": 1}]'])
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+                           max_leaves=20)
+
+
+def _parse(raw) -> Params | ParamError:
+    try:
+        return parse_params(raw)
+    except ParamError as exc:
+        return exc
+
+
+@given(st.dictionaries(st.sampled_from(NAMES) | st.text(string.printable, max_size=50), TEXT, max_size=8))
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+def test_parse_params_text_gives_params_or_param_error(raw):
+    """Any mapping of text (a query string) gives Params or ParamError, never another exception."""
+    out = _parse(raw)
+    assert isinstance(out, (Params, ParamError))
+    if isinstance(out, ParamError):
+        assert out.field_errors and len(out.field_errors) <= 21
+        assert all(isinstance(k, str) and len(k) <= 40 for k in out.field_errors)
+
+
+@given(st.dictionaries(st.sampled_from(NAMES), JSON_VALUES, max_size=6))
+@settings(max_examples=300, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+def test_parse_params_json_gives_params_or_param_error(raw):
+    """Any JSON body gives Params or ParamError; accepted values are inside the documented ranges."""
+    out = _parse(raw)
+    assert isinstance(out, (Params, ParamError))
+    if isinstance(out, Params):
+        for name, spec in load_specs().items():
+            if spec.type in ("number", "integer"):
+                assert spec.min <= out[name] <= spec.max

@@ -1,0 +1,131 @@
+"""An OpenAPI 3 description of the JSON API, built from the parameter specs (served at /api/openapi.json).
+
+The query parameters and the recompute body are generated from ``data/method/geo_params.csv`` (types,
+ranges, allowed values), so the description cannot drift from the one parser ``geo.params.parse_params``.
+The test suite fuzzes the API against this description (tests/test_fuzz.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from geo.params import MAX_PLANNED, MAX_PLANNED_TEXT, MAX_TEXT, Spec, load_specs, plannable_classes
+
+from .i18n import LANGS
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+JSON = "application/json"
+_OBJECT = {"type": "object"}
+
+
+def _value_schema(spec: Spec, *, in_query: bool) -> dict:
+    """The JSON schema of one parameter's value (as text in a query string, or as a JSON value)."""
+    if spec.type in ("number", "integer"):
+        return {"type": spec.type, "minimum": spec.min, "maximum": spec.max}
+    if spec.type == "bool":
+        return {"type": "boolean"}
+    items = {"type": "string", "enum": list(spec.allowed)}
+    return {"type": "array", "items": items, "minItems": 1, "uniqueItems": True} | (
+        {} if in_query else {"maxItems": len(spec.allowed)})
+
+
+def _end_schema() -> dict:
+    return {"oneOf": [{"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
+                       "description": "a town or large city name in any language"},
+                      {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                       "description": "[lon, lat]"}]}
+
+
+def planned_road_schema() -> dict:
+    """One planned road of the recompute body."""
+    return {"type": "object", "required": ["from", "to"],
+            "properties": {"from": _end_schema(), "to": _end_schema(),
+                           "class": {"type": "string", "enum": list(plannable_classes())}}}
+
+
+def query_parameters() -> list[dict]:
+    """Every spatial parameter, ``planned_roads`` (JSON text) and ``lang`` as optional query parameters."""
+    out = [{"name": name, "in": "query", "required": False, "description": spec.description,
+            "schema": _value_schema(spec, in_query=True), "style": "form", "explode": False}
+           for name, spec in load_specs().items()]
+    out.append({"name": "planned_roads", "in": "query", "required": False,
+                "description": 'JSON list of {"from", "to", "class"}',
+                "schema": {"type": "string", "maxLength": MAX_PLANNED_TEXT}})
+    out.append({"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": list(LANGS)}})
+    return out
+
+
+def recompute_body_schema() -> dict:
+    """The recompute body: the same names as the query parameters, as JSON values."""
+    props: dict[str, Any] = {name: _value_schema(spec, in_query=False) for name, spec in load_specs().items()}
+    props["planned_roads"] = {"type": "array", "items": planned_road_schema(), "maxItems": MAX_PLANNED}
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def _json(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "content": {JSON: {"schema": schema or _OBJECT}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "invalid input: a message per field", 403: "cross-site request refused", 404: "not found",
+            413: "request body too large",
+            414: "query string too long"}
+    schema = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+    return {str(c): _json(text[c], schema) for c in codes}
+
+
+def _collection() -> dict:
+    return {"type": "object", "required": ["type", "features", "parameters"],
+            "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"},
+                           "parameters": _OBJECT}}
+
+
+def openapi_document() -> dict:
+    """The whole OpenAPI 3.0 document (every route under /api)."""
+    q = query_parameters()
+    towns = {"200": _json("every town as a GeoJSON FeatureCollection", _collection()), **_errors(400, 414)}
+    stats = _json("the uploaded statistics", {"type": "object", "required": ["file", "towns"]})
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Monotown Scenario Atlas API", "version": "1"},
+        "paths": {
+            "/api/params": {"get": {"summary": "defaults and specs of the spatial parameters",
+                                    "responses": {"200": _json("defaults and specs")}}},
+            "/api/towns": {"get": {"summary": "all towns scored at the given parameters", "parameters": q,
+                                   "responses": towns}},
+            "/api/towns/{tid}": {"get": {
+                "summary": "one town", "parameters": [{"name": "tid", "in": "path", "required": True,
+                                                      "schema": {"type": "string"}}, *q],
+                "responses": {"200": _json("one town as a GeoJSON Feature"), **_errors(400, 404, 414)}}},
+            "/api/recompute": {"post": {
+                "summary": "all towns scored at the parameters of a JSON body",
+                "requestBody": {"required": True, "content": {JSON: {"schema": recompute_body_schema()}}},
+                "responses": {"200": _json("as GET /api/towns", _collection()), **_errors(400, 403, 413)}}},
+            "/api/export.{fmt}": {"get": {
+                "summary": "all towns as CSV, GeoJSON or a zipped shapefile",
+                "parameters": [{"name": "fmt", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": ["csv", "geojson", "zip"]}}, *q],
+                "responses": {"200": {"description": "the export", "content": {
+                    "text/csv": {"schema": {"type": "string"}}, "application/geo+json": {"schema": _OBJECT},
+                    "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                    **_errors(400, 404, 414)}}},
+            "/api/statistics": {
+                "get": {"summary": "the planner's uploaded statistics", "responses": {"200": stats}},
+                "post": {"summary": "upload a CSV of statistical inputs (rejected whole on any problem)",
+                         "requestBody": {"required": True, "content": {
+                             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                                 "file": {"type": "string", "format": "binary"}}}},
+                             "text/csv": {"schema": {"type": "string"}}}},
+                         "responses": {"200": _json("stored"), **_errors(400, 403, 413)}},
+                "delete": {"summary": "remove the uploaded statistics",
+                           "responses": {"200": stats, **_errors(403)}}},
+            "/api/openapi.json": {"get": {"summary": "this description", "responses": {"200": _json("OpenAPI 3")}}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> dict:
+    """The OpenAPI description of this API."""
+    return openapi_document()

@@ -1,0 +1,154 @@
+"""Response headers, the per-response CSP nonce and request limits (see SECURITY.md).
+
+``init_app`` registers the hooks: a fresh nonce per request (``csp_nonce()`` in templates and views),
+a Content-Security-Policy that allows only this app's own scripts and scripts carrying that nonce,
+``nosniff``, no framing, a strict referrer policy; limits checked before any view runs
+(query-string size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends
+from another site (``Sec-Fetch-Site`` / ``Origin``). ``load_json_body`` is the one place a request body is
+parsed as JSON.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
+
+MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
+MAX_JSON_DEPTH = 32  # the deepest valid body is 4 ({"planned_roads": [{"from": [lon, lat]}]})
+MAX_MESSAGE = 300  # error messages echo user text at most this long
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
+
+
+class BodyError(BadRequest):
+    """A request body that is not a JSON document this app accepts (400, named field ``body``)."""
+
+
+def csp_nonce() -> str:
+    """This response's nonce (one per request, unguessable); usable only inside a request."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def content_security_policy(nonce: str) -> str:
+    """The policy: own scripts and nonced inline scripts only; no framing, no plugins, no foreign hosts.
+
+    Styles keep ``'unsafe-inline'``: the templates, Folium and the popups use style attributes, and a
+    style cannot run script. Forms may post to this app only (``form-action 'self'``).
+    """
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def add_nonce(html: str, nonce: str) -> str:
+    """Give every ``<script`` tag of trusted, rendered HTML (Folium's header) the response's nonce."""
+    return _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', html)
+
+
+def clip(text: Any, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as a string of at most ``limit`` characters (error messages that echo input)."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def cap_messages(messages: list, *, limit: int = 50, length: int = 2 * MAX_MESSAGE) -> list[str]:
+    """At most ``limit`` messages of at most ``length`` characters, then one line saying how many more."""
+    kept = [clip(m, length) for m in messages[:limit]]
+    return kept + ([f"... and {len(messages) - limit} further problem(s) not listed"] if len(messages) > limit else [])
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, counted without recursion (a scalar is 0, ``[]`` is 1)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
+def load_json_body(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse a request body as JSON; raise BodyError if it is not JSON, too deep, or not UTF-8.
+
+    Parameters
+    ----------
+    data : the raw body (already bounded by ``MAX_CONTENT_LENGTH``).
+    max_depth : deepest nesting accepted; Python's parser would otherwise stop with RecursionError.
+    """
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise BodyError(f"JSON nested deeper than {max_depth} levels") from None
+    except (ValueError, TypeError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BodyError("not a JSON document") from None
+    if json_depth(value) > max_depth:
+        raise BodyError(f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def _check_limits() -> None:
+    """Refuse an oversized query string before any view parses it (414)."""
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        raise RequestURITooLarge(f"the query string is longer than {MAX_QUERY_BYTES} bytes")
+
+
+def is_cross_site(method: str, headers, host_url: str, trusted: tuple[str, ...] = ()) -> bool:
+    """True for a state-changing request that a browser sent from another site.
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` with every POST/DELETE; a form or script on
+    another site cannot forge them. A request without them (curl, scripts, the test client) is not a
+    browser's cross-site request and passes (sign-in and CSRF tokens are issue 10's).
+    """
+    if method in SAFE_METHODS:
+        return False
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = headers.get("Origin")
+    return origin is not None and origin not in (host_url.rstrip("/"), *trusted)
+
+
+def _refuse_cross_site() -> None:
+    """403 for a cross-site POST/DELETE (a form on another site must not upload or delete statistics)."""
+    from flask import current_app
+
+    if is_cross_site(request.method, request.headers, request.host_url,
+                     tuple(current_app.config.get("TRUSTED_ORIGINS", ()))):
+        raise Forbidden("cross-site requests may not change anything here")
+
+
+def _set_headers(response: Response) -> Response:
+    """The security headers of every response (pages, API, assets, errors)."""
+    h = response.headers
+    h.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the limits, the cross-site refusal, the headers and ``csp_nonce`` for templates."""
+    app.before_request(_check_limits)
+    app.before_request(_refuse_cross_site)
+    app.after_request(_set_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
