@@ -159,6 +159,8 @@ class DrawModel:
         indices = _indices(values, self.method)
         levels = {code: self._level(rows, code, indices[code]) for code in self.method.levelled}
         scores = _scores(levels, self.method, len(rows), len(self.towns))
+        if progress:
+            progress(95, PROGRESS_TOTAL)
         margin = self.column(rows, "rule margin", "recommend_margin", self.method.settings["recommend_margin"])
         return Outcomes(indices, levels, scores, _outcome_mask(scores, levels, margin))
 
@@ -183,17 +185,20 @@ class DrawModel:
         return out
 
     def _inputs(self, rows: np.ndarray) -> dict:
-        """Sourced and curated inputs, with the measurement errors of the draws (clipped to range)."""
+        """Sourced and curated inputs: (1, towns), or (rows, towns) with a measurement error (clipped)."""
         out = {}
+        errors = {c.target: i for i, c in enumerate(self.choices) if c.kind == "measurement error"}
         for name, base in self.inputs.items():
-            if self.method.inputs[name].role == "derived":
-                continue
-            err = self.column(rows, "measurement error", name, 0.0)
             spec = self.method.inputs[name]
-            x = base[None, :] * (1 + err[:, None])
-            lo = -np.inf if spec.min is None else spec.min
-            hi = np.inf if spec.max is None else spec.max
-            out[name] = np.clip(x, lo, hi)
+            if spec.role == "derived":
+                continue
+            if name not in errors:
+                out[name] = base[None, :]
+                continue
+            x = base[None, :] * (1 + rows[:, errors[name], None])
+            if spec.min is not None:
+                x = np.maximum(x, spec.min)
+            out[name] = x if spec.max is None else np.minimum(x, spec.max)
         return out
 
     def _level(self, rows: np.ndarray, code: str, value: np.ndarray) -> np.ndarray:
@@ -453,3 +458,16 @@ CONVENTIONS = {
                          "(each town's results depend only on its own inputs, so the per-town figures "
                          "are those of independent errors)",
 }
+
+
+def text_report(result: dict) -> str:
+    """A table: per town the default outcome, the modal outcome, stability and the top three drivers."""
+    lines = [f"{result['draws']} draws, seed {result['seed']}, {len(result['choices'])} uncertain choices "
+             f"({result['evaluations']} evaluations); {result['check']}",
+             f"{'town':12} {'stability':>9}  {'default':42} {'modal outcome':42} top drivers (total index)"]
+    for t in result["towns"]:
+        drivers = ", ".join(f"{k} {v:.2f}" for k, v in list(t["drivers"].items())[:3]) or "none"
+        lines.append(f"{t['town']:12} {t['stability']:9.3f}  {t['default']:42} {t['modal_outcome']:42} {drivers}")
+    lines.append("")
+    lines += [f"{k}: {v}" for k, v in result["conventions"].items()]
+    return "\n".join(lines)
