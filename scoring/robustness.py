@@ -51,7 +51,11 @@ INDEX_DIGITS = 4  # sensitivity indices
 # -- the spatial part ----------------------------------------------------------------------------
 
 class _Graph:
-    """The base network as parallel-edge groups, sources and town nodes, for batched searches."""
+    """The base network as parallel-edge groups, sources and town nodes, for batched searches.
+
+    One instance per ``DrawModel``: ``nearest`` rewrites the weights of its CSR graph in place, so an
+    instance is not shared between threads.
+    """
 
     def __init__(self, spatial, base: Params):
         net = spatial.network(base)
@@ -63,22 +67,11 @@ class _Graph:
         self.pop = np.array([float(spatial.city_pop[c]) for c in src_ids])
         self.routable = np.array([t in net.town_node for t in spatial.town_ids])
         self.cols = np.array([net.town_node[t] for t in spatial.town_ids if t in net.town_node], dtype=np.int64)
-        a, b = np.minimum(net.u, net.v), np.maximum(net.u, net.v)
-        keep = np.flatnonzero(a != b)
-        order = keep[np.lexsort((b[keep], a[keep]))]
+        order, pa, pb, first = _edge_pairs(np.asarray(net.u), np.asarray(net.v))
         self.km = np.asarray(net.km, dtype=float)[order]
         self.cls = np.array([self.classes.index(c) for c in net.cls[order]], dtype=np.int64)
-        pa, pb = a[order], b[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])
         self.starts = np.flatnonzero(first)
-        # both directions of each pair, so that csgraph searches it as directed (no transpose per search)
-        pa, pb, ids = pa[first], pb[first], np.arange(1, first.sum() + 1)
-        template = csr_matrix((np.concatenate([ids, ids]), (np.concatenate([pa, pb]), np.concatenate([pb, pa]))),
-                              shape=(self.n, self.n))
-        template.sort_indices()
-        self.perm = template.data.astype(np.int64) - 1
-        self.csr = template.astype(float)
+        self.csr, self.perm = _symmetric(self.n, pa[first], pb[first])
 
     def weights(self, detours: np.ndarray, speeds: np.ndarray | None) -> np.ndarray:
         """Edge weights per key row as ``geo.routing.edge_weights`` + ``compact`` make them: (keys, pairs).
@@ -98,6 +91,27 @@ class _Graph:
         self.csr.data[:] = w[self.perm]
         d = dijkstra(self.csr, directed=True, indices=self.sources[selected], min_only=True)
         return d[self.cols].astype(np.float32)
+
+
+def _edge_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Edges without loops sorted by node pair (low, high): (edge order, low, high, first of its pair)."""
+    a, b = np.minimum(u, v), np.maximum(u, v)
+    keep = np.flatnonzero(a != b)
+    order = keep[np.lexsort((b[keep], a[keep]))]
+    pa, pb = a[order], b[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])
+    return order, pa, pb, first
+
+
+def _symmetric(n: int, pa: np.ndarray, pb: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
+    """A CSR graph holding each pair in both directions (searched as directed: no transpose per search),
+    and the pair index of each of its stored entries (``data = pair_weights[perm]``)."""
+    ids = np.arange(1, len(pa) + 1)
+    template = csr_matrix((np.concatenate([ids, ids]), (np.concatenate([pa, pb]), np.concatenate([pb, pa]))),
+                          shape=(n, n))
+    template.sort_indices()
+    return template.astype(float), template.data.astype(np.int64) - 1
 
 
 class _Junctions:
@@ -453,7 +467,9 @@ CONVENTIONS = {
     "variants": "pessimistic / realistic / optimistic: every scenario's score at the 5th / 50th / 95th "
                 "percentile of the draws (inverted CDF, an attained score); outcome by the default rule",
     "drivers": "total Sobol index (Jansen) of agreeing with the default outcome; first order: Saltelli 2010; "
-               "Saltelli design with sample A = the draws; indices below 0.00005 omitted",
+               "Saltelli design with sample A = the draws; indices below 0.00005 omitted; estimates carry "
+               "sampling noise (a value slightly above 1 or a small first-order value of a choice without "
+               "effect is noise; control_dummy, which changes nothing, gets exactly 0)",
     "measurement error": "one relative error per input and draw, applied to every town holding the input "
                          "(each town's results depend only on its own inputs, so the per-town figures "
                          "are those of independent errors)",
