@@ -6,8 +6,9 @@ the estimators are those of SALib's ``sobol.analyze`` with ``calc_second_order=F
 - first order (Saltelli et al. 2010): ``S_i = mean(f(B) * (f(A_B^i) - f(A))) / V``
 - total (Jansen 1999): ``ST_i = mean((f(A) - f(A_B^i))^2) / (2 V)``
 
-with ``V`` the variance (ddof 0) of ``f(A)`` and ``f(B)`` together, every output first centred on their
-mean (as SALib does; the first-order estimator's noise grows with the mean). A choice that changes nothing gives
+with ``V`` the variance (ddof 0) of ``f(A)`` and ``f(B)`` together, the outputs first centred on the mean
+of all rows (as SALib does; the first-order estimator's noise grows with the mean). A test checks both
+against ``SALib.analyze.sobol`` on the same design. A choice that changes nothing gives
 ``f(A_B^i) == f(A)`` and so exactly 0 for both; an output that never varies (V = 0) gets 0 for every
 choice. The first-order estimate carries sampling noise (it may be slightly negative); the dummy
 choice of uncertainty.csv shows its size.
@@ -36,10 +37,10 @@ def sobol_indices(y: np.ndarray, n: int, d: int) -> tuple[np.ndarray, np.ndarray
     -------
     (first, total), each (d, ...): one index per choice and output column.
     """
-    fa, fb, fab = split(np.asarray(y, dtype=float), n, d)
-    both = np.concatenate([fa, fb])
-    mean, var = both.mean(axis=0), both.var(axis=0)
-    fa, fb, fab = fa - mean, fb - mean, fab - mean  # centred, as SALib does: less noise in S_i
+    y = np.asarray(y, dtype=float)
+    y = y - y.mean(axis=0)  # centred on every output, as SALib does: less noise in S_i
+    fa, fb, fab = split(y, n, d)
+    var = np.concatenate([fa, fb]).var(axis=0)
     first_num = (fb[None] * (fab - fa[None])).mean(axis=1)
     total_num = 0.5 * ((fa[None] - fab) ** 2).mean(axis=1)
     safe = np.where(var > 0, var, 1.0)

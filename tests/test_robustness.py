@@ -234,6 +234,22 @@ def test_sobol_indices_of_a_linear_function():
     assert (sobol_indices(np.ones(n * (d + 2)), n, d)[1] == 0).all()
 
 
+def test_sobol_indices_equal_salib():
+    salib = pytest.importorskip("SALib.analyze.sobol")
+    rng = np.random.default_rng(1)
+    n, d = 512, 4
+    a, b = rng.random((n, d)), rng.random((n, d))
+    x = np.vstack([a, b] + [np.where(np.arange(d) == i, b, a) for i in range(d)])
+    y = np.sin(3 * x[:, 0]) + x[:, 1] ** 2 * x[:, 2] + (x[:, 1] > 0.5)
+    first, total = sobol_indices(y, n, d)
+    # SALib's layout: per base row, A, AB_1 .. AB_d, B
+    blocks = [y[:n]] + [y[(2 + i) * n:(3 + i) * n] for i in range(d)] + [y[n:2 * n]]
+    problem = {"num_vars": d, "names": [f"x{i}" for i in range(d)], "bounds": [[0, 1]] * d}
+    ref = salib.analyze(problem, np.column_stack(blocks).reshape(-1), calc_second_order=False, seed=0)
+    assert first == pytest.approx(ref["S1"], rel=1e-9, abs=1e-12)
+    assert total == pytest.approx(ref["ST"], rel=1e-9, abs=1e-12)
+
+
 # -- the command line -----------------------------------------------------------------------------
 
 def _cli(root, *args):
