@@ -228,14 +228,18 @@ class DrawModel:
 
 def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, stage: int) -> np.ndarray:
     """(rows, routable towns) float32 distance to the nearest selected city, one search per distinct key."""
-    parts = [detours, selected.astype(float)] if speeds is None else [detours, speeds, selected.astype(float)]
+    if selected.shape[1] > 52:
+        raise ValueError("at most 52 candidate large cities (their selection is a key exact in float64)")
+    code = selected.astype(np.int64) @ (1 << np.arange(selected.shape[1], dtype=np.int64))
+    parts = [detours, code[:, None]] if speeds is None else [detours, speeds, code[:, None]]
     keys, inverse = np.unique(np.hstack(parts), axis=0, return_inverse=True)
-    det, spd = keys[:, :detours.shape[1]], None if speeds is None else keys[:, detours.shape[1]:2 * detours.shape[1]]
-    sel = keys[:, -selected.shape[1]:] > 0.5
+    c = detours.shape[1]
+    det, spd = keys[:, :c], None if speeds is None else keys[:, c:2 * c]
+    sel = (keys[:, -1:].astype(np.int64) >> np.arange(selected.shape[1], dtype=np.int64)) & 1 == 1
     w = g.weights(det, spd)
     out = np.empty((len(keys), len(g.cols)), dtype=np.float32)
     step = max(1, len(keys) // 45)
-    for k in range(len(keys)):
+    for k in range(len(keys)):  # one search per key: about 35 us each (csgraph's own cost per call)
         out[k] = g.nearest(w[k], sel[k])
         if progress and ((k + 1) % step == 0 or k + 1 == len(keys)):
             progress(stage * 45 + (k + 1) * 45 // len(keys), PROGRESS_TOTAL)
@@ -274,11 +278,11 @@ def _votes(code: str, method: Method) -> np.ndarray:
     """(bands + 1, scenarios) 0/1 rule votes per band; the last row (position -1) is a missing level."""
     bands = method.indicators[code].bands
     rows = [[int(code in rule and b.level in rule[code][0]) for rule in method.rules.values()] for b in bands]
-    return np.array(rows + [[0] * len(method.rules)], dtype=np.int64)
+    return np.array(rows + [[0] * len(method.rules)], dtype=np.int16)
 
 
 def _scores(levels: dict, method: Method, n_rows: int, n_towns: int) -> np.ndarray:
-    scores = np.zeros((n_rows, n_towns, len(method.rules)), dtype=np.int64)
+    scores = np.zeros((n_rows, n_towns, len(method.rules)), dtype=np.int16)
     for code, lv in levels.items():
         scores += _votes(code, method)[np.broadcast_to(lv, (n_rows, n_towns))]
     return scores
