@@ -7,9 +7,11 @@ pushes every draw through the spatial derivation and the scoring, vectorised ove
 - what does not change between draws is computed once: the network, its edges grouped per node
   pair, every town's distance to each distinct major line, the towns' sourced and curated inputs;
 - a speed, detour or large-city-population draw changes the distances: one multi-source csgraph
-  Dijkstra per distinct (speeds, detours, selected cities) and metric gives every node's distance to
-  the nearest selected large city (the minimum over cities of what ``geo.routing.Routing`` holds,
-  kept as float32 like it);
+  Dijkstra (``min_only``) per distinct (detours[, speeds], selected cities) and metric, on one CSR
+  graph holding each node pair in both directions whose weights are rewritten in place, gives every
+  node's distance to the nearest selected large city: the minimum over cities of what
+  ``geo.routing.Routing`` holds, kept as float32 like it (a draw that changes only a threshold, a band
+  or an input reuses the search of the draw it was copied from);
 - thresholds are array compares; indicators the method's formulas on arrays; levels the count of
   (shifted) band bounds below the value; scenario scores sums of the rule's votes per level.
 
@@ -43,7 +45,6 @@ from .sensitivity import sobol_indices
 Progress = Callable[[int, int], None]  # (done, total): percent of the run, total = PROGRESS_TOTAL
 PROGRESS_TOTAL = 100
 VARIANTS = (("pessimistic", 5), ("realistic", 50), ("optimistic", 95))
-DERIVED = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
 DIGITS = 6  # shares, stability
 INDEX_DIGITS = 4  # sensitivity indices
 
