@@ -29,9 +29,9 @@ def pipeline():
 
 @pytest.fixture(scope="module")
 def timed(pipeline):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = robustness(pipeline, draws=DRAWS, seed=0)
-    return result, time.perf_counter() - start
+    return result, time.perf_counter() - start, time.process_time() - cpu
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +157,9 @@ def test_random_draws_equal_the_pipeline_with_those_choices(pipeline):
 # -- properties of the result -----------------------------------------------------------------------
 
 def test_thousand_draws_under_ten_seconds(timed):
-    result, seconds = timed
-    print(f"\n{DRAWS} draws ({result['evaluations']} evaluations), all 27 towns: {seconds:.2f} s")
+    result, seconds, cpu = timed
+    print(f"\n{DRAWS} draws ({result['evaluations']} evaluations), all 27 towns: {seconds:.2f} s "
+          f"(CPU {cpu:.2f} s; the wall time grows with other load on the machine)")
     assert result["draws"] == DRAWS and len(result["towns"]) == 27
     assert seconds < 10
 
