@@ -75,6 +75,9 @@ def _robustness(args) -> int:
     from .pipeline import Pipeline
     from .robustness import robustness, text_report
 
+    if args.draws < 2:
+        print(f"error: --draws must be at least 2, got {args.draws}", file=sys.stderr)
+        return 2
     show = args.progress or sys.stderr.isatty()
     start = time.perf_counter()
     result = robustness(Pipeline(), draws=args.draws, seed=args.seed, progress=progress_bar(sys.stderr) if show else None)

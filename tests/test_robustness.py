@@ -276,3 +276,8 @@ def test_cli_table_and_progress(root):
     assert p.returncode == 0, p.stderr
     assert "Temirtau" in p.stdout and "stability" in p.stdout
     assert "robustness [" in p.stderr and "100%" in p.stderr and "20 draws" in p.stderr
+
+
+def test_cli_rejects_too_few_draws(root):
+    p = _cli(root, "--draws", "1")
+    assert p.returncode == 2 and "--draws must be at least 2" in p.stderr
