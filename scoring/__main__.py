@@ -1,4 +1,5 @@
-"""Command line: ``python -m scoring evaluate FILE.csv [--json]`` and ``python -m scoring paper``."""
+"""Command line: ``python -m scoring evaluate FILE.csv [--json]``, ``paper``, ``atlas [--json]``,
+``robustness [--draws N] [--seed S] [--json]``."""
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,35 @@ def _atlas(method, as_json: bool) -> int:
     return 0
 
 
+def _robustness(args) -> int:
+    import time
+
+    from .pipeline import Pipeline
+    from .robustness import robustness, text_report
+
+    if args.draws < 2:
+        print(f"error: --draws must be at least 2, got {args.draws}", file=sys.stderr)
+        return 2
+    show = args.progress or sys.stderr.isatty()
+    start = time.perf_counter()
+    result = robustness(Pipeline(), draws=args.draws, seed=args.seed, progress=progress_bar(sys.stderr) if show else None)
+    print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else text_report(result))
+    print(f"{args.draws} draws ({result['evaluations']} evaluations) in {time.perf_counter() - start:.2f} s",
+          file=sys.stderr)
+    return 0
+
+
+def progress_bar(stream, width: int = 40):
+    """A progress callback (done, total) drawing a bar on ``stream``; a newline when done."""
+    def show(done: int, total: int) -> None:
+        filled = width * done // total
+        stream.write(f"\rrobustness [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}%")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,9 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     at = sub.add_parser("atlas", help="all 27 towns: sourced statistics + derived agglomeration (default "
                                       "spatial parameters) + curated special potential, scored")
     at.add_argument("--json", action="store_true")
+    rb = sub.add_parser("robustness", help="scenario shares, stability, variants and drivers of every town "
+                                           "under the uncertain choices of data/method/uncertainty.csv")
+    rb.add_argument("--draws", type=int, default=1000, help="number of draws (default 1000)")
+    rb.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    rb.add_argument("--json", action="store_true")
+    rb.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
     args = parser.parse_args(argv)
     try:
         method = load_method()
+        if args.command == "robustness":
+            return _robustness(args)
         if args.command == "atlas":
             return _atlas(method, args.json)
         if args.command == "paper":
