@@ -24,7 +24,8 @@ def root():
 def app(tmp_path_factory):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
+    db = tmp_path_factory.mktemp("db") / "atlas.sqlite3"
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "test"})
 
 
 @pytest.fixture()
