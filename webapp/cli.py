@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from scoring import InputError
 
@@ -15,6 +16,7 @@ from .store import StoreError
 
 
 @click.command("create-editor")
+@with_appcontext
 @click.argument("name")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="the editor's password (prompted for when not given)")
@@ -28,6 +30,7 @@ def create_editor(name: str, password: str) -> None:
 
 
 @click.command("import-stats")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--editor", default=None, help="who enters the values (default: the system user)")
 def import_stats(file: Path, editor: str | None) -> None:
@@ -44,6 +47,7 @@ def import_stats(file: Path, editor: str | None) -> None:
 
 
 @click.command("export-stats")
+@with_appcontext
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def export_stats(out: Path) -> None:
     """Write the current values to OUT (CSV in the import format: town, year, source, note, inputs)."""
