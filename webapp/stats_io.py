@@ -29,7 +29,7 @@ MAX_ABS = 1e9  # no input of the method is anywhere near; keeps every sum and me
 TEXT_LIMITS = {"period": 60, "source": 500, "note": 1000}
 META_COLUMNS = ("town", "year", "period", "source", "note")
 IMPORT_ROLES = ("statistical", "curated")
-NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 NO_PERIOD = "not stated"  # exported for a stored value without a period (the import requires one)
 COMMENT = "#"  # a row whose town cell starts with this is a comment (the template's unit and range rows)
 
@@ -63,7 +63,7 @@ class StatsFileError(InputError):
 
 @dataclass(frozen=True)
 class Cell:
-    """A cell as read: ``kind`` is text, number, formula, bool, date, error or empty."""
+    """A cell as read: ``kind`` is raw (CSV, untyped), text, number, formula, bool, date, error or empty."""
 
     kind: str
     value: object = None
@@ -106,7 +106,7 @@ def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]]
         lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
         return [], [], [Problem(None, None, None, f"not a readable CSV ({exc})")]
-    as_cells = [(n, [Cell("text", v) if v.strip() else Cell("empty") for v in line])
+    as_cells = [(n, [Cell("raw", v) if v.strip() else Cell("empty") for v in line])
                 for n, line in enumerate(lines, start=1)]
     return _split_header(as_cells)
 
@@ -177,7 +177,7 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
     problems, cols = [], {}
     allowed = importable(method)
     for i, cell in enumerate(cells, start=1):
-        name = cell.shown().strip() if cell.kind == "text" else ""
+        name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
         if not name:
             problems.append(Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column"))
             continue
@@ -209,7 +209,9 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
     if cell.kind == "formula":
         return None, "a formula cell; type the number itself (paste values)"
     if cell.kind in ("bool", "date", "error"):
-        return None, f"a {cell.kind} cell, not a number"
+        return None, f"{'an' if cell.kind == 'error' else 'a'} {cell.kind} cell, not a number"
+    if cell.kind == "text":
+        return None, "text in a numeric column (a cell formatted as text; store the number as a number)"
     if cell.kind == "number":
         x = float(cell.value)
     else:
@@ -231,7 +233,7 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
 def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, required: bool) -> str:
     if cell.kind == "number" and column in ("year", "period") and float(cell.value).is_integer():
         return str(int(cell.value))
-    if cell.kind not in ("text", "empty"):
+    if cell.kind not in ("raw", "text", "empty"):
         problems.append(Problem(row, column, cell.shown(), f"a {cell.kind} cell; type plain text"))
         return ""
     text = cell.shown().strip()
@@ -292,7 +294,7 @@ def validate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], metho
                    town_id: Callable[[str], str | None]) -> tuple[list[ValueRow], list[Problem]]:
     """Header and data rows -> (accepted values, every problem). Values count only when problems is empty."""
     cols, problems = _header(header, method)
-    data = [(n, c) for n, c in rows if not (c and c[0].kind == "text" and c[0].shown().strip().startswith(COMMENT))]
+    data = [(n, c) for n, c in rows if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))]
     if len(data) > MAX_ROWS:
         return [], problems + [Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")]
     if problems:  # with a broken header the rows cannot be read reliably
