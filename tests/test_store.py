@@ -161,6 +161,31 @@ def test_eight_concurrent_imports_each_whole_as_one_revision(atlas):
         assert {x["entered_by"] for x in rows} == {f"e{i}"} and {x["value"] for x in rows if x["input"] == "mono_output_share"} == {i + 1}
 
 
+def test_writers_in_separate_connections_are_serialised(tmp_path):
+    """Eight stores on one file (as eight processes would be): each write lands whole as its own revision."""
+    url = f"sqlite:///{tmp_path / 'many.sqlite3'}"
+    Store(url).migrate()
+    stores, barrier, errors = [Store(url) for _ in range(8)], threading.Barrier(8), []
+
+    def work(i):
+        try:
+            barrier.wait()
+            stores[i].apply([{"town_id": "rudny", "input": "mono_output_share", "value": float(i), "period": str(2000 + k),
+                              "unit": "%", "source": f"s{i}", "note": ""} for k in range(50)], editor=f"e{i}", filename=f"{i}")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == []
+    revs = stores[0].revisions()
+    assert sorted(r.id for r in revs) == list(range(1, 9)) and all(r.changes == 50 for r in revs)
+    for r in revs:
+        assert {(c["value"], c["entered_by"]) for c in stores[0].changes(r.id)} == {(float(r.filename), f"e{r.filename}")}
+    [s.dispose() for s in stores]
+
+
 def test_data_survive_a_restart(tmp_path):
     db = tmp_path / "atlas.sqlite3"
     first = make_app(db)

@@ -7,7 +7,7 @@ small, self-running equivalent of Alembic), so ``make run`` needs no extra step.
 Values are never updated or deleted: each change is a new revision that adds rows. The value of a
 town's input for a period is the row of the latest revision for that key (a row with ``removed`` set
 withdraws it). Every write is one transaction, serialised (``BEGIN IMMEDIATE`` on SQLite, a table lock
-on PostgreSQL), so concurrent imports each land whole as their own revision.
+an advisory lock on PostgreSQL), so concurrent imports each land whole as their own revision.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 from werkzeug.security import check_password_hash, generate_password_hash
 
 SHIPPED_BY = "shipped data"
+PG_LOCK_KEY = 7310010  # the advisory lock that serialises writers on PostgreSQL
 NAME_RE = re.compile(r"[\w.@-]{1,80}")
 MIN_PASSWORD = 8
 YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d|21\d\d)(?!\d)")
@@ -147,8 +148,8 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """One serialised write transaction: committed whole on success, rolled back on any exception."""
         with self._lock, self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("LOCK TABLE revisions IN EXCLUSIVE MODE")
+            if conn.dialect.name == "postgresql":  # one writer at a time across processes, until commit
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
             yield conn
 
     @contextmanager
