@@ -76,8 +76,9 @@ class Pipeline:
     def method(self) -> Method:
         return self.sources.method
 
-    def run(self, params: Params | None = None, *, statistics: dict | None = None) -> dict:
-        """Derive and score every town; ``statistics`` replaces the shipped statistical values if given.
+    def run(self, params: Params | None = None, *, statistics: dict | None = None, curated: dict | None = None,
+            experts: dict | None = None) -> dict:
+        """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped ones if given.
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
         ``planned`` and ``selected_cities`` from the derivation.
@@ -85,7 +86,8 @@ class Pipeline:
         derivation = self.spatial.derive(params or default_params())
         s = self.sources
         atlas = build_atlas(derivation, s.method, statistics=s.statistics if statistics is None else statistics,
-                            curated=s.curated, experts=s.experts, paper_inputs=s.paper_inputs)
+                            curated=s.curated if curated is None else curated,
+                            experts=s.experts if experts is None else experts, paper_inputs=s.paper_inputs)
         atlas["catchments"] = derivation.catchments
         atlas["access_links"] = derivation.access_links
         atlas["planned"] = [p.as_dict() for p in derivation.planned]

@@ -21,7 +21,8 @@ def root():
 def app(tmp_path_factory):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
+    db = tmp_path_factory.mktemp("db") / "atlas.sqlite3"
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "test"})
 
 
 @pytest.fixture()
@@ -42,8 +43,9 @@ def tiny_app(tiny_root, tmp_path_factory):
     """The whole app pointed at the tiny data root (no national network loaded)."""
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(tiny_root),
-                       "UPLOAD_DIR": str(tmp_path_factory.mktemp("tiny_uploads"))})
+    db = tmp_path_factory.mktemp("tiny_db") / "atlas.sqlite3"
+    return create_app({"TESTING": True, "DATA_DIR": str(tiny_root), "DATABASE_URL": f"sqlite:///{db}",
+                       "SECRET_KEY": "test"})
 
 
 @pytest.fixture()

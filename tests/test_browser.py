@@ -144,22 +144,33 @@ def test_town_page_in_browser(page, server):
     assert all(u.startswith(server) for u in page.requests)
 
 
-def test_upload_in_browser(page, server, tmp_path, client):
-    client.delete("/api/statistics")
+def test_upload_in_browser(page, server, tmp_path, app):
+    """An editor signs in on the page, a bad file is rejected whole, a good one recomputes the map."""
+    store, atlas = app.extensions["store"], app.extensions["atlas"]
+    if not store.editor_exists("browser"):
+        store.add_editor("browser", "browser-pass")
     bad = tmp_path / "bad.csv"
     bad.write_text("town,source,period,mono_output_share\nRudny,doc,2023,150\n")
     good = tmp_path / "good.csv"
     good.write_text("town,source,period,mono_output_share,mono_employment_share\nRudny,Akimat report,2023,70,30\n")
     load(page, server + "/")
+    assert page.query_selector("#upload-form") is None
+    page.click("#upload-signin")
+    page.fill("input[name=name]", "browser")
+    page.fill("input[name=password]", "browser-pass")
+    page.click("form.signin button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", timeout=20000)
+    assert "browser" in page.inner_text("#signed-in")
     page.set_input_files("#upload-file", str(bad))
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("body[data-upload='rejected']")
-    assert "value 150 is out of range; allowed: 0 to 100" in page.inner_text("#upload-problems")
+    assert "value '150': out of range; allowed: 0 to 100" in page.inner_text("#upload-problems")
     page.set_input_files("#upload-file", str(good))
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
     assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "3/6"
-    client.delete("/api/statistics")
+    assert page.errors == []
+    atlas.rollback(1, editor="test cleanup")
 
 
 CSP_LISTENER = """window.__csp = []; document.addEventListener('securitypolicyviolation',

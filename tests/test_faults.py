@@ -1,9 +1,9 @@
-"""Faults: the server process is SIGKILLed in the middle of an upload and of a recompute, then started
+"""Faults: the server process is SIGKILLed in the middle of an import and of a recompute, then started
 again; it must come back with the previous or the new state, never a broken one.
 
-The server runs as a subprocess on loopback (port 0). A test-only fault hook in the launcher makes the
-process stop at the chosen point (after the temporary file is fsynced but before os.replace, after
-os.replace, inside a recompute) and say so on stdout, so the kill lands exactly there.
+The server runs as a subprocess on loopback (port 0) on a SQLite store in a temporary folder. A
+test-only fault hook in the launcher makes the process stop at the chosen point (inside the import's
+transaction, after its commit, inside a recompute) and say so on stdout, so the kill lands exactly there.
 """
 import json
 import os
@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OLD = "town,source,period,mono_output_share,mono_employment_share\nRudny,old report,2022,70,30\n"
-NEW = "town,source,period,mono_output_share,mono_employment_share\nRudny,new report,2023,40,20\n"
+OLD = "town,source,year,mono_output_share,mono_employment_share\nRudny,old report,2022,70,30\n"
+NEW = "town,source,year,mono_output_share,mono_employment_share\nRudny,new report,2023,40,20\n"
 LAUNCHER = r"""
-import os, sys, time
+import os, sys, threading, time
 from werkzeug.serving import make_server
 import scoring.pipeline
+import webapp.store
 from webapp import create_app
 
 fault = os.environ.get("FAULT", "")
@@ -39,13 +40,24 @@ if fault == "recompute":
             stop_here()
         return real_run(self, params, **kw)
     scoring.pipeline.Pipeline.run = run
-app = create_app({"UPLOAD_DIR": sys.argv[1]})
-if fault == "before_replace":  # the temporary file is written and fsynced; the stored file not yet replaced
-    real_fsync = os.fsync
-    os.fsync = lambda fd: (real_fsync(fd), stop_here())
-if fault == "after_replace":  # the new file is in place; memory not yet updated, no answer sent
-    real_replace = os.replace
-    os.replace = lambda a, b: (real_replace(a, b), stop_here())
+if fault == "inside_transaction":  # the values are inserted, the transaction not committed
+    real_insert = webapp.store.Store._insert_values
+    def insert(self, conn, revision, rows, editor):
+        real_insert(self, conn, revision, rows, editor)
+        stop_here()
+    webapp.store.Store._insert_values = insert
+if fault == "after_commit":  # the revision is committed; no answer sent, memory not updated
+    real_apply = webapp.store.Store.apply
+    def apply(self, *a, **kw):
+        rev = real_apply(self, *a, **kw)
+        stop_here()
+        return rev
+    webapp.store.Store.apply = apply
+app = create_app({"DATABASE_URL": "sqlite:///" + sys.argv[1], "SECRET_KEY": "test"})
+if os.environ.get("IMPORT"):  # the import an editor would send, run in the server process
+    atlas = app.extensions["atlas"]
+    threading.Thread(target=lambda: atlas.import_file(os.environ["IMPORT"].encode(), "x.csv", editor="anna"),
+                     daemon=True).start()
 srv = make_server("127.0.0.1", 0, app, threaded=True)
 print("PORT", srv.server_port, flush=True)
 srv.serve_forever()
@@ -55,18 +67,17 @@ srv.serve_forever()
 class Server:
     """One server subprocess on loopback; ``kill`` is SIGKILL (no clean-up runs)."""
 
-    def __init__(self, upload_dir: Path, fault: str = ""):
-        env = dict(os.environ, FAULT=fault, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(upload_dir)], cwd=ROOT, env=env,
+    def __init__(self, db: Path, fault: str = "", imports: str = ""):
+        env = dict(os.environ, FAULT=fault, IMPORT=imports, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(db)], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
-        assert line.startswith("PORT"), f"server did not start: {line!r}"
-        self.url = f"http://127.0.0.1:{line.split()[1]}"
+        assert line.startswith("PORT") or line.strip() == "FAULT", f"server did not start: {line!r}"
+        self.url = f"http://127.0.0.1:{line.split()[1]}" if line.startswith("PORT") else None
+        self.faulted = line.strip() == "FAULT"
 
-    def request(self, path: str, *, data: bytes | None = None, ctype: str = "application/json",
-                method: str | None = None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": ctype} if data is not None else {})
+    def request(self, path: str, *, data: bytes | None = None, ctype: str = "application/json") -> tuple[int, bytes]:
+        req = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": ctype} if data else {})
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status, r.read()
@@ -78,25 +89,19 @@ class Server:
         assert status == 200, (path, status, body[:300])
         return json.loads(body)
 
-    def kill_at_fault(self, path: str, data: bytes, ctype: str) -> None:
-        """Send a request in a thread, wait until the process reports the fault point, then SIGKILL it."""
-        th = threading.Thread(target=self._send_ignoring_errors, args=(path, data, ctype), daemon=True)
-        th.start()
-        assert self.proc.stdout.readline().strip() == "FAULT"
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-        th.join(30)
+    def wait_for_fault(self) -> None:
+        """Wait until the process reports the fault point, then SIGKILL it."""
+        if not self.faulted:
+            assert self.proc.stdout.readline().strip() == "FAULT"
+        self.kill()
 
-    def _send_ignoring_errors(self, path, data, ctype):
-        try:
-            self.request(path, data=data, ctype=ctype)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass  # the connection dies with the process
-
-    def stop(self) -> None:
+    def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
+
+    def stop(self) -> None:
+        self.kill()
         self.proc.stdout.close()
 
 
@@ -104,8 +109,8 @@ class Server:
 def servers():
     started = []
 
-    def start(upload_dir, fault=""):
-        started.append(Server(upload_dir, fault))
+    def start(db, fault="", imports=""):
+        started.append(Server(db, fault, imports))
         return started[-1]
 
     yield start
@@ -113,41 +118,57 @@ def servers():
         s.stop()
 
 
+def send_ignoring_errors(server: Server, path: str, body: dict) -> None:
+    try:
+        server.request(path, data=json.dumps(body).encode())
+    except (urllib.error.URLError, ConnectionError, OSError):
+        pass  # the connection dies with the process
+
+
 def rudny_share(server: Server):
     return server.json("/api/towns/rudny")["properties"]["inputs"]["mono_output_share"]
 
 
-def assert_whole_state(server: Server, upload_dir: Path) -> None:
-    """Not broken: pages and API answer, no note of a corrupt file, memory equals what is on disk."""
+def assert_whole_state(server: Server, db: Path) -> None:
+    """Not broken: pages and API answer, no note of a corrupt store, no database set aside."""
     status, html = server.request("/")
-    assert status == 200 and b'id="upload-note"' not in html
-    assert not list(upload_dir.glob("*.corrupt"))
-    stored = upload_dir / "statistics_upload.csv"
-    assert (server.json("/api/statistics")["file"] is None) == (not stored.exists())
-    assert stored.read_text(encoding="utf-8") in (OLD, NEW)
+    assert status == 200 and b'id="data-note"' not in html
+    assert not list(db.parent.glob("*.corrupt"))
+    revs = server.json("/api/statistics/revisions")["revisions"]
+    assert [r["id"] for r in revs] == sorted((r["id"] for r in revs), reverse=True)
 
 
-@pytest.mark.parametrize("fault,expected", [("before_replace", 70), ("after_replace", 40)])
-def test_kill_during_upload_keeps_previous_or_new_state(servers, tmp_path, fault, expected):
-    first = servers(tmp_path)
-    assert first.request("/api/statistics", data=OLD.encode(), ctype="text/csv")[0] == 200
+@pytest.mark.parametrize("fault,expected,revisions", [("inside_transaction", 70, 2), ("after_commit", 40, 3)])
+def test_kill_during_import_keeps_previous_or_new_state(servers, tmp_path, fault, expected, revisions):
+    db = tmp_path / "atlas.sqlite3"
+    first = servers(db, imports=OLD)
+    for _ in range(100):  # the import runs beside the server: wait until it is stored
+        if rudny_share(first) == 70:
+            break
+        threading.Event().wait(0.1)
     assert rudny_share(first) == 70
     first.stop()
-    faulty = servers(tmp_path, fault)
-    faulty.kill_at_fault("/api/statistics", NEW.encode(), "text/csv")
-    again = servers(tmp_path)
-    assert rudny_share(again) == expected  # before os.replace: the previous file; after: the new one
-    assert_whole_state(again, tmp_path)
-    assert again.request("/api/statistics", data=NEW.encode(), ctype="text/csv")[0] == 200  # and it goes on
-    assert rudny_share(again) == 40
+    faulty = servers(db, fault, imports=NEW)
+    faulty.wait_for_fault()
+    again = servers(db)
+    assert rudny_share(again) == expected  # inside the transaction: the previous state; after commit: the new
+    assert len(again.json("/api/statistics/revisions")["revisions"]) == revisions
+    assert_whole_state(again, db)
 
 
 def test_kill_during_recompute_restarts_with_the_stored_state(servers, tmp_path):
-    first = servers(tmp_path, "recompute")
-    assert first.request("/api/statistics", data=OLD.encode(), ctype="text/csv")[0] == 200
-    first.kill_at_fault("/api/recompute", json.dumps({"near_km": 777}).encode(), "application/json")
-    again = servers(tmp_path)
+    db = tmp_path / "atlas.sqlite3"
+    first = servers(db, "recompute", imports=OLD)
+    for _ in range(100):
+        if rudny_share(first) == 70:
+            break
+        threading.Event().wait(0.1)
+    th = threading.Thread(target=send_ignoring_errors, args=(first, "/api/recompute", {"near_km": 777}), daemon=True)
+    th.start()
+    first.wait_for_fault()
+    th.join(30)
+    again = servers(db)
     assert rudny_share(again) == 70
-    assert_whole_state(again, tmp_path)
+    assert_whole_state(again, db)
     status, body = again.request("/api/recompute", data=json.dumps({"near_km": 777}).encode())
     assert status == 200 and json.loads(body)["parameters"]["spatial"]["near_km"] == 777

@@ -1,6 +1,6 @@
 """Security and reliability: headers and the CSP nonce, static serving confined to its packages, input
 limits (no 500 from any input), the "no large city qualifies" state, escaping, and thread safety of the
-results cache and the statistics upload."""
+results cache and the statistics import (signed-in editors with the CSRF token; see also test_store.py)."""
 import io
 import json
 import os
@@ -9,27 +9,51 @@ import threading
 
 import pytest
 
+from test_store import make_app, sign_in
 from webapp.security import MAX_JSON_DEPTH, BodyError, content_security_policy, json_depth, load_json_body
 
-GOOD = "town,source,period,mono_output_share,mono_employment_share\nRudny,{source},2023,{share},30\n"
+GOOD = "town,source,year,mono_output_share,mono_employment_share\nRudny,{source},2023,{share},30\n"
 PAGES = ["/", "/town/temirtau", "/api/towns", "/api/openapi.json", "/vendor/leaflet/dist/leaflet.js",
          "/static/app.js", "/town/atlantis", "/api/towns/atlantis", "/api/recompute"]
 
 
 @pytest.fixture(scope="module")
 def sec_app(tmp_path_factory):
-    """An app of its own: uploads here never leak into other modules' tests."""
-    from webapp import create_app
+    """An app and database of its own: imports here never leak into other modules' tests."""
+    return make_app(tmp_path_factory.mktemp("sec_db") / "atlas.sqlite3")
 
-    return create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path_factory.mktemp("sec_uploads"))})
+
+class Editor:
+    """A signed-in test client that sends the session's CSRF token with every write (unless told not to)."""
+
+    def __init__(self, client):
+        self.client, self.token = client, sign_in(client)
+
+    def get(self, *a, **kw):
+        return self.client.get(*a, **kw)
+
+    def _write(self, method, *a, csrf=True, headers=None, **kw):
+        headers = dict(headers or {})
+        if csrf:
+            headers.setdefault("X-CSRF-Token", self.token)
+        return getattr(self.client, method)(*a, headers=headers, **kw)
+
+    def post(self, *a, **kw):
+        return self._write("post", *a, **kw)
+
+    def delete(self, *a, **kw):
+        return self._write("delete", *a, **kw)
 
 
 @pytest.fixture()
 def sc(sec_app):
-    c = sec_app.test_client()
-    c.delete("/api/statistics")
+    c = Editor(sec_app.test_client())
     yield c
-    c.delete("/api/statistics")
+    sec_app.extensions["atlas"].rollback(1, editor="test cleanup")
+
+
+def head(app) -> int:
+    return app.extensions["store"].head()
 
 
 def get(client, url, **kw):
@@ -48,7 +72,7 @@ def test_security_headers_on_every_response(sc, url):
     assert re.search(r"script-src 'self' 'nonce-[A-Za-z0-9_-]{20,}'(;|$)", csp), csp
     assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
     assert h["X-Content-Type-Options"] == "nosniff"
-    assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "no-referrer"
+    assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize("url", ["/", "/town/temirtau", "/town/balkhash?large_city_min_pop=5000000"])
@@ -80,16 +104,19 @@ def test_policy_text():
 @pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
                                      {"Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"},
                                      {"Origin": "null"}])
-def test_cross_site_writes_are_refused_and_change_nothing(sc, headers):
+def test_cross_site_writes_are_refused_and_change_nothing(sc, sec_app, headers):
+    """Even a signed-in editor's browser sending the token is refused when the request comes from another site."""
     text = GOOD.format(source="evil", share=99)
+    before = head(sec_app)
     r = sc.post("/api/statistics", data={"file": (io.BytesIO(text.encode()), "evil.csv")},
                 content_type="multipart/form-data", headers=headers)
-    assert r.status_code == 403 and get(sc, "/api/statistics").get_json()["file"] is None
+    assert r.status_code == 403 and head(sec_app) == before
     assert sc.post("/api/statistics", data=text, content_type="text/plain", headers=headers).status_code == 403
     assert sc.post("/api/recompute", json={"near_km": 5}, headers=headers).status_code == 403
     assert sc.post("/api/statistics", data=GOOD.format(source="ok", share=50), content_type="text/csv").status_code == 200
+    after_import = head(sec_app)
     assert sc.delete("/api/statistics", headers=headers).status_code == 403
-    assert get(sc, "/api/statistics").get_json()["file"] == "upload.csv"  # the delete was refused too
+    assert head(sec_app) == after_import  # the delete was refused too
     assert get(sc, "/api/towns", headers=headers).status_code == 200  # reading is not a write
 
 
@@ -98,6 +125,14 @@ def test_same_origin_writes_pass(sc):
     text = GOOD.format(source="ok", share=50)
     assert sc.post("/api/statistics", data=text, content_type="text/csv", headers=same).status_code == 200
     assert sc.delete("/api/statistics", headers=same).status_code == 200
+
+
+def test_writes_need_an_editor_and_the_token(sec_app, sc):
+    text = GOOD.format(source="ok", share=50).encode()
+    anonymous, before = sec_app.test_client(), head(sec_app)
+    assert anonymous.post("/api/statistics", data=text, content_type="text/csv").status_code in (400, 401)
+    assert head(sec_app) == before
+    assert sc.post("/api/statistics", data=text, content_type="text/csv", csrf=False).status_code == 400
 
 
 # -- /vendor stays inside its packages -----------------------------------------------------------
@@ -167,18 +202,19 @@ def test_request_size_limits(sc):
     assert r.status_code == 413
     big = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
            + b"town,source,period\n" + b"x" * (3 * 1024 * 1024) + b"\r\n--B--\r\n")
+    before = head(sc.client.application)
     r = sc.post("/api/statistics", data=big, content_type="multipart/form-data; boundary=B")
-    assert r.status_code == 413 and get(sc, "/api/statistics").get_json()["file"] is None
+    assert r.status_code == 413 and head(sc.client.application) == before
 
 
 def test_upload_problems_are_capped(sc):
-    rows = "".join(f"Rudny{i},doc,2023,150\n" for i in range(50_000))
-    r = sc.post("/api/statistics", data=("town,source,period,mono_output_share\n" + rows).encode(),
+    rows = "".join(f"Rudny{i},doc,2023,150\n" for i in range(1_500))
+    r = sc.post("/api/statistics", data=("town,source,year,mono_output_share\n" + rows).encode(),
                 content_type="text/csv")
     assert r.status_code == 400 and len(r.get_data()) < 50_000
-    assert r.get_json()["problems"][-1].startswith("... and ")
-    cols = ",".join(f"c{i}" for i in range(100_000))
-    r = sc.post("/api/statistics", data=("town,source,period," + cols + "\n").encode(), content_type="text/csv")
+    assert len(r.get_json()["problems"]) <= 101
+    cols = ",".join(f"c{i}" for i in range(50_000))
+    r = sc.post("/api/statistics", data=("town,source,year," + cols + "\n").encode(), content_type="text/csv")
     assert r.status_code == 400 and len(r.get_data()) < 50_000
     name = "n" * 5000 + ".csv"
     r = sc.post("/api/statistics", data={"file": (io.BytesIO(b"town\n"), name)}, content_type="multipart/form-data")
@@ -188,8 +224,8 @@ def test_upload_problems_are_capped(sc):
 def test_long_path_echo_is_clipped(sc):
     r = get(sc, "/api/towns/" + "a" * 5000)
     assert r.status_code == 404 and len(r.get_json()["message"]) <= 300
-    r = get(sc, "/town/" + "<b>" * 2000)
-    assert r.status_code == 404 and "<b>" not in r.get_data(as_text=True) and len(r.get_data()) < 20_000
+    r = get(sc, "/town/" + "<u>x" * 2000)
+    assert r.status_code == 404 and "<u>x" not in r.get_data(as_text=True) and len(r.get_data()) < 20_000
 
 
 # -- inside the documented ranges nothing crashes: "no large city qualifies" ---------------------
@@ -230,13 +266,13 @@ def test_hostile_source_text_is_escaped_everywhere(sc):
     assert "&lt;script&gt;alert(1)" in get(sc, "/town/rudny").get_data(as_text=True)
 
 
-# -- threads: no stale answer stored, uploads whole, deletes safe --------------------------------
+# -- threads: no stale answer stored, imports whole, deletes safe --------------------------------
 
 @pytest.fixture()
-def atlas(tmp_path):
-    from webapp.model import Atlas
-
-    return Atlas(upload_dir=tmp_path)
+def atlas(sec_app):
+    atlas = sec_app.extensions["atlas"]
+    yield atlas
+    atlas.rollback(1, editor="test cleanup")
 
 
 def completeness(result: dict, tid: str) -> str:
@@ -244,11 +280,13 @@ def completeness(result: dict, tid: str) -> str:
 
 
 def test_answer_computed_before_a_data_change_is_not_stored(atlas, monkeypatch):
-    """The race: a request computes with the old statistics, an upload lands meanwhile, the request finishes."""
+    """The race: a request computes with the old statistics, an import lands meanwhile, the request finishes."""
+    atlas.results()  # the snapshot of before is taken
+    atlas._cache.clear()
     started, proceed, real_run = threading.Event(), threading.Event(), atlas.pipeline.run
 
     def slow_run(params, **kw):
-        out = real_run(params, **kw)  # computed with the statistics of before the upload
+        out = real_run(params, **kw)  # computed with the statistics of before the import
         started.set()
         assert proceed.wait(30)
         return out
@@ -259,12 +297,12 @@ def test_answer_computed_before_a_data_change_is_not_stored(atlas, monkeypatch):
     th.start()
     assert started.wait(60)
     monkeypatch.setattr(atlas.pipeline, "run", real_run)
-    atlas.upload_statistics(GOOD.format(source="Akimat", share=70), "new.csv")  # the data change
+    atlas.import_file(GOOD.format(source="Akimat", share=70).encode(), "new.csv", editor="anna")  # the data change
     proceed.set()
     th.join(60)
     assert completeness(result["old"], "rudny") == "2/6"  # the race did happen: an answer from before
-    assert atlas.default_params not in atlas._cache  # ... and it was not kept
-    assert completeness(atlas.results(), "rudny") == "3/6"  # every later request sees the upload
+    assert atlas.default_params not in atlas._cache or completeness(atlas._cache[atlas.default_params], "rudny") == "3/6"
+    assert completeness(atlas.results(), "rudny") == "3/6"  # every later request sees the import
 
 
 def test_many_threads_one_change_every_answer_fresh_afterwards(atlas):
@@ -275,59 +313,35 @@ def test_many_threads_one_change_every_answer_fresh_afterwards(atlas):
         try:
             for _ in range(3):
                 atlas.results()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=reader) for _ in range(8)]
+    def writer():
+        barrier.wait()
+        atlas.import_file(GOOD.format(source="Akimat", share=70).encode(), "new.csv", editor="anna")
+
+    threads = [threading.Thread(target=reader) for _ in range(8)] + [threading.Thread(target=writer)]
     for th in threads:
         th.start()
-    barrier.wait()
-    atlas.upload_statistics(GOOD.format(source="Akimat", share=70), "new.csv")
     for th in threads:
         th.join(120)
     assert errors == [] and completeness(atlas.results(), "rudny") == "3/6"
 
 
-def test_eight_concurrent_uploads_leave_exactly_one_whole_file(atlas, tmp_path):
-    from webapp.model import Atlas
-
-    texts = {f"f{i}.csv": GOOD.format(source=f"report {i}", share=10 + i) for i in range(8)}
-    barrier, errors = threading.Barrier(8), []
-
-    def upload(name):
-        barrier.wait()
-        try:
-            atlas.upload_statistics(texts[name], name)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=upload, args=(n,)) for n in texts]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
-    assert errors == []
-    stored = (tmp_path / "statistics_upload.csv").read_text(encoding="utf-8")
-    assert stored in texts.values()  # whole: exactly one of the eight, never a mix
-    assert texts[atlas.uploaded_name] == stored  # memory equals disk
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["statistics_upload.csv"]  # no temporary file left
-    again = Atlas(upload_dir=tmp_path)  # a restart reads back what memory holds
-    values = {k: v["value"] for k, v in atlas.uploaded["rudny"].items()}
-    assert {k: v["value"] for k, v in again.uploaded["rudny"].items()} == values
-
-
-def test_parallel_deletes_and_uploads_over_http(sec_app):
+def test_parallel_deletes_and_imports_over_http(sec_app):
+    """Twelve editors at once: imports and restores all answer, each is one whole revision."""
+    clients = [Editor(sec_app.test_client()) for _ in range(12)]
     barrier, codes = threading.Barrier(12), []
+    before = head(sec_app)
 
     def call(i):
-        client = sec_app.test_client()
         barrier.wait()
         if i % 3 == 0:
             text = GOOD.format(source=f"r{i}", share=50)
-            r = client.post("/api/statistics", data={"file": (io.BytesIO(text.encode()), f"h{i}.csv")},
-                            content_type="multipart/form-data")
+            r = clients[i].post("/api/statistics", data={"file": (io.BytesIO(text.encode()), f"h{i}.csv")},
+                                content_type="multipart/form-data")
         else:
-            r = client.delete("/api/statistics")
+            r = clients[i].delete("/api/statistics")
         codes.append(r.status_code)
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(12)]
@@ -336,30 +350,22 @@ def test_parallel_deletes_and_uploads_over_http(sec_app):
     for th in threads:
         th.join(60)
     assert codes == [200] * 12
-    state = sec_app.test_client().get("/api/statistics").get_json()
-    path = sec_app.extensions["atlas"].upload_path
-    assert (state["file"] is None) == (not path.exists())  # memory equals disk
-    sec_app.test_client().delete("/api/statistics")
+    assert head(sec_app) == before + 12  # every call one revision, none lost
+    sec_app.extensions["atlas"].rollback(1, editor="test cleanup")
 
 
-# -- a corrupt stored upload ---------------------------------------------------------------------
+# -- a corrupt stored database -------------------------------------------------------------------
 
-def test_corrupt_stored_upload_is_set_aside_and_noted(tmp_path, caplog):
+def test_corrupt_database_is_set_aside_and_noted(tmp_path, caplog):
     from webapp import create_app
 
-    (tmp_path / "statistics_upload.csv").write_text("town,source,period,mono_output_share\nRud", encoding="utf-8")
-    stale = tmp_path / "statistics_upload.csv.abc.tmp"  # a write cut short long ago
-    stale.write_text("half", encoding="utf-8")
-    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    db = tmp_path / "atlas.sqlite3"
+    db.write_bytes(b"this is not a database" * 100)
     with caplog.at_level("ERROR", logger="webapp.model"):
-        app = create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path)})
-    assert "set aside as statistics_upload.csv.corrupt" in caplog.text
-    assert (tmp_path / "statistics_upload.csv.corrupt").exists() and not (tmp_path / "statistics_upload.csv").exists()
-    assert not stale.exists()
+        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "t"})
+    assert "set aside as atlas.sqlite3.corrupt" in caplog.text
+    assert (tmp_path / "atlas.sqlite3.corrupt").read_bytes().startswith(b"this is not")
     client = app.test_client()
-    assert client.get("/api/statistics").get_json()["file"] is None
+    assert client.get("/api/statistics").get_json()["revision"] == 1  # the shipped data, in a new store
     html = client.get("/").get_data(as_text=True)
-    assert 'id="upload-note"' in html and "statistics_upload.csv.corrupt" in html
-    (tmp_path / "statistics_upload.csv").write_bytes(b"\xff\xfe\x00bad")
-    create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path)})  # not UTF-8: also set aside, start-up goes on
-    assert not (tmp_path / "statistics_upload.csv").exists()
+    assert 'id="data-note"' in html and "atlas.sqlite3.corrupt" in html

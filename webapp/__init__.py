@@ -1,6 +1,7 @@
 """Flask application factory (config passed in, so tests can swap data)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -13,24 +14,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         DATA_DIR=None,  # None: the shipped data/
         VENDOR_DIR=str(ROOT / "node_modules"),
-        UPLOAD_DIR=None,  # None: the instance folder
+        DATABASE_URL=os.environ.get("DATABASE_URL"),  # None: SQLite in the instance folder
+        SECRET_KEY=os.environ.get("SECRET_KEY"),  # None: one kept in the instance folder
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         VENDOR_PACKAGES=("leaflet", "jquery", "leaflet.fullscreen"),
         JSON_SORT_KEYS=False,
     )
     if test_config:
         app.config.update(test_config)
-    if app.config["UPLOAD_DIR"] is None:
-        app.config["UPLOAD_DIR"] = app.instance_path
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
 
-    from . import api, model, openapi, security, views
+    from . import api, auth, cli, datapages, model, openapi, security, views
 
+    auth.init_app(app)
     model.init_app(app)
     security.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(datapages.bp)
+    cli.init_app(app)
     return app

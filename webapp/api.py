@@ -10,14 +10,18 @@ from geo import ParamError
 from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
+from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
+from .stats_io import export_csv, template_csv, template_xlsx
+from .store import StoreError
 from .params import from_args, queries
 from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, feature, to_csv, to_shapefile_zip
 from .views import display
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _bad(fields: dict, status: int = 400):
@@ -101,35 +105,95 @@ def export(fmt: str):
 
 @bp.get("/statistics")
 def statistics():
-    """The planner's uploaded statistics (empty when none)."""
+    """The stored values now (one per town and input) and the head revision."""
     svc = get_atlas()
-    return {"file": svc.uploaded_name, "towns": svc.uploaded}
+    snap = svc.snapshot()
+    return {"revision": snap.head, "file": svc.uploaded_name, "values": svc.store.current(snap.head),
+            "errors": snap.errors}
+
+
+def _upload() -> tuple[str, bytes] | None:
+    file = request.files.get("file")
+    if file is not None:
+        return file.filename or "upload.csv", file.read()
+    if request.mimetype in ("text/csv", "text/plain"):
+        return "upload.csv", request.get_data()
+    if request.mimetype == XLSX_MIME:
+        return "upload.xlsx", request.get_data()
+    return None
 
 
 @bp.post("/statistics")
+@editor_required
 def upload_statistics():
-    """Upload a CSV of statistical inputs; a file with any problem is rejected whole, the stored one kept."""
+    """Import a CSV or XLSX of statistical/curated inputs: rejected whole on any problem, else one new revision."""
     svc = get_atlas()
-    file = request.files.get("file")
-    if file is not None:
-        name, raw = clip(file.filename or "upload.csv", 100), file.read()
-    elif request.mimetype in ("text/csv", "text/plain"):
-        name, raw = "upload.csv", request.get_data()
-    else:
-        return {"error": "invalid upload", "problems": ["send a CSV file as multipart field 'file' or a text/csv body"]}, 400
+    sent = _upload()
+    if sent is None:
+        return {"error": "invalid upload", "problems": ["send a CSV or XLSX file as multipart field 'file', "
+                                                        "or a text/csv body"]}, 400
+    name, raw = sent
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return {"error": "invalid upload", "problems": [f"{name}: not UTF-8 text"]}, 400
-    try:
-        parsed = svc.upload_statistics(text, name)
+        rev, rows = svc.import_file(raw, name, editor=current_editor())
     except InputError as exc:
         return {"error": "invalid upload", "file": name, "problems": cap_messages(exc.problems),
                 "kept": svc.uploaded_name}, 400
-    return {"file": name, "towns": sorted(parsed), "values": sum(len(v) for v in parsed.values())}
+    return {"file": name, "revision": rev, "towns": sorted({r.town_id for r in rows}), "values": len(rows)}
 
 
 @bp.delete("/statistics")
+@editor_required
 def delete_statistics():
-    get_atlas().clear_upload()
-    return {"file": None, "towns": {}}
+    """Restore the shipped values: a rollback to revision 1 (itself a new revision)."""
+    rev = get_atlas().rollback(1, editor=current_editor())
+    return {"revision": rev, "rollback_to": 1}
+
+
+@bp.get("/statistics/template.<fmt>")
+def statistics_template(fmt: str):
+    """The import template: canonical columns, then '#unit' and '#allowed' rows (CSV or XLSX)."""
+    method = get_atlas().method
+    if fmt == "csv":
+        return Response(template_csv(method), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=statistics_template.csv"})
+    if fmt == "xlsx":
+        return Response(template_xlsx(method), mimetype=XLSX_MIME,
+                        headers={"Content-Disposition": "attachment; filename=statistics_template.xlsx"})
+    abort(404, f"Template format '{fmt}' does not exist; use csv or xlsx.")
+
+
+@bp.get("/statistics/export.csv")
+def statistics_export():
+    """The current values in the import format (town, year, source, note, inputs)."""
+    svc = get_atlas()
+    return Response(export_csv(svc.store.current(), svc.method), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=statistics.csv"})
+
+
+@bp.get("/statistics/revisions")
+def statistics_revisions():
+    return {"revisions": [r.__dict__ for r in get_atlas().store.revisions()]}
+
+
+@bp.get("/statistics/revisions/<int:rev>")
+def statistics_revision(rev: int):
+    store = get_atlas().store
+    try:
+        return {"revision": store.revision(rev).__dict__, "changes": store.changes(rev)}
+    except StoreError as exc:
+        abort(404, str(exc))
+
+
+@bp.post("/statistics/rollback")
+@editor_required
+def statistics_rollback():
+    """Body {"revision": N}: the values as at revision N, as a new revision."""
+    body = request.get_json(silent=True)
+    to = body.get("revision") if isinstance(body, dict) else None
+    if not isinstance(to, int) or isinstance(to, bool):
+        return {"error": "invalid rollback", "message": "send {\"revision\": N} with N a revision number"}, 400
+    try:
+        rev = get_atlas().rollback(to, editor=current_editor())
+    except StoreError as exc:
+        return {"error": "invalid rollback", "message": str(exc)}, 400
+    return {"revision": rev, "rollback_to": to}

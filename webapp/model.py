@@ -1,43 +1,54 @@
 """The web app's service: the domain pipeline loaded once, results cached per Params and data revision.
 
-The pipeline (scoring.pipeline) does the work; this module only caches (bounded, thread-safe, with a
-generation check so that no answer computed before a data change is stored after it) and keeps the
-planner's uploaded statistics.
+The pipeline (scoring.pipeline) does the work; this module caches (bounded, thread-safe, with a
+generation check so that no answer computed before a data change is stored after it) and reads the
+statistical and curated inputs and the expert judgments from the store (webapp.store). A change of
+the store's head revision, made here, by another process or by the command line, drops the cache.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 import threading
-import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.exc import DatabaseError
 
 from geo.params import Params, default_params
-from scoring import InputError
-from scoring.imports import parse_statistics_upload
 from scoring.paper import compare, load_paper, scenario_comparison
 from scoring.pipeline import Pipeline
 
+from .stats_io import ValueRow, read_values, screen
+from .store import Store
+
 COMPARE_ROLES = ("derived",)
 log = logging.getLogger(__name__)
-STALE_TMP_SECONDS = 60  # an upload writes in milliseconds; an older temporary file was cut short
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The stored data at one head revision, screened for scoring."""
+
+    head: int
+    statistics: dict
+    curated: dict
+    experts: dict
+    errors: dict = field(default_factory=dict)  # town id ('' = no town) -> reasons a stored value was not used
 
 
 class Atlas:
     """Validated parameters in, scored towns out (cached)."""
 
-    def __init__(self, data_dir=None, *, upload_dir=None, cache_size: int = 32):
+    def __init__(self, data_dir=None, *, store: Store, cache_size: int = 32):
         self.pipeline = Pipeline(data_dir)
         self.spatial = self.pipeline.spatial
         self.method = self.pipeline.method
         self.layers = self.spatial.layers
-        self.experts = self.pipeline.sources.experts
+        self.store = store
         paper_dir = self.pipeline.sources.root / "paper"
         self.paper = load_paper(paper_dir if paper_dir.is_dir() else None)
         self.paper_rows = compare(self.method, self.paper)
@@ -47,55 +58,57 @@ class Atlas:
         self._generation = 0  # bumped by every data change
         self.cache_size = cache_size
         self.default_params = default_params()
-        self.upload_path = Path(upload_dir) / "statistics_upload.csv" if upload_dir else None
-        self.uploaded, self.uploaded_name, self.upload_note = {}, None, None
-        if self.upload_path:
-            self._load_stored_upload()
+        self._snapshot = Snapshot(-1, {}, {}, {})
+        self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
+        seed_store(store, self.pipeline, self.town_id)
 
-    def _load_stored_upload(self) -> None:
-        """Read what a planner stored before; a corrupt file is logged, noted and set aside, never fatal."""
-        for tmp in self.upload_path.parent.glob(self.upload_path.name + ".*.tmp"):
-            with contextlib.suppress(FileNotFoundError):  # another process may remove it first
-                if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:  # a write cut short before os.replace
-                    tmp.unlink()
-        if not self.upload_path.exists():
-            return
-        try:
-            self.uploaded = self._parse(self.upload_path.read_text(encoding="utf-8"), self.upload_path.name)
-            self.uploaded_name = self.upload_path.name
-        except (InputError, UnicodeDecodeError) as exc:
-            aside = self.upload_path.with_name(self.upload_path.name + ".corrupt")
-            os.replace(self.upload_path, aside)
-            detail = "; ".join(exc.problems[:3]) if isinstance(exc, InputError) else "not UTF-8 text"
-            self.upload_note = f"the stored statistics upload was unreadable and was set aside as {aside.name}: {detail}"
-            log.error("%s", self.upload_note)
+    def town_id(self, name: str) -> str | None:
+        """A town's id from its id or its name in any language."""
+        return self.spatial.places.town_id(name)
 
-    def _parse(self, text: str, filename: str) -> dict:
-        return parse_statistics_upload(text, self.method, self.spatial.places.town_id, filename=filename)
+    @property
+    def experts(self) -> dict:
+        return self.snapshot().experts
 
-    def statistics_now(self) -> dict:
-        """The shipped statistics with the planner's uploaded values laid over them."""
-        merged = {t: dict(v) for t, v in self.pipeline.sources.statistics.items()}
-        for tid, values in self.uploaded.items():
-            merged.setdefault(tid, {}).update({k: v | {"status": "sourced"} for k, v in values.items()})
-        return merged
-
-    def upload_statistics(self, text: str, filename: str) -> dict:
-        """Validate the whole file first; store it (atomically, a unique temporary file) only when valid."""
-        parsed = self._parse(text, filename)  # raises InputError: nothing changes
+    def snapshot(self) -> Snapshot:
+        """The stored data now (re-read and screened only when the head revision moved)."""
+        head = self.store.head()
         with self._lock:
-            if self.upload_path:
-                _atomic_write(self.upload_path, text)
-            self.uploaded, self.uploaded_name, self.upload_note = parsed, filename, None
-            self._data_changed()
-        return parsed
-
-    def clear_upload(self) -> None:
+            if head == self._snapshot.head:
+                return self._snapshot
+        towns = {t for t in self.metas}
+        statistics, curated, errors = screen(self.store.current(head), self.method, towns)
+        experts = {}
+        for j in sorted(self.store.judgments(active_only=True), key=lambda j: j["id"]):
+            experts[j["town_id"]] = j  # the latest active judgment of a town is shown beside its result
+        snap = Snapshot(head, statistics, curated, experts, errors)
         with self._lock:
-            if self.upload_path:
-                self.upload_path.unlink(missing_ok=True)
-            self.uploaded, self.uploaded_name, self.upload_note = {}, None, None
-            self._data_changed()
+            if snap.head > self._snapshot.head:
+                self._snapshot = snap
+                self._data_changed()
+            return self._snapshot
+
+    @property
+    def uploaded_name(self) -> str | None:
+        """The latest revision, as text for the page ('revision 3: import stats.csv by anna, ...')."""
+        revs = self.store.revisions()
+        if not revs:
+            return None
+        r = revs[0]
+        return f"{r.id} ({r.kind}{': ' + r.filename if r.filename else ''}, {r.editor}, {r.created_at})"
+
+    def import_file(self, raw: bytes, filename: str, *, editor: str) -> tuple[int, list[ValueRow]]:
+        """Validate a whole CSV/XLSX file, then store it as one new revision (StatsFileError: nothing stored)."""
+        rows = read_values(raw, filename, self.method, self.town_id)
+        rev = self.store.apply([r.__dict__ | {"status": "sourced"} for r in rows], editor=editor,
+                               kind="import", filename=filename, summary=f"{len(rows)} value(s) imported")
+        self.snapshot()
+        return rev, rows
+
+    def rollback(self, to: int, *, editor: str) -> int:
+        rev = self.store.rollback(to, editor=editor)
+        self.snapshot()
+        return rev
 
     def _data_changed(self) -> None:
         self._generation += 1
@@ -104,12 +117,16 @@ class Atlas:
     def results(self, params: Params | None = None) -> dict:
         """Params -> scored atlas with the changes from the defaults (cached per Params and data revision)."""
         params = params or self.default_params
+        snap = self.snapshot()
         with self._lock:
             if params in self._cache:
                 self._cache.move_to_end(params)
                 return self._cache[params]
-            generation, statistics = self._generation, self.statistics_now()
-        atlas = self.pipeline.run(params, statistics=statistics)
+            generation = self._generation
+        atlas = self.pipeline.run(params, statistics=snap.statistics, curated=snap.curated, experts=snap.experts)
+        for town in atlas["towns"]:
+            town["data_errors"] = snap.errors.get(town["id"], [])
+        atlas["data_revision"] = snap.head
         base = atlas if params == self.default_params else self.results(self.default_params)
         atlas["changes"] = self._changes(base, atlas)
         with self._lock:
@@ -158,25 +175,77 @@ class Atlas:
         return g.to_json()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write to a unique temporary file beside ``path``, fsync, then replace ``path`` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+def shipped_rows(pipeline: Pipeline) -> list[dict]:
+    """The shipped statistical and curated values (data/statistics.csv, data/curated.csv) as store rows."""
+    rows = []
+    for table in (pipeline.sources.statistics, pipeline.sources.curated):
+        for tid, inputs in table.items():
+            for name, r in inputs.items():
+                value = float(r["value"]) if r["value"].strip() else None
+                rows.append({"town_id": tid, "input": name, "value": value, "unit": r["unit"], "period": r["period"],
+                             "source": r["source"], "note": r["note"], "status": r["status"]})
+    return rows
+
+
+def shipped_judgments(pipeline: Pipeline, town_id) -> list[dict]:
+    """data/expert_judgments.csv with each town resolved to its id."""
+    return [{"town_id": town_id(name) or name, **j} for name, j in pipeline.sources.experts.items()]
+
+
+def seed_store(store: Store, pipeline: Pipeline, town_id) -> bool:
+    """Revision 1 = the shipped data, entered by SHIPPED_BY, when the store is empty."""
+    return store.seed(shipped_rows(pipeline), shipped_judgments(pipeline, town_id))
+
+
+def database_url(app) -> str:
+    """DATABASE_URL from the config, else SQLite in the instance folder."""
+
+    url = app.config.get("DATABASE_URL")
+    if url:
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return "sqlite:///" + str(Path(app.instance_path) / "atlas.sqlite3")
+
+
+def open_store(url: str) -> tuple[Store, str | None]:
+    """Open and migrate the store. A SQLite file that is not a readable database is logged, set aside
+    as ``*.corrupt`` and replaced by a new store (seeded with the shipped data): never a reason not to
+    start. Returns the store and the note to show (None when all was well)."""
+    store = Store(url)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        store.migrate()
+        return store, None
+    except DatabaseError as exc:
+        path = _sqlite_path(url)
+        if path is None or not path.exists():
+            raise
+        store.engine.dispose()
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        note = f"the stored database was unreadable and was set aside as {aside.name} ({exc.orig or exc}); " \
+               "the shipped values are in use"
+        log.error("%s", note)
+        store = Store(url)
+        store.migrate()
+        return store, note
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(url[len(prefix):]) if url.startswith(prefix) and len(url) > len(prefix) else None
 
 
 def init_app(app) -> None:
-    """Load the atlas once, at start-up (not per request)."""
-    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), upload_dir=app.config["UPLOAD_DIR"])
+    """Open (create, migrate, seed) the store and load the atlas once, at start-up (not per request)."""
+    store, note = open_store(database_url(app))
+    app.extensions["store"] = store
+    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), store=store)
+    app.extensions["atlas"].data_note = note
 
 
 def get_atlas() -> Atlas:
     return current_app.extensions["atlas"]
+
+
+def get_store() -> Store:
+    return current_app.extensions["store"]

@@ -68,7 +68,7 @@ def _json(description: str, schema: dict | None = None) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    text = {400: "invalid input: a message per field", 403: "cross-site request refused", 404: "not found",
+    text = {400: "invalid input: a message per field", 401: "sign in as an editor", 403: "cross-site request refused", 404: "not found",
             413: "request body too large",
             414: "query string too long"}
     schema = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -79,6 +79,9 @@ def _collection() -> dict:
     return {"type": "object", "required": ["type", "features", "parameters"],
             "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"},
                            "parameters": _OBJECT}}
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def openapi_document() -> dict:
@@ -111,15 +114,37 @@ def openapi_document() -> dict:
                     "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                     **_errors(400, 404, 414)}}},
             "/api/statistics": {
-                "get": {"summary": "the planner's uploaded statistics", "responses": {"200": stats}},
-                "post": {"summary": "upload a CSV of statistical inputs (rejected whole on any problem)",
+                "get": {"summary": "the latest revision of the stored statistics", "responses": {"200": stats}},
+                "post": {"summary": "import a CSV or XLSX of inputs (an editor, with the CSRF token; rejected whole "
+                                    "on any problem, else one new revision)",
                          "requestBody": {"required": True, "content": {
                              "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                                  "file": {"type": "string", "format": "binary"}}}},
                              "text/csv": {"schema": {"type": "string"}}}},
-                         "responses": {"200": _json("stored"), **_errors(400, 403, 413)}},
-                "delete": {"summary": "remove the uploaded statistics",
-                           "responses": {"200": stats, **_errors(403)}}},
+                         "responses": {"200": _json("stored as a new revision"), **_errors(400, 401, 403, 413)}},
+                "delete": {"summary": "restore the shipped values (a rollback to revision 1; an editor)",
+                           "responses": {"200": _json("the new revision"), **_errors(400, 401, 403)}}},
+            "/api/statistics/template.{fmt}": {"get": {
+                "summary": "the import template (canonical columns, units, allowed ranges)",
+                "parameters": [{"name": "fmt", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": ["csv", "xlsx"]}}],
+                "responses": {"200": {"description": "the template", "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}}}}, **_errors(404)}}},
+            "/api/statistics/export.csv": {"get": {
+                "summary": "the current values in the import format",
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}}},
+            "/api/statistics/revisions": {"get": {"summary": "every revision, newest first",
+                                                  "responses": {"200": _json("revisions")}}},
+            "/api/statistics/revisions/{rev}": {"get": {
+                "summary": "one revision and what it changed",
+                "parameters": [{"name": "rev", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": _json("the revision and its changes"), **_errors(404)}}},
+            "/api/statistics/rollback": {"post": {
+                "summary": "the values as at revision N, as a new revision (an editor, with the CSRF token)",
+                "requestBody": {"required": True, "content": {JSON: {"schema": {
+                    "type": "object", "required": ["revision"], "properties": {"revision": {"type": "integer"}}}}}},
+                "responses": {"200": _json("the new revision"), **_errors(400, 401, 403, 413)}}},
             "/api/openapi.json": {"get": {"summary": "this description", "responses": {"200": _json("OpenAPI 3")}}},
         },
     }

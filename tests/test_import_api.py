@@ -1,0 +1,200 @@
+"""Import, history and judgments over HTTP: editors only, CSRF on every change, nothing changes on rejection."""
+import io
+
+import pytest
+from openpyxl import Workbook
+
+from test_store import PASSWORD, csrf, csv_bytes, make_app, sign_in
+from webapp import stats_io
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return make_app(tmp_path_factory.mktemp("api") / "atlas.sqlite3")
+
+
+@pytest.fixture()
+def store(app):
+    store = app.extensions["store"]
+    yield store
+    app.extensions["atlas"].rollback(1, editor="test cleanup")
+
+
+@pytest.fixture()
+def editor(app, store):
+    """A signed-in client and its CSRF token."""
+    client = app.test_client()
+    return client, sign_in(client)
+
+
+def post_file(client, raw, name="stats.csv", token=None, **headers):
+    if token:
+        headers["X-CSRF-Token"] = token
+    if len(raw) > 400_000:  # the test client spools a big multipart body to a temporary file it never closes
+        return client.post("/api/statistics", data=raw, content_type="text/csv", headers=headers)
+    return client.post("/api/statistics", data={"file": (io.BytesIO(raw), name)},
+                       content_type="multipart/form-data", headers=headers)
+
+
+def xlsx(*rows):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["town", "year", "source", "mono_output_share", "mono_employment_share"])
+    for r in rows:
+        ws.append(list(r))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def snapshot(store):
+    return store.head(), sorted((r["town_id"], r["input"], r["period"], r["value"]) for r in store.values())
+
+
+def test_reading_needs_no_account(app):
+    client = app.test_client()
+    for path in ("/", "/data", "/history", "/history/1", "/judgments", "/town/temirtau", "/api/statistics",
+                 "/api/statistics/revisions", "/api/statistics/revisions/1", "/api/statistics/template.csv",
+                 "/api/statistics/template.xlsx", "/api/statistics/export.csv", "/login"):
+        assert client.get(path).status_code == 200, path
+    html = client.get("/data").get_data(as_text=True)
+    assert html.count('<tr id="town-') == 27 and "Sign in as an editor" in html
+    assert "Maimurunova et al. 2025" in html  # sources of the shipped values, shown per cell
+    assert client.get("/history/999").status_code == 404
+
+
+def test_anonymous_post_refused_and_nothing_changes(app, store):
+    before = snapshot(store)
+    client = app.test_client()
+    token = csrf(client, "/login")  # a valid token of an anonymous session is not enough
+    r = post_file(client, csv_bytes("Rudny,2023,doc,70,30"), token=token)
+    assert r.status_code == 401 and "sign in" in r.get_json()["message"]
+    assert client.delete("/api/statistics", headers={"X-CSRF-Token": token}).status_code == 401
+    assert client.post("/data/import", data={"csrf_token": token}).status_code == 302  # to the sign-in page
+    assert client.post("/judgments", data={"csrf_token": token, "town": "rudny"}).status_code == 302
+    assert snapshot(store) == before
+
+
+def test_post_without_csrf_token_or_from_another_origin_refused(editor, store):
+    client, token = editor
+    before = snapshot(store)
+    r = post_file(client, csv_bytes("Rudny,2023,doc,70,30"))
+    assert r.status_code == 400 and "CSRF" in r.get_json()["message"]
+    r = post_file(client, csv_bytes("Rudny,2023,doc,70,30"), token="forged")
+    assert r.status_code == 400
+    r = post_file(client, csv_bytes("Rudny,2023,doc,70,30"), Origin="https://evil.example")  # a cross-site form
+    assert r.status_code in (400, 403)
+    r = post_file(client, csv_bytes("Rudny,2023,doc,70,30"), token=token, Origin="https://evil.example")
+    assert r.status_code == 403
+    assert client.post("/history/1/rollback").status_code == 400
+    assert client.post("/judgments/1/withdraw", data={"reason": "x"}).status_code == 400
+    assert client.post("/logout").status_code == 400
+    assert snapshot(store) == before
+    assert client.post("/api/recompute", json={"near_km": 150}).status_code == 200  # read-only: exempt
+
+
+def test_sign_in_out(app):
+    client = app.test_client()
+    r = client.post("/login", data={"name": "anna", "password": "wrong", "csrf_token": csrf(client, "/login")})
+    assert r.status_code == 401 and "Wrong name or password" in r.get_data(as_text=True)
+    r = client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": "nope"})
+    assert r.status_code == 400
+    token = sign_in(client)
+    html = client.get("/?lang=ru").get_data(as_text=True)
+    assert "Вы вошли как <b>anna</b>" in html and 'id="upload-form"' in html
+    assert "Кірген пайдаланушы:" in client.get("/data?lang=kk").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="signed-in"' not in html and 'id="upload-form"' not in html and 'id="upload-signin"' in html
+    r = client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": csrf(client, "/login"),
+                                    "next": "https://evil.example/"})
+    assert r.headers["Location"] == "/"  # no open redirect
+
+
+def test_good_csv_and_xlsx_change_the_map(editor, store):
+    client, token = editor
+    head = store.head()
+    r = post_file(client, csv_bytes("Рудный,2023,Akimat report,70,30"), token=token)
+    assert r.status_code == 200 and r.get_json() == {"file": "stats.csv", "revision": head + 1, "towns": ["rudny"], "values": 2}
+    p = client.get("/api/towns/rudny").get_json()["properties"]
+    assert p["scenario"]["completeness"] == "3/6" and p["indices"]["mono_profile"] == pytest.approx((70 * 30) ** 0.5)
+    assert p["provenance"]["mono_output_share"] == {"value": 70.0, "status": "sourced", "period": "2023",
+                                                     "source": "Akimat report", "unit": "%"}
+    r = post_file(client, xlsx(["Ekibastuz", 2024, "Stat office", 40, 20]), name="s.xlsx", token=token)
+    assert r.status_code == 200 and r.get_json()["revision"] == head + 2
+    assert client.get("/api/towns/ekibastuz").get_json()["properties"]["inputs"]["mono_output_share"] == 40
+    history = client.get("/history").get_data(as_text=True)
+    assert "import: s.xlsx" in history and "anna" in history
+    assert "Akimat report" in client.get(f"/history/{head + 1}").get_data(as_text=True)
+    r = client.delete("/api/statistics", headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and r.get_json()["rollback_to"] == 1
+    assert client.get("/api/towns/rudny").get_json()["properties"]["scenario"]["completeness"] == "2/6"
+
+
+@pytest.mark.parametrize("raw,name,message", [
+    (csv_bytes("Rudny,2023,doc,150,30", "Atlantis,2023,doc,5,5"), "bad.csv", "value '150': out of range"),
+    (csv_bytes("Rudny,2023,doc,\"1 000\",30"), "bad.csv", "not a plain number"),
+    (csv_bytes("Rudny,2023,doc,NaN,30"), "bad.csv", "not a finite number"),
+    (csv_bytes("Rudny,2023,doc,5,30", "Rudny,2023,doc,5,30"), "dup.csv", "duplicate row"),
+    (csv_bytes("Rudny,2023,doc,5", header="town,year,source,aggl_in_fua"), "d.csv", "derived from the road network"),
+    (xlsx(["Rudny", 2023, "doc", "=10*7", 30]), "f.xlsx", "a formula cell"),
+    (xlsx(["Rudny", 2023, "doc", "70", 30]), "t.xlsx", "text in a numeric column"),
+    (b"", "empty.csv", "the file is empty"),
+    (csv_bytes(*["Rudny,2023,doc,50,50"] * 60_000), "big.csv", "limit 1000000"),
+])
+def test_rejected_file_changes_nothing(editor, store, raw, name, message):
+    client, token = editor
+    post_file(client, csv_bytes("Rudny,2023,first,70,30"), token=token)
+    before = snapshot(store)
+    r = post_file(client, raw, name=name, token=token)
+    assert r.status_code == 400, r.get_data(as_text=True)
+    data = r.get_json()
+    assert data["file"] in (name, "upload.csv") and any(message in p for p in data["problems"]), data["problems"]
+    assert snapshot(store) == before
+    assert client.get("/api/towns/rudny").get_json()["properties"]["inputs"]["mono_output_share"] == 70
+
+
+def test_request_above_the_size_limit(editor, store):
+    client, token = editor
+    before = snapshot(store)
+    r = client.post("/api/statistics", data=b"x" * (3 * 1024 * 1024), content_type="text/csv",
+                    headers={"X-CSRF-Token": token})
+    assert r.status_code == 413
+    assert snapshot(store) == before
+    assert stats_io.MAX_BYTES < client.application.config["MAX_CONTENT_LENGTH"]
+
+
+def test_form_import_and_rollback_pages(editor, store):
+    client, token = editor
+    head = store.head()
+    r = client.post("/data/import", data={"csrf_token": token, "file": (io.BytesIO(csv_bytes("Rudny,2023,x,150,30")), "b.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "value &#39;150&#39;: out of range" in r.get_data(as_text=True)
+    r = client.post("/data/import", data={"csrf_token": token, "file": (io.BytesIO(csv_bytes("Rudny,2023,x,70,30")), "g.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200 and f"(Revision {head + 1})" in r.get_data(as_text=True)
+    assert store.head() == head + 1
+    assert client.post(f"/history/{head}/rollback", data={"csrf_token": token}).status_code == 302
+    assert store.head() == head + 2 and store.revision(head + 2).rollback_to == head
+    r = client.post("/api/statistics/rollback", json={"revision": head + 1}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and r.get_json() == {"revision": head + 3, "rollback_to": head + 1}
+    assert client.post("/api/statistics/rollback", json={"revision": 0}, headers={"X-CSRF-Token": token}).status_code == 400
+    changes = client.get(f"/api/statistics/revisions/{head + 3}").get_json()["changes"]
+    assert {(c["input"], c["value"]) for c in changes} == {("mono_output_share", 70), ("mono_employment_share", 30)}
+
+
+def test_judgments_record_list_withdraw(editor, store):
+    client, token = editor
+    form = {"csrf_token": token, "town": "rudny", "scenarios": ["diversification", "balanced"], "author": "R. Expert",
+            "date": "2026-05", "rationale": "Iron ore base; new industries around Kostanay", "source": "workshop notes"}
+    assert client.post("/judgments", data=form | {"scenarios": ["nonsense"]}).status_code == 400
+    assert client.post("/judgments", data=form).status_code == 302
+    j = store.judgments()[0]
+    assert (j["town_id"], j["scenarios"], j["entered_by"], j["active"]) == ("rudny", ["diversification", "balanced"], "anna", True)
+    page = client.get("/town/rudny").get_data(as_text=True)
+    assert "Iron ore base" in page
+    assert client.post(f"/judgments/{j['id']}/withdraw", data={"csrf_token": token, "reason": ""}).status_code == 400
+    assert client.post(f"/judgments/{j['id']}/withdraw", data={"csrf_token": token, "reason": "superseded"}).status_code == 302
+    assert not store.judgments()[0]["active"] and store.judgments()[0]["withdrawn_reason"] == "superseded"
+    assert "Iron ore base" not in client.get("/town/rudny").get_data(as_text=True)
+    assert "superseded" in client.get("/judgments").get_data(as_text=True)

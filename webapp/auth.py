@@ -1,0 +1,124 @@
+"""Editors and CSRF: reading needs no account, every change of data needs a signed-in editor.
+
+Every state-changing request (POST, PUT, PATCH, DELETE) must carry the session's CSRF token, as the
+form field ``csrf_token`` or the header ``X-CSRF-Token``; a request from another origin is refused.
+Only ``POST /api/recompute`` is exempt: it computes a result and changes nothing.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+from functools import wraps
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+
+from .i18n import LANGS, T, pick_lang
+
+bp = Blueprint("auth", __name__)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+CSRF_EXEMPT = {"api.recompute"}  # read-only computations sent as POST
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created on first use)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def current_editor() -> str | None:
+    """The signed-in editor's name, or None."""
+    return session.get("editor")
+
+
+def _refuse(status: int, message: str):
+    if request.path.startswith("/api/"):
+        return {"error": "forbidden" if status == 403 else "unauthorized" if status == 401 else "bad request",
+                "message": message}, status
+    abort(status, message)
+
+
+def _cross_origin() -> bool:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.host
+
+
+def check_csrf():
+    """before_request: refuse a state-changing request without the session's token or from another origin."""
+    if request.method in SAFE_METHODS or request.endpoint in CSRF_EXEMPT:
+        return None
+    if _cross_origin():
+        return _refuse(403, "cross-origin request refused")
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    expected = session.get("csrf")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        return _refuse(400, "missing or wrong CSRF token; reload the page and try again")
+    return None
+
+
+def editor_required(view):
+    """A view only a signed-in editor may use: 401 for the API, the sign-in page otherwise."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_editor() is None:
+            if request.path.startswith("/api/"):
+                return {"error": "unauthorized", "message": "sign in as an editor to change data"}, 401
+            return redirect(url_for("auth.login", next=request.full_path, lang=request.args.get("lang")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str:
+    parts = urlsplit(target or "")
+    return target if target and not parts.scheme and not parts.netloc and target.startswith("/") else url_for("views.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    store = current_app.extensions["store"]
+    t = T(pick_lang(request.values.get("lang")), current_app.extensions["atlas"].method)
+    error = None
+    if request.method == "POST":
+        name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+        if store.check_editor(name, password):
+            session.clear()  # a new session: no fixation
+            session["editor"] = name
+            csrf_token()
+            return redirect(_safe_next(request.form.get("next")))
+        error = t("signin_failed")
+    return render_template("login.html", t=t, langs=LANGS, error=error,
+                           next=request.values.get("next", "")), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("views.index", lang=request.args.get("lang")))
+
+
+def _secret_key(app) -> str:
+    """SECRET_KEY from the config, else one kept in the instance folder (sessions survive a restart)."""
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def init_app(app) -> None:
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.before_request(check_csrf)
+    app.context_processor(lambda: {"csrf_token": csrf_token, "current_editor": current_editor()})
+    app.register_blueprint(bp)

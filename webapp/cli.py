@@ -1,0 +1,61 @@
+"""`flask --app webapp create-editor | import-stats | export-stats`: the store from the command line."""
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from scoring import InputError
+
+from .stats_io import export_csv
+from .store import StoreError
+
+
+@click.command("create-editor")
+@with_appcontext
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="the editor's password (prompted for when not given)")
+def create_editor(name: str, password: str) -> None:
+    """Create an editor account NAME (the password is stored hashed)."""
+    try:
+        current_app.extensions["store"].add_editor(name, password)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"editor '{name}' created")
+
+
+@click.command("import-stats")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--editor", default=None, help="who enters the values (default: the system user)")
+def import_stats(file: Path, editor: str | None) -> None:
+    """Import a CSV or XLSX FILE as one new revision; exit 1, listing every problem, if it is rejected."""
+    who = f"{editor or getpass.getuser()} (command line)"
+    try:
+        rev, rows = current_app.extensions["atlas"].import_file(file.read_bytes(), file.name, editor=who)
+    except InputError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{file.name}: rejected ({len(exc.problems)} problem(s) listed); stored data unchanged", err=True)
+        sys.exit(1)
+    click.echo(f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as revision {rev}")
+
+
+@click.command("export-stats")
+@with_appcontext
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def export_stats(out: Path) -> None:
+    """Write the current values to OUT (CSV in the import format: town, year, source, note, inputs)."""
+    atlas = current_app.extensions["atlas"]
+    out.write_text(export_csv(atlas.store.current(), atlas.method), encoding="utf-8")
+    click.echo(f"{out}: written")
+
+
+def init_app(app) -> None:
+    for command in (create_editor, import_stats, export_stats):
+        app.cli.add_command(command)

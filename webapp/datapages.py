@@ -1,0 +1,131 @@
+"""Pages of the stored data: completeness (towns x inputs), import, history with rollback, expert judgments."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from scoring import InputError
+
+from .auth import current_editor, editor_required
+from .i18n import LANGS, T, pick_lang
+from .model import get_atlas
+from .store import StoreError
+
+bp = Blueprint("data", __name__)
+TEXT_MAX = {"author": 300, "date": 40, "rationale": 4000, "source": 1000}
+
+
+def _t() -> T:
+    return T(pick_lang(request.values.get("lang")), get_atlas().method)
+
+
+def _completeness(svc) -> dict:
+    """town id -> input -> the stored row used for scoring (or None)."""
+    snap = svc.snapshot()
+    grid = {tid: {} for tid in svc.metas}
+    for table in (snap.statistics, snap.curated):
+        for tid, inputs in table.items():
+            grid.setdefault(tid, {}).update(inputs)
+    return grid
+
+
+@bp.get("/data")
+def data(report: dict | None = None, status: int = 200):
+    """Which statistical and curated inputs exist for which town, with period and source; import form."""
+    svc = get_atlas()
+    t = _t()
+    names = [n for n, s in svc.method.inputs.items() if s.role in ("statistical", "curated")]
+    snap = svc.snapshot()
+    return render_template("data.html", t=t, langs=LANGS, grid=_completeness(svc), names=names, method=svc.method,
+                           metas=svc.metas, errors=snap.errors, revision=snap.head, report=report), status
+
+
+@bp.post("/data/import")
+@editor_required
+def data_import():
+    """The import form without JavaScript: the page again, with the report."""
+    svc = get_atlas()
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return data(report={"ok": False, "problems": [_t()("import_help")]}, status=400)
+    try:
+        rev, rows = svc.import_file(file.read(), file.filename, editor=current_editor())
+    except InputError as exc:
+        return data(report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400)
+    return data(report={"ok": True, "file": file.filename, "revision": rev, "values": len(rows)})
+
+
+@bp.get("/history")
+def history():
+    svc = get_atlas()
+    return render_template("history.html", t=_t(), langs=LANGS, revisions=svc.store.revisions())
+
+
+@bp.get("/history/<int:rev>")
+def revision(rev: int):
+    svc = get_atlas()
+    try:
+        info, changes = svc.store.revision(rev), svc.store.changes(rev)
+    except StoreError as exc:
+        abort(404, str(exc))
+    return render_template("revision.html", t=_t(), langs=LANGS, rev=info, changes=changes, metas=svc.metas)
+
+
+@bp.post("/history/<int:rev>/rollback")
+@editor_required
+def rollback(rev: int):
+    try:
+        get_atlas().rollback(rev, editor=current_editor())
+    except StoreError as exc:
+        abort(404, str(exc))
+    return redirect(url_for("data.history", lang=request.values.get("lang")))
+
+
+@bp.get("/judgments")
+def judgments(problems: list[str] | None = None, status: int = 200):
+    svc = get_atlas()
+    return render_template("judgments.html", t=_t(), langs=LANGS, judgments=svc.store.judgments(),
+                           metas=svc.metas, method=svc.method, problems=problems or [], form=request.form), status
+
+
+def _judgment_form(svc) -> tuple[dict, list[str]]:
+    """The form -> (judgment, problems)."""
+    f = request.form
+    problems = []
+    tid = svc.town_id(f.get("town", ""))
+    if tid is None:
+        problems.append("town: not one of the 27 monotowns")
+    scenarios = [s for s in f.getlist("scenarios") if s]
+    if not scenarios or any(s not in svc.method.scenarios for s in scenarios) or len(set(scenarios)) != len(scenarios):
+        problems.append(f"scenarios: choose one or more of {', '.join(svc.method.scenarios)}")
+    texts = {k: f.get(k, "").strip() for k in TEXT_MAX}
+    for k, limit in TEXT_MAX.items():
+        if not texts[k] or len(texts[k]) > limit:
+            problems.append(f"{k}: required, at most {limit} characters")
+    return {"town_id": tid, "scenarios": scenarios, **texts}, problems
+
+
+@bp.post("/judgments")
+@editor_required
+def record_judgment():
+    svc = get_atlas()
+    judgment, problems = _judgment_form(svc)
+    if problems:
+        return judgments(problems, 400)
+    svc.store.record_judgment(judgment, editor=current_editor())
+    svc.snapshot()
+    return redirect(url_for("data.judgments", lang=request.values.get("lang")))
+
+
+@bp.post("/judgments/<int:jid>/withdraw")
+@editor_required
+def withdraw_judgment(jid: int):
+    svc = get_atlas()
+    reason = request.form.get("reason", "").strip()
+    if not reason or len(reason) > 2000:
+        return judgments(["reason: say why the judgment is withdrawn (at most 2000 characters)"], 400)
+    try:
+        svc.store.withdraw_judgment(jid, editor=current_editor(), reason=reason)
+    except StoreError as exc:
+        abort(404, str(exc))
+    svc.snapshot()
+    return redirect(url_for("data.judgments", lang=request.values.get("lang")))

@@ -1,0 +1,469 @@
+"""Statistics files in and out: strict CSV/XLSX reading, templates, export, and a last screen of stored values.
+
+A file is read into cells, then validated whole: every problem (row, column, value, rule) is collected
+and any problem rejects the file. Only finite numbers written plainly (``12.5``, ``-3``, ``1e3``) inside
+the input's range are accepted: no NaN or infinity, no thousands separators (``1 000``, ``1,000``), no
+decimal commas (``12,5``), no underscores (``1_0``), no formula cells, no text in numeric columns.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Callable, Iterable
+
+from scoring import InputError
+from scoring.method import InputSpec, Method
+from scoring.validate import _allowed, _check_value
+
+MAX_BYTES = 1_000_000  # a file above this is rejected unread
+MAX_XLSX_UNZIPPED = 20_000_000  # the sum of an XLSX's uncompressed parts (zip bombs)
+MAX_ROWS = 2_000  # data rows
+MAX_PROBLEMS = 100  # listed in a report; the rest are counted
+MAX_ABS = 1e9  # no input of the method is anywhere near; keeps every sum and mean finite
+TEXT_LIMITS = {"period": 60, "source": 500, "note": 1000}
+META_COLUMNS = ("town", "year", "period", "source", "note")
+IMPORT_ROLES = ("statistical", "curated")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
+NO_PERIOD = "not stated"  # exported for a stored value without a period (the import requires one)
+COMMENT = "#"  # a row whose town cell starts with this is a comment (the template's unit and range rows)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason to reject a file: where (row, column), what (value) and the rule it breaks."""
+
+    row: int | None
+    column: str | None
+    value: str | None
+    rule: str
+
+    def text(self, filename: str) -> str:
+        where = [filename] + ([f"row {self.row}"] if self.row else []) + \
+                ([f"column '{self.column}'"] if self.column else [])
+        value = "" if self.value is None else f" value '{_clip(self.value, 40)}':"
+        return f"{', '.join(where)}:{value} {self.rule}"
+
+
+class StatsFileError(InputError):
+    """A statistics file was rejected; ``problems`` lists every problem as text (capped), ``items`` as Problems."""
+
+    def __init__(self, problems: list[Problem], *, filename: str):
+        self.items = list(problems)
+        texts = [p.text(filename) for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            texts.append(f"{filename}: ... and {len(problems) - MAX_PROBLEMS} more problem(s) not listed")
+        super().__init__(texts, source=filename)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell as read: ``kind`` is raw (CSV, untyped), text, number, formula, bool, date, error or empty."""
+
+    kind: str
+    value: object = None
+
+    def shown(self) -> str:
+        return "" if self.value is None else str(self.value)
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """One accepted value: what the store keeps (the editor and the time are added there)."""
+
+    town_id: str
+    input: str
+    value: float
+    unit: str
+    period: str
+    source: str
+    note: str
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def importable(method: Method) -> list[str]:
+    """Inputs a file may carry: those of role statistical or curated, in method order."""
+    return [n for n, s in method.inputs.items() if s.role in IMPORT_ROLES]
+
+
+# ---- reading cells ----------------------------------------------------------------------------------
+
+def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
+    """UTF-8 CSV bytes -> (header, [(row number, cells)], problems); every CSV cell is text."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [], [Problem(None, None, None, f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8")]
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        return [], [], [Problem(None, None, None, f"not a readable CSV ({exc})")]
+    as_cells = [(n, [Cell("raw", v) if v.strip() else Cell("empty") for v in line])
+                for n, line in enumerate(lines, start=1)]
+    return _split_header(as_cells)
+
+
+def _split_header(rows: list[tuple[int, list[Cell]]]):
+    rows = [(n, cells) for n, cells in rows if any(c.kind != "empty" for c in cells)]
+    if not rows:
+        return [], [], [Problem(None, None, None, "the file is empty; the first row must name the columns")]
+    return rows[0][1], rows[1:], []
+
+
+def _xlsx_cell(cell) -> Cell:
+    value, kind = cell.value, getattr(cell, "data_type", None)
+    if value is None:
+        return Cell("empty")
+    if kind == "f" or (isinstance(value, str) and value.startswith("=")) or type(value).__name__ in (
+            "ArrayFormula", "DataTableFormula"):
+        return Cell("formula", str(getattr(value, "text", value)))
+    if isinstance(value, bool):
+        return Cell("bool", value)
+    if kind == "e":
+        return Cell("error", value)
+    if isinstance(value, (datetime, date, time)):
+        return Cell("date", value)
+    if isinstance(value, (int, float)):
+        return Cell("number", value)
+    return Cell("text", str(value)) if str(value).strip() else Cell("empty")
+
+
+def _zip_problem(raw: bytes) -> Problem | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            size = sum(i.file_size for i in zf.infolist())
+    except zipfile.BadZipFile:
+        return Problem(None, None, None, "not an XLSX workbook (not a zip archive); save as Excel Workbook (.xlsx)")
+    if size > MAX_XLSX_UNZIPPED:
+        return Problem(None, None, None, f"the workbook unpacks to {size} bytes; limit {MAX_XLSX_UNZIPPED}")
+    return None
+
+
+def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
+    """XLSX bytes -> (header, rows, problems) from the sheet named ``values`` (else the first sheet)."""
+    problem = _zip_problem(raw)
+    if problem:
+        return [], [], [problem]
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns on styles and extensions it does not read
+            wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
+            ws = wb["values"] if "values" in wb.sheetnames else wb.worksheets[0]
+            rows = []
+            for n, row in enumerate(ws.iter_rows(), start=1):
+                rows.append((n, [_xlsx_cell(c) for c in row]))
+                if len(rows) > MAX_ROWS + 10:
+                    break
+            wb.close()
+    except Exception as exc:  # openpyxl raises many types on a damaged workbook
+        return [], [], [Problem(None, None, None, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})")]
+    return _split_header(rows)
+
+
+# ---- validating -------------------------------------------------------------------------------------
+
+def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Problem]]:
+    """Column name -> position, with every problem of the header row."""
+    problems, cols = [], {}
+    allowed = importable(method)
+    for i, cell in enumerate(cells, start=1):
+        name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
+        if not name:
+            problems.append(Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column"))
+            continue
+        if name in cols:
+            problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
+            continue
+        cols[name] = i - 1
+        if name in META_COLUMNS or name in allowed:
+            continue
+        spec = method.inputs.get(name)
+        rule = ("is derived from the road network for every town and cannot be imported" if spec else
+                f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs {', '.join(allowed)}")
+        problems.append(Problem(1, name, name, rule))
+    for need in ("town", "source"):
+        if need not in cols:
+            problems.append(Problem(1, need, None, "required column is missing (required: town, year or period, source)"))
+    periods = [c for c in ("year", "period") if c in cols]
+    if len(periods) != 1:
+        problems.append(Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'"))
+    if not any(c in allowed for c in cols):
+        problems.append(Problem(1, None, None, f"no input column; allowed: {', '.join(allowed)}"))
+    return cols, problems
+
+
+def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]:
+    """A cell -> (number or None when empty, the broken rule or None)."""
+    if cell.kind == "empty":
+        return None, None
+    if cell.kind == "formula":
+        return None, "a formula cell; type the number itself (paste values)"
+    if cell.kind in ("bool", "date", "error"):
+        return None, f"{'an' if cell.kind == 'error' else 'a'} {cell.kind} cell, not a number"
+    if cell.kind == "text":
+        return None, "text in a numeric column (a cell formatted as text; store the number as a number)"
+    if cell.kind == "number":
+        x = float(cell.value)
+    else:
+        text = str(cell.value).strip()
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            return None, "not a finite number (NaN or infinity)"
+        if not NUMBER.fullmatch(text):
+            return None, ("not a plain number (digits, one '.' for decimals, no spaces, commas or underscores)"
+                          if any(ch.isdigit() for ch in text) else "text in a numeric column")
+        x = float(text)
+    if not math.isfinite(x):
+        return None, "not a finite number"
+    if abs(x) > MAX_ABS or not _check_value(spec, x):
+        return None, f"out of range; allowed: {_allowed(spec)}" + (f" and at most {MAX_ABS:g} in magnitude"
+                                                                   if abs(x) > MAX_ABS else "")
+    return x, None
+
+
+def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, required: bool) -> str:
+    if cell.kind == "number" and column in ("year", "period") and float(cell.value).is_integer():
+        return str(int(cell.value))
+    if cell.kind not in ("raw", "text", "empty"):
+        problems.append(Problem(row, column, cell.shown(), f"a {cell.kind} cell; type plain text"))
+        return ""
+    text = cell.shown().strip()
+    if required and not text:
+        rule = "required: a document and its year" if column == "source" else "required: a year or a period"
+        problems.append(Problem(row, column, "", rule))
+    limit = TEXT_LIMITS.get("period" if column == "year" else column)
+    if limit and len(text) > limit:
+        problems.append(Problem(row, column, text, f"longer than {limit} characters"))
+    return text
+
+
+def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Problem]:
+    """Counts not above their totals; root-of-sum indicators not of a negative sum (within one row)."""
+    out = []
+    for ind in method.indicators.values():
+        if ind.aggregation == "root_of_item_shares":
+            for count, total in ind.inputs:
+                if count in values and total in values and values[count] > values[total]:
+                    out.append(Problem(row, count, f"{values[count]:g}",
+                                       f"above its total '{total}' ({values[total]:g}); allowed: 0 to {values[total]:g}"))
+        elif ind.aggregation == "root_of_sum" and all(n in values for n in ind.inputs):
+            if sum(values[n] for n in ind.inputs) < 0:
+                out.append(Problem(row, ind.inputs[0], f"{values[ind.inputs[0]]:g}",
+                                   f"{' + '.join(ind.inputs)} is negative; allowed: a sum >= 0 (the indicator is its root)"))
+    return out
+
+
+def _row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
+         town_id: Callable[[str], str | None], problems: list[Problem]) -> tuple[str | None, str, list[ValueRow]]:
+    """One data row -> (town id, period, values); its problems are appended."""
+    get = lambda c: cells[cols[c]] if c in cols and cols[c] < len(cells) else Cell("empty")  # noqa: E731
+    name = _text(get("town"), "town", n, problems, required=False)
+    tid = town_id(name) if name else None
+    if tid is None:
+        problems.append(Problem(n, "town", name, "not one of the 27 monotowns (id, or name in kk, ru or en)"))
+    period_col = "year" if "year" in cols else "period"
+    period = _text(get(period_col), period_col, n, problems, required=True)
+    source = _text(get("source"), "source", n, problems, required=True)
+    note = _text(get("note"), "note", n, problems, required=False)
+    values = {}
+    for name_, spec in method.inputs.items():
+        if name_ not in cols or spec.role not in IMPORT_ROLES:
+            continue
+        x, rule = parse_number(get(name_), spec)
+        if rule:
+            problems.append(Problem(n, name_, get(name_).shown(), rule))
+        elif x is not None:
+            values[name_] = x
+    if not values and not any(p.row == n and p.column in method.inputs for p in problems):
+        problems.append(Problem(n, None, None, "no input value in this row"))
+    problems.extend(_cross_checks(values, method, n))
+    rows = [ValueRow(tid or "", k, v, method.inputs[k].unit, period, source, note) for k, v in values.items()]
+    return tid, period, rows
+
+
+def validate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], method: Method,
+                   town_id: Callable[[str], str | None]) -> tuple[list[ValueRow], list[Problem]]:
+    """Header and data rows -> (accepted values, every problem). Values count only when problems is empty."""
+    cols, problems = _header(header, method)
+    data = [(n, c) for n, c in rows if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))]
+    if len(data) > MAX_ROWS:
+        return [], problems + [Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")]
+    if problems:  # with a broken header the rows cannot be read reliably
+        return [], problems
+    if not data:
+        return [], [Problem(None, None, None, "no data rows (the template's '#' rows are comments)")]
+    out, seen, lines = [], {}, {}
+    for n, cells in data:
+        if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header):]):
+            problems.append(Problem(n, None, None, f"more cells than the {len(header)} named columns"))
+        line = tuple(c.shown().strip() for c in cells[:len(header)])
+        same_row = line in lines
+        if same_row:
+            problems.append(Problem(n, None, None, f"duplicate row: the same as row {lines[line]}"))
+        lines.setdefault(line, n)
+        _, _, values = _row(n, cells, cols, method, town_id, problems)
+        for v in values:
+            key = (v.town_id, v.input, v.period)
+            if key in seen and not same_row:
+                problems.append(Problem(n, v.input, f"{v.value:g}", f"duplicate: town '{v.town_id}', period "
+                                                                     f"'{v.period}' already has this input in row {seen[key]}"))
+            seen.setdefault(key, n)
+        out += values
+    return out, problems
+
+
+def read_values(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]) -> list[ValueRow]:
+    """A CSV or XLSX file's bytes -> accepted values; raises StatsFileError listing every problem."""
+    if len(raw) > MAX_BYTES:
+        raise StatsFileError([Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
+                             filename=filename)
+    if not raw.strip():
+        raise StatsFileError([Problem(None, None, None, "the file is empty")], filename=filename)
+    is_xlsx = filename.lower().endswith(".xlsx") or raw[:2] == b"PK"
+    header, rows, problems = (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
+    if not problems:
+        values, problems = validate_cells(header, rows, method, town_id)
+    if problems:
+        raise StatsFileError(problems, filename=filename)
+    return values
+
+
+# ---- writing ----------------------------------------------------------------------------------------
+
+def template_rows(method: Method) -> list[list[str]]:
+    """The template: the header, then '#unit' and '#allowed' comment rows, then one example row."""
+    names = importable(method)
+    return [["town", "year", "source", "note", *names],
+            ["#unit", "", "", "", *[method.inputs[n].unit for n in names]],
+            ["#allowed", "text: a year or period", "text: document", "text (optional)",
+             *[_allowed(method.inputs[n]) for n in names]]]
+
+
+def template_csv(method: Method) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(template_rows(method))
+    return buf.getvalue()
+
+
+def template_xlsx(method: Method) -> bytes:
+    """Sheet ``values`` (header and comment rows) and sheet ``columns`` (column, role, unit, allowed, meaning)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "values"
+    for row in template_rows(method):
+        ws.append(row)
+    cols = wb.create_sheet("columns")
+    cols.append(["column", "role", "unit", "allowed", "description"])
+    cols.append(["town", "required", "", "id, or name in kk, ru or en", "one of the 27 monotowns"])
+    cols.append(["year", "required (or 'period')", "", "text", "the year or period the values describe"])
+    cols.append(["source", "required", "", "text", "the document the values come from"])
+    cols.append(["note", "optional", "", "text", ""])
+    for n in importable(method):
+        s = method.inputs[n]
+        cols.append([n, s.role, s.unit, _allowed(s), s.description])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def export_csv(current: Iterable[dict], method: Method) -> str:
+    """Current values (dicts with town_id, input, value, period, source, note) in the import format.
+
+    One row per town, period, source and note; values that are missing are not written."""
+    names = importable(method)
+    groups: dict[tuple, dict] = {}
+    for r in current:
+        if r["value"] is None or r["input"] not in names:
+            continue
+        key = (r["town_id"], r["period"] or NO_PERIOD, r["source"] or "", r["note"] or "")
+        groups.setdefault(key, {})[r["input"]] = r["value"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["town", "year", "source", "note", *names])
+    for (tid, period, source, note), vals in sorted(groups.items()):
+        w.writerow([tid, period, source, note, *[_number_text(vals.get(n)) for n in names]])
+    return buf.getvalue()
+
+
+def _number_text(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+# ---- a last screen before scoring -------------------------------------------------------------------
+
+def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[dict, dict, dict]:
+    """Stored values -> (statistical table, curated table, errors per town) safe to score.
+
+    Whatever the database holds, a value that is not finite, out of range, above its total or of an
+    unknown town or input is turned into ``missing`` with the reason, and the reason is listed in
+    errors[town_id]. Tables have the shape scoring.loaders.load_values returns."""
+    tables = {"statistical": {}, "curated": {}}
+    errors: dict[str, list[str]] = {}
+    for r in current:
+        spec, tid = method.inputs.get(r["input"]), r["town_id"]
+        if tid not in towns or spec is None or spec.role not in tables:
+            errors.setdefault("", []).append(f"stored value of town '{tid}' input '{r['input']}' ignored: "
+                                             "not a known town and importable input")
+            continue
+        row = {"value": "", "unit": r.get("unit") or spec.unit, "period": r.get("period") or "",
+               "source": r.get("source") or "", "note": r.get("note") or "", "status": r.get("status") or "sourced"}
+        x = r["value"]
+        if x is not None and r.get("status") != "missing":
+            bad = _stored_problem(x, spec)
+            if bad:
+                errors.setdefault(tid, []).append(f"{r['input']}: stored value {x!r} {bad}; treated as missing")
+                row |= {"status": "missing", "source": f"stored value {x!r} rejected ({bad}); was: {row['source']}"}
+            else:
+                row["value"] = repr(float(x))
+        elif row["status"] != "missing":
+            row["status"] = "missing"
+        tables[spec.role].setdefault(tid, {})[r["input"]] = row
+    _screen_pairs(tables["statistical"], method, errors)
+    return tables["statistical"], tables["curated"], errors
+
+
+def _stored_problem(x, spec: InputSpec) -> str | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "is not a number"
+    if not math.isfinite(x):
+        return "is not finite"
+    if abs(x) > MAX_ABS or not _check_value(spec, x):
+        return f"is out of range (allowed: {_allowed(spec)})"
+    return None
+
+
+def _drop(table: dict, tid: str, name: str, reason: str, errors: dict) -> None:
+    row = table[tid][name]
+    errors.setdefault(tid, []).append(f"{name}: {reason}; treated as missing")
+    table[tid][name] = row | {"value": "", "status": "missing", "source": f"{reason}; was: {row['source']}"}
+
+
+def _screen_pairs(table: dict, method: Method, errors: dict) -> None:
+    """Counts above totals and negative sums under a root, between values that passed one by one."""
+    num = lambda tid, n: float(table[tid][n]["value"]) if table.get(tid, {}).get(n, {}).get("value") else None  # noqa: E731
+    for tid in list(table):
+        for ind in method.indicators.values():
+            if ind.aggregation == "root_of_item_shares":
+                for count, total in ind.inputs:
+                    c, t = num(tid, count), num(tid, total)
+                    if c is not None and t is not None and c > t:
+                        _drop(table, tid, count, f"stored count {c:g} is above its total {t:g}", errors)
+            elif ind.aggregation == "root_of_sum":
+                vals = [num(tid, n) for n in ind.inputs]
+                if all(v is not None for v in vals) and sum(vals) < 0:
+                    _drop(table, tid, ind.inputs[0], f"{' + '.join(ind.inputs)} sums to {sum(vals):g} (< 0)", errors)

@@ -1,0 +1,351 @@
+"""The embedded database: input values with every revision, expert judgments, editor accounts.
+
+SQLite through SQLAlchemy by default (``DATABASE_URL`` may name PostgreSQL). The schema is created and
+migrated on start by ``Store.migrate`` (a numbered list of migrations and a ``schema_version`` table: a
+small, self-running equivalent of Alembic), so ``make run`` needs no extra step.
+
+Values are never updated or deleted: each change is a new revision that adds rows. The value of a
+town's input for a period is the row of the latest revision for that key (a row with ``removed`` set
+withdraws it). Every write is one transaction, serialised (``BEGIN IMMEDIATE`` on SQLite, a table lock
+an advisory lock on PostgreSQL), so concurrent imports each land whole as their own revision.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        create_engine, event, func, insert, inspect, select, update)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+from werkzeug.security import check_password_hash, generate_password_hash
+
+SHIPPED_BY = "shipped data"
+PG_LOCK_KEY = 7310010  # the advisory lock that serialises writers on PostgreSQL
+NAME_RE = re.compile(r"[\w.@-]{1,80}")
+MIN_PASSWORD = 8
+YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d|21\d\d)(?!\d)")
+
+metadata = MetaData()
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+editors = Table(
+    "editors", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", String(32), nullable=False))
+revisions = Table(
+    "revisions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", String(32), nullable=False),
+    Column("editor", String(120), nullable=False),
+    Column("kind", String(20), nullable=False),  # shipped | import | rollback | judgment
+    Column("summary", Text, nullable=False, default=""),
+    Column("filename", String(255), nullable=False, default=""),
+    Column("rollback_to", Integer, nullable=True))
+values_table = Table(
+    "input_values", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
+    Column("town_id", String(40), nullable=False),
+    Column("input", String(60), nullable=False),
+    Column("period", String(60), nullable=False, default=""),
+    Column("value", Float, nullable=True),
+    Column("status", String(10), nullable=False),  # sourced | derived | missing
+    Column("unit", String(60), nullable=False, default=""),
+    Column("source", Text, nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("removed", Boolean, nullable=False, default=False),
+    Column("entered_by", String(120), nullable=False),
+    Column("entered_at", String(32), nullable=False),
+    Index("ix_values_key", "town_id", "input", "period", "revision_id"))
+judgments = Table(
+    "judgments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
+    Column("town_id", String(40), nullable=False),
+    Column("scenarios", String(200), nullable=False),  # '|'-separated scenario ids
+    Column("author", String(300), nullable=False),
+    Column("date", String(40), nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("entered_by", String(120), nullable=False),
+    Column("entered_at", String(32), nullable=False),
+    Column("withdrawn_revision", Integer, nullable=True),
+    Column("withdrawn_by", String(120), nullable=True),
+    Column("withdrawn_at", String(32), nullable=True),
+    Column("withdrawn_reason", Text, nullable=True))
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[editors, revisions, values_table, judgments])
+
+
+MIGRATIONS = ((1, _v1),)  # (version, function); append, never edit
+
+
+class StoreError(ValueError):
+    """A change the store refuses (unknown revision, bad editor name or password, ...)."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: int
+    created_at: str
+    editor: str
+    kind: str
+    summary: str
+    filename: str
+    rollback_to: int | None
+    changes: int = 0
+
+
+def now() -> str:
+    """UTC time as ISO text (portable across SQLite and PostgreSQL)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def period_year(period: str) -> int:
+    """The latest year named in a period ('2023', 'published 2025'); -1 when none."""
+    years = [int(y) for y in YEAR_RE.findall(period or "")]
+    return max(years) if years else -1
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """Let SQLAlchemy, not pysqlite, begin transactions; writes take the lock at BEGIN (IMMEDIATE)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+
+class Store:
+    """Revisions of input values, expert judgments and editors in one database."""
+
+    def __init__(self, url: str):
+        sqlite = url.startswith("sqlite")
+        options = {"poolclass": StaticPool} if sqlite and ":memory:" in url or url in ("sqlite://", "sqlite:///") else {}
+        self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
+                                    **options)
+        if sqlite:
+            _sqlite_setup(self.engine)
+        self._lock = threading.Lock()  # one writer per process; the database serialises processes
+
+    # ---- transactions and schema --------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One serialised write transaction: committed whole on success, rolled back on any exception."""
+        with self._lock, self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":  # one writer at a time across processes, until commit
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema to the latest migration; returns the schema version."""
+        with self.write() as conn:
+            if not inspect(conn).has_table("schema_version"):
+                schema_version.create(conn)
+                conn.execute(insert(schema_version).values(version=0))
+            version = conn.execute(select(schema_version.c.version)).scalar_one()
+            for number, step in MIGRATIONS:
+                if number > version:
+                    step(conn)
+                    conn.execute(update(schema_version).values(version=number))
+                    version = number
+        return version
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- revisions --------------------------------------------------------------------------------
+    def head(self) -> int:
+        """The latest revision id (0 when the store is empty)."""
+        with self.read() as conn:
+            return conn.execute(select(func.max(revisions.c.id))).scalar() or 0
+
+    def _new_revision(self, conn: Connection, *, editor: str, kind: str, summary: str = "", filename: str = "",
+                      rollback_to: int | None = None) -> int:
+        return conn.execute(insert(revisions).values(created_at=now(), editor=editor, kind=kind, summary=summary,
+                                                     filename=filename, rollback_to=rollback_to)).inserted_primary_key[0]
+
+    def _insert_values(self, conn: Connection, revision: int, rows: list[dict], editor: str) -> None:
+        """Add value rows to ``revision`` (tests replace this to fail half-way)."""
+        stamp = now()
+        if rows:
+            conn.execute(insert(values_table), [
+                {"revision_id": revision, "town_id": r["town_id"], "input": r["input"], "period": r.get("period") or "",
+                 "value": r.get("value"), "status": r.get("status") or "sourced", "unit": r.get("unit") or "",
+                 "source": r.get("source") or "", "note": r.get("note") or "", "removed": bool(r.get("removed")),
+                 "entered_by": editor, "entered_at": stamp} for r in rows])
+
+    def apply(self, rows: Iterable[dict], *, editor: str, kind: str = "import", summary: str = "",
+              filename: str = "") -> int:
+        """Store ``rows`` (town_id, input, value, unit, period, source, note[, status]) as one new revision."""
+        rows = list(rows)
+        with self.write() as conn:
+            rev = self._new_revision(conn, editor=editor, kind=kind, summary=summary, filename=filename)
+            self._insert_values(conn, rev, rows, editor)
+        return rev
+
+    def seed(self, rows: Iterable[dict], experts: Iterable[dict]) -> bool:
+        """Load the shipped values and judgments as revision 1 when the store is empty; True when it did."""
+        with self.write() as conn:
+            if conn.execute(select(func.count()).select_from(revisions)).scalar():
+                return False
+            rev = self._new_revision(conn, editor=SHIPPED_BY, kind="shipped",
+                                     summary="data/statistics.csv, data/curated.csv, data/expert_judgments.csv")
+            self._insert_values(conn, rev, list(rows), SHIPPED_BY)
+            for j in experts:
+                self._insert_judgment(conn, rev, j, SHIPPED_BY)
+        return True
+
+    def revisions(self) -> list[Revision]:
+        """Every revision, newest first, with the number of value rows it added."""
+        counts = (select(values_table.c.revision_id, func.count().label("n"))
+                  .group_by(values_table.c.revision_id).subquery())
+        q = (select(revisions, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.revision_id == revisions.c.id)
+             .order_by(revisions.c.id.desc()))
+        with self.read() as conn:
+            return [Revision(*r) for r in conn.execute(q)]
+
+    def revision(self, rev: int) -> Revision:
+        found = [r for r in self.revisions() if r.id == rev]
+        if not found:
+            raise StoreError(f"revision {rev} does not exist")
+        return found[0]
+
+    def _rows(self, conn: Connection, upto: int | None = None) -> dict[tuple, dict]:
+        """(town_id, input, period) -> the latest row at revision ``upto`` (removed rows included)."""
+        q = select(values_table).order_by(values_table.c.revision_id, values_table.c.id)
+        if upto is not None:
+            q = q.where(values_table.c.revision_id <= upto)
+        return {(r.town_id, r.input, r.period): dict(r._mapping) for r in conn.execute(q)}
+
+    def values(self, upto: int | None = None) -> list[dict]:
+        """Every stored value (all periods) at revision ``upto`` (default: now), removed ones left out."""
+        with self.read() as conn:
+            return [r for r in self._rows(conn, upto).values() if not r["removed"]]
+
+    def current(self, upto: int | None = None) -> list[dict]:
+        """One value per town and input: the latest period with a value (then the latest revision)."""
+        best: dict[tuple, dict] = {}
+        for r in self.values(upto):
+            key = (r["town_id"], r["input"])
+            rank = (r["value"] is not None and r["status"] != "missing", period_year(r["period"]), r["revision_id"])
+            if key not in best or rank > best[key]["_rank"]:
+                best[key] = r | {"_rank": rank}
+        return [{k: v for k, v in r.items() if k != "_rank"} for r in best.values()]
+
+    def changes(self, rev: int) -> list[dict]:
+        """What revision ``rev`` changed: its rows, each with the value it replaced (None when new)."""
+        self.revision(rev)
+        with self.read() as conn:
+            before = self._rows(conn, rev - 1)
+            rows = conn.execute(select(values_table).where(values_table.c.revision_id == rev)
+                                .order_by(values_table.c.town_id, values_table.c.input)).all()
+        out = []
+        for r in rows:
+            old = before.get((r.town_id, r.input, r.period))
+            old = None if old is None or old["removed"] else old
+            out.append(dict(r._mapping) | {"old_value": old["value"] if old else None,
+                                           "old_source": old["source"] if old else None,
+                                           "changed": old is None or r.removed or old["value"] != r.value
+                                           or old["source"] != r.source or old["status"] != r.status})
+        return out
+
+    def rollback(self, to: int, *, editor: str) -> int:
+        """Make the values what they were at revision ``to``, as a new revision; returns its id."""
+        with self.write() as conn:
+            head = conn.execute(select(func.max(revisions.c.id))).scalar() or 0
+            if not 1 <= to <= head:
+                raise StoreError(f"revision {to} does not exist (1 to {head})")
+            then, current = self._rows(conn, to), self._rows(conn)
+            rows = []
+            for key, row in current.items():
+                old = then.get(key)
+                if old is None or old["removed"]:
+                    if not row["removed"]:
+                        rows.append(row | {"removed": True})
+                elif row["removed"] or any(row[f] != old[f] for f in ("value", "status", "unit", "source", "note")):
+                    rows.append(old | {"removed": False})
+            rev = self._new_revision(conn, editor=editor, kind="rollback", rollback_to=to,
+                                     summary=f"values as at revision {to}")
+            self._insert_values(conn, rev, rows, editor)
+        return rev
+
+    # ---- expert judgments ---------------------------------------------------------------------------
+    def _insert_judgment(self, conn: Connection, rev: int, j: dict, editor: str) -> int:
+        return conn.execute(insert(judgments).values(
+            revision_id=rev, town_id=j["town_id"], scenarios="|".join(j["scenarios"]), author=j["author"],
+            date=j["date"], rationale=j["rationale"], source=j["source"], entered_by=editor,
+            entered_at=now())).inserted_primary_key[0]
+
+    def record_judgment(self, j: dict, *, editor: str) -> int:
+        """Record an expert judgment (town_id, scenarios, author, date, rationale, source); returns its id."""
+        with self.write() as conn:
+            rev = self._new_revision(conn, editor=editor, kind="judgment",
+                                     summary=f"judgment recorded: {j['town_id']} {'+'.join(j['scenarios'])}")
+            return self._insert_judgment(conn, rev, j, editor)
+
+    def withdraw_judgment(self, jid: int, *, editor: str, reason: str) -> None:
+        """Withdraw a judgment (it stays listed, marked withdrawn, with who, when and why)."""
+        with self.write() as conn:
+            row = conn.execute(select(judgments).where(judgments.c.id == jid)).first()
+            if row is None or row.withdrawn_revision is not None:
+                raise StoreError(f"judgment {jid} does not exist or is already withdrawn")
+            rev = self._new_revision(conn, editor=editor, kind="judgment",
+                                     summary=f"judgment {jid} withdrawn: {row.town_id}")
+            conn.execute(update(judgments).where(judgments.c.id == jid).values(
+                withdrawn_revision=rev, withdrawn_by=editor, withdrawn_at=now(), withdrawn_reason=reason))
+
+    def judgments(self, *, active_only: bool = False) -> list[dict]:
+        """Judgments, newest first; each with scenarios as a list and ``active``."""
+        q = select(judgments).order_by(judgments.c.id.desc())
+        if active_only:
+            q = q.where(judgments.c.withdrawn_revision.is_(None))
+        with self.read() as conn:
+            return [dict(r._mapping) | {"scenarios": r.scenarios.split("|"), "active": r.withdrawn_revision is None}
+                    for r in conn.execute(q)]
+
+    # ---- editors ----------------------------------------------------------------------------------
+    def add_editor(self, name: str, password: str) -> None:
+        """A new editor account (the password is stored hashed)."""
+        if not NAME_RE.fullmatch(name or ""):
+            raise StoreError("an editor name is 1-80 letters, digits or . _ @ -")
+        if len(password or "") < MIN_PASSWORD:
+            raise StoreError(f"a password has at least {MIN_PASSWORD} characters")
+        with self.write() as conn:
+            if conn.execute(select(editors.c.id).where(editors.c.name == name)).first():
+                raise StoreError(f"editor '{name}' already exists")
+            conn.execute(insert(editors).values(name=name, password_hash=generate_password_hash(password),
+                                                created_at=now()))
+
+    def check_editor(self, name: str, password: str) -> bool:
+        """True when ``name`` is an editor and ``password`` is theirs."""
+        with self.read() as conn:
+            row = conn.execute(select(editors.c.password_hash).where(editors.c.name == name)).first()
+        if row is None:
+            check_password_hash(generate_password_hash("x"), password or "")  # about the same time either way
+            return False
+        return check_password_hash(row.password_hash, password or "")
+
+    def editor_exists(self, name: str) -> bool:
+        with self.read() as conn:
+            return conn.execute(select(editors.c.id).where(editors.c.name == name)).first() is not None
