@@ -185,3 +185,41 @@ def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
     order = {c: i for i, c in enumerate(method.levelled)}
     return sorted(table, key=lambda r: (-r["towns_settled_worst"], -r["towns_settled_best"],
                                         -r["towns_narrowed"], order[r["indicator"]]))
+
+
+def _after_knowing(grid: _Grid, known: tuple[str, ...]) -> tuple[bool, float]:
+    """Once the indicators ``known`` are collected (their values still unknown to us): is the town
+    settled whatever they turn out to be, and how many scenarios remain possible on average."""
+    axes = tuple(i for i, code in enumerate(grid.missing) if code not in known)
+    if not axes:
+        return True, 1.0
+    out = grid.outcome
+    settled = bool((out.max(axis=axes) == out.min(axis=axes)).all())
+    union = np.bitwise_or.reduce(out, axis=axes)
+    return settled, float(_n_scenarios(np.asarray(union), grid.n_scenarios).mean())
+
+
+def collection_plan(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
+    """A data-collection plan: the indicators to collect, in order, chosen greedily so that each step
+    settles the most recommendations whatever the collected values turn out to be (worst case), then
+    leaves the fewest possible scenarios on average.
+
+    Returns one row per step: ``indicator``, ``towns_settled`` (unsettled towns that are settled once
+    this and the earlier indicators are known), ``towns`` (their ids), ``mean_possible`` (average number
+    of possible scenarios over the towns that were unsettled at the start).
+    """
+    grids = {t: _grid(levels, method) for t, levels in levels_by_town.items()}
+    open_towns = {t: g for t, g in grids.items() if not _settled(g)}
+    candidates = [c for c in method.levelled if any(c in g.missing for g in open_towns.values())]
+    plan, known = [], ()
+    while candidates and open_towns:
+        def score(code):
+            res = [_after_knowing(g, known + (code,)) for g in open_towns.values()]
+            return sum(s for s, _ in res), -sum(m for _, m in res) / len(res), [t for t, (s, _) in
+                                                                                  zip(open_towns, res) if s]
+        best = max(candidates, key=lambda c: score(c)[:2])
+        settled, neg_mean, towns = score(best)
+        known += (best,)
+        candidates.remove(best)
+        plan.append({"indicator": best, "towns_settled": settled, "towns": towns, "mean_possible": round(-neg_mean, 2)})
+    return plan

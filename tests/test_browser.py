@@ -199,3 +199,24 @@ def test_content_security_policy_holds_and_the_map_works(page, server):
         document.body.appendChild(s); }""")
     page.wait_for_function("() => window.__csp.length > 0", timeout=5000)
     assert page.evaluate("window.__ran") is None and "script-src" in page.evaluate("window.__csp")[0]
+
+
+def test_how_sure_on_the_town_page_and_the_map(page, server):
+    """The robustness draws: stability, shares and variants on the town page; the popup's stability
+    line and the shade-by-stability mode on the map; the data-needed page."""
+    page.goto(server + "/town/karazhal")
+    page.wait_for_selector("body[data-robust='1']", timeout=60000)
+    text = page.inner_text("#robustness")
+    assert "Stability:" in text and "%" in text and "pessimistic" in text
+    assert page.evaluate("document.querySelectorAll('#robustness .share-seg').length") >= 1
+    load(page, server + "/")
+    page.click("#shade-stability")
+    page.wait_for_selector("body[data-shade='stability']", timeout=60000)
+    assert page.is_visible("#stability-legend")
+    page.click("tr[data-id='temirtau']")
+    page.wait_for_function("() => { const p = document.querySelector('.leaflet-popup-content .stab');"
+                           " return p && p.textContent.includes('%'); }", timeout=20000)
+    page.click("#shade-stability")
+    page.wait_for_selector("body[data-shade='scenario']")
+    page.goto(server + "/data-needed")
+    assert page.inner_text("#plan").count("\n") >= 2 and page.errors == []

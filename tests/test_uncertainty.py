@@ -240,3 +240,39 @@ def test_cli_text_says_tie_and_undetermined(root, partial_csv):
     assert "tie: no single recommendation: balanced, innovative and diversification tie at 3" in p.stdout
     assert "undetermined: any of inertial, balanced, innovative, diversification; most decisive missing " \
            "input: " in p.stdout
+
+
+def test_collection_plan_against_brute_force(method):
+    """Each step's settled towns equal an independent check: with the collected indicators fixed to any
+    of their bands, every completion of the rest gives one outcome."""
+    import itertools
+
+    from scoring.scenarios import score_scenarios
+    from scoring.uncertainty import collection_plan
+
+    towns = {"a": {c: None for c in method.levelled},
+             "b": {**{c: None for c in method.levelled}, "agglomeration": "high", "special": "high"},
+             "c": {**{c: None for c in method.levelled}, "mono_profile": "low", "special": "low"}}
+    plan = collection_plan(towns, method)
+    bands = {c: [b.level for b in method.indicators[c].bands] for c in method.levelled}
+
+    def outcome(levels):
+        s = score_scenarios(levels, method)
+        return (frozenset(s["tied"] or s["recommended"]), s["tie"])
+
+    def settled(levels, known):
+        free = [c for c in method.levelled if levels[c] is None and c not in known]
+        for fixed in itertools.product(*(bands[c] for c in known if levels[c] is None)):
+            base = dict(levels) | dict(zip([c for c in known if levels[c] is None], fixed))
+            outs = {outcome(base | dict(zip(free, rest))) for rest in itertools.product(*(bands[c] for c in free))}
+            if len(outs) > 1:
+                return False
+        return True
+
+    known, last = (), -1
+    for step in plan[:3]:
+        known += (step["indicator"],)
+        expected = [t for t, lv in towns.items() if settled(lv, known)]
+        assert sorted(step["towns"]) == sorted(expected)
+        assert step["towns_settled"] >= last
+        last = step["towns_settled"]

@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
 
-    from . import api, auth, cli, datapages, model, openapi, security, views
+    from . import api, auth, certainty, cli, datapages, model, openapi, security, views
 
     auth.init_app(app)
     model.init_app(app)
@@ -35,5 +35,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(datapages.bp)
+    app.register_blueprint(certainty.bp)
     cli.init_app(app)
     return app

@@ -53,7 +53,8 @@ def index():
             "display": shown, "lang": t.lang, "i18n": t.as_dict(),
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
-            "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"), "town": url_for("views.town", tid="__ID__"),
+            "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
+                     "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
                      "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m, nonce=csp_nonce()), atlas=atlas, metas=svc.metas,
                            method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,

@@ -1,0 +1,43 @@
+"""How sure is each recommendation: the robustness run (API with progress) and the data-needed page."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from scoring.uncertainty import collection_plan
+
+from .i18n import LANGS, T, pick_lang
+from .model import get_atlas
+from .robust import get_runner
+
+bp = Blueprint("certainty", __name__)
+
+
+@bp.app_template_global("robust_labels")
+def robust_labels(t: T, method) -> dict:
+    """The words and colours static/robustness.js needs, in the page's language."""
+    keys = ("draws", "robust_running", "robust_error", "stability", "modal", "drivers", "variants", "pessimistic",
+            "realistic", "optimistic", "stability_legend", "shade_stability", "shade_off")
+    return {"text": {k: t(k) for k in keys}, "order": list(method.scenarios),
+            "scenarios": {s: t.scenario(s) for s in method.scenarios},
+            "colours": {s: v["colour"] for s, v in method.scenarios.items()}}
+
+
+@bp.get("/api/robustness")
+def robustness_status():
+    """The robustness run at the default parameters for the current data: state, progress and, when
+    done, one record per town (shares, modal, stability, drivers, variants). A GET starts a run that
+    is missing; it changes no data."""
+    return get_runner(current_app).status()
+
+
+@bp.get("/data-needed")
+def data_needed():
+    """The planner's data-collection plan: which indicators, collected in order, settle the most
+    recommendations; and per town its possible scenarios and most decisive missing input."""
+    svc = get_atlas()
+    t = T(pick_lang(request.args.get("lang")), svc.method)
+    atlas = svc.results()
+    plan = collection_plan({tw["id"]: tw["levels"] for tw in atlas["towns"]}, svc.method)
+    open_towns = [tw for tw in atlas["towns"] if not tw["scenario"].get("settled", True)]
+    return render_template("data_needed.html", t=t, langs=LANGS, plan=plan, towns=atlas["towns"],
+                           open_towns=open_towns, metas=svc.metas, method=svc.method)

@@ -1,0 +1,113 @@
+// How sure is each recommendation: the robustness draws from /api/robustness (polled while they run).
+// On a town page it fills #robustness; on the map it fills the popups' stability line and offers a
+// "shade by stability" mode. Only textContent is used for data (no HTML from the server's values).
+(function () {
+  "use strict";
+  const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
+  const pct = (x) => Math.round(100 * x) + " %";
+  let cache = null;
+
+  function poll(url, onProgress) {
+    return new Promise((resolve, reject) => {
+      const step = () => fetch(url, { headers: { Accept: "application/json" } }).then((r) => r.json()).then((s) => {
+        if (s.state === "done" && s.result) { cache = s.result; resolve(s.result); }
+        else if (s.state === "error") reject(new Error(s.message || "error"));
+        else { onProgress(s.progress || 0); setTimeout(step, 500); }
+      }).catch(reject);
+      step();
+    });
+  }
+
+  function shareBar(shares, L) {
+    const bar = el("div", "share-bar");
+    Object.entries(shares).forEach(([s, f]) => {
+      if (f <= 0) return;
+      const seg = el("span", "share-seg");
+      seg.style.width = (100 * f) + "%";
+      seg.style.background = L.colours[s] || "#999";
+      seg.title = L.scenarios[s] + ": " + pct(f);
+      bar.appendChild(seg);
+    });
+    return bar;
+  }
+
+  function townSection(box, L) {
+    const body = box.querySelector(".robust-body");
+    const bar = body.querySelector("progress");
+    poll(box.dataset.url, (p) => { if (bar) bar.value = p; }).then((res) => {
+      const r = res.towns[box.dataset.town];
+      body.textContent = "";
+      if (!r) return;
+      body.appendChild(el("p", "stability", L.text.stability + ": " + pct(r.stability) + " (" + res.draws + " " + L.text.draws + ")"));
+      body.appendChild(shareBar(r.shares, L));
+      const ul = el("ul", "shares");
+      Object.entries(r.shares).sort((a, b) => b[1] - a[1]).forEach(([s, f]) => ul.appendChild(el("li", null, L.scenarios[s] + ": " + pct(f))));
+      body.appendChild(ul);
+      body.appendChild(el("p", null, L.text.modal + ": " + r.modal_outcome));
+      body.appendChild(el("h3", null, L.text.drivers));
+      const dl = el("ul", "drivers");
+      Object.entries(r.drivers).slice(0, 5).forEach(([c, v]) => dl.appendChild(el("li", null, c + ": " + v.toFixed(2))));
+      body.appendChild(dl);
+      body.appendChild(el("h3", null, L.text.variants));
+      const table = el("table", "data variants");
+      const head = el("tr");
+      head.appendChild(el("th", null, ""));
+      L.order.forEach((s) => head.appendChild(el("th", null, L.scenarios[s])));
+      table.appendChild(head);
+      ["pessimistic", "realistic", "optimistic"].forEach((v) => {
+        const tr = el("tr");
+        tr.appendChild(el("td", null, L.text[v]));
+        L.order.forEach((s) => tr.appendChild(el("td", "num", String(r.variants[v].scores[s]))));
+        table.appendChild(tr);
+      });
+      body.appendChild(table);
+      document.body.dataset.robust = "1";
+    }).catch(() => { body.textContent = L.text.robust_error; });
+  }
+
+  function mapMode(boot, L) {
+    const map = window[boot.registry.map];
+    if (!map) return;
+    map.on("popupopen", (e) => {
+      const p = e.popup.getElement && e.popup.getElement();
+      const line = p && p.querySelector(".stab");
+      if (!line) return;
+      const fill = (res) => { const r = res.towns[line.dataset.town]; if (r) line.textContent = L.text.stability + ": " + pct(r.stability); };
+      if (cache) fill(cache); else poll(boot.urls.robustness, () => {}).then(fill).catch(() => {});
+    });
+    const btn = document.getElementById("shade-stability");
+    if (!btn) return;
+    let on = false, saved = {};
+    btn.addEventListener("click", () => {
+      const markers = boot.registry.markers;
+      btn.disabled = true;
+      poll(boot.urls.robustness, () => {}).then((res) => {
+        on = !on;
+        Object.entries(markers).forEach(([id, name]) => {
+          const mk = window[name];
+          if (!mk) return;
+          if (on) {
+            saved[id] = Object.assign({}, mk.options);
+            const s = res.towns[id] ? res.towns[id].stability : 0;
+            const g = Math.round(235 - 200 * s);  // light (unstable) to dark (stable)
+            mk.setStyle({ fillColor: "rgb(" + g + "," + g + "," + (g + 20 > 255 ? 255 : g + 20) + ")", fillOpacity: 0.95, dashArray: null });
+          } else if (saved[id]) {
+            mk.setStyle({ fillColor: saved[id].fillColor, fillOpacity: saved[id].fillOpacity, dashArray: saved[id].dashArray });
+          }
+        });
+        btn.textContent = on ? L.text.shade_off : L.text.shade_stability;
+        document.getElementById("stability-legend").hidden = !on;
+        document.body.dataset.shade = on ? "stability" : "scenario";
+      }).finally(() => { btn.disabled = false; });
+    });
+  }
+
+  function start() {
+    const box = document.getElementById("robustness");
+    if (box) townSection(box, JSON.parse(box.dataset.i18n));
+    const bootEl = document.getElementById("boot");
+    const ctl = document.getElementById("stability-controls");
+    if (bootEl && ctl) mapMode(JSON.parse(bootEl.textContent), JSON.parse(ctl.dataset.i18n));
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+})();
