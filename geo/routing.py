@@ -1,46 +1,92 @@
-"""The hot path: compact graph (scipy.sparse.csgraph) and large-city x node distance matrices.
+"""The hot path: compact graph (scipy.sparse.csgraph) and nearest-large-city fields.
 
-One ``Routing`` holds, per network version and speed set, two float32 matrices (road km and minutes)
-from every candidate large city to every node. Changing thresholds or which cities count as large is
-then array work on them; a planned road updates them incrementally with two searches per metric.
+Three levels, each cached by the caller (geo.agglomeration) for what it depends on:
+
+``Topology`` (per network)
+    The compact undirected CSR structure of the edges; a new weight set (speeds, detours) only
+    refills its data array (``Topology.graph``), it never sorts the edges again.
+``MetricRouting`` (per network and weights of one metric, road km or minutes)
+    The graph, and ``field(rows)``: for every node, the nearest of the selected large cities, its
+    distance and the shortest-path tree (one multi-source search, scipy ``min_only``). The
+    per-city matrices (city x node, float32) are built once, on request or in the background, so
+    that a later change of the city set is array work, not a search.
+``NearestField.with_planned``
+    Adds planned roads exactly: ``new = min(old, old[a] + w + d(b, n), old[b] + w + d(a, n))``,
+    with the searches from ``a`` and ``b`` bounded by the largest finite distance (no node farther
+    than that can improve).
 """
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 METRICS = ("km", "min")
+MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges
 
 
 def edge_weights(cls: np.ndarray, km: np.ndarray, params) -> dict[str, np.ndarray]:
     """Road km (geodesic x detour factor of the class) and minutes (road km / class speed)."""
-    detours, speeds = dict(params.detours), dict(params.speeds)
-    detour = np.array([detours[c] for c in cls], dtype=float) if len(cls) else np.zeros(0)
-    speed = np.array([speeds[c] for c in cls], dtype=float) if len(cls) else np.ones(0)
-    road_km = km * detour
-    return {"km": road_km, "min": road_km / speed * 60.0}
+    road_km = km * class_values(cls, dict(params.detours), 1.0)
+    return {"km": road_km, "min": road_km / class_values(cls, dict(params.speeds), 1.0) * 60.0}
+
+
+def class_values(cls: np.ndarray, table: dict, fallback: float) -> np.ndarray:
+    """Per-edge value of a per-class table, vectorised over the (few) distinct classes."""
+    if len(cls) == 0:
+        return np.full(0, fallback)
+    names, inverse = np.unique(cls, return_inverse=True)
+    return np.array([table[c] for c in names], dtype=float)[inverse]
+
+
+class Topology:
+    """The compact undirected structure of a network's edges (upper triangle, parallel edges merged).
+
+    Parameters
+    ----------
+    n : number of nodes.
+    u, v : edge end nodes (parallel edges and self-loops allowed).
+    """
+
+    def __init__(self, n: int, u: np.ndarray, v: np.ndarray):
+        self.n = int(n)
+        self.u, self.v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        a, b = np.minimum(self.u, self.v), np.maximum(self.u, self.v)
+        keep = np.flatnonzero(a != b)
+        order = keep[np.lexsort((b[keep], a[keep]))]
+        a, b = a[order], b[order]
+        first = np.ones(len(a), dtype=bool)
+        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        self._order, self._starts = order, np.flatnonzero(first)
+        self.rows = a[first].astype(np.int32)
+        self.indices = b[first].astype(np.int32)
+        self.indptr = np.searchsorted(self.rows, np.arange(self.n + 1)).astype(np.int32)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(x.nbytes for x in (self.u, self.v, self._order, self._starts, self.rows, self.indices,
+                                      self.indptr))
+
+    def graph(self, w: np.ndarray) -> csr_matrix:
+        """The CSR graph for per-edge weights ``w`` (the lightest of parallel edges), no sort."""
+        if len(self._order) == 0:
+            return csr_matrix((self.n, self.n))
+        data = np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts)
+        return csr_matrix((np.maximum(data, MIN_WEIGHT), self.indices, self.indptr), shape=(self.n, self.n))
 
 
 def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
     """Undirected CSR adjacency keeping the lightest of parallel edges (COO would sum them)."""
-    a, b = np.minimum(u, v), np.maximum(u, v)
-    keep = a != b
-    a, b, w = a[keep], b[keep], w[keep]
-    order = np.lexsort((w, b, a))
-    a, b, w = a[order], b[order], w[order]
-    first = np.ones(len(a), dtype=bool)
-    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    a, b, w = a[first], b[first], w[first]
-    # strictly positive weights: csgraph treats explicit zeros as missing edges
-    w = np.maximum(w, 1e-9)
-    return csr_matrix((w, (a, b)), shape=(n, n))
+    return Topology(n, u, v).graph(w)
 
 
 def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
     """A copy of the compact graph with edge (a, b) of weight w (the lighter one if it exists)."""
     a, b = min(a, b), max(a, b)
-    w = max(w, 1e-9)
+    w = max(w, MIN_WEIGHT)
     old = g[a, b]
     if old != 0:
         g = g.copy()
@@ -49,69 +95,159 @@ def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
     return (g + csr_matrix(([w], ([a], [b])), shape=g.shape)).tocsr()
 
 
-class Routing:
-    """Distances from every candidate large city (rows) to every node (columns), per metric."""
+@dataclass
+class NearestField:
+    """For every node: the nearest selected source, its distance, and the shortest-path tree.
 
-    def __init__(self, n: int, u, v, weights: dict, sources: np.ndarray, *, predecessors: bool = True):
-        self.n, self.sources = n, np.asarray(sources, dtype=np.int64)
-        self.u, self.v = np.asarray(u), np.asarray(v)
-        self.weights = weights
-        self.graphs = {m: compact(n, self.u, self.v, weights[m]) for m in METRICS}
-        self.dist, self.pred = {}, {}
-        for m in METRICS:
-            if predecessors:
-                d, p = dijkstra(self.graphs[m], directed=False, indices=self.sources, return_predecessors=True)
-                self.pred[m] = p.astype(np.int32)
-            else:
-                d = dijkstra(self.graphs[m], directed=False, indices=self.sources)
-            self.dist[m] = d.astype(np.float32)
-        self.planned: list[dict] = []
-        self._lazy_pred: dict = {}
+    Attributes
+    ----------
+    dist : float64 (n,), inf where no selected source is reachable.
+    src : int32 (n,), the source's row in the routing's ``sources`` (-1 when unreachable).
+    pred : int32 (n,), the previous node on the shortest path (-9999 at sources and unreachable).
+    graph : the CSR graph the field belongs to (planned roads included).
+    """
 
-    def with_planned(self, roads: list[dict]) -> "Routing":
-        """A copy with planned edges (a, b, km, min) added: new = min(old, via a->b, via b->a).
+    dist: np.ndarray
+    src: np.ndarray
+    pred: np.ndarray
+    graph: csr_matrix
 
-        Two searches per metric per road (from its two ends); the base is left untouched."""
-        new = object.__new__(Routing)
-        new.n, new.sources = self.n, self.sources
-        new.u, new.v, new.weights = self.u, self.v, dict(self.weights)
-        new.graphs = dict(self.graphs)
-        new.dist = {m: d.copy() for m, d in self.dist.items()}
-        new.pred, new.planned, new._lazy_pred = {}, list(self.planned), {}
-        for road in roads:
-            a, b = road["a"], road["b"]
-            new.u, new.v = np.append(new.u, a), np.append(new.v, b)
-            for m in METRICS:
-                w = float(road[m])
-                new.weights[m] = np.append(new.weights[m], w)
-                new.graphs[m] = with_edge(new.graphs[m], a, b, w)
-                da, db = dijkstra(new.graphs[m], directed=False, indices=[a, b]).astype(np.float32)
-                d = new.dist[m]
-                via = np.minimum(d[:, [a]] + w + db[None, :], d[:, [b]] + w + da[None, :])
-                np.minimum(d, via, out=d)
-            new.planned.append(road)
-        return new
+    @property
+    def nbytes(self) -> int:
+        return self.dist.nbytes + self.src.nbytes + self.pred.nbytes
 
-    def path(self, row: int, node: int, metric: str = "km") -> list[int]:
-        """Node sequence from source ``row`` to ``node`` (a fresh search when planned roads exist)."""
-        key = (metric, row)
-        if metric in self.pred and not self.planned:
-            pred = self.pred[metric][row]
-        elif key in self._lazy_pred:  # several towns share a nearest city: one search per city
-            pred = self._lazy_pred[key]
-        else:
-            _, pred = dijkstra(self.graphs[metric], directed=False, indices=int(self.sources[row]),
-                               return_predecessors=True)
-            self._lazy_pred[key] = pred
-        if not np.isfinite(self.dist[metric][row, node]):
+    def path(self, node: int) -> list[int]:
+        """Node sequence from the nearest selected source to ``node`` ([] when unreachable)."""
+        if not np.isfinite(self.dist[node]):
             return []
-        out = [node]
-        while out[-1] != self.sources[row]:
-            prev = int(pred[out[-1]])
+        out = [int(node)]
+        for _ in range(len(self.pred)):
+            prev = int(self.pred[out[-1]])
             if prev < 0:
-                return []
+                return out[::-1]
             out.append(prev)
-        return out[::-1]
+        raise RuntimeError("shortest-path tree has a cycle")  # cannot happen with positive weights
+
+    def with_planned(self, roads: list[tuple[int, int, float]]) -> "NearestField":
+        """A new field with planned edges (a, b, weight) added one by one; this one is left untouched."""
+        field = NearestField(self.dist.copy(), self.src.copy(), self.pred.copy(), self.graph)
+        for a, b, w in roads:
+            field.graph = with_edge(field.graph, a, b, w)
+            field._insert(int(a), int(b), float(w))
+        return field
+
+    def _insert(self, a: int, b: int, w: float) -> None:
+        """Exact single-edge insertion with two bounded searches (from a and from b)."""
+        d = self.dist
+        finite = d[np.isfinite(d)]
+        top = float(finite.max()) if len(finite) else np.inf
+        # via a -> b: new = d[a] + w + d(b, n); only nodes with d(b, n) < top - d[a] - w can improve
+        gains = [(a, b, d[a] + w), (b, a, d[b] + w)]
+        limits = [np.inf if not np.isfinite(d[end]) else max(top - g, 0.0) for _, end, g in gains]
+        if not any(np.isfinite(g) and lim > 0 for (_, _, g), lim in zip(gains, limits)):
+            return
+        cand, preds = [], []
+        for (start, end, g), lim in zip(gains, limits):
+            if not np.isfinite(g):
+                cand.append(np.full_like(d, np.inf))
+                preds.append(None)
+                continue
+            de, pe = dijkstra(self.graph, directed=False, indices=end, limit=lim, return_predecessors=True)
+            pe[end] = start
+            cand.append(g + de)
+            preds.append(pe)
+        for (start, _, _), c, pe in zip(gains, cand, preds):
+            better = np.flatnonzero(c < self.dist)
+            if len(better):
+                self.dist[better] = c[better]
+                self.pred[better] = pe[better]
+                self.src[better] = self.src[start]
+
+
+class MetricRouting:
+    """One metric's graph over a topology, with nearest-source fields and per-city matrices.
+
+    Parameters
+    ----------
+    topology : the network's compact structure.
+    w : per-edge weight of the metric (road km or minutes).
+    sources : node of every candidate large city (the rows).
+    predecessors : keep shortest-path trees (needed for routes, i.e. road km only).
+    """
+
+    def __init__(self, topology: Topology, w: np.ndarray, sources: np.ndarray, *, predecessors: bool = True):
+        self.topology, self.w = topology, np.asarray(w, dtype=float)
+        self.sources = np.asarray(sources, dtype=np.int64)
+        self.graph = topology.graph(self.w)
+        self.predecessors = predecessors
+        self._matrix: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._lock, self._building = threading.Lock(), None
+
+    @property
+    def nbytes(self) -> int:
+        m = self._matrix
+        extra = 0 if m is None else m[0].nbytes + (0 if m[1] is None else m[1].nbytes)
+        return self.w.nbytes + self.graph.data.nbytes + extra
+
+    def field(self, rows: np.ndarray) -> NearestField:
+        """Nearest of the selected rows for every node: from the per-city matrices when built, else one search."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n = self.topology.n
+        if len(rows) == 0:
+            return NearestField(np.full(n, np.inf), np.full(n, -1, np.int32), np.full(n, -9999, np.int32), self.graph)
+        if self._matrix is not None:
+            return self._field_from_matrix(rows)
+        d, p, s = dijkstra(self.graph, directed=False, indices=self.sources[rows], min_only=True,
+                           return_predecessors=True)
+        row_of = np.full(n, -1, np.int32)
+        row_of[self.sources[rows][::-1]] = rows[::-1]  # a node shared by two cities: the first row
+        src = np.where(s >= 0, row_of[s.clip(0)], -1).astype(np.int32)
+        return NearestField(d, src, p.astype(np.int32), self.graph)
+
+    def _field_from_matrix(self, rows: np.ndarray) -> NearestField:
+        dist, pred = self._matrix
+        n = self.topology.n
+        sub = dist[rows]
+        arg = np.argmin(sub, axis=0)
+        d = sub[arg, np.arange(n)].astype(float)
+        src = rows[arg].astype(np.int32)
+        src[~np.isfinite(d)] = -1
+        p = pred[src.clip(0), np.arange(n)] if pred is not None else np.full(n, -9999, np.int32)
+        return NearestField(d, src, p, self.graph)
+
+    def matrix(self) -> np.ndarray:
+        """City x node distances (float32), built once (one search per city)."""
+        self.build_matrix()
+        return self._matrix[0]
+
+    def build_matrix(self) -> None:
+        """Build the per-city matrices now (no-op when built); thread-safe."""
+        with self._lock:
+            if self._matrix is not None:
+                return
+            n, k = self.topology.n, len(self.sources)
+            dist = np.empty((k, n), dtype=np.float32)
+            pred = np.empty((k, n), dtype=np.int32) if self.predecessors else None
+            for i, s in enumerate(self.sources):  # one source at a time: float64 temporaries stay small
+                if self.predecessors:
+                    d, p = dijkstra(self.graph, directed=False, indices=int(s), return_predecessors=True)
+                    pred[i] = p
+                else:
+                    d = dijkstra(self.graph, directed=False, indices=int(s))
+                dist[i] = d
+            self._matrix = (dist, pred)
+
+    def build_matrix_in_background(self) -> threading.Thread:
+        """Start building the per-city matrices in a daemon thread (once); returns the thread."""
+        with self._lock:
+            if self._building is None:
+                self._building = threading.Thread(target=self.build_matrix, name="city-matrix", daemon=True)
+                self._building.start()
+            return self._building
+
+    @property
+    def matrix_ready(self) -> bool:
+        return self._matrix is not None
 
 
 def nearest(dist: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
