@@ -21,7 +21,7 @@ from .network import Network, build_network
 from .params import Params, PlannedRoad
 from .places import PlaceIndex
 from .results import AccessLink, Derivation, Flag, PlannedEdge, TownAccess
-from .routing import MetricRouting, NearestField, Topology, edge_weights
+from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
 
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
 
@@ -110,13 +110,13 @@ class SpatialModel:
         """The road graph for the snapping parameters (cached)."""
         return self._network_entry(params)[0]
 
-    def _network_entry(self, params: Params) -> tuple[Network, Topology]:
+    def _network_entry(self, params: Params) -> tuple[Network, Topology, EdgeClasses]:
         key = (params.snap_km, params.on_network_km) if self._fixed is None else "fixed"
 
         def build():
             net = self._fixed or build_network(self.layers, snap_km=params.snap_km,
                                                on_network_km=params.on_network_km)
-            return net, Topology(net.n_nodes, net.u, net.v)
+            return net, Topology(net.n_nodes, net.u, net.v), EdgeClasses(net.cls)
         return self._networks.get(key, build)
 
     def _metric_key(self, params: Params, metric: str) -> tuple:
@@ -126,8 +126,8 @@ class SpatialModel:
     def metric(self, params: Params, metric: str) -> MetricRouting:
         """One metric's graph and nearest-city searches; road km do not depend on the speeds (cached)."""
         def build():
-            net, topology = self._network_entry(params)
-            w = edge_weights(net.cls, net.km, params)[metric]
+            net, topology, classes = self._network_entry(params)
+            w = classes.weights(net.km, params)[metric]
             sources = np.array([net.city_node[c] for c in self._source_ids(net)], dtype=np.int64)
             return MetricRouting(topology, w, sources, predecessors=metric == "km")
         return self._metrics.get(self._metric_key(params, metric), build)
@@ -151,7 +151,7 @@ class SpatialModel:
         key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges, params.fua_minutes)
 
         def build():
-            net, _ = self._network_entry(params)
+            net = self.network(params)
             field = self.field(params, "min", rows, planned)
             w = self.metric(params, "min").w
             u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
@@ -162,7 +162,7 @@ class SpatialModel:
 
     def cache_bytes(self) -> dict[str, int]:
         """Bytes held by each cache (arrays; catchments estimated)."""
-        topo = sum(t.nbytes for _, t in self._networks.items.values())
+        topo = sum(t.nbytes for _, t, _ in self._networks.items.values())
         return {"topology": topo, "graphs": self._metrics.nbytes, "fields": self._fields.nbytes,
                 "catchments": self._catchments.nbytes}
 
@@ -206,7 +206,7 @@ class SpatialModel:
     # -- the derivation -------------------------------------------------------------------------
     def derive(self, params: Params) -> Derivation:
         """The three agglomeration inputs for every town, with evidence and reasons."""
-        net, _ = self._network_entry(params)
+        net = self.network(params)
         planned = self.planned_edges(params, net)
         src_ids = self._source_ids(net)
         sel = np.array([i for i, c in enumerate(src_ids) if self.city_status[c] in params.large_city_statuses
@@ -229,7 +229,7 @@ class SpatialModel:
             params=params, towns=tuple(towns), planned=tuple(edges),
             selected_cities=tuple(src_ids[i] for i in sel),
             unroutable_cities={c: r for c, r in net.unroutable.items() if c in self.city_names},
-            catchments=self.catchments(params, sel, planned),
+            build_catchments=lambda: self.catchments(params, sel, planned),
             access_links=self._access_geojson(net))
 
     def _town(self, ti, tid, params, net, near_field, src_ids, n_sel, pairs, near, fua, col, junction, hits):

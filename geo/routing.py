@@ -30,16 +30,25 @@ MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges
 
 def edge_weights(cls: np.ndarray, km: np.ndarray, params) -> dict[str, np.ndarray]:
     """Road km (geodesic x detour factor of the class) and minutes (road km / class speed)."""
-    road_km = km * class_values(cls, dict(params.detours), 1.0)
-    return {"km": road_km, "min": road_km / class_values(cls, dict(params.speeds), 1.0) * 60.0}
+    return EdgeClasses(cls).weights(km, params)
 
 
-def class_values(cls: np.ndarray, table: dict, fallback: float) -> np.ndarray:
-    """Per-edge value of a per-class table, vectorised over the (few) distinct classes."""
-    if len(cls) == 0:
-        return np.full(0, fallback)
-    names, inverse = np.unique(cls, return_inverse=True)
-    return np.array([table[c] for c in names], dtype=float)[inverse]
+class EdgeClasses:
+    """Each edge's road class as a small integer code (found once per network, not per speed set)."""
+
+    def __init__(self, cls: np.ndarray):
+        cls = np.asarray(cls)
+        self.names, self.codes = (np.unique(cls, return_inverse=True) if len(cls)
+                                  else (np.array([], dtype=str), np.zeros(0, dtype=np.int64)))
+
+    def values(self, table: dict) -> np.ndarray:
+        """Per-edge value of a per-class table."""
+        return np.array([table[c] for c in self.names], dtype=float)[self.codes]
+
+    def weights(self, km: np.ndarray, params) -> dict[str, np.ndarray]:
+        """Road km (geodesic x detour factor) and minutes (road km / speed) per edge."""
+        road_km = np.asarray(km, dtype=float) * self.values(dict(params.detours))
+        return {"km": road_km, "min": road_km / self.values(dict(params.speeds)) * 60.0}
 
 
 class Topology:
@@ -84,15 +93,20 @@ def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
 
 
 def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
-    """A copy of the compact graph with edge (a, b) of weight w (the lighter one if it exists)."""
+    """A copy of the compact graph with edge (a, b) of weight w (the lighter one if it exists).
+
+    The entry goes into row min(a, b) at its sorted place: one copy of the arrays, no format change."""
     a, b = min(a, b), max(a, b)
     w = max(w, MIN_WEIGHT)
-    old = g[a, b]
-    if old != 0:
-        g = g.copy()
-        g[a, b] = min(old, w)  # an existing entry: no change of structure
-        return g
-    return (g + csr_matrix(([w], ([a], [b])), shape=g.shape)).tocsr()
+    lo, hi = g.indptr[a], g.indptr[a + 1]
+    at = lo + int(np.searchsorted(g.indices[lo:hi], b))
+    if at < hi and g.indices[at] == b:  # an existing entry: no change of structure
+        data = g.data.copy()
+        data[at] = min(data[at], w)
+        return csr_matrix((data, g.indices, g.indptr), shape=g.shape)
+    indptr = g.indptr.copy()
+    indptr[a + 1:] += 1
+    return csr_matrix((np.insert(g.data, at, w), np.insert(g.indices, at, b), indptr), shape=g.shape)
 
 
 @dataclass

@@ -26,9 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
 
-    from . import api, model, views
+    from . import api, http, model, views
 
     model.init_app(app)
+    http.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     return app

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from geo import ParamError
@@ -14,7 +14,8 @@ from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args, queries
 from .serialize import collection, feature, to_csv, to_shapefile_zip
-from .views import display
+from .http import cached, respond
+from .views import display_once
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -30,9 +31,17 @@ def _payload(params) -> dict:
     fc = collection(atlas, svc.metas, svc.method)
     query, _ = queries(params, t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]
-    fc["display"] = display(atlas, svc, t, query)
+    fc["display"] = display_once(atlas, svc, t, params, query)
     fc["permalink_query"] = query
     return fc
+
+
+def _payload_response(params, *, conditional: bool):
+    """The towns payload as JSON bytes, serialised once per parameters and language (gzip, ETag)."""
+    lang = pick_lang(request.args.get("lang"))
+    rendered = cached(("payload", params, lang), lambda: current_app.json.dumps(_payload(params)) + "\n",
+                      "application/json")
+    return respond(rendered, conditional=conditional)
 
 
 @bp.errorhandler(ParamError)
@@ -52,7 +61,7 @@ def params():
 
 @bp.get("/towns")
 def towns():
-    return _payload(from_args(request.args))
+    return _payload_response(from_args(request.args), conditional=True)
 
 
 @bp.get("/towns/<tid>")
@@ -72,7 +81,7 @@ def recompute():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
-    return _payload(parse_params(body))
+    return _payload_response(parse_params(body), conditional=False)
 
 
 @bp.get("/export.<fmt>")

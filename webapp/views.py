@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from geo import ParamError
 from geo.params import load_specs, plannable_classes
 
+from .http import cached, respond
 from .i18n import LANGS, T, pick_lang
 from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
@@ -35,13 +36,42 @@ def display(atlas: dict, svc, t, query: str) -> dict:
                        "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
 
 
+class _Sized:
+    """A cached value with its approximate size in bytes."""
+
+    def __init__(self, value, nbytes: int):
+        self.value, self.nbytes = value, nbytes
+
+
+def display_once(atlas: dict, svc, t, params, query: str) -> dict:
+    """``display`` rendered once per result and language (cached on the atlas service)."""
+    def build() -> _Sized:
+        shown = display(atlas, svc, t, query)
+        return _Sized(shown, sum(len(d["popup"]) + len(d["tooltip"]) + 200 for d in shown.values()))
+    return svc.rendered(("display", params, t.lang), build).value
+
+
+def _page_key() -> tuple:
+    """The map page's cache key: language and parameters (the raw query when it is invalid)."""
+    lang = pick_lang(request.args.get("lang"))
+    try:
+        return ("index", lang, from_args(request.args))
+    except ParamError:
+        return ("index", lang, tuple(sorted(request.args.items(multi=True))))
+
+
 @bp.get("/")
 def index():
+    """The map page, rendered once per parameters and language (webapp.http: gzip, ETag, nonce)."""
+    return respond(cached(_page_key(), _index_page, "text/html"))
+
+
+def _index_page() -> str:
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas, params, errors = _request_params()
     query, lang_query = queries(params, t.lang, LANGS)
-    shown = display(atlas, svc, t, query)
+    shown = display_once(atlas, svc, t, params, query)
     m, registry = build_map(atlas, svc, t, shown)
     fc = collection(atlas, svc.metas, svc.method)
     for f in fc["features"]:  # the map needs no source texts (the town page and the API carry them)
