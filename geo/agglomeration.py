@@ -35,7 +35,7 @@ class _LRU:
 
     def __init__(self, size: int, *, max_bytes: int | None = None, sizeof: Callable[[Any], int] | None = None):
         self.size, self.items, self.lock = size, OrderedDict(), threading.RLock()
-        self.max_bytes, self.sizeof, self.sizes = max_bytes, sizeof, {}
+        self.max_bytes, self.sizeof = max_bytes, sizeof
 
     def get(self, key, build):
         with self.lock:
@@ -43,18 +43,20 @@ class _LRU:
                 self.items.move_to_end(key)
                 return self.items[key]
             value = self.items[key] = build()
-            self.sizes[key] = self.sizeof(value) if self.sizeof else 0
             while len(self.items) > 1 and (len(self.items) > self.size or self._over()):
-                old, _ = self.items.popitem(last=False)
-                self.sizes.pop(old, None)
+                self.items.popitem(last=False)
             return value
 
     def _over(self) -> bool:
-        return self.max_bytes is not None and sum(self.sizes.values()) > self.max_bytes
+        return self.max_bytes is not None and self.nbytes > self.max_bytes
 
     @property
     def nbytes(self) -> int:
-        return sum(self.sizes.values())
+        """Bytes held now (values such as lazily filled fields may grow after they are stored)."""
+        if self.sizeof is None:
+            return 0
+        with self.lock:
+            return sum(self.sizeof(v) for v in self.items.values())
 
 
 MB = 1024 * 1024
@@ -215,15 +217,16 @@ class SpatialModel:
         edges = [p for _, _, p in planned]
         junctions = self.lines.junctions(params, tuple(edges))
         pairs = {frozenset((a, b)) for a, b, _ in planned}
+        cols = np.array([net.town_node.get(t, 0) for t in self.town_ids], dtype=np.int64)
+        near_at, fua_at = near.at(cols), fua.at(cols)
         towns = []
         for ti, tid in enumerate(self.town_ids):
             junction, hits = junctions[ti]
             if tid not in net.town_node:
                 towns.append(self._unroutable(ti, tid, junction, hits, net))
                 continue
-            col = net.town_node[tid]
             towns.append(self._town(ti, tid, params, net, near, src_ids, len(sel), pairs,
-                                    (near.src[col], near.dist[col]), (fua.src[col], fua.dist[col]), col,
+                                    (near_at[0][ti], near_at[1][ti]), (fua_at[0][ti], fua_at[1][ti]), cols[ti],
                                     junction, hits))
         return Derivation(
             params=params, towns=tuple(towns), planned=tuple(edges),

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -37,9 +38,8 @@ class EdgeClasses:
     """Each edge's road class as a small integer code (found once per network, not per speed set)."""
 
     def __init__(self, cls: np.ndarray):
-        cls = np.asarray(cls)
-        self.names, self.codes = (np.unique(cls, return_inverse=True) if len(cls)
-                                  else (np.array([], dtype=str), np.zeros(0, dtype=np.int64)))
+        codes, names = pd.factorize(np.asarray(cls))  # hashing, not sorting: fast on 2M strings
+        self.codes, self.names = codes.astype(np.int64), [str(c) for c in names]
 
     def values(self, table: dict) -> np.ndarray:
         """Per-edge value of a per-class table."""
@@ -130,6 +130,10 @@ class NearestField:
     def nbytes(self) -> int:
         return self.dist.nbytes + self.src.nbytes + self.pred.nbytes
 
+    def at(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(source row, distance) at the given nodes."""
+        return self.src[nodes], self.dist[nodes]
+
     def path(self, node: int) -> list[int]:
         """Node sequence from the nearest selected source to ``node`` ([] when unreachable)."""
         if not np.isfinite(self.dist[node]):
@@ -178,6 +182,64 @@ class NearestField:
                 self.src[better] = self.src[start]
 
 
+class MatrixField(NearestField):
+    """A NearestField read from the per-city matrices: towns and routes at once, whole arrays on demand.
+
+    ``at`` and ``path`` read only the towns' columns and the chosen city's tree; ``dist``, ``src``
+    and ``pred`` for every node (catchments, planned roads) are computed on first use.
+    """
+
+    def __init__(self, graph: csr_matrix, matrix: np.ndarray, pred_matrix: np.ndarray | None, rows: np.ndarray):
+        self.graph, self._m, self._p, self._rows = graph, matrix, pred_matrix, rows
+        self._full: tuple | None = None
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._full is None:
+            n = self._m.shape[1]
+            sub = self._m[self._rows]
+            arg = np.argmin(sub, axis=0)
+            d = sub[arg, np.arange(n)].astype(float)
+            src = self._rows[arg].astype(np.int32)
+            src[~np.isfinite(d)] = -1
+            pred = (self._p[src.clip(0), np.arange(n)] if self._p is not None else np.full(n, -9999, np.int32))
+            self._full = (d, src, pred)
+        return self._full
+
+    dist = property(lambda self: self._arrays()[0])
+    src = property(lambda self: self._arrays()[1])
+    pred = property(lambda self: self._arrays()[2])
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self._full is None else sum(x.nbytes for x in self._full)
+
+    def at(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nodes = np.asarray(nodes, dtype=np.int64)
+        sub = self._m[np.ix_(self._rows, nodes)]
+        arg = np.argmin(sub, axis=0)
+        d = sub[arg, np.arange(len(nodes))].astype(float)
+        src = self._rows[arg].astype(np.int32)
+        src[~np.isfinite(d)] = -1
+        return src, d
+
+    def path(self, node: int) -> list[int]:
+        src, d = self.at(np.array([node]))
+        if src[0] < 0 or self._p is None:
+            return [] if src[0] < 0 else NearestField.path(self, node)
+        tree = self._p[src[0]]
+        out = [int(node)]
+        for _ in range(len(tree)):
+            prev = int(tree[out[-1]])
+            if prev < 0:
+                return out[::-1]
+            out.append(prev)
+        raise RuntimeError("shortest-path tree has a cycle")
+
+    def with_planned(self, roads: list[tuple[int, int, float]]) -> NearestField:
+        d, src, pred = self._arrays()
+        return NearestField(d, src, pred, self.graph).with_planned(roads)
+
+
 class MetricRouting:
     """One metric's graph over a topology, with nearest-source fields and per-city matrices.
 
@@ -213,21 +275,15 @@ class MetricRouting:
             return self._field_from_matrix(rows)
         d, p, s = dijkstra(self.graph, directed=False, indices=self.sources[rows], min_only=True,
                            return_predecessors=True)
+        d = d.astype(np.float32).astype(float)  # the per-city matrices' precision: one answer either way
         row_of = np.full(n, -1, np.int32)
         row_of[self.sources[rows][::-1]] = rows[::-1]  # a node shared by two cities: the first row
         src = np.where(s >= 0, row_of[s.clip(0)], -1).astype(np.int32)
         return NearestField(d, src, p.astype(np.int32), self.graph)
 
-    def _field_from_matrix(self, rows: np.ndarray) -> NearestField:
+    def _field_from_matrix(self, rows: np.ndarray) -> "MatrixField":
         dist, pred = self._matrix
-        n = self.topology.n
-        sub = dist[rows]
-        arg = np.argmin(sub, axis=0)
-        d = sub[arg, np.arange(n)].astype(float)
-        src = rows[arg].astype(np.int32)
-        src[~np.isfinite(d)] = -1
-        p = pred[src.clip(0), np.arange(n)] if pred is not None else np.full(n, -9999, np.int32)
-        return NearestField(d, src, p, self.graph)
+        return MatrixField(self.graph, dist, pred, rows)
 
     def matrix(self) -> np.ndarray:
         """City x node distances (float32), built once (one search per city)."""

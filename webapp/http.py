@@ -116,7 +116,7 @@ def respond(rendered: Rendered, *, status: int = 200, conditional: bool = True) 
         resp = Response(status=304)
         resp.set_etag(rendered.etag)
         return resp
-    if accepts_gzip() and len(rendered.parts[0]) + len(rendered.parts[-1]) >= MIN_COMPRESS:
+    if accepts_gzip() and sum(map(len, rendered.parts)) >= MIN_COMPRESS:
         resp = Response(rendered.gzipped(nonce), status=status, mimetype=rendered.mimetype)
         resp.headers["Content-Encoding"] = "gzip"
     else:

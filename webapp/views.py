@@ -93,6 +93,12 @@ def _index_page() -> str:
 
 @bp.get("/town/<tid>")
 def town(tid: str):
+    """A town's page, rendered once per town, parameters and language (webapp.http)."""
+    key = _page_key()
+    return respond(cached(("town", tid, *key[1:]), lambda: _town_page(tid), "text/html"))
+
+
+def _town_page(tid: str) -> str:
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas, params, errors = _request_params()
