@@ -84,7 +84,7 @@ class SpatialModel:
         self._networks = _LRU(cache_size)
         self._metrics = _LRU(2 * cache_size, max_bytes=budget // 2, sizeof=lambda r: r.nbytes)
         self._fields = _LRU(4 * cache_size, max_bytes=budget // 3, sizeof=lambda f: f.nbytes)
-        self._catchments = _LRU(4 * cache_size, max_bytes=budget // 6, sizeof=_geojson_bytes)
+        self._catchments = _LRU(cache_size, max_bytes=budget // 6, sizeof=_geojson_bytes)
         self.background, self._fixed = background, network
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
@@ -320,8 +320,9 @@ def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:
 
 
 def _geojson_bytes(fc: dict) -> int:
-    """Approximate memory of a catchment FeatureCollection: about 200 bytes per two-point part."""
-    return 200 * sum(len(f["geometry"]["coordinates"]) for f in fc["features"]) + 1000
+    """Approximate memory of a catchment FeatureCollection: about 330 bytes per two-point part
+    (three lists and four floats)."""
+    return 330 * sum(len(f["geometry"]["coordinates"]) for f in fc["features"]) + 1000
 
 
 def _access(a: dict) -> AccessLink:

@@ -11,9 +11,9 @@ Three levels, each cached by the caller (geo.agglomeration) for what it depends 
     per-city matrices (city x node, float32) are built once, on request or in the background, so
     that a later change of the city set is array work, not a search.
 ``NearestField.with_planned``
-    Adds planned roads exactly: ``new = min(old, old[a] + w + d(b, n), old[b] + w + d(a, n))``,
-    with the searches from ``a`` and ``b`` bounded by the largest finite distance (no node farther
-    than that can improve).
+    Adds planned roads exactly: ``new = min(old, old[a] + w + d(b, n), old[b] + w + d(a, n))``.
+    Only the direction that reaches its far end sooner than before can help (at most one), and its
+    search stops at the largest finite distance less the gain (no node farther can improve).
 """
 from __future__ import annotations
 
@@ -52,7 +52,10 @@ class EdgeClasses:
 
 
 class Topology:
-    """The compact undirected structure of a network's edges (upper triangle, parallel edges merged).
+    """The compact structure of a network's edges: symmetric CSR (both directions), parallel edges merged.
+
+    Searches run with ``directed=True`` on the symmetric matrix: scipy would otherwise transpose an
+    undirected graph on every call.
 
     Parameters
     ----------
@@ -70,34 +73,41 @@ class Topology:
         first = np.ones(len(a), dtype=bool)
         first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
         self._order, self._starts = order, np.flatnonzero(first)
-        self.rows = a[first].astype(np.int32)
-        self.indices = b[first].astype(np.int32)
-        self.indptr = np.searchsorted(self.rows, np.arange(self.n + 1)).astype(np.int32)
+        a, b = a[first], b[first]
+        # both directions, each entry carrying its pair number + 1 (scipy's C code sorts and merges)
+        up = csr_matrix((np.arange(1, len(a) + 1, dtype=np.int64), (a, b)), shape=(self.n, self.n))
+        sym = (up + up.T).tocsr()
+        sym.sort_indices()
+        self.indices, self.indptr = sym.indices.astype(np.int32), sym.indptr.astype(np.int32)
+        self._pair = sym.data - 1
 
     @property
     def nbytes(self) -> int:
-        return sum(x.nbytes for x in (self.u, self.v, self._order, self._starts, self.rows, self.indices,
-                                      self.indptr))
+        return sum(x.nbytes for x in (self.u, self.v, self._order, self._starts, self.indices, self.indptr,
+                                      self._pair))
 
     def graph(self, w: np.ndarray) -> csr_matrix:
-        """The CSR graph for per-edge weights ``w`` (the lightest of parallel edges), no sort."""
+        """The symmetric CSR graph for per-edge weights ``w`` (the lightest of parallel edges), no sort."""
         if len(self._order) == 0:
             return csr_matrix((self.n, self.n))
         data = np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts)
-        return csr_matrix((np.maximum(data, MIN_WEIGHT), self.indices, self.indptr), shape=(self.n, self.n))
+        return csr_matrix((np.maximum(data, MIN_WEIGHT)[self._pair], self.indices, self.indptr),
+                          shape=(self.n, self.n))
 
 
 def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
-    """Undirected CSR adjacency keeping the lightest of parallel edges (COO would sum them)."""
+    """Symmetric CSR adjacency keeping the lightest of parallel edges (COO would sum them)."""
     return Topology(n, u, v).graph(w)
 
 
 def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
-    """A copy of the compact graph with edge (a, b) of weight w (the lighter one if it exists).
-
-    The entry goes into row min(a, b) at its sorted place: one copy of the arrays, no format change."""
-    a, b = min(a, b), max(a, b)
+    """A copy of the symmetric graph with edge (a, b) of weight w (the lighter one if it exists)."""
     w = max(w, MIN_WEIGHT)
+    return _with_entry(_with_entry(g, a, b, w), b, a, w)
+
+
+def _with_entry(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
+    """Entry (a, b) set to min(old, w), inserted at its sorted place: one copy of the arrays."""
     lo, hi = g.indptr[a], g.indptr[a + 1]
     at = lo + int(np.searchsorted(g.indices[lo:hi], b))
     if at < hi and g.indices[at] == b:  # an existing entry: no change of structure
@@ -106,7 +116,9 @@ def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
         return csr_matrix((data, g.indices, g.indptr), shape=g.shape)
     indptr = g.indptr.copy()
     indptr[a + 1:] += 1
-    return csr_matrix((np.insert(g.data, at, w), np.insert(g.indices, at, b), indptr), shape=g.shape)
+    data = np.concatenate([g.data[:at], [w], g.data[at:]])
+    indices = np.concatenate([g.indices[:at], np.array([b], dtype=g.indices.dtype), g.indices[at:]])
+    return csr_matrix((data, indices, indptr), shape=g.shape)
 
 
 @dataclass
@@ -118,13 +130,14 @@ class NearestField:
     dist : float64 (n,), inf where no selected source is reachable.
     src : int32 (n,), the source's row in the routing's ``sources`` (-1 when unreachable).
     pred : int32 (n,), the previous node on the shortest path (-9999 at sources and unreachable).
-    graph : the CSR graph the field belongs to (planned roads included).
+    graph : the CSR graph the field was searched on (planned roads but the ``pending`` last one).
     """
 
     dist: np.ndarray
     src: np.ndarray
     pred: np.ndarray
     graph: csr_matrix
+    pending: tuple = ()  # planned edges not yet in ``graph`` (added when another road needs a search)
 
     @property
     def nbytes(self) -> int:
@@ -147,39 +160,57 @@ class NearestField:
         raise RuntimeError("shortest-path tree has a cycle")  # cannot happen with positive weights
 
     def with_planned(self, roads: list[tuple[int, int, float]]) -> "NearestField":
-        """A new field with planned edges (a, b, weight) added one by one; this one is left untouched."""
+        """A new field with planned edges (a, b, weight) added one by one; this one is left untouched.
+
+        Road k is searched on the graph with roads 1..k-1 only: a path from its far end that uses
+        road k itself doubles back and never improves a distance. So one road needs no graph copy.
+        """
         field = NearestField(self.dist.copy(), self.src.copy(), self.pred.copy(), self.graph)
+        field.pending = self.pending
         for a, b, w in roads:
-            field.graph = with_edge(field.graph, a, b, w)
+            for edge in field.pending:
+                field.graph = with_edge(field.graph, *edge)
+            field.pending = ((int(a), int(b), float(w)),)
             field._insert(int(a), int(b), float(w))
         return field
 
     def _insert(self, a: int, b: int, w: float) -> None:
-        """Exact single-edge insertion with two bounded searches (from a and from b)."""
+        """Exact single-edge insertion: at most one bounded search (only one direction can help)."""
         d = self.dist
         finite = d[np.isfinite(d)]
         top = float(finite.max()) if len(finite) else np.inf
         # via a -> b: new = d[a] + w + d(b, n); only nodes with d(b, n) < top - d[a] - w can improve
-        gains = [(a, b, d[a] + w), (b, a, d[b] + w)]
-        limits = [np.inf if not np.isfinite(d[end]) else max(top - g, 0.0) for _, end, g in gains]
-        if not any(np.isfinite(g) and lim > 0 for (_, _, g), lim in zip(gains, limits)):
-            return
-        cand, preds = [], []
-        for (start, end, g), lim in zip(gains, limits):
-            if not np.isfinite(g):
-                cand.append(np.full_like(d, np.inf))
-                preds.append(None)
-                continue
-            de, pe = dijkstra(self.graph, directed=False, indices=end, limit=lim, return_predecessors=True)
+        # a direction helps only when it reaches its far end sooner than before (g < d[end])
+        gains = [(start, end, d[start] + w) for start, end in ((a, b), (b, a)) if d[start] + w < d[end]]
+        found = []
+        for start, end, g in gains:
+            de, pe = self._improving_search(end, g, max(top - g, 0.0) if np.isfinite(d[end]) else np.inf)
             pe[end] = start
-            cand.append(g + de)
-            preds.append(pe)
-        for (start, _, _), c, pe in zip(gains, cand, preds):
+            found.append((start, g + de, pe))
+        for start, c, pe in found:
             better = np.flatnonzero(c < self.dist)
             if len(better):
                 self.dist[better] = c[better]
                 self.pred[better] = pe[better]
                 self.src[better] = self.src[start]
+
+
+    def _improving_search(self, end: int, g: float, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Search from ``end`` far enough to reach every node the new edge improves, and little farther.
+
+        Improvement is inherited along shortest paths (if a node improves, so does its predecessor),
+        so when no node in the outer band (limit - longest edge, limit] improves, none beyond does:
+        start small and double the radius until the band is clear or ``limit`` is reached."""
+        longest = float(self.graph.data.max()) if self.graph.nnz else 0.0
+        radius = limit if not np.isfinite(limit) else min(limit, max(8 * longest, limit / 32))
+        while True:
+            de, pe = dijkstra(self.graph, directed=True, indices=end, limit=radius, return_predecessors=True)
+            if radius >= limit:
+                return de, pe
+            band = np.flatnonzero((de > radius - longest) & np.isfinite(de))
+            if not np.any(g + de[band] < self.dist[band]):
+                return de, pe
+            radius = min(limit, 2 * radius)
 
 
 class MatrixField(NearestField):
@@ -190,7 +221,7 @@ class MatrixField(NearestField):
     """
 
     def __init__(self, graph: csr_matrix, matrix: np.ndarray, pred_matrix: np.ndarray | None, rows: np.ndarray):
-        self.graph, self._m, self._p, self._rows = graph, matrix, pred_matrix, rows
+        self.graph, self._m, self._p, self._rows, self.pending = graph, matrix, pred_matrix, rows, ()
         self._full: tuple | None = None
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,7 +304,7 @@ class MetricRouting:
             return NearestField(np.full(n, np.inf), np.full(n, -1, np.int32), np.full(n, -9999, np.int32), self.graph)
         if self._matrix is not None:
             return self._field_from_matrix(rows)
-        d, p, s = dijkstra(self.graph, directed=False, indices=self.sources[rows], min_only=True,
+        d, p, s = dijkstra(self.graph, directed=True, indices=self.sources[rows], min_only=True,
                            return_predecessors=True)
         d = d.astype(np.float32).astype(float)  # the per-city matrices' precision: one answer either way
         row_of = np.full(n, -1, np.int32)
@@ -300,10 +331,10 @@ class MetricRouting:
             pred = np.empty((k, n), dtype=np.int32) if self.predecessors else None
             for i, s in enumerate(self.sources):  # one source at a time: float64 temporaries stay small
                 if self.predecessors:
-                    d, p = dijkstra(self.graph, directed=False, indices=int(s), return_predecessors=True)
+                    d, p = dijkstra(self.graph, directed=True, indices=int(s), return_predecessors=True)
                     pred[i] = p
                 else:
-                    d = dijkstra(self.graph, directed=False, indices=int(s))
+                    d = dijkstra(self.graph, directed=True, indices=int(s))
                 dist[i] = d
             self._matrix = (dist, pred)
 
