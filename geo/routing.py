@@ -184,7 +184,8 @@ class NearestField:
         gains = [(start, end, d[start] + w) for start, end in ((a, b), (b, a)) if d[start] + w < d[end]]
         found = []
         for start, end, g in gains:
-            de, pe = self._improving_search(end, g, max(top - g, 0.0) if np.isfinite(d[end]) else np.inf)
+            limit = max(top - g, 0.0) if np.isfinite(d[end]) else np.inf
+            de, pe = dijkstra(self.graph, directed=True, indices=end, limit=limit, return_predecessors=True)
             pe[end] = start
             found.append((start, g + de, pe))
         for start, c, pe in found:
@@ -193,24 +194,6 @@ class NearestField:
                 self.dist[better] = c[better]
                 self.pred[better] = pe[better]
                 self.src[better] = self.src[start]
-
-
-    def _improving_search(self, end: int, g: float, limit: float) -> tuple[np.ndarray, np.ndarray]:
-        """Search from ``end`` far enough to reach every node the new edge improves, and little farther.
-
-        Improvement is inherited along shortest paths (if a node improves, so does its predecessor),
-        so when no node in the outer band (limit - longest edge, limit] improves, none beyond does:
-        start small and double the radius until the band is clear or ``limit`` is reached."""
-        longest = float(self.graph.data.max()) if self.graph.nnz else 0.0
-        radius = limit if not np.isfinite(limit) else min(limit, max(8 * longest, limit / 32))
-        while True:
-            de, pe = dijkstra(self.graph, directed=True, indices=end, limit=radius, return_predecessors=True)
-            if radius >= limit:
-                return de, pe
-            band = np.flatnonzero((de > radius - longest) & np.isfinite(de))
-            if not np.any(g + de[band] < self.dist[band]):
-                return de, pe
-            radius = min(limit, 2 * radius)
 
 
 class MatrixField(NearestField):
