@@ -6,7 +6,9 @@
 Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and sends a mix:
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
 parameters seen before (cached) and new ones (a near_km never asked before: a real recompute), and
-conditional GETs that repeat an ETag (304 expected). Reported: throughput, p50/p99 per route,
+conditional GETs that repeat an ETag (304 expected); 10 % of all requests are new recomputes.
+Before the measured run, one request per cached answer of the mix warms the caches (--cold: none).
+Reported: throughput, p50/p99 per route,
 errors (any status other than 200/304, or a failed check of the body). With --spawn it also
 reports start-up to first page: from starting the server process to the first 200 on GET /.
 """
@@ -22,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -91,10 +94,22 @@ def plan(n: int, rng: random.Random, fresh: iter) -> list[tuple]:
     return out
 
 
+def warm_up(host: str, port: int) -> None:
+    """One request for each cached answer of the mix (pages, payloads), not measured."""
+    c = Client(host, port, [], threading.Lock())
+    for lang in ("en", "ru", "kk"):
+        for extra in ({}, {"near_km": 200}, {"fua_minutes": 90}):
+            c.request("warm", "GET", "/?" + urlencode({"lang": lang} | extra))
+        c.request("warm", "GET", f"/api/towns?lang={lang}")
+        for body in CACHED_PARAMS:
+            c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
+    c.conn.close()
+
+
 def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float) -> dict:
     """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per route."""
     rng = random.Random(SEED)
-    fresh = ({"near_km": round(50 + 0.37 * i, 2)} for i in range(10**6))  # never asked before
+    fresh = ({"near_km": round(50 + 0.37 * i, 2)} for i in range(10**6))  # never asked before: a recompute
     work = plan(requests, rng, fresh)
     out, lock, deadline = [], threading.Lock(), time.perf_counter() + seconds
     queue = iter(work)
@@ -145,12 +160,14 @@ def free_port() -> int:
 def spawn(port: int, timeout: float = 60) -> tuple[subprocess.Popen, float]:
     """Start `python -m webapp.serve`; seconds from start to the first 200 on GET /."""
     env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(ROOT)}
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the server's logging
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     while time.perf_counter() - t < timeout:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/")
@@ -182,6 +199,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=90)
+    ap.add_argument("--cold", action="store_true", help="no warm-up: the first render of each page is measured")
     args = ap.parse_args(argv)
     if args.requests > 100_000 or args.seconds > 600:
         ap.error("bounded: at most 100000 requests and 600 seconds")
@@ -195,6 +213,8 @@ def main(argv=None) -> int:
         if host not in LOOPBACK:
             ap.error("loopback only: --url must be http://127.0.0.1:PORT or localhost")
     try:
+        if not args.cold:
+            warm_up(host, port)
         s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds)
     finally:
         if proc is not None:
