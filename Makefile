@@ -25,8 +25,9 @@ node_modules/.installed: package.json package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# waitress (production WSGI server), one process, threads sized to the cores (webapp/serve.py)
 run: install
-	HOST=$(HOST) PORT=$(PORT) $(PY) -m webapp
+	HOST=$(HOST) PORT=$(PORT) $(PY) -m webapp.serve
 
 test: install browser
 	$(PY) -m pytest
@@ -34,8 +35,12 @@ test: install browser
 build-data: install
 	$(PY) -m geo.build
 
+# End-to-end recompute vs networkx on SYNTHETIC graphs (50k, 500k, 2M edges) and the shipped network,
+# then the served app under 16 concurrent clients (loopback). Takes about 15 minutes.
 benchmark: install
 	$(PY) -m benchmarks.recompute
+	$(PY) -m benchmarks.load --spawn
+	$(PY) -m benchmarks.robustness
 
 clean:
 	rm -rf $(VENV) node_modules test-artifacts

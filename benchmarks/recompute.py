@@ -1,159 +1,365 @@
-"""Recompute speed on SYNTHETIC road-like planar graphs (fixed seed), as ratios in one run.
+"""What the planner waits for, end to end, against the usual tools (SYNTHETIC graphs and the shipped network).
 
-    python -m benchmarks.recompute [--sizes 50000 500000] [--repeat 3]
+    python -m benchmarks.recompute [--sizes 50000 500000 2000000] [--repeat 5] [--no-shipped]
 
-Graphs: Delaunay triangulations of random points (planar), 15 % of edges dropped, km = Euclidean
-length of a 1000 km square, minutes from a random class speed. 20 'large cities' and 27 'towns' are
-random nodes. Measured, each as a ratio of medians in the same run:
-  - full recompute (geo.routing.Routing: 2 metrics x 20 sources + nearest) vs networkx baseline
-    (one shortest-path search per town and metric): target >= 10x;
-  - a threshold / large-city-set change (array work on the matrices) vs full recompute: >= 40x at 500k;
-  - a planned road (geo.routing.Routing.with_planned: 2 searches per metric) vs full: >= 5x at 500k.
-It also checks that all three give the same nearest-city distances as networkx. These graphs are
-synthetic and stand for no real place.
+For each SYNTHETIC graph (benchmarks/synthetic.py, fixed seed) two child processes run, so that
+memory is measured per side:
+
+- the app: ``SpatialModel.from_network`` + ``derive`` + scoring (``build_atlas``), i.e. what
+  ``Pipeline.run`` does, for each kind of change: a full recompute on a cold model (network
+  topology, searches, catchments, scoring), a threshold (``near_km``), a city-set
+  (``large_city_min_pop``) and an FUA-minutes change, a speed change and a planned road, each on
+  a warm model; medians of ``--repeat`` runs with distinct values;
+- the baseline: networkx ``multi_source_dijkstra_path_length`` from the selected large cities,
+  per metric (road km, minutes), on a graph built once per weight set; and pandana
+  (``Network.shortest_path_lengths``) when it is installed.
+
+Every app answer (each town's road km and minutes to the nearest selected city) is checked against
+the baseline for the same parameters. Peak memory is the child's maximum resident set size.
+The shipped network is timed through ``scoring.pipeline.Pipeline.run``, including a statistics
+change. Ratios are of medians measured in the same run on this machine.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import networkx as nx
 import numpy as np
-from scipy.spatial import Delaunay
 
-from geo.routing import Routing, nearest
+from benchmarks import synthetic
 
-N_CITIES, N_TOWNS = 20, 27
-
-
-def synthetic_graph(target_edges: int, seed: int = 42):
-    rng = np.random.default_rng(seed)
-    n = int(target_edges / 3 / 0.85) + 10
-    pts = rng.random((n, 2)) * 1000.0
-    tri = Delaunay(pts).simplices
-    e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
-    e = e[rng.random(len(e)) > 0.15]
-    u, v = e[:, 0], e[:, 1]
-    km = np.linalg.norm(pts[u] - pts[v], axis=1) * 1.06
-    speed = rng.choice([50.0, 70.0, 90.0], size=len(u))
-    return n, u, v, {"km": km, "min": km / speed * 60}, pts, rng
+TOL_ABS, TOL_REL = 2e-3, 1e-6  # the app reports km and minutes rounded to 3 decimals
+PANDANA_MAX_EDGES = 60_000  # its contraction-hierarchy build takes about a minute at 50k edges here
 
 
-def timed(fn, repeat):
+def _median_time(fn, values) -> tuple[float, object]:
     times, out = [], None
-    for _ in range(repeat):
+    for x in values:
         t = time.perf_counter()
-        out = fn()
+        out = fn(x)
         times.append(time.perf_counter() - t)
     return statistics.median(times), out
 
 
-def nx_nearest(n, u, v, w, cities, towns, extra=None):
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    for a, b, x in zip(u.tolist(), v.tolist(), w.tolist()):
-        if not g.has_edge(a, b) or g[a][b]["w"] > x:
-            g.add_edge(a, b, w=x)
-    if extra:
-        a, b, x = extra
-        if not g.has_edge(a, b) or g[a][b]["w"] > x:
-            g.add_edge(a, b, w=x)
-    d = nx.multi_source_dijkstra_path_length(g, [int(c) for c in cities], weight="w")
-    return np.array([d.get(int(t), np.inf) for t in towns])
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(size: int, repeat: int) -> dict:
-    n, u, v, w, pts, rng = synthetic_graph(size)
-    cities = rng.choice(n, N_CITIES, replace=False)
-    towns = rng.choice(np.setdiff1d(np.arange(n), cities), N_TOWNS, replace=False)
-    all_rows = np.arange(N_CITIES)
+# -- the app's side ---------------------------------------------------------------------------------
+def _case(model, params, derivation) -> dict:
+    """What the baseline needs to reproduce one answer, and the answer."""
+    net = model.network(params)
+    sel_nodes = [net.city_node[c] for c in derivation.selected_cities]
+    planned = [[int(a), int(b), p.km, p.minutes] for a, b, p in model.planned_edges(params, net)]
+    return {"params": params.as_dict(), "sources": sel_nodes, "planned": planned,
+            "road_km": [t.road_km for t in derivation.towns], "travel_min": [t.travel_min for t in derivation.towns]}
 
-    g = {m: nx.Graph() for m in w}
-    for m in w:
-        g[m].add_weighted_edges_from(zip(u.tolist(), v.tolist(), w[m].tolist()), weight="w")
 
-    def baseline():  # one networkx search per town and metric
-        out = {}
-        for m in w:
-            out[m] = np.array([min((d for c, d in nx.single_source_dijkstra_path_length(g[m], int(t), weight="w").items()
-                                    if c in set(cities.tolist())), default=np.inf) for t in towns])
-        return out
+def app_worker(graph: Path, repeat: int) -> dict:
+    """Time every kind of change through the app's path on one SYNTHETIC graph."""
+    from geo.params import parse_params
+    from scoring import load_method
+    from scoring.atlas import build_atlas
 
-    def full():
-        r = Routing(n, u, v, w, cities)
-        return r, {m: nearest(r.dist[m], all_rows, towns)[1] for m in w}
+    a = synthetic.load(graph)
+    method = load_method()
 
-    t_base, base = timed(baseline, 1)
-    t_full, (routing, res_full) = timed(full, repeat)
-    subset = all_rows[::2]
+    def run(model, raw):
+        params = parse_params(raw)
+        d = model.derive(params)
+        build_atlas(d, method, statistics={}, curated={})
+        return model, params, d
 
-    def change():  # other thresholds and half of the cities: array work only
-        out = {m: nearest(routing.dist[m], subset, towns)[1] for m in w}
-        return out, out["km"] <= 150.0, out["min"] <= 90.0
+    out, cases = {}, {}
+    base = {}
+    times = []
+    for _ in range(repeat):  # a new network each time: loading it (like networkx's graph build) is not timed
+        model = synthetic.model(a, background=False)
+        t = time.perf_counter()
+        model, p, d = run(model, base)
+        times.append(time.perf_counter() - t)
+    out["full_s"] = statistics.median(times)
+    cases["full"] = _case(model, p, d)
+    t = time.perf_counter()
+    model.metric(p, "km").build_matrix()
+    model.metric(p, "min").build_matrix()
+    out["city_matrices_s"] = time.perf_counter() - t
+    pops = sorted(a["population"])
+    out["threshold_s"], (_, p, d) = _median_time(lambda i: run(model, {"near_km": 50 + 10 * i}), range(repeat))
+    cases["threshold"] = _case(model, p, d)
+    out["city_set_s"], (_, p, d) = _median_time(
+        lambda i: run(model, {"large_city_min_pop": int(pops[1 + i % 15])}), range(repeat))
+    cases["city_set"] = _case(model, p, d)
+    out["fua_minutes_s"], (_, p, d) = _median_time(lambda i: run(model, {"fua_minutes": 30 + 7 * i}),
+                                                   range(repeat))
+    cases["fua_minutes"] = _case(model, p, d)
 
-    t_change, (res_change, _, _) = timed(change, max(repeat, 20))
-    a, b = int(towns[0]), int(cities[-1])
-    road = {"a": a, "b": b, "km": float(np.linalg.norm(pts[a] - pts[b])), "min": float(np.linalg.norm(pts[a] - pts[b]) / 90 * 60)}
+    def catchments(i):  # the GeoJSON a map draws, built on first use (after derive + score)
+        _, _, d = run(model, {"fua_minutes": 75 + 3 * i})
+        t = time.perf_counter()
+        out["catchment_parts"] = sum(len(f["geometry"]["coordinates"]) for f in d.catchments["features"])
+        return time.perf_counter() - t
+    out["catchments_s"] = statistics.median(catchments(i) for i in range(repeat))
+    out["speed_s"], (_, p, d) = _median_time(lambda i: run(model, {"speed_republican": 40 + i}), range(repeat))
+    cases["speed"] = _case(model, p, d)
+    out["planned_s"], (_, p, d) = _median_time(lambda i: run(model, {"planned_roads": [_road(a, i)]}),
+                                               range(repeat))
+    cases["planned"] = _case(model, p, d)
+    out["planned_uses_road"] = sum(t.route_uses_planned for t in d.towns)
+    out["cache_mb"] = sum(model.cache_bytes().values()) / 2**20
+    out["peak_mb"] = _peak_mb()
+    out["edges"], out["nodes"] = int(len(a["u"])), int(len(a["lon"]))
+    out["cases"] = cases
+    return out
 
-    def planned():
-        r2 = routing.with_planned([road])
-        return {m: nearest(r2.dist[m], all_rows, towns)[1] for m in w}
 
-    t_planned, res_planned = timed(planned, repeat)
+def _road(a: dict, i: int) -> dict:
+    """Planned road i: an international road from town i+1 to the large city nearest to it as the crow flies."""
+    from geo.layers import geodesic_km
 
+    k = i % synthetic.N_TOWNS
+    t = a["towns"][k]
+    d = geodesic_km(a["lon"][t], a["lat"][t], a["lon"][a["cities"]], a["lat"][a["cities"]])
+    return {"from": synthetic.town_ids()[k], "to": synthetic.city_ids()[int(np.argmin(d))], "class": "international"}
+
+
+# -- the baseline's side ----------------------------------------------------------------------------
+def baseline_worker(graph: Path, cases: dict) -> dict:
+    """networkx (and pandana if installed) for every case; times of the default (full) case."""
+    import networkx as nx
+
+    from geo.params import parse_params
+    from geo.routing import edge_weights
+
+    a = synthetic.load(graph)
+    cls = synthetic.CLASSES[a["cls"]]
+    towns = [int(x) for x in a["towns"]]
+    graphs: dict = {}
+
+    def nx_graph(weights: np.ndarray, key) -> nx.Graph:
+        if key not in graphs:
+            graphs.clear()  # one weight set at a time: networkx graphs are large
+            g = nx.Graph()
+            for x, y, w in zip(a["u"].tolist(), a["v"].tolist(), weights.tolist()):
+                if x != y and (not g.has_edge(x, y) or g[x][y]["w"] > w):
+                    g.add_edge(x, y, w=w)
+            graphs[key] = g
+        return graphs[key]
+
+    out, answers = {}, {}
+    for name, case in cases.items():
+        params = parse_params(case["params"] | {"planned_roads": []})
+        w = edge_weights(cls, a["km"], params)
+        res = {}
+        for metric, field, col in (("km", "road_km", 2), ("min", "travel_min", 3)):
+            t = time.perf_counter()
+            g = nx_graph(w[metric], (metric, params.detours, params.speeds if metric == "min" else None))
+            t_build = time.perf_counter() - t
+            added = _add_planned(g, case["planned"], col)
+            t = time.perf_counter()
+            dist = nx.multi_source_dijkstra_path_length(g, case["sources"], weight="w")
+            t_search = time.perf_counter() - t
+            _remove_planned(g, added)
+            res[field] = [dist.get(x) for x in towns]
+            if name == "full":
+                out[f"nx_build_{metric}_s"], out[f"nx_search_{metric}_s"] = t_build, t_search
+        answers[name] = res
+    graphs.clear()
+    out["pandana"] = _pandana(a, cases["full"], cls) if len(a["u"]) <= PANDANA_MAX_EDGES else None
+    out["answers"] = answers
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def _add_planned(g, planned: list, col: int) -> list:
+    added = []
+    for row in planned:
+        x, y, w = int(row[0]), int(row[1]), float(row[col])
+        old = g[x][y]["w"] if g.has_edge(x, y) else None
+        if old is None or w < old:
+            g.add_edge(x, y, w=w)
+            added.append((x, y, old))
+    return added
+
+
+def _remove_planned(g, added: list) -> None:
+    for x, y, old in reversed(added):
+        if old is None:
+            g.remove_edge(x, y)
+        else:
+            g[x][y]["w"] = old
+
+
+def _pandana(a: dict, case: dict, cls) -> dict | None:
+    """pandana's contraction-hierarchy queries, town x city, for the full case (None if not installed)."""
+    try:
+        import pandana
+        import pandas as pd
+    except ImportError:
+        return None
+    from geo.params import parse_params
+    from geo.routing import edge_weights
+
+    w = edge_weights(cls, a["km"], parse_params(case["params"]))
+    t = time.perf_counter()
+    nodes = pd.DataFrame({"x": a["lon"], "y": a["lat"]})
+    edges = pd.DataFrame({"from": a["u"], "to": a["v"], "km": w["km"], "min": w["min"]})
+    net = pandana.Network(nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["km", "min"]], twoway=True)
+    t_build = time.perf_counter() - t
+    towns, srcs = np.repeat(a["towns"], len(case["sources"])), np.tile(case["sources"], len(a["towns"]))
+    res, t0 = {}, time.perf_counter()
+    for metric, field in (("km", "road_km"), ("min", "travel_min")):
+        d = np.asarray(net.shortest_path_lengths(towns, srcs, imp_name=metric)).reshape(len(a["towns"]), -1)
+        res[field] = d.min(axis=1).tolist()
+    return {"build_s": t_build, "query_s": time.perf_counter() - t0, "answers": res}
+
+
+# -- comparison and report --------------------------------------------------------------------------
+def same(app: list, ref: list) -> bool:
+    """Every town's value equal within rounding (both missing counts as equal)."""
+    for x, y in zip(app, ref):
+        if (x is None) != (y is None or not np.isfinite(y)):
+            return False
+        if x is not None and abs(x - y) > TOL_ABS + TOL_REL * abs(y):
+            return False
+    return True
+
+
+def _child(args: list[str], payload: Path | None = None) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.recompute", *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_size(size: int, repeat: int, tmp: Path) -> dict:
+    """App and baseline children on one SYNTHETIC graph; the equality checks."""
+    graph = synthetic.save(synthetic.generate(size), tmp / f"graph_{size}.npz")
+    app = _child(["--worker", "app", "--graph", str(graph), "--repeat", str(repeat)])
+    cases_file = tmp / f"cases_{size}.json"
+    cases_file.write_text(json.dumps(app["cases"]))
+    base = _child(["--worker", "baseline", "--graph", str(graph), "--cases", str(cases_file)])
+    checks = {name: same(c["road_km"], base["answers"][name]["road_km"])
+              and same(c["travel_min"], base["answers"][name]["travel_min"]) for name, c in app["cases"].items()}
+    pandana = base.get("pandana")
+    if pandana:
+        checks["pandana"] = (same(app["cases"]["full"]["road_km"], pandana["answers"]["road_km"])
+                             and same(app["cases"]["full"]["travel_min"], pandana["answers"]["travel_min"]))
+        pandana["max_diff"] = {k: max(abs(x - y) for x, y in zip(app["cases"]["full"][k], pandana["answers"][k])
+                                      if x is not None) for k in ("road_km", "travel_min")}
+    return {"app": app, "base": base, "checks": checks}
+
+
+def report(r: dict) -> list[str]:
+    app, base, checks = r["app"], r["base"], r["checks"]
+    nx_search = base["nx_search_km_s"] + base["nx_search_min_s"]
+    nx_build = base["nx_build_km_s"] + base["nx_build_min_s"]
+    ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
+    full = app["full_s"]
+    lines = [f"SYNTHETIC {app['edges']:,} edges, {app['nodes']:,} nodes (seed {synthetic.SEED})",
+             f"  networkx multi-source Dijkstra, 2 metrics: search {nx_search:.2f} s (+ graph build {nx_build:.2f} s),"
+             f" peak {base['peak_mb']:.0f} MB"]
+    if base.get("pandana"):
+        p = base["pandana"]
+        lines.append(f"  pandana: network build {p['build_s']:.2f} s, town x city queries {p['query_s']:.2f} s;"
+                     f" largest difference from the app {p['max_diff']['road_km']:.3f} km,"
+                     f" {p['max_diff']['travel_min']:.3f} min")
+    lines += [
+        f"  full recompute (cold: topology, two multi-source searches, scoring) {full:.3f} s"
+        f" = {nx_search / full:.1f}x faster than networkx search alone (target 3x)",
+        f"  threshold change     {ms(app['threshold_s']):>10}  (target < 100 ms)",
+        f"  city-set change      {ms(app['city_set_s']):>10}  (target < 100 ms; per-city matrices built once,"
+        f" {app['city_matrices_s']:.2f} s, in the background in the app)",
+        f"  FUA-minutes change   {ms(app['fua_minutes_s']):>10}  (target < 100 ms)",
+        f"  + catchment GeoJSON  {ms(app['catchments_s']):>10}  (built when a map draws it; {app['catchment_parts']:,} road pieces)",
+        f"  speed change         {ms(app['speed_s']):>10}  = {full / app['speed_s']:.1f}x faster than a full rebuild (target 3x)",
+        f"  planned road         {ms(app['planned_s']):>10}  = {full / app['planned_s']:.1f}x faster than a full rebuild"
+        f" (target 10x; {app['planned_uses_road']} town routes use it)",
+        f"  app peak memory {app['peak_mb']:.0f} MB (target < 2048 MB), caches {app['cache_mb']:.0f} MB",
+        "  same answers as networkx: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items()),
+    ]
+    return lines
+
+
+def shipped(repeat: int = 20) -> list[str]:
+    """Pipeline.run on the shipped network for each kind of change, and networkx on the same graph."""
+    import networkx as nx
+
+    from geo.params import parse_params
+    from geo.routing import edge_weights
+    from scoring.pipeline import Pipeline
+
+    t = time.perf_counter()
+    pipeline = Pipeline()
+    atlas = pipeline.run()
+    cold = time.perf_counter() - t
+    stats = pipeline.sources.statistics
+    road = {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}
+    cases = {"threshold change": lambda i: pipeline.run(parse_params({"near_km": 50 + i})),
+             "city-set change": lambda i: pipeline.run(parse_params({"large_city_min_pop": 100_000 * (1 + i % 8)})),
+             "FUA-minutes change": lambda i: pipeline.run(parse_params({"fua_minutes": 30 + i})),
+             "speed change": lambda i: pipeline.run(parse_params({"speed_republican": 40 + i})),
+             "planned road": lambda i: pipeline.run(parse_params({"near_km": 100 + i, "planned_roads": [road]})),
+             "statistics change": lambda i: pipeline.run(statistics={k: dict(v) for k, v in stats.items()})}
+    lines = [f"shipped network (real data, 27 towns): Pipeline.run, median of {repeat}; cold start {cold * 1000:.0f} ms"]
+    for name, fn in cases.items():
+        lines.append(f"  {name:22} {_median_time(fn, range(repeat))[0] * 1000:7.1f} ms")
+    params = parse_params({})
+    net = pipeline.spatial.network(params)
+    w = edge_weights(net.cls, net.km, params)
+    srcs = [net.city_node[c] for c in atlas["selected_cities"]]
     ok = True
-    for m in w:
-        ok &= np.allclose(res_full[m], base[m], rtol=1e-5)
-        ok &= np.allclose(res_change[m], nx_nearest(n, u, v, w[m], cities[subset], towns), rtol=1e-5)
-        ok &= np.allclose(res_planned[m], nx_nearest(n, u, v, w[m], cities, towns, (a, b, road[m])), rtol=1e-5)
-    return {"edges": len(u), "nodes": n, "baseline_s": t_base, "full_s": t_full, "change_s": t_change,
-            "planned_s": t_planned, "full_vs_networkx": t_base / t_full, "change_vs_full": t_full / t_change,
-            "planned_vs_full": t_full / t_planned, "same_as_networkx": bool(ok)}
+    for metric, key in (("km", "road_km"), ("min", "travel_min")):
+        g = nx.Graph()
+        for x, y, wt in zip(net.u.tolist(), net.v.tolist(), w[metric].tolist()):
+            if x != y and (not g.has_edge(x, y) or g[x][y]["w"] > wt):
+                g.add_edge(x, y, w=wt)
+        t = time.perf_counter()
+        d = nx.multi_source_dijkstra_path_length(g, srcs, weight="w")
+        lines.append(f"  networkx multi-source search ({metric}) {(time.perf_counter() - t) * 1000:7.1f} ms")
+        ok &= same([tw["agglomeration"][key] for tw in atlas["towns"]],
+                   [d.get(net.town_node.get(tw["id"]), np.inf) for tw in atlas["towns"]])
+    lines.append(f"  same answers as networkx: {'yes' if ok else 'NO'}")
+    return lines
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[50_000, 500_000])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[50_000, 500_000, 2_000_000])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-shipped", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--worker", choices=["app", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument("--graph", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--cases", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    print("SYNTHETIC graphs (fixed seed 42); ratios are medians measured in this run")
-    print(f"{'edges':>8} {'nodes':>7} {'networkx s':>10} {'full s':>8} {'full vs nx':>10} "
-          f"{'change vs full':>14} {'planned vs full':>15}  same as networkx")
-    ok = True
-    for size in args.sizes:
-        r = run(size, args.repeat)
-        ok &= r["same_as_networkx"]
-        print(f"{r['edges']:>8} {r['nodes']:>7} {r['baseline_s']:>10.2f} {r['full_s']:>8.3f} "
-              f"{r['full_vs_networkx']:>9.1f}x {r['change_vs_full']:>13.0f}x {r['planned_vs_full']:>14.1f}x  "
-              f"{'yes' if r['same_as_networkx'] else 'NO'}")
-    print()
-    print(shipped_network_timings())
+    if args.worker == "app":
+        print(json.dumps(app_worker(args.graph, args.repeat)))
+        return 0
+    if args.worker == "baseline":
+        print(json.dumps(baseline_worker(args.graph, json.loads(args.cases.read_text()))))
+        return 0
+    print("End-to-end recompute: the app's path vs networkx, SYNTHETIC graphs (stand for no real place)")
+    ok, raw = True, []
+    with tempfile.TemporaryDirectory(prefix="monotown-bench-") as tmp:
+        for size in args.sizes:
+            r = run_size(size, args.repeat, Path(tmp))
+            raw.append(r)
+            ok &= all(v for k, v in r["checks"].items() if k != "pandana")  # pandana rounds edge weights
+            print("\n".join(report(r)), flush=True)
+    if not args.no_shipped:
+        print("\n".join(shipped()), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=1))
     return 0 if ok else 1
-
-
-def shipped_network_timings(repeat: int = 20) -> str:
-    """Wall time of the app's pipeline (derive + score all 27 towns) on the shipped network, ms (median)."""
-    from geo.params import parse_params
-    from scoring.pipeline import Pipeline
-
-    pipeline = Pipeline()
-    pipeline.run()
-    cases = {"threshold change (cached network)": lambda i: pipeline.run(parse_params({"near_km": 50 + i})),
-             "speed change (new distance matrices)": lambda i: pipeline.run(parse_params({"speed_republican": 40 + i})),
-             "planned road": lambda i: pipeline.run(parse_params({"near_km": 100 + i, "planned_roads": [
-                 {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]}))}
-    lines = ["shipped network (real data): median ms per pipeline run (derive + score) of all 27 towns"]
-    for name, fn in cases.items():
-        times = []
-        for i in range(repeat):
-            t = time.perf_counter()
-            fn(i)
-            times.append((time.perf_counter() - t) * 1000)
-        lines.append(f"  {name:40} {statistics.median(times):6.1f} ms")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,29 +8,37 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from collections import OrderedDict
+from typing import Any, Callable
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from ._errors import ParamError
 from .catchments import fua_catchments
 from .junctions import Lines
-from .layers import Layers, geodesic_km, load_layers
+from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import Network, build_network
 from .params import Params, PlannedRoad
 from .places import PlaceIndex
 from .results import AccessLink, Derivation, Flag, PlannedEdge, TownAccess
-from .routing import Routing, edge_weights, nearest
 from .official import Official
+from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
 from .tourism import Sites
 
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
 
 
 class _LRU:
-    """A small bounded, thread-safe cache that builds a missing entry under its lock."""
+    """A bounded, thread-safe cache that builds a missing entry under its lock.
 
-    def __init__(self, size: int):
+    Bounded in entries and, when ``max_bytes`` is given, in bytes (``sizeof(value)``); the entry just
+    built is always kept, so one oversized value does not thrash.
+    """
+
+    def __init__(self, size: int, *, max_bytes: int | None = None, sizeof: Callable[[Any], int] | None = None):
         self.size, self.items, self.lock = size, OrderedDict(), threading.RLock()
+        self.max_bytes, self.sizeof = max_bytes, sizeof
 
     def get(self, key, build):
         with self.lock:
@@ -38,21 +46,51 @@ class _LRU:
                 self.items.move_to_end(key)
                 return self.items[key]
             value = self.items[key] = build()
-            while len(self.items) > self.size:
+            while len(self.items) > 1 and (len(self.items) > self.size or self._over()):
                 self.items.popitem(last=False)
             return value
 
+    def _over(self) -> bool:
+        return self.max_bytes is not None and self.nbytes > self.max_bytes
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now (values such as lazily filled fields may grow after they are stored)."""
+        if self.sizeof is None:
+            return 0
+        with self.lock:
+            return sum(self.sizeof(v) for v in self.items.values())
+
+
+MB = 1024 * 1024
+
 
 class SpatialModel:
-    """Layers loaded once; networks and distance matrices cached per version; a Derivation per Params."""
+    """Layers loaded once; networks, graphs, nearest-city fields and catchments cached by what they depend on.
 
-    def __init__(self, layers: Layers | None = None, *, cache_size: int = 8):
+    Parameters
+    ----------
+    layers : the project's layers (default: the shipped data).
+    cache_size : entries per cache.
+    cache_mb : byte budget of the graph, field and catchment caches together (split 3 : 2 : 1).
+    background : build the per-city matrices in a background thread after a network's first answer,
+        so that a later change of the city set is array work.
+    network : a fixed road graph (``from_network``) instead of one built from the layers.
+    """
+
+    def __init__(self, layers: Layers | None = None, *, cache_size: int = 8, cache_mb: int = 1200,
+                 background: bool = True, network: Network | None = None):
         self.layers = layers or load_layers()
         self.lines = Lines(self.layers)
         self.sites = Sites(self.layers)
         self.official = Official(self.layers)
         self.places = PlaceIndex(self.layers)
-        self._networks, self._routings = _LRU(cache_size), _LRU(cache_size)
+        budget = cache_mb * MB
+        self._networks = _LRU(cache_size)
+        self._metrics = _LRU(2 * cache_size, max_bytes=budget // 2, sizeof=lambda r: r.nbytes)
+        self._fields = _LRU(4 * cache_size, max_bytes=budget // 3, sizeof=lambda f: f.nbytes)
+        self._catchments = _LRU(cache_size, max_bytes=budget // 6, sizeof=_geojson_bytes)
+        self.background, self._fixed = background, network
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
         self.town_names = list(t["name_en"])
@@ -61,22 +99,79 @@ class SpatialModel:
         self.city_names = dict(zip(c["id"], c["name_en"]))
         self.own_city = self._own_cities()
 
+    @classmethod
+    def from_network(cls, network: Network, towns: pd.DataFrame, cities: pd.DataFrame, **options) -> "SpatialModel":
+        """A model over a given road graph (e.g. a SYNTHETIC benchmark graph) instead of the shipped layers.
+
+        Parameters
+        ----------
+        network : the graph; its ``town_node`` and ``city_node`` connect the towns and cities.
+        towns : columns id, name_en, lon, lat.
+        cities : columns id, name_en, status, population, lon, lat.
+        **options : as for the constructor (cache_size, cache_mb, background).
+        """
+        return cls(points_only_layers(towns, cities), network=network, **options)
+
     # -- cached versions ------------------------------------------------------------------------
     def network(self, params: Params) -> Network:
         """The road graph for the snapping parameters (cached)."""
-        key = (params.snap_km, params.on_network_km)
-        return self._networks.get(key, lambda: build_network(self.layers, snap_km=params.snap_km,
-                                                             on_network_km=params.on_network_km))
+        return self._network_entry(params)[0]
 
-    def routing(self, params: Params) -> Routing:
-        """Distance matrices from every routable large city, for the network and the speeds (cached)."""
-        key = (params.snap_km, params.on_network_km, params.speeds, params.detours)
+    def _network_entry(self, params: Params) -> tuple[Network, Topology, EdgeClasses]:
+        key = (params.snap_km, params.on_network_km) if self._fixed is None else "fixed"
+
+        def build():
+            net = self._fixed or build_network(self.layers, snap_km=params.snap_km,
+                                               on_network_km=params.on_network_km)
+            return net, Topology(net.n_nodes, net.u, net.v), EdgeClasses(net.cls)
+        return self._networks.get(key, build)
+
+    def _metric_key(self, params: Params, metric: str) -> tuple:
+        net_key = (params.snap_km, params.on_network_km)
+        return (net_key, metric, params.detours) + ((params.speeds,) if metric == "min" else ())
+
+    def metric(self, params: Params, metric: str) -> MetricRouting:
+        """One metric's graph and nearest-city searches; road km do not depend on the speeds (cached)."""
+        def build():
+            net, topology, classes = self._network_entry(params)
+            w = classes.weights(net.km, params, net.factor)[metric]
+            sources = np.array([net.city_node[c] for c in self._source_ids(net)], dtype=np.int64)
+            return MetricRouting(topology, w, sources, predecessors=metric == "km")
+        return self._metrics.get(self._metric_key(params, metric), build)
+
+    def field(self, params: Params, metric: str, rows: np.ndarray, planned: tuple = ()) -> NearestField:
+        """Nearest selected large city for every node, planned roads included (cached)."""
+        routing = self.metric(params, metric)
+        edges = tuple((a, b, p.km if metric == "km" else p.minutes) for a, b, p in planned)
+        key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
+
+        def build():
+            base = routing.field(rows) if not edges else self.field(params, metric, rows)
+            if self.background and not edges:
+                routing.build_matrix_in_background()
+            return base.with_planned(list(edges)) if edges else base
+        return self._fields.get(key, build)
+
+    def catchments(self, params: Params, rows: np.ndarray, planned: tuple = ()) -> dict:
+        """FUA catchments (GeoJSON) for the selected cities, threshold and planned roads (cached)."""
+        edges = tuple((a, b, p.minutes) for a, b, p in planned)
+        key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges, params.fua_minutes)
 
         def build():
             net = self.network(params)
-            sources = np.array([net.city_node[c] for c in self._source_ids(net)])
-            return Routing(net.n_nodes, net.u, net.v, edge_weights(net.cls, net.km, params, net.factor), sources)
-        return self._routings.get(key, build)
+            field = self.field(params, "min", rows, planned)
+            w = self.metric(params, "min").w
+            u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
+            v = np.concatenate([net.v, [b for _, b, _ in edges]]).astype(np.int64)
+            w = np.concatenate([w, [m for _, _, m in edges]])
+            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net), params.fua_minutes)
+        return self._catchments.get(key, build)
+
+    def cache_bytes(self) -> dict[str, int]:
+        """Bytes held by each cache (arrays; catchments estimated)."""
+        topo = sum(t.nbytes for _, t, _ in self._networks.items.values())
+        return {"topology": topo, "graphs": self._metrics.nbytes, "fields": self._fields.nbytes,
+                "catchments": self._catchments.nbytes}
 
     # -- planned roads --------------------------------------------------------------------------
     def resolve(self, end, net: Network, params: Params) -> tuple[int, str]:
@@ -118,60 +213,73 @@ class SpatialModel:
     # -- the derivation -------------------------------------------------------------------------
     def derive(self, params: Params) -> Derivation:
         """The three agglomeration inputs for every town, with evidence and reasons."""
-        net, routing = self.network(params), self.routing(params)
+        net = self.network(params)
         planned = self.planned_edges(params, net)
-        if planned:
-            routing = routing.with_planned([{"a": a, "b": b, "km": p.km, "min": p.minutes} for a, b, p in planned])
         src_ids = self._source_ids(net)
         sel = np.array([i for i, c in enumerate(src_ids) if self.city_status[c] in params.large_city_statuses
                         and self.city_pop[c] >= params.large_city_min_pop], dtype=np.int64)
-        routable = [t for t in self.town_ids if t in net.town_node]
-        cols = np.array([net.town_node[t] for t in routable], dtype=np.int64)
-        pos = {t: i for i, t in enumerate(routable)}
-        near = nearest(routing.dist["km"], sel, cols)
-        fua = nearest(routing.dist["min"], sel, cols)
-        if not params.own_city_counts:
-            self._other_city(routing, sel, cols, pos, src_ids, near, fua)
+        near, fua = self.field(params, "km", sel, planned), self.field(params, "min", sel, planned)
         edges = [p for _, _, p in planned]
         junctions = self.lines.junctions(params, tuple(edges))
         tourism = self.sites.flags(params)
         pairs = {frozenset((a, b)) for a, b, _ in planned}
+        cols = np.array([net.town_node.get(t, 0) for t in self.town_ids], dtype=np.int64)
+        near_at, fua_at = near.at(cols), fua.at(cols)
         towns = []
         for ti, tid in enumerate(self.town_ids):
             junction, hits = junctions[ti]
-            if tid not in pos:
+            if tid not in net.town_node:
                 town = self._unroutable(ti, tid, junction, hits, net)
             else:
-                i = pos[tid]
-                town = self._town(ti, tid, params, net, routing, src_ids, len(sel), pairs,
-                                  (near[0][i], near[1][i]), (fua[0][i], fua[1][i]), cols[i], junction, hits)
+                fields, at = (near, fua), ((near_at[0][ti], near_at[1][ti]), (fua_at[0][ti], fua_at[1][ti]))
+                if not params.own_city_counts and self.own_city.get(tid) in src_ids:
+                    fields, at = self._other_city(params, sel, planned, src_ids, tid, cols[ti])
+                town = self._town(ti, tid, params, net, fields[0], src_ids, len(sel), pairs, at[0], at[1], cols[ti],
+                                  junction, hits)
             towns.append(replace(town, tourism=tourism[ti], in_fua=self.official.in_fua(params, tid, town.in_fua)))
         return Derivation(
             params=params, towns=tuple(towns), planned=tuple(edges),
             selected_cities=tuple(src_ids[i] for i in sel),
             unroutable_cities={c: r for c, r in net.unroutable.items() if c in self.city_names},
-            catchments=fua_catchments(net, routing, sel, src_ids, params.fua_minutes),
+            build_catchments=lambda: self.catchments(params, sel, planned),
             access_links=self._access_geojson(net))
 
-    def _other_city(self, routing, sel, cols, pos, src_ids, near, fua) -> None:
-        """For towns that are themselves a selected large city: the nearest OTHER large city (in place)."""
-        for tid, city in self.own_city.items():
-            if tid not in pos or city not in src_ids:
-                continue
-            i, own = pos[tid], src_ids.index(city)
-            rows = sel[sel != own]
-            for result, metric in ((near, "km"), (fua, "min")):
-                row, d = nearest(routing.dist[metric], rows, cols[i:i + 1])
-                result[0][i], result[1][i] = row[0], d[0]
+    def _other_city(self, params, sel, planned, src_ids, tid, col):
+        """A town that is itself a selected large city, measured to the nearest OTHER large city
+        (own_city_counts = false): fields without its own city."""
+        rows = sel[sel != src_ids.index(self.own_city[tid])]
+        fields = tuple(self.field(params, m, rows, planned) for m in ("km", "min"))
+        at = tuple(f.at(np.array([col])) for f in fields)
+        return fields, tuple((a[0][0], a[1][0]) for a in at)
 
-    def _town(self, ti, tid, params, net, routing, src_ids, n_sel, pairs, near, fua, col, junction, hits):
+    def road_km(self, params: Params, town_id: str, city_id: str) -> float | None:
+        """Road km from a town to a named large city on the base network (no planned roads)."""
+        net = self.network(params)
+        ids = self._source_ids(net)
+        if town_id not in net.town_node or city_id not in ids:
+            return None
+        field = self.field(params, "km", np.array([ids.index(city_id)], dtype=np.int64))
+        return float(field.at(np.array([net.town_node[town_id]]))[1][0])
+
+    def _own_note(self, tid: str, params: Params) -> str:
+        """Say so when the town is itself a large city, and which rule applies (own_city_counts)."""
+        city = self.own_city.get(tid)
+        if city is None:
+            return ""
+        name = self.city_names[city]
+        if params.own_city_counts:
+            return f"; the town is itself the large city {name}, and counts as such (own_city_counts = true)"
+        return (f"; the town is itself the large city {name}: measured to the nearest other large city "
+                f"(own_city_counts = false)")
+
+    def _town(self, ti, tid, params, net, near_field, src_ids, n_sel, pairs, near, fua, col, junction, hits):
         (near_row, road_km), (fua_row, minutes) = near, fua
         ok_near, ok_fua = bool(np.isfinite(road_km)), bool(np.isfinite(minutes))
         city = src_ids[near_row] if ok_near else None
         fua_city = src_ids[fua_row] if ok_fua else None
-        path = routing.path(int(near_row), int(col), "km") if ok_near else []
+        path = near_field.path(int(col)) if ok_near else []
         access = _access(net.access[tid])
-        own = self._own_note(tid, params, src_ids)
+        own = self._own_note(tid, params)
         fua_flag = self._fua_flag(params, fua_city, float(minutes), access, n_sel)
         near_flag = self._near_flag(params, city, float(road_km), access, n_sel)
         return TownAccess(
@@ -193,17 +301,6 @@ class SpatialModel:
         return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing, near_large_city=missing,
                           corridor_junction=junction, lines=hits, unroutable=why, own_city_id=self.own_city.get(tid))
 
-    def _own_note(self, tid: str, params: Params, src_ids: list[str]) -> str:
-        """Say so when the town is itself a large city, and which rule applies (own_city_counts)."""
-        city = self.own_city.get(tid)
-        if city is None:
-            return ""
-        name = self.city_names[city]
-        if params.own_city_counts:
-            return f"; the town is itself the large city {name}, and counts as such (own_city_counts = true)"
-        return (f"; the town is itself the large city {name}: measured to the nearest other large city "
-                f"(own_city_counts = false)")
-
     def _fua_flag(self, params, city, minutes, access, n_sel) -> Flag:
         if city is None:
             return Flag(0, _no_city(n_sel))
@@ -219,14 +316,6 @@ class SpatialModel:
         reason = (f"road distance to the nearest large city ({self.city_names[city]}) {road_km:.0f} km, "
                   f"{'within' if inside else 'beyond'} near_km = {params.near_km:g} km")
         return Flag(100 if inside else 0, reason + _assumed(access))
-
-    def road_km(self, params: Params, town_id: str, city_id: str) -> float | None:
-        """Road km from a town to a named large city on the base network (no planned roads)."""
-        net, routing = self.network(params), self.routing(params)
-        ids = self._source_ids(net)
-        if town_id not in net.town_node or city_id not in ids:
-            return None
-        return float(routing.dist["km"][ids.index(city_id), net.town_node[town_id]])
 
     def _source_ids(self, net: Network) -> list[str]:
         """The routable large cities, in the order of the distance matrices' rows."""
@@ -245,6 +334,38 @@ class SpatialModel:
                   "geometry": {"type": "LineString", "coordinates": [[x, y] for y, x in a["coords"]]}}
                  for ident, a in net.access.items()]
         return {"type": "FeatureCollection", "features": feats}
+
+
+def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:
+    """Layers with only town and city points (no roads, railways, corridors or oblasts drawn)."""
+    def points(df: pd.DataFrame) -> gpd.GeoDataFrame:
+        g = gpd.GeoDataFrame(df.copy(), geometry=gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float)),
+                             crs=DISPLAY_CRS)
+        for col in ("name_kk", "name_ru"):
+            if col not in g:
+                g[col] = ""
+        if "population" in g:
+            g["population"] = pd.to_numeric(g["population"], errors="coerce")
+        return g
+
+    def lines(columns: list[str]) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({c: pd.Series(dtype=str) for c in columns}, geometry=gpd.GeoSeries([], crs=DISPLAY_CRS))
+
+    return Layers(roads=lines(["road_id", "class", "name_ru", "corridors"]), railways=lines(["line_id", "name", "status"]),
+                  corridors=lines(["corr_id", "name", "roads", "planned"]), oblasts=lines(["name_en"]),
+                  towns=points(towns), cities=points(cities),
+                  waypoints=pd.DataFrame(columns=["waypoint_name", "lon", "lat", "matched_name"]),
+                  access_roads=pd.DataFrame(columns=["town_id", "road_name", "connects_to_waypoint", "status"]),
+                  corridor_table=pd.DataFrame(columns=["corridor_id"]),
+                  tourism=gpd.GeoDataFrame({"id": [], "name_en": [], "kind": []}, geometry=[], crs=DISPLAY_CRS),
+                  agglomerations=pd.DataFrame(columns=["agglomeration", "level", "member_ru", "member_type", "town_id",
+                                                       "lat", "lon", "source", "quote"]))
+
+
+def _geojson_bytes(fc: dict) -> int:
+    """Approximate memory of a catchment FeatureCollection: about 330 bytes per two-point part
+    (three lists and four floats)."""
+    return 330 * sum(len(f["geometry"]["coordinates"]) for f in fc["features"]) + 1000
 
 
 def _access(a: dict) -> AccessLink:

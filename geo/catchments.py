@@ -1,39 +1,67 @@
-"""FUA catchments: the parts of the road network within ``fua_minutes`` of each large city."""
+"""FUA catchments: the parts of the road network within ``fua_minutes`` of a large city.
+
+Each road piece belongs to the catchment of the large city reached fastest (functional urban areas
+do not overlap); an edge reached from both ends by different cities is split where the two travel
+times meet. Vectorised over the edges: no Python loop per edge.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from .network import Network
-from .routing import Routing
+from .routing import MIN_WEIGHT, NearestField
 
 
-def _partial_edges(lon, lat, u, v, fu, fv) -> list:
-    """Edge pieces reachable from either end: whole edges, or the reached fraction from each end."""
-    parts = []
-    for k in np.flatnonzero((fu > 0) | (fv > 0)):
-        a, b = u[k], v[k]
-        pa, pb = (lon[a], lat[a]), (lon[b], lat[b])
-        if fu[k] + fv[k] >= 1:
-            parts.append([pa, pb])
-            continue
-        if fu[k] > 0:
-            parts.append([pa, (lon[a] + (lon[b] - lon[a]) * fu[k], lat[a] + (lat[b] - lat[a]) * fu[k])])
-        if fv[k] > 0:
-            parts.append([pb, (lon[b] + (lon[a] - lon[b]) * fv[k], lat[b] + (lat[a] - lat[b]) * fv[k])])
-    return parts
+def _pieces(du, dv, su, sv, w, minutes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per edge: reached fraction from u and from v, their cities, after splitting contested edges.
+
+    Returns (fu, fv, su, sv): the piece [u, u + fu] belongs to city su, [v, v - fv] to sv; an edge
+    wholly reached by one city has fu = 1 and fv = 0.
+    """
+    fu = np.clip((minutes - du) / w, 0.0, 1.0)
+    fv = np.clip((minutes - dv) / w, 0.0, 1.0)
+    overlap = (fu + fv >= 1.0) & (fu > 0) & (fv > 0)
+    same = overlap & (su == sv)
+    fu[same], fv[same] = 1.0, 0.0  # one whole edge
+    split = overlap & (su != sv)  # the two travel times meet at t: du + t w = dv + (1 - t) w
+    t = np.clip((dv[split] - du[split] + w[split]) / (2 * w[split]), 0.0, 1.0)
+    fu[split], fv[split] = t, 1.0 - t
+    return fu, fv, su, sv
 
 
-def fua_catchments(net: Network, routing: Routing, rows, city_ids: list[str], minutes: float) -> dict:
-    """GeoJSON FeatureCollection: per selected large city (matrix row), its network within ``minutes``."""
-    u, v, w = routing.u, routing.v, np.maximum(routing.weights["min"], 1e-9)
+def fua_catchments(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray, w_min: np.ndarray,
+                   field: NearestField, city_ids: list[str], minutes: float) -> dict:
+    """GeoJSON FeatureCollection: per large city (in row order), its network within ``minutes``.
+
+    Parameters
+    ----------
+    lon, lat : node coordinates (EPSG:4326).
+    u, v, w_min : edges and their travel minutes (planned roads appended).
+    field : nearest selected large city by travel minutes for every node.
+    city_ids : city id per routing row.
+    minutes : the FUA threshold.
+    """
+    du, dv = field.dist[u], field.dist[v]
+    reach = (du < minutes) | (dv < minutes)
+    k = np.flatnonzero(reach)
+    w = np.maximum(w_min[k], MIN_WEIGHT)
+    fu, fv, su, sv = _pieces(du[k], dv[k], field.src[u[k]], field.src[v[k]], w, minutes)
+    ends = [(u[k], v[k], fu, su), (v[k], u[k], fv, sv)]
+    parts, owners, order = [], [], []
+    for side, (p, q, f, s) in enumerate(ends):
+        m = f > 0
+        x0, y0, x1, y1 = lon[p[m]], lat[p[m]], lon[q[m]], lat[q[m]]
+        f = f[m]
+        parts.append(np.stack([np.stack([x0, y0], 1), np.stack([x0 + (x1 - x0) * f, y0 + (y1 - y0) * f], 1)], 1))
+        owners.append(s[m])
+        order.append(k[m] * 2 + side)  # edge order, u-piece before v-piece, as drawn before
+    xy, owner, rank = np.concatenate(parts), np.concatenate(owners), np.concatenate(order)
+    sort = np.lexsort((rank, owner))
+    xy, owner = xy[sort], owner[sort]
+    bounds = np.flatnonzero(np.diff(owner)) + 1
     feats = []
-    for row in rows:
-        d = routing.dist["min"][row]
-        fu = np.clip((minutes - d[u]) / w, 0, 1)
-        fv = np.clip((minutes - d[v]) / w, 0, 1)
-        parts = _partial_edges(net.lon, net.lat, u, v, fu, fv)
-        if parts:
-            feats.append({"type": "Feature", "properties": {"city": city_ids[row], "minutes": minutes},
-                          "geometry": {"type": "MultiLineString",
-                                       "coordinates": [[[float(x), float(y)] for x, y in p] for p in parts]}})
+    for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(owner)]):
+        if stop <= start or owner[start] < 0:
+            continue
+        feats.append({"type": "Feature", "properties": {"city": city_ids[owner[start]], "minutes": minutes},
+                      "geometry": {"type": "MultiLineString", "coordinates": xy[start:stop].tolist()}})
     return {"type": "FeatureCollection", "features": feats}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 import shapely
 from shapely.geometry import Point
@@ -41,8 +40,10 @@ class Network:
     def n_nodes(self) -> int:
         return len(self.lon)
 
-    def to_networkx(self) -> nx.Graph:
+    def to_networkx(self) -> "nx.Graph":  # noqa: F821
         """The graph as networkx (for edits and checks); lengths in geodesic km, CRS on the graph."""
+        import networkx as nx  # imported here: the app does not need it to start
+
         g = nx.Graph(crs=self.crs)
         for i in range(self.n_nodes):
             g.add_node(i, x=float(self.lon[i]), y=float(self.lat[i]), name=self.names[i])

@@ -7,6 +7,8 @@ plus reasons and never re-derives them from the spatial parameters.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Callable
 
 from .params import Params
 
@@ -134,8 +136,13 @@ class Derivation:
     planned: tuple[PlannedEdge, ...] = ()
     selected_cities: tuple[str, ...] = ()
     unroutable_cities: dict = field(default_factory=dict)
-    catchments: dict = field(default_factory=dict)  # GeoJSON FeatureCollection
     access_links: dict = field(default_factory=dict)  # GeoJSON FeatureCollection
+    build_catchments: Callable[[], dict] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def catchments(self) -> dict:
+        """The FUA catchments (GeoJSON FeatureCollection), built on first use: only a map draws them."""
+        return self.build_catchments() if self.build_catchments else {"type": "FeatureCollection", "features": []}
 
     def town(self, town_id: str) -> TownAccess:
         return next(t for t in self.towns if t.town_id == town_id)

@@ -26,11 +26,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
 
-    from . import api, auth, certainty, cli, datapages, model, openapi, security, views
+    from . import api, auth, certainty, cli, datapages, http, model, openapi, security, views
 
     auth.init_app(app)
     model.init_app(app)
     security.init_app(app)
+    http.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)

@@ -1,7 +1,5 @@
-"""`python -m webapp`: serve on HOST:PORT (default 127.0.0.1:5000)."""
-import os
-
-from . import create_app
+"""`python -m webapp`: serve on HOST:PORT (default 127.0.0.1:5000) with the production server (webapp.serve)."""
+from .serve import main
 
 if __name__ == "__main__":
-    create_app().run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "5000")), debug=False)
+    main()

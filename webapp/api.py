@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from geo import ParamError
@@ -18,7 +18,8 @@ from .store import StoreError
 from .params import from_args, queries
 from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, feature, to_csv, to_shapefile_zip
-from .views import display
+from .http import cached, respond
+from .views import display_once
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,9 +36,17 @@ def _payload(params) -> dict:
     fc = collection(atlas, svc.metas, svc.method)
     query, _ = queries(params, t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]
-    fc["display"] = display(atlas, svc, t, query)
+    fc["display"] = display_once(atlas, svc, t, params, query)
     fc["permalink_query"] = query
     return fc
+
+
+def _payload_response(params, *, conditional: bool):
+    """The towns payload as JSON bytes, serialised once per parameters and language (gzip, ETag)."""
+    lang = pick_lang(request.args.get("lang"))
+    rendered = cached(("payload", params, lang), lambda: current_app.json.dumps(_payload(params)) + "\n",
+                      "application/json")
+    return respond(rendered, conditional=conditional)
 
 
 @bp.errorhandler(ParamError)
@@ -62,7 +71,7 @@ def params():
 
 @bp.get("/towns")
 def towns():
-    return _payload(from_args(request.args))
+    return _payload_response(from_args(request.args), conditional=True)
 
 
 @bp.get("/towns/<tid>")
@@ -82,7 +91,7 @@ def recompute():
     body = load_json_body(request.get_data()) if request.is_json else None  # BodyError: 400 naming "body"
     if not isinstance(body, dict):
         return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
-    return _payload(parse_params(body))
+    return _payload_response(parse_params(body), conditional=False)
 
 
 @bp.get("/export.<fmt>")

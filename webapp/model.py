@@ -4,6 +4,8 @@ The pipeline (scoring.pipeline) does the work; this module caches (bounded, thre
 generation check so that no answer computed before a data change is stored after it) and reads the
 statistical and curated inputs and the expert judgments from the store (webapp.store). A change of
 the store's head revision, made here, by another process or by the command line, drops the cache.
+Two caches: scored results per Params (entries), and what is rendered from them (popups, pages, JSON
+bytes; webapp.http) per key, bounded in bytes; a data change empties both.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Callable
 
 from flask import current_app
 from sqlalchemy.exc import DatabaseError
@@ -43,7 +46,7 @@ class Snapshot:
 class Atlas:
     """Validated parameters in, scored towns out (cached)."""
 
-    def __init__(self, data_dir=None, *, store: Store, cache_size: int = 32):
+    def __init__(self, data_dir=None, *, store: Store, cache_size: int = 32, rendered_mb: int = 64):
         self.pipeline = Pipeline(data_dir)
         self.spatial = self.pipeline.spatial
         self.method = self.pipeline.method
@@ -57,6 +60,8 @@ class Atlas:
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every data change
         self.cache_size = cache_size
+        self._rendered: OrderedDict = OrderedDict()
+        self._rendered_bytes, self.rendered_max = 0, rendered_mb * 1024 * 1024
         self.default_params = default_params()
         self._snapshot = Snapshot(-1, {}, {}, {})
         self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
@@ -113,6 +118,35 @@ class Atlas:
     def _data_changed(self) -> None:
         self._generation += 1
         self._cache.clear()
+        self._rendered.clear()
+        self._rendered_bytes = 0
+
+    @property
+    def generation(self) -> int:
+        """The data revision: bumped by every data change (part of every rendered-answer key)."""
+        return self._generation
+
+    def rendered(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """What is rendered from a result (popups, a page, JSON bytes), built once per key and generation.
+
+        The value must have ``nbytes``; the cache holds at most ``rendered_mb`` (oldest dropped first).
+        Built outside the lock; not kept when the data changed meanwhile.
+        """
+        self.snapshot()  # a change of the store (this or another process) first drops what was rendered
+        key = (self._generation, *key)
+        with self._lock:
+            if key in self._rendered:
+                self._rendered.move_to_end(key)
+                return self._rendered[key]
+        value = build()
+        with self._lock:
+            if key[0] == self._generation and key not in self._rendered:
+                self._rendered[key] = value
+                self._rendered_bytes += _nbytes(value)
+                while self._rendered_bytes > self.rendered_max and len(self._rendered) > 1:
+                    _, old = self._rendered.popitem(last=False)
+                    self._rendered_bytes -= _nbytes(old)
+        return value
 
     def results(self, params: Params | None = None) -> dict:
         """Params -> scored atlas with the changes from the defaults (cached per Params and data revision)."""
@@ -173,6 +207,10 @@ class Atlas:
         g = self.layers.oblasts.copy()
         g["geometry"] = g.geometry.simplify(0.01, preserve_topology=True)
         return g.to_json()
+
+
+def _nbytes(value) -> int:
+    return int(getattr(value, "nbytes", 0) or len(str(value)))
 
 
 def shipped_rows(pipeline: Pipeline) -> list[dict]:

@@ -9,6 +9,8 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from geo import ParamError
 from geo.params import load_specs, plannable_classes
 
+from .auth import current_editor
+from .http import cached, render, respond
 from .i18n import LANGS, T, pick_lang
 from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
@@ -37,13 +39,50 @@ def display(atlas: dict, svc, t, query: str) -> dict:
                        "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
 
 
+class _Sized:
+    """A cached value with its approximate size in bytes."""
+
+    def __init__(self, value, nbytes: int):
+        self.value, self.nbytes = value, nbytes
+
+
+def display_once(atlas: dict, svc, t, params, query: str) -> dict:
+    """``display`` rendered once per result and language (cached on the atlas service)."""
+    def build() -> _Sized:
+        shown = display(atlas, svc, t, query)
+        return _Sized(shown, sum(len(d["popup"]) + len(d["tooltip"]) + 200 for d in shown.values()))
+    return svc.rendered(("display", params, t.lang), build).value
+
+
+def _page_key() -> tuple:
+    """The map page's cache key: language and parameters (the raw query when it is invalid)."""
+    lang = pick_lang(request.args.get("lang"))
+    try:
+        return ("index", lang, from_args(request.args))
+    except ParamError:
+        return ("index", lang, tuple(sorted(request.args.items(multi=True))))
+
+
+def _page(key: tuple, build) -> object:
+    """A page from the shared cache for visitors; rendered afresh for a signed-in editor, whose page
+    carries their name and their session's CSRF token (never kept for, or served to, anyone else)."""
+    if current_editor():
+        return respond(render(build(), "text/html"), conditional=False)
+    return respond(cached(key, build, "text/html"))
+
+
 @bp.get("/")
 def index():
+    """The map page, rendered once per parameters and language (webapp.http: gzip, ETag, nonce)."""
+    return _page(_page_key(), _index_page)
+
+
+def _index_page() -> str:
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas, params, errors = _request_params()
     query, lang_query = queries(params, t.lang, LANGS)
-    shown = display(atlas, svc, t, query)
+    shown = display_once(atlas, svc, t, params, query)
     m, registry = build_map(atlas, svc, t, shown)
     fc = collection(atlas, svc.metas, svc.method)
     for f in fc["features"]:  # the map needs no source texts (the town page and the API carry them)
@@ -67,6 +106,12 @@ def index():
 
 @bp.get("/town/<tid>")
 def town(tid: str):
+    """A town's page, rendered once per town, parameters and language (webapp.http)."""
+    key = _page_key()
+    return _page(("town", tid, *key[1:]), lambda: _town_page(tid))
+
+
+def _town_page(tid: str) -> str:
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas, params, errors = _request_params()

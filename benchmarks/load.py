@@ -1,0 +1,229 @@
+"""Drive the running app with concurrent clients (loopback only, bounded in requests and time).
+
+    python -m benchmarks.load --spawn                 # start `python -m webapp.serve` on a free port, then load it
+    python -m benchmarks.load --url http://127.0.0.1:5000 [--clients 16] [--requests 3000] [--seconds 90]
+
+Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and sends a mix:
+GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
+parameters seen before (cached) and new ones (a near_km never asked before: a real recompute), and
+conditional GETs that repeat an ETag (304 expected); 10 % of all requests are new recomputes.
+Before the measured run, one request per cached answer of the mix warms the caches (--cold: none).
+Reported: throughput, p50/p99 per route,
+errors (any status other than 200/304, or a failed check of the body). With --spawn it also
+reports start-up to first page: from starting the server process to the first 200 on GET /.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 7
+CACHED_PARAMS = [{}, {"near_km": 200}, {"fua_minutes": 90}, {"large_city_min_pop": 500000},
+                 {"speed_republican": 90}, {"planned_roads": [{"from": "Karazhal", "to": "Zhezkazgan",
+                                                               "class": "republican"}]}]
+
+
+class Client:
+    """One keep-alive connection; records (route, seconds, ok) per request."""
+
+    def __init__(self, host: str, port: int, out: list, lock: threading.Lock):
+        self.host, self.port, self.out, self.lock = host, port, out, lock
+        self.conn = http.client.HTTPConnection(host, port, timeout=30)
+        self.etags: dict[str, str] = {}
+
+    def request(self, route: str, method: str, path: str, body: dict | None = None, revalidate: bool = False):
+        headers = {"Accept-Encoding": "gzip"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if revalidate and path in self.etags:
+            headers["If-None-Match"] = self.etags[path]
+        t = time.perf_counter()
+        ok = True
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            resp = self.conn.getresponse()
+            payload = resp.read()
+            ok = resp.status in (200, 304)
+            if resp.status == 200 and resp.getheader("ETag"):
+                self.etags[path] = resp.getheader("ETag")
+            if ok and resp.status == 200 and route == "POST /api/recompute" and random.random() < 0.05:
+                raw = gzip.decompress(payload) if resp.getheader("Content-Encoding") == "gzip" else payload
+                ok = len(json.loads(raw)["features"]) == 27
+        except (OSError, http.client.HTTPException, ValueError):
+            ok = False
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        dt = time.perf_counter() - t
+        with self.lock:
+            self.out.append((route, dt, ok))
+
+
+def plan(n: int, rng: random.Random, fresh: iter) -> list[tuple]:
+    """The request mix: (route, method, path, body, revalidate)."""
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        lang = rng.choice(["en", "ru", "kk"])
+        if r < 0.25:
+            q = urlencode({"lang": lang} | (rng.choice([{}, {"near_km": 200}, {"fua_minutes": 90}])))
+            out.append(("GET /", "GET", f"/?{q}", None, rng.random() < 0.3))
+        elif r < 0.5:
+            out.append(("GET /api/towns", "GET", f"/api/towns?lang={lang}", None, rng.random() < 0.3))
+        elif r < 0.9:
+            out.append(("POST /api/recompute", "POST", f"/api/recompute?lang={lang}", rng.choice(CACHED_PARAMS), False))
+        else:
+            out.append(("POST /api/recompute", "POST", "/api/recompute?lang=en", next(fresh), False))
+    return out
+
+
+def warm_up(host: str, port: int) -> None:
+    """One request for each cached answer of the mix (pages, payloads), not measured."""
+    c = Client(host, port, [], threading.Lock())
+    for lang in ("en", "ru", "kk"):
+        for extra in ({}, {"near_km": 200}, {"fua_minutes": 90}):
+            c.request("warm", "GET", "/?" + urlencode({"lang": lang} | extra))
+        c.request("warm", "GET", f"/api/towns?lang={lang}")
+        for body in CACHED_PARAMS:
+            c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
+    c.conn.close()
+
+
+def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float) -> dict:
+    """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per route."""
+    rng = random.Random(SEED)
+    fresh = ({"near_km": round(50 + 0.37 * i, 2)} for i in range(10**6))  # never asked before: a recompute
+    work = plan(requests, rng, fresh)
+    out, lock, deadline = [], threading.Lock(), time.perf_counter() + seconds
+    queue = iter(work)
+    qlock = threading.Lock()
+
+    def worker():
+        c = Client(host, port, out, lock)
+        while time.perf_counter() < deadline:
+            with qlock:
+                item = next(queue, None)
+            if item is None:
+                break
+            c.request(*item)
+        c.conn.close()
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    return summarise(out, wall, clients)
+
+
+def summarise(out: list, wall: float, clients: int) -> dict:
+    by = defaultdict(list)
+    errors = defaultdict(int)
+    for route, dt, ok in out:
+        by[route].append(dt)
+        errors[route] += not ok
+    routes = {}
+    for route, times in sorted(by.items()):
+        times.sort()
+        routes[route] = {"n": len(times), "p50_ms": 1000 * statistics.median(times),
+                         "p99_ms": 1000 * times[min(len(times) - 1, int(0.99 * len(times)))],
+                         "errors": errors[route]}
+    return {"clients": clients, "requests": len(out), "seconds": wall, "throughput_rps": len(out) / wall,
+            "errors": sum(errors.values()), "routes": routes}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(port: int, timeout: float = 60) -> tuple[subprocess.Popen, float]:
+    """Start `python -m webapp.serve`; seconds from start to the first 200 on GET /."""
+    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(ROOT)}
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the server's logging
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=log)
+    while time.perf_counter() - t < timeout:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/")
+            if conn.getresponse().status == 200:
+                return proc, time.perf_counter() - t
+        except OSError:
+            time.sleep(0.02)
+    proc.terminate()
+    raise RuntimeError("server did not answer within the time limit")
+
+
+def report(s: dict, startup: float | None) -> str:
+    lines = []
+    if startup is not None:
+        lines.append(f"start-up to first page: {startup:.2f} s (target < 1.5 s)")
+    lines.append(f"{s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']:.1f} s: "
+                 f"{s['throughput_rps']:.0f} requests/s, {s['errors']} errors")
+    lines.append(f"  {'route':22} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for route, r in s["routes"].items():
+        lines.append(f"  {route:22} {r['n']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}")
+    lines.append("  targets: p99 POST /api/recompute < 300 ms, GET / < 500 ms, zero errors")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default="http://127.0.0.1:5000")
+    ap.add_argument("--spawn", action="store_true", help="start the server on a free loopback port")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--seconds", type=float, default=90)
+    ap.add_argument("--cold", action="store_true", help="no warm-up: the first render of each page is measured")
+    args = ap.parse_args(argv)
+    if args.requests > 100_000 or args.seconds > 600:
+        ap.error("bounded: at most 100000 requests and 600 seconds")
+    proc, startup = None, None
+    if args.spawn:
+        host, port = "127.0.0.1", free_port()
+        proc, startup = spawn(port)
+    else:
+        url = urlsplit(args.url)
+        host, port = url.hostname, url.port or 80
+        if host not in LOOPBACK:
+            ap.error("loopback only: --url must be http://127.0.0.1:PORT or localhost")
+    try:
+        if not args.cold:
+            warm_up(host, port)
+        s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print(report(s, startup))
+    ok = s["errors"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
