@@ -217,3 +217,9 @@ def test_popup_escapes_html(app, root):
     for out in (html, tip):
         assert "<script>" not in out and "&lt;script&gt;" in out
         assert "`" not in out and "${" not in out
+
+
+def test_tourism_sites_are_a_map_layer(client):
+    """special_tourism is derived from a sourced layer; the layer is on the map (offline, escaped)."""
+    html = client.get("/").get_data(as_text=True)
+    assert "Lake Balkhash shore" in html and "Burabay National Park" in html

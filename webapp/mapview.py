@@ -106,6 +106,12 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                                                                      "dashArray": "5 4"},
                        tooltip=folium.GeoJsonTooltip(["agglomeration", "level", "members"])).add_to(official)
 
+    tourism = folium.FeatureGroup(name=t("layers_tourism"), show=False).add_to(m)
+    for _, s in layers.tourism.iterrows():  # the sourced sites that special_tourism is derived from
+        folium.CircleMarker([s.geometry.y, s.geometry.x], radius=5, color="#1b7837", weight=2, fill=True,
+                            fill_color="#a6dba0", fill_opacity=0.9,
+                            tooltip=js_safe(Markup("{} ({})").format(s["name_en"], t.choice(s["kind"])))).add_to(tourism)
+
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
         folium.CircleMarker([c.geometry.y, c.geometry.x], radius=5, color="#000000", weight=2, fill=True,
