@@ -149,3 +149,27 @@ def test_editor_upload_adds_a_version(app, client, nets, tmp_path):
     got = client.get("/api/towns?network=good").get_json()
     assert got["parameters"]["network"]["name"] == "good"
     assert '<option value="good"' in visitor.get("/").get_data(as_text=True)  # the cached page was dropped
+
+
+def test_editor_upload_of_a_zipped_shapefile(client, nets, tmp_path):
+    import zipfile
+
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    gpd.GeoDataFrame({"ref": ["A-1"]}, geometry=[LineString([(70.0, 48.0), (70.2, 48.5), (70.0, 49.0)])],
+                     crs="EPSG:4326").to_file(tmp_path / "roads.shp", engine="pyogrio")
+    archive = tmp_path / "roads.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in tmp_path.glob("roads.*"):
+            if part.suffix != ".zip":
+                z.write(part, f"folder/{part.name}")
+    token = sign_in(client)
+    r = client.post("/networks", data={"csrf_token": token, "name": "lines", "file": (open(archive, "rb"), "roads.zip")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert {"name": "lines", "source": "roads.shp"}.items() <= next(v for v in list_versions(nets)
+                                                                   if v["name"] == "lines").items()
+    bad = client.post("/networks", data={"csrf_token": token, "name": "nozip",
+                                         "file": (io.BytesIO(b"PK not a zip"), "x.zip")}, content_type="multipart/form-data")
+    assert bad.status_code == 400 and "not a readable zip" in bad.get_data(as_text=True)
