@@ -29,8 +29,6 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("networks", help="list the imported network versions")
     va = sub.add_parser("validate", help="derived road km against the published distances of data/validation/")
     va.add_argument("--json", action="store_true")
-    ag.add_argument("--network", default="shipped",
-                    help="a network version (python -m geo networks; default: the shipped schematic network)")
     ag.add_argument("--networks-root", default=None, help="folder of the saved versions (default instance/networks)")
     ag.add_argument("--planned-road", nargs=3, action="append", metavar=("FROM", "TO", "CLASS"), default=[],
                     help="a planned road between two places (any language) or 'lon,lat' points")
@@ -99,8 +97,9 @@ def main(argv=None) -> int:
     from .versions import layers_for
 
     try:
-        layers = layers_for(args.network, args.networks_root or DEFAULT_ROOT)
-        derivation = SpatialModel(layers).derive(parse_params(cli_raw(args)))
+        params = parse_params(cli_raw(args))
+        layers = layers_for(params.network, args.networks_root or DEFAULT_ROOT)
+        derivation = SpatialModel(layers).derive(params)
     except ParamError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import resource
 import shutil
 import sys
@@ -40,6 +39,7 @@ from ._netbuild import RawWays, contract, coordinate_keys, largest_component, se
 from ._osm import (DEFAULT_HIGHWAYS, load_highway_classes, normalise_ref, parse_maxspeed, parse_oneway,
                    read_osm, split_refs, stderr_progress)
 from .layers import DISPLAY_CRS, TO_LCC, geodesic_km
+from .params import VERSION_NAME
 
 __all__ = ["ImportedNetwork", "NetworkImportError", "import_network", "save_version", "load_version",
            "list_versions", "snap_points", "import_network_main", "networks_main", "DEFAULT_ROOT"]
@@ -49,7 +49,7 @@ OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml")
 LINE_COLUMNS = ("class", "ref", "speed", "oneway")
 FORMAT_VERSION = 1
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = VERSION_NAME  # the rule the `network` parameter checks too (geo.params)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,8 @@ MAX_PLANNED = 20
 MAX_TEXT = 64  # a number or a place name longer than this is refused before conversion
 MAX_PLANNED_TEXT = 20_000  # the planned_roads JSON of a query string
 PER_CLASS = ("speed", "detour")
+TYPES = ("number", "integer", "set", "bool", "choice", "version")
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a network version's name (geo.netimport)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Spec:
     """One parameter of data/method/geo_params.csv."""
 
     name: str
-    type: str  # number | integer | set | bool | choice
+    type: str  # number | integer | set | bool | choice | version (a network version's name)
     default: Any
     min: float | None
     max: float | None
@@ -92,6 +95,7 @@ class Params:
     speeds: tuple[tuple[str, float], ...]  # (road class, km/h)
     detours: tuple[tuple[str, float], ...]  # (road class, factor)
     planned_roads: tuple[PlannedRoad, ...] = field(default=())
+    network: str = "shipped"  # the road network version (geo.versions); whether it exists is checked there
 
     def speed(self, cls: str) -> float:
         return dict(self.speeds)[cls]
@@ -174,7 +178,7 @@ def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
     specs, problems = {}, []
     with open(path, newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
-            if row["type"] not in ("number", "integer", "set", "bool", "choice"):
+            if row["type"] not in TYPES:
                 problems.append(f"{name} row {n} ({row['name']}): type '{row['type']}' unknown")
                 continue
             raw = Spec(row["name"], row["type"], None, _bound(row["min"]), _bound(row["max"]),
@@ -216,12 +220,23 @@ def _coerce(spec: Spec, value):
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             raise ValueError(f"{_short(value)} is not one of the choices")
         return value.strip()
+    if spec.type == "version":
+        return _version(value)
     return _number(value, integer=spec.type == "integer")
 
 
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def _version(value) -> str:
+    """A network version's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or not VERSION_NAME.match(text):
+        raise ValueError(f"{_short(value)} is not a network version name (1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit)")
+    return text
 
 
 def _bool(value) -> bool:

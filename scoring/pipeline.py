@@ -7,12 +7,17 @@ parameters and scores every town.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from geo import ParamError
 from geo.agglomeration import SpatialModel
 from geo.layers import load_layers
+from geo.netimport import DEFAULT_ROOT, NetworkImportError
 from geo.params import Params, default_params
+from geo.versions import SHIPPED, available, layers_for, version_info
 
 from .atlas import build_atlas
 from .loaders import load_expert_judgments, load_paper_inputs, load_values
@@ -66,28 +71,80 @@ def with_reserves(curated: dict, reserves: dict) -> dict:
 
 
 class Pipeline:
-    """Sources and the spatial model loaded once; ``run`` per Params (the spatial model caches by version)."""
+    """Sources loaded once, one spatial model per network version; ``run`` per Params.
 
-    def __init__(self, root: str | Path | None = None):
+    Parameters
+    ----------
+    root : the data root (default: the shipped data/).
+    networks_root : the folder of the imported network versions (default geo.netimport.DEFAULT_ROOT).
+    max_versions : imported versions whose spatial models are kept at once (least recently used dropped).
+    """
+
+    def __init__(self, root: str | Path | None = None, *, networks_root: str | Path | None = None,
+                 max_versions: int = 3):
         self.sources = Sources.load(root)
         self.spatial = SpatialModel(load_layers(self.sources.root))
+        self.networks_root = Path(networks_root) if networks_root else DEFAULT_ROOT
+        self.max_versions = max_versions
+        self._models: OrderedDict = OrderedDict()  # (name, sha256) -> SpatialModel of an imported version
+        self._lock = threading.Lock()
 
     @property
     def method(self) -> Method:
         return self.sources.method
+
+    def versions(self) -> list[str]:
+        """The network versions: ``shipped`` and every imported one."""
+        return available(self.networks_root)
+
+    def network_info(self, name: str) -> dict:
+        """Name, source file, date and sha256 of a version; ParamError naming ``network`` if unknown."""
+        try:
+            return version_info(name, self.networks_root)
+        except ValueError:
+            known = ", ".join(self.versions())
+            raise ParamError({"network": f"no network version '{name}'; known: {known}"}) from None
+
+    def model(self, name: str = SHIPPED) -> SpatialModel:
+        """The spatial model of a network version, built on first use (ParamError if unknown)."""
+        if name == SHIPPED:
+            return self.spatial
+        key = (name, self.network_info(name)["sha256"])
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        try:
+            model = SpatialModel(layers_for(name, self.networks_root, self.spatial.layers))
+        except NetworkImportError as exc:
+            raise ParamError({"network": str(exc)}) from None
+        with self._lock:
+            model = self._models.setdefault(key, model)
+            while len(self._models) > self.max_versions:
+                self._models.popitem(last=False)
+        return model
 
     def run(self, params: Params | None = None, *, statistics: dict | None = None, curated: dict | None = None,
             experts: dict | None = None) -> dict:
         """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped ones if given.
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
-        ``planned`` and ``selected_cities`` from the derivation.
+        ``planned`` and ``selected_cities`` from the derivation; ``parameters.network`` records the
+        network version (name, source, date, sha256).
+
+        Raises
+        ------
+        ParamError
+            ``network`` names no known version (or a planned road cannot be placed).
         """
-        derivation = self.spatial.derive(params or default_params())
+        params = params or default_params()
+        network = self.network_info(params.network)
+        derivation = self.model(params.network).derive(params)
         s = self.sources
         atlas = build_atlas(derivation, s.method, statistics=s.statistics if statistics is None else statistics,
                             curated=s.curated if curated is None else curated,
                             experts=s.experts if experts is None else experts, paper_inputs=s.paper_inputs)
+        atlas["parameters"]["network"] = network
         atlas["catchments"] = derivation.catchments
         atlas["access_links"] = derivation.access_links
         atlas["planned"] = [p.as_dict() for p in derivation.planned]

@@ -17,6 +17,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL"),  # None: SQLite in the instance folder
         SECRET_KEY=os.environ.get("SECRET_KEY"),  # None: one kept in the instance folder
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        NETWORKS_ROOT=os.environ.get("NETWORKS_ROOT"),  # None: instance/networks (geo.netimport.DEFAULT_ROOT)
+        NETWORK_UPLOAD_MB=1024,  # an uploaded network file (POST /networks) may be this large
+        NETWORK_IMPORT_WAIT=5.0,  # seconds POST /networks waits for the import before answering "running"
         VENDOR_PACKAGES=("leaflet", "jquery", "leaflet.fullscreen"),
         JSON_SORT_KEYS=False,
     )
@@ -26,8 +29,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
 
-    from . import api, auth, certainty, cli, datapages, http, model, openapi, security, views
+    from . import api, auth, certainty, cli, datapages, http, model, networks, openapi, security, views
 
+    networks.init_app(app)  # first: its upload limit must be set before the CSRF check reads the form
     auth.init_app(app)
     model.init_app(app)
     security.init_app(app)
@@ -36,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(datapages.bp)
+    app.register_blueprint(networks.bp)
     app.register_blueprint(certainty.bp)
     cli.init_app(app)
     return app

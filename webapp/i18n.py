@@ -38,6 +38,10 @@ class T:
     def choice(self, value: str) -> str:
         return self._c["choices"].get(value, {}).get(self.lang, value)
 
+    def input(self, name: str) -> str:
+        """A derived input's name (e.g. aggl_in_fua) in this language."""
+        return self._c["inputs"].get(name, {}).get(self.lang, name)
+
     def oblast(self, name: str) -> str:
         return self._c["oblasts"].get(name, {}).get(self.lang, name)
 

@@ -46,8 +46,9 @@ class Snapshot:
 class Atlas:
     """Validated parameters in, scored towns out (cached)."""
 
-    def __init__(self, data_dir=None, *, store: Store, cache_size: int = 32, rendered_mb: int = 64):
-        self.pipeline = Pipeline(data_dir)
+    def __init__(self, data_dir=None, *, store: Store, cache_size: int = 32, rendered_mb: int = 64,
+                 networks_root=None):
+        self.pipeline = Pipeline(data_dir, networks_root=networks_root)
         self.spatial = self.pipeline.spatial
         self.method = self.pipeline.method
         self.layers = self.spatial.layers
@@ -114,6 +115,11 @@ class Atlas:
         rev = self.store.rollback(to, editor=editor)
         self.snapshot()
         return rev
+
+    def networks_changed(self) -> None:
+        """A network version was added: drop what was rendered (the planner's list of versions)."""
+        with self._lock:
+            self._data_changed()
 
     def _data_changed(self) -> None:
         self._generation += 1
@@ -277,7 +283,8 @@ def init_app(app) -> None:
     """Open (create, migrate, seed) the store and load the atlas once, at start-up (not per request)."""
     store, note = open_store(database_url(app))
     app.extensions["store"] = store
-    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), store=store)
+    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), store=store,
+                                    networks_root=app.config.get("NETWORKS_ROOT"))
     app.extensions["atlas"].data_note = note
 
 

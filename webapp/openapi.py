@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from geo.params import MAX_PLANNED, MAX_PLANNED_TEXT, MAX_TEXT, Spec, load_specs, plannable_classes
+from geo.params import MAX_PLANNED, MAX_PLANNED_TEXT, MAX_TEXT, VERSION_NAME, Spec, load_specs, plannable_classes
 
 from .i18n import LANGS
 
@@ -25,6 +25,8 @@ def _value_schema(spec: Spec, *, in_query: bool) -> dict:
         return {"type": spec.type, "minimum": spec.min, "maximum": spec.max}
     if spec.type == "bool":
         return {"type": "boolean"}
+    if spec.type == "version":  # a name; an unknown version answers 400 naming the field
+        return {"type": "string", "pattern": VERSION_NAME.pattern, "maxLength": 64}
     items = {"type": "string", "enum": list(spec.allowed)}
     return {"type": "array", "items": items, "minItems": 1, "uniqueItems": True} | (
         {} if in_query else {"maxItems": len(spec.allowed)})
@@ -145,6 +147,12 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {JSON: {"schema": {
                     "type": "object", "required": ["revision"], "properties": {"revision": {"type": "integer"}}}}}},
                 "responses": {"200": _json("the new revision"), **_errors(400, 401, 403, 413)}}},
+            "/api/networks": {"get": {
+                "summary": "the road network versions (name, source, date, sha256, nodes, edges, km) and the "
+                           "state of the latest import", "responses": {"200": _json("versions and import state")}}},
+            "/api/networks/import-status": {"get": {
+                "summary": "the state of the latest network upload's import (idle, running, done, failed)",
+                "responses": {"200": _json("import state")}}},
             "/api/openapi.json": {"get": {"summary": "this description", "responses": {"200": _json("OpenAPI 3")}}},
         },
     }

@@ -99,7 +99,7 @@ def _index_page() -> str:
                            method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
-                           uploaded_name=svc.uploaded_name, data_note=svc.data_note,
+                           uploaded_name=svc.uploaded_name, data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query)
 
