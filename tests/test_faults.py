@@ -30,7 +30,8 @@ from webapp import create_app
 fault = os.environ.get("FAULT", "")
 
 def stop_here():
-    print("FAULT", flush=True)
+    sys.stdout.write("FAULT\n")  # one write: never run into the PORT line of the main thread
+    sys.stdout.flush()
     time.sleep(600)
 
 if fault == "recompute":
@@ -59,7 +60,8 @@ if os.environ.get("IMPORT"):  # the import an editor would send, run in the serv
     threading.Thread(target=lambda: atlas.import_file(os.environ["IMPORT"].encode(), "x.csv", editor="anna"),
                      daemon=True).start()
 srv = make_server("127.0.0.1", 0, app, threaded=True)
-print("PORT", srv.server_port, flush=True)
+sys.stdout.write(f"PORT {srv.server_port}\n")
+sys.stdout.flush()
 srv.serve_forever()
 """
 
@@ -71,10 +73,16 @@ class Server:
         env = dict(os.environ, FAULT=fault, IMPORT=imports, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(db)], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT") or line.strip() == "FAULT", f"server did not start: {line!r}"
-        self.url = f"http://127.0.0.1:{line.split()[1]}" if line.startswith("PORT") else None
-        self.faulted = line.strip() == "FAULT"
+        self.url, self.faulted = None, False
+        while self.url is None:  # the import thread may report its fault before or after the port
+            line = self.proc.stdout.readline()
+            assert line, "server did not start"
+            if line.strip() == "FAULT":
+                self.faulted = True
+            elif line.startswith("PORT"):
+                self.url = f"http://127.0.0.1:{line.split()[1]}"
+            else:
+                raise AssertionError(f"server did not start: {line!r}")
 
     def request(self, path: str, *, data: bytes | None = None, ctype: str = "application/json") -> tuple[int, bytes]:
         req = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": ctype} if data else {})
