@@ -171,8 +171,10 @@ def test_permalink_reproduces_view(client):
 
 def test_export_csv_reimports(client):
     text = client.get("/api/export.csv?near_km=150").get_data(as_text=True)
-    assert text.startswith("# Monotown Scenario Atlas export; parameters:") and '"near_km": 150' in text
-    df = pd.read_csv(io.StringIO(text), comment="#")
+    assert text.startswith("id,name_en,")  # plain: no comment line; the parameters are in the sidecar
+    df = pd.read_csv(io.StringIO(text))
+    side = client.get("/api/export.params.json?near_km=150").get_json()
+    assert side["parameters"]["spatial"]["near_km"] == 150 and side["crs"] == "EPSG:4326"
     assert len(df) == 27 and df["id"].is_unique
     assert set(df.loc[df["road_km"] <= 150, "aggl_near_large_city"]) == {100}
     assert df.loc[df["id"] == "temirtau", "idx_economy_social"].iloc[0] == pytest.approx((18.7 * 49.075) ** 0.5)
@@ -196,6 +198,30 @@ def test_export_shapefile_reimports(client, tmp_path):
     assert len(g) == 27 and g.crs.to_epsg() == 4326
     assert "Темиртау" in set(g["name_ru"])
     assert g.loc[g["id"] == "temirtau", "recommend"].iloc[0] == "diversification"
+
+
+def test_export_geopackage_keeps_full_column_names(client, tmp_path):
+    path = tmp_path / "x.gpkg"
+    path.write_bytes(client.get("/api/export.gpkg?near_km=150").get_data())
+    g = gpd.read_file(path, layer="monotowns")
+    assert len(g) == 27 and g.crs.to_epsg() == 4326
+    assert {"idx_economy_social", "lvl_agglomeration", "nearest_large_city", "aggl_near_large_city"} <= set(g.columns)
+    assert g.loc[g["id"] == "temirtau", "recommended"].iloc[0] == "diversification"
+
+
+def test_shapefile_zip_carries_its_field_key_and_parameters(client):
+    z = zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip?near_km=150").get_data()))
+    key = dict(line.split(",") for line in z.read("fields.csv").decode().splitlines()[1:])
+    assert key["near_city"] == "nearest_large_city" and all(len(f) <= 10 for f in key)
+    assert json.loads(z.read("parameters.json"))["parameters"]["spatial"]["near_km"] == 150
+
+
+def test_changes_list_nearest_city_road_km_and_minutes(client):
+    fc = client.post("/api/recompute", json={"planned_roads": [
+        {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]}).get_json()
+    diff = {c["what"]: (c["from"], c["to"]) for c in fc["changes"]["karazhal"]}
+    assert diff["nearest_large_city"] == ("Karaganda", "Zhezkazgan")
+    assert diff["road_km"][0] > diff["road_km"][1] and "travel_min" in diff
 
 
 def test_export_unknown_format_404(client):

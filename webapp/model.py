@@ -136,13 +136,16 @@ class Atlas:
                     self._cache.popitem(last=False)
         return atlas
 
-    def _changes(self, base: dict, new: dict) -> dict:
-        """town id -> list of {what, from, to} that differ from the default parameters."""
-        compared = [n for n, s in self.method.inputs.items() if s.role in COMPARE_ROLES]
+    def _changes(self, base: dict, new: dict, *, inputs: str = "derived") -> dict:
+        """town id -> list of {what, from, to} that differ between two results: the compared inputs
+        (``inputs="derived"``: the agglomeration inputs; ``"all"``: every input, for a data change),
+        the nearest large city, its road km and minutes, the levels and the recommendation."""
+        compared = [n for n, s in self.method.inputs.items() if inputs == "all" or s.role in COMPARE_ROLES]
         out = {}
         for a, b in zip(base["towns"], new["towns"]):
             diff = [{"what": k, "from": a["inputs"][k], "to": b["inputs"][k]}
                     for k in compared if a["inputs"][k] != b["inputs"][k]]
+            diff += _access_changes(a["agglomeration"], b["agglomeration"])
             diff += [{"what": f"level:{k}", "from": a["levels"][k], "to": b["levels"][k]}
                      for k in self.method.levelled if a["levels"][k] != b["levels"][k]]
             if a["scenario"]["recommended"] != b["scenario"]["recommended"]:
@@ -150,6 +153,10 @@ class Atlas:
             if diff:
                 out[b["id"]] = diff
         return out
+
+    def data_changes(self, before: dict) -> dict:
+        """What a data change (an import, a rollback) changed at the default parameters: town id -> diffs."""
+        return self._changes(before, self.results(self.default_params), inputs="all")
 
     @cached_property
     def metas(self) -> dict:
@@ -173,6 +180,22 @@ class Atlas:
         g = self.layers.oblasts.copy()
         g["geometry"] = g.geometry.simplify(0.01, preserve_topology=True)
         return g.to_json()
+
+
+ACCESS_FIELDS = (("nearest_large_city", None), ("road_km", 1), ("travel_min", 0))
+
+
+def _access_changes(a: dict, b: dict) -> list[dict]:
+    """The nearest large city, road km (to 0.1 km) and minutes (to 1 min) where they differ."""
+    out = []
+    for key, digits in ACCESS_FIELDS:
+        x, y = a.get(key), b.get(key)
+        if digits is not None:
+            x = None if x is None else round(float(x), digits)
+            y = None if y is None else round(float(y), digits)
+        if x != y:
+            out.append({"what": key, "from": x, "to": y})
+    return out
 
 
 def shipped_rows(pipeline: Pipeline) -> list[dict]:
