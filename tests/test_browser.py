@@ -88,9 +88,11 @@ def test_planner_change_highlights_and_permalink(page, server):
     assert "near_km=400" in page.url
     rows = page.inner_text("#changes tbody")
     assert "near a large city" in rows and "Agglomeration potential" in rows
-    weight = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
-        return window[b.registry.markers.balkhash].options.weight; }""")
-    assert weight == 4
+    # a changed town gets a ring outside its marker; its own fill and opacity are untouched (no olive yellow)
+    style = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
+        const o = window[b.registry.markers.balkhash].options; return [o.fillOpacity, o.fillColor, b.display.balkhash.style.fillOpacity]; }""")
+    assert style[0] == style[2]
+    assert page.evaluate("document.querySelectorAll('path.town-halo').length") == len(changed)
     assert page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
         return window[b.registry.markers.balkhash]._path.classList.contains('town-changed'); }""")
     ARTIFACTS.mkdir(exist_ok=True)

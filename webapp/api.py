@@ -11,14 +11,14 @@ from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
 from .auth import current_editor, editor_required
-from .i18n import LANGS, T, pick_lang
+from .i18n import LANGS
 from .model import get_atlas
 from .stats_io import export_csv, template_csv, template_xlsx
 from .store import StoreError
 from .params import from_args, queries
 from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
-from .views import display
+from .views import display, translator
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -31,7 +31,7 @@ def _bad(fields: dict, status: int = 400):
 def _payload(params) -> dict:
     svc = get_atlas()
     atlas = svc.results(params)
-    t = T(pick_lang(request.args.get("lang")), svc.method)
+    t = translator(svc, request.args.get("lang"))
     fc = collection(atlas, svc.metas, svc.method)
     query, _ = queries(params, t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]

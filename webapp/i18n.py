@@ -25,6 +25,12 @@ class T:
         self.lang = pick_lang(lang)
         self.method = method
         self._c = catalog()
+        self.cities: dict = {}  # large city id -> its row (names), set by webapp.views.translator
+
+    def city(self, cid: str | None, fallback: str | None = None) -> str:
+        """A large city's name in this language (the pipeline reports English names)."""
+        row = self.cities.get(cid)
+        return self.name(row) if row else (fallback or "–")
 
     def __call__(self, key: str) -> str:
         return self._c[self.lang].get(key, self._c["en"].get(key, key))
@@ -40,6 +46,29 @@ class T:
 
     def oblast(self, name: str) -> str:
         return self._c["oblasts"].get(name, {}).get(self.lang, name)
+
+    def region(self, name_en: str) -> str:
+        """An oblast polygon's name (data/oblasts: 'Karaganda Region') in this language."""
+        return self._c["regions"].get(name_en, {}).get(self.lang, name_en)
+
+    def method_sections(self) -> list:
+        """The method/help page: [heading, paragraph] pairs in this language."""
+        return self._c["method_page"][self.lang]
+
+    def unit(self, unit: str) -> str:
+        return self._c["units"].get(unit, {}).get(self.lang, unit)
+
+    def input_desc(self, name: str, default: str = "") -> str:
+        return self._c["input_desc"].get(name, {}).get(self.lang, default)
+
+    def number(self, value, digits: int = 0) -> str:
+        """A number with thousands separators as this language writes them (12,345.6; 12 345,6)."""
+        if value is None or value != value:
+            return "–"
+        text = f"{float(value):,.{digits}f}"
+        if self.lang == "en":
+            return text
+        return text.replace(",", "\u00a0").replace(".", ",")
 
     def scenario(self, sid: str) -> str:
         s = self.method.scenarios[sid]
@@ -74,4 +103,7 @@ class T:
         return dict(self._c[self.lang]) | {"levels": {k: v[self.lang] for k, v in self._c["levels"].items()},
                                            "scenarios": {s: self.scenario(s) for s in self.method.scenarios},
                                            "indicators": {c: self.indicator(c) for c in self.method.indicators},
-                                           "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()}}
+                                           "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()},
+                                           "choices": {k: v[self.lang] for k, v in self._c["choices"].items()},
+                                           "input_names": {k: v[self.lang] for k, v in self._c["input_desc"].items()},
+                                           "params": {k: v[self.lang] for k, v in self._c["params"].items()}}

@@ -164,6 +164,22 @@ class Atlas:
         return {r["id"]: r for r in self.layers.towns.drop(columns="geometry").to_dict("records")}
 
     @cached_property
+    def city_rows(self) -> dict:
+        """large city id -> its row of data/large_cities.csv (names in three languages)."""
+        return {r["id"]: r for r in self.layers.cities.drop(columns="geometry").to_dict("records")}
+
+    @cached_property
+    def place_points(self) -> dict:
+        """Every town and large-city name (three languages, lower case) -> [lat, lon]: the page draws
+        a planned road's ends before Apply."""
+        out = {}
+        for r in self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records"):
+            for c in ("name_en", "name_ru", "name_kk", "id"):
+                if r.get(c):
+                    out[str(r[c]).lower()] = [round(float(r["geometry"].y), 4), round(float(r["geometry"].x), 4)]
+        return out
+
+    @cached_property
     def places(self) -> list[str]:
         """Every town and large-city name in the three languages (planned-road suggestions)."""
         rows = self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records")
