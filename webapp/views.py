@@ -41,7 +41,7 @@ def localized_errors(errors: dict, t: T, specs: dict) -> dict:
             continue
         text = t("invalid_field").format(field=t.param(name))
         if spec is not None and spec.min is not None and spec.max is not None:
-            text += " " + t("allowed_range").format(min=spec.min, max=spec.max)
+            text += " " + t.allowed(spec)
         out[name] = text
     return out
 
@@ -65,7 +65,7 @@ def display(atlas: dict, svc, t, query: str) -> dict:
     """Per town: marker style, tooltip and popup HTML in the page's language (for map updates)."""
     metas = svc.metas
     return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
-                       "label": t.verdict(tw["scenario"]),
+                       "label": t.verdict(tw["scenario"]), "short": t.verdict_short(tw["scenario"]),
                        "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
 
 
@@ -112,8 +112,13 @@ def town(tid: str):
     meta = svc.metas[tid]
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
     query, lang_query = queries(params, t.lang, LANGS)
+    city = svc.city_rows.get(rec["agglomeration"].get("nearest_large_city_id"))
+    small = small_route_map(rec, meta, t, nonce=csp_nonce(), oblasts=svc.oblasts_geojson, city=city,
+                            style=marker_style(rec, svc.method))
+    nondefault = {k: v for k, v in params.changed().items()}
     return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
-                           small=small_route_map(rec, meta, t, nonce=csp_nonce()), query=query, langs=LANGS,
+                           small=small, query=query, langs=LANGS, nondefault=nondefault,
+                           default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
                            lang_query=lang_query)

@@ -129,7 +129,9 @@
       const undetermined = f.properties.category === "undetermined";
       sw.classList.toggle("undetermined", undetermined);
       sw.classList.toggle("hollow", !undetermined && f.properties.scenario.provisional);
-      tr.querySelector(".scen .verdict").textContent = d.label || scenName(rec);
+      const verdict = tr.querySelector(".scen .verdict");
+      verdict.textContent = d.short || d.label || scenName(rec);
+      verdict.title = d.label || scenName(rec);
       tr.querySelector(".complete").textContent = f.properties.scenario.completeness;
       tr.querySelector("[data-near]").textContent = nearText(f.properties.agglomeration);
     });
@@ -299,9 +301,9 @@
     if (boot.lang === "en") return msg;
     if (name === "planned_roads") return T.invalid_roads;
     if (name === "body") return T.request_failed;
-    const input = form.querySelector('[name="' + name + '"]');
+    const range = form.querySelector('[data-field="' + name + '"] .help.range');
     let text = T.invalid_field.replace("{field}", T.params[name] || name);
-    if (input && input.min !== "" && input.max !== "" && input.min != null) text += " " + T.allowed_range.replace("{min}", input.min).replace("{max}", input.max);
+    if (range) text += " " + range.textContent.trim();
     return text;
   }
   function showErrors(fields) {
