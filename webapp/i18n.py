@@ -75,6 +75,10 @@ class T:
             return text
         return text.replace(",", "\u00a0").replace(".", ",")
 
+    def oblast_all(self, name: str) -> list[str]:
+        """An oblast's name in every language (the list is searched in all of them)."""
+        return [name, *self._c["oblasts"].get(name, {}).values()]
+
     def scenario(self, sid: str) -> str:
         s = self.method.scenarios[sid]
         return s.get(f"name_{self.lang}") or s["name_en"]
