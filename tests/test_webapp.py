@@ -243,3 +243,26 @@ def test_popup_escapes_html(app, root):
     for out in (html, tip):
         assert "<script>" not in out and "&lt;script&gt;" in out
         assert "`" not in out and "${" not in out
+
+
+@pytest.mark.parametrize("lang,heading", [("en", "Method and help"), ("ru", "Методика и справка"),
+                                          ("kk", "Әдістеме және анықтама")])
+def test_method_page_in_three_languages_linked_from_the_map(client, lang, heading):
+    html = client.get(f"/?lang={lang}").get_data(as_text=True)
+    assert f'href="/method?lang={lang}"' in html and "/api/statistics/template.csv" in html
+    page = client.get(f"/method?lang={lang}").get_data(as_text=True)
+    assert heading in page and "/api/statistics/template.csv" in page and "<svg" in page  # the legend, drawn
+
+
+def test_table_of_all_towns_has_every_indicator_and_thousands_separators(client):
+    html = client.get("/table?near_km=150").get_data(as_text=True)
+    assert html.count('<tr data-id="') == 27 and 'aria-sort="ascending"' in html
+    assert "Agglomeration potential" in html and "171,890" in html  # Temirtau's population, with a separator
+    assert "171\u00a0890" in client.get("/table?lang=ru").get_data(as_text=True)
+    assert "/api/export.csv?near_km=150" in html
+
+
+def test_town_page_says_when_parameters_are_not_the_defaults(client):
+    assert 'id="nondefault"' not in client.get("/town/temirtau").get_data(as_text=True)
+    html = client.get("/town/temirtau?near_km=150").get_data(as_text=True)
+    assert 'id="nondefault"' in html and "Near a large city: road km</b> = 150" in html
