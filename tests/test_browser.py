@@ -217,6 +217,13 @@ def marker_centre(page, tid):
         return [r.x + r.width / 2, r.y + r.height / 2]; }}""")
 
 
+def min_marker_gap(page):
+    return page.evaluate(f"""() => {{ const b = {BOOT}; const c = Object.values(b.registry.markers).map(v => {{
+        const r = window[v]._path.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }});
+        let best = 1e9; for (let i = 0; i < c.length; i++) for (let j = i + 1; j < c.length; j++)
+          best = Math.min(best, Math.hypot(c[i][0] - c[j][0], c[i][1] - c[j][1])); return best; }}""")
+
+
 def test_opening_view_whole_country_close_towns_apart_labels_and_legend(page, server):
     load(page, server + "/")
     b = page.evaluate(f"() => {{ const m = window[{BOOT}.registry.map].getBounds(); return [m.getSouth(), m.getWest(), m.getNorth(), m.getEast()]; }}")
@@ -227,6 +234,7 @@ def test_opening_view_whole_country_close_towns_apart_labels_and_legend(page, se
         for c in pts:
             if a < c:
                 assert ((pts[a][0] - pts[c][0]) ** 2 + (pts[a][1] - pts[c][1]) ** 2) ** 0.5 >= 18, (a, c)
+    assert min_marker_gap(page) >= 18  # no two markers overlap anywhere
     for tid in ("abay", "shakhtinsk", "saran", "temirtau"):
         x, y = marker_centre(page, tid)
         page.mouse.click(x, y)
@@ -329,6 +337,7 @@ def test_phone_tap_marker_keeps_the_map_and_popup_in_view(browser, server):
     page = ctx.new_page()
     try:
         load(page, server + "/?lang=ru")
+        assert min_marker_gap(page) >= 18
         x, y = marker_centre(page, "abay")
         page.touchscreen.tap(x, y)
         page.wait_for_selector(".leaflet-popup-content .popup[data-town='abay']")

@@ -110,7 +110,8 @@ class T:
     def allowed(self, spec) -> str:
         """'Allowed: 1 to 720 min.' for a numeric parameter, in this language."""
         unit = self.unit(spec.unit) if spec.unit else ""
-        return self("allowed_range").format(min=f"{spec.min:g}", max=f"{spec.max:g}" + (f" {unit}" if unit else ""))
+        show = lambda x: self.number(x) if float(x).is_integer() else self.number(x, 1)  # noqa: E731
+        return self("allowed_range").format(min=show(spec.min), max=show(spec.max) + (f" {unit}" if unit else ""))
 
     def indicator(self, code: str) -> str:
         return self.method.indicators[code].names.get(self.lang) or code

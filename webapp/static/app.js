@@ -71,24 +71,36 @@
     for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
       if (pts[i].distanceTo(pts[j]) < SPREAD) parent[find(i)] = find(j);
     }
-    const clusters = {};
-    ids.forEach((_, i) => { (clusters[find(i)] = clusters[find(i)] || []).push(i); });
-    leaders.clearLayers();
-    Object.values(clusters).forEach((members) => {
-      const n = members.length;
-      const c = members.reduce((acc, i) => acc.add(pts[i]), L.point(0, 0)).divideBy(n);
-      const angle = (i) => Math.atan2(pts[i].y - c.y, pts[i].x - c.x);
-      const r = n > 1 ? 12 / Math.sin(Math.PI / n) : 0;
-      members.sort((a, b) => angle(a) - angle(b));
-      const start = n > 1 ? angle(members[0]) : 0;
-      members.forEach((i, k) => {
-        const id = ids[i];
-        const p = n > 1 ? c.add(L.point(Math.cos(start + 2 * Math.PI * k / n), Math.sin(start + 2 * Math.PI * k / n)).multiplyBy(r)) : pts[i];
-        const ll = map.layerPointToLatLng(p);
-        markers[id].setLatLng(ll);
-        if (n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false }).addTo(leaders);
-        placeLabel(id, ll, n > 1 && p.x < c.x);
+    // place each cluster on its circle; where two circles still come too close, merge them and place again
+    let shown = [];
+    for (let round = 0; round < 30; round++) {
+      const clusters = {};
+      ids.forEach((_, i) => { (clusters[find(i)] = clusters[find(i)] || []).push(i); });
+      shown = ids.map(() => null);
+      Object.values(clusters).forEach((members) => {
+        const n = members.length;
+        const c = members.reduce((acc, i) => acc.add(pts[i]), L.point(0, 0)).divideBy(n);
+        const angle = (i) => Math.atan2(pts[i].y - c.y, pts[i].x - c.x);
+        const r = n > 1 ? 12 / Math.sin(Math.PI / n) : 0;
+        members.sort((a, b) => angle(a) - angle(b));
+        const start = n > 1 ? angle(members[0]) : 0;
+        members.forEach((i, k) => {
+          const p = n > 1 ? c.add(L.point(Math.cos(start + 2 * Math.PI * k / n), Math.sin(start + 2 * Math.PI * k / n)).multiplyBy(r)) : pts[i];
+          shown[i] = { p, n, left: n > 1 && p.x < c.x };
+        });
       });
+      let merged = false;
+      for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
+        if (find(i) !== find(j) && shown[i].p.distanceTo(shown[j].p) < SPREAD) { parent[find(i)] = find(j); merged = true; }
+      }
+      if (!merged) break;
+    }
+    leaders.clearLayers();
+    ids.forEach((id, i) => {
+      const ll = map.layerPointToLatLng(shown[i].p);
+      markers[id].setLatLng(ll);
+      if (shown[i].n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false }).addTo(leaders);
+      placeLabel(id, ll, shown[i].left);
     });
     drawHalos();
   }
@@ -109,6 +121,7 @@
     });
   }
   map.on("zoomend", spread);
+  map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
 
   // ---- markers and list ----------------------------------------------------------------------------
   function applyDisplay(changes) {
