@@ -337,7 +337,7 @@ def test_phone_tap_marker_keeps_the_map_and_popup_in_view(browser, server):
     page = ctx.new_page()
     try:
         load(page, server + "/?lang=ru")
-        assert min_marker_gap(page) >= 18
+        assert min_marker_gap(page) >= 11  # smaller markers on a phone (radius at most 5.5), still apart
         x, y = marker_centre(page, "abay")
         page.touchscreen.tap(x, y)
         page.wait_for_selector(".leaflet-popup-content .popup[data-town='abay']")

@@ -123,7 +123,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                    zoomSnap=0.25, zoomDelta=0.5)
     m.default_js, m.default_css = js, css
     west, south, east, north = layers.oblasts.total_bounds
-    m.fit_bounds([[south, west], [north, east]])  # the whole country at any window size
+    # the page's script fits these bounds at once (the whole country at any window size; see app.js)
 
     obl = folium.FeatureGroup(name=t("layers_oblasts"), show=True).add_to(m)
     folium.GeoJson(oblasts_labelled(svc.oblasts_geojson, t), style_function=lambda f: LINES["oblast"],

@@ -57,7 +57,13 @@
 
   // ---- where markers are drawn: towns closer than SPREAD px are spread on a small circle around their
   // centre (spiderfy-like), each with a thin line to its true position; labels and halos follow -------
-  const SPREAD = 22;
+  // on a small map (a phone) markers and their spacing shrink, and labels wait for a closer zoom
+  let scale = 1, SPREAD = 22;
+  function setScale() {
+    scale = Math.max(0.55, Math.min(1, map.getSize().x / 900));
+    SPREAD = 22 * scale;
+    map.getContainer().classList.toggle("hide-labels", map.getZoom() < 4);
+  }
   const truePos = {};
   boot.collection.features.forEach((f) => { truePos[f.id] = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
   map.createPane("townLabels").style.zIndex = 450;
@@ -65,6 +71,8 @@
   const leaders = L.layerGroup().addTo(map), halos = L.layerGroup().addTo(map), labels = {};
   let changedNow = {};
   function spread() {
+    setScale();
+    Object.entries(markers).forEach(([id, mk]) => mk.setRadius(state.display[id].style.radius * scale));
     const ids = Object.keys(markers), pts = ids.map((id) => map.latLngToLayerPoint(truePos[id]));
     const parent = ids.map((_, i) => i);
     const find = (i) => (parent[i] === i ? i : (parent[i] = find(parent[i])));
@@ -81,7 +89,7 @@
         const n = members.length;
         const c = members.reduce((acc, i) => acc.add(pts[i]), L.point(0, 0)).divideBy(n);
         const angle = (i) => Math.atan2(pts[i].y - c.y, pts[i].x - c.x);
-        const r = n > 1 ? 12 / Math.sin(Math.PI / n) : 0;
+        const r = n > 1 ? 12 * scale / Math.sin(Math.PI / n) : 0;
         members.sort((a, b) => angle(a) - angle(b));
         const start = n > 1 ? angle(members[0]) : 0;
         members.forEach((i, k) => {
@@ -106,7 +114,7 @@
   }
   function placeLabel(id, ll, left) {
     const f = features()[id];
-    const r = (state.display[id].style.radius || 8) + 3;
+    const r = (state.display[id].style.radius || 8) * scale + 3;
     const html = '<span class="town-label' + (left ? " left" : "") + '">' + esc(townName(f)) + "</span>";
     const icon = L.divIcon({ className: "town-label-icon", html, iconSize: null, iconAnchor: left ? [r, 8] : [-r, 8] });
     if (!labels[id]) labels[id] = L.marker(ll, { icon, pane: "townLabels", interactive: false, keyboard: false }).addTo(map);
@@ -121,6 +129,7 @@
     });
   }
   map.on("zoomend", spread);
+  map.on("resize", spread);
   map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
 
   // ---- markers and list ----------------------------------------------------------------------------
@@ -129,7 +138,7 @@
       const id = f.id, d = state.display[id], mk = markers[id];
       const changed = changes && changes[id];
       mk.setStyle(Object.assign({}, d.style));  // a changed town keeps its own fill: the halo is a ring outside it
-      mk.setRadius(d.style.radius);
+      mk.setRadius(d.style.radius * scale);
       mk.setTooltipContent(d.tooltip);
       mk.setPopupContent(d.popup);
       const el = mk.getElement && mk.getElement();
