@@ -370,7 +370,7 @@ def catalog_english(lang):
 
     c = catalog()
     out = {c["en"][k] for k in c["en"] if c[lang].get(k) and c[lang][k] != c["en"][k]}
-    for table in ("levels", "params", "choices", "inputs", "input_desc", "units", "oblasts", "regions"):
+    for table in ("levels", "params", "choices", "inputs", "input_desc", "units", "oblasts", "regions", "periods"):
         out |= {v["en"] for v in c[table].values() if v.get(lang) != v["en"]}
     return {s for s in out if len(s) >= 4 and "{" not in s}
 
@@ -413,7 +413,8 @@ def test_no_untranslated_interface_string(page, server, lang, method):
     # the town page: headings, table headers, descriptions, units, reasons, the summary
     page.goto(server + f"/town/karazhal?lang={lang}&near_km=120")
     assert page.is_visible("#nondefault")
-    found = texts(["h2", "h3", "th", ".desc", "#summary", "table.data td:nth-child(4)", "#nondefault", ".smallmap .leaflet-control-attribution"])
+    found = texts(["h2", "h3", "th", ".desc", "#summary", "table.data td:nth-child(4)", "table.data td:nth-child(6)",
+                   "#nondefault", ".smallmap .leaflet-control-attribution"])
     assert misses(found) == [], [t for t in found if any(e in t for e in misses(found))]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"town_{lang}.png"))
@@ -430,3 +431,16 @@ def test_table_of_all_towns_sorts_with_aria_sort(page, server):
     assert page.get_attribute("#all-towns thead th:nth-child(5)", "aria-sort") == "descending"
     assert page.get_attribute("#all-towns thead th:nth-child(1)", "aria-sort") == "none"
     assert page.get_attribute("#table-csv", "href").startswith("/api/export.csv")
+
+
+def test_town_page_prints_without_the_navigation(page, server):
+    page.goto(server + "/town/temirtau?lang=ru")
+    assert page.is_visible(".topbar")
+    page.emulate_media(media="print")
+    assert not page.is_visible(".topbar") and not page.is_visible("details")
+    assert page.is_visible(".smallmap") and page.is_visible("h1")
+    # the small map: the oblasts behind, the destination city and the town in its scenario's colour, credits
+    assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 20
+    assert "OpenStreetMap" in page.inner_text(".smallmap .leaflet-control-attribution")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "town_print.pdf"))

@@ -60,6 +60,10 @@ class T:
         """The method/help page: [heading, paragraph] pairs in this language."""
         return self._c["method_page"][self.lang]
 
+    def period(self, text: str | None) -> str:
+        """A stored period in this language where the catalog knows its wording (years stay as they are)."""
+        return self._c["periods"].get(text or "", {}).get(self.lang, text or "")
+
     def unit(self, unit: str) -> str:
         return self._c["units"].get(unit, {}).get(self.lang, unit)
 
