@@ -237,7 +237,8 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
                                                   "fill_opacity": 1}
     folium.CircleMarker(pts[0], **marker, tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
     if len(pts) > 1:
-        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]])
+        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]],
+                     padding=(30, 30))
     parts = render_parts(m, nonce=nonce)
     parts["attribution"] = ATTRIBUTION
     parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
