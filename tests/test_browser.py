@@ -1,5 +1,6 @@
 """The page in a real headless browser: Debian's chromium driven from Python (playwright's client
 only; never `playwright install`). `make test` installs chromium; without it these tests fail."""
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -88,9 +89,11 @@ def test_planner_change_highlights_and_permalink(page, server):
     assert "near_km=400" in page.url
     rows = page.inner_text("#changes tbody")
     assert "near a large city" in rows and "Agglomeration potential" in rows
-    weight = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
-        return window[b.registry.markers.balkhash].options.weight; }""")
-    assert weight == 4
+    # a changed town gets a ring outside its marker; its own fill and opacity are untouched (no olive yellow)
+    style = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
+        const o = window[b.registry.markers.balkhash].options; return [o.fillOpacity, o.fillColor, b.display.balkhash.style.fillOpacity]; }""")
+    assert style[0] == style[2]
+    assert page.evaluate("document.querySelectorAll('path.town-halo').length") == len(changed)
     assert page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
         return window[b.registry.markers.balkhash]._path.classList.contains('town-changed'); }""")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -169,6 +172,9 @@ def test_upload_in_browser(page, server, tmp_path, app):
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
     assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "3/6"
+    # the panel says which towns the new revision changed (at the default parameters)
+    assert page.is_visible("#data-changes")
+    assert "Rudny" in page.inner_text("#data-changes-table tbody") and "Changed by the new data" in page.inner_text("#data-changes-title")
     assert page.errors == []
     atlas.rollback(1, editor="test cleanup")
 
@@ -220,3 +226,242 @@ def test_how_sure_on_the_town_page_and_the_map(page, server):
     page.wait_for_selector("body[data-shade='scenario']")
     page.goto(server + "/data-needed")
     assert page.inner_text("#plan").count("\n") >= 2 and page.errors == []
+
+
+# -- issue 13: the map as planners use it ----------------------------------------------------------
+
+BOOT = "JSON.parse(document.getElementById('boot').textContent)"
+
+
+def marker_centre(page, tid):
+    return page.evaluate(f"""() => {{ const b = {BOOT}; const r = window[b.registry.markers['{tid}']]._path.getBoundingClientRect();
+        return [r.x + r.width / 2, r.y + r.height / 2]; }}""")
+
+
+def min_marker_gap(page):
+    return page.evaluate(f"""() => {{ const b = {BOOT}; const c = Object.values(b.registry.markers).map(v => {{
+        const r = window[v]._path.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }});
+        let best = 1e9; for (let i = 0; i < c.length; i++) for (let j = i + 1; j < c.length; j++)
+          best = Math.min(best, Math.hypot(c[i][0] - c[j][0], c[i][1] - c[j][1])); return best; }}""")
+
+
+def test_opening_view_whole_country_close_towns_apart_labels_and_legend(page, server):
+    load(page, server + "/")
+    b = page.evaluate(f"() => {{ const m = window[{BOOT}.registry.map].getBounds(); return [m.getSouth(), m.getWest(), m.getNorth(), m.getEast()]; }}")
+    assert b[0] <= 40.6 and b[1] <= 46.5 and b[2] >= 55.4 and b[3] >= 87.3, b  # all of Kazakhstan
+    # Temirtau, Saran, Abay and Shakhtinsk lie within 40 km: their markers are drawn apart and each click opens its own
+    pts = {tid: marker_centre(page, tid) for tid in ("temirtau", "saran", "abay", "shakhtinsk")}
+    for a in pts:
+        for c in pts:
+            if a < c:
+                assert ((pts[a][0] - pts[c][0]) ** 2 + (pts[a][1] - pts[c][1]) ** 2) ** 0.5 >= 18, (a, c)
+    assert min_marker_gap(page) >= 18  # no two markers overlap anywhere
+    for tid in ("abay", "shakhtinsk", "saran", "temirtau"):
+        x, y = marker_centre(page, tid)
+        page.mouse.click(x, y)
+        page.wait_for_selector(f".leaflet-popup-content .popup[data-town='{tid}']")
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".leaflet-popup", state="detached")
+    assert page.eval_on_selector_all(".town-label", "ls => ls.length") == 27
+    assert "Temirtau" in page.eval_on_selector_all(".town-label", "ls => ls.map(l => l.textContent)")
+    # a legend entry for every line style, drawn with the map's own styles; routes are not the roads' red
+    lines = page.evaluate(f"{BOOT}.lines")
+    assert lines["route"]["color"] != lines["road_international"]["color"]
+    legend = page.inner_text("#legend-lines")
+    for label in ("Roads: international", "Roads: republican", "Roads: oblast", "Railway", "Large cities", "FUA catchments",
+                  "Named corridors", "Route to the nearest large city", "Official agglomerations", "Planned roads"):
+        assert label in legend or label in page.inner_text("#legend-markers"), label
+    strokes = page.eval_on_selector_all("#legend-lines svg :is(line, rect)", "es => es.map(e => e.getAttribute('stroke'))")
+    assert lines["route"]["color"] in strokes and lines["road_international"]["color"] in strokes
+    # insufficient data, undetermined and provisional are drawn differently, and the legend shows exactly that
+    swatches = page.eval_on_selector_all("#legend-markers svg circle", "cs => cs.map(c => [c.getAttribute('r'), c.getAttribute('fill'), c.getAttribute('stroke-dasharray')])")
+    assert len({tuple(s) for s in swatches}) == len(swatches)
+    assert page.evaluate("document.querySelector('meta[name=viewport]').content").find("user-scalable=no") == -1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map_opening.png"))
+
+
+def test_pick_mode_typed_points_and_changes_of_nearest_city(page, server):
+    load(page, server + "/")
+    page.click("#road-add")  # empty: a sentence, not "From / To: ?"
+    assert page.inner_text("#err-planned_roads").startswith("Enter both ends of the road")
+    page.click("button.pick[data-pick='road-from']")
+    x, y = marker_centre(page, "karazhal")
+    page.mouse.click(x, y)  # in pick mode a click on a town picks it ...
+    assert page.input_value("#road-from") == "Karazhal"
+    assert page.query_selector(".leaflet-popup") is None  # ... and does not open its popup
+    page.fill("#road-to", "47.80, 67.71")  # lat, lon as people write it
+    page.dispatch_event("#road-to", "change")
+    assert page.eval_on_selector_all("path.pending-end", "ps => ps.length") == 2  # both ends shown before Apply
+    page.fill("#road-to", "")
+    page.click("button.pick[data-pick='road-to']")
+    x, y = marker_centre(page, "zhezkazgan") if False else page.evaluate(f"""() => {{ const b = {BOOT}; const m = window[b.registry.map];
+        const p = m.latLngToContainerPoint([47.80, 67.71]); const r = m.getContainer().getBoundingClientRect(); return [r.x + p.x, r.y + p.y]; }}""")
+    page.mouse.click(x, y)
+    lat, lon = map(float, page.input_value("#road-to").split(","))
+    assert abs(lat - 47.80) < 0.2 and abs(lon - 67.71) < 0.2
+    page.fill("#road-to", "Zhezkazgan")
+    page.click("#road-add")
+    assert page.eval_on_selector_all("path.pending-road", "ps => ps.length") == 1
+    page.fill("#road-from", "47.80, 67.71")
+    page.fill("#road-to", "Karaganda")
+    page.click("#road-add")
+    assert "47.8000, 67.7100" in page.inner_text("#road-list")
+    page.click("#road-list li:nth-child(2) button")  # remove it again: only Karazhal - Zhezkazgan is applied
+    page.click("#apply")
+    page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
+    rows = page.inner_text("#changes tbody")
+    assert "Nearest large city" in rows and "Karaganda" in rows and "Zhezkazgan" in rows and "Road km" in rows
+    assert page.query_selector("#no-changes").is_hidden()
+    near = page.inner_text("#town-list tr[data-id='karazhal'] [data-near]")
+    assert "Zhezkazgan" in near and "km" in near and "min" in near
+
+
+def test_typed_lat_lon_reaches_the_api_as_lon_lat(page, server):
+    load(page, server + "/")
+    page.fill("#road-from", "47.80, 67.71")
+    page.fill("#road-to", "Zhezkazgan")
+    page.click("#road-add")
+    with page.expect_request(lambda r: r.url.endswith("/api/recompute?lang=en")) as req:
+        page.click("#apply")
+    body = req.value.post_data_json
+    assert body["planned_roads"][0]["from"] == [67.71, 47.8]
+
+
+def test_keyboard_list_popup_and_town_page(page, server):
+    load(page, server + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the town list"
+    # map shapes are not tab stops (only the controls are)
+    assert page.evaluate("document.querySelectorAll('.folium-map path[tabindex], .folium-map .leaflet-marker-icon[tabindex]').length") == 0
+    ids = page.eval_on_selector_all("#town-list tbody tr", "rs => rs.map(r => r.dataset.id)")
+    names = page.eval_on_selector_all("#town-list tbody tr", "rs => rs.map(r => r.dataset.name)")
+    assert names == sorted(names, key=str.casefold) and ids[0] == "abay"  # alphabetical by default
+    assert page.get_attribute("#town-list th:first-child", "aria-sort") == "ascending"
+    page.focus(f"#town-list tr[data-id='{ids[0]}']")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.id") == ids[1]
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f".leaflet-popup-content .popup[data-town='{ids[1]}']")
+    assert page.evaluate("document.activeElement.classList.contains('more')")  # the next stop is the town page link
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".leaflet-popup", state="detached")
+    assert page.evaluate("document.activeElement.dataset.id") == ids[1]
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".leaflet-popup-content a.more")
+    page.keyboard.press("Enter")  # 0 Tab presses from the list to the town page
+    page.wait_for_url(f"**/town/{ids[1]}**")
+
+
+def test_phone_tap_marker_keeps_the_map_and_popup_in_view(browser, server):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    try:
+        load(page, server + "/?lang=ru")
+        assert min_marker_gap(page) >= 11  # smaller markers on a phone (radius at most 5.5), still apart
+        x, y = marker_centre(page, "abay")
+        page.touchscreen.tap(x, y)
+        page.wait_for_selector(".leaflet-popup-content .popup[data-town='abay']")
+        page.wait_for_timeout(400)
+        assert page.evaluate("window.scrollY") == 0
+        r = page.evaluate("(() => { const r = document.querySelector('.leaflet-popup').getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })()")
+        assert r[0] >= 0 and r[1] >= 0 and r[2] <= 390 and r[3] <= 844, r
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "phone_popup.png"))
+        page.goto(server + "/town/karazhal?lang=kk")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        ctx.close()
+
+
+def test_search_by_oblast_and_transliterations(page, server):
+    load(page, server + "/")
+    visible = lambda: page.eval_on_selector_all("#town-list tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.id)")
+    for q in ("Jezkazgan", "Zhezqazghan", "Жезқазған", "zhezkazgan"):
+        page.fill("#search", q)
+        assert visible() == ["zhezkazgan"], q
+    for q in ("Qaraghandy", "Карагандинская", "Қарағанды облысы"):
+        page.fill("#search", q)
+        assert {"temirtau", "saran", "abay", "shakhtinsk"} <= set(visible()), q
+
+
+def catalog_english(lang):
+    """English interface strings whose translation into ``lang`` differs (so their presence is a miss)."""
+    from webapp.i18n import catalog
+
+    c = catalog()
+    out = {c["en"][k] for k in c["en"] if c[lang].get(k) and c[lang][k] != c["en"][k]}
+    for table in ("levels", "params", "choices", "inputs", "input_desc", "units", "oblasts", "regions", "periods"):
+        out |= {v["en"] for v in c[table].values() if v.get(lang) != v["en"]}
+    return {s for s in out if len(s) >= 4 and "{" not in s}
+
+
+UI = ["#town-list thead", "#town-list tbody .oblast", "#town-list tbody .verdict", "#town-list tbody [data-near]", ".legend",
+      ".pagelinks", ".planner h2", ".planner .help", ".planner label", ".planner legend", ".planner button",
+      ".planner select", "#changes thead", "#no-changes", ".skip", ".leaflet-control-layers-list"]
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_no_untranslated_interface_string(page, server, lang, method):
+    english = catalog_english(lang) | {s["name_en"] for s in method.scenarios.values()}
+    load(page, server + f"/?lang={lang}&near_km=120")
+    def texts(selectors):
+        return page.evaluate("(sels) => sels.flatMap(s => Array.from(document.querySelectorAll(s)).map(e => e.textContent))", selectors)
+    def misses(found):  # whole words only ("GeoNames" does not contain the word "Name")
+        return sorted({e for e in english for text in found if re.search(r"(?<!\w)" + re.escape(e) + r"(?!\w)", text)})
+    assert misses(texts(UI)) == []
+    # messages the page writes: an empty road, a bad value, the changes table, an oblast's name on hover
+    page.click("#road-add")
+    page.fill("#p-fua_minutes", "-5")
+    page.click("#apply")
+    page.wait_for_function("() => document.getElementById('err-fua_minutes').textContent.length > 0", timeout=20000)
+    found = texts(["#err-planned_roads", "#err-fua_minutes"])
+    assert misses(found) == [] and "out of range" not in found[1]
+    page.fill("#p-fua_minutes", "60")
+    page.fill("#road-from", "Karazhal")
+    page.fill("#road-to", "Zhezkazgan")
+    page.click("#road-add")
+    page.click("#apply")
+    page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
+    assert misses(texts(["#changes", "#road-list", "#town-list tbody"])) == []
+    page.click("tr[data-id='balkhash']")
+    page.wait_for_selector(".leaflet-popup-content .popup[data-town='balkhash']")
+    assert misses(texts([".leaflet-popup-content"])) == []
+    oblast_tips = page.evaluate(f"""() => {{ const out = []; const m = window[{BOOT}.registry.map];
+        m.eachLayer(l => {{ if (l.feature && l.feature.properties && l.feature.properties.label) out.push(l.feature.properties.label); }});
+        return out; }}""")
+    assert oblast_tips and misses(oblast_tips) == []
+    # the town page: headings, table headers, descriptions, units, reasons, the summary
+    page.goto(server + f"/town/karazhal?lang={lang}&near_km=120")
+    assert page.is_visible("#nondefault")
+    found = texts(["h2", "h3", "th", ".desc", "#summary", "table.data td:nth-child(4)", "table.data td:nth-child(6)",
+                   "#nondefault", ".smallmap .leaflet-control-attribution"])
+    assert misses(found) == [], [t for t in found if any(e in t for e in misses(found))]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"town_{lang}.png"))
+
+
+def test_table_of_all_towns_sorts_with_aria_sort(page, server):
+    page.goto(server + "/table?lang=ru")
+    assert page.eval_on_selector_all("#all-towns tbody tr", "rs => rs.length") == 27
+    page.click("#all-towns thead th:nth-child(5) button")  # road km
+    assert page.get_attribute("#all-towns thead th:nth-child(5)", "aria-sort") == "ascending"
+    km = page.eval_on_selector_all("#all-towns tbody td:nth-child(5)", "ts => ts.map(t => t.dataset.v).filter(v => v !== '').map(Number)")
+    assert km == sorted(km)
+    page.click("#all-towns thead th:nth-child(5) button")
+    assert page.get_attribute("#all-towns thead th:nth-child(5)", "aria-sort") == "descending"
+    assert page.get_attribute("#all-towns thead th:nth-child(1)", "aria-sort") == "none"
+    assert page.get_attribute("#table-csv", "href").startswith("/api/export.csv")
+
+
+def test_town_page_prints_without_the_navigation(page, server):
+    page.goto(server + "/town/temirtau?lang=ru")
+    assert page.is_visible(".topbar")
+    page.emulate_media(media="print")
+    assert not page.is_visible(".topbar") and not page.is_visible("details")
+    assert page.is_visible(".smallmap") and page.is_visible("h1")
+    # the small map: the oblasts behind, the destination city and the town in its scenario's colour, credits
+    assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 20
+    assert "OpenStreetMap" in page.inner_text(".smallmap .leaflet-control-attribution")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "town_print.pdf"))

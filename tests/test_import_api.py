@@ -115,7 +115,12 @@ def test_good_csv_and_xlsx_change_the_map(editor, store):
     client, token = editor
     head = store.head()
     r = post_file(client, csv_bytes("Рудный,2023,Akimat report,70,30"), token=token)
-    assert r.status_code == 200 and r.get_json() == {"file": "stats.csv", "revision": head + 1, "towns": ["rudny"], "values": 2}
+    body = r.get_json()
+    changed = body.pop("changed")  # what the import changed at the default parameters (the map says which towns)
+    assert r.status_code == 200 and body == {"file": "stats.csv", "revision": head + 1, "towns": ["rudny"], "values": 2}
+    assert list(changed) == ["rudny"]
+    whats = {c["what"]: (c["from"], c["to"]) for c in changed["rudny"]}
+    assert whats["mono_output_share"] == (None, 70.0) and "level:mono_profile" in whats
     p = client.get("/api/towns/rudny").get_json()["properties"]
     assert p["scenario"]["completeness"] == "3/6" and p["indices"]["mono_profile"] == pytest.approx((70 * 30) ** 0.5)
     assert p["provenance"]["mono_output_share"] == {"value": 70.0, "status": "sourced", "period": "2023",
@@ -128,6 +133,7 @@ def test_good_csv_and_xlsx_change_the_map(editor, store):
     assert "Akimat report" in client.get(f"/history/{head + 1}").get_data(as_text=True)
     r = client.delete("/api/statistics", headers={"X-CSRF-Token": token})
     assert r.status_code == 200 and r.get_json()["rollback_to"] == 1
+    assert {"rudny", "ekibastuz"} <= set(r.get_json()["changed"])
     assert client.get("/api/towns/rudny").get_json()["properties"]["scenario"]["completeness"] == "2/6"
 
 

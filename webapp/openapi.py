@@ -108,12 +108,14 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {JSON: {"schema": recompute_body_schema()}}},
                 "responses": {"200": _json("as GET /api/towns", _collection()), **_errors(400, 403, 413)}}},
             "/api/export.{fmt}": {"get": {
-                "summary": "all towns as CSV, GeoJSON or a zipped shapefile",
+                "summary": "all towns as a plain CSV (its parameters: params.json), GeoJSON, GeoPackage or a zipped shapefile",
                 "parameters": [{"name": "fmt", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": ["csv", "geojson", "zip"]}}, *q],
+                                "schema": {"type": "string", "enum": ["csv", "params.json", "geojson", "gpkg", "zip"]}}, *q],
                 "responses": {"200": {"description": "the export", "content": {
                     "text/csv": {"schema": {"type": "string"}}, "application/geo+json": {"schema": _OBJECT},
-                    "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                    "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {"schema": _OBJECT},
+                    "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}}}},
                     **_errors(400, 404, 414)}}},
             "/api/statistics": {
                 "get": {"summary": "the latest revision of the stored statistics", "responses": {"200": stats}},

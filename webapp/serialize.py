@@ -91,11 +91,17 @@ def flat_rows(atlas: dict, metas: dict, method) -> list[dict]:
     return rows
 
 
+def export_params(atlas: dict) -> dict:
+    """The parameters and data revision that produced an export (the CSV's sidecar, also inside the zip)."""
+    return {"parameters": _clean(atlas["parameters"]), "data_revision": atlas.get("data_revision"),
+            "crs": "EPSG:4326"}
+
+
 def to_csv(atlas: dict, metas: dict, method) -> str:
+    """A plain CSV (header row, one row per town): pandas.read_csv reads it without options.
+    The parameters are in the sidecar (export_params, GET /api/export.params.json)."""
     rows = flat_rows(atlas, metas, method)
     buf = io.StringIO()
-    buf.write("# Monotown Scenario Atlas export; parameters: "
-              + json.dumps(_clean(atlas["parameters"]["spatial"]), ensure_ascii=False) + "\n")
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
@@ -114,11 +120,25 @@ def shapefile_fields(method) -> dict:
     return keep
 
 
+def _frame(rows: list[dict], data: list[dict]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
+
+
+def to_geopackage(atlas: dict, metas: dict, method) -> bytes:
+    """A GeoPackage layer 'monotowns' with the CSV's full column names (no 10-character limit)."""
+    rows = flat_rows(atlas, metas, method)
+    gdf = _frame(rows, rows)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "monotowns.gpkg"
+        gdf.to_file(path, driver="GPKG", layer="monotowns", engine="pyogrio")
+        return path.read_bytes()
+
+
 def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
     rows = flat_rows(atlas, metas, method)
     keep = shapefile_fields(method)
     data = [{keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep} for r in rows]
-    gdf = gpd.GeoDataFrame(data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
+    gdf = _frame(rows, data)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "monotowns.shp"
         gdf.to_file(path, driver="ESRI Shapefile", encoding="UTF-8", engine="pyogrio")
@@ -127,6 +147,6 @@ def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted(Path(d).iterdir()):
                 z.write(f, f.name)
-            z.writestr("parameters.json", json.dumps(_clean(atlas["parameters"]), ensure_ascii=False, indent=1))
+            z.writestr("parameters.json", json.dumps(export_params(atlas), ensure_ascii=False, indent=1))
             z.writestr("fields.csv", "field,column\n" + "".join(f"{v},{k}\n" for k, v in keep.items()))
         return buf.getvalue()

@@ -12,13 +12,45 @@ from geo.params import load_specs, plannable_classes
 from .auth import current_editor
 from .http import cached, render, respond
 from .i18n import LANGS, T, pick_lang
-from .mapview import build_map, marker_style, popup_html, render_parts, small_route_map, tooltip_text
+from .mapview import HALO, LINES, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
 from .security import clip, csp_nonce
 from .params import from_args, queries
 from .serialize import CATEGORY_COLOURS, category, collection, colour
 
 bp = Blueprint("views", __name__)
+EXPORTS = {"csv": "CSV", "params.json": "CSV: parameters (JSON)", "geojson": "GeoJSON", "gpkg": "GeoPackage",
+           "zip": "Shapefile (zip)"}
+
+
+def translator(svc, lang: str | None) -> T:
+    """The page's translator, knowing the large cities' names."""
+    t = T(pick_lang(lang), svc.method)
+    t.cities = svc.city_rows
+    return t
+
+
+def localized_errors(errors: dict, t: T, specs: dict) -> dict:
+    """Field messages for the page: English as the parser says them; in kk and ru the field's label and a
+    translated sentence with the allowed range (the API keeps the parser's English)."""
+    if t.lang == "en":
+        return errors
+    out = {}
+    for name, msg in errors.items():
+        spec = specs.get(name)
+        if name == "planned_roads":
+            out[name] = t("invalid_roads")
+            continue
+        text = t("invalid_field").format(field=t.param(name))
+        if spec is not None and spec.min is not None and spec.max is not None:
+            text += " " + t.allowed(spec)
+        out[name] = text
+    return out
+
+
+def sorted_towns(towns: list, metas: dict, t: T) -> list:
+    """The list's default order: alphabetical in the page's language."""
+    return sorted(towns, key=lambda tw: t.name(metas[tw["id"]]).casefold())
 
 
 def _request_params():
@@ -35,7 +67,7 @@ def display(atlas: dict, svc, t, query: str) -> dict:
     """Per town: marker style, tooltip and popup HTML in the page's language (for map updates)."""
     metas = svc.metas
     return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
-                       "label": t.verdict(tw["scenario"]),
+                       "label": t.verdict(tw["scenario"]), "short": t.verdict_short(tw["scenario"]),
                        "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
 
 
@@ -79,8 +111,9 @@ def index():
 
 def _index_page() -> str:
     svc = get_atlas()
-    t = T(pick_lang(request.args.get("lang")), svc.method)
+    t = translator(svc, request.args.get("lang"))
     atlas, params, errors = _request_params()
+    specs = load_specs()
     query, lang_query = queries(params, t.lang, LANGS)
     shown = display_once(atlas, svc, t, params, query)
     m, registry = build_map(atlas, svc, t, shown)
@@ -91,12 +124,16 @@ def _index_page() -> str:
     boot = {"registry": registry, "collection": fc, "catchments": atlas["catchments"],
             "display": shown, "lang": t.lang, "i18n": t.as_dict(),
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
-            "cities": {c["id"]: t.name(c) for c in svc.layers.cities.drop(columns="geometry").to_dict("records")},
+            "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
+            "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
+            "places": svc.place_points, "lines": LINES, "halo": HALO,
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
                      "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
-                     "exports": {f: url_for("api.export", fmt=f) for f in ("csv", "geojson", "zip")}}}
+                     "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS}}}
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m, nonce=csp_nonce()), atlas=atlas, metas=svc.metas,
-                           method=svc.method, specs=load_specs(), planned_classes=plannable_classes(), errors=errors, query=query,
+                           method=svc.method, specs=specs, planned_classes=plannable_classes(),
+                           errors=localized_errors(errors, t, specs), query=query, legend=legend(svc.method, t),
+                           towns=sorted_towns(atlas["towns"], svc.metas, t), exports=EXPORTS,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
                            uploaded_name=svc.uploaded_name, data_note=svc.data_note, networks=svc.pipeline.versions(),
@@ -113,7 +150,7 @@ def town(tid: str):
 
 def _town_page(tid: str) -> str:
     svc = get_atlas()
-    t = T(pick_lang(request.args.get("lang")), svc.method)
+    t = translator(svc, request.args.get("lang"))
     atlas, params, errors = _request_params()
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
@@ -121,11 +158,37 @@ def _town_page(tid: str) -> str:
     meta = svc.metas[tid]
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
     query, lang_query = queries(params, t.lang, LANGS)
+    city = svc.city_rows.get(rec["agglomeration"].get("nearest_large_city_id"))
+    small = small_route_map(rec, meta, t, nonce=csp_nonce(), oblasts=svc.oblasts_geojson, city=city,
+                            style=marker_style(rec, svc.method))
+    nondefault = {k: v for k, v in params.changed().items()}
     return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
-                           small=small_route_map(rec, meta, t, nonce=csp_nonce()), query=query, langs=LANGS,
+                           small=small, query=query, langs=LANGS, nondefault=nondefault,
+                           default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
                            lang_query=lang_query)
+
+
+@bp.get("/table")
+def table():
+    """Every town with all indicator values and levels, sortable; the same rows as the CSV export."""
+    svc = get_atlas()
+    t = translator(svc, request.args.get("lang"))
+    atlas, params, errors = _request_params()
+    query, lang_query = queries(params, t.lang, LANGS)
+    return render_template("table.html", t=t, langs=LANGS, lang_query=lang_query, query=query, method=svc.method,
+                           towns=sorted_towns(atlas["towns"], svc.metas, t), metas=svc.metas,
+                           colour_of=lambda tw: colour(tw, svc.method),
+                           rank=lambda code, lv: [b.level for b in svc.method.indicators[code].bands].index(lv))
+
+
+@bp.get("/method")
+def method_page():
+    """How the map works, in the page's language."""
+    svc = get_atlas()
+    t = translator(svc, request.args.get("lang"))
+    return render_template("method.html", t=t, langs=LANGS, method=svc.method, legend=legend(svc.method, t))
 
 
 @bp.get("/vendor/<path:path>")

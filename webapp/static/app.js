@@ -14,6 +14,12 @@
   let state = { collection: boot.collection, display: boot.display, catchments: boot.catchments };
   let planned = (boot.params.planned_roads || []).map((r) => Object.assign({}, r));
   let picking = null;
+  const lines = boot.lines;
+  const collator = new Intl.Collator(boot.lang, { sensitivity: "base" });
+  const num = (v, digits) => (v == null ? "–" : Number(v).toLocaleString(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
+    { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }));
+  const townName = (f) => f.properties["name_" + boot.lang] || f.properties.name_en;
+  const features = () => Object.fromEntries(state.collection.features.map((f) => [f.id, f]));
 
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const scenName = (ids) => (ids && ids.length ? ids.map((s) => T.scenarios[s]).join(" + ") : T.insufficient);
@@ -24,8 +30,8 @@
     state.collection.features.forEach((f) => {
       const a = f.properties.agglomeration;
       if (a.path && a.path.length > 1) {
-        L.polyline(a.path, { color: a.path_uses_planned ? "#d01c8b" : "#b2182b", weight: 3, opacity: 0.8 })
-          .bindTooltip(esc(f.properties["name_" + boot.lang] || f.properties.name_en) + " → " + esc(a.nearest_large_city) + ": " + Math.round(a.road_km) + " " + T.km)
+        L.polyline(a.path, Object.assign({}, a.path_uses_planned ? lines.route_planned : lines.route))
+          .bindTooltip(esc(townName(f)) + " → " + esc(cityName(a)) + ": " + num(a.road_km) + " " + T.km + ", " + num(a.travel_min) + " " + T.min)
           .addTo(groups.routes);
       }
     });
@@ -33,28 +39,106 @@
   function drawCatchments() {
     groups.fua.clearLayers();
     L.geoJSON(state.catchments, {
-      style: { color: "#1b9e77", weight: 5, opacity: 0.55 },
+      style: lines.fua,
       onEachFeature: (f, layer) => layer.bindTooltip(esc(boot.cities[f.properties.city] || f.properties.city) + " ≤ " + f.properties.minutes + " " + T.min),
     }).addTo(groups.fua);
   }
   function drawPlanned() {
     groups.planned.clearLayers();
     (state.collection.planned || []).forEach((p) => {
-      L.polyline(p.coords, { color: "#d01c8b", weight: 4, dashArray: "10 6" })
-        .bindTooltip(esc(p.from) + " – " + esc(p.to) + " (" + esc(p.class) + ", " + p.km.toFixed(0) + " " + T.km + ")")
+      L.polyline(p.coords, Object.assign({}, lines.planned))
+        .bindTooltip(esc(p.from) + " – " + esc(p.to) + " (" + esc(T.choices[p.class] || p.class) + ", " + num(p.km) + " " + T.km + ")")
         .addTo(groups.planned);
     });
   }
+
+  const cityName = (a) => (a.nearest_large_city_id && boot.cities[a.nearest_large_city_id]) || a.nearest_large_city || "–";
+  const nearText = (a) => (a.nearest_large_city ? "→ " + cityName(a) + ": " + num(a.road_km) + " " + T.km + ", " + num(a.travel_min) + " " + T.min : "");
+
+  // ---- where markers are drawn: towns closer than SPREAD px are spread on a small circle around their
+  // centre (spiderfy-like), each with a thin line to its true position; labels and halos follow -------
+  // on a small map (a phone) markers and their spacing shrink, and labels wait for a closer zoom
+  let scale = 1, SPREAD = 22;
+  function setScale() {
+    scale = Math.max(0.55, Math.min(1, map.getSize().x / 900));
+    SPREAD = 22 * scale;
+    map.getContainer().classList.toggle("hide-labels", map.getZoom() < 4);
+  }
+  const truePos = {};
+  boot.collection.features.forEach((f) => { truePos[f.id] = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
+  map.createPane("townLabels").style.zIndex = 450;
+  map.getPane("townLabels").style.pointerEvents = "none";
+  const leaders = L.layerGroup().addTo(map), halos = L.layerGroup().addTo(map), labels = {};
+  let changedNow = {};
+  function spread() {
+    setScale();
+    Object.entries(markers).forEach(([id, mk]) => mk.setRadius(state.display[id].style.radius * scale));
+    const ids = Object.keys(markers), pts = ids.map((id) => map.latLngToLayerPoint(truePos[id]));
+    const parent = ids.map((_, i) => i);
+    const find = (i) => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+    for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
+      if (pts[i].distanceTo(pts[j]) < SPREAD) parent[find(i)] = find(j);
+    }
+    // place each cluster on its circle; where two circles still come too close, merge them and place again
+    let shown = [];
+    for (let round = 0; round < 30; round++) {
+      const clusters = {};
+      ids.forEach((_, i) => { (clusters[find(i)] = clusters[find(i)] || []).push(i); });
+      shown = ids.map(() => null);
+      Object.values(clusters).forEach((members) => {
+        const n = members.length;
+        const c = members.reduce((acc, i) => acc.add(pts[i]), L.point(0, 0)).divideBy(n);
+        const angle = (i) => Math.atan2(pts[i].y - c.y, pts[i].x - c.x);
+        const r = n > 1 ? 12 * scale / Math.sin(Math.PI / n) : 0;
+        members.sort((a, b) => angle(a) - angle(b));
+        const start = n > 1 ? angle(members[0]) : 0;
+        members.forEach((i, k) => {
+          const p = n > 1 ? c.add(L.point(Math.cos(start + 2 * Math.PI * k / n), Math.sin(start + 2 * Math.PI * k / n)).multiplyBy(r)) : pts[i];
+          shown[i] = { p, n, left: n > 1 && p.x < c.x };
+        });
+      });
+      let merged = false;
+      for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
+        if (find(i) !== find(j) && shown[i].p.distanceTo(shown[j].p) < SPREAD) { parent[find(i)] = find(j); merged = true; }
+      }
+      if (!merged) break;
+    }
+    leaders.clearLayers();
+    ids.forEach((id, i) => {
+      const ll = map.layerPointToLatLng(shown[i].p);
+      markers[id].setLatLng(ll);
+      if (shown[i].n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false }).addTo(leaders);
+      placeLabel(id, ll, shown[i].left);
+    });
+    drawHalos();
+  }
+  function placeLabel(id, ll, left) {
+    const f = features()[id];
+    const r = (state.display[id].style.radius || 8) * scale + 3;
+    const html = '<span class="town-label' + (left ? " left" : "") + '">' + esc(townName(f)) + "</span>";
+    const icon = L.divIcon({ className: "town-label-icon", html, iconSize: null, iconAnchor: left ? [r, 8] : [-r, 8] });
+    if (!labels[id]) labels[id] = L.marker(ll, { icon, pane: "townLabels", interactive: false, keyboard: false }).addTo(map);
+    else labels[id].setLatLng(ll).setIcon(icon);
+  }
+  function drawHalos() {
+    halos.clearLayers();
+    Object.keys(changedNow).forEach((id) => {
+      const mk = markers[id];
+      L.circleMarker(mk.getLatLng(), { radius: mk.getRadius() + boot.halo.gap, color: boot.halo.color, weight: boot.halo.weight,
+        fill: false, interactive: false, className: "town-halo" }).addTo(halos);
+    });
+  }
+  map.on("zoomend", spread);
+  map.on("resize", spread);
+  map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
 
   // ---- markers and list ----------------------------------------------------------------------------
   function applyDisplay(changes) {
     state.collection.features.forEach((f) => {
       const id = f.id, d = state.display[id], mk = markers[id];
       const changed = changes && changes[id];
-      const style = Object.assign({}, d.style);
-      if (changed) { style.weight = 4; style.fillOpacity = Math.max(style.fillOpacity, 0.45); }
-      mk.setStyle(style);
-      mk.setRadius(changed ? style.radius + 3 : style.radius);
+      mk.setStyle(Object.assign({}, d.style));  // a changed town keeps its own fill: the halo is a ring outside it
+      mk.setRadius(d.style.radius * scale);
       mk.setTooltipContent(d.tooltip);
       mk.setPopupContent(d.popup);
       const el = mk.getElement && mk.getElement();
@@ -67,23 +151,30 @@
       const undetermined = f.properties.category === "undetermined";
       sw.classList.toggle("undetermined", undetermined);
       sw.classList.toggle("hollow", !undetermined && f.properties.scenario.provisional);
-      tr.querySelector(".scen").lastChild.textContent = d.label || scenName(rec);
+      const verdict = tr.querySelector(".scen .verdict");
+      verdict.textContent = d.short || d.label || scenName(rec);
+      verdict.title = d.label || scenName(rec);
       tr.querySelector(".complete").textContent = f.properties.scenario.completeness;
+      tr.querySelector("[data-near]").textContent = nearText(f.properties.agglomeration);
     });
+    changedNow = changes || {};
+    spread();
   }
-  function renderChanges(changes) {
-    const tbody = document.querySelector("#changes tbody");
+  const cityLocal = (name) => boot.city_names[name] || name;
+  function fillChanges(tbody, changes) {
     tbody.innerHTML = "";
-    const ids = Object.keys(changes || {});
-    document.getElementById("no-changes").hidden = ids.length > 0;
-    document.getElementById("changes").hidden = ids.length === 0;
     const fmt = (what, v) => {
       if (v == null) return T.no_data;
       if (what === "scenario") return scenName(v);
       if (what.startsWith("level:")) return T.levels[v] || v;
-      return String(v);
+      if (what === "nearest_large_city") return cityLocal(v);
+      if (what === "road_km") return num(v, 1) + " " + T.km;
+      if (what === "travel_min") return num(v) + " " + T.min;
+      return typeof v === "number" ? num(v, Number.isInteger(v) ? 0 : 2) : String(v);
     };
-    const whatName = (w) => w === "scenario" ? T.scenario : w.startsWith("level:") ? T.level + ": " + (T.indicators[w.slice(6)] || w.slice(6)) : (T.inputs[w] || w);
+    const named = { scenario: T.scenario, nearest_large_city: T.nearest_city, road_km: T.road_km, travel_min: T.minutes };
+    const whatName = (w) => named[w] || (w.startsWith("level:") ? T.level + ": " + (T.indicators[w.slice(6)] || w.slice(6)) : (T.inputs[w] || T.input_names[w] || w));
+    const ids = Object.keys(changes || {}).sort((a, b) => collator.compare(rows[a].dataset.name, rows[b].dataset.name));
     ids.forEach((id) => {
       const tr = rows[id];
       changes[id].forEach((c) => {
@@ -93,44 +184,107 @@
         tbody.appendChild(row);
       });
     });
+    return ids.length;
   }
-  function focusTown(id) {
+  function renderChanges(changes) {
+    const n = fillChanges(document.querySelector("#changes tbody"), changes);
+    document.getElementById("no-changes").hidden = n > 0;
+    document.getElementById("changes").hidden = n === 0;
+  }
+  function renderDataChanges(changed, revision) {
+    const box = document.getElementById("data-changes");
+    box.hidden = false;
+    document.getElementById("data-changes-title").textContent = T.changes_data.replace("{rev}", revision);
+    const n = fillChanges(document.querySelector("#data-changes-table tbody"), changed);
+    document.getElementById("data-no-change").hidden = n > 0;
+    document.getElementById("data-changes-table").hidden = n === 0;
+  }
+  function selectRow(id) {
+    Object.values(rows).forEach((r) => r.classList.toggle("selected", r.dataset.id === id));
+  }
+  function focusTown(id, fromKeyboard) {
     const mk = markers[id];
-    map.setView(mk.getLatLng(), Math.max(map.getZoom(), 6));
+    map.setView(truePos[id], Math.max(map.getZoom(), 6));
     mk.openPopup();
-    Object.values(rows).forEach((r) => r.classList.toggle("selected", r.dataset.id === id));
+    selectRow(id);
+    if (fromKeyboard) {  // the popup's link to the town page is the next stop
+      const link = document.querySelector(".leaflet-popup-content a.more");
+      if (link) link.focus({ preventScroll: true });
+    }
   }
+  let lastRow = null;
+  const visibleRows = () => Array.from(document.querySelectorAll("#town-list tbody tr")).filter((tr) => !tr.hidden);
   Object.entries(rows).forEach(([id, tr]) => {
-    tr.addEventListener("click", () => focusTown(id));
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); focusTown(id); } });
+    tr.addEventListener("click", () => { lastRow = tr; focusTown(id, false); });
+    tr.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); lastRow = tr; focusTown(id, true); return; }
+      if (e.key === "ArrowDown" || e.key === "ArrowUp" || e.key === "Home" || e.key === "End") {
+        e.preventDefault();
+        const vis = visibleRows(), i = vis.indexOf(tr);
+        const next = e.key === "Home" ? vis[0] : e.key === "End" ? vis[vis.length - 1] : vis[i + (e.key === "ArrowDown" ? 1 : -1)];
+        if (next) next.focus();
+      }
+    });
   });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || !map._popup || !map.hasLayer(map._popup)) return;
+    map.closePopup();
+    if (lastRow) lastRow.focus({ preventScroll: true });
+  });
+  // a marker's row is shown in the list only when the list scrolls by itself (wide screens): on a phone
+  // the page would scroll away from the map and its popup
+  const sidebar = document.querySelector(".sidebar");
+  function revealRow(tr) {
+    if (sidebar.scrollHeight <= sidebar.clientHeight + 1 || getComputedStyle(sidebar).overflowY === "visible") return;
+    const top = tr.offsetTop - sidebar.offsetTop, bottom = top + tr.offsetHeight;
+    if (top < sidebar.scrollTop) sidebar.scrollTop = top;
+    else if (bottom > sidebar.scrollTop + sidebar.clientHeight) sidebar.scrollTop = bottom - sidebar.clientHeight;
+  }
   Object.entries(markers).forEach(([id, mk]) => mk.on("click", () => {
-    Object.values(rows).forEach((r) => r.classList.toggle("selected", r.dataset.id === id));
-    rows[id].scrollIntoView({ block: "nearest" });
+    if (picking) { pickTown(id); return; }
+    selectRow(id);
+    revealRow(rows[id]);
   }));
 
-  // search in any of the three languages
+  // search in any of the three languages, by oblast too, and by common Latin transliterations
+  // (Jezkazgan, Zhezqazghan, Qaraghandy ...): names and query are folded to one Latin spelling
+  const CYR = { а: "a", ә: "a", б: "b", в: "v", г: "g", ғ: "g", д: "d", е: "e", ё: "e", ж: "j", з: "z", и: "i", й: "i",
+    к: "k", қ: "k", л: "l", м: "m", н: "n", ң: "n", о: "o", ө: "o", п: "p", р: "r", с: "s", т: "t", у: "u", ұ: "u",
+    ү: "u", ф: "f", х: "h", һ: "h", ц: "ts", ч: "ch", ш: "sh", щ: "sh", ъ: "", ы: "y", і: "i", ь: "", э: "e", ю: "yu", я: "ya" };
+  const fold = (text) => Array.from(text.toLowerCase()).map((ch) => (ch in CYR ? CYR[ch] : ch)).join("")
+    .replace(/zh|dzh|dj/g, "j").replace(/kh/g, "h").replace(/gh/g, "g").replace(/q/g, "k").replace(/x/g, "h")
+    .replace(/w/g, "u").replace(/iy|yi|ii/g, "i").replace(/[y]/g, "i").replace(/[^a-z0-9|]/g, "");
+  Object.values(rows).forEach((tr) => { tr.dataset.folded = fold(tr.dataset.names); });
   const search = document.getElementById("search");
   search.addEventListener("input", () => {
-    const q = search.value.trim().toLowerCase();
+    const q = search.value.trim().toLowerCase(), fq = fold(q);
     let shown = 0;
-    Object.values(rows).forEach((tr) => { const ok = !q || tr.dataset.names.includes(q); tr.hidden = !ok; shown += ok; });
+    Object.values(rows).forEach((tr) => {
+      const ok = !q || tr.dataset.names.includes(q) || (fq.length > 1 && tr.dataset.folded.includes(fq));
+      tr.hidden = !ok; shown += ok;
+    });
     document.getElementById("no-match").hidden = shown > 0;
   });
   search.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") { const first = Object.values(rows).find((tr) => !tr.hidden); if (first) focusTown(first.dataset.id); }
+    if (e.key === "Enter") { const first = visibleRows()[0]; if (first) { lastRow = first; focusTown(first.dataset.id, true); } }
+    if (e.key === "ArrowDown") { const first = visibleRows()[0]; if (first) { e.preventDefault(); first.focus(); } }
   });
 
-  // sortable list
+  // sortable list (alphabetical by default); aria-sort says which column and how
+  function sortList(btn, asc) {
+    const key = btn.dataset.sort;
+    document.querySelectorAll("#town-list thead th").forEach((th) => th.setAttribute("aria-sort", "none"));
+    btn.parentElement.setAttribute("aria-sort", asc ? "ascending" : "descending");
+    btn.dataset.dir = asc ? "asc" : "desc";
+    const tbody = document.querySelector("#town-list tbody");
+    const val = (tr) => key === "name" ? tr.dataset.name : key === "scenario" ? tr.querySelector(".scen").textContent.trim() : tr.querySelector(".complete").textContent;
+    Object.values(rows).sort((a, b) => (asc ? 1 : -1) * (collator.compare(val(a), val(b)) || collator.compare(a.dataset.name, b.dataset.name)))
+      .forEach((tr) => tbody.appendChild(tr));
+  }
   document.querySelectorAll("#town-list th button").forEach((btn) => {
-    btn.addEventListener("click", () => {
-      const key = btn.dataset.sort, asc = btn.dataset.dir !== "asc";
-      btn.dataset.dir = asc ? "asc" : "desc";
-      const tbody = document.querySelector("#town-list tbody");
-      const val = (tr) => key === "name" ? tr.dataset.name : key === "scenario" ? tr.querySelector(".scen").textContent.trim() : tr.querySelector(".complete").textContent;
-      Object.values(rows).sort((a, b) => (asc ? 1 : -1) * val(a).localeCompare(val(b))).forEach((tr) => tbody.appendChild(tr));
-    });
+    btn.addEventListener("click", () => sortList(btn, btn.parentElement.getAttribute("aria-sort") !== "ascending"));
   });
+  sortList(document.querySelector("#town-list th button[data-sort='name']"), true);
 
   // ---- planner -----------------------------------------------------------------------------------
   const form = document.getElementById("planner-form");
@@ -164,10 +318,21 @@
     renderRoads();
   }
   function clearErrors() { form.querySelectorAll(".err").forEach((e) => { e.textContent = ""; }); form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid")); }
+  function localized(name, msg) {
+    // the API answers in English; in kk and ru the page says the field's label and a translated sentence
+    if (boot.lang === "en") return msg;
+    if (name === "planned_roads") return T.invalid_roads;
+    if (name === "body") return T.request_failed;
+    const range = form.querySelector('[data-field="' + name + '"] .help.range');
+    let text = T.invalid_field.replace("{field}", T.params[name] || name);
+    if (range) text += " " + range.textContent.trim();
+    return text;
+  }
   function showErrors(fields) {
     Object.entries(fields).forEach(([name, msg]) => {
       const el = document.getElementById("err-" + name) || document.getElementById("err-body");
-      el.textContent = (el.id === "err-body" ? name + ": " : "") + msg;
+      msg = localized(name, msg);
+      el.textContent = (el.id === "err-body" && boot.lang === "en" && name !== "body" ? name + ": " : "") + msg;
       const field = form.querySelector('[data-field="' + name + '"]');
       if (field) field.classList.add("invalid");
     });
@@ -198,7 +363,7 @@
       setLinks(data.permalink_query);
       document.body.dataset.recomputed = String((Number(document.body.dataset.recomputed) || 0) + 1);
     } catch (err) {
-      showErrors({ body: String(err) });
+      showErrors({ body: boot.lang === "en" ? String(err) : T.request_failed });
     } finally {
       busy.hidden = true;
       document.getElementById("apply").disabled = false;
@@ -207,18 +372,34 @@
   form.addEventListener("submit", (e) => { e.preventDefault(); recompute(readForm()); });
   document.getElementById("reset").addEventListener("click", () => { writeForm(boot.defaults); recompute(readForm()); });
 
-  // planned roads
+  // planned roads: a typed point is "lat, lon" as people write it (47.80, 67.71); the API's JSON point is [lon, lat]
   function parseEnd(text) {
-    const m = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
-    return m ? [Number(m[1]), Number(m[2])] : text.trim();
+    const m = /^\s*(-?\d+(?:\.\d+)?)\s*[,;\s]\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+    return m ? [Number(m[2]), Number(m[1])] : text.trim();
   }
-  const endText = (e) => (Array.isArray(e) ? e[1].toFixed(4) + " N " + e[0].toFixed(4) + " E" : e);
+  const endText = (e) => (Array.isArray(e) ? e[1].toFixed(4) + ", " + e[0].toFixed(4) : e);
+  const endLatLng = (e) => (Array.isArray(e) ? L.latLng(e[1], e[0]) : (boot.places[String(e).trim().toLowerCase()] ? L.latLng(boot.places[String(e).trim().toLowerCase()]) : null));
+  const pending = L.layerGroup().addTo(map);
+  function drawPending() {
+    // the ends typed or picked, and the roads added but not yet applied, drawn before Apply
+    pending.clearLayers();
+    ["road-from", "road-to"].forEach((fid) => {
+      const ll = endLatLng(parseEnd(document.getElementById(fid).value));
+      if (ll) L.circleMarker(ll, { radius: 6, color: lines.planned.color, weight: 2, fillColor: "#fff", fillOpacity: 1, interactive: false,
+        className: "pending-end" }).addTo(pending);
+    });
+    planned.forEach((r) => {
+      const a = endLatLng(r.from), b = endLatLng(r.to);
+      if (a && b) L.polyline([a, b], Object.assign({}, lines.planned, { opacity: 0.6, interactive: false, className: "pending-road" })).addTo(pending);
+    });
+  }
+  ["road-from", "road-to"].forEach((fid) => document.getElementById(fid).addEventListener("change", drawPending));
   function renderRoads() {
     const ul = document.getElementById("road-list");
     ul.innerHTML = "";
     planned.forEach((r, i) => {
       const li = document.createElement("li");
-      li.textContent = endText(r.from) + " – " + endText(r.to) + " (" + r.class + ") ";
+      li.textContent = endText(r.from) + " – " + endText(r.to) + " (" + (T.choices[r.class] || r.class) + ") ";
       const b = document.createElement("button");
       b.type = "button"; b.textContent = T.remove;
       b.addEventListener("click", () => { planned.splice(i, 1); renderRoads(); });
@@ -226,25 +407,38 @@
       ul.appendChild(li);
     });
     document.getElementById("road-empty").hidden = planned.length > 0;
+    drawPending();
   }
   document.getElementById("road-add").addEventListener("click", () => {
     const f = document.getElementById("road-from").value, t = document.getElementById("road-to").value;
-    if (!f.trim() || !t.trim()) { showErrors({ planned_roads: T.from + " / " + T.to + ": ?" }); return; }
+    const err = document.getElementById("err-planned_roads");
+    if (!f.trim() || !t.trim()) { err.textContent = T.road_needs_ends; form.querySelector(".planned").classList.add("invalid"); return; }
+    err.textContent = "";
+    form.querySelector(".planned").classList.remove("invalid");
     planned.push({ from: parseEnd(f), to: parseEnd(t), class: document.getElementById("road-class").value });
     document.getElementById("road-from").value = ""; document.getElementById("road-to").value = "";
     renderRoads();
   });
-  document.querySelectorAll("button.pick").forEach((b) => b.addEventListener("click", () => {
-    picking = b.dataset.pick;
-    document.getElementById("err-planned_roads").textContent = T.click_map;
-    map.getContainer().style.cursor = "crosshair";
-  }));
+  function setPicking(target) {
+    picking = target;
+    // while picking, a click on a town picks it instead of opening its popup
+    Object.values(markers).forEach((mk) => { mk.off("click", mk._openPopup); if (!target) mk.on("click", mk._openPopup); });
+    map.getContainer().style.cursor = target ? "crosshair" : "";
+    map.getContainer().classList.toggle("picking", !!target);
+    document.getElementById("err-planned_roads").textContent = target ? T.click_map : "";
+  }
+  function pickTown(id) {
+    const f = features()[id];
+    document.getElementById(picking).value = townName(f);
+    setPicking(null);
+    drawPending();
+  }
+  document.querySelectorAll("button.pick").forEach((b) => b.addEventListener("click", () => { map.closePopup(); setPicking(b.dataset.pick); }));
   map.on("click", (e) => {
     if (!picking) return;
-    document.getElementById(picking).value = e.latlng.lng.toFixed(4) + "," + e.latlng.lat.toFixed(4);
-    picking = null;
-    map.getContainer().style.cursor = "";
-    document.getElementById("err-planned_roads").textContent = "";
+    document.getElementById(picking).value = e.latlng.lat.toFixed(4) + ", " + e.latlng.lng.toFixed(4);
+    setPicking(null);
+    drawPending();
   });
 
   // import of statistics (signed-in editors only): the whole file is accepted as one revision, or nothing is
@@ -278,6 +472,7 @@
       uploadResult(T.upload_ok.replace("{n}", data.values).replace("{towns}", data.towns.join(", ")), []);
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision + " (" + data.file + ")";
       document.body.dataset.upload = "accepted";
+      renderDataChanges(data.changed || {}, data.revision);
       recompute(readForm());
     });
     document.getElementById("upload-clear").addEventListener("click", async () => {
@@ -285,6 +480,7 @@
       if (!res.ok) { uploadResult(T.upload_bad + ":", [data.message || res.statusText]); return; }
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision;
       uploadResult("", []);
+      renderDataChanges(data.changed || {}, data.revision);
       recompute(readForm());
     });
   }
