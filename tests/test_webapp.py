@@ -272,3 +272,11 @@ def test_town_page_says_when_parameters_are_not_the_defaults(client):
     assert 'id="nondefault"' not in client.get("/town/temirtau").get_data(as_text=True)
     html = client.get("/town/temirtau?near_km=150").get_data(as_text=True)
     assert 'id="nondefault"' in html and "Near a large city: road km</b> = 150" in html
+
+
+def test_provisional_popups_link_to_the_data_and_the_data_needed(client):
+    boot = json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>',
+                                client.get("/").get_data(as_text=True), re.S).group(1))
+    assert "/data?lang=en#town-rudny" in boot["display"]["rudny"]["popup"]
+    assert "/data-needed" in boot["display"]["rudny"]["popup"]
+    assert "#town-temirtau" not in boot["display"]["temirtau"]["popup"]  # complete: nothing missing
