@@ -302,19 +302,20 @@ class SpatialModel:
                           corridor_junction=junction, lines=hits, unroutable=why, own_city_id=self.own_city.get(tid))
 
     def _fua_flag(self, params, city, minutes, access, n_sel) -> Flag:
-        if city is None:
-            return Flag(0, _no_city(n_sel))
-        inside = minutes <= params.fua_minutes
-        reason = (f"fastest road time to a large city ({self.city_names[city]}) {minutes:.0f} min, "
-                  f"{'within' if inside else 'beyond'} fua_minutes = {params.fua_minutes:g} min")
-        return Flag(100 if inside else 0, reason + _assumed(access))
+        return self._threshold_flag("fastest road time to a large city", city, minutes, "min", "fua_minutes",
+                                    params.fua_minutes, access, n_sel)
 
     def _near_flag(self, params, city, road_km, access, n_sel) -> Flag:
+        return self._threshold_flag("road distance to the nearest large city", city, road_km, "km", "near_km",
+                                    params.near_km, access, n_sel)
+
+    def _threshold_flag(self, what, city, value, unit, name, limit, access, n_sel) -> Flag:
+        """100 when ``value`` is within the threshold ``name`` = ``limit``, with the reason in words."""
         if city is None:
             return Flag(0, _no_city(n_sel))
-        inside = road_km <= params.near_km
-        reason = (f"road distance to the nearest large city ({self.city_names[city]}) {road_km:.0f} km, "
-                  f"{'within' if inside else 'beyond'} near_km = {params.near_km:g} km")
+        inside = value <= limit
+        reason = (f"{what} ({self.city_names[city]}) {value:.0f} {unit}, "
+                  f"{'within' if inside else 'beyond'} {name} = {limit:g} {unit}")
         return Flag(100 if inside else 0, reason + _assumed(access))
 
     def _source_ids(self, net: Network) -> list[str]:

@@ -8,7 +8,6 @@ matrices of a Saltelli (2010) design from one seed, with row 0 of ``a`` at the d
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from geo.params import Params, default_params, load_specs
 
 from ._errors import MethodError
-from .method import DEFAULT_METHOD_DIR, Method
+from .method import DEFAULT_METHOD_DIR, Method, _read_csv
 
 CHOICES_FILE = DEFAULT_METHOD_DIR / "uncertainty.csv"
 COLUMNS = ("choice", "kind", "target", "scale", "low", "high", "distribution", "default", "description")
@@ -112,16 +111,7 @@ def load_choices(method: Method, path: str | Path = CHOICES_FILE, *,
 
 
 def _read(path: Path, problems: list[str]) -> list[dict]:
-    if not path.exists():
-        problems.append(f"{path.name}: file not found at {path}")
-        return []
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            problems.append(f"{path.name}: missing column(s) {', '.join(missing)}; required: {', '.join(COLUMNS)}")
-            return []
-        return list(reader)
+    return _read_csv(path, list(COLUMNS), problems)
 
 
 def _number(text: str, col: str, where: str, problems: list[str]) -> float | None:
