@@ -131,3 +131,34 @@ def test_parse_params_json_gives_params_or_param_error(raw):
         for name, spec in load_specs().items():
             if spec.type in ("number", "integer"):
                 assert spec.min <= out[name] <= spec.max
+
+
+# -- the statistics import: any bytes give rows or one report of problems, never another exception --
+
+IMPORT_COLUMNS = st.sampled_from(["town", "year", "period", "source", "note", "mono_output_share",
+                                  "mono_employment_share", "special_raw_materials", "demo_natural_growth", "x"])
+CELLS = st.one_of(st.sampled_from(["Rudny", "Temirtau", "Атлантида", "2023", "", "12,5", "1_0", "1e308", "nan",
+                                   "-inf", "=1+1", "100", "0", "70", "  30 ", "doc"]),
+                  st.text(string.printable, max_size=12))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(header=st.lists(IMPORT_COLUMNS, min_size=1, max_size=7),
+       rows=st.lists(st.lists(CELLS, min_size=0, max_size=8), max_size=5),
+       junk=st.binary(max_size=40), as_xlsx_name=st.booleans())
+def test_import_parser_never_fails_otherwise(header, rows, junk, as_xlsx_name):
+    from scoring import InputError, load_method
+    from webapp.stats_io import read_values
+
+    text = "\n".join(",".join(r) for r in [header, *rows]).encode() + junk
+    method = load_method()
+    try:
+        out = read_values(text, "f.xlsx" if as_xlsx_name else "f.csv", method,
+                          lambda name: {"rudny": "rudny", "temirtau": "temirtau"}.get(name.strip().lower()))
+    except InputError as exc:
+        assert exc.problems and all(isinstance(p, str) for p in exc.problems)
+        return
+    for row in out:  # an accepted file holds only finite values inside each input's range
+        spec = method.inputs[row.input]
+        assert row.value == row.value and abs(row.value) != float("inf")
+        assert (spec.min is None or row.value >= spec.min) and (spec.max is None or row.value <= spec.max)
