@@ -52,6 +52,3 @@ class PlaceIndex:
     def town_id(self, name: str) -> str | None:
         """The town id for a town's id or name in any language (None when it is not a town)."""
         return self._towns.get(_key(name))
-
-    def names(self, kinds=("town", "city")) -> list[str]:
-        return sorted({k for k, p in self._index.items() if p.kind in kinds})

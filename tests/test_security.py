@@ -3,7 +3,6 @@ limits (no 500 from any input), the "no large city qualifies" state, escaping, a
 results cache and the statistics import (signed-in editors with the CSRF token; see also test_store.py)."""
 import io
 import json
-import os
 import re
 import threading
 
