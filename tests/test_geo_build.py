@@ -21,7 +21,7 @@ def rebuilt(tmp_path_factory):
 
 def test_counts(rebuilt):
     _, counts = rebuilt
-    assert counts == {"roads": 68, "railways": 19, "corridors": 15, "towns": 27, "large_cities": 20, "oblasts": 20,
+    assert counts == {"roads": 69, "railways": 19, "corridors": 15, "towns": 27, "large_cities": 20, "oblasts": 20,
                       "tourism": 35}
 
 

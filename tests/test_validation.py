@@ -30,8 +30,9 @@ def test_nearest_city_as_published(results):
     named = [r for r in results if r["nearest_published"]]
     wrong = [(r["town"], r["nearest_published"], r["nearest_derived"]) for r in named
              if r["nearest_published"] != r["nearest_derived"]]
-    # the towns the network still gets wrong are named in README and data/README.md
-    assert len(wrong) <= 2, wrong
+    # the one town the network still gets wrong is named in README and data/README.md: no road
+    # Astana - Stepnogorsk could be sourced, so Stepnogorsk is routed to Kokshetau
+    assert [w[0] for w in wrong] == ["stepnogorsk"], wrong
 
 
 def test_road_km_within_15_percent_for_most_towns(results):
