@@ -315,6 +315,9 @@ def _method_texts(d: Path, inputs: dict, bands: dict, scenarios: dict, indicator
         req[("scenarios.csv", sid, "meaning_en")] = (f"scenarios.csv ({sid})", row["meaning_en"])
     for name, spec in inputs.items():
         req[("inputs.csv", name, "description")] = (f"inputs.csv ({name})", spec.description)
+    for name, row in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # a parameter's help text
+        for n, r in enumerate(_read_csv(d / name, [row, "description"], []), start=2):
+            req[(name, r[row], "description")] = (f"{name} row {n} ({r[row]})", r["description"])
     for code, ind in indicators.items():  # formulas: words in them are translated, names and numbers kept
         req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", ind.formula)
     for ind, items in bands.items():

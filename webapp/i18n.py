@@ -114,6 +114,24 @@ class T:
             return line.get("name") or ""
         return self.text("shapefiles/railways.shp", line.get("id", ""), "name", rest) if kind == "railway" else rest
 
+    def param_help(self, name: str) -> str:
+        """A planner parameter's help (data/method/geo_params.csv description) in this language."""
+        row = self.method.texts.get(("geo_params.csv", name, "description"))
+        return (row[self.lang] if row else "") or name
+
+    def choice_label(self, choice: str) -> str:
+        """A robustness draw's uncertain choice (data/method/uncertainty.csv) named in this language:
+        the parameter, the indicator whose bands shift, or the input whose measurement errs."""
+        if choice.startswith("band_") and choice[5:] in self.method.indicators:
+            return self("robust_band").format(self.indicator(choice[5:]))
+        if choice.startswith("err_") and choice[4:] in self.method.inputs:
+            return self("robust_err").format(self.input_desc(choice[4:]))
+        if choice == "control_dummy":
+            return self("robust_dummy")
+        if choice == "recommend_margin":
+            return self("robust_margin")
+        return self.param(choice)
+
     def formula(self, code: str) -> str:
         """An indicator's formula (its words translated; input names and numbers as they are)."""
         return self.text("indicators.csv", code, "formula", self.method.indicators[code].formula)
