@@ -86,6 +86,7 @@ TEXT_FIELDS = {
     "paper/printed.csv": (("town", "output", "table"), ("note",)),
     "paper/table5.csv": (("town",), ("note",)),
     "expert_judgments.csv": (("town",), ("rationale",)),
+    "tourism_sites.csv": (("id",), ("name_en",)),
 }
 
 

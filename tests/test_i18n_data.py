@@ -122,7 +122,7 @@ def _data_copy(tmp_path) -> Path:
 def test_data_texts_cover_every_shown_text():
     texts = load_data_texts(DATA)
     req = data_texts_required(DATA)
-    assert set(texts) == set(req) and len(texts) == 150
+    assert set(texts) == set(req) and len(texts) == 185
     assert texts[("towns.csv", "saran", "status_2025")]["ru"] == "ИСКЛЮЧЁН из перечня моногородов"
     assert texts[("paper/errata.csv", "Karazhal/investment_item_3/Table 4", "reason")]["kk"].startswith(
         "100 * 652 / 12300 = 5.30")
@@ -222,3 +222,19 @@ def test_no_russian_only_data_text_on_kk_pages(client, method):
     russian = russian_data_texts(method)
     found = {p: _misses(russian, _visible(client.get(f"{p}?lang=kk").get_data(as_text=True))) for p in PAGES}
     assert {p: m for p, m in found.items() if m} == {}
+
+
+def test_helpers_the_map_page_can_use(app, method):
+    """What templates/index.html and webapp/mapview.py (another engineer's) need: parameter help, tourism
+    site names, the robustness choices, each in the page's language."""
+    from webapp.i18n import T
+
+    with app.app_context():
+        assert T("kk", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"}) == "Балқаш көлінің жағалауы"
+        assert T("ru", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"}) == "озеро Балхаш"
+        assert T("en", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"}) == "Lake Balkhash shore"
+        assert T("ru", method).param_help("network").startswith("версия дорожной сети: поставляемая")
+        assert T("kk", method).param_help("near_km").startswith("aggl_near_large_city: ең жақын ірі қалаға")
+        assert T("ru", method).choice_label("band_mono_profile") == "границы уровней: Степень монопрофильности"
+        assert T("kk", method).choice_label("err_demo_active_share") == "өлшеу қатесі: экономикалық белсенді халықтың үлесі"
+        assert T("ru", method).choice_label("fua_minutes") == T("ru", method).param("fua_minutes")

@@ -136,6 +136,10 @@ class T:
         """An indicator's formula (its words translated; input names and numbers as they are)."""
         return self.text("indicators.csv", code, "formula", self.method.indicators[code].formula)
 
+    def tourism_site(self, site: dict) -> str:
+        """A designated tourism site's name (data/tourism_sites.csv, by its id) in this language."""
+        return self.text("tourism_sites.csv", site.get("id", ""), "name_en", site.get("name_en") or "")
+
     def town_text(self, meta: dict, field: str) -> str:
         """A town's descriptive field (industry, enterprise, status notes) in this language."""
         return self.text("towns.csv", meta.get("id", ""), field, meta.get(field) or "")
