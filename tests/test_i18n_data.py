@@ -238,3 +238,6 @@ def test_helpers_the_map_page_can_use(app, method):
         assert T("ru", method).choice_label("band_mono_profile") == "границы уровней: Степень монопрофильности"
         assert T("kk", method).choice_label("err_demo_active_share") == "өлшеу қатесі: экономикалық белсенді халықтың үлесі"
         assert T("ru", method).choice_label("fua_minutes") == T("ru", method).param("fua_minutes")
+        phrases = T("ru", method).as_dict()["level_phrases"]
+        assert phrases["mono_profile"]["low"] == "низкая степень монопрофильности"
+        assert set(phrases) == set(method.levelled) and len(phrases["economy_social"]) == 6

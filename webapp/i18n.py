@@ -227,4 +227,8 @@ class T:
                                            "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()},
                                            "choices": {k: v[self.lang] for k, v in self._c["choices"].items()},
                                            "input_names": {k: self.input_desc(k) for k in self.method.inputs},
-                                           "params": {k: v[self.lang] for k, v in self._c["params"].items()}}
+                                           "params": {k: v[self.lang] for k, v in self._c["params"].items()},
+                                           # whole phrases per indicator and level, e.g. for the changes table
+                                           "level_phrases": {c: {b.level: self.level_phrase(c, b.level)
+                                                                 for b in self.method.indicators[c].bands}
+                                                             for c in self.method.levelled}}
