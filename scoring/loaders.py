@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from ._errors import InputError
-from .method import Method
+from .method import Method, load_texts
 from .validate import validate_record
 
 VALUE_COLUMNS = ("town_id", "input", "value", "unit", "period", "source", "note")
@@ -77,3 +77,48 @@ def load_paper_inputs(path: Path) -> dict:
     """The paper's printed inputs (Tables 2-4): lower-case town name -> row; {} when the file is absent."""
     path = Path(path)
     return {r["town"].lower(): r for r in read_rows(path)} if path.exists() else {}
+
+
+# The data root's descriptive texts that pages show (data/texts.csv translates each): file -> (key column(s), fields)
+TEXT_FIELDS = {
+    "towns.csv": (("id",), ("city_forming_enterprise", "main_industry", "status_note", "status_2025", "population_scope")),
+    "paper/errata.csv": (("town", "output", "table"), ("reason", "found_by")),
+    "paper/printed.csv": (("town", "output", "table"), ("note",)),
+    "paper/table5.csv": (("town",), ("note",)),
+    "expert_judgments.csv": (("town",), ("rationale",)),
+    "tourism_sites.csv": (("id",), ("name_en",)),
+}
+
+
+def data_texts_required(root: Path) -> dict:
+    """(file, key, field) -> (where, English text) for every non-empty descriptive text of a data root."""
+    req = {}
+    for name, (keys, fields) in TEXT_FIELDS.items():
+        path = Path(root) / name
+        if not path.exists():
+            continue
+        for n, row in enumerate(read_rows(path), start=2):
+            key = "/".join(row.get(k, "") for k in keys)
+            for f in fields:
+                text = (row.get(f) or "").strip()
+                if text:
+                    req[(name, key, f)] = (f"{name} row {n} ({key})", row[f])
+    rail = Path(root) / "shapefiles" / "railways.shp"
+    if rail.exists():  # railway names (a town page lists the lines within the corridor radius)
+        import pyogrio
+
+        names = pyogrio.read_dataframe(rail, columns=["line_id", "name"], read_geometry=False)
+        for n, (lid, text) in enumerate(zip(names["line_id"], names["name"]), start=1):
+            if text:
+                req[("shapefiles/railways.shp", lid, "name")] = (f"shapefiles/railways.shp feature {n} ({lid})", text)
+    return req
+
+
+def load_data_texts(root: Path) -> dict:
+    """The data root's translations (``texts.csv``): (file, key, field) -> {en, ru, kk}; every text a page
+    shows must be translated, or InputError names the file, row and field (scoring.method.load_texts)."""
+    problems: list[str] = []
+    out = load_texts(Path(root) / "texts.csv", data_texts_required(root), problems)
+    if problems:
+        raise InputError(problems, source="texts.csv")
+    return out

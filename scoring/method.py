@@ -63,6 +63,7 @@ class Method:
     settings: dict
     source_dir: str = ""
     files: dict = field(default_factory=dict)
+    texts: dict = field(default_factory=dict)  # (file, key, field) -> {"en", "ru", "kk"} (texts.csv)
 
     @property
     def levelled(self) -> list[str]:
@@ -262,6 +263,70 @@ def _load_rules(path: Path, scenarios: dict, indicators: dict, problems: list[st
     return rules
 
 
+TEXT_LANGS = ("en", "ru", "kk")
+TEXT_COLUMNS = ("file", "key", "field", *TEXT_LANGS)
+
+
+def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
+    """A translation table (file, key, field, en, ru, kk): the data's descriptive texts in each language.
+
+    ``required`` maps (file, key, field) -> (where, text): every text the pages show, with the data
+    file's row it comes from (``where``) and its English as the file has it (None: the text exists only
+    here, e.g. a phrase per indicator and level). Each must have exactly one row with every language
+    filled and, where the file has a text, ``en`` equal to it (a changed English text needs a new
+    translation); a row for a text that does not exist is refused too. Nothing falls back silently.
+    """
+    before = len(problems)
+    rows = _read_csv(path, list(TEXT_COLUMNS), problems)
+    readable = len(problems) == before
+    out: dict[tuple, dict] = {}
+    for n, row in enumerate(rows, start=2):
+        ident = (row["file"], row["key"], row["field"])
+        where = f"{path.name} row {n} ({row['file']} {row['key']} {row['field']})"
+        if ident in out:
+            problems.append(f"{where}: translated twice")
+            continue
+        if ident not in required:
+            problems.append(f"{where}: no such text in {row['file']} (key '{row['key']}', field '{row['field']}')")
+            continue
+        _, text = required[ident]
+        if text is not None and row["en"] != text:
+            problems.append(f"{where}: field 'en' is '{row['en']}' but {row['file']} says '{text}' "
+                            "(translate the text as it is now)")
+        for lang in TEXT_LANGS:
+            if not (row[lang] or "").strip():
+                problems.append(f"{where}: field '{lang}' is empty; allowed: the text in that language")
+        out[ident] = {lang: row[lang] for lang in TEXT_LANGS}
+    if readable:
+        for ident, (src_where, _) in required.items():
+            if ident not in out:
+                problems.append(f"{path.name}: no translation of {src_where} field '{ident[2]}' "
+                                f"(add a row file={ident[0]}, key={ident[1]}, field={ident[2]} with en, ru and kk)")
+    return out
+
+
+def _method_texts(d: Path, inputs: dict, bands: dict, scenarios: dict, indicators: dict, problems: list[str]) -> dict:
+    """The method's descriptive texts that pages show, each with the row it comes from."""
+    req: dict[tuple, tuple] = {}
+    for n, row in enumerate(_read_csv(d / "scenario_rules.csv", ["scenario", "indicator", "rationale"], []), start=2):
+        key = f"{row['scenario']}/{row['indicator']}"
+        req[("scenario_rules.csv", key, "rationale")] = (f"scenario_rules.csv row {n} ({key})", row["rationale"])
+    for n, (sid, row) in enumerate(scenarios.items(), start=2):
+        req[("scenarios.csv", sid, "meaning_en")] = (f"scenarios.csv ({sid})", row["meaning_en"])
+    for name, spec in inputs.items():
+        req[("inputs.csv", name, "description")] = (f"inputs.csv ({name})", spec.description)
+    for name, row in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # a parameter's help text
+        for n, r in enumerate(_read_csv(d / name, [row, "description"], []), start=2):
+            req[(name, r[row], "description")] = (f"{name} row {n} ({r[row]})", r["description"])
+    for code, ind in indicators.items():  # formulas: words in them are translated, names and numbers kept
+        req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", ind.formula)
+    for ind, items in bands.items():
+        for b in items:
+            key = f"{ind}/{b.level}"
+            req[("bands.csv", key, "phrase")] = (f"bands.csv ({key})", None)
+    return load_texts(d / "texts.csv", req, problems)
+
+
 def load_method(method_dir: str | Path | None = None) -> Method:
     """Read and validate the method definition; raise MethodError listing every problem."""
     d = Path(method_dir) if method_dir else DEFAULT_METHOD_DIR
@@ -284,6 +349,7 @@ def load_method(method_dir: str | Path | None = None) -> Method:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         problems.append(f"inputs.csv/indicators.csv: export_name(s) {', '.join(dupes)} used twice")
+    texts = _method_texts(d, inputs, bands, scenarios, indicators, problems)
     if problems:
         raise MethodError(problems)
-    return Method(indicators, inputs, scenarios, rules, settings, str(d))
+    return Method(indicators, inputs, scenarios, rules, settings, str(d), texts=texts)

@@ -385,13 +385,20 @@ def test_search_by_oblast_and_transliterations(page, server):
         assert {"temirtau", "saran", "abay", "shakhtinsk"} <= set(visible()), q
 
 
+def english_data_texts(method):
+    """English data texts (read from the data files: towns, paper, method texts) whose translation differs."""
+    from test_i18n_data import english_data_texts as data_english
+
+    return data_english(method)
+
+
 def catalog_english(lang):
     """English interface strings whose translation into ``lang`` differs (so their presence is a miss)."""
     from webapp.i18n import catalog
 
     c = catalog()
     out = {c["en"][k] for k in c["en"] if c[lang].get(k) and c[lang][k] != c["en"][k]}
-    for table in ("levels", "params", "choices", "inputs", "input_desc", "units", "oblasts", "regions", "periods"):
+    for table in ("levels", "params", "choices", "inputs", "units", "oblasts", "regions", "periods"):
         out |= {v["en"] for v in c[table].values() if v.get(lang) != v["en"]}
     return {s for s in out if len(s) >= 4 and "{" not in s}
 
@@ -403,7 +410,7 @@ UI = ["#town-list thead", "#town-list tbody .oblast", "#town-list tbody .verdict
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_no_untranslated_interface_string(page, server, lang, method):
-    english = catalog_english(lang) | {s["name_en"] for s in method.scenarios.values()}
+    english = catalog_english(lang) | {s["name_en"] for s in method.scenarios.values()} | english_data_texts(method)
     load(page, server + f"/?lang={lang}&near_km=120")
     def texts(selectors):
         return page.evaluate("(sels) => sels.flatMap(s => Array.from(document.querySelectorAll(s)).map(e => e.textContent))", selectors)
@@ -465,3 +472,43 @@ def test_town_page_prints_without_the_navigation(page, server):
     assert "OpenStreetMap" in page.inner_text(".smallmap .leaflet-control-attribution")
     ARTIFACTS.mkdir(exist_ok=True)
     page.pdf(path=str(ARTIFACTS / "town_print.pdf"))
+
+
+DATA_PAGES = ["/town/balkhash", "/town/temirtau", "/town/karazhal", "/town/zhezkazgan", "/town/rudny", "/table",
+              "/method", "/data-needed", "/networks", "/data"]
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_no_english_data_text_in_the_browser(page, server, lang, method):
+    """Every page as the browser shows it (text the scripts write, titles): no English data text, and on
+    the kk pages no Russian data text that has a Kazakh form; the map's popups are opened one by one."""
+    from test_i18n_data import MAP_PAGE_PENDING, russian_data_texts
+
+    english = english_data_texts(method)
+    foreign = english | (russian_data_texts(method) if lang == "kk" else set())
+    shown = "() => document.body.innerText + ' ' + Array.from(document.querySelectorAll('[title]')).map(e => e.title).join(' ')"
+
+    def misses(text):
+        return sorted(e for e in foreign if re.search(r"(?<!\w)" + re.escape(e) + r"(?!\w)", text))
+    found = {}
+    for path in DATA_PAGES:
+        page.goto(server + f"{path}?lang={lang}")
+        page.wait_for_load_state("load")
+        found[path] = misses(page.evaluate(shown).replace(page.inner_text("h1 small") if path.startswith("/town/") else "\0", ""))
+    load(page, server + f"/?lang={lang}")
+    popups = []
+    for tid in ("balkhash", "karazhal", "temirtau", "zhezkazgan", "rudny", "saran"):
+        page.click(f"tr[data-id='{tid}']")
+        page.wait_for_selector(f".leaflet-popup-content .popup[data-town='{tid}']")
+        popups.append(page.inner_text(".leaflet-popup-content"))
+    pending = {method.texts[(f, k, "description")]["en"] for p, f, k in MAP_PAGE_PENDING if p == "/"}
+    found["/"] = sorted(set(misses(page.evaluate(shown) + " ".join(popups))) - pending)
+    # the town page's robustness section, written by static/robustness.js when the draws are done
+    page.goto(server + f"/town/karazhal?lang={lang}")
+    page.wait_for_selector("body[data-robust='1']", timeout=120000)
+    robust = page.inner_text("#robustness") + " ".join(page.eval_on_selector_all("#robustness [title]", "es => es.map(e => e.title)"))
+    found["robustness"] = misses(robust) + [w for w in ("tie:", "insufficient data", "band_", "err_") if w in robust]
+    found["robustness ids"] = [s for s in method.scenarios if re.search(r"(?<![\w-])" + s + r"(?![\w-])", robust)]
+    assert {p: m for p, m in found.items() if m} == {}
+    assert len(english) > 150
+

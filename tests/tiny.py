@@ -46,7 +46,16 @@ def write_tiny(dest: Path) -> Path:
     sites = pd.DataFrame(spec["tourism_sites"])
     sites.insert(0, "id", [f"T{i + 1}" for i in range(len(sites))])
     sites.to_csv(dest / "tourism_sites.csv", index=False)
+    _texts(dest)
     return dest
+
+
+def _texts(dest: Path) -> None:
+    """The translations every data root carries (data/texts.csv): the SYNTHETIC texts as they are."""
+    from scoring.loaders import data_texts_required
+
+    rows = [[f, k, fl, text, text, text] for (f, k, fl), (_, text) in data_texts_required(dest).items()]
+    pd.DataFrame(rows, columns=["file", "key", "field", "en", "ru", "kk"]).to_csv(dest / "texts.csv", index=False)
 
 
 def _values(spec: dict, dest: Path) -> None:

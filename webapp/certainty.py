@@ -16,8 +16,12 @@ bp = Blueprint("certainty", __name__)
 def robust_labels(t: T, method) -> dict:
     """The words and colours static/robustness.js needs, in the page's language."""
     keys = ("draws", "robust_running", "robust_error", "stability", "modal", "drivers", "variants", "pessimistic",
-            "realistic", "optimistic", "stability_legend", "shade_stability", "shade_off")
+            "realistic", "optimistic", "stability_legend", "shade_stability", "shade_off", "insufficient", "tie_short")
+    choices = [k for (f, k, _) in method.texts if f == "uncertainty.csv"]
     return {"text": {k: t(k) for k in keys}, "order": list(method.scenarios),
+            "choices": {c: t.choice_label(c) for c in choices},
+            "choice_help": {c: t.text("uncertainty.csv", c, "description", method.texts[("uncertainty.csv", c, "description")]["en"])
+                            for c in choices},
             "scenarios": {s: t.scenario(s) for s in method.scenarios},
             "colours": {s: v["colour"] for s, v in method.scenarios.items()}}
 

@@ -1,4 +1,6 @@
-"""Interface text in Kazakh, Russian and English (webapp/translations.json) and localized names."""
+"""Interface text in Kazakh, Russian and English (webapp/translations.json), localized names, and the
+data's descriptive texts in each language (data/method/texts.csv and the data root's texts.csv, both
+validated on load: a text a page shows without a translation stops the start, it never falls back)."""
 from __future__ import annotations
 
 import json
@@ -26,6 +28,7 @@ class T:
         self.method = method
         self._c = catalog()
         self.cities: dict = {}  # large city id -> its row (names), set by webapp.views.translator
+        self._data_texts: dict | None = None  # the data root's texts.csv (webapp.model.Atlas.texts)
 
     def city_named(self, name_en: str | None) -> str:
         """A large city's name in this language from its English name."""
@@ -71,8 +74,97 @@ class T:
     def unit(self, unit: str) -> str:
         return self._c["units"].get(unit, {}).get(self.lang, unit)
 
-    def input_desc(self, name: str, default: str = "") -> str:
-        return self._c["input_desc"].get(name, {}).get(self.lang, default)
+    def input_desc(self, name: str, default: str | None = None) -> str:
+        """An input's description (data/method/inputs.csv) in this language."""
+        spec = self.method.inputs.get(name)
+        return self.text("inputs.csv", name, "description", spec.description if spec else (default or name))
+
+    def data_texts(self) -> dict:
+        """The data root's translations (loaded and validated with the atlas); {} outside a request."""
+        if self._data_texts is None:
+            try:
+                from .model import get_atlas
+                self._data_texts = get_atlas().texts
+            except RuntimeError:  # no application context
+                self._data_texts = {}
+        return self._data_texts
+
+    def text(self, file: str, key: str, field: str, text: str | None) -> str:
+        """A data text in this language, found by where it comes from (file, row key, field).
+
+        The English is the file's own text; a text that is not the file's (an editor's, typed in the
+        app) is shown as written. Method files are keyed by their name ("inputs.csv"), data-root files
+        by their path below the root ("towns.csv", "paper/errata.csv")."""
+        if not text or self.lang == "en":
+            return text or ""
+        table = self.method.texts if (file, key, field) in self.method.texts else self.data_texts()
+        row = table.get((file, key, field))
+        return row[self.lang] if row and row["en"] == text else text
+
+    def paper_table(self, label: str) -> str:
+        """'Table 2' (data/paper) as this language writes it ('Таблица 2', '2-кесте')."""
+        head, _, number = (label or "").rpartition(" ")
+        return self("paper_table").format(number) if head == "Table" and number else (label or "")
+
+    def line_name(self, line: dict) -> str:
+        """A major line within the radius ('road KAZ01 Астана – ...', 'railway Petropavlovsk – ...') in this
+        language: its kind is said by the type beside it, a railway's name comes from data/texts.csv."""
+        kind, _, rest = (line.get("name") or "").partition(" ")
+        if self.lang == "en" or kind not in ("road", "railway") or not rest:
+            return line.get("name") or ""
+        return self.text("shapefiles/railways.shp", line.get("id", ""), "name", rest) if kind == "railway" else rest
+
+    def param_help(self, name: str) -> str:
+        """A planner parameter's help (data/method/geo_params.csv description) in this language."""
+        row = self.method.texts.get(("geo_params.csv", name, "description"))
+        return (row[self.lang] if row else "") or name
+
+    def choice_label(self, choice: str) -> str:
+        """A robustness draw's uncertain choice (data/method/uncertainty.csv) named in this language:
+        the parameter, the indicator whose bands shift, or the input whose measurement errs."""
+        if choice.startswith("band_") and choice[5:] in self.method.indicators:
+            return self("robust_band").format(self.indicator(choice[5:]))
+        if choice.startswith("err_") and choice[4:] in self.method.inputs:
+            return self("robust_err").format(self.input_desc(choice[4:]))
+        if choice == "control_dummy":
+            return self("robust_dummy")
+        if choice == "recommend_margin":
+            return self("robust_margin")
+        return self.param(choice)
+
+    def formula(self, code: str) -> str:
+        """An indicator's formula (its words translated; input names and numbers as they are)."""
+        return self.text("indicators.csv", code, "formula", self.method.indicators[code].formula)
+
+    def tourism_site(self, site: dict) -> str:
+        """A designated tourism site's name (data/tourism_sites.csv, by its id) in this language."""
+        return self.text("tourism_sites.csv", site.get("id", ""), "name_en", site.get("name_en") or "")
+
+    def town_text(self, meta: dict, field: str) -> str:
+        """A town's descriptive field (industry, enterprise, status notes) in this language."""
+        return self.text("towns.csv", meta.get("id", ""), field, meta.get(field) or "")
+
+    def level_phrase(self, code: str, level: str | None) -> str:
+        """'low mono-profile degree' as one phrase per indicator and level (data/method/texts.csv), so
+        that Russian and Kazakh agree in gender and case ('низкая степень монопрофильности')."""
+        if level is None:
+            return f"{self.indicator(code)}: {self('no_data')}"
+        row = self.method.texts.get(("bands.csv", f"{code}/{level}", "phrase"))
+        return row[self.lang] if row else f"{self.indicator(code)}: {self.level(level)}"
+
+    def rationale(self, scenario: str, indicator: str) -> str:
+        """Why a level of an indicator gives a scenario its '+' (data/method/scenario_rules.csv)."""
+        rule = self.method.rules.get(scenario, {}).get(indicator)
+        text = rule[1] if rule else ""
+        return self.text("scenario_rules.csv", f"{scenario}/{indicator}", "rationale", text)
+
+    def reason(self, scenario: str, reason: dict) -> str:
+        """One '+' of a scenario, as a whole sentence: the level phrase and the rule's rationale."""
+        return f"{self.level_phrase(reason['indicator'], reason['level'])} — {self.rationale(scenario, reason['indicator'])}"
+
+    def meaning(self, scenario: str) -> str:
+        """What a scenario means (data/method/scenarios.csv meaning_en) in this language."""
+        return self.text("scenarios.csv", scenario, "meaning_en", self.method.scenarios[scenario]["meaning_en"])
 
     def number(self, value, digits: int = 0) -> str:
         """A number with thousands separators as this language writes them (12,345.6; 12 345,6)."""
@@ -134,5 +226,9 @@ class T:
                                            "indicators": {c: self.indicator(c) for c in self.method.indicators},
                                            "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()},
                                            "choices": {k: v[self.lang] for k, v in self._c["choices"].items()},
-                                           "input_names": {k: v[self.lang] for k, v in self._c["input_desc"].items()},
-                                           "params": {k: v[self.lang] for k, v in self._c["params"].items()}}
+                                           "input_names": {k: self.input_desc(k) for k in self.method.inputs},
+                                           "params": {k: v[self.lang] for k, v in self._c["params"].items()},
+                                           # whole phrases per indicator and level, e.g. for the changes table
+                                           "level_phrases": {c: {b.level: self.level_phrase(c, b.level)
+                                                                 for b in self.method.indicators[c].bands}
+                                                             for c in self.method.levelled}}

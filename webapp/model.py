@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy.exc import DatabaseError
 
 from geo.params import Params, default_params
+from scoring.loaders import load_data_texts
 from scoring.paper import compare, load_paper, scenario_comparison
 from scoring.pipeline import Pipeline
 
@@ -57,6 +58,7 @@ class Atlas:
         self.paper = load_paper(paper_dir if paper_dir.is_dir() else None)
         self.paper_rows = compare(self.method, self.paper)
         self.paper_scenarios = scenario_comparison(self.method, self.paper)
+        self.texts = load_data_texts(self.pipeline.sources.root)  # every shown data text, translated (i18n)
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every data change

@@ -18,6 +18,14 @@
     });
   }
 
+  // An outcome label of scoring.robustness ('a + b', 'tie: a/b/c', 'insufficient data') in the page's language.
+  function outcome(label, L) {
+    const names = (ids, sep) => ids.split(sep).map((s) => L.scenarios[s] || s);
+    if (label === "insufficient data") return L.text.insufficient;
+    if (label.startsWith("tie: ")) return L.text.tie_short.replace("{}", names(label.slice(5), "/").join(" / "));
+    return names(label, " + ").join(" + ");
+  }
+
   function shareBar(shares, L) {
     const bar = el("div", "share-bar");
     Object.entries(shares).forEach(([s, f]) => {
@@ -43,10 +51,14 @@
       const ul = el("ul", "shares");
       Object.entries(r.shares).sort((a, b) => b[1] - a[1]).forEach(([s, f]) => ul.appendChild(el("li", null, L.scenarios[s] + ": " + pct(f))));
       body.appendChild(ul);
-      body.appendChild(el("p", null, L.text.modal + ": " + r.modal_outcome));
+      body.appendChild(el("p", null, L.text.modal + ": " + outcome(r.modal_outcome, L)));
       body.appendChild(el("h3", null, L.text.drivers));
       const dl = el("ul", "drivers");
-      Object.entries(r.drivers).slice(0, 5).forEach(([c, v]) => dl.appendChild(el("li", null, c + ": " + v.toFixed(2))));
+      Object.entries(r.drivers).slice(0, 5).forEach(([c, v]) => {
+        const li = el("li", null, ((L.choices || {})[c] || c) + ": " + v.toFixed(2));
+        if ((L.choice_help || {})[c]) li.title = L.choice_help[c];
+        dl.appendChild(li);
+      });
       body.appendChild(dl);
       body.appendChild(el("h3", null, L.text.variants));
       const table = el("table", "data variants");
