@@ -24,9 +24,12 @@ hundredth of a millimetre on a 1:1,000,000 map. A large imported network is draw
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from flask import url_for
@@ -36,7 +39,7 @@ from geo.versions import SHIPPED
 
 DIGITS = 4
 MAX_FEATURES = 5_000  # roads drawn one feature per edge up to this many edges
-MAX_VERTICES = 250_000  # coordinates of the road layer a browser is asked to draw at most
+MAX_VERTICES = 200_000  # coordinates of the road layer a browser is asked to draw at most (about 2 MB of JSON)
 SIMPLIFY_DEG = 0.002  # about 200 m: a fifth of a millimetre at 1:1,000,000
 CLASS_ORDER = ("international", "republican", "oblast", "link")  # kept first when the budget is short
 
@@ -130,12 +133,16 @@ def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, ma
     (``simplified``: the tolerance; ``omitted``: class -> edges left out)."""
     if len(roads) <= max_features:
         return roads, {}
-    parts = []
-    for (cls, rid), group in roads.groupby(["class", "road_id"], sort=False):
-        merged = shapely.line_merge(shapely.multilinestrings(group.geometry.values))
-        parts.append({"class": cls, "road_id": rid, "name_ru": group["name_ru"].iloc[0], "edges": len(group),
-                      "geometry": shapely.simplify(merged, tolerance, preserve_topology=False)})
-    merged = gpd.GeoDataFrame(parts, geometry="geometry", crs=roads.crs)
+    # one multi-line per class and road name (unnamed edges: one per class), merged and simplified at once
+    codes = roads.groupby(["class", "name_ru"], sort=False).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    lines = shapely.multilinestrings(roads.geometry.values[order], indices=codes[order])
+    lines = shapely.simplify(shapely.line_merge(lines), tolerance, preserve_topology=False)
+    first = pd.Series(np.arange(len(roads))).groupby(codes).first().to_numpy()
+    named = roads["name_ru"].to_numpy()[first].astype(str)
+    merged = gpd.GeoDataFrame({"class": roads["class"].to_numpy()[first], "name_ru": named,
+                               "road_id": np.where(named != "", roads["road_id"].to_numpy()[first].astype(str), ""),
+                               "edges": np.bincount(codes)}, geometry=lines, crs=roads.crs)
     merged["vertices"] = shapely.get_num_coordinates(merged.geometry.values)
     kept, omitted, used = [], {}, 0
     rank = {c: i for i, c in enumerate(CLASS_ORDER)}
@@ -151,10 +158,29 @@ def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, ma
     return out.drop(columns=["edges", "vertices"]), {"simplified": tolerance, "omitted": omitted}
 
 
+_ROADS: OrderedDict = OrderedDict()  # id of a version's road table -> (the table, its layer): kept across data changes
+_ROADS_LOCK = threading.Lock()
+
+
 def roads(layers) -> dict:
-    """Roads of every class (``class`` property); a large imported version limited (``limit_roads``)."""
-    drawn, done = limit_roads(layers.roads)
-    feats = [feature(g, {"class": c, "tip": [str(r), str(n)]})
+    """Roads of every class (``class`` property); a large imported version limited (``limit_roads``,
+    seconds for a million edges: kept per road table, so a change of the statistics does not redo it)."""
+    key = id(layers.roads)
+    with _ROADS_LOCK:
+        hit = _ROADS.get(key)
+        if hit is not None and hit[0] is layers.roads:
+            return hit[1]
+    fc = _roads(layers.roads)
+    with _ROADS_LOCK:
+        _ROADS[key] = (layers.roads, fc)
+        while len(_ROADS) > 4:
+            _ROADS.popitem(last=False)
+    return fc
+
+
+def _roads(table: gpd.GeoDataFrame) -> dict:
+    drawn, done = limit_roads(table)
+    feats = [feature(g, {"class": c, "tip": list(dict.fromkeys(str(x) for x in (r, n) if str(x)))})
              for g, c, r, n in zip(drawn.geometry.values, drawn["class"], drawn["road_id"], drawn["name_ru"])
              if g is not None and not g.is_empty]
     return collection(feats, **done)
