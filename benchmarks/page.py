@@ -86,7 +86,7 @@ def spawn(root: Path, work: Path, timeout: float = 90) -> tuple[subprocess.Popen
     while time.perf_counter() - t < timeout:
         if proc.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"server at {root} exited: {log.read().decode()[-2000:]}")
+            raise RuntimeError(f"server at {root} exited ({proc.returncode}): {log.read().decode()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("GET", "/")

@@ -16,8 +16,14 @@
   let picking = null;
   const lines = boot.lines;
   const collator = new Intl.Collator(boot.lang, { sensitivity: "base" });
-  const num = (v, digits) => (v == null ? "–" : Number(v).toLocaleString(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
-    { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }));
+  const formats = {};  // one Intl.NumberFormat per number of digits (toLocaleString makes one per call: slow)
+  const num = (v, digits) => {
+    if (v == null) return "–";
+    const d = digits || 0;
+    formats[d] = formats[d] || new Intl.NumberFormat(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
+      { minimumFractionDigits: d, maximumFractionDigits: d });
+    return formats[d].format(Number(v));
+  };
   const townName = (f) => f.properties["name_" + boot.lang] || f.properties.name_en;
   const features = () => Object.fromEntries(state.collection.features.map((f) => [f.id, f]));
 
