@@ -537,7 +537,7 @@ def version_server(tmp_path_factory):
     from test_versions import NODES, WAYS
 
     root = tmp_path_factory.mktemp("browser_nets")
-    save_version(import_network(write_pbf(root.parent / "winding.osm.pbf", NODES, WAYS)), "winding", root)
+    save_version(import_network(write_pbf(tmp_path_factory.mktemp("pbf") / "winding.osm.pbf", NODES, WAYS)), "winding", root)
     app = make_app(tmp_path_factory.mktemp("browser_netdb") / "atlas.sqlite3", NETWORKS_ROOT=str(root))
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     th = threading.Thread(target=srv.serve_forever, daemon=True)

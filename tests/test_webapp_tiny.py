@@ -95,7 +95,7 @@ def version_client(tmp_path_factory, tiny_root):
     from test_versions import NODES, WAYS
 
     root = tmp_path_factory.mktemp("layer_nets")
-    save_version(import_network(write_pbf(root.parent / "winding.osm.pbf", NODES, WAYS)), "winding", root)
+    save_version(import_network(write_pbf(tmp_path_factory.mktemp("pbf") / "winding.osm.pbf", NODES, WAYS)), "winding", root)
     app = make_app(tmp_path_factory.mktemp("layer_db") / "atlas.sqlite3", DATA_DIR=str(tiny_root), NETWORKS_ROOT=str(root))
     return app.test_client()
 

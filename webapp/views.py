@@ -170,7 +170,7 @@ def _index_page() -> str:
                            category_of=category,
                            uploaded_name=svc.uploaded_name, data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
-                           lang_query=lang_query)
+                           lang_query=lang_query, preload=[*boot["layers"].values(), boot["urls"]["popups"]])
 
 
 @bp.get("/town/<tid>")
