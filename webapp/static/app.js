@@ -56,25 +56,30 @@
     catchments: (fc) => { state.catchments = fc; drawCatchments(); },
   };
   const GROUP_OF = { oblasts: "oblasts", railways: "rail", corridors: "corridors", official: "official", tourism: "tourism", access: "access" };
-  let layerUrls = {}, layerSeq = {};
+  const layerUrls = {}, layerSeq = {}, inFlight = {};
+  let loads = 0;
   function sinkStatic() {
     STATIC_ORDER.slice().reverse().forEach((k) => { if (map.hasLayer(groups[k])) groups[k].bringToBack(); });
   }
   function loadLayers(urls) {
-    // fetch every layer whose URL changed (a URL names one content: v = its ETag); a later call wins
-    const jobs = Object.entries(urls).filter(([name, url]) => layerUrls[name] !== url).map(([name, url]) => {
+    // fetch every layer whose URL changed (a URL names one content: v = its ETag); a later answer for the
+    // same layer wins; the flag waits for every layer still on its way, and only the latest call sets it
+    Object.entries(urls).filter(([name, url]) => layerUrls[name] !== url).forEach(([name, url]) => {
       layerUrls[name] = url;
       const seq = layerSeq[name] = (layerSeq[name] || 0) + 1;
-      return fetchJSON(url).then((fc) => {
+      inFlight[name] = fetchJSON(url).then((fc) => {
         if (layerSeq[name] !== seq) return;
         if (GROUP_OF[name]) groups[GROUP_OF[name]].clearLayers();
         DRAW[name](fc);
       });
     });
-    Object.entries(urls).forEach(([name, url]) => { layerUrls[name] = url; });
+    const mine = ++loads;
     document.body.dataset.layersReady = "0";
-    return Promise.all(jobs).then(() => { sinkStatic(); document.body.dataset.layersReady = "1"; })
-      .catch((err) => { document.body.dataset.layersReady = "error"; console.error(err); });
+    return Promise.all(Object.values(inFlight)).then(() => {
+      if (mine !== loads) return;
+      sinkStatic();
+      document.body.dataset.layersReady = "1";
+    }).catch((err) => { document.body.dataset.layersReady = "error"; console.error(err); });
   }
   loadLayers(boot.layers);
 
@@ -83,15 +88,15 @@
   const popups = {};
   let popupsFresh = false, focusAfterPopup = null;
   const popupFor = (id) => popups[id] || '<div class="popup-loading"><h3>' + esc(townName(features()[id])) + "</h3><p>…</p></div>";
-  function setPopups(html, fresh) {
+  function setPopups(html) {
     Object.assign(popups, html);
     Object.entries(markers).forEach(([id, mk]) => {
       mk.setPopupContent(popupFor(id));
-      if (mk.isPopupOpen() && !fresh) { mk.closePopup(); mk.openPopup(); }  // (re)opened: its listeners see the content
+      if (mk.isPopupOpen()) { mk.closePopup(); mk.openPopup(); }  // reopened: "popupopen" listeners see the content
     });
     if (focusAfterPopup) { focusLink(); focusAfterPopup = null; }
   }
-  fetchJSON(boot.urls.popups).then((html) => { if (!popupsFresh) setPopups(html, false); }).catch((err) => console.error(err));
+  fetchJSON(boot.urls.popups).then((html) => { if (!popupsFresh) setPopups(html); }).catch((err) => console.error(err));
 
   // ---- layers drawn from data: routes, catchments, planned roads --------------------------------
   function drawRoutes() {
