@@ -19,12 +19,17 @@ raw and gzipped (fetched outside the browser), and the ratios baseline / this tr
 
 Checked (the run fails otherwise): both versions draw 27 town markers, the same overlays with the same
 names in the layer control, and the same number of drawn features in each overlay.
+
+Also reported (in process, shipped data): the bytes of all layers at the default parameters with
+their coordinates rounded to 6, 5, 4 (the app's choice) and 3 decimals, raw and gzipped.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import http.client
+import io
+import json
 import os
 import shutil
 import statistics
@@ -66,7 +71,7 @@ def extract(commit: str, into: Path) -> Path:
     """The files of ``commit`` (git archive) in ``into``, with this tree's node_modules linked."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit], check=True,
                              capture_output=True).stdout
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     (into / "node_modules").symlink_to((ROOT / "node_modules").resolve())
     return into
@@ -194,9 +199,43 @@ def run(loads: int, baseline: str | None) -> int:
             proc.wait(timeout=15)
         shutil.rmtree(tmp, ignore_errors=True)
     print(report(results, sizes, warm_cache, loads, ref))
+    print(precision_table())
     for line in problems:
         print("CHECK FAILED:", line)
     return 1 if problems else 0
+
+
+def precision_table(digits=(6, 5, 4, 3)) -> str:
+    """Bytes of every layer (default parameters, English) with coordinates rounded to each of ``digits``."""
+    from webapp import create_app
+    from webapp import layers
+    from webapp.model import get_atlas
+    from webapp.views import translator
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-page-db-"))
+    try:
+        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'a.sqlite3'}", "SECRET_KEY": "benchmark",
+                          "NETWORKS_ROOT": str(tmp / "networks")})
+        lines = ["layers' bytes by coordinate decimals (all 8 layers, default parameters; 1e-4 degree <= 11 m):"]
+        kept = layers.DIGITS
+        with app.test_request_context("/"):
+            svc = get_atlas()
+            t = translator(svc, "en")
+            try:
+                for d in digits:
+                    layers.DIGITS = d
+                    layers._ROADS.clear()
+                    raw = [json.dumps(layers.build(n, svc, svc.default_params, t), ensure_ascii=False,
+                                      separators=(",", ":")).encode() for n in layers.LAYERS]
+                    mark = "  (the app)" if d == kept else ""
+                    lines.append(f"  {d} decimals: {sum(map(len, raw)):>9,} bytes, gzipped "
+                                 f"{sum(len(gzip.compress(r, 6)) for r in raw):>8,}{mark}")
+            finally:
+                layers.DIGITS = kept
+                layers._ROADS.clear()
+        return "\n".join(lines)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _median(rows: list[dict], key: str) -> float:

@@ -87,8 +87,9 @@ def query_of(name: str, params: Params, lang: str) -> dict:
 
 # -- geometry -------------------------------------------------------------------------------------
 
-def rounded(coords, digits: int = DIGITS):
-    """GeoJSON coordinates (nested lists) rounded to ``digits`` decimals."""
+def rounded(coords, digits: int | None = None):
+    """GeoJSON coordinates (nested lists) rounded to ``digits`` decimals (default ``DIGITS``)."""
+    digits = DIGITS if digits is None else digits
     if coords and isinstance(coords[0], (int, float)):
         return [round(float(c), digits) for c in coords]
     return [rounded(c, digits) for c in coords]
