@@ -203,8 +203,6 @@
         fill: false, interactive: false, className: "town-halo" }).addTo(halos);
     });
   }
-  map.on("zoomend", spread);
-  map.on("resize", spread);
   map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
 
   // ---- markers and list ----------------------------------------------------------------------------
@@ -575,7 +573,9 @@
   Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340 }));
   renderRoads();
   drawRoutes(); drawPlanned();
-  applyDisplay(boot.collection.changes);
+  applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
+  map.on("zoomend", spread);  // ... and again on every later zoom or resize
+  map.on("resize", spread);
   renderChanges(boot.collection.changes);
   document.body.dataset.ready = "1";
 })();
