@@ -46,9 +46,13 @@ def page(browser, server):
     ctx.close()
 
 
-def load(page, url):
+def load(page, url, *, layers=False):
+    """Open ``url`` and wait until the towns are drawn (``ready``); with ``layers``, until every layer
+    fetched from the API is drawn too (``data-layers-ready``)."""
     page.goto(url)
     page.wait_for_selector("body[data-ready='1']", timeout=20000)
+    if layers:
+        page.wait_for_selector("body[data-layers-ready='1']", timeout=20000)
 
 
 def test_map_page_markers_popup_and_offline(page, server):
@@ -434,6 +438,7 @@ def test_no_untranslated_interface_string(page, server, lang, method):
     page.click("tr[data-id='balkhash']")
     page.wait_for_selector(".leaflet-popup-content .popup[data-town='balkhash']")
     assert misses(texts([".leaflet-popup-content"])) == []
+    page.wait_for_selector("body[data-layers-ready='1']", timeout=20000)  # the oblasts come from /api/layers
     oblast_tips = page.evaluate(f"""() => {{ const out = []; const m = window[{BOOT}.registry.map];
         m.eachLayer(l => {{ if (l.feature && l.feature.properties && l.feature.properties.label) out.push(l.feature.properties.label); }});
         return out; }}""")
@@ -512,3 +517,107 @@ def test_no_english_data_text_in_the_browser(page, server, lang, method):
     assert {p: m for p, m in found.items() if m} == {}
     assert len(english) > 150
 
+
+# -- issue 13: page weight; layers and popups fetched after the towns are drawn --------------------
+
+OVERLAYS = f"""() => {{ const b = {BOOT}; const o = window[b.registry.control + '_layers'].overlays;
+    const leaves = (l) => (l.eachLayer ? (() => {{ let n = 0; l.eachLayer(c => {{ n += leaves(c); }}); return n; }})() : 1);
+    return Object.entries(o).map(([name, layer]) => [name.trim(), leaves(layer)]); }}"""
+PLANNED = '?planned_roads=[{"from":"Karazhal","to":"Zhezkazgan","class":"republican"}]'
+
+
+def test_small_page_towns_first_then_every_layer(page, server):
+    import urllib.request
+
+    with urllib.request.urlopen(server + "/") as r:  # the page's own HTML, as sent without gzip
+        assert len(r.read()) < 250_000
+    page.goto(server + "/" + PLANNED)
+    page.wait_for_selector("body[data-ready='1']", timeout=20000)
+    assert page.evaluate(f"""() => {{ const b = {BOOT}; return Object.values(b.registry.markers)
+        .filter(v => window[v] && window[v]._path && document.body.contains(window[v]._path)).length; }}""") == 27
+    page.wait_for_selector("body[data-layers-ready='1']", timeout=20000)
+    overlays = dict(page.evaluate(OVERLAYS))
+    assert len(overlays) == 15 and all(n > 0 for n in overlays.values()), overlays  # every layer has features
+    assert overlays["Roads: republican"] == 48 and overlays["Oblast boundaries"] == 20 and overlays["Monotowns"] == 27
+    # the basemap lies under the towns: a town marker is drawn after (above) every oblast polygon
+    assert page.evaluate(f"""() => {{ const b = {BOOT}; const svg = window[b.registry.markers.temirtau]._path.ownerSVGElement;
+        const paths = Array.from(svg.querySelectorAll('path')); const obl = window[b.registry.groups.oblasts].getLayers()[0];
+        let last = -1; obl.eachLayer(l => {{ last = Math.max(last, paths.indexOf(l._path)); }});
+        return last >= 0 && last < paths.indexOf(window[b.registry.markers.temirtau]._path); }}""")
+    # a road's tooltip (escaped text from the layer's "tip")
+    tips = page.evaluate(f"""() => {{ const g = window[{BOOT}.registry.groups.road_international]; const out = [];
+        g.eachLayer(gj => gj.eachLayer(l => out.push(l.getTooltip().getContent()))); return out; }}""")
+    assert tips and all(t.startswith("<div>") for t in tips) and any("KAZ01<br>Астана – Караганда" in t for t in tips), tips[:3]
+    assert all(u.startswith(server) for u in page.requests) and page.errors == []
+    assert any("/api/layers/oblasts.geojson" in u for u in page.requests) and any("/api/popups" in u for u in page.requests)
+
+
+def test_popup_clicked_before_the_popups_arrive(page, server):
+    """The popups are fetched once after the towns are drawn; a click before they arrive shows the
+    town's name, then its popup, and the keyboard path still ends on the town-page link."""
+    held = []
+    page.route("**/api/popups*", lambda route: held.append(route))
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=20000)
+    page.focus("#town-list tr[data-id='balkhash']")
+    page.keyboard.press("Enter")
+    placeholder = page.wait_for_selector(".leaflet-popup-content .popup-loading")
+    assert "Balkhash" in placeholder.inner_text()
+    assert page.query_selector(".leaflet-popup-content .popup") is None
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.wait_for_selector(".leaflet-popup-content .popup[data-town='balkhash']", timeout=20000)
+    assert page.evaluate("document.activeElement.classList.contains('more')")
+    assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def version_server(tmp_path_factory):
+    """The shipped data with one imported network version, 'winding' (tests/test_versions.py's PBF)."""
+    from geo.netimport import import_network, save_version
+    from test_netimport import write_pbf
+    from test_store import make_app
+    from test_versions import NODES, WAYS
+
+    root = tmp_path_factory.mktemp("browser_nets")
+    save_version(import_network(write_pbf(tmp_path_factory.mktemp("pbf") / "winding.osm.pbf", NODES, WAYS)), "winding", root)
+    app = make_app(tmp_path_factory.mktemp("browser_netdb") / "atlas.sqlite3", NETWORKS_ROOT=str(root))
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_port}", root
+    srv.shutdown()
+    th.join()
+
+
+def test_network_version_switch_redraws_the_roads(browser, version_server):
+    """Apply with another network version: its roads and railways are fetched and drawn instead."""
+    from geo.netimport import load_version
+
+    version_server, root = version_server
+    net = load_version("winding", root)
+    ctx = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        load(page, version_server + "/", layers=True)
+        before = dict(page.evaluate(OVERLAYS))
+        page.select_option("#p-network", "winding")
+        page.click("#apply")
+        page.wait_for_selector("body[data-recomputed='1']", timeout=60000)
+        page.wait_for_selector("body[data-layers-ready='1']", timeout=60000)
+        after = dict(page.evaluate(OVERLAYS))
+        roads = {k: v for k, v in after.items() if k.startswith("Roads")}
+        assert sum(roads.values()) == int((net.u != net.v).sum()) >= 1, roads  # the version's edges (M-99)
+        assert sum(before[k] for k in roads) == 65  # the shipped roads before
+        assert after["Railways"] == 1 and after["Named corridors"] == 0  # the version's main railway; no corridors
+        assert after["Oblast boundaries"] == 20  # the same basemap
+        assert "network=winding" in page.url and errors == []
+        load(page, page.url, layers=True)  # the permalink draws the version's roads at once
+        assert dict(page.evaluate(OVERLAYS)) == after
+    finally:
+        ctx.close()

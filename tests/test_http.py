@@ -97,3 +97,31 @@ def test_an_editors_page_is_never_shared(tmp_path):
     assert "anna" in mine and token in mine
     after = visitor.get("/").get_data(as_text=True)
     assert "anna" not in after and token not in after and 'id="sign-in"' in after and 'id="sign-in"' in before
+
+
+def test_vendor_scripts_and_styles_are_gzipped_with_an_etag(client, root):
+    plain = root / "node_modules" / "leaflet" / "dist" / "leaflet.js"
+    r = client.get("/vendor/leaflet/dist/leaflet.js", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip" and "javascript" in r.mimetype
+    assert gzip.decompress(r.data) == plain.read_bytes() and len(r.data) < plain.stat().st_size / 2
+    assert r.headers["Cache-Control"] == "public, max-age=86400"
+    assert client.get("/vendor/leaflet/dist/leaflet.js", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    assert client.get("/vendor/leaflet/dist/leaflet.css").mimetype == "text/css"
+    with client.get("/vendor/leaflet/dist/images/layers.png") as png:  # images as they are (a file response)
+        assert png.mimetype == "image/png" and "Content-Encoding" not in png.headers
+    for bad in ("/vendor/leaflet/dist/nope.js", "/vendor/leaflet/../jquery/dist/jquery.js", "/vendor/leaflet/dist"):
+        with client.get(bad) as r:
+            assert r.status_code == 404, bad
+
+
+def test_layer_answers_are_gzipped_and_kept_for_a_year_only_when_versioned(client):
+    import re
+
+    html = client.get("/?lang=kk").get_data(as_text=True)
+    url = json.loads(re.search(r'id="boot">(.*?)</script>', html, re.S).group(1))["layers"]["oblasts"]
+    r = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Cache-Control"].endswith("immutable")
+    assert json.loads(gzip.decompress(r.data)) == client.get(url).get_json()
+    unversioned = url.split("&v=")[0]
+    again = client.get(unversioned, headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["Cache-Control"] == "no-cache"

@@ -1,6 +1,7 @@
 """Every route through Flask's test client: pages, API, bad input, exports that re-import."""
 import csv
 import io
+import gzip
 import json
 import re
 import zipfile
@@ -21,13 +22,16 @@ def test_index_has_27_markers_with_the_right_colours(client, root):
     colours = scenario_colours(root)
     markers = boot["registry"]["markers"]
     assert len(markers) == 27
-    feats = {f["id"]: f for f in boot["collection"]["features"]}
+    # the page carries what the map draws; the full records (ties, settled) are the API's
+    feats = {f["id"]: f for f in client.get("/api/towns").get_json()["features"]}
+    page = {f["id"]: f["properties"]["scenario"] for f in boot["collection"]["features"]}
     for tid, var in markers.items():
         m = re.search(r"var " + var + r" = L\.circleMarker\(\s*\[([^\]]+)\],\s*(\{.*?\})\s*\)", html, re.S)
         assert m, tid
         style = json.loads(m.group(2))
         s = feats[tid]["properties"]["scenario"]
         rec = s["recommended"]
+        assert page[tid] == {k: s[k] for k in ("recommended", "provisional", "completeness")}, tid
         expected = ("#D9D9D9" if not rec and not s["tie"] else "#FFFFFF" if not s["settled"] else "#0072B2" if s["tie"]
                     else colours[rec[0]] if len(rec) == 1 else "#F0E442")
         assert style["fillColor"] == expected, tid
@@ -245,10 +249,18 @@ def test_popup_escapes_html(app, root):
         assert "`" not in out and "${" not in out
 
 
+def boot_of(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>', html, re.S).group(1))
+
+
 def test_tourism_sites_are_a_map_layer(client):
-    """special_tourism is derived from a sourced layer; the layer is on the map (offline, escaped)."""
+    """special_tourism is derived from a sourced layer; the layer is on the map (offline; the page escapes tips)."""
     html = client.get("/").get_data(as_text=True)
-    assert "Lake Balkhash shore" in html and "Burabay National Park" in html
+    assert "Tourism: national parks" in html  # the layer control's group
+    fc = client.get(boot_of(html)["layers"]["tourism"]).get_json()
+    tips = [f["properties"]["tip"][0] for f in fc["features"]]
+    assert len(tips) == 35 and all(f["geometry"]["type"] == "Point" for f in fc["features"])
+    assert any(t.startswith("Lake Balkhash shore") for t in tips) and any(t.startswith("Burabay National Park") for t in tips)
 
 
 @pytest.mark.parametrize("lang,heading", [("en", "Method and help"), ("ru", "Методика и справка"),
@@ -277,6 +289,67 @@ def test_town_page_says_when_parameters_are_not_the_defaults(client):
 def test_provisional_popups_link_to_the_data_and_the_data_needed(client):
     boot = json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>',
                                 client.get("/").get_data(as_text=True), re.S).group(1))
-    assert "/data?lang=en#town-rudny" in boot["display"]["rudny"]["popup"]
-    assert "/data-needed" in boot["display"]["rudny"]["popup"]
-    assert "#town-temirtau" not in boot["display"]["temirtau"]["popup"]  # complete: nothing missing
+    popups = client.get(boot["urls"]["popups"]).get_json()  # fetched by the page, not inlined
+    assert "/data?lang=en#town-rudny" in popups["rudny"]
+    assert "/data-needed" in popups["rudny"]
+    assert "#town-temirtau" not in popups["temirtau"]  # complete: nothing missing
+
+
+# -- issue 13: page weight; the layers and popups from cached endpoints -----------------------------
+
+LAYER_COUNTS = {"oblasts": 20, "roads": 68, "railways": 19, "corridors": 12, "official": 5, "tourism": 35,
+                "access": 46, "catchments": 20}  # the shipped data's features (as the map drew them inline before)
+
+
+def test_map_page_is_small_and_its_layers_come_from_cached_endpoints(client):
+    r = client.get("/")
+    html = r.get_data(as_text=True)
+    assert len(r.data) < 250_000
+    assert 'class="popup"' not in html and '"Polygon"' not in html and 'LineString"' not in html  # none inlined
+    boot = boot_of(html)
+    assert set(boot["layers"]) == set(LAYER_COUNTS)
+    for name, url in boot["layers"].items():
+        got = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert got.status_code == 200 and got.mimetype == "application/geo+json", name
+        assert got.headers["Content-Encoding"] == "gzip" or len(got.data) < 1024, name
+        assert got.headers["Cache-Control"] == "public, max-age=31536000, immutable", name  # v= names the content
+        etag = got.headers["ETag"]
+        assert url.endswith("v=" + etag.strip('"')), name
+        raw = gzip.decompress(got.data) if got.headers.get("Content-Encoding") == "gzip" else got.data
+        fc = json.loads(raw)
+        assert len(fc["features"]) == LAYER_COUNTS[name], name
+        assert all(f["geometry"]["coordinates"] for f in fc["features"]), name
+        assert not re.search(rb"\d\.\d{5,}", raw), name  # coordinates rounded to 4 decimals (at most 11 m)
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 304, name
+    assert client.get("/api/layers/roads.geojson").headers["Cache-Control"] == "no-cache"  # no v: revalidated
+    stale = client.get("/api/layers/roads.geojson?v=0123")
+    assert stale.status_code == 200 and stale.headers["Cache-Control"] == "no-cache"
+    popups = client.get(boot["urls"]["popups"])
+    assert popups.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert set(popups.get_json()) == set(boot["registry"]["markers"])
+
+
+def test_layers_follow_the_language_and_the_parameters(client):
+    ru = boot_of(client.get("/?lang=ru&fua_minutes=30").get_data(as_text=True))["layers"]
+    labels = {f["properties"]["label"] for f in client.get(ru["oblasts"]).get_json()["features"]}
+    assert "Карагандинская область" in labels or any("Караганд" in x for x in labels), labels
+    assert "lang=ru" in ru["oblasts"] and "fua_minutes=30" in ru["catchments"] and "fua_minutes" not in ru["roads"]
+    en = boot_of(client.get("/").get_data(as_text=True))["layers"]
+    assert en["roads"] == ru["roads"]  # one URL (and one cached answer) for what does not depend on them
+    short = client.get(ru["catchments"]).get_json()["features"]
+    assert sorted(f["properties"]["minutes"] for f in short) != sorted(
+        f["properties"]["minutes"] for f in client.get(en["catchments"]).get_json()["features"])
+    payload = client.post("/api/recompute", json={"fua_minutes": 30}).get_json()
+    assert payload["layers"]["catchments"].split("v=")[1] == ru["catchments"].split("v=")[1]
+
+
+@pytest.mark.parametrize("url,status,field", [
+    ("/api/layers/nope.geojson", 404, None), ("/api/layers/roads.geojson?network=nope", 400, "network"),
+    ("/api/layers/access.geojson?near_km=-5", 400, "near_km"), ("/api/layers/oblasts.geojson?zzz=1", 400, "zzz"),
+    ("/api/layers/roads.geojson?network=../x", 400, "network"), ("/api/popups?fua_minutes=abc", 400, "fua_minutes"),
+    ("/api/layers/catchments.geojson?planned_roads=%5B%7B", 400, "planned_roads")])
+def test_bad_layer_requests_are_answered_not_500(client, url, status, field):
+    r = client.get(url)
+    assert r.status_code == status, url
+    body = r.get_json()
+    assert (field in body["fields"]) if field else "does not exist" in body["message"]

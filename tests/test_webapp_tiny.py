@@ -82,3 +82,79 @@ def test_exports_carry_every_input(tiny_client, tmp_path, method):
     assert key["iv_jc"] == "inv_jobs_created"
     on = g[g["id"] == "ontown"].iloc[0]
     assert on["iv_jc"] == 741 and on["recommend"] == "innovative|diversification"
+
+
+# -- issue 14: the map draws the selected network version's roads -----------------------------------
+
+@pytest.fixture(scope="module")
+def version_client(tmp_path_factory, tiny_root):
+    """The tiny app with one imported version, 'winding' (the PBF of tests/test_versions.py)."""
+    from geo.netimport import import_network, save_version
+    from test_netimport import write_pbf
+    from test_store import make_app
+    from test_versions import NODES, WAYS
+
+    root = tmp_path_factory.mktemp("layer_nets")
+    save_version(import_network(write_pbf(tmp_path_factory.mktemp("pbf") / "winding.osm.pbf", NODES, WAYS)), "winding", root)
+    app = make_app(tmp_path_factory.mktemp("layer_db") / "atlas.sqlite3", DATA_DIR=str(tiny_root), NETWORKS_ROOT=str(root))
+    return app.test_client()
+
+
+def page_layers(client, query=""):
+    import json
+    import re
+
+    html = client.get("/" + query).get_data(as_text=True)
+    return json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>', html, re.S).group(1))["layers"]
+
+
+def test_the_map_draws_the_selected_versions_roads(version_client):
+    from geo.netimport import load_version
+
+    shipped, winding = page_layers(version_client), page_layers(version_client, "?network=winding")
+    assert "network=winding" in winding["roads"] and "network" not in shipped["roads"]
+    assert winding["oblasts"] == shipped["oblasts"]  # the basemap is the same for every version
+    mine = version_client.get(winding["roads"]).get_json()
+    theirs = version_client.get(shipped["roads"]).get_json()
+    app = version_client.application
+    net = load_version("winding", app.config["NETWORKS_ROOT"])
+    assert len(mine["features"]) == int((net.u != net.v).sum()) and mine["features"] != theirs["features"]
+    # each drawn edge joins two of the version's nodes (M-99 from the PBF), in a class the layer control has
+    ends = {(round(float(x), 4), round(float(y), 4)) for x, y in zip(net.lon, net.lat)}
+    for f in mine["features"]:
+        assert {tuple(c) for c in f["geometry"]["coordinates"]} <= ends
+        assert f["properties"]["class"] in ("international", "republican", "oblast", "link")
+    assert any("M-99" in f["properties"]["tip"] for f in mine["features"])
+    rail = version_client.get(winding["railways"]).get_json()["features"]
+    assert len(rail) == 1 and version_client.get(winding["corridors"]).get_json()["features"] == []
+    # Apply in the planner: the answer names the version's layers, so the page re-fetches its roads
+    payload = version_client.post("/api/recompute", json={"network": "winding"}).get_json()
+    assert payload["layers"]["roads"] == winding["roads"]
+    assert version_client.get("/api/layers/roads.geojson?network=nope").status_code == 400
+
+
+def test_a_large_network_is_drawn_merged_simplified_and_within_a_budget():
+    """SYNTHETIC: a 1,000-edge zigzag per class, limited (with low limits) as a much larger import would be."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from webapp.layers import limit_roads
+
+    rows = []
+    for k, cls in enumerate(("international", "republican", "oblast", "link")):
+        x = np.linspace(60, 80, 1001)
+        y = 45 + k + 0.0001 * (np.arange(1001) % 2)  # 11 m zigzags: nothing a 1:1M map can show
+        for i in range(1000):
+            rows.append({"class": cls, "road_id": f"R{k}", "name_ru": f"road {k}",
+                         "geometry": shapely.LineString([(x[i], y[i]), (x[i + 1], y[i + 1])])})
+    roads = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    same, done = limit_roads(roads)  # below the feature limit: as they are
+    assert same is roads and done == {}
+    drawn, done = limit_roads(roads, max_features=1000, max_vertices=10)
+    assert list(drawn["class"]) == ["international", "republican", "oblast", "link"]  # one merged road each
+    assert done == {"simplified": 0.002, "omitted": {}}
+    assert all(shapely.get_num_coordinates(g) == 2 for g in drawn.geometry)  # the zigzag simplified away
+    assert drawn.geometry.iloc[0].length == pytest.approx(20, abs=1e-6)  # end to end: nothing lost
+    drawn, done = limit_roads(roads, max_features=1000, max_vertices=5)
+    assert list(drawn["class"]) == ["international", "republican"] and done["omitted"] == {"oblast": 1000, "link": 1000}

@@ -19,7 +19,9 @@ from .params import from_args, queries
 from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
 from .http import cached, respond
-from .views import display_once, translator
+from .layers import LAYERS, layer_urls
+from .layers import rendered as rendered_layer
+from .views import display_once, popups_once, translator
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -38,6 +40,7 @@ def _payload(params) -> dict:
     fc["catchments"] = atlas["catchments"]
     fc["display"] = display_once(atlas, svc, t, params, query)
     fc["permalink_query"] = query
+    fc["layers"] = layer_urls(svc, params, t)  # the page re-fetches what changed (network, access links)
     return fc
 
 
@@ -72,6 +75,45 @@ def params():
 @bp.get("/towns")
 def towns():
     return _payload_response(from_args(request.args), conditional=True)
+
+
+LONG_CACHE = "public, max-age=31536000, immutable"
+
+
+def _layer_params():
+    """The request's parameters without ``v`` (the layer's version, not a parameter)."""
+    return from_args({k: request.args.get(k) for k in request.args if k != "v"})
+
+
+@bp.get("/layers/<name>.geojson")
+def layer(name: str):
+    """One map layer as GeoJSON (webapp.layers): gzip, ETag; with ``v`` = its ETag cached for a year."""
+    if name not in LAYERS:
+        abort(404, f"Layer '{clip(name, 60)}' does not exist; use one of: {', '.join(LAYERS)}.")
+    svc = get_atlas()
+    params = _layer_params()
+    t = translator(svc, request.args.get("lang"))
+    return _versioned(rendered_layer(name, svc, params, t))
+
+
+def _versioned(rendered):
+    """A cached answer whose URL may name its version (``v`` = its ETag): then kept for a year, since
+    that URL can never mean other content; otherwise revalidated on every use (ETag, 304)."""
+    resp = respond(rendered)
+    resp.headers["Cache-Control"] = LONG_CACHE if request.args.get("v") == rendered.etag else "no-cache"
+    return resp
+
+
+@bp.get("/popups")
+def popups():
+    """Every town's popup (HTML, in the page's language) for the parameters: the map fetches them once."""
+    svc = get_atlas()
+    params = _layer_params()
+    t = translator(svc, request.args.get("lang"))
+    rendered = cached(("popups", params, t.lang),
+                      lambda: current_app.json.dumps(popups_once(svc.results(params), svc, t, params)),
+                      "application/json")
+    return _versioned(rendered)
 
 
 @bp.get("/towns/<tid>")

@@ -6,7 +6,6 @@ import re
 
 import folium
 import folium.plugins
-import geopandas as gpd
 from flask import render_template, url_for
 from markupsafe import Markup
 
@@ -45,9 +44,9 @@ LEGEND_LINES = (("road_international", "layers_roads_int"), ("road_republican", 
 
 
 def vendor_assets() -> tuple[list, list]:
-    """Leaflet, jQuery (Folium's popups) and the fullscreen plugin, served by this app."""
-    js = [("leaflet", url_for("views.vendor", path="leaflet/dist/leaflet.js")),
-          ("jquery", url_for("views.vendor", path="jquery/dist/jquery.min.js"))]
+    """Leaflet (and the fullscreen plugin, added by build_map), served by this app. jQuery, which only
+    Folium's popups need, is not loaded: the maps have no Folium popups (the page's script binds them)."""
+    js = [("leaflet", url_for("views.vendor", path="leaflet/dist/leaflet.js"))]
     css = [("leaflet_css", url_for("views.vendor", path="leaflet/dist/leaflet.css"))]
     return js, css
 
@@ -104,19 +103,22 @@ def tooltip_text(town: dict, meta: dict, t) -> str:
     return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
 
 
-def _geojson(group, gdf, style_of, tip_fields: list[str], style_fields: tuple = (), aliases: list[str] | None = None):
-    """One GeoJson layer per group (far fewer Folium elements than a PolyLine per feature)."""
-    if gdf.empty:
-        return
-    # folium calls style_function once with an empty test feature: styles read properties with .get
-    columns = list(dict.fromkeys([*tip_fields, *style_fields, "geometry"]))
-    folium.GeoJson(gdf[columns].to_json(), style_function=lambda f: style_of(f.get("properties") or {}),
-                   tooltip=folium.GeoJsonTooltip(tip_fields, aliases=aliases or tip_fields, labels=bool(aliases))
-                   ).add_to(group)
+# The map's groups in the layer control's order: (registry key, label, shown at first). The groups of
+# LAYER_GROUPS are filled by the page's script from /api/layers (webapp.layers), the others from its data.
+LAYER_GROUPS = (("oblasts", "layers_oblasts", True), ("road_international", "layers_roads_int", True),
+                ("road_republican", "layers_roads_rep", True), ("road_oblast", "layers_roads_obl", True),
+                ("road_link", "layers_links", False), ("rail", "layers_rail", True),
+                ("corridors", "layers_corridors", False), ("access", "layers_access", True),
+                ("official", "layers_official", False), ("tourism", "layers_tourism", False))
+DATA_GROUPS = (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))
+TOURISM_STYLE = {"radius": 5, "color": "#1b7837", "weight": 2, "fill": True, "fillColor": "#a6dba0", "fillOpacity": 0.9}
 
 
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
-    """The map with every layer; returns it and the registry (JS names of markers and groups)."""
+    """The map, its layer control and the town and city markers; returns it and the registry (JS names
+    of the map, markers, groups and control). The layers' features are not in the page: its script
+    fetches them (webapp.layers) into the groups named here, so the page stays small and the towns
+    are drawn first."""
     layers = svc.layers
     js, css = vendor_assets()
     m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3,
@@ -124,40 +126,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     m.default_js, m.default_css = js, css
     west, south, east, north = layers.oblasts.total_bounds
     # the page's script fits these bounds at once (the whole country at any window size; see app.js)
-
-    obl = folium.FeatureGroup(name=t("layers_oblasts"), show=True).add_to(m)
-    folium.GeoJson(oblasts_labelled(svc.oblasts_geojson, t), style_function=lambda f: LINES["oblast"],
-                   tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(obl)
-
-    roads = layers.roads
-    for cls, key in (("international", "layers_roads_int"), ("republican", "layers_roads_rep"),
-                     ("oblast", "layers_roads_obl"), ("link", "layers_links")):
-        g = folium.FeatureGroup(name=t(key), show=cls != "link").add_to(m)
-        style = ROAD_STYLE[cls]
-        _geojson(g, roads[roads["class"] == cls], lambda p, s=style: s, ["road_id", "name_ru"])
-    rail = folium.FeatureGroup(name=t("layers_rail"), show=True).add_to(m)
-    rails = layers.railways.assign(state=[t("planned") if s == "planned" else t("operating")
-                                          for s in layers.railways["status"]])
-    _geojson(rail, rails, lambda p: LINES["rail_planned" if p.get("status") == "planned" else "rail"],
-             ["name", "state"], ("status",))
-    cor = folium.FeatureGroup(name=t("layers_corridors"), show=False).add_to(m)
-    _geojson(cor, layers.corridors[layers.corridors["planned"] == "no"],
-             lambda p: LINES["corridor"], ["name"])
-
-    access = folium.FeatureGroup(name=t("layers_access"), show=True).add_to(m)
-    links = gpd.GeoDataFrame.from_features(atlas["access_links"]["features"], crs="EPSG:4326")
-    _geojson(access, links, lambda p: LINES["access_assumed" if p.get("assumed") else "access"], ["link"], ("assumed",))
-
-    official = folium.FeatureGroup(name=t("layers_official"), show=False).add_to(m)
-    if svc.official_areas["features"]:
-        folium.GeoJson(svc.official_areas, style_function=lambda f: LINES["official"],
-                       tooltip=folium.GeoJsonTooltip(["agglomeration", "members"], labels=False)).add_to(official)
-
-    tourism = folium.FeatureGroup(name=t("layers_tourism"), show=False).add_to(m)
-    for _, s in layers.tourism.iterrows():  # the sourced sites that special_tourism is derived from
-        folium.CircleMarker([s.geometry.y, s.geometry.x], radius=5, color="#1b7837", weight=2, fill=True,
-                            fill_color="#a6dba0", fill_opacity=0.9,
-                            tooltip=js_safe(Markup("{} ({})").format(s["name_en"], t.choice(s["kind"])))).add_to(tourism)
+    groups = {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in LAYER_GROUPS}
 
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
@@ -165,15 +134,14 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                             tooltip=js_safe(Markup("{} ({}, {})").format(t.name(c.to_dict()), t.choice(c["status"]),
                                                                          t.number(c["population"])))).add_to(cities)
 
-    groups = {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in
-              (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))}
+    groups |= {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in DATA_GROUPS}
     towns = folium.FeatureGroup(name=t("layers_towns"), show=True).add_to(m)
     markers = {}
     metas = svc.metas
-    for town in atlas["towns"]:
+    for town in atlas["towns"]:  # popups: bound by the page's script (fetched once, not inlined)
         meta, d = metas[town["id"]], display[town["id"]]
         mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(d["style"]),
-                                 tooltip=folium.Tooltip(d["tooltip"]), popup=folium.Popup(d["popup"], max_width=340))
+                                 tooltip=folium.Tooltip(d["tooltip"]))
         mk.add_to(towns)
         markers[town["id"]] = mk.get_name()
     fs = folium.plugins.Fullscreen(position="topleft")

