@@ -297,7 +297,7 @@ def test_provisional_popups_link_to_the_data_and_the_data_needed(client):
 
 # -- issue 13: page weight; the layers and popups from cached endpoints -----------------------------
 
-LAYER_COUNTS = {"oblasts": 20, "roads": 68, "railways": 19, "corridors": 12, "official": 5, "tourism": 35,
+LAYER_COUNTS = {"oblasts": 20, "roads": 69, "railways": 19, "corridors": 12, "official": 5, "tourism": 35,
                 "access": 46, "catchments": 20}  # the shipped data's features (as the map drew them inline before)
 
 

@@ -58,7 +58,7 @@ LAYERS = {
     "roads": Layer(by_lang=False, by_network=True),
     "railways": Layer(by_lang=True, by_network=True),
     "corridors": Layer(by_lang=False, by_network=True),
-    "official": Layer(by_lang=False),
+    "official": Layer(by_lang=True),
     "tourism": Layer(by_lang=True),
     "access": Layer(by_lang=False, by_params=True),
     "catchments": Layer(by_lang=False, by_params=True),
@@ -198,19 +198,21 @@ def corridors(layers) -> dict:
     return collection([feature(g, {"tip": [str(n)]}) for g, n in zip(c.geometry.values, c["name"]) if g is not None])
 
 
-def official(svc) -> dict:
+def official(svc, t) -> dict:
+    """The official agglomerations, named by their core city in the page's language; the members stay as
+    the decree lists them (Russian, a quotation)."""
     fc = rounded_collection(svc.official_areas)
     for f in fc["features"]:
         p = f["properties"]
-        f["properties"] = {"tip": [p["agglomeration"], p["members"]]}
+        f["properties"] = {"tip": [t.city(p["agglomeration"], p["agglomeration"]), p["members"]]}
     return fc
 
 
 def tourism(layers, t) -> dict:
     """The sourced sites that special_tourism is derived from (points)."""
     s = layers.tourism
-    return collection([feature(g, {"tip": [f"{n} ({t.choice(k)})"]})
-                       for g, n, k in zip(s.geometry.values, s["name_en"], s["kind"])])
+    return collection([feature(g, {"tip": [f"{t.tourism_site({'id': i, 'name_en': n})} ({t.choice(k)})"]})
+                       for g, i, n, k in zip(s.geometry.values, s["id"], s["name_en"], s["kind"])])
 
 
 def access(atlas: dict) -> dict:
@@ -231,7 +233,7 @@ def build(name: str, svc, params: Params, t) -> dict:
     if name == "oblasts":
         return oblasts(svc, t)
     if name == "official":
-        return official(svc)
+        return official(svc, t)
     if name == "tourism":
         return tourism(svc.layers, t)
     if name in ("access", "catchments"):

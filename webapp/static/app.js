@@ -240,7 +240,7 @@
     const fmt = (what, v) => {
       if (v == null) return T.no_data;
       if (what === "scenario") return scenName(v);
-      if (what.startsWith("level:")) return T.levels[v] || v;
+      if (what.startsWith("level:")) return ((T.level_phrases || {})[what.slice(6)] || {})[v] || T.levels[v] || v;  // agrees in gender
       if (what === "nearest_large_city") return cityLocal(v);
       if (what === "road_km") return num(v, 1) + " " + T.km;
       if (what === "travel_min") return num(v) + " " + T.min;
