@@ -1,10 +1,12 @@
 """Network versions: the shipped schematic network, or one imported with ``python -m geo import-network``.
 
-An imported version becomes the same ``Layers`` the shipped data give (geo.layers): its edges are road
-lines (each drawn straight between its two nodes, with ``km_factor`` = the edge's real geometric length
-/ the straight length, so routing uses the real length), its main railways the railway layer; towns,
-cities, oblasts, tourism sites and official agglomerations stay the shipped ones. The spatial
-derivation then runs unchanged on it (geo.agglomeration.SpatialModel).
+An imported version becomes the same ``Layers`` the shipped data give (geo.layers), as ``ImportedLayers``:
+its edges are road lines (each drawn straight between its two nodes, with ``km_factor`` = the edge's
+real geometric length / the straight length; they serve the corridor count and drawing), its main
+railways the railway layer; towns, cities, oblasts, tourism sites and official agglomerations stay the
+shipped ones. The layers carry the imported graph itself, from which the spatial model builds its
+routing graph (geo.network.build_imported: towns snapped onto the real geometry, one-way edges, posted
+maxspeed); the derivation is otherwise the same (geo.agglomeration.SpatialModel).
 """
 from __future__ import annotations
 

@@ -340,3 +340,33 @@ def test_imported_network_build_is_exact_at_vertices(oneway_net):
     g = build_imported(oneway_net, t, c, snap_km=120, on_network_km=3)
     assert g.access["t"]["km"] == pytest.approx(0.0, abs=1e-9) and g.access["c"]["km"] == pytest.approx(0.0, abs=1e-9)
     assert g.names.count("(on a road)") == 1  # vertex 4 lies inside the contracted chain 3-4-5-1: split there
+
+
+def test_a_version_saved_without_geometry_still_routes(oneway_net):
+    """Format 1 (before the geometry was kept): straight edges with their real km; one-way still followed."""
+    from dataclasses import replace
+
+    old = replace(oneway_net, geom_offsets=None, geom_lon=None, geom_lat=None, geom_km=None, geom_maxspeed=None,
+                  posted_km=None, posted_min=None)
+    model = model_on(old, {"town": NODES[3]}, {"city": NODES[1]})
+    town = model.derive(parse_params({})).towns[0]
+    g = digraph_from_ways(NODES, WAYS)
+    assert town.road_km == pytest.approx(nx.dijkstra_path_length(g, 3, 1, weight="km"), abs=5e-4)
+
+
+def test_oneway_from_a_line_layer_column(tmp_path):
+    """The same roads as a GeoPackage with a ONEWAY column (yes / -1 / empty) and an OSM class column."""
+    path = tmp_path / "oneway.gpkg"
+    gpd.GeoDataFrame({"CLASS": [t["highway"] for _, _, t in WAYS], "ONEWAY": [t.get("oneway", "") for _, _, t in WAYS]},
+                     geometry=[LineString([NODES[k] for k in refs]) for _, refs, _ in WAYS],
+                     crs="EPSG:4326").to_crs("EPSG:32642").to_file(path)
+    net = import_network(path, columns={"class": "CLASS", "oneway": "ONEWAY"})
+    g = digraph_from_ways(NODES, WAYS)
+    model = model_on(net, {"town": NODES[3]}, {"city": NODES[1]})
+    params = parse_params({"near_km": 1000})
+    assert model.derive(params).towns[0].road_km == pytest.approx(nx.dijkstra_path_length(g, 3, 1, weight="km"),
+                                                                  abs=5e-4)
+    # and the other way round: with the town as the city, the trip takes the short one-way road
+    back = model_on(net, {"town": NODES[1]}, {"city": NODES[3]})
+    assert back.derive(params).towns[0].road_km == pytest.approx(nx.dijkstra_path_length(g, 1, 3, weight="km"),
+                                                                 abs=5e-4)
