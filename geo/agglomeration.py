@@ -382,8 +382,7 @@ def _geojson_bytes(fc: dict) -> int:
 def _network_notes(net: Network, params: Params) -> tuple[str, str]:
     """What an imported network adds to a reason: one-way roads followed, and the speed rule used
     (nothing on the shipped network, which has neither)."""
-    way = ("; measured from the town to the city, one-way roads followed"
-           if net.oneway is not None and bool(net.oneway.any()) else "")
+    way = "; measured from the town to the city, one-way roads followed" if net.directed else ""
     if net.posted is None:
         return way, ""
     if params.maxspeed_use == "use":

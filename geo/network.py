@@ -7,6 +7,7 @@ speed) are applied later in routing.py, so a change of speeds never rebuilds the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -41,12 +42,17 @@ class Network:
     posted_km: np.ndarray | None = None  # per edge: km of its parts with a posted maxspeed
     posted_min: np.ndarray | None = None  # per edge: minutes of those parts at their maxspeed
 
-    @property
+    @cached_property
     def posted(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(km, minutes) of the parts with a posted maxspeed, per edge; None when no edge has one."""
         if self.posted_km is None or not np.any(self.posted_km > 0):
             return None
         return self.posted_km, self.posted_min
+
+    @cached_property
+    def directed(self) -> bool:
+        """Some edge is one-way."""
+        return self.oneway is not None and bool(np.any(self.oneway))
 
     @property
     def n_nodes(self) -> int:
@@ -203,29 +209,35 @@ _END = 1e-9  # a snap this close (fraction of a segment, or km along an edge) to
 
 @dataclass
 class _Geometry:
-    """Every edge's polyline as flat segment arrays (u to v), with cumulative km along the edge."""
+    """Every edge's polyline (u to v) as flat arrays: vertices, and per segment its first vertex and edge.
 
-    x0: np.ndarray
-    y0: np.ndarray
-    x1: np.ndarray
-    y1: np.ndarray
-    lon0: np.ndarray
-    lat0: np.ndarray
-    lon1: np.ndarray
-    lat1: np.ndarray
-    edge: np.ndarray  # edge of each segment
-    km: np.ndarray  # geodesic km of each segment
-    cum_km: np.ndarray  # km along the edge at the segment's start
-    cum_posted_km: np.ndarray  # km with a posted maxspeed along the edge before the segment
-    cum_posted_min: np.ndarray  # their minutes
-    maxspeed: np.ndarray  # posted speed of the segment, NaN where none
+    Lean on purpose (a 2-million-edge network has about 4 million segments): cumulative km along an
+    edge are summed only for the few segments a town or city snaps onto.
+    """
+
+    lon: np.ndarray  # per vertex
+    lat: np.ndarray
+    x: np.ndarray  # per vertex, KZ_LCC metres
+    y: np.ndarray
+    start: np.ndarray  # per segment: its first vertex (the next one ends it)
+    edge: np.ndarray  # per segment: its edge
+    first_seg: np.ndarray  # per edge: its first segment
+    km: np.ndarray  # per segment: geodesic km
+    maxspeed: np.ndarray  # per segment: posted km/h, NaN where none
+
+    def before(self, s: int) -> tuple[float, float, float]:
+        """km, posted km and posted minutes along segment s's edge before the segment."""
+        lo = int(self.first_seg[self.edge[s]])
+        km, ms = self.km[lo:s], self.maxspeed[lo:s]
+        posted = np.isfinite(ms)
+        return float(km.sum()), float(km[posted].sum()), float((km[posted] / ms[posted] * 60.0).sum())
 
 
 def _geometry(imp) -> _Geometry:
     """The segments of an imported network; straight edges for a version saved without geometry."""
     n_edges = len(imp.u)
     if getattr(imp, "geom_offsets", None) is not None:
-        off, glon, glat = imp.geom_offsets, imp.geom_lon, imp.geom_lat
+        off, glon, glat = imp.geom_offsets, np.asarray(imp.geom_lon, float), np.asarray(imp.geom_lat, float)
         km, ms = np.asarray(imp.geom_km, dtype=float), np.asarray(imp.geom_maxspeed, dtype=float)
     else:  # format 1: one straight segment per edge, its real km kept
         off = np.arange(0, 2 * n_edges + 1, 2, dtype=np.int64)
@@ -233,18 +245,10 @@ def _geometry(imp) -> _Geometry:
         glat = np.column_stack([imp.lat[imp.u], imp.lat[imp.v]]).ravel()
         km, ms = np.asarray(imp.km, dtype=float), np.full(n_edges, np.nan)
     per_edge = np.diff(off) - 1
-    start = np.delete(np.arange(len(glon)), off[1:] - 1)
-    edge = np.repeat(np.arange(n_edges), per_edge)
     x, y = TO_LCC.transform(glon, glat)
-    posted = np.isfinite(ms)
-    seg_first = np.concatenate([[0], np.cumsum(per_edge)])[:-1]
-
-    def along(values: np.ndarray) -> np.ndarray:  # cumulative within each edge, before each segment
-        c = np.concatenate([[0.0], np.cumsum(values)])
-        return c[:-1] - c[seg_first][edge]
-    return _Geometry(x[start], y[start], x[start + 1], y[start + 1], glon[start], glat[start], glon[start + 1],
-                     glat[start + 1], edge, km, along(km), along(np.where(posted, km, 0.0)),
-                     along(np.where(posted, km / np.where(posted, ms, 1.0) * 60.0, 0.0)), ms)
+    return _Geometry(glon, glat, np.asarray(x), np.asarray(y), np.delete(np.arange(len(glon)), off[1:] - 1),
+                     np.repeat(np.arange(n_edges), per_edge), np.concatenate([[0], np.cumsum(per_edge)])[:-1],
+                     km, ms)
 
 
 def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -255,17 +259,20 @@ def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.
     """
     from scipy.spatial import cKDTree
 
-    mx, my = (g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2
-    half = np.hypot(g.x1 - g.x0, g.y1 - g.y0).max() / 2
-    tree = cKDTree(np.column_stack([mx, my]))
+    a, b = g.start, g.start + 1
+    mid = np.column_stack([(g.x[a] + g.x[b]) / 2, (g.y[a] + g.y[b]) / 2])
+    half = float(np.hypot(g.x[b] - g.x[a], g.y[b] - g.y[a]).max()) / 2
+    tree = cKDTree(mid)
+    del mid
     dmid, _ = tree.query(np.column_stack([px, py]))
     seg, frac = np.zeros(len(px), dtype=np.int64), np.zeros(len(px))
     for i, (x, y, r) in enumerate(zip(px, py, dmid)):
         cand = np.sort(np.asarray(tree.query_ball_point([x, y], r + half + 1e-6), dtype=np.int64))
-        dx, dy = g.x1[cand] - g.x0[cand], g.y1[cand] - g.y0[cand]
+        x0, y0 = g.x[g.start[cand]], g.y[g.start[cand]]
+        dx, dy = g.x[g.start[cand] + 1] - x0, g.y[g.start[cand] + 1] - y0
         len2 = dx * dx + dy * dy
-        t = np.clip(((x - g.x0[cand]) * dx + (y - g.y0[cand]) * dy) / np.where(len2 > 0, len2, 1.0), 0.0, 1.0)
-        d2 = (g.x0[cand] + t * dx - x) ** 2 + (g.y0[cand] + t * dy - y) ** 2
+        t = np.clip(((x - x0) * dx + (y - y0) * dy) / np.where(len2 > 0, len2, 1.0), 0.0, 1.0)
+        d2 = (x0 + t * dx - x) ** 2 + (y0 + t * dy - y) ** 2
         k = int(np.argmin(d2))
         seg[i], frac[i] = cand[k], t[k]
     return seg, frac
@@ -371,14 +378,17 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
 
 def _snap_on(g: _Geometry, s: int, t: float) -> tuple:
     """(edge, km along it, posted km and minutes before the point, lon, lat) of fraction t of segment s."""
+    a = int(g.start[s])
     if t <= _END:
-        slon, slat, part = float(g.lon0[s]), float(g.lat0[s]), 0.0
+        slon, slat, part = float(g.lon[a]), float(g.lat[a]), 0.0
     elif t >= 1 - _END:
-        slon, slat, part = float(g.lon1[s]), float(g.lat1[s]), float(g.km[s])
+        slon, slat, part = float(g.lon[a + 1]), float(g.lat[a + 1]), float(g.km[s])
     else:
-        fx, fy = g.x0[s] + t * (g.x1[s] - g.x0[s]), g.y0[s] + t * (g.y1[s] - g.y0[s])
+        fx, fy = g.x[a] + t * (g.x[a + 1] - g.x[a]), g.y[a] + t * (g.y[a + 1] - g.y[a])
         slon, slat = (float(c) for c in FROM_LCC.transform(fx, fy))
-        part = min(float(geodesic_km(g.lon0[s], g.lat0[s], slon, slat)), float(g.km[s]))
-    posted = bool(np.isfinite(g.maxspeed[s]))
-    return (int(g.edge[s]), float(g.cum_km[s] + part), float(g.cum_posted_km[s] + (part if posted else 0.0)),
-            float(g.cum_posted_min[s] + (part / g.maxspeed[s] * 60.0 if posted else 0.0)), slon, slat)
+        part = min(float(geodesic_km(g.lon[a], g.lat[a], slon, slat)), float(g.km[s]))
+    done, done_posted, done_min = g.before(s)
+    ms = float(g.maxspeed[s])
+    posted = np.isfinite(ms)
+    return (int(g.edge[s]), done + part, done_posted + (part if posted else 0.0),
+            done_min + (part / ms * 60.0 if posted else 0.0), slon, slat)
