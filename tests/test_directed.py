@@ -370,3 +370,20 @@ def test_oneway_from_a_line_layer_column(tmp_path):
     back = model_on(net, {"town": NODES[1]}, {"city": NODES[3]})
     assert back.derive(params).towns[0].road_km == pytest.approx(nx.dijkstra_path_length(g, 1, 3, weight="km"),
                                                                  abs=5e-4)
+
+
+def test_shipped_network_stays_undirected_and_class_timed():
+    """The shipped network has no one-way edge and no posted speed: the symmetric graph, class speeds,
+    and reasons without the imported-network notes (its golden values are in test_geo_derivation)."""
+    model = SpatialModel(background=False)
+    params = parse_params({})
+    net = model.network(params)
+    assert net.oneway is None and net.posted is None and not net.directed
+    g = model.metric(params, "min").graph
+    assert (g != g.T).nnz == 0
+    same = model.derive(params)
+    ignore = model.derive(parse_params({"maxspeed_use": "ignore"}))
+    for a, b in zip(same.towns, ignore.towns):
+        assert (a.road_km, a.travel_min, a.in_fua, a.near_large_city) == (b.road_km, b.travel_min, b.in_fua,
+                                                                           b.near_large_city)
+        assert "one-way" not in a.near_large_city.reason and "maxspeed" not in a.in_fua.reason
