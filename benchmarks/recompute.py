@@ -314,7 +314,7 @@ def shipped(repeat: int = 20) -> list[str]:
         lines.append(f"  {name:22} {_median_time(fn, range(repeat))[0] * 1000:7.1f} ms")
     params = parse_params({})
     net = pipeline.spatial.network(params)
-    w = edge_weights(net.cls, net.km, params)
+    w = edge_weights(net.cls, net.km, params, net.factor)  # published section lengths, as the app
     srcs = [net.city_node[c] for c in atlas["selected_cities"]]
     ok = True
     for metric, key in (("km", "road_km"), ("min", "travel_min")):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .layers import GEOD
 
@@ -36,6 +36,8 @@ class RawWays:
         Per way: travel speed (defaults already filled in).
     oneway : numpy.ndarray
         Per way: bool, the vertex order is the direction of travel.
+    maxspeed : numpy.ndarray, optional
+        Per way: the posted speed (OSM ``maxspeed``, a line layer's speed column), NaN where none.
     """
 
     key: np.ndarray
@@ -48,6 +50,7 @@ class RawWays:
     oneway: np.ndarray
     cls_names: list
     ref_names: list
+    maxspeed: np.ndarray | None = None
 
     @property
     def n_ways(self) -> int:
@@ -92,8 +95,10 @@ def segments(raw: RawWays) -> tuple[dict, dict]:
     _, _, m = GEOD.inv(raw.lon[first], raw.lat[first], raw.lon[first + 1], raw.lat[first + 1])
     km = np.asarray(m, dtype=float) / 1000.0
     way = way_of[first]
+    posted = np.full(len(way), np.nan) if raw.maxspeed is None else np.asarray(raw.maxspeed, dtype=float)[way]
     segs = {"a": node_of[first], "b": node_of[first + 1], "km": km,
-            "minutes": km / raw.speed_kmh[way] * 60.0, "way": way, "dropped": dropped}
+            "minutes": km / raw.speed_kmh[way] * 60.0, "way": way, "dropped": dropped,
+            "first": first, "maxspeed": posted}
     return nodes, segs
 
 
@@ -150,8 +155,36 @@ def contract(n: int, segs: dict, attr: np.ndarray, oneway: np.ndarray) -> dict:
     uv = inc_node[order].reshape(-1, 2)
     first_seg = np.zeros(n_chain, dtype=np.int64)
     first_seg[label[::-1]] = np.arange(len(label))[::-1]
+    u_end = np.arange(2 * len(a))[ends][order].reshape(-1, 2)[:, 0]  # the incidence at each chain's u
+    seq, flip = _along(n, a, b, through, u_end, label)
+    posted = np.isfinite(segs["maxspeed"]) if "maxspeed" in segs else np.zeros(len(a), bool)
+    posted_min = np.where(posted, segs["km"] / np.where(posted, segs.get("maxspeed", 1.0), 1.0) * 60.0, 0.0)
     return {"u": uv[:, 0], "v": uv[:, 1], "km": np.bincount(label, segs["km"], minlength=n_chain),
-            "minutes": np.bincount(label, segs["minutes"], minlength=n_chain), "seg": first_seg}
+            "minutes": np.bincount(label, segs["minutes"], minlength=n_chain), "seg": first_seg,
+            "label": label, "seq": seq, "flip": flip,
+            "posted_km": np.bincount(label, np.where(posted, segs["km"], 0.0), minlength=n_chain),
+            "posted_min": np.bincount(label, posted_min, minlength=n_chain)}
+
+
+def _along(n: int, a: np.ndarray, b: np.ndarray, through: np.ndarray, u_end: np.ndarray,
+           label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The segments of every chain in order from its u end, and which are walked against their drawing.
+
+    Each chain is made a path of its own (its end vertices get private ids, so chains no longer
+    touch at junctions); one breadth-first search from every chain's u end numbers the vertices
+    along it. Returns ``seq`` (segment indices sorted by chain, then position) and ``flip`` (per
+    segment: walked from b to a).
+    """
+    n_seg = len(a)
+    ia = np.where(through[a], a, n + np.arange(n_seg))
+    ib = np.where(through[b], b, n + n_seg + np.arange(n_seg))
+    size = n + 2 * n_seg
+    g = coo_matrix((np.ones(n_seg), (ia, ib)), shape=(size, size)).tocsr()
+    hops = dijkstra(g, directed=False, indices=n + u_end, unweighted=True, min_only=True)
+    pa, pb = hops[ia], hops[ib]
+    flip = pa > pb
+    seq = np.lexsort((np.minimum(pa, pb), label))
+    return seq, flip
 
 
 def largest_component(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray,

@@ -116,7 +116,7 @@ class _Collector(osmium.SimpleHandler):
         self.cls_names = sorted({h["class"] for h in highways.values()})
         self.key, self.lon, self.lat = array("q"), array("d"), array("d")
         self.offsets, self.cls, self.ref = array("q", [0]), array("h"), array("i")
-        self.speed, self.oneway = array("d"), array("b")
+        self.speed, self.oneway, self.maxspeed = array("d"), array("b"), array("d")
         self.ref_codes: dict[str, int] = {"": 0}
         self.rail: list[tuple] = []
         self.counts = {"node_id_reached": 0, "ways_seen": 0, "road_ways": 0, "rail_ways": 0,
@@ -168,6 +168,7 @@ class _Collector(osmium.SimpleHandler):
         self.counts["maxspeed_used"] += not math.isnan(speed)
         self.counts["oneway_ways"] += direction != 0
         self.speed.append(spec["speed_kmh"] if math.isnan(speed) else speed)
+        self.maxspeed.append(speed)
         self.oneway.append(direction != 0)
         self.cls.append(self.cls_names.index(spec["class"]))
         ref = ";".join(split_refs(tags.get("ref", "")))
@@ -193,7 +194,7 @@ class _Collector(osmium.SimpleHandler):
         return RawWays(key=copy(self.key, np.int64), lon=copy(self.lon, float), lat=copy(self.lat, float),
                        offsets=copy(self.offsets, np.int64), cls=copy(self.cls, np.int16), ref=copy(self.ref, np.int32),
                        speed_kmh=copy(self.speed, float), oneway=copy(self.oneway, np.int8).astype(bool),
-                       cls_names=self.cls_names, ref_names=list(self.ref_codes))
+                       cls_names=self.cls_names, ref_names=list(self.ref_codes), maxspeed=copy(self.maxspeed, float))
 
     def railways(self) -> gpd.GeoDataFrame:
         """The ``railway=rail`` ways as lines in EPSG:4326 (``main``: tagged ``usage=main``)."""

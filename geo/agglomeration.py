@@ -18,7 +18,7 @@ from ._errors import ParamError
 from .catchments import fua_catchments
 from .junctions import Lines
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
-from .network import Network, build_network
+from .network import Network, build_imported, build_network
 from .params import Params, PlannedRoad
 from .places import PlaceIndex
 from .results import AccessLink, Derivation, Flag, PlannedEdge, TownAccess
@@ -121,20 +121,28 @@ class SpatialModel:
         key = (params.snap_km, params.on_network_km) if self._fixed is None else "fixed"
 
         def build():
-            net = self._fixed or build_network(self.layers, snap_km=params.snap_km,
-                                               on_network_km=params.on_network_km)
-            return net, Topology(net.n_nodes, net.u, net.v), EdgeClasses(net.cls)
+            net = self._fixed or self._build_network(params)
+            if net is None:
+                net = build_imported(self.layers.imported, self.layers.towns, self.layers.cities,
+                                     snap_km=params.snap_km, on_network_km=params.on_network_km)
+            return net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
         return self._networks.get(key, build)
+
+    def _build_network(self, params: Params) -> Network | None:
+        """The shipped layers' graph (geo.network), or None for an imported version (built from its arrays)."""
+        if getattr(self.layers, "imported", None) is not None:
+            return None
+        return build_network(self.layers, snap_km=params.snap_km, on_network_km=params.on_network_km)
 
     def _metric_key(self, params: Params, metric: str) -> tuple:
         net_key = (params.snap_km, params.on_network_km)
-        return (net_key, metric, params.detours) + ((params.speeds,) if metric == "min" else ())
+        return (net_key, metric, params.detours) + ((params.speeds, params.maxspeed_use) if metric == "min" else ())
 
     def metric(self, params: Params, metric: str) -> MetricRouting:
         """One metric's graph and nearest-city searches; road km do not depend on the speeds (cached)."""
         def build():
             net, topology, classes = self._network_entry(params)
-            w = classes.weights(net.km, params, net.factor)[metric]
+            w = classes.weights(net.km, params, net.factor, net.posted)[metric]
             sources = np.array([net.city_node[c] for c in self._source_ids(net)], dtype=np.int64)
             return MetricRouting(topology, w, sources, predecessors=metric == "km")
         return self._metrics.get(self._metric_key(params, metric), build)
@@ -164,7 +172,8 @@ class SpatialModel:
             u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
             v = np.concatenate([net.v, [b for _, b, _ in edges]]).astype(np.int64)
             w = np.concatenate([w, [m for _, _, m in edges]])
-            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net), params.fua_minutes)
+            oneway = None if net.oneway is None else np.concatenate([net.oneway, np.zeros(len(edges), bool)])
+            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net), params.fua_minutes, oneway)
         return self._catchments.get(key, build)
 
     def cache_bytes(self) -> dict[str, int]:
@@ -282,10 +291,11 @@ class SpatialModel:
         own = self._own_note(tid, params)
         fua_flag = self._fua_flag(params, fua_city, float(minutes), access, n_sel)
         near_flag = self._near_flag(params, city, float(road_km), access, n_sel)
+        way, speeds = _network_notes(net, params)
         return TownAccess(
             town_id=tid, town=self.town_names[ti],
-            in_fua=Flag(fua_flag.value, fua_flag.reason + own),
-            near_large_city=Flag(near_flag.value, near_flag.reason + own),
+            in_fua=Flag(fua_flag.value, fua_flag.reason + way + speeds + own),
+            near_large_city=Flag(near_flag.value, near_flag.reason + way + own),
             corridor_junction=junction, nearest_city_id=city,
             nearest_city=self.city_names[city] if city else None,
             road_km=round(float(road_km), 3) if ok_near else None, fua_city_id=fua_city,
@@ -367,6 +377,17 @@ def _geojson_bytes(fc: dict) -> int:
     """Approximate memory of a catchment FeatureCollection: about 330 bytes per two-point part
     (three lists and four floats)."""
     return 330 * sum(len(f["geometry"]["coordinates"]) for f in fc["features"]) + 1000
+
+
+def _network_notes(net: Network, params: Params) -> tuple[str, str]:
+    """What an imported network adds to a reason: one-way roads followed, and the speed rule used
+    (nothing on the shipped network, which has neither)."""
+    way = "; measured from the town to the city, one-way roads followed" if net.directed else ""
+    if net.posted is None:
+        return way, ""
+    if params.maxspeed_use == "use":
+        return way, "; speeds: the posted maxspeed where tagged, else the class speed (maxspeed_use = use)"
+    return way, "; speeds: class speeds, posted maxspeed ignored (maxspeed_use = ignore)"
 
 
 def _access(a: dict) -> AccessLink:

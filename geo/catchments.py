@@ -2,23 +2,32 @@
 
 Each road piece belongs to the catchment of the large city reached fastest (functional urban areas
 do not overlap); an edge reached from both ends by different cities is split where the two travel
-times meet. Vectorised over the edges: no Python loop per edge.
+times meet. A piece is in the catchment when a traveller on it can REACH the city within the minutes
+(the node distances are to the city): on a one-way edge u -> v only the part before v that reaches v
+in time counts, never a part "reached" through u against the direction of travel. Vectorised over
+the edges: no Python loop per edge.
 """
 from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
 
 import numpy as np
 
 from .routing import MIN_WEIGHT, NearestField
 
 
-def _pieces(du, dv, su, sv, w, minutes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _pieces(du, dv, su, sv, w, minutes, oneway=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per edge: reached fraction from u and from v, their cities, after splitting contested edges.
 
     Returns (fu, fv, su, sv): the piece [u, u + fu] belongs to city su, [v, v - fv] to sv; an edge
-    wholly reached by one city has fu = 1 and fv = 0.
+    wholly reached by one city has fu = 1 and fv = 0. A one-way edge (u -> v) has fu = 0: no point
+    of it can travel back to u.
     """
     fu = np.clip((minutes - du) / w, 0.0, 1.0)
     fv = np.clip((minutes - dv) / w, 0.0, 1.0)
+    if oneway is not None:
+        fu[oneway] = 0.0
     overlap = (fu + fv >= 1.0) & (fu > 0) & (fv > 0)
     same = overlap & (su == sv)
     fu[same], fv[same] = 1.0, 0.0  # one whole edge
@@ -29,7 +38,8 @@ def _pieces(du, dv, su, sv, w, minutes) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def fua_catchments(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray, w_min: np.ndarray,
-                   field: NearestField, city_ids: list[str], minutes: float) -> dict:
+                   field: NearestField, city_ids: list[str], minutes: float,
+                   oneway: np.ndarray | None = None) -> dict:
     """GeoJSON FeatureCollection: per large city (in row order), its network within ``minutes``.
 
     Parameters
@@ -39,12 +49,14 @@ def fua_catchments(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarra
     field : nearest selected large city by travel minutes for every node.
     city_ids : city id per routing row.
     minutes : the FUA threshold.
+    oneway : per edge, travel only from u to v (optional; planned roads are two-way).
     """
     du, dv = field.dist[u], field.dist[v]
     reach = (du < minutes) | (dv < minutes)
     k = np.flatnonzero(reach)
     w = np.maximum(w_min[k], MIN_WEIGHT)
-    fu, fv, su, sv = _pieces(du[k], dv[k], field.src[u[k]], field.src[v[k]], w, minutes)
+    fu, fv, su, sv = _pieces(du[k], dv[k], field.src[u[k]], field.src[v[k]], w, minutes,
+                             None if oneway is None else np.asarray(oneway, dtype=bool)[k])
     ends = [(u[k], v[k], fu, su), (v[k], u[k], fv, sv)]
     parts, owners, order = [], [], []
     for side, (p, q, f, s) in enumerate(ends):
@@ -59,9 +71,24 @@ def fua_catchments(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarra
     xy, owner = xy[sort], owner[sort]
     bounds = np.flatnonzero(np.diff(owner)) + 1
     feats = []
-    for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(owner)]):
-        if stop <= start or owner[start] < 0:
-            continue
-        feats.append({"type": "Feature", "properties": {"city": city_ids[owner[start]], "minutes": minutes},
-                      "geometry": {"type": "MultiLineString", "coordinates": xy[start:stop].tolist()}})
+    with _no_gc():
+        for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(owner)]):
+            if stop <= start or owner[start] < 0:
+                continue
+            feats.append({"type": "Feature", "properties": {"city": city_ids[owner[start]], "minutes": minutes},
+                          "geometry": {"type": "MultiLineString", "coordinates": xy[start:stop].tolist()}})
     return {"type": "FeatureCollection", "features": feats}
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector while lists of coordinates are made: they hold no cycles, and
+    on a large network the collections it triggers (each walking every tracked object) cost about 3/4
+    of the time (measured: 2.0 s -> 0.47 s for 192,000 pieces at 2 million edges)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

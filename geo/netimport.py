@@ -48,7 +48,8 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "instance" / "networks"
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml")
 LINE_COLUMNS = ("class", "ref", "speed", "oneway")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: posted maxspeed parts and the edges' geometry
+OPTIONAL_ARRAYS = ("posted_km", "posted_min", "geom_offsets", "geom_lon", "geom_lat", "geom_km", "geom_maxspeed")
 _NAME = VERSION_NAME  # the rule the `network` parameter checks too (geo.params)
 
 
@@ -67,6 +68,13 @@ class ImportedNetwork:
     report : dict
         Source, sha256, date, counts, what was dropped, seconds, and ``peak_rss_mb``: the peak resident
         memory of the process up to the end of the import (ru_maxrss, so it includes earlier work).
+    posted_km, posted_min : numpy.ndarray
+        Per edge: km of its parts with a posted maxspeed, and their minutes at that speed (routing
+        uses them with ``maxspeed_use`` = use; the rest of the edge runs at the planner's class speed).
+    geom_offsets, geom_lon, geom_lat, geom_km, geom_maxspeed : numpy.ndarray
+        The real geometry of each edge (see ``_geometry``), so a town snaps onto the road where it is
+        and its km along a contracted chain are exact. None for a version saved before they existed
+        (format 1): its edges are then straight.
     """
 
     lon: np.ndarray
@@ -82,6 +90,13 @@ class ImportedNetwork:
     railways: gpd.GeoDataFrame
     report: dict = field(default_factory=dict)
     crs: str = DISPLAY_CRS
+    posted_km: np.ndarray | None = None
+    posted_min: np.ndarray | None = None
+    geom_offsets: np.ndarray | None = None
+    geom_lon: np.ndarray | None = None
+    geom_lat: np.ndarray | None = None
+    geom_km: np.ndarray | None = None
+    geom_maxspeed: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -191,7 +206,8 @@ def _lines_to_raw(gdf: gpd.GeoDataFrame, columns: dict, table: dict, default_cla
     ref_codes, ref_names = pd.factorize(ref)
     raw = RawWays(key=coordinate_keys(coords[:, 0], coords[:, 1]), lon=coords[:, 0].copy(), lat=coords[:, 1].copy(),
                   offsets=offsets, cls=cls_codes, ref=ref_codes, speed_kmh=speed.fillna(default).to_numpy(float),
-                  oneway=direction.to_numpy() != 0, cls_names=list(cls_names), ref_names=list(ref_names))
+                  oneway=direction.to_numpy() != 0, cls_names=list(cls_names), ref_names=list(ref_names),
+                  maxspeed=speed.to_numpy(float))
     counts = {"road_ways": int(len(gdf)), "maxspeed_used": int(speed.notna().sum()),
               "oneway_ways": int((direction != 0).sum())}
     return raw, counts
@@ -250,11 +266,39 @@ def _build(raw: RawWays, name: str) -> tuple[dict, dict]:
            "u": new_index[edges["u"][edge_keep]], "v": new_index[edges["v"][edge_keep]],
            "km": edges["km"][edge_keep], "minutes": edges["minutes"][edge_keep], "oneway": raw.oneway[way],
            "cls": np.array(raw.cls_names, dtype=object)[raw.cls[way]],
-           "road": np.array(raw.ref_names, dtype=object)[raw.ref[way]]}
+           "road": np.array(raw.ref_names, dtype=object)[raw.ref[way]],
+           "posted_km": edges["posted_km"][edge_keep], "posted_min": edges["posted_min"][edge_keep],
+           **_geometry(raw, segs, edges, edge_keep)}
     topo = {"vertices": int(len(raw.key)), "segments": int(len(segs["a"])), "nodes_before": int(len(ends)),
             "edges_contracted": int(len(edges["u"])), "nodes": int(node_keep.sum()), "edges": int(edge_keep.sum()),
             "km": round(float(out["km"].sum()), 3), "dropped": {**segs["dropped"], **dropped}}
     return out, topo
+
+
+def _geometry(raw: RawWays, segs: dict, edges: dict, edge_keep: np.ndarray) -> dict:
+    """The real geometry of every kept edge, u to v: its vertices and, per segment, km and maxspeed.
+
+    Vertices of edge e are ``geom_lon[geom_offsets[e]:geom_offsets[e + 1]]`` (u first, v last); its
+    segments are ``geom_km[geom_offsets[e] - e:geom_offsets[e + 1] - e - 1]`` (one fewer).
+    """
+    seq = edges["seq"][edge_keep[edges["label"][edges["seq"]]]]
+    new_id = np.cumsum(edge_keep) - 1
+    seg_edge = new_id[edges["label"][seq]]
+    n_edges = int(edge_keep.sum())
+    per_edge = np.bincount(seg_edge, minlength=n_edges)
+    offsets = np.concatenate([[0], np.cumsum(per_edge + 1)]).astype(np.int64)
+    seg_offsets = offsets[:-1] - np.arange(n_edges)
+    flip = edges["flip"][seq]
+    start = segs["first"][seq] + flip
+    slot = offsets[seg_edge] + (np.arange(len(seq)) - seg_offsets[seg_edge])
+    lon, lat = np.empty(offsets[-1]), np.empty(offsets[-1])
+    lon[slot], lat[slot] = raw.lon[start], raw.lat[start]
+    last = offsets[1:] - 1  # v: the end of each edge's last segment
+    last_seg = np.concatenate([[0], np.cumsum(per_edge)])[1:] - 1
+    end = segs["first"][seq[last_seg]] + 1 - flip[last_seg]
+    lon[last], lat[last] = raw.lon[end], raw.lat[end]
+    return {"geom_offsets": offsets, "geom_lon": lon, "geom_lat": lat, "geom_km": segs["km"][seq],
+            "geom_maxspeed": segs["maxspeed"][seq]}
 
 
 # ---------------------------------------------------------------- public API
@@ -319,7 +363,8 @@ def _write(net: ImportedNetwork, folder: Path, name: str) -> None:
     np.savez(folder / "network.npz", lon=net.lon, lat=net.lat, node_key=net.node_key, u=net.u, v=net.v,
              km=net.km, minutes=net.minutes, oneway=net.oneway, cls_code=cls_codes.astype(np.int32),
              cls_names=np.array(cls_names, dtype=str), road_code=road_codes.astype(np.int32),
-             road_names=np.array(road_names, dtype=str))
+             road_names=np.array(road_names, dtype=str),
+             **{k: getattr(net, k) for k in OPTIONAL_ARRAYS if getattr(net, k) is not None})
     if len(net.railways):
         net.railways.to_file(folder / "railways.gpkg", driver="GPKG", engine="pyogrio")
     meta = {"format": FORMAT_VERSION, "name": name, "report": net.report}
@@ -376,7 +421,8 @@ def load_version(name: str, root: str | Path = DEFAULT_ROOT) -> ImportedNetwork:
     return ImportedNetwork(lon=a["lon"], lat=a["lat"], node_key=a["node_key"], u=a["u"], v=a["v"], km=a["km"],
                            minutes=a["minutes"], oneway=a["oneway"],
                            cls=a["cls_names"].astype(object)[a["cls_code"]],
-                           road=a["road_names"].astype(object)[a["road_code"]], railways=rail, report=meta["report"])
+                           road=a["road_names"].astype(object)[a["road_code"]], railways=rail, report=meta["report"],
+                           **{k: a[k] for k in OPTIONAL_ARRAYS if k in a})
 
 
 def list_versions(root: str | Path = DEFAULT_ROOT) -> list[dict]:

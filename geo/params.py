@@ -96,6 +96,7 @@ class Params:
     detours: tuple[tuple[str, float], ...]  # (road class, factor)
     planned_roads: tuple[PlannedRoad, ...] = field(default=())
     network: str = "shipped"  # the road network version (geo.versions); whether it exists is checked there
+    maxspeed_use: str = "use"  # imported networks: posted maxspeed where present (use) or class speeds only (ignore)
 
     def speed(self, cls: str) -> float:
         return dict(self.speeds)[cls]

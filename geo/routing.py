@@ -3,17 +3,22 @@
 Three levels, each cached by the caller (geo.agglomeration) for what it depends on:
 
 ``Topology`` (per network)
-    The compact undirected CSR structure of the edges; a new weight set (speeds, detours) only
-    refills its data array (``Topology.graph``), it never sorts the edges again.
+    The compact CSR structure of the edges; a new weight set (speeds, detours) only refills its data
+    array (``Topology.graph``), it never sorts the edges again. Symmetric when every edge is two-way
+    (the shipped network); with one-way edges it is the *reversed* travel graph, so that a search
+    from the large cities gives every node's distance TO its nearest city.
 ``MetricRouting`` (per network and weights of one metric, road km or minutes)
     The graph, and ``field(rows)``: for every node, the nearest of the selected large cities, its
     distance and the shortest-path tree (one multi-source search, scipy ``min_only``). The
     per-city matrices (city x node, float32) are built once, on request or in the background, so
     that a later change of the city set is array work, not a search.
 ``NearestField.with_planned``
-    Adds planned roads exactly: ``new = min(old, old[a] + w + d(b, n), old[b] + w + d(a, n))``.
-    Only the direction that reaches its far end sooner than before can help (at most one), and its
-    search stops at the largest finite distance less the gain (no node farther can improve).
+    Adds planned (two-way) roads exactly: ``new = min(old, old[a] + w + d(n, b), old[b] + w + d(n, a))``
+    where ``d(n, b)`` is the travel distance from n to b, i.e. a search from b on the searched graph
+    (reversed when there are one-way edges). Only the direction that reaches its far end sooner than
+    before can help (at most one), and its search stops at the largest finite distance less the gain
+    (no node farther can improve: every node that can reach b can reach a city, so its old distance
+    is finite and at most the largest).
 """
 from __future__ import annotations
 
@@ -29,10 +34,11 @@ METRICS = ("km", "min")
 MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges
 
 
-def edge_weights(cls: np.ndarray, km: np.ndarray, params, factor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def edge_weights(cls: np.ndarray, km: np.ndarray, params, factor: np.ndarray | None = None,
+                 posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Road km (geodesic x the section's published factor, else the class's detour factor) and minutes
-    (road km / class speed)."""
-    return EdgeClasses(cls).weights(km, params, factor)
+    (road km / class speed; the parts with a posted maxspeed at that speed, see EdgeClasses.weights)."""
+    return EdgeClasses(cls).weights(km, params, factor, posted)
 
 
 class EdgeClasses:
@@ -46,31 +52,51 @@ class EdgeClasses:
         """Per-edge value of a per-class table."""
         return np.array([table[c] for c in self.names], dtype=float)[self.codes]
 
-    def weights(self, km: np.ndarray, params, factor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def weights(self, km: np.ndarray, params, factor: np.ndarray | None = None,
+                posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Road km (geodesic x the published section factor where there is one, else the class's detour
-        factor) and minutes (road km / speed) per edge."""
+        factor) and minutes per edge.
+
+        Minutes are road km / the class speed, except, with ``posted`` = (km, minutes) per edge of the
+        parts that carry a posted ``maxspeed`` (imported networks) and ``params.maxspeed_use`` = use:
+        those parts take their posted minutes and only the rest runs at the class speed. Both are
+        scaled by the edge's factor (1 for imported edges: their km are the real geometry's).
+        """
         detour = self.values(dict(params.detours))
         if factor is not None:
             detour = np.where(np.isfinite(factor), factor, detour)
         road_km = np.asarray(km, dtype=float) * detour
-        return {"km": road_km, "min": road_km / self.values(dict(params.speeds)) * 60.0}
+        speed = self.values(dict(params.speeds))
+        if posted is None or getattr(params, "maxspeed_use", "use") != "use":
+            return {"km": road_km, "min": road_km / speed * 60.0}
+        fixed_km, fixed_min = (np.asarray(x, dtype=float) for x in posted)
+        free_km = np.maximum(np.asarray(km, dtype=float) - fixed_km, 0.0) * detour
+        return {"km": road_km, "min": free_km / speed * 60.0 + fixed_min * detour}
 
 
 class Topology:
-    """The compact structure of a network's edges: symmetric CSR (both directions), parallel edges merged.
+    """The compact structure of a network's edges as the graph searched from the large cities.
 
-    Searches run with ``directed=True`` on the symmetric matrix: scipy would otherwise transpose an
-    undirected graph on every call.
+    All edges two-way (``oneway`` None or all false): symmetric CSR (both directions), parallel edges
+    merged. With one-way edges: the travel graph *reversed* (a one-way edge u -> v is the entry
+    (v, u); a two-way edge gives both), parallel entries merged, so that a search from the cities
+    on it gives each node's distance to the city, the direction a town's traveller drives. Searches
+    run with ``directed=True``: scipy would otherwise transpose an undirected graph on every call.
 
     Parameters
     ----------
     n : number of nodes.
     u, v : edge end nodes (parallel edges and self-loops allowed).
+    oneway : per edge, travel only from u to v (optional).
     """
 
-    def __init__(self, n: int, u: np.ndarray, v: np.ndarray):
+    def __init__(self, n: int, u: np.ndarray, v: np.ndarray, oneway: np.ndarray | None = None):
         self.n = int(n)
         self.u, self.v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        self.directed = oneway is not None and bool(np.any(oneway))
+        if self.directed:
+            self._reversed(np.asarray(oneway, dtype=bool))
+            return
         a, b = np.minimum(self.u, self.v), np.maximum(self.u, self.v)
         keep = np.flatnonzero(a != b)
         order = keep[np.lexsort((b[keep], a[keep]))]
@@ -86,27 +112,47 @@ class Topology:
         self.indices, self.indptr = sym.indices.astype(np.int32), sym.indptr.astype(np.int32)
         self._pair = sym.data - 1
 
+    def _reversed(self, oneway: np.ndarray) -> None:
+        """CSR of the reversed travel graph: row = the node searched from, column = the node before it."""
+        e = np.arange(len(self.u), dtype=np.int64)
+        two = ~oneway
+        frm = np.concatenate([self.v, self.u[two]])  # travel u -> v is the search entry v -> u
+        to = np.concatenate([self.u, self.v[two]])
+        eid = np.concatenate([e, e[two]])
+        keep = np.flatnonzero(frm != to)
+        order = keep[np.lexsort((to[keep], frm[keep]))]  # row-major: already CSR order
+        frm, to = frm[order], to[order]
+        first = np.ones(len(frm), dtype=bool)
+        first[1:] = (frm[1:] != frm[:-1]) | (to[1:] != to[:-1])
+        self._order, self._starts = eid[order], np.flatnonzero(first)
+        self.indices = to[first].astype(np.int32)
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(frm[first], minlength=self.n))]).astype(np.int32)
+        self._pair = None
+
     @property
     def nbytes(self) -> int:
-        return sum(x.nbytes for x in (self.u, self.v, self._order, self._starts, self.indices, self.indptr,
-                                      self._pair))
+        arrays = (self.u, self.v, self._order, self._starts, self.indices, self.indptr, self._pair)
+        return sum(x.nbytes for x in arrays if x is not None)
 
     def graph(self, w: np.ndarray) -> csr_matrix:
-        """The symmetric CSR graph for per-edge weights ``w`` (the lightest of parallel edges), no sort."""
+        """The CSR graph searched for per-edge weights ``w`` (the lightest of parallel edges), no sort."""
         if len(self._order) == 0:
             return csr_matrix((self.n, self.n))
-        data = np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts)
-        return csr_matrix((np.maximum(data, MIN_WEIGHT)[self._pair], self.indices, self.indptr),
+        data = np.maximum(np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts), MIN_WEIGHT)
+        return csr_matrix((data if self._pair is None else data[self._pair], self.indices, self.indptr),
                           shape=(self.n, self.n))
 
 
-def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
-    """Symmetric CSR adjacency keeping the lightest of parallel edges (COO would sum them)."""
-    return Topology(n, u, v).graph(w)
+def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, oneway: np.ndarray | None = None) -> csr_matrix:
+    """CSR adjacency searched from the cities (symmetric, or reversed with one-way edges) keeping the
+    lightest of parallel edges (COO would sum them)."""
+    return Topology(n, u, v, oneway).graph(w)
 
 
 def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
-    """A copy of the symmetric graph with edge (a, b) of weight w (the lighter one if it exists)."""
+    """A copy of the graph with the two-way edge (a, b) of weight w (the lighter one if it exists).
+
+    Planned roads are two-way, so both entries are set whether the graph is symmetric or reversed."""
     w = max(w, MIN_WEIGHT)
     return _with_entry(_with_entry(g, a, b, w), b, a, w)
 
@@ -184,7 +230,8 @@ class NearestField:
         d = self.dist
         finite = d[np.isfinite(d)]
         top = float(finite.max()) if len(finite) else np.inf
-        # via a -> b: new = d[a] + w + d(b, n); only nodes with d(b, n) < top - d[a] - w can improve
+        # n -> b -> a -> city: new = d[a] + w + d(n, b), d(n, b) a search from b on the searched graph;
+        # only nodes with d(n, b) < top - d[a] - w can improve
         # a direction helps only when it reaches its far end sooner than before (g < d[end])
         gains = [(start, end, d[start] + w) for start, end in ((a, b), (b, a)) if d[start] + w < d[end]]
         found = []

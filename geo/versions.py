@@ -1,14 +1,16 @@
 """Network versions: the shipped schematic network, or one imported with ``python -m geo import-network``.
 
-An imported version becomes the same ``Layers`` the shipped data give (geo.layers): its edges are road
-lines (each drawn straight between its two nodes, with ``km_factor`` = the edge's real geometric length
-/ the straight length, so routing uses the real length), its main railways the railway layer; towns,
-cities, oblasts, tourism sites and official agglomerations stay the shipped ones. The spatial
-derivation then runs unchanged on it (geo.agglomeration.SpatialModel).
+An imported version becomes the same ``Layers`` the shipped data give (geo.layers), as ``ImportedLayers``:
+its edges are road lines (each drawn straight between its two nodes, with ``km_factor`` = the edge's
+real geometric length / the straight length; they serve the corridor count and drawing), its main
+railways the railway layer; towns, cities, oblasts, tourism sites and official agglomerations stay the
+shipped ones. The layers carry the imported graph itself, from which the spatial model builds its
+routing graph (geo.network.build_imported: towns snapped onto the real geometry, one-way edges, posted
+maxspeed); the derivation is otherwise the same (geo.agglomeration.SpatialModel).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,10 +19,10 @@ import pandas as pd
 import shapely
 
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
+from .network import CLASS_OF_IMPORT
 from .netimport import DEFAULT_ROOT, ImportedNetwork, list_versions, load_version
 
 SHIPPED = "shipped"
-CLASS_OF_IMPORT = {"district": "oblast", "local": "oblast"}  # classes the method has no parameters for
 
 
 def version_info(name: str, root: str | Path = DEFAULT_ROOT) -> dict:
@@ -63,13 +65,28 @@ def _railways(net: ImportedNetwork) -> gpd.GeoDataFrame:
                             geometry=main.geometry.values, crs=DISPLAY_CRS)
 
 
+@dataclass
+class ImportedLayers(Layers):
+    """Layers of an imported version, carrying the imported graph itself: the spatial model builds its
+    routing graph from it (geo.network.build_imported: real geometry, one-way edges, posted speeds),
+    while ``roads`` (one straight line per edge) serves the corridor count and drawing."""
+
+    imported: ImportedNetwork | None = None
+
+
 def layers_for(name: str, root: str | Path = DEFAULT_ROOT, base: Layers | None = None) -> Layers:
     """The layers of a network version (``shipped``: the data root's own)."""
     base = base or load_layers()
     if name == SHIPPED:
         return base
     net = load_version(name, root)
+    return imported_layers(net, base)
+
+
+def imported_layers(net: ImportedNetwork, base: Layers) -> ImportedLayers:
+    """``base`` (towns, cities, oblasts ...) with the roads and railways of an imported network."""
     empty = pd.DataFrame(columns=base.waypoints.columns)
-    return replace(base, roads=_road_lines(net), railways=_railways(net),
-                   corridors=base.corridors.iloc[0:0], waypoints=empty,
-                   access_roads=base.access_roads.iloc[0:0])
+    layers = replace(base, roads=_road_lines(net), railways=_railways(net),
+                     corridors=base.corridors.iloc[0:0], waypoints=empty,
+                     access_roads=base.access_roads.iloc[0:0])
+    return ImportedLayers(**{f.name: getattr(layers, f.name) for f in fields(Layers)}, imported=net)

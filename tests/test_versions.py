@@ -46,8 +46,12 @@ def test_imported_network_keeps_real_lengths(version, tiny_root):
     real = GEOD.line_length(lon, lat) / 1000
     straight = GEOD.inv(70.0, 48.0, 70.0, 49.0)[2] / 1000
     assert real > straight * 1.05  # the road winds
-    on = towns["ontown"]  # halfway along the contracted edge: half of the real length, not of the straight line
-    assert on.nearest_city == "Smallcity" and on.road_km == pytest.approx(real / 2, rel=1e-3)
+    on = towns["ontown"]  # at vertex 3 of the contracted chain: placed there, not on the chain's chord
+    to_small = GEOD.line_length(lon[:3], lat[:3]) / 1000
+    to_big = GEOD.inv(70.0, 48.5, 70.0, 49.0)[2] / 1000
+    assert to_big < real / 2 < to_small  # the old chord placement (real / 2 either way) would be wrong
+    assert on.nearest_city == "Bigcity" and on.road_km == pytest.approx(to_big, abs=5e-4)
+    assert SpatialModel(layers).road_km(parse_params({}), "ontown", "smallcity") == pytest.approx(to_small, rel=1e-6)
     # the imported main railway and the trunk road make a junction at Ontown (within 15 km)
     assert on.corridor_junction.value == 100
 
