@@ -65,6 +65,7 @@ class Atlas:
         self._rendered_bytes, self.rendered_max = 0, rendered_mb * 1024 * 1024
         self.default_params = default_params()
         self._snapshot = Snapshot(-1, {}, {}, {})
+        self._stamp = self._networks_stamp()
         self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
         seed_store(store, self.pipeline, self.town_id)
 
@@ -76,10 +77,24 @@ class Atlas:
     def experts(self) -> dict:
         return self.snapshot().experts
 
+    def _networks_stamp(self) -> int:
+        """When the networks folder last changed (a version saved by any process): its mtime, 0 if none."""
+        try:
+            return os.stat(self.pipeline.networks_root).st_mtime_ns
+        except OSError:
+            return 0
+
     def snapshot(self) -> Snapshot:
-        """The stored data now (re-read and screened only when the head revision moved)."""
-        head = self.store.head()
+        """The stored data now (re-read and screened only when the head revision moved).
+
+        A new network version saved by another process (the networks folder changed) drops what was
+        rendered too, as ``networks_changed`` does in the process that saved it.
+        """
+        head, stamp = self.store.head(), self._networks_stamp()
         with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._data_changed()
             if head == self._snapshot.head:
                 return self._snapshot
         towns = {t for t in self.metas}
@@ -325,6 +340,9 @@ def init_app(app) -> None:
     app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), store=store,
                                     networks_root=app.config.get("NETWORKS_ROOT"))
     app.extensions["atlas"].data_note = note
+    importer = app.extensions.get("network_import")
+    if importer is not None:  # the import state in the store: seen by every worker process
+        importer.attach(store)
 
 
 def get_atlas() -> Atlas:

@@ -32,13 +32,33 @@ def colour(town: dict, method) -> str:
     return CATEGORY_COLOURS.get(cat) or method.scenarios[cat]["colour"]
 
 
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def _clean(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
+    """``x`` ready for JSON: non-finite floats as None, keys starting with '_' dropped, tuples as lists.
+
+    Copy on write: a dict or list needing no change is returned as it is (shared with the cached
+    atlas, which nothing changes once scored), so a clean record costs a walk, not a deep copy.
+    """
+    kind = type(x)
+    if kind in _LEAVES:
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items() if not k.startswith("_")}
+        out, changed = {}, False
+        for k, v in x.items():
+            if isinstance(k, str) and k.startswith("_"):
+                changed = True
+                continue
+            c = v if type(v) in _LEAVES else _clean(v)
+            changed = changed or c is not v
+            out[k] = c
+        return out if changed else x
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        out = [v if type(v) in _LEAVES else _clean(v) for v in x]
+        return x if kind is list and all(a is b for a, b in zip(out, x)) else out
     return x
 
 
