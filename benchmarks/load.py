@@ -7,7 +7,8 @@ Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and send
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
 parameters seen before (cached) and new ones (a near_km never asked before: a real recompute), and
 conditional GETs that repeat an ETag (304 expected); 10 % of all requests are new recomputes.
-Before the measured run, one request per cached answer of the mix warms the caches (--cold: none).
+Before the measured run, one request per cached answer of the mix warms the caches, on as many
+concurrent connections as there are clients (each server process gets its own; --cold: none).
 Reported: throughput, p50/p99 per route,
 errors (any status other than 200/304, or a failed check of the body). With --spawn it also
 reports start-up to first page: from starting the server process to the first 200 on GET /.
@@ -94,16 +95,23 @@ def plan(n: int, rng: random.Random, fresh: iter) -> list[tuple]:
     return out
 
 
-def warm_up(host: str, port: int) -> None:
-    """One request for each cached answer of the mix (pages, payloads), not measured."""
-    c = Client(host, port, [], threading.Lock())
-    for lang in ("en", "ru", "kk"):
-        for extra in ({}, {"near_km": 200}, {"fua_minutes": 90}):
-            c.request("warm", "GET", "/?" + urlencode({"lang": lang} | extra))
-        c.request("warm", "GET", f"/api/towns?lang={lang}")
-        for body in CACHED_PARAMS:
-            c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
-    c.conn.close()
+def warm_up(host: str, port: int, connections: int = 1) -> None:
+    """One request for each cached answer of the mix (pages, payloads), not measured; sent over
+    ``connections`` concurrent connections, so that every worker process of a server gets them."""
+    def one():
+        c = Client(host, port, [], threading.Lock())
+        for lang in ("en", "ru", "kk"):
+            for extra in ({}, {"near_km": 200}, {"fua_minutes": 90}):
+                c.request("warm", "GET", "/?" + urlencode({"lang": lang} | extra))
+            c.request("warm", "GET", f"/api/towns?lang={lang}")
+            for body in CACHED_PARAMS:
+                c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
+        c.conn.close()
+    threads = [threading.Thread(target=one) for _ in range(connections)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
 
 
 def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float) -> dict:
@@ -214,7 +222,7 @@ def main(argv=None) -> int:
             ap.error("loopback only: --url must be http://127.0.0.1:PORT or localhost")
     try:
         if not args.cold:
-            warm_up(host, port)
+            warm_up(host, port, args.clients)
         s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds)
     finally:
         if proc is not None:
