@@ -6,8 +6,6 @@ from __future__ import annotations
 import threading
 import time
 
-from scoring.robustness import robustness
-
 from .store import JobBoard
 
 DRAWS = 1000  # the default of the issue: 1,000 seeded draws for all towns
@@ -69,6 +67,8 @@ class Runner:
             if done == total or now - self._last_progress >= PROGRESS_EVERY_S:
                 self._last_progress = now
                 self.board.update({"state": "running", "progress": round(done / total, 3), "revision": snap.head})
+        from scoring.robustness import robustness  # imported when a run starts, not at start-up
+
         try:
             result = robustness(_StoreBound(self.atlas.pipeline, snap), draws=self.draws, seed=self.seed,
                                 progress=progress)

@@ -83,18 +83,18 @@ def main() -> None:
     if server not in ("gunicorn", "waitress"):
         raise SystemExit(f"SERVER must be gunicorn or waitress, got '{server}'")
     threads = int(os.environ.get("THREADS", default_threads(server)))
-    ready = time.perf_counter() - started
+    ready, cpu = time.perf_counter() - started, time.process_time()
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
         print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
-              f"ready in {ready:.2f} s)", flush=True)
+              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
         app.extensions["store"].engine.dispose()
         _gunicorn(app, host, port, workers, threads)
         return
     from waitress import serve
 
     print(f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
-          f"ready in {ready:.2f} s)", flush=True)
+          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
     serve(app, host=host, port=port, threads=threads, ident="monotown-atlas", channel_timeout=60,
           connection_limit=200)
 

