@@ -14,6 +14,7 @@ WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress:
 """
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -89,6 +90,7 @@ def main() -> None:
         print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
               f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
         app.extensions["store"].engine.dispose()
+        gc.freeze()  # what the master loaded is never scanned by the collector, and stays shared after fork
         _gunicorn(app, host, port, workers, threads)
         return
     from waitress import serve
