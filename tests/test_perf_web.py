@@ -36,3 +36,47 @@ def test_recompute_answer_is_the_cleaned_payload(app, client, raw, lang):
     assert _PRIVATE.search(fast) is None  # the shipped answers take the one-encoding path
     assert got.get_data(as_text=True) == expected
     assert len(got.get_json()["features"]) == 27
+
+
+class _Bytes(bytes):
+    @property
+    def nbytes(self) -> int:
+        return len(self)
+
+
+def test_one_thread_builds_a_new_answer_while_the_others_wait(app):
+    import threading
+    import time
+
+    svc = app.extensions["atlas"]
+    calls, start = [], threading.Barrier(8)
+
+    def build():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every thread to ask meanwhile
+        return _Bytes(b"page")
+
+    got = []
+
+    def ask():
+        start.wait()
+        got.append(svc.rendered(("test-single-flight", time.time() // 3600), build))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(calls) == 1 and got == [b"page"] * 8
+
+
+def test_a_failed_build_is_not_shared(app):
+    svc = app.extensions["atlas"]
+
+    def bad():
+        raise ValueError("no")
+
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            svc.rendered(("test-failing",), bad)
+    assert svc.rendered(("test-failing",), lambda: _Bytes(b"ok")) == b"ok"
