@@ -189,12 +189,33 @@ def spawn(port: int, timeout: float = 60) -> tuple[subprocess.Popen, float]:
     raise RuntimeError("server did not answer within the time limit")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc; 0 elsewhere).
+    The server's CPU per request is the cost measure that contention on a shared machine does not inflate
+    as much as latency."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def report(s: dict, startup: float | None) -> str:
     lines = []
     if startup is not None:
         lines.append(f"start-up to first page: {startup:.2f} s (target < 1.5 s)")
     lines.append(f"{s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']:.1f} s: "
                  f"{s['throughput_rps']:.0f} requests/s, {s['errors']} errors")
+    if s.get("server_cpu_s") is not None:
+        lines.append(f"server CPU {s['server_cpu_s']:.1f} s: {1000 * s['server_cpu_s'] / s['requests']:.1f} ms per request "
+                     f"(load average at the start {s['load_average']})")
     lines.append(f"  {'route':22} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for route, r in s["routes"].items():
         lines.append(f"  {route:22} {r['n']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}")
@@ -225,7 +246,11 @@ def main(argv=None) -> int:
     try:
         if not args.cold:
             warm_up(host, port, args.clients)
+        cpu = tree_cpu(proc.pid) if proc is not None else None
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds)
+        s["server_cpu_s"] = None if cpu is None else tree_cpu(proc.pid) - cpu
+        s["load_average"] = None if load is None else round(load, 1)
     finally:
         if proc is not None:
             proc.terminate()
