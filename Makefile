@@ -25,7 +25,8 @@ node_modules/.installed: package.json package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
-# waitress (production WSGI server), one process, threads sized to the cores (webapp/serve.py)
+# gunicorn (production WSGI server): the app loaded and warmed once, then worker processes sized to
+# the cores (2-4) x 4 threads; WORKERS, THREADS, SERVER=waitress (one process) override (webapp/serve.py)
 run: install
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m webapp.serve
 

@@ -7,7 +7,8 @@ Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and send
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
 parameters seen before (cached) and new ones (a near_km never asked before: a real recompute), and
 conditional GETs that repeat an ETag (304 expected); 10 % of all requests are new recomputes.
-Before the measured run, one request per cached answer of the mix warms the caches (--cold: none).
+Before the measured run, one request per cached answer of the mix warms the caches, on as many
+concurrent connections as there are clients, twice (each server process keeps its own caches; --cold: none).
 Reported: throughput, p50/p99 per route,
 errors (any status other than 200/304, or a failed check of the body). With --spawn it also
 reports start-up to first page: from starting the server process to the first 200 on GET /.
@@ -34,6 +35,7 @@ from urllib.parse import urlencode, urlsplit
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
+WARM_ROUNDS = 2  # which worker process accepts a connection is the kernel's choice: two rounds reach each
 CACHED_PARAMS = [{}, {"near_km": 200}, {"fua_minutes": 90}, {"large_city_min_pop": 500000},
                  {"speed_republican": 90}, {"planned_roads": [{"from": "Karazhal", "to": "Zhezkazgan",
                                                                "class": "republican"}]}]
@@ -94,16 +96,24 @@ def plan(n: int, rng: random.Random, fresh: iter) -> list[tuple]:
     return out
 
 
-def warm_up(host: str, port: int) -> None:
-    """One request for each cached answer of the mix (pages, payloads), not measured."""
-    c = Client(host, port, [], threading.Lock())
-    for lang in ("en", "ru", "kk"):
-        for extra in ({}, {"near_km": 200}, {"fua_minutes": 90}):
-            c.request("warm", "GET", "/?" + urlencode({"lang": lang} | extra))
-        c.request("warm", "GET", f"/api/towns?lang={lang}")
-        for body in CACHED_PARAMS:
-            c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
-    c.conn.close()
+def warm_up(host: str, port: int, connections: int = 1) -> None:
+    """One request for each cached answer of the mix (pages, payloads), not measured; sent over
+    ``connections`` concurrent connections, so that every worker process of a server gets them."""
+    def one():
+        c = Client(host, port, [], threading.Lock())
+        for lang in ("en", "ru", "kk"):
+            for extra in ({}, {"near_km": 200}, {"fua_minutes": 90}):
+                c.request("warm", "GET", "/?" + urlencode({"lang": lang} | extra))
+            c.request("warm", "GET", f"/api/towns?lang={lang}")
+            for body in CACHED_PARAMS:
+                c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
+        c.conn.close()
+    for _ in range(WARM_ROUNDS):
+        threads = [threading.Thread(target=one) for _ in range(connections)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
 
 
 def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float) -> dict:
@@ -179,12 +189,33 @@ def spawn(port: int, timeout: float = 60) -> tuple[subprocess.Popen, float]:
     raise RuntimeError("server did not answer within the time limit")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc; 0 elsewhere).
+    The server's CPU per request is the cost measure that contention on a shared machine does not inflate
+    as much as latency."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def report(s: dict, startup: float | None) -> str:
     lines = []
     if startup is not None:
         lines.append(f"start-up to first page: {startup:.2f} s (target < 1.5 s)")
     lines.append(f"{s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']:.1f} s: "
                  f"{s['throughput_rps']:.0f} requests/s, {s['errors']} errors")
+    if s.get("server_cpu_s") is not None:
+        lines.append(f"server CPU {s['server_cpu_s']:.1f} s: {1000 * s['server_cpu_s'] / s['requests']:.1f} ms per request "
+                     f"(load average at the start {s['load_average']})")
     lines.append(f"  {'route':22} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for route, r in s["routes"].items():
         lines.append(f"  {route:22} {r['n']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}")
@@ -214,8 +245,12 @@ def main(argv=None) -> int:
             ap.error("loopback only: --url must be http://127.0.0.1:PORT or localhost")
     try:
         if not args.cold:
-            warm_up(host, port)
+            warm_up(host, port, args.clients)
+        cpu = tree_cpu(proc.pid) if proc is not None else None
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds)
+        s["server_cpu_s"] = None if cpu is None else tree_cpu(proc.pid) - cpu
+        s["load_average"] = None if load is None else round(load, 1)
     finally:
         if proc is not None:
             proc.terminate()

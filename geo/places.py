@@ -31,12 +31,12 @@ class PlaceIndex:
     def __init__(self, layers: Layers):
         self._index: dict[str, Place] = {}
         for kind, df in (("town", layers.towns), ("city", layers.cities)):
-            for _, r in df.iterrows():
-                place = Place(kind, r["id"], r["name_en"], float(r.geometry.x), float(r.geometry.y))
+            for r in df.to_dict("records"):  # plain dicts: iterrows builds a Series per row (slow at start-up)
+                place = Place(kind, r["id"], r["name_en"], float(r["geometry"].x), float(r["geometry"].y))
                 for col in NAME_COLUMNS:
                     if col in r and str(r[col]).strip():
                         self._index.setdefault(_key(r[col]), place)
-        for _, w in layers.waypoints.iterrows():
+        for w in layers.waypoints.to_dict("records"):
             if not w["lat"]:
                 continue
             place = Place("point", w["waypoint_name"], w["waypoint_name"], float(w["lon"]), float(w["lat"]))

@@ -1,7 +1,18 @@
-"""Evaluate towns: inputs -> indices -> levels -> scenario scores, with every step explained."""
+"""Evaluate towns: inputs -> indices -> levels -> scenario scores, with every step explained.
+
+A town's result depends only on its inputs and the method, so :func:`evaluate_inputs` keeps, per
+method object, the results of the inputs it has seen (and, one level down, the scenario assessment per
+set of levels): a new spatial parameter usually changes one derived input of a few towns and no level,
+and the 27 towns are then scored from these caches. Each call returns a fresh copy (callers own it).
+"""
 from __future__ import annotations
 
 import csv
+import marshal
+import math
+import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 from .indicators import compute_indices
@@ -12,26 +23,116 @@ from .uncertainty import assess
 from .validate import validate_records
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SCENARIO_KEYS = ("scores", "recommended", "completeness", "provisional", "explanation", "reasons", "tie", "tied",
+                 "summary", "possible", "settled", "decisive", "decisive_worst", "decisive_mean", "completions")
+CACHE_ENTRIES = 4096  # per method and per kind (results by inputs, scenarios by levels); a few MB at most
 
 
-def evaluate_inputs(inputs: dict, method: Method) -> dict:
-    """One town's validated inputs (None = missing) -> result record."""
+class _Memo:
+    """A bounded, thread-safe LRU map (the per-method caches)."""
+
+    def __init__(self, size: int):
+        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+_MEMOS: dict[int, tuple] = {}  # id(method) -> (weakref to it, results memo, scenarios memo)
+_MEMOS_LOCK = threading.Lock()
+
+
+def _memos(method: Method) -> tuple[_Memo, _Memo]:
+    """The caches of one method object (a Method holds dicts, so it is not hashable: keyed by identity,
+    checked through a weak reference and dropped when the method is)."""
+    key = id(method)
+    with _MEMOS_LOCK:
+        entry = _MEMOS.get(key)
+        if entry is None or entry[0]() is not method:
+            ref = weakref.ref(method, lambda _r, k=key: _MEMOS.pop(k, None))
+            entry = _MEMOS[key] = (ref, _Memo(CACHE_ENTRIES), _Memo(CACHE_ENTRIES))
+        return entry[1], entry[2]
+
+
+def _frozen(record: dict) -> bytes | None:
+    """A result kept as marshal bytes: loading them is a deep copy made in C (dicts keep their order).
+    None when the record holds what marshal cannot write (e.g. a numpy scalar): then it is not cached."""
+    try:
+        return marshal.dumps(record)
+    except ValueError:
+        return None
+
+
+def _fresh(frozen: bytes) -> dict:
+    return marshal.loads(frozen)
+
+
+def _value_key(v):
+    """A cache key telling apart what compares equal but prints differently (-0.0 and 0.0, 1 and 1.0)."""
+    if v is None:
+        return None
+    return (v.__class__, v, math.copysign(1.0, v) if isinstance(v, float) and v == 0 else 0)
+
+
+def _scenario(levels: dict, method: Method, memo: _Memo) -> dict:
+    """score_scenarios | assess for one set of levels (cached per method)."""
+    key = tuple(levels[c] for c in method.levelled)
+    found = memo.get(key)
+    if found is None:
+        scenario = score_scenarios(levels, method) | assess(levels, method)
+        scenario = {k: scenario[k] for k in SCENARIO_KEYS}
+        found = _frozen(scenario)
+        if found is None:
+            return scenario
+        memo.put(key, found)
+    return _fresh(found)
+
+
+def evaluate_uncached(inputs: dict, method: Method, scenarios: _Memo | None = None) -> dict:
+    """The straightforward evaluation of one town (the reference the cached path is tested against)."""
     computed = compute_indices(inputs, method)
     indices = {code: res["value"] for code, res in computed.items()}
     levels = {code: level_of(indices[code], method.indicators[code].bands) for code in method.levelled}
-    scenario = score_scenarios(levels, method) | assess(levels, method)
+    if scenarios is None:
+        full = score_scenarios(levels, method) | assess(levels, method)
+        scenario = {k: full[k] for k in SCENARIO_KEYS}
+    else:
+        scenario = _scenario(levels, method, scenarios)
     missing = [name for name in method.inputs if inputs.get(name) is None]
     return {
         "indices": indices,
         "levels": levels,
-        "scenario": {k: scenario[k] for k in ("scores", "recommended", "completeness", "provisional",
-                                              "explanation", "reasons", "tie", "tied", "summary",
-                                              "possible", "settled", "decisive", "decisive_worst",
-                                              "decisive_mean", "completions")},
+        "scenario": scenario,
         "missing": missing,
         "details": {code: {"substituted": res["substituted"], "missing": res["missing"],
                            "items": res["items"]} for code, res in computed.items()},
     }
+
+
+def evaluate_inputs(inputs: dict, method: Method) -> dict:
+    """One town's validated inputs (None = missing) -> result record (a fresh copy; cached per method)."""
+    if not inputs.keys() <= method.inputs.keys():  # names outside the method: no cache, nothing assumed
+        return evaluate_uncached(inputs, method)
+    results, scenarios = _memos(method)
+    key = tuple(_value_key(inputs.get(n)) for n in method.inputs)
+    found = results.get(key)
+    if found is None:
+        record = evaluate_uncached(inputs, method, scenarios)
+        found = _frozen(record)
+        if found is None:
+            return record
+        results.put(key, found)
+    return _fresh(found)
 
 
 def evaluate_records(records: list[dict], method: Method | None = None, *, source: str = "input",

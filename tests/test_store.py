@@ -64,7 +64,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 1  # idempotent
+    assert store.migrate() == 2  # idempotent (2: the jobs table)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -344,6 +344,35 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 1 and store.head() == 0
+    assert store.migrate() == 2 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 1
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 2
+
+
+def test_a_version_1_database_gains_the_jobs_table(tmp_path):
+    """A store made before the jobs table (schema 1) is migrated in place, its data kept."""
+    from webapp.store import MIGRATIONS, schema_version
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Store(url)
+    with old.write() as conn:
+        schema_version.create(conn)
+        conn.execute(insert(schema_version).values(version=1))
+        MIGRATIONS[0][1](conn)
+    old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
+    store = Store(url)
+    assert store.migrate() == 2 and store.head() == 1
+    assert store.job_row("robustness") is None
+
+
+def test_job_writes_belong_to_their_owner(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.migrate()
+    assert store.job_write("j", {"state": "running"}, owner="h:1:a", claim=True)
+    assert not store.job_write("j", {"state": "running"}, owner="h:2:b", claim=True, alive=lambda row: True)
+    assert not store.job_write("j", {"state": "done"}, owner="h:2:b")  # not the owner: refused
+    assert store.job_write("j", {"state": "done"}, owner="h:1:a", result={"x": [1, 2]})
+    row = store.job_row("j")
+    assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]}
+    assert "result" not in store.job_row("j", seq=row["seq"])  # unchanged: the large result is not read again
+    assert store.job_write("j", {"state": "running"}, owner="h:2:b", claim=True)  # not running: may be claimed

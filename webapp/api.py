@@ -17,7 +17,7 @@ from .stats_io import export_csv, template_csv, template_xlsx
 from .store import StoreError
 from .params import from_args, queries
 from .security import BodyError, cap_messages, clip, load_json_body
-from .serialize import collection, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
+from .serialize import collection, encode_checked, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
 from .http import cached, respond
 from .layers import LAYERS, layer_urls
 from .layers import rendered as rendered_layer
@@ -31,11 +31,11 @@ def _bad(fields: dict, status: int = 400):
     return {"error": "invalid parameters", "fields": fields}, status
 
 
-def _payload(params) -> dict:
+def _payload(params, *, clean: bool = True) -> dict:
     svc = get_atlas()
     atlas = svc.results(params)
     t = translator(svc, request.args.get("lang"))
-    fc = collection(atlas, svc.metas, svc.method)
+    fc = collection(atlas, svc.metas, svc.method, clean=clean)
     query, _ = queries(params, t.lang, LANGS)
     fc["catchments"] = atlas["catchments"]
     fc["display"] = display_once(atlas, svc, t, params, query)
@@ -47,8 +47,10 @@ def _payload(params) -> dict:
 def _payload_response(params, *, conditional: bool):
     """The towns payload as JSON bytes, serialised once per parameters and language (gzip, ETag)."""
     lang = pick_lang(request.args.get("lang"))
-    rendered = cached(("payload", params, lang), lambda: current_app.json.dumps(_payload(params)) + "\n",
-                      "application/json")
+    def build() -> str:  # encoded once, without the cleaning copy when nothing needs cleaning
+        return encode_checked(lambda: _payload(params, clean=False), lambda: _payload(params),
+                              current_app.json.dumps) + "\n"
+    rendered = cached(("payload", params, lang), build, "application/json")
     return respond(rendered, conditional=conditional)
 
 

@@ -44,6 +44,13 @@ class Snapshot:
     errors: dict = field(default_factory=dict)  # town id ('' = no town) -> reasons a stored value was not used
 
 
+class _Flight:
+    """One computation in progress: the waiters' event and, once done, its value."""
+
+    def __init__(self):
+        self.done, self.value, self.ok = threading.Event(), None, False
+
+
 class Atlas:
     """Validated parameters in, scored towns out (cached)."""
 
@@ -64,9 +71,11 @@ class Atlas:
         self._generation = 0  # bumped by every data change
         self.cache_size = cache_size
         self._rendered: OrderedDict = OrderedDict()
+        self._flights: dict = {}  # key -> _Flight: what one thread is computing now (see _once)
         self._rendered_bytes, self.rendered_max = 0, rendered_mb * 1024 * 1024
         self.default_params = default_params()
         self._snapshot = Snapshot(-1, {}, {}, {})
+        self._stamp = self._networks_stamp()
         self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
         seed_store(store, self.pipeline, self.town_id)
 
@@ -78,10 +87,24 @@ class Atlas:
     def experts(self) -> dict:
         return self.snapshot().experts
 
+    def _networks_stamp(self) -> int:
+        """When the networks folder last changed (a version saved by any process): its mtime, 0 if none."""
+        try:
+            return os.stat(self.pipeline.networks_root).st_mtime_ns
+        except OSError:
+            return 0
+
     def snapshot(self) -> Snapshot:
-        """The stored data now (re-read and screened only when the head revision moved)."""
-        head = self.store.head()
+        """The stored data now (re-read and screened only when the head revision moved).
+
+        A new network version saved by another process (the networks folder changed) drops what was
+        rendered too, as ``networks_changed`` does in the process that saved it.
+        """
+        head, stamp = self.store.head(), self._networks_stamp()
         with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._data_changed()
             if head == self._snapshot.head:
                 return self._snapshot
         towns = {t for t in self.metas}
@@ -134,11 +157,33 @@ class Atlas:
         """The data revision: bumped by every data change (part of every rendered-answer key)."""
         return self._generation
 
+    def _once(self, key: tuple, build: Callable[[], Any]) -> tuple[Any, bool]:
+        """``build()`` run by one thread per ``key`` at a time: a thread asking for a key being built waits
+        for that answer instead of computing it again (16 clients asking for one new page cost one
+        rendering). Returns (value, built here); call with the answer not cached. A failed build is
+        not shared: the waiters then build (and fail) themselves."""
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            return (flight.value, False) if flight.ok else (build(), True)
+        try:
+            flight.value = build()
+            flight.ok = True
+            return flight.value, True
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+
     def rendered(self, key: tuple, build: Callable[[], Any]) -> Any:
         """What is rendered from a result (popups, a page, JSON bytes), built once per key and generation.
 
         The value must have ``nbytes``; the cache holds at most ``rendered_mb`` (oldest dropped first).
-        Built outside the lock; not kept when the data changed meanwhile.
+        Built outside the lock, by one thread per key at a time; not kept when the data changed meanwhile.
         """
         self.snapshot()  # a change of the store (this or another process) first drops what was rendered
         key = (self._generation, *key)
@@ -146,7 +191,9 @@ class Atlas:
             if key in self._rendered:
                 self._rendered.move_to_end(key)
                 return self._rendered[key]
-        value = build()
+        value, built = self._once(("rendered", *key), build)
+        if not built:
+            return value
         with self._lock:
             if key[0] == self._generation and key not in self._rendered:
                 self._rendered[key] = value
@@ -157,7 +204,8 @@ class Atlas:
         return value
 
     def results(self, params: Params | None = None) -> dict:
-        """Params -> scored atlas with the changes from the defaults (cached per Params and data revision)."""
+        """Params -> scored atlas with the changes from the defaults (cached per Params and data revision;
+        computed by one thread per Params at a time)."""
         params = params or self.default_params
         snap = self.snapshot()
         with self._lock:
@@ -165,17 +213,22 @@ class Atlas:
                 self._cache.move_to_end(params)
                 return self._cache[params]
             generation = self._generation
+        atlas, built = self._once(("results", generation, snap.head, params), lambda: self._compute(params, snap))
+        if built:
+            with self._lock:
+                if generation == self._generation:  # no data change while computing: safe to keep
+                    self._cache[params] = atlas
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        return atlas
+
+    def _compute(self, params: Params, snap: Snapshot) -> dict:
         atlas = self.pipeline.run(params, statistics=snap.statistics, curated=snap.curated, experts=snap.experts)
         for town in atlas["towns"]:
             town["data_errors"] = snap.errors.get(town["id"], [])
         atlas["data_revision"] = snap.head
         base = atlas if params == self.default_params else self.results(self.default_params)
         atlas["changes"] = self._changes(base, atlas)
-        with self._lock:
-            if generation == self._generation:  # no data change while computing: safe to keep
-                self._cache[params] = atlas
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
         return atlas
 
     def _changes(self, base: dict, new: dict, *, inputs: str = "derived") -> dict:
@@ -327,6 +380,9 @@ def init_app(app) -> None:
     app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), store=store,
                                     networks_root=app.config.get("NETWORKS_ROOT"))
     app.extensions["atlas"].data_note = note
+    importer = app.extensions.get("network_import")
+    if importer is not None:  # the import state in the store: seen by every worker process
+        importer.attach(store)
 
 
 def get_atlas() -> Atlas:

@@ -29,6 +29,7 @@ from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args
+from .store import JobBoard
 
 bp = Blueprint("networks", __name__)
 log = logging.getLogger(__name__)
@@ -36,29 +37,50 @@ SUFFIXES = (".osm.pbf", ".pbf", ".gpkg", ".geojson", ".zip")  # .zip: a zipped s
 SHAPE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 MAX_UNZIPPED = 4 * 1024 ** 3
 COMPARED = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
+JOB = "network-import"
+PROGRESS_EVERY_S = 0.5  # progress is written to the store at most this often
 
 
 class Importer:
-    """One network import at a time, in a background thread; ``status()`` says how it goes."""
+    """One network import at a time, in a background thread; ``status()`` says how it goes.
 
-    def __init__(self, root: Path):
+    The state is kept in the store (``webapp.store.JobBoard``) when the importer has one, so every
+    worker process sees the same import and none starts a second while one runs; an import whose
+    process ended is reported as failed. Without a store (``store=None``) it is kept in this process.
+    """
+
+    def __init__(self, root: Path, store=None):
         self.root = Path(root)
         self._lock = threading.Lock()
         self._state: dict = {"state": "idle"}
+        self.board: JobBoard | None = None
+        self._last_progress = 0.0
         self.on_saved = None  # called after a version is saved (drops what was rendered)
+        if store is not None:
+            self.attach(store)
+
+    def attach(self, store) -> None:
+        """Keep the state in ``store`` from now on (shared with every process using it)."""
+        self.board = JobBoard(store, JOB)
 
     def status(self) -> dict:
         """state (idle, running, done, failed), name, file, message, progress, started, finished."""
+        if self.board is not None:
+            return dict(self.board.status()[0])
         with self._lock:
             return dict(self._state)
 
     def start(self, path: Path, name: str, folder: Path) -> threading.Thread | None:
         """Import ``path`` as version ``name`` in a thread (``folder`` removed at the end); None if one runs."""
+        state = {"state": "running", "name": name, "file": path.name, "message": "", "progress": {},
+                 "started": _now(), "finished": ""}
         with self._lock:
-            if self._state["state"] == "running":
+            if self.board is not None:
+                if not self.board.claim(state):
+                    return None
+            elif self._state["state"] == "running":
                 return None
-            self._state = {"state": "running", "name": name, "file": path.name, "message": "",
-                           "progress": {}, "started": _now(), "finished": ""}
+            self._state = state
         thread = threading.Thread(target=self._run, args=(path, name, folder), daemon=True,
                                   name=f"network-import-{name}")
         thread.start()
@@ -67,15 +89,21 @@ class Importer:
     def _progress(self, counts: dict) -> None:
         with self._lock:
             self._state["progress"] = {k: v for k, v in dict(counts).items() if isinstance(v, (int, float, str))}
+            state, now = dict(self._state), time.monotonic()
+            due = now - self._last_progress >= PROGRESS_EVERY_S
+            if due:
+                self._last_progress = now
+        if due and self.board is not None:
+            self.board.update(state)
 
     def _run(self, path: Path, name: str, folder: Path) -> None:
         try:
             net = import_network(path, progress=self._progress)
             save_version(net, name, self.root)
-            self._finish("done", f"{net.report['nodes']:,} nodes, {net.report['edges']:,} edges, "
-                                 f"{net.report['km']:,.0f} km")
             if self.on_saved:
                 self.on_saved()
+            self._finish("done", f"{net.report['nodes']:,} nodes, {net.report['edges']:,} edges, "
+                                 f"{net.report['km']:,.0f} km")
         except NetworkImportError as exc:
             self._finish("failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure of a file is reported, never a dead thread
@@ -87,6 +115,9 @@ class Importer:
     def _finish(self, state: str, message: str) -> None:
         with self._lock:
             self._state.update(state=state, message=message, finished=_now())
+            final = dict(self._state)
+        if self.board is not None:
+            self.board.finish(final)
 
 
 def _now() -> str:

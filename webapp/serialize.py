@@ -5,9 +5,11 @@ import csv
 import io
 import json
 import math
+import re
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any, Callable
 
 import geopandas as gpd
 from shapely.geometry import Point
@@ -32,17 +34,37 @@ def colour(town: dict, method) -> str:
     return CATEGORY_COLOURS.get(cat) or method.scenarios[cat]["colour"]
 
 
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def _clean(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
+    """``x`` ready for JSON: non-finite floats as None, keys starting with '_' dropped, tuples as lists.
+
+    Copy on write: a dict or list needing no change is returned as it is (shared with the cached
+    atlas, which nothing changes once scored), so a clean record costs a walk, not a deep copy.
+    """
+    kind = type(x)
+    if kind in _LEAVES:
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items() if not k.startswith("_")}
+        out, changed = {}, False
+        for k, v in x.items():
+            if isinstance(k, str) and k.startswith("_"):
+                changed = True
+                continue
+            c = v if type(v) in _LEAVES else _clean(v)
+            changed = changed or c is not v
+            out[k] = c
+        return out if changed else x
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        out = [v if type(v) in _LEAVES else _clean(v) for v in x]
+        return x if kind is list and all(a is b for a, b in zip(out, x)) else out
     return x
 
 
-def feature(town: dict, meta: dict, method) -> dict:
+def feature(town: dict, meta: dict, method, *, clean: bool = True) -> dict:
     props = {
         "id": town["id"], "name_en": meta["name_en"], "name_kk": meta["name_kk"], "name_ru": meta["name_ru"],
         "oblast": meta["oblast"], "population": meta["population"], "population_year": meta["population_year"],
@@ -58,16 +80,33 @@ def feature(town: dict, meta: dict, method) -> dict:
     }
     return {"type": "Feature", "id": town["id"],
             "geometry": {"type": "Point", "coordinates": [float(meta["lon"]), float(meta["lat"])]},
-            "properties": _clean(props)}
+            "properties": _clean(props) if clean else props}
 
 
-def collection(atlas: dict, metas: dict, method) -> dict:
+def collection(atlas: dict, metas: dict, method, *, clean: bool = True) -> dict:
+    """The towns as GeoJSON. ``clean=False``: the records as they are (for ``encode_checked``)."""
+    tidy = _clean if clean else (lambda x: x)
     return {"type": "FeatureCollection",
             "crs_note": "coordinates are WGS84 longitude/latitude (EPSG:4326)",
-            "parameters": _clean(atlas["parameters"]),
+            "parameters": tidy(atlas["parameters"]),
             "changes": atlas.get("changes", {}),
-            "planned": _clean(atlas.get("planned", [])),
-            "features": [feature(t, metas[t["id"]], method) for t in atlas["towns"]]}
+            "planned": tidy(atlas.get("planned", [])),
+            "features": [feature(t, metas[t["id"]], method, clean=clean) for t in atlas["towns"]]}
+
+
+_PRIVATE = re.compile(r'[{,]\s*"_')  # a key (or a listed string) starting with "_" in JSON text
+
+
+def encode_checked(raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Callable[..., str]) -> str:
+    """JSON text of ``cleaned()``, usually made from ``raw()`` (built without the cleaning walk) in one
+    encoding: when the raw text has no NaN or infinity (``allow_nan=False`` refuses them) and no key
+    starting with "_", cleaning would have changed nothing, so it is the same text; otherwise the
+    cleaned value is encoded (the text is then exactly what it always was)."""
+    try:
+        text = dumps(raw(), allow_nan=False)
+    except ValueError:
+        return dumps(cleaned())
+    return dumps(cleaned()) if _PRIVATE.search(text) else text
 
 
 

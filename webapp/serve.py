@@ -1,31 +1,78 @@
-"""Serve the app with a production WSGI server (waitress): ``python -m webapp.serve``.
+"""Serve the app with a production WSGI server: ``python -m webapp.serve`` (what ``make run`` starts).
 
-One process, so there is one atlas service with one cache and one data generation (an upload seen
-by one thread is seen by all); ``threads`` threads (default: 4 per core, at least 4) answer
-requests. Cached answers are bytes (webapp.http), so a thread holds the GIL only briefly; a new
-recompute on the shipped network takes some 15-30 ms of CPU.
+gunicorn (the default on POSIX): the app is loaded and warmed once in the master process (the default
+result computed, the map page rendered), then ``WORKERS`` worker processes are forked, each answering
+with ``THREADS`` threads. Worker processes run Python in parallel, which one process cannot (a new
+recompute is some 15-25 ms of CPU under the GIL). What they must agree on is in the store: the data
+revision (each process drops its caches when the head moves), the network-import state and the
+robustness run (``webapp.store.JobBoard``); a new network version is seen through its folder.
 
-Environment: HOST (default 127.0.0.1), PORT (default 5000), THREADS (default 4 x cores).
+waitress (``SERVER=waitress``, or where gunicorn is not installed): one process, ``THREADS`` threads.
+
+Environment: HOST (default 127.0.0.1), PORT (default 5000), SERVER (gunicorn | waitress),
+WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress: 4 per core).
 """
 from __future__ import annotations
 
+import gc
 import os
+import threading
 import time
-
-from waitress import serve
 
 from . import create_app
 
+LANGS_WARMED = ("en",)  # the first page's language is rendered before listening
 
-def default_threads() -> int:
-    """4 threads per core (I/O and cached bytes dominate), at least 4."""
-    return max(4, 4 * (os.cpu_count() or 1))
+
+def default_workers() -> int:
+    """One worker process per core, at least 2 (one busy recompute never stalls the rest), at most 4."""
+    return min(4, max(2, os.cpu_count() or 1))
+
+
+def default_threads(server: str = "waitress") -> int:
+    """gunicorn: 4 threads per worker; waitress: 4 per core (I/O and cached bytes dominate), at least 4."""
+    return 4 if server == "gunicorn" else max(4, 4 * (os.cpu_count() or 1))
+
+
+def default_server() -> str:
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return "waitress"
+    return "gunicorn" if os.name == "posix" else "waitress"
 
 
 def warm(app) -> None:
-    """Compute the default result once before listening, so the first page needs no search."""
+    """Compute the default result once before listening, so the first page needs no search; render the
+    first page too (kept as bytes). Background matrix builds are waited for: nothing may hold a lock
+    when gunicorn forks its workers."""
     with app.app_context():
         app.extensions["atlas"].results()
+    client = app.test_client()
+    for lang in LANGS_WARMED:
+        client.get(f"/?lang={lang}")
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name == "city-matrix":
+            thread.join()
+
+
+def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    def post_fork(_server, _worker):
+        app.extensions["store"].engine.dispose(close=False)  # no database connection shared across processes
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                               "worker_class": "gthread", "preload_app": True, "timeout": 120, "keepalive": 5,
+                               "graceful_timeout": 10, "post_fork": post_fork, "proc_name": "monotown-atlas"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    Server().run()
 
 
 def main() -> None:
@@ -33,9 +80,23 @@ def main() -> None:
     app = create_app()
     warm(app)
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
-    threads = int(os.environ.get("THREADS", default_threads()))
+    server = os.environ.get("SERVER") or default_server()
+    if server not in ("gunicorn", "waitress"):
+        raise SystemExit(f"SERVER must be gunicorn or waitress, got '{server}'")
+    threads = int(os.environ.get("THREADS", default_threads(server)))
+    ready, cpu = time.perf_counter() - started, time.process_time()
+    if server == "gunicorn":
+        workers = int(os.environ.get("WORKERS", default_workers()))
+        print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
+              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+        app.extensions["store"].engine.dispose()
+        gc.freeze()  # what the master loaded is never scanned by the collector, and stays shared after fork
+        _gunicorn(app, host, port, workers, threads)
+        return
+    from waitress import serve
+
     print(f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
-          f"ready in {time.perf_counter() - started:.2f} s)", flush=True)
+          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
     serve(app, host=host, port=port, threads=threads, ident="monotown-atlas", channel_timeout=60,
           connection_limit=200)
 
