@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -80,7 +79,7 @@ def _points(net, rng: np.random.Generator):
 
 def app_worker(root: Path, repeat: int, out: Path) -> dict:
     """Every kind of change through the app's path on the imported version; the routing graph to ``out``."""
-    from benchmarks.recompute import _case, _median_time
+    from benchmarks.recompute import time_changes
     from geo.agglomeration import SpatialModel, points_only_layers
     from geo.layers import Layers, geodesic_km
     from geo.netimport import load_version
@@ -108,46 +107,13 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
         build_atlas(d, method, statistics={}, curated={})
         return model, params, d
 
-    cases, times, model, d = {}, [], None, None
-    for _ in range(repeat):  # a cold model each time: snapping, topology, searches, scoring
-        model = d = None  # the last derivation keeps its model alive (lazy catchments): one model at a time
-        model = SpatialModel(layers, background=False)
-        t = time.perf_counter()
-        model, p, d = run(model, {})
-        times.append(time.perf_counter() - t)
-    res["full_s"] = statistics.median(times)
-    cases["full"] = _case(model, p, d)
-    t = time.perf_counter()
-    model.metric(p, "km").build_matrix()
-    model.metric(p, "min").build_matrix()
-    res["city_matrices_s"] = time.perf_counter() - t
-    pops = sorted(cities["population"])
-    res["threshold_s"], (_, p, d) = _median_time(lambda i: run(model, {"near_km": 50 + 10 * i}), range(repeat))
-    cases["threshold"] = _case(model, p, d)
-    res["city_set_s"], (_, p, d) = _median_time(lambda i: run(model, {"large_city_min_pop": int(pops[1 + i % 15])}),
-                                                range(repeat))
-    cases["city_set"] = _case(model, p, d)
-    res["fua_minutes_s"], (_, p, d) = _median_time(lambda i: run(model, {"fua_minutes": 30 + 7 * i}), range(repeat))
-    cases["fua_minutes"] = _case(model, p, d)
-
-    def catchments(i):
-        _, _, d = run(model, {"fua_minutes": 75 + 3 * i})
-        t = time.perf_counter()
-        res["catchment_parts"] = sum(len(f["geometry"]["coordinates"]) for f in d.catchments["features"])
-        return time.perf_counter() - t
-    res["catchments_s"] = statistics.median(catchments(i) for i in range(repeat))
-    res["speed_s"], (_, p, d) = _median_time(lambda i: run(model, {"speed_republican": 40 + i}), range(repeat))
-    cases["speed"] = _case(model, p, d)
-
     def road(i):
         k = i % N_TOWNS
         dd = geodesic_km(towns["lon"][k], towns["lat"][k], cities["lon"].to_numpy(), cities["lat"].to_numpy())
         return {"from": f"town{k + 1}", "to": f"city{int(np.argmin(dd)) + 1}", "class": "international"}
-    res["planned_s"], (_, p, d) = _median_time(lambda i: run(model, {"planned_roads": [road(i)]}), range(repeat))
-    cases["planned"] = _case(model, p, d)
-    res["planned_uses_road"] = sum(t.route_uses_planned for t in d.towns)
-    res["cache_mb"] = sum(model.cache_bytes().values()) / 2**20
-    res["peak_mb"] = _peak_mb()
+    changes, cases, model = time_changes(lambda: SpatialModel(layers, background=False), run,
+                                         sorted(cities["population"]), road, repeat)
+    res.update(changes)
     g = model.network(p0)
     res["edges"], res["nodes"], res["oneway_edges"] = int(len(g.u)), int(g.n_nodes), int(g.oneway.sum())
     res["towns"] = [g.town_node.get(f"town{i + 1}", -1) for i in range(N_TOWNS)]
