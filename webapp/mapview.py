@@ -5,8 +5,11 @@ import json
 import re
 
 import folium
-import folium.plugins
+from branca.element import MacroElement
 from flask import render_template, url_for
+from folium.elements import JSCSSMixin
+from folium.template import Template
+from folium.utilities import remove_empty
 from markupsafe import Markup
 
 from .security import add_nonce
@@ -144,7 +147,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                                  tooltip=folium.Tooltip(d["tooltip"]))
         mk.add_to(towns)
         markers[town["id"]] = mk.get_name()
-    fs = folium.plugins.Fullscreen(position="topleft")
+    fs = Fullscreen(position="topleft")
     fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
     fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
     fs.add_to(m)
@@ -152,6 +155,26 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
                 "control": control.get_name(), "bounds": [[south, west], [north, east]]}
     return m, registry
+
+
+class Fullscreen(JSCSSMixin, MacroElement):
+    """folium.plugins.Fullscreen (folium 0.20), the same element and script: importing ``folium.plugins``
+    compiles the templates of its 40 plugins (about 0.1 s of start-up) for this one."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            L.control.fullscreen(
+                {{ this.options|tojavascript }}
+            ).addTo({{this._parent.get_name()}});
+        {% endmacro %}
+        """)
+
+    def __init__(self, position="topleft", title="Full Screen", title_cancel="Exit Full Screen",
+                 force_separate_button=False, **kwargs):
+        super().__init__()
+        self._name = "Fullscreen"
+        self.options = remove_empty(position=position, title=title, title_cancel=title_cancel,
+                                    force_separate_button=force_separate_button, **kwargs)
 
 
 def _folium_style(style: dict) -> dict:
