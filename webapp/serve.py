@@ -15,9 +15,13 @@ WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress:
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
+import pickle
+import sys
 import threading
 import time
+from pathlib import Path
 
 STARTED = time.perf_counter()
 if __name__ == "__main__":  # ``python -m webapp.serve``: see start_up (an import by a test changes nothing)
@@ -46,18 +50,154 @@ def default_server() -> str:
     return "gunicorn" if os.name == "posix" else "waitress"
 
 
-def warm(app) -> None:
-    """Compute the default result once before listening, so the first page needs no search; render the
-    first page too (kept as bytes). Background matrix builds are waited for: nothing may hold a lock
-    when gunicorn forks its workers."""
+def warm(app) -> str:
+    """Make the first page ready before listening: from the start-up snapshot when it is valid (the
+    default result is then computed after listening: ``warm_rest``), else by computing the default
+    result and rendering the page (kept as bytes, and saved as the snapshot for the next start).
+    Background matrix builds are waited for: nothing may hold a lock when gunicorn forks its workers.
+    Returns how: "snapshot" or "rendered"."""
+    if all(load_first_page(app, lang) for lang in LANGS_WARMED):
+        return "snapshot"
     with app.app_context():
         app.extensions["atlas"].results()
     client = app.test_client()
     for lang in LANGS_WARMED:
         client.get(f"/?lang={lang}")
+        save_first_page(app, lang)
+    _join_matrix_builds()
+    return "rendered"
+
+
+def _join_matrix_builds() -> None:
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and thread.name == "city-matrix":
             thread.join()
+
+
+def warm_rest(app) -> threading.Thread:
+    """After listening (each gunicorn worker, or the waitress process): the default result, in the
+    background. A request meanwhile is answered as ever: one asking for the same result waits for
+    this computation (``Atlas._once``), any other computes its own."""
+    def run():
+        with app.app_context():
+            app.extensions["atlas"].results()
+        from .mapview import fullscreen_class
+
+        fullscreen_class()  # Folium imported (and its templates compiled) before a page needs it
+    thread = threading.Thread(target=run, name="warm-rest", daemon=True)
+    thread.start()
+    return thread
+
+
+# -- the start-up snapshot of the first page ------------------------------------------------------------
+# The first page (default parameters, LANGS_WARMED) as rendered bytes, saved by the start that rendered
+# it and used by the next one only when nothing it may depend on has changed: ``snapshot_key`` hashes
+# the code and templates, the data folder (method files included), the installed versions of the
+# libraries that render it, the configuration, the store's head revision, latest revision and active
+# judgments, and the network versions (names, sizes and modification times of their files).
+
+CODE_DIRS = ("webapp", "geo", "scoring", "templates")
+RENDERING_PACKAGES = ("flask", "werkzeug", "jinja2", "markupsafe", "folium", "branca", "numpy", "pandas",
+                      "geopandas", "shapely", "pyproj", "pyogrio", "scipy", "sqlalchemy")
+CONFIG_KEYS = ("DATA_DIR", "NETWORKS_ROOT", "VENDOR_DIR", "VENDOR_PACKAGES", "APPLICATION_ROOT")
+
+
+def _files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def code_roots() -> list[Path]:
+    """The folders whose files are the code and templates that render the page."""
+    from . import ROOT
+
+    return [ROOT / d for d in CODE_DIRS]
+
+
+def snapshot_key(app, lang: str) -> str | None:
+    """The hash of everything the first page in ``lang`` may depend on; None: no snapshot (a data note
+    is shown, as after setting aside a corrupt database)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    svc, store = app.extensions["atlas"], app.extensions["store"]
+    if svc.data_note:
+        return None
+    h = hashlib.blake2b(digest_size=20)
+
+    def add(*items) -> None:
+        h.update(repr(items).encode() + b"\0")
+
+    def versions():
+        for name in RENDERING_PACKAGES:
+            try:
+                yield name, version(name)
+            except PackageNotFoundError:
+                yield name, None
+
+    add("first page", 1, lang, sys.version, list(versions()), [(k, app.config.get(k)) for k in CONFIG_KEYS])
+    from scoring.method import DEFAULT_METHOD_DIR  # used when the data folder has no method/ of its own
+
+    roots = code_roots() + [Path(svc.pipeline.sources.root), DEFAULT_METHOD_DIR]
+    for root in roots:
+        add("tree", str(root))
+        for path in _files(root):
+            add(str(path.relative_to(root)))
+            h.update(path.read_bytes())
+    networks = Path(svc.pipeline.networks_root)
+    for path in _files(networks):  # an imported version's arrays may be large: named by size and time
+        st = path.stat()
+        add("network file", str(path.relative_to(networks)), st.st_size, st.st_mtime_ns)
+    add("store", store.head(), svc.uploaded_name, sorted(repr(j) for j in store.judgments(active_only=True)))
+    return h.hexdigest()
+
+
+def _snapshot_path(app, lang: str) -> Path:
+    folder = app.config.get("STARTUP_SNAPSHOT_DIR") or os.path.join(app.instance_path, "startup")
+    return Path(folder) / f"first-page-{lang}.pickle"
+
+
+def _page_key(app, lang: str) -> tuple:
+    from .views import _page_key
+
+    with app.test_request_context(f"/?lang={lang}"):
+        return _page_key()
+
+
+def save_first_page(app, lang: str) -> bool:
+    """Save the rendered first page in ``lang`` with its key (atomically; False if it cannot be written)."""
+    svc = app.extensions["atlas"]
+    key = _page_key(app, lang)
+    with svc._lock:
+        page = svc._rendered.get((svc.generation, *key))
+    snap_key = snapshot_key(app, lang)
+    if page is None or snap_key is None:
+        return False
+    path = _snapshot_path(app, lang)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps({"key": snap_key, "page_key": key, "page": page}))
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
+
+
+def load_first_page(app, lang: str) -> bool:
+    """Put the saved first page in ``lang`` in the cache if its key is today's (True), else nothing."""
+    path = _snapshot_path(app, lang)
+    try:
+        saved = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return False
+    if not isinstance(saved, dict) or saved.get("key") is None or saved.get("key") != snapshot_key(app, lang):
+        return False
+    key = _page_key(app, lang)
+    if saved.get("page_key") != key:
+        return False
+    app.extensions["atlas"].preload(key, saved["page"])
+    return True
 
 
 def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
@@ -65,6 +205,7 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
 
     def post_fork(_server, _worker):
         app.extensions["store"].engine.dispose(close=False)  # no database connection shared across processes
+        warm_rest(app)
 
     class Server(BaseApplication):
         def load_config(self):
@@ -113,6 +254,8 @@ def main() -> None:
         _gunicorn(app, host, port, workers, threads)
         return
     from waitress import serve
+
+    warm_rest(app)
 
     print(f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
           f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
