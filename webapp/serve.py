@@ -1,8 +1,10 @@
 """Serve the app with a production WSGI server: ``python -m webapp.serve`` (what ``make run`` starts).
 
-gunicorn (the default on POSIX): the app is loaded and warmed once in the master process (the default
-result computed, the map page rendered), then ``WORKERS`` worker processes are forked, each answering
-with ``THREADS`` threads. Worker processes run Python in parallel, which one process cannot (a new
+gunicorn (the default on POSIX): the app is loaded once in the master process with its first page
+ready, then ``WORKERS`` worker processes are forked, each answering with ``THREADS`` threads. The first
+page (default parameters) comes from the start-up snapshot that the previous start saved, when nothing
+it depends on has changed (``snapshot_key``); else the default result is computed and the page rendered
+(and saved). With the snapshot, the default result is computed after listening (``warm_rest``). Worker processes run Python in parallel, which one process cannot (a new
 recompute is some 15-25 ms of CPU under the GIL). What they must agree on is in the store: the data
 revision (each process drops its caches when the head moves), the network-import state and the
 robustness run (``webapp.store.JobBoard``); a new network version is seen through its folder.
@@ -221,8 +223,8 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
 
 
 def start_up():
-    """The app, created and warmed with the cyclic garbage collector off (about a tenth of start-up:
-    the imports and the data allocate some million objects and leave almost no garbage: about 2,000
+    """The app and how its first page was made ("snapshot" or "rendered": ``warm``), created and warmed
+    with the cyclic garbage collector off (about a tenth of start-up: the imports and the data allocate some million objects and leave almost no garbage: about 2,000
     unreachable objects on the shipped data). Then what was loaded is frozen (never scanned again,
     and shared with gunicorn's forked workers, whose writes would otherwise copy its pages) and the
     collector is turned on again."""
@@ -230,16 +232,16 @@ def start_up():
     gc.disable()
     try:
         app = create_app()
-        warm(app)
+        how = warm(app)
     finally:
         gc.freeze()
         if was_enabled:
             gc.enable()
-    return app
+    return app, how
 
 
 def main() -> None:
-    app = start_up()
+    app, how = start_up()
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     server = os.environ.get("SERVER") or default_server()
     if server not in ("gunicorn", "waitress"):
@@ -249,7 +251,7 @@ def main() -> None:
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
         print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
-              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU; first page {how})", flush=True)
         app.extensions["store"].engine.dispose()
         _gunicorn(app, host, port, workers, threads)
         return
@@ -258,7 +260,7 @@ def main() -> None:
     warm_rest(app)
 
     print(f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
-          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU; first page {how})", flush=True)
     serve(app, host=host, port=port, threads=threads, ident="monotown-atlas", channel_timeout=60,
           connection_limit=200)
 
