@@ -207,13 +207,16 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
 
     def post_fork(_server, _worker):
         app.extensions["store"].engine.dispose(close=False)  # no database connection shared across processes
-        warm_rest(app)
+
+    def post_worker_init(_worker):
+        warm_rest(app)  # once the worker handles its signals (a stop during the warm-up is not lost)
 
     class Server(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "preload_app": True, "timeout": 120, "keepalive": 5,
-                               "graceful_timeout": 10, "post_fork": post_fork, "proc_name": "monotown-atlas"}.items():
+                               "graceful_timeout": 10, "post_fork": post_fork, "post_worker_init": post_worker_init,
+                               "proc_name": "monotown-atlas"}.items():
                 self.cfg.set(key, value)
 
         def load(self):
