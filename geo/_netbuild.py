@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .layers import GEOD
 
@@ -124,6 +123,8 @@ def _chains(n_seg: int, a: np.ndarray, b: np.ndarray, through: np.ndarray) -> np
     order = np.argsort(inc_node[keep], kind="stable")
     pairs = inc_seg[keep][order].reshape(-1, 2)
     g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_seg, n_seg))
+    from scipy.sparse.csgraph import connected_components  # at first use: see geo.routing.dijkstra
+
     return connected_components(g, directed=False)[1]
 
 
@@ -180,6 +181,8 @@ def _along(n: int, a: np.ndarray, b: np.ndarray, through: np.ndarray, u_end: np.
     ib = np.where(through[b], b, n + n_seg + np.arange(n_seg))
     size = n + 2 * n_seg
     g = coo_matrix((np.ones(n_seg), (ia, ib)), shape=(size, size)).tocsr()
+    from scipy.sparse.csgraph import dijkstra
+
     hops = dijkstra(g, directed=False, indices=n + u_end, unweighted=True, min_only=True)
     pa, pb = hops[ia], hops[ib]
     flip = pa > pb
@@ -199,6 +202,8 @@ def largest_component(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.nda
     """
     n = len(lon)
     g = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
+    from scipy.sparse.csgraph import connected_components
+
     count, label = connected_components(g, directed=True, connection="weak")
     size = np.bincount(label, minlength=count)
     keep_label = int(np.argmax(size)) if count else 0

@@ -30,19 +30,23 @@ class Lines:
 
     def __init__(self, layers: Layers):
         major = {c for c, rc in load_road_classes().items() if rc.junction_line}
-        rows = [(r["road_id"], r["class"], f"road {r['road_id']} {r['name_ru'] or ''}".strip(), r["corridors"] or "",
-                 r.geometry) for _, r in layers.roads.iterrows() if r["class"] in major]
-        rows += [(r["line_id"], "railway", f"railway {r['name']}", "", r.geometry)
-                 for _, r in layers.railways.iterrows() if r["status"] == "operating"]
-        rows += [(r["corr_id"], "corridor", f"corridor {r['name']}", "", r.geometry)
-                 for _, r in layers.corridors.iterrows() if r["planned"] == "no" and not r["roads"]]
+        rd, rw, co = layers.roads, layers.railways, layers.corridors  # columns zipped: no row Series built
+        rows = [(i, c, f"road {i} {n or ''}".strip(), k or "", g)
+                for i, c, n, k, g in zip(rd["road_id"], rd["class"], rd["name_ru"], rd["corridors"], rd.geometry.values)
+                if c in major]
+        rows += [(i, "railway", f"railway {n}", "", g)
+                 for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values) if st == "operating"]
+        rows += [(i, "corridor", f"corridor {n}", "", g)
+                 for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"], co.geometry.values)
+                 if pl == "no" and not r]
         rows = _merge_sections(rows)
         self.ids = [r[0] for r in rows]
         self.types = np.array([r[1] for r in rows])
         self.names = [r[2] for r in rows]
         self.corridors = [r[3] for r in rows]
         self.geoms = [r[4] for r in rows]
-        self.town_points = np.array([[t.geometry.x, t.geometry.y] for _, t in layers.towns.iterrows()])
+        towns = layers.towns.geometry.values
+        self.town_points = np.column_stack([shapely.get_x(towns), shapely.get_y(towns)])
         self.dist = line_distances_km(self.town_points, self.geoms)
 
     def identity(self, j: int, group: bool) -> str:

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from scipy.spatial import cKDTree
 
 from ._errors import NetworkImportError
 from ._netbuild import RawWays, contract, coordinate_keys, largest_component, segments
@@ -449,6 +448,8 @@ def snap_points(imported: ImportedNetwork, points: Iterable[tuple], max_km: floa
     pandas.DataFrame
         One row per point: id, lon, lat, node, node_lon, node_lat, km, routable, reason.
     """
+    from scipy.spatial import cKDTree  # here, not at import: the web app imports this module at start-up
+
     df = pd.DataFrame(list(points), columns=["id", "lon", "lat"])
     if imported.n_nodes == 0:
         raise NetworkImportError("the network has no nodes to snap to")

@@ -24,7 +24,7 @@ class Official:
     def __init__(self, layers: Layers):
         self.table = layers.agglomerations
         self.cities = dict(zip(layers.cities["id"], layers.cities["name_en"]))
-        self.members = {r["town_id"]: r for _, r in self.table.iterrows() if r["town_id"]}
+        self.members = {r["town_id"]: r for r in self.table.to_dict("records") if r["town_id"]}
         self._layers = layers
 
     def flag(self, town_id: str) -> Flag:

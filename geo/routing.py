@@ -28,7 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+
+
+def dijkstra(*args, **kwargs):
+    """``scipy.sparse.csgraph.dijkstra``, imported at the first search, not when this module is: the web
+    app can answer its first page (from its start-up snapshot) before any search (webapp.serve)."""
+    from scipy.sparse.csgraph import dijkstra as search
+
+    return search(*args, **kwargs)
+
 
 METRICS = ("km", "min")
 MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges

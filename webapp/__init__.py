@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    from flask import Flask  # here: ``python -m webapp.serve`` imports this package before it can set up
+
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
     app.config.from_mapping(
         DATA_DIR=None,  # None: the shipped data/

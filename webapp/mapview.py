@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 
-import folium
-import folium.plugins
 from flask import render_template, url_for
 from markupsafe import Markup
 
 from .security import add_nonce
 from .serialize import category, colour
+
+if TYPE_CHECKING:
+    import folium  # imported where a map is built: start-up from the snapshot renders none (webapp.serve)
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 # Every line style of the map in one place: the map, the page's script (boot "lines") and the legend read it.
@@ -119,6 +122,8 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     of the map, markers, groups and control). The layers' features are not in the page: its script
     fetches them (webapp.layers) into the groups named here, so the page stays small and the towns
     are drawn first."""
+    import folium
+
     layers = svc.layers
     js, css = vendor_assets()
     m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3,
@@ -144,7 +149,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                                  tooltip=folium.Tooltip(d["tooltip"]))
         mk.add_to(towns)
         markers[town["id"]] = mk.get_name()
-    fs = folium.plugins.Fullscreen(position="topleft")
+    fs = fullscreen_class()(position="topleft")
     fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
     fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
     fs.add_to(m)
@@ -152,6 +157,34 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
                 "control": control.get_name(), "bounds": [[south, west], [north, east]]}
     return m, registry
+
+
+@cache
+def fullscreen_class() -> type:
+    """folium.plugins.Fullscreen (folium 0.20), the same element and script: importing ``folium.plugins``
+    compiles the templates of its 40 plugins (about 0.1 s) for this one."""
+    from branca.element import MacroElement
+    from folium.elements import JSCSSMixin
+    from folium.template import Template
+    from folium.utilities import remove_empty
+
+    class Fullscreen(JSCSSMixin, MacroElement):
+        _template = Template("""
+        {% macro script(this, kwargs) %}
+            L.control.fullscreen(
+                {{ this.options|tojavascript }}
+            ).addTo({{this._parent.get_name()}});
+        {% endmacro %}
+        """)
+
+        def __init__(self, position="topleft", title="Full Screen", title_cancel="Exit Full Screen",
+                     force_separate_button=False, **kwargs):
+            super().__init__()
+            self._name = "Fullscreen"
+            self.options = remove_empty(position=position, title=title, title_cancel=title_cancel,
+                                        force_separate_button=force_separate_button, **kwargs)
+
+    return Fullscreen
 
 
 def _folium_style(style: dict) -> dict:
@@ -187,6 +220,8 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
                     city: dict | None = None, style: dict | None = None) -> dict:
     """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
     the access link, and the town in its scenario's marker style."""
+    import folium
+
     js, css = vendor_assets()
     a = town["agglomeration"]
     m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=True)

@@ -203,6 +203,16 @@ class Atlas:
                     self._rendered_bytes -= _nbytes(old)
         return value
 
+    def preload(self, key: tuple, value: Any) -> None:
+        """Put a rendered answer for ``key`` in the cache as ``rendered`` would keep it (the start-up
+        snapshot of the first page, webapp.serve); dropped like any other by a data change."""
+        self.snapshot()
+        with self._lock:
+            full = (self._generation, *key)
+            if full not in self._rendered:
+                self._rendered[full] = value
+                self._rendered_bytes += _nbytes(value)
+
     def results(self, params: Params | None = None) -> dict:
         """Params -> scored atlas with the changes from the defaults (cached per Params and data revision;
         computed by one thread per Params at a time)."""

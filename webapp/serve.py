@@ -1,8 +1,10 @@
 """Serve the app with a production WSGI server: ``python -m webapp.serve`` (what ``make run`` starts).
 
-gunicorn (the default on POSIX): the app is loaded and warmed once in the master process (the default
-result computed, the map page rendered), then ``WORKERS`` worker processes are forked, each answering
-with ``THREADS`` threads. Worker processes run Python in parallel, which one process cannot (a new
+gunicorn (the default on POSIX): the app is loaded once in the master process with its first page
+ready, then ``WORKERS`` worker processes are forked, each answering with ``THREADS`` threads. The first
+page (default parameters) comes from the start-up snapshot that the previous start saved, when nothing
+it depends on has changed (``snapshot_key``); else the default result is computed and the page rendered
+(and saved). With the snapshot, the default result is computed after listening (``warm_rest``). Worker processes run Python in parallel, which one process cannot (a new
 recompute is some 15-25 ms of CPU under the GIL). What they must agree on is in the store: the data
 revision (each process drops its caches when the head moves), the network-import state and the
 robustness run (``webapp.store.JobBoard``); a new network version is seen through its folder.
@@ -15,11 +17,19 @@ WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress:
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
+import pickle
+import sys
 import threading
 import time
+from pathlib import Path
 
-from . import create_app
+STARTED = time.perf_counter()
+if __name__ == "__main__":  # ``python -m webapp.serve``: see start_up (an import by a test changes nothing)
+    gc.disable()
+
+from . import create_app  # noqa: E402  (after gc.disable: this imports Flask and, in create_app, the rest)
 
 LANGS_WARMED = ("en",)  # the first page's language is rendered before listening
 
@@ -42,18 +52,154 @@ def default_server() -> str:
     return "gunicorn" if os.name == "posix" else "waitress"
 
 
-def warm(app) -> None:
-    """Compute the default result once before listening, so the first page needs no search; render the
-    first page too (kept as bytes). Background matrix builds are waited for: nothing may hold a lock
-    when gunicorn forks its workers."""
+def warm(app) -> str:
+    """Make the first page ready before listening: from the start-up snapshot when it is valid (the
+    default result is then computed after listening: ``warm_rest``), else by computing the default
+    result and rendering the page (kept as bytes, and saved as the snapshot for the next start).
+    Background matrix builds are waited for: nothing may hold a lock when gunicorn forks its workers.
+    Returns how: "snapshot" or "rendered"."""
+    if all(load_first_page(app, lang) for lang in LANGS_WARMED):
+        return "snapshot"
     with app.app_context():
         app.extensions["atlas"].results()
     client = app.test_client()
     for lang in LANGS_WARMED:
         client.get(f"/?lang={lang}")
+        save_first_page(app, lang)
+    _join_matrix_builds()
+    return "rendered"
+
+
+def _join_matrix_builds() -> None:
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and thread.name == "city-matrix":
             thread.join()
+
+
+def warm_rest(app) -> threading.Thread:
+    """After listening (each gunicorn worker, or the waitress process): the default result, in the
+    background. A request meanwhile is answered as ever: one asking for the same result waits for
+    this computation (``Atlas._once``), any other computes its own."""
+    def run():
+        with app.app_context():
+            app.extensions["atlas"].results()
+        from .mapview import fullscreen_class
+
+        fullscreen_class()  # Folium imported (and its templates compiled) before a page needs it
+    thread = threading.Thread(target=run, name="warm-rest", daemon=True)
+    thread.start()
+    return thread
+
+
+# -- the start-up snapshot of the first page ------------------------------------------------------------
+# The first page (default parameters, LANGS_WARMED) as rendered bytes, saved by the start that rendered
+# it and used by the next one only when nothing it may depend on has changed: ``snapshot_key`` hashes
+# the code and templates, the data folder (method files included), the installed versions of the
+# libraries that render it, the configuration, the store's head revision, latest revision and active
+# judgments, and the network versions (names, sizes and modification times of their files).
+
+CODE_DIRS = ("webapp", "geo", "scoring", "templates")
+RENDERING_PACKAGES = ("flask", "werkzeug", "jinja2", "markupsafe", "folium", "branca", "numpy", "pandas",
+                      "geopandas", "shapely", "pyproj", "pyogrio", "scipy", "sqlalchemy")
+CONFIG_KEYS = ("DATA_DIR", "NETWORKS_ROOT", "VENDOR_DIR", "VENDOR_PACKAGES", "APPLICATION_ROOT")
+
+
+def _files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def code_roots() -> list[Path]:
+    """The folders whose files are the code and templates that render the page."""
+    from . import ROOT
+
+    return [ROOT / d for d in CODE_DIRS]
+
+
+def snapshot_key(app, lang: str) -> str | None:
+    """The hash of everything the first page in ``lang`` may depend on; None: no snapshot (a data note
+    is shown, as after setting aside a corrupt database)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    svc, store = app.extensions["atlas"], app.extensions["store"]
+    if svc.data_note:
+        return None
+    h = hashlib.blake2b(digest_size=20)
+
+    def add(*items) -> None:
+        h.update(repr(items).encode() + b"\0")
+
+    def versions():
+        for name in RENDERING_PACKAGES:
+            try:
+                yield name, version(name)
+            except PackageNotFoundError:
+                yield name, None
+
+    add("first page", 1, lang, sys.version, list(versions()), [(k, app.config.get(k)) for k in CONFIG_KEYS])
+    from scoring.method import DEFAULT_METHOD_DIR  # used when the data folder has no method/ of its own
+
+    roots = code_roots() + [Path(svc.pipeline.sources.root), DEFAULT_METHOD_DIR]
+    for root in roots:
+        add("tree", str(root))
+        for path in _files(root):
+            add(str(path.relative_to(root)))
+            h.update(path.read_bytes())
+    networks = Path(svc.pipeline.networks_root)
+    for path in _files(networks):  # an imported version's arrays may be large: named by size and time
+        st = path.stat()
+        add("network file", str(path.relative_to(networks)), st.st_size, st.st_mtime_ns)
+    add("store", store.head(), svc.uploaded_name, sorted(repr(j) for j in store.judgments(active_only=True)))
+    return h.hexdigest()
+
+
+def _snapshot_path(app, lang: str) -> Path:
+    folder = app.config.get("STARTUP_SNAPSHOT_DIR") or os.path.join(app.instance_path, "startup")
+    return Path(folder) / f"first-page-{lang}.pickle"
+
+
+def _page_key(app, lang: str) -> tuple:
+    from .views import _page_key
+
+    with app.test_request_context(f"/?lang={lang}"):
+        return _page_key()
+
+
+def save_first_page(app, lang: str) -> bool:
+    """Save the rendered first page in ``lang`` with its key (atomically; False if it cannot be written)."""
+    svc = app.extensions["atlas"]
+    key = _page_key(app, lang)
+    with svc._lock:
+        page = svc._rendered.get((svc.generation, *key))
+    snap_key = snapshot_key(app, lang)
+    if page is None or snap_key is None:
+        return False
+    path = _snapshot_path(app, lang)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps({"key": snap_key, "page_key": key, "page": page}))
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
+
+
+def load_first_page(app, lang: str) -> bool:
+    """Put the saved first page in ``lang`` in the cache if its key is today's (True), else nothing."""
+    path = _snapshot_path(app, lang)
+    try:
+        saved = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return False
+    if not isinstance(saved, dict) or saved.get("key") is None or saved.get("key") != snapshot_key(app, lang):
+        return False
+    key = _page_key(app, lang)
+    if saved.get("page_key") != key:
+        return False
+    app.extensions["atlas"].preload(key, saved["page"])
+    return True
 
 
 def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
@@ -62,11 +208,15 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
     def post_fork(_server, _worker):
         app.extensions["store"].engine.dispose(close=False)  # no database connection shared across processes
 
+    def post_worker_init(_worker):
+        warm_rest(app)  # once the worker handles its signals (a stop during the warm-up is not lost)
+
     class Server(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "preload_app": True, "timeout": 120, "keepalive": 5,
-                               "graceful_timeout": 10, "post_fork": post_fork, "proc_name": "monotown-atlas"}.items():
+                               "graceful_timeout": 10, "post_fork": post_fork, "post_worker_init": post_worker_init,
+                               "proc_name": "monotown-atlas"}.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -75,28 +225,45 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
     Server().run()
 
 
+def start_up():
+    """The app and how its first page was made ("snapshot" or "rendered": ``warm``), created and warmed
+    with the cyclic garbage collector off (about a tenth of start-up: the imports and the data allocate some million objects and leave almost no garbage: about 2,000
+    unreachable objects on the shipped data). Then what was loaded is frozen (never scanned again,
+    and shared with gunicorn's forked workers, whose writes would otherwise copy its pages) and the
+    collector is turned on again."""
+    was_enabled = gc.isenabled() or __name__ == "__main__"
+    gc.disable()
+    try:
+        app = create_app()
+        how = warm(app)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+    return app, how
+
+
 def main() -> None:
-    started = time.perf_counter()
-    app = create_app()
-    warm(app)
+    app, how = start_up()
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     server = os.environ.get("SERVER") or default_server()
     if server not in ("gunicorn", "waitress"):
         raise SystemExit(f"SERVER must be gunicorn or waitress, got '{server}'")
     threads = int(os.environ.get("THREADS", default_threads(server)))
-    ready, cpu = time.perf_counter() - started, time.process_time()
+    ready, cpu = time.perf_counter() - STARTED, time.process_time()
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
         print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
-              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU; first page {how})", flush=True)
         app.extensions["store"].engine.dispose()
-        gc.freeze()  # what the master loaded is never scanned by the collector, and stays shared after fork
         _gunicorn(app, host, port, workers, threads)
         return
     from waitress import serve
 
+    warm_rest(app)
+
     print(f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
-          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU; first page {how})", flush=True)
     serve(app, host=host, port=port, threads=threads, ident="monotown-atlas", channel_timeout=60,
           connection_limit=200)
 

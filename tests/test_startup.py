@@ -1,0 +1,226 @@
+"""Start-up (webapp.serve): the first page from the start-up snapshot equals a rendered one, any changed
+input invalidates the snapshot, and the app answers correctly while the rest is warmed after listening."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from webapp import ROOT, create_app
+from webapp import serve
+
+NONCE = re.compile(r'nonce="[^"]*"')
+FOLIUM_ID = re.compile(r"_[0-9a-f]{32}")  # Folium's element names (random per rendering)
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # when each test's own store was seeded
+
+
+def make_app(tmp_path, **config):
+    db = tmp_path / "atlas.sqlite3"
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "test",
+                       "STARTUP_SNAPSHOT_DIR": str(tmp_path / "startup"), **config})
+
+
+def page(app) -> str:
+    r = app.test_client().get("/?lang=en")
+    assert r.status_code == 200
+    return NONCE.sub('nonce=""', r.get_data(as_text=True))
+
+
+def boot(html: str) -> dict:
+    return json.loads(re.search(r'"layers": (\{[^}]*\})', html).group(1))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """An app that rendered the first page and saved the snapshot, and its page."""
+    tmp = tmp_path_factory.mktemp("startup")
+    app = make_app(tmp)
+    assert serve.warm(app) == "rendered"
+    assert (tmp / "startup" / "first-page-en.pickle").is_file()
+    return tmp, page(app)
+
+
+def test_second_start_serves_the_snapshot_unchanged(saved):
+    tmp, first = saved
+    app = make_app(tmp)
+    assert serve.warm(app) == "snapshot"
+    assert page(app) == first
+    with app.app_context():  # the default result is not computed at start-up: warm_rest does it
+        assert not app.extensions["atlas"]._cache
+
+
+def test_snapshot_page_equals_a_fresh_rendering(saved, tmp_path):
+    _, first = saved
+    fresh = make_app(tmp_path)  # no snapshot in this folder: rendered
+    assert serve.warm(fresh) == "rendered"
+    def same(html):
+        return STAMP.sub("T", FOLIUM_ID.sub("_ID", html))
+    assert same(page(fresh)) == same(first)
+
+
+def test_urls_in_the_snapshot_page_name_what_this_process_renders(saved):
+    """Each layer URL's ``v`` and the popups URL's ``v`` are the ETags the new process renders."""
+    tmp, first = saved
+    app = make_app(tmp)
+    assert serve.warm(app) == "snapshot"
+    client = app.test_client()
+    urls = list(boot(first).values()) + [json.loads('"' + re.search(r'"popups": "([^"]*)"', first).group(1) + '"')]
+    assert len(urls) == 9
+    for url in urls:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert r.headers["ETag"].strip('"') == re.search(r"[?&]v=([0-9a-f]+)", url).group(1), url
+
+
+def test_a_request_during_the_warm_up_after_listening_is_answered_correctly(saved):
+    tmp, _ = saved
+    reference = make_app(tmp)
+    expected = reference.test_client().post("/api/recompute", json={}).get_json()
+    app = make_app(tmp)
+    assert serve.warm(app) == "snapshot"
+    thread = serve.warm_rest(app)
+    got = app.test_client().post("/api/recompute", json={})
+    thread.join(60)
+    assert got.status_code == 200
+    assert got.get_json() == expected
+    assert app.test_client().get("/?lang=en").status_code == 200
+
+
+def test_changed_store_invalidates(tmp_path):
+    app = make_app(tmp_path)
+    assert serve.warm(app) == "rendered"
+    key = serve.snapshot_key(app, "en")
+    app.extensions["store"].apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}],
+                                  editor="anna", filename="kentau.csv")
+    again = make_app(tmp_path)
+    assert serve.snapshot_key(again, "en") != key
+    assert serve.warm(again) == "rendered"
+    assert "kentau.csv" in page(again)  # the new revision is named on the page, not the saved one
+    assert serve.warm(make_app(tmp_path)) == "snapshot"  # saved again, valid for the next start
+
+
+def test_changed_data_file_invalidates(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    app = make_app(tmp_path, DATA_DIR=str(data))
+    assert serve.warm(app) == "rendered"
+    key = serve.snapshot_key(app, "en")
+    towns = data / "towns.csv"
+    towns.write_text(towns.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert serve.snapshot_key(make_app(tmp_path, DATA_DIR=str(data)), "en") != key
+
+
+def test_changed_method_file_invalidates(saved, tmp_path, monkeypatch):
+    tmp, _ = saved
+    app = make_app(tmp)
+    key = serve.snapshot_key(app, "en")
+    method = tmp_path / "method"
+    shutil.copytree(ROOT / "data" / "method", method)
+    import scoring.method
+
+    monkeypatch.setattr(scoring.method, "DEFAULT_METHOD_DIR", method)
+    copied = serve.snapshot_key(app, "en")
+    assert copied != key  # another method folder
+    assert serve.snapshot_key(app, "en") == copied  # the same files: the same key
+    first = sorted(method.iterdir())[0]
+    first.write_bytes(first.read_bytes() + b"\n")
+    assert serve.snapshot_key(app, "en") != copied
+
+
+def test_changed_code_invalidates(saved, tmp_path, monkeypatch):
+    tmp, _ = saved
+    app = make_app(tmp)
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "templates", code / "templates")
+    monkeypatch.setattr(serve, "code_roots", lambda: [code])
+    key = serve.snapshot_key(app, "en")
+    assert serve.snapshot_key(app, "en") == key
+    base = code / "templates" / "base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace("<body", "<body data-x", 1), encoding="utf-8")
+    assert serve.snapshot_key(app, "en") != key
+    assert serve.load_first_page(app, "en") is False  # the saved page is not used
+
+
+def test_changed_network_versions_invalidate(tmp_path):
+    networks = tmp_path / "networks"
+    networks.mkdir()
+    app = make_app(tmp_path, NETWORKS_ROOT=str(networks))
+    assert serve.warm(app) == "rendered"
+    key = serve.snapshot_key(app, "en")
+    (networks / "v1").mkdir()
+    (networks / "v1" / "network.npz").write_bytes(b"a version being written")
+    assert serve.snapshot_key(app, "en") != key
+    assert serve.warm(make_app(tmp_path, NETWORKS_ROOT=str(networks))) == "rendered"
+
+
+def test_other_language_and_library_versions_are_in_the_key(saved, monkeypatch):
+    tmp, _ = saved
+    app = make_app(tmp)
+    key = serve.snapshot_key(app, "en")
+    assert serve.snapshot_key(app, "ru") != key
+    monkeypatch.setattr(serve, "RENDERING_PACKAGES", serve.RENDERING_PACKAGES + ("waitress",))
+    assert serve.snapshot_key(app, "en") != key
+
+
+def test_unreadable_or_foreign_snapshot_is_ignored(tmp_path):
+    app = make_app(tmp_path)
+    path = tmp_path / "startup" / "first-page-en.pickle"
+    path.parent.mkdir()
+    path.write_bytes(b"not a pickle")
+    assert serve.load_first_page(app, "en") is False
+    assert serve.warm(app) == "rendered"
+    assert page(app).count("<html") == 1
+
+
+def test_no_snapshot_with_a_data_note(tmp_path):
+    app = make_app(tmp_path)
+    app.extensions["atlas"].data_note = "the stored database was unreadable"
+    assert serve.snapshot_key(app, "en") is None
+    assert serve.warm(app) == "rendered"
+    assert not (tmp_path / "startup" / "first-page-en.pickle").exists()
+
+
+# -- the loaders without iterrows give what the row-wise loaders gave (shipped data) ---------------------
+
+def test_junction_lines_equal_the_row_wise_loader():
+    import numpy as np
+
+    from geo.junctions import Lines, _merge_sections
+    from geo.layers import load_layers
+    from geo.params import load_road_classes
+
+    layers = load_layers(ROOT / "data")
+    lines = Lines(layers)
+    major = {c for c, rc in load_road_classes().items() if rc.junction_line}
+    rows = [(r["road_id"], r["class"], f"road {r['road_id']} {r['name_ru'] or ''}".strip(), r["corridors"] or "",
+             r.geometry) for _, r in layers.roads.iterrows() if r["class"] in major]
+    rows += [(r["line_id"], "railway", f"railway {r['name']}", "", r.geometry)
+             for _, r in layers.railways.iterrows() if r["status"] == "operating"]
+    rows += [(r["corr_id"], "corridor", f"corridor {r['name']}", "", r.geometry)
+             for _, r in layers.corridors.iterrows() if r["planned"] == "no" and not r["roads"]]
+    rows = _merge_sections(rows)
+    assert len(rows) > 10
+    assert lines.ids == [r[0] for r in rows]
+    assert lines.types.tolist() == [r[1] for r in rows]
+    assert lines.names == [r[2] for r in rows]
+    assert lines.corridors == [r[3] for r in rows]
+    assert all(a.equals_exact(b, 0) for a, b in zip(lines.geoms, [r[4] for r in rows]))
+    points = np.array([[t.geometry.x, t.geometry.y] for _, t in layers.towns.iterrows()])
+    assert lines.town_points.shape == points.shape == (27, 2)
+    assert np.array_equal(lines.town_points, points)
+
+
+def test_official_members_equal_the_row_wise_loader():
+    from geo.layers import load_layers
+    from geo.official import Official
+
+    layers = load_layers(ROOT / "data")
+    official = Official(layers)
+    old = {r["town_id"]: r for _, r in official.table.iterrows() if r["town_id"]}
+    assert official.members and official.members.keys() == old.keys()
+    for tid, row in old.items():
+        assert {k: str(v) for k, v in official.members[tid].items()} == {k: str(v) for k, v in row.items()}
+    for tid in layers.towns["id"]:
+        assert official.flag(tid).reason  # every town answered (member or not)
