@@ -13,6 +13,7 @@ from flask import Blueprint
 from geo.params import MAX_PLANNED, MAX_PLANNED_TEXT, MAX_TEXT, VERSION_NAME, Spec, load_specs, plannable_classes
 
 from .i18n import LANGS
+from .layers import LAYERS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 JSON = "application/json"
@@ -91,6 +92,8 @@ def openapi_document() -> dict:
     q = query_parameters()
     towns = {"200": _json("every town as a GeoJSON FeatureCollection", _collection()), **_errors(400, 414)}
     stats = _json("the uploaded statistics", {"type": "object", "required": ["file", "towns"]})
+    version = {"name": "v", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+               "description": "the answer's ETag, as the map page names it (not a parameter)"}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Monotown Scenario Atlas API", "version": "1"},
@@ -155,6 +158,17 @@ def openapi_document() -> dict:
             "/api/networks/import-status": {"get": {
                 "summary": "the state of the latest network upload's import (idle, running, done, failed)",
                 "responses": {"200": _json("import state")}}},
+            "/api/layers/{name}.geojson": {"get": {
+                "summary": "one map layer as GeoJSON, in the query's language and, where it depends on them, its "
+                           "network version or parameters (v = its ETag: cached for a year)",
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": list(LAYERS)}}, *q, version],
+                "responses": {"200": {"description": "the layer", "content": {
+                    "application/geo+json": {"schema": _OBJECT}}}, **_errors(400, 404, 414)}}},
+            "/api/popups": {"get": {
+                "summary": "every town's popup (HTML in the query's language) at the given parameters",
+                "parameters": [*q, version],
+                "responses": {"200": _json("town id -> popup HTML"), **_errors(400, 414)}}},
             "/api/openapi.json": {"get": {"summary": "this description", "responses": {"200": _json("OpenAPI 3")}}},
         },
     }
