@@ -621,3 +621,24 @@ def test_network_version_switch_redraws_the_roads(browser, version_server):
         assert dict(page.evaluate(OVERLAYS)) == after
     finally:
         ctx.close()
+
+
+# -- review item 10: the towns entry of the layer control hides and shows the towns with their labels --
+
+def test_towns_layer_toggle_hides_labels_and_keeps_the_highlight(page, server):
+    load(page, server + "/" + PLANNED + "&lang=ru", layers=True)
+    state = """() => ({labels: Array.from(document.querySelectorAll('.town-label')).filter(e => e.offsetParent !== null).length,
+        towns: document.querySelectorAll('path[data-town]').length,
+        changed: Array.from(document.querySelectorAll('path.town-changed')).map(e => e.getAttribute('data-town')),
+        halos: document.querySelectorAll('path.town-halo').length})"""
+    before = page.evaluate(state)
+    assert before["labels"] == 27 and before["towns"] == 27 and "karazhal" in before["changed"] and before["halos"] >= 1
+    entry = page.locator(".leaflet-control-layers-overlays label", has_text="Моногорода").locator("input")
+    assert entry.count() == 1
+    page.locator(".leaflet-control-layers").hover()
+    entry.click()
+    assert page.evaluate(state) == {"labels": 0, "towns": 0, "changed": [], "halos": 0}
+    entry.click()
+    after = page.evaluate(state)
+    assert after["labels"] == 27 and after["towns"] == 27
+    assert sorted(after["changed"]) == sorted(before["changed"]) and after["halos"] == before["halos"]

@@ -150,7 +150,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
-                "control": control.get_name(), "bounds": [[south, west], [north, east]]}
+                "control": control.get_name(), "towns": towns.get_name(), "bounds": [[south, west], [north, east]]}
     return m, registry
 
 

@@ -143,7 +143,9 @@
   boot.collection.features.forEach((f) => { truePos[f.id] = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
   map.createPane("townLabels").style.zIndex = 450;
   map.getPane("townLabels").style.pointerEvents = "none";
-  const leaders = L.layerGroup().addTo(map), halos = L.layerGroup().addTo(map), labels = {};
+  // leaders, halos and labels belong to the towns: the layer control's towns entry hides and shows them too
+  const leaders = L.layerGroup().addTo(map), halos = L.layerGroup().addTo(map), labelLayer = L.layerGroup().addTo(map), labels = {};
+  const townsGroup = reg.towns ? window[reg.towns] : null;
   let changedNow = {};
   function spread() {
     setScale();
@@ -192,7 +194,7 @@
     const r = (state.display[id].style.radius || 8) * scale + 3;
     const html = '<span class="town-label' + (left ? " left" : "") + '">' + esc(townName(f)) + "</span>";
     const icon = L.divIcon({ className: "town-label-icon", html, iconSize: null, iconAnchor: left ? [r, 8] : [-r, 8] });
-    if (!labels[id]) labels[id] = L.marker(ll, { icon, pane: "townLabels", interactive: false, keyboard: false }).addTo(map);
+    if (!labels[id]) labels[id] = L.marker(ll, { icon, pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
     else labels[id].setLatLng(ll).setIcon(icon);
   }
   function drawHalos() {
@@ -215,8 +217,6 @@
       mk.setTooltipContent(d.tooltip);
       if (d.popup) popups[id] = d.popup;  // a recompute's answer carries the popups
       mk.setPopupContent(popupFor(id));
-      const el = mk.getElement && mk.getElement();
-      if (el) { el.classList.toggle("town-changed", !!changed); el.setAttribute("data-town", id); }
       const tr = rows[id];
       tr.classList.toggle("changed", !!changed);
       const rec = f.properties.scenario.recommended;
@@ -232,7 +232,19 @@
       tr.querySelector("[data-near]").textContent = nearText(f.properties.agglomeration);
     });
     changedNow = changes || {};
+    markTowns();
     spread();
+  }
+  function markTowns() {
+    // a marker's element is made anew each time the towns layer is added: its id and highlight set again
+    Object.entries(markers).forEach(([id, mk]) => {
+      const el = mk.getElement && mk.getElement();
+      if (el) { el.classList.toggle("town-changed", !!changedNow[id]); el.setAttribute("data-town", id); }
+    });
+  }
+  if (townsGroup) {
+    townsGroup.on("remove", () => [leaders, halos, labelLayer].forEach((g) => map.removeLayer(g)));
+    townsGroup.on("add", () => { [leaders, halos, labelLayer].forEach((g) => g.addTo(map)); markTowns(); spread(); });
   }
   const cityLocal = (name) => boot.city_names[name] || name;
   function fillChanges(tbody, changes) {
