@@ -700,3 +700,21 @@ def test_every_map_tooltip_in_the_page_language(page, server, lang, method):
     assert titles == [c["zoom_in"], c["zoom_out"], c["layers_button"], c["full_screen"]]
     scale = page.eval_on_selector_all(".leaflet-control-scale-line", "es => es.map(e => e.textContent)")
     assert len(scale) == 1 and scale[0].endswith("km"), scale
+
+
+# -- review item 9: the changes table says yes/no inputs in words, with one decimal mark per language --
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_changes_table_yes_no_and_one_decimal_mark(page, server, lang):
+    from webapp.i18n import catalog
+
+    c = catalog()[lang]
+    load(page, server + f"/{PLANNED}&near_km=250&lang={lang}")
+    rows = page.eval_on_selector_all("#changes tbody tr", "rs => rs.map(r => Array.from(r.cells).map(c => [c.title, c.textContent]))")
+    binary = [r for r in rows if r[1][0] in ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")]
+    assert binary, rows  # the planned road brings Karazhal near Zhezkazgan
+    assert all(r[2][1] in (c["yes"], c["no"]) and r[3][1] in (c["yes"], c["no"]) and r[2][1] != r[3][1] for r in binary), binary
+    numbers = [cell[1] for r in rows for cell in r[2:]]
+    assert any(re.search(r"\d[.,]\d", n) for n in numbers), numbers  # road km with one decimal
+    wrong = r"\d,\d" if lang == "en" else r"\d\.\d"
+    assert not any(re.search(wrong, n) for n in numbers), numbers

@@ -20,7 +20,8 @@
   const num = (v, digits) => {
     if (v == null) return "–";
     const d = digits || 0;
-    formats[d] = formats[d] || new Intl.NumberFormat(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
+    // Kazakh writes numbers as Russian does (a decimal comma, as the server's t.number and the field hints)
+    formats[d] = formats[d] || new Intl.NumberFormat(boot.lang === "en" ? "en" : "ru",
       { minimumFractionDigits: d, maximumFractionDigits: d });
     return formats[d].format(Number(v));
   };
@@ -265,10 +266,13 @@
     townsGroup.on("add", () => { [leaders, halos, labelLayer].forEach((g) => g.addTo(map)); markTowns(); spread(); });
   }
   const cityLocal = (name) => boot.city_names[name] || name;
+  // yes/no inputs (kind binary in data/method/inputs.csv: 0 or 100) are said as yes/no in the changes tables
+  const BINARY = new Set((document.getElementById("changes").dataset.binary || "").split(" ").filter(Boolean));
   function fillChanges(tbody, changes) {
     tbody.innerHTML = "";
     const fmt = (what, v) => {
       if (v == null) return T.no_data;
+      if (BINARY.has(what) && (Number(v) === 0 || Number(v) === 100)) return Number(v) === 100 ? T.yes : T.no;
       if (what === "scenario") return scenName(v);
       if (what.startsWith("level:")) return ((T.level_phrases || {})[what.slice(6)] || {})[v] || T.levels[v] || v;  // agrees in gender
       if (what === "nearest_large_city") return cityLocal(v);
