@@ -718,3 +718,29 @@ def test_changes_table_yes_no_and_one_decimal_mark(page, server, lang):
     assert any(re.search(r"\d[.,]\d", n) for n in numbers), numbers  # road km with one decimal
     wrong = r"\d,\d" if lang == "en" else r"\d\.\d"
     assert not any(re.search(wrong, n) for n in numbers), numbers
+
+
+# -- review item 11: a legend entry for the tourism sites; labels inside the map; kk headers whole words --
+
+def test_tourism_legend_labels_inside_the_map_and_whole_header_words(browser, server):
+    from webapp.i18n import catalog
+
+    ctx = browser.new_context(viewport={"width": 1500, "height": 900})
+    pg = ctx.new_page()
+    load(pg, server + "/?lang=ru")
+    assert catalog()["ru"]["layers_tourism"] in pg.inner_text("#legend-markers")
+    assert pg.eval_on_selector("#legend-markers", "ul => Array.from(ul.querySelectorAll('circle')).some(c => c.getAttribute('stroke') === '#1b7837')")
+    labels = pg.evaluate("""() => { const box = document.querySelector('.leaflet-container').getBoundingClientRect();
+        return Array.from(document.querySelectorAll('.town-label')).map(l => { const r = l.getBoundingClientRect();
+            return [l.textContent, r.left >= box.left - 1 && r.right <= box.right + 1]; }); }""")
+    assert len(labels) == 27 and all(inside for _, inside in labels), [n for n, inside in labels if not inside]
+    assert "Алтай" in [n for n, _ in labels] and not any("(" in n for n, _ in labels)
+    ctx.close()
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    pg = ctx.new_page()
+    load(pg, server + "/?lang=kk")
+    # each header button's words fit its column: no word is cut in two ("Индикаторла / р")
+    fits = pg.eval_on_selector_all("#town-list thead th button", """bs => bs.map(b => [b.textContent.trim(),
+        b.scrollWidth <= b.parentElement.clientWidth + 1, getComputedStyle(b).overflowWrap])""")
+    assert len(fits) == 3 and all(ok and wrap == "normal" for _, ok, wrap in fits), fits
+    ctx.close()

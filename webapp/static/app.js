@@ -208,13 +208,21 @@
     });
     drawHalos();
   }
+  // a label says the town's name without its parenthesis ("Алтай (до 2019 г. Зыряновск)": the former
+  // name is in the tooltip and popup); one that would run past the map's right edge goes to the left
+  const labelName = (f) => townName(f).replace(/\s*\(.*\)\s*$/, "");
   function placeLabel(id, ll, left) {
     const f = features()[id];
     const r = (state.display[id].style.radius || 8) * scale + 3;
-    const html = '<span class="town-label' + (left ? " left" : "") + '">' + esc(townName(f)) + "</span>";
-    const icon = L.divIcon({ className: "town-label-icon", html, iconSize: null, iconAnchor: left ? [r, 8] : [-r, 8] });
-    if (!labels[id]) labels[id] = L.marker(ll, { icon, pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
-    else labels[id].setLatLng(ll).setIcon(icon);
+    const icon = (onLeft) => L.divIcon({ className: "town-label-icon", iconSize: null, iconAnchor: onLeft ? [r, 8] : [-r, 8],
+      html: '<span class="town-label' + (onLeft ? " left" : "") + '">' + esc(labelName(f)) + "</span>" });
+    if (!labels[id]) labels[id] = L.marker(ll, { icon: icon(left), pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
+    else labels[id].setLatLng(ll).setIcon(icon(left));
+    const el = labels[id].getElement && labels[id].getElement();
+    if (!left && el && el.firstChild && el.firstChild.offsetWidth) {
+      const right = map.latLngToContainerPoint(ll).x + r + el.firstChild.offsetWidth;
+      if (right > map.getSize().x - 2) labels[id].setIcon(icon(true));
+    }
   }
   function drawHalos() {
     halos.clearLayers();
