@@ -103,14 +103,18 @@ def data_texts_required(root: Path) -> dict:
                 text = (row.get(f) or "").strip()
                 if text:
                     req[(name, key, f)] = (f"{name} row {n} ({key})", row[f])
-    rail = Path(root) / "shapefiles" / "railways.shp"
-    if rail.exists():  # railway names (a town page lists the lines within the corridor radius)
+    # railway names (a town page lists the lines within the corridor radius; the map's tooltips) and
+    # corridor names (the map's tooltips)
+    for shp, id_col in (("railways.shp", "line_id"), ("corridors.shp", "corr_id")):
+        path = Path(root) / "shapefiles" / shp
+        if not path.exists():
+            continue
         import pyogrio
 
-        names = pyogrio.read_dataframe(rail, columns=["line_id", "name"], read_geometry=False)
-        for n, (lid, text) in enumerate(zip(names["line_id"], names["name"]), start=1):
+        names = pyogrio.read_dataframe(path, columns=[id_col, "name"], read_geometry=False)
+        for n, (lid, text) in enumerate(zip(names[id_col], names["name"]), start=1):
             if text:
-                req[("shapefiles/railways.shp", lid, "name")] = (f"shapefiles/railways.shp feature {n} ({lid})", text)
+                req[(f"shapefiles/{shp}", lid, "name")] = (f"shapefiles/{shp} feature {n} ({lid})", text)
     return req
 
 

@@ -621,3 +621,126 @@ def test_network_version_switch_redraws_the_roads(browser, version_server):
         assert dict(page.evaluate(OVERLAYS)) == after
     finally:
         ctx.close()
+
+
+# -- review item 10: the towns entry of the layer control hides and shows the towns with their labels --
+
+def test_towns_layer_toggle_hides_labels_and_keeps_the_highlight(page, server):
+    load(page, server + "/" + PLANNED + "&lang=ru", layers=True)
+    state = """() => ({labels: Array.from(document.querySelectorAll('.town-label')).filter(e => e.offsetParent !== null).length,
+        towns: document.querySelectorAll('path[data-town]').length,
+        changed: Array.from(document.querySelectorAll('path.town-changed')).map(e => e.getAttribute('data-town')),
+        halos: document.querySelectorAll('path.town-halo').length})"""
+    before = page.evaluate(state)
+    assert before["labels"] == 27 and before["towns"] == 27 and "karazhal" in before["changed"] and before["halos"] >= 1
+    entry = page.locator(".leaflet-control-layers-overlays label", has_text="Моногорода").locator("input")
+    assert entry.count() == 1
+    page.locator(".leaflet-control-layers").hover()
+    entry.click()
+    assert page.evaluate(state) == {"labels": 0, "towns": 0, "changed": [], "halos": 0}
+    entry.click()
+    after = page.evaluate(state)
+    assert after["labels"] == 27 and after["towns"] == 27
+    assert sorted(after["changed"]) == sorted(before["changed"]) and after["halos"] == before["halos"]
+
+
+# -- review item 2: every tooltip of every layer, the map's buttons and its scale in the page's language --
+
+TOOLTIPS = f"""() => {{ const b = {BOOT}; const m = window[b.registry.map]; const seen = new Set(), out = [];
+    const text = (html) => {{ const d = document.createElement('div'); d.innerHTML = html; return d.textContent; }};
+    const visit = (l) => {{ if (seen.has(l)) return; seen.add(l);
+        const tip = l.getTooltip && l.getTooltip();
+        if (tip) {{ const c = tip.getContent(); out.push(text(typeof c === 'function' ? c(l) : c)); }}
+        if (l.eachLayer) l.eachLayer(visit); }};
+    m.eachLayer(visit); Object.values(b.registry.groups).forEach(g => visit(window[g]));
+    return out; }}"""
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_map_tooltip_in_the_page_language(page, server, lang, method):
+    import csv
+
+    from webapp.i18n import catalog
+
+    with open(Path(__file__).resolve().parent.parent / "data" / "large_cities.csv", encoding="utf-8") as fh:
+        cities = list(csv.DictReader(fh))
+    # a city without a name in this language (Kyzylorda has no Kazakh name in any source of data/) keeps its English one
+    english = english_data_texts(method) | catalog_english(lang) | {
+        c["name_en"] for c in cities if c[f"name_{lang}"] and c[f"name_{lang}"] != c["name_en"]}
+    load(page, server + f"/{PLANNED}&lang={lang}", layers=True)
+    tips = page.evaluate(TOOLTIPS)
+    assert len(tips) > 150, len(tips)  # towns, cities, roads, railways, corridors, areas, sites, links, catchments, route
+    town_ids = list(page.evaluate(f"() => Object.keys({BOOT}.registry.markers)"))
+    assert len(town_ids) == 27
+    bad = {}
+    for tip in tips:
+        found = [e for e in english if re.search(r"(?<!\w)" + re.escape(e) + r"(?!\w)", tip)]
+        found += re.findall(r"R_[A-Z_]+|LINK:|Zoom in|\d\.\d km", tip)
+        found += [i for i in town_ids if re.search(r"(?<![\w-])" + re.escape(i) + ":", tip)]
+        if found:
+            bad[tip] = found
+    assert bad == {}
+    c = catalog()[lang]
+    # the railway, corridor, road and access tooltips are there, in the language, with the page's decimal comma
+    assert any(c["road_class_international"] in t and c["as_printed_ru"] in t for t in tips)
+    assert any(t.startswith(c["road_class_link"]) for t in tips)
+    assert any(c["access_tip_assumed"] in t for t in tips) and any(re.search(r": \d+,\d км", t) for t in tips)
+    assert any(("Түрксіб" if lang == "kk" else "Турксиб") in t for t in tips)
+    assert any(("Орталық – Оңтүстік" if lang == "kk" else "Центр – Юг") in t for t in tips)
+    # a road: its official index and name as printed, said to be quoted as printed; the members of an
+    # official agglomeration (the decree's Russian) marked lang="ru"
+    assert any(t.startswith("KAZ01Астана – Караганда") for t in tips)
+    assert page.evaluate(f"""() => {{ let n = 0; const b = {BOOT};
+        window[b.registry.groups.official].eachLayer(g => g.eachLayer && g.eachLayer(l => {{
+            if (String(l.getTooltip().getContent()).includes('<br><span lang="ru">')) n++; }})); return n; }}""") > 0
+    # the map's buttons and its scale bar
+    titles = page.evaluate("""() => ['.leaflet-control-zoom-in', '.leaflet-control-zoom-out', '.leaflet-control-layers-toggle',
+        '.leaflet-control-zoom-fullscreen'].map(s => { const e = document.querySelector(s);
+        return e ? e.title : null; })""")
+    assert titles == [c["zoom_in"], c["zoom_out"], c["layers_button"], c["full_screen"]]
+    scale = page.eval_on_selector_all(".leaflet-control-scale-line", "es => es.map(e => e.textContent)")
+    assert len(scale) == 1 and scale[0].endswith("km"), scale
+
+
+# -- review item 9: the changes table says yes/no inputs in words, with one decimal mark per language --
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_changes_table_yes_no_and_one_decimal_mark(page, server, lang):
+    from webapp.i18n import catalog
+
+    c = catalog()[lang]
+    load(page, server + f"/{PLANNED}&near_km=250&lang={lang}")
+    rows = page.eval_on_selector_all("#changes tbody tr", "rs => rs.map(r => Array.from(r.cells).map(c => [c.title, c.textContent]))")
+    binary = [r for r in rows if r[1][0] in ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")]
+    assert binary, rows  # the planned road brings Karazhal near Zhezkazgan
+    assert all(r[2][1] in (c["yes"], c["no"]) and r[3][1] in (c["yes"], c["no"]) and r[2][1] != r[3][1] for r in binary), binary
+    numbers = [cell[1] for r in rows for cell in r[2:]]
+    assert any(re.search(r"\d[.,]\d", n) for n in numbers), numbers  # road km with one decimal
+    wrong = r"\d,\d" if lang == "en" else r"\d\.\d"
+    assert not any(re.search(wrong, n) for n in numbers), numbers
+
+
+# -- review item 11: a legend entry for the tourism sites; labels inside the map; kk headers whole words --
+
+def test_tourism_legend_labels_inside_the_map_and_whole_header_words(browser, server):
+    from webapp.i18n import catalog
+
+    ctx = browser.new_context(viewport={"width": 1500, "height": 900})
+    pg = ctx.new_page()
+    load(pg, server + "/?lang=ru")
+    assert catalog()["ru"]["layers_tourism"] in pg.inner_text("#legend-markers")
+    assert pg.eval_on_selector("#legend-markers", "ul => Array.from(ul.querySelectorAll('circle')).some(c => c.getAttribute('stroke') === '#1b7837')")
+    labels = pg.evaluate("""() => { const box = document.querySelector('.leaflet-container').getBoundingClientRect();
+        return Array.from(document.querySelectorAll('.town-label')).map(l => { const r = l.getBoundingClientRect();
+            return [l.textContent, r.left >= box.left - 1 && r.right <= box.right + 1]; }); }""")
+    assert len(labels) == 27 and all(inside for _, inside in labels), [n for n, inside in labels if not inside]
+    assert "Алтай" in [n for n, _ in labels] and not any("(" in n for n, _ in labels)
+    ctx.close()
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    pg = ctx.new_page()
+    load(pg, server + "/?lang=kk")
+    # each header button's words fit its column: no word is cut in two ("Индикаторла / р")
+    fits = pg.eval_on_selector_all("#town-list thead th button", """bs => bs.map(b => [b.textContent.trim(),
+        b.scrollWidth <= b.parentElement.clientWidth + 1, getComputedStyle(b).overflowWrap])""")
+    assert len(fits) == 3 and all(ok and wrap == "normal" for _, ok, wrap in fits), fits
+    ctx.close()

