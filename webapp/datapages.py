@@ -36,7 +36,8 @@ def data(report: dict | None = None, status: int = 200):
     names = [n for n, s in svc.method.inputs.items() if s.role in ("statistical", "curated")]
     snap = svc.snapshot()
     return render_template("data.html", t=t, langs=LANGS, grid=_completeness(svc), names=names, method=svc.method,
-                           metas=svc.metas, errors=snap.errors, revision=snap.head, report=report), status
+                           metas=svc.metas, errors=snap.errors, revision=snap.head, report=report,
+                           latest=next(iter(svc.store.revisions()), None)), status
 
 
 @bp.post("/data/import")

@@ -220,6 +220,16 @@ class T:
             return self("access_sourced")
         return self("access_assumed_note" if access.get("assumed") else "access_on_network")
 
+    def network_label(self, name: str) -> str:
+        """A network version's name for a reader: the shipped one in this language (the value stays "shipped")."""
+        return self("network_shipped_name") if name == "shipped" else name
+
+    def revision_label(self, rev) -> str:
+        """A data revision (webapp.store.Revision) in this language: '1 (поставляемые данные, 2026-...)'."""
+        kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
+        who = "" if rev.kind == "shipped" else f", {rev.editor}"
+        return f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"
+
     def oblast_all(self, name: str) -> list[str]:
         """An oblast's name in every language (the list is searched in all of them)."""
         return [name, *self._c["oblasts"].get(name, {}).values()]
