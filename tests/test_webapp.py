@@ -416,7 +416,7 @@ def test_published_distance_and_known_limits_on_stepnogorsk(client):
     derived = float(m.group(1).replace("\u00a0", ""))
     assert float(m.group(2).replace(",", ".")) == pytest.approx(derived / 185, abs=0.006)
     assert derived / 185 > 1.15 and m.group(3).strip() == "выведенное длиннее более чем на 15 %"
-    assert "источник называет ближайшим крупным городом Астана, но сеть ведёт этот город к Кокшетау" in text
+    assert "источник называет ближайшим крупным городом Астана, но по этой сети кратчайший путь по дорогам ведёт к Кокшетау" in text
     assert "город соединён с сетью только допущенной прямой связью" in text
     en = _text(client.get("/town/zhanatas").get_data(as_text=True))
     assert "Published road distance" in en and "Taraz 145 " in en
