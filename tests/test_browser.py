@@ -744,3 +744,35 @@ def test_tourism_legend_labels_inside_the_map_and_whole_header_words(browser, se
         b.scrollWidth <= b.parentElement.clientWidth + 1, getComputedStyle(b).overflowWrap])""")
     assert len(fits) == 3 and all(ok and wrap == "normal" for _, ok, wrap in fits), fits
     ctx.close()
+
+
+@pytest.mark.parametrize("path", ["/networks?lang=ru", "/networks?lang=kk", "/networks/compare?lang=kk",
+                                  "/data-needed?lang=kk", "/table?lang=kk"])
+def test_pages_fit_a_390px_phone(browser, server, path):
+    """No sideways page scroll on a 390 px phone: wide tables scroll inside their own box."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    try:
+        page.goto(server + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        boxes = page.eval_on_selector_all(".table-scroll, .scroll", "bs => bs.map(b => [b.scrollWidth, b.clientWidth])")
+        assert (boxes or "compare" in path) and all(cw <= 390 for _, cw in boxes), boxes  # compare: no table yet
+    finally:
+        ctx.close()
+
+
+def test_table_of_all_towns_is_readable_on_a_desktop(browser, server):
+    """/table on a desktop: the recommendation column is wide, rows are not tall, the town column stays put."""
+    ctx = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(server + "/table?lang=kk")
+        rec_w = page.evaluate("document.querySelector('#all-towns tbody td:nth-last-child(2)').getBoundingClientRect().width")
+        heights = page.eval_on_selector_all("#all-towns tbody tr", "rs => rs.map(r => r.getBoundingClientRect().height)")
+        assert rec_w >= 250 and max(heights) <= 100, (rec_w, max(heights))  # was 141 px and 202 px
+        assert page.evaluate("getComputedStyle(document.querySelector('#all-towns tbody td')).position") == "sticky"
+        # the recommendation is also next to the town (in the fixed first column)
+        assert page.eval_on_selector_all("#all-towns tbody td:first-child .rec-short", "es => es.length") == 27
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1100
+    finally:
+        ctx.close()

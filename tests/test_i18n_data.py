@@ -242,3 +242,22 @@ def test_helpers_the_map_page_can_use(app, method):
         phrases = T("ru", method).as_dict()["level_phrases"]
         assert phrases["mono_profile"]["low"] == "низкая степень монопрофильности"
         assert set(phrases) == set(method.levelled) and len(phrases["economy_social"]) == 6
+
+
+def test_revision_and_network_names_in_the_language(app, method, client):
+    """The data panel's revision and the network choice in the page's language ("shipped" stays the value)."""
+    from webapp.i18n import T
+    from webapp.store import Revision
+
+    rev = Revision(1, "2026-11-29T00:00:00Z", "shipped data", "shipped", "", "", None)
+    imp = Revision(3, "2026-11-29T01:00:00Z", "anna", "import", "", "stats.csv", None)
+    with app.app_context():
+        assert T("ru", method).revision_label(rev) == "1 (поставляемые данные, 2026-11-29T00:00:00Z)"
+        assert T("kk", method).revision_label(imp) == "3 (импорт: stats.csv, anna, 2026-11-29T01:00:00Z)"
+        assert T("ru", method).network_label("shipped") == "поставляемая" and T("ru", method).network_label("osm1") == "osm1"
+    page = client.get("/data?lang=ru").get_data(as_text=True)
+    import re  # the head revision depends on the tests before (imports, rollbacks): its kind in Russian
+    assert re.search(r"Ревизия \d+ \((поставляемые данные|импорт|откат|экспертная оценка)[:,]", page)
+    assert "shipped data" not in page
+    compare = client.get("/networks/compare?lang=kk").get_data(as_text=True)
+    assert '<option value="shipped" selected>жеткізілген</option>' in compare

@@ -353,3 +353,83 @@ def test_bad_layer_requests_are_answered_not_500(client, url, status, field):
     assert r.status_code == status, url
     body = r.get_json()
     assert (field in body["fields"]) if field else "does not exist" in body["message"]
+
+
+def _text(html: str) -> str:
+    """A page's visible text, tags dropped, entities decoded, spaces collapsed."""
+    import html as htmlmod
+    html = re.sub(r"<(script|style|pre)\b.*?</\1>", " ", html, flags=re.S)  # code and the raw parameters
+    return re.sub(r"[ \t\r\n]+", " ", htmlmod.unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def test_town_reasons_read_true_for_the_value_in_russian(client):
+    """Karazhal: 0 for 'near a large city' reads 'not near ... > 100 km', never 'near'; no '100.0'."""
+    page = client.get("/town/karazhal?lang=ru").get_data(as_text=True)
+    rec = client.get("/api/towns/karazhal").get_json()
+    a = rec["properties"]["agglomeration"] if "properties" in rec else rec["agglomeration"]
+    assert a["aggl_near_large_city"] == 0 and a["road_km"] > 100
+    text = _text(page)
+    km = f"{a['road_km']:,.0f}".replace(",", "\u00a0")
+    assert f"не рядом с крупным городом: ближайший Караганда, {km} км по дорогам > 100 км" in text
+    assert "не в функциональной городской зоне" in text and "> 60 мин" in text
+    assert "не на пересечении крупных коридоров" in text
+    assert "100.0" not in text and "60.0" not in text and "15.0" not in text
+    assert "город находится рядом с крупным городом:" not in text  # the old fixed phrase
+    # the input's name in the language beside the code in the paper table
+    assert re.search(r"<td>город находится рядом с крупным городом <code>aggl_near_large_city</code></td>", page)
+    # the access link is explained (a sourced oblast road drawn straight)
+    assert "областная дорога из источника от города до сети, нарисована прямой линией" in text
+
+
+def test_reason_sentence_for_value_100_and_number_format(app, method):
+    """The sentence follows the value: 100 -> 'near'; numbers in the language's format (12 345,6)."""
+    from webapp.i18n import T
+
+    a = {"nearest_large_city_id": None, "nearest_large_city": "Karaganda", "road_km": 1234.4, "travel_min": 45.0,
+         "fua_city": "Karaganda", "lines_detail": [{"id": "A", "identity": "x"}, {"id": "B", "identity": "x"}],
+         "access": {"assumed": True, "sourced": False, "km": 9.0}}
+    sp = {"near_km": 1500.0, "fua_minutes": 60.0, "fua_definition": "travel_time", "corridor_km": 15.0,
+          "corridor_min_lines": 2}
+    with app.app_context():
+        ru = T("ru", method)
+        a["nearest_large_city_id"] = "karaganda"
+        ru.cities = {"karaganda": {"name_en": "Karaganda", "name_ru": "Караганда", "name_kk": "Қарағанды"}}
+        assert ru.flag_sentence("aggl_near_large_city", 100, a, sp) == (
+            "рядом с крупным городом: Караганда, 1\u00a0234 км по дорогам ≤ 1\u00a0500 км; маршрут включает допущенный подъезд к сети")
+        assert ru.flag_sentence("aggl_in_fua", 100, a, sp).startswith("в функциональной городской зоне: Караганда за 45 мин ≤ 60 мин")
+        # two sections of one line count once: 1 distinct line, needs 2
+        assert ru.flag_sentence("aggl_corridor_junction", 0, a, sp).startswith("не на пересечении крупных коридоров: 1 ")
+        assert ru.flag_sentence("aggl_in_fua", None, {"unroutable": "x"}, sp) == "невозможно вывести: x"
+        assert ru.short(0.5) == "0,5" and ru.short(100.0) == "100" and T("en", method).short(0.25) == "0.25"
+
+
+def test_published_distance_and_known_limits_on_stepnogorsk(client):
+    """Stepnogorsk: Astana 185 km published beside the derived km, its ratio and verdict; the known limits
+    (routed to Kokshetau, an assumed access link) said in words."""
+    from geo.validation import load_table
+
+    row = next(r for r in load_table() if r["town_id"] == "stepnogorsk")
+    assert (row["city_id"], row["published_km"]) == ("astana", "185")
+    text = _text(client.get("/town/stepnogorsk?lang=ru").get_data(as_text=True))
+    m = re.search(r"Астана 185 (\d[\d\u00a0]*) (\d+,\d\d) ([^(]+)\(", text)
+    assert m, text[text.find("Опубликованное"):][:300]
+    derived = float(m.group(1).replace("\u00a0", ""))
+    assert float(m.group(2).replace(",", ".")) == pytest.approx(derived / 185, abs=0.006)
+    assert derived / 185 > 1.15 and m.group(3).strip() == "выведенное длиннее более чем на 15 %"
+    assert "источник называет ближайшим крупным городом Астана, но по этой сети кратчайший путь по дорогам ведёт к Кокшетау" in text
+    assert "город соединён с сетью только допущенной прямой связью" in text
+    en = _text(client.get("/town/zhanatas").get_data(as_text=True))
+    assert "Published road distance" in en and "Taraz 145 " in en
+    assert "Known limit" not in _text(client.get("/town/karazhal").get_data(as_text=True))
+
+
+def test_networks_numbers_in_the_page_format_and_compare_empty_state(client):
+    ru = client.get("/networks?lang=ru").get_data(as_text=True)
+    km = client.get("/api/networks").get_json()["versions"][0]["km"]
+    assert f"{km:,.0f}".replace(",", "\u00a0") in _text(ru) and f"{km:,.0f}" not in ru
+    assert 'href="/networks/compare?lang=ru"' in ru and "поставляемая" in ru
+    page = client.get("/networks/compare?lang=ru&a=shipped&b=shipped").get_data(as_text=True)
+    text = _text(page)
+    assert "Пока есть только поставляемая сеть" in text and '/networks?lang=ru#network-upload' in page
+    assert "(schematic network" not in text and "схематичная сеть" in text
+    assert "при параметрах адреса" not in text

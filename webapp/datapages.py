@@ -36,7 +36,8 @@ def data(report: dict | None = None, status: int = 200):
     names = [n for n, s in svc.method.inputs.items() if s.role in ("statistical", "curated")]
     snap = svc.snapshot()
     return render_template("data.html", t=t, langs=LANGS, grid=_completeness(svc), names=names, method=svc.method,
-                           metas=svc.metas, errors=snap.errors, revision=snap.head, report=report), status
+                           metas=svc.metas, errors=snap.errors, revision=snap.head, report=report,
+                           latest=next(iter(svc.store.revisions()), None)), status
 
 
 @bp.post("/data/import")
@@ -129,3 +130,34 @@ def withdraw_judgment(jid: int):
         abort(404, str(exc))
     svc.snapshot()
     return redirect(url_for("data.judgments", lang=request.values.get("lang")))
+
+
+def published_distances(svc, params, town: dict) -> list[dict]:
+    """The independently published road distances for one town (data/validation/road_distances.csv, read
+    once through geo.validation), each beside the km derived at the request's parameters, with the ratio,
+    the verdict (geo.validation's 15 % rule) and the known limits said in words: a town whose source names
+    another nearest large city than the one the network routes it to, or that reaches the network only by
+    an assumed straight link."""
+    from geo import validation  # the validation table is read only by town pages (start-up stays light)
+
+    rows = [r for r in _validation_rows() if r["town_id"] == town["id"]]
+    out = []
+    for r in rows:
+        km = svc.spatial.road_km(params, town["id"], r["city_id"])
+        pub = float(r["published_km"])
+        ratio = km / pub if km is not None and km == km and km != float("inf") else None
+        out.append({"city_id": r["city_id"], "published_km": pub, "derived_km": km if ratio is not None else None,
+                    "ratio": ratio, "measure": r["measure"], "verdict": validation._verdict(ratio, r["measure"]),
+                    "source": r["source_url"], "source_title": r["source_title"], "is_nearest": r["is_nearest"] == "yes"})
+    return out
+
+
+_ROWS: list = []
+
+
+def _validation_rows() -> list[dict]:
+    """geo.validation.load_table, parsed once per process."""
+    if not _ROWS:
+        from geo import validation
+        _ROWS.extend(validation.load_table())
+    return _ROWS

@@ -175,6 +175,61 @@ class T:
             return text
         return text.replace(",", "\u00a0").replace(".", ",")
 
+    def short(self, value, digits: int = 2) -> str:
+        """A parameter as a reader writes it: 100.0 -> "100", 0.5 -> "0,5" in ru/kk (no trailing zeros)."""
+        if value is None or value != value:
+            return "–"
+        v = float(value)
+        return self.number(v) if v == int(v) else self.number(v, digits).rstrip("0").rstrip(",.")
+
+    def flag_sentence(self, name: str, value, a: dict, sp: dict) -> str:
+        """Why a derived agglomeration input has its value, built from the value, the parameters and the
+        evidence in this language (the pipeline's reasons are English): it always reads true for the value."""
+        if value is None:
+            return self("flag_missing") + (f": {a['unroutable']}" if a.get("unroutable") else "")
+        yes = value >= 100
+        assumed = self("flag_assumed") if (a.get("access") or {}).get("assumed") else ""
+        if name == "aggl_near_large_city":
+            if not a.get("nearest_large_city_id") or a.get("road_km") is None:
+                return self("flag_no_city")
+            text = self("flag_near_yes" if yes else "flag_near_no").format(
+                city=self.city(a["nearest_large_city_id"], a.get("nearest_large_city")),
+                km=self.number(a["road_km"]), limit=self.short(sp.get("near_km")))
+            return text + assumed
+        if name == "aggl_in_fua":
+            limit, minutes = sp.get("fua_minutes"), a.get("travel_min")
+            travel_yes = minutes is not None and limit is not None and minutes <= limit
+            if travel_yes != yes or minutes is None or sp.get("fua_definition") == "official":  # decided by official membership (fua_definition)
+                d = sp.get("fua_definition", "")
+                return self("flag_fua_official_yes" if yes else "flag_fua_official_no").format(d=d)
+            return self("flag_fua_yes" if yes else "flag_fua_no").format(
+                city=self.city_named(a.get("fua_city")), min=self.number(minutes), limit=self.short(limit)) + assumed
+        if name == "aggl_corridor_junction":
+            return self("flag_junction_yes" if yes else "flag_junction_no").format(
+                n=len(set(x.get("identity", x["id"]) for x in a.get("lines_detail", []))),
+                km=self.short(sp.get("corridor_km")), need=self.short(sp.get("corridor_min_lines")))
+        if name == "special_tourism":
+            return self("flag_tourism_yes" if yes else "flag_tourism_no").format(km=self.short(sp.get("tourism_km")))
+        return ""
+
+    def access_note(self, access: dict | None) -> str:
+        """What the town's link to the network is, in this language."""
+        if not access:
+            return ""
+        if access.get("sourced"):
+            return self("access_sourced")
+        return self("access_assumed_note" if access.get("assumed") else "access_on_network")
+
+    def network_label(self, name: str) -> str:
+        """A network version's name for a reader: the shipped one in this language (the value stays "shipped")."""
+        return self("network_shipped_name") if name == "shipped" else name
+
+    def revision_label(self, rev) -> str:
+        """A data revision (webapp.store.Revision) in this language: '1 (поставляемые данные, 2026-...)'."""
+        kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
+        who = "" if rev.kind == "shipped" else f", {rev.editor}"
+        return f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"
+
     def oblast_all(self, name: str) -> list[str]:
         """An oblast's name in every language (the list is searched in all of them)."""
         return [name, *self._c["oblasts"].get(name, {}).values()]

@@ -194,7 +194,8 @@ def _town_page(tid: str) -> str:
     small = small_route_map(rec, meta, t, nonce=csp_nonce(), oblasts=svc.oblasts_geojson, city=city,
                             style=marker_style(rec, svc.method))
     nondefault = {k: v for k, v in params.changed().items()}
-    return render_template("town.html", t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
+    from .datapages import published_distances  # local: the town page alone needs the validation table
+    return render_template("town.html", published=published_distances(svc, params, rec), t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
                            small=small, query=query, langs=LANGS, nondefault=nondefault,
                            default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
