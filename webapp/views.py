@@ -168,7 +168,7 @@ def _index_page() -> str:
                            towns=sorted_towns(atlas["towns"], svc.metas, t), exports=EXPORTS,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
-                           uploaded_name=svc.uploaded_name, data_note=svc.data_note, networks=svc.pipeline.versions(),
+                           uploaded_name=svc.uploaded_name, latest_revision=next(iter(svc.store.revisions()), None), data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query, preload=[*boot["layers"].values(), boot["urls"]["popups"]])
 
