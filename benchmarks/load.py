@@ -168,18 +168,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(port: int, timeout: float = 60) -> tuple[subprocess.Popen, float]:
-    """Start `python -m webapp.serve`; seconds from start to the first 200 on GET / (the page read whole).
-    ``proc.first_page`` says how the server made it: from its start-up snapshot or rendered."""
-    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(ROOT)}
+def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
+          env_extra: dict | None = None) -> tuple[subprocess.Popen, float]:
+    """Start `python -m webapp.serve` of the tree at ``root`` (``env_extra``: e.g. its own database); seconds
+    from start to the first 200 on GET / (the page read whole). ``proc.first_page`` says how the server
+    made it: from its start-up snapshot or rendered."""
+    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(root)} | (env_extra or {})
     log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the server's logging
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=root, env=env,
                             stdout=log, stderr=log)
     while time.perf_counter() - t < timeout:
         if proc.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
+            raise RuntimeError(f"server at {root} exited ({proc.returncode}): {log.read().decode()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/")
@@ -194,7 +196,7 @@ def spawn(port: int, timeout: float = 60) -> tuple[subprocess.Popen, float]:
         except OSError:
             time.sleep(0.02)
     proc.terminate()
-    raise RuntimeError("server did not answer within the time limit")
+    raise RuntimeError(f"server at {root} did not answer within {timeout} s")
 
 
 def startup_runs(n: int) -> list[tuple[float, str, float]]:

@@ -30,16 +30,15 @@ import gzip
 import http.client
 import io
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
+from benchmarks import load
 from benchmarks.load import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,26 +80,10 @@ def spawn(root: Path, work: Path, timeout: float = 90) -> tuple[subprocess.Popen
     """`python -m webapp.serve` of the tree at ``root`` with a fresh database; (process, port)."""
     port = free_port()
     work.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(root),
-                        "DATABASE_URL": f"sqlite:///{work / 'atlas.sqlite3'}", "SECRET_KEY": "benchmark",
-                        "NETWORKS_ROOT": str(work / "networks")}
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=log)
-    t = time.perf_counter()
-    while time.perf_counter() - t < timeout:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"server at {root} exited ({proc.returncode}): {log.read().decode()[-2000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", "/")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.terminate()
-    raise RuntimeError(f"server at {root} did not answer within {timeout} s")
+    proc, _ = load.spawn(port, timeout, root=root, env_extra={
+        "DATABASE_URL": f"sqlite:///{work / 'atlas.sqlite3'}", "SECRET_KEY": "benchmark",
+        "NETWORKS_ROOT": str(work / "networks")})
+    return proc, port
 
 
 def html_bytes(port: int) -> tuple[int, int]:
