@@ -84,7 +84,15 @@
       const p = e.popup.getElement && e.popup.getElement();
       const line = p && p.querySelector(".stab");
       if (!line) return;
-      const fill = (res) => { const r = res.towns[line.dataset.town]; if (r) line.textContent = L.text.stability + ": " + pct(r.stability); };
+      const popup = e.popup;
+      const fill = (res) => {
+        const r = res.towns[line.dataset.town];
+        if (!r || !popup.isOpen()) return;
+        line.textContent = L.text.stability + ": " + pct(r.stability);
+        // the popup grew by a line after Leaflet placed it: lay it out and pan again so its top stays in view
+        // (popup.update() would reset the content, which is a string; Leaflet 1.9.4 is pinned in package.json)
+        popup._updateLayout(); popup._updatePosition(); popup._adjustPan();
+      };
       if (cache) fill(cache); else poll(boot.urls.robustness, () => {}).then(fill).catch(() => {});
     });
     const btn = document.getElementById("shade-stability");
