@@ -34,14 +34,20 @@ def validate(model: SpatialModel, params: Params, rows: list[dict]) -> list[dict
     for r in rows:
         town = derivation.town(r["town_id"])
         km = model.road_km(params, r["town_id"], r["city_id"])
-        pub = float(r["published_km"])
-        ratio = km / pub if km is not None and np.isfinite(km) else None
+        ratio, verdict = judge(km, r)
         out.append({"town": r["town_id"], "city": r["city_id"], "derived_km": None if ratio is None else round(km, 1),
-                    "published_km": pub, "ratio": None if ratio is None else round(ratio, 3),
-                    "measure": r["measure"], "verdict": _verdict(ratio, r["measure"]),
+                    "published_km": float(r["published_km"]), "ratio": None if ratio is None else round(ratio, 3),
+                    "measure": r["measure"], "verdict": verdict,
                     "nearest_published": r["city_id"] if r["is_nearest"] == "yes" else None,
                     "nearest_derived": town.nearest_city_id, "source": r["source_url"]})
     return out
+
+
+def judge(km: float | None, row: dict) -> tuple[float | None, str]:
+    """A derived road km against a row of the table: the ratio derived / published (None without a finite
+    route) and the verdict of the 15 % rule (used by ``validate`` and by the town pages)."""
+    ratio = km / float(row["published_km"]) if km is not None and np.isfinite(km) else None
+    return ratio, _verdict(ratio, row["measure"])
 
 
 def _verdict(ratio: float | None, measure: str) -> str:

@@ -1,6 +1,8 @@
 """Pages of the stored data: completeness (towns x inputs), import, history with rollback, expert judgments."""
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from scoring import InputError
@@ -140,24 +142,21 @@ def published_distances(svc, params, town: dict) -> list[dict]:
     an assumed straight link."""
     from geo import validation  # the validation table is read only by town pages (start-up stays light)
 
-    rows = [r for r in _validation_rows() if r["town_id"] == town["id"]]
     out = []
-    for r in rows:
+    for r in validation_rows():
+        if r["town_id"] != town["id"]:
+            continue
         km = svc.spatial.road_km(params, town["id"], r["city_id"])
-        pub = float(r["published_km"])
-        ratio = km / pub if km is not None and km == km and km != float("inf") else None
-        out.append({"city_id": r["city_id"], "published_km": pub, "derived_km": km if ratio is not None else None,
-                    "ratio": ratio, "measure": r["measure"], "verdict": validation._verdict(ratio, r["measure"]),
+        ratio, verdict = validation.judge(km, r)
+        out.append({"city_id": r["city_id"], "published_km": float(r["published_km"]),
+                    "derived_km": km if ratio is not None else None,
+                    "ratio": ratio, "measure": r["measure"], "verdict": verdict,
                     "source": r["source_url"], "source_title": r["source_title"], "is_nearest": r["is_nearest"] == "yes"})
     return out
 
 
-_ROWS: list = []
-
-
-def _validation_rows() -> list[dict]:
+@cache
+def validation_rows() -> tuple[dict, ...]:
     """geo.validation.load_table, parsed once per process."""
-    if not _ROWS:
-        from geo import validation
-        _ROWS.extend(validation.load_table())
-    return _ROWS
+    from geo import validation
+    return tuple(validation.load_table())

@@ -140,7 +140,9 @@ def snapshot_key(app, lang: str) -> str | None:
     add("first page", 1, lang, sys.version, list(versions()), [(k, app.config.get(k)) for k in CONFIG_KEYS])
     from scoring.method import DEFAULT_METHOD_DIR  # used when the data folder has no method/ of its own
 
-    roots = code_roots() + [Path(svc.pipeline.sources.root), DEFAULT_METHOD_DIR]
+    data_root = Path(svc.pipeline.sources.root)
+    inside = Path(DEFAULT_METHOD_DIR).resolve().is_relative_to(data_root.resolve())  # then already read with it
+    roots = code_roots() + [data_root] + ([] if inside else [Path(DEFAULT_METHOD_DIR)])
     for root in roots:
         add("tree", str(root))
         for path in _files(root):
