@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 
-.PHONY: install browser run test build-data benchmark clean
+.PHONY: install bytecode browser run test build-data benchmark clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -27,8 +27,14 @@ browser:
 
 # gunicorn (production WSGI server): the app loaded and warmed once, then worker processes sized to
 # the cores (2-4) x 4 threads; WORKERS, THREADS, SERVER=waitress (one process) override (webapp/serve.py)
-run: install
+run: install bytecode
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m webapp.serve
+
+# The project's own modules compiled to bytecode (__pycache__, as pip does for installed packages), so a
+# start reads them rather than compiling about 60 modules (0.1 s), also where PYTHONDONTWRITEBYTECODE is
+# set; only changed modules are compiled again (about 50 ms when none changed).
+bytecode: install
+	$(PY) -m compileall -q webapp geo scoring
 
 test: install browser
 	$(PY) -m pytest

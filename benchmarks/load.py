@@ -2,6 +2,7 @@
 
     python -m benchmarks.load --spawn                 # start `python -m webapp.serve` on a free port, then load it
     python -m benchmarks.load --url http://127.0.0.1:5000 [--clients 16] [--requests 3000] [--seconds 90]
+    python -m benchmarks.load --startup-runs 5 [--start snapshot|after-change|clean] [--baseline DIR]
 
 Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and sends a mix:
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
@@ -22,6 +23,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -199,16 +201,29 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
     raise RuntimeError(f"server at {root} did not answer within {timeout} s")
 
 
-def startup_runs(n: int) -> list[tuple[float, str, float]]:
-    """Start the server ``n`` times (one at a time, stopped after its first page): (seconds, how the first
-    page was made, load average)."""
-    out = []
-    for _ in range(n):
-        proc, took = spawn(free_port())
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        proc.terminate()
-        proc.wait(timeout=10)
-        out.append((took, proc.first_page, load))
+# What a start may find from the previous one (instance/): "snapshot" the first page as rendered
+# (webapp.serve), "template-code" the compiled Jinja templates (webapp.template_code).
+KINDS = {"snapshot": (), "after-change": ("startup",), "clean": ("startup", "template-code")}
+
+
+def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict:
+    """Start the server of each tree in ``roots`` ``n`` times, the trees taking turns (one server at a
+    time, stopped after its first page), each start finding what ``kind`` leaves (KINDS: "after-change"
+    removes the start-up snapshot, as any change of code, data or stored values invalidates it; "clean"
+    also the compiled templates, as in a new clone). Returns root -> [(seconds, how the first page was
+    made, load average)]. A first start of each tree before the measured ones saves what later starts use."""
+    forget = KINDS[kind]
+    out = {root: [] for root in roots}
+    for i in range(n + 1):
+        for root in roots:
+            for name in forget:
+                shutil.rmtree(Path(root) / "instance" / name, ignore_errors=True)
+            proc, took = spawn(free_port(), root=Path(root))
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            proc.terminate()
+            proc.wait(timeout=10)
+            if i:
+                out[root].append((took, proc.first_page, load))
     return out
 
 
@@ -256,14 +271,27 @@ def main(argv=None) -> int:
     ap.add_argument("--cold", action="store_true", help="no warm-up: the first render of each page is measured")
     ap.add_argument("--startup-runs", type=int, default=0, metavar="N",
                     help="only measure start-up to the first page, N times (no load)")
+    ap.add_argument("--start", choices=sorted(KINDS), default="snapshot",
+                    help="what each start finds from the previous one (with --startup-runs)")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="another checkout (e.g. a worktree of an earlier commit), started in turns with this one")
     args = ap.parse_args(argv)
     if args.startup_runs:
         if not 1 <= args.startup_runs <= 50:
             ap.error("--startup-runs: 1 to 50")
-        runs = startup_runs(args.startup_runs)
-        for took, how, load in runs:
-            print(f"start-up to first page: {took:.2f} s (first page {how}; load average {load:.1f})")
-        print(f"median {statistics.median(r[0] for r in runs):.2f} s over {len(runs)} starts (target < 1.5 s)")
+        if args.baseline and not (args.baseline / "webapp" / "serve.py").is_file():
+            ap.error(f"--baseline {args.baseline}: no webapp/serve.py there")
+        roots = (ROOT,) + ((args.baseline.resolve(),) if args.baseline else ())
+        runs = startup_runs(args.startup_runs, args.start, roots)
+        medians = {}
+        for root, rs in runs.items():
+            for took, how, load in rs:
+                print(f"{root}: start-up to first page {took:.2f} s (first page {how}; load average {load:.1f})")
+            medians[root] = statistics.median(r[0] for r in rs)
+            print(f"{root}: median {medians[root]:.2f} s (min {min(r[0] for r in rs):.2f}, max "
+                  f"{max(r[0] for r in rs):.2f}) over {len(rs)} starts ({args.start}; target < 1.5 s)")
+        if args.baseline:
+            print(f"this tree / baseline: {medians[ROOT] / medians[roots[1]]:.2f} (medians, same run, in turns)")
         return 0
     if args.requests > 100_000 or args.seconds > 600:
         ap.error("bounded: at most 100000 requests and 600 seconds")

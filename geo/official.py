@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 
-import geopandas as gpd
+import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Point
 
-from .layers import DISPLAY_CRS, KZ_LCC, Layers
+from .layers import FROM_LCC, TO_LCC, Layers
 from .params import Params
 from .results import Flag
 
@@ -50,18 +50,27 @@ class Official:
         return Flag(value, f"travel time: {travel.reason}; official: {official.reason} (fua_definition = either)")
 
     def areas_geojson(self) -> dict:
-        """Schematic areas (hull of the core city and member points, widened by 15 km), EPSG:4326."""
+        """Schematic areas (hull of the core city and member points, widened by 15 km in the Kazakhstan
+        Lambert projection, KZ_LCC), EPSG:4326; all at once with the shared transformers."""
         cities = self._layers.cities.set_index("id")
-        feats = []
-        for core, rows in self.table.groupby("agglomeration"):
-            pts = [Point(float(r["lon"]), float(r["lat"])) for _, r in rows.iterrows() if r["lat"]]
+        groups = list(self.table.groupby("agglomeration"))
+        if not groups:
+            return {"type": "FeatureCollection", "features": []}
+        hulls = []
+        for core, rows in groups:
+            pts = [Point(float(lon), float(lat)) for lon, lat in zip(rows["lon"], rows["lat"]) if lat]
             if core in cities.index:
                 pts.append(cities.loc[core].geometry)
-            g = gpd.GeoSeries([MultiPoint(pts)], crs=DISPLAY_CRS).to_crs(KZ_LCC).convex_hull.buffer(AREA_BUFFER_M)
+            hulls.append(MultiPoint(pts))
+        lcc = shapely.transform(np.asarray(hulls, dtype=object), lambda c: np.column_stack(TO_LCC.transform(c[:, 0], c[:, 1])))
+        areas = shapely.transform(shapely.buffer(shapely.convex_hull(lcc), AREA_BUFFER_M, quad_segs=16),
+                                  lambda c: np.column_stack(FROM_LCC.transform(c[:, 0], c[:, 1])))
+        feats = []
+        for (core, rows), area in zip(groups, areas):
             feats.append({"type": "Feature", "properties": {
                 "agglomeration": self.cities.get(core, core), "level": str(rows["level"].iloc[0]),
                 "members": "; ".join(rows["member_ru"]), "note": "schematic area: hull of the member points + 15 km"},
-                "geometry": json.loads(shapely.to_geojson(g.to_crs(DISPLAY_CRS).iloc[0]))})
+                "geometry": json.loads(shapely.to_geojson(area))})
         return {"type": "FeatureCollection", "features": feats}
 
 

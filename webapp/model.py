@@ -9,6 +9,7 @@ bytes; webapp.http) per key, bounded in bytes; a data change empties both.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -297,10 +298,20 @@ class Atlas:
 
     @cached_property
     def oblasts_geojson(self) -> str:
-        """The basemap layer, simplified for the page once per process (about 1 km)."""
-        g = self.layers.oblasts.copy()
-        g["geometry"] = g.geometry.simplify(0.01, preserve_topology=True)
-        return g.to_json()
+        """The basemap layer for the page, once per process: simplified (about 1 km), 2-D, coordinates
+        rounded as every layer's (``webapp.layers.rounded_geometries``), with the shapefile's attributes."""
+        import pandas as pd
+        import shapely
+
+        from .layers import rounded_geometries
+
+        g = self.layers.oblasts
+        shapes = rounded_geometries(shapely.simplify(g.geometry.values, 0.01, preserve_topology=True))
+        props = json.loads(pd.DataFrame(g.drop(columns=g.geometry.name)).to_json(orient="records", force_ascii=False))
+        return json.dumps({"type": "FeatureCollection", "features": [
+            {"id": str(i), "type": "Feature", "properties": p, "geometry": shape}
+            for i, p, shape in zip(g.index, props, shapes)]},
+            ensure_ascii=False)
 
 
 def _nbytes(value) -> int:

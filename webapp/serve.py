@@ -20,6 +20,7 @@ import gc
 import hashlib
 import os
 import pickle
+import re
 import sys
 import threading
 import time
@@ -29,7 +30,7 @@ STARTED = time.perf_counter()
 if __name__ == "__main__":  # ``python -m webapp.serve``: see start_up (an import by a test changes nothing)
     gc.disable()
 
-from . import create_app  # noqa: E402  (after gc.disable: this imports Flask and, in create_app, the rest)
+from . import create_app, template_code  # noqa: E402  (after gc.disable: this imports Flask and, in create_app, the rest)
 
 LANGS_WARMED = ("en",)  # the first page's language is rendered before listening
 
@@ -58,14 +59,15 @@ def warm(app) -> str:
     result and rendering the page (kept as bytes, and saved as the snapshot for the next start).
     Background matrix builds are waited for: nothing may hold a lock when gunicorn forks its workers.
     Returns how: "snapshot" or "rendered"."""
-    if all(load_first_page(app, lang) for lang in LANGS_WARMED):
+    keys = {lang: snapshot_key(app, lang) for lang in LANGS_WARMED}  # before rendering: a change meanwhile
+    if all(load_first_page(app, lang, keys[lang]) for lang in LANGS_WARMED):  # makes the saved key stale
         return "snapshot"
     with app.app_context():
         app.extensions["atlas"].results()
     client = app.test_client()
     for lang in LANGS_WARMED:
         client.get(f"/?lang={lang}")
-        save_first_page(app, lang)
+        save_first_page(app, lang, keys[lang])
     _join_matrix_builds()
     return "rendered"
 
@@ -117,6 +119,27 @@ def code_roots() -> list[Path]:
     return [ROOT / d for d in CODE_DIRS]
 
 
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _installed_versions() -> dict:
+    """Installed distributions' versions from their ``*.dist-info`` folder names on ``sys.path`` (one
+    listing per folder; importlib.metadata parses each METADATA file, some 1 ms a package); the first
+    one on the path wins, as for an import."""
+    out: dict = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info") and "-" in name:
+                dist, _, ver = name[: -len(".dist-info")].partition("-")
+                out.setdefault(_normalise(dist), ver)
+    return out
+
+
 def snapshot_key(app, lang: str) -> str | None:
     """The hash of everything the first page in ``lang`` may depend on; None: no snapshot (a data note
     is shown, as after setting aside a corrupt database)."""
@@ -130,12 +153,17 @@ def snapshot_key(app, lang: str) -> str | None:
     def add(*items) -> None:
         h.update(repr(items).encode() + b"\0")
 
+    installed = _installed_versions()
+
     def versions():
         for name in RENDERING_PACKAGES:
-            try:
-                yield name, version(name)
-            except PackageNotFoundError:
-                yield name, None
+            found = installed.get(_normalise(name))
+            if found is None:
+                try:
+                    found = version(name)
+                except PackageNotFoundError:
+                    pass
+            yield name, found
 
     add("first page", 1, lang, sys.version, list(versions()), [(k, app.config.get(k)) for k in CONFIG_KEYS])
     from scoring.method import DEFAULT_METHOD_DIR  # used when the data folder has no method/ of its own
@@ -168,13 +196,14 @@ def _page_key(app, lang: str) -> tuple:
         return _page_key()
 
 
-def save_first_page(app, lang: str) -> bool:
-    """Save the rendered first page in ``lang`` with its key (atomically; False if it cannot be written)."""
+def save_first_page(app, lang: str, snap_key: str | None = None) -> bool:
+    """Save the rendered first page in ``lang`` with its key (atomically; False if it cannot be written).
+    ``snap_key``: ``snapshot_key`` as computed before the page was rendered (else now)."""
     svc = app.extensions["atlas"]
     key = _page_key(app, lang)
     with svc._lock:
         page = svc._rendered.get((svc.generation, *key))
-    snap_key = snapshot_key(app, lang)
+    snap_key = snapshot_key(app, lang) if snap_key is None else snap_key
     if page is None or snap_key is None:
         return False
     path = _snapshot_path(app, lang)
@@ -188,14 +217,16 @@ def save_first_page(app, lang: str) -> bool:
         return False
 
 
-def load_first_page(app, lang: str) -> bool:
-    """Put the saved first page in ``lang`` in the cache if its key is today's (True), else nothing."""
+def load_first_page(app, lang: str, snap_key: str | None = None) -> bool:
+    """Put the saved first page in ``lang`` in the cache if its key is today's (True), else nothing.
+    ``snap_key``: today's ``snapshot_key`` if already computed."""
     path = _snapshot_path(app, lang)
     try:
         saved = pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return False
-    if not isinstance(saved, dict) or saved.get("key") is None or saved.get("key") != snapshot_key(app, lang):
+    today = snapshot_key(app, lang) if snap_key is None else snap_key
+    if not isinstance(saved, dict) or saved.get("key") is None or saved.get("key") != today:
         return False
     key = _page_key(app, lang)
     if saved.get("page_key") != key:
@@ -237,6 +268,7 @@ def start_up():
     gc.disable()
     try:
         app = create_app()
+        template_code.install(app.config.get("TEMPLATE_CODE_DIR") or os.path.join(app.instance_path, "template-code"))
         how = warm(app)
     finally:
         gc.freeze()
