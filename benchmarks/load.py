@@ -184,8 +184,8 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
         if proc.poll() is not None:
             log.seek(0)
             raise RuntimeError(f"server at {root} exited ({proc.returncode}): {log.read().decode()[-2000:]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/")
             resp = conn.getresponse()
             body = resp.read()
@@ -194,9 +194,12 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
                 log.seek(0)
                 found = re.search(rb"first page (\w+)", log.read())
                 proc.first_page = found.group(1).decode() if found else "?"
+                proc.log = log
                 return proc, took
         except OSError:
             time.sleep(0.02)
+        finally:
+            conn.close()
     proc.terminate()
     raise RuntimeError(f"server at {root} did not answer within {timeout} s")
 
@@ -204,6 +207,17 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
 # What a start may find from the previous one (instance/): "snapshot" the first page as rendered
 # (webapp.serve), "template-code" the compiled Jinja templates (webapp.template_code).
 KINDS = {"snapshot": (), "after-change": ("startup",), "clean": ("startup", "template-code")}
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a server that ``spawn`` started, and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        log = getattr(proc, "log", None)
+        if log is not None:
+            log.close()
 
 
 def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict:
@@ -220,8 +234,7 @@ def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict
                 shutil.rmtree(Path(root) / "instance" / name, ignore_errors=True)
             proc, took = spawn(free_port(), root=Path(root))
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop(proc)
             if i:
                 out[root].append((took, proc.first_page, load))
     return out
@@ -314,8 +327,7 @@ def main(argv=None) -> int:
         s["load_average"] = None if load is None else round(load, 1)
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop(proc)
     print(report(s, startup, getattr(proc, "first_page", "")))
     ok = s["errors"] == 0
     return 0 if ok else 1

@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import load
-from benchmarks.load import free_port
+from benchmarks.load import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "a42bf68"
@@ -178,8 +178,7 @@ def run(loads: int, baseline: str | None) -> int:
             browser.close()
     finally:
         for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=15)
+            stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     print(report(results, sizes, warm_cache, loads, ref))
     print(precision_table())

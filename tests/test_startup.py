@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from webapp import ROOT, create_app
-from webapp import serve
+from webapp import serve, shared
 
 NONCE = re.compile(r'nonce="[^"]*"')
 FOLIUM_ID = re.compile(r"_[0-9a-f]{32}")  # Folium's element names (random per rendering)
@@ -134,7 +134,7 @@ def test_changed_code_invalidates(saved, tmp_path, monkeypatch):
     app = make_app(tmp)
     code = tmp_path / "code"
     shutil.copytree(ROOT / "templates", code / "templates")
-    monkeypatch.setattr(serve, "code_roots", lambda: [code])
+    monkeypatch.setattr(shared, "code_roots", lambda: [code])
     key = serve.snapshot_key(app, "en")
     assert serve.snapshot_key(app, "en") == key
     base = code / "templates" / "base.html"
@@ -160,7 +160,7 @@ def test_other_language_and_library_versions_are_in_the_key(saved, monkeypatch):
     app = make_app(tmp)
     key = serve.snapshot_key(app, "en")
     assert serve.snapshot_key(app, "ru") != key
-    monkeypatch.setattr(serve, "RENDERING_PACKAGES", serve.RENDERING_PACKAGES + ("waitress",))
+    monkeypatch.setattr(shared, "RENDERING_PACKAGES", shared.RENDERING_PACKAGES + ("waitress",))
     assert serve.snapshot_key(app, "en") != key
 
 

@@ -97,14 +97,15 @@ def rendering_for_cache():
             g.pop("csp_nonce", None)
 
 
-def cached(key: tuple, build: Callable[[], str | bytes], mimetype: str) -> Rendered:
-    """The answer for ``key``, rendered once (kept on the atlas service, bounded in bytes)."""
+def cached(key: tuple, build: Callable[[], str | bytes], mimetype: str, *, share: bool = True) -> Rendered:
+    """The answer for ``key``, rendered once (kept on the atlas service, bounded in bytes; ``share``: and
+    in the folder the server's processes share, ``webapp.shared``)."""
     from .model import get_atlas
 
     def make() -> Rendered:
         with rendering_for_cache():
             return render(build(), mimetype)
-    return get_atlas().rendered(key, make)
+    return get_atlas().rendered(key, make, share=share)
 
 
 def accepts_gzip() -> bool:

@@ -27,6 +27,7 @@ from scoring.loaders import load_data_texts
 from scoring.paper import compare, load_paper, scenario_comparison
 from scoring.pipeline import Pipeline
 
+from .http import Rendered
 from .stats_io import ValueRow, read_values, screen
 from .store import Store
 
@@ -78,6 +79,8 @@ class Atlas:
         self._snapshot = Snapshot(-1, {}, {}, {})
         self._stamp = self._networks_stamp()
         self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
+        self.shared = None  # webapp.shared.SharedRendered: rendered answers shared by processes (webapp.serve)
+        self.fingerprint: str | None = None  # webapp.shared.fingerprint, computed at start-up with ``shared``
         seed_store(store, self.pipeline, self.town_id)
 
     def town_id(self, name: str) -> str | None:
@@ -180,11 +183,13 @@ class Atlas:
                 self._flights.pop(key, None)
             flight.done.set()
 
-    def rendered(self, key: tuple, build: Callable[[], Any]) -> Any:
+    def rendered(self, key: tuple, build: Callable[[], Any], *, share: bool = True) -> Any:
         """What is rendered from a result (popups, a page, JSON bytes), built once per key and generation.
 
         The value must have ``nbytes``; the cache holds at most ``rendered_mb`` (oldest dropped first).
         Built outside the lock, by one thread per key at a time; not kept when the data changed meanwhile.
+        ``share``: also kept for the other processes (``_shared_or_build``; off for what is cheaper to
+        make again than to read, such as vendor files).
         """
         self.snapshot()  # a change of the store (this or another process) first drops what was rendered
         key = (self._generation, *key)
@@ -192,7 +197,8 @@ class Atlas:
             if key in self._rendered:
                 self._rendered.move_to_end(key)
                 return self._rendered[key]
-        value, built = self._once(("rendered", *key), build)
+        value, built = self._once(("rendered", *key),
+                                  (lambda: self._shared_or_build(key[1:], build)) if share else build)
         if not built:
             return value
         with self._lock:
@@ -202,6 +208,26 @@ class Atlas:
                 while self._rendered_bytes > self.rendered_max and len(self._rendered) > 1:
                     _, old = self._rendered.popitem(last=False)
                     self._rendered_bytes -= _nbytes(old)
+        return value
+
+    def _shared_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """A rendered answer from the processes' shared folder (``webapp.shared``) when one rendered it
+        from the same code, data and stored state; else ``build()``, saved there when the stored state
+        did not move meanwhile (bytes only: a ``webapp.http.Rendered``)."""
+        shared, fingerprint = self.shared, self.fingerprint
+        if shared is None or fingerprint is None or self.data_note:
+            return build()
+        with self._lock:
+            state = (self._snapshot.head, self._stamp)
+        name = shared.name(fingerprint, state, key)
+        hit = shared.get(name)
+        if hit is not None:
+            return hit
+        value = build()
+        with self._lock:
+            unchanged = (self._snapshot.head, self._stamp) == state
+        if unchanged and isinstance(value, Rendered):
+            shared.put(name, value)
         return value
 
     def preload(self, key: tuple, value: Any) -> None:

@@ -20,7 +20,6 @@ import gc
 import hashlib
 import os
 import pickle
-import re
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ STARTED = time.perf_counter()
 if __name__ == "__main__":  # ``python -m webapp.serve``: see start_up (an import by a test changes nothing)
     gc.disable()
 
-from . import create_app, template_code  # noqa: E402  (after gc.disable: this imports Flask and, in create_app, the rest)
+from . import create_app, shared, template_code  # noqa: E402  (after gc.disable: this imports Flask and, in create_app, the rest)
 
 LANGS_WARMED = ("en",)  # the first page's language is rendered before listening
 
@@ -59,8 +58,10 @@ def warm(app) -> str:
     result and rendering the page (kept as bytes, and saved as the snapshot for the next start).
     Background matrix builds are waited for: nothing may hold a lock when gunicorn forks its workers.
     Returns how: "snapshot" or "rendered"."""
-    keys = {lang: snapshot_key(app, lang) for lang in LANGS_WARMED}  # before rendering: a change meanwhile
-    if all(load_first_page(app, lang, keys[lang]) for lang in LANGS_WARMED):  # makes the saved key stale
+    svc = app.extensions["atlas"]
+    svc.fingerprint = shared.fingerprint(app)  # before rendering: a change meanwhile makes what is saved stale
+    keys = {lang: snapshot_key(app, lang, svc.fingerprint) for lang in LANGS_WARMED}
+    if all(load_first_page(app, lang, keys[lang]) for lang in LANGS_WARMED):
         return "snapshot"
     with app.app_context():
         app.extensions["atlas"].results()
@@ -100,87 +101,18 @@ def warm_rest(app) -> threading.Thread:
 # libraries that render it, the configuration, the store's head revision, latest revision and active
 # judgments, and the network versions (names, sizes and modification times of their files).
 
-CODE_DIRS = ("webapp", "geo", "scoring", "templates")
-RENDERING_PACKAGES = ("flask", "werkzeug", "jinja2", "markupsafe", "folium", "branca", "numpy", "pandas",
-                      "geopandas", "shapely", "pyproj", "pyogrio", "scipy", "sqlalchemy")
-CONFIG_KEYS = ("DATA_DIR", "NETWORKS_ROOT", "VENDOR_DIR", "VENDOR_PACKAGES", "APPLICATION_ROOT")
-
-
-def _files(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-
-
-def code_roots() -> list[Path]:
-    """The folders whose files are the code and templates that render the page."""
-    from . import ROOT
-
-    return [ROOT / d for d in CODE_DIRS]
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
-def _installed_versions() -> dict:
-    """Installed distributions' versions from their ``*.dist-info`` folder names on ``sys.path`` (one
-    listing per folder; importlib.metadata parses each METADATA file, some 1 ms a package); the first
-    one on the path wins, as for an import."""
-    out: dict = {}
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info") and "-" in name:
-                dist, _, ver = name[: -len(".dist-info")].partition("-")
-                out.setdefault(_normalise(dist), ver)
-    return out
-
-
-def snapshot_key(app, lang: str) -> str | None:
-    """The hash of everything the first page in ``lang`` may depend on; None: no snapshot (a data note
-    is shown, as after setting aside a corrupt database)."""
-    from importlib.metadata import PackageNotFoundError, version
-
+def snapshot_key(app, lang: str, fingerprint: str | None = None) -> str | None:
+    """The hash of everything the first page in ``lang`` may depend on: ``webapp.shared.fingerprint``
+    (code, templates, data, library versions, configuration, network versions; computed now unless
+    given) and the store's head revision, latest revision and active judgments. None: no snapshot (a
+    data note is shown, as after setting aside a corrupt database)."""
     svc, store = app.extensions["atlas"], app.extensions["store"]
     if svc.data_note:
         return None
     h = hashlib.blake2b(digest_size=20)
-
-    def add(*items) -> None:
-        h.update(repr(items).encode() + b"\0")
-
-    installed = _installed_versions()
-
-    def versions():
-        for name in RENDERING_PACKAGES:
-            found = installed.get(_normalise(name))
-            if found is None:
-                try:
-                    found = version(name)
-                except PackageNotFoundError:
-                    pass
-            yield name, found
-
-    add("first page", 1, lang, sys.version, list(versions()), [(k, app.config.get(k)) for k in CONFIG_KEYS])
-    from scoring.method import DEFAULT_METHOD_DIR  # used when the data folder has no method/ of its own
-
-    data_root = Path(svc.pipeline.sources.root)
-    inside = Path(DEFAULT_METHOD_DIR).resolve().is_relative_to(data_root.resolve())  # then already read with it
-    roots = code_roots() + [data_root] + ([] if inside else [Path(DEFAULT_METHOD_DIR)])
-    for root in roots:
-        add("tree", str(root))
-        for path in _files(root):
-            add(str(path.relative_to(root)))
-            h.update(path.read_bytes())
-    networks = Path(svc.pipeline.networks_root)
-    for path in _files(networks):  # an imported version's arrays may be large: named by size and time
-        st = path.stat()
-        add("network file", str(path.relative_to(networks)), st.st_size, st.st_mtime_ns)
-    add("store", store.head(), svc.uploaded_name, sorted(repr(j) for j in store.judgments(active_only=True)))
+    for item in (("first page", 2, lang), fingerprint or shared.fingerprint(app),
+                 ("store", store.head(), svc.uploaded_name, sorted(repr(j) for j in store.judgments(active_only=True)))):
+        h.update(repr(item).encode() + b"\0")
     return h.hexdigest()
 
 
@@ -269,6 +201,8 @@ def start_up():
     try:
         app = create_app()
         template_code.install(app.config.get("TEMPLATE_CODE_DIR") or os.path.join(app.instance_path, "template-code"))
+        app.extensions["atlas"].shared = shared.SharedRendered(
+            app.config.get("RENDERED_DIR") or os.path.join(app.instance_path, "rendered"))
         how = warm(app)
     finally:
         gc.freeze()

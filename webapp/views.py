@@ -86,7 +86,7 @@ def display_once(atlas: dict, svc, t, params, query: str) -> dict:
     def build() -> _Sized:
         shown = display(atlas, svc, t, query)
         return _Sized(shown, sum(len(d["popup"]) + len(d["tooltip"]) + 200 for d in shown.values()))
-    return svc.rendered(("display", params, t.lang), build).value
+    return svc.rendered(("display", params, t.lang), build, share=False).value  # objects, not bytes
 
 
 def popups_once(atlas: dict, svc, t, params) -> dict:
@@ -239,7 +239,7 @@ def vendor(path: str):
     if target is None or not Path(target).is_file():
         abort(404, clip(f"'{path}' is not a file of a served package."))
     # scripts and styles: kept as bytes with their gzip (leaflet.js: 148 KB, 43 KB gzipped) and an ETag
-    resp = respond(cached(("vendor", path), lambda: Path(target).read_bytes(), kind))
+    resp = respond(cached(("vendor", path), lambda: Path(target).read_bytes(), kind, share=False))
     resp.headers["Cache-Control"] = "public, max-age=86400"
     return resp
 

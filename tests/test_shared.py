@@ -1,0 +1,148 @@
+"""Rendered answers shared by worker processes (webapp.shared): what one process rendered another serves
+without rendering, only for the same code, data and stored state; the folder is bounded and a damaged
+file is a miss."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from webapp import create_app, serve
+from webapp.http import render
+from webapp.shared import SUFFIX, SharedRendered, fingerprint
+
+NONCE = re.compile(r'nonce="[^"]*"')
+
+
+def make_app(tmp_path, **config):
+    """A "worker": its own app on the shared database and rendered folder (as gunicorn's forks have)."""
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
+                      "SECRET_KEY": "test", **config})
+    svc = app.extensions["atlas"]
+    svc.shared = SharedRendered(tmp_path / "rendered")
+    svc.fingerprint = fingerprint(app)
+    return app
+
+
+def get(app, url):
+    r = app.test_client().get(url)
+    assert r.status_code == 200, url
+    return NONCE.sub("", r.get_data(as_text=True))
+
+
+def files(tmp_path):
+    return sorted((tmp_path / "rendered").glob(f"*{SUFFIX}"))
+
+
+def test_what_one_process_rendered_the_other_serves_without_rendering(tmp_path):
+    a, b = make_app(tmp_path), make_app(tmp_path)
+    page = get(a, "/?lang=ru&near_km=150")
+    payload = a.test_client().post("/api/recompute", json={"near_km": 150}).get_json()
+    assert len(files(tmp_path)) >= 3  # the page, its popups and layers, the payload
+    # Folium names its elements at random: the same page, byte for byte, can only be the one read back
+    assert get(b, "/?lang=ru&near_km=150") == page
+    assert b.test_client().post("/api/recompute", json={"near_km": 150}).get_json() == payload
+    svc = b.extensions["atlas"]
+    assert svc.shared.hits >= 2 and svc.shared.writes == 0
+    assert not svc._cache  # no result computed in b: both answers came from the folder
+
+
+def test_a_stored_change_is_not_answered_from_the_folder(tmp_path):
+    a, b = make_app(tmp_path), make_app(tmp_path)
+    before = get(a, "/?lang=en")
+    a.extensions["store"].apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}],
+                                editor="anna", filename="kentau.csv")
+    after = get(b, "/?lang=en")  # b sees the new head revision: renders
+    assert "kentau.csv" in after and "kentau.csv" not in before
+    assert b.extensions["atlas"].shared.writes >= 1
+
+
+def test_another_fingerprint_misses(tmp_path):
+    a = make_app(tmp_path)
+    get(a, "/?lang=kk")
+    b = make_app(tmp_path)
+    b.extensions["atlas"].fingerprint = "code changed"
+    get(b, "/?lang=kk")
+    assert b.extensions["atlas"].shared.hits == 0
+
+
+def test_no_sharing_with_a_data_note(tmp_path):
+    a = make_app(tmp_path)
+    a.extensions["atlas"].data_note = "the stored database was unreadable"
+    get(a, "/?lang=en")
+    assert files(tmp_path) == []
+
+
+def test_not_saved_when_the_state_moved_while_rendering(tmp_path):
+    app = make_app(tmp_path)
+    svc, store = app.extensions["atlas"], app.extensions["store"]
+
+    def build():
+        store.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 51.0}], editor="anna")
+        svc.snapshot()
+        return render("rendered from the old state", "text/plain")
+
+    with app.app_context():
+        svc.rendered(("test", 1), build)
+    assert files(tmp_path) == []
+
+
+def test_damaged_file_is_a_miss_and_removed(tmp_path):
+    shared = SharedRendered(tmp_path / "rendered")
+    name = shared.name("fp", (1, 0), ("k",))
+    assert shared.put(name, render("x" * 2000, "text/plain"))
+    assert shared.get(name).body() == b"x" * 2000
+    (tmp_path / "rendered" / name).write_bytes(b"\x00garbage")
+    assert shared.get(name) is None
+    assert not (tmp_path / "rendered" / name).exists()
+
+
+def test_the_folder_is_bounded_oldest_read_first_out(tmp_path):
+    shared = SharedRendered(tmp_path / "rendered", max_bytes=60_000)  # each file about 10 kB
+    names = [shared.name("fp", (1, 0), ("k", i)) for i in range(12)]
+    for i, name in enumerate(names):
+        shared.put(name, render(os.urandom(5000), "application/octet-stream"))
+        os.utime(tmp_path / "rendered" / name, ns=(i * 10**9, i * 10**9))
+        if i == 2:
+            assert shared.get(names[0]) is not None  # read recently: kept
+    total = shared.prune()
+    assert total <= 60_000
+    assert shared.get(names[0]) is not None and shared.get(names[1]) is None
+    assert shared.get(names[-1]) is not None
+
+
+def test_start_up_shares_the_first_page(tmp_path):
+    """serve.start_up's app: the folder is set and the fingerprint computed before the first page."""
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
+                      "SECRET_KEY": "test", "STARTUP_SNAPSHOT_DIR": str(tmp_path / "startup")})
+    svc = app.extensions["atlas"]
+    svc.shared = SharedRendered(tmp_path / "rendered")
+    assert serve.warm(app) == "rendered"
+    assert svc.fingerprint == fingerprint(app)
+    assert len(files(tmp_path)) >= 3
+
+
+def test_a_restarted_server_serves_what_it_rendered_before(tmp_path):
+    """``python -m webapp.serve`` (gunicorn workers): a page for new parameters, asked again after a
+    restart with nothing changed, is the same bytes (Folium's random element ids included)."""
+    import http.client
+
+    from benchmarks.load import free_port, spawn, stop
+
+    def fetch() -> str:
+        port = free_port()
+        proc, _ = spawn(port, env_extra={"INSTANCE_DIR": str(tmp_path / "instance")})
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", "/?lang=ru&near_km=123")
+            resp = conn.getresponse()
+            assert resp.status == 200
+            return NONCE.sub("", resp.read().decode())
+        finally:
+            conn.close()
+            stop(proc)
+
+    first = fetch()
+    assert len(list((tmp_path / "instance" / "rendered").glob(f"*{SUFFIX}"))) >= 3
+    assert fetch() == first and "near_km=123" in first
