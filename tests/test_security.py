@@ -136,7 +136,7 @@ def test_writes_need_an_editor_and_the_token(sec_app, sc):
 
 # -- /vendor stays inside its packages -----------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["/vendor/leaflet/../.package-lock.json", "/vendor/leaflet/../jquery/package.json",
+@pytest.mark.parametrize("url", ["/vendor/leaflet/../.package-lock.json", "/vendor/leaflet/../leaflet.fullscreen/package.json",
                                  "/vendor/leaflet/%2e%2e/.package-lock.json", "/vendor/leaflet/..%2f.package-lock.json",
                                  "/vendor/leaflet/../../requirements.txt", "/vendor/leaflet//etc/passwd",
                                  "/vendor/..%2frequirements.txt", "/vendor/leaflet/dist/../../../pyproject.toml",

@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         NETWORKS_ROOT=os.environ.get("NETWORKS_ROOT"),  # None: instance/networks (geo.netimport.DEFAULT_ROOT)
         NETWORK_UPLOAD_MB=1024,  # an uploaded network file (POST /networks) may be this large
         NETWORK_IMPORT_WAIT=5.0,  # seconds POST /networks waits for the import before answering "running"
-        VENDOR_PACKAGES=("leaflet", "jquery", "leaflet.fullscreen"),
+        VENDOR_PACKAGES=("leaflet", "leaflet.fullscreen"),
         JSON_SORT_KEYS=False,
     )
     if test_config:

@@ -181,7 +181,10 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "preload_app": True, "timeout": 120, "keepalive": 5,
                                "graceful_timeout": 10, "post_fork": post_fork, "post_worker_init": post_worker_init,
-                               "proc_name": "monotown-atlas"}.items():
+                               "proc_name": "monotown-atlas",
+                               # no control socket: gunicorn 27 puts one per user ($HOME/.gunicorn/gunicorn.ctl),
+                               # which a second server on the machine would take over
+                               "control_socket_disable": True}.items():
                 self.cfg.set(key, value)
 
         def load(self):
