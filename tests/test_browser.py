@@ -176,6 +176,7 @@ def test_upload_in_browser(page, server, tmp_path, app):
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
     assert page.inner_text("#town-list tr[data-id='rudny'] .complete") == "3/6"
+    assert "for Rudny." in page.inner_text("#upload-msg")  # the town named, not its id "rudny"
     # the panel says which towns the new revision changed (at the default parameters)
     assert page.is_visible("#data-changes")
     assert "Rudny" in page.inner_text("#data-changes-table tbody") and "Changed by the new data" in page.inner_text("#data-changes-title")

@@ -594,7 +594,8 @@
         document.body.dataset.upload = "rejected";
         return;
       }
-      uploadResult(T.upload_ok.replace("{n}", data.values).replace("{towns}", data.towns.join(", ")), []);
+      const townNames = data.towns.map((id) => (rows[id] ? rows[id].dataset.name : id));  // in the page's language
+      uploadResult(T.upload_ok.replace("{n}", data.values).replace("{towns}", townNames.join(", ")), []);
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision + " (" + data.file + ")";
       document.body.dataset.upload = "accepted";
       renderDataChanges(data.changed || {}, data.revision);
