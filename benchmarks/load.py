@@ -204,9 +204,11 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
     raise RuntimeError(f"server at {root} did not answer within {timeout} s")
 
 
-# What a start may find from the previous one (instance/): "snapshot" the first page as rendered
-# (webapp.serve), "template-code" the compiled Jinja templates (webapp.template_code).
-KINDS = {"snapshot": (), "after-change": ("startup",), "clean": ("startup", "template-code")}
+# What a start may find from the previous one (instance/): "startup" the snapshot of the first page
+# (webapp.serve), "rendered" the answers the workers share (webapp.shared), "template-code" the compiled
+# Jinja templates (webapp.template_code). A change of code, data or stored values makes the first two
+# useless to the next start (other keys), not the third (keyed by each template's source).
+KINDS = {"snapshot": (), "after-change": ("startup", "rendered"), "clean": ("startup", "rendered", "template-code")}
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
@@ -223,8 +225,8 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
 def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict:
     """Start the server of each tree in ``roots`` ``n`` times, the trees taking turns (one server at a
     time, stopped after its first page), each start finding what ``kind`` leaves (KINDS: "after-change"
-    removes the start-up snapshot, as any change of code, data or stored values invalidates it; "clean"
-    also the compiled templates, as in a new clone). Returns root -> [(seconds, how the first page was
+    removes the start-up snapshot and the shared rendered answers, as any change of code, data or stored
+    values makes them useless; "clean" also the compiled templates, as in a new clone). Returns root -> [(seconds, how the first page was
     made, load average)]. A first start of each tree before the measured ones saves what later starts use."""
     forget = KINDS[kind]
     out = {root: [] for root in roots}

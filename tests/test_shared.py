@@ -15,10 +15,9 @@ from webapp.shared import SUFFIX, SharedRendered, fingerprint
 NONCE = re.compile(r'nonce="[^"]*"')
 
 
-def make_app(tmp_path, **config):
+def make_app(tmp_path, db="atlas.sqlite3", **config):
     """A "worker": its own app on the shared database and rendered folder (as gunicorn's forks have)."""
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
-                      "SECRET_KEY": "test", **config})
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / db}", "SECRET_KEY": "test", **config})
     svc = app.extensions["atlas"]
     svc.shared = SharedRendered(tmp_path / "rendered")
     svc.fingerprint = fingerprint(app)
@@ -32,7 +31,7 @@ def get(app, url):
 
 
 def files(tmp_path):
-    return sorted((tmp_path / "rendered").glob(f"*{SUFFIX}"))
+    return sorted((tmp_path / "rendered").glob(f"*/*{SUFFIX}"))
 
 
 def test_what_one_process_rendered_the_other_serves_without_rendering(tmp_path):
@@ -86,6 +85,122 @@ def test_not_saved_when_the_state_moved_while_rendering(tmp_path):
     with app.app_context():
         svc.rendered(("test", 1), build)
     assert files(tmp_path) == []
+
+
+def kentau_share(app, url="/api/towns?lang=en"):
+    body = app.test_client().get(url).get_json()
+    town = next(f for f in body["features"] if f["id"] == "kentau")
+    return town["properties"]["inputs"]["mono_output_share"]
+
+
+def test_another_database_at_the_same_revision_number_is_not_answered_from_the_folder(tmp_path):
+    """A reset, replaced or restored database reaches revision numbers another one had."""
+    a, b = make_app(tmp_path, "a.sqlite3"), make_app(tmp_path, "b.sqlite3")
+    for app, value in ((a, 50.0), (b, 5.0)):
+        app.extensions["store"].apply([{"town_id": "kentau", "input": "mono_output_share", "value": value}],
+                                      editor="anna", filename=f"{value}.csv")
+    assert a.extensions["store"].head() == b.extensions["store"].head() == 2
+    assert kentau_share(a) == 50.0 and "50.0.csv" in get(a, "/?lang=en")
+    assert kentau_share(b) == 5.0 and "5.0.csv" in get(b, "/?lang=en")
+    assert b.extensions["atlas"].shared.hits == 0
+
+
+def test_a_change_while_a_page_renders_leaves_nothing_stale(tmp_path, monkeypatch):
+    """Another process stores a revision after the page's result was computed and before its popups are
+    rendered: nothing rendered from the old result is kept under the new revision."""
+    from webapp import views
+
+    a, other = make_app(tmp_path), make_app(tmp_path)
+    real, done = views.display_once, []
+
+    def display_once(*args, **kwargs):
+        if not done:
+            done.append(other.extensions["store"].apply(
+                [{"town_id": "kentau", "input": "mono_output_share", "value": 99.0}], editor="x", filename="late.csv"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(views, "display_once", display_once)
+    a.test_client().get("/?lang=en")
+    monkeypatch.setattr(views, "display_once", real)
+    assert done and files(tmp_path) == []  # rendered from the old revision: not kept for anyone
+    fresh = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}", "SECRET_KEY": "t"})
+    for app in (a, make_app(tmp_path)):  # this process (memory) and a third one (the folder)
+        assert app.test_client().get("/api/popups?lang=en").get_json() == \
+            fresh.test_client().get("/api/popups?lang=en").get_json()
+        assert kentau_share(app) == 99.0
+
+
+def test_a_script_root_sent_by_a_client_stays_in_its_answers(tmp_path):
+    """gunicorn takes SCRIPT_NAME from a trusted (loopback) client: its URLs must not reach other requests."""
+    a, b = make_app(tmp_path), make_app(tmp_path)
+    evil = a.test_client().get("/?lang=en&near_km=77", environ_overrides={"SCRIPT_NAME": "/evil"})
+    assert evil.status_code == 200 and "/evil/" in evil.get_data(as_text=True)
+    for app in (a, b):
+        assert "/evil" not in get(app, "/?lang=en&near_km=77")
+
+
+def test_an_editors_page_is_never_shared(tmp_path):
+    from test_store import PASSWORD, sign_in
+
+    a = make_app(tmp_path)
+    a.extensions["store"].add_editor("zhanar", PASSWORD)
+    client = a.test_client()
+    sign_in(client, "zhanar")
+    assert "zhanar" in client.get("/?lang=en").get_data(as_text=True)
+    shared = a.extensions["atlas"].shared
+    assert files(tmp_path) and not any(b"zhanar" in shared.get(f"{p.parent.name}/{p.name}").body() for p in files(tmp_path))
+
+
+def test_a_new_network_version_is_another_state(tmp_path):
+    networks = tmp_path / "networks"
+    networks.mkdir()
+    a = make_app(tmp_path, NETWORKS_ROOT=str(networks))
+    get(a, "/?lang=en")
+    (networks / "v2").mkdir()  # another process saved a version: the folder's stamp moved
+    b = make_app(tmp_path, NETWORKS_ROOT=str(networks))
+    get(b, "/?lang=en")
+    assert b.extensions["atlas"].shared.hits == 0
+
+
+def test_with_a_data_note_nothing_is_read_from_the_folder(tmp_path):
+    get(make_app(tmp_path), "/?lang=en")
+    b = make_app(tmp_path)
+    b.extensions["atlas"].data_note = "the stored database was unreadable"
+    get(b, "/?lang=en")
+    assert b.extensions["atlas"].shared.hits == 0
+
+
+def test_bytes_that_do_not_match_their_etag_are_a_miss(tmp_path):
+    import marshal
+    import zlib
+
+    shared = SharedRendered(tmp_path / "rendered")
+    name = shared.name("fp", (1, 0), ("k",))
+    shared.put(name, render("the right answer " * 100, "text/plain"))
+    fmt, _, mimetype, etag = marshal.loads((tmp_path / "rendered" / name).read_bytes())
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    other = c.compress(b"another answer " * 100) + c.flush(zlib.Z_SYNC_FLUSH)
+    (tmp_path / "rendered" / name).write_bytes(marshal.dumps((fmt, (other,), mimetype, etag)))
+    assert shared.get(name) is None
+
+
+def test_the_folder_is_pruned_as_it_is_written(tmp_path):
+    shared = SharedRendered(tmp_path / "rendered", max_bytes=80_000)
+    for i in range(40):
+        shared.put(shared.name("fp", (1, 0), ("k", i)), render(os.urandom(5000), "application/octet-stream"))
+    total = sum(p.stat().st_size for p in files(tmp_path))
+    assert total <= 80_000 * 1.2  # pruned every tenth of it written (one process)
+
+
+def test_start_up_sweeps_other_fingerprints_and_left_temporary_files(tmp_path):
+    shared = SharedRendered(tmp_path / "rendered")
+    old, new = shared.name("old-code", (1, 0), ("k",)), shared.name("new-code", (1, 0), ("k",))
+    for name in (old, new):
+        shared.put(name, render("x" * 3000, "text/plain"))
+    tmp = (tmp_path / "rendered" / new).with_name("left.rendered.123.tmp")
+    tmp.write_bytes(b"half")
+    os.utime(tmp, ns=(0, 0))
+    shared.sweep("new-code")
+    assert shared.get(new) is not None and shared.get(old) is None and not tmp.exists()
 
 
 def test_damaged_file_is_a_miss_and_removed(tmp_path):
@@ -144,5 +259,5 @@ def test_a_restarted_server_serves_what_it_rendered_before(tmp_path):
             stop(proc)
 
     first = fetch()
-    assert len(list((tmp_path / "instance" / "rendered").glob(f"*{SUFFIX}"))) >= 3
+    assert len(list((tmp_path / "instance" / "rendered").glob(f"*/*{SUFFIX}"))) >= 3
     assert fetch() == first and "near_km=123" in first

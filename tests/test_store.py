@@ -64,7 +64,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 2  # idempotent (2: the jobs table)
+    assert store.migrate() == 3  # idempotent (2: the jobs table, 3: the store's identity)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -344,9 +344,9 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 2 and store.head() == 0
+    assert store.migrate() == 3 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 2
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 3
 
 
 def test_a_version_1_database_gains_the_jobs_table(tmp_path):
@@ -361,8 +361,13 @@ def test_a_version_1_database_gains_the_jobs_table(tmp_path):
         MIGRATIONS[0][1](conn)
     old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
     store = Store(url)
-    assert store.migrate() == 2 and store.head() == 1
+    assert store.migrate() == 3 and store.head() == 1
     assert store.job_row("robustness") is None
+    assert re.fullmatch(r"[0-9a-f]{32}", store.identity())  # migration 3 gave it an identity
+    assert Store(url).identity() == store.identity()  # kept in the database
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    other.migrate()
+    assert other.identity() != store.identity()
 
 
 def test_job_writes_belong_to_their_owner(tmp_path):

@@ -2,6 +2,7 @@
 one compiled afresh, anything the compiler reads is part of the key, and a damaged file is compiled again."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -52,6 +53,82 @@ def test_the_key_holds_what_the_compiler_reads(cache):
     assert len(files(cache)) == 5
 
 
+def _make(n):
+    return lambda v: v * n
+
+
+class _Joiner:
+    def __init__(self, sep):
+        self.sep = sep
+
+    def join(self, v):
+        return self.sep.join(v)
+
+
+class _OwnGetattr(jinja2.Environment):
+    def getattr(self, obj, attribute):
+        return "overridden"
+
+
+@pytest.mark.parametrize("change", [
+    lambda e: ("name", dict(name="other.html")), lambda e: ("filename", dict(filename="/x/other.html")),
+    lambda e: ("defer_init", dict(defer_init=True)),
+    lambda e: setattr(e, "variable_start_string", "{{{"), lambda e: setattr(e, "block_start_string", "{%%"),
+    lambda e: setattr(e, "comment_start_string", "{##"), lambda e: setattr(e, "line_statement_prefix", "#"),
+    lambda e: setattr(e, "line_comment_prefix", "##"), lambda e: setattr(e, "trim_blocks", True),
+    lambda e: setattr(e, "lstrip_blocks", True), lambda e: setattr(e, "keep_trailing_newline", True),
+    lambda e: setattr(e, "newline_sequence", "\r\n"), lambda e: setattr(e, "autoescape", True),
+    lambda e: setattr(e, "optimized", False), lambda e: setattr(e, "is_async", True),
+    lambda e: setattr(e, "finalize", lambda v: v), lambda e: setattr(e, "undefined", jinja2.StrictUndefined),
+    lambda e: e.policies.__setitem__("json.dumps_kwargs", {"sort_keys": False}),
+    lambda e: e.filters.__setitem__("upper", lambda v: v), lambda e: e.tests.__setitem__("odd", lambda v: True),
+    lambda e: e.filters.__setitem__("rep", _make(3)), lambda e: e.filters.__setitem__("joined", _Joiner("-").join),
+])
+def test_each_thing_the_compiler_reads_is_in_the_key(change):
+    """Removing any of them from ``cache_key`` makes its case fail."""
+    def env_with(f=None):
+        env = jinja2.Environment()
+        env.filters["rep"], env.filters["joined"] = _make(2), _Joiner(",").join
+        out = f(env) if f else None
+        return env, (out[1] if isinstance(out, tuple) else {})
+    base, _ = env_with()
+    other, args = env_with(change)
+    key = dict(name="page.html", filename="/t/page.html", defer_init=False) | args
+    assert template_code.cache_key(base, SOURCE, "page.html", "/t/page.html", False) != \
+        template_code.cache_key(other, SOURCE, key["name"], key["filename"], key["defer_init"])
+
+
+def test_sandboxing_and_subclass_methods_are_in_the_key():
+    from jinja2.sandbox import SandboxedEnvironment
+
+    keys = {template_code.cache_key(cls(), SOURCE, None, None, False)
+            for cls in (jinja2.Environment, SandboxedEnvironment, _OwnGetattr)}
+    assert len(keys) == 3
+
+
+def test_policies_closures_and_bound_objects_render_as_without_the_cache(cache):
+    """The optimizer folds constants with filters (tojson reads the policies): each environment gets
+    its own compiled code, not the first one's."""
+    src = "{{ {'b': 1, 'a': 2}|tojson }} {{ 'a'|rep }} {{ ['x', 'y']|joined }}"
+    sorted_env, plain_env = jinja2.Environment(), jinja2.Environment()
+    plain_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
+    sorted_env.filters["rep"], plain_env.filters["rep"] = _make(2), _make(3)
+    sorted_env.filters["joined"], plain_env.filters["joined"] = _Joiner(",").join, _Joiner("-").join
+    assert sorted_env.from_string(src).render() == '{"a": 2, "b": 1} aa x,y'
+    assert plain_env.from_string(src).render() == '{"b": 1, "a": 2} aaa x-y'
+
+
+def test_environments_made_and_dropped_never_borrow_each_others_code(cache):
+    """Memory of a dropped environment is reused by the next one: its filters must still be its own."""
+    wrong = 0
+    for i in range(300):
+        env = jinja2.Environment()
+        env.filters["n"] = (lambda k: lambda v: f"{v}-{k}")(i)
+        wrong += env.from_string("{{ 'x'|n }}").render() != f"x-{i}"
+        del env
+    assert wrong == 0
+
+
 def test_sources_without_jinja_syntax_and_extensions_are_not_kept(cache):
     """branca wraps each rendered piece of a map in a template of its own (random element ids)."""
     assert jinja2.Environment().from_string("var map_0123 = L.map('x');").render() == "var map_0123 = L.map('x');"
@@ -75,11 +152,16 @@ def test_syntax_errors_are_raised_as_ever(cache):
     assert files(cache) == []
 
 
-def test_the_folder_is_capped(cache, monkeypatch):
-    monkeypatch.setattr(template_code, "MAX_FILES", 3)
-    for i in range(6):
-        assert jinja2.Environment().from_string(f"{{{{ {i} }}}}").render() == str(i)
-    assert len(files(cache)) == 3
+def test_the_folder_is_pruned_read_longest_ago_first(cache):
+    env = jinja2.Environment()
+    sources = [f"{{{{ {i} }}}}" for i in range(6)]
+    paths = [cache / f"{template_code.cache_key(env, src, None, None, False)}{template_code.SUFFIX}" for src in sources]
+    for i, src in enumerate(sources):
+        assert env.from_string(src).render() == str(i)
+        os.utime(paths[i], ns=(i * 10**9, i * 10**9))
+    assert jinja2.Environment().from_string(sources[0]).render() == "0"  # read again: now the newest
+    assert template_code.prune(cache, max_files=4) == 2  # over the cap: half of it kept
+    assert [p.exists() for p in paths] == [True, False, False, False, False, True]
 
 
 def test_one_folder_per_process(cache, tmp_path):

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy.exc import DatabaseError
 
 from geo.params import Params, default_params
@@ -44,6 +44,7 @@ class Snapshot:
     curated: dict
     experts: dict
     errors: dict = field(default_factory=dict)  # town id ('' = no town) -> reasons a stored value was not used
+    stamp: tuple = ()  # the head revision's time, author, kind and file (Store.revision_stamp)
 
 
 class _Flight:
@@ -116,7 +117,7 @@ class Atlas:
         experts = {}
         for j in sorted(self.store.judgments(active_only=True), key=lambda j: j["id"]):
             experts[j["town_id"]] = j  # the latest active judgment of a town is shown beside its result
-        snap = Snapshot(head, statistics, curated, experts, errors)
+        snap = Snapshot(head, statistics, curated, experts, errors, self.store.revision_stamp(head))
         with self._lock:
             if snap.head > self._snapshot.head:
                 self._snapshot = snap
@@ -183,22 +184,45 @@ class Atlas:
                 self._flights.pop(key, None)
             flight.done.set()
 
+    def _state(self) -> tuple:
+        """The stored state an answer is rendered from, as every process sees it: the database's id, the
+        head revision and its stamp, and the networks folder's stamp (call under ``_lock``)."""
+        snap = self._snapshot
+        return (self.store_id, snap.head, snap.stamp, self._stamp)
+
+    @cached_property
+    def store_id(self) -> str:
+        return self.store.identity()
+
     def rendered(self, key: tuple, build: Callable[[], Any], *, share: bool = True) -> Any:
         """What is rendered from a result (popups, a page, JSON bytes), built once per key and generation.
 
         The value must have ``nbytes``; the cache holds at most ``rendered_mb`` (oldest dropped first).
         Built outside the lock, by one thread per key at a time; not kept when the data changed meanwhile.
-        ``share``: also kept for the other processes (``_shared_or_build``; off for what is cheaper to
-        make again than to read, such as vendor files).
+        An answer rendered while another one is (the popups and layers of a page) takes the outer one's
+        generation and stored state: what it is built from was read after the outer one began, so it is
+        kept only if nothing changed since then. ``share``: also kept for the other processes
+        (``_shared_or_build``; off for what is cheaper to make again than to read, such as vendor files).
         """
         self.snapshot()  # a change of the store (this or another process) first drops what was rendered
-        key = (self._generation, *key)
+        outer = getattr(_rendering, "frame", None)
+        _ = self.store_id  # read once (a query), before ``_state`` is asked for under the lock
+        with self._lock:
+            frame = outer or (self._generation, self._state())
+        generation, state = frame
+        key = (generation, request.script_root if has_request_context() else "", *key)  # URLs in it start there
         with self._lock:
             if key in self._rendered:
                 self._rendered.move_to_end(key)
                 return self._rendered[key]
-        value, built = self._once(("rendered", *key),
-                                  (lambda: self._shared_or_build(key[1:], build)) if share else build)
+
+        def make() -> Any:
+            _rendering.frame = frame
+            try:
+                return self._shared_or_build(state, key[1:], build) if share else build()
+            finally:
+                _rendering.frame = outer
+        value, built = self._once(("rendered", *key), make)
         if not built:
             return value
         with self._lock:
@@ -210,22 +234,21 @@ class Atlas:
                     self._rendered_bytes -= _nbytes(old)
         return value
 
-    def _shared_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+    def _shared_or_build(self, state: tuple, key: tuple, build: Callable[[], Any]) -> Any:
         """A rendered answer from the processes' shared folder (``webapp.shared``) when one rendered it
-        from the same code, data and stored state; else ``build()``, saved there when the stored state
-        did not move meanwhile (bytes only: a ``webapp.http.Rendered``)."""
+        from the same code, data and stored ``state``; else ``build()``, saved there when the stored
+        state, read again after building, is still ``state`` (bytes only: a ``webapp.http.Rendered``)."""
         shared, fingerprint = self.shared, self.fingerprint
         if shared is None or fingerprint is None or self.data_note:
             return build()
-        with self._lock:
-            state = (self._snapshot.head, self._stamp)
         name = shared.name(fingerprint, state, key)
         hit = shared.get(name)
         if hit is not None:
             return hit
         value = build()
+        self.snapshot()  # the head and the networks stamp as they are now
         with self._lock:
-            unchanged = (self._snapshot.head, self._stamp) == state
+            unchanged = self._state() == state
         if unchanged and isinstance(value, Rendered):
             shared.put(name, value)
         return value
@@ -235,7 +258,7 @@ class Atlas:
         snapshot of the first page, webapp.serve); dropped like any other by a data change."""
         self.snapshot()
         with self._lock:
-            full = (self._generation, *key)
+            full = (self._generation, request.script_root if has_request_context() else "", *key)
             if full not in self._rendered:
                 self._rendered[full] = value
                 self._rendered_bytes += _nbytes(value)
@@ -338,6 +361,9 @@ class Atlas:
             {"id": str(i), "type": "Feature", "properties": p, "geometry": shape}
             for i, p, shape in zip(g.index, props, shapes)]},
             ensure_ascii=False)
+
+
+_rendering = threading.local()  # .frame: (generation, state) of the answer this thread is rendering
 
 
 def _nbytes(value) -> int:

@@ -60,6 +60,8 @@ def warm(app) -> str:
     Returns how: "snapshot" or "rendered"."""
     svc = app.extensions["atlas"]
     svc.fingerprint = shared.fingerprint(app)  # before rendering: a change meanwhile makes what is saved stale
+    if svc.shared is not None:
+        svc.shared.sweep(svc.fingerprint)  # before the workers are forked: other fingerprints' answers removed
     keys = {lang: snapshot_key(app, lang, svc.fingerprint) for lang in LANGS_WARMED}
     if all(load_first_page(app, lang, keys[lang]) for lang in LANGS_WARMED):
         return "snapshot"
@@ -111,7 +113,8 @@ def snapshot_key(app, lang: str, fingerprint: str | None = None) -> str | None:
         return None
     h = hashlib.blake2b(digest_size=20)
     for item in (("first page", 2, lang), fingerprint or shared.fingerprint(app),
-                 ("store", store.head(), svc.uploaded_name, sorted(repr(j) for j in store.judgments(active_only=True)))):
+                 ("store", store.identity(), store.head(), svc.uploaded_name,
+                  sorted(repr(j) for j in store.judgments(active_only=True)))):
         h.update(repr(item).encode() + b"\0")
     return h.hexdigest()
 
@@ -134,7 +137,7 @@ def save_first_page(app, lang: str, snap_key: str | None = None) -> bool:
     svc = app.extensions["atlas"]
     key = _page_key(app, lang)
     with svc._lock:
-        page = svc._rendered.get((svc.generation, *key))
+        page = svc._rendered.get((svc.generation, "", *key))  # rendered at the root (script root "")
     snap_key = snapshot_key(app, lang) if snap_key is None else snap_key
     if page is None or snap_key is None:
         return False

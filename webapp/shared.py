@@ -25,15 +25,18 @@ import hashlib
 import marshal
 import os
 import re
+import shutil
 import sys
 import threading
+import time
 import zlib
 from pathlib import Path
 
-from .http import Rendered
+from .http import NONCE_TOKEN, Rendered
 
 FORMAT = 2
 SUFFIX = ".rendered"
+FOLDER_CHARS = 20  # a fingerprint's folder: its first characters
 CODE_DIRS = ("webapp", "geo", "scoring", "templates")
 RENDERING_PACKAGES = ("flask", "werkzeug", "jinja2", "markupsafe", "folium", "branca", "numpy", "pandas",
                       "geopandas", "shapely", "pyproj", "pyogrio", "scipy", "sqlalchemy")
@@ -122,7 +125,9 @@ def fingerprint(app) -> str:
 # -- the folder -----------------------------------------------------------------------------------------
 
 class SharedRendered:
-    """Rendered answers in ``folder``, at most ``max_bytes`` of files (checked every eighth of it written)."""
+    """Rendered answers in ``folder`` (a subfolder per fingerprint), about ``max_bytes`` of files at most:
+    pruned at start-up (``sweep``) and whenever a process has written an eighth of it since (so with n
+    workers the folder may hold up to (1 + n/8) x ``max_bytes`` between two prunings)."""
 
     def __init__(self, folder: str | os.PathLike, max_bytes: int = 256 * 1024 * 1024):
         self.folder = Path(folder)
@@ -137,10 +142,32 @@ class SharedRendered:
 
     @staticmethod
     def name(fingerprint: str, state: tuple, key: tuple) -> str:
-        """The file name of the answer ``key`` rendered with ``fingerprint`` from the stored ``state``."""
+        """The file (in a folder of its fingerprint's) of the answer ``key`` rendered with ``fingerprint``
+        from the stored ``state``."""
         h = hashlib.blake2b(digest_size=20)
         h.update(repr((FORMAT, fingerprint, state, key)).encode())
-        return h.hexdigest() + SUFFIX
+        return f"{fingerprint[:FOLDER_CHARS]}/{h.hexdigest()}{SUFFIX}"
+
+    def sweep(self, fingerprint: str, tmp_age_s: float = 600) -> int:
+        """At start-up (before the workers are forked): remove what other fingerprints rendered (older code
+        or data: never asked for again) and temporary files left by a killed process, then ``prune``.
+        Returns the bytes kept."""
+        keep = fingerprint[:FOLDER_CHARS]
+        now = time.time()
+        try:
+            entries = list(self.folder.iterdir())
+        except OSError:
+            return 0
+        for entry in entries:
+            if entry.is_dir() and entry.name != keep:
+                shutil.rmtree(entry, ignore_errors=True)
+        for tmp in self.folder.glob("*/*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > tmp_age_s:
+                    tmp.unlink()
+            except OSError:
+                continue
+        return self.prune()
 
     def get(self, name: str) -> Rendered | None:
         path = self.folder / name
@@ -151,10 +178,13 @@ class SharedRendered:
             return None
         try:
             fmt, deflated, mimetype, etag = marshal.loads(raw)
-            if fmt != FORMAT or not all(isinstance(p, bytes) for p in deflated):
+            if fmt != FORMAT or not isinstance(deflated, tuple) or not all(isinstance(p, bytes) for p in deflated) \
+                    or not isinstance(mimetype, str) or not isinstance(etag, str):
                 raise ValueError("not a rendered answer")
             parts = tuple(zlib.decompressobj(-15).decompress(seg) for seg in deflated)
-            value = Rendered(parts, tuple(deflated), str(mimetype), str(etag))
+            if hashlib.blake2b(NONCE_TOKEN.encode().join(parts), digest_size=12).hexdigest() != etag:
+                raise ValueError("the bytes are not those the ETag names")  # as webapp.http.render made it
+            value = Rendered(parts, deflated, mimetype, etag)
         except (EOFError, ValueError, TypeError, zlib.error):
             self.misses += 1
             self._remove(path)
@@ -170,8 +200,9 @@ class SharedRendered:
         """Write ``value`` as ``name`` (atomically); False if it could not be written."""
         data = marshal.dumps((FORMAT, value.deflated, value.mimetype, value.etag))  # the bytes: inflated on reading
         path = self.folder / name
-        tmp = path.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(data)
             os.replace(tmp, path)
         except OSError:
@@ -191,7 +222,7 @@ class SharedRendered:
         """Remove the files read or written longest ago until the folder holds at most 80 % of
         ``max_bytes``; returns the bytes it holds then."""
         files = []
-        for path in self.folder.glob(f"*{SUFFIX}"):
+        for path in self.folder.glob(f"*/*{SUFFIX}"):
             try:
                 st = path.stat()
             except OSError:

@@ -110,7 +110,21 @@ def _v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[jobs])
 
 
-MIGRATIONS = ((1, _v1), (2, _v2))  # (version, function); append, never edit
+store_meta = Table(
+    "store_meta", metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False))
+
+
+def _v3(conn: Connection) -> None:
+    """The store's identity: a random id made once per database (a new, reset or replaced database has
+    another; a restored copy keeps it), so that what was rendered from one database is never taken for
+    another's answer at the same revision number (webapp.shared)."""
+    metadata.create_all(conn, tables=[store_meta])
+    conn.execute(insert(store_meta).values(key="store_id", value=uuid.uuid4().hex))
+
+
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3))  # (version, function); append, never edit
 JOB_BEAT_S = 5.0  # a running job's owner writes a heartbeat this often
 JOB_STALE_S = 60.0  # a running job without a heartbeat for this long is reported failed
 
@@ -169,6 +183,7 @@ class Store:
         if sqlite:
             _sqlite_setup(self.engine)
         self._lock = threading.Lock()  # one writer per process; the database serialises processes
+        self._identity: str | None = None
 
     # ---- transactions and schema --------------------------------------------------------------------
     @contextmanager
@@ -222,6 +237,22 @@ class Store:
                 cur.close()
         finally:
             raw.close()
+
+    def identity(self) -> str:
+        """The database's id (made by migration 3; kept per Store: read once)."""
+        if self._identity is None:
+            with self.read() as conn:
+                self._identity = conn.execute(select(store_meta.c.value).where(store_meta.c.key == "store_id")).scalar() or ""
+        return self._identity
+
+    def revision_stamp(self, revision: int) -> tuple:
+        """What tells revision ``revision`` from another one numbered alike (in a copy of this database
+        restored and then changed otherwise): its time, author, kind and file; () when there is none."""
+        with self.read() as conn:
+            row = conn.execute(select(revisions.c.created_at, revisions.c.editor, revisions.c.kind,
+                                      revisions.c.filename, revisions.c.summary)
+                               .where(revisions.c.id == revision)).first()
+        return tuple(row) if row else ()
 
     def _new_revision(self, conn: Connection, *, editor: str, kind: str, summary: str = "", filename: str = "",
                       rollback_to: int | None = None) -> int:

@@ -6,23 +6,30 @@ compiling those, with the app's own templates, is some 0.15 s of every start. ``
 wraps ``jinja2.Environment.compile`` (process-wide, once) so that a template source with Jinja syntax
 is compiled once and its code object read back (``marshal``) by later starts.
 
-The key is a hash of everything the compiler reads: the source, its name and file name, the Jinja and
-Python versions, the environment's class and syntax settings, its autoescape decision for that name,
-``finalize``, ``is_async``, ``optimized``, sandboxing, and each filter's and test's identity and code
-(the optimizer calls filters on constants at compile time). A change to any of them is another key.
+The key is a hash of what the lexer, parser, optimizer and code generator read: the source, its name and
+file name, the Jinja and Python versions, the environment's class and the code of the methods a subclass
+defines, its syntax settings, its autoescape decision for that name, ``optimized``, ``is_async``,
+sandboxing and intercepted operators, the undefined and code-generator classes, the policies, and each
+filter, test and ``finalize`` by its code and what it closes over or is bound to (the optimizer calls
+filters on constants while compiling; ``_function_id``). A change to any of them is another key; a value
+that can only be told by its memory address gives another key in every process (a miss, never a wrong
+hit).
 Not cached: sources without Jinja syntax (branca wraps every rendered piece of a map in a template of
 its own; they hold random element ids and would only fill the folder), environments with extensions
 (they run code of their own while parsing), ``raw`` compiles and already parsed sources. The folder is
-capped (``MAX_FILES``): beyond it, templates are compiled as usual and not saved. A file that cannot
-be read or is damaged is compiled again and rewritten.
+capped (``MAX_FILES``: beyond it the half read longest ago is removed). A file that cannot be read or is
+damaged is compiled again and rewritten.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
 import sys
 import threading
+import types
+import weakref
 from pathlib import Path
 
 import jinja2
@@ -33,28 +40,83 @@ SUFFIX = ".jinja-code"
 
 _state: dict = {"folder": None, "original": None, "hits": 0, "misses": 0}
 _lock = threading.Lock()
-_env_signatures: dict = {}  # id(env) -> (the filters' and tests' ids, their signature)
+_env_signatures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # env -> (what was hashed, its hash)
+SIMPLE = (bool, int, float, str, bytes, type(None))
 
 
-def _function_id(func) -> bytes:
-    """What a filter or test is: its module, name, how it is passed context, and its code if it has any."""
+def _function_id(func, depth: int = 0) -> bytes:
+    """What a callable the compiler may call is, as bytes that differ when its behaviour may: its module
+    and name, how Jinja passes it context, its code, and what it closes over (functions by their code,
+    other values by ``repr``); a partial's function and arguments; a bound method's function and its
+    object's simple attributes; another callable object's type, ``__call__`` code and simple attributes.
+    A ``repr`` that names a memory address makes another key in every process: a miss, never a wrong hit."""
+    if depth > 4:
+        return b"deep"
+    if isinstance(func, functools.partial):
+        return (b"partial\0" + _function_id(func.func, depth + 1) + repr((func.args, sorted(func.keywords.items()))).encode())
+    if isinstance(func, types.MethodType):
+        return b"method\0" + _function_id(func.__func__, depth + 1) + _simple_state(func.__self__)
     code = getattr(func, "__code__", None)
-    body = marshal.dumps(code) if code is not None else b""
     name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__qualname__)}"
-    return name.encode() + b"\0" + repr(_PassArg.from_obj(func)).encode() + b"\0" + body
+    out = [name.encode(), repr(_PassArg.from_obj(func)).encode(), marshal.dumps(code) if code is not None else b""]
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            out.append(b"empty")
+            continue
+        out.append(_function_id(value, depth + 1) if callable(value) else repr(value).encode())
+    if code is None and not isinstance(func, (types.BuiltinFunctionType, type)):  # a callable object
+        call = getattr(type(func), "__call__", None)
+        out += [marshal.dumps(call.__code__) if hasattr(call, "__code__") else b"", _simple_state(func)]
+    return b"\0".join(out)
 
 
-def _functions_signature(env) -> bytes:
-    ids = (tuple((k, id(v)) for k, v in env.filters.items()), tuple((k, id(v)) for k, v in env.tests.items()))
-    hit = _env_signatures.get(id(env))
-    if hit is not None and hit[0] == ids:
+def _simple_state(obj) -> bytes:
+    """An object's attributes of simple types (a JSON provider's ``ensure_ascii``, ``sort_keys``, ...)."""
+    try:
+        items = vars(obj).items()
+    except TypeError:
+        return b""
+    return repr(sorted((k, v) for k, v in items if isinstance(v, SIMPLE))).encode()
+
+
+def _subclass_code(env) -> bytes:
+    """The code of every method an Environment subclass defines (``getattr``, ``getitem``, ``_parse``, ...)."""
+    out = []
+    for cls in type(env).__mro__:
+        if cls is jinja2.Environment:
+            break
+        for name, member in sorted(vars(cls).items()):
+            if callable(member) and hasattr(member, "__code__"):
+                out.append(name.encode() + b"\0" + marshal.dumps(member.__code__))
+    return b"\0".join(out)
+
+
+def _environment_signature(env) -> bytes:
+    """The hash of the filters, tests, policies, finalize and subclass code of ``env``; kept per
+    environment (weakly) while these are the same objects (the compared ones are held: their ids
+    cannot be taken by others meanwhile)."""
+    seen = (tuple(env.filters.items()), tuple(env.tests.items()), tuple(env.policies.items()), env.finalize)
+    hit = _env_signatures.get(env)
+    if hit is not None and len(hit[0]) == len(seen) and all(
+            len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b))
+            for a, b in zip(hit[0][:3], seen[:3])) and hit[0][3] is seen[3]:
         return hit[1]
     h = hashlib.blake2b(digest_size=20)
     for kind, table in (("filter", env.filters), ("test", env.tests)):
         for name in sorted(table):
             h.update(f"{kind}:{name}\0".encode() + _function_id(table[name]) + b"\0")
+    for name, value in sorted(env.policies.items()):
+        h.update(f"policy:{name}\0".encode() + (_function_id(value) if callable(value) else repr(value).encode()) + b"\0")
+    if env.finalize is not None:
+        h.update(b"finalize\0" + _function_id(env.finalize))
+    h.update(b"class\0" + _subclass_code(env))
     sig = h.digest()
-    _env_signatures[id(env)] = (ids, sig)
+    try:
+        _env_signatures[env] = (seen, sig)
+    except TypeError:  # an environment that cannot be weakly referenced: hashed every time
+        pass
     return sig
 
 
@@ -71,9 +133,7 @@ def cache_key(env, source: str, name, filename, defer_init: bool) -> str:
                 tuple(sorted(getattr(env, "intercepted_binops", ()))), tuple(sorted(getattr(env, "intercepted_unops", ()))))
     h = hashlib.blake2b(digest_size=20)
     h.update(repr(settings).encode() + b"\0")
-    h.update(_functions_signature(env))
-    if env.finalize is not None:
-        h.update(b"finalize\0" + _function_id(env.finalize))
+    h.update(_environment_signature(env))
     h.update(source.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
@@ -93,14 +153,43 @@ def _read(path: Path):
 
 
 def _write(folder: Path, path: Path, code) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        if sum(1 for _ in folder.glob(f"*{SUFFIX}")) >= MAX_FILES:
-            return
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(marshal.dumps(code))
         os.replace(tmp, path)
     except OSError:
-        pass
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        return
+    with _lock:
+        _state["writes"] = _state.get("writes", 0) + 1
+        check = _state["writes"] % 64 == 1  # the first write of a start, then every 64th
+    if check:
+        prune(folder)
+
+
+def prune(folder: Path, max_files: int | None = None) -> int:
+    """Keep at most ``max_files`` (default MAX_FILES) compiled templates: beyond, the half read or written
+    longest ago is removed (templates of old versions of the code); returns how many are kept."""
+    max_files = MAX_FILES if max_files is None else max_files
+    files = []
+    for p in folder.glob(f"*{SUFFIX}"):
+        try:
+            files.append((p.stat().st_mtime_ns, p))
+        except OSError:
+            continue
+    if len(files) <= max_files:
+        return len(files)
+    files.sort()
+    drop = len(files) - max_files // 2
+    for _, p in files[:drop]:
+        try:
+            p.unlink()
+        except OSError:
+            pass
+    return len(files) - drop
 
 
 def install(folder: str | os.PathLike) -> bool:
@@ -124,6 +213,10 @@ def install(folder: str | os.PathLike) -> bool:
             code = _read(path)
             if code is not None:
                 _state["hits"] += 1
+                try:
+                    os.utime(path)  # read recently: kept when the folder is pruned
+                except OSError:
+                    pass
                 return code
             _state["misses"] += 1
             code = original(self, source, name, filename, raw, defer_init)

@@ -123,8 +123,8 @@ def _page_key() -> tuple:
     lang = pick_lang(request.args.get("lang"))
     try:
         return ("index", lang, from_args(request.args))
-    except ParamError:
-        return ("index", lang, tuple(sorted(request.args.items(multi=True))))
+    except ParamError:  # the query as sent, in its order (the messages follow it)
+        return ("index-invalid", lang, tuple(request.args.items(multi=True)))
 
 
 def _page(key: tuple, build) -> object:
@@ -132,7 +132,8 @@ def _page(key: tuple, build) -> object:
     carries their name and their session's CSRF token (never kept for, or served to, anyone else)."""
     if current_editor():
         return respond(render(build(), "text/html"), conditional=False)
-    return respond(cached(key, build, "text/html"))
+    # a page for an invalid query is kept by this process only (anyone can send many such queries)
+    return respond(cached(key, build, "text/html", share=key[0] != "index-invalid"))
 
 
 @bp.get("/")
