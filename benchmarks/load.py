@@ -122,7 +122,9 @@ def warm_up(host: str, port: int, connections: int = 1) -> None:
 def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float) -> dict:
     """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per route."""
     rng = random.Random(SEED)
-    fresh = ({"near_km": round(50 + 0.37 * i, 2)} for i in range(10**6))  # never asked before: a recompute
+    # never asked before: a recompute (against a server started elsewhere, --url, stop it and remove its
+    # instance/rendered/ between runs, or a second run finds these answers already rendered)
+    fresh = ({"near_km": round(50 + 0.37 * i, 2)} for i in range(10**6))
     work = plan(requests, rng, fresh)
     out, lock, deadline = [], threading.Lock(), time.perf_counter() + seconds
     queue = iter(work)
@@ -313,6 +315,9 @@ def main(argv=None) -> int:
     proc, startup = None, None
     if args.spawn:
         host, port = "127.0.0.1", free_port()
+        # the answers earlier runs left in the shared folder (webapp.shared) would answer this run's "new"
+        # parameters (the same fixed-seed values): removed, so that each new near_km is a real recompute
+        shutil.rmtree(ROOT / "instance" / "rendered", ignore_errors=True)
         proc, startup = spawn(port)
     else:
         url = urlsplit(args.url)
