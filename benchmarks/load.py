@@ -206,22 +206,12 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
     raise RuntimeError(f"server at {root} did not answer within {timeout} s")
 
 
-# What a start may find from the previous one (instance/): "startup" the snapshot of the first page
-# (webapp.serve), "rendered" the answers the workers share (webapp.shared), "template-code" the compiled
-# Jinja templates (webapp.template_code). A change of code, data or stored values makes the first two
-# useless to the next start (other keys), not the third (keyed by each template's source).
+# What a start may find from the previous one (instance/): "rendered" the answers the workers share,
+# the first page among them (webapp.shared), "template-code" the compiled Jinja templates
+# (webapp.template_code), and "startup" the first-page snapshot of a baseline tree from before the shared
+# folder (commit c3f362a and earlier). A change of code, data or stored values makes the rendered answers
+# and a snapshot useless to the next start (other keys), not the compiled templates (keyed by source).
 KINDS = {"snapshot": (), "after-change": ("startup", "rendered"), "clean": ("startup", "rendered", "template-code")}
-
-
-def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """Stop a server that ``spawn`` started, and close its log."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    finally:
-        log = getattr(proc, "log", None)
-        if log is not None:
-            log.close()
 
 
 def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict:

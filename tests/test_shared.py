@@ -228,13 +228,13 @@ def test_the_folder_is_bounded_oldest_read_first_out(tmp_path):
 
 
 def test_start_up_shares_the_first_page(tmp_path):
-    """serve.start_up's app: the folder is set and the fingerprint computed before the first page."""
+    """serve.warm: the folder (RENDERED_DIR) set and the fingerprint computed before the first page."""
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
-                      "SECRET_KEY": "test", "STARTUP_SNAPSHOT_DIR": str(tmp_path / "startup")})
+                      "SECRET_KEY": "test", "RENDERED_DIR": str(tmp_path / "rendered")})
     svc = app.extensions["atlas"]
-    svc.shared = SharedRendered(tmp_path / "rendered")
+    assert svc.shared is None
     assert serve.warm(app) == "rendered"
-    assert svc.fingerprint == fingerprint(app)
+    assert svc.fingerprint == fingerprint(app) and svc.shared.folder == tmp_path / "rendered"
     assert len(files(tmp_path)) >= 3
 
 

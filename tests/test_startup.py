@@ -1,5 +1,6 @@
-"""Start-up (webapp.serve): the first page from the start-up snapshot equals a rendered one, any changed
-input invalidates the snapshot, and the app answers correctly while the rest is warmed after listening."""
+"""Start-up (webapp.serve): the first page read from the folder of shared answers (the "snapshot") equals
+a rendered one, any changed input makes the next start render it, and the app answers correctly while
+the rest is warmed after listening."""
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # when each test's own s
 def make_app(tmp_path, **config):
     db = tmp_path / "atlas.sqlite3"
     return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "test",
-                       "STARTUP_SNAPSHOT_DIR": str(tmp_path / "startup"), **config})
+                       "RENDERED_DIR": str(tmp_path / "rendered"), **config})
 
 
 def page(app) -> str:
@@ -34,11 +35,11 @@ def boot(html: str) -> dict:
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """An app that rendered the first page and saved the snapshot, and its page."""
+    """An app that rendered the first page and wrote it to the shared folder, and its page."""
     tmp = tmp_path_factory.mktemp("startup")
     app = make_app(tmp)
     assert serve.warm(app) == "rendered"
-    assert (tmp / "startup" / "first-page-en.pickle").is_file()
+    assert (tmp / "rendered" / serve.first_page_name(app, "en")).is_file()
     return tmp, page(app)
 
 
@@ -91,14 +92,22 @@ def test_a_request_during_the_warm_up_after_listening_is_answered_correctly(save
 def test_changed_store_invalidates(tmp_path):
     app = make_app(tmp_path)
     assert serve.warm(app) == "rendered"
-    key = serve.snapshot_key(app, "en")
+    name = serve.first_page_name(app, "en")
     app.extensions["store"].apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}],
                                   editor="anna", filename="kentau.csv")
     again = make_app(tmp_path)
-    assert serve.snapshot_key(again, "en") != key
     assert serve.warm(again) == "rendered"
+    assert serve.first_page_name(again, "en") != name
     assert "kentau.csv" in page(again)  # the new revision is named on the page, not the saved one
-    assert serve.warm(make_app(tmp_path)) == "snapshot"  # saved again, valid for the next start
+    assert serve.warm(make_app(tmp_path)) == "snapshot"  # written again, valid for the next start
+
+
+def test_a_judgment_invalidates(tmp_path):
+    app = make_app(tmp_path)
+    assert serve.warm(app) == "rendered"
+    app.extensions["store"].record_judgment({"town_id": "kentau", "scenarios": ["inertial"], "author": "A. Expert",
+                                          "date": "2026", "rationale": "test", "source": "test"}, editor="anna")
+    assert serve.warm(make_app(tmp_path)) == "rendered"
 
 
 def test_changed_data_file_invalidates(tmp_path):
@@ -106,41 +115,42 @@ def test_changed_data_file_invalidates(tmp_path):
     shutil.copytree(ROOT / "data", data)
     app = make_app(tmp_path, DATA_DIR=str(data))
     assert serve.warm(app) == "rendered"
-    key = serve.snapshot_key(app, "en")
+    assert serve.warm(make_app(tmp_path, DATA_DIR=str(data))) == "snapshot"
     towns = data / "towns.csv"
     towns.write_text(towns.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    assert serve.snapshot_key(make_app(tmp_path, DATA_DIR=str(data)), "en") != key
+    assert serve.warm(make_app(tmp_path, DATA_DIR=str(data))) == "rendered"
 
 
-def test_changed_method_file_invalidates(saved, tmp_path, monkeypatch):
+def test_changed_method_file_changes_the_fingerprint(saved, tmp_path, monkeypatch):
     tmp, _ = saved
     app = make_app(tmp)
-    key = serve.snapshot_key(app, "en")
+    key = shared.fingerprint(app)
     method = tmp_path / "method"
     shutil.copytree(ROOT / "data" / "method", method)
     import scoring.method
 
     monkeypatch.setattr(scoring.method, "DEFAULT_METHOD_DIR", method)
-    copied = serve.snapshot_key(app, "en")
+    copied = shared.fingerprint(app)
     assert copied != key  # another method folder
-    assert serve.snapshot_key(app, "en") == copied  # the same files: the same key
+    assert shared.fingerprint(app) == copied  # the same files: the same fingerprint
     first = sorted(method.iterdir())[0]
     first.write_bytes(first.read_bytes() + b"\n")
-    assert serve.snapshot_key(app, "en") != copied
+    assert shared.fingerprint(app) != copied
 
 
 def test_changed_code_invalidates(saved, tmp_path, monkeypatch):
     tmp, _ = saved
-    app = make_app(tmp)
     code = tmp_path / "code"
     shutil.copytree(ROOT / "templates", code / "templates")
     monkeypatch.setattr(shared, "code_roots", lambda: [code])
-    key = serve.snapshot_key(app, "en")
-    assert serve.snapshot_key(app, "en") == key
+    app = make_app(tmp)
+    key = shared.fingerprint(app)
+    assert shared.fingerprint(app) == key
     base = code / "templates" / "base.html"
     base.write_text(base.read_text(encoding="utf-8").replace("<body", "<body data-x", 1), encoding="utf-8")
-    assert serve.snapshot_key(app, "en") != key
-    assert serve.load_first_page(app, "en") is False  # the saved page is not used
+    assert shared.fingerprint(app) != key
+    app.extensions["atlas"].fingerprint = shared.fingerprint(app)
+    assert serve.load_first_page(app, "en") is False  # what the old code rendered is not used
 
 
 def test_changed_network_versions_invalidate(tmp_path):
@@ -148,38 +158,38 @@ def test_changed_network_versions_invalidate(tmp_path):
     networks.mkdir()
     app = make_app(tmp_path, NETWORKS_ROOT=str(networks))
     assert serve.warm(app) == "rendered"
-    key = serve.snapshot_key(app, "en")
+    key = shared.fingerprint(app)
     (networks / "v1").mkdir()
     (networks / "v1" / "network.npz").write_bytes(b"a version being written")
-    assert serve.snapshot_key(app, "en") != key
+    assert shared.fingerprint(app) != key
     assert serve.warm(make_app(tmp_path, NETWORKS_ROOT=str(networks))) == "rendered"
 
 
 def test_other_language_and_library_versions_are_in_the_key(saved, monkeypatch):
     tmp, _ = saved
     app = make_app(tmp)
-    key = serve.snapshot_key(app, "en")
-    assert serve.snapshot_key(app, "ru") != key
+    assert serve.warm(app) == "snapshot"
+    assert serve.first_page_name(app, "ru") != serve.first_page_name(app, "en")
+    key = shared.fingerprint(app)
     monkeypatch.setattr(shared, "RENDERING_PACKAGES", shared.RENDERING_PACKAGES + ("waitress",))
-    assert serve.snapshot_key(app, "en") != key
+    assert shared.fingerprint(app) != key
 
 
-def test_unreadable_or_foreign_snapshot_is_ignored(tmp_path):
+def test_a_damaged_first_page_is_rendered_again(tmp_path):
     app = make_app(tmp_path)
-    path = tmp_path / "startup" / "first-page-en.pickle"
-    path.parent.mkdir()
-    path.write_bytes(b"not a pickle")
-    assert serve.load_first_page(app, "en") is False
     assert serve.warm(app) == "rendered"
-    assert page(app).count("<html") == 1
+    (tmp_path / "rendered" / serve.first_page_name(app, "en")).write_bytes(b"not an answer")
+    again = make_app(tmp_path)
+    assert serve.warm(again) == "rendered"
+    assert page(again).count("<html") == 1
 
 
 def test_no_snapshot_with_a_data_note(tmp_path):
     app = make_app(tmp_path)
     app.extensions["atlas"].data_note = "the stored database was unreadable"
-    assert serve.snapshot_key(app, "en") is None
     assert serve.warm(app) == "rendered"
-    assert not (tmp_path / "startup" / "first-page-en.pickle").exists()
+    assert serve.first_page_name(app, "en") is None
+    assert not list((tmp_path / "rendered").glob("*/*.rendered"))
 
 
 # -- the loaders without iterrows give what the row-wise loaders gave (shipped data) ---------------------

@@ -253,6 +253,27 @@ class Atlas:
             shared.put(name, value)
         return value
 
+    def shared_name(self, key: tuple) -> str | None:
+        """The file of the answer ``key`` (rendered at the root) in the shared folder, for the stored state
+        now; None when the folder is not used (none, no fingerprint, or a data note)."""
+        if self.shared is None or self.fingerprint is None or self.data_note:
+            return None
+        self.snapshot()
+        _ = self.store_id
+        with self._lock:
+            state = self._state()
+        return self.shared.name(self.fingerprint, state, ("", *key))
+
+    def preload_shared(self, key: tuple) -> bool:
+        """Put the answer ``key`` in memory from the shared folder, if a process rendered it from this
+        code, data and stored state (the first page at start-up, webapp.serve); True if it was there."""
+        name = self.shared_name(key)
+        hit = self.shared.get(name) if name else None
+        if hit is None:
+            return False
+        self.preload(key, hit)
+        return True
+
     def preload(self, key: tuple, value: Any) -> None:
         """Put a rendered answer for ``key`` in the cache as ``rendered`` would keep it (the start-up
         snapshot of the first page, webapp.serve); dropped like any other by a data change."""

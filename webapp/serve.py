@@ -2,10 +2,11 @@
 
 gunicorn (the default on POSIX): the app is loaded once in the master process with its first page
 ready, then ``WORKERS`` worker processes are forked, each answering with ``THREADS`` threads. The first
-page (default parameters) comes from the start-up snapshot that the previous start saved, when nothing
-it depends on has changed (``snapshot_key``); else the default result is computed and the page rendered
-(and saved). With the snapshot, the default result is computed after listening (``warm_rest``). Worker processes run Python in parallel, which one process cannot (a new
-recompute is some 15-25 ms of CPU under the GIL). What they must agree on is in the store: the data
+page (default parameters) is read from the folder of answers the workers share (``webapp.shared``) when
+a previous start rendered it from the same code, data and stored state (the "snapshot"; the default
+result is then computed after listening, ``warm_rest``); else the default result is computed and the
+page rendered (and written there). Worker processes run Python in parallel, which one process cannot (a
+new recompute is some 15-25 ms of CPU under the GIL). What they must agree on is in the store: the data
 revision (each process drops its caches when the head moves), the network-import state and the
 robustness run (``webapp.store.JobBoard``); a new network version is seen through its folder.
 
@@ -17,13 +18,10 @@ WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress:
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
-import pickle
 import sys
 import threading
 import time
-from pathlib import Path
 
 STARTED = time.perf_counter()
 if __name__ == "__main__":  # ``python -m webapp.serve``: see start_up (an import by a test changes nothing)
@@ -53,26 +51,33 @@ def default_server() -> str:
 
 
 def warm(app) -> str:
-    """Make the first page ready before listening: from the start-up snapshot when it is valid (the
-    default result is then computed after listening: ``warm_rest``), else by computing the default
-    result and rendering the page (kept as bytes, and saved as the snapshot for the next start).
+    """Make the first page ready before listening: read from the folder of shared answers when the
+    previous start (or a worker) rendered it from the same code, data and stored state (the default
+    result is then computed after listening: ``warm_rest``), else by computing the default result and
+    rendering the page (kept in memory and written to the folder for the workers and the next start).
     Background matrix builds are waited for: nothing may hold a lock when gunicorn forks its workers.
     Returns how: "snapshot" or "rendered"."""
-    svc = app.extensions["atlas"]
+    svc = share(app)
     svc.fingerprint = shared.fingerprint(app)  # before rendering: a change meanwhile makes what is saved stale
-    if svc.shared is not None:
-        svc.shared.sweep(svc.fingerprint)  # before the workers are forked: other fingerprints' answers removed
-    keys = {lang: snapshot_key(app, lang, svc.fingerprint) for lang in LANGS_WARMED}
-    if all(load_first_page(app, lang, keys[lang]) for lang in LANGS_WARMED):
+    svc.shared.sweep(svc.fingerprint)  # before the workers are forked: other fingerprints' answers removed
+    if all(load_first_page(app, lang) for lang in LANGS_WARMED):
         return "snapshot"
     with app.app_context():
-        app.extensions["atlas"].results()
+        svc.results()
     client = app.test_client()
     for lang in LANGS_WARMED:
         client.get(f"/?lang={lang}")
-        save_first_page(app, lang, keys[lang])
     _join_matrix_builds()
     return "rendered"
+
+
+def share(app):
+    """The atlas service with its folder of shared answers (``webapp.shared``): ``RENDERED_DIR`` from the
+    configuration, else ``instance/rendered``."""
+    svc = app.extensions["atlas"]
+    if svc.shared is None:
+        svc.shared = shared.SharedRendered(app.config.get("RENDERED_DIR") or os.path.join(app.instance_path, "rendered"))
+    return svc
 
 
 def _join_matrix_builds() -> None:
@@ -96,33 +101,12 @@ def warm_rest(app) -> threading.Thread:
     return thread
 
 
-# -- the start-up snapshot of the first page ------------------------------------------------------------
-# The first page (default parameters, LANGS_WARMED) as rendered bytes, saved by the start that rendered
-# it and used by the next one only when nothing it may depend on has changed: ``snapshot_key`` hashes
-# the code and templates, the data folder (method files included), the installed versions of the
-# libraries that render it, the configuration, the store's head revision, latest revision and active
-# judgments, and the network versions (names, sizes and modification times of their files).
-
-def snapshot_key(app, lang: str, fingerprint: str | None = None) -> str | None:
-    """The hash of everything the first page in ``lang`` may depend on: ``webapp.shared.fingerprint``
-    (code, templates, data, library versions, configuration, network versions; computed now unless
-    given) and the store's head revision, latest revision and active judgments. None: no snapshot (a
-    data note is shown, as after setting aside a corrupt database)."""
-    svc, store = app.extensions["atlas"], app.extensions["store"]
-    if svc.data_note:
-        return None
-    h = hashlib.blake2b(digest_size=20)
-    for item in (("first page", 2, lang), fingerprint or shared.fingerprint(app),
-                 ("store", store.identity(), store.head(), svc.uploaded_name,
-                  sorted(repr(j) for j in store.judgments(active_only=True)))):
-        h.update(repr(item).encode() + b"\0")
-    return h.hexdigest()
-
-
-def _snapshot_path(app, lang: str) -> Path:
-    folder = app.config.get("STARTUP_SNAPSHOT_DIR") or os.path.join(app.instance_path, "startup")
-    return Path(folder) / f"first-page-{lang}.pickle"
-
+# -- the first page at start-up --------------------------------------------------------------------------
+# The first page (default parameters, LANGS_WARMED) is an answer like any other in the folder of shared
+# answers: named by the fingerprint (code, templates, data and method files, library versions,
+# configuration, network versions), the stored state (the database's identity, its head revision and that
+# revision's stamp, the networks folder's stamp) and its key. A start finds it there only when nothing it
+# depends on has changed since it was rendered.
 
 def _page_key(app, lang: str) -> tuple:
     from .views import _page_key
@@ -131,43 +115,16 @@ def _page_key(app, lang: str) -> tuple:
         return _page_key()
 
 
-def save_first_page(app, lang: str, snap_key: str | None = None) -> bool:
-    """Save the rendered first page in ``lang`` with its key (atomically; False if it cannot be written).
-    ``snap_key``: ``snapshot_key`` as computed before the page was rendered (else now)."""
-    svc = app.extensions["atlas"]
-    key = _page_key(app, lang)
-    with svc._lock:
-        page = svc._rendered.get((svc.generation, "", *key))  # rendered at the root (script root "")
-    snap_key = snapshot_key(app, lang) if snap_key is None else snap_key
-    if page is None or snap_key is None:
-        return False
-    path = _snapshot_path(app, lang)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps({"key": snap_key, "page_key": key, "page": page}))
-        os.replace(tmp, path)
-        return True
-    except OSError:
-        return False
+def first_page_name(app, lang: str) -> str | None:
+    """The first page's file in the folder of shared answers as the stored state is now; None when the
+    folder is not used (no fingerprint yet, or a data note is shown, as after setting aside a corrupt
+    database)."""
+    return app.extensions["atlas"].shared_name(_page_key(app, lang))
 
 
-def load_first_page(app, lang: str, snap_key: str | None = None) -> bool:
-    """Put the saved first page in ``lang`` in the cache if its key is today's (True), else nothing.
-    ``snap_key``: today's ``snapshot_key`` if already computed."""
-    path = _snapshot_path(app, lang)
-    try:
-        saved = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-        return False
-    today = snapshot_key(app, lang) if snap_key is None else snap_key
-    if not isinstance(saved, dict) or saved.get("key") is None or saved.get("key") != today:
-        return False
-    key = _page_key(app, lang)
-    if saved.get("page_key") != key:
-        return False
-    app.extensions["atlas"].preload(key, saved["page"])
-    return True
+def load_first_page(app, lang: str) -> bool:
+    """Put the first page in ``lang`` in memory from the folder of shared answers (True), if it is there."""
+    return app.extensions["atlas"].preload_shared(_page_key(app, lang))
 
 
 def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
@@ -207,8 +164,6 @@ def start_up():
     try:
         app = create_app()
         template_code.install(app.config.get("TEMPLATE_CODE_DIR") or os.path.join(app.instance_path, "template-code"))
-        app.extensions["atlas"].shared = shared.SharedRendered(
-            app.config.get("RENDERED_DIR") or os.path.join(app.instance_path, "rendered"))
         how = warm(app)
     finally:
         gc.freeze()
