@@ -214,6 +214,17 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
 KINDS = {"snapshot": (), "after-change": ("startup", "rendered"), "clean": ("startup", "rendered", "template-code")}
 
 
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a server that ``spawn`` started, and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        log = getattr(proc, "log", None)
+        if log is not None:
+            log.close()
+
+
 def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict:
     """Start the server of each tree in ``roots`` ``n`` times, the trees taking turns (one server at a
     time, stopped after its first page), each start finding what ``kind`` leaves (KINDS: "after-change"
