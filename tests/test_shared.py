@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 
-import pytest
-
 from webapp import create_app, serve
 from webapp.http import render
 from webapp.shared import SUFFIX, SharedRendered, fingerprint
