@@ -95,18 +95,18 @@ class _Builder:
 
 
 def _road_edges(b: _Builder, layers: Layers) -> None:
-    names = {}
-    for _, w in layers.waypoints.iterrows():
-        if w["lat"]:
-            names[(round(float(w["lon"]), KEY_DIGITS), round(float(w["lat"]), KEY_DIGITS))] = w["waypoint_name"]
-    has_factor = "km_factor" in layers.roads.columns
-    for _, r in layers.roads.iterrows():
-        coords = list(r.geometry.coords)
+    w = layers.waypoints
+    names = {(round(float(lon), KEY_DIGITS), round(float(lat), KEY_DIGITS)): name
+             for lon, lat, name in zip(w["lon"], w["lat"], w["waypoint_name"]) if lat}
+    roads = layers.roads
+    factors = roads["km_factor"] if "km_factor" in roads.columns else [None] * len(roads)
+    for geom, cls, road_id, km_factor in zip(roads.geometry.values, roads["class"], roads["road_id"], factors):
+        coords = list(geom.coords)
         ids = [b.node(x, y, names.get((round(x, KEY_DIGITS), round(y, KEY_DIGITS)), "")) for x, y in coords]
-        factor = float(r["km_factor"]) if has_factor and r["km_factor"] not in ("", None) else np.nan
+        factor = float(km_factor) if km_factor not in ("", None) else np.nan
         for a, c in zip(ids[:-1], ids[1:]):
             if a != c:
-                b.edges.append((a, c, r["class"], r["road_id"], False, factor))
+                b.edges.append((a, c, cls, road_id, False, factor))
 
 
 def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
@@ -159,10 +159,11 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
     """Road graph with every town and large city connected, or reported unroutable."""
     b = _Builder()
     _road_edges(b, layers)
-    sourced = {r["town_id"]: r for _, r in layers.access_roads.iterrows()}
-    way_xy = {w["waypoint_name"]: (float(w["lon"]), float(w["lat"])) for _, w in layers.waypoints.iterrows() if w["lat"]}
-    pts = [(f"town:{t['id']}", t.geometry.x, t.geometry.y) for _, t in layers.towns.iterrows()]
-    pts += [(f"city:{c['id']}", c.geometry.x, c.geometry.y) for _, c in layers.cities.iterrows()]
+    sourced = {r["town_id"]: r for r in layers.access_roads.to_dict("records")}
+    w = layers.waypoints
+    way_xy = {name: (float(lon), float(lat)) for name, lon, lat in zip(w["waypoint_name"], w["lon"], w["lat"]) if lat}
+    pts = [(f"town:{i}", g.x, g.y) for i, g in zip(layers.towns["id"], layers.towns.geometry.values)]
+    pts += [(f"city:{i}", g.x, g.y) for i, g in zip(layers.cities["id"], layers.cities.geometry.values)]
     snapped = {pid: (node, km) for pid, node, km in _snap(b, pts)}
     town_node, city_node, access, unroutable = {}, {}, {}, {}
     for pid, plon, plat in pts:

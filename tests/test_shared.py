@@ -236,6 +236,19 @@ def test_start_up_shares_the_first_page(tmp_path):
     assert len(files(tmp_path)) >= 3
 
 
+def test_after_listening_the_answers_of_other_fingerprints_are_removed(tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
+                      "SECRET_KEY": "test", "RENDERED_DIR": str(tmp_path / "rendered")})
+    assert serve.warm(app) == "rendered"
+    svc = app.extensions["atlas"]
+    old = svc.shared.name("the code before a change", (1,), ("k",))
+    svc.shared.put(old, render("x" * 3000, "text/plain"))
+    assert (tmp_path / "rendered" / old).exists()
+    serve.warm_rest(app).join(60)
+    assert not (tmp_path / "rendered" / old).parent.exists()
+    assert (tmp_path / "rendered" / serve.first_page_name(app, "en")).exists()
+
+
 def test_a_restarted_server_serves_what_it_rendered_before(tmp_path):
     """``python -m webapp.serve`` (gunicorn workers): a page for new parameters, asked again after a
     restart with nothing changed, is the same bytes (Folium's random element ids included)."""

@@ -58,7 +58,6 @@ def warm(app) -> str:
     Returns how: "snapshot" or "rendered"."""
     svc = share(app)
     svc.fingerprint = shared.fingerprint(app)  # before rendering: a change meanwhile makes what is saved stale
-    svc.shared.sweep(svc.fingerprint)  # before the workers are forked: other fingerprints' answers removed
     if all(load_first_page(app, lang) for lang in LANGS_WARMED):
         return "snapshot"
     with app.app_context():
@@ -86,15 +85,19 @@ def _join_matrix_builds() -> None:
 
 
 def warm_rest(app) -> threading.Thread:
-    """After listening (each gunicorn worker, or the waitress process): the default result, in the
-    background. A request meanwhile is answered as ever: one asking for the same result waits for
+    """After listening (each gunicorn worker, or the waitress process): the default result, Folium's
+    import and the sweep of the shared folder, in the background. A request meanwhile is answered as
+    ever: one asking for the same result waits for
     this computation (``Atlas._once``), any other computes its own."""
     def run():
+        svc = app.extensions["atlas"]
         with app.app_context():
-            app.extensions["atlas"].results()
+            svc.results()
         from .mapview import fullscreen_class
 
         fullscreen_class()  # Folium imported (and its templates compiled) before a page needs it
+        if svc.shared is not None and svc.fingerprint:
+            svc.shared.sweep(svc.fingerprint)  # other fingerprints' answers removed (after a change: many)
     thread = threading.Thread(target=run, name="warm-rest", daemon=True)
     thread.start()
     return thread
