@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
+INSTANCE ?= $(or $(INSTANCE_DIR),instance)
+TEMPLATE_STAMP := $(INSTANCE)/template-code/.compiled
 
 .PHONY: install bytecode browser run test build-data benchmark clean
 
@@ -27,8 +29,16 @@ browser:
 
 # gunicorn (production WSGI server): the app loaded and warmed once, then worker processes sized to
 # the cores (2-4) x 4 threads; WORKERS, THREADS, SERVER=waitress (one process) override (webapp/serve.py)
-run: install bytecode
+run: install bytecode $(TEMPLATE_STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m webapp.serve
+
+# Compiled Jinja templates (webapp/template_code.py), made before a start as compileall makes bytecode:
+# a start then reads Folium's and the app's templates instead of compiling them (about 0.12 s). Made again
+# (about 1.5 s) when a template, the app's code or the requirements change; the cache is keyed by each
+# template's source, so what is there is never wrong, only missing.
+$(TEMPLATE_STAMP): $(wildcard templates/*.html) $(wildcard webapp/*.py) requirements.txt | install bytecode
+	$(PY) -m webapp.template_code
+	touch $@
 
 # The project's own modules compiled to bytecode (__pycache__, as pip does for installed packages), so a
 # start reads them rather than compiling about 60 modules (0.1 s), also where PYTHONDONTWRITEBYTECODE is

@@ -3,6 +3,7 @@ one compiled afresh, anything the compiler reads is part of the key, and a damag
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -197,3 +198,20 @@ sys.stdout.write(html)
     assert (h0, m0, h1) == (0, 0, 0) and m1 > 30
     assert (h2, m2) == (m1, 0)
     assert len(plain) > 100_000 and compiled == plain and read_back == plain
+
+
+def test_make_run_compiles_the_templates_before_the_first_start(tmp_path):
+    """``python -m webapp.template_code`` (make run's step): the first page's templates compiled into the
+    instance folder; run again, everything is already there."""
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)}
+
+    def run():
+        out = subprocess.run([sys.executable, "-m", "webapp.template_code"], capture_output=True, text=True,
+                             env=env, cwd=ROOT, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return [int(n) for n in re.findall(r"(\d+) (?:compiled|already there)", out.stdout)]
+
+    compiled, there = run()
+    assert compiled > 30 and there == 0
+    assert len(list((tmp_path / "instance" / "template-code").glob(f"*{template_code.SUFFIX}"))) == compiled
+    assert run() == [0, compiled]

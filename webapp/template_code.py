@@ -242,3 +242,25 @@ def stats() -> dict:
     """The folder in use and this process's hits and misses."""
     return {"folder": str(_state["folder"]) if _state["folder"] else None, "hits": _state["hits"],
             "misses": _state["misses"]}
+
+
+def main() -> int:
+    """``python -m webapp.template_code`` (``make run``, before the first start, as ``compileall`` for the
+    modules): the templates a start compiles, compiled now into the instance folder's cache: Folium's
+    and branca's (made when they are imported and when a map is rendered) and the app's own, by
+    rendering the first page once. Prints what it did."""
+    from webapp import create_app
+    from webapp import template_code as cache  # the imported module (this file runs as __main__)
+
+    app = create_app()
+    folder = app.config.get("TEMPLATE_CODE_DIR") or os.path.join(app.instance_path, "template-code")
+    cache.install(folder)
+    status = app.test_client().get("/?lang=en").status_code
+    done = cache.stats()
+    print(f"compiled templates in {done['folder']}: {done['misses']} compiled, {done['hits']} already there "
+          f"(first page: {status})")
+    return 0 if status == 200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
