@@ -34,9 +34,10 @@ run: install bytecode $(TEMPLATE_STAMP)
 
 # Compiled Jinja templates (webapp/template_code.py), made before a start as compileall makes bytecode:
 # a start then reads Folium's and the app's templates instead of compiling them (about 0.12 s). Made again
-# (about 1.5 s) when a template, the app's code or the requirements change; the cache is keyed by each
-# template's source, so what is there is never wrong, only missing.
-$(TEMPLATE_STAMP): $(wildcard templates/*.html) $(wildcard webapp/*.py) requirements.txt | install bytecode
+# (about 2 s) when a template or the requirements change; a change of the app's code can leave some to be
+# compiled by the start itself (each is keyed by its source and the filters' code: one that changed is
+# another key, compiled afresh).
+$(TEMPLATE_STAMP): $(wildcard templates/*.html) requirements.txt | install bytecode
 	$(PY) -m webapp.template_code
 	touch $@
 

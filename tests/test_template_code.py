@@ -99,6 +99,44 @@ def test_each_thing_the_compiler_reads_is_in_the_key(change):
         template_code.cache_key(other, SOURCE, key["name"], key["filename"], key["defer_init"])
 
 
+_SCALE = 10
+
+
+def _scaled(v):
+    return v * _SCALE
+
+
+def _rounding(digits):
+    def fmt(x, digits=digits):  # the same code, another default
+        return round(x, digits)
+    return fmt
+
+
+def test_defaults_and_globals_a_filter_reads_are_in_the_key(cache, monkeypatch):
+    """The optimizer folds ``{{ 3.14159|fmt }}`` and ``{{ 2|scaled }}`` while compiling."""
+    one, three = jinja2.Environment(), jinja2.Environment()
+    one.filters["fmt"], three.filters["fmt"] = _rounding(1), _rounding(3)
+    assert one.from_string("{{ 3.14159|fmt }}").render() == "3.1"
+    assert three.from_string("{{ 3.14159|fmt }}").render() == "3.142"
+    env = jinja2.Environment()
+    env.filters["scaled"] = _scaled
+    assert env.from_string("{{ 2|scaled }}").render() == "20"
+    monkeypatch.setattr(__import__(__name__), "_SCALE", 1000)
+    again = jinja2.Environment()
+    again.filters["scaled"] = _scaled
+    assert again.from_string("{{ 2|scaled }}").render() == "2000"
+
+
+def test_the_key_is_the_same_in_every_process():
+    """Sets, sentinels and other values whose repr varies between processes are written stably: a
+    template compiled by one start is found by the next (else the cache would only ever miss)."""
+    script = ("import jinja2; from webapp import template_code as t; "
+              "print(t.cache_key(jinja2.Environment(), '{{ x|map(attribute=\\'a\\')|list }}', None, None, False))")
+    keys = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(keys) == 1
+
+
 def test_sandboxing_and_subclass_methods_are_in_the_key():
     from jinja2.sandbox import SandboxedEnvironment
 

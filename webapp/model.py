@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -253,47 +254,66 @@ class Atlas:
             shared.put(name, value)
         return value
 
-    def shared_name(self, key: tuple) -> str | None:
-        """The file of the answer ``key`` (rendered at the root) in the shared folder, for the stored state
-        now; None when the folder is not used (none, no fingerprint, or a data note)."""
+    def _shared_name_at(self, key: tuple) -> tuple[str | None, int]:
+        """(the file of the answer ``key``, rendered at the root, for the stored state now, or None when
+        the folder is not used; the generation that state is)."""
         if self.shared is None or self.fingerprint is None or self.data_note:
-            return None
+            return None, -1
         self.snapshot()
         _ = self.store_id
         with self._lock:
-            state = self._state()
-        return self.shared.name(self.fingerprint, state, ("", *key))
+            generation, state = self._generation, self._state()
+        return self.shared.name(self.fingerprint, state, ("", *key)), generation
+
+    def shared_name(self, key: tuple) -> str | None:
+        """The file of the answer ``key`` (rendered at the root) in the shared folder, for the stored state
+        now; None when the folder is not used (none, no fingerprint, or a data note)."""
+        return self._shared_name_at(key)[0]
 
     def preload_shared(self, key: tuple) -> bool:
         """Put the answer ``key`` in memory from the shared folder, if a process rendered it from this
-        code, data and stored state (the first page at start-up, webapp.serve); True if it was there."""
-        name = self.shared_name(key)
+        code, data and stored state (the first page at start-up, webapp.serve); True if it was there and
+        the state did not move while it was read."""
+        name, generation = self._shared_name_at(key)
         hit = self.shared.get(name) if name else None
         if hit is None:
             return False
-        self.preload(key, hit)
+        with self._lock:
+            if generation != self._generation:  # a change meanwhile: the page read is not today's
+                return False
+            full = (generation, "", *key)
+            if full not in self._rendered:
+                self._rendered[full] = hit
+                self._rendered_bytes += _nbytes(hit)
         return True
 
-    def preload(self, key: tuple, value: Any) -> None:
-        """Put a rendered answer for ``key`` in the cache as ``rendered`` would keep it (the start-up
-        snapshot of the first page, webapp.serve); dropped like any other by a data change."""
+    @contextmanager
+    def frame(self):
+        """Within: answers rendered by this thread take the generation and stored state of now, as inside
+        ``rendered`` (for a page rendered without the cache, a signed-in editor's: the popups and layers
+        it renders are kept only if nothing changed since it began)."""
+        if getattr(_rendering, "frame", None) is not None:
+            yield
+            return
         self.snapshot()
+        _ = self.store_id
         with self._lock:
-            full = (self._generation, request.script_root if has_request_context() else "", *key)
-            if full not in self._rendered:
-                self._rendered[full] = value
-                self._rendered_bytes += _nbytes(value)
+            _rendering.frame = (self._generation, self._state())
+        try:
+            yield
+        finally:
+            _rendering.frame = None
 
     def results(self, params: Params | None = None) -> dict:
         """Params -> scored atlas with the changes from the defaults (cached per Params and data revision;
         computed by one thread per Params at a time)."""
         params = params or self.default_params
-        snap = self.snapshot()
-        with self._lock:
+        self.snapshot()
+        with self._lock:  # the snapshot and its generation read together (another thread may move both)
+            snap, generation = self._snapshot, self._generation
             if params in self._cache:
                 self._cache.move_to_end(params)
                 return self._cache[params]
-            generation = self._generation
         atlas, built = self._once(("results", generation, snap.head, params), lambda: self._compute(params, snap))
         if built:
             with self._lock:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import threading
 import time
 
@@ -98,6 +99,7 @@ def warm_rest(app) -> threading.Thread:
         fullscreen_class()  # Folium imported (and its templates compiled) before a page needs it
         if svc.shared is not None and svc.fingerprint:
             svc.shared.sweep(svc.fingerprint)  # other fingerprints' answers removed (after a change: many)
+            shutil.rmtree(os.path.join(app.instance_path, "startup"), ignore_errors=True)  # an earlier layout's
     thread = threading.Thread(target=run, name="warm-rest", daemon=True)
     thread.start()
     return thread

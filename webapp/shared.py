@@ -149,9 +149,9 @@ class SharedRendered:
         return f"{fingerprint[:FOLDER_CHARS]}/{h.hexdigest()}{SUFFIX}"
 
     def sweep(self, fingerprint: str, tmp_age_s: float = 600) -> int:
-        """At start-up (before the workers are forked): remove what other fingerprints rendered (older code
-        or data: never asked for again) and temporary files left by a killed process, then ``prune``.
-        Returns the bytes kept."""
+        """After a start (each worker, once it listens): remove what other fingerprints rendered (older code
+        or data: never asked for again), files of an earlier layout (answers at the top of the folder) and
+        temporary files left by a killed process, then ``prune``. Returns the bytes kept."""
         keep = fingerprint[:FOLDER_CHARS]
         now = time.time()
         try:
@@ -161,6 +161,8 @@ class SharedRendered:
         for entry in entries:
             if entry.is_dir() and entry.name != keep:
                 shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file():
+                self._remove(entry)
         for tmp in self.folder.glob("*/*.tmp"):
             try:
                 if now - tmp.stat().st_mtime > tmp_age_s:

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import marshal
 import os
+import re
 import sys
 import threading
 import types
@@ -53,23 +54,67 @@ def _function_id(func, depth: int = 0) -> bytes:
     if depth > 4:
         return b"deep"
     if isinstance(func, functools.partial):
-        return (b"partial\0" + _function_id(func.func, depth + 1) + repr((func.args, sorted(func.keywords.items()))).encode())
+        return b"partial\0" + _function_id(func.func, depth + 1) + _value_id((func.args, func.keywords))
     if isinstance(func, types.MethodType):
         return b"method\0" + _function_id(func.__func__, depth + 1) + _simple_state(func.__self__)
     code = getattr(func, "__code__", None)
     name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__qualname__)}"
     out = [name.encode(), repr(_PassArg.from_obj(func)).encode(), marshal.dumps(code) if code is not None else b""]
+    if code is not None:  # default arguments, and the module globals its code reads (folded in as constants)
+        out.append(_value_id((getattr(func, "__defaults__", None), getattr(func, "__kwdefaults__", None))))
+        glob = getattr(func, "__globals__", {})
+        for gname in sorted(set(_names(code))):
+            if gname in glob:
+                value = glob[gname]
+                out.append(gname.encode() + b"=" + (_function_id(value, depth + 1) if callable(value) and not isinstance(value, type)
+                                                    else _value_id(value)))
     for cell in getattr(func, "__closure__", None) or ():
         try:
             value = cell.cell_contents
         except ValueError:  # an empty cell
             out.append(b"empty")
             continue
-        out.append(_function_id(value, depth + 1) if callable(value) else repr(value).encode())
+        out.append(_function_id(value, depth + 1) if callable(value) else _value_id(value))
     if code is None and not isinstance(func, (types.BuiltinFunctionType, type)):  # a callable object
         call = getattr(type(func), "__call__", None)
         out += [marshal.dumps(call.__code__) if hasattr(call, "__code__") else b"", _simple_state(func)]
     return b"\0".join(out)
+
+
+def _names(code) -> list[str]:
+    """The global names a code object and the code objects inside it read."""
+    out = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out += _names(const)
+    return out
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable(value, depth: int = 0) -> str:
+    """``repr`` that is the same in every process: sets and dicts sorted, modules, classes and functions
+    by name, memory addresses left out (a sentinel ``object()`` is told by its type only)."""
+    if depth > 4:
+        return "..."
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    if isinstance(value, type):
+        return f"class {value.__module__}.{value.__qualname__}"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(_stable(x, depth + 1) for x in value)) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(sorted(f"{_stable(k, depth + 1)}: {_stable(v, depth + 1)}" for k, v in value.items())) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_stable(x, depth + 1) for x in value) + ")"
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return f"function {getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
+    return _ADDRESS.sub("", repr(value))
+
+
+def _value_id(value) -> bytes:
+    return _stable(value).encode()
 
 
 def _simple_state(obj) -> bytes:
@@ -78,7 +123,7 @@ def _simple_state(obj) -> bytes:
         items = vars(obj).items()
     except TypeError:
         return b""
-    return repr(sorted((k, v) for k, v in items if isinstance(v, SIMPLE))).encode()
+    return _value_id({k: v for k, v in items if isinstance(v, SIMPLE)})
 
 
 def _subclass_code(env) -> bytes:
@@ -97,18 +142,17 @@ def _environment_signature(env) -> bytes:
     """The hash of the filters, tests, policies, finalize and subclass code of ``env``; kept per
     environment (weakly) while these are the same objects (the compared ones are held: their ids
     cannot be taken by others meanwhile)."""
-    seen = (tuple(env.filters.items()), tuple(env.tests.items()), tuple(env.policies.items()), env.finalize)
+    seen = (tuple(env.filters.items()), tuple(env.tests.items()), env.finalize, repr(sorted(env.policies.items())))
     hit = _env_signatures.get(env)
-    if hit is not None and len(hit[0]) == len(seen) and all(
-            len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b))
-            for a, b in zip(hit[0][:3], seen[:3])) and hit[0][3] is seen[3]:
-        return hit[1]
+    if hit is not None and all(len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b))
+                               for a, b in zip(hit[0][:2], seen[:2])) and hit[0][2] is seen[2] and hit[0][3] == seen[3]:
+        return hit[1]  # the same filter and test objects, finalize and policies (compared by value)
     h = hashlib.blake2b(digest_size=20)
     for kind, table in (("filter", env.filters), ("test", env.tests)):
         for name in sorted(table):
             h.update(f"{kind}:{name}\0".encode() + _function_id(table[name]) + b"\0")
     for name, value in sorted(env.policies.items()):
-        h.update(f"policy:{name}\0".encode() + (_function_id(value) if callable(value) else repr(value).encode()) + b"\0")
+        h.update(f"policy:{name}\0".encode() + (_function_id(value) if callable(value) else _value_id(value)) + b"\0")
     if env.finalize is not None:
         h.update(b"finalize\0" + _function_id(env.finalize))
     h.update(b"class\0" + _subclass_code(env))

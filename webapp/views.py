@@ -131,9 +131,15 @@ def _page(key: tuple, build) -> object:
     """A page from the shared cache for visitors; rendered afresh for a signed-in editor, whose page
     carries their name and their session's CSRF token (never kept for, or served to, anyone else)."""
     if current_editor():
-        return respond(render(build(), "text/html"), conditional=False)
+        with get_atlas().frame():  # what it renders inside (popups, layers) is kept only if nothing changed
+            return respond(render(build(), "text/html"), conditional=False)
     # a page for an invalid query is kept by this process only (anyone can send many such queries)
-    return respond(cached(key, build, "text/html", share=key[0] != "index-invalid"))
+    return respond(cached(key, build, "text/html", share=not _invalid(key)))
+
+
+def _invalid(key: tuple) -> bool:
+    """A page key made from an invalid query (``_page_key``: the raw query instead of Params)."""
+    return "index-invalid" in key
 
 
 @bp.get("/")
@@ -178,7 +184,7 @@ def _index_page() -> str:
 def town(tid: str):
     """A town's page, rendered once per town, parameters and language (webapp.http)."""
     key = _page_key()
-    return _page(("town", tid, *key[1:]), lambda: _town_page(tid))
+    return _page(("town", tid, *key), lambda: _town_page(tid))  # key[0] says whether the query was valid
 
 
 def _town_page(tid: str) -> str:
