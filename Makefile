@@ -13,9 +13,10 @@ install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	@echo "Installing the Python packages (requirements.txt) into $(VENV); log: $(VENV)/pip-install.log"
+	@($(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -r requirements.txt \
+	  && $(PY) -m pip install --quiet --no-deps -e .) > $(VENV)/pip-install.log 2>&1 \
+	  || (cat $(VENV)/pip-install.log; echo "pip install failed: the log is above and in $(VENV)/pip-install.log"; exit 1)
 	touch $@
 
 # Leaflet and its plugins come from the npm registry at set-up and are served by the app (offline).
@@ -34,7 +35,7 @@ run: install bytecode $(TEMPLATE_STAMP)
 
 # Compiled Jinja templates (webapp/template_code.py), made before a start as compileall makes bytecode:
 # a start then reads Folium's and the app's templates instead of compiling them (about 0.12 s). Made again
-# (about 2 s) when a template or the requirements change; a change of the app's code can leave some to be
+# (2-3 s) when a template or the requirements change; a change of the app's code can leave some to be
 # compiled by the start itself (each is keyed by its source and the filters' code: one that changed is
 # another key, compiled afresh).
 $(TEMPLATE_STAMP): $(wildcard templates/*.html) requirements.txt | install bytecode

@@ -227,7 +227,9 @@ def _coerce(spec: Spec, value):
 
 
 def _short(value) -> str:
-    text = repr(value)
+    """The value as the message quotes it; JSON's null, true and false as JSON writes them."""
+    text = {None: "null", True: "true", False: "false"}.get(value, None) if value is None or isinstance(value, bool) \
+        else repr(value)
     return text if len(text) <= 40 else text[:37] + "...'"
 
 

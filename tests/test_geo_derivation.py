@@ -127,6 +127,8 @@ def test_speed_change_changes_minutes_not_km(tiny):
 @pytest.mark.parametrize("raw,field,msg", [
     ({"fua_minutes": 0}, "fua_minutes", "0 is out of range; allowed 1 to 720 min"),
     ({"near_km": "abc"}, "near_km", "'abc' is not a number"),
+    ({"near_km": None}, "near_km", "null is not a number"),  # as JSON writes it (not Python's None)
+    ({"near_km": True}, "near_km", "true is not a number"),
     ({"corridor_km": float("nan")}, "corridor_km", "is not finite"),
     ({"corridor_min_lines": 1.5}, "corridor_min_lines", "is not a whole number"),
     ({"large_city_statuses": ["capital"]}, "large_city_statuses", "capital not allowed"),
