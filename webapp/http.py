@@ -75,12 +75,16 @@ def _deflate(data: bytes) -> bytes:
     return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
 
 
+def etag_of(data: bytes) -> str:
+    """The ETag of a rendered answer's bytes (with NONCE_TOKEN where the nonces go)."""
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
 def render(text: str | bytes, mimetype: str) -> Rendered:
     """Bytes, deflate segments and ETag of a rendered answer (NONCE_TOKEN marks nonce places)."""
     data = text.encode() if isinstance(text, str) else text
     parts = tuple(data.split(_TOKEN))
-    etag = hashlib.blake2b(data, digest_size=12).hexdigest()
-    return Rendered(parts, tuple(_deflate(p) for p in parts), mimetype, etag)
+    return Rendered(parts, tuple(_deflate(p) for p in parts), mimetype, etag_of(data))
 
 
 @contextmanager

@@ -195,6 +195,16 @@ class Atlas:
     def store_id(self) -> str:
         return self.store.identity()
 
+    def _frame_now(self) -> tuple[int, tuple]:
+        """(generation, stored state) as they are now, read together (call after ``snapshot``)."""
+        _ = self.store_id  # a query the first time: not under the lock
+        with self._lock:
+            return self._generation, self._state()
+
+    def _sharing(self) -> bool:
+        """Whether answers go to and come from the shared folder (set up, fingerprinted, no data note)."""
+        return self.shared is not None and self.fingerprint is not None and not self.data_note
+
     def rendered(self, key: tuple, build: Callable[[], Any], *, share: bool = True) -> Any:
         """What is rendered from a result (popups, a page, JSON bytes), built once per key and generation.
 
@@ -207,9 +217,7 @@ class Atlas:
         """
         self.snapshot()  # a change of the store (this or another process) first drops what was rendered
         outer = getattr(_rendering, "frame", None)
-        _ = self.store_id  # read once (a query), before ``_state`` is asked for under the lock
-        with self._lock:
-            frame = outer or (self._generation, self._state())
+        frame = outer or self._frame_now()
         generation, state = frame
         key = (generation, request.script_root if has_request_context() else "", *key)  # URLs in it start there
         with self._lock:
@@ -239,30 +247,25 @@ class Atlas:
         """A rendered answer from the processes' shared folder (``webapp.shared``) when one rendered it
         from the same code, data and stored ``state``; else ``build()``, saved there when the stored
         state, read again after building, is still ``state`` (bytes only: a ``webapp.http.Rendered``)."""
-        shared, fingerprint = self.shared, self.fingerprint
-        if shared is None or fingerprint is None or self.data_note:
+        if not self._sharing():
             return build()
-        name = shared.name(fingerprint, state, key)
-        hit = shared.get(name)
+        name = self.shared.name(self.fingerprint, state, key)
+        hit = self.shared.get(name)
         if hit is not None:
             return hit
         value = build()
         self.snapshot()  # the head and the networks stamp as they are now
-        with self._lock:
-            unchanged = self._state() == state
-        if unchanged and isinstance(value, Rendered):
-            shared.put(name, value)
+        if self._frame_now()[1] == state and isinstance(value, Rendered):
+            self.shared.put(name, value)
         return value
 
     def _shared_name_at(self, key: tuple) -> tuple[str | None, int]:
         """(the file of the answer ``key``, rendered at the root, for the stored state now, or None when
         the folder is not used; the generation that state is)."""
-        if self.shared is None or self.fingerprint is None or self.data_note:
+        if not self._sharing():
             return None, -1
         self.snapshot()
-        _ = self.store_id
-        with self._lock:
-            generation, state = self._generation, self._state()
+        generation, state = self._frame_now()
         return self.shared.name(self.fingerprint, state, ("", *key)), generation
 
     def shared_name(self, key: tuple) -> str | None:
@@ -296,9 +299,7 @@ class Atlas:
             yield
             return
         self.snapshot()
-        _ = self.store_id
-        with self._lock:
-            _rendering.frame = (self._generation, self._state())
+        _rendering.frame = self._frame_now()
         try:
             yield
         finally:

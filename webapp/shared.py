@@ -32,7 +32,7 @@ import time
 import zlib
 from pathlib import Path
 
-from .http import NONCE_TOKEN, Rendered
+from .http import NONCE_TOKEN, Rendered, etag_of
 
 FORMAT = 2
 SUFFIX = ".rendered"
@@ -184,8 +184,8 @@ class SharedRendered:
                     or not isinstance(mimetype, str) or not isinstance(etag, str):
                 raise ValueError("not a rendered answer")
             parts = tuple(zlib.decompressobj(-15).decompress(seg) for seg in deflated)
-            if hashlib.blake2b(NONCE_TOKEN.encode().join(parts), digest_size=12).hexdigest() != etag:
-                raise ValueError("the bytes are not those the ETag names")  # as webapp.http.render made it
+            if etag_of(NONCE_TOKEN.encode().join(parts)) != etag:
+                raise ValueError("the bytes are not those the ETag names")
             value = Rendered(parts, deflated, mimetype, etag)
         except (EOFError, ValueError, TypeError, zlib.error):
             self.misses += 1

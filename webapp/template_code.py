@@ -39,7 +39,7 @@ from jinja2.utils import _PassArg
 MAX_FILES = 2000
 SUFFIX = ".jinja-code"
 
-_state: dict = {"folder": None, "original": None, "hits": 0, "misses": 0}
+_state: dict = {"folder": None, "original": None, "hits": 0, "misses": 0, "writes": 0}
 _lock = threading.Lock()
 _env_signatures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # env -> (what was hashed, its hash)
 SIMPLE = (bool, int, float, str, bytes, type(None))
@@ -138,14 +138,19 @@ def _subclass_code(env) -> bytes:
     return b"\0".join(out)
 
 
+def _same_objects(a: tuple, b: tuple) -> bool:
+    """Two tables of (name, object) hold the same names, in order, bound to the very same objects."""
+    return len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b))
+
+
 def _environment_signature(env) -> bytes:
     """The hash of the filters, tests, policies, finalize and subclass code of ``env``; kept per
     environment (weakly) while these are the same objects (the compared ones are held: their ids
     cannot be taken by others meanwhile)."""
     seen = (tuple(env.filters.items()), tuple(env.tests.items()), env.finalize, repr(sorted(env.policies.items())))
     hit = _env_signatures.get(env)
-    if hit is not None and all(len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b))
-                               for a, b in zip(hit[0][:2], seen[:2])) and hit[0][2] is seen[2] and hit[0][3] == seen[3]:
+    if hit is not None and _same_objects(hit[0][0], seen[0]) and _same_objects(hit[0][1], seen[1]) \
+            and hit[0][2] is seen[2] and hit[0][3] == seen[3]:
         return hit[1]  # the same filter and test objects, finalize and policies (compared by value)
     h = hashlib.blake2b(digest_size=20)
     for kind, table in (("filter", env.filters), ("test", env.tests)):
@@ -208,7 +213,7 @@ def _write(folder: Path, path: Path, code) -> None:
             pass
         return
     with _lock:
-        _state["writes"] = _state.get("writes", 0) + 1
+        _state["writes"] += 1
         check = _state["writes"] % 64 == 1  # the first write of a start, then every 64th
     if check:
         prune(folder)
@@ -278,7 +283,7 @@ def uninstall() -> None:
     with _lock:
         if _state["original"] is not None:
             jinja2.Environment.compile = _state["original"]
-        _state.update(folder=None, original=None, hits=0, misses=0)
+        _state.update(folder=None, original=None, hits=0, misses=0, writes=0)
         _env_signatures.clear()
 
 
