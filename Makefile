@@ -7,9 +7,13 @@ HOST   ?= 127.0.0.1
 INSTANCE ?= $(or $(INSTANCE_DIR),instance)
 TEMPLATE_STAMP := $(INSTANCE)/template-code/.compiled
 
-.PHONY: install bytecode browser run test build-data benchmark clean
+.PHONY: install pango bytecode browser run test build-data benchmark clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: pango $(VENV)/.installed node_modules/.installed
+
+# Pango for WeasyPrint (the briefs as PDF), from Debian's packages like chromium below.
+pango:
+	@ldconfig -p | grep -q libpangoft2-1.0 || (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
