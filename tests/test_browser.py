@@ -783,3 +783,36 @@ def test_table_of_all_towns_is_readable_on_a_desktop(browser, server):
         assert page.evaluate("document.documentElement.scrollWidth") <= 1100
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_town_brief_on_the_first_screen_for_every_town(browser, server, lang):
+    """At 1440x900 the verdict, how sure, drivers, official signals and measures of every town are
+    within the first 900 px, in this order, and the brief prints on at most two A4 pages."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    try:
+        first = ["verdict", "sureness", "drivers", "official", "measures"]
+        import json as _json
+        from urllib.request import urlopen
+
+        ids = [f["id"] for f in _json.load(urlopen(server + "/api/towns"))["features"]]
+        assert len(ids) == 27
+        longest = (0, None)
+        for tid in ids:
+            page.goto(server + f"/town/{tid}?lang={lang}")
+            boxes = [page.eval_on_selector(f"#{s}", "e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; }")
+                     for s in first]
+            tops = [b[0] for b in boxes]
+            assert tops == sorted(tops), (tid, boxes)
+            assert boxes[-1][1] <= 900, (tid, lang, boxes)
+            height = page.evaluate("document.documentElement.scrollHeight")
+            longest = max(longest, (height, tid))
+        page.goto(server + f"/town/{longest[1]}?lang={lang}")
+        page.emulate_media(media="print")
+        pdf = page.pdf(format="A4")
+        assert 1 <= len(re.findall(rb"/Type\s*/Page[^s]", pdf)) <= 2, longest
+        page.goto(server + f"/brief?lang={lang}")
+        assert 1 <= len(re.findall(rb"/Type\s*/Page[^s]", page.pdf(format="A4"))) <= 2
+    finally:
+        ctx.close()

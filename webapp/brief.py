@@ -6,12 +6,16 @@ it. The templates say them in the page's language (``templates/_brief.html``); n
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import current_app, url_for
+
+from scoring.official import Official, age_years, load_official, measures_for, shown_value, signals_for
 
 from .i18n import T
 from .mapview import marker_style
@@ -203,21 +207,20 @@ def map_svg(svc, t, towns: list[dict], *, focus: dict | None = None, label_all: 
     """The SVG map's parts: oblast paths, every town as the map draws it, the focus town larger with a
     line to its nearest large city, and the labels (every town on the region brief)."""
     frame = Frame()
-    out: dict = {"width": frame.width, "height": round(frame.height, 1), "paths": svg_paths(
-        json.loads(svc.oblasts_geojson), frame), "towns": [], "labels": [], "cities": [], "route": None,
-        "label": t("region_brief")}
+    small = focus is not None  # the town brief's map is shown about 250 px wide: larger marks and text
+    out: dict = {"width": frame.width, "height": round(frame.height, 1), "line": 1.4 if small else 0.7,
+                 "paths": svg_paths(json.loads(svc.oblasts_geojson), frame), "towns": [], "labels": [],
+                 "cities": [], "route": None, "label": t("region_brief")}
     for tw in towns:
         meta = svc.metas[tw["id"]]
         x, y = frame.xy(float(meta["lon"]), float(meta["lat"]))
         st = marker_style(tw, svc.method)
-        big = focus is not None and tw["id"] == focus["id"]
-        r = 9 if big else (st["radius"] * 0.55 if focus is None else 3)
-        out["towns"].append({"x": x, "y": y, "r": r, "fill": st["fillColor"] if (big or focus is None) else "#bbbbbb",
-                             "stroke": st["color"] if (big or focus is None) else "#888888",
-                             "width": 2 if big else 1, "dash": st["dashArray"] if (big or focus is None) else None,
+        out["towns"].append({"x": x, "y": y, "r": 16 if small else st["radius"] * 0.6, "fill": st["fillColor"],
+                             "stroke": st["color"], "width": 3 if small else 1, "dash": st["dashArray"],
                              "name": t.name(meta)})
-        if label_all or big:
-            out["labels"].append({"x": x, "y": y, "name": t.name(meta), "cls": "focus" if big else ""})
+        if label_all or small:
+            out["labels"].append({"x": x, "y": y, "dx": 20 if small else 7, "dy": 10 if small else 4,
+                                  "size": 34 if small else 10, "bold": small, "name": t.name(meta)})
     if focus is not None:
         city = svc.city_rows.get(focus["agglomeration"].get("nearest_large_city_id"))
         if city:
@@ -225,7 +228,8 @@ def map_svg(svc, t, towns: list[dict], *, focus: dict | None = None, label_all: 
             meta = svc.metas[focus["id"]]
             out["route"] = (*frame.xy(float(meta["lon"]), float(meta["lat"])), cx, cy)
             out["cities"].append({"x": cx, "y": cy, "name": t.name(city)})
-            out["labels"].append({"x": cx, "y": cy, "name": t.name(city), "cls": "city"})
+            out["labels"].append({"x": cx, "y": cy, "dx": 12, "dy": -10, "size": 28, "bold": False,
+                                  "name": t.name(city)})
     return out
 
 
@@ -258,11 +262,83 @@ def robust_towns(*, wait_s: float = 30.0) -> dict | None:
         time.sleep(0.1)
 
 
+@functools.cache
+def official_data(root: Path, towns: frozenset[str], scenarios: frozenset[str]) -> Official:
+    """data/official/ of a data root, read once per process (the files change with a release)."""
+    return load_official(root, towns=set(towns), scenarios=set(scenarios))
+
+
+def get_official(svc) -> Official:
+    return official_data(svc.pipeline.sources.root, frozenset(svc.metas), frozenset(svc.method.scenarios))
+
+
+def _label(row: dict, lang: str) -> str:
+    return row.get(f"label_{lang}") or row["label_en"]
+
+
+def official_items(off: Official, tid: str, scenarios: list[str], lang: str) -> list[dict]:
+    """A town's signals for the brief: label, date, source and agreement with the verdict's scenarios."""
+    out = []
+    for r in signals_for(off, tid, scenarios):
+        shown = {"contradicts": r["contradicts"], "supports": [s for s in r["supports"] if s in scenarios],
+                 "differs": r["supports"], "neutral": []}[r["agreement"]]
+        out.append({"label": _label(r, lang), "kind": r["kind"], "date": r["date"] or r.get("date_note", ""),
+                    "source_url": r["source_url"], "agreement": r["agreement"], "checked": r["checked"],
+                    "scenarios": shown})
+    return out
+
+
+def measure_items(off: Official, tid: str, scenarios: list[str], lang: str) -> dict:
+    """The measure families common to the verdict's scenarios, those of one only, the town's own."""
+    m = measures_for(off, tid, scenarios)
+    fam = lambda r: {"id": r["measure_id"], "label": _label(r, lang), "source_url": r["source_url"]}  # noqa: E731
+    own = [{"label": _label(r, lang), "date": r["date"] or r.get("date_note", ""), "source_url": r["source_url"],
+            "amount": float(r["amount"]) if r.get("amount") else None, "amount_unit": r.get("amount_unit"), "jobs": r.get("jobs"),
+            "status": r.get("status")} for r in m["town"]]
+    return {"common": [fam(r) for r in m["common"]],
+            "differs": {sid: [fam(r) for r in rows] for sid, rows in m["differs"].items()}, "town": own}
+
+
+def evidence_items(off: Official, tid: str, lang: str) -> list[dict]:
+    """Dated figures outside the method's units, each with its age in years and the input it approximates."""
+    return [{"label": _label(r, lang), "value": shown_value(r), "unit": r["unit"], "date": r["date"],
+             "age_years": age_years(r), "scope": r["scope"], "approximates": r["approximates_input"],
+             "source_url": r["source_url"], "checked": r["checked"]}
+            for r in off.evidence if r["town_id"] == tid]
+
+
 def brief_context(svc, t: T, rec: dict, robust: dict | None, query: str) -> dict:
     """What templates/_brief.html needs for one town."""
     b = town_brief(rec, (robust or {}).get(rec["id"]) if robust is not None else None, svc.method)
+    off = get_official(svc)
     return {"brief": b, "brief_colour": colour(rec, svc.method),
             "svg": map_svg(svc, t, [rec], focus=rec) | {"label": t.name(svc.metas[rec["id"]])},
-            "official": [], "measures": {"common": [], "differs": {}, "town": []},
+            "official": official_items(off, rec["id"], b.scenarios, t.lang),
+            "measures": measure_items(off, rec["id"], b.scenarios, t.lang),
+            "evidence": evidence_items(off, rec["id"], t.lang),
             "pdf_url": url_for("briefpages.town_pdf", tid=rec["id"]) + ("?" + query if query else ""),
             "compare_url": url_for("briefpages.compare", towns=rec["id"], lang=t.lang)}
+
+
+def api_parts(svc, rec: dict) -> dict:
+    """``official``, ``measures`` and ``evidence`` of a town for the API: every item with ``source``."""
+    off = get_official(svc)
+    scenarios = _scenarios_of(rec["scenario"], verdict_kind(rec["scenario"]))
+    labels = lambda r: {g: r[f"label_{g}"] for g in ("en", "ru", "kk")}  # noqa: E731
+    official = [{"kind": r["kind"], "labels": labels(r), "date": r["date"], "source": r["source_url"],
+                 "checked": r["checked"] == "yes", "agreement": r["agreement"], "supports": r["supports"],
+                 "contradicts": r["contradicts"], "reading": "this project's (data/official/signal_rules.csv)"}
+                for r in signals_for(off, rec["id"], scenarios)]
+    m = measures_for(off, rec["id"], scenarios)
+    family = lambda r: {"id": r["measure_id"], "labels": labels(r), "scenarios": r["scenarios"].split("|"),  # noqa: E731
+                        "source": r["source_url"], "mapping": "this project's (data/official/measures.csv)"}
+    measures = {"scenarios": scenarios, "common": [family(r) for r in m["common"]],
+                "differs": {k: [family(r) for r in v] for k, v in m["differs"].items()},
+                "town": [{"measure": r["measure_id"], "labels": labels(r), "amount": r["amount"] or None,
+                          "amount_unit": r["amount_unit"] or None, "date": r["date"], "source": r["source_url"],
+                          "checked": r["checked"] == "yes"} for r in m["town"]]}
+    evidence = [{"metric": r["metric"], "labels": labels(r), "value": shown_value(r), "unit": r["unit"],
+                 "date": r["date"], "age_years": age_years(r), "scope": r["scope"],
+                 "approximates": r["approximates_input"], "source": r["source_url"], "checked": r["checked"] == "yes"}
+                for r in off.evidence if r["town_id"] == rec["id"]]
+    return {"official": official, "measures": measures, "evidence": evidence}

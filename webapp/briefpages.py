@@ -57,9 +57,9 @@ def region():
     return _region_html()
 
 
-def _pdf(html: str, filename: str) -> Response:
-    """``html`` printed to PDF by WeasyPrint; styles read from the app's static folder, nothing else
-    fetched (no network, no other file)."""
+def pdf_document(html: str):
+    """``html`` laid out on A4 pages by WeasyPrint; styles read from the app's static folder, nothing
+    else fetched (no network, no other file)."""
     import weasyprint
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -72,8 +72,12 @@ def _pdf(html: str, filename: str) -> Response:
                 raise ValueError(f"not fetched: {url}")
             return URLFetcherResponse(url, (static / name).read_bytes(), {"Content-Type": "text/css"})
 
-    pdf = weasyprint.HTML(string=html, base_url="http://atlas.invalid/", url_fetcher=StaticOnly()).write_pdf()
-    return Response(pdf, mimetype="application/pdf",
+    return weasyprint.HTML(string=html, base_url="http://atlas.invalid/", url_fetcher=StaticOnly()).render()
+
+
+def _pdf(html: str, filename: str) -> Response:
+    """``html`` as a PDF download."""
+    return Response(pdf_document(html).write_pdf(), mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
