@@ -78,14 +78,17 @@ class Lines:
 
 
 def _merge_sections(rows: list[tuple]) -> list[tuple]:
-    """One line per id: a road split into sections (published lengths) is one line, its parts united."""
-    merged: dict[str, list] = {}
+    """One line per id: a road split into sections (published lengths) is one line, its parts united.
+
+    The pieces are grouped by id first and united once per id (``shapely.union_all``), in time linear
+    in the pieces; an id with one piece keeps its geometry as it is. First-seen order of ids.
+    """
+    pieces: dict[str, list] = {}
+    first: dict[str, tuple] = {}
     for r in rows:
-        if r[0] in merged:
-            merged[r[0]][4] = shapely.union(merged[r[0]][4], r[4])
-        else:
-            merged[r[0]] = list(r)
-    return [tuple(v) for v in merged.values()]
+        pieces.setdefault(r[0], []).append(r[4])
+        first.setdefault(r[0], r)
+    return [r if len(pieces[i]) == 1 else (*r[:4], shapely.union_all(pieces[i])) for i, r in first.items()]
 
 
 def _flag(hits: list[LineHit], params: Params) -> Flag:
