@@ -5,6 +5,12 @@ each row with its source, add waypoints, whole roads and railways drawn through 
 vertices inserted into existing lines (``*_edits.csv``), and published section lengths
 (``road_lengths.csv``): a section with a published length gets ``km_factor`` = published km /
 geodesic km of its straight segments, used instead of the class's detour factor.
+
+A published road distance between two named places is itself a source for a link of that length
+(``published_distances.csv``), even when the road's name, index and route are unknown: the link is
+drawn straight between the two waypoints (geometry assumed), its ``km_factor`` makes its road km the
+published figure, and its ``basis`` is ``published_distance`` (length from a published road distance;
+route not sourced).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from shapely.geometry import LineString
 from .layers import geodesic_km
 
 ADDITIONS = Path("network") / "additions"
+PUBLISHED = "published_distance"  # the ``basis`` of a link whose length is a published road distance
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -94,3 +101,29 @@ def _vertex(coords: list, name: str, points: Points, road_id: str) -> int:
 
 def line(coords: list) -> LineString:
     return LineString(coords)
+
+
+def published_links(table: pd.DataFrame, points: Points) -> list[dict]:
+    """One straight link per published road distance: id, class, name, coords, km_factor, published km, source.
+
+    ``km_factor`` = published km / geodesic km of the straight line, at least 1: a published figure
+    shorter than the straight line between the two places (measured from a city's edge, or rounded)
+    cannot be a road length between them, so the link gets the straight line's length, the least a
+    road can have, and keeps the published figure beside it. Raises ValueError naming the row when a
+    length is not a positive number.
+    """
+    out = []
+    for _, r in table.iterrows():
+        try:
+            km = float(r["length_km"])
+        except ValueError:
+            km = float("nan")
+        if not np.isfinite(km) or km <= 0:
+            raise ValueError(f"published_distances.csv: {r['link_id']}: length_km must be a positive number "
+                             f"of km, got {r['length_km']!r}")
+        coords = [points.coords(r["from_point"]), points.coords(r["to_point"])]
+        geo = float(geodesic_km(*coords[0], *coords[1]))
+        out.append({"road_id": r["link_id"], "class": r["class"], "coords": coords, "km_factor": max(km / geo, 1.0),
+                    "published_km": km, "name_ru": f"{r['from_point']} – {r['to_point']}",
+                    "source": r["source_url"].split(" ; ")[0]})
+    return out

@@ -30,6 +30,7 @@ OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries ar
 SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry": "industry",
              "population_source": "pop_source", "designation": "designat"}  # shapefile field names have at most 10 characters
 NETWORK_FILES = ("roads.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
+PUBLISHED_FILE = "published_distances.csv"  # in sources/network/additions/, copied to network/
 
 
 def slug(name: str) -> str:
@@ -142,7 +143,7 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
             rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
                          "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
                          "source": r["source_url"].split(" ; ")[0], "km_factor": factor, "len_source": src,
-                         "geometry": additions.line(part)})
+                         "basis": "", "pub_km": float("nan"), "geometry": additions.line(part)})
     for f in gj["features"]:
         rid = f["properties"]["road_id"]
         if f["properties"]["class"] == "INFERRED_link":
@@ -155,6 +156,11 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
         add(rid, roads.loc[rid], coords)
     for _, r in added.iterrows():
         add(r["road_id"], r, additions.drawn(r["route_points"], pts, station=False))
+    for link in additions.published_links(read_csv(sources / additions.ADDITIONS / PUBLISHED_FILE), pts):
+        rows.append({"road_id": link["road_id"], "index": "", "old_index": "", "class": link["class"],
+                     "name_ru": link["name_ru"], "corridors": "", "source": link["source"],
+                     "km_factor": link["km_factor"], "len_source": link["source"], "basis": additions.PUBLISHED,
+                     "pub_km": link["published_km"], "geometry": additions.line(link["coords"])})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
@@ -236,6 +242,7 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
     additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
+    shutil.copyfile(sources / additions.ADDITIONS / PUBLISHED_FILE, out / "network" / PUBLISHED_FILE)
     shutil.copyfile(sources / "agglomerations.csv", out / "agglomerations.csv")
     tourism = build_tourism(sources)
     tourism.to_csv(out / "tourism_sites.csv", index=False, lineterminator="\n")
