@@ -11,6 +11,10 @@ A published road distance between two named places is itself a source for a link
 drawn straight between the two waypoints (geometry assumed), its ``km_factor`` makes its road km the
 published figure, and its ``basis`` is ``published_distance`` (length from a published road distance;
 route not sourced).
+
+A railway whose end station cannot be placed from a source (``railways_placed.csv``) is drawn from
+its sourced station for its published length toward its published direction (a named place): its
+``basis`` is ``placed_end``, and only its first vertex (the sourced station) is a sourced location.
 """
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
-from .layers import geodesic_km
+from .layers import GEOD, geodesic_km
 
 ADDITIONS = Path("network") / "additions"
 PUBLISHED = "published_distance"  # the ``basis`` of a link whose length is a published road distance
+PLACED = "placed_end"  # the ``basis`` of a railway whose far end is placed from its published length and direction
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -125,5 +130,31 @@ def published_links(table: pd.DataFrame, points: Points) -> list[dict]:
         geo = float(geodesic_km(*coords[0], *coords[1]))
         out.append({"road_id": r["link_id"], "class": r["class"], "coords": coords, "km_factor": max(km / geo, 1.0),
                     "published_km": km, "name_ru": f"{r['from_point']} – {r['to_point']}",
+                    "source": r["source_url"].split(" ; ")[0]})
+    return out
+
+
+def placed_railways(table: pd.DataFrame, points: Points) -> list[dict]:
+    """One straight railway per row: from its sourced station, ``length_km`` toward the named place.
+
+    Raises ValueError naming the row when a length is not a positive number or the place toward
+    which the line runs is the station itself.
+    """
+    out = []
+    for _, r in table.iterrows():
+        try:
+            km = float(r["length_km"])
+        except ValueError:
+            km = float("nan")
+        if not np.isfinite(km) or km <= 0:
+            raise ValueError(f"railways_placed.csv: {r['line_id']}: length_km must be a positive number of km, "
+                             f"got {r['length_km']!r}")
+        start = points.coords(r["from_station"], station=True)
+        toward = points.coords(r["toward"])
+        if geodesic_km(*start, *toward) <= 0:
+            raise ValueError(f"railways_placed.csv: {r['line_id']}: 'toward' is the station itself: no direction")
+        bearing, _, _ = GEOD.inv(*start, *toward)
+        lon, lat, _ = GEOD.fwd(*start, bearing, km * 1000.0)
+        out.append({"line_id": r["line_id"], "name": r["line_name"], "coords": [start, (float(lon), float(lat))],
                     "source": r["source_url"].split(" ; ")[0]})
     return out

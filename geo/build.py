@@ -31,6 +31,7 @@ SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry"
              "population_source": "pop_source", "designation": "designat"}  # shapefile field names have at most 10 characters
 NETWORK_FILES = ("roads.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
 PUBLISHED_FILE = "published_distances.csv"  # in sources/network/additions/, copied to network/
+PLACED_FILE = "railways_placed.csv"  # in sources/network/additions/, copied to network/
 
 
 def slug(name: str) -> str:
@@ -178,11 +179,15 @@ def build_railways(sources: Path) -> gpd.GeoDataFrame:
         coords = additions.insert_vertices(f["geometry"]["coordinates"], edits[edits["line_id"] == lid], pts,
                                            station=True, line=lid)
         rows.append({"line_id": lid, "name": name, "status": "planned" if "[PLANNED]" in name else "operating",
-                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "geometry": additions.line(coords)})
+                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "basis": "",
+                     "geometry": additions.line(coords)})
     for _, r in added.iterrows():
         rows.append({"line_id": r["line_id"], "name": r["line_name"], "status": "operating",
-                     "source": r["source_url"].split(" ; ")[0],
+                     "source": r["source_url"].split(" ; ")[0], "basis": "",
                      "geometry": additions.line(additions.drawn(r["stations"], pts, station=True))})
+    for line in additions.placed_railways(read_csv(sources / additions.ADDITIONS / PLACED_FILE), pts):
+        rows.append({"line_id": line["line_id"], "name": line["name"], "status": "operating", "source": line["source"],
+                     "basis": additions.PLACED, "geometry": additions.line(line["coords"])})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
@@ -242,7 +247,8 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
     additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
-    shutil.copyfile(sources / additions.ADDITIONS / PUBLISHED_FILE, out / "network" / PUBLISHED_FILE)
+    for name in (PUBLISHED_FILE, PLACED_FILE):
+        shutil.copyfile(sources / additions.ADDITIONS / name, out / "network" / name)
     shutil.copyfile(sources / "agglomerations.csv", out / "agglomerations.csv")
     tourism = build_tourism(sources)
     tourism.to_csv(out / "tourism_sites.csv", index=False, lineterminator="\n")

@@ -295,3 +295,43 @@ def test_published_links_checks_its_table():
             published_links(pd.DataFrame([row | {"length_km": bad}]), pts)
     with pytest.raises(ValueError, match="'C' has no coordinates"):
         published_links(pd.DataFrame([row | {"length_km": "150", "to_point": "C"}]), pts)
+
+
+def test_khromtau_rail_junction_from_a_placed_line(shipped):
+    """Khromtau - Altynsarin (402.5 km, rail-news.kz 2019): Altynsarin station is not placed from a source, so
+    the line is drawn from Khromtau for its published length toward Kostanay region; Khromtau's junction is
+    now KAZ06 + this line (was 0: KAZ06 alone). Distances are measured to the sourced station only, so the
+    placed part, which passes about 6 km from Lisakovsk, decides no other town's junction."""
+    rw = shipped.layers.railways.set_index("line_id")
+    line = rw.loc["RW_KHROMTAU_ALTYNSARIN"]
+    assert line["basis"] == "placed_end" and line["status"] == "operating"
+    (x0, y0), (x1, y1) = line.geometry.coords
+    assert gkm((x0, y0), (x1, y1)) == pytest.approx(402.5, abs=1e-3)
+    assert gkm((x0, y0), (58.43574, 50.25161)) < 1e-6  # the Khromtau waypoint (GeoNames 609404)
+    assert (rw["basis"] == "placed_end").sum() == 1
+    r = by_id(derive(shipped))
+    assert r["khromtau"]["aggl_corridor_junction"] == 100
+    assert {x["id"] for x in r["khromtau"]["lines_detail"]} == {"KAZ06", "RW_KHROMTAU_ALTYNSARIN"}
+    assert "RW_KHROMTAU_ALTYNSARIN" not in r["lisakovsk"]["lines_within_radius"]
+    assert r["lisakovsk"]["aggl_corridor_junction"] == 0
+    import shapely
+    from shapely.geometry import Point
+    assert shapely.distance(line.geometry, Point(62.49, 52.54)) < 0.2  # the placed part does pass near Lisakovsk
+
+
+def test_placed_railways_checks_its_table():
+    import pandas as pd
+
+    from geo.additions import Points, placed_railways
+
+    pts = Points(pd.DataFrame({"waypoint_name": ["A", "B"], "role": ["S", "N"], "lat": ["50.0", "51.0"],
+                               "lon": ["58.0", "60.0"]}))
+    row = {"line_id": "RW_X", "line_name": "x", "from_station": "A", "toward": "B", "source_url": "https://s"}
+    (line,) = placed_railways(pd.DataFrame([row | {"length_km": "100"}]), pts)
+    assert line["coords"][0] == (58.0, 50.0) and gkm(*line["coords"]) == pytest.approx(100, abs=1e-6)
+    assert gkm(line["coords"][1], (60.0, 51.0)) == pytest.approx(gkm((58, 50), (60, 51)) - 100, abs=0.01)
+    for bad in ("0", "x"):
+        with pytest.raises(ValueError, match="RW_X: length_km must be a positive number"):
+            placed_railways(pd.DataFrame([row | {"length_km": bad}]), pts)
+    with pytest.raises(ValueError, match="no direction"):
+        placed_railways(pd.DataFrame([row | {"length_km": "5", "toward": "A"}]), pts)
