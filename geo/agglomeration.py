@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from functools import cached_property
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -353,12 +354,13 @@ class SpatialModel:
             if e is not None:
                 road = str(net.road[e])
                 km[road] = km.get(road, 0.0) + float(net.km[e] * net.factor[e])
-        info = self._published_info()
+        info = self.published
         return tuple(PublishedLink(id=r, km=round(k, 3), **info.get(r, {"name": "", "published_km": float("nan"),
                                                                          "source": ""}))
                      for r, k in km.items())
 
-    def _published_info(self) -> dict:
+    @cached_property
+    def published(self) -> dict:
         """road id -> name, published km and source of the links of published length in the roads layer."""
         roads = self.layers.roads
         if "basis" not in roads.columns:
