@@ -77,8 +77,8 @@ def _validate(as_json: bool) -> int:
     print(f"\n{summ['within_15pct']} of {summ['judged']} judged rows within 15 %; median error "
           f"{summ['median_error']:.1%}; worst {summ['worst']['town']} ({summ['worst']['ratio']:.2f}); nearest city as "
           f"published for {summ['nearest_as_published']} of {summ['nearest_named']}")
-    print(f"without the rows whose figure is a link's length: {summ['within_15pct_independent']} of "
-          f"{summ['judged_independent']} within 15 %")
+    print(f"without the rows whose figure is a link's length: "
+          f"{summ['within_15pct_independent']} of {summ['judged_independent']} within 15 %")
     return 0
 
 

@@ -344,7 +344,7 @@ class SpatialModel:
         return {t["id"].iloc[i]: c["id"].iloc[int(np.argmin(d[i]))] for i in range(len(t)) if d[i].min() < OWN_CITY_KM}
 
     def _published_on(self, net: Network, path: list[int]) -> tuple[PublishedLink, ...]:
-        """The links of published length on a route (node sequence), in route order, km summed per link."""
+        """The links of published length on a route (node sequence), in route order, km per link."""
         pairs = net.published_pairs
         if not pairs:
             return ()
@@ -354,14 +354,13 @@ class SpatialModel:
             if e is not None:
                 road = str(net.road[e])
                 km[road] = km.get(road, 0.0) + float(net.km[e] * net.factor[e])
-        info = self.published
-        return tuple(PublishedLink(id=r, km=round(k, 3), **info.get(r, {"name": "", "published_km": float("nan"),
-                                                                         "source": ""}))
+        unknown = {"name": "", "published_km": float("nan"), "source": ""}
+        return tuple(PublishedLink(id=r, km=round(k, 3), **self.published.get(r, unknown))
                      for r, k in km.items())
 
     @cached_property
     def published(self) -> dict:
-        """road id -> name, published km and source of the links of published length in the roads layer."""
+        """road id -> name, published km and source of each link of published length."""
         roads = self.layers.roads
         if "basis" not in roads.columns:
             return {}
@@ -431,11 +430,12 @@ def _published_note(links: tuple[PublishedLink, ...]) -> str:
     if not links:
         return ""
     def one(x: PublishedLink) -> str:
-        if x.published_km < x.km - 0.5:  # shorter than the straight line: the straight line's length used
-            return (f"{x.name} {x.km:.0f} km, the straight line (published {x.published_km:g} km, shorter than the "
-                    f"straight line between the two places) ({x.source})")
+        if x.published_km < x.km - 0.5:  # below the straight line: the straight line's length used
+            return (f"{x.name} {x.km:.0f} km, the straight line (published {x.published_km:g} km, "
+                    f"shorter than the straight line between the two places) ({x.source})")
         return f"{x.name} {x.published_km:g} km ({x.source})"
-    return "; length from a published road distance, route not sourced: " + ", ".join(one(x) for x in links)
+    said = ", ".join(one(x) for x in links)
+    return f"; length from a published road distance, route not sourced: {said}"
 
 
 def _assumed(access: AccessLink) -> str:

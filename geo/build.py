@@ -157,11 +157,14 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
         add(rid, roads.loc[rid], coords)
     for _, r in added.iterrows():
         add(r["road_id"], r, additions.drawn(r["route_points"], pts, station=False))
-    for link in additions.published_links(read_csv(sources / additions.ADDITIONS / PUBLISHED_FILE), pts):
-        rows.append({"road_id": link["road_id"], "index": "", "old_index": "", "class": link["class"],
-                     "name_ru": link["name_ru"], "corridors": "", "source": link["source"],
-                     "km_factor": link["km_factor"], "len_source": link["source"], "basis": additions.PUBLISHED,
-                     "pub_km": link["published_km"], "geometry": additions.line(link["coords"])})
+    links = additions.published_links(read_csv(sources / additions.ADDITIONS / PUBLISHED_FILE), pts)
+    for link in links:
+        rows.append({"road_id": link["road_id"], "index": "", "old_index": "",
+                     "class": link["class"], "name_ru": link["name_ru"], "corridors": "",
+                     "source": link["source"], "km_factor": link["km_factor"],
+                     "len_source": link["source"], "basis": additions.PUBLISHED,
+                     "pub_km": link["published_km"],
+                     "geometry": additions.line(link["coords"])})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
@@ -185,9 +188,11 @@ def build_railways(sources: Path) -> gpd.GeoDataFrame:
         rows.append({"line_id": r["line_id"], "name": r["line_name"], "status": "operating",
                      "source": r["source_url"].split(" ; ")[0], "basis": "",
                      "geometry": additions.line(additions.drawn(r["stations"], pts, station=True))})
-    for line in additions.placed_railways(read_csv(sources / additions.ADDITIONS / PLACED_FILE), pts):
-        rows.append({"line_id": line["line_id"], "name": line["name"], "status": "operating", "source": line["source"],
-                     "basis": additions.PLACED, "geometry": additions.line(line["coords"])})
+    placed = additions.placed_railways(read_csv(sources / additions.ADDITIONS / PLACED_FILE), pts)
+    for line in placed:
+        rows.append({"line_id": line["line_id"], "name": line["name"], "status": "operating",
+                     "source": line["source"], "basis": additions.PLACED,
+                     "geometry": additions.line(line["coords"])})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 

@@ -50,8 +50,9 @@ class Lines:
         towns = layers.towns.geometry.values
         self.town_points = np.column_stack([shapely.get_x(towns), shapely.get_y(towns)])
         # a railway whose far end is placed (not sourced) is measured at its sourced station only
-        self.dist = line_distances_km(self.town_points, [shapely.get_point(g, 0) if i in placed else g
-                                                         for i, g in zip(self.ids, self.geoms)])
+        measured = [shapely.get_point(g, 0) if i in placed else g
+                    for i, g in zip(self.ids, self.geoms)]
+        self.dist = line_distances_km(self.town_points, measured)
 
     def identity(self, j: int, group: bool) -> str:
         if group and self.corridors[j]:
@@ -82,17 +83,18 @@ class Lines:
 
 
 def _merge_sections(rows: list[tuple]) -> list[tuple]:
-    """One line per id: a road split into sections (published lengths) is one line, its parts united.
+    """One line per id: a road split into sections (published lengths) is one line, parts united.
 
-    The pieces are grouped by id first and united once per id (``shapely.union_all``), in time linear
-    in the pieces; an id with one piece keeps its geometry as it is. First-seen order of ids.
+    The pieces are grouped by id first and united once per id (``shapely.union_all``), in time
+    linear in the pieces; an id with one piece keeps its geometry as it is. First-seen id order.
     """
     pieces: dict[str, list] = {}
     first: dict[str, tuple] = {}
     for r in rows:
         pieces.setdefault(r[0], []).append(r[4])
         first.setdefault(r[0], r)
-    return [r if len(pieces[i]) == 1 else (*r[:4], shapely.union_all(pieces[i])) for i, r in first.items()]
+    return [r if len(pieces[i]) == 1 else (*r[:4], shapely.union_all(pieces[i]))
+            for i, r in first.items()]
 
 
 def _flag(hits: list[LineHit], params: Params) -> Flag:

@@ -30,7 +30,7 @@ class Network:
     km: np.ndarray  # geodesic km of the straight edge
     cls: np.ndarray  # road class per edge
     road: np.ndarray  # road id (or access link id) per edge
-    assumed: np.ndarray  # bool: an assumed access link, or a link of published length drawn straight
+    assumed: np.ndarray  # bool: an assumed access link, or a straight link of published length
     factor: np.ndarray  # road km per geodesic km where a published section length gives it, else nan
     town_node: dict  # town id -> node (absent when unroutable)
     city_node: dict  # city id -> node
@@ -57,8 +57,8 @@ class Network:
 
     @cached_property
     def published_pairs(self) -> dict:
-        """{frozenset((u, v)): edge} for the road edges of published length drawn straight (links whose
-        length is a published road distance; geo.additions). Empty on an imported network."""
+        """{frozenset((u, v)): edge} for the road edges of published length drawn straight (links
+        whose length is a published road distance; geo.additions). Empty on an imported network."""
         road_edge = np.flatnonzero(self.assumed & (self.cls != "access"))
         return {frozenset((int(self.u[e]), int(self.v[e]))): int(e) for e in road_edge}
 
@@ -109,8 +109,8 @@ def _road_edges(b: _Builder, layers: Layers) -> None:
     roads = layers.roads
     factors = roads["km_factor"] if "km_factor" in roads.columns else [None] * len(roads)
     basis = roads["basis"] if "basis" in roads.columns else [""] * len(roads)
-    for geom, cls, road_id, km_factor, how in zip(roads.geometry.values, roads["class"], roads["road_id"], factors,
-                                                  basis):
+    for geom, cls, road_id, km_factor, how in zip(roads.geometry.values, roads["class"],
+                                                  roads["road_id"], factors, basis):
         coords = list(geom.coords)
         ids = [b.node(x, y, names.get((round(x, KEY_DIGITS), round(y, KEY_DIGITS)), "")) for x, y in coords]
         factor = float(km_factor) if km_factor not in ("", None) else np.nan

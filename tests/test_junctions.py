@@ -1,4 +1,5 @@
-"""geo.junctions._merge_sections: grouped pieces united once per road give what one union at a time gave."""
+"""geo.junctions._merge_sections: pieces grouped and united once per road give what one union
+at a time gave."""
 import numpy as np
 import shapely
 from hypothesis import given, settings, strategies as st
@@ -8,7 +9,7 @@ from geo.junctions import _merge_sections, line_distances_km
 
 
 def merge_one_at_a_time(rows: list[tuple]) -> list[tuple]:
-    """The former implementation (quadratic on a road of many pieces), kept here as the reference."""
+    """The former implementation (quadratic on a road of many pieces), kept as the reference."""
     merged: dict[str, list] = {}
     for r in rows:
         if r[0] in merged:
@@ -19,9 +20,10 @@ def merge_one_at_a_time(rows: list[tuple]) -> list[tuple]:
 
 
 def sections(rid: str, coords: list, cuts: list[int], cls: str = "republican") -> list[tuple]:
-    """A road drawn through ``coords`` split at vertex indices ``cuts`` (as build.build_roads splits it)."""
+    """A road through ``coords`` split at vertex indices ``cuts`` (as build.build_roads splits)."""
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(coords) - 1)), len(coords) - 1]
-    return [(rid, cls, f"road {rid}", "", LineString(coords[a:b + 1])) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(rid, cls, f"road {rid}", "", LineString(coords[a:b + 1]))
+            for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 TOWNS = np.array([[69.0, 43.0], [70.3, 43.4], [71.1, 42.8], [68.2, 44.1], [70.0, 42.0]])
@@ -29,7 +31,8 @@ TOWNS = np.array([[69.0, 43.0], [70.3, 43.4], [71.1, 42.8], [68.2, 44.1], [70.0,
 
 def test_grouped_union_equals_one_at_a_time_on_a_small_graph():
     # three roads: one in four sections, one crossing it in two, one single piece; ids interleaved
-    a = sections("A", [(68.0, 42.0), (68.5, 42.6), (69.2, 43.1), (70.0, 43.2), (70.8, 43.9), (71.5, 44.0)], [1, 2, 4])
+    a = sections("A", [(68.0, 42.0), (68.5, 42.6), (69.2, 43.1), (70.0, 43.2), (70.8, 43.9),
+                       (71.5, 44.0)], [1, 2, 4])
     b = sections("B", [(69.0, 44.5), (69.4, 43.5), (69.6, 42.5)], [1])
     c = sections("C", [(70.5, 41.8), (71.2, 42.9)], [])
     rows = [a[0], b[0], a[1], c[0], a[2], b[1], a[3]]
