@@ -229,7 +229,7 @@ def test_changes_list_nearest_city_road_km_and_minutes(client):
 
 
 def test_export_unknown_format_404(client):
-    assert client.get("/api/export.xlsx").status_code == 404
+    assert client.get("/api/export.ods").status_code == 404
 
 
 def test_popup_escapes_html(app, root):
