@@ -7,13 +7,15 @@ HOST   ?= 127.0.0.1
 INSTANCE ?= $(or $(INSTANCE_DIR),instance)
 TEMPLATE_STAMP := $(INSTANCE)/template-code/.compiled
 
-.PHONY: install pango bytecode browser run test build-data benchmark clean
+.PHONY: install system bytecode browser run test build-data benchmark clean
 
-install: pango $(VENV)/.installed node_modules/.installed
+install: system $(VENV)/.installed node_modules/.installed
 
-# Pango for WeasyPrint (the briefs as PDF), from Debian's packages like chromium below.
-pango:
-	@ldconfig -p | grep -q libpangoft2-1.0 || (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0)
+# Debian's packages the app runs with: pango for WeasyPrint (the briefs as PDF) and nginx, which
+# make run puts in front of gunicorn so that slow clients hold no app thread (webapp/proxy.py).
+system:
+	@(ldconfig -p | grep -q libpangoft2-1.0 && command -v nginx >/dev/null) || \
+	  (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 nginx-light)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

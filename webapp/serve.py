@@ -27,7 +27,10 @@ STARTED = time.perf_counter()
 if __name__ == "__main__":  # ``python -m webapp.serve``: see start_up (an import by a test changes nothing)
     gc.disable()
 
+from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: E402
+
 from . import create_app, shared, template_code  # noqa: E402  (after gc.disable: this imports Flask and, in create_app, the rest)
+from .proxy import Proxy, free_port, nginx  # noqa: E402
 
 LANGS_WARMED = ("en",)  # the first page's language is rendered before listening
 
@@ -140,9 +143,19 @@ def _gunicorn(app, host: str, port: int, workers: int, threads: int) -> None:
     def post_worker_init(_worker):
         warm_rest(app)  # once the worker handles its signals (a stop during the warm-up is not lost)
 
+    program, proxy, bind = nginx(), None, f"{host}:{port}"
+    if program:  # nginx on HOST:PORT reads whole requests, then passes them to gunicorn on loopback
+        upstream = free_port()
+        proxy = Proxy(program, host=host, port=port, upstream=upstream,
+                      upload_mb=int(app.config["NETWORK_UPLOAD_MB"]))
+        bind = f"127.0.0.1:{upstream}"
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # the client's address, as nginx saw it
+
     class Server(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+            for key, value in {"bind": bind, "workers": workers, "threads": threads,
+                               "when_ready": lambda _s: proxy and proxy.start(),
+                               "on_exit": lambda _s: proxy and proxy.stop(),
                                "worker_class": "gthread", "preload_app": True, "timeout": 120, "keepalive": 5,
                                "graceful_timeout": 10, "post_fork": post_fork, "post_worker_init": post_worker_init,
                                "proc_name": "monotown-atlas",
@@ -186,7 +199,8 @@ def main() -> None:
     ready, cpu = time.perf_counter() - STARTED, time.process_time()
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
-        print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
+        print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads"
+              f"{', behind nginx' if nginx() else ''}; "
               f"ready in {ready:.2f} s, {cpu:.2f} s of CPU; first page {how})", flush=True)
         app.extensions["store"].engine.dispose()
         _gunicorn(app, host, port, workers, threads)
