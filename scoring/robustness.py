@@ -11,8 +11,9 @@ pushes every draw through the spatial derivation and the scoring, vectorised ove
   call as one block-diagonal graph, gives every node's distance to the nearest selected large city:
   the minimum over cities of what ``geo.routing.Routing`` holds, kept as float32 like it (a draw that
   changes only a threshold, a band or an input reuses the search of the draw it was copied from);
-- thresholds are array compares; indicators the method's formulas on arrays; levels the count of
-  (shifted) band bounds below the value; scenario scores sums of the rule's votes per level.
+- thresholds are array compares; indices, levels (the count of shifted band bounds below the
+  value), scenario scores and outcomes come from one call of the method kernel (``scoring.kernel``),
+  the evaluation ``Pipeline.run`` and the missing-data completions use too.
 
 Row 0 of the draws is at the defaults and is checked, town by town, against ``Pipeline.run()``
 (indices, levels, scores and recommendation, exactly); a mismatch raises ``RuntimeError``.
@@ -38,6 +39,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo.params import Params, default_params
 
 from .draws import CHOICES_FILE, Choice, Design, design, load_choices
+from . import kernel
 from .method import Method
 from .sensitivity import sobol_indices
 
@@ -189,15 +191,13 @@ class DrawModel:
 
     def evaluate(self, rows: np.ndarray, progress: Progress | None = None) -> Outcomes:
         """Derive and score every town for each row of choice values (columns = ``self.choices``)."""
-        derived = self._derived(rows, progress)
-        values = self._inputs(rows) | derived
-        indices = _indices(values, self.method)
-        levels = {code: self._level(rows, code, indices[code]) for code in self.method.levelled}
-        scores = _scores(levels, self.method, len(rows), len(self.towns))
+        values = self._inputs(rows) | self._derived(rows, progress)
+        bounds = {code: self._bounds(rows, code) for code in self.method.levelled}
+        margin = self.column(rows, "rule margin", "recommend_margin", kernel.margin_of(self.method))
+        ev = kernel.evaluate(values, self.method, bounds=bounds, margin=margin[:, None])
         if progress:
             progress(95, PROGRESS_TOTAL)
-        margin = self.column(rows, "rule margin", "recommend_margin", self.method.settings["recommend_margin"])
-        return Outcomes(indices, levels, scores, _outcome_mask(scores, levels, margin))
+        return Outcomes(ev.indices, ev.levels, ev.scores, ev.mask)
 
     # -- steps --------------------------------------------------------------------------------------
     def _spatial(self, rows: np.ndarray, name: str) -> np.ndarray:
@@ -242,15 +242,14 @@ class DrawModel:
             out[name] = x if spec.max is None else np.minimum(x, spec.max)
         return out
 
-    def _level(self, rows: np.ndarray, code: str, value: np.ndarray) -> np.ndarray:
-        """Band position per (row, town): the number of (shifted) upper bounds below the value."""
-        bands = self.method.indicators[code].bands
-        uppers = np.array([b.upper for b in bands[:-1]])
+    def _bounds(self, rows: np.ndarray, code: str) -> np.ndarray:
+        """(rows, 1, bands - 1) upper bounds of ``code``'s bands, shifted by the row's band shift."""
+        uppers = kernel.upper_bounds(self.method, code)
         shift = self.column(rows, "band shift", code, 0.0)[:, None]
         choice = next((c for c in self.choices if c.kind == "band shift" and c.target == code), None)
-        bounds = uppers[None, :] * (1 + shift) if choice and choice.scale == "relative" else uppers[None, :] + shift
-        level = (value[:, :, None] > bounds[:, None, :]).sum(axis=-1)
-        return np.where(np.isnan(value), -1, level)
+        relative = choice is not None and choice.scale == "relative"
+        bounds = uppers[None, :] * (1 + shift) if relative else uppers[None, :] + shift
+        return bounds[:, None, :]
 
 
 def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, stage: int) -> np.ndarray:
@@ -271,57 +270,6 @@ def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, 
         if progress:
             progress(stage * 45 + stop * 45 // len(keys), PROGRESS_TOTAL)
     return out[inverse.reshape(-1)]
-
-
-def _indices(values: dict, method: Method) -> dict:
-    """Every indicator on arrays, with the operations of ``scoring.indicators`` in the same order."""
-    known = dict(values)
-    out = {}
-    with np.errstate(invalid="ignore"):  # a negative sum under a root is NaN, i.e. missing
-        for code, ind in method.indicators.items():
-            if ind.aggregation == "root_of_item_shares":
-                total = sum(100.0 * known[c] / known[t] for c, t in ind.inputs)
-                out[code] = np.sqrt(total)
-            else:
-                xs = [known[n] for n in ind.inputs]
-                out[code] = _aggregate(ind.aggregation, xs)
-            known[code] = out[code]
-    return out
-
-
-def _aggregate(kind: str, xs: list[np.ndarray]) -> np.ndarray:
-    """mean, geometric_mean or root_of_sum of arrays, summing or multiplying left to right."""
-    total = xs[0]
-    for x in xs[1:]:
-        total = total * x if kind == "geometric_mean" else total + x
-    if kind == "mean":
-        return total / len(xs)
-    if kind == "geometric_mean":
-        return np.sqrt(total) if len(xs) == 2 else total ** (1.0 / len(xs))
-    return np.sqrt(total)
-
-
-def _votes(code: str, method: Method) -> np.ndarray:
-    """(bands + 1, scenarios) 0/1 rule votes per band; the last row (position -1) is a missing level."""
-    bands = method.indicators[code].bands
-    rows = [[int(code in rule and b.level in rule[code][0]) for rule in method.rules.values()] for b in bands]
-    return np.array(rows + [[0] * len(method.rules)], dtype=np.int16)
-
-
-def _scores(levels: dict, method: Method, n_rows: int, n_towns: int) -> np.ndarray:
-    scores = np.zeros((n_rows, n_towns, len(method.rules)), dtype=np.int16)
-    for code, lv in levels.items():
-        scores += _votes(code, method)[np.broadcast_to(lv, (n_rows, n_towns))]
-    return scores
-
-
-def _outcome_mask(scores: np.ndarray, levels: dict, margin: np.ndarray) -> np.ndarray:
-    """Bit mask of the qualifying scenarios (``scoring.scenarios.qualifying``); 0 with no level."""
-    best = scores.max(axis=-1, keepdims=True)
-    qualify = scores >= best - margin[:, None, None]
-    mask = qualify.astype(np.int64) @ (1 << np.arange(scores.shape[-1], dtype=np.int64))
-    available = sum((np.broadcast_to(lv, mask.shape) >= 0).astype(int) for lv in levels.values())
-    return np.where(available > 0, mask, 0)
 
 
 # -- the default check ---------------------------------------------------------------------------
@@ -348,7 +296,7 @@ def default_mismatches(out: Outcomes, atlas: dict, method: Method, row: int = 0)
         scores = dict(zip(scen, out.scores[row, t].tolist()))
         if scores != s["scores"]:
             problems.append(f"{town['town']}: scores {scores} != pipeline {s['scores']}")
-        got = _members(int(out.mask[row, t]), scen)
+        got = kernel.members(int(out.mask[row, t]), method)
         if got != (s["tied"] if s["tie"] else sorted(s["recommended"], key=scen.index)):
             problems.append(f"{town['town']}: outcome {got} != pipeline {s['recommended']} (tied {s['tied']})")
     return problems
@@ -356,16 +304,12 @@ def default_mismatches(out: Outcomes, atlas: dict, method: Method, row: int = 0)
 
 # -- summaries -----------------------------------------------------------------------------------
 
-def _members(mask: int, scenarios: list[str]) -> list[str]:
-    return [s for i, s in enumerate(scenarios) if mask >> i & 1]
-
-
 def outcome_label(mask: int, method: Method) -> str:
     """'innovative', 'innovative + diversification', 'tie: a/b/c' or 'insufficient data'."""
-    names = _members(mask, list(method.rules))
+    names = kernel.members(mask, method)
     if not names:
         return "insufficient data"
-    if len(names) > method.settings["recommend_max"]:
+    if kernel.is_tie(len(names), method):
         return "tie: " + "/".join(names)
     return " + ".join(names)
 
@@ -393,8 +337,7 @@ def _variants(scores: np.ndarray, method: Method) -> dict:
     for name, q in VARIANTS:
         pct = np.percentile(scores, q, axis=0, method="inverted_cdf")
         row = {s: int(v) for s, v in zip(scen, pct)}
-        best = max(row.values())
-        mask = sum(1 << i for i, s in enumerate(scen) if row[s] >= best - method.settings["recommend_margin"])
+        mask = int(kernel.qualifying_mask(pct, kernel.margin_of(method)))
         out[name] = {"percentile": q, "scores": row, "outcome": outcome_label(mask, method)}
     return out
 

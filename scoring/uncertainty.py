@@ -1,20 +1,23 @@
 """How sure is a recommendation: missing levels as a range of outcomes, and which data would settle it.
 
-Every missing level (None) may be any band of its indicator (data/method/bands.csv). Because the
-scenario score is a count of '+' votes, the scores of all completions are the known votes plus one vote
-row per missing indicator; the grid of completions is therefore exact and small (at most the product of
-the band counts, 3 * 6 * 6 * 4 * 4 * 3 = 5184 for the present method) and is judged in one vectorised
-pass by the rule of :func:`scoring.scenarios.score_scenarios` (tests check it against a brute force).
+Every missing level (None) may be any band of its indicator (data/method/bands.csv). The grid of
+completions is exact and small (at most the product of the band counts, 3 * 6 * 6 * 4 * 4 * 3 = 5184
+for the present method): one axis of band positions per missing indicator, scored and judged in one
+call of the method kernel (:mod:`scoring.kernel`, the rule of every other path; tests check it
+against a brute force over :func:`scoring.scenarios.score_scenarios`).
 
 An *outcome* is the recommended set together with the tie status; a tied outcome counts as
 recommending every tied scenario.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from . import kernel
 from .method import Method
 
 
@@ -32,45 +35,20 @@ class _Grid:
     n_scenarios: int
 
 
-def _votes(code: str, method: Method) -> np.ndarray:
-    """0/1 matrix, one row per band of ``code``, one column per scenario: does the rule give '+'."""
-    bands = method.indicators[code].bands
-    return np.array([[int(code in rule and band.level in rule[code][0]) for rule in method.rules.values()]
-                     for band in bands], dtype=np.int64)
+def _grid(levels: Mapping[str, str | None], method: Method) -> _Grid:
+    """Enumerate every completion of the missing levels (itertools.product order) and its outcome.
 
-
-def _vote_row(code: str, level: str, method: Method) -> np.ndarray:
-    """The votes of one known level; ValueError naming the allowed levels if it is not a band."""
-    names = [b.level for b in method.indicators[code].bands]
-    if level not in names:
-        raise ValueError(f"level '{level}' is not a band of {code}; allowed: {', '.join(names)}")
-    return _votes(code, method)[names.index(level)]
-
-
-def _outcome_codes(scores: np.ndarray, method: Method) -> np.ndarray:
-    """Outcome of each complete score vector (rows), as a bit mask of the qualifying scenarios.
-
-    Same rule as :func:`scoring.scenarios.qualifying`: a scenario qualifies when its score is within
-    ``recommend_margin`` of the top. The qualifying set determines the outcome: when it is larger than
-    ``recommend_max`` the outcome is a tie of exactly that set, otherwise ``recommend`` returns the
-    whole set; so equal masks mean equal recommended sets and equal tie status.
+    ValueError naming the allowed levels when a known level is not a band of its indicator.
     """
-    best = scores.max(axis=1, keepdims=True)
-    qualify = scores >= best - method.settings["recommend_margin"]
-    return qualify.astype(np.int64) @ (1 << np.arange(scores.shape[1], dtype=np.int64))
-
-
-def _grid(levels: dict, method: Method) -> _Grid:
-    """Enumerate every completion of the missing levels (itertools.product order) and its outcome."""
     codes = method.levelled
     missing = tuple(c for c in codes if levels.get(c) is None)
-    scores = sum((_vote_row(c, levels[c], method) for c in codes if c not in missing),
-                 np.zeros(len(method.rules), dtype=np.int64))[None, :]
-    for code in missing:  # outer sum of the vote rows, one axis per missing indicator
-        votes = _votes(code, method)
-        scores = (scores[:, None, :] + votes[None, :, :]).reshape(-1, votes.shape[1])
     shape = tuple(len(method.indicators[c].bands) for c in missing)
-    return _Grid(missing, _outcome_codes(scores, method).reshape(shape), len(method.rules))
+    pos: dict[str, Any] = {c: kernel.position_of(c, levels[c], method) for c in codes if c not in missing}
+    for axis, code in enumerate(missing):  # one axis of band positions per missing indicator
+        pos[code] = np.arange(shape[axis]).reshape([-1 if a == axis else 1 for a in range(len(shape))])
+    scores = kernel.scores(pos, method)
+    outcome = kernel.outcome(scores, pos, kernel.margin_of(method))
+    return _Grid(missing, np.broadcast_to(outcome, shape), len(method.rules))
 
 
 def _n_scenarios(union: np.ndarray, n: int) -> np.ndarray:
