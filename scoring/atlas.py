@@ -10,7 +10,7 @@ import re
 from geo.results import Derivation, TownAccess
 
 from ._errors import InputError
-from .engine import evaluate_inputs
+from .engine import evaluate_many
 from .method import Method
 
 
@@ -84,11 +84,11 @@ def build_atlas(derivation: Derivation, method: Method, *, statistics: dict, cur
     """
     experts, paper_inputs = experts or {}, paper_inputs or {}
     _check_towns(derivation, {"statistics": statistics, "curated": curated})
+    provs = [provenance(town, method, statistics, curated) for town in derivation.towns]
+    rows = [{k: prov[k]["value"] for k in method.inputs} for prov in provs]
     towns = []
-    for town in derivation.towns:
-        prov = provenance(town, method, statistics, curated)
-        inputs = {k: prov[k]["value"] for k in method.inputs}
-        entry = {"id": town.town_id, "town": town.town, **evaluate_inputs(inputs, method), "inputs": inputs,
+    for town, prov, inputs, result in zip(derivation.towns, provs, rows, evaluate_many(rows, method)):
+        entry = {"id": town.town_id, "town": town.town, **result, "inputs": inputs,
                  "provenance": prov, "agglomeration": town.as_record(), "input_years": input_years(prov)}
         expert = experts.get(town.town_id) or experts.get(town.town)
         if expert:

@@ -1,6 +1,9 @@
 """Evaluate towns: inputs -> indices -> levels -> scenario scores, with every step explained.
 
-A town's result depends only on its inputs and the method, so :func:`evaluate_inputs` keeps, per
+The arithmetic is the method kernel's (:mod:`scoring.kernel`, one call for all towns not cached);
+this module turns its rows into records and keeps them.
+
+A town's result depends only on its inputs and the method, so :func:`evaluate_many` keeps, per
 method object, the results of the inputs it has seen (and, one level down, the scenario assessment per
 set of levels): a new spatial parameter usually changes one derived input of a few towns and no level,
 and the 27 towns are then scored from these caches. Each call returns a fresh copy (callers own it).
@@ -13,9 +16,11 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from .indicators import compute_indices
+from .indicators import compute_rows
 from .levels import level_of
 from .method import Method, load_method
 from .scenarios import score_scenarios
@@ -25,6 +30,7 @@ from .validate import validate_records
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SCENARIO_KEYS = ("scores", "recommended", "completeness", "provisional", "explanation", "reasons", "tie", "tied",
                  "summary", "possible", "settled", "decisive", "decisive_worst", "decisive_mean", "completions")
+Record = dict[str, Any]
 CACHE_ENTRIES = 4096  # per method and per kind (results by inputs, scenarios by levels); a few MB at most
 
 
@@ -98,41 +104,67 @@ def _scenario(levels: dict, method: Method, memo: _Memo) -> dict:
     return _fresh(found)
 
 
-def evaluate_uncached(inputs: dict, method: Method, scenarios: _Memo | None = None) -> dict:
+def _records(rows: Sequence[Mapping[str, Any]], method: Method, scenarios: _Memo | None) -> list[Record]:
+    """The straightforward evaluation of several towns: one kernel call for their indices and
+    levels, the scenario assessment per set of levels (cached in ``scenarios`` when given)."""
+    computed = compute_rows(rows, method)
+    out = []
+    for inputs, comp in zip(rows, computed):
+        indices = {code: res["value"] for code, res in comp.items()}
+        levels = {code: level_of(indices[code], method.indicators[code].bands) for code in method.levelled}
+        if scenarios is None:
+            full = score_scenarios(levels, method) | assess(levels, method)
+            scenario = {k: full[k] for k in SCENARIO_KEYS}
+        else:
+            scenario = _scenario(levels, method, scenarios)
+        out.append({
+            "indices": indices,
+            "levels": levels,
+            "scenario": scenario,
+            "missing": [name for name in method.inputs if inputs.get(name) is None],
+            "details": {code: {"substituted": res["substituted"], "missing": res["missing"],
+                               "items": res["items"]} for code, res in comp.items()},
+        })
+    return out
+
+
+def evaluate_uncached(inputs: Mapping[str, Any], method: Method, scenarios: _Memo | None = None) -> Record:
     """The straightforward evaluation of one town (the reference the cached path is tested against)."""
-    computed = compute_indices(inputs, method)
-    indices = {code: res["value"] for code, res in computed.items()}
-    levels = {code: level_of(indices[code], method.indicators[code].bands) for code in method.levelled}
-    if scenarios is None:
-        full = score_scenarios(levels, method) | assess(levels, method)
-        scenario = {k: full[k] for k in SCENARIO_KEYS}
-    else:
-        scenario = _scenario(levels, method, scenarios)
-    missing = [name for name in method.inputs if inputs.get(name) is None]
-    return {
-        "indices": indices,
-        "levels": levels,
-        "scenario": scenario,
-        "missing": missing,
-        "details": {code: {"substituted": res["substituted"], "missing": res["missing"],
-                           "items": res["items"]} for code, res in computed.items()},
-    }
+    return _records([inputs], method, scenarios)[0]
 
 
-def evaluate_inputs(inputs: dict, method: Method) -> dict:
+def evaluate_inputs(inputs: Mapping[str, Any], method: Method) -> Record:
     """One town's validated inputs (None = missing) -> result record (a fresh copy; cached per method)."""
-    if not inputs.keys() <= method.inputs.keys():  # names outside the method: no cache, nothing assumed
-        return evaluate_uncached(inputs, method)
+    return evaluate_many([inputs], method)[0]
+
+
+def evaluate_many(rows: Sequence[Mapping[str, Any]], method: Method) -> list[Record]:
+    """Several towns' validated inputs -> result records (fresh copies; cached per method).
+
+    The towns not yet cached are evaluated together (one kernel call); a town whose inputs name
+    something outside the method is evaluated without the cache (nothing assumed).
+    """
     results, scenarios = _memos(method)
-    key = tuple(_value_key(inputs.get(n)) for n in method.inputs)
-    found = results.get(key)
-    if found is None:
-        record = evaluate_uncached(inputs, method, scenarios)
-        found = _frozen(record)
+    out: list[Record | None] = [None] * len(rows)
+    todo: list[int] = []
+    keys: dict[int, tuple[Any, ...]] = {}
+    for i, inputs in enumerate(rows):
+        if not inputs.keys() <= method.inputs.keys():
+            out[i] = evaluate_uncached(inputs, method)
+            continue
+        keys[i] = tuple(_value_key(inputs.get(n)) for n in method.inputs)
+        found = results.get(keys[i])
         if found is None:
-            return record
-        results.put(key, found)
-    return _fresh(found)
+            todo.append(i)
+        else:
+            out[i] = _fresh(found)
+    for i, record in zip(todo, _records([rows[i] for i in todo], method, scenarios)):
+        frozen = _frozen(record)
+        if frozen is not None:
+            results.put(keys[i], frozen)
+            record = _fresh(frozen)  # the caller owns its copy; the cache keeps the bytes
+        out[i] = record
+    return [r for r in out if r is not None]
 
 
 def evaluate_records(records: list[dict], method: Method | None = None, *, source: str = "input",

@@ -8,8 +8,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from . import kernel
 from .method import Indicator, Method
 
@@ -64,20 +62,32 @@ def compute_indices(inputs: Mapping[str, Any], method: Method) -> dict[str, Inde
         An indicator cannot be computed although nothing is missing (e.g. a negative sum under a
         root: the validators refuse such inputs).
     """
-    index, items = kernel.indices({n: [_nan(inputs.get(n))] for n in method.inputs}, method)
+    return compute_rows([inputs], method)[0]
+
+
+def compute_rows(rows: Sequence[Mapping[str, Any]], method: Method) -> list[dict[str, IndexResult]]:
+    """``compute_indices`` of several towns, with one kernel evaluation for all of them."""
+    columns = {n: [_nan(r.get(n)) for r in rows] for n in method.inputs}
+    index, items = kernel.indices(columns, method)
+    return [_explained(r, i, index, items, method) for i, r in enumerate(rows)]
+
+
+def _explained(inputs: Mapping[str, Any], row: int, index: Mapping[str, kernel.FloatArray],
+               items: Mapping[str, list[kernel.FloatArray]], method: Method) -> dict[str, IndexResult]:
+    """Row ``row`` of the kernel's indices as records, with the formula of each in numbers."""
     known: dict[str, Any] = dict(inputs)
     out: dict[str, IndexResult] = {}
     for code, ind in method.indicators.items():
         names = operand_names(ind)
         missing = [n for n in names if known.get(n) is None]
-        value = float(index[code][0])
         if missing:
             out[code] = {"value": None, "missing": missing, "substituted": None, "items": None}
             known[code] = None
             continue
-        shares = [float(x[0]) for x in items[code]] if code in items else None
+        value = float(index[code][row])
+        shares = [float(x[row]) for x in items[code]] if code in items else None
         text = substituted(ind, [known[n] for n in names], shares)
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             raise ValueError(f"indicator {code} cannot be computed: {text} is not a finite number")
         out[code] = {"value": value, "missing": [], "substituted": text, "items": shares}
         known[code] = value
