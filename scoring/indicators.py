@@ -25,7 +25,8 @@ def operand_names(ind: Indicator) -> list[str]:
     return list(ind.inputs)
 
 
-def substituted(ind: Indicator, values: Sequence[float], items: Sequence[float] | None = None) -> str:
+def substituted(ind: Indicator, values: Sequence[float],
+                items: Sequence[float] | None = None) -> str:
     """The indicator's formula with the numbers in it, e.g. ``sqrt(80 * 27.3)``.
 
     Parameters
@@ -73,7 +74,8 @@ def compute_rows(rows: Sequence[Mapping[str, Any]], method: Method) -> list[dict
 
 
 def _explained(inputs: Mapping[str, Any], row: int, index: Mapping[str, kernel.FloatArray],
-               items: Mapping[str, list[kernel.FloatArray]], method: Method) -> dict[str, IndexResult]:
+               items: Mapping[str, list[kernel.FloatArray]], method: Method
+               ) -> dict[str, IndexResult]:
     """Row ``row`` of the kernel's indices as records, with the formula of each in numbers."""
     known: dict[str, Any] = dict(inputs)
     out: dict[str, IndexResult] = {}

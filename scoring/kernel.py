@@ -96,7 +96,7 @@ def indices(values: Mapping[str, npt.ArrayLike], method: Method
 
     Returns
     -------
-    (indices, items) : code -> values, and code -> item shares of ``root_of_item_shares`` indicators.
+    (indices, items) : code -> values; code -> item shares (``root_of_item_shares`` only).
     A negative sum under a root gives NaN (the validators refuse such inputs before).
     """
     known: dict[str, FloatArray] = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
@@ -126,7 +126,7 @@ def upper_bounds(method: Method, code: str) -> FloatArray:
 
 
 def positions(value: npt.ArrayLike, bounds: npt.ArrayLike) -> IntArray:
-    """Band position of each value: the number of upper bounds strictly below it; NaN -> ``MISSING``.
+    """Band position of each value: the number of upper bounds below it; NaN -> ``MISSING``.
 
     Parameters
     ----------
@@ -140,14 +140,14 @@ def positions(value: npt.ArrayLike, bounds: npt.ArrayLike) -> IntArray:
 
 def levels(index: Mapping[str, FloatArray], method: Method,
            bounds: Mapping[str, FloatArray] | None = None) -> dict[str, IntArray]:
-    """Band position of every levelled indicator; ``bounds`` replaces an indicator's upper bounds."""
+    """Band position of every levelled indicator; ``bounds`` replaces an indicator's bounds."""
     bounds = bounds or {}
-    return {code: positions(index[code], bounds[code] if code in bounds else upper_bounds(method, code))
+    return {code: positions(index[code], bounds.get(code, upper_bounds(method, code)))
             for code in method.levelled}
 
 
 def position_of(code: str, level: str | None, method: Method) -> int:
-    """The band position of a level id (None -> ``MISSING``); ValueError naming the allowed levels."""
+    """The band position of a level id (None -> ``MISSING``); ValueError naming allowed levels."""
     if level is None:
         return MISSING
     names = [b.level for b in method.indicators[code].bands]
@@ -167,8 +167,8 @@ def votes(method: Method, code: str) -> ScoreArray:
 
 
 def scores(level: Mapping[str, npt.ArrayLike], method: Method) -> ScoreArray:
-    """(..., scenarios) number of '+' per scenario from band positions (``MISSING`` votes nothing)."""
-    pos = {code: np.asarray(level[code], dtype=np.int64) for code in method.levelled if code in level}
+    """(..., scenarios) number of '+' per scenario from band positions (``MISSING``: no vote)."""
+    pos = {c: np.asarray(level[c], dtype=np.int64) for c in method.levelled if c in level}
     shape = np.broadcast_shapes(*(p.shape for p in pos.values())) if pos else ()
     out = np.zeros((*shape, len(method.rules)), dtype=np.int16)
     for code, p in pos.items():
@@ -190,7 +190,8 @@ def qualifying_mask(score: npt.ArrayLike, margin: npt.ArrayLike) -> IntArray:
     return qualify.astype(np.int64) @ (1 << np.arange(s.shape[-1], dtype=np.int64))
 
 
-def outcome(score: npt.ArrayLike, level: Mapping[str, npt.ArrayLike], margin: npt.ArrayLike) -> IntArray:
+def outcome(score: npt.ArrayLike, level: Mapping[str, npt.ArrayLike],
+            margin: npt.ArrayLike) -> IntArray:
     """The qualifying mask, 0 where no indicator has a level (insufficient data)."""
     mask = qualifying_mask(score, margin)
     available = np.zeros(mask.shape, dtype=bool)

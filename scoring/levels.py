@@ -1,4 +1,4 @@
-"""Bands: which level a value falls in (upper bound inclusive, lower exclusive), by the kernel's rule."""
+"""Bands: which level a value falls in (upper bound inclusive, lower exclusive), by the kernel."""
 from __future__ import annotations
 
 from typing import Any

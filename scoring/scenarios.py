@@ -20,11 +20,11 @@ def score_scenarios(levels: Mapping[str, str | None], method: Method) -> dict[st
     """Count, per scenario, the indicators whose level the rule marks '+'.
 
     Returns {"scores", "recommended", "tie", "tied", "summary", "completeness", "available",
-    "provisional", "reasons", "explanation"}; missing levels (None) are skipped and reported through
-    completeness. ``tie`` is true when more scenarios qualify (score within ``recommend_margin`` of the
-    top) than ``recommend_max`` allows; ``tied`` then lists all of them in rule order (else []), while
-    ``recommended`` keeps its cut list for backward compatibility. ValueError for a level that is not
-    a band of its indicator.
+    "provisional", "reasons", "explanation"}; missing levels (None) are skipped and reported
+    through completeness. ``tie`` is true when more scenarios qualify (score within
+    ``recommend_margin`` of the top) than ``recommend_max`` allows; ``tied`` then lists all of them
+    in rule order (else []), while ``recommended`` keeps its cut list for backward compatibility.
+    ValueError for a level that is not a band of its indicator.
     """
     levelled = method.levelled
     pos = {c: kernel.position_of(c, levels.get(c), method) for c in levelled}
@@ -54,7 +54,7 @@ def score_scenarios(levels: Mapping[str, str | None], method: Method) -> dict[st
 
 def _reasons(pos: Mapping[str, int], levels: Mapping[str, str | None], method: Method
              ) -> dict[str, list[dict[str, Any]]]:
-    """Per scenario, the indicators that gave it a '+' (the kernel's vote table) with the rationale."""
+    """Per scenario, the indicators that gave it a '+' (the kernel's votes), with the rationale."""
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in method.rules}
     for code, p in pos.items():
         if p == kernel.MISSING:
@@ -94,7 +94,8 @@ def qualifying(scores: Scores, method: Method) -> list[str]:
         The qualifying scenarios, ordered as in scenarios.csv.
     """
     names = [s for s in method.scenarios if s in scores]
-    mask = int(kernel.qualifying_mask(np.array([scores[s] for s in names]), kernel.margin_of(method)))
+    row = np.array([scores[s] for s in names])
+    mask = int(kernel.qualifying_mask(row, kernel.margin_of(method)))
     return [s for i, s in enumerate(names) if mask >> i & 1]
 
 
