@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from ._errors import InputError, MethodError
 from .engine import evaluate_records, read_csv_records
-from .method import load_method
+from .method import Method, load_method
 
 PUBLIC_KEYS = ("town", "indices", "levels", "scenario", "missing")
 
 
-def public_record(result: dict) -> dict:
+def public_record(result: dict[str, Any]) -> dict[str, Any]:
     """The documented CLI contract: town, indices, levels, scenario, missing (+ expert if any)."""
     out = {k: result[k] for k in PUBLIC_KEYS}
     out["scenario"] = {k: result["scenario"][k] for k in ("scores", "recommended", "completeness", "explanation",
@@ -21,7 +23,7 @@ def public_record(result: dict) -> dict:
     return out
 
 
-def _uncertainty_lines(s: dict) -> list[str]:
+def _uncertainty_lines(s: dict[str, Any]) -> list[str]:
     """The tie, and for an unsettled town the possible scenarios and the most decisive missing input."""
     lines = [f"tie: {s['summary']}"] if s["tie"] else []
     if not s["settled"]:
@@ -30,7 +32,7 @@ def _uncertainty_lines(s: dict) -> list[str]:
     return lines
 
 
-def _table(results: list[dict], method) -> str:
+def _table(results: list[dict[str, Any]], method: Method) -> str:
     lines = []
     for r in results:
         lines.append(f"{r['town']}  (completeness {r['scenario']['completeness']})")
@@ -47,7 +49,7 @@ def _table(results: list[dict], method) -> str:
     return "\n".join(lines)
 
 
-def _atlas(method, as_json: bool) -> int:
+def _atlas(method: Method, as_json: bool) -> int:
     from .pipeline import Pipeline
 
     atlas = Pipeline().run()
@@ -69,7 +71,7 @@ def _atlas(method, as_json: bool) -> int:
     return 0
 
 
-def _robustness(args) -> int:
+def _robustness(args: argparse.Namespace) -> int:
     import time
 
     from .pipeline import Pipeline
@@ -87,7 +89,7 @@ def _robustness(args) -> int:
     return 0
 
 
-def progress_bar(stream, width: int = 40):
+def progress_bar(stream: TextIO, width: int = 40) -> Callable[[int, int], None]:
     """A progress callback (done, total) drawing a bar on ``stream``; a newline when done."""
     def show(done: int, total: int) -> None:
         filled = width * done // total

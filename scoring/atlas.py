@@ -6,6 +6,7 @@ role of each input (statistical, derived, curated) comes from data/method/inputs
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from geo.results import Derivation, TownAccess
 
@@ -14,7 +15,7 @@ from .engine import evaluate_many
 from .method import Method
 
 
-def _from_table(table: dict, tid: str, name: str, unit: str, what: str) -> dict:
+def _from_table(table: dict[str, Any], tid: str, name: str, unit: str, what: str) -> dict[str, Any]:
     row = table.get(tid, {}).get(name)
     if row is None:
         return {"value": None, "status": "missing", "source": f"missing: no {what} value", "unit": unit}
@@ -27,7 +28,7 @@ def _from_table(table: dict, tid: str, name: str, unit: str, what: str) -> dict:
     return out | ({"rule_check": row["rule_check"]} if row.get("rule_check") else {})
 
 
-def _derived(town: TownAccess, name: str, rule: str, unit: str) -> dict:
+def _derived(town: TownAccess, name: str, rule: str, unit: str) -> dict[str, Any]:
     flag = town.flags().get(rule)
     if flag is None:
         return {"value": None, "status": "missing", "source": "missing: the spatial derivation has no rule for it",
@@ -36,7 +37,7 @@ def _derived(town: TownAccess, name: str, rule: str, unit: str) -> dict:
     return {"value": flag.value, "status": flag.status, "source": f"{prefix}: {flag.reason}", "unit": unit}
 
 
-def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict) -> dict:
+def provenance(town: TownAccess, method: Method, statistics: dict[str, Any], curated: dict[str, Any]) -> dict[str, Any]:
     """input name -> {value, status, source, unit[, period]} for one town."""
     out = {}
     for name, spec in method.inputs.items():
@@ -49,7 +50,7 @@ def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict
     return out
 
 
-def input_years(prov: dict) -> list[str]:
+def input_years(prov: dict[str, Any]) -> list[str]:
     """The distinct years (four digits) in the periods of a town's non-missing inputs."""
     years = set()
     for p in prov.values():
@@ -58,7 +59,7 @@ def input_years(prov: dict) -> list[str]:
     return sorted(years)
 
 
-def _paper_check(inputs: dict, prov: dict, paper_row: dict, method: Method) -> list[dict]:
+def _paper_check(inputs: dict[str, Any], prov: dict[str, Any], paper_row: dict[str, Any], method: Method) -> list[dict[str, Any]]:
     """The paper's printed value of every derived input beside the derived one, and why they differ."""
     return [{"input": k, "paper": float(paper_row[k]), "derived": inputs[k],
              "differs": inputs[k] is None or float(paper_row[k]) != inputs[k],
@@ -66,7 +67,7 @@ def _paper_check(inputs: dict, prov: dict, paper_row: dict, method: Method) -> l
             for k in method.input_names("derived") if k in paper_row]
 
 
-def _check_towns(derivation: Derivation, tables: dict) -> None:
+def _check_towns(derivation: Derivation, tables: dict[str, Any]) -> None:
     known = {t.town_id for t in derivation.towns}
     unknown = [f"{name}: town_id '{t}' is not one of the towns ({', '.join(sorted(known))})"
                for name, table in tables.items() for t in table if t not in known]
@@ -74,8 +75,8 @@ def _check_towns(derivation: Derivation, tables: dict) -> None:
         raise InputError(unknown, source="data/")
 
 
-def build_atlas(derivation: Derivation, method: Method, *, statistics: dict, curated: dict,
-                experts: dict | None = None, paper_inputs: dict | None = None) -> dict:
+def build_atlas(derivation: Derivation, method: Method, *, statistics: dict[str, Any], curated: dict[str, Any],
+                experts: dict[str, Any] | None = None, paper_inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """One scored record per town, with the parameters that produced it.
 
     Returns {"parameters": {"spatial", "method"}, "towns": [...]}; each town has id, town, indices,

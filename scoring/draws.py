@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Choice:
     default: float
     description: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"choice": self.name, "kind": self.kind, "target": self.target, "scale": self.scale,
                 "low": self.low, "high": self.high, "distribution": self.distribution,
                 "default": self.default, "description": self.description}
@@ -110,7 +111,7 @@ def load_choices(method: Method, path: str | Path = CHOICES_FILE, *,
     return tuple(out)
 
 
-def _read(path: Path, problems: list[str]) -> list[dict]:
+def _read(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     return _read_csv(path, list(COLUMNS), problems)
 
 
@@ -126,7 +127,7 @@ def _number(text: str, col: str, where: str, problems: list[str]) -> float | Non
     return x
 
 
-def _parse_row(row: dict, where: str, problems: list[str]) -> Choice | None:
+def _parse_row(row: dict[str, Any], where: str, problems: list[str]) -> Choice | None:
     """The row's fields, typed and checked on their own (not yet against the method)."""
     before = len(problems)
     name = (row["choice"] or "").strip()
@@ -136,11 +137,12 @@ def _parse_row(row: dict, where: str, problems: list[str]) -> Choice | None:
         if row[col] not in allowed:
             problems.append(f"{where}: {col} '{row[col]}' not one of {', '.join(allowed)}")
     low, high, default = (_number(row[c], c, where, problems) for c in ("low", "high", "default"))
-    if None not in (low, high, default) and not low <= default <= high:
+    if low is not None and high is not None and default is not None and not low <= default <= high:
         problems.append(f"{where}: needs low <= default <= high, got {low:g}, {default:g}, {high:g}")
-    if row["distribution"] == "integer" and None not in (low, high) and (low != int(low) or high != int(high)):
+    whole = low is None or high is None or (low == int(low) and high == int(high))
+    if row["distribution"] == "integer" and not whole:
         problems.append(f"{where}: an integer distribution needs whole low and high")
-    if len(problems) > before:
+    if len(problems) > before or low is None or high is None or default is None:
         return None
     return Choice(name, row["kind"], (row["target"] or "").strip(), row["scale"], low, high,
                   row["distribution"], default, row["description"])
@@ -180,8 +182,10 @@ def _check_spatial(c: Choice, base: Params) -> list[str]:
     spec, out = specs[c.target], []
     if c.scale != "absolute":
         out.append("a spatial param takes absolute values (scale absolute)")
-    if not (spec.min <= c.low and c.high <= spec.max):
-        out.append(f"range {c.low:g}-{c.high:g} outside geo_params.csv's {spec.min:g}-{spec.max:g} {spec.unit}")
+    lo = -math.inf if spec.min is None else spec.min
+    hi = math.inf if spec.max is None else spec.max
+    if not (lo <= c.low and c.high <= hi):
+        out.append(f"range {c.low:g}-{c.high:g} outside geo_params.csv's {lo:g}-{hi:g} {spec.unit}")
     if spec.type == "integer" and c.distribution != "integer":
         out.append(f"{c.target} is an integer: use distribution integer")
     if c.default != base[c.target]:

@@ -38,23 +38,26 @@ class _Memo:
     """A bounded, thread-safe LRU map (the per-method caches)."""
 
     def __init__(self, size: int):
-        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+        self.size = size
+        self._data: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def get(self, key):
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
         with self._lock:
             value = self._data.get(key)
             if value is not None:
                 self._data.move_to_end(key)
             return value
 
-    def put(self, key, value) -> None:
+    def put(self, key: tuple[Any, ...], value: bytes) -> None:
         with self._lock:
             self._data[key] = value
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
 
 
-_MEMOS: dict[int, tuple] = {}  # id(method) -> (weakref to it, results memo, scenarios memo)
+# id(method) -> (weakref to it, results memo, scenarios memo)
+_MEMOS: dict[int, tuple[weakref.ref[Method], _Memo, _Memo]] = {}
 _MEMOS_LOCK = threading.Lock()
 
 
@@ -65,12 +68,12 @@ def _memos(method: Method) -> tuple[_Memo, _Memo]:
     with _MEMOS_LOCK:
         entry = _MEMOS.get(key)
         if entry is None or entry[0]() is not method:
-            ref = weakref.ref(method, lambda _r, k=key: _MEMOS.pop(k, None))
+            ref = weakref.ref(method, lambda _r: _MEMOS.pop(key, None))
             entry = _MEMOS[key] = (ref, _Memo(CACHE_ENTRIES), _Memo(CACHE_ENTRIES))
         return entry[1], entry[2]
 
 
-def _frozen(record: dict) -> bytes | None:
+def _frozen(record: dict[str, Any]) -> bytes | None:
     """A result kept as marshal bytes: loading them is a deep copy made in C (dicts keep their order).
     None when the record holds what marshal cannot write (e.g. a numpy scalar): then it is not cached."""
     try:
@@ -79,18 +82,19 @@ def _frozen(record: dict) -> bytes | None:
         return None
 
 
-def _fresh(frozen: bytes) -> dict:
-    return marshal.loads(frozen)
+def _fresh(frozen: bytes) -> dict[str, Any]:
+    record: dict[str, Any] = marshal.loads(frozen)
+    return record
 
 
-def _value_key(v):
+def _value_key(v: Any) -> tuple[Any, ...] | None:
     """A cache key telling apart what compares equal but prints differently (-0.0 and 0.0, 1 and 1.0)."""
     if v is None:
         return None
     return (v.__class__, v, math.copysign(1.0, v) if isinstance(v, float) and v == 0 else 0)
 
 
-def _scenario(levels: dict, method: Method, memo: _Memo) -> dict:
+def _scenario(levels: dict[str, Any], method: Method, memo: _Memo) -> dict[str, Any]:
     """score_scenarios | assess for one set of levels (cached per method)."""
     key = tuple(levels[c] for c in method.levelled)
     found = memo.get(key)
@@ -167,8 +171,8 @@ def evaluate_many(rows: Sequence[Mapping[str, Any]], method: Method) -> list[Rec
     return [r for r in out if r is not None]
 
 
-def evaluate_records(records: list[dict], method: Method | None = None, *, source: str = "input",
-                     experts: dict | None = None) -> list[dict]:
+def evaluate_records(records: list[dict[str, Any]], method: Method | None = None, *, source: str = "input",
+                     experts: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Validate every record (raising InputError with all problems) and evaluate each town."""
     method = method or load_method()
     clean = validate_records(records, method, source=source)
@@ -182,12 +186,12 @@ def evaluate_records(records: list[dict], method: Method | None = None, *, sourc
     return out
 
 
-def read_csv_records(path: str | Path) -> list[dict]:
+def read_csv_records(path: str | Path) -> list[dict[str, Any]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
-def load_expert_judgments(path: str | Path | None = None, method: Method | None = None) -> dict:
+def load_expert_judgments(path: str | Path | None = None, method: Method | None = None) -> dict[str, Any]:
     """Expert-recorded scenarios of data/expert_judgments.csv (or ``path``)."""
     from .loaders import load_expert_judgments as load
 

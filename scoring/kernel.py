@@ -187,7 +187,8 @@ def qualifying_mask(score: npt.ArrayLike, margin: npt.ArrayLike) -> IntArray:
     s = np.asarray(score)
     best = s.max(axis=-1, keepdims=True)
     qualify = s >= best - np.asarray(margin)[..., None]
-    return qualify.astype(np.int64) @ (1 << np.arange(s.shape[-1], dtype=np.int64))
+    mask: IntArray = qualify.astype(np.int64) @ (1 << np.arange(s.shape[-1], dtype=np.int64))
+    return mask
 
 
 def outcome(score: npt.ArrayLike, level: Mapping[str, npt.ArrayLike],

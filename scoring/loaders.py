@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from ._errors import InputError
-from .method import Method, load_texts
+from .method import Method, TextKey, load_texts
 from .validate import validate_record
 
 VALUE_COLUMNS = ("town_id", "input", "value", "unit", "period", "source", "note")
 STATUSES = ("sourced", "derived", "missing")
 
 
-def read_rows(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
-def load_values(path: Path, method: Method, role: str) -> dict:
+def load_values(path: Path, method: Method, role: str) -> dict[str, dict[str, dict[str, str]]]:
     """A long table of input values (town_id, input, value, unit, period, source, note[, status]).
 
     Returns town_id -> {input: {value, unit, period, source, note, status}}. A row with an empty value
@@ -27,7 +28,8 @@ def load_values(path: Path, method: Method, role: str) -> dict:
     """
     path = Path(path)
     rows = read_rows(path)
-    out, problems = {}, []
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    problems: list[str] = []
     allowed = method.input_names(role)
     for n, r in enumerate(rows, start=2):
         where = f"{path.name} row {n} town '{r.get('town_id')}'"
@@ -54,10 +56,11 @@ def load_values(path: Path, method: Method, role: str) -> dict:
     return out
 
 
-def load_expert_judgments(path: Path, method: Method) -> dict:
+def load_expert_judgments(path: Path, method: Method) -> dict[str, Any]:
     """Expert-recorded scenarios: town -> {scenarios, author, date, rationale, source}."""
     path = Path(path)
-    problems, out = [], {}
+    problems: list[str] = []
+    out: dict[str, dict[str, Any]] = {}
     for n, row in enumerate(read_rows(path), start=2):
         scen = [s for s in row.get("scenarios", "").split("|") if s]
         bad = [s for s in scen if s not in method.scenarios]
@@ -73,7 +76,7 @@ def load_expert_judgments(path: Path, method: Method) -> dict:
     return out
 
 
-def load_paper_inputs(path: Path) -> dict:
+def load_paper_inputs(path: Path) -> dict[str, dict[str, str]]:
     """The paper's printed inputs (Tables 2-4): lower-case town name -> row; {} when the file is absent."""
     path = Path(path)
     return {r["town"].lower(): r for r in read_rows(path)} if path.exists() else {}
@@ -90,9 +93,9 @@ TEXT_FIELDS = {
 }
 
 
-def data_texts_required(root: Path) -> dict:
+def data_texts_required(root: Path) -> dict[TextKey, tuple[str, str | None]]:
     """(file, key, field) -> (where, English text) for every non-empty descriptive text of a data root."""
-    req = {}
+    req: dict[TextKey, tuple[str, str | None]] = {}
     for name, (keys, fields) in TEXT_FIELDS.items():
         path = Path(root) / name
         if not path.exists():
@@ -109,7 +112,7 @@ def data_texts_required(root: Path) -> dict:
         path = Path(root) / "shapefiles" / shp
         if not path.exists():
             continue
-        import pyogrio
+        import pyogrio  # type: ignore[import-untyped]  # no type information published
 
         names = pyogrio.read_dataframe(path, columns=[id_col, "name"], read_geometry=False)
         for n, (lid, text) in enumerate(zip(names[id_col], names["name"]), start=1):
@@ -118,7 +121,7 @@ def data_texts_required(root: Path) -> dict:
     return req
 
 
-def load_data_texts(root: Path) -> dict:
+def load_data_texts(root: Path) -> dict[TextKey, dict[str, str]]:
     """The data root's translations (``texts.csv``): (file, key, field) -> {en, ru, kk}; every text a page
     shows must be translated, or InputError names the file, row and field (scoring.method.load_texts)."""
     problems: list[str] = []

@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._errors import MethodError
 
@@ -18,6 +19,11 @@ AGGREGATIONS = ("mean", "geometric_mean", "root_of_sum", "root_of_item_shares")
 INPUT_KINDS = ("share", "index", "rate", "count", "total", "binary")
 INPUT_ROLES = ("statistical", "derived", "curated")  # from a statistics office, from spatial data, curated by hand
 EXPORT_NAME_MAX = 10  # shapefile field names
+
+
+Rule = dict[str, tuple[frozenset[str], str]]  # indicator -> (levels marked '+', rationale)
+TextKey = tuple[str, str, str]  # (file, key, field) of a translated text
+Row = dict[str, str]  # a CSV row
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,11 @@ class Indicator:
     code: str
     symbol: str
     aggregation: str
-    inputs: tuple  # names, or (count, total) pairs for root_of_item_shares
+    inputs: tuple[Any, ...]  # names (str), or (count, total) pairs for root_of_item_shares
     levelled: bool
-    names: dict
+    names: dict[str, str]
     formula: str
-    bands: tuple = ()
+    bands: tuple[Band, ...] = ()
     export_name: str = ""
 
 
@@ -56,14 +62,14 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Method:
-    indicators: dict  # code -> Indicator, in computation order
-    inputs: dict  # name -> InputSpec
-    scenarios: dict  # id -> dict(name_*, meaning_en, colour, order)
-    rules: dict  # scenario -> {indicator: (frozenset(levels), rationale)}
-    settings: dict
+    indicators: dict[str, Indicator]  # in computation order
+    inputs: dict[str, InputSpec]
+    scenarios: dict[str, dict[str, str]]  # id -> name_*, meaning_en, colour, order
+    rules: dict[str, Rule]  # scenario -> its rule
+    settings: dict[str, Any]
     source_dir: str = ""
-    files: dict = field(default_factory=dict)
-    texts: dict = field(default_factory=dict)  # (file, key, field) -> {"en", "ru", "kk"} (texts.csv)
+    files: dict[str, Any] = field(default_factory=dict)
+    texts: dict[TextKey, dict[str, str]] = field(default_factory=dict)  # -> en, ru, kk (texts.csv)
 
     @property
     def levelled(self) -> list[str]:
@@ -73,7 +79,7 @@ class Method:
         """Input names in method order, optionally only those of one role."""
         return [n for n, s in self.inputs.items() if role is None or s.role == role]
 
-    def as_parameters(self) -> dict:
+    def as_parameters(self) -> dict[str, Any]:
         """The parameters that produced a result (bands, rules, settings), JSON-ready."""
         return {
             "bands": {c: [[b.level, None if math.isinf(b.upper) else b.upper] for b in i.bands]
@@ -86,7 +92,7 @@ class Method:
         }
 
 
-def _read_csv(path: Path, required: list[str], problems: list[str]) -> list[dict]:
+def _read_csv(path: Path, required: list[str], problems: list[str]) -> list[Row]:
     if not path.exists():
         problems.append(f"{path.name}: file not found at {path}")
         return []
@@ -116,9 +122,9 @@ def _num(text: str, where: str, problems: list[str], *, allow_empty: bool) -> fl
     return value
 
 
-def _load_settings(path: Path, problems: list[str]) -> dict:
+def _load_settings(path: Path, problems: list[str]) -> dict[str, Any]:
     try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
+        settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"{path.name}: file not found at {path}")
         return {}
@@ -141,7 +147,7 @@ def _load_settings(path: Path, problems: list[str]) -> dict:
     return settings
 
 
-def _load_inputs(path: Path, problems: list[str]) -> dict:
+def _load_inputs(path: Path, problems: list[str]) -> dict[str, InputSpec]:
     rows = _read_csv(path, ["input", "indicator", "kind", "role", "derived_by", "export_name", "min", "max", "unit", "symbol",
                             "description"], problems)
     specs = {}
@@ -171,9 +177,9 @@ def _check_export_name(name: str, where: str, problems: list[str]) -> None:
         problems.append(f"{where}: export_name '{name}' must be 1-{EXPORT_NAME_MAX} letters, digits or _")
 
 
-def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
+def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict[str, tuple[Band, ...]]:
     rows = _read_csv(path, ["indicator", "order", "level", "upper_bound"], problems)
-    by_ind: dict[str, list] = {}
+    by_ind: dict[str, list[tuple[float, float | None, str, str]]] = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['indicator']}/{row['level']})"
         order = _num(row["order"], f"{where} order", problems, allow_empty=False)
@@ -203,7 +209,8 @@ def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
     return bands
 
 
-def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str]) -> dict:
+def _load_indicators(path: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[Band, ...]],
+                     problems: list[str]) -> dict[str, Indicator]:
     rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "export_name", "name_en",
                             "name_ru", "name_kk", "formula"], problems)
     out: dict[str, Indicator] = {}
@@ -214,6 +221,7 @@ def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str])
             problems.append(f"{where}: aggregation '{agg}' not one of {', '.join(AGGREGATIONS)}")
             continue
         parts = [p.strip() for p in row["inputs"].split(";") if p.strip()]
+        spec: tuple[Any, ...]
         if agg == "root_of_item_shares":
             pairs = [tuple(p.split("/")) for p in parts]
             if any(len(p) != 2 for p in pairs):
@@ -240,9 +248,10 @@ def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str])
     return out
 
 
-def _load_rules(path: Path, scenarios: dict, indicators: dict, problems: list[str]) -> dict:
+def _load_rules(path: Path, scenarios: dict[str, dict[str, str]], indicators: dict[str, Indicator],
+                problems: list[str]) -> dict[str, Rule]:
     rows = _read_csv(path, ["scenario", "indicator", "levels", "rationale"], problems)
-    rules: dict[str, dict] = {s: {} for s in scenarios}
+    rules: dict[str, Rule] = {s: {} for s in scenarios}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['scenario']}/{row['indicator']})"
         if row["scenario"] not in scenarios:
@@ -267,7 +276,8 @@ TEXT_LANGS = ("en", "ru", "kk")
 TEXT_COLUMNS = ("file", "key", "field", *TEXT_LANGS)
 
 
-def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
+def load_texts(path: Path, required: dict[TextKey, tuple[str, str | None]],
+               problems: list[str]) -> dict[TextKey, dict[str, str]]:
     """A translation table (file, key, field, en, ru, kk): the data's descriptive texts in each language.
 
     ``required`` maps (file, key, field) -> (where, text): every text the pages show, with the data
@@ -279,7 +289,7 @@ def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
     before = len(problems)
     rows = _read_csv(path, list(TEXT_COLUMNS), problems)
     readable = len(problems) == before
-    out: dict[tuple, dict] = {}
+    out: dict[TextKey, dict[str, str]] = {}
     for n, row in enumerate(rows, start=2):
         ident = (row["file"], row["key"], row["field"])
         where = f"{path.name} row {n} ({row['file']} {row['key']} {row['field']})"
@@ -305,9 +315,11 @@ def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
     return out
 
 
-def _method_texts(d: Path, inputs: dict, bands: dict, scenarios: dict, indicators: dict, problems: list[str]) -> dict:
+def _method_texts(d: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[Band, ...]],
+                  scenarios: dict[str, dict[str, str]], indicators: dict[str, Indicator],
+                  problems: list[str]) -> dict[TextKey, dict[str, str]]:
     """The method's descriptive texts that pages show, each with the row it comes from."""
-    req: dict[tuple, tuple] = {}
+    req: dict[TextKey, tuple[str, str | None]] = {}
     for n, row in enumerate(_read_csv(d / "scenario_rules.csv", ["scenario", "indicator", "rationale"], []), start=2):
         key = f"{row['scenario']}/{row['indicator']}"
         req[("scenario_rules.csv", key, "rationale")] = (f"scenario_rules.csv row {n} ({key})", row["rationale"])
@@ -315,11 +327,11 @@ def _method_texts(d: Path, inputs: dict, bands: dict, scenarios: dict, indicator
         req[("scenarios.csv", sid, "meaning_en")] = (f"scenarios.csv ({sid})", row["meaning_en"])
     for name, spec in inputs.items():
         req[("inputs.csv", name, "description")] = (f"inputs.csv ({name})", spec.description)
-    for name, row in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # a parameter's help text
-        for n, r in enumerate(_read_csv(d / name, [row, "description"], []), start=2):
-            req[(name, r[row], "description")] = (f"{name} row {n} ({r[row]})", r["description"])
-    for code, ind in indicators.items():  # formulas: words in them are translated, names and numbers kept
-        req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", ind.formula)
+    for name, column in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # help texts
+        for n, r in enumerate(_read_csv(d / name, [column, "description"], []), start=2):
+            req[(name, r[column], "description")] = (f"{name} row {n} ({r[column]})", r["description"])
+    for code, indicator in indicators.items():  # formulas: words translated, names and numbers kept
+        req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", indicator.formula)
     for ind, items in bands.items():
         for b in items:
             key = f"{ind}/{b.level}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .engine import DATA_DIR, evaluate_records, load_expert_judgments, read_csv_records
 from .method import Method, load_method
@@ -16,10 +17,12 @@ PAPER_SOURCE = ("Maimurunova A., Auezova Z., Daniyarova M., Imramziyeva M. (2025
 def printed_tolerance(printed: str) -> float:
     """One unit of the last printed digit: covers both rounding and the paper's truncation."""
     exponent = Decimal(printed.strip()).as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': NaN or infinity
+        raise ValueError(f"printed value '{printed}' is not a finite number")
     return 10.0 ** exponent
 
 
-def load_paper(paper_dir: Path | None = None) -> dict:
+def load_paper(paper_dir: Path | None = None) -> dict[str, Any]:
     d = Path(paper_dir) if paper_dir else PAPER_DIR
     return {
         "inputs": read_csv_records(d / "inputs.csv"),
@@ -29,13 +32,14 @@ def load_paper(paper_dir: Path | None = None) -> dict:
     }
 
 
-def recomputed_value(result: dict, output: str) -> float:
+def recomputed_value(result: dict[str, Any], output: str) -> float:
+    """The recomputed figure the paper prints as ``output`` (an indicator, or investment_item_<n>)."""
     if output.startswith("investment_item_"):
-        return result["details"]["investment"]["items"][int(output.rsplit("_", 1)[1]) - 1]
-    return result["indices"][output]
+        return float(result["details"]["investment"]["items"][int(output.rsplit("_", 1)[1]) - 1])
+    return float(result["indices"][output])
 
 
-def compare(method: Method | None = None, paper: dict | None = None) -> list[dict]:
+def compare(method: Method | None = None, paper: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per printed figure: printed and recomputed value and level, flags and the reason."""
     method = method or load_method()
     paper = paper or load_paper()
@@ -61,16 +65,16 @@ def compare(method: Method | None = None, paper: dict | None = None) -> list[dic
     return rows
 
 
-def paper_levels(paper: dict, town: str, *, prefer_table: str = "Table 3") -> dict:
+def paper_levels(paper: dict[str, Any], town: str, *, prefer_table: str = "Table 3") -> dict[str, Any]:
     """The six levels as the paper prints them (Table 2-4, or Table 5 where they disagree)."""
     rows = [r for r in paper["printed"] if r["town"] == town and r["printed_level"]]
-    levels = {}
+    levels: dict[str, str] = {}
     for r in sorted(rows, key=lambda r: r["table"] != prefer_table):
         levels.setdefault(r["output"], r["printed_level"])
     return levels
 
 
-def scenario_comparison(method: Method | None = None, paper: dict | None = None) -> list[dict]:
+def scenario_comparison(method: Method | None = None, paper: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per town: the paper's '+' counts, the rule's scores from the paper's levels and from the
     recomputed levels, and Spearman's rank correlation of each with the paper."""
     method = method or load_method()
@@ -97,7 +101,7 @@ def scenario_comparison(method: Method | None = None, paper: dict | None = None)
     return out
 
 
-def _f(x, nd=4):
+def _f(x: object, nd: int = 4) -> str:
     if x is None:
         return "-"
     return f"{x:.{nd}f}" if isinstance(x, float) else str(x)

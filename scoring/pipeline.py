@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo import ParamError
 from geo.agglomeration import SpatialModel
@@ -33,10 +34,10 @@ class Sources:
 
     root: Path
     method: Method
-    statistics: dict  # town_id -> {input: row}, role statistical
-    curated: dict  # town_id -> {input: row}, role curated
-    experts: dict
-    paper_inputs: dict
+    statistics: dict[str, Any]  # town_id -> {input: row}, role statistical
+    curated: dict[str, Any]  # town_id -> {input: row}, role curated
+    experts: dict[str, Any]
+    paper_inputs: dict[str, Any]
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> "Sources":
@@ -55,7 +56,7 @@ class Sources:
                    paper_inputs=load_paper_inputs(root / "paper" / "inputs.csv"))
 
 
-def with_reserves(curated: dict, reserves: dict) -> dict:
+def with_reserves(curated: dict[str, Any], reserves: dict[str, Any]) -> dict[str, Any]:
     """Curated values with the reserve rule's: a sourced value (the paper's) stays, the rule's answer
     beside it as ``rule_check``; elsewhere the rule's value (or its reason for missing) is used."""
     out = {t: dict(v) for t, v in curated.items()}
@@ -86,7 +87,8 @@ class Pipeline:
         self.spatial = SpatialModel(load_layers(self.sources.root))
         self.networks_root = Path(networks_root) if networks_root else DEFAULT_ROOT
         self.max_versions = max_versions
-        self._models: OrderedDict = OrderedDict()  # (name, sha256) -> SpatialModel of an imported version
+        # (name, sha256) -> SpatialModel of an imported version
+        self._models: OrderedDict[tuple[str, str], SpatialModel] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -97,7 +99,7 @@ class Pipeline:
         """The network versions: ``shipped`` and every imported one."""
         return available(self.networks_root)
 
-    def network_info(self, name: str) -> dict:
+    def network_info(self, name: str) -> dict[str, Any]:
         """Name, source file, date and sha256 of a version; ParamError naming ``network`` if unknown."""
         try:
             return version_info(name, self.networks_root)
@@ -124,8 +126,8 @@ class Pipeline:
                 self._models.popitem(last=False)
         return model
 
-    def run(self, params: Params | None = None, *, statistics: dict | None = None, curated: dict | None = None,
-            experts: dict | None = None) -> dict:
+    def run(self, params: Params | None = None, *, statistics: dict[str, Any] | None = None, curated: dict[str, Any] | None = None,
+            experts: dict[str, Any] | None = None) -> dict[str, Any]:
         """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped ones if given.
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ._errors import InputError, MethodError
 from .loaders import read_rows
@@ -15,10 +16,10 @@ from .loaders import read_rows
 CATEGORIES = ("years", "base_exists", "depleted", "not_extractive", "imported_raw_material", "not_found")
 
 
-def load_rule(path: Path) -> dict:
+def load_rule(path: Path) -> dict[str, Any]:
     """The rule, validated: min_years and reference_year numbers, an outcome per category."""
     try:
-        rule = json.loads(Path(path).read_text(encoding="utf-8"))
+        rule: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise MethodError([f"{Path(path).name}: cannot be read ({exc})"]) from None
     problems = [f"{Path(path).name}: '{k}' must be a number" for k in ("min_years", "reference_year")
@@ -32,7 +33,7 @@ def load_rule(path: Path) -> dict:
     return rule
 
 
-def apply_rule(row: dict, rule: dict) -> tuple[float | None, str]:
+def apply_rule(row: dict[str, Any], rule: dict[str, Any]) -> tuple[float | None, str]:
     """One town's reserve statement -> (0, 100 or None, the reason in words)."""
     cat, n = row["category"], rule["min_years"]
     if cat != "years":
@@ -49,7 +50,7 @@ def apply_rule(row: dict, rule: dict) -> tuple[float | None, str]:
     return None, f"{why}: the range straddles min_years = {n:g}"
 
 
-def reserve_values(path: Path, rule: dict) -> dict:
+def reserve_values(path: Path, rule: dict[str, Any]) -> dict[str, Any]:
     """town_id -> {special_raw_materials: row in the long format of scoring.loaders (status, source, ...)}."""
     path = Path(path)
     out, problems = {}, []
@@ -71,7 +72,7 @@ def reserve_values(path: Path, rule: dict) -> dict:
     return out
 
 
-def _years_ok(r: dict) -> bool:
+def _years_ok(r: dict[str, Any]) -> bool:
     try:
         return float(r["years_low"]) <= float(r["years_high"]) and int(r["statement_year"]) > 1900
     except ValueError:

@@ -30,17 +30,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from geo.agglomeration import SpatialModel
+from geo.junctions import Lines
 from geo.params import Params, default_params
 
-from .draws import CHOICES_FILE, Choice, Design, design, load_choices
 from . import kernel
+from .draws import CHOICES_FILE, Choice, Design, design, load_choices
 from .method import Method
+from .pipeline import Pipeline
 from .sensitivity import sobol_indices
 
 Progress = Callable[[int, int], None]  # (done, total): percent of the run, total = PROGRESS_TOTAL
@@ -60,7 +63,7 @@ class _Graph:
     not transpose per search), ``perm`` the pair of each stored entry.
     """
 
-    def __init__(self, spatial, base: Params):
+    def __init__(self, spatial: SpatialModel, base: Params):
         net = spatial.network(base)
         self.n = net.n_nodes
         self.classes = [c for c, _ in base.speeds]
@@ -138,7 +141,7 @@ def _symmetric(n: int, pa: np.ndarray, pb: np.ndarray) -> tuple[csr_matrix, np.n
 class _Junctions:
     """Per town, the sorted distances (km) to each distinct major line identity of the base types."""
 
-    def __init__(self, lines, base: Params):
+    def __init__(self, lines: Lines, base: Params):
         types = set(base.corridor_line_types)
         ids = [lines.identity(j, base.group_named_corridors) for j in range(len(lines.ids))]
         groups: dict[str, list[int]] = {}
@@ -159,8 +162,8 @@ class _Junctions:
 class Outcomes:
     """Per evaluated row and town: indices, level positions (-1 = missing), scores, outcome mask."""
 
-    indices: dict  # code -> (rows, towns) float, NaN = missing
-    levels: dict  # levelled code -> (rows, towns) int
+    indices: dict[str, Any]  # code -> (rows, towns) float, NaN = missing
+    levels: dict[str, Any]  # levelled code -> (rows, towns) int
     scores: np.ndarray  # (rows, towns, scenarios)
     mask: np.ndarray  # (rows, towns) bit i = i-th scenario qualifies; 0 = insufficient data
 
@@ -170,7 +173,7 @@ VARIED_RULES = ("in_fua", "near_large_city", "corridor_junction")  # the spatial
 class DrawModel:
     """Everything fixed between draws, and ``evaluate(rows)`` for a matrix of choice values."""
 
-    def __init__(self, pipeline, choices: tuple[Choice, ...], *, base: Params | None = None):
+    def __init__(self, pipeline: Pipeline, choices: tuple[Choice, ...], *, base: Params | None = None):
         base = base or default_params()
         if base.planned_roads:
             raise ValueError("robustness runs on parameters without planned roads")
@@ -203,13 +206,13 @@ class DrawModel:
     def _spatial(self, rows: np.ndarray, name: str) -> np.ndarray:
         return self.column(rows, "spatial param", name, self.base[name])
 
-    def _derived(self, rows: np.ndarray, progress: Progress | None) -> dict:
+    def _derived(self, rows: np.ndarray, progress: Progress | None) -> dict[str, Any]:
         """The spatial rules the draws vary, per (row, town), under their input names."""
         by_rule = self._by_rule(rows, progress)
         return {name: by_rule[s.derived_by] for name, s in self.method.inputs.items()
                 if s.role == "derived" and s.derived_by in VARIED_RULES}
 
-    def _by_rule(self, rows: np.ndarray, progress: Progress | None) -> dict:
+    def _by_rule(self, rows: np.ndarray, progress: Progress | None) -> dict[str, Any]:
         g = self.graph
         detours = np.column_stack([self._spatial(rows, f"detour_{c}") for c in g.classes])
         speeds = np.column_stack([self._spatial(rows, f"speed_{c}") for c in g.classes])
@@ -225,7 +228,7 @@ class DrawModel:
                                                              self._spatial(rows, "corridor_min_lines"))
         return out
 
-    def _inputs(self, rows: np.ndarray) -> dict:
+    def _inputs(self, rows: np.ndarray) -> dict[str, Any]:
         """Sourced and curated inputs: (1, towns), or (rows, towns) with a measurement error (clipped)."""
         out = {}
         errors = {c.target: i for i, c in enumerate(self.choices) if c.kind == "measurement error"}
@@ -248,11 +251,12 @@ class DrawModel:
         shift = self.column(rows, "band shift", code, 0.0)[:, None]
         choice = next((c for c in self.choices if c.kind == "band shift" and c.target == code), None)
         relative = choice is not None and choice.scale == "relative"
-        bounds = uppers[None, :] * (1 + shift) if relative else uppers[None, :] + shift
+        bounds: kernel.FloatArray = uppers[None, :] * (1 + shift) if relative else uppers[None, :] + shift
         return bounds[:, None, :]
 
 
-def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, stage: int) -> np.ndarray:
+def _distances(g: _Graph, detours: np.ndarray, speeds: np.ndarray | None, selected: np.ndarray,
+               progress: Progress | None, stage: int) -> np.ndarray:
     """(rows, routable towns) float32 distance to the nearest selected city, one search per distinct key."""
     if selected.shape[1] > 52:
         raise ValueError("at most 52 candidate large cities (their selection is a key exact in float64)")
@@ -274,7 +278,7 @@ def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, 
 
 # -- the default check ---------------------------------------------------------------------------
 
-def default_mismatches(out: Outcomes, atlas: dict, method: Method, row: int = 0) -> list[str]:
+def default_mismatches(out: Outcomes, atlas: dict[str, Any], method: Method, row: int = 0) -> list[str]:
     """Differences between evaluated ``row`` and the pipeline's atlas, town by town ([] = equal).
 
     Compares every indicator value (exactly; None = NaN), every level, every scenario score and the
@@ -314,7 +318,7 @@ def outcome_label(mask: int, method: Method) -> str:
     return " + ".join(names)
 
 
-def _shares(mask: np.ndarray, method: Method) -> dict:
+def _shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
     """Scenario -> mean over draws of 1/k for each of the k scenarios of a draw's outcome."""
     bits = (mask[:, None] >> np.arange(len(method.rules))) & 1
     k = bits.sum(axis=1)
@@ -324,14 +328,14 @@ def _shares(mask: np.ndarray, method: Method) -> dict:
     return out | ({"insufficient data": round(none, DIGITS)} if none else {})
 
 
-def _outcome_shares(mask: np.ndarray, method: Method) -> dict:
+def _outcome_shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
     """Outcome label -> share of draws, most frequent first (ties: smaller mask first)."""
     values, counts = np.unique(mask, return_counts=True)
     order = sorted(range(len(values)), key=lambda i: (-counts[i], values[i]))
     return {outcome_label(int(values[i]), method): round(counts[i] / len(mask), DIGITS) for i in order}
 
 
-def _variants(scores: np.ndarray, method: Method) -> dict:
+def _variants(scores: np.ndarray, method: Method) -> dict[str, Any]:
     """Each scenario's score at the 5th, 50th and 95th percentile of the draws, and what they recommend."""
     scen, out = list(method.rules), {}
     for name, q in VARIANTS:
@@ -342,13 +346,14 @@ def _variants(scores: np.ndarray, method: Method) -> dict:
     return out
 
 
-def _ranked(values: np.ndarray, choices: tuple[Choice, ...]) -> dict:
+def _ranked(values: np.ndarray, choices: tuple[Choice, ...]) -> dict[str, Any]:
     """Choice -> index rounded, dropping those that round to 0, largest first (file order on ties)."""
     pairs = [(c.name, round(float(v), INDEX_DIGITS)) for c, v in zip(choices, values)]
     return dict(sorted([p for p in pairs if p[1] != 0], key=lambda p: -p[1]))
 
 
-def _town_record(t: int, ident: tuple, a: Outcomes, sens: dict, choices, method: Method) -> dict:
+def _town_record(t: int, ident: tuple[str, str], a: Outcomes, sens: dict[str, Any],
+                 choices: tuple[Choice, ...], method: Method) -> dict[str, Any]:
     mask = a.mask[:, t]
     shares = _shares(mask, method)
     scen_shares = {s: shares[s] for s in method.rules}
@@ -375,8 +380,8 @@ def _take(out: Outcomes, n: int) -> Outcomes:
 
 # -- the public entry ----------------------------------------------------------------------------
 
-def robustness(pipeline, draws: int = 1000, seed: int = 0, progress: Progress | None = None, *,
-               choices_file: str | Path = CHOICES_FILE) -> dict:
+def robustness(pipeline: Pipeline, draws: int = 1000, seed: int = 0, progress: Progress | None = None, *,
+               choices_file: str | Path = CHOICES_FILE) -> dict[str, Any]:
     """Scenario shares, stability, variants and drivers of every town under the uncertain choices.
 
     Parameters
@@ -425,7 +430,7 @@ def robustness(pipeline, draws: int = 1000, seed: int = 0, progress: Progress | 
             "check": f"draw 0 (the defaults) equals Pipeline.run() for all {len(towns)} towns", "towns": towns}
 
 
-def _sensitivity(out: Outcomes, n: int, d: int) -> dict:
+def _sensitivity(out: Outcomes, n: int, d: int) -> dict[str, Any]:
     """Sobol indices of agreeing with the default outcome (per town) and of each scenario score."""
     default = out.mask[0]
     agree = (out.mask == default[None, :]).astype(float)
@@ -450,7 +455,7 @@ CONVENTIONS = {
 }
 
 
-def text_report(result: dict) -> str:
+def text_report(result: dict[str, Any]) -> str:
     """A table: per town the default outcome, the modal outcome, stability and the top three drivers."""
     lines = [f"{result['draws']} draws, seed {result['seed']}, {len(result['choices'])} uncertain choices "
              f"({result['evaluations']} evaluations); {result['check']}",

@@ -123,7 +123,7 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def summarise(scores: dict, recommended: list[str], tied: list[str], method: Method) -> str:
+def summarise(scores: dict[str, Any], recommended: list[str], tied: list[str], method: Method) -> str:
     """One line: the recommendation, or the tie said as a tie.
 
     Parameters
@@ -150,7 +150,8 @@ def summarise(scores: dict, recommended: list[str], tied: list[str], method: Met
     return f"no single recommendation: {_join(tied)} {how}"
 
 
-def explain(scores, reasons, summary, completeness, available, method) -> str:
+def explain(scores: Scores, reasons: Mapping[str, list[dict[str, Any]]], summary: str,
+            completeness: str, available: list[str], method: Method) -> str:
     """The summary, the completeness and every scenario's '+' with the levels that gave them."""
     if not available:
         return "insufficient data: no indicator has a level, so no scenario is recommended"
@@ -189,4 +190,4 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     vb = sum((y - mb) ** 2 for y in rb)
     if va == 0 or vb == 0:
         return None
-    return cov / (va * vb) ** 0.5
+    return cov / float((va * vb) ** 0.5)

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import kernel
 from .method import Method
+
+Levels = Mapping[str, str | None]  # levelled indicator -> level id, None (or absent) = missing
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,10 @@ def _grid(levels: Mapping[str, str | None], method: Method) -> _Grid:
     return _Grid(missing, np.broadcast_to(outcome, shape), len(method.rules))
 
 
-def _n_scenarios(union: np.ndarray, n: int) -> np.ndarray:
+def _n_scenarios(union: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
     """How many scenarios each bit mask in ``union`` holds."""
-    return ((union[..., None] >> np.arange(n)) & 1).sum(axis=-1)
+    counts: npt.NDArray[np.int64] = ((union[..., None] >> np.arange(n)) & 1).sum(axis=-1)
+    return counts
 
 
 def _union(outcome: np.ndarray) -> int:
@@ -75,7 +79,7 @@ def _settled(grid: _Grid) -> bool:
     return bool((flat == flat[0]).all())
 
 
-def assess(levels: dict, method: Method) -> dict:
+def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
     """The range of outcomes a town's missing levels leave open, and the most decisive missing one.
 
     Parameters
@@ -116,7 +120,7 @@ def _decisive(grid: _Grid) -> tuple[int, float, int]:
     return min(keys)
 
 
-def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
+def data_needed(levels_by_town: Mapping[str, Levels], method: Method) -> list[dict[str, Any]]:
     """Rank the missing indicators by how many undetermined towns knowing them would settle.
 
     A town is *unsettled* when its completions give more than one outcome (see :func:`assess`). For
@@ -144,7 +148,7 @@ def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
         at most once the indicator is known). Sorted by most towns settled in the worst case, then
         in the best case, then narrowed, then indicator order.
     """
-    rows = {code: [] for code in method.levelled}
+    rows: dict[str, list[dict[str, Any]]] = {code: [] for code in method.levelled}
     for town, levels in levels_by_town.items():
         grid = _grid(levels, method)
         if _settled(grid):
@@ -177,7 +181,7 @@ def _after_knowing(grid: _Grid, known: tuple[str, ...]) -> tuple[bool, float]:
     return settled, float(_n_scenarios(np.asarray(union), grid.n_scenarios).mean())
 
 
-def collection_plan(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
+def collection_plan(levels_by_town: Mapping[str, Levels], method: Method) -> list[dict[str, Any]]:
     """A data-collection plan: the indicators to collect, in order, chosen greedily so that each step
     settles the most recommendations whatever the collected values turn out to be (worst case), then
     leaves the fewest possible scenarios on average.
@@ -189,15 +193,17 @@ def collection_plan(levels_by_town: dict[str, dict], method: Method) -> list[dic
     grids = {t: _grid(levels, method) for t, levels in levels_by_town.items()}
     open_towns = {t: g for t, g in grids.items() if not _settled(g)}
     candidates = [c for c in method.levelled if any(c in g.missing for g in open_towns.values())]
-    plan, known = [], ()
+    plan: list[dict[str, Any]] = []
+    known: tuple[str, ...] = ()
     while candidates and open_towns:
-        def score(code):
-            res = [_after_knowing(g, known + (code,)) for g in open_towns.values()]
-            return sum(s for s, _ in res), -sum(m for _, m in res) / len(res), [t for t, (s, _) in
-                                                                                  zip(open_towns, res) if s]
+        def score(code: str) -> tuple[int, float, list[str]]:
+            res = [_after_knowing(g, (*known, code)) for g in open_towns.values()]
+            settled = [t for t, (s, _) in zip(open_towns, res) if s]
+            return len(settled), -sum(m for _, m in res) / len(res), settled
         best = max(candidates, key=lambda c: score(c)[:2])
-        settled, neg_mean, towns = score(best)
+        n_settled, neg_mean, towns = score(best)
         known += (best,)
         candidates.remove(best)
-        plan.append({"indicator": best, "towns_settled": settled, "towns": towns, "mean_possible": round(-neg_mean, 2)})
+        plan.append({"indicator": best, "towns_settled": n_settled, "towns": towns,
+                     "mean_possible": round(-neg_mean, 2)})
     return plan
