@@ -4,9 +4,10 @@ The arithmetic is the method kernel's (:mod:`scoring.kernel`, one call for all t
 this module turns its rows into records and keeps them.
 
 A town's result depends only on its inputs and the method, so :func:`evaluate_many` keeps, per
-method object, the results of the inputs it has seen (and, one level down, the scenario assessment per
-set of levels): a new spatial parameter usually changes one derived input of a few towns and no level,
-and the 27 towns are then scored from these caches. Each call returns a fresh copy (callers own it).
+method object, the results of the inputs it has seen (and, one level down, the scenario assessment
+per set of levels): a new spatial parameter usually changes one derived input of a few towns and no
+level, and the 27 towns are then scored from these caches. Each call returns a fresh copy (callers
+own it).
 """
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ from .uncertainty import assess
 from .validate import validate_records
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-SCENARIO_KEYS = ("scores", "recommended", "completeness", "provisional", "explanation", "reasons", "tie", "tied",
-                 "summary", "possible", "settled", "decisive", "decisive_worst", "decisive_mean", "completions")
+SCENARIO_KEYS = ("scores", "recommended", "completeness", "provisional", "explanation", "reasons",
+                 "tie", "tied", "summary", "possible", "settled", "decisive", "decisive_worst",
+                 "decisive_mean", "completions")
 Record = dict[str, Any]
-CACHE_ENTRIES = 4096  # per method and per kind (results by inputs, scenarios by levels); a few MB at most
+CACHE_ENTRIES = 4096  # per method and kind (results by inputs, scenarios by levels): a few MB
 
 
 class _Memo:
@@ -62,8 +64,8 @@ _MEMOS_LOCK = threading.Lock()
 
 
 def _memos(method: Method) -> tuple[_Memo, _Memo]:
-    """The caches of one method object (a Method holds dicts, so it is not hashable: keyed by identity,
-    checked through a weak reference and dropped when the method is)."""
+    """The caches of one method object (a Method holds dicts, so it is not hashable: keyed by
+    identity, checked through a weak reference and dropped when the method is)."""
     key = id(method)
     with _MEMOS_LOCK:
         entry = _MEMOS.get(key)
@@ -74,8 +76,9 @@ def _memos(method: Method) -> tuple[_Memo, _Memo]:
 
 
 def _frozen(record: dict[str, Any]) -> bytes | None:
-    """A result kept as marshal bytes: loading them is a deep copy made in C (dicts keep their order).
-    None when the record holds what marshal cannot write (e.g. a numpy scalar): then it is not cached."""
+    """A result kept as marshal bytes: loading them is a deep copy made in C (dicts keep their
+    order). None when the record holds what marshal cannot write (e.g. a numpy scalar): then it is
+    not cached."""
     try:
         return marshal.dumps(record)
     except ValueError:
@@ -88,7 +91,8 @@ def _fresh(frozen: bytes) -> dict[str, Any]:
 
 
 def _value_key(v: Any) -> tuple[Any, ...] | None:
-    """A cache key telling apart what compares equal but prints differently (-0.0 and 0.0, 1 and 1.0)."""
+    """A cache key telling apart what compares equal but prints differently (-0.0 and 0.0, 1 and
+    1.0)."""
     if v is None:
         return None
     return (v.__class__, v, math.copysign(1.0, v) if isinstance(v, float) and v == 0 else 0)
@@ -108,14 +112,16 @@ def _scenario(levels: dict[str, Any], method: Method, memo: _Memo) -> dict[str, 
     return _fresh(found)
 
 
-def _records(rows: Sequence[Mapping[str, Any]], method: Method, scenarios: _Memo | None) -> list[Record]:
+def _records(rows: Sequence[Mapping[str, Any]], method: Method,
+             scenarios: _Memo | None) -> list[Record]:
     """The straightforward evaluation of several towns: one kernel call for their indices and
     levels, the scenario assessment per set of levels (cached in ``scenarios`` when given)."""
     computed = compute_rows(rows, method)
     out = []
     for inputs, comp in zip(rows, computed):
         indices = {code: res["value"] for code, res in comp.items()}
-        levels = {code: level_of(indices[code], method.indicators[code].bands) for code in method.levelled}
+        levels = {code: level_of(indices[code], method.indicators[code].bands)
+                  for code in method.levelled}
         if scenarios is None:
             full = score_scenarios(levels, method) | assess(levels, method)
             scenario = {k: full[k] for k in SCENARIO_KEYS}
@@ -132,13 +138,16 @@ def _records(rows: Sequence[Mapping[str, Any]], method: Method, scenarios: _Memo
     return out
 
 
-def evaluate_uncached(inputs: Mapping[str, Any], method: Method, scenarios: _Memo | None = None) -> Record:
-    """The straightforward evaluation of one town (the reference the cached path is tested against)."""
+def evaluate_uncached(inputs: Mapping[str, Any], method: Method,
+                      scenarios: _Memo | None = None) -> Record:
+    """The straightforward evaluation of one town (the reference the cached path is tested
+    against)."""
     return _records([inputs], method, scenarios)[0]
 
 
 def evaluate_inputs(inputs: Mapping[str, Any], method: Method) -> Record:
-    """One town's validated inputs (None = missing) -> result record (a fresh copy; cached per method)."""
+    """One town's validated inputs (None = missing) -> result record (a fresh copy; cached per
+    method)."""
     return evaluate_many([inputs], method)[0]
 
 
@@ -171,27 +180,28 @@ def evaluate_many(rows: Sequence[Mapping[str, Any]], method: Method) -> list[Rec
     return [r for r in out if r is not None]
 
 
-def evaluate_records(records: list[dict[str, Any]], method: Method | None = None, *, source: str = "input",
-                     experts: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def evaluate_records(records: list[dict[str, Any]], method: Method | None = None, *,
+                     source: str = "input", experts: dict[str, Any] | None = None) -> list[Record]:
     """Validate every record (raising InputError with all problems) and evaluate each town."""
     method = method or load_method()
     clean = validate_records(records, method, source=source)
+    towns = [rec.pop("town") for rec in clean]
     out = []
-    for rec in clean:
-        town = rec.pop("town")
-        result = {"town": town, **evaluate_inputs(rec, method), "inputs": rec}
+    for town, rec, evaluated in zip(towns, clean, evaluate_many(clean, method)):
+        result = {"town": town, **evaluated, "inputs": rec}
         if experts and town in experts:
             result["expert"] = experts[town]
         out.append(result)
     return out
 
 
-def read_csv_records(path: str | Path) -> list[dict[str, Any]]:
+def read_csv_records(path: str | Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
-def load_expert_judgments(path: str | Path | None = None, method: Method | None = None) -> dict[str, Any]:
+def load_expert_judgments(path: str | Path | None = None,
+                          method: Method | None = None) -> dict[str, Any]:
     """Expert-recorded scenarios of data/expert_judgments.csv (or ``path``)."""
     from .loaders import load_expert_judgments as load
 

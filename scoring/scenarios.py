@@ -123,7 +123,7 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def summarise(scores: dict[str, Any], recommended: list[str], tied: list[str], method: Method) -> str:
+def summarise(scores: Scores, recommended: list[str], tied: list[str], method: Method) -> str:
     """One line: the recommendation, or the tie said as a tie.
 
     Parameters
@@ -157,7 +157,8 @@ def explain(scores: Scores, reasons: Mapping[str, list[dict[str, Any]]], summary
         return "insufficient data: no indicator has a level, so no scenario is recommended"
     parts = []
     for s in sorted(scores, key=lambda s: -scores[s]):
-        why = ", ".join(f"{r['level'].replace('_', ' ')} {r['indicator'].replace('_', ' ')}" for r in reasons[s])
+        why = ", ".join(f"{r['level'].replace('_', ' ')} {r['indicator'].replace('_', ' ')}"
+                        for r in reasons[s])
         parts.append(f"{s} +{scores[s]}" + (f": {why}" if why else ""))
     head = f"{summary} (from {completeness} indicators"
     head += ", provisional)" if len(available) < len(method.levelled) else ")"

@@ -1,4 +1,5 @@
-"""How sure is a recommendation: missing levels as a range of outcomes, and which data would settle it.
+"""How sure is a recommendation: missing levels as a range of outcomes, and which data would
+settle it.
 
 Every missing level (None) may be any band of its indicator (data/method/bands.csv). The grid of
 completions is exact and small (at most the product of the band counts, 3 * 6 * 6 * 4 * 4 * 3 = 5184
@@ -28,9 +29,9 @@ Levels = Mapping[str, str | None]  # levelled indicator -> level id, None (or ab
 class _Grid:
     """All completions of one town's levels.
 
-    ``outcome`` holds, per completion, the set of qualifying scenarios as a bit mask (bit i = the i-th
-    scenario of the rule); one axis per missing indicator (axis order = ``missing``, position on an
-    axis = band order); a 0-d array when nothing is missing.
+    ``outcome`` holds, per completion, the set of qualifying scenarios as a bit mask (bit i = the
+    i-th scenario of the rule); one axis per missing indicator (axis order = ``missing``, position
+    on an axis = band order); a 0-d array when nothing is missing.
     """
 
     missing: tuple[str, ...]
@@ -46,9 +47,11 @@ def _grid(levels: Mapping[str, str | None], method: Method) -> _Grid:
     codes = method.levelled
     missing = tuple(c for c in codes if levels.get(c) is None)
     shape = tuple(len(method.indicators[c].bands) for c in missing)
-    pos: dict[str, Any] = {c: kernel.position_of(c, levels[c], method) for c in codes if c not in missing}
+    pos: dict[str, Any] = {c: kernel.position_of(c, levels[c], method)
+                           for c in codes if c not in missing}
     for axis, code in enumerate(missing):  # one axis of band positions per missing indicator
-        pos[code] = np.arange(shape[axis]).reshape([-1 if a == axis else 1 for a in range(len(shape))])
+        along = [-1 if a == axis else 1 for a in range(len(shape))]
+        pos[code] = np.arange(shape[axis]).reshape(along)
     scores = kernel.scores(pos, method)
     outcome = kernel.outcome(scores, pos, kernel.margin_of(method))
     return _Grid(missing, np.broadcast_to(outcome, shape), len(method.rules))
@@ -66,7 +69,8 @@ def _union(outcome: np.ndarray) -> int:
 
 
 def _per_level(grid: _Grid, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each band of missing indicator ``axis``: scenarios still possible, and whether settled."""
+    """For each band of missing indicator ``axis``: scenarios still possible, and whether
+    settled."""
     ids = np.moveaxis(grid.outcome, axis, 0).reshape(grid.outcome.shape[axis], -1)
     possible = _n_scenarios(np.bitwise_or.reduce(ids, axis=1), grid.n_scenarios)
     settled = (ids == ids[:, :1]).all(axis=1)
@@ -92,12 +96,13 @@ def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``possible``: scenarios (rule order) that some completion recommends, a tie counting for every
-        tied scenario; ``settled``: every completion gives the same outcome (recommended set and tie
-        status); ``decisive``: the missing indicator which, once known, minimises the worst-case number
-        of possible scenarios left (ties broken by the smaller mean over its bands, each band counted
-        once, then by indicator order), with ``decisive_worst`` and ``decisive_mean``; all three are
-        None when settled or nothing is missing; ``completions``: the number of completions.
+        ``possible``: scenarios (rule order) that some completion recommends, a tie counting for
+        every tied scenario; ``settled``: every completion gives the same outcome (recommended set
+        and tie status); ``decisive``: the missing indicator which, once known, minimises the
+        worst-case number of possible scenarios left (ties broken by the smaller mean over its
+        bands, each band counted once, then by indicator order), with ``decisive_worst`` and
+        ``decisive_mean``; all three are None when settled or nothing is missing;
+        ``completions``: the number of completions.
     """
     grid = _grid(levels, method)
     union = _union(grid.outcome)
@@ -112,7 +117,8 @@ def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
 
 
 def _decisive(grid: _Grid) -> tuple[int, float, int]:
-    """(worst, mean, axis) of the missing indicator leaving the fewest possible scenarios once known."""
+    """(worst, mean, axis) of the missing indicator leaving the fewest possible scenarios once
+    known."""
     keys = []
     for axis in range(len(grid.missing)):
         counts, _ = _per_level(grid, axis)
@@ -123,8 +129,9 @@ def _decisive(grid: _Grid) -> tuple[int, float, int]:
 def data_needed(levels_by_town: Mapping[str, Levels], method: Method) -> list[dict[str, Any]]:
     """Rank the missing indicators by how many undetermined towns knowing them would settle.
 
-    A town is *unsettled* when its completions give more than one outcome (see :func:`assess`). For
-    each unsettled town and each indicator missing there, every band the indicator may take is tried:
+    A town is *unsettled* when its completions give more than one outcome (see :func:`assess`).
+    For each unsettled town and each indicator missing there, every band the indicator may take is
+    tried:
 
     - the town is *settled in the worst case* when every band leaves a single outcome (knowing the
       indicator settles the town whatever its value);
@@ -142,8 +149,8 @@ def data_needed(levels_by_town: Mapping[str, Levels], method: Method) -> list[di
     -------
     list of dict
         One row per indicator missing in at least one unsettled town: ``indicator``,
-        ``towns_settled_worst``, ``towns_settled_best``, ``towns_narrowed`` (counts) and ``towns``, the
-        unsettled towns missing it (input order), each {"town", "settled_worst", "settled_best",
+        ``towns_settled_worst``, ``towns_settled_best``, ``towns_narrowed`` (counts) and ``towns``,
+        the unsettled towns missing it (input order), each {"town", "settled_worst", "settled_best",
         "narrowed", "possible_now", "possible_worst"} (counts of possible scenarios now, and
         at most once the indicator is known). Sorted by most towns settled in the worst case, then
         in the best case, then narrowed, then indicator order.
@@ -157,7 +164,8 @@ def data_needed(levels_by_town: Mapping[str, Levels], method: Method) -> list[di
         for axis, code in enumerate(grid.missing):
             counts, settled = _per_level(grid, axis)
             rows[code].append({"town": town, "settled_worst": bool(settled.all()),
-                               "settled_best": bool(settled.any()), "narrowed": bool((counts < now).all()),
+                               "settled_best": bool(settled.any()),
+                               "narrowed": bool((counts < now).all()),
                                "possible_now": now, "possible_worst": int(counts.max())})
     table = [{"indicator": code,
               "towns_settled_worst": sum(t["settled_worst"] for t in towns),
@@ -182,13 +190,13 @@ def _after_knowing(grid: _Grid, known: tuple[str, ...]) -> tuple[bool, float]:
 
 
 def collection_plan(levels_by_town: Mapping[str, Levels], method: Method) -> list[dict[str, Any]]:
-    """A data-collection plan: the indicators to collect, in order, chosen greedily so that each step
-    settles the most recommendations whatever the collected values turn out to be (worst case), then
-    leaves the fewest possible scenarios on average.
+    """A data-collection plan: the indicators to collect, in order, chosen greedily so that each
+    step settles the most recommendations whatever the collected values turn out to be (worst
+    case), then leaves the fewest possible scenarios on average.
 
-    Returns one row per step: ``indicator``, ``towns_settled`` (unsettled towns that are settled once
-    this and the earlier indicators are known), ``towns`` (their ids), ``mean_possible`` (average number
-    of possible scenarios over the towns that were unsettled at the start).
+    Returns one row per step: ``indicator``, ``towns_settled`` (unsettled towns that are settled
+    once this and the earlier indicators are known), ``towns`` (their ids), ``mean_possible``
+    (average number of possible scenarios over the towns that were unsettled at the start).
     """
     grids = {t: _grid(levels, method) for t, levels in levels_by_town.items()}
     open_towns = {t: g for t, g in grids.items() if not _settled(g)}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._errors import InputError
@@ -41,7 +42,8 @@ def _parse(value: object) -> tuple[float | None, str | None]:
     if text.lower() in MISSING_TOKENS:
         return None, None
     try:
-        number = float(text.replace(",", ".")) if text.count(",") == 1 and "." not in text else float(text)
+        decimal_comma = text.count(",") == 1 and "." not in text
+        number = float(text.replace(",", ".")) if decimal_comma else float(text)
     except ValueError:
         return None, "is not a number"
     if not math.isfinite(number):
@@ -64,7 +66,8 @@ def value_ok(spec: InputSpec, x: float) -> bool:
     return True
 
 
-def validate_record(record: dict[str, Any], method: Method, *, where: str) -> tuple[dict[str, Any], list[str]]:
+def validate_record(record: Mapping[str, Any], method: Method, *,
+                    where: str) -> tuple[dict[str, float | None], list[str]]:
     """Check one town's inputs. Returns (clean inputs with None for missing, problems)."""
     problems: list[str] = []
     clean: dict[str, float | None] = {}
@@ -80,7 +83,8 @@ def validate_record(record: dict[str, Any], method: Method, *, where: str) -> tu
             problems.append(f"{where}: field '{name}' value '{record.get(name)}' {err}; "
                             f"allowed: {allowed(spec)}")
         elif x is not None and not value_ok(spec, x):
-            problems.append(f"{where}: field '{name}' value {x:g} is out of range; allowed: {allowed(spec)}")
+            problems.append(f"{where}: field '{name}' value {x:g} is out of range; "
+                            f"allowed: {allowed(spec)}")
             x = None
         clean[name] = x
     # counts are not above their totals; roots are of non-negative sums
@@ -99,8 +103,10 @@ def validate_record(record: dict[str, Any], method: Method, *, where: str) -> tu
     return clean, problems
 
 
-def validate_records(records: list[dict[str, Any]], method: Method, *, source: str = "input") -> list[dict[str, Any]]:
-    """Validate all records; raise one InputError naming every problem (town, field, value, range)."""
+def validate_records(records: Sequence[Mapping[str, Any]], method: Method, *,
+                     source: str = "input") -> list[dict[str, Any]]:
+    """Validate all records; raise one InputError naming every problem (town, field, value,
+    range)."""
     problems: list[str] = []
     cleaned = []
     seen = set()
