@@ -16,7 +16,7 @@ from .engine import evaluate_many
 from .method import Method
 
 
-Table = Mapping[str, Mapping[str, Mapping[str, str]]]  # town_id -> input -> row (loaders.load_values)
+Table = Mapping[str, Mapping[str, Mapping[str, str]]]  # town_id -> input -> row (load_values)
 Provenance = dict[str, Any]  # value, status, source, unit[, period, rule_check]
 
 

@@ -17,7 +17,8 @@ DEFAULT_METHOD_DIR = Path(__file__).resolve().parent.parent / "data" / "method"
 
 AGGREGATIONS = ("mean", "geometric_mean", "root_of_sum", "root_of_item_shares")
 INPUT_KINDS = ("share", "index", "rate", "count", "total", "binary")
-INPUT_ROLES = ("statistical", "derived", "curated")  # from a statistics office, from spatial data, curated by hand
+# from a statistics office, from spatial data, curated by hand
+INPUT_ROLES = ("statistical", "derived", "curated")
 EXPORT_NAME_MAX = 10  # shapefile field names
 
 
@@ -51,7 +52,7 @@ class InputSpec:
     indicator: str
     kind: str
     role: str  # statistical | derived | curated
-    derived_by: str  # for role derived: the spatial rule that derives it (geo.results.TownAccess.flags)
+    derived_by: str  # role derived: the spatial rule deriving it (geo.results.TownAccess.flags)
     export_name: str  # field name in exports (at most 10 characters, for shapefiles)
     min: float | None
     max: float | None
@@ -136,8 +137,8 @@ def _load_settings(path: Path, problems: list[str]) -> dict[str, Any]:
         if key not in settings:
             problems.append(f"{path.name}: key '{key}' is required")
     if settings.get("boundary_rule") not in (None, "upper_inclusive"):
-        problems.append(f"{path.name}: boundary_rule '{settings['boundary_rule']}' is not supported "
-                        "(allowed: upper_inclusive)")
+        problems.append(f"{path.name}: boundary_rule '{settings['boundary_rule']}' is not "
+                        "supported (allowed: upper_inclusive)")
     margin = settings.get("recommend_margin", 0)
     if not isinstance(margin, (int, float)) or margin < 0:
         problems.append(f"{path.name}: recommend_margin must be a number >= 0, got {margin!r}")
@@ -148,8 +149,8 @@ def _load_settings(path: Path, problems: list[str]) -> dict[str, Any]:
 
 
 def _load_inputs(path: Path, problems: list[str]) -> dict[str, InputSpec]:
-    rows = _read_csv(path, ["input", "indicator", "kind", "role", "derived_by", "export_name", "min", "max", "unit", "symbol",
-                            "description"], problems)
+    rows = _read_csv(path, ["input", "indicator", "kind", "role", "derived_by", "export_name",
+                            "min", "max", "unit", "symbol", "description"], problems)
     specs = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['input']})"
@@ -166,18 +167,20 @@ def _load_inputs(path: Path, problems: list[str]) -> dict[str, InputSpec]:
         _check_export_name(row["export_name"], where, problems)
         if (row["role"] == "derived") != bool(row["derived_by"]):
             problems.append(f"{where}: derived_by is required for role derived and only for it")
-        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"], row["derived_by"],
-                                        row["export_name"],
-                                        lo, hi, row["unit"], row["symbol"], row["description"])
+        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"],
+                                        row["derived_by"], row["export_name"], lo, hi, row["unit"],
+                                        row["symbol"], row["description"])
     return specs
 
 
 def _check_export_name(name: str, where: str, problems: list[str]) -> None:
     if not name or len(name) > EXPORT_NAME_MAX or not name.replace("_", "").isalnum():
-        problems.append(f"{where}: export_name '{name}' must be 1-{EXPORT_NAME_MAX} letters, digits or _")
+        problems.append(f"{where}: export_name '{name}' must be 1-{EXPORT_NAME_MAX} letters, "
+                        "digits or _")
 
 
-def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict[str, tuple[Band, ...]]:
+def _load_bands(path: Path, level_ids: list[str],
+                problems: list[str]) -> dict[str, tuple[Band, ...]]:
     rows = _read_csv(path, ["indicator", "order", "level", "upper_bound"], problems)
     by_ind: dict[str, list[tuple[float, float | None, str, str]]] = {}
     for n, row in enumerate(rows, start=2):
@@ -197,10 +200,12 @@ def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict[s
                 problems.append(f"{where}: only the last band may have an empty upper_bound")
                 continue
             if upper is not None and last:
-                problems.append(f"{where}: the last band must have an empty upper_bound (open-ended)")
+                problems.append(f"{where}: the last band must have an empty upper_bound "
+                                "(open-ended)")
             upper = math.inf if upper is None else upper
             if upper <= prev:
-                problems.append(f"{where}: upper_bound {upper} must be above the previous band's {prev}")
+                problems.append(f"{where}: upper_bound {upper} must be above the previous "
+                                f"band's {prev}")
             prev = upper
             out.append(Band(level, upper))
         if len({b.level for b in out}) != len(out):
@@ -211,8 +216,8 @@ def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict[s
 
 def _load_indicators(path: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[Band, ...]],
                      problems: list[str]) -> dict[str, Indicator]:
-    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "export_name", "name_en",
-                            "name_ru", "name_kk", "formula"], problems)
+    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "export_name",
+                            "name_en", "name_ru", "name_kk", "formula"], problems)
     out: dict[str, Indicator] = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['code']})"
@@ -232,7 +237,8 @@ def _load_indicators(path: Path, inputs: dict[str, InputSpec], bands: dict[str, 
             names, spec = parts, tuple(parts)
         for name in names:
             if name not in inputs and name not in out:
-                problems.append(f"{where}: input '{name}' is neither in inputs.csv nor an earlier indicator")
+                problems.append(f"{where}: input '{name}' is neither in inputs.csv nor an "
+                                "earlier indicator")
         if not names:
             problems.append(f"{where}: no inputs")
         levelled = row["levelled"].strip().lower()
@@ -264,8 +270,8 @@ def _load_rules(path: Path, scenarios: dict[str, dict[str, str]], indicators: di
         levels = frozenset(x.strip() for x in row["levels"].split("|") if x.strip())
         unknown = levels - {b.level for b in ind.bands}
         if unknown:
-            problems.append(f"{where}: level(s) {', '.join(sorted(unknown))} not bands of {ind.code} "
-                            f"(allowed: {', '.join(b.level for b in ind.bands)})")
+            problems.append(f"{where}: level(s) {', '.join(sorted(unknown))} not bands of "
+                            f"{ind.code} (allowed: {', '.join(b.level for b in ind.bands)})")
         if row["indicator"] in rules[row["scenario"]]:
             problems.append(f"{where}: rule defined twice")
         rules[row["scenario"]][row["indicator"]] = (levels, row["rationale"])
@@ -278,13 +284,15 @@ TEXT_COLUMNS = ("file", "key", "field", *TEXT_LANGS)
 
 def load_texts(path: Path, required: dict[TextKey, tuple[str, str | None]],
                problems: list[str]) -> dict[TextKey, dict[str, str]]:
-    """A translation table (file, key, field, en, ru, kk): the data's descriptive texts in each language.
+    """A translation table (file, key, field, en, ru, kk): the data's descriptive texts in each
+    language.
 
     ``required`` maps (file, key, field) -> (where, text): every text the pages show, with the data
-    file's row it comes from (``where``) and its English as the file has it (None: the text exists only
-    here, e.g. a phrase per indicator and level). Each must have exactly one row with every language
-    filled and, where the file has a text, ``en`` equal to it (a changed English text needs a new
-    translation); a row for a text that does not exist is refused too. Nothing falls back silently.
+    file's row it comes from (``where``) and its English as the file has it (None: the text exists
+    only here, e.g. a phrase per indicator and level). Each must have exactly one row with every
+    language filled and, where the file has a text, ``en`` equal to it (a changed English text
+    needs a new translation); a row for a text that does not exist is refused too. Nothing falls
+    back silently.
     """
     before = len(problems)
     rows = _read_csv(path, list(TEXT_COLUMNS), problems)
@@ -297,7 +305,8 @@ def load_texts(path: Path, required: dict[TextKey, tuple[str, str | None]],
             problems.append(f"{where}: translated twice")
             continue
         if ident not in required:
-            problems.append(f"{where}: no such text in {row['file']} (key '{row['key']}', field '{row['field']}')")
+            problems.append(f"{where}: no such text in {row['file']} (key '{row['key']}', "
+                            f"field '{row['field']}')")
             continue
         _, text = required[ident]
         if text is not None and row["en"] != text:
@@ -305,13 +314,15 @@ def load_texts(path: Path, required: dict[TextKey, tuple[str, str | None]],
                             "(translate the text as it is now)")
         for lang in TEXT_LANGS:
             if not (row[lang] or "").strip():
-                problems.append(f"{where}: field '{lang}' is empty; allowed: the text in that language")
+                problems.append(f"{where}: field '{lang}' is empty; allowed: the text in that "
+                                "language")
         out[ident] = {lang: row[lang] for lang in TEXT_LANGS}
     if readable:
         for ident, (src_where, _) in required.items():
             if ident not in out:
                 problems.append(f"{path.name}: no translation of {src_where} field '{ident[2]}' "
-                                f"(add a row file={ident[0]}, key={ident[1]}, field={ident[2]} with en, ru and kk)")
+                                f"(add a row file={ident[0]}, key={ident[1]}, field={ident[2]} "
+                                "with en, ru and kk)")
     return out
 
 
@@ -320,16 +331,19 @@ def _method_texts(d: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[
                   problems: list[str]) -> dict[TextKey, dict[str, str]]:
     """The method's descriptive texts that pages show, each with the row it comes from."""
     req: dict[TextKey, tuple[str, str | None]] = {}
-    for n, row in enumerate(_read_csv(d / "scenario_rules.csv", ["scenario", "indicator", "rationale"], []), start=2):
+    rule_rows = _read_csv(d / "scenario_rules.csv", ["scenario", "indicator", "rationale"], [])
+    for n, row in enumerate(rule_rows, start=2):
         key = f"{row['scenario']}/{row['indicator']}"
-        req[("scenario_rules.csv", key, "rationale")] = (f"scenario_rules.csv row {n} ({key})", row["rationale"])
+        where = f"scenario_rules.csv row {n} ({key})"
+        req[("scenario_rules.csv", key, "rationale")] = (where, row["rationale"])
     for n, (sid, row) in enumerate(scenarios.items(), start=2):
         req[("scenarios.csv", sid, "meaning_en")] = (f"scenarios.csv ({sid})", row["meaning_en"])
     for name, spec in inputs.items():
         req[("inputs.csv", name, "description")] = (f"inputs.csv ({name})", spec.description)
     for name, column in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # help texts
         for n, r in enumerate(_read_csv(d / name, [column, "description"], []), start=2):
-            req[(name, r[column], "description")] = (f"{name} row {n} ({r[column]})", r["description"])
+            where = f"{name} row {n} ({r[column]})"
+            req[(name, r[column], "description")] = (where, r["description"])
     for code, indicator in indicators.items():  # formulas: words translated, names and numbers kept
         req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", indicator.formula)
     for ind, items in bands.items():
@@ -353,10 +367,12 @@ def load_method(method_dir: str | Path | None = None) -> Method:
     rules = _load_rules(d / "scenario_rules.csv", scenarios, indicators, problems)
     for code in settings.get("levelled_indicators", []):
         if code not in indicators or not indicators[code].levelled:
-            problems.append(f"method.json: levelled indicator '{code}' is not a levelled row of indicators.csv")
+            problems.append(f"method.json: levelled indicator '{code}' is not a levelled row of "
+                            "indicators.csv")
     for spec in inputs.values():
         if spec.indicator not in indicators:
-            problems.append(f"inputs.csv ({spec.name}): indicator '{spec.indicator}' not in indicators.csv")
+            problems.append(f"inputs.csv ({spec.name}): indicator '{spec.indicator}' not in "
+                            "indicators.csv")
     names = [s.export_name for s in inputs.values()] + [i.export_name for i in indicators.values()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
