@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
@@ -219,7 +217,8 @@ def margin_of(method: Method) -> float:
 # -- everything at once -------------------------------------------------------------------------
 
 def evaluate(values: Mapping[str, npt.ArrayLike], method: Method, *,
-             bounds: Mapping[str, FloatArray] | None = None, margin: Any = None) -> Evaluation:
+             bounds: Mapping[str, FloatArray] | None = None,
+             margin: npt.ArrayLike | None = None) -> Evaluation:
     """Indices, levels, scores and outcome of every row.
 
     Parameters
@@ -227,7 +226,8 @@ def evaluate(values: Mapping[str, npt.ArrayLike], method: Method, *,
     values : input name -> values (NaN = missing); arrays broadcast against each other.
     method : the method tables.
     bounds : levelled code -> (..., bands - 1) upper bounds replacing the method's (a band shift).
-    margin : scalar or per-row ``recommend_margin`` (default: the method's).
+    margin : scalar or per-row ``recommend_margin`` (default: the method's), broadcasting
+        against the rows (e.g. (draws, 1) for (draws, towns) rows).
     """
     index, items = indices(values, method)
     level = levels(index, method, bounds)
