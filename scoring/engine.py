@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .indicators import compute_rows
-from .levels import level_of
+from . import kernel
+from .indicators import explained, input_columns
 from .method import Method, load_method
 from .scenarios import score_scenarios
 from .uncertainty import assess
@@ -116,11 +116,13 @@ def _records(rows: Sequence[Mapping[str, Any]], method: Method,
              scenarios: _Memo | None) -> list[Record]:
     """The straightforward evaluation of several towns: one kernel call for their indices and
     levels, the scenario assessment per set of levels (cached in ``scenarios`` when given)."""
-    computed = compute_rows(rows, method)
+    index, items = kernel.indices(input_columns(rows, method), method)
+    positions = kernel.levels(index, method)
     out = []
-    for inputs, comp in zip(rows, computed):
+    for i, inputs in enumerate(rows):
+        comp = explained(inputs, i, index, items, method)
         indices = {code: res["value"] for code, res in comp.items()}
-        levels = {code: level_of(indices[code], method.indicators[code].bands)
+        levels = {code: kernel.level_name(code, int(positions[code][i]), method)
                   for code in method.levelled}
         if scenarios is None:
             full = score_scenarios(levels, method) | assess(levels, method)

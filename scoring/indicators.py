@@ -68,14 +68,18 @@ def compute_indices(inputs: Mapping[str, Any], method: Method) -> dict[str, Inde
 
 def compute_rows(rows: Sequence[Mapping[str, Any]], method: Method) -> list[dict[str, IndexResult]]:
     """``compute_indices`` of several towns, with one kernel evaluation for all of them."""
-    columns = {n: [_nan(r.get(n)) for r in rows] for n in method.inputs}
-    index, items = kernel.indices(columns, method)
-    return [_explained(r, i, index, items, method) for i, r in enumerate(rows)]
+    index, items = kernel.indices(input_columns(rows, method), method)
+    return [explained(r, i, index, items, method) for i, r in enumerate(rows)]
 
 
-def _explained(inputs: Mapping[str, Any], row: int, index: Mapping[str, kernel.FloatArray],
-               items: Mapping[str, list[kernel.FloatArray]], method: Method
-               ) -> dict[str, IndexResult]:
+def input_columns(rows: Sequence[Mapping[str, Any]], method: Method) -> dict[str, list[float]]:
+    """The method's inputs of several towns as columns for the kernel (None -> NaN)."""
+    return {n: [_nan(r.get(n)) for r in rows] for n in method.inputs}
+
+
+def explained(inputs: Mapping[str, Any], row: int, index: Mapping[str, kernel.FloatArray],
+              items: Mapping[str, list[kernel.FloatArray]], method: Method
+              ) -> dict[str, IndexResult]:
     """Row ``row`` of the kernel's indices as records, with the formula of each in numbers."""
     known: dict[str, Any] = dict(inputs)
     out: dict[str, IndexResult] = {}

@@ -154,6 +154,11 @@ def position_of(code: str, level: str | None, method: Method) -> int:
     return names.index(level)
 
 
+def level_name(code: str, position: int, method: Method) -> str | None:
+    """The level id at a band position (``MISSING`` -> None); the inverse of ``position_of``."""
+    return None if position == MISSING else method.indicators[code].bands[position].level
+
+
 # -- scenario scores and outcome ----------------------------------------------------------------
 
 def votes(method: Method, code: str) -> ScoreArray:
@@ -164,13 +169,22 @@ def votes(method: Method, code: str) -> ScoreArray:
     return np.array(rows + [[0] * len(method.rules)], dtype=np.int16)
 
 
-def scores(level: Mapping[str, npt.ArrayLike], method: Method) -> ScoreArray:
-    """(..., scenarios) number of '+' per scenario from band positions (``MISSING``: no vote)."""
+def vote_tables(method: Method) -> dict[str, ScoreArray]:
+    """``votes`` of every levelled indicator."""
+    return {code: votes(method, code) for code in method.levelled}
+
+
+def scores(level: Mapping[str, npt.ArrayLike], method: Method,
+           tables: Mapping[str, ScoreArray] | None = None) -> ScoreArray:
+    """(..., scenarios) number of '+' per scenario from band positions (``MISSING``: no vote).
+
+    ``tables`` are the method's ``vote_tables`` when the caller has them already.
+    """
     pos = {c: np.asarray(level[c], dtype=np.int64) for c in method.levelled if c in level}
     shape = np.broadcast_shapes(*(p.shape for p in pos.values())) if pos else ()
     out = np.zeros((*shape, len(method.rules)), dtype=np.int16)
     for code, p in pos.items():
-        out += votes(method, code)[p]
+        out += (tables[code] if tables else votes(method, code))[p]
     return out
 
 

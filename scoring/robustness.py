@@ -316,9 +316,8 @@ def default_mismatches(out: Outcomes, atlas: dict[str, Any], method: Method,
             if (value is None) != bool(np.isnan(got)) or value is not None and got != value:
                 problems.append(f"{town['town']}: {code} {got!r} != pipeline {value!r}")
         for code, level in town["levels"].items():
-            bands = method.indicators[code].bands
             pos = int(np.broadcast_to(out.levels[code], out.mask.shape)[row, t])
-            if (bands[pos].level if pos >= 0 else None) != level:
+            if kernel.level_name(code, pos, method) != level:
                 problems.append(f"{town['town']}: level of {code} position {pos} "
                                 f"!= pipeline {level}")
         s = town["scenario"]

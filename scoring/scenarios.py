@@ -29,9 +29,10 @@ def score_scenarios(levels: Mapping[str, str | None], method: Method) -> dict[st
     levelled = method.levelled
     pos = {c: kernel.position_of(c, levels.get(c), method) for c in levelled}
     available = [c for c in levelled if pos[c] != kernel.MISSING]
-    row = kernel.scores(pos, method)
+    tables = kernel.vote_tables(method)
+    row = kernel.scores(pos, method, tables)
     scores = {s: int(v) for s, v in zip(method.rules, row)}
-    reasons = _reasons(pos, levels, method)
+    reasons = _reasons(pos, levels, tables, method)
     mask = int(kernel.outcome(row, pos, kernel.margin_of(method)))
     close = kernel.members(mask, method)
     recommended = _ordered(close, scores, method)[: method.settings["recommend_max"]]
@@ -52,14 +53,15 @@ def score_scenarios(levels: Mapping[str, str | None], method: Method) -> dict[st
     }
 
 
-def _reasons(pos: Mapping[str, int], levels: Mapping[str, str | None], method: Method
+def _reasons(pos: Mapping[str, int], levels: Mapping[str, str | None],
+             tables: Mapping[str, kernel.ScoreArray], method: Method
              ) -> dict[str, list[dict[str, Any]]]:
     """Per scenario, the indicators that gave it a '+' (the kernel's votes), with the rationale."""
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in method.rules}
     for code, p in pos.items():
         if p == kernel.MISSING:
             continue
-        plus = kernel.votes(method, code)[p]
+        plus = tables[code][p]
         for i, s in enumerate(method.rules):
             if plus[i]:
                 out[s].append({"indicator": code, "level": levels[code],
