@@ -1,5 +1,8 @@
 """The store: shipped data as revision 1, revisions, rollback, atomic and serialised writes, restarts,
-editors, the command line, and a last screen that keeps any stored value from breaking a page."""
+editors, the command line, and a last screen that keeps any stored value from breaking a page.
+
+The tests that take ``app``, ``atlas`` or ``db_url`` run twice: on SQLite and on a real PostgreSQL
+server started for the test session (tests/pg.py)."""
 import math
 import re
 import threading
@@ -7,15 +10,19 @@ import threading
 import pytest
 from sqlalchemy import insert, select, text
 
+from pg import pg_database, pg_server  # noqa: F401  (pg_server: the session's PostgreSQL fixture)
 from webapp.store import SHIPPED_BY, Store, StoreError, editors, revisions, values_table
 
 PASSWORD = "correct-horse"
+BACKENDS = ("sqlite", "postgresql")
 
 
 def make_app(path, **extra):
+    """An app on the SQLite file ``path`` (or on ``path`` itself when it is a database URL)."""
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test", **extra})
+    url = str(path) if "://" in str(path) else f"sqlite:///{path}"
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test", **extra})
     if not app.extensions["store"].editor_exists("anna"):
         app.extensions["store"].add_editor("anna", PASSWORD)
     return app
@@ -37,9 +44,24 @@ def csv_bytes(*rows, header="town,year,source,mono_output_share,mono_employment_
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return make_app(tmp_path_factory.mktemp("store") / "atlas.sqlite3")
+def new_database(backend: str, request, folder) -> str:
+    """The URL of a new, empty database: a SQLite file in ``folder`` or one on the PostgreSQL server."""
+    if backend == "postgresql":
+        return pg_database(request.getfixturevalue("pg_server"))
+    return f"sqlite:///{folder / 'atlas.sqlite3'}"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, tmp_path_factory):
+    app = make_app(new_database(request.param, request, tmp_path_factory.mktemp("store")))
+    yield app
+    app.extensions["store"].dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A new, empty database on each backend."""
+    return new_database(request.param, request, tmp_path)
 
 
 @pytest.fixture()
@@ -164,10 +186,13 @@ def test_eight_concurrent_imports_each_whole_as_one_revision(atlas):
         assert {x["entered_by"] for x in rows} == {f"e{i}"} and {x["value"] for x in rows if x["input"] == "mono_output_share"} == {i + 1}
 
 
-def test_writers_in_separate_connections_are_serialised(tmp_path):
-    """Eight stores on one file (as eight processes would be): each write lands whole as its own revision."""
-    url = f"sqlite:///{tmp_path / 'many.sqlite3'}"
-    Store(url).migrate()
+def test_writers_in_separate_connections_are_serialised(db_url):
+    """Eight stores on one database (as eight processes would be): each write lands whole as its own
+    revision."""
+    url = db_url
+    first = Store(url)
+    first.migrate()
+    first.dispose()
     stores, barrier, errors = [Store(url) for _ in range(8)], threading.Barrier(8), []
 
     def work(i):
@@ -189,8 +214,8 @@ def test_writers_in_separate_connections_are_serialised(tmp_path):
     [s.dispose() for s in stores]
 
 
-def test_data_survive_a_restart(tmp_path):
-    db = tmp_path / "atlas.sqlite3"
+def test_data_survive_a_restart(db_url):
+    db = db_url
     first = make_app(db)
     rev, _ = first.extensions["atlas"].import_file(csv_bytes("rudny,2023,doc,70,30"), "s.csv", editor="anna")
     first.extensions["store"].dispose()
@@ -202,6 +227,7 @@ def test_data_survive_a_restart(tmp_path):
     assert rudny["inputs"]["mono_output_share"] == 70
     client = again.test_client()
     sign_in(client)  # the secret key came from the config; sessions work on the new app
+    store.dispose()
 
 
 def test_editors_hashed_and_checked(app):
