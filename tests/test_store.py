@@ -6,6 +6,7 @@ server started for the test session (tests/pg.py)."""
 import math
 import re
 import threading
+import time
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -86,7 +87,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 3  # idempotent (2: the jobs table, 3: the store's identity)
+    assert store.migrate() == 4  # idempotent (2: the jobs table, 3: the store's identity, 4: plain job rows)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -370,40 +371,69 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 3 and store.head() == 0
+    assert store.migrate() == 4 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 3
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 4
 
 
-def test_a_version_1_database_gains_the_jobs_table(tmp_path):
-    """A store made before the jobs table (schema 1) is migrated in place, its data kept."""
+def test_a_version_1_database_gains_the_jobs_table(db_url):
+    """A store made before the jobs table (schema 1) is migrated in place, its data kept; the jobs
+    table ends with plain rows (run, started), without the owner and heartbeat of migration 2."""
+    from sqlalchemy import inspect
+
     from webapp.store import MIGRATIONS, schema_version
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Store(url)
+    old = Store(db_url)
     with old.write() as conn:
         schema_version.create(conn)
         conn.execute(insert(schema_version).values(version=1))
         MIGRATIONS[0][1](conn)
     old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
-    store = Store(url)
-    assert store.migrate() == 3 and store.head() == 1
+    old.dispose()
+    store = Store(db_url)
+    assert store.migrate() == 4 and store.head() == 1
     assert store.job_row("robustness") is None
+    with store.read() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+    assert columns == {"name", "state", "result", "run", "started", "seq"}
     assert re.fullmatch(r"[0-9a-f]{32}", store.identity())  # migration 3 gave it an identity
-    assert Store(url).identity() == store.identity()  # kept in the database
-    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
-    other.migrate()
-    assert other.identity() != store.identity()
+    store.dispose()
 
 
-def test_job_writes_belong_to_their_owner(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'jobs.db'}")
+def test_a_job_is_a_row_written_when_it_starts_and_ends(db_url):
+    store = Store(db_url)
     store.migrate()
-    assert store.job_write("j", {"state": "running"}, owner="h:1:a", claim=True)
-    assert not store.job_write("j", {"state": "running"}, owner="h:2:b", claim=True, alive=lambda row: True)
-    assert not store.job_write("j", {"state": "done"}, owner="h:2:b")  # not the owner: refused
-    assert store.job_write("j", {"state": "done"}, owner="h:1:a", result={"x": [1, 2]})
+    assert store.job_start("j", {"state": "running"}, run="a", max_s=60)
+    assert not store.job_start("j", {"state": "running"}, run="b", max_s=60)  # running: not started twice
+    assert not store.job_write("j", {"state": "done"}, run="b")  # not this run's row: refused
+    assert store.job_write("j", {"state": "running", "progress": 0.5}, run="a")
+    assert store.job_write("j", {"state": "done"}, run="a", result={"x": [1, 2]})
     row = store.job_row("j")
-    assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]}
+    assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]} and row["run"] == "a"
     assert "result" not in store.job_row("j", seq=row["seq"])  # unchanged: the large result is not read again
-    assert store.job_write("j", {"state": "running"}, owner="h:2:b", claim=True)  # not running: may be claimed
+    assert store.job_start("j", {"state": "running"}, run="b", max_s=60)  # done: may start again
+    assert store.job_row("j")["result"] is None  # a new run has no result yet
+    assert store.job_start("j", {"state": "running"}, run="c", max_s=0)  # running longer than max_s
+    assert not store.job_write("j", {"state": "done"}, run="b")  # the run taken over cannot write
+    store.dispose()
+
+
+def test_a_job_running_past_its_longest_run_is_reported_failed(db_url, monkeypatch):
+    """No heartbeat: a row still running max_s after its start is failed, and the job may start again."""
+    from webapp import store as store_module
+    from webapp.store import JobBoard
+
+    store = Store(db_url)
+    store.migrate()
+    board, other = JobBoard(store, "j", max_s=600), JobBoard(store, "j", max_s=600)
+    assert board.claim({"state": "running", "name": "x"})
+    assert other.status()[0] == {"state": "running", "name": "x"}
+    assert not other.claim({"state": "running"})
+    clock = time.time() + 601  # ten minutes and a second later: the process that ran it is gone
+    monkeypatch.setattr(store_module.time, "time", lambda: clock)
+    state, _ = other.status()
+    assert state["state"] == "failed" and "did not finish within 10 minutes" in state["message"]
+    assert other.claim({"state": "running", "name": "y"})
+    assert not board.finish({"state": "done"})  # the first run's late end does not overwrite the second
+    assert other.finish({"state": "done", "name": "y"}) and board.status()[0]["name"] == "y"
+    store.dispose()

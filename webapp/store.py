@@ -10,17 +10,16 @@ withdraws it). Every write is one transaction, serialised (``BEGIN IMMEDIATE`` o
 an advisory lock on PostgreSQL), so concurrent imports each land whole as their own revision.
 
 Background jobs (a network import, a robustness run) keep their state in the ``jobs`` table, so that
-every worker process of the server sees it: one row per job, claimed in a write transaction (so a job
-started in one process is not started again in another), with its owner (host, process id) and a
-heartbeat; a ``running`` row whose owner is gone (its process ended, or no heartbeat for
-``JOB_STALE_S``) is reported as failed (``JobBoard``).
+every server process, on any machine, sees it: one row per job, written in a write transaction when
+the job starts (so a job started in one process is not started again in another), with its progress,
+and when it ends. A ``running`` row older than the job's longest run (``JOB_MAX_S``) is reported as
+failed (``JobBoard``).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import socket
 import threading
 import time
 import uuid
@@ -30,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, inspect, select, update)
+                        create_engine, event, func, insert, inspect, select, text, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -97,8 +96,8 @@ jobs = Table(
     Column("name", String(60), primary_key=True),  # network-import | robustness
     Column("state", Text, nullable=False),  # JSON: {"state": ..., ...} as the status API answers
     Column("result", Text, nullable=True),  # JSON: a finished job's result (large; read when it changed)
-    Column("owner", String(200), nullable=False, default=""),  # host:pid:token of the running process
-    Column("heartbeat", Float, nullable=False, default=0.0),  # unix time of the owner's last sign of life
+    Column("run", String(32), nullable=False, default=""),  # the run that wrote the row (random token)
+    Column("started", Float, nullable=False, default=0.0),  # unix time the run started
     Column("seq", Integer, nullable=False, default=0))  # bumped by every write
 
 
@@ -107,7 +106,13 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[jobs])
+    """The jobs table as it was made then (owner and heartbeat; replaced by migration 4)."""
+    old = MetaData()
+    Table("jobs", old, Column("name", String(60), primary_key=True), Column("state", Text, nullable=False),
+          Column("result", Text, nullable=True), Column("owner", String(200), nullable=False, default=""),
+          Column("heartbeat", Float, nullable=False, default=0.0),
+          Column("seq", Integer, nullable=False, default=0))
+    old.create_all(conn)
 
 
 store_meta = Table(
@@ -124,9 +129,15 @@ def _v3(conn: Connection) -> None:
     conn.execute(insert(store_meta).values(key="store_id", value=uuid.uuid4().hex))
 
 
-MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3))  # (version, function); append, never edit
-JOB_BEAT_S = 5.0  # a running job's owner writes a heartbeat this often
-JOB_STALE_S = 60.0  # a running job without a heartbeat for this long is reported failed
+def _v4(conn: Connection) -> None:
+    """A job is a plain row written when it starts and when it ends: the owner and heartbeat columns
+    go (the table is made anew: its rows are the state of jobs, not data)."""
+    conn.execute(text("DROP TABLE jobs"))
+    jobs.create(conn)
+
+
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))  # (version, function); append, never edit
+JOB_MAX_S = 3600.0  # a job still running this long after its start is reported failed
 
 
 class StoreError(ValueError):
@@ -426,97 +437,60 @@ class Store:
 
     # ---- background jobs (shared by every process) -----------------------------------------------
     def job_row(self, name: str, *, seq: int | None = None) -> dict | None:
-        """A job's row: state (dict), owner, heartbeat, seq and, unless it is still ``seq``, result."""
+        """A job's row: state (dict), run, started, seq and, unless it is still ``seq``, result."""
         with self.read() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.owner, jobs.c.heartbeat, jobs.c.seq)
+            row = conn.execute(select(jobs.c.state, jobs.c.run, jobs.c.started, jobs.c.seq)
                                .where(jobs.c.name == name)).first()
             if row is None:
                 return None
-            out = {"state": json.loads(row.state), "owner": row.owner, "heartbeat": row.heartbeat, "seq": row.seq}
+            out = {"state": json.loads(row.state), "run": row.run, "started": row.started, "seq": row.seq}
             if seq != row.seq:
-                text = conn.execute(select(jobs.c.result).where(jobs.c.name == name)).scalar()
-                out["result"] = None if text is None else json.loads(text)
+                raw = conn.execute(select(jobs.c.result).where(jobs.c.name == name)).scalar()
+                out["result"] = None if raw is None else json.loads(raw)
             return out
 
-    def job_write(self, name: str, state: dict, *, owner: str, result=None, claim: bool = False,
-                  alive=None) -> bool:
-        """Write a job's state (and result) in one transaction.
-
-        ``claim``: start the job as ``owner``, refused (False) while another owner runs it and is
-        ``alive(row)``; otherwise only the current owner may write (False when the job was taken over).
-        """
-        state_text = json.dumps(state, ensure_ascii=False)
-        result_text = None if result is None else json.dumps(result, ensure_ascii=False)
+    def job_start(self, name: str, state: dict, *, run: str, max_s: float) -> bool:
+        """Write the row of a job that starts as ``run``; False (nothing written) while another run of
+        it is ``running`` and started less than ``max_s`` seconds ago."""
         with self.write() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.owner, jobs.c.heartbeat, jobs.c.seq)
-                               .where(jobs.c.name == name)).first()
-            if claim:
-                if row is not None and json.loads(row.state).get("state") == "running" and row.owner != owner \
-                        and (alive is None or alive({"owner": row.owner, "heartbeat": row.heartbeat})):
-                    return False
-            elif row is None or row.owner != owner:
+            row = conn.execute(select(jobs.c.state, jobs.c.started, jobs.c.seq).where(jobs.c.name == name)).first()
+            if row is not None and json.loads(row.state).get("state") == "running" \
+                    and time.time() - row.started < max_s:
                 return False
-            values = {"state": state_text, "result": result_text, "owner": owner, "heartbeat": time.time()}
+            values = {"state": json.dumps(state, ensure_ascii=False), "result": None, "run": run,
+                      "started": time.time()}
             if row is None:
                 conn.execute(insert(jobs).values(name=name, seq=1, **values))
             else:
                 conn.execute(update(jobs).where(jobs.c.name == name).values(seq=row.seq + 1, **values))
         return True
 
-    def job_beat(self, name: str, owner: str) -> bool:
-        """The owner's heartbeat (False when the job is no longer this owner's)."""
+    def job_write(self, name: str, state: dict, *, run: str, result=None) -> bool:
+        """Write the state (and, when given, the result) of the job's run ``run``; False when the row
+        is another run's (this one was reported failed and the job started again)."""
+        values = {"state": json.dumps(state, ensure_ascii=False), "seq": jobs.c.seq + 1}
+        if result is not None:
+            values["result"] = json.dumps(result, ensure_ascii=False)
         with self.write() as conn:
-            done = conn.execute(update(jobs).where(jobs.c.name == name, jobs.c.owner == owner)
-                                .values(heartbeat=time.time()))
+            done = conn.execute(update(jobs).where(jobs.c.name == name, jobs.c.run == run).values(**values))
             return done.rowcount == 1
 
 
-HOST = socket.gethostname()
-
-
-def new_owner() -> str:
-    """This process (host and pid) and a token of its own: one job run's owner."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_alive(row: dict, *, stale_s: float = JOB_STALE_S) -> bool:
-    """Is a running job's owner still there: a heartbeat within ``stale_s`` and, on this host, its process
-    alive (a process that ended is seen at once; one on another host by its heartbeat)."""
-    if time.time() - float(row["heartbeat"] or 0) > stale_s:
-        return False
-    host, _, rest = (row["owner"] or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit():
-        return True
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class JobBoard:
-    """One named background job shared by every process through the store.
+    """One named background job (a network import, a robustness run): a row in the store, read by
+    every process.
 
-    ``status()`` reads the state (a ``running`` job whose owner is gone becomes ``failed``, with why);
-    ``claim(state)`` starts it as this process (False while another live owner runs it);
-    ``update``/``finish`` write the owner's progress and outcome; a heartbeat thread keeps the claim alive.
+    ``claim(state)`` writes the row when the job starts (refused while another run of it is running);
+    ``update`` writes its progress and ``finish`` its end. Nothing else keeps it: no heartbeat, no
+    process probe. A run still ``running`` ``max_s`` seconds after its start is reported failed (its
+    server process stopped without finishing) and may be started again.
     """
 
-    def __init__(self, store: Store, name: str, *, failed: str = "failed", beat_s: float = JOB_BEAT_S,
-                 stale_s: float = JOB_STALE_S):
-        self.store, self.name, self.failed = store, name, failed
-        self.beat_s, self.stale_s = beat_s, stale_s
+    def __init__(self, store: Store, name: str, *, failed: str = "failed", max_s: float = JOB_MAX_S):
+        self.store, self.name, self.failed, self.max_s = store, name, failed, max_s
         self._lock = threading.Lock()
-        self._owner: str | None = None  # while this process runs the job
+        self._run: str | None = None  # while this process runs the job: the run's token
         self._result_seq, self._result = None, None  # the last result read (large: read once per change)
-
-    def alive(self, row: dict) -> bool:
-        return owner_alive(row, stale_s=self.stale_s)
 
     def status(self) -> tuple[dict, object]:
         """(state dict, result or None); ``{"state": "idle"}`` when the job never ran."""
@@ -526,11 +500,11 @@ class JobBoard:
         if row is None:
             return {"state": "idle"}, None
         state = row["state"]
-        if state.get("state") == "running" and not self.alive(row):
-            state = state | {"state": self.failed, "message": "the job stopped without finishing (its server "
-                                                                "process ended); start it again", "finished": now(),
-                             "ended": time.time()}
-            self.store.job_write(self.name, state, owner=row["owner"])
+        if state.get("state") == "running" and time.time() - row["started"] >= self.max_s:
+            minutes = f"{self.max_s / 60:g}"
+            state = state | {"state": self.failed, "finished": now(), "ended": row["started"] + self.max_s,
+                             "message": f"the job did not finish within {minutes} minutes of its start (its "
+                                        "server process stopped without finishing); start it again"}
         with self._lock:
             if "result" in row:
                 self._result_seq, self._result = row["seq"], row["result"]
@@ -538,35 +512,22 @@ class JobBoard:
 
     def claim(self, state: dict) -> bool:
         """Start the job in this process (``state`` should say running); False when another runs it."""
-        owner = new_owner()
-        if not self.store.job_write(self.name, state, owner=owner, claim=True, alive=self.alive):
+        run = uuid.uuid4().hex
+        if not self.store.job_start(self.name, state, run=run, max_s=self.max_s):
             return False
         with self._lock:
-            self._owner = owner
-        threading.Thread(target=self._beat, args=(owner,), daemon=True, name=f"job-beat-{self.name}").start()
+            self._run = run
         return True
 
-    def _beat(self, owner: str) -> None:
-        while True:
-            time.sleep(self.beat_s)
-            with self._lock:
-                if self._owner != owner:
-                    return
-            try:
-                if not self.store.job_beat(self.name, owner):
-                    return
-            except Exception:  # noqa: BLE001 - a busy database: the next beat tries again
-                continue
-
     def update(self, state: dict, result=None) -> bool:
-        """The owner's progress (state only) or, with ``result``, its outcome."""
+        """This run's progress (state only) or, with ``result``, its outcome."""
         with self._lock:
-            owner = self._owner
-        return owner is not None and self.store.job_write(self.name, state, owner=owner, result=result)
+            run = self._run
+        return run is not None and self.store.job_write(self.name, state, run=run, result=result)
 
     def finish(self, state: dict, result=None) -> bool:
-        """The owner's last write (the heartbeat stops)."""
+        """This run's last write."""
         done = self.update(state, result)
         with self._lock:
-            self._owner = None
+            self._run = None
         return done
