@@ -87,7 +87,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 4  # idempotent (2: the jobs table, 3: the store's identity, 4: plain job rows)
+    assert store.migrate() == 5  # idempotent (2: jobs, 3: the store identity, 4: plain job rows, 5: sessions)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -240,20 +240,20 @@ def test_editors_hashed_and_checked(app):
     assert not store.check_editor("nobody", PASSWORD)
     with pytest.raises(StoreError, match="already exists"):
         store.add_editor("anna", "another-pass")
-    with pytest.raises(StoreError, match="at least 8"):
+    with pytest.raises(StoreError, match="at least 12"):
         store.add_editor("bob", "short")
     with pytest.raises(StoreError, match="editor name"):
-        store.add_editor("bad name", "long-enough")
+        store.add_editor("bad name", "long-enough-pass")
 
 
 def test_cli_create_editor_import_export(tmp_path):
     app = make_app(tmp_path / "cli.sqlite3")
     runner = app.test_cli_runner()
-    r = runner.invoke(args=["create-editor", "boris", "--password", "boris-pass"])
-    assert r.exit_code == 0 and app.extensions["store"].check_editor("boris", "boris-pass")
-    r = runner.invoke(args=["create-editor", "vera"], input="vera-pass1\nvera-pass1\n")
-    assert r.exit_code == 0 and app.extensions["store"].check_editor("vera", "vera-pass1")
-    assert runner.invoke(args=["create-editor", "vera", "--password", "vera-pass2"]).exit_code != 0
+    r = runner.invoke(args=["create-editor", "boris", "--password", "steppe-wind-42"])
+    assert r.exit_code == 0 and app.extensions["store"].check_editor("boris", "steppe-wind-42")
+    r = runner.invoke(args=["create-editor", "vera"], input="balkhash-lake-1\nbalkhash-lake-1\n")
+    assert r.exit_code == 0 and app.extensions["store"].check_editor("vera", "balkhash-lake-1")
+    assert runner.invoke(args=["create-editor", "vera", "--password", "balkhash-lake-2"]).exit_code != 0
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes("Rudny,2023,doc,150,30", "Atlantis,2023,doc,1 000,30"))
     head = app.extensions["store"].head()
@@ -371,9 +371,9 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 4 and store.head() == 0
+    assert store.migrate() == 5 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 4
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 5
 
 
 def test_a_version_1_database_gains_the_jobs_table(db_url):
@@ -391,7 +391,7 @@ def test_a_version_1_database_gains_the_jobs_table(db_url):
     old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
     old.dispose()
     store = Store(db_url)
-    assert store.migrate() == 4 and store.head() == 1
+    assert store.migrate() == 5 and store.head() == 1
     assert store.job_row("robustness") is None
     with store.read() as conn:
         columns = {c["name"] for c in inspect(conn).get_columns("jobs")}

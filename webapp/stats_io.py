@@ -417,10 +417,12 @@ def export_csv(current: Iterable[dict], method: Method) -> str:
         groups.setdefault(key, {})[r["input"]] = r["value"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a row with a CR in a text
     w.writerow(["town", "year", "source", "note", *names])
     for (tid, period, source, note), vals in sorted(groups.items()):
         texts = [neutralise(t) for t in (tid, period, source, note)]
-        w.writerow([*texts, *[_number_text(vals.get(n)) for n in names]])
+        row = [*texts, *[_number_text(vals.get(n)) for n in names]]
+        (quoted if any("\r" in t for t in texts) else w).writerow(row)  # csv quotes LF, not a lone CR
     return buf.getvalue()
 
 

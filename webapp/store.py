@@ -17,27 +17,36 @@ failed (``JobBoard``).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import re
+import secrets
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, inspect, select, text, update)
-from sqlalchemy.engine import Connection, Engine
+                        create_engine, delete, event, func, insert, inspect, select, text, update)
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from werkzeug.security import check_password_hash, generate_password_hash
 
 SHIPPED_BY = "shipped data"
 PG_LOCK_KEY = 7310010  # the advisory lock that serialises writers on PostgreSQL
 NAME_RE = re.compile(r"[\w.@-]{1,80}")
-MIN_PASSWORD = 8
+MIN_PASSWORD = 12  # OWASP ASVS 4.0, 2.1.1
+COMMON_PASSWORDS = Path(__file__).resolve().parent.parent / "data" / "security" / "common_passwords.txt"
+SESSION_MAX_S = 12 * 3600.0  # a sign-in lasts at most this long
+SIGNIN_WINDOW_S = 15 * 60.0  # failed sign-ins are counted over this window
+SIGNIN_MAX_PER_NAME = 5  # failures per name in the window, then that name waits
+SIGNIN_MAX_PER_CLIENT = 20  # failures per client address in the window, then that client waits
 YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d|21\d\d)(?!\d)")
 
 metadata = MetaData()
@@ -47,7 +56,8 @@ editors = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(80), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
-    Column("created_at", String(32), nullable=False))
+    Column("created_at", String(32), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False))  # migration 5
 revisions = Table(
     "revisions", metadata,
     Column("id", Integer, primary_key=True),
@@ -102,7 +112,14 @@ jobs = Table(
 
 
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[editors, revisions, values_table, judgments])
+    """The first tables (editors as they were then: without ``disabled``, added by migration 5)."""
+    old = MetaData()
+    Table("editors", old, Column("id", Integer, primary_key=True),
+          Column("name", String(80), nullable=False, unique=True),
+          Column("password_hash", String(255), nullable=False),
+          Column("created_at", String(32), nullable=False))
+    old.create_all(conn)
+    metadata.create_all(conn, tables=[revisions, values_table, judgments])
 
 
 def _v2(conn: Connection) -> None:
@@ -136,7 +153,29 @@ def _v4(conn: Connection) -> None:
     jobs.create(conn)
 
 
-MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))  # (version, function); append, never edit
+editor_sessions = Table(
+    "editor_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token (not the token)
+    Column("editor_id", Integer, ForeignKey("editors.id"), nullable=False),
+    Column("created", Float, nullable=False))  # unix time of the sign-in
+signin_failures = Table(
+    "signin_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),  # the name tried (known or not)
+    Column("client", String(64), nullable=False),  # the client's address
+    Column("at", Float, nullable=False),
+    Index("ix_signin_failures_name", "name", "at"),
+    Index("ix_signin_failures_client", "client", "at"))
+
+
+def _v5(conn: Connection) -> None:
+    """Sessions kept in the store (so sign-out, removal, disabling and a new password end them), a
+    ``disabled`` mark on editors and the failed sign-ins that throttle guessing."""
+    conn.execute(text("ALTER TABLE editors ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
+    metadata.create_all(conn, tables=[editor_sessions, signin_failures])
+
+
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))  # (version, function); append, never edit
 JOB_MAX_S = 3600.0  # a job still running this long after its start is reported failed
 
 
@@ -183,11 +222,27 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite database file is made (or kept) readable by its owner only (0600): it holds the
+    editors' password hashes. SQLite gives its journal files the same mode."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except PermissionError:  # another user's file: left as its owner set it
+        pass
+
+
 class Store:
     """Revisions of input values, expert judgments and editors in one database."""
 
     def __init__(self, url: str):
         sqlite = url.startswith("sqlite")
+        if sqlite:
+            _private_sqlite_file(url)
         options = {"poolclass": StaticPool} if sqlite and ":memory:" in url or url in ("sqlite://", "sqlite:///") else {}
         self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
                                     **options)
@@ -411,29 +466,114 @@ class Store:
 
     # ---- editors ----------------------------------------------------------------------------------
     def add_editor(self, name: str, password: str) -> None:
-        """A new editor account (the password is stored hashed)."""
+        """A new editor account (the password is stored hashed; ``password_problem`` says what is refused)."""
         if not NAME_RE.fullmatch(name or ""):
             raise StoreError("an editor name is 1-80 letters, digits or . _ @ -")
-        if len(password or "") < MIN_PASSWORD:
-            raise StoreError(f"a password has at least {MIN_PASSWORD} characters")
+        problem = password_problem(name, password)
+        if problem:
+            raise StoreError(problem)
         with self.write() as conn:
             if conn.execute(select(editors.c.id).where(editors.c.name == name)).first():
                 raise StoreError(f"editor '{name}' already exists")
             conn.execute(insert(editors).values(name=name, password_hash=generate_password_hash(password),
-                                                created_at=now()))
+                                                created_at=now(), disabled=False))
+
+    def _editor_id(self, conn: Connection, name: str) -> int:
+        found = conn.execute(select(editors.c.id).where(editors.c.name == name)).scalar()
+        if found is None:
+            raise StoreError(f"editor '{name}' does not exist")
+        return found
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password for ``name``; every session of that editor ends."""
+        problem = password_problem(name, password)
+        if problem:
+            raise StoreError(problem)
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(update(editors).where(editors.c.id == eid)
+                         .values(password_hash=generate_password_hash(password)))
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
+
+    def set_disabled(self, name: str, disabled: bool = True) -> None:
+        """Disable (or enable again) ``name``: a disabled editor cannot sign in; their sessions end."""
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(update(editors).where(editors.c.id == eid).values(disabled=disabled))
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
+
+    def remove_editor(self, name: str) -> None:
+        """Remove the account ``name`` and end its sessions (what they entered stays, under their name)."""
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
+            conn.execute(delete(editors).where(editors.c.id == eid))
 
     def check_editor(self, name: str, password: str) -> bool:
-        """True when ``name`` is an editor and ``password`` is theirs."""
+        """True when ``name`` is an enabled editor and ``password`` is theirs. One password hash is
+        checked whether or not the name exists, so the time taken does not tell."""
         with self.read() as conn:
-            row = conn.execute(select(editors.c.password_hash).where(editors.c.name == name)).first()
-        if row is None:
-            check_password_hash(generate_password_hash("x"), password or "")  # about the same time either way
-            return False
-        return check_password_hash(row.password_hash, password or "")
+            row = conn.execute(select(editors.c.password_hash, editors.c.disabled)
+                               .where(editors.c.name == name)).first()
+        stored = row.password_hash if row is not None else _dummy_hash()
+        matches = check_password_hash(stored, password or "")
+        return row is not None and not row.disabled and matches
 
     def editor_exists(self, name: str) -> bool:
         with self.read() as conn:
             return conn.execute(select(editors.c.id).where(editors.c.name == name)).first() is not None
+
+    # ---- sessions and sign-in throttling ------------------------------------------------------------
+    def open_session(self, name: str) -> str:
+        """A new session of editor ``name``; returns its token (kept in the cookie; the store keeps
+        only its hash)."""
+        token = secrets.token_urlsafe(32)
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.created < time.time() - SESSION_MAX_S))
+            conn.execute(insert(editor_sessions).values(token_hash=_token_hash(token), editor_id=eid,
+                                                        created=time.time()))
+        return token
+
+    def session_editor(self, token: str | None) -> str | None:
+        """The editor whose session ``token`` is, while it lasts and the editor is enabled; else None."""
+        if not token:
+            return None
+        q = (select(editors.c.name).join(editor_sessions, editor_sessions.c.editor_id == editors.c.id)
+             .where(editor_sessions.c.token_hash == _token_hash(token), editors.c.disabled.is_(False),
+                    editor_sessions.c.created > time.time() - SESSION_MAX_S))
+        with self.read() as conn:
+            return conn.execute(q).scalar()
+
+    def end_session(self, token: str | None) -> None:
+        """Sign-out: the session ``token`` ends (its cookie, even a saved copy, no longer signs in)."""
+        if token:
+            with self.write() as conn:
+                conn.execute(delete(editor_sessions).where(editor_sessions.c.token_hash == _token_hash(token)))
+
+    def signin_wait(self, name: str, client: str) -> float:
+        """Seconds before ``name`` may try to sign in from ``client`` again (0: now): after
+        ``SIGNIN_MAX_PER_NAME`` failures for the name or ``SIGNIN_MAX_PER_CLIENT`` from the client
+        within ``SIGNIN_WINDOW_S``, until the oldest of them leaves the window."""
+        since = time.time() - SIGNIN_WINDOW_S
+        waits = [0.0]
+        with self.read() as conn:
+            for column, key, limit in ((signin_failures.c.name, name, SIGNIN_MAX_PER_NAME),
+                                       (signin_failures.c.client, client, SIGNIN_MAX_PER_CLIENT)):
+                times = conn.execute(select(signin_failures.c.at).where(column == key, signin_failures.c.at > since)
+                                     .order_by(signin_failures.c.at.desc()).limit(limit)).scalars().all()
+                if len(times) >= limit:
+                    waits.append(times[-1] - since)
+        return max(waits)
+
+    def record_signin(self, name: str, client: str, *, ok: bool) -> None:
+        """Count a failed sign-in (or, on success, forget the name's failures)."""
+        with self.write() as conn:
+            conn.execute(delete(signin_failures).where(signin_failures.c.at < time.time() - SIGNIN_WINDOW_S))
+            if ok:
+                conn.execute(delete(signin_failures).where(signin_failures.c.name == name))
+            else:
+                conn.execute(insert(signin_failures).values(name=name[:80], client=client[:64], at=time.time()))
 
     # ---- background jobs (shared by every process) -----------------------------------------------
     def job_row(self, name: str, *, seq: int | None = None) -> dict | None:
@@ -474,6 +614,36 @@ class Store:
         with self.write() as conn:
             done = conn.execute(update(jobs).where(jobs.c.name == name, jobs.c.run == run).values(**values))
             return done.rowcount == 1
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like an editor's: checked when a name is unknown."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The list of common passwords (data/security/common_passwords.txt), lower-cased."""
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def password_problem(name: str, password: str) -> str | None:
+    """Why ``password`` is refused for editor ``name`` (None when it is accepted): shorter than
+    ``MIN_PASSWORD``, one of the common passwords, the name itself or one character repeated."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        return f"a password has at least {MIN_PASSWORD} characters"
+    if password.lower() in common_passwords():
+        return "this password is one of the most common ones (data/security/common_passwords.txt); choose another"
+    if name and name.lower() in password.lower() or len(set(password)) == 1:
+        return "a password must not contain the editor's name nor repeat one character"
+    return None
 
 
 class JobBoard:
