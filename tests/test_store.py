@@ -46,7 +46,8 @@ def csv_bytes(*rows, header="town,year,source,mono_output_share,mono_employment_
 
 
 def new_database(backend: str, request, folder) -> str:
-    """The URL of a new, empty database: a SQLite file in ``folder`` or one on the PostgreSQL server."""
+    """The URL of a new, empty database: a SQLite file in ``folder`` or one on the PostgreSQL
+    server."""
     if backend == "postgresql":
         return pg_database(request.getfixturevalue("pg_server"))
     return f"sqlite:///{folder / 'atlas.sqlite3'}"
@@ -87,7 +88,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 5  # idempotent (2: jobs, 3: the store identity, 4: plain job rows, 5: sessions)
+    assert store.migrate() == 5  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -253,7 +254,8 @@ def test_cli_create_editor_import_export(tmp_path):
     assert r.exit_code == 0 and app.extensions["store"].check_editor("boris", "steppe-wind-42")
     r = runner.invoke(args=["create-editor", "vera"], input="balkhash-lake-1\nbalkhash-lake-1\n")
     assert r.exit_code == 0 and app.extensions["store"].check_editor("vera", "balkhash-lake-1")
-    assert runner.invoke(args=["create-editor", "vera", "--password", "balkhash-lake-2"]).exit_code != 0
+    again = runner.invoke(args=["create-editor", "vera", "--password", "balkhash-lake-2"])
+    assert again.exit_code != 0
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes("Rudny,2023,doc,150,30", "Atlantis,2023,doc,1 000,30"))
     head = app.extensions["store"].head()
@@ -404,12 +406,13 @@ def test_a_job_is_a_row_written_when_it_starts_and_ends(db_url):
     store = Store(db_url)
     store.migrate()
     assert store.job_start("j", {"state": "running"}, run="a", max_s=60)
-    assert not store.job_start("j", {"state": "running"}, run="b", max_s=60)  # running: not started twice
+    assert not store.job_start("j", {"state": "running"}, run="b", max_s=60)  # running: not twice
     assert not store.job_write("j", {"state": "done"}, run="b")  # not this run's row: refused
     assert store.job_write("j", {"state": "running", "progress": 0.5}, run="a")
     assert store.job_write("j", {"state": "done"}, run="a", result={"x": [1, 2]})
     row = store.job_row("j")
-    assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]} and row["run"] == "a"
+    assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]}
+    assert row["run"] == "a"
     assert "result" not in store.job_row("j", seq=row["seq"])  # unchanged: the large result is not read again
     assert store.job_start("j", {"state": "running"}, run="b", max_s=60)  # done: may start again
     assert store.job_row("j")["result"] is None  # a new run has no result yet
@@ -419,7 +422,8 @@ def test_a_job_is_a_row_written_when_it_starts_and_ends(db_url):
 
 
 def test_a_job_running_past_its_longest_run_is_reported_failed(db_url, monkeypatch):
-    """No heartbeat: a row still running max_s after its start is failed, and the job may start again."""
+    """No heartbeat: a row still running max_s after its start is failed; the job may start
+    again."""
     from webapp import store as store_module
     from webapp.store import JobBoard
 
@@ -434,6 +438,6 @@ def test_a_job_running_past_its_longest_run_is_reported_failed(db_url, monkeypat
     state, _ = other.status()
     assert state["state"] == "failed" and "did not finish within 10 minutes" in state["message"]
     assert other.claim({"state": "running", "name": "y"})
-    assert not board.finish({"state": "done"})  # the first run's late end does not overwrite the second
+    assert not board.finish({"state": "done"})  # the first run's late end: not over the second
     assert other.finish({"state": "done", "name": "y"}) and board.status()[0]["name"] == "y"
     store.dispose()

@@ -5,7 +5,8 @@ form field ``csrf_token`` or the header ``X-CSRF-Token``; a request from another
 Only ``POST /api/recompute`` is exempt: it computes a result and changes nothing.
 
 A sign-in is a session record in the store (``Store.open_session``); the cookie carries its token.
-Signing out, removing or disabling the editor and a new password end it, for every copy of the cookie.
+Signing out, removing or disabling the editor and a new password end it, for every copy of the
+cookie.
 Failed sign-ins are throttled per name and per client address (``Store.signin_wait``).
 
 Configuration (or the environment variable of the same name): ``SESSION_COOKIE_SECURE=1`` sends the
@@ -22,7 +23,8 @@ from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session,
+                   url_for)
 
 from .i18n import LANGS, T, pick_lang
 
@@ -30,7 +32,8 @@ bp = Blueprint("auth", __name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 CSRF_EXEMPT = {"api.recompute"}  # read-only computations sent as POST
 THROTTLED = {  # the sign-in page's answer while a name or a client waits ({minutes}: how long)
-    "en": "Too many failed sign-ins for this name or from this address; try again in {minutes} min.",
+    "en": "Too many failed sign-ins for this name or from this address; "
+          "try again in {minutes} min.",
     "ru": "Слишком много неудачных попыток входа для этого имени или с этого адреса; "
           "повторите через {minutes} мин.",
     "kk": "Бұл атпен немесе бұл мекенжайдан кіру әрекеттері тым көп сәтсіз болды; "
@@ -162,7 +165,7 @@ def _strict_transport(response):
 def init_app(app) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app)
-    if not app.config.get("SESSION_COOKIE_SAMESITE"):  # Flask defines the key (None): setdefault would not do
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):  # Flask defines it (None): no setdefault
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not app.config.get("SESSION_COOKIE_SECURE"):

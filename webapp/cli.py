@@ -1,5 +1,5 @@
-"""`flask --app webapp create-editor | set-password | disable-editor | enable-editor | remove-editor |
-import-stats | export-stats`: the store from the command line."""
+"""The store from the command line: `flask --app webapp create-editor | set-password |
+disable-editor | enable-editor | remove-editor | import-stats | export-stats`."""
 from __future__ import annotations
 
 import getpass
@@ -63,7 +63,7 @@ def enable_editor(name: str) -> None:
 @with_appcontext
 @click.argument("name")
 def remove_editor(name: str) -> None:
-    """Remove editor NAME's account (what they entered stays, under their name); their sessions end."""
+    """Remove editor NAME's account (what they entered stays, named); their sessions end."""
     _store_call(lambda store: store.remove_editor(name))
     click.echo(f"editor '{name}' removed; their sessions ended")
 
@@ -103,6 +103,6 @@ def export_stats(out: Path) -> None:
 
 
 def init_app(app) -> None:
-    for command in (create_editor, set_password, disable_editor, enable_editor, remove_editor, import_stats,
-                    export_stats):
+    for command in (create_editor, set_password, disable_editor, enable_editor, remove_editor,
+                    import_stats, export_stats):
         app.cli.add_command(command)

@@ -13,7 +13,7 @@ SEED = 0
 JOB = "robustness"
 PROGRESS_EVERY_S = 0.5  # progress is written to the store at most this often
 RETRY_S = 30.0  # a failed run is reported this long, then the next request starts it again
-MAX_RUN_S = 1800.0  # a run still going this long after its start is reported failed (its process ended)
+MAX_RUN_S = 1800.0  # a run still going this long after its start is reported failed
 
 
 class _StoreBound:
@@ -35,8 +35,8 @@ class Runner:
 
     The run's state and result are kept in the store (``webapp.store.JobBoard``), so every worker
     process sees the same run: the first to ask for a revision's run claims it, the others report its
-    progress; a run that failed (or is still running ``MAX_RUN_S`` after its start: its process ended)
-    is reported as an error for ``RETRY_S`` seconds, then the next request starts it again.
+    progress; a run that failed (or still runs ``MAX_RUN_S`` after its start: its process ended) is
+    reported as an error for ``RETRY_S`` seconds, then the next request starts it again.
     """
 
     def __init__(self, atlas, *, draws: int = DRAWS, seed: int = SEED, board: JobBoard | None = None):

@@ -42,7 +42,7 @@ SHIPPED_BY = "shipped data"
 PG_LOCK_KEY = 7310010  # the advisory lock that serialises writers on PostgreSQL
 NAME_RE = re.compile(r"[\w.@-]{1,80}")
 MIN_PASSWORD = 12  # OWASP ASVS 4.0, 2.1.1
-COMMON_PASSWORDS = Path(__file__).resolve().parent.parent / "data" / "security" / "common_passwords.txt"
+COMMON_PASSWORDS = Path(__file__).resolve().parents[1] / "data/security/common_passwords.txt"
 SESSION_MAX_S = 12 * 3600.0  # a sign-in lasts at most this long
 SIGNIN_WINDOW_S = 15 * 60.0  # failed sign-ins are counted over this window
 SIGNIN_MAX_PER_NAME = 5  # failures per name in the window, then that name waits
@@ -106,7 +106,7 @@ jobs = Table(
     Column("name", String(60), primary_key=True),  # network-import | robustness
     Column("state", Text, nullable=False),  # JSON: {"state": ..., ...} as the status API answers
     Column("result", Text, nullable=True),  # JSON: a finished job's result (large; read when it changed)
-    Column("run", String(32), nullable=False, default=""),  # the run that wrote the row (random token)
+    Column("run", String(32), nullable=False, default=""),  # the run that wrote it (random token)
     Column("started", Float, nullable=False, default=0.0),  # unix time the run started
     Column("seq", Integer, nullable=False, default=0))  # bumped by every write
 
@@ -125,8 +125,9 @@ def _v1(conn: Connection) -> None:
 def _v2(conn: Connection) -> None:
     """The jobs table as it was made then (owner and heartbeat; replaced by migration 4)."""
     old = MetaData()
-    Table("jobs", old, Column("name", String(60), primary_key=True), Column("state", Text, nullable=False),
-          Column("result", Text, nullable=True), Column("owner", String(200), nullable=False, default=""),
+    Table("jobs", old, Column("name", String(60), primary_key=True),
+          Column("state", Text, nullable=False), Column("result", Text, nullable=True),
+          Column("owner", String(200), nullable=False, default=""),
           Column("heartbeat", Float, nullable=False, default=0.0),
           Column("seq", Integer, nullable=False, default=0))
     old.create_all(conn)
@@ -155,7 +156,7 @@ def _v4(conn: Connection) -> None:
 
 editor_sessions = Table(
     "editor_sessions", metadata,
-    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token (not the token)
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token
     Column("editor_id", Integer, ForeignKey("editors.id"), nullable=False),
     Column("created", Float, nullable=False))  # unix time of the sign-in
 signin_failures = Table(
@@ -175,7 +176,8 @@ def _v5(conn: Connection) -> None:
     metadata.create_all(conn, tables=[editor_sessions, signin_failures])
 
 
-MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))  # (version, function); append, never edit
+# (version, function); append, never edit
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
 JOB_MAX_S = 3600.0  # a job still running this long after its start is reported failed
 
 
@@ -466,7 +468,8 @@ class Store:
 
     # ---- editors ----------------------------------------------------------------------------------
     def add_editor(self, name: str, password: str) -> None:
-        """A new editor account (the password is stored hashed; ``password_problem`` says what is refused)."""
+        """A new editor account (the password stored hashed; ``password_problem`` says what is
+        refused)."""
         if not NAME_RE.fullmatch(name or ""):
             raise StoreError("an editor name is 1-80 letters, digits or . _ @ -")
         problem = password_problem(name, password)
@@ -496,14 +499,14 @@ class Store:
             conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
 
     def set_disabled(self, name: str, disabled: bool = True) -> None:
-        """Disable (or enable again) ``name``: a disabled editor cannot sign in; their sessions end."""
+        """Disable (or enable again) ``name``: no sign-in while disabled; their sessions end."""
         with self.write() as conn:
             eid = self._editor_id(conn, name)
             conn.execute(update(editors).where(editors.c.id == eid).values(disabled=disabled))
             conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
 
     def remove_editor(self, name: str) -> None:
-        """Remove the account ``name`` and end its sessions (what they entered stays, under their name)."""
+        """Remove the account ``name`` and end its sessions (what they entered stays, named)."""
         with self.write() as conn:
             eid = self._editor_id(conn, name)
             conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
@@ -523,33 +526,36 @@ class Store:
         with self.read() as conn:
             return conn.execute(select(editors.c.id).where(editors.c.name == name)).first() is not None
 
-    # ---- sessions and sign-in throttling ------------------------------------------------------------
+    # ---- sessions and sign-in throttling ---------------------------------------------------
     def open_session(self, name: str) -> str:
         """A new session of editor ``name``; returns its token (kept in the cookie; the store keeps
         only its hash)."""
         token = secrets.token_urlsafe(32)
         with self.write() as conn:
             eid = self._editor_id(conn, name)
-            conn.execute(delete(editor_sessions).where(editor_sessions.c.created < time.time() - SESSION_MAX_S))
-            conn.execute(insert(editor_sessions).values(token_hash=_token_hash(token), editor_id=eid,
-                                                        created=time.time()))
+            expired = editor_sessions.c.created < time.time() - SESSION_MAX_S
+            conn.execute(delete(editor_sessions).where(expired))
+            conn.execute(insert(editor_sessions).values(token_hash=_token_hash(token),
+                                                        editor_id=eid, created=time.time()))
         return token
 
     def session_editor(self, token: str | None) -> str | None:
-        """The editor whose session ``token`` is, while it lasts and the editor is enabled; else None."""
+        """The editor of session ``token`` while it lasts and the editor is enabled; else None."""
         if not token:
             return None
-        q = (select(editors.c.name).join(editor_sessions, editor_sessions.c.editor_id == editors.c.id)
-             .where(editor_sessions.c.token_hash == _token_hash(token), editors.c.disabled.is_(False),
-                    editor_sessions.c.created > time.time() - SESSION_MAX_S))
+        sessions = editor_sessions.c
+        q = (select(editors.c.name).join(editor_sessions, sessions.editor_id == editors.c.id)
+             .where(sessions.token_hash == _token_hash(token), editors.c.disabled.is_(False),
+                    sessions.created > time.time() - SESSION_MAX_S))
         with self.read() as conn:
             return conn.execute(q).scalar()
 
     def end_session(self, token: str | None) -> None:
-        """Sign-out: the session ``token`` ends (its cookie, even a saved copy, no longer signs in)."""
+        """Sign-out: session ``token`` ends (its cookie, even a saved copy, signs in no more)."""
         if token:
             with self.write() as conn:
-                conn.execute(delete(editor_sessions).where(editor_sessions.c.token_hash == _token_hash(token)))
+                mine = editor_sessions.c.token_hash == _token_hash(token)
+                conn.execute(delete(editor_sessions).where(mine))
 
     def signin_wait(self, name: str, client: str) -> float:
         """Seconds before ``name`` may try to sign in from ``client`` again (0: now): after
@@ -560,8 +566,9 @@ class Store:
         with self.read() as conn:
             for column, key, limit in ((signin_failures.c.name, name, SIGNIN_MAX_PER_NAME),
                                        (signin_failures.c.client, client, SIGNIN_MAX_PER_CLIENT)):
-                times = conn.execute(select(signin_failures.c.at).where(column == key, signin_failures.c.at > since)
-                                     .order_by(signin_failures.c.at.desc()).limit(limit)).scalars().all()
+                at = signin_failures.c.at
+                q = select(at).where(column == key, at > since).order_by(at.desc()).limit(limit)
+                times = conn.execute(q).scalars().all()
                 if len(times) >= limit:
                     waits.append(times[-1] - since)
         return max(waits)
@@ -569,11 +576,13 @@ class Store:
     def record_signin(self, name: str, client: str, *, ok: bool) -> None:
         """Count a failed sign-in (or, on success, forget the name's failures)."""
         with self.write() as conn:
-            conn.execute(delete(signin_failures).where(signin_failures.c.at < time.time() - SIGNIN_WINDOW_S))
+            old = signin_failures.c.at < time.time() - SIGNIN_WINDOW_S
+            conn.execute(delete(signin_failures).where(old))
             if ok:
                 conn.execute(delete(signin_failures).where(signin_failures.c.name == name))
             else:
-                conn.execute(insert(signin_failures).values(name=name[:80], client=client[:64], at=time.time()))
+                conn.execute(insert(signin_failures).values(name=name[:80], client=client[:64],
+                                                            at=time.time()))
 
     # ---- background jobs (shared by every process) -----------------------------------------------
     def job_row(self, name: str, *, seq: int | None = None) -> dict | None:
@@ -583,17 +592,19 @@ class Store:
                                .where(jobs.c.name == name)).first()
             if row is None:
                 return None
-            out = {"state": json.loads(row.state), "run": row.run, "started": row.started, "seq": row.seq}
+            out = {"state": json.loads(row.state), "run": row.run, "started": row.started,
+                   "seq": row.seq}
             if seq != row.seq:
                 raw = conn.execute(select(jobs.c.result).where(jobs.c.name == name)).scalar()
                 out["result"] = None if raw is None else json.loads(raw)
             return out
 
     def job_start(self, name: str, state: dict, *, run: str, max_s: float) -> bool:
-        """Write the row of a job that starts as ``run``; False (nothing written) while another run of
-        it is ``running`` and started less than ``max_s`` seconds ago."""
+        """Write the row of a job that starts as ``run``; False (nothing written) while another
+        run of it is ``running`` and started less than ``max_s`` seconds ago."""
         with self.write() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.started, jobs.c.seq).where(jobs.c.name == name)).first()
+            row = conn.execute(select(jobs.c.state, jobs.c.started, jobs.c.seq)
+                               .where(jobs.c.name == name)).first()
             if row is not None and json.loads(row.state).get("state") == "running" \
                     and time.time() - row.started < max_s:
                 return False
@@ -606,13 +617,14 @@ class Store:
         return True
 
     def job_write(self, name: str, state: dict, *, run: str, result=None) -> bool:
-        """Write the state (and, when given, the result) of the job's run ``run``; False when the row
-        is another run's (this one was reported failed and the job started again)."""
+        """Write the state (and, when given, the result) of the job's run ``run``; False when the
+        row is another run's (this one was reported failed and the job started again)."""
         values = {"state": json.dumps(state, ensure_ascii=False), "seq": jobs.c.seq + 1}
         if result is not None:
             values["result"] = json.dumps(result, ensure_ascii=False)
         with self.write() as conn:
-            done = conn.execute(update(jobs).where(jobs.c.name == name, jobs.c.run == run).values(**values))
+            mine = (jobs.c.name == name) & (jobs.c.run == run)
+            done = conn.execute(update(jobs).where(mine).values(**values))
             return done.rowcount == 1
 
 
@@ -630,7 +642,8 @@ def _dummy_hash() -> str:
 def common_passwords() -> frozenset[str]:
     """The list of common passwords (data/security/common_passwords.txt), lower-cased."""
     lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+    return frozenset(line.strip().lower() for line in lines
+                     if line.strip() and not line.startswith("#"))
 
 
 def password_problem(name: str, password: str) -> str | None:
@@ -640,7 +653,8 @@ def password_problem(name: str, password: str) -> str | None:
     if len(password) < MIN_PASSWORD:
         return f"a password has at least {MIN_PASSWORD} characters"
     if password.lower() in common_passwords():
-        return "this password is one of the most common ones (data/security/common_passwords.txt); choose another"
+        return ("this password is one of the most common ones "
+                "(data/security/common_passwords.txt); choose another")
     if name and name.lower() in password.lower() or len(set(password)) == 1:
         return "a password must not contain the editor's name nor repeat one character"
     return None
@@ -650,13 +664,14 @@ class JobBoard:
     """One named background job (a network import, a robustness run): a row in the store, read by
     every process.
 
-    ``claim(state)`` writes the row when the job starts (refused while another run of it is running);
+    ``claim(state)`` writes the row when the job starts (refused while another run of it runs);
     ``update`` writes its progress and ``finish`` its end. Nothing else keeps it: no heartbeat, no
     process probe. A run still ``running`` ``max_s`` seconds after its start is reported failed (its
     server process stopped without finishing) and may be started again.
     """
 
-    def __init__(self, store: Store, name: str, *, failed: str = "failed", max_s: float = JOB_MAX_S):
+    def __init__(self, store: Store, name: str, *, failed: str = "failed",
+                 max_s: float = JOB_MAX_S):
         self.store, self.name, self.failed, self.max_s = store, name, failed, max_s
         self._lock = threading.Lock()
         self._run: str | None = None  # while this process runs the job: the run's token
@@ -672,9 +687,10 @@ class JobBoard:
         state = row["state"]
         if state.get("state") == "running" and time.time() - row["started"] >= self.max_s:
             minutes = f"{self.max_s / 60:g}"
-            state = state | {"state": self.failed, "finished": now(), "ended": row["started"] + self.max_s,
-                             "message": f"the job did not finish within {minutes} minutes of its start (its "
-                                        "server process stopped without finishing); start it again"}
+            message = (f"the job did not finish within {minutes} minutes of its start (its server "
+                       "process stopped without finishing); start it again")
+            state = state | {"state": self.failed, "finished": now(),
+                             "ended": row["started"] + self.max_s, "message": message}
         with self._lock:
             if "result" in row:
                 self._result_seq, self._result = row["seq"], row["result"]
