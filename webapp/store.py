@@ -655,8 +655,8 @@ def password_problem(name: str, password: str) -> str | None:
     if password.lower() in common_passwords():
         return ("this password is one of the most common ones "
                 "(data/security/common_passwords.txt); choose another")
-    if name and name.lower() in password.lower() or len(set(password)) == 1:
-        return "a password must not contain the editor's name nor repeat one character"
+    if password.lower() == (name or "").lower() or len(set(password)) == 1:
+        return "a password must not be the editor's name nor one character repeated"
     return None
 
 
