@@ -7,9 +7,13 @@ HOST   ?= 127.0.0.1
 INSTANCE ?= $(or $(INSTANCE_DIR),instance)
 TEMPLATE_STAMP := $(INSTANCE)/template-code/.compiled
 
-.PHONY: install bytecode browser postgresql run test build-data benchmark clean
+.PHONY: install pango bytecode browser postgresql run test build-data benchmark clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: pango $(VENV)/.installed node_modules/.installed
+
+# Pango for WeasyPrint (the briefs as PDF), from Debian's packages like chromium below.
+pango:
+	@ldconfig -p | grep -q libpangoft2-1.0 || (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +53,10 @@ bytecode: install
 	$(PY) -m compileall -q webapp geo scoring
 
 # Debian's PostgreSQL server programs: the store's tests start a throw-away server of their own
-# (tests/pg.py: initdb in a temporary folder, run as the postgres user, a unix socket, removed at the end).
+# (tests/pg.py: initdb in a temporary folder, run as the postgres user, a unix socket; removed after).
 postgresql:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq postgresql)
 
 test: install browser postgresql
 	$(PY) -m pytest

@@ -10,6 +10,7 @@ from geo import ParamError
 from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
+from .brief import api_parts
 from .auth import current_editor, editor_required
 from .i18n import LANGS, pick_lang
 from .model import get_atlas
@@ -127,7 +128,7 @@ def town(tid: str):
         abort(404, f"Town '{tid}' does not exist.")
     out = feature(rec, svc.metas[tid], svc.method)
     out["parameters"] = collection(atlas, svc.metas, svc.method)["parameters"]
-    return out
+    return out | api_parts(svc, rec)  # what the government decided, measures, unscored evidence
 
 
 @bp.post("/recompute")

@@ -203,8 +203,12 @@ def _roads(table: gpd.GeoDataFrame) -> dict:
     def clean(col):
         vals = drawn[col].fillna("").astype(str).str.strip() if col in drawn.columns else pd.Series("", drawn.index)
         return vals.where(~vals.str.lower().isin(["nan", "none"]), "")
-    feats = [feature(g, {"class": c, "tip": [x for x in (i, n) if x]})
-             for g, c, i, n in zip(drawn.geometry.values, drawn["class"], clean("index"), clean("name_ru"))
+    # a link whose length is a published road distance (geo.additions): drawn dashed, its source named
+    pub_km = drawn["pub_km"] if "pub_km" in drawn.columns else pd.Series(float("nan"), drawn.index)
+    feats = [feature(g, {"class": c, "tip": [x for x in (i, n) if x]}
+                     | ({"pub": {"km": round(float(k), 1), "source": src}} if b == "published_distance" else {}))
+             for g, c, i, n, b, k, src in zip(drawn.geometry.values, drawn["class"], clean("index"), clean("name_ru"),
+                                              clean("basis"), pub_km, clean("source"))
              if g is not None and not g.is_empty]
     return collection(feats, **done)
 
@@ -217,9 +221,12 @@ def _line_id(table, column: str):
 def railways(layers, t) -> dict:
     """Railways named in ``t``'s language (data/texts.csv, file shapefiles/railways.shp, by line_id)."""
     r = layers.railways
+    basis = r["basis"].fillna("").astype(str) if "basis" in r.columns else [""] * len(r)
     return collection([feature(g, {"status": str(s), "tip": [t.text("shapefiles/railways.shp", i, "name", str(n)),
-                                                             t("planned") if s == "planned" else t("operating")]})
-                       for g, s, n, i in zip(r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"))
+                                                             t("planned") if s == "planned" else t("operating")]
+                                   + ([t("rail_placed")] if b == "placed_end" else [])}
+                               | ({"placed": 1} if b == "placed_end" else {}))
+                       for g, s, n, i, b in zip(r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"), basis)
                        if g is not None])
 
 

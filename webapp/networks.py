@@ -17,11 +17,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
 from geo import ParamError
-from geo.netimport import DEFAULT_ROOT, NetworkImportError, import_network, list_versions, save_version
+from geo.netimport import (DEFAULT_ROOT, NetworkImportError, delete_version, import_network, list_versions,
+                           save_version)
 from geo.params import VERSION_NAME, default_params
 from geo.versions import SHIPPED
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".osm.pbf", ".pbf", ".gpkg", ".geojson", ".zip")  # .zip: a zipped shapefile
 SHAPE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 MAX_UNZIPPED = 4 * 1024 ** 3
+MAX_ZIP_RATIO = 100  # a shapefile packs 2-10 times; far more is a zip bomb
 COMPARED = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
 JOB = "network-import"
 PROGRESS_EVERY_S = 0.5  # progress is written to the store at most this often
@@ -175,8 +177,12 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
     try:
         with zipfile.ZipFile(archive) as z:
             members = [m for m in z.infolist() if not m.is_dir() and m.filename.lower().endswith(SHAPE_PARTS)]
-            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+            unzipped = sum(m.file_size for m in members)
+            if unzipped > MAX_UNZIPPED:
                 raise NetworkImportError(f"{archive.name}: the shapefile is larger than {MAX_UNZIPPED >> 30} GB unzipped")
+            if unzipped > MAX_ZIP_RATIO * max(archive.stat().st_size, 1):
+                raise NetworkImportError(f"{archive.name} unpacks to {unzipped:,} bytes, more than {MAX_ZIP_RATIO} "
+                                         "times its size; zip the shapefile's parts as they are")
             for m in members:
                 target = folder / secure_filename(Path(m.filename).name)
                 with z.open(m) as src, open(target, "wb") as dst:
@@ -230,6 +236,24 @@ def upload():
     thread.join(timeout=float(current_app.config["NETWORK_IMPORT_WAIT"]))
     state = importer.status()
     return _page(status={"done": 200, "running": 202}.get(state["state"], 400), importing=state)
+
+
+@bp.post("/networks/<name>/delete")
+@editor_required
+def delete(name: str):
+    """An editor removes an imported version (the shipped network cannot be removed)."""
+    svc = get_atlas()
+    if name == SHIPPED or name not in svc.pipeline.versions():
+        return _page([f"name: no imported network version '{name}'"], 404)
+    if request.form.get("confirm") != "yes":
+        return _page(["confirm: tick the box to confirm the deletion"], 400)
+    try:
+        delete_version(name, svc.pipeline.networks_root)
+    except NetworkImportError as exc:
+        return _page([str(exc)], 400)
+    svc.networks_changed()
+    log.info("network version '%s' deleted by %s", name, current_editor())
+    return _page(importing={"state": "deleted", "name": name, "file": "", "message": ""})
 
 
 # -- the comparison ------------------------------------------------------------------------------
@@ -298,10 +322,14 @@ def api_import_status():
     return get_importer().status()
 
 
-def _upload_limit() -> None:
-    """before_request: an uploaded network file may be larger than the app's other bodies."""
+def _upload_limit():
+    """before_request: an uploaded network file may be larger than the app's other bodies, and only a
+    signed-in editor's is read (anyone else is refused before the body is parsed)."""
     if request.method == "POST" and request.path == "/networks":
+        if current_editor() is None:
+            return redirect(url_for("auth.login", next="/networks", lang=request.args.get("lang")))
         request.max_content_length = int(current_app.config["NETWORK_UPLOAD_MB"]) * 1024 * 1024
+    return None
 
 
 def init_app(app) -> None:

@@ -12,6 +12,7 @@ from geo import ParamError
 from geo.params import load_specs, plannable_classes
 
 from .auth import current_editor
+from .brief import brief_context, robust_towns
 from .http import COMPRESSIBLE, cached, render, respond
 from .layers import layer_urls, rounded
 from .i18n import LANGS, T, pick_lang
@@ -184,10 +185,12 @@ def _index_page() -> str:
 def town(tid: str):
     """A town's page, rendered once per town, parameters and language (webapp.http)."""
     key = _page_key()
-    return _page(("town", tid, *key), lambda: _town_page(tid))  # key[0] says whether the query was valid
+    return _page(("town", tid, *key), lambda: town_page_html(tid))  # key[0] says whether the query was valid
 
 
-def _town_page(tid: str) -> str:
+def town_page_html(tid: str, *, for_pdf: bool = False) -> str:
+    """The town page: the brief on top (webapp.brief), everything behind it below in details;
+    ``for_pdf``: the brief alone, as printed."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = _request_params()
@@ -207,7 +210,8 @@ def _town_page(tid: str) -> str:
                            default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
-                           lang_query=lang_query)
+                           lang_query=lang_query, for_pdf=for_pdf,
+                           **brief_context(svc, t, rec, robust_towns(), query))
 
 
 @bp.get("/table")

@@ -44,9 +44,11 @@
   // page's language; a connector link has only its class
   const roadTip = (f, layer) => {
     const p = f.properties, cls = T["road_class_" + p.class] || T.choices[p.class] || p.class, tip = p.tip || [];
-    const lines = tip.length ? tip.concat([cls + " — " + T.as_printed_ru]) : [cls];
+    let lines = tip.length ? tip.concat([cls + " — " + T.as_printed_ru]) : [cls];
+    if (p.pub) lines = lines.concat([T.pub_link.replace("{km}", num(p.pub.km, 1)).replace("{source}", hostOf(p.pub.source))]);
     layer.bindTooltip(tipHtml(lines), { sticky: true, className: "foliumtooltip" });
   };
+  const hostOf = (url) => { try { return new URL(url).hostname.replace(/^www\./, ""); } catch (e) { return ""; } };
   const ROAD_CLASSES = ["international", "republican", "oblast", "link"];
   // bottom to top: the basemap first; all of them below the towns, cities, routes and catchments
   const STATIC_ORDER = ["oblasts", "road_international", "road_republican", "road_oblast", "road_link", "rail", "corridors", "access", "official", "tourism"];
@@ -55,9 +57,9 @@
     roads: (fc) => ROAD_CLASSES.forEach((cls) => {
       groups["road_" + cls].clearLayers();
       L.geoJSON({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.class === cls) },
-        { style: () => Object.assign({}, lines["road_" + cls]), onEachFeature: roadTip }).addTo(groups["road_" + cls]);
+        { style: (f) => Object.assign({}, lines["road_" + cls], f.properties.pub ? { dashArray: "8 6" } : {}), onEachFeature: roadTip }).addTo(groups["road_" + cls]);
     }),
-    railways: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.status === "planned" ? lines.rail_planned : lines.rail), onEachFeature: withTips }).addTo(groups.rail),
+    railways: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.status === "planned" || f.properties.placed ? lines.rail_planned : lines.rail), onEachFeature: withTips }).addTo(groups.rail),
     corridors: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.corridor), onEachFeature: withTips }).addTo(groups.corridors),
     official: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.official), onEachFeature: withTips }).addTo(groups.official),
     tourism: (fc) => L.geoJSON(fc, { pointToLayer: (f, ll) => L.circleMarker(ll, Object.assign({}, boot.points.tourism)), onEachFeature: withTips }).addTo(groups.tourism),
