@@ -307,3 +307,42 @@ def test_secure_cookie_and_hsts_from_the_environment(tmp_path, monkeypatch):
     hsts = app.test_client().get("/login").headers["Strict-Transport-Security"]
     assert hsts.startswith("max-age=600;")
     app.extensions["store"].dispose()
+
+
+# ---- item 7: staging folders left by a crash ---------------------------------------------------
+
+def _aged(folder, seconds: float):
+    folder.mkdir(parents=True)
+    (folder / "roads.osm.pbf").write_bytes(b"partial upload")
+    then = os.stat(folder).st_mtime - seconds
+    os.utime(folder, (then, then))
+    return folder
+
+
+def test_staging_folders_left_by_a_crash_are_removed_at_start(tmp_path):
+    from webapp.networks import STAGING_GRACE_S
+
+    nets = tmp_path / "nets"
+    left = _aged(nets / ".upload-crashed", STAGING_GRACE_S + 60)
+    fresh = _aged(nets / ".upload-being-saved", 5)  # another server's upload in progress
+    other = _aged(nets / ".tmp-roads-1234", STAGING_GRACE_S + 60)  # not a staging folder: kept
+    app = make_app(tmp_path / "atlas.sqlite3", NETWORKS_ROOT=str(nets))
+    assert not left.exists() and fresh.exists() and other.exists()
+    app.extensions["store"].dispose()
+
+
+def test_staging_folders_are_kept_while_an_import_runs(tmp_path):
+    from webapp.networks import JOB, STAGING_GRACE_S
+    from webapp.store import JOB_MAX_S, Store
+
+    nets = tmp_path / "nets"
+    db = tmp_path / "atlas.sqlite3"
+    running = Store(f"sqlite:///{db}")
+    running.migrate()
+    assert running.job_start(JOB, {"state": "running"}, run="elsewhere", max_s=JOB_MAX_S)
+    running.dispose()
+    in_use = _aged(nets / ".upload-importing", STAGING_GRACE_S + 60)  # the running import's file
+    ancient = _aged(nets / ".upload-ancient", JOB_MAX_S + 60)
+    app = make_app(db, NETWORKS_ROOT=str(nets))
+    assert in_use.exists() and not ancient.exists()
+    app.extensions["store"].dispose()
