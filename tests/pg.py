@@ -62,7 +62,8 @@ def _as_server_user() -> dict:
 def start() -> PgServer:
     """initdb a new cluster in a temporary folder and start it (waits until it is ready)."""
     programs, options = bin_dir(), _as_server_user()
-    folder = Path(tempfile.mkdtemp(prefix="atlas-pg-"))
+    # as root, in /tmp: the postgres user must reach it (TMPDIR may be a folder only root opens)
+    folder = Path(tempfile.mkdtemp(prefix="atlas-pg-", dir="/tmp" if options else None))
     data, sockets = folder / "data", folder / "sockets"
     sockets.mkdir()
     if options:
