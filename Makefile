@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 INSTANCE ?= $(or $(INSTANCE_DIR),instance)
 TEMPLATE_STAMP := $(INSTANCE)/template-code/.compiled
 
-.PHONY: install system bytecode browser run test build-data benchmark clean
+.PHONY: install system bytecode browser postgresql run test build-data benchmark clean
 
 install: system $(VENV)/.installed node_modules/.installed
 
@@ -54,7 +54,13 @@ $(TEMPLATE_STAMP): $(wildcard templates/*.html) requirements.txt | install bytec
 bytecode: install
 	$(PY) -m compileall -q webapp geo scoring
 
-test: install browser
+# Debian's PostgreSQL server programs: the store's tests start a throw-away server of their own
+# (tests/pg.py: initdb in a temporary folder, run as the postgres user, a unix socket; removed after).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq postgresql)
+
+test: install browser postgresql
 	$(PY) -m pytest
 
 build-data: install

@@ -30,7 +30,7 @@ from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args
-from .store import JobBoard
+from .store import JOB_MAX_S, JobBoard
 
 bp = Blueprint("networks", __name__)
 log = logging.getLogger(__name__)
@@ -41,14 +41,17 @@ MAX_ZIP_RATIO = 100  # a shapefile packs 2-10 times; far more is a zip bomb
 COMPARED = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
 JOB = "network-import"
 PROGRESS_EVERY_S = 0.5  # progress is written to the store at most this often
+STAGING = ".upload-"  # an upload's staging folder under the networks root (removed when it ends)
+STAGING_GRACE_S = 600.0  # older than this, with no import running, a staging folder is a leftover
 
 
 class Importer:
     """One network import at a time, in a background thread; ``status()`` says how it goes.
 
     The state is kept in the store (``webapp.store.JobBoard``) when the importer has one, so every
-    worker process sees the same import and none starts a second while one runs; an import whose
-    process ended is reported as failed. Without a store (``store=None``) it is kept in this process.
+    worker process sees the same import and none starts a second while one runs; an import still
+    running an hour (``JOB_MAX_S``) after its start (its process ended) is reported as failed.
+    Without a store (``store=None``) it is kept in this process.
     """
 
     def __init__(self, root: Path, store=None):
@@ -62,8 +65,10 @@ class Importer:
             self.attach(store)
 
     def attach(self, store) -> None:
-        """Keep the state in ``store`` from now on (shared with every process using it)."""
+        """Keep the state in ``store`` from now on (shared with every process using it), and remove
+        the staging folders a stopped process left (``clean_staging``)."""
         self.board = JobBoard(store, JOB)
+        clean_staging(self.root, running=self.status()["state"] == "running")
 
     def status(self) -> dict:
         """state (idle, running, done, failed), name, file, message, progress, started, finished."""
@@ -120,6 +125,24 @@ class Importer:
             final = dict(self._state)
         if self.board is not None:
             self.board.finish(final)
+
+
+def clean_staging(root: Path, *, running: bool) -> list[Path]:
+    """Remove the upload staging folders (``.upload-*``) a process that stopped mid-upload or
+    mid-import left under ``root``; returns them. A folder still in use is spared: one written in
+    the last ``STAGING_GRACE_S`` (an upload being saved, in this or another server), and, while an
+    import runs, one younger than the longest import (``JOB_MAX_S``: it may hold that file)."""
+    keep_s = JOB_MAX_S if running else STAGING_GRACE_S
+    removed = []
+    for folder in sorted(root.glob(STAGING + "*")) if root.is_dir() else []:
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        if time.time() - folder.stat().st_mtime > keep_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.info("removed %d staging folder(s) left by a stopped upload or import", len(removed))
+    return removed
 
 
 def _now() -> str:
@@ -199,7 +222,7 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
 def _stage(file, root: Path) -> tuple[Path, Path]:
     """The uploaded file saved into a new temporary folder under ``root``: (file to import, folder)."""
     root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
+    folder = Path(tempfile.mkdtemp(prefix=STAGING, dir=root))
     path = folder / (secure_filename(file.filename) or "upload")
     file.save(path)
     if path.suffix.lower() != ".zip":
