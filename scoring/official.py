@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 
@@ -34,15 +35,15 @@ REQUIRED = {
 class Official:
     """The files of data/official/ as rows (dicts), checked."""
 
-    kinds: dict[str, dict]
-    signals: list[dict]
+    kinds: dict[str, dict[str, Any]]
+    signals: list[dict[str, Any]]
     rules: dict[tuple[str, str], str]  # (kind, scenario) -> supports | contradicts | neutral
-    measures: dict[str, dict]
-    town_measures: list[dict]
-    evidence: list[dict]
+    measures: dict[str, dict[str, Any]]
+    town_measures: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
 
 
-def _read(folder: Path, name: str) -> list[dict]:
+def _read(folder: Path, name: str) -> list[dict[str, Any]]:
     path = folder / name
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -94,7 +95,7 @@ def load_official(root: Path, *, towns: set[str], scenarios: set[str]) -> Offici
     return out
 
 
-def agreement(official: Official, kind: str, scenarios: list[str]) -> dict:
+def agreement(official: Official, kind: str, scenarios: list[str]) -> dict[str, Any]:
     """How a signal of ``kind`` compares with the verdict's ``scenarios`` by the rules: ``contradicts``
     (it speaks against one of them), ``supports`` (it supports one of them), ``differs`` (it supports
     only other scenarios) or ``neutral``; with the scenarios it supports and those it contradicts."""
@@ -109,13 +110,13 @@ def agreement(official: Official, kind: str, scenarios: list[str]) -> dict:
     return {"agreement": verdict, "supports": supported, "contradicts": against}
 
 
-def signals_for(official: Official, town: str, scenarios: list[str]) -> list[dict]:
+def signals_for(official: Official, town: str, scenarios: list[str]) -> list[dict[str, Any]]:
     """A town's signals, newest first, each with its agreement with the verdict's scenarios."""
     rows = [r | agreement(official, r["kind"], scenarios) for r in official.signals if r["town_id"] == town]
     return sorted(rows, key=lambda r: r["date"] or "", reverse=True)
 
 
-def measures_for(official: Official, town: str, scenarios: list[str]) -> dict:
+def measures_for(official: Official, town: str, scenarios: list[str]) -> dict[str, Any]:
     """What the verdict's scenarios mean in practice: the measure families common to all of them, those
     of one scenario only, and the town's own sourced measures."""
     sets = {m: set(row["scenarios"].split("|")) for m, row in official.measures.items()}
@@ -127,7 +128,7 @@ def measures_for(official: Official, town: str, scenarios: list[str]) -> dict:
     return {"common": common, "differs": {k: v for k, v in differs.items() if v}, "town": own}
 
 
-def age_years(row: dict, today: dt.date | None = None) -> float | None:
+def age_years(row: dict[str, Any], today: dt.date | None = None) -> float | None:
     """Years from a row's ``date`` (day, month or year precision) to ``today``; None without a date."""
     date = (row.get("date") or "").strip()
     if not date:
@@ -137,9 +138,9 @@ def age_years(row: dict, today: dt.date | None = None) -> float | None:
     return round(((today or dt.date.today()) - then).days / 365.25, 1)
 
 
-def shown_value(row: dict) -> str:
+def shown_value(row: dict[str, Any]) -> str:
     """An evidence row's figure: the value, a range, or an open bound ('> 150000', '<= 50')."""
     if row.get("value"):
-        return row["value"]
+        return str(row["value"])
     low, high = row.get("value_low"), row.get("value_high")
     return f"{low}–{high}" if low and high else f"> {low}" if low else f"≤ {high}"
