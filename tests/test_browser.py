@@ -620,7 +620,7 @@ def test_network_version_switch_redraws_the_roads(browser, version_server):
         after = dict(page.evaluate(OVERLAYS))
         roads = {k: v for k, v in after.items() if k.startswith("Roads")}
         assert sum(roads.values()) == int((net.u != net.v).sum()) >= 1, roads  # the version's edges (M-99)
-        assert sum(before[k] for k in roads) == 66  # the shipped roads before
+        assert sum(before[k] for k in roads) == 68  # the shipped roads before (66 + 2 links of a published length)
         assert after["Railways"] == 1 and after["Named corridors"] == 0  # the version's main railway; no corridors
         assert after["Oblast boundaries"] == 20  # the same basemap
         assert "network=winding" in page.url and errors == []
