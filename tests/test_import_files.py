@@ -218,3 +218,16 @@ def test_templates_list_columns_units_ranges_and_import_as_empty(method, town_id
     assert "no data rows" in problems(template_xlsx(method), "template.xlsx", method, town_id)
     filled = template_csv(method) + ",".join(["Rudny", "2023", "doc", ""] + [""] * (len(names) - 1) + ["100"]) + "\n"
     assert [(r.input, r.value) for r in read_values(filled.encode(), "f.csv", method, town_id)] == [("special_raw_materials", 100.0)]
+
+
+def test_a_semicolon_csv_from_excel_with_decimal_commas(method, town_id):
+    """Excel with Russian or Kazakh settings saves ';' and decimal commas (issue 23, item 6): read as such;
+    a comma that is not between digits stays a defect."""
+    raw = "\ufefftown;year;source;mono_output_share;mono_employment_share\nРудный;2023;Отчёт акимата, 2024;70,5;30\n"
+    rows = read_values(raw.encode("utf-8"), "s.csv", method, town_id)
+    got = {r.input: (r.value, r.source) for r in rows}
+    assert got == {"mono_output_share": (70.5, "Отчёт акимата, 2024"), "mono_employment_share": (30.0, "Отчёт акимата, 2024")}
+    bad = "town;year;source;mono_output_share\nRudny;2023;doc;1,000,5\n".encode()
+    assert "not a plain number" in problems(bad, "s.csv", method, town_id)
+    comma = csv_file("Rudny,2023,doc,\"12,5\",1")  # a comma file keeps refusing a decimal comma
+    assert "not a plain number" in problems(comma, "s.csv", method, town_id)

@@ -110,13 +110,30 @@ def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]]
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return [], [], [Problem(None, None, None, f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8")]
+    delimiter = _delimiter(text)
     try:
-        lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         return [], [], [Problem(None, None, None, f"not a readable CSV ({exc})")]
-    as_cells = [(n, [Cell("raw", v) if v.strip() else Cell("empty") for v in line])
-                for n, line in enumerate(lines, start=1)]
+    as_cells = [(n, [Cell("raw", _decimal_point(v) if delimiter == ";" else v) if v.strip() else Cell("empty")
+                     for v in line]) for n, line in enumerate(lines, start=1)]
     return _split_header(as_cells)
+
+
+def _delimiter(text: str) -> str:
+    """',' or ';' (what Excel writes with Russian or Kazakh settings), from the header row: the one that
+    splits it into more columns (a header has no quoted separators in practice)."""
+    header = text.lstrip().split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
+def _decimal_point(value: str) -> str:
+    """In a ';' file a comma between digits is a decimal comma ('12,5' -> '12.5'); nothing else changes."""
+    text = value.strip()
+    return text.replace(",", ".") if DECIMAL_COMMA.fullmatch(text) else value
 
 
 def _split_header(rows: list[tuple[int, list[Cell]]]):
