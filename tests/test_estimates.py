@@ -323,7 +323,8 @@ def test_backtest_numbers_recomputed_independently(method, paper):
     rows = {(c["town"], c["input"]): c for c in result["checks"]}
     ml = {("balkhash", "demo_natural_growth"): 7.38, ("karazhal", "demo_natural_growth"): 12.37,
           ("temirtau", "demo_natural_growth"): 2.78, ("karazhal", "demo_active_share"): 47.9,
-          ("balkhash", "demo_active_share"): karaganda, ("temirtau", "demo_active_share"): karaganda}
+          ("balkhash", "demo_active_share"): karaganda,
+          ("temirtau", "demo_active_share"): karaganda}
     statistical = method.input_names("statistical")
     for tid in intervals:
         actual = _outcome(_levels(paper[tid], method, dict.fromkeys(method.levelled, 0.0)),
