@@ -143,6 +143,11 @@ def _row(town: str, name: str, low: float, high: float, most_likely: float | Non
             "made_by": MADE_BY, "made_at": rules["made_at"], "note": note}
 
 
+def _town_sources(ev: Evidence, indicators: Sequence[str]) -> list[str]:
+    """The sources of every town figure of ``indicators``: the evidence a spread rests on."""
+    return [f.url for f in ev.figures if f.level == "town" and f.indicator in indicators]
+
+
 def _ratio(ev: Evidence, oblast: str, indicator: str, year: str) -> tuple[float, list[str]]:
     """Oblast / national value of a year, and the sources."""
     o, n = ev.one(oblast, indicator, year=year), ev.one("Kazakhstan", indicator, year=year)
@@ -215,7 +220,7 @@ def unemployment(town: str, name: str, oblast: str, ev: Evidence, rules: Mapping
     r, urls = _ratio(ev, oblast, "unemployment_rate", "2022")
     lo, hi = float(rules["unemployment_index_low"]), float(rules["unemployment_index_high"])
     return _row(town, "social_unemployment", lo * min(1.0, r), hi * max(1.0, r), None,
-                "town_index_spread", urls,
+                "town_index_spread", urls + _town_sources(ev, ("unemployment_rate",)),
                 f"town indices [{lo:g}, {hi:g}] widened by {oblast}/national 2022 = {r:.3f}",
                 rules)
 
@@ -225,7 +230,8 @@ def avg_wage(town: str, oblast: str, ev: Evidence, rules: Mapping[str, str]) -> 
     r, urls = _ratio(ev, oblast, "avg_monthly_nominal_wage", WAGE_2022)
     lo, hi = float(rules["wage_index_low"]), float(rules["wage_index_high"])
     return _row(town, "social_avg_wage", lo * min(1.0, r), hi * max(1.0, r), None,
-                "town_index_spread", urls,
+                "town_index_spread",
+                urls + _town_sources(ev, ("avg_monthly_nominal_wage", "avg_wage_vs_national")),
                 f"town indices [{lo:g}, {hi:g}] widened by {oblast}/national 2022 = {r:.3f}",
                 rules)
 
