@@ -150,13 +150,15 @@ class Pipeline:
 
     def run(self, params: Params | None = None, *, statistics: Table | None = None,
             curated: Table | None = None, experts: dict[str, Any] | None = None,
-            estimates: bool = False) -> dict[str, Any]:
+            estimates: bool = False, estimate_table: Estimates | None = None) -> dict[str, Any]:
         """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped
         ones if given.
 
         ``estimates=True`` adds the interval estimates of data/estimates.csv where a value is
         missing (``scoring.estimates.with_estimates``: per town ``estimated``, the scenario's
         narrowed ``possible`` and ``likely``); the default is the sourced-only atlas.
+        ``estimate_table`` (town -> input -> Estimate, ``scoring.estimates.load_estimates``)
+        replaces the shipped estimates, as ``statistics`` does the statistics.
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
         ``planned`` and ``selected_cities`` from the derivation; ``parameters.network`` records the
@@ -182,5 +184,6 @@ class Pipeline:
         atlas["planned"] = [p.as_dict() for p in derivation.planned]
         atlas["selected_cities"] = list(derivation.selected_cities)
         if estimates:
-            atlas = with_estimates(atlas, s.estimates, s.method)
+            table = s.estimates if estimate_table is None else estimate_table
+            atlas = with_estimates(atlas, table, s.method)
         return atlas

@@ -350,3 +350,16 @@ def test_backtest_numbers_recomputed_independently(method, paper):
             margin = rng.uniform(0, 1.25)
             hits += _outcome(_levels(values, method, shift), method, margin) == actual
         assert towns[tid]["p_actual"] == pytest.approx(hits / n, abs=0.06), tid
+
+
+def test_pipeline_takes_an_estimate_table(method):
+    from scoring.pipeline import Pipeline
+
+    table = {"aksu": {"demo_natural_growth": _est("demo_natural_growth", 5.0, 5.1, None, "aksu"),
+                      "demo_active_share": _est("demo_active_share", 52.8, 52.9, None, "aksu")}}
+    atlas = Pipeline().run(estimates=True, estimate_table=table)
+    towns = {t["id"]: t for t in atlas["towns"]}
+    # sqrt(57.8 .. 58.0) = 7.60 .. 7.62: 'average'
+    assert towns["aksu"]["scenario"]["estimated_levels"]["demographic"]["levels"] == ["average"]
+    assert towns["aksu"]["levels"]["demographic"] is None  # a level from values only
+    assert towns["abay"]["estimated"] == {}
