@@ -1,5 +1,6 @@
-"""Command line: ``python -m scoring evaluate FILE.csv [--json]``, ``paper``, ``atlas [--json]``,
-``robustness [--draws N] [--seed S] [--json]``."""
+"""Command line: ``python -m scoring evaluate FILE.csv [--json]``, ``paper``,
+``atlas [--json] [--with-estimates]``, ``robustness [--draws N] [--seed S] [--json]``,
+``build-estimates [--check]``, ``backtest [--json]``."""
 from __future__ import annotations
 
 import argparse
@@ -52,13 +53,27 @@ def _table(results: list[dict[str, Any]], method: Method) -> str:
     return "\n".join(lines)
 
 
-def _atlas(method: Method, as_json: bool) -> int:
+ESTIMATE_SCENARIO_KEYS = ("likely", "shares", "outcomes", "estimated_levels", "settled_by",
+                          "without_estimates")
+
+
+def _with_estimates(r: dict[str, Any]) -> dict[str, Any]:
+    """A town's record in the ``--with-estimates`` mode: the public record, its provenance, the
+    estimates it uses (``estimated``) and the scenario's probable part."""
+    out = public_record(r) | {"provenance": r["provenance"]}
+    out["scenario"] |= {k: r["scenario"][k] for k in ESTIMATE_SCENARIO_KEYS}
+    return out | {"estimated": {k: {f: e[f] for f in ("low", "high", "method", "source")}
+                                for k, e in r["estimated"].items()}}
+
+
+def _atlas(method: Method, as_json: bool, estimates: bool = False) -> int:
     from .pipeline import Pipeline
 
-    atlas = Pipeline().run()
+    atlas = Pipeline().run(estimates=estimates)
     if as_json:
-        print(json.dumps([public_record(r) | {"provenance": r["provenance"]}
-                          for r in atlas["towns"]], ensure_ascii=False, indent=1))
+        record = _with_estimates if estimates else (
+            lambda r: public_record(r) | {"provenance": r["provenance"]})
+        print(json.dumps([record(r) for r in atlas["towns"]], ensure_ascii=False, indent=1))
         return 0
     print(f"{'town':12} {'complete':8} {'recommended':30} "
           "levels (mono, econ+social, demo, invest, aggl, special)")
@@ -68,6 +83,10 @@ def _atlas(method: Method, as_json: bool) -> int:
         rec = (("tie: " + "/".join(s["tied"])) if s["tie"]
                else (" + ".join(s["recommended"]) or "insufficient data"))
         rec += " (provisional)" if s["provisional"] else ""
+        if estimates:
+            lk = s["likely"]
+            rec = f"{rec}; possible {'/'.join(s['possible'])}; likely {lk['scenario']} " \
+                  f"({lk['share']:.2f})"
         print(f"{r['town']:12} {s['completeness']:8} {rec:30} {lv}")
     print("\nThe paper's agglomeration inputs beside the derived ones:")
     for r in atlas["towns"]:
@@ -97,6 +116,42 @@ def _robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_estimates(check: bool, output: str | None) -> int:
+    """Write data/estimates.csv from the evidence (or, with ``check``, compare it)."""
+    import io
+
+    from .estimates import ESTIMATES_FILE
+    from .estimation import build_missing, write
+    from .loaders import load_values
+    from .pipeline import DATA_DIR
+
+    method = load_method()
+    rows = build_missing(load_values(DATA_DIR / "statistics.csv", method, "statistical"))
+    path = output or str(ESTIMATES_FILE)
+    if not check:
+        write(rows, path)
+        print(f"{len(rows)} estimates written to {path}", file=sys.stderr)
+        return 0
+    buf = io.StringIO()
+    write(rows, buf)
+    with open(path, encoding="utf-8") as fh:
+        same = fh.read() == buf.getvalue()
+    print(f"{path} {'is' if same else 'is NOT'} what the rules give from the evidence "
+          f"({len(rows)} rows)", file=sys.stderr)
+    return 0 if same else 1
+
+
+def _backtest(as_json: bool, draws: int, seed: int) -> int:
+    from .backtest import backtest, text_report
+
+    if draws < 2:
+        print(f"error: --draws must be at least 2, got {draws}", file=sys.stderr)
+        return 2
+    result = backtest(draws=draws, seed=seed)
+    print(json.dumps(result, ensure_ascii=False, indent=1) if as_json else text_report(result))
+    return 0 if result["honoured"] else 1
+
+
 def progress_bar(stream: TextIO, width: int = 40) -> Callable[[int, int], None]:
     """A progress callback (done, total) drawing a bar on ``stream``; a newline when done."""
     def show(done: int, total: int) -> None:
@@ -121,6 +176,20 @@ def main(argv: list[str] | None = None) -> int:
                                       "(default spatial parameters) + curated special potential, "
                                       "scored")
     at.add_argument("--json", action="store_true")
+    at.add_argument("--with-estimates", action="store_true",
+                    help="add the interval estimates of data/estimates.csv where a value is "
+                         "missing: per town 'estimated', the narrowed 'possible', 'likely'")
+    be = sub.add_parser("build-estimates", help="write data/estimates.csv from "
+                                               "data/sources/estimates_evidence.csv by the rules "
+                                               "of data/method/estimation_rules.csv")
+    be.add_argument("--check", action="store_true",
+                    help="only compare the file with what the rules give (exit 1 if it differs)")
+    be.add_argument("--output", help="write here instead of data/estimates.csv")
+    bt = sub.add_parser("backtest", help="the estimation rules on the paper's three towns: "
+                                         "coverage of the paper's values and p_actual")
+    bt.add_argument("--json", action="store_true")
+    bt.add_argument("--draws", type=int, default=1000, help="number of draws (default 1000)")
+    bt.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     rb = sub.add_parser("robustness", help="scenario shares, stability, variants and drivers of "
                                            "every town under the uncertain choices of "
                                            "data/method/uncertainty.csv")
@@ -135,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "robustness":
             return _robustness(args)
         if args.command == "atlas":
-            return _atlas(method, args.json)
+            return _atlas(method, args.json, args.with_estimates)
+        if args.command == "build-estimates":
+            return _build_estimates(args.check, args.output)
+        if args.command == "backtest":
+            return _backtest(args.json, args.draws, args.seed)
         if args.command == "paper":
             from .paper import report
             print(report(method))

@@ -237,3 +237,39 @@ def design(choices: tuple[Choice, ...], n: int, seed: int) -> Design:
     b = np.column_stack([_quantile(c, ub[:, i]) for i, c in enumerate(choices)]) if choices else ub
     a[0] = [c.default for c in choices]
     return Design(a, b)
+
+
+# -- applying drawn rows -------------------------------------------------------------------------
+
+def choice_column(choices: tuple[Choice, ...], rows: np.ndarray, kind: str, target: str,
+                  default: float) -> np.ndarray:
+    """The values of the choice of ``kind`` on ``target`` per row, else ``default`` in each."""
+    for i, c in enumerate(choices):
+        if c.kind == kind and c.target == target:
+            return np.asarray(rows[:, i])
+    return np.full(len(rows), float(default))
+
+
+def shifted_bounds(method: Method, choices: tuple[Choice, ...], rows: np.ndarray,
+                   code: str) -> np.ndarray:
+    """(rows, 1, bands - 1) upper bounds of ``code``'s bands, moved by the row's band shift."""
+    from .kernel import upper_bounds
+
+    uppers = upper_bounds(method, code)
+    shift = choice_column(choices, rows, "band shift", code, 0.0)[:, None]
+    relative = any(c.kind == "band shift" and c.target == code and c.scale == "relative"
+                   for c in choices)
+    bounds: np.ndarray = uppers * (1 + shift) if relative else uppers + shift
+    return bounds[:, None, :]
+
+
+def with_error(method: Method, name: str, base: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """(rows, towns) values ``base`` (towns,) times 1 + the row's relative ``error`` (rows,),
+    clipped to the input's range."""
+    spec = method.inputs[name]
+    x: np.ndarray = base[None, :] * (1 + error[:, None])
+    if spec.min is not None:
+        x = np.maximum(x, spec.min)
+    if spec.max is not None:
+        x = np.minimum(x, spec.max)
+    return x

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from geo.params import Params, default_params
 from geo.versions import SHIPPED, available, layers_for, version_info
 
 from .atlas import Table, build_atlas
+from .estimates import Estimates, load_estimates, with_estimates
 from .loaders import load_expert_judgments, load_paper_inputs, load_values
 from .method import DEFAULT_METHOD_DIR, Method, load_method
 from .reserves import load_rule, reserve_values
@@ -38,6 +39,7 @@ class Sources:
     curated: dict[str, Any]  # town_id -> {input: row}, role curated
     experts: dict[str, Any]
     paper_inputs: dict[str, Any]
+    estimates: Estimates = field(default_factory=dict)  # data/estimates.csv; {} when absent
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> "Sources":
@@ -54,7 +56,22 @@ class Sources:
                    statistics=load_values(root / "statistics.csv", method, "statistical"),
                    curated=curated,
                    experts=load_expert_judgments(root / "expert_judgments.csv", method),
-                   paper_inputs=load_paper_inputs(root / "paper" / "inputs.csv"))
+                   paper_inputs=load_paper_inputs(root / "paper" / "inputs.csv"),
+                   estimates=_estimates(root, method))
+
+
+def _estimates(root: Path, method: Method) -> Estimates:
+    """The data root's estimates.csv, validated against its towns.csv (ids); {} when absent."""
+    path = root / "estimates.csv"
+    if not path.exists():
+        return {}
+    towns = None
+    if (root / "towns.csv").exists():
+        import csv
+
+        with open(root / "towns.csv", newline="", encoding="utf-8-sig") as fh:
+            towns = [r["id"] for r in csv.DictReader(fh)]
+    return load_estimates(path, method, towns=towns)
 
 
 def with_reserves(curated: dict[str, Any], reserves: dict[str, Any]) -> dict[str, Any]:
@@ -132,9 +149,16 @@ class Pipeline:
         return model
 
     def run(self, params: Params | None = None, *, statistics: Table | None = None,
-            curated: Table | None = None, experts: dict[str, Any] | None = None) -> dict[str, Any]:
+            curated: Table | None = None, experts: dict[str, Any] | None = None,
+            estimates: bool = False, estimate_table: Estimates | None = None) -> dict[str, Any]:
         """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped
         ones if given.
+
+        ``estimates=True`` adds the interval estimates of data/estimates.csv where a value is
+        missing (``scoring.estimates.with_estimates``: per town ``estimated``, the scenario's
+        narrowed ``possible`` and ``likely``); the default is the sourced-only atlas.
+        ``estimate_table`` (town -> input -> Estimate, ``scoring.estimates.load_estimates``)
+        replaces the shipped estimates, as ``statistics`` does the statistics.
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
         ``planned`` and ``selected_cities`` from the derivation; ``parameters.network`` records the
@@ -159,4 +183,7 @@ class Pipeline:
         atlas["access_links"] = derivation.access_links
         atlas["planned"] = [p.as_dict() for p in derivation.planned]
         atlas["selected_cities"] = list(derivation.selected_cities)
+        if estimates:
+            table = s.estimates if estimate_table is None else estimate_table
+            atlas = with_estimates(atlas, table, s.method)
         return atlas

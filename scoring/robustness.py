@@ -42,7 +42,8 @@ from geo.junctions import Lines
 from geo.params import Params, default_params
 
 from . import kernel
-from .draws import CHOICES_FILE, Choice, Design, design, load_choices
+from .draws import (CHOICES_FILE, Choice, Design, choice_column, design, load_choices,
+                    shifted_bounds, with_error)
 from .method import Method
 from .pipeline import Pipeline
 from .sensitivity import sobol_indices
@@ -199,10 +200,7 @@ class DrawModel:
 
     def column(self, rows: np.ndarray, kind: str, target: str, default: float) -> np.ndarray:
         """The values of the choice of ``kind`` on ``target`` per row, else ``default`` in each."""
-        for i, c in enumerate(self.choices):
-            if c.kind == kind and c.target == target:
-                return rows[:, i]
-        return np.full(len(rows), float(default))
+        return choice_column(self.choices, rows, kind, target, default)
 
     def evaluate(self, rows: np.ndarray, progress: Progress | None = None) -> Outcomes:
         """Derive and score every town for each row of choice values (columns: ``choices``)."""
@@ -254,20 +252,12 @@ class DrawModel:
             if name not in errors:
                 out[name] = base[None, :]
                 continue
-            x = base[None, :] * (1 + rows[:, errors[name], None])
-            if spec.min is not None:
-                x = np.maximum(x, spec.min)
-            out[name] = x if spec.max is None else np.minimum(x, spec.max)
+            out[name] = with_error(self.method, name, base, rows[:, errors[name]])
         return out
 
     def _bounds(self, rows: np.ndarray, code: str) -> np.ndarray:
         """(rows, 1, bands - 1) upper bounds of ``code``'s bands, moved by the row's band shift."""
-        uppers = kernel.upper_bounds(self.method, code)
-        shift = self.column(rows, "band shift", code, 0.0)[:, None]
-        relative = any(c.kind == "band shift" and c.target == code and c.scale == "relative"
-                       for c in self.choices)
-        bounds: kernel.FloatArray = uppers * (1 + shift) if relative else uppers + shift
-        return bounds[:, None, :]
+        return shifted_bounds(self.method, self.choices, rows, code)
 
 
 def _within(value: np.ndarray, limit: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ recommending every tied scenario.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from . import kernel
 from .method import Method
 
 Levels = Mapping[str, str | None]  # levelled indicator -> level id, None (or absent) = missing
+Reachable = Mapping[str, Sequence[int]]  # missing indicator -> the band positions it may take
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,25 @@ class _Grid:
     n_scenarios: int
 
 
-def _grid(levels: Mapping[str, str | None], method: Method) -> _Grid:
+def _grid(levels: Mapping[str, str | None], method: Method,
+          reachable: Reachable | None = None) -> _Grid:
     """Enumerate every completion of the missing levels (itertools.product order) and its outcome.
 
-    ValueError naming the allowed levels when a known level is not a band of its indicator.
+    ``reachable`` limits a missing indicator to some band positions (an interval estimate's);
+    one position makes it known. ValueError naming the allowed levels when a known level is not a
+    band of its indicator.
     """
-    codes = method.levelled
-    missing = tuple(c for c in codes if levels.get(c) is None)
-    shape = tuple(len(method.indicators[c].bands) for c in missing)
+    codes, reachable = method.levelled, reachable or {}
+    open_ = {c: tuple(reachable.get(c, range(len(method.indicators[c].bands))))
+             for c in codes if levels.get(c) is None}
+    missing = tuple(c for c, bands in open_.items() if len(bands) != 1)
+    shape = tuple(len(open_[c]) for c in missing)
     pos: dict[str, Any] = {c: kernel.position_of(c, levels[c], method)
-                           for c in codes if c not in missing}
+                           for c in codes if c not in open_}
+    pos |= {c: bands[0] for c, bands in open_.items() if len(bands) == 1}
     for axis, code in enumerate(missing):  # one axis of band positions per missing indicator
         along = [-1 if a == axis else 1 for a in range(len(shape))]
-        pos[code] = np.arange(shape[axis]).reshape(along)
+        pos[code] = np.array(open_[code], dtype=np.int64).reshape(along)
     scores = kernel.scores(pos, method)
     outcome = kernel.outcome(scores, pos, kernel.margin_of(method))
     return _Grid(missing, np.broadcast_to(outcome, shape), len(method.rules))
@@ -83,7 +90,8 @@ def _settled(grid: _Grid) -> bool:
     return bool((flat == flat[0]).all())
 
 
-def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
+def assess(levels: dict[str, Any], method: Method,
+           reachable: Reachable | None = None) -> dict[str, Any]:
     """The range of outcomes a town's missing levels leave open, and the most decisive missing one.
 
     Parameters
@@ -92,6 +100,9 @@ def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
         Levelled indicator -> level id, or None when missing (absent keys count as missing).
     method : Method
         Supplies the bands (the possible levels of a missing indicator) and the scenario rule.
+    reachable : dict, optional
+        Missing indicator -> the band positions an interval estimate lets it reach (default:
+        every band); a single position counts as known.
 
     Returns
     -------
@@ -104,7 +115,7 @@ def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
         ``decisive_mean``; all three are None when settled or nothing is missing;
         ``completions``: the number of completions.
     """
-    grid = _grid(levels, method)
+    grid = _grid(levels, method, reachable)
     union = _union(grid.outcome)
     possible = [s for i, s in enumerate(method.rules) if union >> i & 1]
     settled = _settled(grid)
