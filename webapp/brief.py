@@ -20,7 +20,7 @@ from scoring.official import Official, age_years, load_official, measures_for, s
 from .i18n import T
 from .mapview import marker_style
 from .robust import get_runner
-from .serialize import colour
+from .serialize import colour, verdict_kind
 
 DRIVERS_MAX = 3
 
@@ -61,17 +61,6 @@ class Brief:
 def _counts(completeness: str) -> tuple[int, int]:
     known, _, total = completeness.partition("/")
     return int(known), int(total)
-
-
-def verdict_kind(scenario: dict) -> str:
-    """none, undetermined, tie, two or recommended (the map's categories in words)."""
-    if not scenario["recommended"] and not scenario.get("tie"):
-        return "none"
-    if not scenario.get("settled", True):
-        return "undetermined"
-    if scenario.get("tie"):
-        return "tie"
-    return "two" if len(scenario["recommended"]) > 1 else "recommended"
 
 
 def _scenarios_of(scenario: dict, kind: str) -> list[str]:

@@ -29,6 +29,12 @@ def category(town: dict) -> str:
     return s["recommended"][0] if len(s["recommended"]) == 1 else "two"
 
 
+def verdict_kind(scenario: dict) -> str:
+    """none, undetermined, tie, two or recommended: ``category`` without naming the scenario."""
+    cat = category({"scenario": scenario})
+    return cat if cat in ("none", "undetermined", "tie", "two") else "recommended"
+
+
 def colour(town: dict, method) -> str:
     cat = category(town)
     return CATEGORY_COLOURS.get(cat) or method.scenarios[cat]["colour"]
@@ -116,14 +122,13 @@ def result_columns(town: dict, stability: dict | None) -> dict:
     (share of the robustness draws at the default parameters that give it; empty while not computed or
     for an undetermined town) and the mode (``sourced``: sourced and derived inputs only)."""
     s = town["scenario"]
-    kind = category(town)
+    kind = verdict_kind(s)
     chosen = {"undetermined": s["possible"], "tie": s["tied"]}.get(kind, s["recommended"])
     result = {"none": "none", "undetermined": "undetermined: ", "tie": "tie: "}.get(kind, "") + "|".join(chosen)
-    rec = (stability or {}).get(town["id"])
-    kinds = {"undetermined": "undetermined", "tie": "tie", "none": "none", "two": "two"}
-    return {"result": result if kind != "none" else "none", "result_kind": kinds.get(kind, "recommended"),
+    rec = (stability or {}).get(town["id"]) if kind not in ("undetermined", "none") else None
+    return {"result": result if kind != "none" else "none", "result_kind": kind,
             "possible": "|".join(s["possible"]),
-            "stability": round(rec["outcomes"].get(rec["default"], 0.0), 3) if rec and kind not in ("undetermined", "none") else None,
+            "stability": round(rec["outcomes"].get(rec["default"], 0.0), 3) if rec else None,
             "mode": "sourced"}
 
 
