@@ -81,8 +81,12 @@ class Client:
             self.out.append((route, dt, ok))
 
 
-def plan(n: int, rng: random.Random, fresh: iter) -> list[tuple]:
-    """The request mix: (route, method, path, body, revalidate)."""
+NEW_SHARE = 0.5  # of the recomputes, the share with parameters never asked before (an honest mix)
+
+
+def plan(n: int, rng: random.Random, fresh: iter, new_share: float = NEW_SHARE) -> list[tuple]:
+    """The request mix: (route, method, path, body, revalidate): a quarter map pages, a quarter town
+    payloads, half recomputes, ``new_share`` of which with new parameters (a cache miss)."""
     out = []
     for _ in range(n):
         r = rng.random()
@@ -92,10 +96,11 @@ def plan(n: int, rng: random.Random, fresh: iter) -> list[tuple]:
             out.append(("GET /", "GET", f"/?{q}", None, rng.random() < 0.3))
         elif r < 0.5:
             out.append(("GET /api/towns", "GET", f"/api/towns?lang={lang}", None, rng.random() < 0.3))
-        elif r < 0.9:
-            out.append(("POST /api/recompute", "POST", f"/api/recompute?lang={lang}", rng.choice(CACHED_PARAMS), False))
+        elif rng.random() >= new_share:
+            out.append(("POST /api/recompute", "POST", f"/api/recompute?lang={lang}",
+                        rng.choice(CACHED_PARAMS), False))
         else:
-            out.append(("POST /api/recompute", "POST", "/api/recompute?lang=en", next(fresh), False))
+            out.append(("POST /api/recompute", "POST", f"/api/recompute?lang={lang}", next(fresh), False))
     return out
 
 
@@ -119,13 +124,22 @@ def warm_up(host: str, port: int, connections: int = 1) -> None:
             th.join()
 
 
-def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float) -> dict:
+def fresh_params(i: int) -> dict:
+    """The i-th never-asked parameter set: a threshold, a speed or a radius in turn (each a new value)."""
+    kind = i % 4
+    step = i // 4
+    return [{"near_km": round(50 + 0.37 * step, 2)}, {"fua_minutes": round(30 + 0.11 * step, 2)},
+            {"speed_republican": round(50 + 0.013 * step, 3)}, {"corridor_km": round(5 + 0.019 * step, 3)}][kind]
+
+
+def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float,
+             new_share: float = NEW_SHARE) -> dict:
     """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per route."""
     rng = random.Random(SEED)
     # never asked before: a recompute (against a server started elsewhere, --url, stop it and remove its
     # instance/rendered/ between runs, or a second run finds these answers already rendered)
-    fresh = ({"near_km": round(50 + 0.37 * i, 2)} for i in range(10**6))
-    work = plan(requests, rng, fresh)
+    fresh = (fresh_params(i) for i in range(10**6))
+    work = plan(requests, rng, fresh, new_share)
     out, lock, deadline = [], threading.Lock(), time.perf_counter() + seconds
     queue = iter(work)
     qlock = threading.Lock()
@@ -287,6 +301,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=90)
+    ap.add_argument("--new-share", type=float, default=NEW_SHARE,
+                    help=f"share of the recomputes with new parameters (default {NEW_SHARE})")
     ap.add_argument("--cold", action="store_true", help="no warm-up: the first render of each page is measured")
     ap.add_argument("--startup-runs", type=int, default=0, metavar="N",
                     help="only measure start-up to the first page, N times (no load)")
@@ -331,7 +347,8 @@ def main(argv=None) -> int:
             warm_up(host, port, args.clients)
         cpu = tree_cpu(proc.pid) if proc is not None else None
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds)
+        s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds,
+                     new_share=args.new_share)
         s["server_cpu_s"] = None if cpu is None else tree_cpu(proc.pid) - cpu
         s["load_average"] = None if load is None else round(load, 1)
     finally:
