@@ -10,9 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ParamError
 from .params import load_specs, parse_params
+
+if TYPE_CHECKING:
+    from .results import Derivation
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def cli_raw(args: argparse.Namespace) -> dict:
+def cli_raw(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed options as the raw mapping that parse_params reads (the same as a query string)."""
     raw = {k: v for k, v in vars(args).items() if k in load_specs() and v is not None}
     if args.planned_road:
@@ -43,7 +48,7 @@ def cli_raw(args: argparse.Namespace) -> dict:
     return raw
 
 
-def _print_table(records: list[dict], derivation) -> None:
+def _print_table(records: list[dict[str, Any]], derivation: Derivation) -> None:
     print(f"{'town':12} {'fua':>4} {'near':>5} {'junc':>5}  {'nearest large city':18} {'road km':>8} {'min':>6}  lines")
     for r in records:
         km = "-" if r["road_km"] is None else f"{r['road_km']:.0f}"
@@ -85,14 +90,15 @@ def _validate(as_json: bool) -> int:
 SUBPROGRAMS = {"import-network": "import_network_main", "networks": "networks_main"}
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     from .agglomeration import SpatialModel, cli_records
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBPROGRAMS:  # the network versions have their own parsers (geo.netimport)
         from . import netimport
 
-        return getattr(netimport, SUBPROGRAMS[argv[0]])(argv[1:])
+        subprogram: Callable[[list[str]], int] = getattr(netimport, SUBPROGRAMS[argv[0]])
+        return subprogram(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         return _validate(args.json)

@@ -10,8 +10,10 @@ is kept; what is dropped is reported, never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 
 from .layers import GEOD
@@ -47,8 +49,8 @@ class RawWays:
     ref: np.ndarray
     speed_kmh: np.ndarray
     oneway: np.ndarray
-    cls_names: list
-    ref_names: list
+    cls_names: list[str]
+    ref_names: list[str]
     maxspeed: np.ndarray | None = None
 
     @property
@@ -63,7 +65,7 @@ def coordinate_keys(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return x * (200 * COORD_SCALE) + y
 
 
-def segments(raw: RawWays) -> tuple[dict, dict]:
+def segments(raw: RawWays) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Node arrays and one segment per pair of consecutive vertices of a way.
 
     Returns
@@ -101,7 +103,8 @@ def segments(raw: RawWays) -> tuple[dict, dict]:
     return nodes, segs
 
 
-def _through_nodes(n: int, a: np.ndarray, b: np.ndarray, attr: np.ndarray, oneway: np.ndarray) -> np.ndarray:
+def _through_nodes(n: int, a: np.ndarray, b: np.ndarray, attr: np.ndarray, oneway: np.ndarray
+                   ) -> NDArray[np.bool_]:
     """Nodes inside a chain: two segments, same attributes, and (one way) one in, one out."""
     outdeg, indeg = np.bincount(a, minlength=n), np.bincount(b, minlength=n)
     lo = np.full(n, np.iinfo(np.int64).max)
@@ -109,10 +112,11 @@ def _through_nodes(n: int, a: np.ndarray, b: np.ndarray, attr: np.ndarray, onewa
     for ends in (a, b):
         np.minimum.at(lo, ends, attr)
         np.maximum.at(hi, ends, attr)
-    directed = np.zeros(n, bool)
+    directed: NDArray[np.bool_] = np.zeros(n, bool)
     directed[a[oneway]] = directed[b[oneway]] = True
-    through = (outdeg + indeg == 2) & (lo == hi)
-    return through & (~directed | ((outdeg == 1) & (indeg == 1)))
+    through: NDArray[np.bool_] = (outdeg + indeg == 2) & (lo == hi)
+    one_in_one_out: NDArray[np.bool_] = (outdeg == 1) & (indeg == 1)
+    return through & (~directed | one_in_one_out)
 
 
 def _chains(n_seg: int, a: np.ndarray, b: np.ndarray, through: np.ndarray) -> np.ndarray:
@@ -128,7 +132,8 @@ def _chains(n_seg: int, a: np.ndarray, b: np.ndarray, through: np.ndarray) -> np
     return connected_components(g, directed=False)[1]
 
 
-def contract(n: int, segs: dict, attr: np.ndarray, oneway: np.ndarray) -> dict:
+def contract(n: int, segs: dict[str, Any], attr: np.ndarray, oneway: np.ndarray
+             ) -> dict[str, np.ndarray]:
     """Contract chains of through nodes into edges (u, v, km, minutes, seg: one segment of each).
 
     ``attr`` is one integer per segment (class, ref and direction): a node where it changes stays.
@@ -191,7 +196,7 @@ def _along(n: int, a: np.ndarray, b: np.ndarray, through: np.ndarray, u_end: np.
 
 
 def largest_component(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray,
-                      km: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+                      km: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Keep mask of nodes and edges of the largest weakly connected component, and what is dropped.
 
     Returns

@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -91,7 +92,7 @@ def build_cities(sources: Path) -> pd.DataFrame:
     for _, c in cities.iterrows():
         lat, lon = float(c["lat"]), float(c["lon"])
         d = ((way["lat"].astype(float) - lat) ** 2 + (way["lon"].astype(float) - lon) ** 2) ** 0.5
-        names_ru.append(way.loc[d.idxmin(), "waypoint_name"] if d.min() < 0.1 else "")
+        names_ru.append(way.loc[cast(int, d.idxmin()), "waypoint_name"] if d.min() < 0.1 else "")
     osm_pop = pd.to_numeric(cities["osm_population"], errors="coerce")
     gn_pop = pd.to_numeric(cities["geonames_population"], errors="coerce")
     return pd.DataFrame({
@@ -120,8 +121,8 @@ def corridor_table(sources: Path) -> pd.DataFrame:
     return cor
 
 
-def _corridor_members(corridors: pd.DataFrame) -> dict:
-    member = {}
+def _corridor_members(corridors: pd.DataFrame) -> dict[str, list[str]]:
+    member: dict[str, list[str]] = {}
     for _, c in corridors.iterrows():
         for rid in filter(None, c["member_roads"].split(" ; ")):
             member.setdefault(rid, []).append(c["corridor_id"])
@@ -139,7 +140,7 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
     member = _corridor_members(corridors)
     rows = []
 
-    def add(rid, r, coords):
+    def add(rid: str, r: dict[str, str] | pd.Series, coords: additions.Coords) -> None:
         for part, factor, src in additions.sections(rid, coords, lengths, pts):
             rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
                          "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
@@ -220,7 +221,8 @@ def build_tourism(sources: Path) -> pd.DataFrame:
 
 def build_oblasts(sources: Path) -> gpd.GeoDataFrame:
     g = gpd.read_file(sources / "oblasts" / "kz-adm1.geojson")
-    g["geometry"] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]  # West Kazakhstan
+    valid: list[Any] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]
+    g["geometry"] = valid  # West Kazakhstan
     g["geometry"] = g.geometry.simplify(OBLAST_SIMPLIFY_DEG, preserve_topology=True)
     g = g.rename(columns={"ADM1_EN": "name_en", "ADM1_PCODE": "pcode"})[["pcode", "name_en", "geometry"]]
     return g.set_crs(WGS84, allow_override=True)
@@ -240,7 +242,7 @@ def write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
     path.with_suffix(".cpg").write_text("UTF-8")
 
 
-def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
+def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict[str, int]:
     """Build every layer into ``out``; return {name: row count}."""
     if not (sources / "monotowns.csv").exists():
         raise FileNotFoundError(f"{sources}/monotowns.csv not found: pass --sources PATH to the folder of sourced facts")
@@ -275,7 +277,7 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     return {name: len(g) for name, g in layers.items()}
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geo.build", description=__doc__)
     ap.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="folder with the gathered facts")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output data folder")

@@ -1,17 +1,23 @@
 """``aggl_corridor_junction``: distinct major lines within a radius of each town."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import shapely
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from .additions import PLACED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
 from .params import Params, load_road_classes
 from .results import Flag, LineHit, PlannedEdge
 
+_Line = tuple[str, str, str, str, BaseGeometry]  # id, type, name, corridors, geometry
 
-def line_distances_km(points_lonlat: np.ndarray, geoms: list) -> np.ndarray:
+
+def line_distances_km(points_lonlat: np.ndarray, geoms: Sequence[BaseGeometry | None]
+                      ) -> np.ndarray:
     """Geodesic km from each point to the nearest point of each line (nearest found in KZ_LCC)."""
     px, py = TO_LCC.transform(points_lonlat[:, 0], points_lonlat[:, 1])
     pts = shapely.points(px, py)
@@ -42,7 +48,7 @@ class Lines:
                  for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"], co.geometry.values)
                  if pl == "no" and not r]
         rows = _merge_sections(rows)
-        self.ids = [r[0] for r in rows]
+        self.ids: list[str] = [r[0] for r in rows]
         self.types = np.array([r[1] for r in rows])
         self.names = [r[2] for r in rows]
         self.corridors = [r[3] for r in rows]
@@ -59,7 +65,8 @@ class Lines:
             return "corridors:" + self.corridors[j]
         return self.ids[j]
 
-    def junctions(self, params: Params, planned: tuple[PlannedEdge, ...] = ()) -> list[tuple[Flag, tuple]]:
+    def junctions(self, params: Params, planned: tuple[PlannedEdge, ...] = ()
+                  ) -> list[tuple[Flag, tuple[LineHit, ...]]]:
         """Per town (data order): the junction Flag and the LineHits within the radius."""
         types = set(params.corridor_line_types)
         within = (self.dist <= params.corridor_km) & np.isin(self.types, list(types))[None, :]
@@ -68,7 +75,7 @@ class Lines:
         out = []
         for i in range(len(self.town_points)):
             hits = [LineHit(self.ids[j], str(self.types[j]), self.names[j], round(float(self.dist[i, j]), 2),
-                            self.identity(j, params.group_named_corridors)) for j in np.flatnonzero(within[i])]
+                            self.identity(int(j), params.group_named_corridors)) for j in np.flatnonzero(within[i])]
             hits += [LineHit(f"planned-{j + 1}", p.cls, f"planned {p.cls} road {p.start} - {p.end}",
                              round(float(pd_km[i, k]), 2), f"planned-{j + 1}")
                      for k, (j, p) in enumerate(extra) if pd_km[i, k] <= params.corridor_km]
@@ -82,14 +89,14 @@ class Lines:
         return line_distances_km(self.town_points, geoms)
 
 
-def _merge_sections(rows: list[tuple]) -> list[tuple]:
+def _merge_sections(rows: list[_Line]) -> list[_Line]:
     """One line per id: a road split into sections (published lengths) is one line, parts united.
 
     The pieces are grouped by id first and united once per id (``shapely.union_all``), in time
     linear in the pieces; an id with one piece keeps its geometry as it is. First-seen id order.
     """
-    pieces: dict[str, list] = {}
-    first: dict[str, tuple] = {}
+    pieces: dict[str, list[BaseGeometry]] = {}
+    first: dict[str, _Line] = {}
     for r in rows:
         pieces.setdefault(r[0], []).append(r[4])
         first.setdefault(r[0], r)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 import pandas as pd
 from pyproj import Geod, Transformer
 
@@ -20,7 +21,8 @@ TO_LCC = Transformer.from_crs(DISPLAY_CRS, KZ_LCC, always_xy=True)
 FROM_LCC = Transformer.from_crs(KZ_LCC, DISPLAY_CRS, always_xy=True)
 
 
-def geodesic_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+def geodesic_km(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike
+                ) -> NDArray[np.float64]:
     """Geodesic distance on WGS84, km (vectorised)."""
     a, b, c, d = np.broadcast_arrays(*(np.asarray(x, float) for x in (lon1, lat1, lon2, lat2)))
     _, _, m = GEOD.inv(a.ravel(), b.ravel(), c.ravel(), d.ravel())
@@ -57,7 +59,7 @@ def load_layers(data_dir: str | Path = DATA_DIR) -> Layers:
     d = Path(data_dir)
     shp = d / "shapefiles"
 
-    def read(name):
+    def read(name: str) -> gpd.GeoDataFrame:
         g = gpd.read_file(shp / f"{name}.shp", engine="pyogrio")
         if g.crs is None:
             raise ValueError(f"{shp / name}.shp has no CRS (.prj missing): every layer must carry its CRS")

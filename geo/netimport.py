@@ -26,11 +26,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+from numpy.typing import NDArray
 import pandas as pd
-import pyogrio
+import pyogrio  # type: ignore[import-untyped]  # no stubs, no py.typed (as in scoring.loaders)
 import shapely
 
 from ._errors import NetworkImportError
@@ -55,6 +57,8 @@ LINE_COLUMNS = ("class", "ref", "speed", "oneway")
 FORMAT_VERSION = 2  # 2: posted maxspeed parts and the edges' geometry
 OPTIONAL_ARRAYS = ("posted_km", "posted_min", "geom_offsets", "geom_lon", "geom_lat", "geom_km", "geom_maxspeed")
 _NAME = VERSION_NAME  # the rule the `network` parameter checks too (geo.params)
+_Table = dict[str, dict[str, Any]]  # highway value -> {class, speed_kmh, oneway_implied}
+_Progress = Callable[[dict[str, int]], None]  # called with the running counts of a read
 
 
 @dataclass
@@ -86,13 +90,13 @@ class ImportedNetwork:
     node_key: np.ndarray
     u: np.ndarray
     v: np.ndarray
-    km: np.ndarray
-    minutes: np.ndarray
+    km: NDArray[np.float64]
+    minutes: NDArray[np.float64]
     oneway: np.ndarray
     cls: np.ndarray
     road: np.ndarray
     railways: gpd.GeoDataFrame
-    report: dict = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
     crs: str = DISPLAY_CRS
     posted_km: np.ndarray | None = None
     posted_min: np.ndarray | None = None
@@ -144,7 +148,7 @@ def _kind(path: Path) -> str:
                              f"({', '.join(OSM_SUFFIXES)}) or a GIS line layer ({', '.join(LINE_SUFFIXES)})")
 
 
-def _highway_rows(highways: Iterable[str] | None, table: dict) -> dict:
+def _highway_rows(highways: Iterable[str] | None, table: _Table) -> _Table:
     chosen = list(highways) if highways else list(DEFAULT_HIGHWAYS)
     unknown = [h for h in chosen if h not in table]
     if unknown:
@@ -153,7 +157,8 @@ def _highway_rows(highways: Iterable[str] | None, table: dict) -> dict:
     return {h: table[h] for h in chosen}
 
 
-def _read_osm_file(path: Path, highways: dict, progress) -> tuple[RawWays, gpd.GeoDataFrame, dict]:
+def _read_osm_file(path: Path, highways: _Table, progress: _Progress | None
+                   ) -> tuple[RawWays, gpd.GeoDataFrame, dict[str, int]]:
     try:
         return read_osm(path, highways, progress=progress)
     except RuntimeError as exc:  # libosmium's io / pbf / xml errors
@@ -187,7 +192,7 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _check_columns(gdf: gpd.GeoDataFrame, columns: dict) -> None:
+def _check_columns(gdf: gpd.GeoDataFrame, columns: dict[str, str]) -> None:
     bad = {k: c for k, c in columns.items() if c and c not in gdf.columns}
     unknown = [k for k in columns if k not in LINE_COLUMNS]
     if bad or unknown:
@@ -196,7 +201,7 @@ def _check_columns(gdf: gpd.GeoDataFrame, columns: dict) -> None:
         raise NetworkImportError("; ".join(parts) + f"; the layer has: {have}")
 
 
-def _line_classes(values: pd.Series, table: dict) -> pd.Series:
+def _line_classes(values: pd.Series, table: _Table) -> pd.Series:
     text = values.fillna("").astype(str).str.strip()
     unknown = sorted(set(text) - set(table))
     if unknown:
@@ -205,7 +210,8 @@ def _line_classes(values: pd.Series, table: dict) -> pd.Series:
     return text
 
 
-def _lines_to_raw(gdf: gpd.GeoDataFrame, columns: dict, table: dict, default_class: str) -> tuple[RawWays, dict]:
+def _lines_to_raw(gdf: gpd.GeoDataFrame, columns: dict[str, str], table: _Table,
+                  default_class: str) -> tuple[RawWays, dict[str, int]]:
     cls = _line_classes(gdf[columns["class"]], table) if columns.get("class") else pd.Series(default_class, gdf.index)
     speed = (gdf[columns["speed"]].map(lambda x: parse_maxspeed(None if pd.isna(x) else str(x)))
              if columns.get("speed") else pd.Series(math.nan, gdf.index))
@@ -230,8 +236,8 @@ def _lines_to_raw(gdf: gpd.GeoDataFrame, columns: dict, table: dict, default_cla
     return raw, counts
 
 
-def _read_lines_file(path: Path, columns: dict, table: dict,
-                     default_class: str) -> tuple[RawWays, gpd.GeoDataFrame, dict]:
+def _read_lines_file(path: Path, columns: dict[str, str], table: _Table,
+                     default_class: str) -> tuple[RawWays, gpd.GeoDataFrame, dict[str, int]]:
     gdf = _read_layer(path)
     _check_columns(gdf, columns)
     if default_class not in table:
@@ -261,7 +267,8 @@ def _read_lines_file(path: Path, columns: dict, table: dict,
 def _segment_attr(raw: RawWays, way: np.ndarray) -> np.ndarray:
     """One integer per segment from the class, ref and direction of its way."""
     n_cls = max(len(raw.cls_names), 1)
-    return (raw.ref[way].astype(np.int64) * n_cls + raw.cls[way]) * 2 + raw.oneway[way]
+    attr: np.ndarray = (raw.ref[way].astype(np.int64) * n_cls + raw.cls[way]) * 2 + raw.oneway[way]
+    return attr
 
 
 def _check_coordinates(lon: np.ndarray, lat: np.ndarray, name: str, *, missing_ok: bool = False) -> None:
@@ -279,7 +286,7 @@ def _check_coordinates(lon: np.ndarray, lat: np.ndarray, name: str, *, missing_o
                                  f"-90..90 or not finite (first: {float(lon[i])}, {float(lat[i])}); check the layer's CRS")
 
 
-def _check_lengths(arrays: dict, name: str) -> None:
+def _check_lengths(arrays: dict[str, np.ndarray], name: str) -> None:
     """Every edge's km and minutes finite and not negative."""
     for key in ("km", "minutes"):
         x = np.asarray(arrays[key], dtype=float)
@@ -287,8 +294,9 @@ def _check_lengths(arrays: dict, name: str) -> None:
             raise NetworkImportError(f"{name}: an edge's {key} is not a finite, non-negative number")
 
 
-def _build(raw: RawWays, name: str) -> tuple[dict, dict]:
-    """Node and edge arrays of the largest component, and the topology part of the report."""
+def _build(raw: RawWays, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Node and edge arrays of the largest component (ImportedNetwork's array fields by name), and
+    the topology part of the report."""
     if raw.n_ways == 0:
         raise NetworkImportError(f"{name} has no roads of the chosen types; check --highways (or the layer)")
     nodes, segs = segments(raw)
@@ -318,7 +326,8 @@ def _build(raw: RawWays, name: str) -> tuple[dict, dict]:
     return out, topo
 
 
-def _geometry(raw: RawWays, segs: dict, edges: dict, edge_keep: np.ndarray) -> dict:
+def _geometry(raw: RawWays, segs: dict[str, Any], edges: dict[str, np.ndarray],
+              edge_keep: np.ndarray) -> dict[str, np.ndarray]:
     """The real geometry of every kept edge, u to v: its vertices and, per segment, km and maxspeed.
 
     Vertices of edge e are ``geom_lon[geom_offsets[e]:geom_offsets[e + 1]]`` (u first, v last); its
@@ -347,9 +356,9 @@ def _geometry(raw: RawWays, segs: dict, edges: dict, edge_keep: np.ndarray) -> d
 # ---------------------------------------------------------------- public API
 
 
-def import_network(path: str | Path, *, highways: Iterable[str] | None = None, columns: dict | None = None,
-                   default_class: str = "republican", progress: Callable[[dict], None] | None = None,
-                   table: dict | None = None) -> ImportedNetwork:
+def import_network(path: str | Path, *, highways: Iterable[str] | None = None,
+                   columns: dict[str, str] | None = None, default_class: str = "republican",
+                   progress: _Progress | None = None, table: _Table | None = None) -> ImportedNetwork:
     """Import a road network from an OSM extract or a GIS line layer.
 
     Parameters
@@ -489,7 +498,7 @@ def delete_version(name: str, root: str | Path = DEFAULT_ROOT) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
-def list_versions(root: str | Path = DEFAULT_ROOT) -> list[dict]:
+def list_versions(root: str | Path = DEFAULT_ROOT) -> list[dict[str, Any]]:
     """Saved versions, by name: name, source, date, sha256, nodes, edges, km."""
     root = Path(root)
     out = []
@@ -503,7 +512,8 @@ def list_versions(root: str | Path = DEFAULT_ROOT) -> list[dict]:
     return out
 
 
-def snap_points(imported: ImportedNetwork, points: Iterable[tuple], max_km: float) -> pd.DataFrame:
+def snap_points(imported: ImportedNetwork, points: Iterable[tuple[str, float, float]],
+                max_km: float) -> pd.DataFrame:
     """Snap each (id, lon, lat) to its nearest node; farther than ``max_km``: unroutable, not dropped.
 
     The nearest node is found in the KZ_LCC projection; the distance reported is geodesic (WGS84).
@@ -553,7 +563,7 @@ def _import_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _summary(name: str, r: dict) -> str:
+def _summary(name: str, r: dict[str, Any]) -> str:
     d = r["dropped"]
     return (f"saved '{name}': {r['nodes']:,} nodes, {r['edges']:,} edges, {r['km']:,.0f} km, {r['railways']:,} railway "
             f"ways\n  dropped: {d['dropped_components']:,} detached component(s) with {d['dropped_edges']:,} edges "

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 import shapely
 from shapely.geometry import Point
 
 from .additions import PUBLISHED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from .netimport import ImportedNetwork
 
 KEY_DIGITS = 5  # vertices equal to 1e-5 degree (about 1 m) are the same node
 
@@ -24,7 +31,7 @@ KEY_DIGITS = 5  # vertices equal to 1e-5 degree (about 1 m) are the same node
 class Network:
     lon: np.ndarray
     lat: np.ndarray
-    names: list
+    names: list[str]
     u: np.ndarray
     v: np.ndarray
     km: np.ndarray  # geodesic km of the straight edge
@@ -32,12 +39,12 @@ class Network:
     road: np.ndarray  # road id (or access link id) per edge
     assumed: np.ndarray  # bool: an assumed access link, or a straight link of published length
     factor: np.ndarray  # road km per geodesic km where a published section length gives it, else nan
-    town_node: dict  # town id -> node (absent when unroutable)
-    city_node: dict  # city id -> node
-    access: dict  # town or city id -> {class, km, assumed, sourced, note, coords}
-    unroutable: dict  # id -> reason
+    town_node: dict[str, int]  # town id -> node (absent when unroutable)
+    city_node: dict[str, int]  # city id -> node
+    access: dict[str, dict[str, Any]]  # town or city id -> {class, km, assumed, sourced, note, coords}
+    unroutable: dict[str, str]  # id -> reason
     crs: str = "EPSG:4326"
-    node_index: dict = field(default_factory=dict)
+    node_index: dict[tuple[float, float], int] = field(default_factory=dict)
     # imported networks only (geo.versions.build_imported); None on the shipped, all-two-way network:
     oneway: np.ndarray | None = None  # bool per edge: travel only from u to v
     posted_km: np.ndarray | None = None  # per edge: km of its parts with a posted maxspeed
@@ -46,7 +53,7 @@ class Network:
     @cached_property
     def posted(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(km, minutes) of the parts with a posted maxspeed, per edge; None when no edge has one."""
-        if self.posted_km is None or not np.any(self.posted_km > 0):
+        if self.posted_km is None or self.posted_min is None or not np.any(self.posted_km > 0):
             return None
         return self.posted_km, self.posted_min
 
@@ -56,7 +63,7 @@ class Network:
         return self.oneway is not None and bool(np.any(self.oneway))
 
     @cached_property
-    def published_pairs(self) -> dict:
+    def published_pairs(self) -> dict[frozenset[int], int]:
         """{frozenset((u, v)): edge} for the road edges of published length drawn straight (links
         whose length is a published road distance; geo.additions). Empty on an imported network."""
         road_edge = np.flatnonzero(self.assumed & (self.cls != "access"))
@@ -66,11 +73,11 @@ class Network:
     def n_nodes(self) -> int:
         return len(self.lon)
 
-    def to_networkx(self) -> "nx.Graph":  # noqa: F821
+    def to_networkx(self) -> nx.Graph[int]:
         """The graph as networkx (for edits and checks); lengths in geodesic km, CRS on the graph."""
         import networkx as nx  # imported here: the app does not need it to start
 
-        g = nx.Graph(crs=self.crs)
+        g: nx.Graph[int] = nx.Graph(crs=self.crs)
         for i in range(self.n_nodes):
             g.add_node(i, x=float(self.lon[i]), y=float(self.lat[i]), name=self.names[i])
         for a, b, km, c, r, s, f in zip(self.u, self.v, self.km, self.cls, self.road, self.assumed, self.factor):
@@ -79,10 +86,16 @@ class Network:
         return g
 
 
+_Edge = tuple[int, int, str, str, bool, float]  # (u, v, cls, road, assumed, factor)
+
+
 class _Builder:
-    def __init__(self):
-        self.lon, self.lat, self.names, self.index = [], [], [], {}
-        self.edges = []  # (u, v, cls, road, assumed, factor)
+    def __init__(self) -> None:
+        self.lon: list[float] = []
+        self.lat: list[float] = []
+        self.names: list[str] = []
+        self.index: dict[tuple[float, float], int] = {}
+        self.edges: list[_Edge] = []
 
     def node(self, lon: float, lat: float, name: str = "") -> int:
         key = (round(lon, KEY_DIGITS), round(lat, KEY_DIGITS))
@@ -120,7 +133,7 @@ def _road_edges(b: _Builder, layers: Layers) -> None:
                 b.edges.append((a, c, cls, road_id, assumed, factor))
 
 
-def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
+def _snap(b: _Builder, points: list[tuple[str, float, float]]) -> list[tuple[str, int, float]]:
     """Nearest point on any road edge for each (id, lon, lat). Splits edges at those points.
 
     Returns (id, node on the road, geodesic km from the point to it)."""
@@ -128,10 +141,10 @@ def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
     seg_v = np.array([e[1] for e in b.edges])
     lon, lat = np.array(b.lon), np.array(b.lat)
     x, y = TO_LCC.transform(lon, lat)
-    lines = shapely.linestrings(np.stack([np.stack([x[seg_u], y[seg_u]], 1), np.stack([x[seg_v], y[seg_v]], 1)], 1))
+    lines = cast(NDArray[np.object_], shapely.linestrings(np.stack([np.stack([x[seg_u], y[seg_u]], 1), np.stack([x[seg_v], y[seg_v]], 1)], 1)))
     tree = shapely.STRtree(lines)
     px, py = TO_LCC.transform([p[1] for p in points], [p[2] for p in points])
-    splits: dict[int, list] = {}
+    splits: dict[int, list[float]] = {}
     hits = []
     for (pid, plon, plat), qx, qy in zip(points, px, py):
         k = int(tree.query_nearest(Point(qx, qy))[0])
@@ -140,8 +153,9 @@ def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
         hits.append((pid, plon, plat, k, t))
         splits.setdefault(k, []).append(t)
     # split each hit edge once at all its (sorted, distinct) interior fractions
-    split_nodes: dict[tuple, int] = {}
-    new_edges, removed = [], set()
+    split_nodes: dict[tuple[int, float], int] = {}
+    new_edges: list[_Edge] = []
+    removed: set[int] = set()
     for k, ts in splits.items():
         a, c, cls, road, assumed, factor = b.edges[k]
         inner = sorted({round(t, 9) for t in ts if 1e-9 < t < 1 - 1e-9})
@@ -176,7 +190,10 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
     pts = [(f"town:{i}", g.x, g.y) for i, g in zip(layers.towns["id"], layers.towns.geometry.values)]
     pts += [(f"city:{i}", g.x, g.y) for i, g in zip(layers.cities["id"], layers.cities.geometry.values)]
     snapped = {pid: (node, km) for pid, node, km in _snap(b, pts)}
-    town_node, city_node, access, unroutable = {}, {}, {}, {}
+    town_node: dict[str, int] = {}
+    city_node: dict[str, int] = {}
+    access: dict[str, dict[str, Any]] = {}
+    unroutable: dict[str, str] = {}
     for pid, plon, plat in pts:
         kind, ident = pid.split(":", 1)
         name = ident
@@ -245,11 +262,12 @@ class _Geometry:
         return float(km.sum()), float(km[posted].sum()), float((km[posted] / ms[posted] * 60.0).sum())
 
 
-def _geometry(imp) -> _Geometry:
+def _geometry(imp: ImportedNetwork) -> _Geometry:
     """The segments of an imported network; straight edges for a version saved without geometry."""
     n_edges = len(imp.u)
-    if getattr(imp, "geom_offsets", None) is not None:
-        off, glon, glat = imp.geom_offsets, np.asarray(imp.geom_lon, float), np.asarray(imp.geom_lat, float)
+    off = getattr(imp, "geom_offsets", None)
+    if off is not None:
+        glon, glat = np.asarray(imp.geom_lon, float), np.asarray(imp.geom_lat, float)
         km, ms = np.asarray(imp.geom_km, dtype=float), np.asarray(imp.geom_maxspeed, dtype=float)
     else:  # format 1: one straight segment per edge, its real km kept
         off = np.arange(0, 2 * n_edges + 1, 2, dtype=np.int64)
@@ -278,7 +296,7 @@ def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.
     del mid
     dmid, _ = tree.query(np.column_stack([px, py]))
     seg, frac = np.zeros(len(px), dtype=np.int64), np.zeros(len(px))
-    for i, (x, y, r) in enumerate(zip(px, py, dmid)):
+    for i, (x, y, r) in enumerate(zip(px, py, np.asarray(dmid))):
         cand = np.sort(np.asarray(tree.query_ball_point([x, y], r + half + 1e-6), dtype=np.int64))
         x0, y0 = g.x[g.start[cand]], g.y[g.start[cand]]
         dx, dy = g.x[g.start[cand] + 1] - x0, g.y[g.start[cand] + 1] - y0
@@ -290,7 +308,7 @@ def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.
     return seg, frac
 
 
-def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) -> Network:
+def build_imported(imp: ImportedNetwork, towns: pd.DataFrame, cities: pd.DataFrame, *, snap_km: float, on_network_km: float) -> Network:
     """The road graph of an imported network (geo.netimport.ImportedNetwork) with towns and cities connected.
 
     Each town and city snaps onto the nearest point of the edges' REAL geometry (nearest in KZ_LCC);
@@ -314,14 +332,19 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
                  else (np.zeros(0, np.int64), np.zeros(0)))
     snaps = {pid: _snap_on(g, int(s), float(t)) for (pid, _, _), s, t in zip(ok, seg, frac)}
     # split each hit edge once at its distinct interior positions; new nodes after the imported ones
-    new_xy, new_names, node_at, pieces, removed = [], [], {}, [], []
+    new_xy: list[tuple[float, float]] = []
+    new_names: list[str] = []
+    node_at: dict[tuple[int, float], int] = {}
+    pieces: list[tuple[int, int, int, float, float, float]] = []
+    removed: list[int] = []
     for e in sorted({s[0] for s in snaps.values()}):
         chain = [(int(u[e]), 0.0, 0.0, 0.0)]
         for at, pk, pm, x, y in sorted({s[1:] for s in snaps.values() if s[0] == e and _END < s[1] < km[e] - _END}):
             if (e, round(at, 9)) in node_at:
                 continue
             node_at[(e, round(at, 9))] = n0 + len(new_xy)
-            new_xy.append((x, y)), new_names.append(f"(on {imp.road[e] or 'a road'})")
+            new_xy.append((x, y))
+            new_names.append(f"(on {imp.road[e] or 'a road'})")
             chain.append((n0 + len(new_xy) - 1, at, pk, pm))
         if len(chain) == 1:
             continue
@@ -341,8 +364,13 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
     road_pmin = np.concatenate([pmin[kept], [p[5] for p in pieces]])
     lon = np.concatenate([np.asarray(imp.lon, dtype=float), [x for x, _ in new_xy]])
     lat = np.concatenate([np.asarray(imp.lat, dtype=float), [y for _, y in new_xy]])
-    town_node, city_node, access, unroutable, links = {}, {}, {}, {}, []
-    own_xy, own_names = [], []
+    town_node: dict[str, int] = {}
+    city_node: dict[str, int] = {}
+    access: dict[str, dict[str, Any]] = {}
+    unroutable: dict[str, str] = {}
+    links: list[tuple[int, int, float, bool, str]] = []
+    own_xy: list[tuple[float, float]] = []
+    own_names: list[str] = []
     for pid, plon, plat in pts:
         kind, ident = pid.split(":", 1)
         if pid not in snaps:
@@ -355,7 +383,8 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
             unroutable[ident] = f"{d:.1f} km from the nearest road, beyond the snap distance of {snap_km:g} km"
             continue
         own = len(lon) + len(own_xy)
-        own_xy.append((plon, plat)), own_names.append(ident)
+        own_xy.append((plon, plat))
+        own_names.append(ident)
         assumed = d > on_network_km
         note = ("assumed straight access link to the nearest point of the network" if assumed
                 else "on the network (within the on-network distance)")
@@ -388,7 +417,7 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
         posted_min=np.concatenate([road_pmin, np.zeros(n_link)]))
 
 
-def _snap_on(g: _Geometry, s: int, t: float) -> tuple:
+def _snap_on(g: _Geometry, s: int, t: float) -> tuple[int, float, float, float, float, float]:
     """(edge, km along it, posted km and minutes before the point, lon, lat) of fraction t of segment s."""
     a = int(g.start[s])
     if t <= _END:

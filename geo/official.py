@@ -6,6 +6,7 @@ an FUA when it, or the district it is the seat of, belongs to an approved agglom
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -49,7 +50,7 @@ class Official:
         value = max(values) if values else None
         return Flag(value, f"travel time: {travel.reason}; official: {official.reason} (fua_definition = either)")
 
-    def areas_geojson(self) -> dict:
+    def areas_geojson(self) -> dict[str, Any]:
         """Schematic areas (hull of the core city and member points, widened by 15 km in the Kazakhstan
         Lambert projection, KZ_LCC), EPSG:4326; all at once with the shared transformers."""
         cities = self._layers.cities.set_index("id")
@@ -60,7 +61,7 @@ class Official:
         for core, rows in groups:
             pts = [Point(float(lon), float(lat)) for lon, lat in zip(rows["lon"], rows["lat"]) if lat]
             if core in cities.index:
-                pts.append(cities.loc[core].geometry)
+                pts.append(cast(Point, cities.loc[core].geometry))  # one row per city id
             hulls.append(MultiPoint(pts))
         lcc = shapely.transform(np.asarray(hulls, dtype=object), lambda c: np.column_stack(TO_LCC.transform(c[:, 0], c[:, 1])))
         areas = shapely.transform(shapely.buffer(shapely.convex_hull(lcc), AREA_BUFFER_M, quad_segs=16),

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ._errors import ParamError
 
@@ -53,7 +53,7 @@ class Spec:
     unit: str
     description: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "default": self.default, "min": self.min, "max": self.max,
                 "allowed": list(self.allowed), "unit": self.unit, "description": self.description}
 
@@ -66,11 +66,11 @@ class PlannedRoad:
     end: str | tuple[float, float]
     cls: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"from": _end_json(self.start), "to": _end_json(self.end), "class": self.cls}
 
 
-def _end_json(end):
+def _end_json(end: str | tuple[float, float]) -> str | list[float]:
     return list(end) if isinstance(end, tuple) else end
 
 
@@ -104,7 +104,7 @@ class Params:
     def detour(self, cls: str) -> float:
         return dict(self.detours)[cls]
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> Any:
         """Flat access by the names of geo_params.csv (``p["speed_republican"]``)."""
         prefix, _, cls = name.partition("_")
         if prefix in PER_CLASS and cls in dict(self.speeds):
@@ -116,21 +116,21 @@ class Params:
             return list(value) if isinstance(value, tuple) else value
         raise KeyError(name)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Flat JSON-ready form with the names of geo_params.csv plus ``planned_roads``."""
         return {name: self[name] for name in load_specs()} | {"planned_roads": self["planned_roads"]}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
 
-    def changed(self) -> dict:
+    def changed(self) -> dict[str, Any]:
         """The items that differ from the defaults (flat names)."""
         base = default_params().as_dict()
         return {k: v for k, v in self.as_dict().items() if base.get(k) != v}
 
-    def to_query(self) -> dict:
+    def to_query(self) -> dict[str, str]:
         """Query-string items that differ from the defaults (a permalink); parse_params reads them back."""
-        out = {}
+        out: dict[str, str] = {}
         for k, v in self.changed().items():
             if k == "planned_roads":
                 out[k] = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
@@ -142,7 +142,7 @@ class Params:
                 out[k] = f"{v:g}" if isinstance(v, float) else str(v)
         return out
 
-    def with_changes(self, **changes) -> "Params":
+    def with_changes(self, **changes: Any) -> "Params":
         """A copy with flat-named changes, validated again."""
         return parse_params(self.as_dict() | changes)
 
@@ -195,7 +195,7 @@ def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
     return specs
 
 
-def _spec_coverage(specs: dict, name: str) -> list[str]:
+def _spec_coverage(specs: dict[str, Spec], name: str) -> list[str]:
     scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
     per_class = {f"{p}_{c}" for p in PER_CLASS for c in load_road_classes()}
     problems = [f"{name}: parameter '{k}' is missing" for k in sorted((scalar | per_class) - set(specs))]
@@ -208,7 +208,7 @@ def _bound(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
-def _coerce(spec: Spec, value):
+def _coerce(spec: Spec, value: Any) -> Any:
     """A raw value (text from a query or CLI, or a JSON value) -> the spec's type; ValueError if not."""
     if spec.type == "set":
         items = value.replace("|", ",").split(",") if isinstance(value, str) else value
@@ -226,14 +226,13 @@ def _coerce(spec: Spec, value):
     return _number(value, integer=spec.type == "integer")
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     """The value as the message quotes it; JSON's null, true and false as JSON writes them."""
-    text = {None: "null", True: "true", False: "false"}.get(value, None) if value is None or isinstance(value, bool) \
-        else repr(value)
+    text = json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
     return text if len(text) <= 40 else text[:37] + "...'"
 
 
-def _version(value) -> str:
+def _version(value: object) -> str:
     """A network version's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."""
     text = value.strip() if isinstance(value, str) else None
     if text is None or not VERSION_NAME.match(text):
@@ -242,7 +241,7 @@ def _version(value) -> str:
     return text
 
 
-def _bool(value) -> bool:
+def _bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()[:MAX_TEXT]
@@ -253,7 +252,7 @@ def _bool(value) -> bool:
     raise ValueError(f"{_short(value)} is not true or false")
 
 
-def _number(value, *, integer: bool) -> float | int:
+def _number(value: object, *, integer: bool) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{_short(value)} is not a number")
     if isinstance(value, str) and len(value.strip()) > MAX_TEXT or isinstance(value, int) and abs(value) > 10**15:
@@ -271,7 +270,7 @@ def _number(value, *, integer: bool) -> float | int:
     return x
 
 
-def _check(spec: Spec, x) -> str | None:
+def _check(spec: Spec, x: Any) -> str | None:
     if spec.type == "set":
         bad = [v for v in x if v not in spec.allowed]
         if bad:
@@ -286,7 +285,7 @@ def _check(spec: Spec, x) -> str | None:
 
 # -- planned roads -------------------------------------------------------------------------------
 
-def parse_end(value) -> str | tuple[float, float]:
+def parse_end(value: object) -> str | tuple[float, float]:
     """A road end: a place name, or a point as [lon, lat] (JSON) or "lon,lat" (text)."""
     if isinstance(value, str):
         text = value.strip()
@@ -304,14 +303,14 @@ def parse_end(value) -> str | tuple[float, float]:
     raise ValueError("must be a place name or [lon, lat]")
 
 
-def _point(pair) -> tuple[float, float]:
+def _point(pair: Sequence[object]) -> tuple[float, float]:
     lon, lat = (_number(v, integer=False) for v in pair)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValueError("[lon, lat] out of range (lon -180..180, lat -90..90)")
     return (lon, lat)
 
 
-def parse_planned(value) -> tuple[PlannedRoad, ...]:
+def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
     """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the road."""
     if isinstance(value, str):
         if len(value) > MAX_PLANNED_TEXT:
@@ -349,7 +348,7 @@ def parse_planned(value) -> tuple[PlannedRoad, ...]:
 IGNORED_KEYS = ("lang", "town", "view", "mode")  # page state carried in the same query string
 
 
-def parse_params(raw: Mapping | None = None) -> Params:
+def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
     """Defaults overridden by ``raw`` (query string, JSON body or CLI options); every problem collected.
 
     Parameters
@@ -365,7 +364,8 @@ def parse_params(raw: Mapping | None = None) -> Params:
     """
     specs = load_specs()
     values = {k: s.default for k, s in specs.items()}
-    planned, errors = (), {}
+    planned: tuple[PlannedRoad, ...] = ()
+    errors: dict[str, str] = {}
     for key, value in (raw or {}).items():
         if key in IGNORED_KEYS:
             continue
@@ -392,7 +392,7 @@ def parse_params(raw: Mapping | None = None) -> Params:
     return _build(values, planned)
 
 
-def _cap(errors: dict, limit: int = 20) -> dict:
+def _cap(errors: dict[str, str], limit: int = 20) -> dict[str, str]:
     """At most ``limit`` field messages (a huge body of unknown keys gets a short answer)."""
     if len(errors) <= limit:
         return errors
@@ -401,7 +401,7 @@ def _cap(errors: dict, limit: int = 20) -> dict:
     return kept
 
 
-def _build(values: dict, planned: tuple) -> Params:
+def _build(values: dict[str, Any], planned: tuple[PlannedRoad, ...]) -> Params:
     classes = list(load_road_classes())
     scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
     return Params(**{k: values[k] for k in scalar},

@@ -21,7 +21,7 @@ class Place:
     lat: float
 
 
-def _key(name) -> str:
+def _key(name: object) -> str:
     return str(name).strip().lower()
 
 

@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
+if TYPE_CHECKING:
+    from .params import Params
 
-def dijkstra(*args, **kwargs):
+
+def dijkstra(*args: Any, **kwargs: Any) -> Any:
     """``scipy.sparse.csgraph.dijkstra``, imported at the first search, not when this module is: the web
     app can answer its first page (from its start-up snapshot) before any search (webapp.serve)."""
     from scipy.sparse.csgraph import dijkstra as search
@@ -42,7 +46,7 @@ METRICS = ("km", "min")
 MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges
 
 
-def edge_weights(cls: np.ndarray, km: np.ndarray, params, factor: np.ndarray | None = None,
+def edge_weights(cls: np.ndarray, km: np.ndarray, params: Params, factor: np.ndarray | None = None,
                  posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Road km (geodesic x the section's published factor, else the class's detour factor) and minutes
     (road km / class speed; the parts with a posted maxspeed at that speed, see EdgeClasses.weights)."""
@@ -56,11 +60,11 @@ class EdgeClasses:
         codes, names = pd.factorize(np.asarray(cls))  # hashing, not sorting: fast on 2M strings
         self.codes, self.names = codes.astype(np.int64), [str(c) for c in names]
 
-    def values(self, table: dict) -> np.ndarray:
+    def values(self, table: dict[str, float]) -> np.ndarray:
         """Per-edge value of a per-class table."""
         return np.array([table[c] for c in self.names], dtype=float)[self.codes]
 
-    def weights(self, km: np.ndarray, params, factor: np.ndarray | None = None,
+    def weights(self, km: np.ndarray, params: Params, factor: np.ndarray | None = None,
                 posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Road km (geodesic x the published section factor where there is one, else the class's detour
         factor) and minutes per edge.
@@ -97,6 +101,8 @@ class Topology:
     u, v : edge end nodes (parallel edges and self-loops allowed).
     oneway : per edge, travel only from u to v (optional).
     """
+
+    _pair: np.ndarray | None  # pair number of each symmetric entry (None: the reversed graph)
 
     def __init__(self, n: int, u: np.ndarray, v: np.ndarray, oneway: np.ndarray | None = None):
         self.n = int(n)
@@ -196,7 +202,7 @@ class NearestField:
     src: np.ndarray
     pred: np.ndarray
     graph: csr_matrix
-    pending: tuple = ()  # planned edges not yet in ``graph`` (added when another road needs a search)
+    pending: tuple[tuple[int, int, float], ...] = ()  # planned edges not yet in ``graph`` (added when another road needs a search)
 
     @property
     def nbytes(self) -> int:
@@ -265,7 +271,7 @@ class MatrixField(NearestField):
 
     def __init__(self, graph: csr_matrix, matrix: np.ndarray, pred_matrix: np.ndarray | None, rows: np.ndarray):
         self.graph, self._m, self._p, self._rows, self.pending = graph, matrix, pred_matrix, rows, ()
-        self._full: tuple | None = None
+        self._full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._full is None:
@@ -331,7 +337,8 @@ class MetricRouting:
         self.graph = topology.graph(self.w)
         self.predecessors = predecessors
         self._matrix: tuple[np.ndarray, np.ndarray | None] | None = None
-        self._lock, self._building = threading.Lock(), None
+        self._lock = threading.Lock()
+        self._building: threading.Thread | None = None
 
     @property
     def nbytes(self) -> int:
@@ -356,12 +363,14 @@ class MetricRouting:
         return NearestField(d, src, p.astype(np.int32), self.graph)
 
     def _field_from_matrix(self, rows: np.ndarray) -> "MatrixField":
+        assert self._matrix is not None  # called only when built
         dist, pred = self._matrix
         return MatrixField(self.graph, dist, pred, rows)
 
     def matrix(self) -> np.ndarray:
         """City x node distances (float32), built once (one search per city)."""
         self.build_matrix()
+        assert self._matrix is not None  # just built
         return self._matrix[0]
 
     def build_matrix(self) -> None:
@@ -373,7 +382,7 @@ class MetricRouting:
             dist = np.empty((k, n), dtype=np.float32)
             pred = np.empty((k, n), dtype=np.int32) if self.predecessors else None
             for i, s in enumerate(self.sources):  # one source at a time: float64 temporaries stay small
-                if self.predecessors:
+                if pred is not None:  # self.predecessors
                     d, p = dijkstra(self.graph, directed=True, indices=int(s), return_predecessors=True)
                     pred[i] = p
                 else:

@@ -16,8 +16,9 @@ class Sites:
         self.n_towns = len(t)
         self.names = list(s["name_en"]) if len(s) else []
         self.kinds = np.array(list(s["kind"]) if len(s) else [], dtype=object)
-        self.dist = geodesic_km(t.geometry.x.values[:, None], t.geometry.y.values[:, None],
-                                s.geometry.x.values[None, :], s.geometry.y.values[None, :]) if len(s) else None
+        self.dist = geodesic_km(t.geometry.x.to_numpy()[:, None], t.geometry.y.to_numpy()[:, None],
+                                s.geometry.x.to_numpy()[None, :], s.geometry.y.to_numpy()[None, :]
+                                ) if len(s) else None
 
     def flags(self, params: Params) -> list[Flag]:
         """Per town (data order): 100 when a counted site lies within tourism_km, with the nearest named."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import statistics
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,12 +27,12 @@ JUDGED = ("road", "road_unspecified")
 TOLERANCE = 0.15  # road km within 15 % of the published figure
 
 
-def load_table(path: Path = TABLE) -> list[dict]:
+def load_table(path: Path = TABLE) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 
-def validate(model: SpatialModel, params: Params, rows: list[dict]) -> list[dict]:
+def validate(model: SpatialModel, params: Params, rows: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Per row: derived km to the named city, the ratio to the published km, the verdict, and the
     derived nearest large city (for rows whose source names the nearest)."""
     derivation = model.derive(params)
@@ -41,7 +42,7 @@ def validate(model: SpatialModel, params: Params, rows: list[dict]) -> list[dict
         town = derivation.town(r["town_id"])
         km = model.road_km(params, r["town_id"], r["city_id"])
         ratio, verdict = judge(km, r)
-        out.append({"town": r["town_id"], "city": r["city_id"], "derived_km": None if ratio is None else round(km, 1),
+        out.append({"town": r["town_id"], "city": r["city_id"], "derived_km": None if ratio is None or km is None else round(km, 1),
                     "published_km": float(r["published_km"]), "ratio": None if ratio is None else round(ratio, 3),
                     "measure": r["measure"], "verdict": verdict,
                     "nearest_published": r["city_id"] if r["is_nearest"] == "yes" else None,
@@ -59,7 +60,7 @@ def _input_links(model: SpatialModel) -> dict[str, str]:
     return dict(zip(pub["source"], pub["road_id"]))
 
 
-def judge(km: float | None, row: dict) -> tuple[float | None, str]:
+def judge(km: float | None, row: dict[str, str]) -> tuple[float | None, str]:
     """A derived road km against a row of the table: the ratio derived / published (None without a finite
     route) and the verdict of the 15 % rule (used by ``validate`` and by the town pages)."""
     ratio = km / float(row["published_km"]) if km is not None and np.isfinite(km) else None
@@ -76,7 +77,7 @@ def _verdict(ratio: float | None, measure: str) -> str:
     return "too long" if ratio > 1 else "too short"
 
 
-def summary(results: list[dict]) -> dict:
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Median and worst relative error over the judged rows; nearest-city agreement."""
     judged = [r for r in results if r["measure"] in JUDGED and r["ratio"] is not None]
     errors = [abs(r["ratio"] - 1) for r in judged]

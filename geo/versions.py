@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,7 @@ from .netimport import DEFAULT_ROOT, ImportedNetwork, list_versions, load_versio
 SHIPPED = "shipped"
 
 
-def version_info(name: str, root: str | Path = DEFAULT_ROOT) -> dict:
+def version_info(name: str, root: str | Path = DEFAULT_ROOT) -> dict[str, Any]:
     """What a result records of the network that produced it: name, source file, date, checksum."""
     if name == SHIPPED:
         return {"name": SHIPPED, "source": "data/sources (schematic network of official road names)",
