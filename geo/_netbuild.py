@@ -83,7 +83,8 @@ def segments(raw: RawWays) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     has_loc = np.isfinite(raw.lon) & np.isfinite(raw.lat)
     located = has_loc[first] & has_loc[first + 1]
     distinct = raw.key[first] != raw.key[first + 1]
-    dropped = {"missing_segments": int((~located).sum()), "zero_segments": int((located & ~distinct).sum())}
+    dropped = {"missing_segments": int((~located).sum()),
+               "zero_segments": int((located & ~distinct).sum())}
     first = first[located & distinct]
     used = np.zeros(n, bool)
     used[first] = used[first + 1] = True
@@ -96,7 +97,8 @@ def segments(raw: RawWays) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     _, _, m = GEOD.inv(raw.lon[first], raw.lat[first], raw.lon[first + 1], raw.lat[first + 1])
     km = np.asarray(m, dtype=float) / 1000.0
     way = way_of[first]
-    posted = np.full(len(way), np.nan) if raw.maxspeed is None else np.asarray(raw.maxspeed, dtype=float)[way]
+    posted = (np.full(len(way), np.nan) if raw.maxspeed is None
+              else np.asarray(raw.maxspeed, dtype=float)[way])
     segs = {"a": node_of[first], "b": node_of[first + 1], "km": km,
             "minutes": km / raw.speed_kmh[way] * 60.0, "way": way, "dropped": dropped,
             "first": first, "maxspeed": posted}
@@ -161,10 +163,12 @@ def contract(n: int, segs: dict[str, Any], attr: np.ndarray, oneway: np.ndarray
     uv = inc_node[order].reshape(-1, 2)
     first_seg = np.zeros(n_chain, dtype=np.int64)
     first_seg[label[::-1]] = np.arange(len(label))[::-1]
-    u_end = np.arange(2 * len(a))[ends][order].reshape(-1, 2)[:, 0]  # the incidence at each chain's u
+    # the incidence at each chain's u
+    u_end = np.arange(2 * len(a))[ends][order].reshape(-1, 2)[:, 0]
     seq, flip = _along(n, a, b, through, u_end, label)
     posted = np.isfinite(segs["maxspeed"]) if "maxspeed" in segs else np.zeros(len(a), bool)
-    posted_min = np.where(posted, segs["km"] / np.where(posted, segs.get("maxspeed", 1.0), 1.0) * 60.0, 0.0)
+    speed = np.where(posted, segs.get("maxspeed", 1.0), 1.0)
+    posted_min = np.where(posted, segs["km"] / speed * 60.0, 0.0)
     return {"u": uv[:, 0], "v": uv[:, 1], "km": np.bincount(label, segs["km"], minlength=n_chain),
             "minutes": np.bincount(label, segs["minutes"], minlength=n_chain), "seg": first_seg,
             "label": label, "seq": seq, "flip": flip,
@@ -174,7 +178,8 @@ def contract(n: int, segs: dict[str, Any], attr: np.ndarray, oneway: np.ndarray
 
 def _along(n: int, a: np.ndarray, b: np.ndarray, through: np.ndarray, u_end: np.ndarray,
            label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The segments of every chain in order from its u end, and which are walked against their drawing.
+    """The segments of every chain in order from its u end, and which are walked against their
+    drawing.
 
     Each chain is made a path of its own (its end vertices get private ids, so chains no longer
     touch at junctions); one breadth-first search from every chain's u end numbers the vertices
@@ -220,7 +225,8 @@ def largest_component(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.nda
     first[label[::-1]] = np.arange(n)[::-1]
     others = [c for c in np.argsort(-comp_km, kind="stable") if c != keep_label]
     pieces = [{"edges": int(comp_edges[c]), "km": round(float(comp_km[c]), 3),
-               "lon": round(float(lon[first[c]]), 6), "lat": round(float(lat[first[c]]), 6)} for c in others[:5]]
+               "lon": round(float(lon[first[c]]), 6), "lat": round(float(lat[first[c]]), 6)}
+              for c in others[:5]]
     report = {"components": int(count), "dropped_components": max(int(count) - 1, 0),
               "dropped_nodes": int((~node_keep).sum()), "dropped_edges": int((~edge_keep).sum()),
               "dropped_km": round(float(km[~edge_keep].sum()), 3), "largest_dropped": pieces}

@@ -28,7 +28,8 @@ from shapely.geometry import LineString
 
 from ._netbuild import RawWays
 
-HIGHWAY_TABLE = Path(__file__).resolve().parent.parent / "data" / "method" / "osm_highway_classes.csv"
+HIGHWAY_TABLE = (Path(__file__).resolve().parent.parent / "data" / "method"
+                 / "osm_highway_classes.csv")
 DEFAULT_HIGHWAYS = ("motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
                     "secondary", "secondary_link")
 MPH_KMH = 1.609344
@@ -55,7 +56,8 @@ def load_highway_classes(path: str | Path = HIGHWAY_TABLE) -> dict[str, dict[str
                 if not 0 < speed <= 200:
                     raise ValueError
             except (KeyError, TypeError, ValueError):
-                problems.append(f"row {n}: speed_kmh '{row.get('speed_kmh')}' is not a speed in 0-200 km/h")
+                problems.append(f"row {n}: speed_kmh '{row.get('speed_kmh')}' "
+                                "is not a speed in 0-200 km/h")
                 continue
             if row.get("oneway_implied") not in ("true", "false") or not row.get("class"):
                 problems.append(f"row {n}: needs a class and oneway_implied true or false")
@@ -106,7 +108,8 @@ def split_refs(ref: str) -> list[str]:
 
 
 def normalise_ref(ref: str) -> str:
-    """A road number in one spelling for matching: ``"m 36"``, ``"M-36"``, ``"M36"`` -> ``"M36"``."""
+    """A road number in one spelling for matching: ``"m 36"``, ``"M-36"``, ``"M36"`` ->
+    ``"M36"``."""
     return re.sub(r"[\s\-_.]", "", str(ref)).upper()
 
 
@@ -132,10 +135,12 @@ class _Collector(osmium.SimpleHandler):
         self.ref_codes: dict[str, int] = {"": 0}
         self.rail: list[_Rail] = []
         self.counts = {"node_id_reached": 0, "ways_seen": 0, "road_ways": 0, "rail_ways": 0,
-                       "ways_with_missing_nodes": 0, "missing_node_refs": 0, "maxspeed_used": 0, "oneway_ways": 0, "rail_ways_too_short": 0}
+                       "ways_with_missing_nodes": 0, "missing_node_refs": 0, "maxspeed_used": 0,
+                       "oneway_ways": 0, "rail_ways_too_short": 0}
 
     def node(self, n: osmium.osm.Node) -> None:
-        """Reached only for nodes tagged ``place`` (sparse in real extracts): progress while indexing."""
+        """Reached only for nodes tagged ``place`` (sparse in real extracts): progress while
+        indexing."""
         self.counts["node_id_reached"] = n.id
         if self.progress:
             self.progress(self.counts)
@@ -201,8 +206,8 @@ class _Collector(osmium.SimpleHandler):
             self.counts["rail_ways_too_short"] += 1
             return
         usage, service = _text(tags, "usage"), _text(tags, "service")
-        self.rail.append((w.id, usage, service, usage == "main", _text(tags, "name"), _text(tags, "ref"),
-                          LineString(pts)))
+        self.rail.append((w.id, usage, service, usage == "main", _text(tags, "name"),
+                          _text(tags, "ref"), LineString(pts)))
         self.counts["rail_ways"] += 1
 
     def raw(self) -> RawWays:
@@ -210,10 +215,12 @@ class _Collector(osmium.SimpleHandler):
         def copy(buf: array[Any], dtype: DTypeLike) -> np.ndarray:
             return np.frombuffer(buf, dtype=dtype).copy()
 
-        return RawWays(key=copy(self.key, np.int64), lon=copy(self.lon, float), lat=copy(self.lat, float),
-                       offsets=copy(self.offsets, np.int64), cls=copy(self.cls, np.int16), ref=copy(self.ref, np.int32),
-                       speed_kmh=copy(self.speed, float), oneway=copy(self.oneway, np.int8).astype(bool),
-                       cls_names=self.cls_names, ref_names=list(self.ref_codes), maxspeed=copy(self.maxspeed, float))
+        return RawWays(key=copy(self.key, np.int64), lon=copy(self.lon, float),
+                       lat=copy(self.lat, float), offsets=copy(self.offsets, np.int64),
+                       cls=copy(self.cls, np.int16), ref=copy(self.ref, np.int32),
+                       speed_kmh=copy(self.speed, float),
+                       oneway=copy(self.oneway, np.int8).astype(bool), cls_names=self.cls_names,
+                       ref_names=list(self.ref_codes), maxspeed=copy(self.maxspeed, float))
 
     def railways(self) -> gpd.GeoDataFrame:
         """The ``railway=rail`` ways as lines in EPSG:4326 (``main``: tagged ``usage=main``)."""
@@ -253,7 +260,8 @@ def read_osm(path: str | Path, highways: dict[str, dict[str, Any]], *,
     highways : dict
         ``highway`` value -> row of the class table, for the values to import.
     progress : callable, optional
-        Called with the running counts every 100,000 road or rail ways and at nodes tagged ``place``.
+        Called with the running counts every 100,000 road or rail ways and at nodes tagged
+        ``place``.
 
     Raises
     ------
@@ -265,12 +273,15 @@ def read_osm(path: str | Path, highways: dict[str, dict[str, Any]], *,
         progress(handler.counts)
     with tempfile.TemporaryDirectory(prefix="osm-idx-") as tmp:
         idx = f"sparse_file_array,{Path(tmp) / 'locations.idx'}"
-        handler.apply_file(str(path), locations=True, idx=idx, filters=_filters(sorted(highways), progress is not None))
+        filters = _filters(sorted(highways), progress is not None)
+        handler.apply_file(str(path), locations=True, idx=idx, filters=filters)
     return handler.raw(), handler.railways(), handler.counts
 
 
 def stderr_progress(counts: dict[str, int]) -> None:
     """A one-line progress indicator on stderr: node ids indexed, then road and rail ways read."""
-    text = (f"nodes: indexing locations, at id {counts['node_id_reached']:,}" if not counts["ways_seen"] else
-            f"ways: {counts['ways_seen']:,} read (roads {counts['road_ways']:,}, railways {counts['rail_ways']:,})")
+    text = (f"nodes: indexing locations, at id {counts['node_id_reached']:,}"
+            if not counts["ways_seen"] else
+            f"ways: {counts['ways_seen']:,} read (roads {counts['road_ways']:,}, "
+            f"railways {counts['rail_ways']:,})")
     print(f"\r  {text}    ", end="", file=sys.stderr, flush=True)

@@ -59,7 +59,8 @@ class Points:
         return float(r["lon"]), float(r["lat"])
 
     def names_at(self, xy: tuple[float, float]) -> set[str]:
-        close = (np.abs(self.rows["lon"].astype(float) - xy[0]) < 1e-5) & (np.abs(self.rows["lat"].astype(float) - xy[1]) < 1e-5)
+        close = ((np.abs(self.rows["lon"].astype(float) - xy[0]) < 1e-5)
+                 & (np.abs(self.rows["lat"].astype(float) - xy[1]) < 1e-5))
         return set(self.rows.loc[close, "waypoint_name"])
 
 
@@ -70,7 +71,8 @@ def insert_vertices(coords: Coords, edits: pd.DataFrame, points: Points, *, stat
     for _, e in edits.iterrows():
         at = next((i for i, xy in enumerate(coords) if e["after"] in points.names_at(xy)), None)
         if at is None:
-            raise ValueError(f"{line}: no vertex named '{e['after']}' to insert '{e['insert']}' after")
+            raise ValueError(f"{line}: no vertex named '{e['after']}' "
+                             f"to insert '{e['insert']}' after")
         coords.insert(at + 1, points.coords(e["insert"], station=station))
     return coords
 

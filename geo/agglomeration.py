@@ -42,8 +42,8 @@ At = tuple[Any, Any]  # (source row, distance) of one town in a field (numpy sca
 class _LRU(Generic[V]):
     """A bounded, thread-safe cache that builds a missing entry under its lock.
 
-    Bounded in entries and, when ``max_bytes`` is given, in bytes (``sizeof(value)``); the entry just
-    built is always kept, so one oversized value does not thrash.
+    Bounded in entries and, when ``max_bytes`` is given, in bytes (``sizeof(value)``); the entry
+    just built is always kept, so one oversized value does not thrash.
     """
 
     def __init__(self, size: int, *, max_bytes: int | None = None,
@@ -78,7 +78,8 @@ MB = 1024 * 1024
 
 
 class SpatialModel:
-    """Layers loaded once; networks, graphs, nearest-city fields and catchments cached by what they depend on.
+    """Layers loaded once; networks, graphs, nearest-city fields and catchments cached by what they
+    depend on.
 
     Parameters
     ----------
@@ -117,7 +118,8 @@ class SpatialModel:
     @classmethod
     def from_network(cls, network: Network, towns: pd.DataFrame, cities: pd.DataFrame,
                      **options: Any) -> "SpatialModel":
-        """A model over a given road graph (e.g. a SYNTHETIC benchmark graph) instead of the shipped layers.
+        """A model over a given road graph (e.g. a SYNTHETIC benchmark graph) instead of the shipped
+        layers.
 
         Parameters
         ----------
@@ -147,7 +149,8 @@ class SpatialModel:
         return self._networks.get(key, build)
 
     def _build_network(self, params: Params) -> Network | None:
-        """The shipped layers' graph (geo.network), or None for an imported version (built from its arrays)."""
+        """The shipped layers' graph (geo.network), or None for an imported version (built from its
+        arrays)."""
         if getattr(self.layers, "imported", None) is not None:
             return None
         return build_network(self.layers, snap_km=params.snap_km, on_network_km=params.on_network_km)
@@ -157,7 +160,8 @@ class SpatialModel:
         return (net_key, metric, params.detours) + ((params.speeds, params.maxspeed_use) if metric == "min" else ())
 
     def metric(self, params: Params, metric: str) -> MetricRouting:
-        """One metric's graph and nearest-city searches; road km do not depend on the speeds (cached)."""
+        """One metric's graph and nearest-city searches; road km do not depend on the speeds
+        (cached)."""
         def build() -> MetricRouting:
             net, topology, classes = self._network_entry(params)
             w = classes.weights(net.km, params, net.factor, net.posted)[metric]
@@ -181,7 +185,8 @@ class SpatialModel:
 
     def catchments(self, params: Params, rows: np.ndarray, planned: Planned = ()
                    ) -> dict[str, Any]:
-        """FUA catchments (GeoJSON) for the selected cities, threshold and planned roads (cached)."""
+        """FUA catchments (GeoJSON) for the selected cities, threshold and planned roads
+        (cached)."""
         edges = tuple((a, b, p.minutes) for a, b, p in planned)
         key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges, params.fua_minutes)
 
@@ -354,7 +359,8 @@ class SpatialModel:
 
     def _threshold_flag(self, what: str, city: str | None, value: float, unit: str, name: str,
                         limit: float, access: AccessLink, n_sel: int) -> Flag:
-        """100 when ``value`` is within the threshold ``name`` = ``limit``, with the reason in words."""
+        """100 when ``value`` is within the threshold ``name`` = ``limit``, with the reason in
+        words."""
         if city is None:
             return Flag(0, _no_city(n_sel))
         inside = value <= limit

@@ -25,8 +25,10 @@ def line_distances_km(points_lonlat: np.ndarray, geoms: Sequence[BaseGeometry | 
     for j, g in enumerate(geoms):
         coords = shapely.get_coordinates(g)
         lx, ly = TO_LCC.transform(coords[:, 0], coords[:, 1])
-        projected = shapely.transform(g, lambda c, lx=lx, ly=ly: np.stack([lx, ly], 1)) if len(coords) else g
-        ends = shapely.get_coordinates(shapely.shortest_line(pts, projected)).reshape(-1, 2, 2)[:, 1, :]
+        projected = (shapely.transform(g, lambda c, lx=lx, ly=ly: np.stack([lx, ly], 1))
+                     if len(coords) else g)
+        shortest = shapely.shortest_line(pts, projected)
+        ends = shapely.get_coordinates(shortest).reshape(-1, 2, 2)[:, 1, :]
         elon, elat = FROM_LCC.transform(ends[:, 0], ends[:, 1])
         out[:, j] = geodesic_km(points_lonlat[:, 0], points_lonlat[:, 1], elon, elat)
     return out
@@ -37,15 +39,19 @@ class Lines:
 
     def __init__(self, layers: Layers):
         major = {c for c, rc in load_road_classes().items() if rc.junction_line}
-        rd, rw, co = layers.roads, layers.railways, layers.corridors  # columns zipped: no row Series built
+        # columns zipped: no row Series built
+        rd, rw, co = layers.roads, layers.railways, layers.corridors
         rows = [(i, c, f"road {i} {n or ''}".strip(), k or "", g)
-                for i, c, n, k, g in zip(rd["road_id"], rd["class"], rd["name_ru"], rd["corridors"], rd.geometry.values)
+                for i, c, n, k, g in zip(rd["road_id"], rd["class"], rd["name_ru"], rd["corridors"],
+                                         rd.geometry.values)
                 if c in major]
         rows += [(i, "railway", f"railway {n}", "", g)
-                 for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values) if st == "operating"]
+                 for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values)
+                 if st == "operating"]
         placed = set(rw.loc[rw["basis"] == PLACED, "line_id"]) if "basis" in rw.columns else set()
         rows += [(i, "corridor", f"corridor {n}", "", g)
-                 for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"], co.geometry.values)
+                 for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"],
+                                           co.geometry.values)
                  if pl == "no" and not r]
         rows = _merge_sections(rows)
         self.ids: list[str] = [r[0] for r in rows]
@@ -74,8 +80,10 @@ class Lines:
         pd_km = self._planned_distances([p for _, p in extra])
         out = []
         for i in range(len(self.town_points)):
-            hits = [LineHit(self.ids[j], str(self.types[j]), self.names[j], round(float(self.dist[i, j]), 2),
-                            self.identity(int(j), params.group_named_corridors)) for j in np.flatnonzero(within[i])]
+            hits = [LineHit(self.ids[j], str(self.types[j]), self.names[j],
+                            round(float(self.dist[i, j]), 2),
+                            self.identity(int(j), params.group_named_corridors))
+                    for j in np.flatnonzero(within[i])]
             hits += [LineHit(f"planned-{j + 1}", p.cls, f"planned {p.cls} road {p.start} - {p.end}",
                              round(float(pd_km[i, k]), 2), f"planned-{j + 1}")
                      for k, (j, p) in enumerate(extra) if pd_km[i, k] <= params.corridor_km]
@@ -85,7 +93,8 @@ class Lines:
     def _planned_distances(self, planned: list[PlannedEdge]) -> np.ndarray:
         if not planned:
             return np.zeros((len(self.town_points), 0))
-        geoms = [LineString([(p.coords[0][1], p.coords[0][0]), (p.coords[1][1], p.coords[1][0])]) for p in planned]
+        geoms = [LineString([(p.coords[0][1], p.coords[0][0]), (p.coords[1][1], p.coords[1][0])])
+                 for p in planned]
         return line_distances_km(self.town_points, geoms)
 
 

@@ -4,11 +4,11 @@
     python -m geo import-network roads.gpkg --name ministry --class-col CLASS --ref-col INDEX
     python -m geo networks
 
-An ``ImportedNetwork`` has node lon/lat (EPSG:4326) and edge arrays like geo.network.Network
-(u, v, km, cls, road) plus ``minutes``, ``speed_kmh`` and ``oneway`` per edge: km is the geodesic
-length (WGS84) of the real geometry, minutes the sum of its parts at their own speeds, and a one-way
-edge runs from u to v. ``road`` holds the ``ref`` (road numbers, ``;``-separated). Versions are saved
-to ``instance/networks/<NAME>/`` (``network.npz``, ``railways.gpkg``, ``meta.json``).
+An ``ImportedNetwork`` has node lon/lat (EPSG:4326) and edge arrays like geo.network.Network (u, v,
+km, cls, road) plus ``minutes``, ``speed_kmh`` and ``oneway`` per edge: km is the geodesic length
+(WGS84) of the real geometry, minutes the sum of its parts at their own speeds, and a one-way edge
+runs from u to v. ``road`` holds the ``ref`` (road numbers, ``;``-separated). Versions are saved to
+``instance/networks/<NAME>/`` (``network.npz``, ``railways.gpkg``, ``meta.json``).
 """
 from __future__ import annotations
 
@@ -47,8 +47,10 @@ __all__ = ["ImportedNetwork", "NetworkImportError", "import_network", "save_vers
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "instance" / "networks"
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
-# A line layer is opened only as the format its suffix names: the file's first bytes must be that format's
-# signature, so GDAL cannot pick another driver from the content (a VRT, a CSV, a remote /vsicurl/ source).
+# A line layer is opened only as the format its suffix names: the file's first bytes must be that
+# format's
+# signature, so GDAL cannot pick another driver from the content (a VRT, a CSV, a remote /vsicurl/
+# source).
 # XML formats (GML, KML) are not accepted: their content cannot be told from a VRT's by a signature.
 LAYER_SIGNATURES = {".shp": (b"\x00\x00\x27\x0a",), ".gpkg": (b"SQLite format 3\x00",),
                     ".geojson": (b"{",), ".json": (b"{",), ".fgb": (b"fgb\x03",)}
@@ -74,15 +76,17 @@ class ImportedNetwork:
     railways : geopandas.GeoDataFrame
         ``railway=rail`` lines, EPSG:4326 (empty for a line layer).
     report : dict
-        Source, sha256, date, counts, what was dropped, seconds, and ``peak_rss_mb``: the peak resident
-        memory of the process up to the end of the import (ru_maxrss, so it includes earlier work).
+        Source, sha256, date, counts, what was dropped, seconds, and ``peak_rss_mb``: the peak
+        resident memory of the process up to the end of the import (ru_maxrss, so it includes
+        earlier work).
     posted_km, posted_min : numpy.ndarray
         Per edge: km of its parts with a posted maxspeed, and their minutes at that speed (routing
-        uses them with ``maxspeed_use`` = use; the rest of the edge runs at the planner's class speed).
+        uses them with ``maxspeed_use`` = use; the rest of the edge runs at the planner's class
+        speed).
     geom_offsets, geom_lon, geom_lat, geom_km, geom_maxspeed : numpy.ndarray
-        The real geometry of each edge (see ``_geometry``), so a town snaps onto the road where it is
-        and its km along a contracted chain are exact. None for a version saved before they existed
-        (format 1): its edges are then straight.
+        The real geometry of each edge (see ``_geometry``), so a town snaps onto the road where it
+        is and its km along a contracted chain are exact. None for a version saved before they
+        existed (format 1): its edges are then straight.
     """
 
     lon: np.ndarray
@@ -116,11 +120,13 @@ class ImportedNetwork:
 
     @property
     def speed_kmh(self) -> np.ndarray:
-        """Mean speed per edge, km / minutes (a chain with several speeds gives their harmonic mean)."""
+        """Mean speed per edge, km / minutes (a chain with several speeds gives their harmonic
+        mean)."""
         return self.km / self.minutes * 60.0
 
     def ref_edges(self, ref: str) -> np.ndarray:
-        """Indices of the edges carrying road number ``ref`` (spelling-insensitive: M-36 = M36 = m 36)."""
+        """Indices of the edges carrying road number ``ref`` (spelling-insensitive: M-36 = M36 = m
+        36)."""
         want = normalise_ref(ref)
         codes, names = pd.factorize(self.road)
         hit = np.array([want in {normalise_ref(r) for r in split_refs(n)} for n in names], dtype=bool)
@@ -167,7 +173,8 @@ def _read_osm_file(path: Path, highways: _Table, progress: _Progress | None
 
 
 def _check_signature(path: Path) -> None:
-    """The file starts with the signature of the format its suffix names (JSON: after spaces or a BOM)."""
+    """The file starts with the signature of the format its suffix names (JSON: after spaces or a
+    BOM)."""
     with open(path, "rb") as fh:
         head = fh.read(4096)
     suffix = path.suffix.lower()
@@ -274,7 +281,8 @@ def _segment_attr(raw: RawWays, way: np.ndarray) -> np.ndarray:
 def _check_coordinates(lon: np.ndarray, lat: np.ndarray, name: str, *, missing_ok: bool = False) -> None:
     """Every vertex finite, longitude in [-180, 180] and latitude in [-90, 90] (EPSG:4326).
 
-    ``missing_ok``: NaN marks a vertex without a location (an OSM extract's missing node; dropped later).
+    ``missing_ok``: NaN marks a vertex without a location (an OSM extract's missing node; dropped
+    later).
     """
     ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     if missing_ok:
@@ -394,7 +402,8 @@ def import_network(path: str | Path, *, highways: Iterable[str] | None = None,
     else:
         rows = {}
         raw, rail, counts = _read_lines_file(path, dict(columns or {}), table, default_class)
-    _check_coordinates(raw.lon, raw.lat, path.name, missing_ok=True)  # OSM: NaN = a node not in the extract
+    # OSM: NaN = a node not in the extract
+    _check_coordinates(raw.lon, raw.lat, path.name, missing_ok=True)
     arrays, topo = _build(raw, path.name)
     _check_lengths(arrays, path.name)
     report = {"source": path.name, "file": path.name, "kind": kind, "bytes": path.stat().st_size,
@@ -514,7 +523,8 @@ def list_versions(root: str | Path = DEFAULT_ROOT) -> list[dict[str, Any]]:
 
 def snap_points(imported: ImportedNetwork, points: Iterable[tuple[str, float, float]],
                 max_km: float) -> pd.DataFrame:
-    """Snap each (id, lon, lat) to its nearest node; farther than ``max_km``: unroutable, not dropped.
+    """Snap each (id, lon, lat) to its nearest node; farther than ``max_km``: unroutable, not
+    dropped.
 
     The nearest node is found in the KZ_LCC projection; the distance reported is geodesic (WGS84).
 
@@ -523,7 +533,8 @@ def snap_points(imported: ImportedNetwork, points: Iterable[tuple[str, float, fl
     pandas.DataFrame
         One row per point: id, lon, lat, node, node_lon, node_lat, km, routable, reason.
     """
-    from scipy.spatial import cKDTree  # here, not at import: the web app imports this module at start-up
+    # here, not at import: the web app imports this module at start-up
+    from scipy.spatial import cKDTree
 
     df = pd.DataFrame(list(points), columns=["id", "lon", "lat"])
     if imported.n_nodes == 0:

@@ -2,8 +2,9 @@
 
 Defaults, types and limits live in ``data/method/geo_params.csv``; the road classes (and which of
 them a planner may plan) in ``data/method/road_classes.csv``. ``parse_params`` reads a query string,
-a JSON body or CLI options alike, collects every problem and raises one ``ParamError``; the result is
-hashable (a cache key) and writes itself back as a query string (``to_query``) or JSON (``as_dict``).
+a JSON body or CLI options alike, collects every problem and raises one ``ParamError``; the result
+is hashable (a cache key) and writes itself back as a query string (``to_query``) or JSON
+(``as_dict``).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ MAX_TEXT = 64  # a number or a place name longer than this is refused before con
 MAX_PLANNED_TEXT = 20_000  # the planned_roads JSON of a query string
 PER_CLASS = ("speed", "detour")
 TYPES = ("number", "integer", "set", "bool", "choice", "version")
-VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a network version's name (geo.netimport)
+# a network version's name (geo.netimport)
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,10 @@ class Params:
     speeds: tuple[tuple[str, float], ...]  # (road class, km/h)
     detours: tuple[tuple[str, float], ...]  # (road class, factor)
     planned_roads: tuple[PlannedRoad, ...] = field(default=())
-    network: str = "shipped"  # the road network version (geo.versions); whether it exists is checked there
-    maxspeed_use: str = "use"  # imported networks: posted maxspeed where present (use) or class speeds only (ignore)
+    # the road network version (geo.versions); whether it exists is checked there
+    network: str = "shipped"
+    # imported networks: posted maxspeed where present (use) or class speeds only (ignore)
+    maxspeed_use: str = "use"
 
     def speed(self, cls: str) -> float:
         return dict(self.speeds)[cls]
@@ -118,7 +122,8 @@ class Params:
 
     def as_dict(self) -> dict[str, Any]:
         """Flat JSON-ready form with the names of geo_params.csv plus ``planned_roads``."""
-        return {name: self[name] for name in load_specs()} | {"planned_roads": self["planned_roads"]}
+        flat = {name: self[name] for name in load_specs()}
+        return flat | {"planned_roads": self["planned_roads"]}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
@@ -129,7 +134,8 @@ class Params:
         return {k: v for k, v in self.as_dict().items() if base.get(k) != v}
 
     def to_query(self) -> dict[str, str]:
-        """Query-string items that differ from the defaults (a permalink); parse_params reads them back."""
+        """Query-string items that differ from the defaults (a permalink); parse_params reads them
+        back."""
         out: dict[str, str] = {}
         for k, v in self.changed().items():
             if k == "planned_roads":
@@ -158,11 +164,12 @@ def load_road_classes(path: str | Path = CLASSES_FILE) -> dict[str, RoadClass]:
             flags = {}
             for col in ("plannable", "junction_line"):
                 if row.get(col) not in ("yes", "no"):
-                    problems.append(f"{Path(path).name} row {n} ({row.get('class')}): {col} must be yes or no")
+                    problems.append(f"{Path(path).name} row {n} ({row.get('class')}): "
+                                    f"{col} must be yes or no")
                 flags[col] = row.get(col) == "yes"
+            labels = {lang: row.get(f"label_{lang}", "") for lang in ("en", "ru", "kk")}
             out[row["class"]] = RoadClass(row["class"], flags["plannable"], flags["junction_line"],
-                                          {lang: row.get(f"label_{lang}", "") for lang in ("en", "ru", "kk")},
-                                          row.get("description", ""))
+                                          labels, row.get("description", ""))
     if problems:
         raise ValueError("; ".join(problems))
     return out
@@ -174,7 +181,8 @@ def plannable_classes() -> tuple[str, ...]:
 
 @lru_cache(maxsize=4)
 def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
-    """name -> Spec, checked: known types, a speed and detour for each road class, defaults in range."""
+    """name -> Spec, checked: known types, a speed and detour for each road class, defaults in
+    range."""
     name = Path(path).name
     specs, problems = {}, []
     with open(path, newline="", encoding="utf-8") as fh:
@@ -183,13 +191,15 @@ def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
                 problems.append(f"{name} row {n} ({row['name']}): type '{row['type']}' unknown")
                 continue
             raw = Spec(row["name"], row["type"], None, _bound(row["min"]), _bound(row["max"]),
-                       tuple(a for a in row["allowed"].split("|") if a), row["unit"], row["description"])
+                       tuple(a for a in row["allowed"].split("|") if a), row["unit"],
+                       row["description"])
             try:
                 specs[row["name"]] = replace(raw, default=_coerce(raw, row["default"]))
             except ValueError as exc:
                 problems.append(f"{name} row {n} ({row['name']}): default does not parse: {exc}")
     problems += _spec_coverage(specs, name)
-    problems += [f"{name} ({k}): default {msg}" for k, s in specs.items() if (msg := _check(s, s.default))]
+    problems += [f"{name} ({k}): default {msg}" for k, s in specs.items()
+                 if (msg := _check(s, s.default))]
     if problems:
         raise ValueError("; ".join(problems))
     return specs
@@ -198,7 +208,8 @@ def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
 def _spec_coverage(specs: dict[str, Spec], name: str) -> list[str]:
     scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
     per_class = {f"{p}_{c}" for p in PER_CLASS for c in load_road_classes()}
-    problems = [f"{name}: parameter '{k}' is missing" for k in sorted((scalar | per_class) - set(specs))]
+    problems = [f"{name}: parameter '{k}' is missing"
+                for k in sorted((scalar | per_class) - set(specs))]
     problems += [f"{name}: parameter '{k}' is not a field of Params nor a road class's speed/detour"
                  for k in specs if k not in scalar | per_class]
     return problems
@@ -209,7 +220,8 @@ def _bound(text: str) -> float | None:
 
 
 def _coerce(spec: Spec, value: Any) -> Any:
-    """A raw value (text from a query or CLI, or a JSON value) -> the spec's type; ValueError if not."""
+    """A raw value (text from a query or CLI, or a JSON value) -> the spec's type; ValueError if
+    not."""
     if spec.type == "set":
         items = value.replace("|", ",").split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
@@ -233,11 +245,12 @@ def _short(value: object) -> str:
 
 
 def _version(value: object) -> str:
-    """A network version's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+    """A network version's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or
+    digit."""
     text = value.strip() if isinstance(value, str) else None
     if text is None or not VERSION_NAME.match(text):
-        raise ValueError(f"{_short(value)} is not a network version name (1-64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit)")
+        raise ValueError(f"{_short(value)} is not a network version name (1-64 letters, digits, "
+                         "'.', '_' or '-', starting with a letter or digit)")
     return text
 
 
@@ -255,7 +268,8 @@ def _bool(value: object) -> bool:
 def _number(value: object, *, integer: bool) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{_short(value)} is not a number")
-    if isinstance(value, str) and len(value.strip()) > MAX_TEXT or isinstance(value, int) and abs(value) > 10**15:
+    if (isinstance(value, str) and len(value.strip()) > MAX_TEXT
+            or isinstance(value, int) and abs(value) > 10**15):
         raise ValueError(f"{_short(value)} is too long to be a number here")
     try:
         x = float(value)
@@ -311,7 +325,8 @@ def _point(pair: Sequence[object]) -> tuple[float, float]:
 
 
 def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
-    """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the road."""
+    """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the
+    road."""
     if isinstance(value, str):
         if len(value) > MAX_PLANNED_TEXT:
             raise ValueError(f"at most {MAX_PLANNED_TEXT} characters")
@@ -338,7 +353,8 @@ def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
                 raise ValueError(f"road {i}: '{key}' {exc}") from None
         cls = road.get("class", "republican")
         if cls not in allowed:
-            raise ValueError(f"road {i}: class {_short(cls)} not allowed; choose from {', '.join(allowed)}")
+            raise ValueError(f"road {i}: class {_short(cls)} not allowed; "
+                             f"choose from {', '.join(allowed)}")
         out.append(PlannedRoad(ends[0], ends[1], cls))
     return tuple(out)
 
@@ -349,7 +365,8 @@ IGNORED_KEYS = ("lang", "town", "view", "mode")  # page state carried in the sam
 
 
 def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
-    """Defaults overridden by ``raw`` (query string, JSON body or CLI options); every problem collected.
+    """Defaults overridden by ``raw`` (query string, JSON body or CLI options); every problem
+    collected.
 
     Parameters
     ----------
@@ -376,7 +393,8 @@ def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
                 errors[key] = str(exc)
         elif key not in specs:
             known = ", ".join([*specs, "planned_roads"])
-            errors[_short(key)[1:-1] if len(str(key)) > 40 else str(key)] = f"unknown parameter; known: {known}"
+            shown = _short(key)[1:-1] if len(str(key)) > 40 else str(key)
+            errors[shown] = f"unknown parameter; known: {known}"
         else:
             try:
                 x = _coerce(specs[key], value)

@@ -50,7 +50,8 @@ class PublishedLink:
 
 @dataclass(frozen=True)
 class LineHit:
-    """A major line (road, railway, corridor or planned road) within the corridor radius of a town."""
+    """A major line (road, railway, corridor or planned road) within the corridor radius of a
+    town."""
 
     id: str
     type: str
@@ -114,14 +115,15 @@ class TownAccess:
             "path_published": [asdict(x) for x in self.route_published],
             "unroutable": self.unroutable, "lines_detail": [asdict(x) for x in self.lines],
             "is_large_city": self.own_city_id,
-            "tourism": None if self.tourism is None else {"value": self.tourism.value, "reason": self.tourism.reason},
+            "tourism": None if self.tourism is None else {"value": self.tourism.value,
+                                                          "reason": self.tourism.reason},
             "reasons": {k: f.reason for k, f in self.flags().items()},
         }
 
 
 def _access_json(a: AccessLink) -> dict[str, Any]:
-    return {"class": "access", "km": a.km, "assumed": a.assumed, "sourced": a.sourced, "note": a.note,
-            "coords": [list(p) for p in a.coords]}
+    return {"class": "access", "km": a.km, "assumed": a.assumed, "sourced": a.sourced,
+            "note": a.note, "coords": [list(p) for p in a.coords]}
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,8 @@ class PlannedEdge:
     coords: tuple[tuple[float, float], tuple[float, float]]  # ((lat, lon), (lat, lon))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"from": self.start, "to": self.end, "class": self.cls, "km": self.km, "min": self.minutes,
-                "coords": [list(p) for p in self.coords]}
+        return {"from": self.start, "to": self.end, "class": self.cls, "km": self.km,
+                "min": self.minutes, "coords": [list(p) for p in self.coords]}
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,16 @@ class Derivation:
     selected_cities: tuple[str, ...] = ()
     unroutable_cities: dict[str, str] = field(default_factory=dict)
     access_links: dict[str, Any] = field(default_factory=dict)  # GeoJSON FeatureCollection
-    build_catchments: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    build_catchments: Callable[[], dict[str, Any]] | None = field(default=None, repr=False,
+                                                                   compare=False)
 
     @cached_property
     def catchments(self) -> dict[str, Any]:
-        """The FUA catchments (GeoJSON FeatureCollection), built on first use: only a map draws them."""
-        return self.build_catchments() if self.build_catchments else {"type": "FeatureCollection", "features": []}
+        """The FUA catchments (GeoJSON FeatureCollection), built on first use: only a map draws
+        them."""
+        if self.build_catchments:
+            return self.build_catchments()
+        return {"type": "FeatureCollection", "features": []}
 
     def town(self, town_id: str) -> TownAccess:
         return next(t for t in self.towns if t.town_id == town_id)
