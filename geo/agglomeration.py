@@ -153,11 +153,13 @@ class SpatialModel:
         arrays)."""
         if getattr(self.layers, "imported", None) is not None:
             return None
-        return build_network(self.layers, snap_km=params.snap_km, on_network_km=params.on_network_km)
+        return build_network(self.layers, snap_km=params.snap_km,
+                             on_network_km=params.on_network_km)
 
     def _metric_key(self, params: Params, metric: str) -> tuple[Hashable, ...]:
         net_key = (params.snap_km, params.on_network_km)
-        return (net_key, metric, params.detours) + ((params.speeds, params.maxspeed_use) if metric == "min" else ())
+        speeds = (params.speeds, params.maxspeed_use) if metric == "min" else ()
+        return (net_key, metric, params.detours) + speeds
 
     def metric(self, params: Params, metric: str) -> MetricRouting:
         """One metric's graph and nearest-city searches; road km do not depend on the speeds
@@ -188,7 +190,8 @@ class SpatialModel:
         """FUA catchments (GeoJSON) for the selected cities, threshold and planned roads
         (cached)."""
         edges = tuple((a, b, p.minutes) for a, b, p in planned)
-        key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges, params.fua_minutes)
+        key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges,
+               params.fua_minutes)
 
         def build() -> dict[str, Any]:
             net = self.network(params)
@@ -197,8 +200,10 @@ class SpatialModel:
             u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
             v = np.concatenate([net.v, [b for _, b, _ in edges]]).astype(np.int64)
             w = np.concatenate([w, [m for _, _, m in edges]])
-            oneway = None if net.oneway is None else np.concatenate([net.oneway, np.zeros(len(edges), bool)])
-            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net), params.fua_minutes, oneway)
+            oneway = (None if net.oneway is None
+                      else np.concatenate([net.oneway, np.zeros(len(edges), bool)]))
+            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net),
+                                  params.fua_minutes, oneway)
         return self._catchments.get(key, build)
 
     def cache_bytes(self) -> dict[str, int]:
@@ -208,17 +213,21 @@ class SpatialModel:
                 "catchments": self._catchments.nbytes}
 
     # -- planned roads --------------------------------------------------------------------------
-    def resolve(self, end: str | tuple[float, float], net: Network, params: Params) -> tuple[int, str]:
+    def resolve(self, end: str | tuple[float, float], net: Network, params: Params
+                ) -> tuple[int, str]:
         """A planned road's end (place name in any language, or (lon, lat)) -> (node, label)."""
         if isinstance(end, str):
             place = self.places.find(end)
             if place is None:
-                raise ParamError({"planned_roads": f"'{end}' is not a known town, large city or road waypoint"})
-            own = net.town_node if place.kind == "town" else net.city_node if place.kind == "city" else {}
+                raise ParamError({"planned_roads": f"'{end}' is not a known town, large city or "
+                                                   "road waypoint"})
+            own = (net.town_node if place.kind == "town"
+                   else net.city_node if place.kind == "city" else {})
             if place.ident in own:
                 return own[place.ident], place.label
             if place.kind != "point":
-                raise ParamError({"planned_roads": f"'{end}' is not routable with the current snap distance"})
+                raise ParamError({"planned_roads": f"'{end}' is not routable with the current "
+                                                   "snap distance"})
             lon, lat, label = place.lon, place.lat, place.label
         else:
             lon, lat = end
@@ -228,22 +237,27 @@ class SpatialModel:
         if d[k] > params.snap_km:
             raise ParamError({"planned_roads": f"{label} is {d[k]:.0f} km from the network; "
                                                f"allowed within snap_km = {params.snap_km:g} km"})
-        return k, label if isinstance(end, str) else f"{label} (snapped to {net.names[k] or 'a road point'})"
+        if isinstance(end, str):
+            return k, label
+        return k, f"{label} (snapped to {net.names[k] or 'a road point'})"
 
     def planned_edges(self, params: Params, net: Network) -> Planned:
         """(node a, node b, PlannedEdge) per planned road, resolved on the network."""
-        return tuple(self._planned_edge(i, road, params, net) for i, road in enumerate(params.planned_roads, start=1))
+        return tuple(self._planned_edge(i, road, params, net)
+                     for i, road in enumerate(params.planned_roads, start=1))
 
     def _planned_edge(self, i: int, road: PlannedRoad, params: Params, net: Network
                       ) -> tuple[int, int, PlannedEdge]:
         a, la = self.resolve(road.start, net, params)
         b, lb = self.resolve(road.end, net, params)
         if a == b:
-            raise ParamError({"planned_roads": f"road {i}: both ends are the same network point ({la})"})
+            raise ParamError({"planned_roads": f"road {i}: both ends are the same network point "
+                                               f"({la})"})
         km = float(geodesic_km(net.lon[a], net.lat[a], net.lon[b], net.lat[b]))
         w = edge_weights(np.array([road.cls]), np.array([km]), params)
         coords = ((float(net.lat[a]), float(net.lon[a])), (float(net.lat[b]), float(net.lon[b])))
-        return a, b, PlannedEdge(la, lb, road.cls, float(w["km"][0]), float(w["min"][0]), km, coords)
+        return a, b, PlannedEdge(la, lb, road.cls, float(w["km"][0]), float(w["min"][0]), km,
+                                 coords)
 
     # -- the derivation -------------------------------------------------------------------------
     def derive(self, params: Params) -> Derivation:
@@ -251,7 +265,8 @@ class SpatialModel:
         net = self.network(params)
         planned = self.planned_edges(params, net)
         src_ids = self._source_ids(net)
-        sel = np.array([i for i, c in enumerate(src_ids) if self.city_status[c] in params.large_city_statuses
+        sel = np.array([i for i, c in enumerate(src_ids)
+                        if self.city_status[c] in params.large_city_statuses
                         and self.city_pop[c] >= params.large_city_min_pop], dtype=np.int64)
         near, fua = self.field(params, "km", sel, planned), self.field(params, "min", sel, planned)
         edges = [p for _, _, p in planned]
@@ -268,12 +283,14 @@ class SpatialModel:
             if tid not in net.town_node:
                 town = self._unroutable(ti, tid, junction, hits, net)
             else:
-                fields, at = (near, fua), ((near_at[0][ti], near_at[1][ti]), (fua_at[0][ti], fua_at[1][ti]))
+                fields = (near, fua)
+                at = ((near_at[0][ti], near_at[1][ti]), (fua_at[0][ti], fua_at[1][ti]))
                 if not params.own_city_counts and self.own_city.get(tid) in src_ids:
                     fields, at = self._other_city(params, sel, planned, src_ids, tid, cols[ti])
-                town = self._town(ti, tid, params, net, fields[0], src_ids, len(sel), pairs, at[0], at[1], cols[ti],
-                                  junction, hits)
-            towns.append(replace(town, tourism=tourism[ti], in_fua=self.official.in_fua(params, tid, town.in_fua)))
+                town = self._town(ti, tid, params, net, fields[0], src_ids, len(sel), pairs, at[0],
+                                  at[1], cols[ti], junction, hits)
+            in_fua = self.official.in_fua(params, tid, town.in_fua)
+            towns.append(replace(town, tourism=tourism[ti], in_fua=in_fua))
         return Derivation(
             params=params, towns=tuple(towns), planned=tuple(edges),
             selected_cities=tuple(src_ids[i] for i in sel),
@@ -307,9 +324,10 @@ class SpatialModel:
             return ""
         name = self.city_names[city]
         if params.own_city_counts:
-            return f"; the town is itself the large city {name}, and counts as such (own_city_counts = true)"
-        return (f"; the town is itself the large city {name}: measured to the nearest other large city "
-                f"(own_city_counts = false)")
+            return (f"; the town is itself the large city {name}, and counts as such "
+                    "(own_city_counts = true)")
+        return (f"; the town is itself the large city {name}: measured to the nearest other "
+                "large city (own_city_counts = false)")
 
     def _town(self, ti: int, tid: str, params: Params, net: Network, near_field: NearestField,
               src_ids: list[str], n_sel: int, pairs: set[frozenset[int]], near: At, fua: At,
@@ -344,18 +362,19 @@ class SpatialModel:
                     net: Network) -> TownAccess:
         why = net.unroutable.get(tid, "not connected")
         missing = Flag(None, f"cannot be derived: the town is unroutable ({why})")
-        return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing, near_large_city=missing,
-                          corridor_junction=junction, lines=hits, unroutable=why, own_city_id=self.own_city.get(tid))
+        return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing,
+                          near_large_city=missing, corridor_junction=junction, lines=hits,
+                          unroutable=why, own_city_id=self.own_city.get(tid))
 
     def _fua_flag(self, params: Params, city: str | None, minutes: float, access: AccessLink,
                   n_sel: int) -> Flag:
-        return self._threshold_flag("fastest road time to a large city", city, minutes, "min", "fua_minutes",
-                                    params.fua_minutes, access, n_sel)
+        return self._threshold_flag("fastest road time to a large city", city, minutes, "min",
+                                    "fua_minutes", params.fua_minutes, access, n_sel)
 
     def _near_flag(self, params: Params, city: str | None, road_km: float, access: AccessLink,
                    n_sel: int) -> Flag:
-        return self._threshold_flag("road distance to the nearest large city", city, road_km, "km", "near_km",
-                                    params.near_km, access, n_sel)
+        return self._threshold_flag("road distance to the nearest large city", city, road_km, "km",
+                                    "near_km", params.near_km, access, n_sel)
 
     def _threshold_flag(self, what: str, city: str | None, value: float, unit: str, name: str,
                         limit: float, access: AccessLink, n_sel: int) -> Flag:
@@ -376,7 +395,8 @@ class SpatialModel:
         t, c = self.layers.towns, self.layers.cities
         d = geodesic_km(t.geometry.x.to_numpy()[:, None], t.geometry.y.to_numpy()[:, None],
                         c.geometry.x.to_numpy()[None, :], c.geometry.y.to_numpy()[None, :])
-        return {t["id"].iloc[i]: c["id"].iloc[int(np.argmin(d[i]))] for i in range(len(t)) if d[i].min() < OWN_CITY_KM}
+        return {t["id"].iloc[i]: c["id"].iloc[int(np.argmin(d[i]))]
+                for i in range(len(t)) if d[i].min() < OWN_CITY_KM}
 
     def _published_on(self, net: Network, path: list[int]) -> tuple[PublishedLink, ...]:
         """The links of published length on a route (node sequence), in route order, km per link."""
@@ -405,9 +425,11 @@ class SpatialModel:
 
     @staticmethod
     def _access_geojson(net: Network) -> dict[str, Any]:
-        feats = [{"type": "Feature", "properties": {"link": f"{ident}: {a['km']:.1f} km", "note": a["note"],
-                                                    "assumed": bool(a["assumed"])},
-                  "geometry": {"type": "LineString", "coordinates": [[x, y] for y, x in a["coords"]]}}
+        feats = [{"type": "Feature",
+                  "properties": {"link": f"{ident}: {a['km']:.1f} km", "note": a["note"],
+                                 "assumed": bool(a["assumed"])},
+                  "geometry": {"type": "LineString",
+                               "coordinates": [[x, y] for y, x in a["coords"]]}}
                  for ident, a in net.access.items()]
         return {"type": "FeatureCollection", "features": feats}
 
@@ -415,8 +437,8 @@ class SpatialModel:
 def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:
     """Layers with only town and city points (no roads, railways, corridors or oblasts drawn)."""
     def points(df: pd.DataFrame) -> gpd.GeoDataFrame:
-        g = gpd.GeoDataFrame(df.copy(), geometry=gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float)),
-                             crs=DISPLAY_CRS)
+        xy = gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float))
+        g = gpd.GeoDataFrame(df.copy(), geometry=xy, crs=DISPLAY_CRS)
         for col in ("name_kk", "name_ru"):
             if col not in g:
                 g[col] = ""
@@ -425,17 +447,23 @@ def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:
         return g
 
     def lines(columns: list[str]) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame({c: pd.Series(dtype=str) for c in columns}, geometry=gpd.GeoSeries([], crs=DISPLAY_CRS))
+        return gpd.GeoDataFrame({c: pd.Series(dtype=str) for c in columns},
+                                geometry=gpd.GeoSeries([], crs=DISPLAY_CRS))
 
-    return Layers(roads=lines(["road_id", "class", "name_ru", "corridors"]), railways=lines(["line_id", "name", "status"]),
-                  corridors=lines(["corr_id", "name", "roads", "planned"]), oblasts=lines(["name_en"]),
+    return Layers(roads=lines(["road_id", "class", "name_ru", "corridors"]),
+                  railways=lines(["line_id", "name", "status"]),
+                  corridors=lines(["corr_id", "name", "roads", "planned"]),
+                  oblasts=lines(["name_en"]),
                   towns=points(towns), cities=points(cities),
                   waypoints=pd.DataFrame(columns=["waypoint_name", "lon", "lat", "matched_name"]),
-                  access_roads=pd.DataFrame(columns=["town_id", "road_name", "connects_to_waypoint", "status"]),
+                  access_roads=pd.DataFrame(columns=["town_id", "road_name", "connects_to_waypoint",
+                                                     "status"]),
                   corridor_table=pd.DataFrame(columns=["corridor_id"]),
-                  tourism=gpd.GeoDataFrame({"id": [], "name_en": [], "kind": []}, geometry=[], crs=DISPLAY_CRS),
-                  agglomerations=pd.DataFrame(columns=["agglomeration", "level", "member_ru", "member_type", "town_id",
-                                                       "lat", "lon", "source", "quote"]))
+                  tourism=gpd.GeoDataFrame({"id": [], "name_en": [], "kind": []}, geometry=[],
+                                           crs=DISPLAY_CRS),
+                  agglomerations=pd.DataFrame(columns=["agglomeration", "level", "member_ru",
+                                                       "member_type", "town_id", "lat", "lon",
+                                                       "source", "quote"]))
 
 
 def _geojson_bytes(fc: dict[str, Any]) -> int:
@@ -451,13 +479,14 @@ def _network_notes(net: Network, params: Params) -> tuple[str, str]:
     if net.posted is None:
         return way, ""
     if params.maxspeed_use == "use":
-        return way, "; speeds: the posted maxspeed where tagged, else the class speed (maxspeed_use = use)"
+        return way, ("; speeds: the posted maxspeed where tagged, else the class speed "
+                     "(maxspeed_use = use)")
     return way, "; speeds: class speeds, posted maxspeed ignored (maxspeed_use = ignore)"
 
 
 def _access(a: dict[str, Any]) -> AccessLink:
-    return AccessLink(km=float(a["km"]), assumed=bool(a["assumed"]), sourced=bool(a["sourced"]), note=a["note"],
-                      coords=tuple((float(p[0]), float(p[1])) for p in a["coords"]))
+    return AccessLink(km=float(a["km"]), assumed=bool(a["assumed"]), sourced=bool(a["sourced"]),
+                      note=a["note"], coords=tuple((float(p[0]), float(p[1])) for p in a["coords"]))
 
 
 def _published_note(links: tuple[PublishedLink, ...]) -> str:
