@@ -7,8 +7,10 @@ class ParamError(ValueError):
 
     def __init__(self, field_errors: dict[str, str]):
         self.field_errors = dict(field_errors)
-        super().__init__("Invalid parameter(s):\n" + "\n".join(f"  - {k}: {v}" for k, v in self.field_errors.items()))
+        lines = (f"  - {k}: {v}" for k, v in self.field_errors.items())
+        super().__init__("Invalid parameter(s):\n" + "\n".join(lines))
 
 
 class NetworkImportError(ValueError):
-    """A road network file that cannot be imported (corrupt, empty, no roads, no CRS, bad columns)."""
+    """A road network file that cannot be imported (corrupt, empty, no roads, no CRS, bad
+    columns)."""

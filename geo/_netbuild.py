@@ -10,8 +10,10 @@ is kept; what is dropped is reported, never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 
 from .layers import GEOD
@@ -47,8 +49,8 @@ class RawWays:
     ref: np.ndarray
     speed_kmh: np.ndarray
     oneway: np.ndarray
-    cls_names: list
-    ref_names: list
+    cls_names: list[str]
+    ref_names: list[str]
     maxspeed: np.ndarray | None = None
 
     @property
@@ -63,7 +65,7 @@ def coordinate_keys(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return x * (200 * COORD_SCALE) + y
 
 
-def segments(raw: RawWays) -> tuple[dict, dict]:
+def segments(raw: RawWays) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Node arrays and one segment per pair of consecutive vertices of a way.
 
     Returns
@@ -81,7 +83,8 @@ def segments(raw: RawWays) -> tuple[dict, dict]:
     has_loc = np.isfinite(raw.lon) & np.isfinite(raw.lat)
     located = has_loc[first] & has_loc[first + 1]
     distinct = raw.key[first] != raw.key[first + 1]
-    dropped = {"missing_segments": int((~located).sum()), "zero_segments": int((located & ~distinct).sum())}
+    dropped = {"missing_segments": int((~located).sum()),
+               "zero_segments": int((located & ~distinct).sum())}
     first = first[located & distinct]
     used = np.zeros(n, bool)
     used[first] = used[first + 1] = True
@@ -94,14 +97,16 @@ def segments(raw: RawWays) -> tuple[dict, dict]:
     _, _, m = GEOD.inv(raw.lon[first], raw.lat[first], raw.lon[first + 1], raw.lat[first + 1])
     km = np.asarray(m, dtype=float) / 1000.0
     way = way_of[first]
-    posted = np.full(len(way), np.nan) if raw.maxspeed is None else np.asarray(raw.maxspeed, dtype=float)[way]
+    posted = (np.full(len(way), np.nan) if raw.maxspeed is None
+              else np.asarray(raw.maxspeed, dtype=float)[way])
     segs = {"a": node_of[first], "b": node_of[first + 1], "km": km,
             "minutes": km / raw.speed_kmh[way] * 60.0, "way": way, "dropped": dropped,
             "first": first, "maxspeed": posted}
     return nodes, segs
 
 
-def _through_nodes(n: int, a: np.ndarray, b: np.ndarray, attr: np.ndarray, oneway: np.ndarray) -> np.ndarray:
+def _through_nodes(n: int, a: np.ndarray, b: np.ndarray, attr: np.ndarray, oneway: np.ndarray
+                   ) -> NDArray[np.bool_]:
     """Nodes inside a chain: two segments, same attributes, and (one way) one in, one out."""
     outdeg, indeg = np.bincount(a, minlength=n), np.bincount(b, minlength=n)
     lo = np.full(n, np.iinfo(np.int64).max)
@@ -109,10 +114,11 @@ def _through_nodes(n: int, a: np.ndarray, b: np.ndarray, attr: np.ndarray, onewa
     for ends in (a, b):
         np.minimum.at(lo, ends, attr)
         np.maximum.at(hi, ends, attr)
-    directed = np.zeros(n, bool)
+    directed: NDArray[np.bool_] = np.zeros(n, bool)
     directed[a[oneway]] = directed[b[oneway]] = True
-    through = (outdeg + indeg == 2) & (lo == hi)
-    return through & (~directed | ((outdeg == 1) & (indeg == 1)))
+    through: NDArray[np.bool_] = (outdeg + indeg == 2) & (lo == hi)
+    one_in_one_out: NDArray[np.bool_] = (outdeg == 1) & (indeg == 1)
+    return through & (~directed | one_in_one_out)
 
 
 def _chains(n_seg: int, a: np.ndarray, b: np.ndarray, through: np.ndarray) -> np.ndarray:
@@ -128,7 +134,8 @@ def _chains(n_seg: int, a: np.ndarray, b: np.ndarray, through: np.ndarray) -> np
     return connected_components(g, directed=False)[1]
 
 
-def contract(n: int, segs: dict, attr: np.ndarray, oneway: np.ndarray) -> dict:
+def contract(n: int, segs: dict[str, Any], attr: np.ndarray, oneway: np.ndarray
+             ) -> dict[str, np.ndarray]:
     """Contract chains of through nodes into edges (u, v, km, minutes, seg: one segment of each).
 
     ``attr`` is one integer per segment (class, ref and direction): a node where it changes stays.
@@ -156,10 +163,12 @@ def contract(n: int, segs: dict, attr: np.ndarray, oneway: np.ndarray) -> dict:
     uv = inc_node[order].reshape(-1, 2)
     first_seg = np.zeros(n_chain, dtype=np.int64)
     first_seg[label[::-1]] = np.arange(len(label))[::-1]
-    u_end = np.arange(2 * len(a))[ends][order].reshape(-1, 2)[:, 0]  # the incidence at each chain's u
+    # the incidence at each chain's u
+    u_end = np.arange(2 * len(a))[ends][order].reshape(-1, 2)[:, 0]
     seq, flip = _along(n, a, b, through, u_end, label)
     posted = np.isfinite(segs["maxspeed"]) if "maxspeed" in segs else np.zeros(len(a), bool)
-    posted_min = np.where(posted, segs["km"] / np.where(posted, segs.get("maxspeed", 1.0), 1.0) * 60.0, 0.0)
+    speed = np.where(posted, segs.get("maxspeed", 1.0), 1.0)
+    posted_min = np.where(posted, segs["km"] / speed * 60.0, 0.0)
     return {"u": uv[:, 0], "v": uv[:, 1], "km": np.bincount(label, segs["km"], minlength=n_chain),
             "minutes": np.bincount(label, segs["minutes"], minlength=n_chain), "seg": first_seg,
             "label": label, "seq": seq, "flip": flip,
@@ -169,7 +178,8 @@ def contract(n: int, segs: dict, attr: np.ndarray, oneway: np.ndarray) -> dict:
 
 def _along(n: int, a: np.ndarray, b: np.ndarray, through: np.ndarray, u_end: np.ndarray,
            label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The segments of every chain in order from its u end, and which are walked against their drawing.
+    """The segments of every chain in order from its u end, and which are walked against their
+    drawing.
 
     Each chain is made a path of its own (its end vertices get private ids, so chains no longer
     touch at junctions); one breadth-first search from every chain's u end numbers the vertices
@@ -191,7 +201,7 @@ def _along(n: int, a: np.ndarray, b: np.ndarray, through: np.ndarray, u_end: np.
 
 
 def largest_component(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray,
-                      km: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+                      km: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Keep mask of nodes and edges of the largest weakly connected component, and what is dropped.
 
     Returns
@@ -215,7 +225,8 @@ def largest_component(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.nda
     first[label[::-1]] = np.arange(n)[::-1]
     others = [c for c in np.argsort(-comp_km, kind="stable") if c != keep_label]
     pieces = [{"edges": int(comp_edges[c]), "km": round(float(comp_km[c]), 3),
-               "lon": round(float(lon[first[c]]), 6), "lat": round(float(lat[first[c]]), 6)} for c in others[:5]]
+               "lon": round(float(lon[first[c]]), 6), "lat": round(float(lat[first[c]]), 6)}
+              for c in others[:5]]
     report = {"components": int(count), "dropped_components": max(int(count) - 1, 0),
               "dropped_nodes": int((~node_keep).sum()), "dropped_edges": int((~edge_keep).sum()),
               "dropped_km": round(float(km[~edge_keep].sum()), 3), "largest_dropped": pieces}

@@ -15,10 +15,12 @@ import tempfile
 from array import array
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+from numpy.typing import DTypeLike
 import osmium
 import osmium.filter
 import osmium.osm
@@ -26,7 +28,8 @@ from shapely.geometry import LineString
 
 from ._netbuild import RawWays
 
-HIGHWAY_TABLE = Path(__file__).resolve().parent.parent / "data" / "method" / "osm_highway_classes.csv"
+HIGHWAY_TABLE = (Path(__file__).resolve().parent.parent / "data" / "method"
+                 / "osm_highway_classes.csv")
 DEFAULT_HIGHWAYS = ("motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
                     "secondary", "secondary_link")
 MPH_KMH = 1.609344
@@ -36,7 +39,7 @@ ONEWAY_REVERSE = frozenset({"-1", "reverse"})
 
 
 @lru_cache(maxsize=4)
-def load_highway_classes(path: str | Path = HIGHWAY_TABLE) -> dict[str, dict]:
+def load_highway_classes(path: str | Path = HIGHWAY_TABLE) -> dict[str, dict[str, Any]]:
     """Road type -> {class, speed_kmh, oneway_implied}, checked in one place.
 
     Raises
@@ -44,7 +47,8 @@ def load_highway_classes(path: str | Path = HIGHWAY_TABLE) -> dict[str, dict]:
     ValueError
         Listing every bad row (missing column, speed not a positive number, bad boolean).
     """
-    rows, problems = {}, []
+    rows: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
     with open(path, newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
             try:
@@ -52,7 +56,8 @@ def load_highway_classes(path: str | Path = HIGHWAY_TABLE) -> dict[str, dict]:
                 if not 0 < speed <= 200:
                     raise ValueError
             except (KeyError, TypeError, ValueError):
-                problems.append(f"row {n}: speed_kmh '{row.get('speed_kmh')}' is not a speed in 0-200 km/h")
+                problems.append(f"row {n}: speed_kmh '{row.get('speed_kmh')}' "
+                                "is not a speed in 0-200 km/h")
                 continue
             if row.get("oneway_implied") not in ("true", "false") or not row.get("class"):
                 problems.append(f"row {n}: needs a class and oneway_implied true or false")
@@ -103,14 +108,24 @@ def split_refs(ref: str) -> list[str]:
 
 
 def normalise_ref(ref: str) -> str:
-    """A road number in one spelling for matching: ``"m 36"``, ``"M-36"``, ``"M36"`` -> ``"M36"``."""
+    """A road number in one spelling for matching: ``"m 36"``, ``"M-36"``, ``"M36"`` ->
+    ``"M36"``."""
     return re.sub(r"[\s\-_.]", "", str(ref)).upper()
+
+
+def _text(tags: osmium.osm.TagList, key: str) -> str:
+    """A tag's value, "" where the way has none."""
+    return tags.get(key, "") or ""
+
+
+_Rail = tuple[int, str, str, bool, str, str, LineString]  # osm_id, usage, service, main, name, ref
 
 
 class _Collector(osmium.SimpleHandler):
     """Copies the road and railway ways it is handed into flat arrays (see RawWays)."""
 
-    def __init__(self, highways: dict[str, dict], progress: Callable[[dict], None] | None):
+    def __init__(self, highways: dict[str, dict[str, Any]],
+                 progress: Callable[[dict[str, int]], None] | None):
         super().__init__()
         self.highways, self.progress = highways, progress
         self.cls_names = sorted({h["class"] for h in highways.values()})
@@ -118,12 +133,14 @@ class _Collector(osmium.SimpleHandler):
         self.offsets, self.cls, self.ref = array("q", [0]), array("h"), array("i")
         self.speed, self.oneway, self.maxspeed = array("d"), array("b"), array("d")
         self.ref_codes: dict[str, int] = {"": 0}
-        self.rail: list[tuple] = []
+        self.rail: list[_Rail] = []
         self.counts = {"node_id_reached": 0, "ways_seen": 0, "road_ways": 0, "rail_ways": 0,
-                       "ways_with_missing_nodes": 0, "missing_node_refs": 0, "maxspeed_used": 0, "oneway_ways": 0, "rail_ways_too_short": 0}
+                       "ways_with_missing_nodes": 0, "missing_node_refs": 0, "maxspeed_used": 0,
+                       "oneway_ways": 0, "rail_ways_too_short": 0}
 
     def node(self, n: osmium.osm.Node) -> None:
-        """Reached only for nodes tagged ``place`` (sparse in real extracts): progress while indexing."""
+        """Reached only for nodes tagged ``place`` (sparse in real extracts): progress while
+        indexing."""
         self.counts["node_id_reached"] = n.id
         if self.progress:
             self.progress(self.counts)
@@ -139,8 +156,11 @@ class _Collector(osmium.SimpleHandler):
         elif tags.get("railway") == "rail":
             self._rail(w, tags)
 
-    def _vertices(self, w: osmium.osm.Way) -> tuple[list, list, list]:
-        ids, xs, ys, missing = [], [], [], 0
+    def _vertices(self, w: osmium.osm.Way) -> tuple[list[int], list[float], list[float]]:
+        ids: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        missing = 0
         for n in w.nodes:
             loc = n.location
             ids.append(n.ref)
@@ -156,13 +176,17 @@ class _Collector(osmium.SimpleHandler):
             self.counts["missing_node_refs"] += missing
         return ids, xs, ys
 
-    def _road(self, w: osmium.osm.Way, hw: str, tags) -> None:
+    def _road(self, w: osmium.osm.Way, hw: str, tags: osmium.osm.TagList) -> None:
         spec = self.highways[hw]
         ids, xs, ys = self._vertices(w)
         direction = parse_oneway(tags.get("oneway"), spec["oneway_implied"])
         if direction == -1:
-            ids.reverse(), xs.reverse(), ys.reverse()
-        self.key.extend(ids), self.lon.extend(xs), self.lat.extend(ys)
+            ids.reverse()
+            xs.reverse()
+            ys.reverse()
+        self.key.extend(ids)
+        self.lon.extend(xs)
+        self.lat.extend(ys)
         self.offsets.append(len(self.key))
         speed = parse_maxspeed(tags.get("maxspeed"))
         self.counts["maxspeed_used"] += not math.isnan(speed)
@@ -171,30 +195,32 @@ class _Collector(osmium.SimpleHandler):
         self.maxspeed.append(speed)
         self.oneway.append(direction != 0)
         self.cls.append(self.cls_names.index(spec["class"]))
-        ref = ";".join(split_refs(tags.get("ref", "")))
+        ref = ";".join(split_refs(_text(tags, "ref")))
         self.ref.append(self.ref_codes.setdefault(ref, len(self.ref_codes)))
         self.counts["road_ways"] += 1
 
-    def _rail(self, w: osmium.osm.Way, tags) -> None:
+    def _rail(self, w: osmium.osm.Way, tags: osmium.osm.TagList) -> None:
         _, xs, ys = self._vertices(w)
         pts = [(x, y) for x, y in zip(xs, ys) if not math.isnan(x)]
         if len(pts) < 2:
             self.counts["rail_ways_too_short"] += 1
             return
-        usage, service = tags.get("usage", ""), tags.get("service", "")
-        self.rail.append((w.id, usage, service, usage == "main", tags.get("name", ""), tags.get("ref", ""),
-                          LineString(pts)))
+        usage, service = _text(tags, "usage"), _text(tags, "service")
+        self.rail.append((w.id, usage, service, usage == "main", _text(tags, "name"),
+                          _text(tags, "ref"), LineString(pts)))
         self.counts["rail_ways"] += 1
 
     def raw(self) -> RawWays:
         """The collected roads as RawWays (arrays copied out of the Python buffers)."""
-        def copy(buf: array, dtype) -> np.ndarray:
+        def copy(buf: array[Any], dtype: DTypeLike) -> np.ndarray:
             return np.frombuffer(buf, dtype=dtype).copy()
 
-        return RawWays(key=copy(self.key, np.int64), lon=copy(self.lon, float), lat=copy(self.lat, float),
-                       offsets=copy(self.offsets, np.int64), cls=copy(self.cls, np.int16), ref=copy(self.ref, np.int32),
-                       speed_kmh=copy(self.speed, float), oneway=copy(self.oneway, np.int8).astype(bool),
-                       cls_names=self.cls_names, ref_names=list(self.ref_codes), maxspeed=copy(self.maxspeed, float))
+        return RawWays(key=copy(self.key, np.int64), lon=copy(self.lon, float),
+                       lat=copy(self.lat, float), offsets=copy(self.offsets, np.int64),
+                       cls=copy(self.cls, np.int16), ref=copy(self.ref, np.int32),
+                       speed_kmh=copy(self.speed, float),
+                       oneway=copy(self.oneway, np.int8).astype(bool), cls_names=self.cls_names,
+                       ref_names=list(self.ref_codes), maxspeed=copy(self.maxspeed, float))
 
     def railways(self) -> gpd.GeoDataFrame:
         """The ``railway=rail`` ways as lines in EPSG:4326 (``main``: tagged ``usage=main``)."""
@@ -204,21 +230,27 @@ class _Collector(osmium.SimpleHandler):
                                 geometry=[r[-1] for r in rows], crs="EPSG:4326")
 
 
-def _filters(highways: list[str], progress: bool) -> list:
+def _filters(highways: list[str], progress: bool) -> list[object]:  # osmium's HandlerLike
     """C++ filters: only road and rail ways reach Python, and (for progress) nodes tagged ``place``.
 
     Node ids are sorted in an extract, so the last id seen tells how far the node phase has got.
     A node callback for every node would cost about 1.5 s per million nodes.
     """
     tags = [("highway", h) for h in highways] + [("railway", "rail")]
-    ways = osmium.filter.TagFilter(*tags).enable_for(osmium.osm.WAY)
-    nodes = (osmium.filter.KeyFilter("place").enable_for(osmium.osm.NODE) if progress
-             else osmium.filter.EntityFilter(osmium.osm.WAY))
+    ways = osmium.filter.TagFilter(*tags)
+    ways.enable_for(osmium.osm.WAY)
+    nodes: osmium.BaseFilter
+    if progress:
+        nodes = osmium.filter.KeyFilter("place")
+        nodes.enable_for(osmium.osm.NODE)
+    else:
+        nodes = osmium.filter.EntityFilter(osmium.osm.WAY)
     return [ways, nodes]
 
 
-def read_osm(path: str | Path, highways: dict[str, dict], *,
-             progress: Callable[[dict], None] | None = None) -> tuple[RawWays, gpd.GeoDataFrame, dict]:
+def read_osm(path: str | Path, highways: dict[str, dict[str, Any]], *,
+             progress: Callable[[dict[str, int]], None] | None = None
+             ) -> tuple[RawWays, gpd.GeoDataFrame, dict[str, int]]:
     """Roads (as RawWays) and railways of an OSM file, with counts of what was read.
 
     Parameters
@@ -228,7 +260,8 @@ def read_osm(path: str | Path, highways: dict[str, dict], *,
     highways : dict
         ``highway`` value -> row of the class table, for the values to import.
     progress : callable, optional
-        Called with the running counts every 100,000 road or rail ways and at nodes tagged ``place``.
+        Called with the running counts every 100,000 road or rail ways and at nodes tagged
+        ``place``.
 
     Raises
     ------
@@ -240,12 +273,15 @@ def read_osm(path: str | Path, highways: dict[str, dict], *,
         progress(handler.counts)
     with tempfile.TemporaryDirectory(prefix="osm-idx-") as tmp:
         idx = f"sparse_file_array,{Path(tmp) / 'locations.idx'}"
-        handler.apply_file(str(path), locations=True, idx=idx, filters=_filters(sorted(highways), progress is not None))
+        filters = _filters(sorted(highways), progress is not None)
+        handler.apply_file(str(path), locations=True, idx=idx, filters=filters)
     return handler.raw(), handler.railways(), handler.counts
 
 
-def stderr_progress(counts: dict) -> None:
+def stderr_progress(counts: dict[str, int]) -> None:
     """A one-line progress indicator on stderr: node ids indexed, then road and rail ways read."""
-    text = (f"nodes: indexing locations, at id {counts['node_id_reached']:,}" if not counts["ways_seen"] else
-            f"ways: {counts['ways_seen']:,} read (roads {counts['road_ways']:,}, railways {counts['rail_ways']:,})")
+    text = (f"nodes: indexing locations, at id {counts['node_id_reached']:,}"
+            if not counts["ways_seen"] else
+            f"ways: {counts['ways_seen']:,} read (roads {counts['road_ways']:,}, "
+            f"railways {counts['rail_ways']:,})")
     print(f"\r  {text}    ", end="", file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ place): its ``basis`` is ``placed_end``; only its first vertex (the station) is 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from .layers import GEOD, geodesic_km
 ADDITIONS = Path("network") / "additions"
 PUBLISHED = "published_distance"  # ``basis`` of a link whose length is a published road distance
 PLACED = "placed_end"  # ``basis`` of a railway whose far end is placed from length and direction
+Coords = list[tuple[float, float]]  # a line's vertices, (lon, lat)
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -57,27 +59,31 @@ class Points:
         return float(r["lon"]), float(r["lat"])
 
     def names_at(self, xy: tuple[float, float]) -> set[str]:
-        close = (np.abs(self.rows["lon"].astype(float) - xy[0]) < 1e-5) & (np.abs(self.rows["lat"].astype(float) - xy[1]) < 1e-5)
+        close = ((np.abs(self.rows["lon"].astype(float) - xy[0]) < 1e-5)
+                 & (np.abs(self.rows["lat"].astype(float) - xy[1]) < 1e-5))
         return set(self.rows.loc[close, "waypoint_name"])
 
 
-def insert_vertices(coords: list, edits: pd.DataFrame, points: Points, *, station: bool, line: str) -> list:
+def insert_vertices(coords: Coords, edits: pd.DataFrame, points: Points, *, station: bool,
+                    line: str) -> Coords:
     """Insert each edit's waypoint after the vertex named ``after`` (file order)."""
     coords = list(coords)
     for _, e in edits.iterrows():
         at = next((i for i, xy in enumerate(coords) if e["after"] in points.names_at(xy)), None)
         if at is None:
-            raise ValueError(f"{line}: no vertex named '{e['after']}' to insert '{e['insert']}' after")
+            raise ValueError(f"{line}: no vertex named '{e['after']}' "
+                             f"to insert '{e['insert']}' after")
         coords.insert(at + 1, points.coords(e["insert"], station=station))
     return coords
 
 
-def drawn(route: str, points: Points, *, station: bool) -> list:
+def drawn(route: str, points: Points, *, station: bool) -> Coords:
     """A ' | '-separated list of waypoint names -> their coordinates."""
     return [points.coords(n.strip(), station=station) for n in route.split("|") if n.strip()]
 
 
-def sections(road_id: str, coords: list, lengths: pd.DataFrame, points: Points) -> list[tuple[list, float, str]]:
+def sections(road_id: str, coords: Coords, lengths: pd.DataFrame, points: Points
+             ) -> list[tuple[Coords, float, str]]:
     """Split a road's vertices at its published sections: [(coords, km_factor or nan, source)]."""
     cuts = []
     for _, s in lengths[lengths["road_id"] == road_id].iterrows():
@@ -97,18 +103,18 @@ def sections(road_id: str, coords: list, lengths: pd.DataFrame, points: Points) 
     return out
 
 
-def _vertex(coords: list, name: str, points: Points, road_id: str) -> int:
+def _vertex(coords: Coords, name: str, points: Points, road_id: str) -> int:
     hit = next((i for i, xy in enumerate(coords) if name in points.names_at(xy)), None)
     if hit is None:
         raise ValueError(f"road_lengths.csv: road {road_id} has no vertex named '{name}'")
     return hit
 
 
-def line(coords: list) -> LineString:
+def line(coords: Coords) -> LineString:
     return LineString(coords)
 
 
-def published_links(table: pd.DataFrame, points: Points) -> list[dict]:
+def published_links(table: pd.DataFrame, points: Points) -> list[dict[str, Any]]:
     """One straight link per published road distance (published_distances.csv rows).
 
     Returns dicts with road_id, class, name_ru, coords, km_factor, published_km and source.
@@ -130,7 +136,7 @@ def published_links(table: pd.DataFrame, points: Points) -> list[dict]:
     return out
 
 
-def placed_railways(table: pd.DataFrame, points: Points) -> list[dict]:
+def placed_railways(table: pd.DataFrame, points: Points) -> list[dict[str, Any]]:
     """One straight railway per row: from its sourced station, ``length_km`` toward the named place.
 
     Raises ValueError naming the row when a length is not a positive number or the place toward

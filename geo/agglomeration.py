@@ -9,7 +9,8 @@ import threading
 from dataclasses import replace
 from functools import cached_property
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
@@ -23,26 +24,35 @@ from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import Network, build_imported, build_network
 from .params import Params, PlannedRoad
 from .places import PlaceIndex
-from .results import AccessLink, Derivation, Flag, PlannedEdge, PublishedLink, TownAccess
+from .results import AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, TownAccess
 from .official import Official
 from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
 from .tourism import Sites
 
+if TYPE_CHECKING:
+    from .versions import ImportedLayers
+
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
 
+V = TypeVar("V")
+Planned = tuple[tuple[int, int, PlannedEdge], ...]  # (node a, node b, road) per planned road
+At = tuple[Any, Any]  # (source row, distance) of one town in a field (numpy scalars)
 
-class _LRU:
+
+class _LRU(Generic[V]):
     """A bounded, thread-safe cache that builds a missing entry under its lock.
 
-    Bounded in entries and, when ``max_bytes`` is given, in bytes (``sizeof(value)``); the entry just
-    built is always kept, so one oversized value does not thrash.
+    Bounded in entries and, when ``max_bytes`` is given, in bytes (``sizeof(value)``); the entry
+    just built is always kept, so one oversized value does not thrash.
     """
 
-    def __init__(self, size: int, *, max_bytes: int | None = None, sizeof: Callable[[Any], int] | None = None):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.RLock()
+    def __init__(self, size: int, *, max_bytes: int | None = None,
+                 sizeof: Callable[[V], int] | None = None):
+        self.size, self.lock = size, threading.RLock()
+        self.items: OrderedDict[Hashable, V] = OrderedDict()
         self.max_bytes, self.sizeof = max_bytes, sizeof
 
-    def get(self, key, build):
+    def get(self, key: Hashable, build: Callable[[], V]) -> V:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
@@ -68,7 +78,8 @@ MB = 1024 * 1024
 
 
 class SpatialModel:
-    """Layers loaded once; networks, graphs, nearest-city fields and catchments cached by what they depend on.
+    """Layers loaded once; networks, graphs, nearest-city fields and catchments cached by what they
+    depend on.
 
     Parameters
     ----------
@@ -88,10 +99,13 @@ class SpatialModel:
         self.official = Official(self.layers)
         self.places = PlaceIndex(self.layers)
         budget = cache_mb * MB
-        self._networks = _LRU(cache_size)
-        self._metrics = _LRU(2 * cache_size, max_bytes=budget // 2, sizeof=lambda r: r.nbytes)
-        self._fields = _LRU(4 * cache_size, max_bytes=budget // 3, sizeof=lambda f: f.nbytes)
-        self._catchments = _LRU(cache_size, max_bytes=budget // 6, sizeof=_geojson_bytes)
+        self._networks: _LRU[tuple[Network, Topology, EdgeClasses]] = _LRU(cache_size)
+        self._metrics: _LRU[MetricRouting] = _LRU(2 * cache_size, max_bytes=budget // 2,
+                                                  sizeof=lambda r: r.nbytes)
+        self._fields: _LRU[NearestField] = _LRU(4 * cache_size, max_bytes=budget // 3,
+                                                sizeof=lambda f: f.nbytes)
+        self._catchments: _LRU[dict[str, Any]] = _LRU(cache_size, max_bytes=budget // 6,
+                                                      sizeof=_geojson_bytes)
         self.background, self._fixed = background, network
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
@@ -102,8 +116,10 @@ class SpatialModel:
         self.own_city = self._own_cities()
 
     @classmethod
-    def from_network(cls, network: Network, towns: pd.DataFrame, cities: pd.DataFrame, **options) -> "SpatialModel":
-        """A model over a given road graph (e.g. a SYNTHETIC benchmark graph) instead of the shipped layers.
+    def from_network(cls, network: Network, towns: pd.DataFrame, cities: pd.DataFrame,
+                     **options: Any) -> "SpatialModel":
+        """A model over a given road graph (e.g. a SYNTHETIC benchmark graph) instead of the shipped
+        layers.
 
         Parameters
         ----------
@@ -122,60 +138,72 @@ class SpatialModel:
     def _network_entry(self, params: Params) -> tuple[Network, Topology, EdgeClasses]:
         key = (params.snap_km, params.on_network_km) if self._fixed is None else "fixed"
 
-        def build():
+        def build() -> tuple[Network, Topology, EdgeClasses]:
             net = self._fixed or self._build_network(params)
-            if net is None:
-                net = build_imported(self.layers.imported, self.layers.towns, self.layers.cities,
+            if net is None:  # an imported version (geo.versions.ImportedLayers)
+                imported = cast("ImportedLayers", self.layers).imported
+                assert imported is not None  # _build_network returns None only then
+                net = build_imported(imported, self.layers.towns, self.layers.cities,
                                      snap_km=params.snap_km, on_network_km=params.on_network_km)
             return net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
         return self._networks.get(key, build)
 
     def _build_network(self, params: Params) -> Network | None:
-        """The shipped layers' graph (geo.network), or None for an imported version (built from its arrays)."""
+        """The shipped layers' graph (geo.network), or None for an imported version (built from its
+        arrays)."""
         if getattr(self.layers, "imported", None) is not None:
             return None
-        return build_network(self.layers, snap_km=params.snap_km, on_network_km=params.on_network_km)
+        return build_network(self.layers, snap_km=params.snap_km,
+                             on_network_km=params.on_network_km)
 
-    def _metric_key(self, params: Params, metric: str) -> tuple:
+    def _metric_key(self, params: Params, metric: str) -> tuple[Hashable, ...]:
         net_key = (params.snap_km, params.on_network_km)
-        return (net_key, metric, params.detours) + ((params.speeds, params.maxspeed_use) if metric == "min" else ())
+        speeds = (params.speeds, params.maxspeed_use) if metric == "min" else ()
+        return (net_key, metric, params.detours) + speeds
 
     def metric(self, params: Params, metric: str) -> MetricRouting:
-        """One metric's graph and nearest-city searches; road km do not depend on the speeds (cached)."""
-        def build():
+        """One metric's graph and nearest-city searches; road km do not depend on the speeds
+        (cached)."""
+        def build() -> MetricRouting:
             net, topology, classes = self._network_entry(params)
             w = classes.weights(net.km, params, net.factor, net.posted)[metric]
             sources = np.array([net.city_node[c] for c in self._source_ids(net)], dtype=np.int64)
             return MetricRouting(topology, w, sources, predecessors=metric == "km")
         return self._metrics.get(self._metric_key(params, metric), build)
 
-    def field(self, params: Params, metric: str, rows: np.ndarray, planned: tuple = ()) -> NearestField:
+    def field(self, params: Params, metric: str, rows: np.ndarray, planned: Planned = ()
+              ) -> NearestField:
         """Nearest selected large city for every node, planned roads included (cached)."""
         routing = self.metric(params, metric)
         edges = tuple((a, b, p.km if metric == "km" else p.minutes) for a, b, p in planned)
         key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
 
-        def build():
+        def build() -> NearestField:
             base = routing.field(rows) if not edges else self.field(params, metric, rows)
             if self.background and not edges:
                 routing.build_matrix_in_background()
             return base.with_planned(list(edges)) if edges else base
         return self._fields.get(key, build)
 
-    def catchments(self, params: Params, rows: np.ndarray, planned: tuple = ()) -> dict:
-        """FUA catchments (GeoJSON) for the selected cities, threshold and planned roads (cached)."""
+    def catchments(self, params: Params, rows: np.ndarray, planned: Planned = ()
+                   ) -> dict[str, Any]:
+        """FUA catchments (GeoJSON) for the selected cities, threshold and planned roads
+        (cached)."""
         edges = tuple((a, b, p.minutes) for a, b, p in planned)
-        key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges, params.fua_minutes)
+        key = (self._metric_key(params, "min"), tuple(int(r) for r in rows), edges,
+               params.fua_minutes)
 
-        def build():
+        def build() -> dict[str, Any]:
             net = self.network(params)
             field = self.field(params, "min", rows, planned)
             w = self.metric(params, "min").w
             u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
             v = np.concatenate([net.v, [b for _, b, _ in edges]]).astype(np.int64)
             w = np.concatenate([w, [m for _, _, m in edges]])
-            oneway = None if net.oneway is None else np.concatenate([net.oneway, np.zeros(len(edges), bool)])
-            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net), params.fua_minutes, oneway)
+            oneway = (None if net.oneway is None
+                      else np.concatenate([net.oneway, np.zeros(len(edges), bool)]))
+            return fua_catchments(net.lon, net.lat, u, v, w, field, self._source_ids(net),
+                                  params.fua_minutes, oneway)
         return self._catchments.get(key, build)
 
     def cache_bytes(self) -> dict[str, int]:
@@ -185,17 +213,21 @@ class SpatialModel:
                 "catchments": self._catchments.nbytes}
 
     # -- planned roads --------------------------------------------------------------------------
-    def resolve(self, end, net: Network, params: Params) -> tuple[int, str]:
+    def resolve(self, end: str | tuple[float, float], net: Network, params: Params
+                ) -> tuple[int, str]:
         """A planned road's end (place name in any language, or (lon, lat)) -> (node, label)."""
         if isinstance(end, str):
             place = self.places.find(end)
             if place is None:
-                raise ParamError({"planned_roads": f"'{end}' is not a known town, large city or road waypoint"})
-            own = net.town_node if place.kind == "town" else net.city_node if place.kind == "city" else {}
+                raise ParamError({"planned_roads": f"'{end}' is not a known town, large city or "
+                                                   "road waypoint"})
+            own = (net.town_node if place.kind == "town"
+                   else net.city_node if place.kind == "city" else {})
             if place.ident in own:
                 return own[place.ident], place.label
             if place.kind != "point":
-                raise ParamError({"planned_roads": f"'{end}' is not routable with the current snap distance"})
+                raise ParamError({"planned_roads": f"'{end}' is not routable with the current "
+                                                   "snap distance"})
             lon, lat, label = place.lon, place.lat, place.label
         else:
             lon, lat = end
@@ -205,21 +237,27 @@ class SpatialModel:
         if d[k] > params.snap_km:
             raise ParamError({"planned_roads": f"{label} is {d[k]:.0f} km from the network; "
                                                f"allowed within snap_km = {params.snap_km:g} km"})
-        return k, label if isinstance(end, str) else f"{label} (snapped to {net.names[k] or 'a road point'})"
+        if isinstance(end, str):
+            return k, label
+        return k, f"{label} (snapped to {net.names[k] or 'a road point'})"
 
-    def planned_edges(self, params: Params, net: Network) -> tuple[tuple[int, int, PlannedEdge], ...]:
+    def planned_edges(self, params: Params, net: Network) -> Planned:
         """(node a, node b, PlannedEdge) per planned road, resolved on the network."""
-        return tuple(self._planned_edge(i, road, params, net) for i, road in enumerate(params.planned_roads, start=1))
+        return tuple(self._planned_edge(i, road, params, net)
+                     for i, road in enumerate(params.planned_roads, start=1))
 
-    def _planned_edge(self, i: int, road: PlannedRoad, params: Params, net: Network):
+    def _planned_edge(self, i: int, road: PlannedRoad, params: Params, net: Network
+                      ) -> tuple[int, int, PlannedEdge]:
         a, la = self.resolve(road.start, net, params)
         b, lb = self.resolve(road.end, net, params)
         if a == b:
-            raise ParamError({"planned_roads": f"road {i}: both ends are the same network point ({la})"})
+            raise ParamError({"planned_roads": f"road {i}: both ends are the same network point "
+                                               f"({la})"})
         km = float(geodesic_km(net.lon[a], net.lat[a], net.lon[b], net.lat[b]))
         w = edge_weights(np.array([road.cls]), np.array([km]), params)
         coords = ((float(net.lat[a]), float(net.lon[a])), (float(net.lat[b]), float(net.lon[b])))
-        return a, b, PlannedEdge(la, lb, road.cls, float(w["km"][0]), float(w["min"][0]), km, coords)
+        return a, b, PlannedEdge(la, lb, road.cls, float(w["km"][0]), float(w["min"][0]), km,
+                                 coords)
 
     # -- the derivation -------------------------------------------------------------------------
     def derive(self, params: Params) -> Derivation:
@@ -227,7 +265,8 @@ class SpatialModel:
         net = self.network(params)
         planned = self.planned_edges(params, net)
         src_ids = self._source_ids(net)
-        sel = np.array([i for i, c in enumerate(src_ids) if self.city_status[c] in params.large_city_statuses
+        sel = np.array([i for i, c in enumerate(src_ids)
+                        if self.city_status[c] in params.large_city_statuses
                         and self.city_pop[c] >= params.large_city_min_pop], dtype=np.int64)
         near, fua = self.field(params, "km", sel, planned), self.field(params, "min", sel, planned)
         edges = [p for _, _, p in planned]
@@ -237,17 +276,21 @@ class SpatialModel:
         cols = np.array([net.town_node.get(t, 0) for t in self.town_ids], dtype=np.int64)
         near_at, fua_at = near.at(cols), fua.at(cols)
         towns = []
+        fields: tuple[NearestField, ...]
+        at: tuple[At, ...]
         for ti, tid in enumerate(self.town_ids):
             junction, hits = junctions[ti]
             if tid not in net.town_node:
                 town = self._unroutable(ti, tid, junction, hits, net)
             else:
-                fields, at = (near, fua), ((near_at[0][ti], near_at[1][ti]), (fua_at[0][ti], fua_at[1][ti]))
+                fields = (near, fua)
+                at = ((near_at[0][ti], near_at[1][ti]), (fua_at[0][ti], fua_at[1][ti]))
                 if not params.own_city_counts and self.own_city.get(tid) in src_ids:
                     fields, at = self._other_city(params, sel, planned, src_ids, tid, cols[ti])
-                town = self._town(ti, tid, params, net, fields[0], src_ids, len(sel), pairs, at[0], at[1], cols[ti],
-                                  junction, hits)
-            towns.append(replace(town, tourism=tourism[ti], in_fua=self.official.in_fua(params, tid, town.in_fua)))
+                town = self._town(ti, tid, params, net, fields[0], src_ids, len(sel), pairs, at[0],
+                                  at[1], cols[ti], junction, hits)
+            in_fua = self.official.in_fua(params, tid, town.in_fua)
+            towns.append(replace(town, tourism=tourism[ti], in_fua=in_fua))
         return Derivation(
             params=params, towns=tuple(towns), planned=tuple(edges),
             selected_cities=tuple(src_ids[i] for i in sel),
@@ -255,7 +298,9 @@ class SpatialModel:
             build_catchments=lambda: self.catchments(params, sel, planned),
             access_links=self._access_geojson(net))
 
-    def _other_city(self, params, sel, planned, src_ids, tid, col):
+    def _other_city(self, params: Params, sel: np.ndarray, planned: Planned, src_ids: list[str],
+                    tid: str, col: int | np.integer[Any]
+                    ) -> tuple[tuple[NearestField, ...], tuple[At, ...]]:
         """A town that is itself a selected large city, measured to the nearest OTHER large city
         (own_city_counts = false): fields without its own city."""
         rows = sel[sel != src_ids.index(self.own_city[tid])]
@@ -279,11 +324,14 @@ class SpatialModel:
             return ""
         name = self.city_names[city]
         if params.own_city_counts:
-            return f"; the town is itself the large city {name}, and counts as such (own_city_counts = true)"
-        return (f"; the town is itself the large city {name}: measured to the nearest other large city "
-                f"(own_city_counts = false)")
+            return (f"; the town is itself the large city {name}, and counts as such "
+                    "(own_city_counts = true)")
+        return (f"; the town is itself the large city {name}: measured to the nearest other "
+                "large city (own_city_counts = false)")
 
-    def _town(self, ti, tid, params, net, near_field, src_ids, n_sel, pairs, near, fua, col, junction, hits):
+    def _town(self, ti: int, tid: str, params: Params, net: Network, near_field: NearestField,
+              src_ids: list[str], n_sel: int, pairs: set[frozenset[int]], near: At, fua: At,
+              col: int | np.integer[Any], junction: Flag, hits: tuple[LineHit, ...]) -> TownAccess:
         (near_row, road_km), (fua_row, minutes) = near, fua
         ok_near, ok_fua = bool(np.isfinite(road_km)), bool(np.isfinite(minutes))
         city = src_ids[near_row] if ok_near else None
@@ -310,22 +358,28 @@ class SpatialModel:
             route_uses_planned=any(frozenset(e) in pairs for e in zip(path[:-1], path[1:])),
             access=access, lines=hits, own_city_id=self.own_city.get(tid))
 
-    def _unroutable(self, ti, tid, junction, hits, net) -> TownAccess:
+    def _unroutable(self, ti: int, tid: str, junction: Flag, hits: tuple[LineHit, ...],
+                    net: Network) -> TownAccess:
         why = net.unroutable.get(tid, "not connected")
         missing = Flag(None, f"cannot be derived: the town is unroutable ({why})")
-        return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing, near_large_city=missing,
-                          corridor_junction=junction, lines=hits, unroutable=why, own_city_id=self.own_city.get(tid))
+        return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing,
+                          near_large_city=missing, corridor_junction=junction, lines=hits,
+                          unroutable=why, own_city_id=self.own_city.get(tid))
 
-    def _fua_flag(self, params, city, minutes, access, n_sel) -> Flag:
-        return self._threshold_flag("fastest road time to a large city", city, minutes, "min", "fua_minutes",
-                                    params.fua_minutes, access, n_sel)
+    def _fua_flag(self, params: Params, city: str | None, minutes: float, access: AccessLink,
+                  n_sel: int) -> Flag:
+        return self._threshold_flag("fastest road time to a large city", city, minutes, "min",
+                                    "fua_minutes", params.fua_minutes, access, n_sel)
 
-    def _near_flag(self, params, city, road_km, access, n_sel) -> Flag:
-        return self._threshold_flag("road distance to the nearest large city", city, road_km, "km", "near_km",
-                                    params.near_km, access, n_sel)
+    def _near_flag(self, params: Params, city: str | None, road_km: float, access: AccessLink,
+                   n_sel: int) -> Flag:
+        return self._threshold_flag("road distance to the nearest large city", city, road_km, "km",
+                                    "near_km", params.near_km, access, n_sel)
 
-    def _threshold_flag(self, what, city, value, unit, name, limit, access, n_sel) -> Flag:
-        """100 when ``value`` is within the threshold ``name`` = ``limit``, with the reason in words."""
+    def _threshold_flag(self, what: str, city: str | None, value: float, unit: str, name: str,
+                        limit: float, access: AccessLink, n_sel: int) -> Flag:
+        """100 when ``value`` is within the threshold ``name`` = ``limit``, with the reason in
+        words."""
         if city is None:
             return Flag(0, _no_city(n_sel))
         inside = value <= limit
@@ -337,11 +391,12 @@ class SpatialModel:
         """The routable large cities, in the order of the distance matrices' rows."""
         return [c for c in self.city_names if c in net.city_node]
 
-    def _own_cities(self) -> dict:
+    def _own_cities(self) -> dict[str, str]:
         t, c = self.layers.towns, self.layers.cities
-        d = geodesic_km(t.geometry.x.values[:, None], t.geometry.y.values[:, None],
-                        c.geometry.x.values[None, :], c.geometry.y.values[None, :])
-        return {t["id"].iloc[i]: c["id"].iloc[int(np.argmin(d[i]))] for i in range(len(t)) if d[i].min() < OWN_CITY_KM}
+        d = geodesic_km(t.geometry.x.to_numpy()[:, None], t.geometry.y.to_numpy()[:, None],
+                        c.geometry.x.to_numpy()[None, :], c.geometry.y.to_numpy()[None, :])
+        return {t["id"].iloc[i]: c["id"].iloc[int(np.argmin(d[i]))]
+                for i in range(len(t)) if d[i].min() < OWN_CITY_KM}
 
     def _published_on(self, net: Network, path: list[int]) -> tuple[PublishedLink, ...]:
         """The links of published length on a route (node sequence), in route order, km per link."""
@@ -359,7 +414,7 @@ class SpatialModel:
                      for r, k in km.items())
 
     @cached_property
-    def published(self) -> dict:
+    def published(self) -> dict[str, dict[str, Any]]:
         """road id -> name, published km and source of each link of published length."""
         roads = self.layers.roads
         if "basis" not in roads.columns:
@@ -369,10 +424,12 @@ class SpatialModel:
                 for r, n, k, s in zip(pub["road_id"], pub["name_ru"], pub["pub_km"], pub["source"])}
 
     @staticmethod
-    def _access_geojson(net: Network) -> dict:
-        feats = [{"type": "Feature", "properties": {"link": f"{ident}: {a['km']:.1f} km", "note": a["note"],
-                                                    "assumed": bool(a["assumed"])},
-                  "geometry": {"type": "LineString", "coordinates": [[x, y] for y, x in a["coords"]]}}
+    def _access_geojson(net: Network) -> dict[str, Any]:
+        feats = [{"type": "Feature",
+                  "properties": {"link": f"{ident}: {a['km']:.1f} km", "note": a["note"],
+                                 "assumed": bool(a["assumed"])},
+                  "geometry": {"type": "LineString",
+                               "coordinates": [[x, y] for y, x in a["coords"]]}}
                  for ident, a in net.access.items()]
         return {"type": "FeatureCollection", "features": feats}
 
@@ -380,8 +437,8 @@ class SpatialModel:
 def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:
     """Layers with only town and city points (no roads, railways, corridors or oblasts drawn)."""
     def points(df: pd.DataFrame) -> gpd.GeoDataFrame:
-        g = gpd.GeoDataFrame(df.copy(), geometry=gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float)),
-                             crs=DISPLAY_CRS)
+        xy = gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float))
+        g = gpd.GeoDataFrame(df.copy(), geometry=xy, crs=DISPLAY_CRS)
         for col in ("name_kk", "name_ru"):
             if col not in g:
                 g[col] = ""
@@ -390,20 +447,26 @@ def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:
         return g
 
     def lines(columns: list[str]) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame({c: pd.Series(dtype=str) for c in columns}, geometry=gpd.GeoSeries([], crs=DISPLAY_CRS))
+        return gpd.GeoDataFrame({c: pd.Series(dtype=str) for c in columns},
+                                geometry=gpd.GeoSeries([], crs=DISPLAY_CRS))
 
-    return Layers(roads=lines(["road_id", "class", "name_ru", "corridors"]), railways=lines(["line_id", "name", "status"]),
-                  corridors=lines(["corr_id", "name", "roads", "planned"]), oblasts=lines(["name_en"]),
+    return Layers(roads=lines(["road_id", "class", "name_ru", "corridors"]),
+                  railways=lines(["line_id", "name", "status"]),
+                  corridors=lines(["corr_id", "name", "roads", "planned"]),
+                  oblasts=lines(["name_en"]),
                   towns=points(towns), cities=points(cities),
                   waypoints=pd.DataFrame(columns=["waypoint_name", "lon", "lat", "matched_name"]),
-                  access_roads=pd.DataFrame(columns=["town_id", "road_name", "connects_to_waypoint", "status"]),
+                  access_roads=pd.DataFrame(columns=["town_id", "road_name", "connects_to_waypoint",
+                                                     "status"]),
                   corridor_table=pd.DataFrame(columns=["corridor_id"]),
-                  tourism=gpd.GeoDataFrame({"id": [], "name_en": [], "kind": []}, geometry=[], crs=DISPLAY_CRS),
-                  agglomerations=pd.DataFrame(columns=["agglomeration", "level", "member_ru", "member_type", "town_id",
-                                                       "lat", "lon", "source", "quote"]))
+                  tourism=gpd.GeoDataFrame({"id": [], "name_en": [], "kind": []}, geometry=[],
+                                           crs=DISPLAY_CRS),
+                  agglomerations=pd.DataFrame(columns=["agglomeration", "level", "member_ru",
+                                                       "member_type", "town_id", "lat", "lon",
+                                                       "source", "quote"]))
 
 
-def _geojson_bytes(fc: dict) -> int:
+def _geojson_bytes(fc: dict[str, Any]) -> int:
     """Approximate memory of a catchment FeatureCollection: about 330 bytes per two-point part
     (three lists and four floats)."""
     return 330 * sum(len(f["geometry"]["coordinates"]) for f in fc["features"]) + 1000
@@ -416,13 +479,14 @@ def _network_notes(net: Network, params: Params) -> tuple[str, str]:
     if net.posted is None:
         return way, ""
     if params.maxspeed_use == "use":
-        return way, "; speeds: the posted maxspeed where tagged, else the class speed (maxspeed_use = use)"
+        return way, ("; speeds: the posted maxspeed where tagged, else the class speed "
+                     "(maxspeed_use = use)")
     return way, "; speeds: class speeds, posted maxspeed ignored (maxspeed_use = ignore)"
 
 
-def _access(a: dict) -> AccessLink:
-    return AccessLink(km=float(a["km"]), assumed=bool(a["assumed"]), sourced=bool(a["sourced"]), note=a["note"],
-                      coords=tuple((float(p[0]), float(p[1])) for p in a["coords"]))
+def _access(a: dict[str, Any]) -> AccessLink:
+    return AccessLink(km=float(a["km"]), assumed=bool(a["assumed"]), sourced=bool(a["sourced"]),
+                      note=a["note"], coords=tuple((float(p[0]), float(p[1])) for p in a["coords"]))
 
 
 def _published_note(links: tuple[PublishedLink, ...]) -> str:
@@ -452,6 +516,6 @@ CLI_KEYS = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction", "ne
             "road_km", "travel_min", "lines_within_radius", "assumed_access")
 
 
-def cli_records(derivation: Derivation) -> list[dict]:
+def cli_records(derivation: Derivation) -> list[dict[str, Any]]:
     """The ``python -m geo agglomeration --json`` contract: one flat record per town."""
     return [{"town": t.town} | {k: t.as_record()[k] for k in CLI_KEYS} for t in derivation.towns]

@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -26,9 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = ROOT / "data" / "sources"
 DEFAULT_OUT = ROOT / "data"
 WGS84 = "EPSG:4326"
-OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries are for orientation only
+# about 0.5 km: keeps the page light; boundaries are for orientation only
+OBLAST_SIMPLIFY_DEG = 0.005
 SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry": "industry",
-             "population_source": "pop_source", "designation": "designat"}  # shapefile field names have at most 10 characters
+             # shapefile field names have at most 10 characters
+             "population_source": "pop_source", "designation": "designat"}
 NETWORK_FILES = ("roads.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
 PUBLISHED_FILE = "published_distances.csv"  # in sources/network/additions/, copied to network/
 PLACED_FILE = "railways_placed.csv"  # in sources/network/additions/, copied to network/
@@ -46,11 +49,13 @@ def build_towns(sources: Path) -> pd.DataFrame:
     towns = read_csv(sources / "monotowns.csv")
     geo = read_csv(sources / "monotowns_geo.csv")
     if len(towns) != 27 or len(geo) != 27:
-        raise ValueError(f"expected 27 monotowns, got {len(towns)} (monotowns.csv) and {len(geo)} (monotowns_geo.csv)")
+        raise ValueError(f"expected 27 monotowns, got {len(towns)} (monotowns.csv) "
+                         f"and {len(geo)} (monotowns_geo.csv)")
     # both files list the towns in the same order; check by the first word of the English name
     for a, b in zip(towns["name_en"], geo["monotown"]):
         if slug(a) != slug(b):
-            raise ValueError(f"monotowns.csv and monotowns_geo.csv disagree on order: {a!r} vs {b!r}")
+            raise ValueError(f"monotowns.csv and monotowns_geo.csv disagree on order: "
+                             f"{a!r} vs {b!r}")
     out = pd.DataFrame({
         "id": [slug(n) for n in towns["name_en"]],
         "name_en": [n.split(" (")[0] for n in towns["name_en"]],
@@ -61,10 +66,12 @@ def build_towns(sources: Path) -> pd.DataFrame:
         "coord_source": "OpenStreetMap node " + geo["osm_id"] + " (ODbL)",
         "geonameid": geo["geonameid"],
         "population": towns["population"], "population_year": towns["population_year"],
-        "population_scope": towns["population_scope"], "source_population": towns["source_population"],
+        "population_scope": towns["population_scope"],
+        "source_population": towns["source_population"],
         "city_forming_enterprise": towns["city_forming_enterprise"],
         "source_enterprise": towns["source_enterprise"], "main_industry": towns["main_industry"],
-        "status_note": towns["status_note"], "source_monotown_status": towns["source_monotown_status"],
+        "status_note": towns["status_note"],
+        "source_monotown_status": towns["source_monotown_status"],
         "degurba_2025_class": geo["degurba_2025_class"],
         "nearest_rail_station": geo["nearest_rail_station"],
         "notes": towns["notes"],
@@ -73,7 +80,8 @@ def build_towns(sources: Path) -> pd.DataFrame:
 
 
 def _with_facts(towns: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
-    """Checked Kazakh names (where a source corrects the gathered one) and each town's status in 2025."""
+    """Checked Kazakh names (where a source corrects the gathered one) and each town's status in
+    2025."""
     facts = facts.set_index("town_id").reindex(towns["id"]).fillna("")
     fixed = facts["name_kk"].values != ""
     towns.loc[fixed, "name_kk"] = facts["name_kk"].values[fixed]
@@ -91,7 +99,7 @@ def build_cities(sources: Path) -> pd.DataFrame:
     for _, c in cities.iterrows():
         lat, lon = float(c["lat"]), float(c["lon"])
         d = ((way["lat"].astype(float) - lat) ** 2 + (way["lon"].astype(float) - lon) ** 2) ** 0.5
-        names_ru.append(way.loc[d.idxmin(), "waypoint_name"] if d.min() < 0.1 else "")
+        names_ru.append(way.loc[cast(int, d.idxmin()), "waypoint_name"] if d.min() < 0.1 else "")
     osm_pop = pd.to_numeric(cities["osm_population"], errors="coerce")
     gn_pop = pd.to_numeric(cities["geonames_population"], errors="coerce")
     return pd.DataFrame({
@@ -100,28 +108,34 @@ def build_cities(sources: Path) -> pd.DataFrame:
         "name_kk": cities["osm_name"],  # empty where OSM has no node (Kyzylorda): shown in English
         "name_ru": names_ru,
         "status": [s.split(" (")[0] for s in cities["status"]],
-        "status_note": [s.split(" (", 1)[1].rstrip(")") if " (" in s else "" for s in cities["status"]],
+        "status_note": [s.split(" (", 1)[1].rstrip(")") if " (" in s else ""
+                        for s in cities["status"]],
         "lat": cities["lat"], "lon": cities["lon"],
-        "population": [str(int(o)) if pd.notna(o) else str(int(g)) for o, g in zip(osm_pop, gn_pop)],
+        "population": [str(int(o)) if pd.notna(o) else str(int(g))
+                       for o, g in zip(osm_pop, gn_pop)],
         "population_source": ["OpenStreetMap population tag (ODbL)" if pd.notna(o) else
-                              f"GeoNames {gid} (CC BY 4.0)" for o, gid in zip(osm_pop, cities["geonameid"])],
+                              f"GeoNames {gid} (CC BY 4.0)"
+                              for o, gid in zip(osm_pop, cities["geonameid"])],
         "coord_source": [f"OpenStreetMap node {int(float(o))} (ODbL)" if o.strip() else
-                         f"GeoNames {g} (CC BY 4.0; approximate)" for o, g in zip(cities["osm_id"], cities["geonameid"])],
-        "name_ru_source": ["data/sources/network/waypoints.csv (road names as printed)" if n else "" for n in names_ru],
+                         f"GeoNames {g} (CC BY 4.0; approximate)"
+                         for o, g in zip(cities["osm_id"], cities["geonameid"])],
+        "name_ru_source": ["data/sources/network/waypoints.csv (road names as printed)" if n else ""
+                           for n in names_ru],
     })
 
 
 def corridor_table(sources: Path) -> pd.DataFrame:
     cor = read_csv(sources / "network" / "corridors.csv")
     cor.insert(0, "corridor_id", [f"C{i + 1:02d}" for i in range(len(cor))])
-    cor["member_roads"] = [" ; ".join(re.findall(r"\b(?:KAZ\d+|KZ\d+-\d+|R_[A-Z0-9_]+)\b", r)) for r in cor["road_ids"]]
-    cor["planned"] = ["yes" if re.search(r"PLANNED|UNDER CONSTRUCTION|planned", n + " " + t) else "no"
-                      for n, t in zip(cor["corridor"], cor["type"])]
+    cor["member_roads"] = [" ; ".join(re.findall(r"\b(?:KAZ\d+|KZ\d+-\d+|R_[A-Z0-9_]+)\b", r))
+                           for r in cor["road_ids"]]
+    cor["planned"] = ["yes" if re.search(r"PLANNED|UNDER CONSTRUCTION|planned", n + " " + t)
+                      else "no" for n, t in zip(cor["corridor"], cor["type"])]
     return cor
 
 
-def _corridor_members(corridors: pd.DataFrame) -> dict:
-    member = {}
+def _corridor_members(corridors: pd.DataFrame) -> dict[str, list[str]]:
+    member: dict[str, list[str]] = {}
     for _, c in corridors.iterrows():
         for rid in filter(None, c["member_roads"].split(" ; ")):
             member.setdefault(rid, []).append(c["corridor_id"])
@@ -129,7 +143,8 @@ def _corridor_members(corridors: pd.DataFrame) -> dict:
 
 
 def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Gathered roads (schematic lines) with the project's sourced additions, split at published sections."""
+    """Gathered roads (schematic lines) with the project's sourced additions, split at published
+    sections."""
     roads = read_csv(sources / "network" / "roads.csv").set_index("road_id")
     added = read_csv(sources / additions.ADDITIONS / "roads.csv")
     edits = read_csv(sources / additions.ADDITIONS / "road_edits.csv")
@@ -139,20 +154,24 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
     member = _corridor_members(corridors)
     rows = []
 
-    def add(rid, r, coords):
+    def add(rid: str, r: dict[str, str] | pd.Series, coords: additions.Coords) -> None:
         for part, factor, src in additions.sections(rid, coords, lengths, pts):
-            rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
-                         "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
-                         "source": r["source_url"].split(" ; ")[0], "km_factor": factor, "len_source": src,
-                         "basis": "", "pub_km": float("nan"), "geometry": additions.line(part)})
+            rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"],
+                         "class": r["class"], "name_ru": r["name_ru"],
+                         "corridors": " ; ".join(member.get(rid, [])),
+                         "source": r["source_url"].split(" ; ")[0], "km_factor": factor,
+                         "len_source": src, "basis": "", "pub_km": float("nan"),
+                         "geometry": additions.line(part)})
     for f in gj["features"]:
         rid = f["properties"]["road_id"]
         if f["properties"]["class"] == "INFERRED_link":
             add(rid, {"index": "", "old_index": "", "class": "link", "name_ru": "", "source_url":
-                      "INFERRED: joins a road end to the nearest road within 20 km (data/sources/network/inferred_links.csv)"},
+                      "INFERRED: joins a road end to the nearest road within 20 km "
+                      "(data/sources/network/inferred_links.csv)"},
                 f["geometry"]["coordinates"])
             continue
-        coords = additions.insert_vertices(f["geometry"]["coordinates"], edits[edits["road_id"] == rid], pts,
+        coords = additions.insert_vertices(f["geometry"]["coordinates"],
+                                           edits[edits["road_id"] == rid], pts,
                                            station=False, line=rid)
         add(rid, roads.loc[rid], coords)
     for _, r in added.iterrows():
@@ -174,14 +193,17 @@ def build_railways(sources: Path) -> gpd.GeoDataFrame:
     added = read_csv(sources / additions.ADDITIONS / "railways.csv")
     edits = read_csv(sources / additions.ADDITIONS / "railway_edits.csv")
     pts = additions.Points(additions.waypoints(sources))
-    gj = json.loads((sources / "network" / "railways_schematic.geojson").read_text(encoding="utf-8"))
+    gj = json.loads((sources / "network" / "railways_schematic.geojson")
+                    .read_text(encoding="utf-8"))
     rows = []
     for f in gj["features"]:
         lid = f["properties"]["line_id"]
         name = rail.loc[lid, "line_name"]
-        coords = additions.insert_vertices(f["geometry"]["coordinates"], edits[edits["line_id"] == lid], pts,
+        coords = additions.insert_vertices(f["geometry"]["coordinates"],
+                                           edits[edits["line_id"] == lid], pts,
                                            station=True, line=lid)
-        rows.append({"line_id": lid, "name": name, "status": "planned" if "[PLANNED]" in name else "operating",
+        rows.append({"line_id": lid, "name": name,
+                     "status": "planned" if "[PLANNED]" in name else "operating",
                      "source": rail.loc[lid, "source_url"].split(" ; ")[0], "basis": "",
                      "geometry": additions.line(coords)})
     for _, r in added.iterrows():
@@ -197,7 +219,8 @@ def build_railways(sources: Path) -> gpd.GeoDataFrame:
 
 
 def build_corridors(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
-    gj = json.loads((sources / "network" / "corridors_schematic.geojson").read_text(encoding="utf-8"))
+    gj = json.loads((sources / "network" / "corridors_schematic.geojson")
+                    .read_text(encoding="utf-8"))
     geoms = {f["properties"]["corridor"]: shape(f["geometry"]) for f in gj["features"]}
     rows = []
     for _, c in corridors.iterrows():
@@ -210,8 +233,8 @@ def build_corridors(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
 
 
 def build_tourism(sources: Path) -> pd.DataFrame:
-    """Designated tourist destinations and protected areas with a sourced point (the rest are listed in
-    data/README.md as not placed)."""
+    """Designated tourist destinations and protected areas with a sourced point (the rest are listed
+    in data/README.md as not placed)."""
     sites = read_csv(sources / "tourism_sites.csv")
     sites = sites[(sites["lat"] != "") & (sites["lon"] != "")].copy()
     sites.insert(0, "id", [f"T{i + 1:02d}" for i in range(len(sites))])
@@ -220,9 +243,11 @@ def build_tourism(sources: Path) -> pd.DataFrame:
 
 def build_oblasts(sources: Path) -> gpd.GeoDataFrame:
     g = gpd.read_file(sources / "oblasts" / "kz-adm1.geojson")
-    g["geometry"] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]  # West Kazakhstan
+    valid: list[Any] = [geom if geom.is_valid else make_valid(geom) for geom in g.geometry]
+    g["geometry"] = valid  # West Kazakhstan
     g["geometry"] = g.geometry.simplify(OBLAST_SIMPLIFY_DEG, preserve_topology=True)
-    g = g.rename(columns={"ADM1_EN": "name_en", "ADM1_PCODE": "pcode"})[["pcode", "name_en", "geometry"]]
+    g = g.rename(columns={"ADM1_EN": "name_en", "ADM1_PCODE": "pcode"})
+    g = g[["pcode", "name_en", "geometry"]]
     return g.set_crs(WGS84, allow_override=True)
 
 
@@ -240,10 +265,11 @@ def write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
     path.with_suffix(".cpg").write_text("UTF-8")
 
 
-def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
+def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict[str, int]:
     """Build every layer into ``out``; return {name: row count}."""
     if not (sources / "monotowns.csv").exists():
-        raise FileNotFoundError(f"{sources}/monotowns.csv not found: pass --sources PATH to the folder of sourced facts")
+        raise FileNotFoundError(f"{sources}/monotowns.csv not found: pass --sources PATH to the "
+                                "folder of sourced facts")
     (out / "network").mkdir(parents=True, exist_ok=True)
     (out / "shapefiles").mkdir(parents=True, exist_ok=True)
     towns, cities = build_towns(sources), build_cities(sources)
@@ -251,7 +277,8 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     cities.to_csv(out / "large_cities.csv", index=False, lineterminator="\n")
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
-    additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
+    additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False,
+                                        lineterminator="\n")
     for name in (PUBLISHED_FILE, PLACED_FILE):
         shutil.copyfile(sources / additions.ADDITIONS / name, out / "network" / name)
     shutil.copyfile(sources / "agglomerations.csv", out / "agglomerations.csv")
@@ -265,19 +292,22 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
         "corridors": build_corridors(sources, cor),
         "towns": points(towns, ["id", "name_en", "name_kk", "name_ru", "oblast", "population",
                                 "population_year", "main_industry"]).rename(columns=SHP_NAMES),
-        "large_cities": points(cities, ["id", "name_en", "name_kk", "name_ru", "status", "population",
-                                        "population_source"]).rename(columns=SHP_NAMES),
+        "large_cities": points(cities, ["id", "name_en", "name_kk", "name_ru", "status",
+                                        "population", "population_source"]
+                               ).rename(columns=SHP_NAMES),
         "oblasts": build_oblasts(sources),
-        "tourism": points(tourism, ["id", "name_en", "name_ru", "kind", "designation"]).rename(columns=SHP_NAMES),
+        "tourism": points(tourism, ["id", "name_en", "name_ru", "kind", "designation"]
+                          ).rename(columns=SHP_NAMES),
     }
     for name, gdf in layers.items():
         write_shapefile(gdf, out / "shapefiles" / f"{name}.shp")
     return {name: len(g) for name, g in layers.items()}
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geo.build", description=__doc__)
-    ap.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="folder with the gathered facts")
+    ap.add_argument("--sources", type=Path, default=DEFAULT_SOURCES,
+                    help="folder with the gathered facts")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output data folder")
     args = ap.parse_args(argv)
     try:

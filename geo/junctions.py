@@ -1,17 +1,23 @@
 """``aggl_corridor_junction``: distinct major lines within a radius of each town."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import shapely
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from .additions import PLACED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
 from .params import Params, load_road_classes
 from .results import Flag, LineHit, PlannedEdge
 
+_Line = tuple[str, str, str, str, BaseGeometry]  # id, type, name, corridors, geometry
 
-def line_distances_km(points_lonlat: np.ndarray, geoms: list) -> np.ndarray:
+
+def line_distances_km(points_lonlat: np.ndarray, geoms: Sequence[BaseGeometry | None]
+                      ) -> np.ndarray:
     """Geodesic km from each point to the nearest point of each line (nearest found in KZ_LCC)."""
     px, py = TO_LCC.transform(points_lonlat[:, 0], points_lonlat[:, 1])
     pts = shapely.points(px, py)
@@ -19,8 +25,10 @@ def line_distances_km(points_lonlat: np.ndarray, geoms: list) -> np.ndarray:
     for j, g in enumerate(geoms):
         coords = shapely.get_coordinates(g)
         lx, ly = TO_LCC.transform(coords[:, 0], coords[:, 1])
-        projected = shapely.transform(g, lambda c, lx=lx, ly=ly: np.stack([lx, ly], 1)) if len(coords) else g
-        ends = shapely.get_coordinates(shapely.shortest_line(pts, projected)).reshape(-1, 2, 2)[:, 1, :]
+        projected = (shapely.transform(g, lambda c, lx=lx, ly=ly: np.stack([lx, ly], 1))
+                     if len(coords) else g)
+        shortest = shapely.shortest_line(pts, projected)
+        ends = shapely.get_coordinates(shortest).reshape(-1, 2, 2)[:, 1, :]
         elon, elat = FROM_LCC.transform(ends[:, 0], ends[:, 1])
         out[:, j] = geodesic_km(points_lonlat[:, 0], points_lonlat[:, 1], elon, elat)
     return out
@@ -31,18 +39,22 @@ class Lines:
 
     def __init__(self, layers: Layers):
         major = {c for c, rc in load_road_classes().items() if rc.junction_line}
-        rd, rw, co = layers.roads, layers.railways, layers.corridors  # columns zipped: no row Series built
+        # columns zipped: no row Series built
+        rd, rw, co = layers.roads, layers.railways, layers.corridors
         rows = [(i, c, f"road {i} {n or ''}".strip(), k or "", g)
-                for i, c, n, k, g in zip(rd["road_id"], rd["class"], rd["name_ru"], rd["corridors"], rd.geometry.values)
+                for i, c, n, k, g in zip(rd["road_id"], rd["class"], rd["name_ru"], rd["corridors"],
+                                         rd.geometry.values)
                 if c in major]
         rows += [(i, "railway", f"railway {n}", "", g)
-                 for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values) if st == "operating"]
+                 for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values)
+                 if st == "operating"]
         placed = set(rw.loc[rw["basis"] == PLACED, "line_id"]) if "basis" in rw.columns else set()
         rows += [(i, "corridor", f"corridor {n}", "", g)
-                 for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"], co.geometry.values)
+                 for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"],
+                                           co.geometry.values)
                  if pl == "no" and not r]
         rows = _merge_sections(rows)
-        self.ids = [r[0] for r in rows]
+        self.ids: list[str] = [r[0] for r in rows]
         self.types = np.array([r[1] for r in rows])
         self.names = [r[2] for r in rows]
         self.corridors = [r[3] for r in rows]
@@ -59,7 +71,8 @@ class Lines:
             return "corridors:" + self.corridors[j]
         return self.ids[j]
 
-    def junctions(self, params: Params, planned: tuple[PlannedEdge, ...] = ()) -> list[tuple[Flag, tuple]]:
+    def junctions(self, params: Params, planned: tuple[PlannedEdge, ...] = ()
+                  ) -> list[tuple[Flag, tuple[LineHit, ...]]]:
         """Per town (data order): the junction Flag and the LineHits within the radius."""
         types = set(params.corridor_line_types)
         within = (self.dist <= params.corridor_km) & np.isin(self.types, list(types))[None, :]
@@ -67,8 +80,10 @@ class Lines:
         pd_km = self._planned_distances([p for _, p in extra])
         out = []
         for i in range(len(self.town_points)):
-            hits = [LineHit(self.ids[j], str(self.types[j]), self.names[j], round(float(self.dist[i, j]), 2),
-                            self.identity(j, params.group_named_corridors)) for j in np.flatnonzero(within[i])]
+            hits = [LineHit(self.ids[j], str(self.types[j]), self.names[j],
+                            round(float(self.dist[i, j]), 2),
+                            self.identity(int(j), params.group_named_corridors))
+                    for j in np.flatnonzero(within[i])]
             hits += [LineHit(f"planned-{j + 1}", p.cls, f"planned {p.cls} road {p.start} - {p.end}",
                              round(float(pd_km[i, k]), 2), f"planned-{j + 1}")
                      for k, (j, p) in enumerate(extra) if pd_km[i, k] <= params.corridor_km]
@@ -78,18 +93,19 @@ class Lines:
     def _planned_distances(self, planned: list[PlannedEdge]) -> np.ndarray:
         if not planned:
             return np.zeros((len(self.town_points), 0))
-        geoms = [LineString([(p.coords[0][1], p.coords[0][0]), (p.coords[1][1], p.coords[1][0])]) for p in planned]
+        geoms = [LineString([(p.coords[0][1], p.coords[0][0]), (p.coords[1][1], p.coords[1][0])])
+                 for p in planned]
         return line_distances_km(self.town_points, geoms)
 
 
-def _merge_sections(rows: list[tuple]) -> list[tuple]:
+def _merge_sections(rows: list[_Line]) -> list[_Line]:
     """One line per id: a road split into sections (published lengths) is one line, parts united.
 
     The pieces are grouped by id first and united once per id (``shapely.union_all``), in time
     linear in the pieces; an id with one piece keeps its geometry as it is. First-seen id order.
     """
-    pieces: dict[str, list] = {}
-    first: dict[str, tuple] = {}
+    pieces: dict[str, list[BaseGeometry]] = {}
+    first: dict[str, _Line] = {}
     for r in rows:
         pieces.setdefault(r[0], []).append(r[4])
         first.setdefault(r[0], r)

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 import shapely
 from shapely.geometry import Point
 
 from .additions import PUBLISHED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from .netimport import ImportedNetwork
 
 KEY_DIGITS = 5  # vertices equal to 1e-5 degree (about 1 m) are the same node
 
@@ -24,29 +31,33 @@ KEY_DIGITS = 5  # vertices equal to 1e-5 degree (about 1 m) are the same node
 class Network:
     lon: np.ndarray
     lat: np.ndarray
-    names: list
+    names: list[str]
     u: np.ndarray
     v: np.ndarray
     km: np.ndarray  # geodesic km of the straight edge
     cls: np.ndarray  # road class per edge
     road: np.ndarray  # road id (or access link id) per edge
     assumed: np.ndarray  # bool: an assumed access link, or a straight link of published length
-    factor: np.ndarray  # road km per geodesic km where a published section length gives it, else nan
-    town_node: dict  # town id -> node (absent when unroutable)
-    city_node: dict  # city id -> node
-    access: dict  # town or city id -> {class, km, assumed, sourced, note, coords}
-    unroutable: dict  # id -> reason
+    # road km per geodesic km where a published section length gives it, else nan
+    factor: np.ndarray
+    town_node: dict[str, int]  # town id -> node (absent when unroutable)
+    city_node: dict[str, int]  # city id -> node
+    # town or city id -> {class, km, assumed, sourced, note, coords}
+    access: dict[str, dict[str, Any]]
+    unroutable: dict[str, str]  # id -> reason
     crs: str = "EPSG:4326"
-    node_index: dict = field(default_factory=dict)
-    # imported networks only (geo.versions.build_imported); None on the shipped, all-two-way network:
+    node_index: dict[tuple[float, float], int] = field(default_factory=dict)
+    # imported networks only (geo.versions.build_imported); None on the shipped, all-two-way
+    # network:
     oneway: np.ndarray | None = None  # bool per edge: travel only from u to v
     posted_km: np.ndarray | None = None  # per edge: km of its parts with a posted maxspeed
     posted_min: np.ndarray | None = None  # per edge: minutes of those parts at their maxspeed
 
     @cached_property
     def posted(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(km, minutes) of the parts with a posted maxspeed, per edge; None when no edge has one."""
-        if self.posted_km is None or not np.any(self.posted_km > 0):
+        """(km, minutes) of the parts with a posted maxspeed, per edge; None when no edge has
+        one."""
+        if self.posted_km is None or self.posted_min is None or not np.any(self.posted_km > 0):
             return None
         return self.posted_km, self.posted_min
 
@@ -56,7 +67,7 @@ class Network:
         return self.oneway is not None and bool(np.any(self.oneway))
 
     @cached_property
-    def published_pairs(self) -> dict:
+    def published_pairs(self) -> dict[frozenset[int], int]:
         """{frozenset((u, v)): edge} for the road edges of published length drawn straight (links
         whose length is a published road distance; geo.additions). Empty on an imported network."""
         road_edge = np.flatnonzero(self.assumed & (self.cls != "access"))
@@ -66,23 +77,32 @@ class Network:
     def n_nodes(self) -> int:
         return len(self.lon)
 
-    def to_networkx(self) -> "nx.Graph":  # noqa: F821
-        """The graph as networkx (for edits and checks); lengths in geodesic km, CRS on the graph."""
+    def to_networkx(self) -> nx.Graph[int]:
+        """The graph as networkx (for edits and checks); lengths in geodesic km, CRS on the
+        graph."""
         import networkx as nx  # imported here: the app does not need it to start
 
-        g = nx.Graph(crs=self.crs)
+        g: nx.Graph[int] = nx.Graph(crs=self.crs)
         for i in range(self.n_nodes):
             g.add_node(i, x=float(self.lon[i]), y=float(self.lat[i]), name=self.names[i])
-        for a, b, km, c, r, s, f in zip(self.u, self.v, self.km, self.cls, self.road, self.assumed, self.factor):
+        for a, b, km, c, r, s, f in zip(self.u, self.v, self.km, self.cls, self.road, self.assumed,
+                                        self.factor):
             if not g.has_edge(a, b) or g[a][b]["km"] > km:
-                g.add_edge(int(a), int(b), km=float(km), cls=str(c), road=str(r), assumed=bool(s), factor=float(f))
+                g.add_edge(int(a), int(b), km=float(km), cls=str(c), road=str(r), assumed=bool(s),
+                           factor=float(f))
         return g
 
 
+_Edge = tuple[int, int, str, str, bool, float]  # (u, v, cls, road, assumed, factor)
+
+
 class _Builder:
-    def __init__(self):
-        self.lon, self.lat, self.names, self.index = [], [], [], {}
-        self.edges = []  # (u, v, cls, road, assumed, factor)
+    def __init__(self) -> None:
+        self.lon: list[float] = []
+        self.lat: list[float] = []
+        self.names: list[str] = []
+        self.index: dict[tuple[float, float], int] = {}
+        self.edges: list[_Edge] = []
 
     def node(self, lon: float, lat: float, name: str = "") -> int:
         key = (round(lon, KEY_DIGITS), round(lat, KEY_DIGITS))
@@ -112,7 +132,8 @@ def _road_edges(b: _Builder, layers: Layers) -> None:
     for geom, cls, road_id, km_factor, how in zip(roads.geometry.values, roads["class"],
                                                   roads["road_id"], factors, basis):
         coords = list(geom.coords)
-        ids = [b.node(x, y, names.get((round(x, KEY_DIGITS), round(y, KEY_DIGITS)), "")) for x, y in coords]
+        ids = [b.node(x, y, names.get((round(x, KEY_DIGITS), round(y, KEY_DIGITS)), ""))
+               for x, y in coords]
         factor = float(km_factor) if km_factor not in ("", None) else np.nan
         assumed = how == PUBLISHED  # a published length on a straight, assumed geometry
         for a, c in zip(ids[:-1], ids[1:]):
@@ -120,7 +141,7 @@ def _road_edges(b: _Builder, layers: Layers) -> None:
                 b.edges.append((a, c, cls, road_id, assumed, factor))
 
 
-def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
+def _snap(b: _Builder, points: list[tuple[str, float, float]]) -> list[tuple[str, int, float]]:
     """Nearest point on any road edge for each (id, lon, lat). Splits edges at those points.
 
     Returns (id, node on the road, geodesic km from the point to it)."""
@@ -128,10 +149,11 @@ def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
     seg_v = np.array([e[1] for e in b.edges])
     lon, lat = np.array(b.lon), np.array(b.lat)
     x, y = TO_LCC.transform(lon, lat)
-    lines = shapely.linestrings(np.stack([np.stack([x[seg_u], y[seg_u]], 1), np.stack([x[seg_v], y[seg_v]], 1)], 1))
+    ends = np.stack([np.stack([x[seg_u], y[seg_u]], 1), np.stack([x[seg_v], y[seg_v]], 1)], 1)
+    lines = cast(NDArray[np.object_], shapely.linestrings(ends))
     tree = shapely.STRtree(lines)
     px, py = TO_LCC.transform([p[1] for p in points], [p[2] for p in points])
-    splits: dict[int, list] = {}
+    splits: dict[int, list[float]] = {}
     hits = []
     for (pid, plon, plat), qx, qy in zip(points, px, py):
         k = int(tree.query_nearest(Point(qx, qy))[0])
@@ -140,8 +162,9 @@ def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:
         hits.append((pid, plon, plat, k, t))
         splits.setdefault(k, []).append(t)
     # split each hit edge once at all its (sorted, distinct) interior fractions
-    split_nodes: dict[tuple, int] = {}
-    new_edges, removed = [], set()
+    split_nodes: dict[tuple[int, float], int] = {}
+    new_edges: list[_Edge] = []
+    removed: set[int] = set()
     for k, ts in splits.items():
         a, c, cls, road, assumed, factor = b.edges[k]
         inner = sorted({round(t, 9) for t in ts if 1e-9 < t < 1 - 1e-9})
@@ -172,11 +195,17 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
     _road_edges(b, layers)
     sourced = {r["town_id"]: r for r in layers.access_roads.to_dict("records")}
     w = layers.waypoints
-    way_xy = {name: (float(lon), float(lat)) for name, lon, lat in zip(w["waypoint_name"], w["lon"], w["lat"]) if lat}
-    pts = [(f"town:{i}", g.x, g.y) for i, g in zip(layers.towns["id"], layers.towns.geometry.values)]
-    pts += [(f"city:{i}", g.x, g.y) for i, g in zip(layers.cities["id"], layers.cities.geometry.values)]
+    way_xy = {name: (float(lon), float(lat))
+              for name, lon, lat in zip(w["waypoint_name"], w["lon"], w["lat"]) if lat}
+    pts = [(f"town:{i}", g.x, g.y)
+           for i, g in zip(layers.towns["id"], layers.towns.geometry.values)]
+    pts += [(f"city:{i}", g.x, g.y)
+            for i, g in zip(layers.cities["id"], layers.cities.geometry.values)]
     snapped = {pid: (node, km) for pid, node, km in _snap(b, pts)}
-    town_node, city_node, access, unroutable = {}, {}, {}, {}
+    town_node: dict[str, int] = {}
+    city_node: dict[str, int] = {}
+    access: dict[str, dict[str, Any]] = {}
+    unroutable: dict[str, str] = {}
     for pid, plon, plat in pts:
         kind, ident = pid.split(":", 1)
         name = ident
@@ -192,36 +221,42 @@ def build_network(layers: Layers, *, snap_km: float, on_network_km: float) -> Ne
         elif src is not None:
             note = f"named oblast road {src['road_name']} not geocoded; {src['note']}"
         if km > snap_km and not is_sourced:
-            unroutable[ident] = (f"{km:.1f} km from the nearest road, beyond the snap distance of {snap_km:g} km")
+            unroutable[ident] = (f"{km:.1f} km from the nearest road, "
+                                 f"beyond the snap distance of {snap_km:g} km")
             continue
         assumed = km > on_network_km and not is_sourced
         if not note:
             note = ("assumed straight access link to the nearest point of the network" if assumed
                     else "on the network (within the on-network distance)")
         b.edges.append((own, target, "access", f"access:{ident}", assumed, np.nan))
-        access[ident] = {"class": "access", "km": km, "assumed": assumed, "sourced": is_sourced, "note": note,
-                         "coords": [[plat, plon], [b.lat[target], b.lon[target]]]}
+        access[ident] = {"class": "access", "km": km, "assumed": assumed, "sourced": is_sourced,
+                         "note": note, "coords": [[plat, plon], [b.lat[target], b.lon[target]]]}
         (town_node if kind == "town" else city_node)[ident] = own
     e = b.edges
     lon, lat = np.array(b.lon), np.array(b.lat)
     u = np.array([x[0] for x in e], dtype=np.int64)
     v = np.array([x[1] for x in e], dtype=np.int64)
-    return Network(lon=lon, lat=lat, names=b.names, u=u, v=v, km=geodesic_km(lon[u], lat[u], lon[v], lat[v]),
+    return Network(lon=lon, lat=lat, names=b.names, u=u, v=v,
+                   km=geodesic_km(lon[u], lat[u], lon[v], lat[v]),
                    cls=np.array([x[2] for x in e]), road=np.array([x[3] for x in e]),
                    assumed=np.array([x[4] for x in e], dtype=bool),
-                   factor=np.array([x[5] for x in e], dtype=float), town_node=town_node, city_node=city_node,
-                   access=access, unroutable=unroutable, node_index=dict(b.index))
+                   factor=np.array([x[5] for x in e], dtype=float), town_node=town_node,
+                   city_node=city_node, access=access, unroutable=unroutable,
+                   node_index=dict(b.index))
 
 
-# -- imported networks (geo.netimport): towns and cities snapped onto the real geometry ---------------
+# -- imported networks (geo.netimport): towns and cities snapped onto the real geometry ----------
 
-CLASS_OF_IMPORT = {"district": "oblast", "local": "oblast"}  # classes the method has no parameters for
-_END = 1e-9  # a snap this close (fraction of a segment, or km along an edge) to a vertex is at the vertex
+# classes the method has no parameters for
+CLASS_OF_IMPORT = {"district": "oblast", "local": "oblast"}
+# a snap this close (fraction of a segment, or km along an edge) to a vertex is at the vertex
+_END = 1e-9
 
 
 @dataclass
 class _Geometry:
-    """Every edge's polyline (u to v) as flat arrays: vertices, and per segment its first vertex and edge.
+    """Every edge's polyline (u to v) as flat arrays: vertices, and per segment its first vertex and
+    edge.
 
     Lean on purpose (a 2-million-edge network has about 4 million segments): cumulative km along an
     edge are summed only for the few segments a town or city snaps onto.
@@ -242,14 +277,16 @@ class _Geometry:
         lo = int(self.first_seg[self.edge[s]])
         km, ms = self.km[lo:s], self.maxspeed[lo:s]
         posted = np.isfinite(ms)
-        return float(km.sum()), float(km[posted].sum()), float((km[posted] / ms[posted] * 60.0).sum())
+        minutes = (km[posted] / ms[posted] * 60.0).sum()
+        return float(km.sum()), float(km[posted].sum()), float(minutes)
 
 
-def _geometry(imp) -> _Geometry:
+def _geometry(imp: ImportedNetwork) -> _Geometry:
     """The segments of an imported network; straight edges for a version saved without geometry."""
     n_edges = len(imp.u)
-    if getattr(imp, "geom_offsets", None) is not None:
-        off, glon, glat = imp.geom_offsets, np.asarray(imp.geom_lon, float), np.asarray(imp.geom_lat, float)
+    off = getattr(imp, "geom_offsets", None)
+    if off is not None:
+        glon, glat = np.asarray(imp.geom_lon, float), np.asarray(imp.geom_lat, float)
         km, ms = np.asarray(imp.geom_km, dtype=float), np.asarray(imp.geom_maxspeed, dtype=float)
     else:  # format 1: one straight segment per edge, its real km kept
         off = np.arange(0, 2 * n_edges + 1, 2, dtype=np.int64)
@@ -258,13 +295,16 @@ def _geometry(imp) -> _Geometry:
         km, ms = np.asarray(imp.km, dtype=float), np.full(n_edges, np.nan)
     per_edge = np.diff(off) - 1
     x, y = TO_LCC.transform(glon, glat)
-    return _Geometry(glon, glat, np.asarray(x), np.asarray(y), np.delete(np.arange(len(glon)), off[1:] - 1),
-                     np.repeat(np.arange(n_edges), per_edge), np.concatenate([[0], np.cumsum(per_edge)])[:-1],
-                     km, ms)
+    return _Geometry(glon, glat, np.asarray(x), np.asarray(y),
+                     np.delete(np.arange(len(glon)), off[1:] - 1),
+                     np.repeat(np.arange(n_edges), per_edge),
+                     np.concatenate([[0], np.cumsum(per_edge)])[:-1], km, ms)
 
 
-def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each point (KZ_LCC metres), the nearest segment (lowest index on a tie) and the fraction along it.
+def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """For each point (KZ_LCC metres), the nearest segment (lowest index on a tie) and the fraction
+    along it.
 
     Candidates come from a k-d tree of segment midpoints: a segment within distance D of a point has
     its midpoint within D + (its length) / 2, and D is at most the distance to the nearest midpoint.
@@ -278,7 +318,7 @@ def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.
     del mid
     dmid, _ = tree.query(np.column_stack([px, py]))
     seg, frac = np.zeros(len(px), dtype=np.int64), np.zeros(len(px))
-    for i, (x, y, r) in enumerate(zip(px, py, dmid)):
+    for i, (x, y, r) in enumerate(zip(px, py, np.asarray(dmid))):
         cand = np.sort(np.asarray(tree.query_ball_point([x, y], r + half + 1e-6), dtype=np.int64))
         x0, y0 = g.x[g.start[cand]], g.y[g.start[cand]]
         dx, dy = g.x[g.start[cand] + 1] - x0, g.y[g.start[cand] + 1] - y0
@@ -290,8 +330,10 @@ def _nearest_segments(g: _Geometry, px: np.ndarray, py: np.ndarray) -> tuple[np.
     return seg, frac
 
 
-def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) -> Network:
-    """The road graph of an imported network (geo.netimport.ImportedNetwork) with towns and cities connected.
+def build_imported(imp: ImportedNetwork, towns: pd.DataFrame, cities: pd.DataFrame, *,
+                   snap_km: float, on_network_km: float) -> Network:
+    """The road graph of an imported network (geo.netimport.ImportedNetwork) with towns and cities
+    connected.
 
     Each town and city snaps onto the nearest point of the edges' REAL geometry (nearest in KZ_LCC);
     the edge is split there and its pieces get the geodesic km along the geometry (and the km and
@@ -300,28 +342,39 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
     than ``snap_km`` it is unroutable, reported, never dropped. Road edges keep their real km
     (``factor`` 1) and their direction (``oneway``).
     """
-    pts = [(f"town:{t['id']}", float(t.geometry.x), float(t.geometry.y)) for _, t in towns.iterrows()]
-    pts += [(f"city:{c['id']}", float(c.geometry.x), float(c.geometry.y)) for _, c in cities.iterrows()]
+    pts = [(f"town:{t['id']}", float(t.geometry.x), float(t.geometry.y))
+           for _, t in towns.iterrows()]
+    pts += [(f"city:{c['id']}", float(c.geometry.x), float(c.geometry.y))
+            for _, c in cities.iterrows()]
     n0, n_edges = len(imp.lon), len(imp.u)
     u, v = np.asarray(imp.u, dtype=np.int64), np.asarray(imp.v, dtype=np.int64)
     km = np.asarray(imp.km, dtype=float)
-    pkm = np.zeros(n_edges) if getattr(imp, "posted_km", None) is None else np.asarray(imp.posted_km, dtype=float)
-    pmin = np.zeros(n_edges) if getattr(imp, "posted_min", None) is None else np.asarray(imp.posted_min, dtype=float)
+    pkm = (np.zeros(n_edges) if getattr(imp, "posted_km", None) is None
+           else np.asarray(imp.posted_km, dtype=float))
+    pmin = (np.zeros(n_edges) if getattr(imp, "posted_min", None) is None
+            else np.asarray(imp.posted_min, dtype=float))
     g = _geometry(imp)
     ok = [p for p in pts if np.isfinite(p[1]) and np.isfinite(p[2])]
     px, py = TO_LCC.transform([p[1] for p in ok], [p[2] for p in ok])
-    seg, frac = (_nearest_segments(g, np.asarray(px, dtype=float), np.asarray(py, dtype=float)) if ok
+    seg, frac = (_nearest_segments(g, np.asarray(px, dtype=float), np.asarray(py, dtype=float))
+                 if ok
                  else (np.zeros(0, np.int64), np.zeros(0)))
     snaps = {pid: _snap_on(g, int(s), float(t)) for (pid, _, _), s, t in zip(ok, seg, frac)}
     # split each hit edge once at its distinct interior positions; new nodes after the imported ones
-    new_xy, new_names, node_at, pieces, removed = [], [], {}, [], []
+    new_xy: list[tuple[float, float]] = []
+    new_names: list[str] = []
+    node_at: dict[tuple[int, float], int] = {}
+    pieces: list[tuple[int, int, int, float, float, float]] = []
+    removed: list[int] = []
     for e in sorted({s[0] for s in snaps.values()}):
         chain = [(int(u[e]), 0.0, 0.0, 0.0)]
-        for at, pk, pm, x, y in sorted({s[1:] for s in snaps.values() if s[0] == e and _END < s[1] < km[e] - _END}):
+        inner = {s[1:] for s in snaps.values() if s[0] == e and _END < s[1] < km[e] - _END}
+        for at, pk, pm, x, y in sorted(inner):
             if (e, round(at, 9)) in node_at:
                 continue
             node_at[(e, round(at, 9))] = n0 + len(new_xy)
-            new_xy.append((x, y)), new_names.append(f"(on {imp.road[e] or 'a road'})")
+            new_xy.append((x, y))
+            new_names.append(f"(on {imp.road[e] or 'a road'})")
             chain.append((n0 + len(new_xy) - 1, at, pk, pm))
         if len(chain) == 1:
             continue
@@ -341,33 +394,45 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
     road_pmin = np.concatenate([pmin[kept], [p[5] for p in pieces]])
     lon = np.concatenate([np.asarray(imp.lon, dtype=float), [x for x, _ in new_xy]])
     lat = np.concatenate([np.asarray(imp.lat, dtype=float), [y for _, y in new_xy]])
-    town_node, city_node, access, unroutable, links = {}, {}, {}, {}, []
-    own_xy, own_names = [], []
+    town_node: dict[str, int] = {}
+    city_node: dict[str, int] = {}
+    access: dict[str, dict[str, Any]] = {}
+    unroutable: dict[str, str] = {}
+    links: list[tuple[int, int, float, bool, str]] = []
+    own_xy: list[tuple[float, float]] = []
+    own_names: list[str] = []
     for pid, plon, plat in pts:
         kind, ident = pid.split(":", 1)
         if pid not in snaps:
             unroutable[ident] = "no coordinates"
             continue
         e, at = snaps[pid][:2]
-        target = (int(u[e]) if at <= _END else int(v[e]) if at >= km[e] - _END else node_at[(e, round(at, 9))])
+        target = (int(u[e]) if at <= _END else int(v[e]) if at >= km[e] - _END
+                  else node_at[(e, round(at, 9))])
         d = float(geodesic_km(plon, plat, lon[target], lat[target]))
         if d > snap_km:
-            unroutable[ident] = f"{d:.1f} km from the nearest road, beyond the snap distance of {snap_km:g} km"
+            unroutable[ident] = (f"{d:.1f} km from the nearest road, "
+                                 f"beyond the snap distance of {snap_km:g} km")
             continue
         own = len(lon) + len(own_xy)
-        own_xy.append((plon, plat)), own_names.append(ident)
+        own_xy.append((plon, plat))
+        own_names.append(ident)
         assumed = d > on_network_km
         note = ("assumed straight access link to the nearest point of the network" if assumed
                 else "on the network (within the on-network distance)")
         links.append((own, target, d, assumed, ident))
-        access[ident] = {"class": "access", "km": d, "assumed": assumed, "sourced": False, "note": note,
+        access[ident] = {"class": "access", "km": d, "assumed": assumed, "sourced": False,
+                         "note": note,
                          "coords": [[plat, plon], [float(lat[target]), float(lon[target])]]}
         (town_node if kind == "town" else city_node)[ident] = own
     lon = np.concatenate([lon, [x for x, _ in own_xy]])
     lat = np.concatenate([lat, [y for _, y in own_xy]])
-    cls_codes, cls_names = pd.factorize(np.asarray(imp.cls)[src] if len(src) else np.zeros(0, dtype=object))
-    cls = np.array([CLASS_OF_IMPORT.get(str(c), str(c)) for c in cls_names] + ["access"], dtype=object)
-    road_codes, road_names = pd.factorize(np.asarray(imp.road)[src] if len(src) else np.zeros(0, dtype=object))
+    cls_codes, cls_names = pd.factorize(np.asarray(imp.cls)[src] if len(src)
+                                        else np.zeros(0, dtype=object))
+    cls = np.array([CLASS_OF_IMPORT.get(str(c), str(c)) for c in cls_names] + ["access"],
+                   dtype=object)
+    road_codes, road_names = pd.factorize(np.asarray(imp.road)[src] if len(src)
+                                          else np.zeros(0, dtype=object))
     road = np.asarray(road_names, dtype=str)[road_codes] if len(src) else np.zeros(0, dtype=str)
     empty = road == ""
     road = road.astype(object)
@@ -378,9 +443,12 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
         u=np.concatenate([road_u, np.array([x[0] for x in links], dtype=np.int64)]),
         v=np.concatenate([road_v, np.array([x[1] for x in links], dtype=np.int64)]),
         km=np.concatenate([road_km, [x[2] for x in links]]),
-        cls=cls[np.concatenate([cls_codes, np.full(n_link, len(cls) - 1)]).astype(np.int64)].astype(str),
-        road=np.concatenate([road.astype(str), np.array([f"access:{x[4]}" for x in links], dtype=str)]),
-        assumed=np.concatenate([np.zeros(len(road_u), bool), np.array([x[3] for x in links], dtype=bool)]),
+        cls=cls[np.concatenate([cls_codes, np.full(n_link, len(cls) - 1)]).astype(np.int64)
+                ].astype(str),
+        road=np.concatenate([road.astype(str),
+                             np.array([f"access:{x[4]}" for x in links], dtype=str)]),
+        assumed=np.concatenate([np.zeros(len(road_u), bool),
+                                np.array([x[3] for x in links], dtype=bool)]),
         factor=np.concatenate([np.ones(len(road_u)), np.full(n_link, np.nan)]),
         town_node=town_node, city_node=city_node, access=access, unroutable=unroutable,
         oneway=np.concatenate([np.asarray(imp.oneway, dtype=bool)[src], np.zeros(n_link, bool)]),
@@ -388,8 +456,9 @@ def build_imported(imp, towns, cities, *, snap_km: float, on_network_km: float) 
         posted_min=np.concatenate([road_pmin, np.zeros(n_link)]))
 
 
-def _snap_on(g: _Geometry, s: int, t: float) -> tuple:
-    """(edge, km along it, posted km and minutes before the point, lon, lat) of fraction t of segment s."""
+def _snap_on(g: _Geometry, s: int, t: float) -> tuple[int, float, float, float, float, float]:
+    """(edge, km along it, posted km and minutes before the point, lon, lat) of fraction t of
+    segment s."""
     a = int(g.start[s])
     if t <= _END:
         slon, slat, part = float(g.lon[a]), float(g.lat[a]), 0.0

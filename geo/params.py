@@ -2,8 +2,9 @@
 
 Defaults, types and limits live in ``data/method/geo_params.csv``; the road classes (and which of
 them a planner may plan) in ``data/method/road_classes.csv``. ``parse_params`` reads a query string,
-a JSON body or CLI options alike, collects every problem and raises one ``ParamError``; the result is
-hashable (a cache key) and writes itself back as a query string (``to_query``) or JSON (``as_dict``).
+a JSON body or CLI options alike, collects every problem and raises one ``ParamError``; the result
+is hashable (a cache key) and writes itself back as a query string (``to_query``) or JSON
+(``as_dict``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ._errors import ParamError
 
@@ -26,7 +27,8 @@ MAX_TEXT = 64  # a number or a place name longer than this is refused before con
 MAX_PLANNED_TEXT = 20_000  # the planned_roads JSON of a query string
 PER_CLASS = ("speed", "detour")
 TYPES = ("number", "integer", "set", "bool", "choice", "version")
-VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a network version's name (geo.netimport)
+# a network version's name (geo.netimport)
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Spec:
     unit: str
     description: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "default": self.default, "min": self.min, "max": self.max,
                 "allowed": list(self.allowed), "unit": self.unit, "description": self.description}
 
@@ -66,11 +68,11 @@ class PlannedRoad:
     end: str | tuple[float, float]
     cls: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"from": _end_json(self.start), "to": _end_json(self.end), "class": self.cls}
 
 
-def _end_json(end):
+def _end_json(end: str | tuple[float, float]) -> str | list[float]:
     return list(end) if isinstance(end, tuple) else end
 
 
@@ -95,8 +97,10 @@ class Params:
     speeds: tuple[tuple[str, float], ...]  # (road class, km/h)
     detours: tuple[tuple[str, float], ...]  # (road class, factor)
     planned_roads: tuple[PlannedRoad, ...] = field(default=())
-    network: str = "shipped"  # the road network version (geo.versions); whether it exists is checked there
-    maxspeed_use: str = "use"  # imported networks: posted maxspeed where present (use) or class speeds only (ignore)
+    # the road network version (geo.versions); whether it exists is checked there
+    network: str = "shipped"
+    # imported networks: posted maxspeed where present (use) or class speeds only (ignore)
+    maxspeed_use: str = "use"
 
     def speed(self, cls: str) -> float:
         return dict(self.speeds)[cls]
@@ -104,7 +108,7 @@ class Params:
     def detour(self, cls: str) -> float:
         return dict(self.detours)[cls]
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> Any:
         """Flat access by the names of geo_params.csv (``p["speed_republican"]``)."""
         prefix, _, cls = name.partition("_")
         if prefix in PER_CLASS and cls in dict(self.speeds):
@@ -116,21 +120,23 @@ class Params:
             return list(value) if isinstance(value, tuple) else value
         raise KeyError(name)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Flat JSON-ready form with the names of geo_params.csv plus ``planned_roads``."""
-        return {name: self[name] for name in load_specs()} | {"planned_roads": self["planned_roads"]}
+        flat = {name: self[name] for name in load_specs()}
+        return flat | {"planned_roads": self["planned_roads"]}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
 
-    def changed(self) -> dict:
+    def changed(self) -> dict[str, Any]:
         """The items that differ from the defaults (flat names)."""
         base = default_params().as_dict()
         return {k: v for k, v in self.as_dict().items() if base.get(k) != v}
 
-    def to_query(self) -> dict:
-        """Query-string items that differ from the defaults (a permalink); parse_params reads them back."""
-        out = {}
+    def to_query(self) -> dict[str, str]:
+        """Query-string items that differ from the defaults (a permalink); parse_params reads them
+        back."""
+        out: dict[str, str] = {}
         for k, v in self.changed().items():
             if k == "planned_roads":
                 out[k] = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
@@ -142,7 +148,7 @@ class Params:
                 out[k] = f"{v:g}" if isinstance(v, float) else str(v)
         return out
 
-    def with_changes(self, **changes) -> "Params":
+    def with_changes(self, **changes: Any) -> "Params":
         """A copy with flat-named changes, validated again."""
         return parse_params(self.as_dict() | changes)
 
@@ -158,11 +164,12 @@ def load_road_classes(path: str | Path = CLASSES_FILE) -> dict[str, RoadClass]:
             flags = {}
             for col in ("plannable", "junction_line"):
                 if row.get(col) not in ("yes", "no"):
-                    problems.append(f"{Path(path).name} row {n} ({row.get('class')}): {col} must be yes or no")
+                    problems.append(f"{Path(path).name} row {n} ({row.get('class')}): "
+                                    f"{col} must be yes or no")
                 flags[col] = row.get(col) == "yes"
+            labels = {lang: row.get(f"label_{lang}", "") for lang in ("en", "ru", "kk")}
             out[row["class"]] = RoadClass(row["class"], flags["plannable"], flags["junction_line"],
-                                          {lang: row.get(f"label_{lang}", "") for lang in ("en", "ru", "kk")},
-                                          row.get("description", ""))
+                                          labels, row.get("description", ""))
     if problems:
         raise ValueError("; ".join(problems))
     return out
@@ -174,7 +181,8 @@ def plannable_classes() -> tuple[str, ...]:
 
 @lru_cache(maxsize=4)
 def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
-    """name -> Spec, checked: known types, a speed and detour for each road class, defaults in range."""
+    """name -> Spec, checked: known types, a speed and detour for each road class, defaults in
+    range."""
     name = Path(path).name
     specs, problems = {}, []
     with open(path, newline="", encoding="utf-8") as fh:
@@ -183,22 +191,25 @@ def load_specs(path: str | Path = PARAMS_FILE) -> dict[str, Spec]:
                 problems.append(f"{name} row {n} ({row['name']}): type '{row['type']}' unknown")
                 continue
             raw = Spec(row["name"], row["type"], None, _bound(row["min"]), _bound(row["max"]),
-                       tuple(a for a in row["allowed"].split("|") if a), row["unit"], row["description"])
+                       tuple(a for a in row["allowed"].split("|") if a), row["unit"],
+                       row["description"])
             try:
                 specs[row["name"]] = replace(raw, default=_coerce(raw, row["default"]))
             except ValueError as exc:
                 problems.append(f"{name} row {n} ({row['name']}): default does not parse: {exc}")
     problems += _spec_coverage(specs, name)
-    problems += [f"{name} ({k}): default {msg}" for k, s in specs.items() if (msg := _check(s, s.default))]
+    problems += [f"{name} ({k}): default {msg}" for k, s in specs.items()
+                 if (msg := _check(s, s.default))]
     if problems:
         raise ValueError("; ".join(problems))
     return specs
 
 
-def _spec_coverage(specs: dict, name: str) -> list[str]:
+def _spec_coverage(specs: dict[str, Spec], name: str) -> list[str]:
     scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
     per_class = {f"{p}_{c}" for p in PER_CLASS for c in load_road_classes()}
-    problems = [f"{name}: parameter '{k}' is missing" for k in sorted((scalar | per_class) - set(specs))]
+    problems = [f"{name}: parameter '{k}' is missing"
+                for k in sorted((scalar | per_class) - set(specs))]
     problems += [f"{name}: parameter '{k}' is not a field of Params nor a road class's speed/detour"
                  for k in specs if k not in scalar | per_class]
     return problems
@@ -208,8 +219,9 @@ def _bound(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
-def _coerce(spec: Spec, value):
-    """A raw value (text from a query or CLI, or a JSON value) -> the spec's type; ValueError if not."""
+def _coerce(spec: Spec, value: Any) -> Any:
+    """A raw value (text from a query or CLI, or a JSON value) -> the spec's type; ValueError if
+    not."""
     if spec.type == "set":
         items = value.replace("|", ",").split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
@@ -226,23 +238,23 @@ def _coerce(spec: Spec, value):
     return _number(value, integer=spec.type == "integer")
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     """The value as the message quotes it; JSON's null, true and false as JSON writes them."""
-    text = {None: "null", True: "true", False: "false"}.get(value, None) if value is None or isinstance(value, bool) \
-        else repr(value)
+    text = json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
     return text if len(text) <= 40 else text[:37] + "...'"
 
 
-def _version(value) -> str:
-    """A network version's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+def _version(value: object) -> str:
+    """A network version's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or
+    digit."""
     text = value.strip() if isinstance(value, str) else None
     if text is None or not VERSION_NAME.match(text):
-        raise ValueError(f"{_short(value)} is not a network version name (1-64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit)")
+        raise ValueError(f"{_short(value)} is not a network version name (1-64 letters, digits, "
+                         "'.', '_' or '-', starting with a letter or digit)")
     return text
 
 
-def _bool(value) -> bool:
+def _bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()[:MAX_TEXT]
@@ -253,10 +265,11 @@ def _bool(value) -> bool:
     raise ValueError(f"{_short(value)} is not true or false")
 
 
-def _number(value, *, integer: bool) -> float | int:
+def _number(value: object, *, integer: bool) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{_short(value)} is not a number")
-    if isinstance(value, str) and len(value.strip()) > MAX_TEXT or isinstance(value, int) and abs(value) > 10**15:
+    if (isinstance(value, str) and len(value.strip()) > MAX_TEXT
+            or isinstance(value, int) and abs(value) > 10**15):
         raise ValueError(f"{_short(value)} is too long to be a number here")
     try:
         x = float(value)
@@ -271,7 +284,7 @@ def _number(value, *, integer: bool) -> float | int:
     return x
 
 
-def _check(spec: Spec, x) -> str | None:
+def _check(spec: Spec, x: Any) -> str | None:
     if spec.type == "set":
         bad = [v for v in x if v not in spec.allowed]
         if bad:
@@ -286,7 +299,7 @@ def _check(spec: Spec, x) -> str | None:
 
 # -- planned roads -------------------------------------------------------------------------------
 
-def parse_end(value) -> str | tuple[float, float]:
+def parse_end(value: object) -> str | tuple[float, float]:
     """A road end: a place name, or a point as [lon, lat] (JSON) or "lon,lat" (text)."""
     if isinstance(value, str):
         text = value.strip()
@@ -304,15 +317,16 @@ def parse_end(value) -> str | tuple[float, float]:
     raise ValueError("must be a place name or [lon, lat]")
 
 
-def _point(pair) -> tuple[float, float]:
+def _point(pair: Sequence[object]) -> tuple[float, float]:
     lon, lat = (_number(v, integer=False) for v in pair)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValueError("[lon, lat] out of range (lon -180..180, lat -90..90)")
     return (lon, lat)
 
 
-def parse_planned(value) -> tuple[PlannedRoad, ...]:
-    """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the road."""
+def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
+    """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the
+    road."""
     if isinstance(value, str):
         if len(value) > MAX_PLANNED_TEXT:
             raise ValueError(f"at most {MAX_PLANNED_TEXT} characters")
@@ -339,7 +353,8 @@ def parse_planned(value) -> tuple[PlannedRoad, ...]:
                 raise ValueError(f"road {i}: '{key}' {exc}") from None
         cls = road.get("class", "republican")
         if cls not in allowed:
-            raise ValueError(f"road {i}: class {_short(cls)} not allowed; choose from {', '.join(allowed)}")
+            raise ValueError(f"road {i}: class {_short(cls)} not allowed; "
+                             f"choose from {', '.join(allowed)}")
         out.append(PlannedRoad(ends[0], ends[1], cls))
     return tuple(out)
 
@@ -349,8 +364,9 @@ def parse_planned(value) -> tuple[PlannedRoad, ...]:
 IGNORED_KEYS = ("lang", "town", "view", "mode")  # page state carried in the same query string
 
 
-def parse_params(raw: Mapping | None = None) -> Params:
-    """Defaults overridden by ``raw`` (query string, JSON body or CLI options); every problem collected.
+def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
+    """Defaults overridden by ``raw`` (query string, JSON body or CLI options); every problem
+    collected.
 
     Parameters
     ----------
@@ -365,7 +381,8 @@ def parse_params(raw: Mapping | None = None) -> Params:
     """
     specs = load_specs()
     values = {k: s.default for k, s in specs.items()}
-    planned, errors = (), {}
+    planned: tuple[PlannedRoad, ...] = ()
+    errors: dict[str, str] = {}
     for key, value in (raw or {}).items():
         if key in IGNORED_KEYS:
             continue
@@ -376,7 +393,8 @@ def parse_params(raw: Mapping | None = None) -> Params:
                 errors[key] = str(exc)
         elif key not in specs:
             known = ", ".join([*specs, "planned_roads"])
-            errors[_short(key)[1:-1] if len(str(key)) > 40 else str(key)] = f"unknown parameter; known: {known}"
+            shown = _short(key)[1:-1] if len(str(key)) > 40 else str(key)
+            errors[shown] = f"unknown parameter; known: {known}"
         else:
             try:
                 x = _coerce(specs[key], value)
@@ -392,7 +410,7 @@ def parse_params(raw: Mapping | None = None) -> Params:
     return _build(values, planned)
 
 
-def _cap(errors: dict, limit: int = 20) -> dict:
+def _cap(errors: dict[str, str], limit: int = 20) -> dict[str, str]:
     """At most ``limit`` field messages (a huge body of unknown keys gets a short answer)."""
     if len(errors) <= limit:
         return errors
@@ -401,7 +419,7 @@ def _cap(errors: dict, limit: int = 20) -> dict:
     return kept
 
 
-def _build(values: dict, planned: tuple) -> Params:
+def _build(values: dict[str, Any], planned: tuple[PlannedRoad, ...]) -> Params:
     classes = list(load_road_classes())
     scalar = {f.name for f in fields(Params)} - {"speeds", "detours", "planned_roads"}
     return Params(**{k: values[k] for k in scalar},

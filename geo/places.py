@@ -21,25 +21,29 @@ class Place:
     lat: float
 
 
-def _key(name) -> str:
+def _key(name: object) -> str:
     return str(name).strip().lower()
 
 
 class PlaceIndex:
-    """Lookup of places by any of their names, case-insensitive; towns first, then cities, then waypoints."""
+    """Lookup of places by any of their names, case-insensitive; towns first, then cities, then
+    waypoints."""
 
     def __init__(self, layers: Layers):
         self._index: dict[str, Place] = {}
         for kind, df in (("town", layers.towns), ("city", layers.cities)):
-            for r in df.to_dict("records"):  # plain dicts: iterrows builds a Series per row (slow at start-up)
-                place = Place(kind, r["id"], r["name_en"], float(r["geometry"].x), float(r["geometry"].y))
+            # plain dicts: iterrows builds a Series per row (slow at start-up)
+            for r in df.to_dict("records"):
+                place = Place(kind, r["id"], r["name_en"], float(r["geometry"].x),
+                              float(r["geometry"].y))
                 for col in NAME_COLUMNS:
                     if col in r and str(r[col]).strip():
                         self._index.setdefault(_key(r[col]), place)
         for w in layers.waypoints.to_dict("records"):
             if not w["lat"]:
                 continue
-            place = Place("point", w["waypoint_name"], w["waypoint_name"], float(w["lon"]), float(w["lat"]))
+            place = Place("point", w["waypoint_name"], w["waypoint_name"], float(w["lon"]),
+                          float(w["lat"]))
             for col in ("waypoint_name", "matched_name"):
                 key = _key(w.get(col, ""))
                 if key and not key.startswith("("):

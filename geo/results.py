@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 
 from .params import Params
 
@@ -33,7 +33,7 @@ class AccessLink:
     assumed: bool  # an assumed straight link (no sourced road)
     sourced: bool  # a sourced oblast road
     note: str
-    coords: tuple  # ((lat, lon), (lat, lon))
+    coords: tuple[tuple[float, float], ...]  # ((lat, lon), (lat, lon))
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class PublishedLink:
 
 @dataclass(frozen=True)
 class LineHit:
-    """A major line (road, railway, corridor or planned road) within the corridor radius of a town."""
+    """A major line (road, railway, corridor or planned road) within the corridor radius of a
+    town."""
 
     id: str
     type: str
@@ -85,7 +86,7 @@ class TownAccess:
     fua_city_id: str | None = None
     fua_city: str | None = None
     travel_min: float | None = None
-    route: tuple = ()
+    route: tuple[tuple[float, float], ...] = ()
     route_uses_planned: bool = False
     route_published: tuple[PublishedLink, ...] = ()
     access: AccessLink | None = None
@@ -100,7 +101,7 @@ class TownAccess:
                "corridor_junction": self.corridor_junction}
         return out | ({"tourism": self.tourism} if self.tourism is not None else {})
 
-    def as_record(self) -> dict:
+    def as_record(self) -> dict[str, Any]:
         """The JSON form (the API's ``agglomeration`` object and the CLI's records)."""
         return {
             "aggl_in_fua": self.in_fua.value, "aggl_near_large_city": self.near_large_city.value,
@@ -114,14 +115,15 @@ class TownAccess:
             "path_published": [asdict(x) for x in self.route_published],
             "unroutable": self.unroutable, "lines_detail": [asdict(x) for x in self.lines],
             "is_large_city": self.own_city_id,
-            "tourism": None if self.tourism is None else {"value": self.tourism.value, "reason": self.tourism.reason},
+            "tourism": None if self.tourism is None else {"value": self.tourism.value,
+                                                          "reason": self.tourism.reason},
             "reasons": {k: f.reason for k, f in self.flags().items()},
         }
 
 
-def _access_json(a: AccessLink) -> dict:
-    return {"class": "access", "km": a.km, "assumed": a.assumed, "sourced": a.sourced, "note": a.note,
-            "coords": [list(p) for p in a.coords]}
+def _access_json(a: AccessLink) -> dict[str, Any]:
+    return {"class": "access", "km": a.km, "assumed": a.assumed, "sourced": a.sourced,
+            "note": a.note, "coords": [list(p) for p in a.coords]}
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,11 @@ class PlannedEdge:
     km: float  # road km (geodesic x detour)
     minutes: float
     geodesic_km: float
-    coords: tuple  # ((lat, lon), (lat, lon))
+    coords: tuple[tuple[float, float], tuple[float, float]]  # ((lat, lon), (lat, lon))
 
-    def as_dict(self) -> dict:
-        return {"from": self.start, "to": self.end, "class": self.cls, "km": self.km, "min": self.minutes,
-                "coords": [list(p) for p in self.coords]}
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.start, "to": self.end, "class": self.cls, "km": self.km,
+                "min": self.minutes, "coords": [list(p) for p in self.coords]}
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,18 @@ class Derivation:
     towns: tuple[TownAccess, ...]
     planned: tuple[PlannedEdge, ...] = ()
     selected_cities: tuple[str, ...] = ()
-    unroutable_cities: dict = field(default_factory=dict)
-    access_links: dict = field(default_factory=dict)  # GeoJSON FeatureCollection
-    build_catchments: Callable[[], dict] | None = field(default=None, repr=False, compare=False)
+    unroutable_cities: dict[str, str] = field(default_factory=dict)
+    access_links: dict[str, Any] = field(default_factory=dict)  # GeoJSON FeatureCollection
+    build_catchments: Callable[[], dict[str, Any]] | None = field(default=None, repr=False,
+                                                                   compare=False)
 
     @cached_property
-    def catchments(self) -> dict:
-        """The FUA catchments (GeoJSON FeatureCollection), built on first use: only a map draws them."""
-        return self.build_catchments() if self.build_catchments else {"type": "FeatureCollection", "features": []}
+    def catchments(self) -> dict[str, Any]:
+        """The FUA catchments (GeoJSON FeatureCollection), built on first use: only a map draws
+        them."""
+        if self.build_catchments:
+            return self.build_catchments()
+        return {"type": "FeatureCollection", "features": []}
 
     def town(self, town_id: str) -> TownAccess:
         return next(t for t in self.towns if t.town_id == town_id)

@@ -13,26 +13,31 @@ Three levels, each cached by the caller (geo.agglomeration) for what it depends 
     per-city matrices (city x node, float32) are built once, on request or in the background, so
     that a later change of the city set is array work, not a search.
 ``NearestField.with_planned``
-    Adds planned (two-way) roads exactly: ``new = min(old, old[a] + w + d(n, b), old[b] + w + d(n, a))``
-    where ``d(n, b)`` is the travel distance from n to b, i.e. a search from b on the searched graph
-    (reversed when there are one-way edges). Only the direction that reaches its far end sooner than
-    before can help (at most one), and its search stops at the largest finite distance less the gain
-    (no node farther can improve: every node that can reach b can reach a city, so its old distance
-    is finite and at most the largest).
+    Adds planned (two-way) roads exactly: ``new = min(old, old[a] + w + d(n, b), old[b] + w + d(n,
+    a))`` where ``d(n, b)`` is the travel distance from n to b, i.e. a search from b on the searched
+    graph (reversed when there are one-way edges). Only the direction that reaches its far end
+    sooner than before can help (at most one), and its search stops at the largest finite distance
+    less the gain (no node farther can improve: every node that can reach b can reach a city, so its
+    old distance is finite and at most the largest).
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
+if TYPE_CHECKING:
+    from .params import Params
 
-def dijkstra(*args, **kwargs):
-    """``scipy.sparse.csgraph.dijkstra``, imported at the first search, not when this module is: the web
-    app can answer its first page (from its start-up snapshot) before any search (webapp.serve)."""
+
+def dijkstra(*args: Any, **kwargs: Any) -> Any:
+    """``scipy.sparse.csgraph.dijkstra``, imported at the first search, not when this module is: the
+    web app can answer its first page (from its start-up snapshot) before any search
+    (webapp.serve)."""
     from scipy.sparse.csgraph import dijkstra as search
 
     return search(*args, **kwargs)
@@ -42,31 +47,34 @@ METRICS = ("km", "min")
 MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges
 
 
-def edge_weights(cls: np.ndarray, km: np.ndarray, params, factor: np.ndarray | None = None,
+def edge_weights(cls: np.ndarray, km: np.ndarray, params: Params, factor: np.ndarray | None = None,
                  posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Road km (geodesic x the section's published factor, else the class's detour factor) and minutes
-    (road km / class speed; the parts with a posted maxspeed at that speed, see EdgeClasses.weights)."""
+    """Road km (geodesic x the section's published factor, else the class's detour factor) and
+    minutes (road km / class speed; the parts with a posted maxspeed at that speed, see
+    EdgeClasses.weights)."""
     return EdgeClasses(cls).weights(km, params, factor, posted)
 
 
 class EdgeClasses:
-    """Each edge's road class as a small integer code (found once per network, not per speed set)."""
+    """Each edge's road class as a small integer code (found once per network, not per speed
+    set)."""
 
     def __init__(self, cls: np.ndarray):
         codes, names = pd.factorize(np.asarray(cls))  # hashing, not sorting: fast on 2M strings
         self.codes, self.names = codes.astype(np.int64), [str(c) for c in names]
 
-    def values(self, table: dict) -> np.ndarray:
+    def values(self, table: dict[str, float]) -> np.ndarray:
         """Per-edge value of a per-class table."""
         return np.array([table[c] for c in self.names], dtype=float)[self.codes]
 
-    def weights(self, km: np.ndarray, params, factor: np.ndarray | None = None,
+    def weights(self, km: np.ndarray, params: Params, factor: np.ndarray | None = None,
                 posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Road km (geodesic x the published section factor where there is one, else the class's detour
-        factor) and minutes per edge.
+        """Road km (geodesic x the published section factor where there is one, else the class's
+        detour factor) and minutes per edge.
 
-        Minutes are road km / the class speed, except, with ``posted`` = (km, minutes) per edge of the
-        parts that carry a posted ``maxspeed`` (imported networks) and ``params.maxspeed_use`` = use:
+        Minutes are road km / the class speed, except, with ``posted`` = (km, minutes) per edge of
+        the parts that carry a posted ``maxspeed`` (imported networks) and ``params.maxspeed_use`` =
+        use:
         those parts take their posted minutes and only the rest runs at the class speed. Both are
         scaled by the edge's factor (1 for imported edges: their km are the real geometry's).
         """
@@ -85,11 +93,12 @@ class EdgeClasses:
 class Topology:
     """The compact structure of a network's edges as the graph searched from the large cities.
 
-    All edges two-way (``oneway`` None or all false): symmetric CSR (both directions), parallel edges
-    merged. With one-way edges: the travel graph *reversed* (a one-way edge u -> v is the entry
-    (v, u); a two-way edge gives both), parallel entries merged, so that a search from the cities
-    on it gives each node's distance to the city, the direction a town's traveller drives. Searches
-    run with ``directed=True``: scipy would otherwise transpose an undirected graph on every call.
+    All edges two-way (``oneway`` None or all false): symmetric CSR (both directions), parallel
+    edges merged. With one-way edges: the travel graph *reversed* (a one-way edge u -> v is the
+    entry (v, u); a two-way edge gives both), parallel entries merged, so that a search from the
+    cities on it gives each node's distance to the city, the direction a town's traveller drives.
+    Searches run with ``directed=True``: scipy would otherwise transpose an undirected graph on
+    every call.
 
     Parameters
     ----------
@@ -97,6 +106,8 @@ class Topology:
     u, v : edge end nodes (parallel edges and self-loops allowed).
     oneway : per edge, travel only from u to v (optional).
     """
+
+    _pair: np.ndarray | None  # pair number of each symmetric entry (None: the reversed graph)
 
     def __init__(self, n: int, u: np.ndarray, v: np.ndarray, oneway: np.ndarray | None = None):
         self.n = int(n)
@@ -121,7 +132,8 @@ class Topology:
         self._pair = sym.data - 1
 
     def _reversed(self, oneway: np.ndarray) -> None:
-        """CSR of the reversed travel graph: row = the node searched from, column = the node before it."""
+        """CSR of the reversed travel graph: row = the node searched from, column = the node before
+        it."""
         e = np.arange(len(self.u), dtype=np.int64)
         two = ~oneway
         frm = np.concatenate([self.v, self.u[two]])  # travel u -> v is the search entry v -> u
@@ -134,7 +146,8 @@ class Topology:
         first[1:] = (frm[1:] != frm[:-1]) | (to[1:] != to[:-1])
         self._order, self._starts = eid[order], np.flatnonzero(first)
         self.indices = to[first].astype(np.int32)
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(frm[first], minlength=self.n))]).astype(np.int32)
+        counts = np.bincount(frm[first], minlength=self.n)
+        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         self._pair = None
 
     @property
@@ -143,24 +156,28 @@ class Topology:
         return sum(x.nbytes for x in arrays if x is not None)
 
     def graph(self, w: np.ndarray) -> csr_matrix:
-        """The CSR graph searched for per-edge weights ``w`` (the lightest of parallel edges), no sort."""
+        """The CSR graph searched for per-edge weights ``w`` (the lightest of parallel edges), no
+        sort."""
         if len(self._order) == 0:
             return csr_matrix((self.n, self.n))
-        data = np.maximum(np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts), MIN_WEIGHT)
-        return csr_matrix((data if self._pair is None else data[self._pair], self.indices, self.indptr),
-                          shape=(self.n, self.n))
+        lightest = np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts)
+        data = np.maximum(lightest, MIN_WEIGHT)
+        return csr_matrix((data if self._pair is None else data[self._pair], self.indices,
+                           self.indptr), shape=(self.n, self.n))
 
 
-def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, oneway: np.ndarray | None = None) -> csr_matrix:
-    """CSR adjacency searched from the cities (symmetric, or reversed with one-way edges) keeping the
-    lightest of parallel edges (COO would sum them)."""
+def compact(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray,
+            oneway: np.ndarray | None = None) -> csr_matrix:
+    """CSR adjacency searched from the cities (symmetric, or reversed with one-way edges) keeping
+    the lightest of parallel edges (COO would sum them)."""
     return Topology(n, u, v, oneway).graph(w)
 
 
 def with_edge(g: csr_matrix, a: int, b: int, w: float) -> csr_matrix:
     """A copy of the graph with the two-way edge (a, b) of weight w (the lighter one if it exists).
 
-    Planned roads are two-way, so both entries are set whether the graph is symmetric or reversed."""
+    Planned roads are two-way, so both entries are set whether the graph is symmetric or
+    reversed."""
     w = max(w, MIN_WEIGHT)
     return _with_entry(_with_entry(g, a, b, w), b, a, w)
 
@@ -196,7 +213,8 @@ class NearestField:
     src: np.ndarray
     pred: np.ndarray
     graph: csr_matrix
-    pending: tuple = ()  # planned edges not yet in ``graph`` (added when another road needs a search)
+    # planned edges not yet in ``graph`` (added when another road needs a search)
+    pending: tuple[tuple[int, int, float], ...] = ()
 
     @property
     def nbytes(self) -> int:
@@ -219,7 +237,8 @@ class NearestField:
         raise RuntimeError("shortest-path tree has a cycle")  # cannot happen with positive weights
 
     def with_planned(self, roads: list[tuple[int, int, float]]) -> "NearestField":
-        """A new field with planned edges (a, b, weight) added one by one; this one is left untouched.
+        """A new field with planned edges (a, b, weight) added one by one; this one is left
+        untouched.
 
         Road k is searched on the graph with roads 1..k-1 only: a path from its far end that uses
         road k itself doubles back and never improves a distance. So one road needs no graph copy.
@@ -238,14 +257,17 @@ class NearestField:
         d = self.dist
         finite = d[np.isfinite(d)]
         top = float(finite.max()) if len(finite) else np.inf
-        # n -> b -> a -> city: new = d[a] + w + d(n, b), d(n, b) a search from b on the searched graph;
+        # n -> b -> a -> city: new = d[a] + w + d(n, b), d(n, b) a search from b on the searched
+        # graph;
         # only nodes with d(n, b) < top - d[a] - w can improve
         # a direction helps only when it reaches its far end sooner than before (g < d[end])
-        gains = [(start, end, d[start] + w) for start, end in ((a, b), (b, a)) if d[start] + w < d[end]]
+        gains = [(start, end, d[start] + w) for start, end in ((a, b), (b, a))
+                 if d[start] + w < d[end]]
         found = []
         for start, end, g in gains:
             limit = max(top - g, 0.0) if np.isfinite(d[end]) else np.inf
-            de, pe = dijkstra(self.graph, directed=True, indices=end, limit=limit, return_predecessors=True)
+            de, pe = dijkstra(self.graph, directed=True, indices=end, limit=limit,
+                              return_predecessors=True)
             pe[end] = start
             found.append((start, g + de, pe))
         for start, c, pe in found:
@@ -257,15 +279,18 @@ class NearestField:
 
 
 class MatrixField(NearestField):
-    """A NearestField read from the per-city matrices: towns and routes at once, whole arrays on demand.
+    """A NearestField read from the per-city matrices: towns and routes at once, whole arrays on
+    demand.
 
     ``at`` and ``path`` read only the towns' columns and the chosen city's tree; ``dist``, ``src``
     and ``pred`` for every node (catchments, planned roads) are computed on first use.
     """
 
-    def __init__(self, graph: csr_matrix, matrix: np.ndarray, pred_matrix: np.ndarray | None, rows: np.ndarray):
-        self.graph, self._m, self._p, self._rows, self.pending = graph, matrix, pred_matrix, rows, ()
-        self._full: tuple | None = None
+    def __init__(self, graph: csr_matrix, matrix: np.ndarray, pred_matrix: np.ndarray | None,
+                 rows: np.ndarray):
+        self.graph, self._m, self._p, self._rows = graph, matrix, pred_matrix, rows
+        self.pending = ()
+        self._full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._full is None:
@@ -275,7 +300,8 @@ class MatrixField(NearestField):
             d = sub[arg, np.arange(n)].astype(float)
             src = self._rows[arg].astype(np.int32)
             src[~np.isfinite(d)] = -1
-            pred = (self._p[src.clip(0), np.arange(n)] if self._p is not None else np.full(n, -9999, np.int32))
+            pred = (self._p[src.clip(0), np.arange(n)] if self._p is not None
+                    else np.full(n, -9999, np.int32))
             self._full = (d, src, pred)
         return self._full
 
@@ -325,13 +351,15 @@ class MetricRouting:
     predecessors : keep shortest-path trees (needed for routes, i.e. road km only).
     """
 
-    def __init__(self, topology: Topology, w: np.ndarray, sources: np.ndarray, *, predecessors: bool = True):
+    def __init__(self, topology: Topology, w: np.ndarray, sources: np.ndarray, *,
+                 predecessors: bool = True):
         self.topology, self.w = topology, np.asarray(w, dtype=float)
         self.sources = np.asarray(sources, dtype=np.int64)
         self.graph = topology.graph(self.w)
         self.predecessors = predecessors
         self._matrix: tuple[np.ndarray, np.ndarray | None] | None = None
-        self._lock, self._building = threading.Lock(), None
+        self._lock = threading.Lock()
+        self._building: threading.Thread | None = None
 
     @property
     def nbytes(self) -> int:
@@ -340,28 +368,33 @@ class MetricRouting:
         return self.w.nbytes + self.graph.data.nbytes + extra
 
     def field(self, rows: np.ndarray) -> NearestField:
-        """Nearest of the selected rows for every node: from the per-city matrices when built, else one search."""
+        """Nearest of the selected rows for every node: from the per-city matrices when built, else
+        one search."""
         rows = np.asarray(rows, dtype=np.int64)
         n = self.topology.n
         if len(rows) == 0:
-            return NearestField(np.full(n, np.inf), np.full(n, -1, np.int32), np.full(n, -9999, np.int32), self.graph)
+            return NearestField(np.full(n, np.inf), np.full(n, -1, np.int32),
+                                np.full(n, -9999, np.int32), self.graph)
         if self._matrix is not None:
             return self._field_from_matrix(rows)
         d, p, s = dijkstra(self.graph, directed=True, indices=self.sources[rows], min_only=True,
                            return_predecessors=True)
-        d = d.astype(np.float32).astype(float)  # the per-city matrices' precision: one answer either way
+        # the per-city matrices' precision: one answer either way
+        d = d.astype(np.float32).astype(float)
         row_of = np.full(n, -1, np.int32)
         row_of[self.sources[rows][::-1]] = rows[::-1]  # a node shared by two cities: the first row
         src = np.where(s >= 0, row_of[s.clip(0)], -1).astype(np.int32)
         return NearestField(d, src, p.astype(np.int32), self.graph)
 
     def _field_from_matrix(self, rows: np.ndarray) -> "MatrixField":
+        assert self._matrix is not None  # called only when built
         dist, pred = self._matrix
         return MatrixField(self.graph, dist, pred, rows)
 
     def matrix(self) -> np.ndarray:
         """City x node distances (float32), built once (one search per city)."""
         self.build_matrix()
+        assert self._matrix is not None  # just built
         return self._matrix[0]
 
     def build_matrix(self) -> None:
@@ -372,9 +405,11 @@ class MetricRouting:
             n, k = self.topology.n, len(self.sources)
             dist = np.empty((k, n), dtype=np.float32)
             pred = np.empty((k, n), dtype=np.int32) if self.predecessors else None
-            for i, s in enumerate(self.sources):  # one source at a time: float64 temporaries stay small
-                if self.predecessors:
-                    d, p = dijkstra(self.graph, directed=True, indices=int(s), return_predecessors=True)
+            # one source at a time: float64 temporaries stay small
+            for i, s in enumerate(self.sources):
+                if pred is not None:  # self.predecessors
+                    d, p = dijkstra(self.graph, directed=True, indices=int(s),
+                                    return_predecessors=True)
                     pred[i] = p
                 else:
                     d = dijkstra(self.graph, directed=True, indices=int(s))
@@ -385,7 +420,8 @@ class MetricRouting:
         """Start building the per-city matrices in a daemon thread (once); returns the thread."""
         with self._lock:
             if self._building is None:
-                self._building = threading.Thread(target=self.build_matrix, name="city-matrix", daemon=True)
+                self._building = threading.Thread(target=self.build_matrix, name="city-matrix",
+                                                  daemon=True)
                 self._building.start()
             return self._building
 
@@ -395,7 +431,8 @@ class MetricRouting:
 
 
 def nearest(dist: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each column, the selected row with the least distance, and that distance (inf if none)."""
+    """For each column, the selected row with the least distance, and that distance (inf if
+    none)."""
     if len(rows) == 0:
         return np.full(len(cols), -1), np.full(len(cols), np.inf, dtype=np.float32)
     sub = dist[np.ix_(rows, cols)]

@@ -1,4 +1,5 @@
-"""``special_tourism``: a designated tourist destination or protected area within a radius of the town."""
+"""``special_tourism``: a designated tourist destination or protected area within a radius of the
+town."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,20 +10,24 @@ from .results import Flag
 
 
 class Sites:
-    """The tourism-site layer and every town's geodesic distance (km) to each site, computed once."""
+    """The tourism-site layer and every town's geodesic distance (km) to each site, computed
+    once."""
 
     def __init__(self, layers: Layers):
         t, s = layers.towns, layers.tourism
         self.n_towns = len(t)
         self.names = list(s["name_en"]) if len(s) else []
         self.kinds = np.array(list(s["kind"]) if len(s) else [], dtype=object)
-        self.dist = geodesic_km(t.geometry.x.values[:, None], t.geometry.y.values[:, None],
-                                s.geometry.x.values[None, :], s.geometry.y.values[None, :]) if len(s) else None
+        self.dist = geodesic_km(t.geometry.x.to_numpy()[:, None], t.geometry.y.to_numpy()[:, None],
+                                s.geometry.x.to_numpy()[None, :], s.geometry.y.to_numpy()[None, :]
+                                ) if len(s) else None
 
     def flags(self, params: Params) -> list[Flag]:
-        """Per town (data order): 100 when a counted site lies within tourism_km, with the nearest named."""
+        """Per town (data order): 100 when a counted site lies within tourism_km, with the nearest
+        named."""
         if self.dist is None:
-            return [Flag(None, "cannot be derived: no tourism-site layer in this data root")] * self.n_towns
+            missing = Flag(None, "cannot be derived: no tourism-site layer in this data root")
+            return [missing] * self.n_towns
         counted = np.isin(self.kinds, list(params.tourism_kinds))
         if not counted.any():
             return [Flag(0, "no designation counts (tourism_kinds is empty)")] * self.n_towns
@@ -34,4 +39,5 @@ class Sites:
         site = f"{self.names[j]} ({self.kinds[j].replace('_', ' ')}), {d[j]:.0f} km"
         if d[j] <= params.tourism_km:
             return Flag(100, f"{site}: within tourism_km = {params.tourism_km:g} km")
-        return Flag(0, f"nearest designated site {site}: beyond tourism_km = {params.tourism_km:g} km")
+        return Flag(0, f"nearest designated site {site}: "
+                       f"beyond tourism_km = {params.tourism_km:g} km")

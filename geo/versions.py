@@ -1,17 +1,20 @@
-"""Network versions: the shipped schematic network, or one imported with ``python -m geo import-network``.
+"""Network versions: the shipped schematic network, or one imported with ``python -m geo
+import-network``.
 
-An imported version becomes the same ``Layers`` the shipped data give (geo.layers), as ``ImportedLayers``:
+An imported version becomes the same ``Layers`` the shipped data give (geo.layers), as
+``ImportedLayers``:
 its edges are road lines (each drawn straight between its two nodes, with ``km_factor`` = the edge's
 real geometric length / the straight length; they serve the corridor count and drawing), its main
-railways the railway layer; towns, cities, oblasts, tourism sites and official agglomerations stay the
-shipped ones. The layers carry the imported graph itself, from which the spatial model builds its
-routing graph (geo.network.build_imported: towns snapped onto the real geometry, one-way edges, posted
-maxspeed); the derivation is otherwise the same (geo.agglomeration.SpatialModel).
+railways the railway layer; towns, cities, oblasts, tourism sites and official agglomerations stay
+the shipped ones. The layers carry the imported graph itself, from which the spatial model builds
+its routing graph (geo.network.build_imported: towns snapped onto the real geometry, one-way edges,
+posted maxspeed); the derivation is otherwise the same (geo.agglomeration.SpatialModel).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,10 +28,11 @@ from .netimport import DEFAULT_ROOT, ImportedNetwork, list_versions, load_versio
 SHIPPED = "shipped"
 
 
-def version_info(name: str, root: str | Path = DEFAULT_ROOT) -> dict:
+def version_info(name: str, root: str | Path = DEFAULT_ROOT) -> dict[str, Any]:
     """What a result records of the network that produced it: name, source file, date, checksum."""
     if name == SHIPPED:
-        return {"name": SHIPPED, "source": "data/sources (schematic network of official road names)",
+        return {"name": SHIPPED,
+                "source": "data/sources (schematic network of official road names)",
                 "date": "", "sha256": ""}
     hit = next((v for v in list_versions(root) if v["name"] == name), None)
     if hit is None:
@@ -47,10 +51,12 @@ def _road_lines(net: ImportedNetwork) -> gpd.GeoDataFrame:
     u, v = net.u[ok], net.v[ok]
     straight = geodesic_km(net.lon[u], net.lat[u], net.lon[v], net.lat[v])
     factor = np.where(straight > 1e-6, net.km[ok] / np.maximum(straight, 1e-6), np.nan)
-    coords = np.stack([np.stack([net.lon[u], net.lat[u]], 1), np.stack([net.lon[v], net.lat[v]], 1)], 1)
+    coords = np.stack([np.stack([net.lon[u], net.lat[u]], 1),
+                       np.stack([net.lon[v], net.lat[v]], 1)], 1)
     cls = pd.Series(net.cls[ok]).replace(CLASS_OF_IMPORT).astype(str).values
     return gpd.GeoDataFrame({"road_id": [str(r) or f"e{i}" for i, r in enumerate(net.road[ok])],
-                             "class": cls, "name_ru": [str(r) for r in net.road[ok]], "corridors": "",
+                             "class": cls, "name_ru": [str(r) for r in net.road[ok]],
+                             "corridors": "",
                              "km_factor": factor, "len_source": "imported geometry"},
                             geometry=shapely.linestrings(coords), crs=DISPLAY_CRS)
 
@@ -58,7 +64,8 @@ def _road_lines(net: ImportedNetwork) -> gpd.GeoDataFrame:
 def _railways(net: ImportedNetwork) -> gpd.GeoDataFrame:
     rail = net.railways
     if rail.empty:
-        return gpd.GeoDataFrame({"line_id": [], "name": [], "status": []}, geometry=[], crs=DISPLAY_CRS)
+        return gpd.GeoDataFrame({"line_id": [], "name": [], "status": []}, geometry=[],
+                                crs=DISPLAY_CRS)
     main = rail[rail["main"]] if "main" in rail.columns and rail["main"].any() else rail
     ids = [f"rail{i}" for i in range(len(main))]
     return gpd.GeoDataFrame({"line_id": ids, "name": ids, "status": "operating"},
@@ -67,9 +74,9 @@ def _railways(net: ImportedNetwork) -> gpd.GeoDataFrame:
 
 @dataclass
 class ImportedLayers(Layers):
-    """Layers of an imported version, carrying the imported graph itself: the spatial model builds its
-    routing graph from it (geo.network.build_imported: real geometry, one-way edges, posted speeds),
-    while ``roads`` (one straight line per edge) serves the corridor count and drawing."""
+    """Layers of an imported version, carrying the imported graph itself: the spatial model builds
+    its routing graph from it (geo.network.build_imported: real geometry, one-way edges, posted
+    speeds), while ``roads`` (one straight line per edge) serves the corridor count and drawing."""
 
     imported: ImportedNetwork | None = None
 
