@@ -61,6 +61,8 @@ postgresql:
 	  || (apt-get update -qq && apt-get install -y -qq postgresql)
 
 test: install browser postgresql
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 build-data: install

@@ -387,7 +387,9 @@ def test_phone_tap_marker_keeps_the_map_and_popup_in_view(browser, server):
 
 def test_search_by_oblast_and_transliterations(page, server):
     load(page, server + "/")
-    visible = lambda: page.eval_on_selector_all("#town-list tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.id)")
+    def visible():
+        return page.eval_on_selector_all("#town-list tbody tr",
+                                         "rs => rs.filter(r => !r.hidden).map(r => r.dataset.id)")
     for q in ("Jezkazgan", "Zhezqazghan", "Жезқазған", "zhezkazgan"):
         page.fill("#search", q)
         assert visible() == ["zhezkazgan"], q

@@ -153,7 +153,7 @@ class CountingStream(io.BytesIO):
         self.read_bytes += len(out)
         return out
 
-    readline = None  # noqa: the form parser must not get here
+    readline = None  # the form parser must not get here
 
 
 def test_anonymous_upload_is_refused_before_its_body_is_read(app):
