@@ -1,10 +1,11 @@
 """The map's layers as GeoJSON from the API, so that the map page itself stays small.
 
 ``GET /api/layers/<name>.geojson`` (webapp.api) answers one layer, rendered once per what it depends
-on and kept as bytes with its gzip and an ETag (webapp.http). The page learns each layer's URL with
-``v=`` the layer's ETag (``layer_urls``): such a URL names one content for ever, so it is served with
-``Cache-Control: immutable`` for a year and a repeat visit fetches nothing; a URL without the current
-``v`` is revalidated (ETag, 304).
+on and the stored state (webapp.model ``Atlas.cached``), kept as bytes with its gzip and an ETag
+(webapp.http). The page learns each layer's URL with ``v=`` a version of those inputs
+(``layer_urls``, ``Atlas.version``; no layer is rendered to learn it): such a URL names one content
+for ever, so it is served with ``Cache-Control: immutable`` for a year and a repeat visit fetches
+nothing; a URL without the current ``v`` is revalidated (ETag, 304).
 
 What a layer depends on (its cache key and URL):
 
@@ -30,8 +31,6 @@ hundredth of a millimetre on a 1:1,000,000 map. A large imported network is draw
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -42,6 +41,8 @@ from flask import url_for
 
 from geo.params import Params
 from geo.versions import SHIPPED
+
+from .http import Body, render
 
 DIGITS = 4
 MAX_FEATURES = 5_000  # roads drawn one feature per edge up to this many edges
@@ -175,27 +176,12 @@ def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, ma
     return out.drop(columns=["edges", "vertices"]), {"simplified": tolerance, "omitted": omitted}
 
 
-_ROADS: OrderedDict = OrderedDict()  # id of a version's road table -> (the table, its layer): kept across data changes
-_ROADS_LOCK = threading.Lock()
-
-
 def roads(layers) -> dict:
     """Roads of every class (``class``); ``tip`` holds only the official index (KAZ01; never an internal
     id such as R_URA_TAS or LINK:...) and name as printed (Russian; none for a connector link): the page
     adds the class in its language and says the name is quoted as printed (app.js roadTip), so one
-    answer serves every language. A large imported version is limited (``limit_roads``,
-    seconds for a million edges: kept per road table, so a change of the statistics does not redo it)."""
-    key = id(layers.roads)
-    with _ROADS_LOCK:
-        hit = _ROADS.get(key)
-        if hit is not None and hit[0] is layers.roads:
-            return hit[1]
-    fc = _roads(layers.roads)
-    with _ROADS_LOCK:
-        _ROADS[key] = (layers.roads, fc)
-        while len(_ROADS) > 4:
-            _ROADS.popitem(last=False)
-    return fc
+    answer serves every language. A large imported version is limited (``limit_roads``)."""
+    return _roads(layers.roads)
 
 
 def _roads(table: gpd.GeoDataFrame) -> dict:
@@ -283,26 +269,29 @@ def build(name: str, svc, params: Params, t) -> dict:
         atlas = svc.results(params)
         return access(atlas, t, svc.metas) if name == "access" else catchments(atlas)
     layers = svc.pipeline.model(params.network).layers
-    if name == "roads":
-        return roads(layers)
+    if name == "roads":  # seconds for a million imported edges: kept across changes of the statistics
+        return svc.cache.get(("roads", params.network, svc.state()[1]), lambda: roads(layers))
     if name == "railways":
         return railways(layers, t)
     return corridors(layers, t)
 
 
-def rendered(name: str, svc, params: Params, t):
-    """The layer's bytes, gzip and ETag, rendered once per what it depends on (webapp.http.cached)."""
-    from .http import cached
+def rendered(name: str, svc, params: Params, t) -> Body:
+    """The layer's bytes, gzip and ETag, rendered once per what it depends on (``Atlas.cached``)."""
+    return svc.cached(cache_key(name, params, t.lang), lambda: render(
+        json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
+        "application/geo+json"))
 
-    return cached(cache_key(name, params, t.lang),
-                  lambda: json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
-                  "application/geo+json")
+
+def version(name: str, svc, params: Params, lang: str) -> str:
+    """The ``v`` of a layer's URL: a version of what its content depends on (``Atlas.version``)."""
+    return svc.version(*cache_key(name, params, lang))
 
 
 def layer_urls(svc, params: Params, t) -> dict:
-    """Each layer's URL with ``v`` = its ETag (a URL that names one content: cached for a year)."""
+    """Each layer's URL with ``v`` = ``version`` (a URL that names one content: cached for a year)."""
     return {name: url_for("api.layer", name=name, **query_of(name, params, t.lang),
-                          v=rendered(name, svc, params, t).etag) for name in LAYERS}
+                          v=version(name, svc, params, t.lang)) for name in LAYERS}
 
 
-__all__ = ["LAYERS", "DIGITS", "build", "layer_urls", "limit_roads", "rendered", "rounded"]
+__all__ = ["LAYERS", "DIGITS", "build", "layer_urls", "limit_roads", "rendered", "rounded", "version"]

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 from flask import render_template, url_for
 from markupsafe import Markup
 
-from .security import add_nonce
 from .serialize import category, colour
 
 if TYPE_CHECKING:
-    import folium  # imported where a map is built: start-up from the snapshot renders none (webapp.serve)
+    import folium  # imported where a map is built (about 0.3 s)
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 # Every line style of the map in one place: the map, the page's script (boot "lines") and the legend read it.
@@ -149,13 +148,14 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
         mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(d["style"]),
                                  tooltip=folium.Tooltip(d["tooltip"]))
         mk.add_to(towns)
-        markers[town["id"]] = mk.get_name()
+        markers[town["id"]] = mk
     fs = fullscreen_class()(position="topleft", title=t("full_screen"), title_cancel=t("exit_full_screen"))
     fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
     fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
-    registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
+    fix_names(m)
+    registry = {"map": m.get_name(), "markers": {tid: mk.get_name() for tid, mk in markers.items()}, "groups": {k: g.get_name() for k, g in groups.items()},
                 "control": control.get_name(), "towns": towns.get_name(), "bounds": [[south, west], [north, east]]}
     return m, registry
 
@@ -202,22 +202,37 @@ def oblasts_labelled(geojson: str, t) -> dict:
 
 
 VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.S)
+INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.S)  # a tag without src (Folium's header: L_NO_TOUCH)
 
 
-def render_parts(m: folium.Map, *, nonce: str | None = None) -> dict:
-    """Folium's header, map HTML and script, rendered for our template.
+def fix_names(m: folium.Map) -> None:
+    """Name every element of the map by its place in the tree (``map_0``, ``circle_marker_12``, ...)
+    instead of Folium's random ids: the same map renders the same bytes in every process, so a page
+    and its script (``render_parts``) may come from different workers and still fit together."""
+    stack, n = [m], 0
+    while stack:
+        element = stack.pop()
+        element._id = str(n)
+        n += 1
+        stack.extend(reversed(list(element._children.values())))
 
-    With ``nonce``, every ``<script>`` tag of the header carries it (the Content-Security-Policy
-    allows no inline script without it); the template wraps ``script`` in a nonced tag itself.
+
+def render_parts(m: folium.Map) -> dict:
+    """Folium's header, map HTML and script, rendered for our template (names fixed: ``fix_names``).
+
+    The header keeps its script and style links but no inline script (the Content-Security-Policy
+    runs only this app's own script files; Folium's sets two Leaflet flags to their defaults); the
+    script is served as a file of its own (``webapp.views``).
     """
+    fix_names(m)
     root = m.get_root()
     root.render()
     header = VIEWPORT.sub("", root.header.render())  # folium's forbids zooming (user-scalable=no); base.html has ours
-    return {"header": Markup(add_nonce(header, nonce) if nonce else header), "html": Markup(root.html.render()),
+    return {"header": Markup(INLINE_SCRIPT.sub("", header)), "html": Markup(root.html.render()),
             "script": Markup(root.script.render())}
 
 
-def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, oblasts: str | None = None,
+def small_route_map(town: dict, meta: dict, t, *, oblasts: str | None = None,
                     city: dict | None = None, style: dict | None = None) -> dict:
     """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
     the access link, and the town in its scenario's marker style."""
@@ -249,7 +264,7 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
     if len(pts) > 1:
         m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]],
                      padding=(30, 30))
-    parts = render_parts(m, nonce=nonce)
+    parts = render_parts(m)
     parts["attribution"] = ATTRIBUTION
     parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
         "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});"
