@@ -205,7 +205,7 @@ def test_content_security_policy_holds_and_the_map_works(page, server):
     page.goto(server + "/town/temirtau")
     assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 1
     assert page.evaluate("window.__csp") == [] and console == [] and page.errors == []
-    # and the policy is enforced: an injected inline script without the nonce does not run
+    # and the policy is enforced: an injected inline script does not run (script-src 'self')
     page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
         document.body.appendChild(s); }""")
     page.wait_for_function("() => window.__csp.length > 0", timeout=5000)
