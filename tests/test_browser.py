@@ -14,6 +14,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """One app and database for the browser tests of a module (a browser page is slow to set up)."""
+    from webapp import create_app
+
+    tmp = tmp_path_factory.mktemp("browser")
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'atlas.sqlite3'}",
+                       "SECRET_KEY": "test", "NETWORKS_ROOT": str(tmp / "networks")})
+
+
+@pytest.fixture(scope="module")
 def server(app):
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     th = threading.Thread(target=srv.serve_forever, daemon=True)

@@ -16,10 +16,10 @@ PAGES = ["/", "/town/temirtau", "/api/towns", "/api/openapi.json", "/vendor/leaf
          "/static/app.js", "/town/atlantis", "/api/towns/atlantis", "/api/recompute"]
 
 
-@pytest.fixture(scope="module")
-def sec_app(tmp_path_factory):
-    """An app and database of its own: imports here never leak into other modules' tests."""
-    return make_app(tmp_path_factory.mktemp("sec_db") / "atlas.sqlite3")
+@pytest.fixture()
+def sec_app(tmp_path):
+    """A new app and database for each test (flaskr): imports here never leak into other tests."""
+    return make_app(tmp_path / "atlas.sqlite3")
 
 
 class Editor:
@@ -46,9 +46,7 @@ class Editor:
 
 @pytest.fixture()
 def sc(sec_app):
-    c = Editor(sec_app.test_client())
-    yield c
-    sec_app.extensions["atlas"].rollback(1, editor="test cleanup")
+    return Editor(sec_app.test_client())
 
 
 def head(app) -> int:
@@ -269,9 +267,7 @@ def test_hostile_source_text_is_escaped_everywhere(sc):
 
 @pytest.fixture()
 def atlas(sec_app):
-    atlas = sec_app.extensions["atlas"]
-    yield atlas
-    atlas.rollback(1, editor="test cleanup")
+    return sec_app.extensions["atlas"]
 
 
 def completeness(result: dict, tid: str) -> str:
@@ -349,7 +345,6 @@ def test_parallel_deletes_and_imports_over_http(sec_app):
         th.join(60)
     assert codes == [200] * 12
     assert head(sec_app) == before + 12  # every call one revision, none lost
-    sec_app.extensions["atlas"].rollback(1, editor="test cleanup")
 
 
 # -- a corrupt stored database -------------------------------------------------------------------

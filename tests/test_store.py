@@ -37,16 +37,15 @@ def csv_bytes(*rows, header="town,year,source,mono_output_share,mono_employment_
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return make_app(tmp_path_factory.mktemp("store") / "atlas.sqlite3")
+@pytest.fixture()
+def app(tmp_path):
+    """A new app and database for each test (flaskr): what a test stores stays there."""
+    return make_app(tmp_path / "atlas.sqlite3")
 
 
 @pytest.fixture()
 def atlas(app):
-    atlas = app.extensions["atlas"]
-    yield atlas
-    atlas.rollback(1, editor="test cleanup")
+    return app.extensions["atlas"]
 
 
 def test_shipped_data_are_revision_one(app, root):
