@@ -34,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
+    from .i18n import LANGS, LANGUAGES
+
+    app.jinja_env.globals.update(langs=LANGS, language_names=LANGUAGES)  # a page's language switch
 
     from . import api, auth, certainty, cli, datapages, http, model, networks, openapi, security, views
 

@@ -28,6 +28,7 @@ from scoring.pipeline import Pipeline
 
 from .cache import DEFAULT_MB, Cache
 from .http import etag_of
+from .i18n import NAME_COLUMNS
 from .stats_io import ValueRow, read_values, screen
 from .store import Store
 
@@ -196,7 +197,7 @@ class Atlas:
         a planned road's ends before Apply."""
         out = {}
         for r in self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records"):
-            for c in ("name_en", "name_ru", "name_kk", "id"):
+            for c in (*NAME_COLUMNS, "id"):
                 if r.get(c):
                     out[str(r[c]).lower()] = [round(float(r["geometry"].y), 4), round(float(r["geometry"].x), 4)]
         return out
@@ -205,7 +206,7 @@ class Atlas:
     def places(self) -> list[str]:
         """Every town and large-city name in the three languages (planned-road suggestions)."""
         rows = self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records")
-        return sorted({r[c] for r in rows for c in ("name_en", "name_ru", "name_kk") if r[c]})
+        return sorted({r[c] for r in rows for c in NAME_COLUMNS if r[c]})
 
     @cached_property
     def official_areas(self) -> dict:

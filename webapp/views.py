@@ -14,7 +14,7 @@ from geo.params import load_specs, plannable_classes
 from .auth import current_editor
 from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
 from .layers import layer_urls, rounded
-from .i18n import LANGS, T, pick_lang
+from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
 from .mapview import HALO, LINES, TOURISM_STYLE, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
 from .security import clip
@@ -96,7 +96,7 @@ def popups_once(atlas: dict, svc, t, params) -> dict:
 
 
 # what the map page's script reads of each town (the API's full record is one request away)
-MAP_PROPERTIES = ("name_en", "name_ru", "name_kk", "colour", "category")
+MAP_PROPERTIES = (*NAME_COLUMNS, "colour", "category")
 MAP_AGGLOMERATION = ("nearest_large_city", "nearest_large_city_id", "road_km", "travel_min", "path",
                      "path_uses_planned")
 
@@ -178,7 +178,7 @@ def _index_page() -> tuple[str, str]:
              for tid, d in display_once(atlas, svc, t, params, query).items()}
     m, registry = build_map(atlas, svc, t, shown)
     boot = {"registry": registry, "collection": map_collection(collection(atlas, svc.metas, svc.method)),
-            "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(),
+            "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(), "name_columns": NAME_COLUMNS,
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
             "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},

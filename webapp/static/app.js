@@ -132,7 +132,7 @@
   function placeName(end) {
     if (Array.isArray(end)) return endText(end);
     const k = String(end).trim().toLowerCase();
-    const f = state.collection.features.find((x) => x.id === k || ["name_en", "name_ru", "name_kk"].some((n) => (x.properties[n] || "").toLowerCase() === k));
+    const f = state.collection.features.find((x) => x.id === k || boot.name_columns.some((n) => (x.properties[n] || "").toLowerCase() === k));
     if (f) return townName(f);
     const city = Object.entries(boot.city_names || {}).find(([en, local]) => en.toLowerCase() === k || String(local).toLowerCase() === k);
     return city ? city[1] : String(end);
