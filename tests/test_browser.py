@@ -281,13 +281,14 @@ def test_opening_view_whole_country_close_towns_apart_labels_and_legend(page, se
     assert "Temirtau" in page.eval_on_selector_all(".town-label", "ls => ls.map(l => l.textContent)")
     # a legend entry for every line style, drawn with the map's own styles; routes are not the roads' red
     lines = page.evaluate(f"{BOOT}.lines")
-    assert lines["route"]["color"] != lines["road_international"]["color"]
+    roads = page.evaluate(f"{BOOT}.layer_specs.roads.styles")  # a layer's styles: its registry entry
+    assert lines["route"]["color"] != roads["international"]["color"]
     legend = page.inner_text("#legend-lines")
     for label in ("Roads: international", "Roads: republican", "Roads: oblast", "Railway", "Large cities", "FUA catchments",
                   "Named corridors", "Route to the nearest large city", "Official agglomerations", "Planned roads"):
         assert label in legend or label in page.inner_text("#legend-markers"), label
     strokes = page.eval_on_selector_all("#legend-lines svg :is(line, rect)", "es => es.map(e => e.getAttribute('stroke'))")
-    assert lines["route"]["color"] in strokes and lines["road_international"]["color"] in strokes
+    assert lines["route"]["color"] in strokes and roads["international"]["color"] in strokes
     # insufficient data, undetermined and provisional are drawn differently, and the legend shows exactly that
     swatches = page.eval_on_selector_all("#legend-markers svg circle", "cs => cs.map(c => [c.getAttribute('r'), c.getAttribute('fill'), c.getAttribute('stroke-dasharray')])")
     assert len({tuple(s) for s in swatches}) == len(swatches)

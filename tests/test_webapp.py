@@ -441,3 +441,27 @@ def test_networks_numbers_in_the_page_format_and_compare_empty_state(client):
     assert "Пока есть только поставляемая сеть" in text and '/networks?lang=ru#network-upload' in page
     assert "(schematic network" not in text and "схематичная сеть" in text
     assert "при параметрах адреса" not in text
+
+
+def test_a_new_point_layer_is_one_registry_entry(app, monkeypatch):
+    """A layer added to webapp.layers.LAYERS (builder, groups, style, legend) is fetched, listed in the
+    layer control and the legend, and drawn by the page's script, with no other change to the code."""
+    from shapely.geometry import Point
+
+    from webapp import layers
+
+    style = {"radius": 4, "color": "#2c7fb8", "weight": 1, "fill": True, "fillColor": "#a6cee3", "fillOpacity": 1}
+    lakes = layers.Layer(lambda svc, params, t: layers.collection([layers.feature(Point(73.5, 46.8), {"tip": ["Lake"]})]),
+                         (layers.Group("lakes", "layers_tourism", False),), {"": style}, draw="points",
+                         legend=(("", "layers_tourism"),))
+    monkeypatch.setitem(layers.LAYERS, "lakes", lakes)
+    client = app.test_client()
+    html = client.get("/?lang=en").get_data(as_text=True)
+    boot = boot_of(html)
+    assert boot["layer_specs"]["lakes"] == {"groups": [{"key": "lakes", "label": "layers_tourism", "shown": False,
+                                                        "where": None}],
+                                            "styles": {"": style}, "style_by": "", "draw": "points", "tip": "lines"}
+    assert boot["registry"]["groups"]["lakes"] in map_script(client, html)  # its entry in the layer control
+    fc = client.get(boot["layers"]["lakes"]).get_json()
+    assert fc["features"][0]["geometry"]["coordinates"] == [73.5, 46.8] and fc["features"][0]["properties"]["tip"] == ["Lake"]
+    assert html.count('fill="#a6cee3"') == 1  # its legend swatch

@@ -13,9 +13,9 @@ from geo.params import load_specs, plannable_classes
 
 from .auth import current_editor
 from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
-from .layers import layer_urls, rounded
+from .layers import layer_urls, page_specs, rounded
 from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
-from .mapview import HALO, LINES, TOURISM_STYLE, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
+from .mapview import HALO, LINES, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
 from .model import get_atlas
 from .security import clip
 from .params import from_args, queries, without_version
@@ -182,7 +182,7 @@ def _index_page() -> tuple[str, str]:
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
             "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
-            "places": svc.place_points, "lines": LINES, "points": {"tourism": TOURISM_STYLE}, "halo": HALO,
+            "places": svc.place_points, "lines": LINES, "layer_specs": page_specs(), "halo": HALO,
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
                      "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
                      "popups": url_for("api.popups", **params.to_query(), lang=t.lang,
