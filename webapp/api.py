@@ -18,7 +18,7 @@ from .store import StoreError
 from .params import from_args, queries, without_version
 from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import collection, encode_checked, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
-from .http import render, respond, respond_versioned
+from .http import Body, render, respond, respond_versioned
 from .layers import LAYERS, layer_urls
 from .layers import rendered as rendered_layer
 from .layers import version as layer_version
@@ -51,7 +51,8 @@ def _payload_response(params, *, conditional: bool):
     def build() -> str:  # encoded once, without the cleaning copy when nothing needs cleaning
         return encode_checked(lambda: _payload(params, clean=False), lambda: _payload(params),
                               current_app.json.dumps) + "\n"
-    body = get_atlas().cached(("payload", params, lang), lambda: render(build(), "application/json"))
+    body = get_atlas().cached(("payload", params, lang),
+                              lambda: render(build(), "application/json"))
     return respond(body, conditional=conditional)
 
 
@@ -87,13 +88,14 @@ def _layer_params():
 
 @bp.get("/layers/<name>.geojson")
 def layer(name: str):
-    """One map layer as GeoJSON (webapp.layers): gzip, ETag; with ``v`` = its version cached for a year."""
+    """One map layer as GeoJSON (webapp.layers): gzip, ETag; with ``v`` = its version: a year."""
     if name not in LAYERS:
         abort(404, f"Layer '{clip(name, 60)}' does not exist; use one of: {', '.join(LAYERS)}.")
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
-    return respond_versioned(rendered_layer(name, svc, params, t), layer_version(name, svc, params, t.lang))
+    return respond_versioned(rendered_layer(name, svc, params, t),
+                             layer_version(name, svc, params, t.lang))
 
 
 @bp.get("/popups")
@@ -102,8 +104,10 @@ def popups():
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
-    body = svc.cached(("popups", params, t.lang), lambda: render(
-        current_app.json.dumps(popups_once(svc.results(params), svc, t, params)), "application/json"))
+    def build() -> Body:
+        shown = popups_once(svc.results(params), svc, t, params)
+        return render(current_app.json.dumps(shown), "application/json")
+    body = svc.cached(("popups", params, t.lang), build)
     return respond_versioned(body, svc.version("popups", params, t.lang))
 
 

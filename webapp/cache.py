@@ -1,11 +1,11 @@
 """The web app's one cache: a bounded, per-process map of results and rendered answers.
 
-Every key names what it holds and everything that holds depends on: (what, Params, language, ...,
-data revision, network stamp); see ``webapp.model.Atlas.cached``. A change of the stored data or of the
-network versions makes new keys, so nothing is invalidated: old entries are simply no longer asked
-for and fall out, least recently used first, when the cache is full. Two threads asking for one new key
-at once both build it (the second answer is kept). Nothing is written to disk; each server process
-(gunicorn worker) keeps its own.
+Every key names what it holds and everything that depends on: (what, Params, language, ...,
+data revision, network stamp); see ``webapp.model.Atlas.cached``. A change of the stored data or
+of the network versions makes new keys, so nothing is invalidated: old entries are no longer asked
+for and fall out, least recently used first, when the cache is full. Two threads asking for one
+new key at once both build it (the second answer is kept). Nothing is written to disk; each server
+process (gunicorn worker) keeps its own.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Cache:
 
     Parameters
     ----------
-    max_bytes : what the values may add up to; the oldest are dropped beyond it (the newest is kept).
+    max_bytes : what the values may add up to; the oldest are dropped beyond it (never the newest).
     """
 
     def __init__(self, max_bytes: int = DEFAULT_MB * 1024 * 1024) -> None:

@@ -2,8 +2,8 @@
 
 ``render(text, mimetype)`` makes a ``Body`` (kept in the one cache, ``webapp.cache``); ``respond``
 turns it into a response: gzip when the client accepts it, the ETag, and 304 for a matching
-``If-None-Match`` (werkzeug's ``make_conditional``). ``init_app`` registers an ``after_request`` hook
-that does the same for the other dynamic text answers (town API, exports, data pages).
+``If-None-Match`` (werkzeug's ``make_conditional``). ``init_app`` registers an ``after_request``
+hook that does the same for the other dynamic text answers (town API, exports, data pages).
 Pages carry no per-response value (the Content-Security-Policy is ``script-src 'self'``), so any
 cached body can be sent to anyone.
 """
@@ -54,8 +54,8 @@ def accepts_gzip() -> bool:
 
 
 def respond(body: Body, *, status: int = 200, conditional: bool = True) -> Response:
-    """A response for a rendered answer: gzip when accepted; with ``conditional``, its ETag and a 304
-    when the client has it."""
+    """A response for a rendered answer: gzip when accepted; with ``conditional``, its ETag and
+    a 304 when the client has it."""
     zipped = bool(body.gzipped) and accepts_gzip()
     resp = Response(body.gzipped if zipped else body.data, status=status, mimetype=body.mimetype)
     if zipped:
@@ -69,8 +69,8 @@ def respond(body: Body, *, status: int = 200, conditional: bool = True) -> Respo
 
 
 def respond_versioned(body: Body, version: str) -> Response:
-    """``respond`` for an answer whose URL may name its version (``v``): with this version it is kept
-    for a year, since that URL can never mean other content; otherwise revalidated on every use."""
+    """``respond`` for an answer whose URL may name its version (``v``): with this version it is
+    kept for a year, since that URL can never mean other content; else revalidated on every use."""
     resp = respond(body)
     resp.headers["Cache-Control"] = LONG_CACHE if request.args.get("v") == version else "no-cache"
     return resp

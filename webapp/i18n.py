@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-# The languages, declared once: code -> its own name, in the language switch's order. Everything else
+# The languages, declared once: code -> its own name, in the language switch's order. All else
 # follows: the pages' and the API's ``lang``, the towns' and cities' name columns (``name_<code>``).
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 LANGS = tuple(LANGUAGES)

@@ -223,7 +223,7 @@ def _network(svc, params: Params):
 
 
 def _roads_layer(svc, params: Params, t) -> dict:
-    """``roads`` of the version, kept across changes of the statistics (seconds for a million edges)."""
+    """``roads`` of the version, kept across changes of the statistics (1e6 edges: seconds)."""
     layers = _network(svc, params)
     return svc.cache.get(("roads", params.network, svc.state()[1]), lambda: roads(layers))
 
@@ -232,7 +232,7 @@ def _access_layer(svc, params: Params, t) -> dict:
     return access(svc.results(params), t, svc.metas)
 
 
-# -- the registry: one entry per layer the page fetches ------------------------------------------------
+# -- the registry: one entry per layer the page fetches -------------------------------------------
 
 @dataclass(frozen=True)
 class Group:
@@ -251,8 +251,8 @@ class Layer:
     page's script as ``draw`` ("lines": lines and polygons; "points": circle markers; "catchments":
     with the towns' data) in ``styles`` (Leaflet options; the feature's ``style_by`` property names
     one, else ""), with ``tip`` tooltips ("lines": the feature's own; "road": its class added), into
-    ``groups``, and listed in the legend as ``legend`` ((style, label) pairs). Its content depends on
-    the language, the network version or every parameter (``by_*``: its cache key and URL)."""
+    ``groups``, and listed in the legend as ``legend`` ((style, label) pairs). Its content depends
+    on the language, the network version or every parameter (``by_*``: its cache key and URL)."""
 
     build: Callable[[Any, Params, Any], dict]
     groups: tuple[Group, ...] = ()
@@ -267,8 +267,8 @@ class Layer:
 
     def page_spec(self) -> dict:
         """What the page's script reads of it (boot data ``layer_specs``)."""
-        return {"groups": [asdict(g) for g in self.groups], "styles": self.styles, "style_by": self.style_by,
-                "draw": self.draw, "tip": self.tip}
+        return {"groups": [asdict(g) for g in self.groups], "styles": self.styles,
+                "style_by": self.style_by, "draw": self.draw, "tip": self.tip}
 
 
 ROAD_LABELS = {"international": "layers_roads_int", "republican": "layers_roads_rep",
@@ -281,16 +281,19 @@ ROAD_STYLES = {"international": {"color": "#b2182b", "weight": 3},
 # In the layer control's order (bottom to top on the map).
 LAYERS = {
     "oblasts": Layer(lambda svc, params, t: oblasts(svc, t), (Group("oblasts", "layers_oblasts"),),
-                     {"": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1}},
+                     {"": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
+                           "fillOpacity": 1}},
                      by_lang=True),
     "roads": Layer(_roads_layer, tuple(Group(f"road_{c}", label, c != "link", ("class", c))
                                        for c, label in ROAD_LABELS.items()),
                    ROAD_STYLES, style_by="class", tip="road",
                    legend=tuple((c, label) for c, label in ROAD_LABELS.items()), by_network=True),
-    "railways": Layer(lambda svc, params, t: railways(_network(svc, params), t), (Group("rail", "layers_rail"),),
+    "railways": Layer(lambda svc, params, t: railways(_network(svc, params), t),
+                      (Group("rail", "layers_rail"),),
                       {"": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
                        "planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"}},
-                      style_by="status", legend=(("", "legend_rail"), ("planned", "legend_rail_planned")),
+                      style_by="status",
+                      legend=(("", "legend_rail"), ("planned", "legend_rail_planned")),
                       by_lang=True, by_network=True),
     "corridors": Layer(lambda svc, params, t: corridors(_network(svc, params), t),
                        (Group("corridors", "layers_corridors", False),),
@@ -299,15 +302,18 @@ LAYERS = {
     "access": Layer(_access_layer, (Group("access", "layers_access"),),
                     {"": {"color": "#555555", "weight": 1.5},
                      "true": {"color": "#555555", "weight": 2, "dashArray": "6 5"}},
-                    style_by="assumed", legend=(("", "legend_access"), ("true", "legend_access_assumed")),
+                    style_by="assumed",
+                    legend=(("", "legend_access"), ("true", "legend_access_assumed")),
                     by_lang=True, by_params=True),
-    "official": Layer(lambda svc, params, t: official(svc, t), (Group("official", "layers_official", False),),
-                      {"": {"color": "#4d9221", "weight": 1.5, "dashArray": "5 4", "fillColor": "#7fbc41",
-                            "fillOpacity": 0.15}},
+    "official": Layer(lambda svc, params, t: official(svc, t),
+                      (Group("official", "layers_official", False),),
+                      {"": {"color": "#4d9221", "weight": 1.5, "dashArray": "5 4",
+                            "fillColor": "#7fbc41", "fillOpacity": 0.15}},
                       legend=(("", "layers_official"),), by_lang=True),
-    "tourism": Layer(lambda svc, params, t: tourism(svc.layers, t), (Group("tourism", "layers_tourism", False),),
-                     {"": {"radius": 5, "color": "#1b7837", "weight": 2, "fill": True, "fillColor": "#a6dba0",
-                           "fillOpacity": 0.9}},
+    "tourism": Layer(lambda svc, params, t: tourism(svc.layers, t),
+                     (Group("tourism", "layers_tourism", False),),
+                     {"": {"radius": 5, "color": "#1b7837", "weight": 2, "fill": True,
+                           "fillColor": "#a6dba0", "fillOpacity": 0.9}},
                      draw="points", legend=(("", "layers_tourism"),), by_lang=True),
     "catchments": Layer(lambda svc, params, t: catchments(svc.results(params)), draw="catchments",
                         by_params=True),
@@ -357,9 +363,10 @@ def version(name: str, svc, params: Params, lang: str) -> str:
 
 
 def layer_urls(svc, params: Params, t) -> dict:
-    """Each layer's URL with ``v`` = ``version`` (a URL that names one content: cached for a year)."""
+    """Each layer's URL with ``v`` = ``version`` (a URL naming one content: cached for a year)."""
     return {name: url_for("api.layer", name=name, **query_of(name, params, t.lang),
                           v=version(name, svc, params, t.lang)) for name in LAYERS}
 
 
-__all__ = ["LAYERS", "DIGITS", "build", "layer_urls", "limit_roads", "rendered", "page_specs", "rounded", "version"]
+__all__ = ["LAYERS", "DIGITS", "Group", "Layer", "build", "layer_urls", "limit_roads", "page_specs",
+           "rendered", "rounded", "version"]

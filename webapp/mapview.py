@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 # The styles of what the page draws from its own data (the fetched layers' are in their registry
-# entries, webapp.layers.LAYERS): the map, the page's script (boot "lines") and the legend read them.
+# entries, webapp.layers.LAYERS): the map, the page's script (boot "lines") and the legend use them.
 LINES = {
     "route": {"color": "#2166ac", "weight": 3, "opacity": 0.85},  # not the international roads' red
     "route_planned": {"color": "#d01c8b", "weight": 3, "opacity": 0.85},
@@ -27,8 +27,8 @@ LINES = {
 CITY_STYLE = {"radius": 5, "color": "#000000", "weight": 2, "fill": True, "fillColor": "#ffffff", "fillOpacity": 1,
               "dashArray": None}
 HALO = {"color": "#d01c8b", "weight": 3, "gap": 4}  # a ring outside a changed town's marker (the fill is untouched)
-DATA_LEGEND = (("route", "layers_routes"), ("route_planned", "legend_route_planned"), ("planned", "layers_planned"),
-               ("fua", "layers_fua"))
+DATA_LEGEND = (("route", "layers_routes"), ("route_planned", "legend_route_planned"),
+               ("planned", "layers_planned"), ("fua", "layers_fua"))
 
 
 def vendor_assets() -> tuple[list, list]:
@@ -73,7 +73,7 @@ def legend(method, t) -> dict:
                 (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
                 (t("layers_cities"), CITY_STYLE)]
     lines = []
-    for layer in LAYERS.values():  # the fetched layers' entries, then what the page draws from its data
+    for layer in LAYERS.values():  # the fetched layers' entries, then what the page draws itself
         entries = [(t(label), layer.styles[style]) for style, label in layer.legend]
         (markers if layer.draw == "points" else lines).extend(entries)
     lines += [(t(label), LINES[key]) for key, label in DATA_LEGEND]
@@ -140,8 +140,10 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     fix_names(m)
-    registry = {"map": m.get_name(), "markers": {tid: mk.get_name() for tid, mk in markers.items()}, "groups": {k: g.get_name() for k, g in groups.items()},
-                "control": control.get_name(), "towns": towns.get_name(), "bounds": [[south, west], [north, east]]}
+    registry = {"map": m.get_name(), "markers": {tid: mk.get_name() for tid, mk in markers.items()},
+                "groups": {k: g.get_name() for k, g in groups.items()},
+                "control": control.get_name(), "towns": towns.get_name(),
+                "bounds": [[south, west], [north, east]]}
     return m, registry
 
 
@@ -187,7 +189,7 @@ def oblasts_labelled(geojson: str, t) -> dict:
 
 
 VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.S)
-INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.S)  # a tag without src (Folium's header: L_NO_TOUCH)
+INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.S)  # no src (Folium's header: L_NO_TOUCH)
 
 
 def fix_names(m: folium.Map) -> None:
@@ -228,7 +230,8 @@ def small_route_map(town: dict, meta: dict, t, *, oblasts: str | None = None,
     m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=False)
     m.default_js, m.default_css = js, css
     if oblasts:
-        folium.GeoJson(oblasts_labelled(oblasts, t), style_function=lambda f: LAYERS["oblasts"].styles[""],
+        folium.GeoJson(oblasts_labelled(oblasts, t),
+                       style_function=lambda f: LAYERS["oblasts"].styles[""],
                        tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(m)
     pts = [[float(meta["lat"]), float(meta["lon"])]]
     if a.get("path") and a.get("road_km") is not None:

@@ -1,11 +1,11 @@
 """The web app's service: the domain pipeline loaded once, results and rendered answers cached.
 
-The pipeline (scoring.pipeline) does the work; this module reads the statistical and curated inputs and
-the expert judgments from the store (webapp.store) and keeps what it computes and renders in the one
-cache (webapp.cache), keyed by what was asked and the stored state it was made from: the store's head
-revision (every import, edit, judgment and rollback, by any process, moves it) and the networks
-folder's stamp (a network version saved by any process). A change makes new keys; nothing is dropped
-by hand, and no answer computed before a change is served after it.
+The pipeline (scoring.pipeline) does the work; this module reads the statistical and curated
+inputs and the expert judgments from the store (webapp.store) and keeps what it computes and
+renders in the one cache (webapp.cache), keyed by what was asked and the stored state it was made
+from: the store's head revision (every import, edit, judgment and rollback, by any process, moves
+it) and the networks folder's stamp (a network version saved by any process). A change makes new
+keys; nothing is dropped by hand, and no answer computed before a change is served after it.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from .stats_io import ValueRow, read_values, screen
 from .store import Store
 
 COMPARE_ROLES = ("derived",)
-SAFE_METHODS = ("GET", "HEAD")  # requests that change nothing: the stored state is read once for them
+SAFE_METHODS = ("GET", "HEAD")  # requests that change nothing: the stored state read once for them
 log = logging.getLogger(__name__)
 V = TypeVar("V")
 
@@ -52,7 +52,8 @@ class Snapshot:
 class Atlas:
     """Validated parameters in, scored towns out (cached)."""
 
-    def __init__(self, data_dir=None, *, store: Store, cache_mb: int = DEFAULT_MB, networks_root=None):
+    def __init__(self, data_dir=None, *, store: Store, cache_mb: int = DEFAULT_MB,
+                 networks_root=None):
         self.pipeline = Pipeline(data_dir, networks_root=networks_root)
         self.spatial = self.pipeline.spatial
         self.method = self.pipeline.method
@@ -65,7 +66,7 @@ class Atlas:
         self.texts = load_data_texts(self.pipeline.sources.root)  # every shown data text, translated (i18n)
         self.cache = Cache(cache_mb * 1024 * 1024)
         self.default_params = default_params()
-        # part of every versioned URL (layers, popups, map scripts): a new start may draw differently
+        # in every versioned URL (layers, popups, map scripts): a new start may draw differently
         # (code or data files changed), so its URLs are new; gunicorn's forked workers share it
         self.build_id = secrets.token_hex(4)
         self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
@@ -96,18 +97,18 @@ class Atlas:
         return self.store.head(), self._networks_stamp()
 
     def cached(self, key: tuple, build: Callable[[], V]) -> V:
-        """``build()`` kept under ``key`` and the stored state (and the request's script root: URLs in
-        rendered answers start there)."""
+        """``build()`` kept under ``key`` and the stored state (and the request's script root: URLs
+        in rendered answers start there)."""
         root = request.script_root if has_request_context() else ""
         return self.cache.get((*key, root, *self.state()), build)
 
     def version(self, *key: Any) -> str:
-        """A short version for a URL naming what ``key`` selects at the stored state now: the same in
-        every worker of one start, new after a data change or a restart."""
+        """A short version for a URL naming what ``key`` selects at the stored state now: the same
+        in every worker of one start, new after a data change or a restart."""
         return etag_of(repr((key, self.state(), self.build_id)).encode())[:16]
 
     def snapshot(self) -> Snapshot:
-        """The stored data at the head revision now, screened for scoring (read once per revision)."""
+        """The stored data at the head revision now, screened for scoring (read once a revision)."""
         head = self.state()[0]
         return self.cache.get(("snapshot", head), lambda: self._read(head))
 
@@ -141,21 +142,23 @@ class Atlas:
         """A network version was saved: nothing to do (the networks stamp is in every key)."""
 
     def results(self, params: Params | None = None) -> dict:
-        """Params -> scored atlas with the changes from the defaults (cached per Params and state)."""
+        """Params -> scored atlas with the changes from the defaults (cached: Params and state)."""
         params = params or self.default_params
         head, stamp = self.state()
         return self._results(params, head, stamp)
 
     def _results(self, params: Params, head: int, stamp: int) -> dict:
         snap = self.cache.get(("snapshot", head), lambda: self._read(head))
-        return self.cache.get(("results", params, head, stamp), lambda: self._compute(params, snap, stamp))
+        return self.cache.get(("results", params, head, stamp),
+                              lambda: self._compute(params, snap, stamp))
 
     def _compute(self, params: Params, snap: Snapshot, stamp: int) -> dict:
         atlas = self.pipeline.run(params, statistics=snap.statistics, curated=snap.curated, experts=snap.experts)
         for town in atlas["towns"]:
             town["data_errors"] = snap.errors.get(town["id"], [])
         atlas["data_revision"] = snap.head
-        base = atlas if params == self.default_params else self._results(self.default_params, snap.head, stamp)
+        default = params == self.default_params
+        base = atlas if default else self._results(self.default_params, snap.head, stamp)
         atlas["changes"] = self._changes(base, atlas)
         return atlas
 

@@ -3,9 +3,9 @@
 gunicorn (the default on POSIX): the app is loaded once, its default result computed and its first
 page rendered, then ``WORKERS`` worker processes are forked, each answering with ``THREADS`` threads
 and caching for itself (webapp.cache). Worker processes run Python in parallel, which one process
-cannot (a new recompute is some 15-25 ms of CPU under the GIL). They share only the database (and the
-networks folder): every cached answer is keyed by the store's head revision and the networks folder's
-stamp, so a change made through one worker is seen by the others at their next request.
+cannot (a new recompute is some 15-25 ms of CPU under the GIL). They share only the database (and
+the networks folder): every cached answer is keyed by the store's head revision and the networks
+folder's stamp, so a change made through one worker is seen by the others at their next request.
 
 waitress (``SERVER=waitress``, or where gunicorn is not installed): one process, ``THREADS`` threads.
 
@@ -26,12 +26,12 @@ STARTED = time.perf_counter()
 
 
 def default_workers() -> int:
-    """One worker process per core, at least 2 (one busy recompute never stalls the rest), at most 4."""
+    """One worker process per core, at least 2 (a busy recompute stalls no other), at most 4."""
     return min(4, max(2, os.cpu_count() or 1))
 
 
 def default_threads(server: str = "waitress") -> int:
-    """gunicorn: 4 threads per worker; waitress: 4 per core (I/O and cached bytes dominate), at least 4."""
+    """gunicorn: 4 threads per worker; waitress: 4 per core (I/O and cached bytes dominate)."""
     return 4 if server == "gunicorn" else max(4, 4 * (os.cpu_count() or 1))
 
 
@@ -58,16 +58,18 @@ def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> N
     from gunicorn.app.base import BaseApplication
 
     def post_fork(_server, _worker):
-        app.extensions["store"].engine.dispose(close=False)  # no database connection shared across processes
+        app.extensions["store"].engine.dispose(close=False)  # no connection shared across processes
 
     class Server(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                               "worker_class": "gthread", "preload_app": True, "timeout": 120, "keepalive": 5,
-                               "graceful_timeout": 10, "post_fork": post_fork, "proc_name": "monotown-atlas",
-                               # no control socket: gunicorn 27 puts one per user ($HOME/.gunicorn/gunicorn.ctl),
-                               # which a second server on the machine would take over
-                               "control_socket_disable": True}.items():
+            settings = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                        "worker_class": "gthread", "preload_app": True, "timeout": 120,
+                        "keepalive": 5, "graceful_timeout": 10, "post_fork": post_fork,
+                        "proc_name": "monotown-atlas",
+                        # no control socket: gunicorn 27 puts one per user
+                        # ($HOME/.gunicorn/gunicorn.ctl), which a second server would take over
+                        "control_socket_disable": True}
+            for key, value in settings.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -87,8 +89,8 @@ def main() -> None:
     ready, cpu = time.perf_counter() - STARTED, time.process_time()
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
-        print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x {threads} threads; "
-              f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+        print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x "
+              f"{threads} threads; ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
         app.extensions["store"].engine.dispose()
         _gunicorn(app, host, port, workers, threads)
         return

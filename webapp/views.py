@@ -15,7 +15,8 @@ from .auth import current_editor
 from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
 from .layers import layer_urls, page_specs, rounded
 from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
-from .mapview import HALO, LINES, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
+from .mapview import (HALO, LINES, build_map, legend, marker_style, popup_html, render_parts,
+                      small_route_map, tooltip_text)
 from .model import get_atlas
 from .security import clip
 from .params import from_args, queries, without_version
@@ -124,13 +125,14 @@ def _page_key() -> tuple:
     try:
         return ("index", lang, from_args(without_version(request.args)))
     except ParamError:  # the query as sent, in its order (the messages follow it)
-        return ("index-invalid", lang, tuple(kv for kv in request.args.items(multi=True) if kv[0] != "v"))
+        raw = tuple(kv for kv in request.args.items(multi=True) if kv[0] != "v")
+        return ("index-invalid", lang, raw)
 
 
 def _page_and_script(key: tuple, build) -> tuple[Body, Body]:
-    """A page and its map's script (``build()`` gives both as text), kept for visitors; made afresh for
-    a signed-in editor, whose page carries their name and their session's CSRF token (never kept for,
-    or served to, anyone else)."""
+    """A page and its map's script (``build()`` gives both as text), kept for visitors; made afresh
+    for a signed-in editor, whose page carries their name and their session's CSRF token (never kept
+    for, or served to, anyone else)."""
     def make() -> tuple[Body, Body]:
         html, script = build()
         return render(html, "text/html"), render(script, "application/javascript")
@@ -178,7 +180,8 @@ def _index_page() -> tuple[str, str]:
              for tid, d in display_once(atlas, svc, t, params, query).items()}
     m, registry = build_map(atlas, svc, t, shown)
     boot = {"registry": registry, "collection": map_collection(collection(atlas, svc.metas, svc.method)),
-            "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(), "name_columns": NAME_COLUMNS,
+            "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(),
+            "name_columns": NAME_COLUMNS,
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
             "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
@@ -190,15 +193,16 @@ def _index_page() -> tuple[str, str]:
                      "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS}}}
     parts = render_parts(m)
     script_key = ("index", t.lang, params)
-    html = render_template("index.html", t=t, langs=LANGS, parts=parts, atlas=atlas, metas=svc.metas,
-                           method=svc.method, specs=specs, planned_classes=plannable_classes(),
+    html = render_template("index.html", t=t, langs=LANGS, parts=parts, atlas=atlas,
+                           metas=svc.metas, method=svc.method, specs=specs, planned_classes=plannable_classes(),
                            errors=localized_errors(errors, t, specs), query=query, legend=legend(svc.method, t),
                            towns=sorted_towns(atlas["towns"], svc.metas, t), exports=EXPORTS,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
                            uploaded_name=svc.uploaded_name, latest_revision=next(iter(svc.store.revisions()), None), data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
-                           lang_query=lang_query, preload=[*boot["layers"].values(), boot["urls"]["popups"]],
+                           lang_query=lang_query,
+                           preload=[*boot["layers"].values(), boot["urls"]["popups"]],
                            map_script=_script_url("views.index_script", script_key, params, t.lang))
     return html, str(parts["script"])
 
@@ -206,7 +210,7 @@ def _index_page() -> tuple[str, str]:
 @bp.get("/town/<tid>")
 def town(tid: str):
     """A town's page, rendered once per town, parameters and language (webapp.http)."""
-    return _page(("town", tid, *_page_key()), lambda: _town_page(tid))  # [1]: whether the query was valid
+    return _page(("town", tid, *_page_key()), lambda: _town_page(tid))  # [2]: a valid query?
 
 
 @bp.get("/town/<tid>/map.js")
@@ -231,13 +235,15 @@ def _town_page(tid: str) -> tuple[str, str]:
     nondefault = {k: v for k, v in params.changed().items()}
     from .datapages import published_distances  # local: the town page alone needs the validation table
     script_key = ("town", tid, "index", t.lang, params)
-    html = render_template("town.html", published=published_distances(svc, params, rec), t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
+    html = render_template("town.html", published=published_distances(svc, params, rec), t=t,
+                           town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
                            small=small, query=query, langs=LANGS, nondefault=nondefault,
                            default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
                            lang_query=lang_query,
-                           map_script=_script_url("views.town_script", script_key, params, t.lang, tid=tid))
+                           map_script=_script_url("views.town_script", script_key, params, t.lang,
+                                                  tid=tid))
     return html, str(small["script"])
 
 
@@ -277,7 +283,8 @@ def vendor(path: str):
     if target is None or not Path(target).is_file():
         abort(404, clip(f"'{path}' is not a file of a served package."))
     # scripts and styles: kept as bytes with their gzip (leaflet.js: 148 KB, 43 KB gzipped) and an ETag
-    resp = respond(get_atlas().cache.get(("vendor", path), lambda: render(Path(target).read_bytes(), kind)))
+    body = get_atlas().cache.get(("vendor", path), lambda: render(Path(target).read_bytes(), kind))
+    resp = respond(body)
     resp.headers["Cache-Control"] = "public, max-age=86400"
     return resp
 
