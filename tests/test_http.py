@@ -156,3 +156,20 @@ def test_layer_answers_are_gzipped_and_kept_for_a_year_only_when_versioned(clien
     unversioned = url.split("&v=")[0]
     again = client.get(unversioned, headers={"If-None-Match": r.headers["ETag"]})
     assert again.status_code == 304 and again.headers["Cache-Control"] == "no-cache"
+
+
+def test_start_up_renders_the_first_page_once_and_writes_no_file(tmp_path, monkeypatch):
+    """webapp.serve.warm: the default result and the first page made before listening (gunicorn's
+    workers inherit them), kept in memory only: no file beside the database."""
+    from test_store import make_app
+    from webapp import serve
+
+    app = make_app(tmp_path / "atlas.sqlite3")
+    before = {p.name for p in tmp_path.rglob("*")}
+    serve.warm(app)
+    assert {p.name for p in tmp_path.rglob("*")} - before <= {"atlas.sqlite3-journal"}
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("computed again")
+    monkeypatch.setattr(app.extensions["atlas"].pipeline, "run", no_run)
+    assert app.test_client().get("/?lang=en").status_code == 200
