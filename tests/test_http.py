@@ -173,3 +173,23 @@ def test_start_up_renders_the_first_page_once_and_writes_no_file(tmp_path, monke
         raise AssertionError("computed again")
     monkeypatch.setattr(app.extensions["atlas"].pipeline, "run", no_run)
     assert app.test_client().get("/?lang=en").status_code == 200
+
+
+def test_a_change_through_one_worker_is_served_by_the_other(tmp_path):
+    """Workers share only the database: each caches for itself, keyed by the head revision, so an
+    import through one is in the other's next answer (two apps on one database stand for two
+    gunicorn workers)."""
+    from test_store import make_app, sign_in
+
+    one, two = make_app(tmp_path / "atlas.sqlite3"), make_app(tmp_path / "atlas.sqlite3")
+    reader, editor = two.test_client(), one.test_client()
+
+    def rudny() -> str:
+        towns = reader.get("/api/towns").get_json()["features"]
+        return next(f for f in towns if f["id"] == "rudny")["properties"]["scenario"]["completeness"]
+    assert rudny() == "2/6" and rudny() == "2/6"  # the second from the reader's cache
+    token = sign_in(editor)
+    csv = "town,source,year,mono_output_share,mono_employment_share\nRudny,Akimat,2023,70,30\n"
+    r = editor.post("/api/statistics", data=csv, content_type="text/csv", headers={"X-CSRF-Token": token})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert rudny() == "3/6"
