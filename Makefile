@@ -5,9 +5,15 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 
-.PHONY: install bytecode browser run test build-data benchmark clean
+.PHONY: install system bytecode browser postgresql run test build-data benchmark clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: system $(VENV)/.installed node_modules/.installed
+
+# Debian's packages the app runs with: pango for WeasyPrint (the briefs as PDF) and nginx, which
+# make run puts in front of gunicorn so that slow clients hold no app thread (webapp/proxy.py).
+system:
+	@(ldconfig -p | grep -q libpangoft2-1.0 && command -v nginx >/dev/null) || \
+	  (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 nginx-light)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +44,13 @@ run: install bytecode
 bytecode: install
 	$(PY) -m compileall -q webapp geo scoring
 
-test: install browser
+# Debian's PostgreSQL server programs: the store's tests start a throw-away server of their own
+# (tests/pg.py: initdb in a temporary folder, run as the postgres user, a unix socket; removed after).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq postgresql)
+
+test: install browser postgresql
 	$(PY) -m pytest
 
 build-data: install

@@ -71,11 +71,14 @@ def _validate(as_json: bool) -> int:
     for r in results:
         km = "-" if r["derived_km"] is None else f"{r['derived_km']:.0f}"
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        used = f" (figure used as the length of {r['input_link']})" if r.get("input_link") else ""
         print(f"{r['town']:12} {r['city']:12} {km:>10} {r['published_km']:>9g} {ratio:>6}  {r['measure']:17} "
-              f"{str(r['nearest_derived']):18} {r['verdict']}")
+              f"{str(r['nearest_derived']):18} {r['verdict']}{used}")
     print(f"\n{summ['within_15pct']} of {summ['judged']} judged rows within 15 %; median error "
           f"{summ['median_error']:.1%}; worst {summ['worst']['town']} ({summ['worst']['ratio']:.2f}); nearest city as "
           f"published for {summ['nearest_as_published']} of {summ['nearest_named']}")
+    print(f"without the rows whose figure is a link's length: "
+          f"{summ['within_15pct_independent']} of {summ['judged_independent']} within 15 %")
     return 0
 
 

@@ -5,6 +5,16 @@ each row with its source, add waypoints, whole roads and railways drawn through 
 vertices inserted into existing lines (``*_edits.csv``), and published section lengths
 (``road_lengths.csv``): a section with a published length gets ``km_factor`` = published km /
 geodesic km of its straight segments, used instead of the class's detour factor.
+
+A published road distance between two named places is itself a source for a link of that length
+(``published_distances.csv``), even when the road's name, index and route are unknown: the link
+is drawn straight between the two waypoints (geometry assumed), its ``km_factor`` makes its road
+km the published figure, and its ``basis`` is ``published_distance`` (length from a published
+road distance; route not sourced).
+
+A railway whose end station cannot be placed from a source (``railways_placed.csv``) is drawn
+from its sourced station for its published length toward its published direction (a named
+place): its ``basis`` is ``placed_end``; only its first vertex (the station) is sourced.
 """
 from __future__ import annotations
 
@@ -14,9 +24,11 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
-from .layers import geodesic_km
+from .layers import GEOD, geodesic_km
 
 ADDITIONS = Path("network") / "additions"
+PUBLISHED = "published_distance"  # ``basis`` of a link whose length is a published road distance
+PLACED = "placed_end"  # ``basis`` of a railway whose far end is placed from length and direction
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -94,3 +106,58 @@ def _vertex(coords: list, name: str, points: Points, road_id: str) -> int:
 
 def line(coords: list) -> LineString:
     return LineString(coords)
+
+
+def published_links(table: pd.DataFrame, points: Points) -> list[dict]:
+    """One straight link per published road distance (published_distances.csv rows).
+
+    Returns dicts with road_id, class, name_ru, coords, km_factor, published_km and source.
+    ``km_factor`` = published km / geodesic km of the straight line, at least 1: a published figure
+    shorter than the straight line between the two places (measured from a city's edge, or rounded)
+    cannot be a road length between them, so the link gets the straight line's length, the least a
+    road can have, and keeps the published figure beside it. Raises ValueError naming the row when
+    a length is not a positive number.
+    """
+    out = []
+    for _, r in table.iterrows():
+        km = _positive_km(r["length_km"], f"published_distances.csv: {r['link_id']}")
+        coords = [points.coords(r["from_point"]), points.coords(r["to_point"])]
+        geo = float(geodesic_km(*coords[0], *coords[1]))
+        out.append({"road_id": r["link_id"], "class": r["class"], "coords": coords,
+                    "km_factor": max(km / geo, 1.0), "published_km": km,
+                    "name_ru": f"{r['from_point']} – {r['to_point']}",
+                    "source": r["source_url"].split(" ; ")[0]})
+    return out
+
+
+def placed_railways(table: pd.DataFrame, points: Points) -> list[dict]:
+    """One straight railway per row: from its sourced station, ``length_km`` toward the named place.
+
+    Raises ValueError naming the row when a length is not a positive number or the place toward
+    which the line runs is the station itself.
+    """
+    out = []
+    for _, r in table.iterrows():
+        where = f"railways_placed.csv: {r['line_id']}"
+        km = _positive_km(r["length_km"], where)
+        start = points.coords(r["from_station"], station=True)
+        toward = points.coords(r["toward"])
+        if geodesic_km(*start, *toward) <= 0:
+            raise ValueError(f"{where}: 'toward' is the station itself: no direction")
+        bearing, _, _ = GEOD.inv(*start, *toward)
+        lon, lat, _ = GEOD.fwd(*start, bearing, km * 1000.0)
+        out.append({"line_id": r["line_id"], "name": r["line_name"],
+                    "coords": [start, (float(lon), float(lat))],
+                    "source": r["source_url"].split(" ; ")[0]})
+    return out
+
+
+def _positive_km(value: str, where: str) -> float:
+    """A table's km field as a positive float, else ValueError naming the row and the field."""
+    try:
+        km = float(value)
+    except ValueError:
+        km = float("nan")
+    if not np.isfinite(km) or km <= 0:
+        raise ValueError(f"{where}: length_km must be a positive number of km, got {value!r}")
+    return km

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from functools import cached_property
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -16,12 +17,13 @@ import pandas as pd
 
 from ._errors import ParamError
 from .catchments import fua_catchments
+from .additions import PUBLISHED
 from .junctions import Lines
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import Network, build_imported, build_network
 from .params import Params, PlannedRoad
 from .places import PlaceIndex
-from .results import AccessLink, Derivation, Flag, PlannedEdge, TownAccess
+from .results import AccessLink, Derivation, Flag, PlannedEdge, PublishedLink, TownAccess
 from .official import Official
 from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
 from .tourism import Sites
@@ -292,10 +294,13 @@ class SpatialModel:
         fua_flag = self._fua_flag(params, fua_city, float(minutes), access, n_sel)
         near_flag = self._near_flag(params, city, float(road_km), access, n_sel)
         way, speeds = _network_notes(net, params)
+        published = self._published_on(net, path)
+        said = _published_note(published)
         return TownAccess(
             town_id=tid, town=self.town_names[ti],
             in_fua=Flag(fua_flag.value, fua_flag.reason + way + speeds + own),
-            near_large_city=Flag(near_flag.value, near_flag.reason + way + own),
+            near_large_city=Flag(near_flag.value, near_flag.reason + said + way + own),
+            route_published=published,
             corridor_junction=junction, nearest_city_id=city,
             nearest_city=self.city_names[city] if city else None,
             road_km=round(float(road_km), 3) if ok_near else None, fua_city_id=fua_city,
@@ -337,6 +342,31 @@ class SpatialModel:
         d = geodesic_km(t.geometry.x.values[:, None], t.geometry.y.values[:, None],
                         c.geometry.x.values[None, :], c.geometry.y.values[None, :])
         return {t["id"].iloc[i]: c["id"].iloc[int(np.argmin(d[i]))] for i in range(len(t)) if d[i].min() < OWN_CITY_KM}
+
+    def _published_on(self, net: Network, path: list[int]) -> tuple[PublishedLink, ...]:
+        """The links of published length on a route (node sequence), in route order, km per link."""
+        pairs = net.published_pairs
+        if not pairs:
+            return ()
+        km: dict[str, float] = {}
+        for a, b in zip(path[:-1], path[1:]):
+            e = pairs.get(frozenset((a, b)))
+            if e is not None:
+                road = str(net.road[e])
+                km[road] = km.get(road, 0.0) + float(net.km[e] * net.factor[e])
+        unknown = {"name": "", "published_km": float("nan"), "source": ""}
+        return tuple(PublishedLink(id=r, km=round(k, 3), **self.published.get(r, unknown))
+                     for r, k in km.items())
+
+    @cached_property
+    def published(self) -> dict:
+        """road id -> name, published km and source of each link of published length."""
+        roads = self.layers.roads
+        if "basis" not in roads.columns:
+            return {}
+        pub = roads[roads["basis"] == PUBLISHED]
+        return {r: {"name": n, "published_km": float(k), "source": s}
+                for r, n, k, s in zip(pub["road_id"], pub["name_ru"], pub["pub_km"], pub["source"])}
 
     @staticmethod
     def _access_geojson(net: Network) -> dict:
@@ -393,6 +423,19 @@ def _network_notes(net: Network, params: Params) -> tuple[str, str]:
 def _access(a: dict) -> AccessLink:
     return AccessLink(km=float(a["km"]), assumed=bool(a["assumed"]), sourced=bool(a["sourced"]), note=a["note"],
                       coords=tuple((float(p[0]), float(p[1])) for p in a["coords"]))
+
+
+def _published_note(links: tuple[PublishedLink, ...]) -> str:
+    """What a route through links of published length adds to the road-distance reason."""
+    if not links:
+        return ""
+    def one(x: PublishedLink) -> str:
+        if x.published_km < x.km - 0.5:  # below the straight line: the straight line's length used
+            return (f"{x.name} {x.km:.0f} km, the straight line (published {x.published_km:g} km, "
+                    f"shorter than the straight line between the two places) ({x.source})")
+        return f"{x.name} {x.published_km:g} km ({x.source})"
+    said = ", ".join(one(x) for x in links)
+    return f"; length from a published road distance, route not sourced: {said}"
 
 
 def _assumed(access: AccessLink) -> str:

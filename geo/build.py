@@ -30,6 +30,8 @@ OBLAST_SIMPLIFY_DEG = 0.005  # about 0.5 km: keeps the page light; boundaries ar
 SHP_NAMES = {"population": "pop", "population_year": "pop_year", "main_industry": "industry",
              "population_source": "pop_source", "designation": "designat"}  # shapefile field names have at most 10 characters
 NETWORK_FILES = ("roads.csv", "railways.csv", "corridors.csv", "inferred_links.csv")
+PUBLISHED_FILE = "published_distances.csv"  # in sources/network/additions/, copied to network/
+PLACED_FILE = "railways_placed.csv"  # in sources/network/additions/, copied to network/
 
 
 def slug(name: str) -> str:
@@ -142,7 +144,7 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
             rows.append({"road_id": rid, "index": r["index"], "old_index": r["old_index"], "class": r["class"],
                          "name_ru": r["name_ru"], "corridors": " ; ".join(member.get(rid, [])),
                          "source": r["source_url"].split(" ; ")[0], "km_factor": factor, "len_source": src,
-                         "geometry": additions.line(part)})
+                         "basis": "", "pub_km": float("nan"), "geometry": additions.line(part)})
     for f in gj["features"]:
         rid = f["properties"]["road_id"]
         if f["properties"]["class"] == "INFERRED_link":
@@ -155,6 +157,14 @@ def build_roads(sources: Path, corridors: pd.DataFrame) -> gpd.GeoDataFrame:
         add(rid, roads.loc[rid], coords)
     for _, r in added.iterrows():
         add(r["road_id"], r, additions.drawn(r["route_points"], pts, station=False))
+    links = additions.published_links(read_csv(sources / additions.ADDITIONS / PUBLISHED_FILE), pts)
+    for link in links:
+        rows.append({"road_id": link["road_id"], "index": "", "old_index": "",
+                     "class": link["class"], "name_ru": link["name_ru"], "corridors": "",
+                     "source": link["source"], "km_factor": link["km_factor"],
+                     "len_source": link["source"], "basis": additions.PUBLISHED,
+                     "pub_km": link["published_km"],
+                     "geometry": additions.line(link["coords"])})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
@@ -172,11 +182,17 @@ def build_railways(sources: Path) -> gpd.GeoDataFrame:
         coords = additions.insert_vertices(f["geometry"]["coordinates"], edits[edits["line_id"] == lid], pts,
                                            station=True, line=lid)
         rows.append({"line_id": lid, "name": name, "status": "planned" if "[PLANNED]" in name else "operating",
-                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "geometry": additions.line(coords)})
+                     "source": rail.loc[lid, "source_url"].split(" ; ")[0], "basis": "",
+                     "geometry": additions.line(coords)})
     for _, r in added.iterrows():
         rows.append({"line_id": r["line_id"], "name": r["line_name"], "status": "operating",
-                     "source": r["source_url"].split(" ; ")[0],
+                     "source": r["source_url"].split(" ; ")[0], "basis": "",
                      "geometry": additions.line(additions.drawn(r["stations"], pts, station=True))})
+    placed = additions.placed_railways(read_csv(sources / additions.ADDITIONS / PLACED_FILE), pts)
+    for line in placed:
+        rows.append({"line_id": line["line_id"], "name": line["name"], "status": "operating",
+                     "source": line["source"], "basis": additions.PLACED,
+                     "geometry": additions.line(line["coords"])})
     return gpd.GeoDataFrame(rows, crs=WGS84)
 
 
@@ -236,6 +252,8 @@ def build(sources: Path = DEFAULT_SOURCES, out: Path = DEFAULT_OUT) -> dict:
     for name in NETWORK_FILES:
         shutil.copyfile(sources / "network" / name, out / "network" / name)
     additions.waypoints(sources).to_csv(out / "network" / "waypoints.csv", index=False, lineterminator="\n")
+    for name in (PUBLISHED_FILE, PLACED_FILE):
+        shutil.copyfile(sources / additions.ADDITIONS / name, out / "network" / name)
     shutil.copyfile(sources / "agglomerations.csv", out / "agglomerations.csv")
     tourism = build_tourism(sources)
     tourism.to_csv(out / "tourism_sites.csv", index=False, lineterminator="\n")

@@ -5,6 +5,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString
 
+from .additions import PLACED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
 from .params import Params, load_road_classes
 from .results import Flag, LineHit, PlannedEdge
@@ -36,6 +37,7 @@ class Lines:
                 if c in major]
         rows += [(i, "railway", f"railway {n}", "", g)
                  for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values) if st == "operating"]
+        placed = set(rw.loc[rw["basis"] == PLACED, "line_id"]) if "basis" in rw.columns else set()
         rows += [(i, "corridor", f"corridor {n}", "", g)
                  for i, n, pl, r, g in zip(co["corr_id"], co["name"], co["planned"], co["roads"], co.geometry.values)
                  if pl == "no" and not r]
@@ -47,7 +49,10 @@ class Lines:
         self.geoms = [r[4] for r in rows]
         towns = layers.towns.geometry.values
         self.town_points = np.column_stack([shapely.get_x(towns), shapely.get_y(towns)])
-        self.dist = line_distances_km(self.town_points, self.geoms)
+        # a railway whose far end is placed (not sourced) is measured at its sourced station only
+        measured = [shapely.get_point(g, 0) if i in placed else g
+                    for i, g in zip(self.ids, self.geoms)]
+        self.dist = line_distances_km(self.town_points, measured)
 
     def identity(self, j: int, group: bool) -> str:
         if group and self.corridors[j]:
@@ -78,14 +83,18 @@ class Lines:
 
 
 def _merge_sections(rows: list[tuple]) -> list[tuple]:
-    """One line per id: a road split into sections (published lengths) is one line, its parts united."""
-    merged: dict[str, list] = {}
+    """One line per id: a road split into sections (published lengths) is one line, parts united.
+
+    The pieces are grouped by id first and united once per id (``shapely.union_all``), in time
+    linear in the pieces; an id with one piece keeps its geometry as it is. First-seen id order.
+    """
+    pieces: dict[str, list] = {}
+    first: dict[str, tuple] = {}
     for r in rows:
-        if r[0] in merged:
-            merged[r[0]][4] = shapely.union(merged[r[0]][4], r[4])
-        else:
-            merged[r[0]] = list(r)
-    return [tuple(v) for v in merged.values()]
+        pieces.setdefault(r[0], []).append(r[4])
+        first.setdefault(r[0], r)
+    return [r if len(pieces[i]) == 1 else (*r[:4], shapely.union_all(pieces[i]))
+            for i, r in first.items()]
 
 
 def _flag(hits: list[LineHit], params: Params) -> Flag:

@@ -40,12 +40,17 @@ from ._osm import (DEFAULT_HIGHWAYS, load_highway_classes, normalise_ref, parse_
 from .layers import DISPLAY_CRS, TO_LCC, geodesic_km
 from .params import VERSION_NAME
 
-__all__ = ["ImportedNetwork", "NetworkImportError", "import_network", "save_version", "load_version",
+__all__ = ["ImportedNetwork", "NetworkImportError", "import_network", "save_version", "load_version", "delete_version",
            "list_versions", "snap_points", "import_network_main", "networks_main", "DEFAULT_ROOT"]
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "instance" / "networks"
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
-LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml")
+# A line layer is opened only as the format its suffix names: the file's first bytes must be that format's
+# signature, so GDAL cannot pick another driver from the content (a VRT, a CSV, a remote /vsicurl/ source).
+# XML formats (GML, KML) are not accepted: their content cannot be told from a VRT's by a signature.
+LAYER_SIGNATURES = {".shp": (b"\x00\x00\x27\x0a",), ".gpkg": (b"SQLite format 3\x00",),
+                    ".geojson": (b"{",), ".json": (b"{",), ".fgb": (b"fgb\x03",)}
+LINE_SUFFIXES = tuple(LAYER_SIGNATURES)
 LINE_COLUMNS = ("class", "ref", "speed", "oneway")
 FORMAT_VERSION = 2  # 2: posted maxspeed parts and the edges' geometry
 OPTIONAL_ARRAYS = ("posted_km", "posted_min", "geom_offsets", "geom_lon", "geom_lat", "geom_km", "geom_maxspeed")
@@ -156,7 +161,20 @@ def _read_osm_file(path: Path, highways: dict, progress) -> tuple[RawWays, gpd.G
                                  "corrupt or truncated: download the extract again and check its checksum") from exc
 
 
+def _check_signature(path: Path) -> None:
+    """The file starts with the signature of the format its suffix names (JSON: after spaces or a BOM)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.startswith(LAYER_SIGNATURES[suffix]):
+        raise NetworkImportError(f"{path.name} is not a {suffix} file: its content is another format; save the "
+                                 f"layer as {suffix} (or GeoPackage) and import it again")
+
+
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
+    _check_signature(path)
     try:
         gdf = gpd.read_file(path, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
@@ -226,6 +244,9 @@ def _read_lines_file(path: Path, columns: dict, table: dict,
         found = ", ".join(f"{k} x{v}" for k, v in kinds.items()) or "no geometries"
         raise NetworkImportError(f"{path.name} has no roads: no line geometries ({found})")
     gdf = gdf.to_crs(DISPLAY_CRS).explode(index_parts=False).reset_index(drop=True)
+    with np.errstate(all="ignore"):  # a vertex at 1e308 projects to inf or nan: refused next
+        xy = shapely.get_coordinates(gdf.geometry.values)
+    _check_coordinates(xy[:, 0], xy[:, 1], path.name)
     raw, counts = _lines_to_raw(gdf, columns, table, default_class)
     counts.update({"features": n_all, "features_not_lines": int(n_all - sum(kinds.get(k, 0) for k in
                                                                              ("LineString", "MultiLineString")))})
@@ -241,6 +262,29 @@ def _segment_attr(raw: RawWays, way: np.ndarray) -> np.ndarray:
     """One integer per segment from the class, ref and direction of its way."""
     n_cls = max(len(raw.cls_names), 1)
     return (raw.ref[way].astype(np.int64) * n_cls + raw.cls[way]) * 2 + raw.oneway[way]
+
+
+def _check_coordinates(lon: np.ndarray, lat: np.ndarray, name: str, *, missing_ok: bool = False) -> None:
+    """Every vertex finite, longitude in [-180, 180] and latitude in [-90, 90] (EPSG:4326).
+
+    ``missing_ok``: NaN marks a vertex without a location (an OSM extract's missing node; dropped later).
+    """
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    if missing_ok:
+        ok |= np.isnan(lon) & np.isnan(lat)
+    bad = ~ok
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise NetworkImportError(f"{name}: {int(bad.sum())} vertex/vertices outside longitude -180..180, latitude "
+                                 f"-90..90 or not finite (first: {float(lon[i])}, {float(lat[i])}); check the layer's CRS")
+
+
+def _check_lengths(arrays: dict, name: str) -> None:
+    """Every edge's km and minutes finite and not negative."""
+    for key in ("km", "minutes"):
+        x = np.asarray(arrays[key], dtype=float)
+        if not (np.isfinite(x) & (x >= 0)).all():
+            raise NetworkImportError(f"{name}: an edge's {key} is not a finite, non-negative number")
 
 
 def _build(raw: RawWays, name: str) -> tuple[dict, dict]:
@@ -330,8 +374,8 @@ def import_network(path: str | Path, *, highways: Iterable[str] | None = None, c
     """
     t0, path = time.perf_counter(), Path(path)
     table = table or load_highway_classes()
-    if not path.is_file():
-        raise NetworkImportError(f"{path}: no such file")
+    if path.is_symlink() or not path.is_file():  # a local regular file: never a GDAL /vsi...: path
+        raise NetworkImportError(f"{path.name}: no such file")
     if path.stat().st_size == 0:
         raise NetworkImportError(f"{path.name} is empty (0 bytes): the download or copy did not complete")
     kind = _kind(path)
@@ -341,8 +385,10 @@ def import_network(path: str | Path, *, highways: Iterable[str] | None = None, c
     else:
         rows = {}
         raw, rail, counts = _read_lines_file(path, dict(columns or {}), table, default_class)
+    _check_coordinates(raw.lon, raw.lat, path.name, missing_ok=True)  # OSM: NaN = a node not in the extract
     arrays, topo = _build(raw, path.name)
-    report = {"source": str(path.resolve()), "file": path.name, "kind": kind, "bytes": path.stat().st_size,
+    _check_lengths(arrays, path.name)
+    report = {"source": path.name, "file": path.name, "kind": kind, "bytes": path.stat().st_size,
               "sha256": _sha256(path), "imported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "highways": sorted(rows), "columns": dict(columns or {}) if kind == "lines" else {},
               "read": counts, **topo, "railways": int(len(rail)), "seconds": round(time.perf_counter() - t0, 3),
@@ -414,6 +460,8 @@ def load_version(name: str, root: str | Path = DEFAULT_ROOT) -> ImportedNetwork:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     with np.load(folder / "network.npz", allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
+    _check_coordinates(a["lon"], a["lat"], f"network version '{name}'")  # saved before these checks
+    _check_lengths(a, f"network version '{name}'")
     rail_file = folder / "railways.gpkg"
     rail = (gpd.read_file(rail_file, engine="pyogrio") if rail_file.exists()
             else gpd.GeoDataFrame({"osm_id": []}, geometry=[], crs=DISPLAY_CRS))
@@ -422,6 +470,23 @@ def load_version(name: str, root: str | Path = DEFAULT_ROOT) -> ImportedNetwork:
                            cls=a["cls_names"].astype(object)[a["cls_code"]],
                            road=a["road_names"].astype(object)[a["road_code"]], railways=rail, report=meta["report"],
                            **{k: a[k] for k in OPTIONAL_ARRAYS if k in a})
+
+
+def delete_version(name: str, root: str | Path = DEFAULT_ROOT) -> None:
+    """Remove the saved version ``name`` (renamed away first, so a reader never sees half of it).
+
+    Raises
+    ------
+    NetworkImportError
+        A bad name, or no such version.
+    """
+    _check_name(name)
+    folder = Path(root) / name
+    if not (folder / "meta.json").is_file():
+        raise NetworkImportError(f"no network version '{name}'")
+    gone = Path(root) / f".deleted-{name}-{uuid.uuid4().hex[:8]}"
+    os.rename(folder, gone)
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def list_versions(root: str | Path = DEFAULT_ROOT) -> list[dict]:

@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import Point
 
+from .additions import PUBLISHED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
 
 KEY_DIGITS = 5  # vertices equal to 1e-5 degree (about 1 m) are the same node
@@ -29,7 +30,7 @@ class Network:
     km: np.ndarray  # geodesic km of the straight edge
     cls: np.ndarray  # road class per edge
     road: np.ndarray  # road id (or access link id) per edge
-    assumed: np.ndarray  # bool: an assumed access link
+    assumed: np.ndarray  # bool: an assumed access link, or a straight link of published length
     factor: np.ndarray  # road km per geodesic km where a published section length gives it, else nan
     town_node: dict  # town id -> node (absent when unroutable)
     city_node: dict  # city id -> node
@@ -53,6 +54,13 @@ class Network:
     def directed(self) -> bool:
         """Some edge is one-way."""
         return self.oneway is not None and bool(np.any(self.oneway))
+
+    @cached_property
+    def published_pairs(self) -> dict:
+        """{frozenset((u, v)): edge} for the road edges of published length drawn straight (links
+        whose length is a published road distance; geo.additions). Empty on an imported network."""
+        road_edge = np.flatnonzero(self.assumed & (self.cls != "access"))
+        return {frozenset((int(self.u[e]), int(self.v[e]))): int(e) for e in road_edge}
 
     @property
     def n_nodes(self) -> int:
@@ -100,13 +108,16 @@ def _road_edges(b: _Builder, layers: Layers) -> None:
              for lon, lat, name in zip(w["lon"], w["lat"], w["waypoint_name"]) if lat}
     roads = layers.roads
     factors = roads["km_factor"] if "km_factor" in roads.columns else [None] * len(roads)
-    for geom, cls, road_id, km_factor in zip(roads.geometry.values, roads["class"], roads["road_id"], factors):
+    basis = roads["basis"] if "basis" in roads.columns else [""] * len(roads)
+    for geom, cls, road_id, km_factor, how in zip(roads.geometry.values, roads["class"],
+                                                  roads["road_id"], factors, basis):
         coords = list(geom.coords)
         ids = [b.node(x, y, names.get((round(x, KEY_DIGITS), round(y, KEY_DIGITS)), "")) for x, y in coords]
         factor = float(km_factor) if km_factor not in ("", None) else np.nan
+        assumed = how == PUBLISHED  # a published length on a straight, assumed geometry
         for a, c in zip(ids[:-1], ids[1:]):
             if a != c:
-                b.edges.append((a, c, cls, road_id, False, factor))
+                b.edges.append((a, c, cls, road_id, assumed, factor))
 
 
 def _snap(b: _Builder, points: list[tuple]) -> list[tuple]:

@@ -37,6 +37,18 @@ class AccessLink:
 
 
 @dataclass(frozen=True)
+class PublishedLink:
+    """A road piece on a town's route whose length is a published road distance between two named
+    places; its geometry is drawn straight and its route is not sourced."""
+
+    id: str  # the link's road id (data/sources/network/additions/published_distances.csv)
+    name: str  # "from – to" as the source names the places (Russian)
+    km: float  # road km of the link on the route (the published length when the whole link is used)
+    published_km: float  # the published figure (below ``km`` when shorter than the straight line)
+    source: str  # the address of the published distance
+
+
+@dataclass(frozen=True)
 class LineHit:
     """A major line (road, railway, corridor or planned road) within the corridor radius of a town."""
 
@@ -75,6 +87,7 @@ class TownAccess:
     travel_min: float | None = None
     route: tuple = ()
     route_uses_planned: bool = False
+    route_published: tuple[PublishedLink, ...] = ()
     access: AccessLink | None = None
     lines: tuple[LineHit, ...] = ()
     unroutable: str | None = None
@@ -98,6 +111,7 @@ class TownAccess:
             "assumed_access": None if self.access is None else self.access.assumed,
             "access": None if self.access is None else _access_json(self.access),
             "path": [list(p) for p in self.route], "path_uses_planned": self.route_uses_planned,
+            "path_published": [asdict(x) for x in self.route_published],
             "unroutable": self.unroutable, "lines_detail": [asdict(x) for x in self.lines],
             "is_large_city": self.own_city_id,
             "tourism": None if self.tourism is None else {"value": self.tourism.value, "reason": self.tourism.reason},

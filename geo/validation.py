@@ -4,6 +4,10 @@ Each row of ``data/validation/road_distances.csv`` names a town, a city, a publi
 was measured (``road``: explicitly by road; ``road_unspecified``: "N km from", not said how;
 ``rail``, ``straight``: another measure, shown but not judged) and whether the source makes that
 city the nearest large city. ``validate`` derives the road km from the town to that city and a verdict.
+
+A row whose source is also the source of a link of published length in the network (geo.additions:
+a published road distance is a source for a link of that length) is no independent check: its
+``input_link`` names that link, and the summary counts such rows apart.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .additions import PUBLISHED
 from .agglomeration import SpatialModel
 from .params import Params
 
@@ -30,6 +35,7 @@ def validate(model: SpatialModel, params: Params, rows: list[dict]) -> list[dict
     """Per row: derived km to the named city, the ratio to the published km, the verdict, and the
     derived nearest large city (for rows whose source names the nearest)."""
     derivation = model.derive(params)
+    inputs = _input_links(model)
     out = []
     for r in rows:
         town = derivation.town(r["town_id"])
@@ -39,8 +45,18 @@ def validate(model: SpatialModel, params: Params, rows: list[dict]) -> list[dict
                     "published_km": float(r["published_km"]), "ratio": None if ratio is None else round(ratio, 3),
                     "measure": r["measure"], "verdict": verdict,
                     "nearest_published": r["city_id"] if r["is_nearest"] == "yes" else None,
-                    "nearest_derived": town.nearest_city_id, "source": r["source_url"]})
+                    "nearest_derived": town.nearest_city_id, "source": r["source_url"],
+                    "input_link": inputs.get(r["source_url"])})
     return out
+
+
+def _input_links(model: SpatialModel) -> dict[str, str]:
+    """source address -> id of the network link of published length taken from it."""
+    roads = model.layers.roads
+    if "basis" not in roads.columns:
+        return {}
+    pub = roads[roads["basis"] == PUBLISHED]
+    return dict(zip(pub["source"], pub["road_id"]))
 
 
 def judge(km: float | None, row: dict) -> tuple[float | None, str]:
@@ -66,7 +82,10 @@ def summary(results: list[dict]) -> dict:
     errors = [abs(r["ratio"] - 1) for r in judged]
     worst = max(judged, key=lambda r: abs(r["ratio"] - 1)) if judged else None
     named = [r for r in results if r["nearest_published"]]
+    independent = [r for r in judged if not r.get("input_link")]
     return {"rows": len(results), "judged": len(judged), "within_15pct": sum(e <= TOLERANCE for e in errors),
+            "judged_independent": len(independent),
+            "within_15pct_independent": sum(abs(r["ratio"] - 1) <= TOLERANCE for r in independent),
             "median_error": round(statistics.median(errors), 3) if errors else None,
             "worst": None if worst is None else {k: worst[k] for k in ("town", "city", "ratio")},
             "nearest_as_published": sum(r["nearest_published"] == r["nearest_derived"] for r in named),

@@ -5,38 +5,43 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from ._errors import InputError, MethodError
 from .engine import evaluate_records, read_csv_records
-from .method import load_method
+from .method import Method, load_method
 
 PUBLIC_KEYS = ("town", "indices", "levels", "scenario", "missing")
+PUBLIC_SCENARIO_KEYS = ("scores", "recommended", "completeness", "explanation", "tied", "possible",
+                        "settled", "decisive")
 
 
-def public_record(result: dict) -> dict:
+def public_record(result: dict[str, Any]) -> dict[str, Any]:
     """The documented CLI contract: town, indices, levels, scenario, missing (+ expert if any)."""
     out = {k: result[k] for k in PUBLIC_KEYS}
-    out["scenario"] = {k: result["scenario"][k] for k in ("scores", "recommended", "completeness", "explanation",
-                                                          "tied", "possible", "settled", "decisive")}
+    out["scenario"] = {k: result["scenario"][k] for k in PUBLIC_SCENARIO_KEYS}
     return out
 
 
-def _uncertainty_lines(s: dict) -> list[str]:
-    """The tie, and for an unsettled town the possible scenarios and the most decisive missing input."""
+def _uncertainty_lines(s: dict[str, Any]) -> list[str]:
+    """The tie, and for an unsettled town the possible scenarios and the most decisive missing
+    input."""
     lines = [f"tie: {s['summary']}"] if s["tie"] else []
     if not s["settled"]:
-        lines.append(f"undetermined: any of {', '.join(s['possible'])}; most decisive missing input: "
-                     f"{s['decisive']} (leaves at most {s['decisive_worst']} possible)")
+        lines.append(f"undetermined: any of {', '.join(s['possible'])}; most decisive missing "
+                     f"input: {s['decisive']} (leaves at most {s['decisive_worst']} possible)")
     return lines
 
 
-def _table(results: list[dict], method) -> str:
+def _table(results: list[dict[str, Any]], method: Method) -> str:
     lines = []
     for r in results:
         lines.append(f"{r['town']}  (completeness {r['scenario']['completeness']})")
         for code, value in r["indices"].items():
-            lv = r["levels"].get(code)
-            lines.append(f"  {code:16} {'no data' if value is None else f'{value:.4f}':>10}  {lv or ('no data' if code in method.levelled else '')}")
+            shown = "no data" if value is None else f"{value:.4f}"
+            level = r["levels"].get(code) or ("no data" if code in method.levelled else "")
+            lines.append(f"  {code:16} {shown:>10}  {level}")
         s = r["scenario"]
         lines.append("  scores: " + ", ".join(f"{k} {v}" for k, v in s["scores"].items()))
         lines.append(f"  {s['explanation']}")
@@ -47,29 +52,33 @@ def _table(results: list[dict], method) -> str:
     return "\n".join(lines)
 
 
-def _atlas(method, as_json: bool) -> int:
+def _atlas(method: Method, as_json: bool) -> int:
     from .pipeline import Pipeline
 
     atlas = Pipeline().run()
     if as_json:
-        print(json.dumps([public_record(r) | {"provenance": r["provenance"]} for r in atlas["towns"]],
-                         ensure_ascii=False, indent=1))
+        print(json.dumps([public_record(r) | {"provenance": r["provenance"]}
+                          for r in atlas["towns"]], ensure_ascii=False, indent=1))
         return 0
-    print(f"{'town':12} {'complete':8} {'recommended':30} levels (mono, econ+social, demo, invest, aggl, special)")
+    print(f"{'town':12} {'complete':8} {'recommended':30} "
+          "levels (mono, econ+social, demo, invest, aggl, special)")
     for r in atlas["towns"]:
         s = r["scenario"]
         lv = ", ".join(r["levels"][c] or "-" for c in method.levelled)
-        rec = ("tie: " + "/".join(s["tied"])) if s["tie"] else (" + ".join(s["recommended"]) or "insufficient data")
-        print(f"{r['town']:12} {s['completeness']:8} {rec + (' (provisional)' if s['provisional'] else ''):30} {lv}")
+        rec = (("tie: " + "/".join(s["tied"])) if s["tie"]
+               else (" + ".join(s["recommended"]) or "insufficient data"))
+        rec += " (provisional)" if s["provisional"] else ""
+        print(f"{r['town']:12} {s['completeness']:8} {rec:30} {lv}")
     print("\nThe paper's agglomeration inputs beside the derived ones:")
     for r in atlas["towns"]:
         for p in r.get("paper_agglomeration", []):
             mark = "DIFFERS" if p["differs"] else "same"
-            print(f"  {r['town']:9} {p['input']:24} paper {p['paper']:>5g} derived {p['derived']!s:>5} {mark}: {p['why']}")
+            print(f"  {r['town']:9} {p['input']:24} paper {p['paper']:>5g} "
+                  f"derived {p['derived']!s:>5} {mark}: {p['why']}")
     return 0
 
 
-def _robustness(args) -> int:
+def _robustness(args: argparse.Namespace) -> int:
     import time
 
     from .pipeline import Pipeline
@@ -80,18 +89,20 @@ def _robustness(args) -> int:
         return 2
     show = args.progress or sys.stderr.isatty()
     start = time.perf_counter()
-    result = robustness(Pipeline(), draws=args.draws, seed=args.seed, progress=progress_bar(sys.stderr) if show else None)
+    result = robustness(Pipeline(), draws=args.draws, seed=args.seed,
+                        progress=progress_bar(sys.stderr) if show else None)
     print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else text_report(result))
-    print(f"{args.draws} draws ({result['evaluations']} evaluations) in {time.perf_counter() - start:.2f} s",
-          file=sys.stderr)
+    print(f"{args.draws} draws ({result['evaluations']} evaluations) in "
+          f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     return 0
 
 
-def progress_bar(stream, width: int = 40):
+def progress_bar(stream: TextIO, width: int = 40) -> Callable[[int, int], None]:
     """A progress callback (done, total) drawing a bar on ``stream``; a newline when done."""
     def show(done: int, total: int) -> None:
         filled = width * done // total
-        stream.write(f"\rrobustness [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}%")
+        bar = "#" * filled + "." * (width - filled)
+        stream.write(f"\rrobustness [{bar}] {100 * done // total:3d}%")
         if done >= total:
             stream.write("\n")
         stream.flush()
@@ -101,19 +112,23 @@ def progress_bar(stream, width: int = 40):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    ev = sub.add_parser("evaluate", help="score the towns in a CSV (a 'town' column plus canonical inputs)")
+    ev = sub.add_parser("evaluate",
+                        help="score the towns in a CSV (a 'town' column plus canonical inputs)")
     ev.add_argument("file")
     ev.add_argument("--json", action="store_true", help="JSON output, one record per town")
     sub.add_parser("paper", help="the reproduction report for the paper's three towns")
-    at = sub.add_parser("atlas", help="all 27 towns: sourced statistics + derived agglomeration (default "
-                                      "spatial parameters) + curated special potential, scored")
+    at = sub.add_parser("atlas", help="all 27 towns: sourced statistics + derived agglomeration "
+                                      "(default spatial parameters) + curated special potential, "
+                                      "scored")
     at.add_argument("--json", action="store_true")
-    rb = sub.add_parser("robustness", help="scenario shares, stability, variants and drivers of every town "
-                                           "under the uncertain choices of data/method/uncertainty.csv")
+    rb = sub.add_parser("robustness", help="scenario shares, stability, variants and drivers of "
+                                           "every town under the uncertain choices of "
+                                           "data/method/uncertainty.csv")
     rb.add_argument("--draws", type=int, default=1000, help="number of draws (default 1000)")
     rb.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     rb.add_argument("--json", action="store_true")
-    rb.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
+    rb.add_argument("--progress", action="store_true",
+                    help="progress bar on stderr even when it is not a terminal")
     args = parser.parse_args(argv)
     try:
         method = load_method()
@@ -131,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
             return 2
         if not records:
-            print(f"error: {args.file} has no rows; expected a 'town' column plus canonical input columns",
-                  file=sys.stderr)
+            print(f"error: {args.file} has no rows; expected a 'town' column plus canonical input "
+                  "columns", file=sys.stderr)
             return 2
         results = evaluate_records(records, method, source=args.file)
     except (InputError, MethodError) as exc:

@@ -14,11 +14,13 @@ class MethodError(_CollectedError):
     """The method definition files (data/method/) are invalid."""
 
     def __init__(self, problems: list[str]):
-        super().__init__(problems, heading=f"Invalid method definition ({len(problems)} problem(s)):")
+        heading = f"Invalid method definition ({len(problems)} problem(s)):"
+        super().__init__(problems, heading=heading)
 
 
 class InputError(_CollectedError):
     """Town input data are invalid."""
 
     def __init__(self, problems: list[str], *, source: str = "input"):
-        super().__init__(problems, heading=f"Invalid input in {source} ({len(problems)} problem(s)):")
+        heading = f"Invalid input in {source} ({len(problems)} problem(s)):"
+        super().__init__(problems, heading=heading)

@@ -6,37 +6,47 @@ role of each input (statistical, derived, curated) comes from data/method/inputs
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from geo.results import Derivation, TownAccess
 
 from ._errors import InputError
-from .engine import evaluate_inputs
+from .engine import evaluate_many
 from .method import Method
 
 
-def _from_table(table: dict, tid: str, name: str, unit: str, what: str) -> dict:
+Table = Mapping[str, Mapping[str, Mapping[str, str]]]  # town_id -> input -> row (load_values)
+Provenance = dict[str, Any]  # value, status, source, unit[, period, rule_check]
+
+
+def _from_table(table: Table, tid: str, name: str, unit: str, what: str) -> Provenance:
     row = table.get(tid, {}).get(name)
     if row is None:
-        return {"value": None, "status": "missing", "source": f"missing: no {what} value", "unit": unit}
+        return {"value": None, "status": "missing", "source": f"missing: no {what} value",
+                "unit": unit}
     if row["status"] == "missing" or not row["value"].strip():
-        return {"value": None, "status": "missing", "source": f"missing: {row['source']}", "unit": unit,
-                "period": row.get("period", "")}
-    out = {"value": float(row["value"]), "status": row["status"], "unit": row["unit"] or unit,
-           "source": row["source"] if row["status"] == "sourced" else f"derived: {row['source']}"}
+        return {"value": None, "status": "missing", "source": f"missing: {row['source']}",
+                "unit": unit, "period": row.get("period", "")}
+    source = row["source"] if row["status"] == "sourced" else f"derived: {row['source']}"
+    out: Provenance = {"value": float(row["value"]), "status": row["status"],
+                       "unit": row["unit"] or unit, "source": source}
     out |= {"period": row["period"]} if row.get("period") else {}
     return out | ({"rule_check": row["rule_check"]} if row.get("rule_check") else {})
 
 
-def _derived(town: TownAccess, name: str, rule: str, unit: str) -> dict:
+def _derived(town: TownAccess, name: str, rule: str, unit: str) -> Provenance:
     flag = town.flags().get(rule)
     if flag is None:
-        return {"value": None, "status": "missing", "source": "missing: the spatial derivation has no rule for it",
-                "unit": unit}
+        return {"value": None, "status": "missing",
+                "source": "missing: the spatial derivation has no rule for it", "unit": unit}
     prefix = "missing" if flag.value is None else "derived"
-    return {"value": flag.value, "status": flag.status, "source": f"{prefix}: {flag.reason}", "unit": unit}
+    return {"value": flag.value, "status": flag.status, "source": f"{prefix}: {flag.reason}",
+            "unit": unit}
 
 
-def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict) -> dict:
+def provenance(town: TownAccess, method: Method, statistics: Table,
+               curated: Table) -> dict[str, Provenance]:
     """input name -> {value, status, source, unit[, period]} for one town."""
     out = {}
     for name, spec in method.inputs.items():
@@ -49,7 +59,7 @@ def provenance(town: TownAccess, method: Method, statistics: dict, curated: dict
     return out
 
 
-def input_years(prov: dict) -> list[str]:
+def input_years(prov: dict[str, Any]) -> list[str]:
     """The distinct years (four digits) in the periods of a town's non-missing inputs."""
     years = set()
     for p in prov.values():
@@ -58,15 +68,17 @@ def input_years(prov: dict) -> list[str]:
     return sorted(years)
 
 
-def _paper_check(inputs: dict, prov: dict, paper_row: dict, method: Method) -> list[dict]:
-    """The paper's printed value of every derived input beside the derived one, and why they differ."""
+def _paper_check(inputs: dict[str, Any], prov: dict[str, Provenance], paper_row: Mapping[str, str],
+                 method: Method) -> list[dict[str, Any]]:
+    """The paper's printed value of every derived input beside the derived one, and why they
+    differ."""
     return [{"input": k, "paper": float(paper_row[k]), "derived": inputs[k],
              "differs": inputs[k] is None or float(paper_row[k]) != inputs[k],
              "why": prov[k]["source"] + "; the paper states its value without a spatial rule"}
             for k in method.input_names("derived") if k in paper_row]
 
 
-def _check_towns(derivation: Derivation, tables: dict) -> None:
+def _check_towns(derivation: Derivation, tables: Mapping[str, Table]) -> None:
     known = {t.town_id for t in derivation.towns}
     unknown = [f"{name}: town_id '{t}' is not one of the towns ({', '.join(sorted(known))})"
                for name, table in tables.items() for t in table if t not in known]
@@ -74,27 +86,32 @@ def _check_towns(derivation: Derivation, tables: dict) -> None:
         raise InputError(unknown, source="data/")
 
 
-def build_atlas(derivation: Derivation, method: Method, *, statistics: dict, curated: dict,
-                experts: dict | None = None, paper_inputs: dict | None = None) -> dict:
+def build_atlas(derivation: Derivation, method: Method, *, statistics: Table, curated: Table,
+                experts: Mapping[str, Any] | None = None,
+                paper_inputs: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
     """One scored record per town, with the parameters that produced it.
 
     Returns {"parameters": {"spatial", "method"}, "towns": [...]}; each town has id, town, indices,
     levels, scenario, missing, details, inputs, provenance, agglomeration (the TownAccess record),
-    and where they exist the expert judgment and the paper's agglomeration inputs beside the derived.
+    and where they exist the expert judgment and the paper's agglomeration inputs beside the
+    derived ones.
     """
     experts, paper_inputs = experts or {}, paper_inputs or {}
     _check_towns(derivation, {"statistics": statistics, "curated": curated})
+    provs = [provenance(town, method, statistics, curated) for town in derivation.towns]
+    rows = [{k: prov[k]["value"] for k in method.inputs} for prov in provs]
     towns = []
-    for town in derivation.towns:
-        prov = provenance(town, method, statistics, curated)
-        inputs = {k: prov[k]["value"] for k in method.inputs}
-        entry = {"id": town.town_id, "town": town.town, **evaluate_inputs(inputs, method), "inputs": inputs,
-                 "provenance": prov, "agglomeration": town.as_record(), "input_years": input_years(prov)}
+    for town, prov, inputs, result in zip(derivation.towns, provs, rows,
+                                          evaluate_many(rows, method)):
+        entry = {"id": town.town_id, "town": town.town, **result, "inputs": inputs,
+                 "provenance": prov, "agglomeration": town.as_record(),
+                 "input_years": input_years(prov)}
         expert = experts.get(town.town_id) or experts.get(town.town)
         if expert:
             entry["expert"] = expert
         if town.town_id in paper_inputs:
-            entry["paper_agglomeration"] = _paper_check(inputs, prov, paper_inputs[town.town_id], method)
+            paper_row = paper_inputs[town.town_id]
+            entry["paper_agglomeration"] = _paper_check(inputs, prov, paper_row, method)
         towns.append(entry)
-    return {"parameters": {"spatial": derivation.params.as_dict(), "method": method.as_parameters()},
-            "towns": towns}
+    parameters = {"spatial": derivation.params.as_dict(), "method": method.as_parameters()}
+    return {"parameters": parameters, "towns": towns}

@@ -1,16 +1,17 @@
 """The uncertain modelling choices (data/method/uncertainty.csv) and seeded draws of them.
 
-One row of the file is one *choice*: a spatial parameter (its value), a band shift (all bounds of one
-indicator moved together), the rule's ``recommend_margin``, a relative measurement error of one sourced
-statistical input, or a ``dummy`` control that changes nothing. ``load_choices`` validates the whole
-file and raises one ``MethodError`` naming the file and row of every problem; ``design`` draws the
-matrices of a Saltelli (2010) design from one seed, with row 0 of ``a`` at the defaults.
+One row of the file is one *choice*: a spatial parameter (its value), a band shift (all bounds of
+one indicator moved together), the rule's ``recommend_margin``, a relative measurement error of one
+sourced statistical input, or a ``dummy`` control that changes nothing. ``load_choices`` validates
+the whole file and raises one ``MethodError`` naming the file and row of every problem; ``design``
+draws the matrices of a Saltelli (2010) design from one seed, with row 0 of ``a`` at the defaults.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,12 +21,14 @@ from ._errors import MethodError
 from .method import DEFAULT_METHOD_DIR, Method, _read_csv
 
 CHOICES_FILE = DEFAULT_METHOD_DIR / "uncertainty.csv"
-COLUMNS = ("choice", "kind", "target", "scale", "low", "high", "distribution", "default", "description")
+COLUMNS = ("choice", "kind", "target", "scale", "low", "high", "distribution", "default",
+           "description")
 KINDS = ("spatial param", "band shift", "rule margin", "measurement error", "dummy")
 DISTRIBUTIONS = ("uniform", "triangular", "integer")
 SCALES = ("absolute", "relative")
-# the network topology (snap_km, on_network_km) and the set-valued parameters stay at their base value
-SPATIAL_TARGETS = ("fua_minutes", "near_km", "corridor_km", "corridor_min_lines", "large_city_min_pop")
+# the network topology (snap_km, on_network_km) and the set-valued parameters stay at their base
+SPATIAL_TARGETS = ("fua_minutes", "near_km", "corridor_km", "corridor_min_lines",
+                   "large_city_min_pop")
 SPATIAL_PREFIXES = ("speed_", "detour_")
 
 
@@ -43,7 +46,7 @@ class Choice:
     default: float
     description: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"choice": self.name, "kind": self.kind, "target": self.target, "scale": self.scale,
                 "low": self.low, "high": self.high, "distribution": self.distribution,
                 "default": self.default, "description": self.description}
@@ -57,7 +60,8 @@ class Design:
     b: np.ndarray
 
     def stacked(self) -> np.ndarray:
-        """Rows a, b, then a with column i taken from b for each choice i: n * (choices + 2) rows."""
+        """Rows a, b, then a with column i taken from b for each choice i: n * (choices + 2)
+        rows."""
         blocks = [self.a, self.b]
         for i in range(self.a.shape[1]):
             ab = self.a.copy()
@@ -110,7 +114,7 @@ def load_choices(method: Method, path: str | Path = CHOICES_FILE, *,
     return tuple(out)
 
 
-def _read(path: Path, problems: list[str]) -> list[dict]:
+def _read(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     return _read_csv(path, list(COLUMNS), problems)
 
 
@@ -126,7 +130,7 @@ def _number(text: str, col: str, where: str, problems: list[str]) -> float | Non
     return x
 
 
-def _parse_row(row: dict, where: str, problems: list[str]) -> Choice | None:
+def _parse_row(row: dict[str, Any], where: str, problems: list[str]) -> Choice | None:
     """The row's fields, typed and checked on their own (not yet against the method)."""
     before = len(problems)
     name = (row["choice"] or "").strip()
@@ -136,18 +140,21 @@ def _parse_row(row: dict, where: str, problems: list[str]) -> Choice | None:
         if row[col] not in allowed:
             problems.append(f"{where}: {col} '{row[col]}' not one of {', '.join(allowed)}")
     low, high, default = (_number(row[c], c, where, problems) for c in ("low", "high", "default"))
-    if None not in (low, high, default) and not low <= default <= high:
-        problems.append(f"{where}: needs low <= default <= high, got {low:g}, {default:g}, {high:g}")
-    if row["distribution"] == "integer" and None not in (low, high) and (low != int(low) or high != int(high)):
+    if low is not None and high is not None and default is not None and not low <= default <= high:
+        problems.append(f"{where}: needs low <= default <= high, got {low:g}, {default:g}, "
+                        f"{high:g}")
+    whole = low is None or high is None or (low == int(low) and high == int(high))
+    if row["distribution"] == "integer" and not whole:
         problems.append(f"{where}: an integer distribution needs whole low and high")
-    if len(problems) > before:
+    if len(problems) > before or low is None or high is None or default is None:
         return None
     return Choice(name, row["kind"], (row["target"] or "").strip(), row["scale"], low, high,
                   row["distribution"], default, row["description"])
 
 
 def _check_target(c: Choice, method: Method, base: Params) -> list[str]:
-    """Problems of a choice against what it changes (the target exists, the default is the model's)."""
+    """Problems of a choice against what it changes (the target exists, the default is the
+    model's)."""
     if c.kind == "spatial param":
         return _check_spatial(c, base)
     zero = [] if c.default == 0 else [f"default must be 0 (no change), got {c.default:g}"]
@@ -155,17 +162,20 @@ def _check_target(c: Choice, method: Method, base: Params) -> list[str]:
         out = [] if c.target in method.levelled else [
             f"target '{c.target}' is not a levelled indicator ({', '.join(method.levelled)})"]
         if c.scale == "relative" and c.low <= -1:
-            out.append(f"a relative band shift must stay above -1 (bounds times 1 + s), got low {c.low:g}")
+            out.append("a relative band shift must stay above -1 (bounds times 1 + s), "
+                       f"got low {c.low:g}")
         return out + zero
     if c.kind == "rule margin":
         margin = method.settings["recommend_margin"]
-        out = [] if c.target == "recommend_margin" else [f"target must be recommend_margin, got '{c.target}'"]
+        out = [] if c.target == "recommend_margin" else [
+            f"target must be recommend_margin, got '{c.target}'"]
         out += [] if c.scale == "absolute" and c.low >= 0 else ["needs scale absolute and low >= 0"]
-        return out + ([] if c.default == margin else [f"default {c.default:g} differs from method.json "
-                                                      f"recommend_margin {margin:g}"])
+        return out + ([] if c.default == margin else [
+            f"default {c.default:g} differs from method.json recommend_margin {margin:g}"])
     if c.kind == "measurement error":
         stats = method.input_names("statistical")
-        out = [] if c.target in stats else [f"target '{c.target}' is not a statistical input ({', '.join(stats)})"]
+        out = [] if c.target in stats else [
+            f"target '{c.target}' is not a statistical input ({', '.join(stats)})"]
         out += [] if c.scale == "relative" and c.low > -1 else ["needs scale relative and low > -1"]
         return out + zero
     return [] if not c.target else [f"a dummy has no target, got '{c.target}'"]
@@ -173,15 +183,18 @@ def _check_target(c: Choice, method: Method, base: Params) -> list[str]:
 
 def _check_spatial(c: Choice, base: Params) -> list[str]:
     specs = load_specs()
-    supported = c.target in SPATIAL_TARGETS or (c.target.startswith(SPATIAL_PREFIXES) and c.target in specs)
-    if not supported:
-        return [f"target '{c.target}' is not a supported spatial parameter ({', '.join(SPATIAL_TARGETS)}, "
-                f"speed_<class>, detour_<class>); snap_km and on_network_km change the network and stay fixed"]
+    prefixed = c.target.startswith(SPATIAL_PREFIXES) and c.target in specs
+    if not (c.target in SPATIAL_TARGETS or prefixed):
+        return [f"target '{c.target}' is not a supported spatial parameter "
+                f"({', '.join(SPATIAL_TARGETS)}, speed_<class>, detour_<class>); snap_km and "
+                "on_network_km change the network and stay fixed"]
     spec, out = specs[c.target], []
     if c.scale != "absolute":
         out.append("a spatial param takes absolute values (scale absolute)")
-    if not (spec.min <= c.low and c.high <= spec.max):
-        out.append(f"range {c.low:g}-{c.high:g} outside geo_params.csv's {spec.min:g}-{spec.max:g} {spec.unit}")
+    lo = -math.inf if spec.min is None else spec.min
+    hi = math.inf if spec.max is None else spec.max
+    if not (lo <= c.low and c.high <= hi):
+        out.append(f"range {c.low:g}-{c.high:g} outside geo_params.csv's {lo:g}-{hi:g} {spec.unit}")
     if spec.type == "integer" and c.distribution != "integer":
         out.append(f"{c.target} is an integer: use distribution integer")
     if c.default != base[c.target]:

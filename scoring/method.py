@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._errors import MethodError
 
@@ -16,8 +17,14 @@ DEFAULT_METHOD_DIR = Path(__file__).resolve().parent.parent / "data" / "method"
 
 AGGREGATIONS = ("mean", "geometric_mean", "root_of_sum", "root_of_item_shares")
 INPUT_KINDS = ("share", "index", "rate", "count", "total", "binary")
-INPUT_ROLES = ("statistical", "derived", "curated")  # from a statistics office, from spatial data, curated by hand
+# from a statistics office, from spatial data, curated by hand
+INPUT_ROLES = ("statistical", "derived", "curated")
 EXPORT_NAME_MAX = 10  # shapefile field names
+
+
+Rule = dict[str, tuple[frozenset[str], str]]  # indicator -> (levels marked '+', rationale)
+TextKey = tuple[str, str, str]  # (file, key, field) of a translated text
+Row = dict[str, str]  # a CSV row
 
 
 @dataclass(frozen=True)
@@ -31,11 +38,11 @@ class Indicator:
     code: str
     symbol: str
     aggregation: str
-    inputs: tuple  # names, or (count, total) pairs for root_of_item_shares
+    inputs: tuple[Any, ...]  # names (str), or (count, total) pairs for root_of_item_shares
     levelled: bool
-    names: dict
+    names: dict[str, str]
     formula: str
-    bands: tuple = ()
+    bands: tuple[Band, ...] = ()
     export_name: str = ""
 
 
@@ -45,7 +52,7 @@ class InputSpec:
     indicator: str
     kind: str
     role: str  # statistical | derived | curated
-    derived_by: str  # for role derived: the spatial rule that derives it (geo.results.TownAccess.flags)
+    derived_by: str  # role derived: the spatial rule deriving it (geo.results.TownAccess.flags)
     export_name: str  # field name in exports (at most 10 characters, for shapefiles)
     min: float | None
     max: float | None
@@ -56,14 +63,14 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Method:
-    indicators: dict  # code -> Indicator, in computation order
-    inputs: dict  # name -> InputSpec
-    scenarios: dict  # id -> dict(name_*, meaning_en, colour, order)
-    rules: dict  # scenario -> {indicator: (frozenset(levels), rationale)}
-    settings: dict
+    indicators: dict[str, Indicator]  # in computation order
+    inputs: dict[str, InputSpec]
+    scenarios: dict[str, dict[str, str]]  # id -> name_*, meaning_en, colour, order
+    rules: dict[str, Rule]  # scenario -> its rule
+    settings: dict[str, Any]
     source_dir: str = ""
-    files: dict = field(default_factory=dict)
-    texts: dict = field(default_factory=dict)  # (file, key, field) -> {"en", "ru", "kk"} (texts.csv)
+    files: dict[str, Any] = field(default_factory=dict)
+    texts: dict[TextKey, dict[str, str]] = field(default_factory=dict)  # -> en, ru, kk (texts.csv)
 
     @property
     def levelled(self) -> list[str]:
@@ -73,7 +80,7 @@ class Method:
         """Input names in method order, optionally only those of one role."""
         return [n for n, s in self.inputs.items() if role is None or s.role == role]
 
-    def as_parameters(self) -> dict:
+    def as_parameters(self) -> dict[str, Any]:
         """The parameters that produced a result (bands, rules, settings), JSON-ready."""
         return {
             "bands": {c: [[b.level, None if math.isinf(b.upper) else b.upper] for b in i.bands]
@@ -86,7 +93,7 @@ class Method:
         }
 
 
-def _read_csv(path: Path, required: list[str], problems: list[str]) -> list[dict]:
+def _read_csv(path: Path, required: list[str], problems: list[str]) -> list[Row]:
     if not path.exists():
         problems.append(f"{path.name}: file not found at {path}")
         return []
@@ -116,9 +123,9 @@ def _num(text: str, where: str, problems: list[str], *, allow_empty: bool) -> fl
     return value
 
 
-def _load_settings(path: Path, problems: list[str]) -> dict:
+def _load_settings(path: Path, problems: list[str]) -> dict[str, Any]:
     try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
+        settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"{path.name}: file not found at {path}")
         return {}
@@ -130,8 +137,8 @@ def _load_settings(path: Path, problems: list[str]) -> dict:
         if key not in settings:
             problems.append(f"{path.name}: key '{key}' is required")
     if settings.get("boundary_rule") not in (None, "upper_inclusive"):
-        problems.append(f"{path.name}: boundary_rule '{settings['boundary_rule']}' is not supported "
-                        "(allowed: upper_inclusive)")
+        problems.append(f"{path.name}: boundary_rule '{settings['boundary_rule']}' is not "
+                        "supported (allowed: upper_inclusive)")
     margin = settings.get("recommend_margin", 0)
     if not isinstance(margin, (int, float)) or margin < 0:
         problems.append(f"{path.name}: recommend_margin must be a number >= 0, got {margin!r}")
@@ -141,9 +148,9 @@ def _load_settings(path: Path, problems: list[str]) -> dict:
     return settings
 
 
-def _load_inputs(path: Path, problems: list[str]) -> dict:
-    rows = _read_csv(path, ["input", "indicator", "kind", "role", "derived_by", "export_name", "min", "max", "unit", "symbol",
-                            "description"], problems)
+def _load_inputs(path: Path, problems: list[str]) -> dict[str, InputSpec]:
+    rows = _read_csv(path, ["input", "indicator", "kind", "role", "derived_by", "export_name",
+                            "min", "max", "unit", "symbol", "description"], problems)
     specs = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['input']})"
@@ -160,20 +167,22 @@ def _load_inputs(path: Path, problems: list[str]) -> dict:
         _check_export_name(row["export_name"], where, problems)
         if (row["role"] == "derived") != bool(row["derived_by"]):
             problems.append(f"{where}: derived_by is required for role derived and only for it")
-        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"], row["derived_by"],
-                                        row["export_name"],
-                                        lo, hi, row["unit"], row["symbol"], row["description"])
+        specs[row["input"]] = InputSpec(row["input"], row["indicator"], row["kind"], row["role"],
+                                        row["derived_by"], row["export_name"], lo, hi, row["unit"],
+                                        row["symbol"], row["description"])
     return specs
 
 
 def _check_export_name(name: str, where: str, problems: list[str]) -> None:
     if not name or len(name) > EXPORT_NAME_MAX or not name.replace("_", "").isalnum():
-        problems.append(f"{where}: export_name '{name}' must be 1-{EXPORT_NAME_MAX} letters, digits or _")
+        problems.append(f"{where}: export_name '{name}' must be 1-{EXPORT_NAME_MAX} letters, "
+                        "digits or _")
 
 
-def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
+def _load_bands(path: Path, level_ids: list[str],
+                problems: list[str]) -> dict[str, tuple[Band, ...]]:
     rows = _read_csv(path, ["indicator", "order", "level", "upper_bound"], problems)
-    by_ind: dict[str, list] = {}
+    by_ind: dict[str, list[tuple[float, float | None, str, str]]] = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['indicator']}/{row['level']})"
         order = _num(row["order"], f"{where} order", problems, allow_empty=False)
@@ -191,10 +200,12 @@ def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
                 problems.append(f"{where}: only the last band may have an empty upper_bound")
                 continue
             if upper is not None and last:
-                problems.append(f"{where}: the last band must have an empty upper_bound (open-ended)")
+                problems.append(f"{where}: the last band must have an empty upper_bound "
+                                "(open-ended)")
             upper = math.inf if upper is None else upper
             if upper <= prev:
-                problems.append(f"{where}: upper_bound {upper} must be above the previous band's {prev}")
+                problems.append(f"{where}: upper_bound {upper} must be above the previous "
+                                f"band's {prev}")
             prev = upper
             out.append(Band(level, upper))
         if len({b.level for b in out}) != len(out):
@@ -203,9 +214,10 @@ def _load_bands(path: Path, level_ids: list[str], problems: list[str]) -> dict:
     return bands
 
 
-def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str]) -> dict:
-    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "export_name", "name_en",
-                            "name_ru", "name_kk", "formula"], problems)
+def _load_indicators(path: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[Band, ...]],
+                     problems: list[str]) -> dict[str, Indicator]:
+    rows = _read_csv(path, ["code", "symbol", "aggregation", "inputs", "levelled", "export_name",
+                            "name_en", "name_ru", "name_kk", "formula"], problems)
     out: dict[str, Indicator] = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['code']})"
@@ -214,6 +226,7 @@ def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str])
             problems.append(f"{where}: aggregation '{agg}' not one of {', '.join(AGGREGATIONS)}")
             continue
         parts = [p.strip() for p in row["inputs"].split(";") if p.strip()]
+        spec: tuple[Any, ...]
         if agg == "root_of_item_shares":
             pairs = [tuple(p.split("/")) for p in parts]
             if any(len(p) != 2 for p in pairs):
@@ -224,7 +237,8 @@ def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str])
             names, spec = parts, tuple(parts)
         for name in names:
             if name not in inputs and name not in out:
-                problems.append(f"{where}: input '{name}' is neither in inputs.csv nor an earlier indicator")
+                problems.append(f"{where}: input '{name}' is neither in inputs.csv nor an "
+                                "earlier indicator")
         if not names:
             problems.append(f"{where}: no inputs")
         levelled = row["levelled"].strip().lower()
@@ -240,9 +254,10 @@ def _load_indicators(path: Path, inputs: dict, bands: dict, problems: list[str])
     return out
 
 
-def _load_rules(path: Path, scenarios: dict, indicators: dict, problems: list[str]) -> dict:
+def _load_rules(path: Path, scenarios: dict[str, dict[str, str]], indicators: dict[str, Indicator],
+                problems: list[str]) -> dict[str, Rule]:
     rows = _read_csv(path, ["scenario", "indicator", "levels", "rationale"], problems)
-    rules: dict[str, dict] = {s: {} for s in scenarios}
+    rules: dict[str, Rule] = {s: {} for s in scenarios}
     for n, row in enumerate(rows, start=2):
         where = f"{path.name} row {n} ({row['scenario']}/{row['indicator']})"
         if row["scenario"] not in scenarios:
@@ -255,8 +270,8 @@ def _load_rules(path: Path, scenarios: dict, indicators: dict, problems: list[st
         levels = frozenset(x.strip() for x in row["levels"].split("|") if x.strip())
         unknown = levels - {b.level for b in ind.bands}
         if unknown:
-            problems.append(f"{where}: level(s) {', '.join(sorted(unknown))} not bands of {ind.code} "
-                            f"(allowed: {', '.join(b.level for b in ind.bands)})")
+            problems.append(f"{where}: level(s) {', '.join(sorted(unknown))} not bands of "
+                            f"{ind.code} (allowed: {', '.join(b.level for b in ind.bands)})")
         if row["indicator"] in rules[row["scenario"]]:
             problems.append(f"{where}: rule defined twice")
         rules[row["scenario"]][row["indicator"]] = (levels, row["rationale"])
@@ -267,19 +282,22 @@ TEXT_LANGS = ("en", "ru", "kk")
 TEXT_COLUMNS = ("file", "key", "field", *TEXT_LANGS)
 
 
-def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
-    """A translation table (file, key, field, en, ru, kk): the data's descriptive texts in each language.
+def load_texts(path: Path, required: dict[TextKey, tuple[str, str | None]],
+               problems: list[str]) -> dict[TextKey, dict[str, str]]:
+    """A translation table (file, key, field, en, ru, kk): the data's descriptive texts in each
+    language.
 
     ``required`` maps (file, key, field) -> (where, text): every text the pages show, with the data
-    file's row it comes from (``where``) and its English as the file has it (None: the text exists only
-    here, e.g. a phrase per indicator and level). Each must have exactly one row with every language
-    filled and, where the file has a text, ``en`` equal to it (a changed English text needs a new
-    translation); a row for a text that does not exist is refused too. Nothing falls back silently.
+    file's row it comes from (``where``) and its English as the file has it (None: the text exists
+    only here, e.g. a phrase per indicator and level). Each must have exactly one row with every
+    language filled and, where the file has a text, ``en`` equal to it (a changed English text
+    needs a new translation); a row for a text that does not exist is refused too. Nothing falls
+    back silently.
     """
     before = len(problems)
     rows = _read_csv(path, list(TEXT_COLUMNS), problems)
     readable = len(problems) == before
-    out: dict[tuple, dict] = {}
+    out: dict[TextKey, dict[str, str]] = {}
     for n, row in enumerate(rows, start=2):
         ident = (row["file"], row["key"], row["field"])
         where = f"{path.name} row {n} ({row['file']} {row['key']} {row['field']})"
@@ -287,7 +305,8 @@ def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
             problems.append(f"{where}: translated twice")
             continue
         if ident not in required:
-            problems.append(f"{where}: no such text in {row['file']} (key '{row['key']}', field '{row['field']}')")
+            problems.append(f"{where}: no such text in {row['file']} (key '{row['key']}', "
+                            f"field '{row['field']}')")
             continue
         _, text = required[ident]
         if text is not None and row["en"] != text:
@@ -295,31 +314,38 @@ def load_texts(path: Path, required: dict, problems: list[str]) -> dict:
                             "(translate the text as it is now)")
         for lang in TEXT_LANGS:
             if not (row[lang] or "").strip():
-                problems.append(f"{where}: field '{lang}' is empty; allowed: the text in that language")
+                problems.append(f"{where}: field '{lang}' is empty; allowed: the text in that "
+                                "language")
         out[ident] = {lang: row[lang] for lang in TEXT_LANGS}
     if readable:
         for ident, (src_where, _) in required.items():
             if ident not in out:
                 problems.append(f"{path.name}: no translation of {src_where} field '{ident[2]}' "
-                                f"(add a row file={ident[0]}, key={ident[1]}, field={ident[2]} with en, ru and kk)")
+                                f"(add a row file={ident[0]}, key={ident[1]}, field={ident[2]} "
+                                "with en, ru and kk)")
     return out
 
 
-def _method_texts(d: Path, inputs: dict, bands: dict, scenarios: dict, indicators: dict, problems: list[str]) -> dict:
+def _method_texts(d: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[Band, ...]],
+                  scenarios: dict[str, dict[str, str]], indicators: dict[str, Indicator],
+                  problems: list[str]) -> dict[TextKey, dict[str, str]]:
     """The method's descriptive texts that pages show, each with the row it comes from."""
-    req: dict[tuple, tuple] = {}
-    for n, row in enumerate(_read_csv(d / "scenario_rules.csv", ["scenario", "indicator", "rationale"], []), start=2):
+    req: dict[TextKey, tuple[str, str | None]] = {}
+    rule_rows = _read_csv(d / "scenario_rules.csv", ["scenario", "indicator", "rationale"], [])
+    for n, row in enumerate(rule_rows, start=2):
         key = f"{row['scenario']}/{row['indicator']}"
-        req[("scenario_rules.csv", key, "rationale")] = (f"scenario_rules.csv row {n} ({key})", row["rationale"])
+        where = f"scenario_rules.csv row {n} ({key})"
+        req[("scenario_rules.csv", key, "rationale")] = (where, row["rationale"])
     for n, (sid, row) in enumerate(scenarios.items(), start=2):
         req[("scenarios.csv", sid, "meaning_en")] = (f"scenarios.csv ({sid})", row["meaning_en"])
     for name, spec in inputs.items():
         req[("inputs.csv", name, "description")] = (f"inputs.csv ({name})", spec.description)
-    for name, row in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # a parameter's help text
-        for n, r in enumerate(_read_csv(d / name, [row, "description"], []), start=2):
-            req[(name, r[row], "description")] = (f"{name} row {n} ({r[row]})", r["description"])
-    for code, ind in indicators.items():  # formulas: words in them are translated, names and numbers kept
-        req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", ind.formula)
+    for name, column in (("geo_params.csv", "name"), ("uncertainty.csv", "choice")):  # help texts
+        for n, r in enumerate(_read_csv(d / name, [column, "description"], []), start=2):
+            where = f"{name} row {n} ({r[column]})"
+            req[(name, r[column], "description")] = (where, r["description"])
+    for code, indicator in indicators.items():  # formulas: words translated, names and numbers kept
+        req[("indicators.csv", code, "formula")] = (f"indicators.csv ({code})", indicator.formula)
     for ind, items in bands.items():
         for b in items:
             key = f"{ind}/{b.level}"
@@ -341,10 +367,12 @@ def load_method(method_dir: str | Path | None = None) -> Method:
     rules = _load_rules(d / "scenario_rules.csv", scenarios, indicators, problems)
     for code in settings.get("levelled_indicators", []):
         if code not in indicators or not indicators[code].levelled:
-            problems.append(f"method.json: levelled indicator '{code}' is not a levelled row of indicators.csv")
+            problems.append(f"method.json: levelled indicator '{code}' is not a levelled row of "
+                            "indicators.csv")
     for spec in inputs.values():
         if spec.indicator not in indicators:
-            problems.append(f"inputs.csv ({spec.name}): indicator '{spec.indicator}' not in indicators.csv")
+            problems.append(f"inputs.csv ({spec.name}): indicator '{spec.indicator}' not in "
+                            "indicators.csv")
     names = [s.export_name for s in inputs.values()] + [i.export_name for i in indicators.values()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

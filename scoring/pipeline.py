@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo import ParamError
 from geo.agglomeration import SpatialModel
@@ -19,7 +20,7 @@ from geo.netimport import DEFAULT_ROOT, NetworkImportError
 from geo.params import Params, default_params
 from geo.versions import SHIPPED, available, layers_for, version_info
 
-from .atlas import build_atlas
+from .atlas import Table, build_atlas
 from .loaders import load_expert_judgments, load_paper_inputs, load_values
 from .method import DEFAULT_METHOD_DIR, Method, load_method
 from .reserves import load_rule, reserve_values
@@ -33,21 +34,22 @@ class Sources:
 
     root: Path
     method: Method
-    statistics: dict  # town_id -> {input: row}, role statistical
-    curated: dict  # town_id -> {input: row}, role curated
-    experts: dict
-    paper_inputs: dict
+    statistics: dict[str, Any]  # town_id -> {input: row}, role statistical
+    curated: dict[str, Any]  # town_id -> {input: row}, role curated
+    experts: dict[str, Any]
+    paper_inputs: dict[str, Any]
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> "Sources":
-        """Read a data root (default: the shipped data/); its method/ folder if it has one, else the shipped method."""
+        """Read a data root (default: the shipped data/); its method/ folder if it has one, else
+        the shipped method."""
         root = Path(root) if root else DATA_DIR
         method_dir = root / "method" if (root / "method").is_dir() else DEFAULT_METHOD_DIR
         method = load_method(method_dir)
         curated = load_values(root / "curated.csv", method, "curated")
         if (root / "reserves.csv").exists():
-            curated = with_reserves(curated, reserve_values(root / "reserves.csv",
-                                                            load_rule(method_dir / "raw_materials.json")))
+            rule = load_rule(method_dir / "raw_materials.json")
+            curated = with_reserves(curated, reserve_values(root / "reserves.csv", rule))
         return cls(root=root, method=method,
                    statistics=load_values(root / "statistics.csv", method, "statistical"),
                    curated=curated,
@@ -55,9 +57,10 @@ class Sources:
                    paper_inputs=load_paper_inputs(root / "paper" / "inputs.csv"))
 
 
-def with_reserves(curated: dict, reserves: dict) -> dict:
-    """Curated values with the reserve rule's: a sourced value (the paper's) stays, the rule's answer
-    beside it as ``rule_check``; elsewhere the rule's value (or its reason for missing) is used."""
+def with_reserves(curated: dict[str, Any], reserves: dict[str, Any]) -> dict[str, Any]:
+    """Curated values with the reserve rule's: a sourced value (the paper's) stays, the rule's
+    answer beside it as ``rule_check``; elsewhere the rule's value (or its reason for missing) is
+    used."""
     out = {t: dict(v) for t, v in curated.items()}
     for town, rows in reserves.items():
         for name, row in rows.items():
@@ -76,8 +79,10 @@ class Pipeline:
     Parameters
     ----------
     root : the data root (default: the shipped data/).
-    networks_root : the folder of the imported network versions (default geo.netimport.DEFAULT_ROOT).
-    max_versions : imported versions whose spatial models are kept at once (least recently used dropped).
+    networks_root : the folder of the imported network versions (default
+        geo.netimport.DEFAULT_ROOT).
+    max_versions : imported versions whose spatial models are kept at once (least recently used
+        dropped).
     """
 
     def __init__(self, root: str | Path | None = None, *, networks_root: str | Path | None = None,
@@ -86,7 +91,8 @@ class Pipeline:
         self.spatial = SpatialModel(load_layers(self.sources.root))
         self.networks_root = Path(networks_root) if networks_root else DEFAULT_ROOT
         self.max_versions = max_versions
-        self._models: OrderedDict = OrderedDict()  # (name, sha256) -> SpatialModel of an imported version
+        # (name, sha256) -> SpatialModel of an imported version
+        self._models: OrderedDict[tuple[str, str], SpatialModel] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -97,8 +103,9 @@ class Pipeline:
         """The network versions: ``shipped`` and every imported one."""
         return available(self.networks_root)
 
-    def network_info(self, name: str) -> dict:
-        """Name, source file, date and sha256 of a version; ParamError naming ``network`` if unknown."""
+    def network_info(self, name: str) -> dict[str, Any]:
+        """Name, source file, date and sha256 of a version; ParamError naming ``network`` if
+        unknown."""
         try:
             return version_info(name, self.networks_root)
         except ValueError:
@@ -124,9 +131,10 @@ class Pipeline:
                 self._models.popitem(last=False)
         return model
 
-    def run(self, params: Params | None = None, *, statistics: dict | None = None, curated: dict | None = None,
-            experts: dict | None = None) -> dict:
-        """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped ones if given.
+    def run(self, params: Params | None = None, *, statistics: Table | None = None,
+            curated: Table | None = None, experts: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped
+        ones if given.
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
         ``planned`` and ``selected_cities`` from the derivation; ``parameters.network`` records the
@@ -141,9 +149,11 @@ class Pipeline:
         network = self.network_info(params.network)
         derivation = self.model(params.network).derive(params)
         s = self.sources
-        atlas = build_atlas(derivation, s.method, statistics=s.statistics if statistics is None else statistics,
+        atlas = build_atlas(derivation, s.method,
+                            statistics=s.statistics if statistics is None else statistics,
                             curated=s.curated if curated is None else curated,
-                            experts=s.experts if experts is None else experts, paper_inputs=s.paper_inputs)
+                            experts=s.experts if experts is None else experts,
+                            paper_inputs=s.paper_inputs)
         atlas["parameters"]["network"] = network
         atlas["catchments"] = derivation.catchments
         atlas["access_links"] = derivation.access_links

@@ -7,12 +7,14 @@ pushes every draw through the spatial derivation and the scoring, vectorised ove
 - what does not change between draws is computed once: the network, its edges grouped per node
   pair, every town's distance to each distinct major line, the towns' sourced and curated inputs;
 - a speed, detour or large-city-population draw changes the distances: a multi-source csgraph
-  Dijkstra (``min_only``) per distinct (detours[, speeds], selected cities) and metric, 32 of them per
-  call as one block-diagonal graph, gives every node's distance to the nearest selected large city:
-  the minimum over cities of what ``geo.routing.Routing`` holds, kept as float32 like it (a draw that
-  changes only a threshold, a band or an input reuses the search of the draw it was copied from);
-- thresholds are array compares; indicators the method's formulas on arrays; levels the count of
-  (shifted) band bounds below the value; scenario scores sums of the rule's votes per level.
+  Dijkstra (``min_only``) per distinct (detours[, speeds], selected cities) and metric, 32 of them
+  per call as one block-diagonal graph, gives every node's distance to the nearest selected large
+  city: the minimum over cities of what ``geo.routing.Routing`` holds, kept as float32 like it (a
+  draw that changes only a threshold, a band or an input reuses the search of the draw it was
+  copied from);
+- thresholds are array compares; indices, levels (the count of shifted band bounds below the
+  value), scenario scores and outcomes come from one call of the method kernel (``scoring.kernel``),
+  the evaluation ``Pipeline.run`` and the missing-data completions use too.
 
 Row 0 of the draws is at the defaults and is checked, town by town, against ``Pipeline.run()``
 (indices, levels, scores and recommendation, exactly); a mismatch raises ``RuntimeError``.
@@ -29,16 +31,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from geo.agglomeration import SpatialModel
+from geo.junctions import Lines
 from geo.params import Params, default_params
 
+from . import kernel
 from .draws import CHOICES_FILE, Choice, Design, design, load_choices
 from .method import Method
+from .pipeline import Pipeline
 from .sensitivity import sobol_indices
 
 Progress = Callable[[int, int], None]  # (done, total): percent of the run, total = PROGRESS_TOTAL
@@ -46,7 +52,7 @@ PROGRESS_TOTAL = 100
 VARIANTS = (("pessimistic", 5), ("realistic", 50), ("optimistic", 95))
 DIGITS = 6  # shares, stability
 INDEX_DIGITS = 4  # sensitivity indices
-BATCH = 32  # key rows searched in one call (a block-diagonal graph); 8-128 all do, 32 is quickest here
+BATCH = 32  # key rows searched in one call (a block-diagonal graph); 8-128 all do, 32 is quickest
 
 
 # -- the spatial part ----------------------------------------------------------------------------
@@ -54,34 +60,38 @@ BATCH = 32  # key rows searched in one call (a block-diagonal graph); 8-128 all 
 class _Graph:
     """The base network as parallel-edge groups, sources and town nodes, for batched searches.
 
-    ``csr`` is the template: each node pair in both directions (searched as directed, so csgraph does
-    not transpose per search), ``perm`` the pair of each stored entry.
+    ``csr`` is the template: each node pair in both directions (searched as directed, so csgraph
+    does not transpose per search), ``perm`` the pair of each stored entry.
     """
 
-    def __init__(self, spatial, base: Params):
+    def __init__(self, spatial: SpatialModel, base: Params):
         net = spatial.network(base)
         self.n = net.n_nodes
         self.classes = [c for c, _ in base.speeds]
         src_ids = [c for c in spatial.city_names if c in net.city_node]  # Routing's row order
         self.sources = np.array([net.city_node[c] for c in src_ids], dtype=np.int64)
-        self.status_ok = np.array([spatial.city_status[c] in base.large_city_statuses for c in src_ids])
+        statuses = base.large_city_statuses
+        self.status_ok = np.array([spatial.city_status[c] in statuses for c in src_ids])
         self.pop = np.array([float(spatial.city_pop[c]) for c in src_ids])
         self.routable = np.array([t in net.town_node for t in spatial.town_ids])
-        self.cols = np.array([net.town_node[t] for t in spatial.town_ids if t in net.town_node], dtype=np.int64)
+        self.cols = np.array([net.town_node[t] for t in spatial.town_ids if t in net.town_node],
+                             dtype=np.int64)
         order, pa, pb, first = _edge_pairs(np.asarray(net.u), np.asarray(net.v))
         self.km = np.asarray(net.km, dtype=float)[order]
-        self.factor = np.asarray(net.factor, dtype=float)[order]  # published section lengths (else nan)
+        self.factor = np.asarray(net.factor, dtype=float)[order]  # published lengths (else nan)
         self.cls = np.array([self.classes.index(c) for c in net.cls[order]], dtype=np.int64)
         self.starts = np.flatnonzero(first)
         self.csr, self.perm = _symmetric(self.n, pa[first], pb[first])
 
     def weights(self, detours: np.ndarray, speeds: np.ndarray | None) -> np.ndarray:
-        """Edge weights per key row as ``geo.routing.edge_weights`` + ``compact`` make them: (keys, pairs).
+        """Edge weights per key row as ``geo.routing.edge_weights`` + ``compact`` make them:
+        (keys, pairs).
 
-        Road km = geodesic km x detour; minutes = road km / speed x 60 (when ``speeds`` is given); the
-        lightest of parallel edges; at least 1e-9 (csgraph reads zeros as missing edges).
+        Road km = geodesic km x detour; minutes = road km / speed x 60 (when ``speeds`` is given);
+        the lightest of parallel edges; at least 1e-9 (csgraph reads zeros as missing edges).
         """
-        w = self.km[None, :] * np.where(np.isfinite(self.factor)[None, :], self.factor[None, :], detours[:, self.cls])
+        published = np.isfinite(self.factor)[None, :]
+        w = self.km[None, :] * np.where(published, self.factor[None, :], detours[:, self.cls])
         if speeds is not None:
             w = w / speeds[:, self.cls] * 60.0
         return np.maximum(np.minimum.reduceat(w, self.starts, axis=1), 1e-9)
@@ -106,14 +116,16 @@ class _Graph:
         block = np.arange(k)[:, None]
         indices = (self.csr.indices[None, :] + n * block).reshape(-1)
         indptr = np.append((self.csr.indptr[None, :-1] + nnz * block).reshape(-1), k * nnz)
-        graph = csr_matrix((w[:, self.perm].reshape(-1), indices.astype(np.int32), indptr.astype(np.int32)),
+        data = w[:, self.perm].reshape(-1)
+        graph = csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int32)),
                            shape=(k * n, k * n))
         d = dijkstra(graph, directed=True, indices=rows * n + self.sources[cols], min_only=True)
         return d.reshape(k, n)[:, self.cols].astype(np.float32)
 
 
 def _edge_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Edges without loops sorted by node pair (low, high): (edge order, low, high, first of its pair)."""
+    """Edges without loops sorted by node pair (low, high): (edge order, low, high, first of
+    its pair)."""
     a, b = np.minimum(u, v), np.maximum(u, v)
     keep = np.flatnonzero(a != b)
     order = keep[np.lexsort((b[keep], a[keep]))]
@@ -124,26 +136,28 @@ def _edge_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _symmetric(n: int, pa: np.ndarray, pb: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
-    """A CSR graph holding each pair in both directions (searched as directed: no transpose per search),
-    and the pair index of each of its stored entries (``data = pair_weights[perm]``)."""
+    """A CSR graph holding each pair in both directions (searched as directed: no transpose per
+    search), and the pair index of each of its stored entries (``data = pair_weights[perm]``)."""
     ids = np.arange(1, len(pa) + 1)
-    template = csr_matrix((np.concatenate([ids, ids]), (np.concatenate([pa, pb]), np.concatenate([pb, pa]))),
-                          shape=(n, n))
+    ends = (np.concatenate([pa, pb]), np.concatenate([pb, pa]))
+    template = csr_matrix((np.concatenate([ids, ids]), ends), shape=(n, n))
     template.sort_indices()
     return template.astype(float), template.data.astype(np.int64) - 1
 
 
 class _Junctions:
-    """Per town, the sorted distances (km) to each distinct major line identity of the base types."""
+    """Per town, the sorted distances (km) to each distinct major line identity of the base
+    types."""
 
-    def __init__(self, lines, base: Params):
+    def __init__(self, lines: Lines, base: Params):
         types = set(base.corridor_line_types)
         ids = [lines.identity(j, base.group_named_corridors) for j in range(len(lines.ids))]
         groups: dict[str, list[int]] = {}
         for j, ident in enumerate(ids):
             if str(lines.types[j]) in types:
                 groups.setdefault(ident, []).append(j)
-        self.sorted = [np.sort([lines.dist[t, js].min() for js in groups.values()]) for t in range(lines.dist.shape[0])]
+        self.sorted = [np.sort([lines.dist[t, js].min() for js in groups.values()])
+                       for t in range(lines.dist.shape[0])]
 
     def flags(self, radius: np.ndarray, min_lines: np.ndarray) -> np.ndarray:
         """0/100 per (row, town): at least ``min_lines`` distinct identities within ``radius``."""
@@ -157,18 +171,20 @@ class _Junctions:
 class Outcomes:
     """Per evaluated row and town: indices, level positions (-1 = missing), scores, outcome mask."""
 
-    indices: dict  # code -> (rows, towns) float, NaN = missing
-    levels: dict  # levelled code -> (rows, towns) int
-    scores: np.ndarray  # (rows, towns, scenarios)
-    mask: np.ndarray  # (rows, towns) bit i = i-th scenario qualifies; 0 = insufficient data
+    indices: dict[str, kernel.FloatArray]  # code -> (rows, towns) float, NaN = missing
+    levels: dict[str, kernel.IntArray]  # levelled code -> (rows, towns) int
+    scores: kernel.ScoreArray  # (rows, towns, scenarios)
+    mask: kernel.IntArray  # (rows, towns) bit i = i-th scenario qualifies; 0 = insufficient data
 
 
-VARIED_RULES = ("in_fua", "near_large_city", "corridor_junction")  # the spatial rules the draws vary
+VARIED_RULES = ("in_fua", "near_large_city", "corridor_junction")  # the rules the draws vary
+
 
 class DrawModel:
     """Everything fixed between draws, and ``evaluate(rows)`` for a matrix of choice values."""
 
-    def __init__(self, pipeline, choices: tuple[Choice, ...], *, base: Params | None = None):
+    def __init__(self, pipeline: Pipeline, choices: tuple[Choice, ...], *,
+                 base: Params | None = None):
         base = base or default_params()
         if base.planned_roads:
             raise ValueError("robustness runs on parameters without planned roads")
@@ -178,61 +194,63 @@ class DrawModel:
         self.junctions = _Junctions(pipeline.spatial.lines, base)
         self.towns = [(t["id"], t["town"]) for t in self.atlas["towns"]]
         self.inputs = {name: np.array([np.nan if t["inputs"][name] is None else t["inputs"][name]
-                                       for t in self.atlas["towns"]]) for name in self.method.inputs}
+                                       for t in self.atlas["towns"]])
+                       for name in self.method.inputs}
 
     def column(self, rows: np.ndarray, kind: str, target: str, default: float) -> np.ndarray:
-        """The values of the choice of ``kind`` on ``target`` per row, or ``default`` for every row."""
+        """The values of the choice of ``kind`` on ``target`` per row, else ``default`` in each."""
         for i, c in enumerate(self.choices):
             if c.kind == kind and c.target == target:
                 return rows[:, i]
         return np.full(len(rows), float(default))
 
     def evaluate(self, rows: np.ndarray, progress: Progress | None = None) -> Outcomes:
-        """Derive and score every town for each row of choice values (columns = ``self.choices``)."""
-        derived = self._derived(rows, progress)
-        values = self._inputs(rows) | derived
-        indices = _indices(values, self.method)
-        levels = {code: self._level(rows, code, indices[code]) for code in self.method.levelled}
-        scores = _scores(levels, self.method, len(rows), len(self.towns))
+        """Derive and score every town for each row of choice values (columns: ``choices``)."""
+        values = self._inputs(rows) | self._derived(rows, progress)
+        bounds = {code: self._bounds(rows, code) for code in self.method.levelled}
+        margin = self.column(rows, "rule margin", "recommend_margin", kernel.margin_of(self.method))
+        ev = kernel.evaluate(values, self.method, bounds=bounds, margin=margin[:, None])
         if progress:
             progress(95, PROGRESS_TOTAL)
-        margin = self.column(rows, "rule margin", "recommend_margin", self.method.settings["recommend_margin"])
-        return Outcomes(indices, levels, scores, _outcome_mask(scores, levels, margin))
+        return Outcomes(ev.indices, ev.levels, ev.scores, ev.mask)
 
-    # -- steps --------------------------------------------------------------------------------------
+    # -- steps ----------------------------------------------------------------------------------
     def _spatial(self, rows: np.ndarray, name: str) -> np.ndarray:
         return self.column(rows, "spatial param", name, self.base[name])
 
-    def _derived(self, rows: np.ndarray, progress: Progress | None) -> dict:
+    def _derived(self, rows: np.ndarray, progress: Progress | None) -> dict[str, Any]:
         """The spatial rules the draws vary, per (row, town), under their input names."""
         by_rule = self._by_rule(rows, progress)
         return {name: by_rule[s.derived_by] for name, s in self.method.inputs.items()
                 if s.role == "derived" and s.derived_by in VARIED_RULES}
 
-    def _by_rule(self, rows: np.ndarray, progress: Progress | None) -> dict:
+    def _by_rule(self, rows: np.ndarray, progress: Progress | None) -> dict[str, Any]:
         g = self.graph
         detours = np.column_stack([self._spatial(rows, f"detour_{c}") for c in g.classes])
         speeds = np.column_stack([self._spatial(rows, f"speed_{c}") for c in g.classes])
-        selected = g.status_ok[None, :] & (g.pop[None, :] >= self._spatial(rows, "large_city_min_pop")[:, None])
+        min_pop = self._spatial(rows, "large_city_min_pop")[:, None]
+        selected = g.status_ok[None, :] & (g.pop[None, :] >= min_pop)
         km = _distances(g, detours, None, selected, progress, 0)
         minutes = _distances(g, detours, speeds, selected, progress, 1)
         out = {}
-        for name, dist, thr in (("near_large_city", km, "near_km"), ("in_fua", minutes, "fua_minutes")):
+        for name, dist, thr in (("near_large_city", km, "near_km"),
+                                ("in_fua", minutes, "fua_minutes")):
             flag = np.full((len(rows), len(self.towns)), np.nan)
-            flag[:, g.routable] = np.where(dist.astype(float) <= self._spatial(rows, thr)[:, None], 100.0, 0.0)
+            flag[:, g.routable] = _within(dist.astype(float), self._spatial(rows, thr)[:, None])
             out[name] = flag
         out["corridor_junction"] = self.junctions.flags(self._spatial(rows, "corridor_km"),
-                                                             self._spatial(rows, "corridor_min_lines"))
+                                                        self._spatial(rows, "corridor_min_lines"))
         return out
 
-    def _inputs(self, rows: np.ndarray) -> dict:
-        """Sourced and curated inputs: (1, towns), or (rows, towns) with a measurement error (clipped)."""
+    def _inputs(self, rows: np.ndarray) -> dict[str, Any]:
+        """Sourced and curated inputs: (1, towns), or (rows, towns) with a measurement error
+        (clipped to the input's range)."""
         out = {}
         errors = {c.target: i for i, c in enumerate(self.choices) if c.kind == "measurement error"}
         for name, base in self.inputs.items():
             spec = self.method.inputs[name]
             if spec.role == "derived" and spec.derived_by in VARIED_RULES:
-                continue  # drawn by _derived; other derived inputs (tourism) stay at their default value
+                continue  # drawn by _derived; other derived inputs (tourism) stay at the default
             if name not in errors:
                 out[name] = base[None, :]
                 continue
@@ -242,21 +260,29 @@ class DrawModel:
             out[name] = x if spec.max is None else np.minimum(x, spec.max)
         return out
 
-    def _level(self, rows: np.ndarray, code: str, value: np.ndarray) -> np.ndarray:
-        """Band position per (row, town): the number of (shifted) upper bounds below the value."""
-        bands = self.method.indicators[code].bands
-        uppers = np.array([b.upper for b in bands[:-1]])
+    def _bounds(self, rows: np.ndarray, code: str) -> np.ndarray:
+        """(rows, 1, bands - 1) upper bounds of ``code``'s bands, moved by the row's band shift."""
+        uppers = kernel.upper_bounds(self.method, code)
         shift = self.column(rows, "band shift", code, 0.0)[:, None]
-        choice = next((c for c in self.choices if c.kind == "band shift" and c.target == code), None)
-        bounds = uppers[None, :] * (1 + shift) if choice and choice.scale == "relative" else uppers[None, :] + shift
-        level = (value[:, :, None] > bounds[:, None, :]).sum(axis=-1)
-        return np.where(np.isnan(value), -1, level)
+        relative = any(c.kind == "band shift" and c.target == code and c.scale == "relative"
+                       for c in self.choices)
+        bounds: kernel.FloatArray = uppers * (1 + shift) if relative else uppers + shift
+        return bounds[:, None, :]
 
 
-def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, stage: int) -> np.ndarray:
-    """(rows, routable towns) float32 distance to the nearest selected city, one search per distinct key."""
+def _within(value: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """100 where ``value`` is within ``limit`` (inclusive), else 0: the near / FUA rule of
+    ``geo.agglomeration.SpatialModel._threshold_flag`` on arrays (geo decides it per town)."""
+    return np.where(value <= limit, 100.0, 0.0)
+
+
+def _distances(g: _Graph, detours: np.ndarray, speeds: np.ndarray | None, selected: np.ndarray,
+               progress: Progress | None, stage: int) -> np.ndarray:
+    """(rows, routable towns) float32 distance to the nearest selected city, one search per
+    distinct key."""
     if selected.shape[1] > 52:
-        raise ValueError("at most 52 candidate large cities (their selection is a key exact in float64)")
+        raise ValueError("at most 52 candidate large cities (their selection is a key exact in "
+                         "float64)")
     code = selected.astype(np.int64) @ (1 << np.arange(selected.shape[1], dtype=np.int64))
     parts = [detours, code[:, None]] if speeds is None else [detours, speeds, code[:, None]]
     keys, inverse = np.unique(np.hstack(parts), axis=0, return_inverse=True)
@@ -273,60 +299,10 @@ def _distances(g: _Graph, detours, speeds, selected, progress: Progress | None, 
     return out[inverse.reshape(-1)]
 
 
-def _indices(values: dict, method: Method) -> dict:
-    """Every indicator on arrays, with the operations of ``scoring.indicators`` in the same order."""
-    known = dict(values)
-    out = {}
-    with np.errstate(invalid="ignore"):  # a negative sum under a root is NaN, i.e. missing
-        for code, ind in method.indicators.items():
-            if ind.aggregation == "root_of_item_shares":
-                total = sum(100.0 * known[c] / known[t] for c, t in ind.inputs)
-                out[code] = np.sqrt(total)
-            else:
-                xs = [known[n] for n in ind.inputs]
-                out[code] = _aggregate(ind.aggregation, xs)
-            known[code] = out[code]
-    return out
-
-
-def _aggregate(kind: str, xs: list[np.ndarray]) -> np.ndarray:
-    """mean, geometric_mean or root_of_sum of arrays, summing or multiplying left to right."""
-    total = xs[0]
-    for x in xs[1:]:
-        total = total * x if kind == "geometric_mean" else total + x
-    if kind == "mean":
-        return total / len(xs)
-    if kind == "geometric_mean":
-        return np.sqrt(total) if len(xs) == 2 else total ** (1.0 / len(xs))
-    return np.sqrt(total)
-
-
-def _votes(code: str, method: Method) -> np.ndarray:
-    """(bands + 1, scenarios) 0/1 rule votes per band; the last row (position -1) is a missing level."""
-    bands = method.indicators[code].bands
-    rows = [[int(code in rule and b.level in rule[code][0]) for rule in method.rules.values()] for b in bands]
-    return np.array(rows + [[0] * len(method.rules)], dtype=np.int16)
-
-
-def _scores(levels: dict, method: Method, n_rows: int, n_towns: int) -> np.ndarray:
-    scores = np.zeros((n_rows, n_towns, len(method.rules)), dtype=np.int16)
-    for code, lv in levels.items():
-        scores += _votes(code, method)[np.broadcast_to(lv, (n_rows, n_towns))]
-    return scores
-
-
-def _outcome_mask(scores: np.ndarray, levels: dict, margin: np.ndarray) -> np.ndarray:
-    """Bit mask of the qualifying scenarios (``scoring.scenarios.qualifying``); 0 with no level."""
-    best = scores.max(axis=-1, keepdims=True)
-    qualify = scores >= best - margin[:, None, None]
-    mask = qualify.astype(np.int64) @ (1 << np.arange(scores.shape[-1], dtype=np.int64))
-    available = sum((np.broadcast_to(lv, mask.shape) >= 0).astype(int) for lv in levels.values())
-    return np.where(available > 0, mask, 0)
-
-
 # -- the default check ---------------------------------------------------------------------------
 
-def default_mismatches(out: Outcomes, atlas: dict, method: Method, row: int = 0) -> list[str]:
+def default_mismatches(out: Outcomes, atlas: dict[str, Any], method: Method,
+                       row: int = 0) -> list[str]:
     """Differences between evaluated ``row`` and the pipeline's atlas, town by town ([] = equal).
 
     Compares every indicator value (exactly; None = NaN), every level, every scenario score and the
@@ -340,37 +316,34 @@ def default_mismatches(out: Outcomes, atlas: dict, method: Method, row: int = 0)
             if (value is None) != bool(np.isnan(got)) or value is not None and got != value:
                 problems.append(f"{town['town']}: {code} {got!r} != pipeline {value!r}")
         for code, level in town["levels"].items():
-            bands = method.indicators[code].bands
             pos = int(np.broadcast_to(out.levels[code], out.mask.shape)[row, t])
-            if (bands[pos].level if pos >= 0 else None) != level:
-                problems.append(f"{town['town']}: level of {code} position {pos} != pipeline {level}")
+            if kernel.level_name(code, pos, method) != level:
+                problems.append(f"{town['town']}: level of {code} position {pos} "
+                                f"!= pipeline {level}")
         s = town["scenario"]
         scores = dict(zip(scen, out.scores[row, t].tolist()))
         if scores != s["scores"]:
             problems.append(f"{town['town']}: scores {scores} != pipeline {s['scores']}")
-        got = _members(int(out.mask[row, t]), scen)
+        got = kernel.members(int(out.mask[row, t]), method)
         if got != (s["tied"] if s["tie"] else sorted(s["recommended"], key=scen.index)):
-            problems.append(f"{town['town']}: outcome {got} != pipeline {s['recommended']} (tied {s['tied']})")
+            problems.append(f"{town['town']}: outcome {got} != pipeline {s['recommended']} "
+                            f"(tied {s['tied']})")
     return problems
 
 
 # -- summaries -----------------------------------------------------------------------------------
 
-def _members(mask: int, scenarios: list[str]) -> list[str]:
-    return [s for i, s in enumerate(scenarios) if mask >> i & 1]
-
-
 def outcome_label(mask: int, method: Method) -> str:
     """'innovative', 'innovative + diversification', 'tie: a/b/c' or 'insufficient data'."""
-    names = _members(mask, list(method.rules))
+    names = kernel.members(mask, method)
     if not names:
         return "insufficient data"
-    if len(names) > method.settings["recommend_max"]:
+    if kernel.is_tie(len(names), method):
         return "tie: " + "/".join(names)
     return " + ".join(names)
 
 
-def _shares(mask: np.ndarray, method: Method) -> dict:
+def _shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
     """Scenario -> mean over draws of 1/k for each of the k scenarios of a draw's outcome."""
     bits = (mask[:, None] >> np.arange(len(method.rules))) & 1
     k = bits.sum(axis=1)
@@ -380,32 +353,35 @@ def _shares(mask: np.ndarray, method: Method) -> dict:
     return out | ({"insufficient data": round(none, DIGITS)} if none else {})
 
 
-def _outcome_shares(mask: np.ndarray, method: Method) -> dict:
+def _outcome_shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
     """Outcome label -> share of draws, most frequent first (ties: smaller mask first)."""
     values, counts = np.unique(mask, return_counts=True)
     order = sorted(range(len(values)), key=lambda i: (-counts[i], values[i]))
-    return {outcome_label(int(values[i]), method): round(counts[i] / len(mask), DIGITS) for i in order}
+    return {outcome_label(int(values[i]), method): round(counts[i] / len(mask), DIGITS)
+            for i in order}
 
 
-def _variants(scores: np.ndarray, method: Method) -> dict:
-    """Each scenario's score at the 5th, 50th and 95th percentile of the draws, and what they recommend."""
+def _variants(scores: np.ndarray, method: Method) -> dict[str, Any]:
+    """Each scenario's score at the 5th, 50th and 95th percentile of the draws, and what they
+    recommend."""
     scen, out = list(method.rules), {}
     for name, q in VARIANTS:
         pct = np.percentile(scores, q, axis=0, method="inverted_cdf")
         row = {s: int(v) for s, v in zip(scen, pct)}
-        best = max(row.values())
-        mask = sum(1 << i for i, s in enumerate(scen) if row[s] >= best - method.settings["recommend_margin"])
+        mask = int(kernel.qualifying_mask(pct, kernel.margin_of(method)))
         out[name] = {"percentile": q, "scores": row, "outcome": outcome_label(mask, method)}
     return out
 
 
-def _ranked(values: np.ndarray, choices: tuple[Choice, ...]) -> dict:
-    """Choice -> index rounded, dropping those that round to 0, largest first (file order on ties)."""
+def _ranked(values: np.ndarray, choices: tuple[Choice, ...]) -> dict[str, Any]:
+    """Choice -> index rounded, dropping those that round to 0, largest first (file order on
+    ties)."""
     pairs = [(c.name, round(float(v), INDEX_DIGITS)) for c, v in zip(choices, values)]
     return dict(sorted([p for p in pairs if p[1] != 0], key=lambda p: -p[1]))
 
 
-def _town_record(t: int, ident: tuple, a: Outcomes, sens: dict, choices, method: Method) -> dict:
+def _town_record(t: int, ident: tuple[str, str], a: Outcomes, sens: dict[str, Any],
+                 choices: tuple[Choice, ...], method: Method) -> dict[str, Any]:
     mask = a.mask[:, t]
     shares = _shares(mask, method)
     scen_shares = {s: shares[s] for s in method.rules}
@@ -419,21 +395,23 @@ def _town_record(t: int, ident: tuple, a: Outcomes, sens: dict, choices, method:
         "stability": round(float((mask == mask[0]).mean()), DIGITS),
         "drivers": _ranked(sens["total"][:, t], choices),
         "drivers_first_order": _ranked(sens["first"][:, t], choices),
-        "score_drivers": {s: _ranked(sens["score_total"][:, t, i], choices) for i, s in enumerate(method.rules)},
+        "score_drivers": {s: _ranked(sens["score_total"][:, t, i], choices)
+                          for i, s in enumerate(method.rules)},
         "variants": _variants(a.scores[:, t], method),
     }
 
 
 def _take(out: Outcomes, n: int) -> Outcomes:
     """The first ``n`` rows (sample A) of evaluated outcomes."""
-    return Outcomes({k: v[:n] for k, v in out.indices.items()}, {k: v[:n] for k, v in out.levels.items()},
-                    out.scores[:n], out.mask[:n])
+    return Outcomes({k: v[:n] for k, v in out.indices.items()},
+                    {k: v[:n] for k, v in out.levels.items()}, out.scores[:n], out.mask[:n])
 
 
 # -- the public entry ----------------------------------------------------------------------------
 
-def robustness(pipeline, draws: int = 1000, seed: int = 0, progress: Progress | None = None, *,
-               choices_file: str | Path = CHOICES_FILE) -> dict:
+def robustness(pipeline: Pipeline, draws: int = 1000, seed: int = 0,
+               progress: Progress | None = None, *,
+               choices_file: str | Path = CHOICES_FILE) -> dict[str, Any]:
     """Scenario shares, stability, variants and drivers of every town under the uncertain choices.
 
     Parameters
@@ -441,8 +419,8 @@ def robustness(pipeline, draws: int = 1000, seed: int = 0, progress: Progress | 
     pipeline : scoring.pipeline.Pipeline
         Sources and the spatial model; the draws vary the default parameters.
     draws : int
-        Draws reported (sample A of the design; row 0 at the defaults). The sensitivity adds sample B
-        and one re-draw of A per choice: ``draws * (choices + 2)`` evaluations in all.
+        Draws reported (sample A of the design; row 0 at the defaults). The sensitivity adds
+        sample B and one re-draw of A per choice: ``draws * (choices + 2)`` evaluations in all.
     seed : int
         Seed of the draws; the same seed gives the same result.
     progress : callable (done, total), optional
@@ -452,12 +430,13 @@ def robustness(pipeline, draws: int = 1000, seed: int = 0, progress: Progress | 
     Returns
     -------
     dict
-        ``draws``, ``seed``, ``evaluations``, ``choices`` (the file's rows), ``conventions`` (in words),
-        ``check`` and ``towns``: one JSON-ready record per town with ``town``, ``id``, ``default``
-        (outcome at the defaults), ``shares`` (scenario -> fraction), ``modal``, ``modal_outcome``,
-        ``outcomes`` (label -> fraction), ``stability``, ``drivers`` (choice -> total index of agreeing
-        with the default), ``drivers_first_order``, ``score_drivers`` (scenario -> choice -> total
-        index of its score) and ``variants`` (pessimistic / realistic / optimistic scores).
+        ``draws``, ``seed``, ``evaluations``, ``choices`` (the file's rows), ``conventions`` (in
+        words), ``check`` and ``towns``: one JSON-ready record per town with ``town``, ``id``,
+        ``default`` (outcome at the defaults), ``shares`` (scenario -> fraction), ``modal``,
+        ``modal_outcome``, ``outcomes`` (label -> fraction), ``stability``, ``drivers`` (choice ->
+        total index of agreeing with the default), ``drivers_first_order``, ``score_drivers``
+        (scenario -> choice -> total index of its score) and ``variants`` (pessimistic / realistic /
+        optimistic scores).
 
     Raises
     ------
@@ -474,15 +453,17 @@ def robustness(pipeline, draws: int = 1000, seed: int = 0, progress: Progress | 
         raise RuntimeError("draw 0 differs from Pipeline.run(): " + "; ".join(problems))
     sens = _sensitivity(out, draws, len(choices))
     a = _take(out, draws)
-    towns = [_town_record(t, ident, a, sens, choices, method) for t, ident in enumerate(model.towns)]
+    towns = [_town_record(t, ident, a, sens, choices, method)
+             for t, ident in enumerate(model.towns)]
     if progress:
         progress(PROGRESS_TOTAL, PROGRESS_TOTAL)
     return {"draws": draws, "seed": seed, "evaluations": int(len(out.mask)),
             "choices": [c.as_dict() for c in choices], "conventions": CONVENTIONS,
-            "check": f"draw 0 (the defaults) equals Pipeline.run() for all {len(towns)} towns", "towns": towns}
+            "check": f"draw 0 (the defaults) equals Pipeline.run() for all {len(towns)} towns",
+            "towns": towns}
 
 
-def _sensitivity(out: Outcomes, n: int, d: int) -> dict:
+def _sensitivity(out: Outcomes, n: int, d: int) -> dict[str, Any]:
     """Sobol indices of agreeing with the default outcome (per town) and of each scenario score."""
     default = out.mask[0]
     agree = (out.mask == default[None, :]).astype(float)
@@ -492,29 +473,36 @@ def _sensitivity(out: Outcomes, n: int, d: int) -> dict:
 
 
 CONVENTIONS = {
-    "outcome": "the qualifying scenarios of a draw: the recommendation, or every tied scenario on a tie",
+    "outcome": "the qualifying scenarios of a draw: the recommendation, or every tied scenario "
+               "on a tie",
     "shares": "a draw whose outcome holds k scenarios (a combination or a tie) gives each 1/k",
-    "stability": "share of the draws whose outcome equals the outcome at the default choices (draw 0)",
-    "variants": "pessimistic / realistic / optimistic: every scenario's score at the 5th / 50th / 95th "
-                "percentile of the draws (inverted CDF, an attained score); outcome by the default rule",
-    "drivers": "total Sobol index (Jansen) of agreeing with the default outcome; first order: Saltelli 2010; "
-               "Saltelli design with sample A = the draws; indices below 0.00005 omitted; estimates carry "
-               "sampling noise (a value slightly above 1 or a small first-order value of a choice without "
-               "effect is noise; control_dummy, which changes nothing, gets exactly 0)",
-    "measurement error": "one relative error per input and draw, applied to every town holding the input "
-                         "(each town's results depend only on its own inputs, so the per-town figures "
-                         "are those of independent errors)",
+    "stability": "share of the draws whose outcome equals the outcome at the default choices "
+                 "(draw 0)",
+    "variants": "pessimistic / realistic / optimistic: every scenario's score at the 5th / 50th / "
+                "95th percentile of the draws (inverted CDF, an attained score); outcome by the "
+                "default rule",
+    "drivers": "total Sobol index (Jansen) of agreeing with the default outcome; first order: "
+               "Saltelli 2010; Saltelli design with sample A = the draws; indices below 0.00005 "
+               "omitted; estimates carry sampling noise (a value slightly above 1 or a small "
+               "first-order value of a choice without effect is noise; control_dummy, which "
+               "changes nothing, gets exactly 0)",
+    "measurement error": "one relative error per input and draw, applied to every town holding "
+                         "the input (each town's results depend only on its own inputs, so the "
+                         "per-town figures are those of independent errors)",
 }
 
 
-def text_report(result: dict) -> str:
-    """A table: per town the default outcome, the modal outcome, stability and the top three drivers."""
-    lines = [f"{result['draws']} draws, seed {result['seed']}, {len(result['choices'])} uncertain choices "
-             f"({result['evaluations']} evaluations); {result['check']}",
-             f"{'town':12} {'stability':>9}  {'default':42} {'modal outcome':42} top drivers (total index)"]
+def text_report(result: dict[str, Any]) -> str:
+    """A table: per town the default outcome, the modal outcome, stability and the top three
+    drivers."""
+    lines = [f"{result['draws']} draws, seed {result['seed']}, {len(result['choices'])} uncertain "
+             f"choices ({result['evaluations']} evaluations); {result['check']}",
+             f"{'town':12} {'stability':>9}  {'default':42} {'modal outcome':42} "
+             "top drivers (total index)"]
     for t in result["towns"]:
         drivers = ", ".join(f"{k} {v:.2f}" for k, v in list(t["drivers"].items())[:3]) or "none"
-        lines.append(f"{t['town']:12} {t['stability']:9.3f}  {t['default']:42} {t['modal_outcome']:42} {drivers}")
+        lines.append(f"{t['town']:12} {t['stability']:9.3f}  {t['default']:42} "
+                     f"{t['modal_outcome']:42} {drivers}")
     lines.append("")
     lines += [f"{k}: {v}" for k, v in result["conventions"].items()]
     return "\n".join(lines)

@@ -1,28 +1,42 @@
-"""Scenario suitability from the six levels, by the rule in data/method/scenario_rules.csv."""
+"""Scenario suitability from the six levels, by the rule in data/method/scenario_rules.csv.
+
+The scores and the qualifying scenarios come from :mod:`scoring.kernel` (one row); this module says
+them in words: the recommendation, the tie, and every '+' with the rule's rationale.
+"""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import kernel
 from .method import Method
 
+Scores = Mapping[str, int]
 
-def score_scenarios(levels: dict, method: Method) -> dict:
+
+def score_scenarios(levels: Mapping[str, str | None], method: Method) -> dict[str, Any]:
     """Count, per scenario, the indicators whose level the rule marks '+'.
 
     Returns {"scores", "recommended", "tie", "tied", "summary", "completeness", "available",
-    "provisional", "reasons", "explanation"}; missing levels (None) are skipped and reported through
-    completeness. ``tie`` is true when more scenarios qualify (score within ``recommend_margin`` of the
-    top) than ``recommend_max`` allows; ``tied`` then lists all of them in rule order (else []), while
-    ``recommended`` keeps its cut list for backward compatibility.
+    "provisional", "reasons", "explanation"}; missing levels (None) are skipped and reported
+    through completeness. ``tie`` is true when more scenarios qualify (score within
+    ``recommend_margin`` of the top) than ``recommend_max`` allows; ``tied`` then lists all of them
+    in rule order (else []), while ``recommended`` keeps its cut list for backward compatibility.
+    ValueError for a level that is not a band of its indicator.
     """
     levelled = method.levelled
-    available = [c for c in levelled if levels.get(c) is not None]
-    scores, reasons = {}, {}
-    for scenario, rule in method.rules.items():
-        plus = [(ind, levels[ind]) for ind in available
-                if ind in rule and levels[ind] in rule[ind][0]]
-        scores[scenario] = len(plus)
-        reasons[scenario] = [{"indicator": ind, "level": lv, "rationale": rule[ind][1]} for ind, lv in plus]
-    recommended = recommend(scores, method) if available else []
-    tied = tied_scenarios(scores, method) if available else []
+    pos = {c: kernel.position_of(c, levels.get(c), method) for c in levelled}
+    available = [c for c in levelled if pos[c] != kernel.MISSING]
+    tables = kernel.vote_tables(method)
+    row = kernel.scores(pos, method, tables)
+    scores = {s: int(v) for s, v in zip(method.rules, row)}
+    reasons = _reasons(pos, levels, tables, method)
+    mask = int(kernel.outcome(row, pos, kernel.margin_of(method)))
+    close = kernel.members(mask, method)
+    recommended = _ordered(close, scores, method)[: method.settings["recommend_max"]]
+    tied = close if kernel.is_tie(len(close), method) else []
     completeness = f"{len(available)}/{len(levelled)}"
     summary = summarise(scores, recommended, tied, method) if available else "insufficient data"
     return {
@@ -39,17 +53,34 @@ def score_scenarios(levels: dict, method: Method) -> dict:
     }
 
 
-def recommend(scores: dict, method: Method) -> list[str]:
-    """Top scenario, plus the next ones within the margin (at most recommend_max)."""
-    margin = method.settings["recommend_margin"]
+def _reasons(pos: Mapping[str, int], levels: Mapping[str, str | None],
+             tables: Mapping[str, kernel.ScoreArray], method: Method
+             ) -> dict[str, list[dict[str, Any]]]:
+    """Per scenario, the indicators that gave it a '+' (the kernel's votes), with the rationale."""
+    out: dict[str, list[dict[str, Any]]] = {s: [] for s in method.rules}
+    for code, p in pos.items():
+        if p == kernel.MISSING:
+            continue
+        plus = tables[code][p]
+        for i, s in enumerate(method.rules):
+            if plus[i]:
+                out[s].append({"indicator": code, "level": levels[code],
+                               "rationale": method.rules[s][code][1]})
+    return out
+
+
+def _ordered(names: list[str], scores: Scores, method: Method) -> list[str]:
+    """Highest score first, rule order among equal scores."""
     order = {s: i for i, s in enumerate(method.scenarios)}
-    best = max(scores.values())
-    close = [s for s in scores if scores[s] >= best - margin]
-    close.sort(key=lambda s: (-scores[s], order[s]))
-    return close[: method.settings["recommend_max"]]
+    return sorted(names, key=lambda s: (-scores[s], order[s]))
 
 
-def qualifying(scores: dict, method: Method) -> list[str]:
+def recommend(scores: Scores, method: Method) -> list[str]:
+    """Top scenario, plus the next ones within the margin (at most recommend_max)."""
+    return _ordered(qualifying(scores, method), scores, method)[: method.settings["recommend_max"]]
+
+
+def qualifying(scores: Scores, method: Method) -> list[str]:
     """Every scenario whose score is within ``recommend_margin`` of the top, in rule order.
 
     Parameters
@@ -64,11 +95,13 @@ def qualifying(scores: dict, method: Method) -> list[str]:
     list of str
         The qualifying scenarios, ordered as in scenarios.csv.
     """
-    best = max(scores.values())
-    return [s for s in method.scenarios if s in scores and scores[s] >= best - method.settings["recommend_margin"]]
+    names = [s for s in method.scenarios if s in scores]
+    row = np.array([scores[s] for s in names])
+    mask = int(kernel.qualifying_mask(row, kernel.margin_of(method)))
+    return [s for i, s in enumerate(names) if mask >> i & 1]
 
 
-def tied_scenarios(scores: dict, method: Method) -> list[str]:
+def tied_scenarios(scores: Scores, method: Method) -> list[str]:
     """The qualifying scenarios when there are more than ``recommend_max`` of them, else [].
 
     Parameters
@@ -84,7 +117,7 @@ def tied_scenarios(scores: dict, method: Method) -> list[str]:
         All qualifying scenarios in rule order when the recommendation would cut some of them.
     """
     close = qualifying(scores, method)
-    return close if len(close) > method.settings["recommend_max"] else []
+    return close if kernel.is_tie(len(close), method) else []
 
 
 def _join(names: list[str]) -> str:
@@ -92,7 +125,7 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def summarise(scores: dict, recommended: list[str], tied: list[str], method: Method) -> str:
+def summarise(scores: Scores, recommended: list[str], tied: list[str], method: Method) -> str:
     """One line: the recommendation, or the tie said as a tie.
 
     Parameters
@@ -119,13 +152,15 @@ def summarise(scores: dict, recommended: list[str], tied: list[str], method: Met
     return f"no single recommendation: {_join(tied)} {how}"
 
 
-def explain(scores, reasons, summary, completeness, available, method) -> str:
+def explain(scores: Scores, reasons: Mapping[str, list[dict[str, Any]]], summary: str,
+            completeness: str, available: list[str], method: Method) -> str:
     """The summary, the completeness and every scenario's '+' with the levels that gave them."""
     if not available:
         return "insufficient data: no indicator has a level, so no scenario is recommended"
     parts = []
     for s in sorted(scores, key=lambda s: -scores[s]):
-        why = ", ".join(f"{r['level'].replace('_', ' ')} {r['indicator'].replace('_', ' ')}" for r in reasons[s])
+        why = ", ".join(f"{r['level'].replace('_', ' ')} {r['indicator'].replace('_', ' ')}"
+                        for r in reasons[s])
         parts.append(f"{s} +{scores[s]}" + (f": {why}" if why else ""))
     head = f"{summary} (from {completeness} indicators"
     head += ", provisional)" if len(available) < len(method.levelled) else ")"
@@ -158,4 +193,4 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     vb = sum((y - mb) ** 2 for y in rb)
     if va == 0 or vb == 0:
         return None
-    return cov / (va * vb) ** 0.5
+    return cov / float((va * vb) ** 0.5)

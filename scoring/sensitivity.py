@@ -6,9 +6,9 @@ the estimators are those of SALib's ``sobol.analyze`` with ``calc_second_order=F
 - first order (Saltelli et al. 2010): ``S_i = mean(f(B) * (f(A_B^i) - f(A))) / V``
 - total (Jansen 1999): ``ST_i = mean((f(A) - f(A_B^i))^2) / (2 V)``
 
-with ``V`` the variance (ddof 0) of ``f(A)`` and ``f(B)`` together, the outputs first centred on the mean
-of all rows (as SALib does; the first-order estimator's noise grows with the mean). A test checks both
-against ``SALib.analyze.sobol`` on the same design. A choice that changes nothing gives
+with ``V`` the variance (ddof 0) of ``f(A)`` and ``f(B)`` together, the outputs first centred on
+the mean of all rows (as SALib does; the first-order estimator's noise grows with the mean). A test
+checks both against ``SALib.analyze.sobol`` on the same design. A choice that changes nothing gives
 ``f(A_B^i) == f(A)`` and so exactly 0 for both; an output that never varies (V = 0) gets 0 for every
 choice. The first-order estimate carries sampling noise (it may be slightly negative); the dummy
 choice of uncertainty.csv shows its size.

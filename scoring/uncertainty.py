@@ -1,30 +1,37 @@
-"""How sure is a recommendation: missing levels as a range of outcomes, and which data would settle it.
+"""How sure is a recommendation: missing levels as a range of outcomes, and which data would
+settle it.
 
-Every missing level (None) may be any band of its indicator (data/method/bands.csv). Because the
-scenario score is a count of '+' votes, the scores of all completions are the known votes plus one vote
-row per missing indicator; the grid of completions is therefore exact and small (at most the product of
-the band counts, 3 * 6 * 6 * 4 * 4 * 3 = 5184 for the present method) and is judged in one vectorised
-pass by the rule of :func:`scoring.scenarios.score_scenarios` (tests check it against a brute force).
+Every missing level (None) may be any band of its indicator (data/method/bands.csv). The grid of
+completions is exact and small (at most the product of the band counts, 3 * 6 * 6 * 4 * 4 * 3 = 5184
+for the present method): one axis of band positions per missing indicator, scored and judged in one
+call of the method kernel (:mod:`scoring.kernel`, the rule of every other path; tests check it
+against a brute force over :func:`scoring.scenarios.score_scenarios`).
 
 An *outcome* is the recommended set together with the tie status; a tied outcome counts as
 recommending every tied scenario.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from . import kernel
 from .method import Method
+
+Levels = Mapping[str, str | None]  # levelled indicator -> level id, None (or absent) = missing
 
 
 @dataclass(frozen=True)
 class _Grid:
     """All completions of one town's levels.
 
-    ``outcome`` holds, per completion, the set of qualifying scenarios as a bit mask (bit i = the i-th
-    scenario of the rule); one axis per missing indicator (axis order = ``missing``, position on an
-    axis = band order); a 0-d array when nothing is missing.
+    ``outcome`` holds, per completion, the set of qualifying scenarios as a bit mask (bit i = the
+    i-th scenario of the rule); one axis per missing indicator (axis order = ``missing``, position
+    on an axis = band order); a 0-d array when nothing is missing.
     """
 
     missing: tuple[str, ...]
@@ -32,50 +39,28 @@ class _Grid:
     n_scenarios: int
 
 
-def _votes(code: str, method: Method) -> np.ndarray:
-    """0/1 matrix, one row per band of ``code``, one column per scenario: does the rule give '+'."""
-    bands = method.indicators[code].bands
-    return np.array([[int(code in rule and band.level in rule[code][0]) for rule in method.rules.values()]
-                     for band in bands], dtype=np.int64)
+def _grid(levels: Mapping[str, str | None], method: Method) -> _Grid:
+    """Enumerate every completion of the missing levels (itertools.product order) and its outcome.
 
-
-def _vote_row(code: str, level: str, method: Method) -> np.ndarray:
-    """The votes of one known level; ValueError naming the allowed levels if it is not a band."""
-    names = [b.level for b in method.indicators[code].bands]
-    if level not in names:
-        raise ValueError(f"level '{level}' is not a band of {code}; allowed: {', '.join(names)}")
-    return _votes(code, method)[names.index(level)]
-
-
-def _outcome_codes(scores: np.ndarray, method: Method) -> np.ndarray:
-    """Outcome of each complete score vector (rows), as a bit mask of the qualifying scenarios.
-
-    Same rule as :func:`scoring.scenarios.qualifying`: a scenario qualifies when its score is within
-    ``recommend_margin`` of the top. The qualifying set determines the outcome: when it is larger than
-    ``recommend_max`` the outcome is a tie of exactly that set, otherwise ``recommend`` returns the
-    whole set; so equal masks mean equal recommended sets and equal tie status.
+    ValueError naming the allowed levels when a known level is not a band of its indicator.
     """
-    best = scores.max(axis=1, keepdims=True)
-    qualify = scores >= best - method.settings["recommend_margin"]
-    return qualify.astype(np.int64) @ (1 << np.arange(scores.shape[1], dtype=np.int64))
-
-
-def _grid(levels: dict, method: Method) -> _Grid:
-    """Enumerate every completion of the missing levels (itertools.product order) and its outcome."""
     codes = method.levelled
     missing = tuple(c for c in codes if levels.get(c) is None)
-    scores = sum((_vote_row(c, levels[c], method) for c in codes if c not in missing),
-                 np.zeros(len(method.rules), dtype=np.int64))[None, :]
-    for code in missing:  # outer sum of the vote rows, one axis per missing indicator
-        votes = _votes(code, method)
-        scores = (scores[:, None, :] + votes[None, :, :]).reshape(-1, votes.shape[1])
     shape = tuple(len(method.indicators[c].bands) for c in missing)
-    return _Grid(missing, _outcome_codes(scores, method).reshape(shape), len(method.rules))
+    pos: dict[str, Any] = {c: kernel.position_of(c, levels[c], method)
+                           for c in codes if c not in missing}
+    for axis, code in enumerate(missing):  # one axis of band positions per missing indicator
+        along = [-1 if a == axis else 1 for a in range(len(shape))]
+        pos[code] = np.arange(shape[axis]).reshape(along)
+    scores = kernel.scores(pos, method)
+    outcome = kernel.outcome(scores, pos, kernel.margin_of(method))
+    return _Grid(missing, np.broadcast_to(outcome, shape), len(method.rules))
 
 
-def _n_scenarios(union: np.ndarray, n: int) -> np.ndarray:
+def _n_scenarios(union: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
     """How many scenarios each bit mask in ``union`` holds."""
-    return ((union[..., None] >> np.arange(n)) & 1).sum(axis=-1)
+    counts: npt.NDArray[np.int64] = ((union[..., None] >> np.arange(n)) & 1).sum(axis=-1)
+    return counts
 
 
 def _union(outcome: np.ndarray) -> int:
@@ -84,7 +69,8 @@ def _union(outcome: np.ndarray) -> int:
 
 
 def _per_level(grid: _Grid, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each band of missing indicator ``axis``: scenarios still possible, and whether settled."""
+    """For each band of missing indicator ``axis``: scenarios still possible, and whether
+    settled."""
     ids = np.moveaxis(grid.outcome, axis, 0).reshape(grid.outcome.shape[axis], -1)
     possible = _n_scenarios(np.bitwise_or.reduce(ids, axis=1), grid.n_scenarios)
     settled = (ids == ids[:, :1]).all(axis=1)
@@ -97,7 +83,7 @@ def _settled(grid: _Grid) -> bool:
     return bool((flat == flat[0]).all())
 
 
-def assess(levels: dict, method: Method) -> dict:
+def assess(levels: dict[str, Any], method: Method) -> dict[str, Any]:
     """The range of outcomes a town's missing levels leave open, and the most decisive missing one.
 
     Parameters
@@ -110,12 +96,13 @@ def assess(levels: dict, method: Method) -> dict:
     Returns
     -------
     dict
-        ``possible``: scenarios (rule order) that some completion recommends, a tie counting for every
-        tied scenario; ``settled``: every completion gives the same outcome (recommended set and tie
-        status); ``decisive``: the missing indicator which, once known, minimises the worst-case number
-        of possible scenarios left (ties broken by the smaller mean over its bands, each band counted
-        once, then by indicator order), with ``decisive_worst`` and ``decisive_mean``; all three are
-        None when settled or nothing is missing; ``completions``: the number of completions.
+        ``possible``: scenarios (rule order) that some completion recommends, a tie counting for
+        every tied scenario; ``settled``: every completion gives the same outcome (recommended set
+        and tie status); ``decisive``: the missing indicator which, once known, minimises the
+        worst-case number of possible scenarios left (ties broken by the smaller mean over its
+        bands, each band counted once, then by indicator order), with ``decisive_worst`` and
+        ``decisive_mean``; all three are None when settled or nothing is missing;
+        ``completions``: the number of completions.
     """
     grid = _grid(levels, method)
     union = _union(grid.outcome)
@@ -130,7 +117,8 @@ def assess(levels: dict, method: Method) -> dict:
 
 
 def _decisive(grid: _Grid) -> tuple[int, float, int]:
-    """(worst, mean, axis) of the missing indicator leaving the fewest possible scenarios once known."""
+    """(worst, mean, axis) of the missing indicator leaving the fewest possible scenarios once
+    known."""
     keys = []
     for axis in range(len(grid.missing)):
         counts, _ = _per_level(grid, axis)
@@ -138,11 +126,12 @@ def _decisive(grid: _Grid) -> tuple[int, float, int]:
     return min(keys)
 
 
-def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
+def data_needed(levels_by_town: Mapping[str, Levels], method: Method) -> list[dict[str, Any]]:
     """Rank the missing indicators by how many undetermined towns knowing them would settle.
 
-    A town is *unsettled* when its completions give more than one outcome (see :func:`assess`). For
-    each unsettled town and each indicator missing there, every band the indicator may take is tried:
+    A town is *unsettled* when its completions give more than one outcome (see :func:`assess`).
+    For each unsettled town and each indicator missing there, every band the indicator may take is
+    tried:
 
     - the town is *settled in the worst case* when every band leaves a single outcome (knowing the
       indicator settles the town whatever its value);
@@ -160,13 +149,13 @@ def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
     -------
     list of dict
         One row per indicator missing in at least one unsettled town: ``indicator``,
-        ``towns_settled_worst``, ``towns_settled_best``, ``towns_narrowed`` (counts) and ``towns``, the
-        unsettled towns missing it (input order), each {"town", "settled_worst", "settled_best",
+        ``towns_settled_worst``, ``towns_settled_best``, ``towns_narrowed`` (counts) and ``towns``,
+        the unsettled towns missing it (input order), each {"town", "settled_worst", "settled_best",
         "narrowed", "possible_now", "possible_worst"} (counts of possible scenarios now, and
         at most once the indicator is known). Sorted by most towns settled in the worst case, then
         in the best case, then narrowed, then indicator order.
     """
-    rows = {code: [] for code in method.levelled}
+    rows: dict[str, list[dict[str, Any]]] = {code: [] for code in method.levelled}
     for town, levels in levels_by_town.items():
         grid = _grid(levels, method)
         if _settled(grid):
@@ -175,7 +164,8 @@ def data_needed(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
         for axis, code in enumerate(grid.missing):
             counts, settled = _per_level(grid, axis)
             rows[code].append({"town": town, "settled_worst": bool(settled.all()),
-                               "settled_best": bool(settled.any()), "narrowed": bool((counts < now).all()),
+                               "settled_best": bool(settled.any()),
+                               "narrowed": bool((counts < now).all()),
                                "possible_now": now, "possible_worst": int(counts.max())})
     table = [{"indicator": code,
               "towns_settled_worst": sum(t["settled_worst"] for t in towns),
@@ -199,27 +189,29 @@ def _after_knowing(grid: _Grid, known: tuple[str, ...]) -> tuple[bool, float]:
     return settled, float(_n_scenarios(np.asarray(union), grid.n_scenarios).mean())
 
 
-def collection_plan(levels_by_town: dict[str, dict], method: Method) -> list[dict]:
-    """A data-collection plan: the indicators to collect, in order, chosen greedily so that each step
-    settles the most recommendations whatever the collected values turn out to be (worst case), then
-    leaves the fewest possible scenarios on average.
+def collection_plan(levels_by_town: Mapping[str, Levels], method: Method) -> list[dict[str, Any]]:
+    """A data-collection plan: the indicators to collect, in order, chosen greedily so that each
+    step settles the most recommendations whatever the collected values turn out to be (worst
+    case), then leaves the fewest possible scenarios on average.
 
-    Returns one row per step: ``indicator``, ``towns_settled`` (unsettled towns that are settled once
-    this and the earlier indicators are known), ``towns`` (their ids), ``mean_possible`` (average number
-    of possible scenarios over the towns that were unsettled at the start).
+    Returns one row per step: ``indicator``, ``towns_settled`` (unsettled towns that are settled
+    once this and the earlier indicators are known), ``towns`` (their ids), ``mean_possible``
+    (average number of possible scenarios over the towns that were unsettled at the start).
     """
     grids = {t: _grid(levels, method) for t, levels in levels_by_town.items()}
     open_towns = {t: g for t, g in grids.items() if not _settled(g)}
     candidates = [c for c in method.levelled if any(c in g.missing for g in open_towns.values())]
-    plan, known = [], ()
+    plan: list[dict[str, Any]] = []
+    known: tuple[str, ...] = ()
     while candidates and open_towns:
-        def score(code):
-            res = [_after_knowing(g, known + (code,)) for g in open_towns.values()]
-            return sum(s for s, _ in res), -sum(m for _, m in res) / len(res), [t for t, (s, _) in
-                                                                                  zip(open_towns, res) if s]
+        def score(code: str) -> tuple[int, float, list[str]]:
+            res = [_after_knowing(g, (*known, code)) for g in open_towns.values()]
+            settled = [t for t, (s, _) in zip(open_towns, res) if s]
+            return len(settled), -sum(m for _, m in res) / len(res), settled
         best = max(candidates, key=lambda c: score(c)[:2])
-        settled, neg_mean, towns = score(best)
+        n_settled, neg_mean, towns = score(best)
         known += (best,)
         candidates.remove(best)
-        plan.append({"indicator": best, "towns_settled": settled, "towns": towns, "mean_possible": round(-neg_mean, 2)})
+        plan.append({"indicator": best, "towns_settled": n_settled, "towns": towns,
+                     "mean_possible": round(-neg_mean, 2)})
     return plan

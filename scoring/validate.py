@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._errors import InputError
-from .method import Method
+from .method import InputSpec, Method
 
 MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-"}
 
 
-def _allowed(spec) -> str:
+def allowed(spec: InputSpec) -> str:
+    """The values an input may take, in words (for error messages)."""
     if spec.kind == "binary":
         return "0 or 100"
     if spec.kind == "share":
@@ -25,7 +28,7 @@ def _allowed(spec) -> str:
     return " and ".join(x for x in (lo, hi) if x) or "any finite number"
 
 
-def _parse(value):
+def _parse(value: object) -> tuple[float | None, str | None]:
     """Return (number or None, error text or None)."""
     if value is None:
         return None, None
@@ -39,7 +42,8 @@ def _parse(value):
     if text.lower() in MISSING_TOKENS:
         return None, None
     try:
-        number = float(text.replace(",", ".")) if text.count(",") == 1 and "." not in text else float(text)
+        decimal_comma = text.count(",") == 1 and "." not in text
+        number = float(text.replace(",", ".")) if decimal_comma else float(text)
     except ValueError:
         return None, "is not a number"
     if not math.isfinite(number):
@@ -47,7 +51,8 @@ def _parse(value):
     return number, None
 
 
-def _check_value(spec, x: float) -> bool:
+def value_ok(spec: InputSpec, x: float) -> bool:
+    """Whether a parsed value is allowed for the input (its kind and range)."""
     if spec.kind == "binary":
         return x in (0.0, 100.0)
     if spec.kind in ("count", "total") and x != int(x):
@@ -61,7 +66,8 @@ def _check_value(spec, x: float) -> bool:
     return True
 
 
-def validate_record(record: dict, method: Method, *, where: str) -> tuple[dict, list[str]]:
+def validate_record(record: Mapping[str, Any], method: Method, *,
+                    where: str) -> tuple[dict[str, float | None], list[str]]:
     """Check one town's inputs. Returns (clean inputs with None for missing, problems)."""
     problems: list[str] = []
     clean: dict[str, float | None] = {}
@@ -75,9 +81,10 @@ def validate_record(record: dict, method: Method, *, where: str) -> tuple[dict, 
         x, err = _parse(record.get(name))
         if err:
             problems.append(f"{where}: field '{name}' value '{record.get(name)}' {err}; "
-                            f"allowed: {_allowed(spec)}")
-        elif x is not None and not _check_value(spec, x):
-            problems.append(f"{where}: field '{name}' value {x:g} is out of range; allowed: {_allowed(spec)}")
+                            f"allowed: {allowed(spec)}")
+        elif x is not None and not value_ok(spec, x):
+            problems.append(f"{where}: field '{name}' value {x:g} is out of range; "
+                            f"allowed: {allowed(spec)}")
             x = None
         clean[name] = x
     # counts are not above their totals; roots are of non-negative sums
@@ -89,15 +96,17 @@ def validate_record(record: dict, method: Method, *, where: str) -> tuple[dict, 
                     problems.append(f"{where}: field '{count}' value {c:g} is above its total "
                                     f"'{total}' {t:g}; allowed: 0 to {t:g}")
         elif ind.aggregation == "root_of_sum" and all(n in clean for n in ind.inputs):
-            vals = [clean[n] for n in ind.inputs]
-            if all(v is not None for v in vals) and sum(vals) < 0:
+            vals = [v for v in (clean[n] for n in ind.inputs) if v is not None]
+            if len(vals) == len(ind.inputs) and sum(vals) < 0:
                 problems.append(f"{where}: fields {' + '.join(ind.inputs)} sum to {sum(vals):g}; "
                                 f"allowed: a sum >= 0 (the indicator is its square root)")
     return clean, problems
 
 
-def validate_records(records: list[dict], method: Method, *, source: str = "input") -> list[dict]:
-    """Validate all records; raise one InputError naming every problem (town, field, value, range)."""
+def validate_records(records: Sequence[Mapping[str, Any]], method: Method, *,
+                     source: str = "input") -> list[dict[str, Any]]:
+    """Validate all records; raise one InputError naming every problem (town, field, value,
+    range)."""
     problems: list[str] = []
     cleaned = []
     seen = set()
@@ -115,3 +124,7 @@ def validate_records(records: list[dict], method: Method, *, source: str = "inpu
     if problems:
         raise InputError(problems, source=source)
     return cleaned
+
+
+_allowed = allowed  # the former private names, still imported by webapp/stats_io.py
+_check_value = value_ok

@@ -154,8 +154,14 @@ def test_language_switch(page, server):
     assert page.evaluate("document.documentElement.lang") == "ru"
 
 
+def open_town(page, url):
+    """A town page with its details (everything behind the brief) opened."""
+    page.goto(url)
+    page.evaluate("document.querySelectorAll('details.town-details').forEach(d => { d.open = true; })")
+
+
 def test_town_page_in_browser(page, server):
-    page.goto(server + "/town/balkhash")
+    open_town(page, server + "/town/balkhash")
     assert "sqrt(80 * 27.3)" in page.inner_text("body")
     assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 1
     assert all(u.startswith(server) for u in page.requests)
@@ -212,7 +218,7 @@ def test_content_security_policy_holds_and_the_map_works(page, server):
     page.click("#apply")
     page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
     assert page.evaluate("window.__csp") == [] and console == [] and page.errors == []
-    page.goto(server + "/town/temirtau")
+    open_town(page, server + "/town/temirtau")
     assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 1
     assert page.evaluate("window.__csp") == [] and console == [] and page.errors == []
     # and the policy is enforced: an injected inline script does not run (script-src 'self')
@@ -225,7 +231,7 @@ def test_content_security_policy_holds_and_the_map_works(page, server):
 def test_how_sure_on_the_town_page_and_the_map(page, server):
     """The robustness draws: stability, shares and variants on the town page; the popup's stability
     line and the shade-by-stability mode on the map; the data-needed page."""
-    page.goto(server + "/town/karazhal")
+    open_town(page, server + "/town/karazhal")
     page.wait_for_selector("body[data-robust='1']", timeout=60000)
     text = page.inner_text("#robustness")
     assert "Stability:" in text and "%" in text and "pessimistic" in text
@@ -456,7 +462,7 @@ def test_no_untranslated_interface_string(page, server, lang, method):
         return out; }}""")
     assert oblast_tips and misses(oblast_tips) == []
     # the town page: headings, table headers, descriptions, units, reasons, the summary
-    page.goto(server + f"/town/karazhal?lang={lang}&near_km=120")
+    open_town(page, server + f"/town/karazhal?lang={lang}&near_km=120")
     assert page.is_visible("#nondefault")
     found = texts(["h2", "h3", "th", ".desc", "#summary", "table.data td:nth-child(4)", "table.data td:nth-child(6)",
                    "#nondefault", ".smallmap .leaflet-control-attribution"])
@@ -479,14 +485,14 @@ def test_table_of_all_towns_sorts_with_aria_sort(page, server):
 
 
 def test_town_page_prints_without_the_navigation(page, server):
-    page.goto(server + "/town/temirtau?lang=ru")
+    open_town(page, server + "/town/temirtau?lang=ru")
     assert page.is_visible(".topbar")
-    page.emulate_media(media="print")
-    assert not page.is_visible(".topbar") and not page.is_visible("details")
-    assert page.is_visible(".smallmap") and page.is_visible("h1")
-    # the small map: the oblasts behind, the destination city and the town in its scenario's colour, credits
+    # the small route map of the details: the oblasts behind, the destination city and the town, credits
     assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 20
     assert "OpenStreetMap" in page.inner_text(".smallmap .leaflet-control-attribution")
+    page.emulate_media(media="print")
+    assert not page.is_visible(".topbar") and not page.is_visible("details")
+    assert page.is_visible(".brief-svg") and page.is_visible("h1") and page.is_visible("#data-needed")
     ARTIFACTS.mkdir(exist_ok=True)
     page.pdf(path=str(ARTIFACTS / "town_print.pdf"))
 
@@ -509,7 +515,7 @@ def test_no_english_data_text_in_the_browser(page, server, lang, method):
         return sorted(e for e in foreign if re.search(r"(?<!\w)" + re.escape(e) + r"(?!\w)", text))
     found = {}
     for path in DATA_PAGES:
-        page.goto(server + f"{path}?lang={lang}")
+        open_town(page, server + f"{path}?lang={lang}")
         page.wait_for_load_state("load")
         found[path] = misses(page.evaluate(shown).replace(page.inner_text("h1 small") if path.startswith("/town/") else "\0", ""))
     load(page, server + f"/?lang={lang}")
@@ -521,7 +527,7 @@ def test_no_english_data_text_in_the_browser(page, server, lang, method):
     pending = {method.texts[(f, k, "description")]["en"] for p, f, k in MAP_PAGE_PENDING if p == "/"}
     found["/"] = sorted(set(misses(page.evaluate(shown) + " ".join(popups))) - pending)
     # the town page's robustness section, written by static/robustness.js when the draws are done
-    page.goto(server + f"/town/karazhal?lang={lang}")
+    open_town(page, server + f"/town/karazhal?lang={lang}")
     page.wait_for_selector("body[data-robust='1']", timeout=120000)
     robust = page.inner_text("#robustness") + " ".join(page.eval_on_selector_all("#robustness [title]", "es => es.map(e => e.title)"))
     found["robustness"] = misses(robust) + [w for w in ("tie:", "insufficient data", "band_", "err_") if w in robust]
@@ -786,5 +792,38 @@ def test_table_of_all_towns_is_readable_on_a_desktop(browser, server):
         # the recommendation is also next to the town (in the fixed first column)
         assert page.eval_on_selector_all("#all-towns tbody td:first-child .rec-short", "es => es.length") == 27
         assert page.evaluate("document.documentElement.scrollWidth") <= 1100
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_town_brief_on_the_first_screen_for_every_town(browser, server, lang):
+    """At 1440x900 the verdict, how sure, drivers, official signals and measures of every town are
+    within the first 900 px, in this order, and the brief prints on at most two A4 pages."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    try:
+        first = ["verdict", "sureness", "drivers", "official", "measures"]
+        import json as _json
+        from urllib.request import urlopen
+
+        ids = [f["id"] for f in _json.load(urlopen(server + "/api/towns"))["features"]]
+        assert len(ids) == 27
+        longest = (0, None)
+        for tid in ids:
+            page.goto(server + f"/town/{tid}?lang={lang}")
+            boxes = [page.eval_on_selector(f"#{s}", "e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; }")
+                     for s in first]
+            tops = [b[0] for b in boxes]
+            assert tops == sorted(tops), (tid, boxes)
+            assert boxes[-1][1] <= 900, (tid, lang, boxes)
+            height = page.evaluate("document.documentElement.scrollHeight")
+            longest = max(longest, (height, tid))
+        page.goto(server + f"/town/{longest[1]}?lang={lang}")
+        page.emulate_media(media="print")
+        pdf = page.pdf(format="A4")
+        assert 1 <= len(re.findall(rb"/Type\s*/Page[^s]", pdf)) <= 2, longest
+        page.goto(server + f"/brief?lang={lang}")
+        assert 1 <= len(re.findall(rb"/Type\s*/Page[^s]", page.pdf(format="A4"))) <= 2
     finally:
         ctx.close()

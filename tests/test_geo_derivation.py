@@ -184,9 +184,10 @@ def test_shipped_network_all_routable_and_matches_networkx(shipped):
 def test_shipped_assumed_links_only_where_no_road_was_sourced(shipped):
     res = by_id(derive(shipped))
     assumed = {t for t, r in res.items() if r["assumed_access"]}
-    # named in data/README.md: no road to these towns could be sourced (Zhanatas has the sourced
-    # Taraz - Zhanatas road R_TAR_ZHA since the fourth research round)
-    assert assumed == {"karatau", "lisakovsk", "stepnogorsk"}
+    # named in data/README.md: no road to Lisakovsk could be sourced. Karatau and Stepnogorsk lost
+    # their assumed access links in issue 26: a link of their published road distance (to Taraz,
+    # to Astana) ends at the town
+    assert assumed == {"lisakovsk"}
     assert res["zhanatas"]["nearest_large_city"] == "Taraz"
     assert res["karazhal"]["access"]["sourced"] is True
     assert "Атасу" in res["karazhal"]["access"]["note"]
@@ -239,3 +240,107 @@ def test_faster_roads_never_slower(shipped, speed):
     for t in slow:
         assert fast[t]["travel_min"] <= slow[t]["travel_min"] + 1e-3
         assert fast[t]["road_km"] == pytest.approx(slow[t]["road_km"], abs=1e-3)
+
+
+# -- a published road distance is a source for a link of that length (issue 26) ----------------
+
+def test_published_distance_links_on_the_shipped_network(shipped):
+    """Stepnogorsk, Karatau and Zhanatas reach their published nearest city over a link of the
+    published length, drawn straight, marked assumed, route not sourced; route and reason say so."""
+    import numpy as np
+
+    res = derive(shipped)
+    r = by_id(res)
+    links = {t: {x["id"]: x for x in r[t]["path_published"]}
+             for t in ("stepnogorsk", "karatau", "zhanatas")}
+    assert links["stepnogorsk"]["PD_STE_AST"]["km"] == pytest.approx(185, abs=1e-6)
+    assert links["karatau"]["PD_KAR_TAR"]["km"] == pytest.approx(82, abs=1e-6)
+    # Zhanatas: "almost 145 km" is shorter than the straight line between the two points (152.5 km),
+    # so the link gets the straight line's length and keeps 145 as its published figure
+    zha = links["zhanatas"]["PD_ZHA_TAR"]
+    straight = gkm((69.72655, 43.55675), (71.37334, 42.89799))
+    assert zha["published_km"] == 145 and zha["km"] == pytest.approx(straight, abs=1e-3)
+    assert [r[t]["nearest_large_city"] for t in links] == ["Astana", "Taraz", "Taraz"]
+    assert r["karatau"]["aggl_near_large_city"] == 100  # 83 km <= near_km 100 (was 108 km, 0)
+    assert "route not sourced" in r["stepnogorsk"]["reasons"]["near_large_city"]
+    assert "https://kokshetv.kz/ru/news/27829" in r["stepnogorsk"]["reasons"]["near_large_city"]
+    assert "shorter than the straight line" in r["zhanatas"]["reasons"]["near_large_city"]
+    assert all(x["path_published"] == [] for t, x in r.items() if t not in links)
+    # the network marks the links' edges assumed (straight geometry), and no other road edge
+    net = res["network"]
+    marked = set(net.road[net.assumed & (net.cls != "access")])
+    assert marked == {"PD_STE_AST", "PD_KAR_TAR", "PD_ZHA_TAR"}
+    # the layer carries what a map needs to draw them apart: basis, published km, source
+    roads = shipped.layers.roads
+    pub = roads[roads["basis"] == "published_distance"].set_index("road_id")
+    assert set(pub.index) == marked and pub.loc["PD_STE_AST", "pub_km"] == 185
+    assert pub.loc["PD_KAR_TAR", "source"] == "https://wildticketasia.com/1693-karatau-city.html"
+    assert (roads.loc[roads["basis"] != "published_distance", "pub_km"].isna()).all()
+    assert np.all(pub["km_factor"] >= 1)
+
+
+def test_published_links_checks_its_table():
+    import pandas as pd
+
+    from geo.additions import Points, published_links
+
+    pts = Points(pd.DataFrame({"waypoint_name": ["A", "B"], "role": ["N", "N"],
+                               "lat": ["43.0", "44.0"], "lon": ["70.0", "70.0"]}))
+    row = {"link_id": "PD_X", "from_point": "A", "to_point": "B", "class": "oblast",
+           "source_url": "https://x ; https://y"}
+    straight = gkm((70, 43), (70, 44))
+    (link,) = published_links(pd.DataFrame([row | {"length_km": "150"}]), pts)
+    assert link["km_factor"] == pytest.approx(150 / straight) and link["source"] == "https://x"
+    (short,) = published_links(pd.DataFrame([row | {"length_km": "100"}]), pts)
+    # 100 km is below the straight line (111 km): the straight line's length, the figure kept
+    assert short["km_factor"] == 1.0 and short["published_km"] == 100
+    for bad in ("0", "-5", "abc", ""):
+        with pytest.raises(ValueError, match="PD_X: length_km must be a positive number"):
+            published_links(pd.DataFrame([row | {"length_km": bad}]), pts)
+    with pytest.raises(ValueError, match="'C' has no coordinates"):
+        published_links(pd.DataFrame([row | {"length_km": "150", "to_point": "C"}]), pts)
+
+
+def test_khromtau_rail_junction_from_a_placed_line(shipped):
+    """Khromtau - Altynsarin (402.5 km, rail-news.kz 2019): Altynsarin station is not placed from a
+    source, so the line is drawn from Khromtau for its published length toward Kostanay region;
+    Khromtau's junction is now KAZ06 + this line (was 0: KAZ06 alone). Distances are measured to
+    the sourced station only, so the placed part, which passes about 6 km from Lisakovsk, decides
+    no other town's junction."""
+    rw = shipped.layers.railways.set_index("line_id")
+    line = rw.loc["RW_KHROMTAU_ALTYNSARIN"]
+    assert line["basis"] == "placed_end" and line["status"] == "operating"
+    (x0, y0), (x1, y1) = line.geometry.coords
+    assert gkm((x0, y0), (x1, y1)) == pytest.approx(402.5, abs=1e-3)
+    assert gkm((x0, y0), (58.43574, 50.25161)) < 1e-6  # the Khromtau waypoint (GeoNames 609404)
+    assert (rw["basis"] == "placed_end").sum() == 1
+    r = by_id(derive(shipped))
+    assert r["khromtau"]["aggl_corridor_junction"] == 100
+    assert {x["id"] for x in r["khromtau"]["lines_detail"]} == {"KAZ06", "RW_KHROMTAU_ALTYNSARIN"}
+    assert "RW_KHROMTAU_ALTYNSARIN" not in r["lisakovsk"]["lines_within_radius"]
+    assert r["lisakovsk"]["aggl_corridor_junction"] == 0
+    import shapely
+    from shapely.geometry import Point
+    # the placed part does pass near Lisakovsk
+    assert shapely.distance(line.geometry, Point(62.49, 52.54)) < 0.2
+
+
+def test_placed_railways_checks_its_table():
+    import pandas as pd
+
+    from geo.additions import Points, placed_railways
+
+    pts = Points(pd.DataFrame({"waypoint_name": ["A", "B"], "role": ["S", "N"],
+                               "lat": ["50.0", "51.0"], "lon": ["58.0", "60.0"]}))
+    row = {"line_id": "RW_X", "line_name": "x", "from_station": "A", "toward": "B",
+           "source_url": "https://s"}
+    (line,) = placed_railways(pd.DataFrame([row | {"length_km": "100"}]), pts)
+    start, end = line["coords"]
+    assert start == (58.0, 50.0) and gkm(start, end) == pytest.approx(100, abs=1e-6)
+    # on the way to B: the rest of the way is the whole way less 100 km
+    assert gkm(end, (60.0, 51.0)) == pytest.approx(gkm((58, 50), (60, 51)) - 100, abs=0.01)
+    for bad in ("0", "x"):
+        with pytest.raises(ValueError, match="RW_X: length_km must be a positive number"):
+            placed_railways(pd.DataFrame([row | {"length_km": bad}]), pts)
+    with pytest.raises(ValueError, match="no direction"):
+        placed_railways(pd.DataFrame([row | {"length_km": "5", "toward": "A"}]), pts)

@@ -1,21 +1,29 @@
 """The store: shipped data as revision 1, revisions, rollback, atomic and serialised writes, restarts,
-editors, the command line, and a last screen that keeps any stored value from breaking a page."""
+editors, the command line, and a last screen that keeps any stored value from breaking a page.
+
+The tests that take ``app``, ``atlas`` or ``db_url`` run twice: on SQLite and on a real PostgreSQL
+server started for the test session (tests/pg.py)."""
 import math
 import re
 import threading
+import time
 
 import pytest
 from sqlalchemy import insert, select, text
 
+from pg import pg_database, pg_server  # noqa: F401  (pg_server: the session's PostgreSQL fixture)
 from webapp.store import SHIPPED_BY, Store, StoreError, editors, revisions, values_table
 
 PASSWORD = "correct-horse"
+BACKENDS = ("sqlite", "postgresql")
 
 
 def make_app(path, **extra):
+    """An app on the SQLite file ``path`` (or on ``path`` itself when it is a database URL)."""
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test", **extra})
+    url = str(path) if "://" in str(path) else f"sqlite:///{path}"
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test", **extra})
     if not app.extensions["store"].editor_exists("anna"):
         app.extensions["store"].add_editor("anna", PASSWORD)
     return app
@@ -37,15 +45,32 @@ def csv_bytes(*rows, header="town,year,source,mono_output_share,mono_employment_
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
-@pytest.fixture()
-def app(tmp_path):
-    """A new app and database for each test (flaskr): what a test stores stays there."""
-    return make_app(tmp_path / "atlas.sqlite3")
+def new_database(backend: str, request, folder) -> str:
+    """The URL of a new, empty database: a SQLite file in ``folder`` or one on the PostgreSQL
+    server."""
+    if backend == "postgresql":
+        return pg_database(request.getfixturevalue("pg_server"))
+    return f"sqlite:///{folder / 'atlas.sqlite3'}"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, tmp_path_factory):
+    app = make_app(new_database(request.param, request, tmp_path_factory.mktemp("store")))
+    yield app
+    app.extensions["store"].dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A new, empty database on each backend."""
+    return new_database(request.param, request, tmp_path)
 
 
 @pytest.fixture()
 def atlas(app):
-    return app.extensions["atlas"]
+    atlas = app.extensions["atlas"]
+    yield atlas
+    atlas.rollback(1, editor="test cleanup")
 
 
 def test_shipped_data_are_revision_one(app, root):
@@ -63,7 +88,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 3  # idempotent (2: the jobs table, 3: the store's identity)
+    assert store.migrate() == 5  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -163,10 +188,13 @@ def test_eight_concurrent_imports_each_whole_as_one_revision(atlas):
         assert {x["entered_by"] for x in rows} == {f"e{i}"} and {x["value"] for x in rows if x["input"] == "mono_output_share"} == {i + 1}
 
 
-def test_writers_in_separate_connections_are_serialised(tmp_path):
-    """Eight stores on one file (as eight processes would be): each write lands whole as its own revision."""
-    url = f"sqlite:///{tmp_path / 'many.sqlite3'}"
-    Store(url).migrate()
+def test_writers_in_separate_connections_are_serialised(db_url):
+    """Eight stores on one database (as eight processes would be): each write lands whole as its own
+    revision."""
+    url = db_url
+    first = Store(url)
+    first.migrate()
+    first.dispose()
     stores, barrier, errors = [Store(url) for _ in range(8)], threading.Barrier(8), []
 
     def work(i):
@@ -188,8 +216,8 @@ def test_writers_in_separate_connections_are_serialised(tmp_path):
     [s.dispose() for s in stores]
 
 
-def test_data_survive_a_restart(tmp_path):
-    db = tmp_path / "atlas.sqlite3"
+def test_data_survive_a_restart(db_url):
+    db = db_url
     first = make_app(db)
     rev, _ = first.extensions["atlas"].import_file(csv_bytes("rudny,2023,doc,70,30"), "s.csv", editor="anna")
     first.extensions["store"].dispose()
@@ -201,6 +229,7 @@ def test_data_survive_a_restart(tmp_path):
     assert rudny["inputs"]["mono_output_share"] == 70
     client = again.test_client()
     sign_in(client)  # the secret key came from the config; sessions work on the new app
+    store.dispose()
 
 
 def test_editors_hashed_and_checked(app):
@@ -212,20 +241,21 @@ def test_editors_hashed_and_checked(app):
     assert not store.check_editor("nobody", PASSWORD)
     with pytest.raises(StoreError, match="already exists"):
         store.add_editor("anna", "another-pass")
-    with pytest.raises(StoreError, match="at least 8"):
+    with pytest.raises(StoreError, match="at least 12"):
         store.add_editor("bob", "short")
     with pytest.raises(StoreError, match="editor name"):
-        store.add_editor("bad name", "long-enough")
+        store.add_editor("bad name", "long-enough-pass")
 
 
 def test_cli_create_editor_import_export(tmp_path):
     app = make_app(tmp_path / "cli.sqlite3")
     runner = app.test_cli_runner()
-    r = runner.invoke(args=["create-editor", "boris", "--password", "boris-pass"])
-    assert r.exit_code == 0 and app.extensions["store"].check_editor("boris", "boris-pass")
-    r = runner.invoke(args=["create-editor", "vera"], input="vera-pass1\nvera-pass1\n")
-    assert r.exit_code == 0 and app.extensions["store"].check_editor("vera", "vera-pass1")
-    assert runner.invoke(args=["create-editor", "vera", "--password", "vera-pass2"]).exit_code != 0
+    r = runner.invoke(args=["create-editor", "boris", "--password", "steppe-wind-42"])
+    assert r.exit_code == 0 and app.extensions["store"].check_editor("boris", "steppe-wind-42")
+    r = runner.invoke(args=["create-editor", "vera"], input="balkhash-lake-1\nbalkhash-lake-1\n")
+    assert r.exit_code == 0 and app.extensions["store"].check_editor("vera", "balkhash-lake-1")
+    again = runner.invoke(args=["create-editor", "vera", "--password", "balkhash-lake-2"])
+    assert again.exit_code != 0
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes("Rudny,2023,doc,150,30", "Atlantis,2023,doc,1 000,30"))
     head = app.extensions["store"].head()
@@ -343,40 +373,71 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 3 and store.head() == 0
+    assert store.migrate() == 5 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 3
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 5
 
 
-def test_a_version_1_database_gains_the_jobs_table(tmp_path):
-    """A store made before the jobs table (schema 1) is migrated in place, its data kept."""
+def test_a_version_1_database_gains_the_jobs_table(db_url):
+    """A store made before the jobs table (schema 1) is migrated in place, its data kept; the jobs
+    table ends with plain rows (run, started), without the owner and heartbeat of migration 2."""
+    from sqlalchemy import inspect
+
     from webapp.store import MIGRATIONS, schema_version
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Store(url)
+    old = Store(db_url)
     with old.write() as conn:
         schema_version.create(conn)
         conn.execute(insert(schema_version).values(version=1))
         MIGRATIONS[0][1](conn)
     old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
-    store = Store(url)
-    assert store.migrate() == 3 and store.head() == 1
+    old.dispose()
+    store = Store(db_url)
+    assert store.migrate() == 5 and store.head() == 1
     assert store.job_row("robustness") is None
+    with store.read() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+    assert columns == {"name", "state", "result", "run", "started", "seq"}
     assert re.fullmatch(r"[0-9a-f]{32}", store.identity())  # migration 3 gave it an identity
-    assert Store(url).identity() == store.identity()  # kept in the database
-    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
-    other.migrate()
-    assert other.identity() != store.identity()
+    store.dispose()
 
 
-def test_job_writes_belong_to_their_owner(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'jobs.db'}")
+def test_a_job_is_a_row_written_when_it_starts_and_ends(db_url):
+    store = Store(db_url)
     store.migrate()
-    assert store.job_write("j", {"state": "running"}, owner="h:1:a", claim=True)
-    assert not store.job_write("j", {"state": "running"}, owner="h:2:b", claim=True, alive=lambda row: True)
-    assert not store.job_write("j", {"state": "done"}, owner="h:2:b")  # not the owner: refused
-    assert store.job_write("j", {"state": "done"}, owner="h:1:a", result={"x": [1, 2]})
+    assert store.job_start("j", {"state": "running"}, run="a", max_s=60)
+    assert not store.job_start("j", {"state": "running"}, run="b", max_s=60)  # running: not twice
+    assert not store.job_write("j", {"state": "done"}, run="b")  # not this run's row: refused
+    assert store.job_write("j", {"state": "running", "progress": 0.5}, run="a")
+    assert store.job_write("j", {"state": "done"}, run="a", result={"x": [1, 2]})
     row = store.job_row("j")
     assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]}
+    assert row["run"] == "a"
     assert "result" not in store.job_row("j", seq=row["seq"])  # unchanged: the large result is not read again
-    assert store.job_write("j", {"state": "running"}, owner="h:2:b", claim=True)  # not running: may be claimed
+    assert store.job_start("j", {"state": "running"}, run="b", max_s=60)  # done: may start again
+    assert store.job_row("j")["result"] is None  # a new run has no result yet
+    assert store.job_start("j", {"state": "running"}, run="c", max_s=0)  # running longer than max_s
+    assert not store.job_write("j", {"state": "done"}, run="b")  # the run taken over cannot write
+    store.dispose()
+
+
+def test_a_job_running_past_its_longest_run_is_reported_failed(db_url, monkeypatch):
+    """No heartbeat: a row still running max_s after its start is failed; the job may start
+    again."""
+    from webapp import store as store_module
+    from webapp.store import JobBoard
+
+    store = Store(db_url)
+    store.migrate()
+    board, other = JobBoard(store, "j", max_s=600), JobBoard(store, "j", max_s=600)
+    assert board.claim({"state": "running", "name": "x"})
+    assert other.status()[0] == {"state": "running", "name": "x"}
+    assert not other.claim({"state": "running"})
+    clock = time.time() + 601  # ten minutes and a second later: the process that ran it is gone
+    monkeypatch.setattr(store_module.time, "time", lambda: clock)
+    state, _ = other.status()
+    assert state["state"] == "failed" and "did not finish within 10 minutes" in state["message"]
+    assert other.claim({"state": "running", "name": "y"})
+    assert not board.finish({"state": "done"})  # the first run's late end: not over the second
+    assert other.finish({"state": "done", "name": "y"}) and board.status()[0]["name"] == "y"
+    store.dispose()

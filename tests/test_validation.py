@@ -30,9 +30,9 @@ def test_nearest_city_as_published(results):
     named = [r for r in results if r["nearest_published"]]
     wrong = [(r["town"], r["nearest_published"], r["nearest_derived"]) for r in named
              if r["nearest_published"] != r["nearest_derived"]]
-    # the one town the network still gets wrong is named in README and data/README.md: no road
-    # Astana - Stepnogorsk could be sourced, so Stepnogorsk is routed to Kokshetau
-    assert [w[0] for w in wrong] == ["stepnogorsk"], wrong
+    # every nearest city as published: Stepnogorsk, formerly routed to Kokshetau (no road Astana -
+    # Stepnogorsk could be sourced), reaches Astana by a link of the published 185 km (issue 26)
+    assert wrong == []
 
 
 def test_road_km_within_15_percent_for_most_towns(results):
@@ -40,6 +40,29 @@ def test_road_km_within_15_percent_for_most_towns(results):
     assert s["judged"] >= 20
     assert s["within_15pct"] / s["judged"] >= 0.7, [(r["town"], r["ratio"]) for r in results if r["verdict"] != "ok"]
     assert s["median_error"] <= 0.15
+
+
+def test_validation_golden_with_published_distance_links(results):
+    """Golden (issue 26): 21 of 25 judged rows within 15 % (18 of 25 before; the three new ones are
+    the towns whose published figure is now the length of their link, so they are counted apart:
+    18 of 22 without them). The four left are not reachable by adding a link: three published
+    figures are LONGER than the derived route (Zhanaozen 200 'almost', a blog; Altai 200, a blog,
+    against the km-post 166 on the road; Serebryansk 120 against the km-posts), and a link never
+    lengthens a shortest route; Lisakovsk's 105 km is shorter than the straight line to Kostanay
+    (about 107 km), so it is no road distance."""
+    s = summary(results)
+    by = {r["town"]: r for r in results}
+    assert (s["judged"], s["within_15pct"]) == (25, 21)
+    assert (s["judged_independent"], s["within_15pct_independent"]) == (22, 18)
+    assert (s["nearest_as_published"], s["nearest_named"]) == (22, 22)
+    assert {t for t, r in by.items() if r["input_link"]} == {"stepnogorsk", "karatau", "zhanatas"}
+    assert {t for t, r in by.items() if r["verdict"] not in ("ok",) and r["measure"] in JUDGED} == {
+        "zhanaozen", "altai", "lisakovsk", "serebryansk"}
+    assert by["stepnogorsk"]["input_link"] == "PD_STE_AST"
+    assert by["stepnogorsk"]["nearest_derived"] == "astana"
+    # 185 km link + Astana's own access link from its city point to the road waypoint
+    assert 185 < by["stepnogorsk"]["derived_km"] < 185 * 1.05
+    assert 82 <= by["karatau"]["derived_km"] < 84
 
 
 def test_derived_km_is_the_network_distance(model, results):

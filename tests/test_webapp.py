@@ -236,7 +236,7 @@ def test_changes_list_nearest_city_road_km_and_minutes(client):
 
 
 def test_export_unknown_format_404(client):
-    assert client.get("/api/export.xlsx").status_code == 404
+    assert client.get("/api/export.ods").status_code == 404
 
 
 def test_popup_escapes_html(app, root):
@@ -304,7 +304,7 @@ def test_provisional_popups_link_to_the_data_and_the_data_needed(client):
 
 # -- issue 13: page weight; the layers and popups from cached endpoints -----------------------------
 
-LAYER_COUNTS = {"oblasts": 20, "roads": 69, "railways": 19, "corridors": 12, "official": 5, "tourism": 35,
+LAYER_COUNTS = {"oblasts": 20, "roads": 71, "railways": 20, "corridors": 12, "official": 5, "tourism": 35,
                 "access": 46, "catchments": 20}  # the shipped data's features (as the map drew them inline before)
 
 
@@ -412,8 +412,9 @@ def test_reason_sentence_for_value_100_and_number_format(app, method):
 
 
 def test_published_distance_and_known_limits_on_stepnogorsk(client):
-    """Stepnogorsk: Astana 185 km published beside the derived km, its ratio and verdict; the known limits
-    (routed to Kokshetau, an assumed access link) said in words."""
+    """Stepnogorsk (issue 26): Astana 185 km published, and the link of that length now routes it to
+    Astana within 15 %; the town page says the link's length is a published distance, route not sourced.
+    Zhanatas: the published 145 km is shorter than the straight line, said so."""
     from geo.validation import load_table
 
     row = next(r for r in load_table() if r["town_id"] == "stepnogorsk")
@@ -423,12 +424,23 @@ def test_published_distance_and_known_limits_on_stepnogorsk(client):
     assert m, text[text.find("Опубликованное"):][:300]
     derived = float(m.group(1).replace("\u00a0", ""))
     assert float(m.group(2).replace(",", ".")) == pytest.approx(derived / 185, abs=0.006)
-    assert derived / 185 > 1.15 and m.group(3).strip() == "выведенное длиннее более чем на 15 %"
-    assert "источник называет ближайшим крупным городом Астана, но по этой сети кратчайший путь по дорогам ведёт к Кокшетау" in text
-    assert "город соединён с сетью только допущенной прямой связью" in text
+    assert derived / 185 < 1.15 and "Кокшетау" not in text and "допущенной прямой связью" not in text
+    assert "Длина — по опубликованному расстоянию по дороге; маршрут источником не подтверждён: Степногорск – Астана, 185,0 км" in text
     en = _text(client.get("/town/zhanatas").get_data(as_text=True))
     assert "Published road distance" in en and "Taraz 145 " in en
+    assert "the published 145 km is shorter than the straight line" in en
     assert "Known limit" not in _text(client.get("/town/karazhal").get_data(as_text=True))
+
+
+def test_published_distance_links_are_drawn_dashed_with_their_source(client):
+    roads = client.get("/api/layers/roads.geojson").get_json()
+    pub = {f["properties"]["pub"]["source"]: f["properties"]["pub"]["km"] for f in roads["features"]
+           if "pub" in f["properties"]}
+    assert pub == {"https://kokshetv.kz/ru/news/27829": 185.0, "https://wildticketasia.com/1693-karatau-city.html": 82.0,
+                   "https://vlast.kz/amp/regiony/43940-ne-zdite-nikakoj-spravedlivosti-ot-zanatasa.html": 145.0}
+    rail = client.get("/api/layers/railways.geojson?lang=ru").get_json()
+    placed = [f["properties"] for f in rail["features"] if f["properties"].get("placed")]
+    assert len(placed) == 1 and "Дальний конец поставлен по опубликованной длине" in placed[0]["tip"][-1]
 
 
 def test_networks_numbers_in_the_page_format_and_compare_empty_state(client):
@@ -460,7 +472,7 @@ def test_a_new_point_layer_is_one_registry_entry(app, monkeypatch):
     boot = boot_of(html)
     assert boot["layer_specs"]["lakes"] == {"groups": [{"key": "lakes", "label": "layers_tourism", "shown": False,
                                                         "where": None}],
-                                            "styles": {"": style}, "style_by": "", "draw": "points", "tip": "lines"}
+                                            "styles": {"": style}, "style_when": [], "draw": "points", "tip": "lines"}
     assert boot["registry"]["groups"]["lakes"] in map_script(client, html)  # its entry in the layer control
     fc = client.get(boot["layers"]["lakes"]).get_json()
     assert fc["features"][0]["geometry"]["coordinates"] == [73.5, 46.8] and fc["features"][0]["properties"]["tip"] == ["Lake"]

@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.jinja_env.globals.update(langs=LANGS, language_names=LANGUAGES)  # a page's language switch
 
-    from . import api, auth, certainty, cli, datapages, http, model, networks, openapi, security, views
+    from . import api, auth, briefpages, certainty, cli, datapages, http, model, networks, openapi, security, views
 
     networks.init_app(app)  # first: its upload limit must be set before the CSRF check reads the form
     auth.init_app(app)
@@ -51,5 +51,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(datapages.bp)
     app.register_blueprint(networks.bp)
     app.register_blueprint(certainty.bp)
+    app.register_blueprint(briefpages.bp)
     cli.init_app(app)
     return app

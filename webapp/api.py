@@ -10,6 +10,7 @@ from geo import ParamError
 from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
+from .brief import api_parts, robust_towns
 from .auth import current_editor, editor_required
 from .i18n import LANGS, pick_lang
 from .model import get_atlas
@@ -17,7 +18,8 @@ from .stats_io import export_csv, template_csv, template_xlsx
 from .store import StoreError
 from .params import from_args, queries, without_version
 from .security import BodyError, cap_messages, clip, load_json_body
-from .serialize import collection, encode_checked, export_params, feature, to_csv, to_geopackage, to_shapefile_zip
+from .serialize import (collection, encode_checked, export_headers, export_params, feature, flat_rows, to_csv,
+                        to_geopackage, to_shapefile_zip, to_xlsx)
 from .http import Body, render, respond, respond_versioned
 from .layers import LAYERS, layer_urls
 from .layers import rendered as rendered_layer
@@ -120,7 +122,7 @@ def town(tid: str):
         abort(404, f"Town '{tid}' does not exist.")
     out = feature(rec, svc.metas[tid], svc.method)
     out["parameters"] = collection(atlas, svc.metas, svc.method)["parameters"]
-    return out
+    return out | api_parts(svc, rec)  # what the government decided, measures, unscored evidence
 
 
 @bp.post("/recompute")
@@ -133,12 +135,12 @@ def recompute():
 
 @bp.get("/export.<fmt>")
 def export(fmt: str):
+    """The towns as the map shows them: csv, xlsx, geojson, gpkg, zip (shapefile) and the parameters
+    (params.json). ``headers=kk|ru|en``: column names in that language (CSV, XLSX); ``excel=kk|ru|en``:
+    a CSV for Excel (UTF-8 with BOM; ';' and decimal commas for ru and kk)."""
     svc = get_atlas()
-    atlas = svc.results(from_args(request.args))
+    atlas = svc.results(from_args({k: v for k, v in request.args.items() if k not in ("headers", "excel")}))
     metas = svc.metas
-    if fmt == "csv":
-        return Response(to_csv(atlas, metas, svc.method), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=monotowns.csv"})
     if fmt == "geojson":
         fc = collection(atlas, metas, svc.method)
         return Response(json.dumps(fc, ensure_ascii=False), mimetype="application/geo+json",
@@ -146,13 +148,27 @@ def export(fmt: str):
     if fmt == "params.json":
         return Response(json.dumps(export_params(atlas), ensure_ascii=False, indent=1), mimetype="application/json",
                         headers={"Content-Disposition": "attachment; filename=monotowns.params.json"})
+    if fmt not in ("csv", "xlsx", "gpkg", "zip"):
+        abort(404, f"Export format '{fmt}' does not exist; use csv, xlsx, params.json, geojson, gpkg or zip.")
+    problems = {k: f"one of {', '.join(LANGS)}" for k in ("headers", "excel")
+                if request.args.get(k) not in (None, *LANGS)}
+    if problems:
+        return {"error": "bad request", "message": "invalid export options", "fields": problems}, 400
+    rows = flat_rows(atlas, metas, svc.method, robust_towns())
+    lang = request.args.get("headers")
+    headers = export_headers(translator(svc, lang), svc.method, list(rows[0])) if lang else None
+    if fmt == "csv":
+        return Response(to_csv(rows, headers=headers, excel=request.args.get("excel")), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=monotowns.csv"})
+    if fmt == "xlsx":
+        return Response(to_xlsx(rows, export_params(atlas), headers=headers),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=monotowns.xlsx"})
     if fmt == "gpkg":
-        return Response(to_geopackage(atlas, metas, svc.method), mimetype="application/geopackage+sqlite3",
+        return Response(to_geopackage(rows), mimetype="application/geopackage+sqlite3",
                         headers={"Content-Disposition": "attachment; filename=monotowns.gpkg"})
-    if fmt == "zip":
-        return Response(to_shapefile_zip(atlas, metas, svc.method), mimetype="application/zip",
-                        headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"})
-    abort(404, f"Export format '{fmt}' does not exist; use csv, params.json, geojson, gpkg or zip.")
+    return Response(to_shapefile_zip(rows, atlas, svc.method), mimetype="application/zip",
+                    headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"})
 
 
 @bp.get("/statistics")

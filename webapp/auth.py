@@ -3,22 +3,42 @@
 Every state-changing request (POST, PUT, PATCH, DELETE) must carry the session's CSRF token, as the
 form field ``csrf_token`` or the header ``X-CSRF-Token``; a request from another origin is refused.
 Only ``POST /api/recompute`` is exempt: it computes a result and changes nothing.
+
+A sign-in is a session record in the store (``Store.open_session``); the cookie carries its token.
+Signing out, removing or disabling the editor and a new password end it, for every copy of the
+cookie.
+Failed sign-ins are throttled per name and per client address (``Store.signin_wait``).
+
+Configuration (or the environment variable of the same name): ``SESSION_COOKIE_SECURE=1`` sends the
+cookie over HTTPS only; ``HSTS_SECONDS=<n>`` adds ``Strict-Transport-Security: max-age=<n>`` (for a
+site served over HTTPS only). The session cookie is ``SameSite=Lax`` and ``HttpOnly``.
 """
 from __future__ import annotations
 
 import hmac
+import math
+import os
 import secrets
 from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session,
+                   url_for)
 
 from .i18n import LANGS, T, pick_lang
 
 bp = Blueprint("auth", __name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 CSRF_EXEMPT = {"api.recompute"}  # read-only computations sent as POST
+THROTTLED = {  # the sign-in page's answer while a name or a client waits ({minutes}: how long)
+    "en": "Too many failed sign-ins for this name or from this address; "
+          "try again in {minutes} min.",
+    "ru": "Слишком много неудачных попыток входа для этого имени или с этого адреса; "
+          "повторите через {minutes} мин.",
+    "kk": "Бұл атпен немесе бұл мекенжайдан кіру әрекеттері тым көп сәтсіз болды; "
+          "{minutes} минуттан кейін қайталаңыз.",
+}
 
 
 def csrf_token() -> str:
@@ -29,8 +49,12 @@ def csrf_token() -> str:
 
 
 def current_editor() -> str | None:
-    """The signed-in editor's name, or None."""
-    return session.get("editor")
+    """The signed-in editor's name, or None: the session's record in the store, read once a request
+    (none for a session without a sign-in)."""
+    if "editor" not in g:
+        token = session.get("sid")
+        g.editor = current_app.extensions["store"].session_editor(token) if token else None
+    return g.editor
 
 
 def _refuse(status: int, message: str):
@@ -84,20 +108,32 @@ def login():
     store = current_app.extensions["store"]
     t = T(pick_lang(request.values.get("lang")), current_app.extensions["atlas"].method)
     error = None
+    status, headers = 200, {}
     if request.method == "POST":
         name, password = request.form.get("name", "").strip(), request.form.get("password", "")
-        if store.check_editor(name, password):
+        client = request.remote_addr or ""
+        wait = store.signin_wait(name, client)
+        if wait > 0:  # refused before the password is checked: guessing costs no hashing
+            minutes = max(1, math.ceil(wait / 60))
+            error = THROTTLED.get(t.lang, THROTTLED["en"]).format(minutes=minutes)
+            status, headers = 429, {"Retry-After": str(math.ceil(wait))}
+        elif store.check_editor(name, password):
+            store.record_signin(name, client, ok=True)
             session.clear()  # a new session: no fixation
+            session["sid"] = store.open_session(name)
             session["editor"] = name
             csrf_token()
             return redirect(_safe_next(request.form.get("next")))
-        error = t("signin_failed")
+        else:
+            store.record_signin(name, client, ok=False)
+            error, status = t("signin_failed"), 401
     return render_template("login.html", t=t, langs=LANGS, error=error,
-                           next=request.values.get("next", "")), 401 if error else 200
+                           next=request.values.get("next", "")), status, headers
 
 
 @bp.post("/logout")
 def logout():
+    current_app.extensions["store"].end_session(session.get("sid"))
     session.clear()
     return redirect(url_for("views.index", lang=request.args.get("lang")))
 
@@ -114,11 +150,29 @@ def _secret_key(app) -> str:
     return key
 
 
+def _flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _strict_transport(response):
+    """after_request: HSTS when configured (``HSTS_SECONDS``)."""
+    seconds = current_app.config.get("HSTS_SECONDS") or 0
+    if seconds:
+        response.headers["Strict-Transport-Security"] = f"max-age={int(seconds)}; includeSubDomains"
+    return response
+
+
 def init_app(app) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):  # Flask defines it (None): no setdefault
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not app.config.get("SESSION_COOKIE_SECURE"):
+        app.config["SESSION_COOKIE_SECURE"] = _flag(os.environ.get("SESSION_COOKIE_SECURE", ""))
+    if "HSTS_SECONDS" not in app.config:
+        app.config["HSTS_SECONDS"] = int(os.environ.get("HSTS_SECONDS") or 0)
+    app.after_request(_strict_transport)
     app.before_request(check_csrf)
     app.context_processor(lambda: {"csrf_token": csrf_token, "current_editor": current_editor()})
     app.register_blueprint(bp)

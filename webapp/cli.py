@@ -1,4 +1,5 @@
-"""`flask --app webapp create-editor | import-stats | export-stats`: the store from the command line."""
+"""The store from the command line: `flask --app webapp create-editor | set-password |
+disable-editor | enable-editor | remove-editor | import-stats | export-stats`."""
 from __future__ import annotations
 
 import getpass
@@ -29,6 +30,51 @@ def create_editor(name: str, password: str) -> None:
     click.echo(f"editor '{name}' created")
 
 
+@click.command("set-password")
+@with_appcontext
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="the new password (prompted for when not given)")
+def set_password(name: str, password: str) -> None:
+    """Give editor NAME a new password; every session of NAME ends."""
+    _store_call(lambda store: store.set_password(name, password))
+    click.echo(f"editor '{name}': new password set; their sessions ended")
+
+
+@click.command("disable-editor")
+@with_appcontext
+@click.argument("name")
+def disable_editor(name: str) -> None:
+    """Disable editor NAME: no sign-in until enabled again; every session of NAME ends."""
+    _store_call(lambda store: store.set_disabled(name, True))
+    click.echo(f"editor '{name}' disabled; their sessions ended")
+
+
+@click.command("enable-editor")
+@with_appcontext
+@click.argument("name")
+def enable_editor(name: str) -> None:
+    """Enable editor NAME again (after disable-editor)."""
+    _store_call(lambda store: store.set_disabled(name, False))
+    click.echo(f"editor '{name}' enabled")
+
+
+@click.command("remove-editor")
+@with_appcontext
+@click.argument("name")
+def remove_editor(name: str) -> None:
+    """Remove editor NAME's account (what they entered stays, named); their sessions end."""
+    _store_call(lambda store: store.remove_editor(name))
+    click.echo(f"editor '{name}' removed; their sessions ended")
+
+
+def _store_call(change) -> None:
+    try:
+        change(current_app.extensions["store"])
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command("import-stats")
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -57,5 +103,6 @@ def export_stats(out: Path) -> None:
 
 
 def init_app(app) -> None:
-    for command in (create_editor, import_stats, export_stats):
+    for command in (create_editor, set_password, disable_editor, enable_editor, remove_editor,
+                    import_stats, export_stats):
         app.cli.add_command(command)

@@ -149,8 +149,12 @@ def _roads(table: gpd.GeoDataFrame) -> dict:
     def clean(col):
         vals = drawn[col].fillna("").astype(str).str.strip() if col in drawn.columns else pd.Series("", drawn.index)
         return vals.where(~vals.str.lower().isin(["nan", "none"]), "")
-    feats = [feature(g, {"class": c, "tip": [x for x in (i, n) if x]})
-             for g, c, i, n in zip(drawn.geometry.values, drawn["class"], clean("index"), clean("name_ru"))
+    # a link whose length is a published road distance (geo.additions): drawn dashed, its source named
+    pub_km = drawn["pub_km"] if "pub_km" in drawn.columns else pd.Series(float("nan"), drawn.index)
+    feats = [feature(g, {"class": c, "tip": [x for x in (i, n) if x]}
+                     | ({"pub": {"km": round(float(k), 1), "source": src}} if b == "published_distance" else {}))
+             for g, c, i, n, b, k, src in zip(drawn.geometry.values, drawn["class"], clean("index"), clean("name_ru"),
+                                              clean("basis"), pub_km, clean("source"))
              if g is not None and not g.is_empty]
     return collection(feats, **done)
 
@@ -163,9 +167,12 @@ def _line_id(table, column: str):
 def railways(layers, t) -> dict:
     """Railways named in ``t``'s language (data/texts.csv, file shapefiles/railways.shp, by line_id)."""
     r = layers.railways
+    basis = r["basis"].fillna("").astype(str) if "basis" in r.columns else [""] * len(r)
     return collection([feature(g, {"status": str(s), "tip": [t.text("shapefiles/railways.shp", i, "name", str(n)),
-                                                             t("planned") if s == "planned" else t("operating")]})
-                       for g, s, n, i in zip(r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"))
+                                                             t("planned") if s == "planned" else t("operating")]
+                                   + ([t("rail_placed")] if b == "placed_end" else [])}
+                               | ({"placed": 1} if b == "placed_end" else {}))
+                       for g, s, n, i, b in zip(r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"), basis)
                        if g is not None])
 
 
@@ -249,15 +256,16 @@ class Group:
 class Layer:
     """One map layer: built by ``build(svc, params, t)`` (a GeoJSON FeatureCollection), drawn by the
     page's script as ``draw`` ("lines": lines and polygons; "points": circle markers; "catchments":
-    with the towns' data) in ``styles`` (Leaflet options; the feature's ``style_by`` property names
-    one, else ""), with ``tip`` tooltips ("lines": the feature's own; "road": its class added), into
+    with the towns' data) in ``styles`` (Leaflet options: the default "", with the style of every
+    ``style_when`` rule (property, value or None for any set value, style) a feature matches laid
+    over it), with ``tip`` tooltips ("lines": the feature's own; "road": its class added), into
     ``groups``, and listed in the legend as ``legend`` ((style, label) pairs). Its content depends
     on the language, the network version or every parameter (``by_*``: its cache key and URL)."""
 
     build: Callable[[Any, Params, Any], dict]
     groups: tuple[Group, ...] = ()
     styles: dict = field(default_factory=dict)
-    style_by: str = ""
+    style_when: tuple[tuple[str, str | None, str], ...] = ()
     draw: str = "lines"
     tip: str = "lines"
     legend: tuple[tuple[str, str], ...] = ()
@@ -268,7 +276,7 @@ class Layer:
     def page_spec(self) -> dict:
         """What the page's script reads of it (boot data ``layer_specs``)."""
         return {"groups": [asdict(g) for g in self.groups], "styles": self.styles,
-                "style_by": self.style_by, "draw": self.draw, "tip": self.tip}
+                "style_when": self.style_when, "draw": self.draw, "tip": self.tip}
 
 
 ROAD_LABELS = {"international": "layers_roads_int", "republican": "layers_roads_rep",
@@ -286,13 +294,15 @@ LAYERS = {
                      by_lang=True),
     "roads": Layer(_roads_layer, tuple(Group(f"road_{c}", label, c != "link", ("class", c))
                                        for c, label in ROAD_LABELS.items()),
-                   ROAD_STYLES, style_by="class", tip="road",
+                   ROAD_STYLES | {"published": {"dashArray": "8 6"}},  # a published road distance
+                   style_when=tuple(("class", c, c) for c in ROAD_STYLES) + (("pub", None, "published"),),
+                   tip="road",
                    legend=tuple((c, label) for c, label in ROAD_LABELS.items()), by_network=True),
     "railways": Layer(lambda svc, params, t: railways(_network(svc, params), t),
                       (Group("rail", "layers_rail"),),
                       {"": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
                        "planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"}},
-                      style_by="status",
+                      style_when=(("status", "planned", "planned"), ("placed", None, "planned")),
                       legend=(("", "legend_rail"), ("planned", "legend_rail_planned")),
                       by_lang=True, by_network=True),
     "corridors": Layer(lambda svc, params, t: corridors(_network(svc, params), t),
@@ -301,9 +311,9 @@ LAYERS = {
                        legend=(("", "layers_corridors"),), by_lang=True, by_network=True),
     "access": Layer(_access_layer, (Group("access", "layers_access"),),
                     {"": {"color": "#555555", "weight": 1.5},
-                     "true": {"color": "#555555", "weight": 2, "dashArray": "6 5"}},
-                    style_by="assumed",
-                    legend=(("", "legend_access"), ("true", "legend_access_assumed")),
+                     "assumed": {"color": "#555555", "weight": 2, "dashArray": "6 5"}},
+                    style_when=(("assumed", None, "assumed"),),
+                    legend=(("", "legend_access"), ("assumed", "legend_access_assumed")),
                     by_lang=True, by_params=True),
     "official": Layer(lambda svc, params, t: official(svc, t),
                       (Group("official", "layers_official", False),),

@@ -244,7 +244,7 @@ def small_route_map(town: dict, meta: dict, t, *, oblasts: str | None = None,
             folium.CircleMarker([float(city["lat"]), float(city["lon"])], **_folium_style(CITY_STYLE | {"radius": 7}),
                                 tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}"))).add_to(m)
     if a.get("access"):
-        acc = LAYERS["access"].styles["true" if a["access"]["assumed"] else ""]
+        acc = LAYERS["access"].styles["assumed" if a["access"]["assumed"] else ""]
         folium.PolyLine(a["access"]["coords"], color=acc["color"], weight=3, dash_array=acc.get("dashArray")).add_to(m)
     marker = _folium_style(style) if style else {"radius": 8, "color": "#000", "fill": True, "fill_color": "#ffd700",
                                                   "fill_opacity": 1}

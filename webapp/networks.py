@@ -17,11 +17,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
 from geo import ParamError
-from geo.netimport import DEFAULT_ROOT, NetworkImportError, import_network, list_versions, save_version
+from geo.netimport import (DEFAULT_ROOT, NetworkImportError, delete_version, import_network, list_versions,
+                           save_version)
 from geo.params import VERSION_NAME, default_params
 from geo.versions import SHIPPED
 
@@ -29,24 +30,28 @@ from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args
-from .store import JobBoard
+from .store import JOB_MAX_S, JobBoard
 
 bp = Blueprint("networks", __name__)
 log = logging.getLogger(__name__)
 SUFFIXES = (".osm.pbf", ".pbf", ".gpkg", ".geojson", ".zip")  # .zip: a zipped shapefile
 SHAPE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 MAX_UNZIPPED = 4 * 1024 ** 3
+MAX_ZIP_RATIO = 100  # a shapefile packs 2-10 times; far more is a zip bomb
 COMPARED = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
 JOB = "network-import"
 PROGRESS_EVERY_S = 0.5  # progress is written to the store at most this often
+STAGING = ".upload-"  # an upload's staging folder under the networks root (removed when it ends)
+STAGING_GRACE_S = 600.0  # older than this, with no import running, a staging folder is a leftover
 
 
 class Importer:
     """One network import at a time, in a background thread; ``status()`` says how it goes.
 
     The state is kept in the store (``webapp.store.JobBoard``) when the importer has one, so every
-    worker process sees the same import and none starts a second while one runs; an import whose
-    process ended is reported as failed. Without a store (``store=None``) it is kept in this process.
+    worker process sees the same import and none starts a second while one runs; an import still
+    running an hour (``JOB_MAX_S``) after its start (its process ended) is reported as failed.
+    Without a store (``store=None``) it is kept in this process.
     """
 
     def __init__(self, root: Path, store=None):
@@ -60,8 +65,10 @@ class Importer:
             self.attach(store)
 
     def attach(self, store) -> None:
-        """Keep the state in ``store`` from now on (shared with every process using it)."""
+        """Keep the state in ``store`` from now on (shared with every process using it), and remove
+        the staging folders a stopped process left (``clean_staging``)."""
         self.board = JobBoard(store, JOB)
+        clean_staging(self.root, running=self.status()["state"] == "running")
 
     def status(self) -> dict:
         """state (idle, running, done, failed), name, file, message, progress, started, finished."""
@@ -120,6 +127,24 @@ class Importer:
             self.board.finish(final)
 
 
+def clean_staging(root: Path, *, running: bool) -> list[Path]:
+    """Remove the upload staging folders (``.upload-*``) a process that stopped mid-upload or
+    mid-import left under ``root``; returns them. A folder still in use is spared: one written in
+    the last ``STAGING_GRACE_S`` (an upload being saved, in this or another server), and, while an
+    import runs, one younger than the longest import (``JOB_MAX_S``: it may hold that file)."""
+    keep_s = JOB_MAX_S if running else STAGING_GRACE_S
+    removed = []
+    for folder in sorted(root.glob(STAGING + "*")) if root.is_dir() else []:
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        if time.time() - folder.stat().st_mtime > keep_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.info("removed %d staging folder(s) left by a stopped upload or import", len(removed))
+    return removed
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -175,8 +200,12 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
     try:
         with zipfile.ZipFile(archive) as z:
             members = [m for m in z.infolist() if not m.is_dir() and m.filename.lower().endswith(SHAPE_PARTS)]
-            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+            unzipped = sum(m.file_size for m in members)
+            if unzipped > MAX_UNZIPPED:
                 raise NetworkImportError(f"{archive.name}: the shapefile is larger than {MAX_UNZIPPED >> 30} GB unzipped")
+            if unzipped > MAX_ZIP_RATIO * max(archive.stat().st_size, 1):
+                raise NetworkImportError(f"{archive.name} unpacks to {unzipped:,} bytes, more than {MAX_ZIP_RATIO} "
+                                         "times its size; zip the shapefile's parts as they are")
             for m in members:
                 target = folder / secure_filename(Path(m.filename).name)
                 with z.open(m) as src, open(target, "wb") as dst:
@@ -193,7 +222,7 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
 def _stage(file, root: Path) -> tuple[Path, Path]:
     """The uploaded file saved into a new temporary folder under ``root``: (file to import, folder)."""
     root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
+    folder = Path(tempfile.mkdtemp(prefix=STAGING, dir=root))
     path = folder / (secure_filename(file.filename) or "upload")
     file.save(path)
     if path.suffix.lower() != ".zip":
@@ -230,6 +259,24 @@ def upload():
     thread.join(timeout=float(current_app.config["NETWORK_IMPORT_WAIT"]))
     state = importer.status()
     return _page(status={"done": 200, "running": 202}.get(state["state"], 400), importing=state)
+
+
+@bp.post("/networks/<name>/delete")
+@editor_required
+def delete(name: str):
+    """An editor removes an imported version (the shipped network cannot be removed)."""
+    svc = get_atlas()
+    if name == SHIPPED or name not in svc.pipeline.versions():
+        return _page([f"name: no imported network version '{name}'"], 404)
+    if request.form.get("confirm") != "yes":
+        return _page(["confirm: tick the box to confirm the deletion"], 400)
+    try:
+        delete_version(name, svc.pipeline.networks_root)
+    except NetworkImportError as exc:
+        return _page([str(exc)], 400)
+    svc.networks_changed()
+    log.info("network version '%s' deleted by %s", name, current_editor())
+    return _page(importing={"state": "deleted", "name": name, "file": "", "message": ""})
 
 
 # -- the comparison ------------------------------------------------------------------------------
@@ -298,10 +345,14 @@ def api_import_status():
     return get_importer().status()
 
 
-def _upload_limit() -> None:
-    """before_request: an uploaded network file may be larger than the app's other bodies."""
+def _upload_limit():
+    """before_request: an uploaded network file may be larger than the app's other bodies, and only a
+    signed-in editor's is read (anyone else is refused before the body is parsed)."""
     if request.method == "POST" and request.path == "/networks":
+        if current_editor() is None:
+            return redirect(url_for("auth.login", next="/networks", lang=request.args.get("lang")))
         request.max_content_length = int(current_app.config["NETWORK_UPLOAD_MB"]) * 1024 * 1024
+    return None
 
 
 def init_app(app) -> None:

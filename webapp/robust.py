@@ -1,6 +1,6 @@
 """How sure is each recommendation, in the web app: the robustness draws (scoring.robustness) run once
-per data revision in a background thread of one worker process, with progress kept in the store (so
-every worker answers alike); the page polls ``/api/robustness``."""
+per data revision in a background thread of one server process, with its state, progress and result
+in the store's jobs table (so every process answers alike); the page polls ``/api/robustness``."""
 from __future__ import annotations
 
 import threading
@@ -13,6 +13,7 @@ SEED = 0
 JOB = "robustness"
 PROGRESS_EVERY_S = 0.5  # progress is written to the store at most this often
 RETRY_S = 30.0  # a failed run is reported this long, then the next request starts it again
+MAX_RUN_S = 1800.0  # a run still going this long after its start is reported failed
 
 
 class _StoreBound:
@@ -34,13 +35,13 @@ class Runner:
 
     The run's state and result are kept in the store (``webapp.store.JobBoard``), so every worker
     process sees the same run: the first to ask for a revision's run claims it, the others report its
-    progress; a run that failed (or whose process ended) is reported as an error for ``RETRY_S``
-    seconds, then the next request starts it again.
+    progress; a run that failed (or still runs ``MAX_RUN_S`` after its start: its process ended) is
+    reported as an error for ``RETRY_S`` seconds, then the next request starts it again.
     """
 
     def __init__(self, atlas, *, draws: int = DRAWS, seed: int = SEED, board: JobBoard | None = None):
         self.atlas, self.draws, self.seed = atlas, draws, seed
-        self.board = board or JobBoard(atlas.store, JOB, failed="error")
+        self.board = board or JobBoard(atlas.store, JOB, failed="error", max_s=MAX_RUN_S)
         self._last_progress = 0.0
 
     def status(self, *, start: bool = True) -> dict:

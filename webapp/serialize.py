@@ -112,18 +112,39 @@ def encode_checked(raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Ca
 
 
 
-def flat_rows(atlas: dict, metas: dict, method) -> list[dict]:
+def result_columns(town: dict, stability: dict | None) -> dict:
+    """What the map says of a town, as export columns: ``result`` (the recommendation, ``tie: a|b``,
+    ``undetermined: a|b|c`` or ``none``), its kind, the possible scenarios, the stability of the answer
+    (share of the robustness draws at the default parameters that give it; empty while not computed or
+    for an undetermined town) and the mode (``sourced``: sourced and derived inputs only)."""
+    s = town["scenario"]
+    kind = category(town)
+    chosen = {"undetermined": s["possible"], "tie": s["tied"]}.get(kind, s["recommended"])
+    result = {"none": "none", "undetermined": "undetermined: ", "tie": "tie: "}.get(kind, "") + "|".join(chosen)
+    rec = (stability or {}).get(town["id"])
+    kinds = {"undetermined": "undetermined", "tie": "tie", "none": "none", "two": "two"}
+    return {"result": result if kind != "none" else "none", "result_kind": kinds.get(kind, "recommended"),
+            "possible": "|".join(s["possible"]),
+            "stability": round(rec["outcomes"].get(rec["default"], 0.0), 3) if rec and kind not in ("undetermined", "none") else None,
+            "mode": "sourced"}
+
+
+def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None) -> list[dict]:
+    """One row per town: names, point, inputs with status, indices, levels, scores, the map's result."""
     rows = []
     for t in atlas["towns"]:
         m = metas[t["id"]]
         a = t["agglomeration"]
         row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": m["lon"], "lat": m["lat"]}
+        row |= result_columns(t, stability)
         row |= {k: t["inputs"][k] for k in method.inputs}
         row |= {f"{k}_status": t["provenance"][k]["status"] for k in method.inputs}
         row |= {f"idx_{k}": t["indices"][k] for k in method.indicators}
         row |= {f"lvl_{k}": t["levels"][k] for k in method.levelled}
         row |= {f"score_{s}": v for s, v in t["scenario"]["scores"].items()}
-        row |= {"recommended": "|".join(t["scenario"]["recommended"]), "completeness": t["scenario"]["completeness"],
+        settled = category(t) not in ("undetermined", "tie", "none")
+        row |= {"recommended": "|".join(t["scenario"]["recommended"]) if settled else "",
+                "completeness": t["scenario"]["completeness"],
                 "provisional": t["scenario"]["provisional"], "nearest_large_city": a["nearest_large_city"],
                 "road_km": a["road_km"], "travel_min": a["travel_min"], "assumed_access": a["assumed_access"],
                 "lines_within_radius": "|".join(a["lines_within_radius"]), "unroutable": a["unroutable"] or ""}
@@ -137,15 +158,61 @@ def export_params(atlas: dict) -> dict:
             "crs": "EPSG:4326"}
 
 
-def to_csv(atlas: dict, metas: dict, method) -> str:
-    """A plain CSV (header row, one row per town): pandas.read_csv reads it without options.
+def to_csv(rows: list[dict], *, headers: dict | None = None, excel: str | None = None) -> str:
+    """A CSV of ``flat_rows``: plain by default (comma, dot decimals: pandas.read_csv reads it without
+    options); ``excel`` = a language: UTF-8 with BOM, and for ru/kk ';' with decimal commas (what Excel
+    opens in one go with Russian or Kazakh settings). ``headers``: column code -> the shown name.
     The parameters are in the sidecar (export_params, GET /api/export.params.json)."""
-    rows = flat_rows(atlas, metas, method)
+    comma = excel in ("ru", "kk")
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
+    if excel:
+        buf.write("\ufeff")
+    w = csv.writer(buf, delimiter=";" if comma else ",", lineterminator="\n")
+    w.writerow([(headers or {}).get(k, k) for k in rows[0]])
+    for r in rows:
+        w.writerow([_cell(v, comma) for v in r.values()])
     return buf.getvalue()
+
+
+def _cell(v, comma: bool):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if comma and isinstance(v, float):
+        return repr(v).replace(".", ",")
+    return v
+
+
+def to_xlsx(rows: list[dict], params: dict, *, headers: dict | None = None) -> bytes:
+    """An XLSX workbook: sheet 'towns' (the CSV's rows), 'parameters' (what produced them) and
+    'columns' (code and shown name of every column)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "towns"
+    ws.append([(headers or {}).get(k, k) for k in rows[0]])
+    for r in rows:
+        ws.append([_cell(v, False) if not isinstance(v, bool) else str(v) for v in r.values()])
+    ws.freeze_panes = "B2"
+    ps = wb.create_sheet("parameters")
+    ps.append(["parameter", "value"])
+    for k, v in _flatten(params):
+        ps.append([k, v])
+    cs = wb.create_sheet("columns")
+    cs.append(["code", "name"])
+    for k in rows[0]:
+        cs.append([k, (headers or {}).get(k, k)])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _flatten(x, prefix: str = "") -> list[tuple[str, Any]]:
+    """A nested dict as (dotted key, scalar) pairs; lists as JSON text."""
+    if isinstance(x, dict):
+        return [kv for k, v in x.items() for kv in _flatten(v, f"{prefix}{k}." if not isinstance(v, dict) else f"{prefix}{k}.")] \
+            if x else []
+    return [(prefix.rstrip("."), json.dumps(x, ensure_ascii=False) if isinstance(x, (list, tuple)) else x)]
 
 
 def shapefile_fields(method) -> dict:
@@ -155,6 +222,8 @@ def shapefile_fields(method) -> dict:
     keep |= {f"idx_{k}": ind.export_name for k, ind in method.indicators.items()}
     keep |= {f"lvl_{k}": "l" + method.indicators[k].export_name[1:] for k in method.levelled}
     keep |= {f"score_{s}": f"sc_{s[:7]}" for s in method.scenarios}
+    keep |= {"result": "result", "result_kind": "res_kind", "possible": "possible", "stability": "stability",
+             "mode": "mode"}
     keep |= {"recommended": "recommend", "completeness": "complete", "nearest_large_city": "near_city",
              "road_km": "road_km", "travel_min": "travel_min", "assumed_access": "assumed"}
     return keep
@@ -164,9 +233,8 @@ def _frame(rows: list[dict], data: list[dict]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
 
 
-def to_geopackage(atlas: dict, metas: dict, method) -> bytes:
+def to_geopackage(rows: list[dict]) -> bytes:
     """A GeoPackage layer 'monotowns' with the CSV's full column names (no 10-character limit)."""
-    rows = flat_rows(atlas, metas, method)
     gdf = _frame(rows, rows)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "monotowns.gpkg"
@@ -174,8 +242,7 @@ def to_geopackage(atlas: dict, metas: dict, method) -> bytes:
         return path.read_bytes()
 
 
-def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
-    rows = flat_rows(atlas, metas, method)
+def to_shapefile_zip(rows: list[dict], atlas: dict, method) -> bytes:
     keep = shapefile_fields(method)
     data = [{keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep} for r in rows]
     gdf = _frame(rows, data)
@@ -190,3 +257,18 @@ def to_shapefile_zip(atlas: dict, metas: dict, method) -> bytes:
             z.writestr("parameters.json", json.dumps(export_params(atlas), ensure_ascii=False, indent=1))
             z.writestr("fields.csv", "field,column\n" + "".join(f"{v},{k}\n" for k, v in keep.items()))
         return buf.getvalue()
+
+
+def export_headers(t, method, columns: list[str]) -> dict:
+    """Column code -> its name in ``t``'s language (``headers=ru`` on an export)."""
+    names = {c: t("col_" + c) for c in ("id", "name_en", "name_kk", "name_ru", "lon", "lat", "result", "result_kind",
+                                         "possible", "stability", "mode", "recommended", "completeness", "provisional",
+                                         "nearest_large_city", "road_km", "travel_min", "assumed_access",
+                                         "lines_within_radius", "unroutable")}
+    for k in method.inputs:
+        names[k] = f"{t.input_desc(k)} ({k})"
+        names[f"{k}_status"] = f"{t.input_desc(k)}: {t('status')}"
+    names |= {f"idx_{k}": f"{t.indicator(k)}: {t('value')}" for k in method.indicators}
+    names |= {f"lvl_{k}": f"{t.indicator(k)}: {t('level')}" for k in method.levelled}
+    names |= {f"score_{s}": f"{t.scenario(s)}: +" for s in method.scenarios}
+    return {c: names.get(c, c) for c in columns}

@@ -6,6 +6,8 @@ and caching for itself (webapp.cache). Worker processes run Python in parallel, 
 cannot (a new recompute is some 15-25 ms of CPU under the GIL). They share only the database (and
 the networks folder): every cached answer is keyed by the store's head revision and the networks
 folder's stamp, so a change made through one worker is seen by the others at their next request.
+Where nginx is installed (``make install``), it listens on HOST:PORT, reads whole requests and
+passes them to gunicorn on loopback (webapp.proxy).
 
 waitress (``SERVER=waitress``, or where gunicorn is not installed): one process, ``THREADS`` threads.
 
@@ -19,8 +21,10 @@ import threading
 import time
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import create_app
+from .proxy import Proxy, free_port, nginx
 
 STARTED = time.perf_counter()
 
@@ -60,9 +64,19 @@ def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> N
     def post_fork(_server, _worker):
         app.extensions["store"].engine.dispose(close=False)  # no connection shared across processes
 
+    program, proxy, bind = nginx(), None, f"{host}:{port}"
+    if program:  # nginx on HOST:PORT reads whole requests, then passes them to gunicorn on loopback
+        upstream = free_port()
+        proxy = Proxy(program, host=host, port=port, upstream=upstream,
+                      upload_mb=int(app.config["NETWORK_UPLOAD_MB"]))
+        bind = f"127.0.0.1:{upstream}"
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # the client's address, as nginx saw it
+
     class Server(BaseApplication):
         def load_config(self):
-            settings = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+            settings = {"bind": bind, "workers": workers, "threads": threads,
+                        "when_ready": lambda _s: proxy and proxy.start(),
+                        "on_exit": lambda _s: proxy and proxy.stop(),
                         "worker_class": "gthread", "preload_app": True, "timeout": 120,
                         "keepalive": 5, "graceful_timeout": 10, "post_fork": post_fork,
                         "proc_name": "monotown-atlas",
@@ -90,7 +104,8 @@ def main() -> None:
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
         print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x "
-              f"{threads} threads; ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
+              f"{threads} threads{', behind nginx' if nginx() else ''}; ready in {ready:.2f} s, "
+              f"{cpu:.2f} s of CPU)", flush=True)
         app.extensions["store"].engine.dispose()
         _gunicorn(app, host, port, workers, threads)
         return

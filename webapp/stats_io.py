@@ -32,6 +32,14 @@ IMPORT_ROLES = ("statistical", "curated")
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 NO_PERIOD = "not stated"  # exported for a stored value without a period (the import requires one)
 COMMENT = "#"  # a row whose town cell starts with this is a comment (the template's unit and range rows)
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection":
+# = + - @ tab and carriage return; line feed and the full-width forms, read so by some programs).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+NEUTRAL = "'"  # put before such a cell on export (OWASP); taken off when the export is imported
+# No NUL or other control character (tab and line ends excepted) and no bidirectional control (which
+# can make a text read otherwise than stored: "Trojan Source", CVE-2021-42574) in imported text.
+FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+                             "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -230,6 +238,17 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
     return x, None
 
 
+def neutralise(text: str) -> str:
+    """``text`` safe to open in a spreadsheet: a quote before a formula's first character."""
+    return NEUTRAL + text if text.startswith(FORMULA_START) else text
+
+
+def forbidden_character(text: str) -> str | None:
+    """The first NUL, control or bidirectional control character in ``text`` (U+XXXX), or None."""
+    found = FORBIDDEN_CHARS.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
 def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, required: bool) -> str:
     if cell.kind == "number" and column in ("year", "period") and float(cell.value).is_integer():
         return str(int(cell.value))
@@ -237,6 +256,15 @@ def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, require
         problems.append(Problem(row, column, cell.shown(), f"a {cell.kind} cell; type plain text"))
         return ""
     text = cell.shown().strip()
+    bad = forbidden_character(text)
+    if bad:
+        shown = FORBIDDEN_CHARS.sub(lambda m: f"U+{ord(m.group()):04X}", text)
+        rule = (f"contains the control character {bad}; allowed: printable text "
+                "(no NUL, control or bidirectional control)")
+        problems.append(Problem(row, column, shown, rule))
+        return ""
+    if text.startswith(NEUTRAL) and text[1:].startswith(FORMULA_START):
+        text = text[1:]  # a text this app's export neutralised: stored as it was
     if required and not text:
         rule = "required: a document and its year" if column == "source" else "required: a year or a period"
         problems.append(Problem(row, column, "", rule))
@@ -380,7 +408,8 @@ def template_xlsx(method: Method) -> bytes:
 def export_csv(current: Iterable[dict], method: Method) -> str:
     """Current values (dicts with town_id, input, value, period, source, note) in the import format.
 
-    One row per town, period, source and note; values that are missing are not written."""
+    One row per town, period, source and note; values that are missing are not written. A text that
+    a spreadsheet would take for a formula is neutralised (``neutralise``; the import undoes it)."""
     names = importable(method)
     groups: dict[tuple, dict] = {}
     for r in current:
@@ -390,9 +419,13 @@ def export_csv(current: Iterable[dict], method: Method) -> str:
         groups.setdefault(key, {})[r["input"]] = r["value"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    # csv quotes a text with LF but not one with a lone CR: such a row is written all quoted
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     w.writerow(["town", "year", "source", "note", *names])
     for (tid, period, source, note), vals in sorted(groups.items()):
-        w.writerow([tid, period, source, note, *[_number_text(vals.get(n)) for n in names]])
+        texts = [neutralise(t) for t in (tid, period, source, note)]
+        row = [*texts, *[_number_text(vals.get(n)) for n in names]]
+        (quoted if any("\r" in t for t in texts) else w).writerow(row)
     return buf.getvalue()
 
 

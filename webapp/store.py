@@ -10,35 +10,43 @@ withdraws it). Every write is one transaction, serialised (``BEGIN IMMEDIATE`` o
 an advisory lock on PostgreSQL), so concurrent imports each land whole as their own revision.
 
 Background jobs (a network import, a robustness run) keep their state in the ``jobs`` table, so that
-every worker process of the server sees it: one row per job, claimed in a write transaction (so a job
-started in one process is not started again in another), with its owner (host, process id) and a
-heartbeat; a ``running`` row whose owner is gone (its process ended, or no heartbeat for
-``JOB_STALE_S``) is reported as failed (``JobBoard``).
+every server process, on any machine, sees it: one row per job, written in a write transaction when
+the job starts (so a job started in one process is not started again in another), with its progress,
+and when it ends. A ``running`` row older than the job's longest run (``JOB_MAX_S``) is reported as
+failed (``JobBoard``).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import re
-import socket
+import secrets
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, inspect, select, update)
-from sqlalchemy.engine import Connection, Engine
+                        create_engine, delete, event, func, insert, inspect, select, text, update)
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from werkzeug.security import check_password_hash, generate_password_hash
 
 SHIPPED_BY = "shipped data"
 PG_LOCK_KEY = 7310010  # the advisory lock that serialises writers on PostgreSQL
 NAME_RE = re.compile(r"[\w.@-]{1,80}")
-MIN_PASSWORD = 8
+MIN_PASSWORD = 12  # OWASP ASVS 4.0, 2.1.1
+COMMON_PASSWORDS = Path(__file__).resolve().parents[1] / "data/security/common_passwords.txt"
+SESSION_MAX_S = 12 * 3600.0  # a sign-in lasts at most this long
+SIGNIN_WINDOW_S = 15 * 60.0  # failed sign-ins are counted over this window
+SIGNIN_MAX_PER_NAME = 5  # failures per name in the window, then that name waits
+SIGNIN_MAX_PER_CLIENT = 20  # failures per client address in the window, then that client waits
 YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d|21\d\d)(?!\d)")
 
 metadata = MetaData()
@@ -48,7 +56,8 @@ editors = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(80), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
-    Column("created_at", String(32), nullable=False))
+    Column("created_at", String(32), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False))  # migration 5
 revisions = Table(
     "revisions", metadata,
     Column("id", Integer, primary_key=True),
@@ -97,17 +106,31 @@ jobs = Table(
     Column("name", String(60), primary_key=True),  # network-import | robustness
     Column("state", Text, nullable=False),  # JSON: {"state": ..., ...} as the status API answers
     Column("result", Text, nullable=True),  # JSON: a finished job's result (large; read when it changed)
-    Column("owner", String(200), nullable=False, default=""),  # host:pid:token of the running process
-    Column("heartbeat", Float, nullable=False, default=0.0),  # unix time of the owner's last sign of life
+    Column("run", String(32), nullable=False, default=""),  # the run that wrote it (random token)
+    Column("started", Float, nullable=False, default=0.0),  # unix time the run started
     Column("seq", Integer, nullable=False, default=0))  # bumped by every write
 
 
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[editors, revisions, values_table, judgments])
+    """The first tables (editors as they were then: without ``disabled``, added by migration 5)."""
+    old = MetaData()
+    Table("editors", old, Column("id", Integer, primary_key=True),
+          Column("name", String(80), nullable=False, unique=True),
+          Column("password_hash", String(255), nullable=False),
+          Column("created_at", String(32), nullable=False))
+    old.create_all(conn)
+    metadata.create_all(conn, tables=[revisions, values_table, judgments])
 
 
 def _v2(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[jobs])
+    """The jobs table as it was made then (owner and heartbeat; replaced by migration 4)."""
+    old = MetaData()
+    Table("jobs", old, Column("name", String(60), primary_key=True),
+          Column("state", Text, nullable=False), Column("result", Text, nullable=True),
+          Column("owner", String(200), nullable=False, default=""),
+          Column("heartbeat", Float, nullable=False, default=0.0),
+          Column("seq", Integer, nullable=False, default=0))
+    old.create_all(conn)
 
 
 store_meta = Table(
@@ -124,9 +147,38 @@ def _v3(conn: Connection) -> None:
     conn.execute(insert(store_meta).values(key="store_id", value=uuid.uuid4().hex))
 
 
-MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3))  # (version, function); append, never edit
-JOB_BEAT_S = 5.0  # a running job's owner writes a heartbeat this often
-JOB_STALE_S = 60.0  # a running job without a heartbeat for this long is reported failed
+def _v4(conn: Connection) -> None:
+    """A job is a plain row written when it starts and when it ends: the owner and heartbeat columns
+    go (the table is made anew: its rows are the state of jobs, not data)."""
+    conn.execute(text("DROP TABLE jobs"))
+    jobs.create(conn)
+
+
+editor_sessions = Table(
+    "editor_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token
+    Column("editor_id", Integer, ForeignKey("editors.id"), nullable=False),
+    Column("created", Float, nullable=False))  # unix time of the sign-in
+signin_failures = Table(
+    "signin_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),  # the name tried (known or not)
+    Column("client", String(64), nullable=False),  # the client's address
+    Column("at", Float, nullable=False),
+    Index("ix_signin_failures_name", "name", "at"),
+    Index("ix_signin_failures_client", "client", "at"))
+
+
+def _v5(conn: Connection) -> None:
+    """Sessions kept in the store (so sign-out, removal, disabling and a new password end them), a
+    ``disabled`` mark on editors and the failed sign-ins that throttle guessing."""
+    conn.execute(text("ALTER TABLE editors ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
+    metadata.create_all(conn, tables=[editor_sessions, signin_failures])
+
+
+# (version, function); append, never edit
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
+JOB_MAX_S = 3600.0  # a job still running this long after its start is reported failed
 
 
 class StoreError(ValueError):
@@ -172,11 +224,27 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite database file is made (or kept) readable by its owner only (0600): it holds the
+    editors' password hashes. SQLite gives its journal files the same mode."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except PermissionError:  # another user's file: left as its owner set it
+        pass
+
+
 class Store:
     """Revisions of input values, expert judgments and editors in one database."""
 
     def __init__(self, url: str):
         sqlite = url.startswith("sqlite")
+        if sqlite:
+            _private_sqlite_file(url)
         options = {"poolclass": StaticPool} if sqlite and ":memory:" in url or url in ("sqlite://", "sqlite:///") else {}
         self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
                                     **options)
@@ -400,123 +468,214 @@ class Store:
 
     # ---- editors ----------------------------------------------------------------------------------
     def add_editor(self, name: str, password: str) -> None:
-        """A new editor account (the password is stored hashed)."""
+        """A new editor account (the password stored hashed; ``password_problem`` says what is
+        refused)."""
         if not NAME_RE.fullmatch(name or ""):
             raise StoreError("an editor name is 1-80 letters, digits or . _ @ -")
-        if len(password or "") < MIN_PASSWORD:
-            raise StoreError(f"a password has at least {MIN_PASSWORD} characters")
+        problem = password_problem(name, password)
+        if problem:
+            raise StoreError(problem)
         with self.write() as conn:
             if conn.execute(select(editors.c.id).where(editors.c.name == name)).first():
                 raise StoreError(f"editor '{name}' already exists")
             conn.execute(insert(editors).values(name=name, password_hash=generate_password_hash(password),
-                                                created_at=now()))
+                                                created_at=now(), disabled=False))
+
+    def _editor_id(self, conn: Connection, name: str) -> int:
+        found = conn.execute(select(editors.c.id).where(editors.c.name == name)).scalar()
+        if found is None:
+            raise StoreError(f"editor '{name}' does not exist")
+        return found
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password for ``name``; every session of that editor ends."""
+        problem = password_problem(name, password)
+        if problem:
+            raise StoreError(problem)
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(update(editors).where(editors.c.id == eid)
+                         .values(password_hash=generate_password_hash(password)))
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
+
+    def set_disabled(self, name: str, disabled: bool = True) -> None:
+        """Disable (or enable again) ``name``: no sign-in while disabled; their sessions end."""
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(update(editors).where(editors.c.id == eid).values(disabled=disabled))
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
+
+    def remove_editor(self, name: str) -> None:
+        """Remove the account ``name`` and end its sessions (what they entered stays, named)."""
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
+            conn.execute(delete(editors).where(editors.c.id == eid))
 
     def check_editor(self, name: str, password: str) -> bool:
-        """True when ``name`` is an editor and ``password`` is theirs."""
+        """True when ``name`` is an enabled editor and ``password`` is theirs. One password hash is
+        checked whether or not the name exists, so the time taken does not tell."""
         with self.read() as conn:
-            row = conn.execute(select(editors.c.password_hash).where(editors.c.name == name)).first()
-        if row is None:
-            check_password_hash(generate_password_hash("x"), password or "")  # about the same time either way
-            return False
-        return check_password_hash(row.password_hash, password or "")
+            row = conn.execute(select(editors.c.password_hash, editors.c.disabled)
+                               .where(editors.c.name == name)).first()
+        stored = row.password_hash if row is not None else _dummy_hash()
+        matches = check_password_hash(stored, password or "")
+        return row is not None and not row.disabled and matches
 
     def editor_exists(self, name: str) -> bool:
         with self.read() as conn:
             return conn.execute(select(editors.c.id).where(editors.c.name == name)).first() is not None
 
+    # ---- sessions and sign-in throttling ---------------------------------------------------
+    def open_session(self, name: str) -> str:
+        """A new session of editor ``name``; returns its token (kept in the cookie; the store keeps
+        only its hash)."""
+        token = secrets.token_urlsafe(32)
+        with self.write() as conn:
+            eid = self._editor_id(conn, name)
+            expired = editor_sessions.c.created < time.time() - SESSION_MAX_S
+            conn.execute(delete(editor_sessions).where(expired))
+            conn.execute(insert(editor_sessions).values(token_hash=_token_hash(token),
+                                                        editor_id=eid, created=time.time()))
+        return token
+
+    def session_editor(self, token: str | None) -> str | None:
+        """The editor of session ``token`` while it lasts and the editor is enabled; else None."""
+        if not token:
+            return None
+        sessions = editor_sessions.c
+        q = (select(editors.c.name).join(editor_sessions, sessions.editor_id == editors.c.id)
+             .where(sessions.token_hash == _token_hash(token), editors.c.disabled.is_(False),
+                    sessions.created > time.time() - SESSION_MAX_S))
+        with self.read() as conn:
+            return conn.execute(q).scalar()
+
+    def end_session(self, token: str | None) -> None:
+        """Sign-out: session ``token`` ends (its cookie, even a saved copy, signs in no more)."""
+        if token:
+            with self.write() as conn:
+                mine = editor_sessions.c.token_hash == _token_hash(token)
+                conn.execute(delete(editor_sessions).where(mine))
+
+    def signin_wait(self, name: str, client: str) -> float:
+        """Seconds before ``name`` may try to sign in from ``client`` again (0: now): after
+        ``SIGNIN_MAX_PER_NAME`` failures for the name or ``SIGNIN_MAX_PER_CLIENT`` from the client
+        within ``SIGNIN_WINDOW_S``, until the oldest of them leaves the window."""
+        since = time.time() - SIGNIN_WINDOW_S
+        waits = [0.0]
+        with self.read() as conn:
+            for column, key, limit in ((signin_failures.c.name, name, SIGNIN_MAX_PER_NAME),
+                                       (signin_failures.c.client, client, SIGNIN_MAX_PER_CLIENT)):
+                at = signin_failures.c.at
+                q = select(at).where(column == key, at > since).order_by(at.desc()).limit(limit)
+                times = conn.execute(q).scalars().all()
+                if len(times) >= limit:
+                    waits.append(times[-1] - since)
+        return max(waits)
+
+    def record_signin(self, name: str, client: str, *, ok: bool) -> None:
+        """Count a failed sign-in (or, on success, forget the name's failures)."""
+        with self.write() as conn:
+            old = signin_failures.c.at < time.time() - SIGNIN_WINDOW_S
+            conn.execute(delete(signin_failures).where(old))
+            if ok:
+                conn.execute(delete(signin_failures).where(signin_failures.c.name == name))
+            else:
+                conn.execute(insert(signin_failures).values(name=name[:80], client=client[:64],
+                                                            at=time.time()))
+
     # ---- background jobs (shared by every process) -----------------------------------------------
     def job_row(self, name: str, *, seq: int | None = None) -> dict | None:
-        """A job's row: state (dict), owner, heartbeat, seq and, unless it is still ``seq``, result."""
+        """A job's row: state (dict), run, started, seq and, unless it is still ``seq``, result."""
         with self.read() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.owner, jobs.c.heartbeat, jobs.c.seq)
+            row = conn.execute(select(jobs.c.state, jobs.c.run, jobs.c.started, jobs.c.seq)
                                .where(jobs.c.name == name)).first()
             if row is None:
                 return None
-            out = {"state": json.loads(row.state), "owner": row.owner, "heartbeat": row.heartbeat, "seq": row.seq}
+            out = {"state": json.loads(row.state), "run": row.run, "started": row.started,
+                   "seq": row.seq}
             if seq != row.seq:
-                text = conn.execute(select(jobs.c.result).where(jobs.c.name == name)).scalar()
-                out["result"] = None if text is None else json.loads(text)
+                raw = conn.execute(select(jobs.c.result).where(jobs.c.name == name)).scalar()
+                out["result"] = None if raw is None else json.loads(raw)
             return out
 
-    def job_write(self, name: str, state: dict, *, owner: str, result=None, claim: bool = False,
-                  alive=None) -> bool:
-        """Write a job's state (and result) in one transaction.
-
-        ``claim``: start the job as ``owner``, refused (False) while another owner runs it and is
-        ``alive(row)``; otherwise only the current owner may write (False when the job was taken over).
-        """
-        state_text = json.dumps(state, ensure_ascii=False)
-        result_text = None if result is None else json.dumps(result, ensure_ascii=False)
+    def job_start(self, name: str, state: dict, *, run: str, max_s: float) -> bool:
+        """Write the row of a job that starts as ``run``; False (nothing written) while another
+        run of it is ``running`` and started less than ``max_s`` seconds ago."""
         with self.write() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.owner, jobs.c.heartbeat, jobs.c.seq)
+            row = conn.execute(select(jobs.c.state, jobs.c.started, jobs.c.seq)
                                .where(jobs.c.name == name)).first()
-            if claim:
-                if row is not None and json.loads(row.state).get("state") == "running" and row.owner != owner \
-                        and (alive is None or alive({"owner": row.owner, "heartbeat": row.heartbeat})):
-                    return False
-            elif row is None or row.owner != owner:
+            if row is not None and json.loads(row.state).get("state") == "running" \
+                    and time.time() - row.started < max_s:
                 return False
-            values = {"state": state_text, "result": result_text, "owner": owner, "heartbeat": time.time()}
+            values = {"state": json.dumps(state, ensure_ascii=False), "result": None, "run": run,
+                      "started": time.time()}
             if row is None:
                 conn.execute(insert(jobs).values(name=name, seq=1, **values))
             else:
                 conn.execute(update(jobs).where(jobs.c.name == name).values(seq=row.seq + 1, **values))
         return True
 
-    def job_beat(self, name: str, owner: str) -> bool:
-        """The owner's heartbeat (False when the job is no longer this owner's)."""
+    def job_write(self, name: str, state: dict, *, run: str, result=None) -> bool:
+        """Write the state (and, when given, the result) of the job's run ``run``; False when the
+        row is another run's (this one was reported failed and the job started again)."""
+        values = {"state": json.dumps(state, ensure_ascii=False), "seq": jobs.c.seq + 1}
+        if result is not None:
+            values["result"] = json.dumps(result, ensure_ascii=False)
         with self.write() as conn:
-            done = conn.execute(update(jobs).where(jobs.c.name == name, jobs.c.owner == owner)
-                                .values(heartbeat=time.time()))
+            mine = (jobs.c.name == name) & (jobs.c.run == run)
+            done = conn.execute(update(jobs).where(mine).values(**values))
             return done.rowcount == 1
 
 
-HOST = socket.gethostname()
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_owner() -> str:
-    """This process (host and pid) and a token of its own: one job run's owner."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like an editor's: checked when a name is unknown."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
-def owner_alive(row: dict, *, stale_s: float = JOB_STALE_S) -> bool:
-    """Is a running job's owner still there: a heartbeat within ``stale_s`` and, on this host, its process
-    alive (a process that ended is seen at once; one on another host by its heartbeat)."""
-    if time.time() - float(row["heartbeat"] or 0) > stale_s:
-        return False
-    host, _, rest = (row["owner"] or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit():
-        return True
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The list of common passwords (data/security/common_passwords.txt), lower-cased."""
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines
+                     if line.strip() and not line.startswith("#"))
+
+
+def password_problem(name: str, password: str) -> str | None:
+    """Why ``password`` is refused for editor ``name`` (None when it is accepted): shorter than
+    ``MIN_PASSWORD``, one of the common passwords, the name itself or one character repeated."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        return f"a password has at least {MIN_PASSWORD} characters"
+    if password.lower() in common_passwords():
+        return ("this password is one of the most common ones "
+                "(data/security/common_passwords.txt); choose another")
+    if password.lower() == (name or "").lower() or len(set(password)) == 1:
+        return "a password must not be the editor's name nor one character repeated"
+    return None
 
 
 class JobBoard:
-    """One named background job shared by every process through the store.
+    """One named background job (a network import, a robustness run): a row in the store, read by
+    every process.
 
-    ``status()`` reads the state (a ``running`` job whose owner is gone becomes ``failed``, with why);
-    ``claim(state)`` starts it as this process (False while another live owner runs it);
-    ``update``/``finish`` write the owner's progress and outcome; a heartbeat thread keeps the claim alive.
+    ``claim(state)`` writes the row when the job starts (refused while another run of it runs);
+    ``update`` writes its progress and ``finish`` its end. Nothing else keeps it: no heartbeat, no
+    process probe. A run still ``running`` ``max_s`` seconds after its start is reported failed (its
+    server process stopped without finishing) and may be started again.
     """
 
-    def __init__(self, store: Store, name: str, *, failed: str = "failed", beat_s: float = JOB_BEAT_S,
-                 stale_s: float = JOB_STALE_S):
-        self.store, self.name, self.failed = store, name, failed
-        self.beat_s, self.stale_s = beat_s, stale_s
+    def __init__(self, store: Store, name: str, *, failed: str = "failed",
+                 max_s: float = JOB_MAX_S):
+        self.store, self.name, self.failed, self.max_s = store, name, failed, max_s
         self._lock = threading.Lock()
-        self._owner: str | None = None  # while this process runs the job
+        self._run: str | None = None  # while this process runs the job: the run's token
         self._result_seq, self._result = None, None  # the last result read (large: read once per change)
-
-    def alive(self, row: dict) -> bool:
-        return owner_alive(row, stale_s=self.stale_s)
 
     def status(self) -> tuple[dict, object]:
         """(state dict, result or None); ``{"state": "idle"}`` when the job never ran."""
@@ -526,11 +685,12 @@ class JobBoard:
         if row is None:
             return {"state": "idle"}, None
         state = row["state"]
-        if state.get("state") == "running" and not self.alive(row):
-            state = state | {"state": self.failed, "message": "the job stopped without finishing (its server "
-                                                                "process ended); start it again", "finished": now(),
-                             "ended": time.time()}
-            self.store.job_write(self.name, state, owner=row["owner"])
+        if state.get("state") == "running" and time.time() - row["started"] >= self.max_s:
+            minutes = f"{self.max_s / 60:g}"
+            message = (f"the job did not finish within {minutes} minutes of its start (its server "
+                       "process stopped without finishing); start it again")
+            state = state | {"state": self.failed, "finished": now(),
+                             "ended": row["started"] + self.max_s, "message": message}
         with self._lock:
             if "result" in row:
                 self._result_seq, self._result = row["seq"], row["result"]
@@ -538,35 +698,22 @@ class JobBoard:
 
     def claim(self, state: dict) -> bool:
         """Start the job in this process (``state`` should say running); False when another runs it."""
-        owner = new_owner()
-        if not self.store.job_write(self.name, state, owner=owner, claim=True, alive=self.alive):
+        run = uuid.uuid4().hex
+        if not self.store.job_start(self.name, state, run=run, max_s=self.max_s):
             return False
         with self._lock:
-            self._owner = owner
-        threading.Thread(target=self._beat, args=(owner,), daemon=True, name=f"job-beat-{self.name}").start()
+            self._run = run
         return True
 
-    def _beat(self, owner: str) -> None:
-        while True:
-            time.sleep(self.beat_s)
-            with self._lock:
-                if self._owner != owner:
-                    return
-            try:
-                if not self.store.job_beat(self.name, owner):
-                    return
-            except Exception:  # noqa: BLE001 - a busy database: the next beat tries again
-                continue
-
     def update(self, state: dict, result=None) -> bool:
-        """The owner's progress (state only) or, with ``result``, its outcome."""
+        """This run's progress (state only) or, with ``result``, its outcome."""
         with self._lock:
-            owner = self._owner
-        return owner is not None and self.store.job_write(self.name, state, owner=owner, result=result)
+            run = self._run
+        return run is not None and self.store.job_write(self.name, state, run=run, result=result)
 
     def finish(self, state: dict, result=None) -> bool:
-        """The owner's last write (the heartbeat stops)."""
+        """This run's last write."""
         done = self.update(state, result)
         with self._lock:
-            self._owner = None
+            self._run = None
         return done

@@ -12,6 +12,7 @@ from geo import ParamError
 from geo.params import load_specs, plannable_classes
 
 from .auth import current_editor
+from .brief import brief_context, robust_towns
 from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
 from .layers import layer_urls, page_specs, rounded
 from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
@@ -219,7 +220,14 @@ def town_script(tid: str):
     return _script(("town", tid, *_page_key()), lambda: _town_page(tid))
 
 
-def _town_page(tid: str) -> tuple[str, str]:
+def town_page_html(tid: str, *, for_pdf: bool = False) -> str:
+    """The town page's HTML (``for_pdf``: the brief alone, as printed; webapp.briefpages)."""
+    return _town_page(tid, for_pdf=for_pdf)[0]
+
+
+def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
+    """The town page and its small map's script: the brief on top (webapp.brief), everything behind
+    it below in details."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = _request_params()
@@ -241,9 +249,10 @@ def _town_page(tid: str) -> tuple[str, str]:
                            default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
-                           lang_query=lang_query,
+                           lang_query=lang_query, for_pdf=for_pdf,
                            map_script=_script_url("views.town_script", script_key, params, t.lang,
-                                                  tid=tid))
+                                                  tid=tid),
+                           **brief_context(svc, t, rec, robust_towns(), query))
     return html, str(small["script"])
 
 

@@ -44,19 +44,23 @@
   // page's language; a connector link has only its class
   const roadTip = (f, layer) => {
     const p = f.properties, cls = T["road_class_" + p.class] || T.choices[p.class] || p.class, tip = p.tip || [];
-    const lines = tip.length ? tip.concat([cls + " — " + T.as_printed_ru]) : [cls];
+    let lines = tip.length ? tip.concat([cls + " — " + T.as_printed_ru]) : [cls];
+    if (p.pub) lines = lines.concat([T.pub_link.replace("{km}", num(p.pub.km, 1)).replace("{source}", hostOf(p.pub.source))]);
     layer.bindTooltip(tipHtml(lines), { sticky: true, className: "foliumtooltip" });
   };
+  const hostOf = (url) => { try { return new URL(url).hostname.replace(/^www\./, ""); } catch (e) { return ""; } };
   // each fetched layer as its registry entry says (webapp/layers.py LAYERS, boot.layer_specs): its
-  // features, or those of one property value, drawn into each of its groups in the style the feature's
-  // style_by property names ("" the default); in the registry's order, bottom to top
+  // features, or those of one property value, drawn into each of its groups; a feature's style is the
+  // default ("") with every style_when rule it matches laid over it ([property, value or null for any
+  // set value, style]); in the registry's order, bottom to top
   const SPECS = boot.layer_specs;
   const TIPS = { lines: withTips, road: roadTip };
   const STATIC_ORDER = [].concat(...Object.values(SPECS).map((s) => s.groups.map((g) => g.key)));
+  const matches = (f, [key, value]) => (value === null ? Boolean(f.properties[key]) : String(f.properties[key]) === value);
   function drawLayer(name, fc) {
     const spec = SPECS[name];
     if (spec.draw === "catchments") { state.catchments = fc; drawCatchments(); return; }
-    const style = (f) => Object.assign({}, spec.styles[spec.style_by ? String(f.properties[spec.style_by]) : ""] || spec.styles[""]);
+    const style = (f) => Object.assign({}, spec.styles[""], ...spec.style_when.filter((r) => matches(f, r)).map((r) => spec.styles[r[2]]));
     spec.groups.forEach((g) => {
       groups[g.key].clearLayers();
       const features = g.where ? fc.features.filter((f) => String(f.properties[g.where[0]]) === g.where[1]) : fc.features;

@@ -1,0 +1,97 @@
+"""Exports say what the map says (issue 23, item 1): result, possible, stability and mode in every tabular
+export, the parameters with them, headers in a language on request, a CSV for Excel, an XLSX."""
+import csv
+import io
+import json
+import zipfile
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from webapp.serialize import category
+
+COLUMNS = ("result", "result_kind", "possible", "stability", "mode")
+
+
+@pytest.fixture(scope="module")
+def towns(app):
+    return {f["id"]: f["properties"] for f in app.test_client().get("/api/towns").get_json()["features"]}
+
+
+def expected_result(p: dict) -> str:
+    """The map's words for a town, from the GeoJSON (an independent reading of the same record)."""
+    s = p["scenario"]
+    if p["category"] == "undetermined":
+        return "undetermined: " + "|".join(s["possible"])
+    if p["category"] == "tie":
+        return "tie: " + "|".join(s["tied"])
+    return "|".join(s["recommended"]) if s["recommended"] else "none"
+
+
+def test_csv_result_column_agrees_with_the_map_for_every_town(client, towns):
+    df = pd.read_csv(io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False)
+    assert len(df) == 27 and all(c in df.columns for c in COLUMNS)
+    for _, r in df.iterrows():
+        p = towns[r["id"]]
+        assert r["result"] == expected_result(p), r["id"]
+        assert r["possible"] == "|".join(p["scenario"]["possible"])
+        assert r["mode"] == "sourced"
+        if p["category"] in ("undetermined", "tie"):
+            assert r["recommended"] == "", r["id"]  # no provisional pair the map does not show
+    assert (df["result_kind"] == "undetermined").sum() == sum(p["category"] == "undetermined" for p in towns.values())
+
+
+def test_stability_is_the_share_of_draws_with_the_default_answer(client, towns):
+    robust = client.get("/api/robustness").get_json()
+    df = pd.read_csv(io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False)
+    for _, r in df.iterrows():
+        if towns[r["id"]]["category"] in ("undetermined", "none"):
+            assert r["stability"] == "", r["id"]
+        elif robust.get("state") == "done":
+            rec = robust["result"]["towns"][r["id"]]
+            assert float(r["stability"]) == pytest.approx(rec["outcomes"][rec["default"]], abs=5e-4)
+
+
+def test_headers_in_a_language_and_a_csv_for_excel(client):
+    raw = client.get("/api/export.csv?headers=ru&excel=ru").data
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:2] == ["код города", "название (англ.)"] and "результат (как на карте)" in rows[0]
+    assert len(rows) == 28 and all(len(r) == len(rows[0]) for r in rows)
+    km = rows[0].index("км по дорогам")
+    assert all("." not in r[km] for r in rows[1:]) and any("," in r[km] for r in rows[1:])
+    assert client.get("/api/export.csv?headers=de").status_code == 400
+    plain = client.get("/api/export.csv").get_data(as_text=True)
+    assert plain.startswith("id,name_en")
+
+
+def test_xlsx_has_the_towns_the_parameters_and_the_columns(client):
+    r = client.get("/api/export.xlsx?near_km=150&headers=kk")
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["towns", "parameters", "columns"]
+    assert wb["towns"].max_row == 28
+    params = {row[0].value: row[1].value for row in wb["parameters"].iter_rows(min_row=2)}
+    assert params["parameters.spatial.near_km"] == 150
+    codes = [row[0].value for row in wb["columns"].iter_rows(min_row=2)]
+    assert "result" in codes and "stability" in codes
+
+
+def test_geopackage_and_shapefile_carry_the_result(client, towns, tmp_path):
+    (tmp_path / "t.gpkg").write_bytes(client.get("/api/export.gpkg").data)
+    g = gpd.read_file(tmp_path / "t.gpkg")
+    assert {r["id"]: r["result"] for _, r in g.iterrows()} == {k: expected_result(p) for k, p in towns.items()}
+    with zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip").data)) as z:
+        z.extractall(tmp_path / "shp")
+        fields = dict(csv.reader(io.StringIO(z.read("fields.csv").decode())))
+    shp = gpd.read_file(tmp_path / "shp" / "monotowns.shp")
+    assert fields["result"] == "result" and set(COLUMNS) <= set(fields.values()) | set(fields)
+    assert sorted(shp["result"]) == sorted(expected_result(p) for p in towns.values())
+    assert json.loads(zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip").data)).read("parameters.json"))["crs"] == "EPSG:4326"
+
+
+def test_category_and_result_kinds_match():
+    base = {"scenario": {"recommended": ["a"], "tie": False, "settled": True, "possible": ["a"], "tied": []}}
+    assert category(base) == "a"

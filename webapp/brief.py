@@ -1,0 +1,344 @@
+"""The town brief: what a planner takes to a meeting (issue 21).
+
+``town_brief`` turns one scored town (``Pipeline.run``) and its robustness record (``scoring.robustness``)
+into the brief's parts, as data: the verdict, how sure it is, what drives it and which data would settle
+it. The templates say them in the page's language (``templates/_brief.html``); nothing here is prose.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app, url_for
+
+from scoring.official import Official, age_years, load_official, measures_for, shown_value, signals_for
+
+from .i18n import T
+from .mapview import marker_style
+from .robust import get_runner
+from .serialize import colour
+
+DRIVERS_MAX = 3
+
+
+@dataclass(frozen=True)
+class Sureness:
+    """How sure the verdict is, as one measure.
+
+    kind : ``variants`` (the share of the method's plausible variants that give exactly this answer),
+        ``data`` (missing data leave several answers: no share is given), ``pending`` (the variants are
+        still being computed) or ``none`` (no indicator has a level).
+    """
+
+    kind: str
+    same: int | None = None  # of 100 variants
+    others: list[tuple[str, int]] = field(default_factory=list)  # (outcome label, of 100), largest first
+    draws: int | None = None
+    moved_by: str | None = None  # the uncertain choice that moves the answer most (Sobol total index)
+    missing: int = 0  # indicators without a level
+
+
+@dataclass(frozen=True)
+class Brief:
+    """One town's brief (see the module's docstring)."""
+
+    id: str
+    kind: str  # recommended, two, tie, undetermined, none
+    scenarios: list[str]  # recommended / tied / possible
+    score: int | None
+    known: int  # indicators with a level
+    total: int
+    sureness: Sureness
+    drivers: list[dict]  # {"indicator", "level", "scenario", "over"} or {"indicator", "missing": True}
+    data_needed: list[dict]  # {"indicator", "inputs", "decisive"}
+    provisional: bool
+
+
+def _counts(completeness: str) -> tuple[int, int]:
+    known, _, total = completeness.partition("/")
+    return int(known), int(total)
+
+
+def verdict_kind(scenario: dict) -> str:
+    """none, undetermined, tie, two or recommended (the map's categories in words)."""
+    if not scenario["recommended"] and not scenario.get("tie"):
+        return "none"
+    if not scenario.get("settled", True):
+        return "undetermined"
+    if scenario.get("tie"):
+        return "tie"
+    return "two" if len(scenario["recommended"]) > 1 else "recommended"
+
+
+def _scenarios_of(scenario: dict, kind: str) -> list[str]:
+    if kind == "undetermined":
+        return list(scenario["possible"])
+    if kind == "tie":
+        return list(scenario["tied"])
+    return list(scenario["recommended"])
+
+
+def sureness(scenario: dict, kind: str, robust: dict | None, *, missing: int) -> Sureness:
+    """One measure: of 100 plausible variants of the method's choices, how many give exactly this answer.
+
+    Undetermined towns get no share: the method's choices cannot settle what missing data leave open.
+    """
+    if kind == "none":
+        return Sureness("none", missing=missing)
+    if kind == "undetermined":
+        return Sureness("data", missing=missing)
+    if robust is None:
+        return Sureness("pending", missing=missing)
+    outcomes = sorted(robust["outcomes"].items(), key=lambda kv: -kv[1])
+    same = robust["outcomes"].get(robust["default"], 0.0)
+    others = [(label, round(100 * share)) for label, share in outcomes if label != robust["default"]]
+    drivers = robust.get("drivers") or {}
+    moved_by = max(drivers, key=drivers.get) if drivers and same < 1 else None
+    return Sureness("variants", same=round(100 * same), others=[o for o in others if o[1] > 0],
+                    draws=robust.get("draws"), moved_by=moved_by, missing=missing)
+
+
+def drivers(town: dict, kind: str) -> list[dict]:
+    """What decides the verdict: for a recommendation or a tie, the indicator levels that vote for it and
+    not for the best scenario left out; for an undetermined town, its missing indicators, the most
+    decisive first."""
+    s = town["scenario"]
+    if kind in ("undetermined", "none"):
+        missing = [code for code, level in town["levels"].items() if level is None]
+        first = s.get("decisive")
+        missing.sort(key=lambda c: c != first)
+        return [{"indicator": c, "missing": True} for c in missing[:DRIVERS_MAX]]
+    chosen = _scenarios_of(s, kind)
+    left = [k for k in s["scores"] if k not in chosen]
+    over = max(left, key=lambda k: s["scores"][k]) if left else None
+    against = {r["indicator"] for r in s["reasons"].get(over, [])} if over else set()
+    out, seen = [], set()
+    for sid in chosen:
+        for r in s["reasons"].get(sid, []):
+            if r["indicator"] not in against and r["indicator"] not in seen:
+                seen.add(r["indicator"])
+                out.append({"indicator": r["indicator"], "level": r["level"], "scenario": sid, "over": over})
+    return out[:DRIVERS_MAX]
+
+
+def raw_inputs(code: str, method) -> list[str]:
+    """An indicator's raw inputs, through the indicators it is built from (economy_social: economy's
+    and social's), count/total pairs flattened."""
+    out: list[str] = []
+    for item in method.indicators[code].inputs:
+        for name in item if isinstance(item, tuple) else (item,):
+            out += raw_inputs(name, method) if name in method.indicators else [name]
+    return out
+
+
+def data_needed(town: dict, method) -> list[dict]:
+    """The indicators without a level and their missing inputs, the most decisive first."""
+    missing = set(town["missing"])
+    first = town["scenario"].get("decisive")
+    rows = [{"indicator": code, "inputs": [i for i in raw_inputs(code, method) if i in missing],
+             "decisive": code == first}
+            for code, level in town["levels"].items() if level is None]
+    return sorted(rows, key=lambda r: not r["decisive"])
+
+
+def town_brief(town: dict, robust: dict | None, method) -> Brief:
+    """The brief of one scored town; ``robust`` is its record of the robustness run (None: not yet)."""
+    s = town["scenario"]
+    kind = verdict_kind(s)
+    known, total = _counts(s["completeness"])
+    score = max(s["scores"].values()) if kind in ("tie", "recommended", "two") and s["scores"] else None
+    return Brief(id=town["id"], kind=kind, scenarios=_scenarios_of(s, kind), score=score, known=known,
+                 total=total, sureness=sureness(s, kind, robust, missing=total - known),
+                 drivers=drivers(town, kind), data_needed=data_needed(town, method),
+                 provisional=bool(s.get("provisional")))
+
+
+def outcome_scenarios(label: str) -> tuple[bool, list[str]]:
+    """A robustness outcome label ("tie: a/b/c", "a + b", "a") as (is a tie, scenario ids)."""
+    if label.startswith("tie: "):
+        return True, label[5:].split("/")
+    return False, [s for s in label.split(" + ") if s]
+
+
+# -- the small map, drawn as SVG (prints without a script) ----------------------------------------
+
+@dataclass(frozen=True)
+class Frame:
+    """Longitude/latitude to SVG pixels: an equirectangular view scaled by cos(48 N) for Kazakhstan's
+    middle latitude (display only; nothing is measured on it)."""
+
+    west: float = 46.0
+    east: float = 88.0
+    south: float = 40.2
+    north: float = 55.8
+    width: float = 760.0
+
+    @property
+    def kx(self) -> float:
+        return self.width / ((self.east - self.west) * math.cos(math.radians(48)))
+
+    @property
+    def height(self) -> float:
+        return (self.north - self.south) * self.kx
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        return (round((lon - self.west) * math.cos(math.radians(48)) * self.kx, 1),
+                round((self.north - lat) * self.kx, 1))
+
+
+def svg_paths(geojson: dict, frame: Frame) -> list[str]:
+    """One SVG path per polygon ring of a GeoJSON FeatureCollection (the oblast boundaries)."""
+    out = []
+    for f in geojson["features"]:
+        g = f["geometry"]
+        polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
+        for poly in polys:
+            d = " ".join("M" + " L".join(f"{x},{y}" for x, y in (frame.xy(*p[:2]) for p in ring)) + " Z"
+                         for ring in poly)
+            out.append(d)
+    return out
+
+
+def map_svg(svc, t, towns: list[dict], *, focus: dict | None = None, label_all: bool = False) -> dict:
+    """The SVG map's parts: oblast paths, every town as the map draws it, the focus town larger with a
+    line to its nearest large city, and the labels (every town on the region brief)."""
+    frame = Frame()
+    small = focus is not None  # the town brief's map is shown about 250 px wide: larger marks and text
+    out: dict = {"width": frame.width, "height": round(frame.height, 1), "line": 1.4 if small else 0.7,
+                 "paths": svg_paths(json.loads(svc.oblasts_geojson), frame), "towns": [], "labels": [],
+                 "cities": [], "route": None, "label": t("region_brief")}
+    for tw in towns:
+        meta = svc.metas[tw["id"]]
+        x, y = frame.xy(float(meta["lon"]), float(meta["lat"]))
+        st = marker_style(tw, svc.method)
+        out["towns"].append({"x": x, "y": y, "r": 16 if small else st["radius"] * 0.6, "fill": st["fillColor"],
+                             "stroke": st["color"], "width": 3 if small else 1, "dash": st["dashArray"],
+                             "name": t.name(meta)})
+        if label_all or small:
+            out["labels"].append({"x": x, "y": y, "dx": 20 if small else 7, "dy": 10 if small else 4,
+                                  "size": 34 if small else 10, "bold": small, "name": t.name(meta)})
+    if focus is not None:
+        city = svc.city_rows.get(focus["agglomeration"].get("nearest_large_city_id"))
+        if city:
+            cx, cy = frame.xy(float(city["lon"]), float(city["lat"]))
+            meta = svc.metas[focus["id"]]
+            out["route"] = (*frame.xy(float(meta["lon"]), float(meta["lat"])), cx, cy)
+            out["cities"].append({"x": cx, "y": cy, "name": t.name(city)})
+            out["labels"].append({"x": cx, "y": cy, "dx": 12, "dy": -10, "size": 28, "bold": False,
+                                  "name": t.name(city)})
+    return out
+
+
+def scenario_names(t: T, ids: list[str], sep: str = ", ") -> str:
+    return sep.join(t.scenario(s) for s in ids)
+
+
+def outcome_words(t: T, others: list[tuple[str, int]]) -> str:
+    """'Balanced (5), a tie of Balanced, Innovative and Diversification (23)' in the page's language."""
+    words = []
+    for label, n in others:
+        tie, ids = outcome_scenarios(label)
+        name = t("outcome_tie").format(scenario_names(t, ids)) if tie else scenario_names(t, ids, " + ")
+        words.append(f"{name} ({n})")
+    return ", ".join(words)
+
+
+def robust_towns(*, wait_s: float = 30.0) -> dict | None:
+    """The robustness run's records by town id for the current data, waiting up to ``wait_s`` while
+    it runs (it is started when missing and takes a few seconds once per data revision, see
+    webapp.robust); None if it is not done by then."""
+    runner, deadline = get_runner(current_app), time.monotonic() + wait_s
+    while True:
+        status = runner.status()
+        if status.get("state") == "done":
+            draws = status["result"]["draws"]
+            return {tid: rec | {"draws": draws} for tid, rec in status["result"]["towns"].items()}
+        if status.get("state") == "error" or time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+
+
+@functools.cache
+def official_data(root: Path, towns: frozenset[str], scenarios: frozenset[str]) -> Official:
+    """data/official/ of a data root, read once per process (the files change with a release)."""
+    return load_official(root, towns=set(towns), scenarios=set(scenarios))
+
+
+def get_official(svc) -> Official:
+    return official_data(svc.pipeline.sources.root, frozenset(svc.metas), frozenset(svc.method.scenarios))
+
+
+def _label(row: dict, lang: str) -> str:
+    return row.get(f"label_{lang}") or row["label_en"]
+
+
+def official_items(off: Official, tid: str, scenarios: list[str], lang: str) -> list[dict]:
+    """A town's signals for the brief: label, date, source and agreement with the verdict's scenarios."""
+    out = []
+    for r in signals_for(off, tid, scenarios):
+        shown = {"contradicts": r["contradicts"], "supports": [s for s in r["supports"] if s in scenarios],
+                 "differs": r["supports"], "neutral": []}[r["agreement"]]
+        out.append({"label": _label(r, lang), "kind": r["kind"], "date": r["date"] or r.get("date_note", ""),
+                    "source_url": r["source_url"], "agreement": r["agreement"], "checked": r["checked"],
+                    "scenarios": shown})
+    return out
+
+
+def measure_items(off: Official, tid: str, scenarios: list[str], lang: str) -> dict:
+    """The measure families common to the verdict's scenarios, those of one only, the town's own."""
+    m = measures_for(off, tid, scenarios)
+    fam = lambda r: {"id": r["measure_id"], "label": _label(r, lang), "source_url": r["source_url"]}  # noqa: E731
+    own = [{"label": _label(r, lang), "date": r["date"] or r.get("date_note", ""), "source_url": r["source_url"],
+            "amount": float(r["amount"]) if r.get("amount") else None, "amount_unit": r.get("amount_unit"), "jobs": r.get("jobs"),
+            "status": r.get("status")} for r in m["town"]]
+    return {"common": [fam(r) for r in m["common"]],
+            "differs": {sid: [fam(r) for r in rows] for sid, rows in m["differs"].items()}, "town": own}
+
+
+def evidence_items(off: Official, tid: str, lang: str) -> list[dict]:
+    """Dated figures outside the method's units, each with its age in years and the input it approximates."""
+    return [{"label": _label(r, lang), "value": shown_value(r), "unit": r["unit"], "date": r["date"],
+             "age_years": age_years(r), "scope": r["scope"], "approximates": r["approximates_input"],
+             "source_url": r["source_url"], "checked": r["checked"]}
+            for r in off.evidence if r["town_id"] == tid]
+
+
+def brief_context(svc, t: T, rec: dict, robust: dict | None, query: str) -> dict:
+    """What templates/_brief.html needs for one town."""
+    b = town_brief(rec, (robust or {}).get(rec["id"]) if robust is not None else None, svc.method)
+    off = get_official(svc)
+    return {"brief": b, "brief_colour": colour(rec, svc.method),
+            "svg": map_svg(svc, t, [rec], focus=rec) | {"label": t.name(svc.metas[rec["id"]])},
+            "official": official_items(off, rec["id"], b.scenarios, t.lang),
+            "measures": measure_items(off, rec["id"], b.scenarios, t.lang),
+            "evidence": evidence_items(off, rec["id"], t.lang),
+            "pdf_url": url_for("briefpages.town_pdf", tid=rec["id"]) + ("?" + query if query else ""),
+            "compare_url": url_for("briefpages.compare", towns=rec["id"], lang=t.lang)}
+
+
+def api_parts(svc, rec: dict) -> dict:
+    """``official``, ``measures`` and ``evidence`` of a town for the API: every item with ``source``."""
+    off = get_official(svc)
+    scenarios = _scenarios_of(rec["scenario"], verdict_kind(rec["scenario"]))
+    labels = lambda r: {g: r[f"label_{g}"] for g in ("en", "ru", "kk")}  # noqa: E731
+    official = [{"kind": r["kind"], "labels": labels(r), "date": r["date"], "source": r["source_url"],
+                 "checked": r["checked"] == "yes", "agreement": r["agreement"], "supports": r["supports"],
+                 "contradicts": r["contradicts"], "reading": "this project's (data/official/signal_rules.csv)"}
+                for r in signals_for(off, rec["id"], scenarios)]
+    m = measures_for(off, rec["id"], scenarios)
+    family = lambda r: {"id": r["measure_id"], "labels": labels(r), "scenarios": r["scenarios"].split("|"),  # noqa: E731
+                        "source": r["source_url"], "mapping": "this project's (data/official/measures.csv)"}
+    measures = {"scenarios": scenarios, "common": [family(r) for r in m["common"]],
+                "differs": {k: [family(r) for r in v] for k, v in m["differs"].items()},
+                "town": [{"measure": r["measure_id"], "labels": labels(r), "amount": r["amount"] or None,
+                          "amount_unit": r["amount_unit"] or None, "date": r["date"], "source": r["source_url"],
+                          "checked": r["checked"] == "yes"} for r in m["town"]]}
+    evidence = [{"metric": r["metric"], "labels": labels(r), "value": shown_value(r), "unit": r["unit"],
+                 "date": r["date"], "age_years": age_years(r), "scope": r["scope"],
+                 "approximates": r["approximates_input"], "source": r["source_url"], "checked": r["checked"] == "yes"}
+                for r in off.evidence if r["town_id"] == rec["id"]]
+    return {"official": official, "measures": measures, "evidence": evidence}
