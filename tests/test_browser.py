@@ -827,3 +827,25 @@ def test_town_brief_on_the_first_screen_for_every_town(browser, server, lang):
         assert 1 <= len(re.findall(rb"/Type\s*/Page[^s]", page.pdf(format="A4"))) <= 2
     finally:
         ctx.close()
+
+
+def test_registry_styles_published_links_placed_railway_and_assumed_access(page, server):
+    """Each fetched layer is drawn as its registry entry says (webapp.layers.LAYERS): a feature's style
+    is the default with every matching ``style_when`` rule laid over it (a road of a published length
+    dashed 8 6 over its class's colour, a placed railway as a planned one, an assumed access link
+    dashed)."""
+    load(page, server + "/", layers=True)
+    drawn = page.evaluate(f"""() => {{ const b = {BOOT}; const out = [];
+        for (const name of Object.values(b.registry.groups)) window[name].eachLayer((gj) => gj.eachLayer &&
+            gj.eachLayer((l) => {{ if (l.feature) out.push([l.feature.properties, l.options.dashArray || null,
+                                                            l.options.color]); }}));
+        return out; }}""")
+    specs = page.evaluate(f"{BOOT}.layer_specs")
+    roads, rail, access = (specs[k]["styles"] for k in ("roads", "railways", "access"))
+    published = [(d, c, p["class"]) for p, d, c in drawn if p.get("pub")]
+    assert published and all(d == "8 6" and c == roads[cls]["color"] for d, c, cls in published)
+    placed = [d for p, d, c in drawn if p.get("placed")]
+    assert placed and all(d == rail["planned"]["dashArray"] for d in placed)
+    assumed = [d for p, d, c in drawn if "assumed" in p]
+    assert {d for d in assumed} <= {access[""].get("dashArray"), access["assumed"]["dashArray"]}
+    assert access["assumed"]["dashArray"] in assumed
