@@ -4,8 +4,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
-INSTANCE ?= $(or $(INSTANCE_DIR),instance)
-TEMPLATE_STAMP := $(INSTANCE)/template-code/.compiled
 
 .PHONY: install system bytecode browser postgresql run test build-data benchmark clean
 
@@ -34,19 +32,11 @@ node_modules/.installed: package.json package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
-# gunicorn (production WSGI server): the app loaded and warmed once, then worker processes sized to
-# the cores (2-4) x 4 threads; WORKERS, THREADS, SERVER=waitress (one process) override (webapp/serve.py)
-run: install bytecode $(TEMPLATE_STAMP)
+# gunicorn (production WSGI server): the app loaded and its first page rendered once, then worker
+# processes sized to the cores (2-4) x 4 threads, each caching for itself; WORKERS, THREADS,
+# SERVER=waitress (one process) override (webapp/serve.py)
+run: install bytecode
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m webapp.serve
-
-# Compiled Jinja templates (webapp/template_code.py), made before a start as compileall makes bytecode:
-# a start then reads Folium's and the app's templates instead of compiling them (about 0.12 s). Made again
-# (2-3 s) when a template or the requirements change; a change of the app's code can leave some to be
-# compiled by the start itself (each is keyed by its source and the filters' code: one that changed is
-# another key, compiled afresh).
-$(TEMPLATE_STAMP): $(wildcard templates/*.html) requirements.txt | install bytecode
-	$(PY) -m webapp.template_code
-	touch $@
 
 # The project's own modules compiled to bytecode (__pycache__, as pip does for installed packages), so a
 # start reads them rather than compiling about 60 modules (0.1 s), also where PYTHONDONTWRITEBYTECODE is

@@ -206,7 +206,7 @@ def precision_table(digits=(6, 5, 4, 3)) -> str:
             try:
                 for d in digits:
                     layers.DIGITS = d
-                    layers._ROADS.clear()
+                    svc.cache.clear()
                     svc.__dict__.pop("oblasts_geojson", None)  # rounded once per process: again at d
                     raw = [json.dumps(layers.build(n, svc, svc.default_params, t), ensure_ascii=False,
                                       separators=(",", ":")).encode() for n in layers.LAYERS]

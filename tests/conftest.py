@@ -17,12 +17,14 @@ def root():
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def app(tmp_path_factory):
+@pytest.fixture()
+def app(tmp_path):
+    """A new app with its own database and networks folder for each test (flaskr's habit): nothing a
+    test stores or caches reaches another test. The shipped data are read once per process (geo)."""
     from webapp import create_app
 
-    db = tmp_path_factory.mktemp("db") / "atlas.sqlite3"
-    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "test"})
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
+                       "SECRET_KEY": "test", "NETWORKS_ROOT": str(tmp_path / "networks")})
 
 
 @pytest.fixture()
@@ -38,14 +40,14 @@ def tiny_root(tmp_path_factory):
     return write_tiny(tmp_path_factory.mktemp("tiny_root"))
 
 
-@pytest.fixture(scope="session")
-def tiny_app(tiny_root, tmp_path_factory):
-    """The whole app pointed at the tiny data root (no national network loaded)."""
+@pytest.fixture()
+def tiny_app(tiny_root, tmp_path):
+    """The whole app pointed at the tiny data root (no national network loaded), new for each test."""
     from webapp import create_app
 
-    db = tmp_path_factory.mktemp("tiny_db") / "atlas.sqlite3"
-    return create_app({"TESTING": True, "DATA_DIR": str(tiny_root), "DATABASE_URL": f"sqlite:///{db}",
-                       "SECRET_KEY": "test"})
+    return create_app({"TESTING": True, "DATA_DIR": str(tiny_root),
+                       "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}", "SECRET_KEY": "test",
+                       "NETWORKS_ROOT": str(tmp_path / "networks")})
 
 
 @pytest.fixture()

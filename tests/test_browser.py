@@ -14,6 +14,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """One app and database for the browser tests of a module (a browser page is slow to set up)."""
+    from webapp import create_app
+
+    tmp = tmp_path_factory.mktemp("browser")
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'atlas.sqlite3'}",
+                       "SECRET_KEY": "test", "NETWORKS_ROOT": str(tmp / "networks")})
+
+
+@pytest.fixture(scope="module")
 def server(app):
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -211,7 +221,7 @@ def test_content_security_policy_holds_and_the_map_works(page, server):
     open_town(page, server + "/town/temirtau")
     assert page.evaluate("document.querySelectorAll('.smallmap path.leaflet-interactive').length") >= 1
     assert page.evaluate("window.__csp") == [] and console == [] and page.errors == []
-    # and the policy is enforced: an injected inline script without the nonce does not run
+    # and the policy is enforced: an injected inline script does not run (script-src 'self')
     page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
         document.body.appendChild(s); }""")
     page.wait_for_function("() => window.__csp.length > 0", timeout=5000)
@@ -277,13 +287,14 @@ def test_opening_view_whole_country_close_towns_apart_labels_and_legend(page, se
     assert "Temirtau" in page.eval_on_selector_all(".town-label", "ls => ls.map(l => l.textContent)")
     # a legend entry for every line style, drawn with the map's own styles; routes are not the roads' red
     lines = page.evaluate(f"{BOOT}.lines")
-    assert lines["route"]["color"] != lines["road_international"]["color"]
+    roads = page.evaluate(f"{BOOT}.layer_specs.roads.styles")  # a layer's styles: its registry entry
+    assert lines["route"]["color"] != roads["international"]["color"]
     legend = page.inner_text("#legend-lines")
     for label in ("Roads: international", "Roads: republican", "Roads: oblast", "Railway", "Large cities", "FUA catchments",
                   "Named corridors", "Route to the nearest large city", "Official agglomerations", "Planned roads"):
         assert label in legend or label in page.inner_text("#legend-markers"), label
     strokes = page.eval_on_selector_all("#legend-lines svg :is(line, rect)", "es => es.map(e => e.getAttribute('stroke'))")
-    assert lines["route"]["color"] in strokes and lines["road_international"]["color"] in strokes
+    assert lines["route"]["color"] in strokes and roads["international"]["color"] in strokes
     # insufficient data, undetermined and provisional are drawn differently, and the legend shows exactly that
     swatches = page.eval_on_selector_all("#legend-markers svg circle", "cs => cs.map(c => [c.getAttribute('r'), c.getAttribute('fill'), c.getAttribute('stroke-dasharray')])")
     assert len({tuple(s) for s in swatches}) == len(swatches)
@@ -818,3 +829,25 @@ def test_town_brief_on_the_first_screen_for_every_town(browser, server, lang):
         assert 1 <= len(re.findall(rb"/Type\s*/Page[^s]", page.pdf(format="A4"))) <= 2
     finally:
         ctx.close()
+
+
+def test_registry_styles_published_links_placed_railway_and_assumed_access(page, server):
+    """Each fetched layer is drawn as its registry entry says (webapp.layers.LAYERS): a feature's style
+    is the default with every matching ``style_when`` rule laid over it (a road of a published length
+    dashed 8 6 over its class's colour, a placed railway as a planned one, an assumed access link
+    dashed)."""
+    load(page, server + "/", layers=True)
+    drawn = page.evaluate(f"""() => {{ const b = {BOOT}; const out = [];
+        for (const name of Object.values(b.registry.groups)) window[name].eachLayer((gj) => gj.eachLayer &&
+            gj.eachLayer((l) => {{ if (l.feature) out.push([l.feature.properties, l.options.dashArray || null,
+                                                            l.options.color]); }}));
+        return out; }}""")
+    specs = page.evaluate(f"{BOOT}.layer_specs")
+    roads, rail, access = (specs[k]["styles"] for k in ("roads", "railways", "access"))
+    published = [(d, c, p["class"]) for p, d, c in drawn if p.get("pub")]
+    assert published and all(d == "8 6" and c == roads[cls]["color"] for d, c, cls in published)
+    placed = [d for p, d, c in drawn if p.get("placed")]
+    assert placed and all(d == rail["planned"]["dashArray"] for d in placed)
+    assumed = [d for p, d, c in drawn if "assumed" in p]
+    assert {d for d in assumed} <= {access[""].get("dashArray"), access["assumed"]["dashArray"]}
+    assert access["assumed"]["dashArray"] in assumed

@@ -8,16 +8,15 @@ from test_store import PASSWORD, csrf, csv_bytes, make_app, sign_in
 from webapp import stats_io
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return make_app(tmp_path_factory.mktemp("api") / "atlas.sqlite3")
+@pytest.fixture()
+def app(tmp_path):
+    """A new app and database for each test (flaskr): what a test imports stays there."""
+    return make_app(tmp_path / "atlas.sqlite3")
 
 
 @pytest.fixture()
 def store(app):
-    store = app.extensions["store"]
-    yield store
-    app.extensions["atlas"].rollback(1, editor="test cleanup")
+    return app.extensions["store"]
 
 
 @pytest.fixture()

@@ -16,8 +16,15 @@ def scenario_colours(root):
         return {r["scenario"]: r["colour"] for r in csv.DictReader(fh)}
 
 
+def map_script(client, html: str) -> str:
+    """The page's map script (a file of its own: the CSP runs no inline script)."""
+    url = re.search(r'<script src="(/[^"]*map\.js[^"]*)"', html).group(1).replace("&amp;", "&")
+    return client.get(url).get_data(as_text=True)
+
+
 def test_index_has_27_markers_with_the_right_colours(client, root):
     html = client.get("/").get_data(as_text=True)
+    script = map_script(client, html)
     boot = json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>', html, re.S).group(1))
     colours = scenario_colours(root)
     markers = boot["registry"]["markers"]
@@ -26,7 +33,7 @@ def test_index_has_27_markers_with_the_right_colours(client, root):
     feats = {f["id"]: f for f in client.get("/api/towns").get_json()["features"]}
     page = {f["id"]: f["properties"]["scenario"] for f in boot["collection"]["features"]}
     for tid, var in markers.items():
-        m = re.search(r"var " + var + r" = L\.circleMarker\(\s*\[([^\]]+)\],\s*(\{.*?\})\s*\)", html, re.S)
+        m = re.search(r"var " + var + r" = L\.circleMarker\(\s*\[([^\]]+)\],\s*(\{.*?\})\s*\)", script, re.S)
         assert m, tid
         style = json.loads(m.group(2))
         s = feats[tid]["properties"]["scenario"]
@@ -304,17 +311,18 @@ LAYER_COUNTS = {"oblasts": 20, "roads": 71, "railways": 20, "corridors": 12, "of
 def test_map_page_is_small_and_its_layers_come_from_cached_endpoints(client):
     r = client.get("/")
     html = r.get_data(as_text=True)
-    assert len(r.data) < 250_000
+    assert len(r.data) + len(map_script(client, html)) < 250_000  # the page and its map's script
     assert 'class="popup"' not in html and '"Polygon"' not in html and 'LineString"' not in html  # none inlined
     boot = boot_of(html)
     assert set(boot["layers"]) == set(LAYER_COUNTS)
+    assert boot_of(client.get("/").get_data(as_text=True))["layers"] == boot["layers"]  # stable URLs
     for name, url in boot["layers"].items():
         got = client.get(url, headers={"Accept-Encoding": "gzip"})
         assert got.status_code == 200 and got.mimetype == "application/geo+json", name
         assert got.headers["Content-Encoding"] == "gzip" or len(got.data) < 1024, name
         assert got.headers["Cache-Control"] == "public, max-age=31536000, immutable", name  # v= names the content
         etag = got.headers["ETag"]
-        assert url.endswith("v=" + etag.strip('"')), name
+        assert re.search(r"[?&]v=[0-9a-f]{16}$", url), name  # a version of the layer's inputs
         raw = gzip.decompress(got.data) if got.headers.get("Content-Encoding") == "gzip" else got.data
         fc = json.loads(raw)
         assert len(fc["features"]) == LAYER_COUNTS[name], name
@@ -445,3 +453,27 @@ def test_networks_numbers_in_the_page_format_and_compare_empty_state(client):
     assert "Пока есть только поставляемая сеть" in text and '/networks?lang=ru#network-upload' in page
     assert "(schematic network" not in text and "схематичная сеть" in text
     assert "при параметрах адреса" not in text
+
+
+def test_a_new_point_layer_is_one_registry_entry(app, monkeypatch):
+    """A layer added to webapp.layers.LAYERS (builder, groups, style, legend) is fetched, listed in the
+    layer control and the legend, and drawn by the page's script, with no other change to the code."""
+    from shapely.geometry import Point
+
+    from webapp import layers
+
+    style = {"radius": 4, "color": "#2c7fb8", "weight": 1, "fill": True, "fillColor": "#a6cee3", "fillOpacity": 1}
+    lakes = layers.Layer(lambda svc, params, t: layers.collection([layers.feature(Point(73.5, 46.8), {"tip": ["Lake"]})]),
+                         (layers.Group("lakes", "layers_tourism", False),), {"": style}, draw="points",
+                         legend=(("", "layers_tourism"),))
+    monkeypatch.setitem(layers.LAYERS, "lakes", lakes)
+    client = app.test_client()
+    html = client.get("/?lang=en").get_data(as_text=True)
+    boot = boot_of(html)
+    assert boot["layer_specs"]["lakes"] == {"groups": [{"key": "lakes", "label": "layers_tourism", "shown": False,
+                                                        "where": None}],
+                                            "styles": {"": style}, "style_when": [], "draw": "points", "tip": "lines"}
+    assert boot["registry"]["groups"]["lakes"] in map_script(client, html)  # its entry in the layer control
+    fc = client.get(boot["layers"]["lakes"]).get_json()
+    assert fc["features"][0]["geometry"]["coordinates"] == [73.5, 46.8] and fc["features"][0]["properties"]["tip"] == ["Lake"]
+    assert html.count('fill="#a6cee3"') == 1  # its legend swatch

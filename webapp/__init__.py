@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict | None = None) -> Flask:
     from flask import Flask  # here: ``python -m webapp.serve`` imports this package before it can set up
 
-    instance = os.environ.get("INSTANCE_DIR")  # the database, secret key and caches (default: instance/)
+    instance = os.environ.get("INSTANCE_DIR")  # the database and secret key (default: instance/)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static",
                 instance_path=str(Path(instance).resolve()) if instance else None)
     app.config.from_mapping(
@@ -34,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.jinja_env.globals["inf"] = float("inf")
+    from .i18n import LANGS, LANGUAGES
+
+    app.jinja_env.globals.update(langs=LANGS, language_names=LANGUAGES)  # a page's language switch
 
     from . import api, auth, briefpages, certainty, cli, datapages, http, model, networks, openapi, security, views
 

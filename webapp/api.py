@@ -16,13 +16,14 @@ from .i18n import LANGS, pick_lang
 from .model import get_atlas
 from .stats_io import export_csv, template_csv, template_xlsx
 from .store import StoreError
-from .params import from_args, queries
+from .params import from_args, queries, without_version
 from .security import BodyError, cap_messages, clip, load_json_body
 from .serialize import (collection, encode_checked, export_headers, export_params, feature, flat_rows, to_csv,
                         to_geopackage, to_shapefile_zip, to_xlsx)
-from .http import cached, respond
+from .http import Body, render, respond, respond_versioned
 from .layers import LAYERS, layer_urls
 from .layers import rendered as rendered_layer
+from .layers import version as layer_version
 from .views import display_once, popups_once, translator
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -52,8 +53,9 @@ def _payload_response(params, *, conditional: bool):
     def build() -> str:  # encoded once, without the cleaning copy when nothing needs cleaning
         return encode_checked(lambda: _payload(params, clean=False), lambda: _payload(params),
                               current_app.json.dumps) + "\n"
-    rendered = cached(("payload", params, lang), build, "application/json")
-    return respond(rendered, conditional=conditional)
+    body = get_atlas().cached(("payload", params, lang),
+                              lambda: render(build(), "application/json"))
+    return respond(body, conditional=conditional)
 
 
 @bp.errorhandler(ParamError)
@@ -81,31 +83,21 @@ def towns():
     return _payload_response(from_args(request.args), conditional=True)
 
 
-LONG_CACHE = "public, max-age=31536000, immutable"
-
-
 def _layer_params():
     """The request's parameters without ``v`` (the layer's version, not a parameter)."""
-    return from_args({k: request.args.get(k) for k in request.args if k != "v"})
+    return from_args(without_version(request.args))
 
 
 @bp.get("/layers/<name>.geojson")
 def layer(name: str):
-    """One map layer as GeoJSON (webapp.layers): gzip, ETag; with ``v`` = its ETag cached for a year."""
+    """One map layer as GeoJSON (webapp.layers): gzip, ETag; with ``v`` = its version: a year."""
     if name not in LAYERS:
         abort(404, f"Layer '{clip(name, 60)}' does not exist; use one of: {', '.join(LAYERS)}.")
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
-    return _versioned(rendered_layer(name, svc, params, t))
-
-
-def _versioned(rendered):
-    """A cached answer whose URL may name its version (``v`` = its ETag): then kept for a year, since
-    that URL can never mean other content; otherwise revalidated on every use (ETag, 304)."""
-    resp = respond(rendered)
-    resp.headers["Cache-Control"] = LONG_CACHE if request.args.get("v") == rendered.etag else "no-cache"
-    return resp
+    return respond_versioned(rendered_layer(name, svc, params, t),
+                             layer_version(name, svc, params, t.lang))
 
 
 @bp.get("/popups")
@@ -114,10 +106,11 @@ def popups():
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
-    rendered = cached(("popups", params, t.lang),
-                      lambda: current_app.json.dumps(popups_once(svc.results(params), svc, t, params)),
-                      "application/json")
-    return _versioned(rendered)
+    def build() -> Body:
+        shown = popups_once(svc.results(params), svc, t, params)
+        return render(current_app.json.dumps(shown), "application/json")
+    body = svc.cached(("popups", params, t.lang), build)
+    return respond_versioned(body, svc.version("popups", params, t.lang))
 
 
 @bp.get("/towns/<tid>")

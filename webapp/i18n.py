@@ -7,8 +7,12 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-LANGS = ("kk", "ru", "en")
+# The languages, declared once: code -> its own name, in the language switch's order. All else
+# follows: the pages' and the API's ``lang``, the towns' and cities' name columns (``name_<code>``).
+LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+LANGS = tuple(LANGUAGES)
 DEFAULT_LANG = "en"
+NAME_COLUMNS = tuple(sorted(f"name_{lang}" for lang in LANGS))  # name_en, name_kk, name_ru
 
 
 @lru_cache(maxsize=1)

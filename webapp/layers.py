@@ -1,10 +1,11 @@
 """The map's layers as GeoJSON from the API, so that the map page itself stays small.
 
 ``GET /api/layers/<name>.geojson`` (webapp.api) answers one layer, rendered once per what it depends
-on and kept as bytes with its gzip and an ETag (webapp.http). The page learns each layer's URL with
-``v=`` the layer's ETag (``layer_urls``): such a URL names one content for ever, so it is served with
-``Cache-Control: immutable`` for a year and a repeat visit fetches nothing; a URL without the current
-``v`` is revalidated (ETag, 304).
+on and the stored state (webapp.model ``Atlas.cached``), kept as bytes with its gzip and an ETag
+(webapp.http). The page learns each layer's URL with ``v=`` a version of those inputs
+(``layer_urls``, ``Atlas.version``; no layer is rendered to learn it): such a URL names one content
+for ever, so it is served with ``Cache-Control: immutable`` for a year and a repeat visit fetches
+nothing; a URL without the current ``v`` is revalidated (ETag, 304).
 
 What a layer depends on (its cache key and URL):
 
@@ -30,9 +31,8 @@ hundredth of a millimetre on a 1:1,000,000 map. A large imported network is draw
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
@@ -43,52 +43,13 @@ from flask import url_for
 from geo.params import Params
 from geo.versions import SHIPPED
 
+from .http import Body, render
+
 DIGITS = 4
 MAX_FEATURES = 5_000  # roads drawn one feature per edge up to this many edges
 MAX_VERTICES = 200_000  # coordinates of the road layer a browser is asked to draw at most (about 2 MB of JSON)
 SIMPLIFY_DEG = 0.002  # about 200 m: a fifth of a millimetre at 1:1,000,000
 CLASS_ORDER = ("international", "republican", "oblast", "link")  # kept first when the budget is short
-
-
-@dataclass(frozen=True)
-class Layer:
-    """What a layer's content depends on."""
-
-    by_lang: bool
-    by_network: bool = False
-    by_params: bool = False
-
-
-LAYERS = {
-    "oblasts": Layer(by_lang=True),
-    "roads": Layer(by_lang=False, by_network=True),
-    "railways": Layer(by_lang=True, by_network=True),
-    "corridors": Layer(by_lang=True, by_network=True),
-    "official": Layer(by_lang=True),
-    "tourism": Layer(by_lang=True),
-    "access": Layer(by_lang=True, by_params=True),
-    "catchments": Layer(by_lang=False, by_params=True),
-}
-
-
-def cache_key(name: str, params: Params, lang: str) -> tuple:
-    """The key of a layer's rendered bytes: only what its content depends on."""
-    spec = LAYERS[name]
-    return ("layer", name, lang if spec.by_lang else "",
-            params if spec.by_params else (params.network if spec.by_network else SHIPPED))
-
-
-def query_of(name: str, params: Params, lang: str) -> dict:
-    """The query items that select a layer's content (no more: shared layers share their URL)."""
-    spec = LAYERS[name]
-    q = {}
-    if spec.by_params:
-        q |= params.to_query()
-    elif spec.by_network and params.network != SHIPPED:
-        q["network"] = params.network
-    if spec.by_lang:
-        q["lang"] = lang
-    return q
 
 
 # -- geometry -------------------------------------------------------------------------------------
@@ -175,27 +136,12 @@ def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, ma
     return out.drop(columns=["edges", "vertices"]), {"simplified": tolerance, "omitted": omitted}
 
 
-_ROADS: OrderedDict = OrderedDict()  # id of a version's road table -> (the table, its layer): kept across data changes
-_ROADS_LOCK = threading.Lock()
-
-
 def roads(layers) -> dict:
     """Roads of every class (``class``); ``tip`` holds only the official index (KAZ01; never an internal
     id such as R_URA_TAS or LINK:...) and name as printed (Russian; none for a connector link): the page
     adds the class in its language and says the name is quoted as printed (app.js roadTip), so one
-    answer serves every language. A large imported version is limited (``limit_roads``,
-    seconds for a million edges: kept per road table, so a change of the statistics does not redo it)."""
-    key = id(layers.roads)
-    with _ROADS_LOCK:
-        hit = _ROADS.get(key)
-        if hit is not None and hit[0] is layers.roads:
-            return hit[1]
-    fc = _roads(layers.roads)
-    with _ROADS_LOCK:
-        _ROADS[key] = (layers.roads, fc)
-        while len(_ROADS) > 4:
-            _ROADS.popitem(last=False)
-    return fc
+    answer serves every language. A large imported version is limited (``limit_roads``)."""
+    return _roads(layers.roads)
 
 
 def _roads(table: gpd.GeoDataFrame) -> dict:
@@ -278,38 +224,159 @@ def catchments(atlas: dict) -> dict:
     return {**atlas["catchments"], **rounded_collection(atlas["catchments"])}
 
 
+def _network(svc, params: Params):
+    """The layers of the parameters' network version (ParamError: an unknown version)."""
+    return svc.pipeline.model(params.network).layers
+
+
+def _roads_layer(svc, params: Params, t) -> dict:
+    """``roads`` of the version, kept across changes of the statistics (1e6 edges: seconds)."""
+    layers = _network(svc, params)
+    return svc.cache.get(("roads", params.network, svc.state()[1]), lambda: roads(layers))
+
+
+def _access_layer(svc, params: Params, t) -> dict:
+    return access(svc.results(params), t, svc.metas)
+
+
+# -- the registry: one entry per layer the page fetches -------------------------------------------
+
+@dataclass(frozen=True)
+class Group:
+    """One entry of the map's layer control: a layer's features (all, or those whose property
+    ``where[0]`` is ``where[1]``), named ``label`` (translations.json), on at first if ``shown``."""
+
+    key: str
+    label: str
+    shown: bool = True
+    where: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One map layer: built by ``build(svc, params, t)`` (a GeoJSON FeatureCollection), drawn by the
+    page's script as ``draw`` ("lines": lines and polygons; "points": circle markers; "catchments":
+    with the towns' data) in ``styles`` (Leaflet options: the default "", with the style of every
+    ``style_when`` rule (property, value or None for any set value, style) a feature matches laid
+    over it), with ``tip`` tooltips ("lines": the feature's own; "road": its class added), into
+    ``groups``, and listed in the legend as ``legend`` ((style, label) pairs). Its content depends
+    on the language, the network version or every parameter (``by_*``: its cache key and URL)."""
+
+    build: Callable[[Any, Params, Any], dict]
+    groups: tuple[Group, ...] = ()
+    styles: dict = field(default_factory=dict)
+    style_when: tuple[tuple[str, str | None, str], ...] = ()
+    draw: str = "lines"
+    tip: str = "lines"
+    legend: tuple[tuple[str, str], ...] = ()
+    by_lang: bool = False
+    by_network: bool = False
+    by_params: bool = False
+
+    def page_spec(self) -> dict:
+        """What the page's script reads of it (boot data ``layer_specs``)."""
+        return {"groups": [asdict(g) for g in self.groups], "styles": self.styles,
+                "style_when": self.style_when, "draw": self.draw, "tip": self.tip}
+
+
+ROAD_LABELS = {"international": "layers_roads_int", "republican": "layers_roads_rep",
+               "oblast": "layers_roads_obl", "link": "layers_links"}
+ROAD_STYLES = {"international": {"color": "#b2182b", "weight": 3},
+               "republican": {"color": "#ef8a62", "weight": 2},
+               "oblast": {"color": "#8c6d31", "weight": 1.5},
+               "link": {"color": "#999999", "weight": 1.5, "dashArray": "2 4"}}
+
+# In the layer control's order (bottom to top on the map).
+LAYERS = {
+    "oblasts": Layer(lambda svc, params, t: oblasts(svc, t), (Group("oblasts", "layers_oblasts"),),
+                     {"": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
+                           "fillOpacity": 1}},
+                     by_lang=True),
+    "roads": Layer(_roads_layer, tuple(Group(f"road_{c}", label, c != "link", ("class", c))
+                                       for c, label in ROAD_LABELS.items()),
+                   ROAD_STYLES | {"published": {"dashArray": "8 6"}},  # a published road distance
+                   style_when=tuple(("class", c, c) for c in ROAD_STYLES) + (("pub", None, "published"),),
+                   tip="road",
+                   legend=tuple((c, label) for c, label in ROAD_LABELS.items()), by_network=True),
+    "railways": Layer(lambda svc, params, t: railways(_network(svc, params), t),
+                      (Group("rail", "layers_rail"),),
+                      {"": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
+                       "planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"}},
+                      style_when=(("status", "planned", "planned"), ("placed", None, "planned")),
+                      legend=(("", "legend_rail"), ("planned", "legend_rail_planned")),
+                      by_lang=True, by_network=True),
+    "corridors": Layer(lambda svc, params, t: corridors(_network(svc, params), t),
+                       (Group("corridors", "layers_corridors", False),),
+                       {"": {"color": "#7570b3", "weight": 6, "opacity": 0.35}},
+                       legend=(("", "layers_corridors"),), by_lang=True, by_network=True),
+    "access": Layer(_access_layer, (Group("access", "layers_access"),),
+                    {"": {"color": "#555555", "weight": 1.5},
+                     "assumed": {"color": "#555555", "weight": 2, "dashArray": "6 5"}},
+                    style_when=(("assumed", None, "assumed"),),
+                    legend=(("", "legend_access"), ("assumed", "legend_access_assumed")),
+                    by_lang=True, by_params=True),
+    "official": Layer(lambda svc, params, t: official(svc, t),
+                      (Group("official", "layers_official", False),),
+                      {"": {"color": "#4d9221", "weight": 1.5, "dashArray": "5 4",
+                            "fillColor": "#7fbc41", "fillOpacity": 0.15}},
+                      legend=(("", "layers_official"),), by_lang=True),
+    "tourism": Layer(lambda svc, params, t: tourism(svc.layers, t),
+                     (Group("tourism", "layers_tourism", False),),
+                     {"": {"radius": 5, "color": "#1b7837", "weight": 2, "fill": True,
+                           "fillColor": "#a6dba0", "fillOpacity": 0.9}},
+                     draw="points", legend=(("", "layers_tourism"),), by_lang=True),
+    "catchments": Layer(lambda svc, params, t: catchments(svc.results(params)), draw="catchments",
+                        by_params=True),
+}
+
+
+def cache_key(name: str, params: Params, lang: str) -> tuple:
+    """The key of a layer's rendered bytes: only what its content depends on."""
+    spec = LAYERS[name]
+    return ("layer", name, lang if spec.by_lang else "",
+            params if spec.by_params else (params.network if spec.by_network else SHIPPED))
+
+
+def query_of(name: str, params: Params, lang: str) -> dict:
+    """The query items that select a layer's content (no more: shared layers share their URL)."""
+    spec = LAYERS[name]
+    q = {}
+    if spec.by_params:
+        q |= params.to_query()
+    elif spec.by_network and params.network != SHIPPED:
+        q["network"] = params.network
+    if spec.by_lang:
+        q["lang"] = lang
+    return q
+
+
 def build(name: str, svc, params: Params, t) -> dict:
     """Layer ``name`` for ``params`` in ``t``'s language (ParamError: an unknown network version)."""
-    if name == "oblasts":
-        return oblasts(svc, t)
-    if name == "official":
-        return official(svc, t)
-    if name == "tourism":
-        return tourism(svc.layers, t)
-    if name in ("access", "catchments"):
-        atlas = svc.results(params)
-        return access(atlas, t, svc.metas) if name == "access" else catchments(atlas)
-    layers = svc.pipeline.model(params.network).layers
-    if name == "roads":
-        return roads(layers)
-    if name == "railways":
-        return railways(layers, t)
-    return corridors(layers, t)
+    return LAYERS[name].build(svc, params, t)
 
 
-def rendered(name: str, svc, params: Params, t):
-    """The layer's bytes, gzip and ETag, rendered once per what it depends on (webapp.http.cached)."""
-    from .http import cached
+def page_specs() -> dict:
+    """Every layer as the page's script draws it (boot data ``layer_specs``)."""
+    return {name: layer.page_spec() for name, layer in LAYERS.items()}
 
-    return cached(cache_key(name, params, t.lang),
-                  lambda: json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
-                  "application/geo+json")
+
+def rendered(name: str, svc, params: Params, t) -> Body:
+    """The layer's bytes, gzip and ETag, rendered once per what it depends on (``Atlas.cached``)."""
+    return svc.cached(cache_key(name, params, t.lang), lambda: render(
+        json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
+        "application/geo+json"))
+
+
+def version(name: str, svc, params: Params, lang: str) -> str:
+    """The ``v`` of a layer's URL: a version of what its content depends on (``Atlas.version``)."""
+    return svc.version(*cache_key(name, params, lang))
 
 
 def layer_urls(svc, params: Params, t) -> dict:
-    """Each layer's URL with ``v`` = its ETag (a URL that names one content: cached for a year)."""
+    """Each layer's URL with ``v`` = ``version`` (a URL naming one content: cached for a year)."""
     return {name: url_for("api.layer", name=name, **query_of(name, params, t.lang),
-                          v=rendered(name, svc, params, t).etag) for name in LAYERS}
+                          v=version(name, svc, params, t.lang)) for name in LAYERS}
 
 
-__all__ = ["LAYERS", "DIGITS", "build", "layer_urls", "limit_roads", "rendered", "rounded"]
+__all__ = ["LAYERS", "DIGITS", "Group", "Layer", "build", "layer_urls", "limit_roads", "page_specs",
+           "rendered", "rounded", "version"]

@@ -9,41 +9,26 @@ from typing import TYPE_CHECKING
 from flask import render_template, url_for
 from markupsafe import Markup
 
-from .security import add_nonce
+from .layers import LAYERS
 from .serialize import category, colour
 
 if TYPE_CHECKING:
-    import folium  # imported where a map is built: start-up from the snapshot renders none (webapp.serve)
+    import folium  # imported where a map is built (about 0.3 s)
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
-# Every line style of the map in one place: the map, the page's script (boot "lines") and the legend read it.
+# The styles of what the page draws from its own data (the fetched layers' are in their registry
+# entries, webapp.layers.LAYERS): the map, the page's script (boot "lines") and the legend use them.
 LINES = {
-    "road_international": {"color": "#b2182b", "weight": 3},
-    "road_republican": {"color": "#ef8a62", "weight": 2},
-    "road_oblast": {"color": "#8c6d31", "weight": 1.5},
-    "road_link": {"color": "#999999", "weight": 1.5, "dashArray": "2 4"},
-    "rail": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
-    "rail_planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"},
-    "corridor": {"color": "#7570b3", "weight": 6, "opacity": 0.35},
-    "access": {"color": "#555555", "weight": 1.5},
-    "access_assumed": {"color": "#555555", "weight": 2, "dashArray": "6 5"},
     "route": {"color": "#2166ac", "weight": 3, "opacity": 0.85},  # not the international roads' red
     "route_planned": {"color": "#d01c8b", "weight": 3, "opacity": 0.85},
     "planned": {"color": "#d01c8b", "weight": 4, "dashArray": "10 6"},
     "fua": {"color": "#1b9e77", "weight": 5, "opacity": 0.55},
-    "official": {"color": "#4d9221", "weight": 1.5, "dashArray": "5 4", "fillColor": "#7fbc41", "fillOpacity": 0.15},
-    "oblast": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1},
 }
-ROAD_STYLE = {cls: LINES["road_" + cls] for cls in ("international", "republican", "oblast", "link")}
 CITY_STYLE = {"radius": 5, "color": "#000000", "weight": 2, "fill": True, "fillColor": "#ffffff", "fillOpacity": 1,
               "dashArray": None}
 HALO = {"color": "#d01c8b", "weight": 3, "gap": 4}  # a ring outside a changed town's marker (the fill is untouched)
-LEGEND_LINES = (("road_international", "layers_roads_int"), ("road_republican", "layers_roads_rep"),
-                ("road_oblast", "layers_roads_obl"), ("road_link", "layers_links"), ("rail", "legend_rail"),
-                ("rail_planned", "legend_rail_planned"), ("access", "legend_access"),
-                ("access_assumed", "legend_access_assumed"), ("route", "layers_routes"),
-                ("route_planned", "legend_route_planned"), ("planned", "layers_planned"), ("fua", "layers_fua"),
-                ("corridor", "layers_corridors"), ("official", "layers_official"))
+DATA_LEGEND = (("route", "layers_routes"), ("route_planned", "legend_route_planned"),
+               ("planned", "layers_planned"), ("fua", "layers_fua"))
 
 
 def vendor_assets() -> tuple[list, list]:
@@ -86,8 +71,12 @@ def legend(method, t) -> dict:
                 (t("provisional"), style_for("balanced", method.scenarios["balanced"]["colour"], provisional=True)),
                 (t("undetermined_legend"), style_for("undetermined", CATEGORY_COLOURS["undetermined"], provisional=True)),
                 (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
-                (t("layers_cities"), CITY_STYLE), (t("layers_tourism"), TOURISM_STYLE)]
-    lines = [(t(label), LINES[key]) for key, label in LEGEND_LINES]
+                (t("layers_cities"), CITY_STYLE)]
+    lines = []
+    for layer in LAYERS.values():  # the fetched layers' entries, then what the page draws itself
+        entries = [(t(label), layer.styles[style]) for style, label in layer.legend]
+        (markers if layer.draw == "points" else lines).extend(entries)
+    lines += [(t(label), LINES[key]) for key, label in DATA_LEGEND]
     return {"markers": markers, "lines": lines, "halo": HALO}
 
 
@@ -106,15 +95,9 @@ def tooltip_text(town: dict, meta: dict, t) -> str:
     return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
 
 
-# The map's groups in the layer control's order: (registry key, label, shown at first). The groups of
-# LAYER_GROUPS are filled by the page's script from /api/layers (webapp.layers), the others from its data.
-LAYER_GROUPS = (("oblasts", "layers_oblasts", True), ("road_international", "layers_roads_int", True),
-                ("road_republican", "layers_roads_rep", True), ("road_oblast", "layers_roads_obl", True),
-                ("road_link", "layers_links", False), ("rail", "layers_rail", True),
-                ("corridors", "layers_corridors", False), ("access", "layers_access", True),
-                ("official", "layers_official", False), ("tourism", "layers_tourism", False))
+# The groups the page's script fills from its own data (the fetched layers' groups are in their
+# registry entries, webapp.layers.LAYERS): (key, label, shown at first).
 DATA_GROUPS = (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))
-TOURISM_STYLE = {"radius": 5, "color": "#1b7837", "weight": 2, "fill": True, "fillColor": "#a6dba0", "fillOpacity": 0.9}
 
 
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
@@ -132,7 +115,8 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     m.default_js, m.default_css = js, css
     west, south, east, north = layers.oblasts.total_bounds
     # the page's script fits these bounds at once (the whole country at any window size; see app.js)
-    groups = {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in LAYER_GROUPS}
+    groups = {g.key: folium.FeatureGroup(name=t(g.label), show=g.shown).add_to(m)
+              for layer in LAYERS.values() for g in layer.groups}
 
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
@@ -149,14 +133,17 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
         mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(d["style"]),
                                  tooltip=folium.Tooltip(d["tooltip"]))
         mk.add_to(towns)
-        markers[town["id"]] = mk.get_name()
+        markers[town["id"]] = mk
     fs = fullscreen_class()(position="topleft", title=t("full_screen"), title_cancel=t("exit_full_screen"))
     fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
     fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
-    registry = {"map": m.get_name(), "markers": markers, "groups": {k: g.get_name() for k, g in groups.items()},
-                "control": control.get_name(), "towns": towns.get_name(), "bounds": [[south, west], [north, east]]}
+    fix_names(m)
+    registry = {"map": m.get_name(), "markers": {tid: mk.get_name() for tid, mk in markers.items()},
+                "groups": {k: g.get_name() for k, g in groups.items()},
+                "control": control.get_name(), "towns": towns.get_name(),
+                "bounds": [[south, west], [north, east]]}
     return m, registry
 
 
@@ -202,22 +189,37 @@ def oblasts_labelled(geojson: str, t) -> dict:
 
 
 VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.S)
+INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.S)  # no src (Folium's header: L_NO_TOUCH)
 
 
-def render_parts(m: folium.Map, *, nonce: str | None = None) -> dict:
-    """Folium's header, map HTML and script, rendered for our template.
+def fix_names(m: folium.Map) -> None:
+    """Name every element of the map by its place in the tree (``map_0``, ``circle_marker_12``, ...)
+    instead of Folium's random ids: the same map renders the same bytes in every process, so a page
+    and its script (``render_parts``) may come from different workers and still fit together."""
+    stack, n = [m], 0
+    while stack:
+        element = stack.pop()
+        element._id = str(n)
+        n += 1
+        stack.extend(reversed(list(element._children.values())))
 
-    With ``nonce``, every ``<script>`` tag of the header carries it (the Content-Security-Policy
-    allows no inline script without it); the template wraps ``script`` in a nonced tag itself.
+
+def render_parts(m: folium.Map) -> dict:
+    """Folium's header, map HTML and script, rendered for our template (names fixed: ``fix_names``).
+
+    The header keeps its script and style links but no inline script (the Content-Security-Policy
+    runs only this app's own script files; Folium's sets two Leaflet flags to their defaults); the
+    script is served as a file of its own (``webapp.views``).
     """
+    fix_names(m)
     root = m.get_root()
     root.render()
     header = VIEWPORT.sub("", root.header.render())  # folium's forbids zooming (user-scalable=no); base.html has ours
-    return {"header": Markup(add_nonce(header, nonce) if nonce else header), "html": Markup(root.html.render()),
+    return {"header": Markup(INLINE_SCRIPT.sub("", header)), "html": Markup(root.html.render()),
             "script": Markup(root.script.render())}
 
 
-def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, oblasts: str | None = None,
+def small_route_map(town: dict, meta: dict, t, *, oblasts: str | None = None,
                     city: dict | None = None, style: dict | None = None) -> dict:
     """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
     the access link, and the town in its scenario's marker style."""
@@ -228,7 +230,8 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
     m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=False)
     m.default_js, m.default_css = js, css
     if oblasts:
-        folium.GeoJson(oblasts_labelled(oblasts, t), style_function=lambda f: LINES["oblast"],
+        folium.GeoJson(oblasts_labelled(oblasts, t),
+                       style_function=lambda f: LAYERS["oblasts"].styles[""],
                        tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(m)
     pts = [[float(meta["lat"]), float(meta["lon"])]]
     if a.get("path") and a.get("road_km") is not None:
@@ -241,7 +244,7 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
             folium.CircleMarker([float(city["lat"]), float(city["lon"])], **_folium_style(CITY_STYLE | {"radius": 7}),
                                 tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}"))).add_to(m)
     if a.get("access"):
-        acc = LINES["access_assumed" if a["access"]["assumed"] else "access"]
+        acc = LAYERS["access"].styles["assumed" if a["access"]["assumed"] else ""]
         folium.PolyLine(a["access"]["coords"], color=acc["color"], weight=3, dash_array=acc.get("dashArray")).add_to(m)
     marker = _folium_style(style) if style else {"radius": 8, "color": "#000", "fill": True, "fill_color": "#ffd700",
                                                   "fill_opacity": 1}
@@ -249,7 +252,7 @@ def small_route_map(town: dict, meta: dict, t, *, nonce: str | None = None, obla
     if len(pts) > 1:
         m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]],
                      padding=(30, 30))
-    parts = render_parts(m, nonce=nonce)
+    parts = render_parts(m)
     parts["attribution"] = ATTRIBUTION
     parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
         "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});"

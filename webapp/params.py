@@ -11,6 +11,11 @@ def from_args(args) -> Params:
     return parse_params({k: args.get(k) for k in args})
 
 
+def without_version(args) -> dict:
+    """A query without ``v`` (the version of a URL that names one content, not a parameter)."""
+    return {k: args.get(k) for k in args if k != "v"}
+
+
 def queries(params: Params, lang: str, langs) -> tuple[str, dict]:
     """The permalink query for ``lang`` and the same view in every other language."""
     base = params.to_query()

@@ -1,7 +1,7 @@
-"""Response headers, the per-response CSP nonce and request limits (see SECURITY.md).
+"""Response headers, the Content-Security-Policy and request limits (see SECURITY.md).
 
-``init_app`` registers the hooks: a fresh nonce per request (``csp_nonce()`` in templates and views),
-a Content-Security-Policy that allows only this app's own scripts and scripts carrying that nonce,
+``init_app`` registers the hooks: a Content-Security-Policy that allows only this app's own script
+files (no inline script: the maps' Folium scripts are served as files, webapp.views),
 ``nosniff``, no framing, a strict referrer policy; limits checked before any view runs
 (query-string size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends
 from another site (``Sec-Fetch-Site`` / ``Origin``). ``load_json_body`` is the one place a request body is
@@ -10,40 +10,30 @@ parsed as JSON.
 from __future__ import annotations
 
 import json
-import re
-import secrets
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
 
 MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
 MAX_JSON_DEPTH = 32  # the deepest valid body is 4 ({"planned_roads": [{"from": [lon, lat]}]})
 MAX_MESSAGE = 300  # error messages echo user text at most this long
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-_SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
 class BodyError(BadRequest):
     """A request body that is not a JSON document this app accepts (400, named field ``body``)."""
 
 
-def csp_nonce() -> str:
-    """This response's nonce (one per request, unguessable); usable only inside a request."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    return g.csp_nonce
-
-
-def content_security_policy(nonce: str) -> str:
-    """The policy: own scripts and nonced inline scripts only; no framing, no plugins, no foreign hosts.
+def content_security_policy() -> str:
+    """The policy: own script files only; no framing, no plugins, no foreign hosts.
 
     Styles keep ``'unsafe-inline'``: the templates, Folium and the popups use style attributes, and a
     style cannot run script. Forms may post to this app only (``form-action 'self'``).
     """
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
+        "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
         "connect-src 'self'",
@@ -55,9 +45,7 @@ def content_security_policy(nonce: str) -> str:
     ])
 
 
-def add_nonce(html: str, nonce: str) -> str:
-    """Give every ``<script`` tag of trusted, rendered HTML (Folium's header) the response's nonce."""
-    return _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', html)
+POLICY = content_security_policy()
 
 
 def clip(text: Any, limit: int = MAX_MESSAGE) -> str:
@@ -137,7 +125,7 @@ def _refuse_cross_site() -> None:
 def _set_headers(response: Response) -> Response:
     """The security headers of every response (pages, API, assets, errors)."""
     h = response.headers
-    h.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+    h.setdefault("Content-Security-Policy", POLICY)
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "same-origin")
@@ -147,8 +135,7 @@ def _set_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the limits, the cross-site refusal, the headers and ``csp_nonce`` for templates."""
+    """Register the limits, the cross-site refusal and the headers."""
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)
     app.after_request(_set_headers)
-    app.jinja_env.globals["csp_nonce"] = csp_nonce

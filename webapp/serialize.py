@@ -14,6 +14,8 @@ from typing import Any, Callable
 import geopandas as gpd
 from shapely.geometry import Point
 
+from .i18n import NAME_COLUMNS
+
 CATEGORY_COLOURS = {"two": "#F0E442", "tie": "#0072B2", "undetermined": "#FFFFFF", "none": "#D9D9D9"}
 
 
@@ -72,7 +74,7 @@ def _clean(x):
 
 def feature(town: dict, meta: dict, method, *, clean: bool = True) -> dict:
     props = {
-        "id": town["id"], "name_en": meta["name_en"], "name_kk": meta["name_kk"], "name_ru": meta["name_ru"],
+        "id": town["id"], **{c: meta[c] for c in NAME_COLUMNS},
         "oblast": meta["oblast"], "population": meta["population"], "population_year": meta["population_year"],
         "population_source": meta["source_population"],
         "inputs": town["inputs"], "provenance": town["provenance"], "indices": town["indices"],
@@ -138,8 +140,7 @@ def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None) -
     for t in atlas["towns"]:
         m = metas[t["id"]]
         a = t["agglomeration"]
-        row = {"id": t["id"], "name_en": m["name_en"], "name_kk": m["name_kk"], "name_ru": m["name_ru"],
-               "lon": m["lon"], "lat": m["lat"]}
+        row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": m["lon"], "lat": m["lat"]}
         row |= result_columns(t, stability)
         row |= {k: t["inputs"][k] for k in method.inputs}
         row |= {f"{k}_status": t["provenance"][k]["status"] for k in method.inputs}
@@ -221,7 +222,7 @@ def _flatten(x, prefix: str = "") -> list[tuple[str, Any]]:
 
 def shapefile_fields(method) -> dict:
     """flat_rows column -> shapefile field name (at most 10 characters), from the method tables."""
-    keep = {"id": "id", "name_en": "name_en", "name_kk": "name_kk", "name_ru": "name_ru"}
+    keep = {"id": "id", **{c: c for c in NAME_COLUMNS}}
     keep |= {name: spec.export_name for name, spec in method.inputs.items()}
     keep |= {f"idx_{k}": ind.export_name for k, ind in method.indicators.items()}
     keep |= {f"lvl_{k}": "l" + method.indicators[k].export_name[1:] for k in method.levelled}

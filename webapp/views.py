@@ -13,13 +13,14 @@ from geo.params import load_specs, plannable_classes
 
 from .auth import current_editor
 from .brief import brief_context, robust_towns
-from .http import COMPRESSIBLE, cached, render, respond
-from .layers import layer_urls, rounded
-from .i18n import LANGS, T, pick_lang
-from .mapview import HALO, LINES, TOURISM_STYLE, build_map, legend, marker_style, popup_html, render_parts, small_route_map, tooltip_text
+from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
+from .layers import layer_urls, page_specs, rounded
+from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
+from .mapview import (HALO, LINES, build_map, legend, marker_style, popup_html, render_parts,
+                      small_route_map, tooltip_text)
 from .model import get_atlas
-from .security import clip, csp_nonce
-from .params import from_args, queries
+from .security import clip
+from .params import from_args, queries, without_version
 from .serialize import CATEGORY_COLOURS, category, collection, colour
 
 bp = Blueprint("views", __name__)
@@ -61,7 +62,7 @@ def _request_params():
     """(atlas, params, errors) for the request's query; invalid parameters fall back to the defaults."""
     svc = get_atlas()
     try:
-        params = from_args(request.args)
+        params = from_args(without_version(request.args))
         return svc.results(params), params, {}
     except ParamError as exc:
         return svc.results(), svc.default_params, exc.field_errors
@@ -87,7 +88,7 @@ def display_once(atlas: dict, svc, t, params, query: str) -> dict:
     def build() -> _Sized:
         shown = display(atlas, svc, t, query)
         return _Sized(shown, sum(len(d["popup"]) + len(d["tooltip"]) + 200 for d in shown.values()))
-    return svc.rendered(("display", params, t.lang), build, share=False).value  # objects, not bytes
+    return svc.cached(("display", params, t.lang), build).value  # objects, not bytes
 
 
 def popups_once(atlas: dict, svc, t, params) -> dict:
@@ -97,7 +98,7 @@ def popups_once(atlas: dict, svc, t, params) -> dict:
 
 
 # what the map page's script reads of each town (the API's full record is one request away)
-MAP_PROPERTIES = ("name_en", "name_ru", "name_kk", "colour", "category")
+MAP_PROPERTIES = (*NAME_COLUMNS, "colour", "category")
 MAP_AGGLOMERATION = ("nearest_large_city", "nearest_large_city_id", "road_km", "travel_min", "path",
                      "path_uses_planned")
 
@@ -123,33 +124,54 @@ def _page_key() -> tuple:
     """The map page's cache key: language and parameters (the raw query when it is invalid)."""
     lang = pick_lang(request.args.get("lang"))
     try:
-        return ("index", lang, from_args(request.args))
+        return ("index", lang, from_args(without_version(request.args)))
     except ParamError:  # the query as sent, in its order (the messages follow it)
-        return ("index-invalid", lang, tuple(request.args.items(multi=True)))
+        raw = tuple(kv for kv in request.args.items(multi=True) if kv[0] != "v")
+        return ("index-invalid", lang, raw)
 
 
-def _page(key: tuple, build) -> object:
-    """A page from the shared cache for visitors; rendered afresh for a signed-in editor, whose page
-    carries their name and their session's CSRF token (never kept for, or served to, anyone else)."""
-    if current_editor():
-        with get_atlas().frame():  # what it renders inside (popups, layers) is kept only if nothing changed
-            return respond(render(build(), "text/html"), conditional=False)
-    # a page for an invalid query is kept by this process only (anyone can send many such queries)
-    return respond(cached(key, build, "text/html", share=not _invalid(key)))
+def _page_and_script(key: tuple, build) -> tuple[Body, Body]:
+    """A page and its map's script (``build()`` gives both as text), kept for visitors; made afresh
+    for a signed-in editor, whose page carries their name and their session's CSRF token (never kept
+    for, or served to, anyone else)."""
+    def make() -> tuple[Body, Body]:
+        html, script = build()
+        return render(html, "text/html"), render(script, "application/javascript")
+    return make() if current_editor() else get_atlas().cached(key, make)
 
 
-def _invalid(key: tuple) -> bool:
-    """A page key made from an invalid query (``_page_key``: the raw query instead of Params)."""
-    return "index-invalid" in key
+def _page(key: tuple, build):
+    """The page of ``key`` (an editor's: never answered 304, it is made for this response only)."""
+    return respond(_page_and_script(key, build)[0], conditional=not current_editor())
+
+
+def _script(key: tuple, build):
+    """The map script of the page of ``key``: kept for a year when its URL names this version."""
+    return respond_versioned(_page_and_script(key, build)[1], _script_version(key))
+
+
+def _script_version(key: tuple) -> str:
+    return get_atlas().version("script", *key)
+
+
+def _script_url(endpoint: str, key: tuple, params, lang: str, **values) -> str:
+    """The URL of a page's map script: the page's parameters and a version (``Atlas.version``)."""
+    return url_for(endpoint, **values, **params.to_query(), lang=lang, v=_script_version(key))
 
 
 @bp.get("/")
 def index():
-    """The map page, rendered once per parameters and language (webapp.http: gzip, ETag, nonce)."""
+    """The map page, rendered once per parameters and language (webapp.http: gzip, ETag)."""
     return _page(_page_key(), _index_page)
 
 
-def _index_page() -> str:
+@bp.get("/map.js")
+def index_script():
+    """The map page's Folium script (a file, so the CSP needs no inline script)."""
+    return _script(_page_key(), _index_page)
+
+
+def _index_page() -> tuple[str, str]:
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = _request_params()
@@ -158,39 +180,54 @@ def _index_page() -> str:
     shown = {tid: {k: v for k, v in d.items() if k != "popup"}  # popups: fetched after the towns are drawn
              for tid, d in display_once(atlas, svc, t, params, query).items()}
     m, registry = build_map(atlas, svc, t, shown)
-    popups = cached(("popups", params, t.lang), lambda: current_app.json.dumps(popups_once(atlas, svc, t, params)),
-                    "application/json")
     boot = {"registry": registry, "collection": map_collection(collection(atlas, svc.metas, svc.method)),
             "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(),
+            "name_columns": NAME_COLUMNS,
             "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
             "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
             "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
-            "places": svc.place_points, "lines": LINES, "points": {"tourism": TOURISM_STYLE}, "halo": HALO,
+            "places": svc.place_points, "lines": LINES, "layer_specs": page_specs(), "halo": HALO,
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
                      "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
-                     "popups": url_for("api.popups", **params.to_query(), lang=t.lang, v=popups.etag),
+                     "popups": url_for("api.popups", **params.to_query(), lang=t.lang,
+                                         v=svc.version("popups", params, t.lang)),
                      "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS}}}
-    return render_template("index.html", t=t, langs=LANGS, parts=render_parts(m, nonce=csp_nonce()), atlas=atlas, metas=svc.metas,
-                           method=svc.method, specs=specs, planned_classes=plannable_classes(),
+    parts = render_parts(m)
+    script_key = ("index", t.lang, params)
+    html = render_template("index.html", t=t, langs=LANGS, parts=parts, atlas=atlas,
+                           metas=svc.metas, method=svc.method, specs=specs, planned_classes=plannable_classes(),
                            errors=localized_errors(errors, t, specs), query=query, legend=legend(svc.method, t),
                            towns=sorted_towns(atlas["towns"], svc.metas, t), exports=EXPORTS,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
                            category_of=category,
                            uploaded_name=svc.uploaded_name, latest_revision=next(iter(svc.store.revisions()), None), data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
-                           lang_query=lang_query, preload=[*boot["layers"].values(), boot["urls"]["popups"]])
+                           lang_query=lang_query,
+                           preload=[*boot["layers"].values(), boot["urls"]["popups"]],
+                           map_script=_script_url("views.index_script", script_key, params, t.lang))
+    return html, str(parts["script"])
 
 
 @bp.get("/town/<tid>")
 def town(tid: str):
     """A town's page, rendered once per town, parameters and language (webapp.http)."""
-    key = _page_key()
-    return _page(("town", tid, *key), lambda: town_page_html(tid))  # key[0] says whether the query was valid
+    return _page(("town", tid, *_page_key()), lambda: _town_page(tid))  # [2]: a valid query?
+
+
+@bp.get("/town/<tid>/map.js")
+def town_script(tid: str):
+    """The town page's small map script (a file, so the CSP needs no inline script)."""
+    return _script(("town", tid, *_page_key()), lambda: _town_page(tid))
 
 
 def town_page_html(tid: str, *, for_pdf: bool = False) -> str:
-    """The town page: the brief on top (webapp.brief), everything behind it below in details;
-    ``for_pdf``: the brief alone, as printed."""
+    """The town page's HTML (``for_pdf``: the brief alone, as printed; webapp.briefpages)."""
+    return _town_page(tid, for_pdf=for_pdf)[0]
+
+
+def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
+    """The town page and its small map's script: the brief on top (webapp.brief), everything behind
+    it below in details."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = _request_params()
@@ -201,17 +238,22 @@ def town_page_html(tid: str, *, for_pdf: bool = False) -> str:
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
     query, lang_query = queries(params, t.lang, LANGS)
     city = svc.city_rows.get(rec["agglomeration"].get("nearest_large_city_id"))
-    small = small_route_map(rec, meta, t, nonce=csp_nonce(), oblasts=svc.oblasts_geojson, city=city,
+    small = small_route_map(rec, meta, t, oblasts=svc.oblasts_geojson, city=city,
                             style=marker_style(rec, svc.method))
     nondefault = {k: v for k, v in params.changed().items()}
     from .datapages import published_distances  # local: the town page alone needs the validation table
-    return render_template("town.html", published=published_distances(svc, params, rec), t=t, town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
+    script_key = ("town", tid, "index", t.lang, params)
+    html = render_template("town.html", published=published_distances(svc, params, rec), t=t,
+                           town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
                            small=small, query=query, langs=LANGS, nondefault=nondefault,
                            default_url=url_for("views.town", tid=tid, lang=t.lang),
                            paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
                            paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
                            lang_query=lang_query, for_pdf=for_pdf,
+                           map_script=_script_url("views.town_script", script_key, params, t.lang,
+                                                  tid=tid),
                            **brief_context(svc, t, rec, robust_towns(), query))
+    return html, str(small["script"])
 
 
 @bp.get("/table")
@@ -250,7 +292,8 @@ def vendor(path: str):
     if target is None or not Path(target).is_file():
         abort(404, clip(f"'{path}' is not a file of a served package."))
     # scripts and styles: kept as bytes with their gzip (leaflet.js: 148 KB, 43 KB gzipped) and an ETag
-    resp = respond(cached(("vendor", path), lambda: Path(target).read_bytes(), kind, share=False))
+    body = get_atlas().cache.get(("vendor", path), lambda: render(Path(target).read_bytes(), kind))
+    resp = respond(body)
     resp.headers["Cache-Control"] = "public, max-age=86400"
     return resp
 

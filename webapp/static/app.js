@@ -49,24 +49,27 @@
     layer.bindTooltip(tipHtml(lines), { sticky: true, className: "foliumtooltip" });
   };
   const hostOf = (url) => { try { return new URL(url).hostname.replace(/^www\./, ""); } catch (e) { return ""; } };
-  const ROAD_CLASSES = ["international", "republican", "oblast", "link"];
-  // bottom to top: the basemap first; all of them below the towns, cities, routes and catchments
-  const STATIC_ORDER = ["oblasts", "road_international", "road_republican", "road_oblast", "road_link", "rail", "corridors", "access", "official", "tourism"];
-  const DRAW = {
-    oblasts: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.oblast), onEachFeature: withTips }).addTo(groups.oblasts),
-    roads: (fc) => ROAD_CLASSES.forEach((cls) => {
-      groups["road_" + cls].clearLayers();
-      L.geoJSON({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.class === cls) },
-        { style: (f) => Object.assign({}, lines["road_" + cls], f.properties.pub ? { dashArray: "8 6" } : {}), onEachFeature: roadTip }).addTo(groups["road_" + cls]);
-    }),
-    railways: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.status === "planned" || f.properties.placed ? lines.rail_planned : lines.rail), onEachFeature: withTips }).addTo(groups.rail),
-    corridors: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.corridor), onEachFeature: withTips }).addTo(groups.corridors),
-    official: (fc) => L.geoJSON(fc, { style: () => Object.assign({}, lines.official), onEachFeature: withTips }).addTo(groups.official),
-    tourism: (fc) => L.geoJSON(fc, { pointToLayer: (f, ll) => L.circleMarker(ll, Object.assign({}, boot.points.tourism)), onEachFeature: withTips }).addTo(groups.tourism),
-    access: (fc) => L.geoJSON(fc, { style: (f) => Object.assign({}, f.properties.assumed ? lines.access_assumed : lines.access), onEachFeature: withTips }).addTo(groups.access),
-    catchments: (fc) => { state.catchments = fc; drawCatchments(); },
-  };
-  const GROUP_OF = { oblasts: "oblasts", railways: "rail", corridors: "corridors", official: "official", tourism: "tourism", access: "access" };
+  // each fetched layer as its registry entry says (webapp/layers.py LAYERS, boot.layer_specs): its
+  // features, or those of one property value, drawn into each of its groups; a feature's style is the
+  // default ("") with every style_when rule it matches laid over it ([property, value or null for any
+  // set value, style]); in the registry's order, bottom to top
+  const SPECS = boot.layer_specs;
+  const TIPS = { lines: withTips, road: roadTip };
+  const STATIC_ORDER = [].concat(...Object.values(SPECS).map((s) => s.groups.map((g) => g.key)));
+  const matches = (f, [key, value]) => (value === null ? Boolean(f.properties[key]) : String(f.properties[key]) === value);
+  function drawLayer(name, fc) {
+    const spec = SPECS[name];
+    if (spec.draw === "catchments") { state.catchments = fc; drawCatchments(); return; }
+    const style = (f) => Object.assign({}, spec.styles[""], ...spec.style_when.filter((r) => matches(f, r)).map((r) => spec.styles[r[2]]));
+    spec.groups.forEach((g) => {
+      groups[g.key].clearLayers();
+      const features = g.where ? fc.features.filter((f) => String(f.properties[g.where[0]]) === g.where[1]) : fc.features;
+      const options = { onEachFeature: TIPS[spec.tip] };
+      if (spec.draw === "points") options.pointToLayer = (f, ll) => L.circleMarker(ll, style(f));
+      else options.style = style;
+      L.geoJSON({ type: "FeatureCollection", features: features }, options).addTo(groups[g.key]);
+    });
+  }
   const layerUrls = {}, layerSeq = {}, inFlight = {};
   let loads = 0;
   function sinkStatic() {
@@ -80,8 +83,7 @@
       const seq = layerSeq[name] = (layerSeq[name] || 0) + 1;
       inFlight[name] = fetchJSON(url).then((fc) => {
         if (layerSeq[name] !== seq) return;
-        if (GROUP_OF[name]) groups[GROUP_OF[name]].clearLayers();
-        DRAW[name](fc);
+        drawLayer(name, fc);
       });
     });
     const mine = ++loads;
@@ -134,7 +136,7 @@
   function placeName(end) {
     if (Array.isArray(end)) return endText(end);
     const k = String(end).trim().toLowerCase();
-    const f = state.collection.features.find((x) => x.id === k || ["name_en", "name_ru", "name_kk"].some((n) => (x.properties[n] || "").toLowerCase() === k));
+    const f = state.collection.features.find((x) => x.id === k || boot.name_columns.some((n) => (x.properties[n] || "").toLowerCase() === k));
     if (f) return townName(f);
     const city = Object.entries(boot.city_names || {}).find(([en, local]) => en.toLowerCase() === k || String(local).toLowerCase() === k);
     return city ? city[1] : String(end);
