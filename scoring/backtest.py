@@ -84,7 +84,6 @@ def backtest(method: Method | None = None, *, root: str | Path = DATA_DIR, draws
         choices with the paper's values in place of the estimates), possible (exact, default
         choices)), ``draws``, ``seed``, ``unestimated``, ``limits``.
     """
-    from .robustness import outcome_label
 
     method, root = method or load_method(), Path(root)
     paper = _paper_towns(root)
@@ -124,7 +123,7 @@ def backtest(method: Method | None = None, *, root: str | Path = DATA_DIR, draws
                                                 for n, v in base[t].items()}, method)[0],
                                 method).items()}
         towns.append({"id": tid, "town": paper[tid]["town"],
-                      "actual": outcome_label(actual, method),
+                      "actual": kernel.outcome_label(actual, method),
                       **probabilities(masks[:, t], method),
                       "p_actual": round(float((masks[:, t] == actual).mean()), 6),
                       "p_actual_without_estimates":

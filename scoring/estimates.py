@@ -303,7 +303,6 @@ def draw_masks(base: Mapping[str, Sequence[float | None]],
 def probabilities(masks: np.ndarray, method: Method) -> dict[str, Any]:
     """One town's draws (draws,) -> ``shares`` (scenario -> 1/k share), ``outcomes`` (label ->
     share, most frequent first) and ``likely`` ({scenario: label, share})."""
-    from .robustness import outcome_label
 
     bits = (masks[:, None] >> np.arange(len(method.rules))) & 1
     k = bits.sum(axis=1)
@@ -311,7 +310,7 @@ def probabilities(masks: np.ndarray, method: Method) -> dict[str, Any]:
     shares = {s: round(float(part[:, i].mean()), DIGITS) for i, s in enumerate(method.rules)}
     values, counts = np.unique(masks, return_counts=True)
     order = sorted(range(len(values)), key=lambda i: (-counts[i], values[i]))
-    outcomes = {outcome_label(int(values[i]), method):
+    outcomes = {kernel.outcome_label(int(values[i]), method):
                 round(float(counts[i] / len(masks)), DIGITS) for i in order}
     top = next(iter(outcomes))
     return {"shares": shares, "outcomes": outcomes,

@@ -248,3 +248,13 @@ def evaluate(values: Mapping[str, npt.ArrayLike], method: Method, *,
     score = scores(level, method)
     mask = outcome(score, level, margin_of(method) if margin is None else margin)
     return Evaluation(index, items, level, score, mask)
+
+
+def outcome_label(mask: int, method: Method) -> str:
+    """'innovative', 'innovative + diversification', 'tie: a/b/c' or 'insufficient data'."""
+    names = members(mask, method)
+    if not names:
+        return "insufficient data"
+    if is_tie(len(names), method):
+        return "tie: " + "/".join(names)
+    return " + ".join(names)

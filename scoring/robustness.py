@@ -44,6 +44,7 @@ from geo.params import Params, default_params
 from . import kernel
 from .draws import (CHOICES_FILE, Choice, Design, choice_column, design, load_choices,
                     shifted_bounds, with_error)
+from .kernel import outcome_label
 from .method import Method
 from .pipeline import Pipeline
 from .sensitivity import sobol_indices
@@ -322,16 +323,6 @@ def default_mismatches(out: Outcomes, atlas: dict[str, Any], method: Method,
 
 
 # -- summaries -----------------------------------------------------------------------------------
-
-def outcome_label(mask: int, method: Method) -> str:
-    """'innovative', 'innovative + diversification', 'tie: a/b/c' or 'insufficient data'."""
-    names = kernel.members(mask, method)
-    if not names:
-        return "insufficient data"
-    if kernel.is_tie(len(names), method):
-        return "tie: " + "/".join(names)
-    return " + ".join(names)
-
 
 def _shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
     """Scenario -> mean over draws of 1/k for each of the k scenarios of a draw's outcome."""

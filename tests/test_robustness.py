@@ -235,4 +235,4 @@ def test_cli_table_and_progress(root):
 
 def test_cli_rejects_too_few_draws(root):
     p = _cli(root, "--draws", "1")
-    assert p.returncode == 2 and "--draws must be at least 2" in p.stderr
+    assert p.returncode == 2 and "--draws must be 2 to 10,000" in p.stderr
