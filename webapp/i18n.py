@@ -7,6 +7,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from flask import current_app
+
 # The languages, declared once: code -> its own name, in the language switch's order. All else
 # follows: the pages' and the API's ``lang``, the towns' and cities' name columns (``name_<code>``).
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
@@ -86,9 +88,8 @@ class T:
     def data_texts(self) -> dict:
         """The data root's translations (loaded and validated with the atlas); {} outside a request."""
         if self._data_texts is None:
-            try:
-                from .model import get_atlas
-                self._data_texts = get_atlas().texts
+            try:  # the atlas service of the app (webapp.model), without importing it (no circle)
+                self._data_texts = current_app.extensions["atlas"].texts
             except RuntimeError:  # no application context
                 self._data_texts = {}
         return self._data_texts
