@@ -101,6 +101,8 @@ class Params:
     network: str = "shipped"
     # imported networks: posted maxspeed where present (use) or class speeds only (ignore)
     maxspeed_use: str = "use"
+    # missing inputs: left missing (off) or the interval estimates of data/estimates.csv added (on)
+    estimates: str = "off"
 
     def speed(self, cls: str) -> float:
         return dict(self.speeds)[cls]

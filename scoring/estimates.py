@@ -302,7 +302,8 @@ def draw_masks(base: Mapping[str, Sequence[float | None]],
 
 def probabilities(masks: np.ndarray, method: Method) -> dict[str, Any]:
     """One town's draws (draws,) -> ``shares`` (scenario -> 1/k share), ``outcomes`` (label ->
-    share, most frequent first) and ``likely`` ({scenario: label, share})."""
+    share, most frequent first) and ``likely`` ({scenario: label, share, coloured: whether the share
+    reaches method.json's likely_min_share, so the map draws the town in that outcome's colour})."""
 
     bits = (masks[:, None] >> np.arange(len(method.rules))) & 1
     k = bits.sum(axis=1)
@@ -313,8 +314,9 @@ def probabilities(masks: np.ndarray, method: Method) -> dict[str, Any]:
     outcomes = {kernel.outcome_label(int(values[i]), method):
                 round(float(counts[i] / len(masks)), DIGITS) for i in order}
     top = next(iter(outcomes))
+    shown = outcomes[top] >= float(method.settings.get("likely_min_share", 1.0))
     return {"shares": shares, "outcomes": outcomes,
-            "likely": {"scenario": top, "share": outcomes[top]}}
+            "likely": {"scenario": top, "share": outcomes[top], "coloured": shown}}
 
 
 # -- the atlas with estimates ------------------------------------------------------------------

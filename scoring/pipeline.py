@@ -170,6 +170,7 @@ class Pipeline:
             ``network`` names no known version (or a planned road cannot be placed).
         """
         params = params or default_params()
+        estimates = estimates or params.estimates == "on"
         network = self.network_info(params.network)
         derivation = self.model(params.network).derive(params)
         s = self.sources

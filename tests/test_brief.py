@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from webapp.brief import drivers, outcome_scenarios, raw_inputs, sureness, town_brief, verdict_kind
+from webapp.brief import drivers, raw_inputs, sureness, town_brief, verdict_kind
 
 TOWNS = {"abay", "aksu", "altai", "arkalyk", "balkhash", "ekibastuz", "zhanaozen", "zhanatas", "zhezkazgan", "zhitikara",
          "karatau", "karazhal", "kentau", "khromtau", "kulsary", "kurchatov", "lisakovsk", "ridder", "rudny", "saran",
@@ -63,9 +63,13 @@ def test_drivers_are_the_levels_voting_for_the_answer_and_not_the_runner_up():
                                                                          "economy_social"]
 
 
-def test_outcome_labels():
-    assert outcome_scenarios("tie: balanced/innovative") == (True, ["balanced", "innovative"])
-    assert outcome_scenarios("innovative + diversification") == (False, ["innovative", "diversification"])
+def test_outcome_labels(method):
+    from webapp.i18n import T
+
+    t = T("ru", method)
+    b, i, d = (t.scenario(s) for s in ("balanced", "innovative", "diversification"))
+    assert t.outcome("tie: balanced/innovative") == f"ничья: {b}, {i}"
+    assert t.outcome("innovative + diversification") == f"{i} + {d}"
 
 
 def test_raw_inputs_go_through_the_indicators_an_indicator_is_built_from(method):

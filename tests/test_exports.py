@@ -16,6 +16,15 @@ COLUMNS = ("result", "result_kind", "possible", "stability", "mode")
 
 
 @pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """One app for the module: exports change nothing."""
+    from webapp import create_app
+
+    db = tmp_path_factory.mktemp("db") / "atlas.sqlite3"
+    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "test"})
+
+
+@pytest.fixture(scope="module")
 def towns(app):
     return {f["id"]: f["properties"] for f in app.test_client().get("/api/towns").get_json()["features"]}
 
@@ -95,3 +104,19 @@ def test_geopackage_and_shapefile_carry_the_result(client, towns, tmp_path):
 def test_category_and_result_kinds_match():
     base = {"scenario": {"recommended": ["a"], "tie": False, "settled": True, "possible": ["a"], "tied": []}}
     assert category(base) == "a"
+
+
+def test_with_estimates_the_mode_and_the_likely_town_are_said(client):
+    """issue 22: estimates=on; a town coloured from estimates says 'likely' and its share; the mode is
+    in every row and in the parameters."""
+    df = pd.read_csv(io.StringIO(client.get("/api/export.csv?estimates=on").get_data(as_text=True)),
+                     keep_default_na=False)
+    assert set(df["mode"]) == {"with estimates"}
+    likely = df[df["result_kind"] == "likely"]
+    towns = {f["id"]: f["properties"] for f in client.get("/api/towns?estimates=on").get_json()["features"]}
+    expected = {k for k, p in towns.items() if p["category"] == "likely"}
+    assert set(likely["id"]) == expected and expected  # at least one town (Altai, 0.67 with the shipped data)
+    for _, r in likely.iterrows():
+        lk = towns[r["id"]]["scenario"]["likely"]
+        assert r["result"] == "likely: " + lk["scenario"] and float(r["stability"]) == lk["share"] >= 0.6
+    assert client.get("/api/export.params.json?estimates=on").get_json()["parameters"]["spatial"]["estimates"] == "on"

@@ -30,8 +30,9 @@ class Sureness:
     """How sure the verdict is, as one measure.
 
     kind : ``variants`` (the share of the method's plausible variants that give exactly this answer),
-        ``data`` (missing data leave several answers: no share is given), ``pending`` (the variants are
-        still being computed) or ``none`` (no indicator has a level).
+        ``data`` (missing data leave several answers: no share is given), ``likely`` (with estimates:
+        the share of draws within the estimates' intervals that give the likely outcome), ``pending``
+        (the variants are still being computed) or ``none`` (no indicator has a level).
     """
 
     kind: str
@@ -64,7 +65,7 @@ def _counts(completeness: str) -> tuple[int, int]:
 
 
 def _scenarios_of(scenario: dict, kind: str) -> list[str]:
-    if kind == "undetermined":
+    if kind in ("undetermined", "likely"):
         return list(scenario["possible"])
     if kind == "tie":
         return list(scenario["tied"])
@@ -78,6 +79,9 @@ def sureness(scenario: dict, kind: str, robust: dict | None, *, missing: int) ->
     """
     if kind == "none":
         return Sureness("none", missing=missing)
+    if kind == "likely":  # with estimates: the share of the draws within the intervals
+        share = scenario["likely"]["share"]
+        return Sureness("likely", same=round(100 * share), missing=missing)
     if kind == "undetermined":
         return Sureness("data", missing=missing)
     if robust is None:
@@ -96,7 +100,7 @@ def drivers(town: dict, kind: str) -> list[dict]:
     not for the best scenario left out; for an undetermined town, its missing indicators, the most
     decisive first."""
     s = town["scenario"]
-    if kind in ("undetermined", "none"):
+    if kind in ("undetermined", "likely", "none"):
         missing = [code for code, level in town["levels"].items() if level is None]
         first = s.get("decisive")
         missing.sort(key=lambda c: c != first)
@@ -144,13 +148,6 @@ def town_brief(town: dict, robust: dict | None, method) -> Brief:
                  total=total, sureness=sureness(s, kind, robust, missing=total - known),
                  drivers=drivers(town, kind), data_needed=data_needed(town, method),
                  provisional=bool(s.get("provisional")))
-
-
-def outcome_scenarios(label: str) -> tuple[bool, list[str]]:
-    """A robustness outcome label ("tie: a/b/c", "a + b", "a") as (is a tie, scenario ids)."""
-    if label.startswith("tie: "):
-        return True, label[5:].split("/")
-    return False, [s for s in label.split(" + ") if s]
 
 
 # -- the small map, drawn as SVG (prints without a script) ----------------------------------------
@@ -227,13 +224,8 @@ def scenario_names(t: T, ids: list[str], sep: str = ", ") -> str:
 
 
 def outcome_words(t: T, others: list[tuple[str, int]]) -> str:
-    """'Balanced (5), a tie of Balanced, Innovative and Diversification (23)' in the page's language."""
-    words = []
-    for label, n in others:
-        tie, ids = outcome_scenarios(label)
-        name = t("outcome_tie").format(scenario_names(t, ids)) if tie else scenario_names(t, ids, " + ")
-        words.append(f"{name} ({n})")
-    return ", ".join(words)
+    """'Balanced (5), a tie of Balanced, Innovative, Diversification (23)' in the page's language."""
+    return ", ".join(f"{t.outcome(label)} ({n})" for label, n in others)
 
 
 def robust_towns(*, wait_s: float = 30.0) -> dict | None:

@@ -251,6 +251,9 @@ class T:
         missing input), a tie said as a tie, or the recommendation."""
         if scenario["completeness"].startswith("0/"):
             return self("insufficient")
+        likely = scenario.get("likely")
+        if likely and likely.get("coloured") and not scenario.get("settled", True):
+            return self("likely_text").format(self.outcome(likely["scenario"]), round(100 * likely["share"]))
         if not scenario.get("settled", True):
             text = self("undetermined").format(" / ".join(self.scenario(s) for s in scenario["possible"]))
             if scenario.get("decisive"):
@@ -261,8 +264,17 @@ class T:
             return self("tie_text").format(", ".join(self.scenario(s) for s in scenario["tied"]), score)
         return self.scenarios(scenario["recommended"])
 
+    def outcome(self, label: str) -> str:
+        """A draw's outcome ('innovative', 'a + b', 'tie: a/b/c') in this language."""
+        if label.startswith("tie: "):
+            return self("outcome_tie").format(", ".join(self.scenario(s) for s in label[5:].split("/")))
+        return " + ".join(self.scenario(s) for s in label.split(" + ") if s in self.method.scenarios) or label
+
     def verdict_short(self, scenario: dict) -> str:
         """The list's short form: undetermined without the range (the full verdict is its title)."""
+        likely = scenario.get("likely")
+        if likely and likely.get("coloured") and not scenario.get("settled", True):
+            return self.verdict(scenario)
         if not scenario["completeness"].startswith("0/") and not scenario.get("settled", True):
             return self("undetermined_short")
         return self.verdict(scenario)

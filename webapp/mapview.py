@@ -51,6 +51,9 @@ def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
     if cat == "undetermined":
         return {"radius": 8, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill, "fillOpacity": 1,
                 "dashArray": "3 3"}
+    if cat == "likely":  # from estimates: the likely outcome's colour, lighter, with a dotted dark ring
+        return {"radius": 9, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill,
+                "fillOpacity": 0.55, "dashArray": "1 3"}
     if cat == "none":
         return {"radius": 5, "color": "#777777", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
                 "dashArray": "1 2"}
@@ -70,6 +73,7 @@ def legend(method, t) -> dict:
                 (t("tie_legend"), style_for("tie", CATEGORY_COLOURS["tie"], provisional=False)),
                 (t("provisional"), style_for("balanced", method.scenarios["balanced"]["colour"], provisional=True)),
                 (t("undetermined_legend"), style_for("undetermined", CATEGORY_COLOURS["undetermined"], provisional=True)),
+                (t("likely_legend"), style_for("likely", method.scenarios["inertial"]["colour"], provisional=True)),
                 (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
                 (t("layers_cities"), CITY_STYLE)]
     lines = []
@@ -92,6 +96,9 @@ def popup_html(town: dict, meta: dict, t, method, query: str) -> str:
 def tooltip_text(town: dict, meta: dict, t) -> str:
     rec = t.verdict(town["scenario"])
     extra = f" ({town['scenario']['completeness']})" if town["scenario"]["provisional"] else ""
+    if "estimated_levels" in town["scenario"]:  # with estimates: k sourced + m estimated indicators
+        known = sum(v is not None for v in town["levels"].values())
+        extra = " (" + t("estimated_count").format(k=known, m=len(town["scenario"]["estimated_levels"])) + ")"
     return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
 
 

@@ -19,13 +19,25 @@ from .i18n import NAME_COLUMNS
 CATEGORY_COLOURS = {"two": "#F0E442", "tie": "#0072B2", "undetermined": "#FFFFFF", "none": "#D9D9D9"}
 
 
+# with estimates (issue 22): the scenario's probable part and what the estimates reached
+ESTIMATE_KEYS = ("likely", "shares", "outcomes", "estimated_levels", "settled_by", "without_estimates")
+
+
+def likely_outcome(town: dict) -> dict | None:
+    """With estimates: the likely outcome of an undetermined town when the map draws it in its colour
+    ({scenario: label, share, coloured}), else None."""
+    s = town["scenario"]
+    lk = s.get("likely")
+    return lk if lk and lk.get("coloured") and not s.get("settled", True) else None
+
+
 def category(town: dict) -> str:
     """none (no level at all), undetermined (missing data leave several outcomes), tie, two, or the scenario."""
     s = town["scenario"]
     if not s["recommended"] and not s.get("tie"):
         return "none"
     if not s.get("settled", True):
-        return "undetermined"
+        return "likely" if likely_outcome(town) else "undetermined"
     if s.get("tie"):
         return "tie"
     return s["recommended"][0] if len(s["recommended"]) == 1 else "two"
@@ -34,11 +46,17 @@ def category(town: dict) -> str:
 def verdict_kind(scenario: dict) -> str:
     """none, undetermined, tie, two or recommended: ``category`` without naming the scenario."""
     cat = category({"scenario": scenario})
-    return cat if cat in ("none", "undetermined", "tie", "two") else "recommended"
+    return cat if cat in ("none", "undetermined", "tie", "two", "likely") else "recommended"
 
 
 def colour(town: dict, method) -> str:
     cat = category(town)
+    if cat == "likely":  # the likely outcome's colour: a scenario's, two scenarios' or a tie's
+        label = town["scenario"]["likely"]["scenario"]
+        if label.startswith("tie: "):
+            return CATEGORY_COLOURS["tie"]
+        names = label.split(" + ")
+        return method.scenarios[names[0]]["colour"] if len(names) == 1 else CATEGORY_COLOURS["two"]
     return CATEGORY_COLOURS.get(cat) or method.scenarios[cat]["colour"]
 
 
@@ -81,9 +99,12 @@ def feature(town: dict, meta: dict, method, *, clean: bool = True) -> dict:
         "levels": town["levels"], "scenario": {k: town["scenario"][k] for k in
                                                ("scores", "recommended", "completeness", "provisional", "explanation",
                                                     "tie", "tied", "summary", "possible", "settled", "decisive",
-                                                    "decisive_worst", "decisive_mean")},
+                                                    "decisive_worst", "decisive_mean")}
+                                              | {k: town["scenario"][k] for k in ESTIMATE_KEYS
+                                                 if k in town["scenario"]},
         "category": category(town), "colour": colour(town, method), "missing": town["missing"],
         "agglomeration": town["agglomeration"], "expert": town.get("expert"),
+        **({"estimated": town["estimated"]} if "estimated" in town else {}),
         "paper_agglomeration": town.get("paper_agglomeration"),
     }
     return {"type": "Feature", "id": town["id"],
@@ -118,36 +139,40 @@ def encode_checked(raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Ca
 
 
 
-def result_columns(town: dict, stability: dict | None) -> dict:
+def result_columns(town: dict, stability: dict | None, mode: str = "sourced") -> dict:
     """What the map says of a town, as export columns: ``result`` (the recommendation, ``tie: a|b``,
-    ``undetermined: a|b|c`` or ``none``), its kind, the possible scenarios, the stability of the answer
-    (share of the robustness draws at the default parameters that give it; empty while not computed or
-    for an undetermined town) and the mode (``sourced``: sourced and derived inputs only)."""
+    ``undetermined: a|b|c``, ``likely: <outcome>`` with estimates, or ``none``), its kind, the possible
+    scenarios, ``stability`` (the share of the robustness draws at the default parameters that give
+    the answer; for a likely town the share of the draws with estimates that give the likely
+    outcome; empty for an undetermined town) and the ``mode`` (sourced, or with estimates)."""
     s = town["scenario"]
     kind = verdict_kind(s)
     chosen = {"undetermined": s["possible"], "tie": s["tied"]}.get(kind, s["recommended"])
     result = {"none": "none", "undetermined": "undetermined: ", "tie": "tie: "}.get(kind, "") + "|".join(chosen)
-    rec = (stability or {}).get(town["id"]) if kind not in ("undetermined", "none") else None
+    share = None
+    if kind == "likely":
+        result, share = "likely: " + s["likely"]["scenario"], s["likely"]["share"]
+    elif kind not in ("undetermined", "none") and (rec := (stability or {}).get(town["id"])):
+        share = round(rec["outcomes"].get(rec["default"], 0.0), 3)
     return {"result": result if kind != "none" else "none", "result_kind": kind,
-            "possible": "|".join(s["possible"]),
-            "stability": round(rec["outcomes"].get(rec["default"], 0.0), 3) if rec else None,
-            "mode": "sourced"}
+            "possible": "|".join(s["possible"]), "stability": share, "mode": mode}
 
 
 def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None) -> list[dict]:
     """One row per town: names, point, inputs with status, indices, levels, scores, the map's result."""
     rows = []
+    mode = "with estimates" if "estimates" in atlas["parameters"] else "sourced"
     for t in atlas["towns"]:
         m = metas[t["id"]]
         a = t["agglomeration"]
         row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": m["lon"], "lat": m["lat"]}
-        row |= result_columns(t, stability)
+        row |= result_columns(t, stability, mode)
         row |= {k: t["inputs"][k] for k in method.inputs}
         row |= {f"{k}_status": t["provenance"][k]["status"] for k in method.inputs}
         row |= {f"idx_{k}": t["indices"][k] for k in method.indicators}
         row |= {f"lvl_{k}": t["levels"][k] for k in method.levelled}
         row |= {f"score_{s}": v for s, v in t["scenario"]["scores"].items()}
-        settled = category(t) not in ("undetermined", "tie", "none")
+        settled = category(t) not in ("undetermined", "likely", "tie", "none")
         row |= {"recommended": "|".join(t["scenario"]["recommended"]) if settled else "",
                 "completeness": t["scenario"]["completeness"],
                 "provisional": t["scenario"]["provisional"], "nearest_large_city": a["nearest_large_city"],

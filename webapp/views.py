@@ -272,9 +272,13 @@ def table():
 @bp.get("/method")
 def method_page():
     """How the map works, in the page's language."""
+    from scoring.backtest import backtest
+
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
-    return render_template("method.html", t=t, langs=LANGS, method=svc.method, legend=legend(svc.method, t))
+    checked = svc.cache.get(("backtest",), backtest)  # the estimates' honesty check (issue 22)
+    return render_template("method.html", t=t, langs=LANGS, method=svc.method, legend=legend(svc.method, t),
+                           backtest=checked)
 
 
 @bp.get("/vendor/<path:path>")
