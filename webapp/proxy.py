@@ -54,13 +54,12 @@ http {{
   send_timeout 60s;
   keepalive_timeout 15s;
   client_max_body_size {upload_mb + 16}m;
-  upstream app {{ server 127.0.0.1:{upstream}; keepalive 32; }}
+  upstream app {{ server 127.0.0.1:{upstream}; }}
   server {{
     listen {listen};
     location / {{
       proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection close;
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Forwarded-Proto $scheme;
