@@ -2,7 +2,7 @@
 
     python -m benchmarks.load --spawn                 # start `python -m webapp.serve` on a free port, then load it
     python -m benchmarks.load --url http://127.0.0.1:5000 [--clients 16] [--requests 3000] [--seconds 90]
-    python -m benchmarks.load --startup-runs 5 [--start snapshot|after-change|clean] [--baseline DIR]
+    python -m benchmarks.load --startup-runs 5 [--baseline DIR]
 
 Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and sends a mix:
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
@@ -22,8 +22,6 @@ import http.client
 import json
 import os
 import random
-import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -136,8 +134,8 @@ def run_load(host: str, port: int, *, clients: int, requests: int, seconds: floa
              new_share: float = NEW_SHARE) -> dict:
     """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per route."""
     rng = random.Random(SEED)
-    # never asked before: a recompute (against a server started elsewhere, --url, stop it and remove its
-    # instance/rendered/ between runs, or a second run finds these answers already rendered)
+    # never asked before: a recompute (against a server started elsewhere, --url, restart it between runs:
+    # its cache would hold these answers)
     fresh = (fresh_params(i) for i in range(10**6))
     work = plan(requests, rng, fresh, new_share)
     out, lock, deadline = [], threading.Lock(), time.perf_counter() + seconds
@@ -189,8 +187,7 @@ def free_port() -> int:
 def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
           env_extra: dict | None = None) -> tuple[subprocess.Popen, float]:
     """Start `python -m webapp.serve` of the tree at ``root`` (``env_extra``: e.g. its own database); seconds
-    from start to the first 200 on GET / (the page read whole). ``proc.first_page`` says how the server
-    made it: from its start-up snapshot or rendered."""
+    from start to the first 200 on GET / (the page read whole)."""
     env = {k: v for k, v in os.environ.items() if k != "INSTANCE_DIR"}  # each tree its own instance/ (unless env_extra)
     env |= {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(root)} | (env_extra or {})
     log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the server's logging
@@ -208,9 +205,6 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
             body = resp.read()
             if resp.status == 200 and body.rstrip().endswith(b"</html>"):
                 took = time.perf_counter() - t
-                log.seek(0)
-                found = re.search(rb"first page (\w+)", log.read())
-                proc.first_page = found.group(1).decode() if found else "?"
                 proc.log = log
                 return proc, took
         except OSError:
@@ -219,14 +213,6 @@ def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
             conn.close()
     proc.terminate()
     raise RuntimeError(f"server at {root} did not answer within {timeout} s")
-
-
-# What a start may find from the previous one (instance/): "rendered" the answers the workers share,
-# the first page among them (webapp.shared), "template-code" the compiled Jinja templates
-# (webapp.template_code), and "startup" the first-page snapshot of a baseline tree from before the shared
-# folder (commit c3f362a and earlier). A change of code, data or stored values makes the rendered answers
-# and a snapshot useless to the next start (other keys), not the compiled templates (keyed by source).
-KINDS = {"snapshot": (), "after-change": ("startup", "rendered"), "clean": ("startup", "rendered", "template-code")}
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
@@ -240,23 +226,18 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
             log.close()
 
 
-def startup_runs(n: int, kind: str = "snapshot", roots: tuple = (ROOT,)) -> dict:
+def startup_runs(n: int, roots: tuple = (ROOT,)) -> dict:
     """Start the server of each tree in ``roots`` ``n`` times, the trees taking turns (one server at a
-    time, stopped after its first page), each start finding what ``kind`` leaves (KINDS: "after-change"
-    removes the start-up snapshot and the shared rendered answers, as any change of code, data or stored
-    values makes them useless; "clean" also the compiled templates, as in a new clone). Returns root -> [(seconds, how the first page was
-    made, load average)]. A first start of each tree before the measured ones saves what later starts use."""
-    forget = KINDS[kind]
-    out = {root: [] for root in roots}
+    time, stopped after its first page). Nothing is kept between starts (each worker caches in memory
+    only). Returns root -> [(seconds, load average)]; a first start of each tree is not counted."""
+    out: dict = {root: [] for root in roots}
     for i in range(n + 1):
         for root in roots:
-            for name in forget:
-                shutil.rmtree(Path(root) / "instance" / name, ignore_errors=True)
             proc, took = spawn(free_port(), root=Path(root))
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
             stop(proc)
             if i:
-                out[root].append((took, proc.first_page, load))
+                out[root].append((took, load))
     return out
 
 
@@ -278,10 +259,10 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def report(s: dict, startup: float | None, first_page: str = "") -> str:
+def report(s: dict, startup: float | None) -> str:
     lines = []
     if startup is not None:
-        lines.append(f"start-up to first page: {startup:.2f} s (target < 1.5 s; first page {first_page})")
+        lines.append(f"start-up to first page: {startup:.2f} s (target < 3 s)")
     lines.append(f"{s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']:.1f} s: "
                  f"{s['throughput_rps']:.0f} requests/s, {s['errors']} errors")
     if s.get("server_cpu_s") is not None:
@@ -306,8 +287,6 @@ def main(argv=None) -> int:
     ap.add_argument("--cold", action="store_true", help="no warm-up: the first render of each page is measured")
     ap.add_argument("--startup-runs", type=int, default=0, metavar="N",
                     help="only measure start-up to the first page, N times (no load)")
-    ap.add_argument("--start", choices=sorted(KINDS), default="snapshot",
-                    help="what each start finds from the previous one (with --startup-runs)")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="another checkout (e.g. a worktree of an earlier commit), started in turns with this one")
     args = ap.parse_args(argv)
@@ -317,14 +296,14 @@ def main(argv=None) -> int:
         if args.baseline and not (args.baseline / "webapp" / "serve.py").is_file():
             ap.error(f"--baseline {args.baseline}: no webapp/serve.py there")
         roots = (ROOT,) + ((args.baseline.resolve(),) if args.baseline else ())
-        runs = startup_runs(args.startup_runs, args.start, roots)
+        runs = startup_runs(args.startup_runs, roots)
         medians = {}
         for root, rs in runs.items():
-            for took, how, load in rs:
-                print(f"{root}: start-up to first page {took:.2f} s (first page {how}; load average {load:.1f})")
+            for took, load in rs:
+                print(f"{root}: start-up to first page {took:.2f} s (load average {load:.1f})")
             medians[root] = statistics.median(r[0] for r in rs)
             print(f"{root}: median {medians[root]:.2f} s (min {min(r[0] for r in rs):.2f}, max "
-                  f"{max(r[0] for r in rs):.2f}) over {len(rs)} starts ({args.start}; target < 1.5 s)")
+                  f"{max(r[0] for r in rs):.2f}) over {len(rs)} starts (target < 3 s)")
         if args.baseline:
             print(f"this tree / baseline: {medians[ROOT] / medians[roots[1]]:.2f} (medians, same run, in turns)")
         return 0
@@ -333,9 +312,6 @@ def main(argv=None) -> int:
     proc, startup = None, None
     if args.spawn:
         host, port = "127.0.0.1", free_port()
-        # the answers earlier runs left in the shared folder (webapp.shared) would answer this run's "new"
-        # parameters (the same fixed-seed values): removed, so that each new near_km is a real recompute
-        shutil.rmtree(ROOT / "instance" / "rendered", ignore_errors=True)
         proc, startup = spawn(port)
     else:
         url = urlsplit(args.url)
@@ -354,7 +330,7 @@ def main(argv=None) -> int:
     finally:
         if proc is not None:
             stop(proc)
-    print(report(s, startup, getattr(proc, "first_page", "")))
+    print(report(s, startup))
     ok = s["errors"] == 0
     return 0 if ok else 1
 
