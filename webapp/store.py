@@ -87,7 +87,7 @@ values_table = Table(
     Column("high", Float, nullable=True),
     Column("most_likely", Float, nullable=True),
     Column("coverage", Float, nullable=True),
-    Column("method", Text, nullable=False, default=""),
+    Column("method", Text, nullable=False, server_default=""),
     Index("ix_values_key", "town_id", "input", "period", "revision_id"))
 ESTIMATE = "estimate"  # the status of an interval estimate's row
 ESTIMATE_FIELDS = ("low", "high", "most_likely", "coverage", "method")
@@ -363,14 +363,21 @@ class Store:
     def _insert_values(self, conn: Connection, revision: int, rows: list[dict], editor: str) -> None:
         """Add value rows to ``revision`` (tests replace this to fail half-way)."""
         stamp = now()
-        if rows:
-            conn.execute(insert(values_table), [
-                {"revision_id": revision, "town_id": r["town_id"], "input": r["input"], "period": r.get("period") or "",
-                 "value": r.get("value"), "status": r.get("status") or "sourced", "unit": r.get("unit") or "",
-                 "source": r.get("source") or "", "note": r.get("note") or "", "removed": bool(r.get("removed")),
-                 "entered_by": editor, "entered_at": stamp, "low": r.get("low"), "high": r.get("high"),
-                 "most_likely": r.get("most_likely"), "coverage": r.get("coverage"),
-                 "method": r.get("method") or ""} for r in rows])
+
+        def row(r: dict) -> dict:
+            out = {"revision_id": revision, "town_id": r["town_id"], "input": r["input"],
+                   "period": r.get("period") or "", "value": r.get("value"),
+                   "status": r.get("status") or "sourced", "unit": r.get("unit") or "",
+                   "source": r.get("source") or "", "note": r.get("note") or "",
+                   "removed": bool(r.get("removed")), "entered_by": editor, "entered_at": stamp}
+            if out["status"] == ESTIMATE:  # value rows leave the estimate columns to the database
+                out |= {f: r.get(f) for f in ESTIMATE_FIELDS} | {"method": r.get("method") or ""}
+            return out
+
+        for kind in (False, True):  # one statement per set of columns
+            part = [row(r) for r in rows if ((r.get("status") or "") == ESTIMATE) == kind]
+            if part:
+                conn.execute(insert(values_table), part)
 
     def apply(self, rows: Iterable[dict], *, editor: str, kind: str = "import", summary: str = "",
               filename: str = "") -> int:
