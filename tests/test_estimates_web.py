@@ -148,3 +148,83 @@ def test_store_round_trip_on_sqlite(tmp_path):
     store.rollback(r3, editor="anna")
     assert store.estimates()[0]["low"] == 0.0
     store.dispose()
+
+
+# ---- the web app: import, /data, /history, scoring ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from test_store import make_app
+
+    app = make_app(tmp_path_factory.mktemp("estweb") / "atlas.sqlite3")
+    yield app
+    app.extensions["store"].dispose()
+
+
+@pytest.fixture(scope="module")
+def imported(app):
+    """Two estimates imported through the form: one of an input Balkhash has a sourced value of,
+    one replacing a shipped estimate of Aksu."""
+    from test_store import sign_in
+
+    client = app.test_client()
+    token = sign_in(client)
+    raw = csv_file("balkhash,2023,BNS,demo_natural_growth,-1.6,16.4,town_figure_pm,0.75,,",
+                   "aksu,2013,BNS and press,social_unemployment,140,170,dated_town_index_widened,0.75,158,")
+    r = client.post("/data/import", data={"csrf_token": token, "file": (io.BytesIO(raw), "est.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert "2 estimate(s) from est.csv" in r.get_data(as_text=True)
+    return client
+
+
+def test_a_bad_estimates_file_changes_nothing(app, imported):
+    from test_store import csrf
+
+    head = app.extensions["store"].head()
+    raw = csv_file("aksu,2013,BNS,social_unemployment,170,140,x,0.75,,")
+    r = imported.post("/data/import", data={"csrf_token": csrf(imported),
+                                            "file": (io.BytesIO(raw), "bad.csv")},
+                      content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert "bad.csv, row 2, column &#39;low&#39;: value &#39;170&#39;: above high" in r.get_data(as_text=True)
+    assert app.extensions["store"].head() == head
+
+
+def test_data_page_marks_estimates(imported):
+    html = imported.get("/data").get_data(as_text=True)
+    assert 'data-estimate="140.0..170.0"' in html  # the stored estimate, not the shipped one
+    assert "≈ a–b" in html and 'id="estimates-template"' in html
+    # Balkhash has a sourced natural growth: the cell shows the value, not the estimate
+    row = html.split('id="town-balkhash"')[1].split("</tr>")[0]
+    assert 'data-estimate="-1.6..16.4"' not in row and ">10.0<" in row
+
+
+def test_history_and_revision_mark_estimates(app, imported):
+    rev = app.extensions["store"].head()
+    html = imported.get("/history").get_data(as_text=True)
+    assert 'data-estimates="2"' in html and "2 estimate(s)" in html
+    page = imported.get(f"/history/{rev}").get_data(as_text=True)
+    assert page.count('class="changed estimate"') == 2 and "≈ 140–170 (158)" in page
+    assert "dated_town_index_widened · coverage 0.75" in page
+
+
+def test_estimates_template(imported):
+    text = imported.get("/data/estimates-template.csv").get_data(as_text=True)
+    assert text.splitlines()[0] == HEADER
+
+
+def test_sourced_wins_and_a_stored_estimate_replaces_the_shipped_one(app, imported):
+    from dataclasses import replace
+
+    with app.test_request_context("/"):
+        svc = app.extensions["atlas"]
+        snap = svc.snapshot()
+        assert snap.estimates["aksu"]["social_unemployment"].low == 140.0
+        assert snap.estimates["balkhash"]["demo_natural_growth"].made_by == "anna"
+        atlas = svc.results(replace(svc.default_params, estimates="on"))
+    towns = {t["id"]: t for t in atlas["towns"]}
+    assert "demo_natural_growth" not in towns["balkhash"]["estimated"]
+    assert towns["balkhash"]["inputs"]["demo_natural_growth"] == 10.0
+    got = towns["aksu"]["estimated"]["social_unemployment"]
+    assert (got["low"], got["high"], got["most_likely"], got["made_by"]) == (140.0, 170.0, 158.0, "anna")
