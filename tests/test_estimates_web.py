@@ -228,3 +228,86 @@ def test_sourced_wins_and_a_stored_estimate_replaces_the_shipped_one(app, import
     assert towns["balkhash"]["inputs"]["demo_natural_growth"] == 10.0
     got = towns["aksu"]["estimated"]["social_unemployment"]
     assert (got["low"], got["high"], got["most_likely"], got["made_by"]) == (140.0, 170.0, 158.0, "anna")
+
+
+# ---- what to collect next: the expected value of information ----------------------------------------
+
+def _brute_force_evi(values, est, method, *, fine, points):
+    """EVI per estimated input by enumeration, with the levels and outcomes computed from the
+    formulas (tests/test_estimates): every combination of a fine grid of the uniform intervals
+    (``fine`` midpoints each) equally likely; uncertainty = 1 - the largest outcome share; the input
+    known at each of ``points`` quantile midpoints, the others over their fine grids."""
+    from itertools import product
+
+    from scoring import kernel
+    from test_estimates import _levels, _outcome
+
+    names = sorted(est)
+    shift = {c: 0.0 for c in method.levelled}
+
+    def grid(n, k):
+        return [est[n].low + (i + 0.5) / k * (est[n].high - est[n].low) for i in range(k)]
+
+    def uncertainty(axes):
+        counts = {}
+        for point in product(*axes):
+            v = dict(values, **dict(zip(names, point)))
+            o = _outcome(_levels(v, method, shift), method, kernel.margin_of(method))
+            counts[o] = counts.get(o, 0) + 1
+        return 1 - max(counts.values()) / sum(counts.values()), set(counts)
+
+    now, outcomes = uncertainty([grid(n, fine) for n in names])
+    evi = {}
+    for i, n in enumerate(names):
+        fixed = [uncertainty([[x] if j == i else grid(m, fine) for j, m in enumerate(names)])[0]
+                 for x in grid(n, points)]
+        evi[n] = now - sum(fixed) / points
+    return now, evi, outcomes
+
+
+def test_value_of_information_against_brute_force(method):
+    """Karazhal with two uniform estimates over band edges (all else sourced, the method's
+    uncertain choices left out); a second town all sourced. The draws' EVI agrees with the grid's."""
+    from scoring.estimates import Estimate
+    from scoring.information import value_of_information
+    from test_estimates import DATA
+    import csv
+
+    with open(DATA / "paper" / "inputs.csv", newline="", encoding="utf-8") as fh:
+        paper = {r["town"]: {k: float(v) for k, v in r.items() if k != "town"} for r in csv.DictReader(fh)}
+    karazhal, temirtau = paper["Karazhal"], paper["Temirtau"]
+
+    def est(name, low, high):
+        return Estimate("b", name, low, high, None, 0.75, "test", "test", "test", "2026-12-07")
+
+    intervals = {"demo_natural_growth": est("demo_natural_growth", -20.0, 40.0),
+                 "mono_output_share": est("mono_output_share", 0.0, 100.0)}
+    open_values = dict(karazhal, **{n: None for n in intervals})
+    base = {n: [open_values[n], temirtau[n]] for n in method.inputs}
+    got = value_of_information(base, [intervals, {}], method, ["b", "t"], draws=6000, points=12,
+                               kinds=())
+    now, expected, outcomes = _brute_force_evi(karazhal, intervals, method, fine=200, points=12)
+    assert len(outcomes) == 4  # the case is not trivial: the intervals change the outcome
+    assert min(expected.values()) > 0.2  # both inputs are worth collecting (0.33 and 0.26 here)
+    rows = {r["name"]: r for r in got}
+    assert {r["kind"] for r in got} == {"input"}  # every indicator has a level from values or estimates
+    assert rows["demo_natural_growth"]["uncertainty"]["b"] == pytest.approx(now, abs=0.02)
+    for name, evi in expected.items():
+        assert rows[name]["towns"] == {"b": pytest.approx(evi, abs=0.02)}, name
+    assert [r["name"] for r in got] == sorted(expected, key=lambda n: -expected[n])
+
+
+def test_an_indicator_nothing_informs_is_ranked_and_untouched_towns_get_zero(method):
+    from scoring.information import value_of_information
+    from test_estimates import DATA
+    import csv
+
+    with open(DATA / "paper" / "inputs.csv", newline="", encoding="utf-8") as fh:
+        paper = {r["town"]: {k: float(v) for k, v in r.items() if k != "town"} for r in csv.DictReader(fh)}
+    open_values = dict(paper["Balkhash"], mono_output_share=None)
+    base = {n: [open_values[n], paper["Temirtau"][n]] for n in method.inputs}
+    (row,) = value_of_information(base, [{}, {}], method, ["b", "t"], draws=2000, points=4)
+    assert (row["kind"], row["name"], list(row["towns"])) == ("indicator", "mono_profile", ["b"])
+    # knowing mono_profile's level helps, and never by more than the uncertainty there is now (the
+    # method's drawn choices, band shifts and margin, leave some)
+    assert 0 < row["towns"]["b"] <= row["uncertainty"]["b"]
