@@ -311,3 +311,21 @@ def test_an_indicator_nothing_informs_is_ranked_and_untouched_towns_get_zero(met
     # knowing mono_profile's level helps, and never by more than the uncertainty there is now (the
     # method's drawn choices, band shifts and margin, leave some)
     assert 0 < row["towns"]["b"] <= row["uncertainty"]["b"]
+
+
+def test_data_needed_ranks_by_value_of_information(app, imported):
+    import re
+
+    from scoring.information import atlas_value_of_information
+
+    html = imported.get("/data-needed").get_data(as_text=True)
+    assert 'id="value-of-information"' in html and "expected value of information" in html
+    shown = re.findall(r'data-kind="(\w+)" data-name="(\w+)" data-total="([-\d.e]+)"', html)
+    with app.test_request_context("/"):
+        svc = app.extensions["atlas"]
+        expected = atlas_value_of_information(svc.results(), svc.snapshot().estimates, svc.method)
+    assert shown == [(r["kind"], r["name"], repr(r["total"])) for r in expected]
+    totals = [float(x) for _, _, x in shown]
+    assert totals == sorted(totals, reverse=True) and totals[0] > 0
+    # the stored estimates are among what can be collected (they hold where values are missing)
+    assert ("input", "social_unemployment") in {(k, n) for k, n, _ in shown}
