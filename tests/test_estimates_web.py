@@ -6,6 +6,7 @@ import io
 import pytest
 from openpyxl import Workbook
 
+from pg import pg_server  # noqa: F401  (the session's PostgreSQL fixture, for the store test)
 from webapp.stats_io import EstimateRow, StatsFileError, ValueRow, estimable, read_file
 from webapp.store import ESTIMATE, Store
 
@@ -122,8 +123,11 @@ def _estimate(**kw):
     return row | kw
 
 
-def test_store_round_trip_on_sqlite(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_store_round_trip(backend, request, tmp_path):
+    from test_store import new_database
+
+    store = Store(new_database(backend, request, tmp_path))
     assert store.migrate() == 6
     sourced = {"town_id": "balkhash", "input": "demo_natural_growth", "period": "2023", "value": 10.0,
                "status": "sourced", "unit": "per 1000", "source": "paper", "note": ""}
