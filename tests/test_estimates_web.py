@@ -333,3 +333,14 @@ def test_data_needed_ranks_by_value_of_information(app, imported):
     assert totals == sorted(totals, reverse=True) and totals[0] > 0
     # the stored estimates are among what can be collected (they hold where values are missing)
     assert ("input", "social_unemployment") in {(k, n) for k, n, _ in shown}
+
+
+def test_the_estimates_export_imports_again(app, imported, method, town_id):
+    text = imported.get("/data/estimates.csv").get_data(as_text=True)
+    assert text.splitlines()[0] == HEADER
+    rows = read_file(text.encode(), "estimates.csv", method, town_id)
+    stored = app.extensions["store"].estimates()
+    assert [(r.town_id, r.input, r.low, r.high, r.most_likely, r.coverage, r.method, r.period, r.source)
+            for r in rows] == [(s["town_id"], s["input"], s["low"], s["high"], s["most_likely"],
+                                s["coverage"], s["method"], s["period"], s["source"]) for s in stored]
+    assert len(rows) == 2

@@ -10,7 +10,7 @@ from scoring import InputError
 from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
-from .stats_io import EstimateRow, estimate_template_csv
+from .stats_io import EstimateRow, estimate_template_csv, export_estimates_csv
 from .store import StoreError
 
 bp = Blueprint("data", __name__)
@@ -50,6 +50,13 @@ def estimates_template():
     coverage, most_likely, note) and an '#allowed' comment row."""
     return Response(estimate_template_csv(get_atlas().method), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=estimates_template.csv"})
+
+
+@bp.get("/data/estimates.csv")
+def estimates_export():
+    """The stored estimates (not the shipped data/estimates.csv) in the estimates import format."""
+    return Response(export_estimates_csv(get_atlas().store.estimates()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=estimates.csv"})
 
 
 @bp.post("/data/import")

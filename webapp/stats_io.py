@@ -563,7 +563,7 @@ def template_rows(method: Method) -> list[list[str]]:
 
 def estimate_template_rows(method: Method) -> list[list[str]]:
     """The estimates template: the header and an '#allowed' comment row (long rows: one estimate each)."""
-    return [["town", "year", "source", "input", "low", "high", "method", "coverage", "most_likely", "note"],
+    return [estimate_template_rows_header(),
             ["#allowed", "text: a year or period", "text: documents the interval rests on",
              "one of: " + " ".join(estimable(method)), "number in the input's range",
              "number, not below low", "text: how the interval was made", "above 0, at most 1 (e.g. 0.75)",
@@ -631,6 +631,26 @@ def export_csv(current: Iterable[dict], method: Method) -> str:
         row = [*texts, *[_number_text(vals.get(n)) for n in names]]
         (quoted if any("\r" in t for t in texts) else w).writerow(row)
     return buf.getvalue()
+
+
+def export_estimates_csv(estimates: Iterable[dict]) -> str:
+    """Stored estimates (the store's ``estimates()`` rows) in the estimates import format, one row
+    each; texts a spreadsheet would take for a formula are neutralised (the import undoes it)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    header = estimate_template_rows_header()
+    w.writerow(header)
+    for r in sorted(estimates, key=lambda r: (r["town_id"], r["input"], r["period"])):
+        texts = [neutralise(r[k] or "") for k in ("town_id", "period", "source")]
+        w.writerow([*texts, r["input"], _number_text(r["low"]), _number_text(r["high"]),
+                    neutralise(r["method"] or ""), _number_text(r["coverage"]),
+                    _number_text(r["most_likely"]), neutralise(r["note"] or "")])
+    return buf.getvalue()
+
+
+def estimate_template_rows_header() -> list[str]:
+    """The estimates file's columns, in the template's order."""
+    return ["town", "year", "source", "input", "low", "high", "method", "coverage", "most_likely", "note"]
 
 
 def _number_text(x: float | None) -> str:
