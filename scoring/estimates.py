@@ -262,7 +262,8 @@ def _quantile(u: np.ndarray, e: Estimate) -> np.ndarray:
 
 def draw_masks(base: Mapping[str, Sequence[float | None]],
                intervals: Sequence[Mapping[str, Estimate]], method: Method, *,
-               draws: int = DRAWS, seed: int = SEED) -> np.ndarray:
+               draws: int = DRAWS, seed: int = SEED, kinds: Sequence[str] = NON_SPATIAL,
+               fixed_levels: Mapping[str, int] | None = None) -> np.ndarray:
     """(draws, towns) outcome masks with estimates and the method's uncertain choices drawn.
 
     Parameters
@@ -270,10 +271,14 @@ def draw_masks(base: Mapping[str, Sequence[float | None]],
     base : input -> value per town (None = missing); the run's values.
     intervals : per town, the estimates it uses (inputs whose value is missing).
     draws, seed : number of draws (at least 2) and the seed; the same seed gives the same masks.
+    kinds : the kinds of the method's uncertain choices drawn (() : none, the estimates only).
+    fixed_levels : levelled code -> band position given to every town whose level nothing
+        informs (instead of a uniform draw); the random numbers drawn stay the same, so runs that
+        differ only here or in ``intervals`` compare draw by draw (scoring.information).
     """
     from .draws import choice_column, design, load_choices, shifted_bounds, with_error
 
-    choices = tuple(c for c in load_choices(method) if c.kind in NON_SPATIAL)
+    choices = tuple(c for c in load_choices(method) if c.kind in kinds)
     rows = design(choices, draws, seed).a
     rng = np.random.default_rng([seed, 22])
     n_towns = len(intervals)
@@ -296,6 +301,8 @@ def draw_masks(base: Mapping[str, Sequence[float | None]],
     for code, pos in ev.levels.items():
         pos = np.broadcast_to(pos, (draws, n_towns))
         fill = rng.integers(0, len(method.indicators[code].bands), size=pos.shape)
+        if fixed_levels is not None and code in fixed_levels:
+            fill = np.full(pos.shape, fixed_levels[code])
         levels[code] = np.where(pos == kernel.MISSING, fill, pos)
     return kernel.outcome(kernel.scores(levels, method), levels, margin)
 

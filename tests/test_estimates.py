@@ -145,7 +145,7 @@ def test_atlas_json_with_estimates(capsys):
         "low": -4.0, "high": 14.1, "method": "town_figure_pm",
         "source": "https://github.com/Nurasssyl/Natural-Growth-Kazakhstan/blob/"
                   "75f03b818b67052965e96b38809519b2f9f6b577/Audandar-natural-growth.csv"}
-    assert set(aksu["scenario"]["likely"]) == {"scenario", "share"}
+    assert set(aksu["scenario"]["likely"]) == {"scenario", "share", "coloured"}
 
 
 # -- the file ------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 5  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions)
+    assert store.migrate() == 6  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions, 6: estimates)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -373,9 +373,9 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 5 and store.head() == 0
+    assert store.migrate() == 6 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 5
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 6
 
 
 def test_a_version_1_database_gains_the_jobs_table(db_url):
@@ -393,7 +393,7 @@ def test_a_version_1_database_gains_the_jobs_table(db_url):
     old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
     old.dispose()
     store = Store(db_url)
-    assert store.migrate() == 5 and store.head() == 1
+    assert store.migrate() == 6 and store.head() == 1
     assert store.job_row("robustness") is None
     with store.read() as conn:
         columns = {c["name"] for c in inspect(conn).get_columns("jobs")}

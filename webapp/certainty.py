@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
+from scoring.information import atlas_value_of_information
 from scoring.uncertainty import collection_plan
 
 from .i18n import LANGS, T, pick_lang
@@ -44,4 +45,16 @@ def data_needed():
     plan = collection_plan({tw["id"]: tw["levels"] for tw in atlas["towns"]}, svc.method)
     open_towns = [tw for tw in atlas["towns"] if not tw["scenario"].get("settled", True)]
     return render_template("data_needed.html", t=t, langs=LANGS, plan=plan, towns=atlas["towns"],
-                           open_towns=open_towns, metas=svc.metas, method=svc.method)
+                           open_towns=open_towns, metas=svc.metas, method=svc.method,
+                           evi=value_of_information(svc))
+
+
+def value_of_information(svc) -> list[dict]:
+    """The expected value of information of each estimated input and each uninformed indicator
+    (scoring.information) at the default parameters, under the shipped and stored estimates; kept
+    per stored state (a few seconds to compute)."""
+    def build() -> list[dict]:
+        snap = svc.snapshot()
+        return atlas_value_of_information(svc.results(), snap.estimates, svc.method)
+
+    return svc.cached(("value_of_information",), build)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from scoring import InputError
 
 from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
+from .stats_io import EstimateRow, estimate_template_csv, export_estimates_csv
 from .store import StoreError
 
 bp = Blueprint("data", __name__)
@@ -39,7 +40,23 @@ def data(report: dict | None = None, status: int = 200):
     snap = svc.snapshot()
     return render_template("data.html", t=t, langs=LANGS, grid=_completeness(svc), names=names, method=svc.method,
                            metas=svc.metas, errors=snap.errors, revision=snap.head, report=report,
+                           estimates=snap.estimates,
                            latest=next(iter(svc.store.revisions()), None)), status
+
+
+@bp.get("/data/estimates-template.csv")
+def estimates_template():
+    """The estimates import template: long rows (town, year, source, input, low, high, method,
+    coverage, most_likely, note) and an '#allowed' comment row."""
+    return Response(estimate_template_csv(get_atlas().method), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=estimates_template.csv"})
+
+
+@bp.get("/data/estimates.csv")
+def estimates_export():
+    """The stored estimates (not the shipped data/estimates.csv) in the estimates import format."""
+    return Response(export_estimates_csv(get_atlas().store.estimates()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=estimates.csv"})
 
 
 @bp.post("/data/import")
@@ -54,7 +71,9 @@ def data_import():
         rev, rows = svc.import_file(file.read(), file.filename, editor=current_editor())
     except InputError as exc:
         return data(report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400)
-    return data(report={"ok": True, "file": file.filename, "revision": rev, "values": len(rows)})
+    kind = "estimates" if any(isinstance(r, EstimateRow) for r in rows) else "values"
+    return data(report={"ok": True, "file": file.filename, "revision": rev, "values": len(rows),
+                        "kind": kind})
 
 
 @bp.get("/history")

@@ -22,6 +22,7 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy.exc import DatabaseError
 
 from geo.params import Params, default_params
+from scoring.estimates import Estimates, parse_row
 from scoring.loaders import load_data_texts
 from scoring.paper import compare, load_paper, scenario_comparison
 from scoring.pipeline import Pipeline
@@ -29,7 +30,7 @@ from scoring.pipeline import Pipeline
 from .cache import DEFAULT_MB, Cache
 from .http import etag_of
 from .i18n import NAME_COLUMNS
-from .stats_io import ValueRow, read_values, screen
+from .stats_io import EstimateRow, ValueRow, read_file, screen
 from .store import Store
 
 COMPARE_ROLES = ("derived",)
@@ -47,6 +48,7 @@ class Snapshot:
     curated: dict
     experts: dict
     errors: dict = field(default_factory=dict)  # town id ('' = no town) -> reasons a stored value was not used
+    estimates: Estimates = field(default_factory=dict)  # shipped data/estimates.csv, stored ones replacing
 
 
 class Atlas:
@@ -117,7 +119,9 @@ class Atlas:
         experts = {}
         for j in sorted(self.store.judgments(active_only=True), key=lambda j: j["id"]):
             experts[j["town_id"]] = j  # the latest active judgment of a town is shown beside its result
-        return Snapshot(head, statistics, curated, experts, errors)
+        estimates = stored_estimates(self.store.estimates(head), self.pipeline.sources.estimates,
+                                     self.method, set(self.metas), errors)
+        return Snapshot(head, statistics, curated, experts, errors, estimates)
 
     @property
     def uploaded_name(self) -> str | None:
@@ -128,12 +132,16 @@ class Atlas:
         r = revs[0]
         return f"{r.id} ({r.kind}{': ' + r.filename if r.filename else ''}, {r.editor}, {r.created_at})"
 
-    def import_file(self, raw: bytes, filename: str, *, editor: str) -> tuple[int, list[ValueRow]]:
-        """Validate a whole CSV/XLSX file, then store it as one new revision (StatsFileError: nothing stored)."""
-        rows = read_values(raw, filename, self.method, self.town_id)
-        return self.store.apply([r.__dict__ | {"status": "sourced"} for r in rows], editor=editor,
+    def import_file(self, raw: bytes, filename: str, *, editor: str
+                    ) -> tuple[int, list[ValueRow] | list[EstimateRow]]:
+        """Validate a whole CSV/XLSX file of values or of interval estimates (told by its header),
+        then store it as one new revision (StatsFileError: nothing stored)."""
+        rows = read_file(raw, filename, self.method, self.town_id)
+        estimates = any(isinstance(r, EstimateRow) for r in rows)
+        status, what = ("estimate", "estimate(s)") if estimates else ("sourced", "value(s)")
+        return self.store.apply([r.__dict__ | {"status": status} for r in rows], editor=editor,
                                 kind="import", filename=filename,
-                                summary=f"{len(rows)} value(s) imported"), rows
+                                summary=f"{len(rows)} {what} imported"), rows
 
     def rollback(self, to: int, *, editor: str) -> int:
         return self.store.rollback(to, editor=editor)
@@ -153,7 +161,8 @@ class Atlas:
                               lambda: self._compute(params, snap, stamp))
 
     def _compute(self, params: Params, snap: Snapshot, stamp: int) -> dict:
-        atlas = self.pipeline.run(params, statistics=snap.statistics, curated=snap.curated, experts=snap.experts)
+        atlas = self.pipeline.run(params, statistics=snap.statistics, curated=snap.curated,
+                                  experts=snap.experts, estimate_table=snap.estimates)
         for town in atlas["towns"]:
             town["data_errors"] = snap.errors.get(town["id"], [])
         atlas["data_revision"] = snap.head
@@ -235,6 +244,27 @@ class Atlas:
 
 
 ACCESS_FIELDS = (("nearest_large_city", None), ("road_km", 1), ("travel_min", 0))
+
+
+def stored_estimates(rows: list[dict], shipped: Estimates, method, towns: set[str],
+                     errors: dict) -> Estimates:
+    """The estimates scoring uses: the shipped ones (data/estimates.csv), each replaced by a stored
+    estimate of the same town and input. A stored row that fails the file's checks (whatever the
+    database holds) is left out, with the reason in ``errors[town]``."""
+    table: Estimates = {t: dict(e) for t, e in shipped.items()}
+    for r in rows:
+        text = {k: "" if r.get(k) is None else str(r[k])
+                for k in ("town_id", "input", "low", "high", "most_likely", "coverage", "method")}
+        problems: list[str] = []
+        est = parse_row(text | {"town": text["town_id"], "sources": r.get("source") or "",
+                                "made_by": r.get("entered_by") or "",
+                                "made_at": (r.get("entered_at") or "")[:10]},
+                        f"stored estimate of {r['input']}", method, towns, problems)
+        if est is None:
+            errors.setdefault(r["town_id"], []).extend(f"{p}; not used" for p in problems)
+            continue
+        table.setdefault(est.town, {})[est.input] = est
+    return table
 
 
 def _access_changes(a: dict, b: dict) -> list[dict]:

@@ -28,6 +28,12 @@ MAX_PROBLEMS = 100  # listed in a report; the rest are counted
 MAX_ABS = 1e9  # no input of the method is anywhere near; keeps every sum and mean finite
 TEXT_LIMITS = {"period": 60, "source": 500, "note": 1000}
 META_COLUMNS = ("town", "year", "period", "source", "note")
+# An estimates file (issue 22): long rows, one interval estimate of one input each. The columns that
+# tell it from a values file are ESTIMATE_MARKS; a file is one kind or the other, never both.
+ESTIMATE_COLUMNS = ("input", "low", "high", "method", "coverage")  # required with town, year|period, source
+ESTIMATE_OPTIONAL = ("most_likely", "note")
+ESTIMATE_MARKS = ("input", "low", "high", "method", "coverage", "most_likely")
+TEXT_LIMITS_ESTIMATE = {"method": 200}
 IMPORT_ROLES = ("statistical", "curated")
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 NO_PERIOD = "not stated"  # exported for a stored value without a period (the import requires one)
@@ -95,6 +101,23 @@ class ValueRow:
 
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    """One accepted interval estimate: what the store keeps (editor and time added there)."""
+
+    town_id: str
+    input: str
+    low: float
+    high: float
+    most_likely: float | None
+    coverage: float
+    method: str
+    unit: str
+    period: str
+    source: str
+    note: str
 
 
 def importable(method: Method) -> list[str]:
@@ -366,6 +389,151 @@ def validate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], metho
     return out, problems
 
 
+def estimable(method: Method) -> list[str]:
+    """Inputs an estimates file may name: statistical ones an indicator rises with
+    (``scoring.estimates.KINDS``: shares, indices, rates), as data/estimates.csv allows."""
+    from scoring.estimates import KINDS
+
+    return [n for n, s in method.inputs.items() if s.role == "statistical" and s.kind in KINDS]
+
+
+def is_estimates_header(header: list[Cell]) -> bool:
+    """True when the header names a column only an estimates file has (low, high, method, ...)."""
+    names = {c.shown().strip() for c in header if c.kind in ("raw", "text")}
+    return any(m in names for m in ESTIMATE_MARKS)
+
+
+def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Problem]]:
+    """Column name -> position for an estimates file, with every problem of its header row."""
+    problems, cols = [], {}
+    known = (*ESTIMATE_COLUMNS, *ESTIMATE_OPTIONAL, "town", "year", "period", "source")
+    for i, cell in enumerate(cells, start=1):
+        name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
+        if not name:
+            problems.append(Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column"))
+        elif name in cols:
+            problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
+        elif name in method.inputs:
+            cols[name] = i - 1
+            problems.append(Problem(1, name, name, "an estimates file (columns low, high, method) names "
+                                    "its input in the column 'input'; import values and estimates "
+                                    "in separate files"))
+        elif name not in known:
+            cols[name] = i - 1
+            problems.append(Problem(1, name, name, f"unknown column; allowed in an estimates file: "
+                                                   f"{', '.join(known)}"))
+        else:
+            cols[name] = i - 1
+    for need in ("town", "source", *ESTIMATE_COLUMNS):
+        if need not in cols:
+            problems.append(Problem(1, need, None, "required column of an estimates file is missing "
+                                    f"(required: town, year or period, source, {', '.join(ESTIMATE_COLUMNS)})"))
+    if len([c for c in ("year", "period") if c in cols]) != 1:
+        problems.append(Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'"))
+    return cols, problems
+
+
+def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
+                  town_id: Callable[[str], str | None], problems: list[Problem]) -> EstimateRow | None:
+    """One row of an estimates file -> the estimate, or None (its problems appended)."""
+    get = lambda c: cells[cols[c]] if c in cols and cols[c] < len(cells) else Cell("empty")  # noqa: E731
+    before = len(problems)
+    name = _text(get("town"), "town", n, problems, required=False)
+    tid = town_id(name) if name else None
+    if tid is None:
+        problems.append(Problem(n, "town", name, "not one of the 27 monotowns (id, or name in kk, ru or en)"))
+    period_col = "year" if "year" in cols else "period"
+    period = _text(get(period_col), period_col, n, problems, required=True)
+    source = _text(get("source"), "source", n, problems, required=True)
+    note = _text(get("note"), "note", n, problems, required=False)
+    how = _text(get("method"), "method", n, problems, required=False)
+    if not how:
+        problems.append(Problem(n, "method", "", "required: how the interval was made (e.g. "
+                                                 "oblast_figure_pm)"))
+    elif len(how) > TEXT_LIMITS_ESTIMATE["method"]:
+        problems.append(Problem(n, "method", how, f"longer than {TEXT_LIMITS_ESTIMATE['method']} characters"))
+    allowed = estimable(method)
+    inp = _text(get("input"), "input", n, problems, required=False)
+    if inp not in allowed:
+        problems.append(Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(allowed)}"))
+        return None
+    spec = method.inputs[inp]
+    nums: dict[str, float | None] = {}
+    for col in ("low", "high", "most_likely"):
+        x, rule = parse_number(get(col), spec)
+        if rule:
+            problems.append(Problem(n, col, get(col).shown(), rule))
+        elif x is None and col != "most_likely":
+            problems.append(Problem(n, col, "", f"required; allowed: {_allowed(spec)}"))
+        nums[col] = x
+    coverage, rule = parse_number(get("coverage"), _COVERAGE)
+    if rule or coverage is None or coverage == 0:
+        problems.append(Problem(n, "coverage", get("coverage").shown(),
+                                "required: the interval's stated coverage; allowed: above 0, at most 1"))
+    low, high, ml = nums["low"], nums["high"], nums["most_likely"]
+    if low is not None and high is not None:
+        if low > high:
+            problems.append(Problem(n, "low", f"{low:g}", f"above high ({high:g}); low must not exceed high"))
+        elif ml is not None and not low <= ml <= high:
+            problems.append(Problem(n, "most_likely", f"{ml:g}", f"outside low-high ({low:g} to {high:g})"))
+    if len(problems) > before or low is None or high is None or coverage is None or tid is None:
+        return None
+    return EstimateRow(tid, inp, low, high, ml, coverage, how, spec.unit, period, source, note)
+
+
+_COVERAGE = InputSpec("coverage", "", "share", "", "", "", 0.0, 1.0, "", "", "")
+
+
+def validate_estimate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], method: Method,
+                            town_id: Callable[[str], str | None]
+                            ) -> tuple[list[EstimateRow], list[Problem]]:
+    """An estimates file's header and rows -> (accepted estimates, every problem)."""
+    cols, problems = _estimate_header(header, method)
+    data = [(n, c) for n, c in rows if not (c and c[0].kind in ("raw", "text")
+                                            and c[0].shown().strip().startswith(COMMENT))]
+    if len(data) > MAX_ROWS:
+        return [], problems + [Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")]
+    if problems:
+        return [], problems
+    if not data:
+        return [], [Problem(None, None, None, "no data rows (the template's '#' rows are comments)")]
+    out: list[EstimateRow] = []
+    seen: dict[tuple, int] = {}
+    for n, cells in data:
+        if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header):]):
+            problems.append(Problem(n, None, None, f"more cells than the {len(header)} named columns"))
+        est = _estimate_row(n, cells, cols, method, town_id, problems)
+        if est is None:
+            continue
+        key = (est.town_id, est.input, est.period)
+        if key in seen:
+            problems.append(Problem(n, "input", est.input, f"duplicate: town '{est.town_id}', period "
+                                    f"'{est.period}' already has an estimate of this input in row {seen[key]}"))
+        seen.setdefault(key, n)
+        out.append(est)
+    return out, problems
+
+
+def read_file(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
+              ) -> list[ValueRow] | list[EstimateRow]:
+    """A values file or an estimates file (told by its header) -> its accepted rows; raises
+    StatsFileError listing every problem (nothing is accepted from a file with any problem)."""
+    if len(raw) > MAX_BYTES:
+        raise StatsFileError([Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
+                             filename=filename)
+    if not raw.strip():
+        raise StatsFileError([Problem(None, None, None, "the file is empty")], filename=filename)
+    is_xlsx = filename.lower().endswith(".xlsx") or raw[:2] == b"PK"
+    header, rows, problems = (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
+    out: list = []
+    if not problems:
+        check = validate_estimate_cells if is_estimates_header(header) else validate_cells
+        out, problems = check(header, rows, method, town_id)
+    if problems:
+        raise StatsFileError(problems, filename=filename)
+    return out
+
+
 def read_values(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]) -> list[ValueRow]:
     """A CSV or XLSX file's bytes -> accepted values; raises StatsFileError listing every problem."""
     if len(raw) > MAX_BYTES:
@@ -393,6 +561,21 @@ def template_rows(method: Method) -> list[list[str]]:
              *[_allowed(method.inputs[n]) for n in names]]]
 
 
+def estimate_template_rows(method: Method) -> list[list[str]]:
+    """The estimates template: the header and an '#allowed' comment row (long rows: one estimate each)."""
+    return [estimate_template_rows_header(),
+            ["#allowed", "text: a year or period", "text: documents the interval rests on",
+             "one of: " + " ".join(estimable(method)), "number in the input's range",
+             "number, not below low", "text: how the interval was made", "above 0, at most 1 (e.g. 0.75)",
+             "number from low to high (optional)", "text (optional)"]]
+
+
+def estimate_template_csv(method: Method) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(estimate_template_rows(method))
+    return buf.getvalue()
+
+
 def template_csv(method: Method) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(template_rows(method))
@@ -417,6 +600,10 @@ def template_xlsx(method: Method) -> bytes:
     for n in importable(method):
         s = method.inputs[n]
         cols.append([n, s.role, s.unit, _allowed(s), s.description])
+    cols.append([])
+    cols.append(["estimates file", "a separate file", "", "", "interval estimates of missing inputs: "
+                 "one row per town, input and period, columns " + ", ".join(estimate_template_rows(method)[0])
+                 + " (template: /data/estimates-template.csv); a sourced value always wins over an estimate"])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -444,6 +631,26 @@ def export_csv(current: Iterable[dict], method: Method) -> str:
         row = [*texts, *[_number_text(vals.get(n)) for n in names]]
         (quoted if any("\r" in t for t in texts) else w).writerow(row)
     return buf.getvalue()
+
+
+def export_estimates_csv(estimates: Iterable[dict]) -> str:
+    """Stored estimates (the store's ``estimates()`` rows) in the estimates import format, one row
+    each; texts a spreadsheet would take for a formula are neutralised (the import undoes it)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    header = estimate_template_rows_header()
+    w.writerow(header)
+    for r in sorted(estimates, key=lambda r: (r["town_id"], r["input"], r["period"])):
+        texts = [neutralise(r[k] or "") for k in ("town_id", "period", "source")]
+        w.writerow([*texts, r["input"], _number_text(r["low"]), _number_text(r["high"]),
+                    neutralise(r["method"] or ""), _number_text(r["coverage"]),
+                    _number_text(r["most_likely"]), neutralise(r["note"] or "")])
+    return buf.getvalue()
+
+
+def estimate_template_rows_header() -> list[str]:
+    """The estimates file's columns, in the template's order."""
+    return ["town", "year", "source", "input", "low", "high", "method", "coverage", "most_likely", "note"]
 
 
 def _number_text(x: float | None) -> str:

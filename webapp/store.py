@@ -82,7 +82,15 @@ values_table = Table(
     Column("removed", Boolean, nullable=False, default=False),
     Column("entered_by", String(120), nullable=False),
     Column("entered_at", String(32), nullable=False),
+    # migration 6 (issue 22): a row of status 'estimate' holds an interval, not a value
+    Column("low", Float, nullable=True),
+    Column("high", Float, nullable=True),
+    Column("most_likely", Float, nullable=True),
+    Column("coverage", Float, nullable=True),
+    Column("method", Text, nullable=False, server_default=""),
     Index("ix_values_key", "town_id", "input", "period", "revision_id"))
+ESTIMATE = "estimate"  # the status of an interval estimate's row
+ESTIMATE_FIELDS = ("low", "high", "most_likely", "coverage", "method")
 judgments = Table(
     "judgments", metadata,
     Column("id", Integer, primary_key=True),
@@ -112,14 +120,30 @@ jobs = Table(
 
 
 def _v1(conn: Connection) -> None:
-    """The first tables (editors as they were then: without ``disabled``, added by migration 5)."""
+    """The first tables (input_values without the estimate columns of migration 6) (editors as they were then: without ``disabled``, added by migration 5)."""
     old = MetaData()
     Table("editors", old, Column("id", Integer, primary_key=True),
           Column("name", String(80), nullable=False, unique=True),
           Column("password_hash", String(255), nullable=False),
           Column("created_at", String(32), nullable=False))
+    revisions.to_metadata(old)
+    Table("input_values", old,
+          Column("id", Integer, primary_key=True),
+          Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
+          Column("town_id", String(40), nullable=False),
+          Column("input", String(60), nullable=False),
+          Column("period", String(60), nullable=False, default=""),
+          Column("value", Float, nullable=True),
+          Column("status", String(10), nullable=False),
+          Column("unit", String(60), nullable=False, default=""),
+          Column("source", Text, nullable=False, default=""),
+          Column("note", Text, nullable=False, default=""),
+          Column("removed", Boolean, nullable=False, default=False),
+          Column("entered_by", String(120), nullable=False),
+          Column("entered_at", String(32), nullable=False),
+          Index("ix_values_key", "town_id", "input", "period", "revision_id"))
     old.create_all(conn)
-    metadata.create_all(conn, tables=[revisions, values_table, judgments])
+    metadata.create_all(conn, tables=[judgments])
 
 
 def _v2(conn: Connection) -> None:
@@ -176,8 +200,16 @@ def _v5(conn: Connection) -> None:
     metadata.create_all(conn, tables=[editor_sessions, signin_failures])
 
 
+def _v6(conn: Connection) -> None:
+    """Interval estimates (issue 22) as value rows of status 'estimate': low, high, most_likely,
+    coverage and method (one ALTER each: SQLite adds one column per statement)."""
+    for name in ("low", "high", "most_likely", "coverage"):
+        conn.execute(text(f"ALTER TABLE input_values ADD COLUMN {name} FLOAT"))
+    conn.execute(text("ALTER TABLE input_values ADD COLUMN method TEXT NOT NULL DEFAULT ''"))
+
+
 # (version, function); append, never edit
-MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6))
 JOB_MAX_S = 3600.0  # a job still running this long after its start is reported failed
 
 
@@ -195,6 +227,7 @@ class Revision:
     filename: str
     rollback_to: int | None
     changes: int = 0
+    estimates: int = 0  # of the changes, rows of interval estimates
 
 
 def now() -> str:
@@ -330,12 +363,21 @@ class Store:
     def _insert_values(self, conn: Connection, revision: int, rows: list[dict], editor: str) -> None:
         """Add value rows to ``revision`` (tests replace this to fail half-way)."""
         stamp = now()
-        if rows:
-            conn.execute(insert(values_table), [
-                {"revision_id": revision, "town_id": r["town_id"], "input": r["input"], "period": r.get("period") or "",
-                 "value": r.get("value"), "status": r.get("status") or "sourced", "unit": r.get("unit") or "",
-                 "source": r.get("source") or "", "note": r.get("note") or "", "removed": bool(r.get("removed")),
-                 "entered_by": editor, "entered_at": stamp} for r in rows])
+
+        def row(r: dict) -> dict:
+            out = {"revision_id": revision, "town_id": r["town_id"], "input": r["input"],
+                   "period": r.get("period") or "", "value": r.get("value"),
+                   "status": r.get("status") or "sourced", "unit": r.get("unit") or "",
+                   "source": r.get("source") or "", "note": r.get("note") or "",
+                   "removed": bool(r.get("removed")), "entered_by": editor, "entered_at": stamp}
+            if out["status"] == ESTIMATE:  # value rows leave the estimate columns to the database
+                out |= {f: r.get(f) for f in ESTIMATE_FIELDS} | {"method": r.get("method") or ""}
+            return out
+
+        for kind in (False, True):  # one statement per set of columns
+            part = [row(r) for r in rows if ((r.get("status") or "") == ESTIMATE) == kind]
+            if part:
+                conn.execute(insert(values_table), part)
 
     def apply(self, rows: Iterable[dict], *, editor: str, kind: str = "import", summary: str = "",
               filename: str = "") -> int:
@@ -359,10 +401,13 @@ class Store:
         return True
 
     def revisions(self) -> list[Revision]:
-        """Every revision, newest first, with the number of value rows it added."""
-        counts = (select(values_table.c.revision_id, func.count().label("n"))
+        """Every revision, newest first, with the number of rows it added (values and estimates) and
+        of estimate rows among them."""
+        is_est = (values_table.c.status == ESTIMATE).cast(Integer)
+        counts = (select(values_table.c.revision_id, func.count().label("n"), func.sum(is_est).label("e"))
                   .group_by(values_table.c.revision_id).subquery())
-        q = (select(revisions, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.revision_id == revisions.c.id)
+        q = (select(revisions, func.coalesce(counts.c.n, 0), func.coalesce(counts.c.e, 0))
+             .outerjoin(counts, counts.c.revision_id == revisions.c.id)
              .order_by(revisions.c.id.desc()))
         with self.read() as conn:
             return [Revision(*r) for r in conn.execute(q)]
@@ -374,16 +419,33 @@ class Store:
         return found[0]
 
     def _rows(self, conn: Connection, upto: int | None = None) -> dict[tuple, dict]:
-        """(town_id, input, period) -> the latest row at revision ``upto`` (removed rows included)."""
+        """(town_id, input, period, is estimate) -> the latest row at revision ``upto`` (removed rows
+        included). A value and an estimate of the same input and period are kept apart: neither
+        replaces the other (scoring uses the estimate only where the value is missing)."""
         q = select(values_table).order_by(values_table.c.revision_id, values_table.c.id)
         if upto is not None:
             q = q.where(values_table.c.revision_id <= upto)
-        return {(r.town_id, r.input, r.period): dict(r._mapping) for r in conn.execute(q)}
+        return {_key(r.town_id, r.input, r.period, r.status): dict(r._mapping) for r in conn.execute(q)}
 
     def values(self, upto: int | None = None) -> list[dict]:
-        """Every stored value (all periods) at revision ``upto`` (default: now), removed ones left out."""
+        """Every stored value (all periods) at revision ``upto`` (default: now), removed ones and
+        estimates left out."""
         with self.read() as conn:
-            return [r for r in self._rows(conn, upto).values() if not r["removed"]]
+            return [r for r in self._rows(conn, upto).values()
+                    if not r["removed"] and r["status"] != ESTIMATE]
+
+    def estimates(self, upto: int | None = None) -> list[dict]:
+        """One interval estimate per town and input at revision ``upto``: of the latest period (then
+        the latest revision); removed ones left out."""
+        with self.read() as conn:
+            rows = [r for r in self._rows(conn, upto).values()
+                    if not r["removed"] and r["status"] == ESTIMATE]
+        best: dict[tuple, dict] = {}
+        for r in rows:
+            key, rank = (r["town_id"], r["input"]), (period_year(r["period"]), r["revision_id"])
+            if key not in best or rank > (period_year(best[key]["period"]), best[key]["revision_id"]):
+                best[key] = r
+        return sorted(best.values(), key=lambda r: (r["town_id"], r["input"]))
 
     def current(self, upto: int | None = None) -> list[dict]:
         """One value per town and input: the latest period with a value (then the latest revision)."""
@@ -404,12 +466,16 @@ class Store:
                                 .order_by(values_table.c.town_id, values_table.c.input)).all()
         out = []
         for r in rows:
-            old = before.get((r.town_id, r.input, r.period))
+            old = before.get(_key(r.town_id, r.input, r.period, r.status))
             old = None if old is None or old["removed"] else old
+            fields = ("value", "source", "status", *ESTIMATE_FIELDS)
             out.append(dict(r._mapping) | {"old_value": old["value"] if old else None,
                                            "old_source": old["source"] if old else None,
-                                           "changed": old is None or r.removed or old["value"] != r.value
-                                           or old["source"] != r.source or old["status"] != r.status})
+                                           "old_low": old["low"] if old else None,
+                                           "old_high": old["high"] if old else None,
+                                           "estimate": r.status == ESTIMATE,
+                                           "changed": old is None or r.removed
+                                           or any(old[f] != getattr(r, f) for f in fields)})
         return out
 
     def rollback(self, to: int, *, editor: str) -> int:
@@ -425,7 +491,8 @@ class Store:
                 if old is None or old["removed"]:
                     if not row["removed"]:
                         rows.append(row | {"removed": True})
-                elif row["removed"] or any(row[f] != old[f] for f in ("value", "status", "unit", "source", "note")):
+                elif row["removed"] or any(row[f] != old[f] for f in ("value", "status", "unit", "source", "note",
+                                                                      *ESTIMATE_FIELDS)):
                     rows.append(old | {"removed": False})
             rev = self._new_revision(conn, editor=editor, kind="rollback", rollback_to=to,
                                      summary=f"values as at revision {to}")
@@ -626,6 +693,11 @@ class Store:
             mine = (jobs.c.name == name) & (jobs.c.run == run)
             done = conn.execute(update(jobs).where(mine).values(**values))
             return done.rowcount == 1
+
+
+def _key(town_id: str, name: str, period: str, status: str) -> tuple[str, str, str, bool]:
+    """The key a row replaces the rows of: town, input, period and whether it is an estimate."""
+    return town_id, name, period, status == ESTIMATE
 
 
 def _token_hash(token: str) -> str:
