@@ -126,5 +126,3 @@ def validate_records(records: Sequence[Mapping[str, Any]], method: Method, *,
     return cleaned
 
 
-_allowed = allowed  # the former private names, still imported by webapp/stats_io.py
-_check_value = value_ok

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 from scoring import InputError
 from scoring.method import InputSpec, Method
-from scoring.validate import _allowed, _check_value
+from scoring.validate import allowed, value_ok
 
 MAX_BYTES = 1_000_000  # a file above this is rejected unread
 MAX_XLSX_UNZIPPED = 20_000_000  # the sum of an XLSX's uncompressed parts (zip bombs)
@@ -223,7 +223,7 @@ def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]
 def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Problem]]:
     """Column name -> position, with every problem of the header row."""
     problems, cols = [], {}
-    allowed = importable(method)
+    columns = importable(method)
     for i, cell in enumerate(cells, start=1):
         name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
         if not name:
@@ -233,11 +233,11 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
             problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
             continue
         cols[name] = i - 1
-        if name in META_COLUMNS or name in allowed:
+        if name in META_COLUMNS or name in columns:
             continue
         spec = method.inputs.get(name)
         rule = ("is derived from the road network for every town and cannot be imported" if spec else
-                f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs {', '.join(allowed)}")
+                f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs {', '.join(columns)}")
         problems.append(Problem(1, name, name, rule))
     for need in ("town", "source"):
         if need not in cols:
@@ -245,8 +245,8 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
     periods = [c for c in ("year", "period") if c in cols]
     if len(periods) != 1:
         problems.append(Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'"))
-    if not any(c in allowed for c in cols):
-        problems.append(Problem(1, None, None, f"no input column; allowed: {', '.join(allowed)}"))
+    if not any(c in columns for c in cols):
+        problems.append(Problem(1, None, None, f"no input column; allowed: {', '.join(columns)}"))
     return cols, problems
 
 
@@ -272,8 +272,8 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
         x = float(text)
     if not math.isfinite(x):
         return None, "not a finite number"
-    if abs(x) > MAX_ABS or not _check_value(spec, x):
-        return None, f"out of range; allowed: {_allowed(spec)}" + (f" and at most {MAX_ABS:g} in magnitude"
+    if abs(x) > MAX_ABS or not value_ok(spec, x):
+        return None, f"out of range; allowed: {allowed(spec)}" + (f" and at most {MAX_ABS:g} in magnitude"
                                                                    if abs(x) > MAX_ABS else "")
     return x, None
 
@@ -452,10 +452,10 @@ def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Metho
                                                  "oblast_figure_pm)"))
     elif len(how) > TEXT_LIMITS_ESTIMATE["method"]:
         problems.append(Problem(n, "method", how, f"longer than {TEXT_LIMITS_ESTIMATE['method']} characters"))
-    allowed = estimable(method)
+    can_hold = estimable(method)
     inp = _text(get("input"), "input", n, problems, required=False)
-    if inp not in allowed:
-        problems.append(Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(allowed)}"))
+    if inp not in can_hold:
+        problems.append(Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(can_hold)}"))
         return None
     spec = method.inputs[inp]
     nums: dict[str, float | None] = {}
@@ -464,7 +464,7 @@ def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Metho
         if rule:
             problems.append(Problem(n, col, get(col).shown(), rule))
         elif x is None and col != "most_likely":
-            problems.append(Problem(n, col, "", f"required; allowed: {_allowed(spec)}"))
+            problems.append(Problem(n, col, "", f"required; allowed: {allowed(spec)}"))
         nums[col] = x
     coverage, rule = parse_number(get("coverage"), _COVERAGE)
     if rule or coverage is None or coverage == 0:
@@ -558,7 +558,7 @@ def template_rows(method: Method) -> list[list[str]]:
     return [["town", "year", "source", "note", *names],
             ["#unit", "", "", "", *[method.inputs[n].unit for n in names]],
             ["#allowed", "text: a year or period", "text: document", "text (optional)",
-             *[_allowed(method.inputs[n]) for n in names]]]
+             *[allowed(method.inputs[n]) for n in names]]]
 
 
 def estimate_template_rows(method: Method) -> list[list[str]]:
@@ -599,7 +599,7 @@ def template_xlsx(method: Method) -> bytes:
     cols.append(["note", "optional", "", "text", ""])
     for n in importable(method):
         s = method.inputs[n]
-        cols.append([n, s.role, s.unit, _allowed(s), s.description])
+        cols.append([n, s.role, s.unit, allowed(s), s.description])
     cols.append([])
     cols.append(["estimates file", "a separate file", "", "", "interval estimates of missing inputs: "
                  "one row per town, input and period, columns " + ", ".join(estimate_template_rows(method)[0])
@@ -699,8 +699,8 @@ def _stored_problem(x, spec: InputSpec) -> str | None:
         return "is not a number"
     if not math.isfinite(x):
         return "is not finite"
-    if abs(x) > MAX_ABS or not _check_value(spec, x):
-        return f"is out of range (allowed: {_allowed(spec)})"
+    if abs(x) > MAX_ABS or not value_ok(spec, x):
+        return f"is out of range (allowed: {allowed(spec)})"
     return None
 
 
