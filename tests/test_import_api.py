@@ -1,5 +1,6 @@
 """Import, history and judgments over HTTP: editors only, CSRF on every change, nothing changes on rejection."""
 import io
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
@@ -116,7 +117,8 @@ def test_good_csv_and_xlsx_change_the_map(editor, store):
     r = post_file(client, csv_bytes("Рудный,2023,Akimat report,70,30"), token=token)
     body = r.get_json()
     changed = body.pop("changed")  # what the import changed at the default parameters (the map says which towns)
-    assert r.status_code == 200 and body == {"file": "stats.csv", "revision": head + 1, "towns": ["rudny"], "values": 2}
+    assert r.status_code == 200 and body == {"file": "stats.csv", "revision": head + 1, "towns": ["rudny"], "values": 2,
+                                             "outranked": []}
     assert list(changed) == ["rudny"]
     whats = {c["what"]: (c["from"], c["to"]) for c in changed["rudny"]}
     assert whats["mono_output_share"] == (None, 70.0) and "level:mono_profile" in whats
@@ -179,8 +181,14 @@ def test_form_import_and_rollback_pages(editor, store):
                     content_type="multipart/form-data")
     assert r.status_code == 200 and f"(Revision {head + 1})" in r.get_data(as_text=True)
     assert store.head() == head + 1
-    assert client.post(f"/history/{head}/rollback", data={"csrf_token": token}).status_code == 302
+    r = client.post(f"/history/{head}/rollback?lang=ru", data={"csrf_token": token}, follow_redirects=True)
     assert store.head() == head + 2 and store.revision(head + 2).rollback_to == head
+    page = r.get_data(as_text=True)  # the rollback confirmed; kinds and times in the page's language
+    assert f"Откат выполнен: ревизия {head + 2} восстанавливает данные ревизии {head}." in page
+    rows = page.split('id="revisions"')[1]
+    assert "<td>откат" in rows and "<td>импорт" in rows
+    assert __import__("re").search(r"\d{4}\s+г\.,\s+\d\d:\d\d", rows)  # CLDR's Russian date and time
+    assert not __import__("re").search(r"\d\dT\d\d:", rows)  # no ISO timestamps
     r = client.post("/api/statistics/rollback", json={"revision": head + 1}, headers={"X-CSRF-Token": token})
     assert r.status_code == 200 and r.get_json() == {"revision": head + 3, "rollback_to": head + 1}
     assert client.post("/api/statistics/rollback", json={"revision": 0}, headers={"X-CSRF-Token": token}).status_code == 400
@@ -203,3 +211,23 @@ def test_judgments_record_list_withdraw(editor, store):
     assert not store.judgments()[0]["active"] and store.judgments()[0]["withdrawn_reason"] == "superseded"
     assert "Iron ore base" not in client.get("/town/rudny").get_data(as_text=True)
     assert "superseded" in client.get("/judgments").get_data(as_text=True)
+
+
+def test_an_older_value_is_stored_and_said_not_scored(editor, store, app):
+    """issue 23, item 6: a value older than a stored one is kept (history) but scoring takes the latest
+    period; the import's answer, the data page and the command line say so."""
+    client, token = editor
+    post_file(client, csv_bytes("Rudny,2023,Akimat report,70,30"), token=token)
+    r = post_file(client, csv_bytes("Rudny,2019,Old report,60,"), token=token)
+    body = r.get_json()
+    assert body["outranked"] == [{"town": "rudny", "input": "mono_output_share", "period": "2019",
+                                  "stored_period": "2023", "stored_value": 70.0}]
+    assert client.get("/api/towns/rudny").get_json()["properties"]["inputs"]["mono_output_share"] == 70
+    page = client.post("/data/import?lang=ru", data={"csrf_token": token, "file": (io.BytesIO(csv_bytes("Rudny,2018,x,55,")),
+                                                                            "s.csv")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert 'id="outranked"' in page and "учитывается значение за 2023 (70)" in page
+    runner = app.test_cli_runner()
+    (path := Path(app.instance_path) / "old.csv").write_bytes(csv_bytes("Rudny,2017,x,50,"))
+    out = runner.invoke(args=["import-stats", str(path)])
+    assert out.exit_code == 0 and "not scored: rudny mono_output_share 2017: a value for 2023 (70) was stored" in out.output

@@ -208,7 +208,7 @@ def upload_statistics():
         return {"error": "invalid upload", "file": name, "problems": cap_messages(exc.problems),
                 "kept": svc.uploaded_name}, 400
     return {"file": name, "revision": rev, "towns": sorted({r.town_id for r in rows}), "values": len(rows),
-            "changed": svc.data_changes(before)}
+            "changed": svc.data_changes(before), "outranked": svc.outranked(rows, rev)}
 
 
 @bp.delete("/statistics")

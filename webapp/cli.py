@@ -90,6 +90,9 @@ def import_stats(file: Path, editor: str | None) -> None:
         click.echo(f"{file.name}: rejected ({len(exc.problems)} problem(s) listed); stored data unchanged", err=True)
         sys.exit(1)
     click.echo(f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as revision {rev}")
+    for o in current_app.extensions["atlas"].outranked(rows, rev):
+        click.echo(f"  not scored: {o['town']} {o['input']} {o['period']}: a value for {o['stored_period']} "
+                   f"({o['stored_value']:g}) was stored before (the latest period is scored)")
 
 
 @click.command("export-stats")

@@ -73,13 +73,16 @@ def data_import():
         return data(report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400)
     kind = "estimates" if any(isinstance(r, EstimateRow) for r in rows) else "values"
     return data(report={"ok": True, "file": file.filename, "revision": rev, "values": len(rows),
-                        "kind": kind})
+                        "kind": kind, "outranked": svc.outranked(rows, rev)})
 
 
 @bp.get("/history")
 def history():
     svc = get_atlas()
-    return render_template("history.html", t=_t(), langs=LANGS, revisions=svc.store.revisions())
+    done = request.args.get("rolled_back", ""), request.args.get("to", "")
+    rolled_back = {"new": int(done[0]), "to": int(done[1])} if all(x.isdigit() and len(x) < 10 for x in done) else None
+    return render_template("history.html", t=_t(), langs=LANGS, revisions=svc.store.revisions(),
+                           rolled_back=rolled_back)
 
 
 @bp.get("/history/<int:rev>")
@@ -96,10 +99,10 @@ def revision(rev: int):
 @editor_required
 def rollback(rev: int):
     try:
-        get_atlas().rollback(rev, editor=current_editor())
+        new = get_atlas().rollback(rev, editor=current_editor())
     except StoreError as exc:
         abort(404, str(exc))
-    return redirect(url_for("data.history", lang=request.values.get("lang")))
+    return redirect(url_for("data.history", lang=request.values.get("lang"), rolled_back=new, to=rev))
 
 
 @bp.get("/judgments")

@@ -180,6 +180,22 @@ class T:
             return text
         return text.replace(",", "\u00a0").replace(".", ",")
 
+    def when(self, stamp: str | None) -> str:
+        """A stored UTC timestamp (ISO 8601) as this language writes a date and time (Babel, CLDR)."""
+        from datetime import datetime, timezone
+
+        from babel.dates import format_datetime
+
+        if not stamp:
+            return "–"
+        try:
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return stamp
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return format_datetime(moment, "medium", tzinfo=timezone.utc, locale=self.lang) + " UTC"
+
     def short(self, value, digits: int = 2) -> str:
         """A parameter as a reader writes it: 100.0 -> "100", 0.5 -> "0,5" in ru/kk (no trailing zeros)."""
         if value is None or value != value:

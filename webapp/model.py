@@ -31,7 +31,7 @@ from .cache import DEFAULT_MB, Cache
 from .http import etag_of
 from .i18n import NAME_COLUMNS
 from .stats_io import EstimateRow, ValueRow, read_file, screen
-from .store import Store
+from .store import Store, period_year
 
 COMPARE_ROLES = ("derived",)
 SAFE_METHODS = ("GET", "HEAD")  # requests that change nothing: the stored state read once for them
@@ -142,6 +142,21 @@ class Atlas:
         return self.store.apply([r.__dict__ | {"status": status} for r in rows], editor=editor,
                                 kind="import", filename=filename,
                                 summary=f"{len(rows)} {what} imported"), rows
+
+    def outranked(self, rows: list[ValueRow] | list[EstimateRow], rev: int) -> list[dict]:
+        """Imported values that revision ``rev`` stored but scoring will not use: a value of a later
+        period was stored before (scoring takes the latest period per town and input)."""
+        if not rows or isinstance(rows[0], EstimateRow):
+            return []
+        before = {(r["town_id"], r["input"]): r for r in self.store.current(rev - 1)
+                  if r["value"] is not None and r["status"] != "missing"}
+        out = []
+        for r in rows:
+            old = before.get((r.town_id, r.input))
+            if old is not None and period_year(old["period"]) > period_year(r.period):
+                out.append({"town": r.town_id, "input": r.input, "period": r.period,
+                            "stored_period": old["period"], "stored_value": old["value"]})
+        return out
 
     def rollback(self, to: int, *, editor: str) -> int:
         return self.store.rollback(to, editor=editor)
