@@ -26,6 +26,10 @@ def within(value: npt.ArrayLike, limit: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     return np.less_equal(value, limit)
 
 
+class ReasonMismatch(ValueError):
+    """A flag's value disagrees with what its reason's rule gives."""
+
+
 @dataclass(frozen=True)
 class Route:
     """What the route adds to a near / FUA reason."""
@@ -70,6 +74,20 @@ class Reason:
     route: Route | None = None
     parts: tuple[Reason, ...] = ()
 
+    @property
+    def met(self) -> bool | None:
+        """Whether the rule gives 100: ``inside``, or for ``fua_definition`` its parts' verdict
+        (official: the official part; either: any part); None when it cannot be derived."""
+        if self.rule == "fua_definition":
+            verdicts = [p.met for p in self.parts]
+            if self.definition == "official":
+                return verdicts[0]
+            known = [v for v in verdicts if v is not None]
+            return any(known) if known else None
+        if self.rule in ("unroutable", "no_layer"):
+            return None
+        return bool(self.inside)
+
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -91,7 +109,8 @@ def english(r: Reason) -> str:
     if r.rule == "no_large_city":
         text = ("no large city qualifies at these parameters (status and population threshold)"
                 if r.cities == 0 else
-                f"none of the {r.cities} qualifying large cities is reachable by road from the town")
+                f"none of the {r.cities} qualifying large cities is reachable by road from the "
+                "town")
         return text + _route_english(r.route, threshold=False)
     if r.rule == "unroutable":
         return f"cannot be derived: the town is unroutable ({r.unroutable})"
@@ -130,7 +149,8 @@ def _route_english(route: Route | None, threshold: bool) -> str:
     if route.one_way:
         text += "; measured from the town to the city, one-way roads followed"
     if route.maxspeed_use == "use":
-        text += "; speeds: the posted maxspeed where tagged, else the class speed (maxspeed_use = use)"
+        text += ("; speeds: the posted maxspeed where tagged, else the class speed "
+                 "(maxspeed_use = use)")
     elif route.maxspeed_use == "ignore":
         text += "; speeds: class speeds, posted maxspeed ignored (maxspeed_use = ignore)"
     if route.own_city_id is not None:
@@ -168,6 +188,12 @@ class Flag:
 
     value: int | None
     why: Reason
+
+    def __post_init__(self) -> None:
+        met = self.why.met
+        if self.value != (None if met is None else 100 if met else 0):
+            raise ReasonMismatch(f"a flag of value {self.value} with a reason whose rule "
+                                 f"{self.why.rule!r} gives {met}")
 
     @property
     def reason(self) -> str:

@@ -30,7 +30,8 @@ class Sites:
             return [missing] * self.n_towns
         counted = np.isin(self.kinds, list(params.tourism_kinds))
         if not counted.any():
-            return [Flag(0, Reason("no_tourism_kinds"))] * self.n_towns
+            return [Flag(0, Reason("no_tourism_kinds", limit=params.tourism_km,
+                                                 param="tourism_km", unit="km"))] * self.n_towns
         return [self._flag(row, counted, params) for row in self.dist]
 
     def _flag(self, row: np.ndarray, counted: np.ndarray, params: Params) -> Flag:
