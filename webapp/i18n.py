@@ -197,16 +197,19 @@ class T:
     def reason_sentence(self, r: dict) -> str:
         """One reason (geo.results.Reason as JSON) in this language."""
         rule, yes = r["rule"], bool(r.get("inside"))
-        assumed = self("flag_assumed") if (r.get("route") or {}).get("assumed_link") else ""
+        route = r.get("route") or {}
+        assumed = self("flag_assumed") if route.get("assumed_link") else ""
         city = self.city(r.get("city_id"), r.get("city"))
         if rule == "near_large_city":
             return self("flag_near_yes" if yes else "flag_near_no").format(
-                city=city, km=self.number(r["measured"]), limit=self.short(r["limit"])) + assumed
+                city=city, km=self.number(r["measured"]), limit=self.short(r["limit"])
+            ) + assumed + self._route_notes(route)
         if rule == "in_fua":
             return self("flag_fua_yes" if yes else "flag_fua_no").format(
-                city=city, min=self.number(r["measured"]), limit=self.short(r["limit"])) + assumed
+                city=city, min=self.number(r["measured"]), limit=self.short(r["limit"])
+            ) + assumed + self._route_notes(route)
         if rule == "no_large_city":
-            return self("flag_no_city")
+            return self("flag_no_city") + self._route_notes(route)
         if rule == "unroutable":
             return f"{self('flag_missing')}: {r['unroutable']}"
         if rule == "corridor_junction":
@@ -218,6 +221,18 @@ class T:
         if rule == "fua_definition":
             return self._definition_sentence(r)
         return self("flag_missing")  # no_layer, or a rule this page does not know
+
+    def _route_notes(self, route: dict) -> str:
+        """What the route adds (geo.results.Route): one-way roads and the speed rule of an imported
+        network, and the town being a large city itself. Published lengths are said on the page
+        beside the route."""
+        text = self("flag_one_way") if route.get("one_way") else ""
+        if route.get("maxspeed_use") in ("use", "ignore"):
+            text += self(f"flag_speeds_{route['maxspeed_use']}")
+        if route.get("own_city_id"):
+            key = "flag_own_city_counts" if route.get("own_city_counts") else "flag_own_city_other"
+            text += self(key).format(city=self.city(route["own_city_id"], route.get("own_city")))
+        return text
 
     def _definition_sentence(self, r: dict) -> str:
         """In an FUA by ``fua_definition``: official membership, or, for either, the part that
