@@ -331,7 +331,7 @@ class SpatialModel:
         own = self.own_city.get(tid)
         route = Route(assumed_link=access.assumed, one_way=net.directed,
                       own_city_id=own, own_city=self.city_names[own] if own else None,
-                      own_city_counts=params.own_city_counts)
+                      own_city_counts=own is not None and params.own_city_counts)
         speeds = "" if net.posted is None else params.maxspeed_use
         fua_flag = self._threshold_flag("in_fua", fua_city, float(minutes), "min", "fua_minutes",
                                         params.fua_minutes, replace(route, maxspeed_use=speeds),

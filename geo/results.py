@@ -8,7 +8,7 @@ data in kk/ru/en.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any, Callable
 
@@ -89,7 +89,18 @@ class Reason:
         return bool(self.inside)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form (the API's ``why``): fields left at their defaults are left out."""
+        out: dict[str, Any] = _compact(self)
+        return out
+
+
+def _compact(x: Any) -> Any:
+    if isinstance(x, (Reason, Route)):
+        return {f.name: _compact(getattr(x, f.name)) for f in fields(x)
+                if getattr(x, f.name) != f.default}
+    if isinstance(x, tuple):
+        return [_compact(v) for v in x]
+    return asdict(x) if isinstance(x, PublishedLink) else x
 
 
 RULES = ("near_large_city", "in_fua", "no_large_city", "unroutable", "corridor_junction",
