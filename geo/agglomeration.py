@@ -24,7 +24,8 @@ from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import Network, build_imported, build_network
 from .params import Params, PlannedRoad
 from .places import PlaceIndex
-from .results import AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, TownAccess
+from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, Reason,
+                      Route, TownAccess, within)
 from .official import Official
 from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
 from .tourism import Sites
@@ -317,18 +318,6 @@ class SpatialModel:
         field = self.field(params, "km", np.array([ids.index(city_id)], dtype=np.int64))
         return float(field.at(np.array([net.town_node[town_id]]))[1][0])
 
-    def _own_note(self, tid: str, params: Params) -> str:
-        """Say so when the town is itself a large city, and which rule applies (own_city_counts)."""
-        city = self.own_city.get(tid)
-        if city is None:
-            return ""
-        name = self.city_names[city]
-        if params.own_city_counts:
-            return (f"; the town is itself the large city {name}, and counts as such "
-                    "(own_city_counts = true)")
-        return (f"; the town is itself the large city {name}: measured to the nearest other "
-                "large city (own_city_counts = false)")
-
     def _town(self, ti: int, tid: str, params: Params, net: Network, near_field: NearestField,
               src_ids: list[str], n_sel: int, pairs: set[frozenset[int]], near: At, fua: At,
               col: int | np.integer[Any], junction: Flag, hits: tuple[LineHit, ...]) -> TownAccess:
@@ -338,16 +327,20 @@ class SpatialModel:
         fua_city = src_ids[fua_row] if ok_fua else None
         path = near_field.path(int(col)) if ok_near else []
         access = _access(net.access[tid])
-        own = self._own_note(tid, params)
-        fua_flag = self._fua_flag(params, fua_city, float(minutes), access, n_sel)
-        near_flag = self._near_flag(params, city, float(road_km), access, n_sel)
-        way, speeds = _network_notes(net, params)
         published = self._published_on(net, path)
-        said = _published_note(published)
+        own = self.own_city.get(tid)
+        route = Route(assumed_link=access.assumed, one_way=net.directed,
+                      own_city_id=own, own_city=self.city_names[own] if own else None,
+                      own_city_counts=own is not None and params.own_city_counts)
+        speeds = "" if net.posted is None else params.maxspeed_use
+        fua_flag = self._threshold_flag("in_fua", fua_city, float(minutes), "min", "fua_minutes",
+                                        params.fua_minutes, replace(route, maxspeed_use=speeds),
+                                        n_sel)
+        near_flag = self._threshold_flag("near_large_city", city, float(road_km), "km", "near_km",
+                                         params.near_km, replace(route, published=published),
+                                         n_sel)
         return TownAccess(
-            town_id=tid, town=self.town_names[ti],
-            in_fua=Flag(fua_flag.value, fua_flag.reason + way + speeds + own),
-            near_large_city=Flag(near_flag.value, near_flag.reason + said + way + own),
+            town_id=tid, town=self.town_names[ti], in_fua=fua_flag, near_large_city=near_flag,
             route_published=published,
             corridor_junction=junction, nearest_city_id=city,
             nearest_city=self.city_names[city] if city else None,
@@ -356,36 +349,26 @@ class SpatialModel:
             travel_min=round(float(minutes), 3) if ok_fua else None,
             route=tuple((float(net.lat[n]), float(net.lon[n])) for n in path),
             route_uses_planned=any(frozenset(e) in pairs for e in zip(path[:-1], path[1:])),
-            access=access, lines=hits, own_city_id=self.own_city.get(tid))
+            access=access, lines=hits, own_city_id=own)
 
     def _unroutable(self, ti: int, tid: str, junction: Flag, hits: tuple[LineHit, ...],
                     net: Network) -> TownAccess:
         why = net.unroutable.get(tid, "not connected")
-        missing = Flag(None, f"cannot be derived: the town is unroutable ({why})")
+        missing = Flag(None, Reason("unroutable", unroutable=why))
         return TownAccess(town_id=tid, town=self.town_names[ti], in_fua=missing,
                           near_large_city=missing, corridor_junction=junction, lines=hits,
                           unroutable=why, own_city_id=self.own_city.get(tid))
 
-    def _fua_flag(self, params: Params, city: str | None, minutes: float, access: AccessLink,
-                  n_sel: int) -> Flag:
-        return self._threshold_flag("fastest road time to a large city", city, minutes, "min",
-                                    "fua_minutes", params.fua_minutes, access, n_sel)
-
-    def _near_flag(self, params: Params, city: str | None, road_km: float, access: AccessLink,
-                   n_sel: int) -> Flag:
-        return self._threshold_flag("road distance to the nearest large city", city, road_km, "km",
-                                    "near_km", params.near_km, access, n_sel)
-
-    def _threshold_flag(self, what: str, city: str | None, value: float, unit: str, name: str,
-                        limit: float, access: AccessLink, n_sel: int) -> Flag:
-        """100 when ``value`` is within the threshold ``name`` = ``limit``, with the reason in
-        words."""
+    def _threshold_flag(self, rule: str, city: str | None, value: float, unit: str, name: str,
+                        limit: float, route: Route, n_sel: int) -> Flag:
+        """100 when ``value`` is within the threshold ``name`` = ``limit`` (geo.results.within),
+        with the reason as data."""
         if city is None:
-            return Flag(0, _no_city(n_sel))
-        inside = value <= limit
-        reason = (f"{what} ({self.city_names[city]}) {value:.0f} {unit}, "
-                  f"{'within' if inside else 'beyond'} {name} = {limit:g} {unit}")
-        return Flag(100 if inside else 0, reason + _assumed(access))
+            return Flag(0, Reason("no_large_city", cities=n_sel, route=route))
+        inside = bool(within(value, limit))
+        return Flag(100 if inside else 0,
+                    Reason(rule, inside=inside, measured=value, limit=limit, param=name, unit=unit,
+                           city_id=city, city=self.city_names[city], route=route))
 
     def _source_ids(self, net: Network) -> list[str]:
         """The routable large cities, in the order of the distance matrices' rows."""
@@ -472,44 +455,9 @@ def _geojson_bytes(fc: dict[str, Any]) -> int:
     return 330 * sum(len(f["geometry"]["coordinates"]) for f in fc["features"]) + 1000
 
 
-def _network_notes(net: Network, params: Params) -> tuple[str, str]:
-    """What an imported network adds to a reason: one-way roads followed, and the speed rule used
-    (nothing on the shipped network, which has neither)."""
-    way = "; measured from the town to the city, one-way roads followed" if net.directed else ""
-    if net.posted is None:
-        return way, ""
-    if params.maxspeed_use == "use":
-        return way, ("; speeds: the posted maxspeed where tagged, else the class speed "
-                     "(maxspeed_use = use)")
-    return way, "; speeds: class speeds, posted maxspeed ignored (maxspeed_use = ignore)"
-
-
 def _access(a: dict[str, Any]) -> AccessLink:
     return AccessLink(km=float(a["km"]), assumed=bool(a["assumed"]), sourced=bool(a["sourced"]),
                       note=a["note"], coords=tuple((float(p[0]), float(p[1])) for p in a["coords"]))
-
-
-def _published_note(links: tuple[PublishedLink, ...]) -> str:
-    """What a route through links of published length adds to the road-distance reason."""
-    if not links:
-        return ""
-    def one(x: PublishedLink) -> str:
-        if x.published_km < x.km - 0.5:  # below the straight line: the straight line's length used
-            return (f"{x.name} {x.km:.0f} km, the straight line (published {x.published_km:g} km, "
-                    f"shorter than the straight line between the two places) ({x.source})")
-        return f"{x.name} {x.published_km:g} km ({x.source})"
-    said = ", ".join(one(x) for x in links)
-    return f"; length from a published road distance, route not sourced: {said}"
-
-
-def _assumed(access: AccessLink) -> str:
-    return "; includes an assumed access link" if access.assumed else ""
-
-
-def _no_city(n_sel: int) -> str:
-    if n_sel == 0:
-        return "no large city qualifies at these parameters (status and population threshold)"
-    return f"none of the {n_sel} qualifying large cities is reachable by road from the town"
 
 
 CLI_KEYS = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction", "nearest_large_city",

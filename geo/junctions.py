@@ -11,7 +11,7 @@ from shapely.geometry.base import BaseGeometry
 from .additions import PLACED
 from .layers import FROM_LCC, TO_LCC, Layers, geodesic_km
 from .params import Params, load_road_classes
-from .results import Flag, LineHit, PlannedEdge
+from .results import Flag, LineHit, PlannedEdge, Reason
 
 _Line = tuple[str, str, str, str, BaseGeometry]  # id, type, name, corridors, geometry
 
@@ -115,7 +115,8 @@ def _merge_sections(rows: list[_Line]) -> list[_Line]:
 
 def _flag(hits: list[LineHit], params: Params) -> Flag:
     distinct = len({h.identity for h in hits})
-    value = 100 if distinct >= params.corridor_min_lines else 0
-    reason = (f"{distinct} distinct major line(s) within corridor_km = {params.corridor_km:g} km "
-              f"({', '.join(h.id for h in hits) or 'none'}); needs {params.corridor_min_lines}")
-    return Flag(value, reason)
+    inside = distinct >= params.corridor_min_lines
+    return Flag(100 if inside else 0,
+                Reason("corridor_junction", inside=inside, measured=distinct,
+                       limit=params.corridor_km, param="corridor_km", unit="km",
+                       lines=tuple(h.id for h in hits), need=params.corridor_min_lines))

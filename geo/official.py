@@ -14,7 +14,7 @@ from shapely.geometry import MultiPoint, Point
 
 from .layers import FROM_LCC, TO_LCC, Layers
 from .params import Params
-from .results import Flag
+from .results import Flag, Reason
 
 # the drawn area: convex hull of the core and member points, widened by 15 km
 AREA_BUFFER_M = 15_000
@@ -33,14 +33,14 @@ class Official:
         """100 when the town (or the district it is the seat of) is a member, with the decree
         named."""
         if self.table.empty:
-            return Flag(None, "cannot be derived: no official agglomeration table in this data "
-                              "root")
+            return Flag(None, Reason("no_layer", layer="official agglomeration table"))
         r = self.members.get(town_id)
         if r is None:
-            return Flag(0, "not in any officially approved agglomeration (decree of 19 June 2023)")
-        core = self.cities.get(r["agglomeration"], r["agglomeration"])
-        return Flag(100, f"member of the {core} agglomeration (level {r['level']}, "
-                         f"as '{r['member_ru']}'; decree of 19 June 2023)")
+            return Flag(0, Reason("official", inside=False))
+        core = r["agglomeration"]
+        return Flag(100, Reason("official", inside=True, city_id=core,
+                                city=self.cities.get(core, core), level=str(r["level"]),
+                                member_ru=r["member_ru"]))
 
     def in_fua(self, params: Params, town_id: str, travel: Flag) -> Flag:
         """The in-FUA flag by the chosen definition: travel_time, official, or either."""
@@ -48,11 +48,12 @@ class Official:
             return travel
         official = self.flag(town_id)
         if params.fua_definition == "official":
-            return Flag(official.value, f"{official.reason} (fua_definition = official)")
+            return Flag(official.value, Reason("fua_definition", definition="official",
+                                               parts=(official.why,)))
         values = [v for v in (travel.value, official.value) if v is not None]
         value = max(values) if values else None
-        return Flag(value, f"travel time: {travel.reason}; official: {official.reason} "
-                           "(fua_definition = either)")
+        return Flag(value, Reason("fua_definition", definition="either",
+                                  parts=(travel.why, official.why)))
 
     def areas_geojson(self) -> dict[str, Any]:
         """Schematic areas (hull of the core city and member points, widened by 15 km in the

@@ -1,24 +1,215 @@
 """What the spatial derivation returns: documented, immutable result objects.
 
 ``Derivation`` holds one ``TownAccess`` per town; each agglomeration input is a ``Flag`` with its
-value (0, 100 or None when it cannot be derived) and the reason in words, so scoring takes values
-plus reasons and never re-derives them from the spatial parameters.
+value (0, 100 or None when it cannot be derived) and its ``Reason`` as data (rule, measure, limit,
+city, lines ...), so scoring takes values plus reasons and never re-derives them from the spatial
+parameters. ``english`` says a reason in words (the API's ``reason``); webapp.i18n says the same
+data in kk/ru/en.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any, Callable
+
+import numpy as np
+import numpy.typing as npt
 
 from .params import Params
 
 
+def within(value: npt.ArrayLike, limit: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """The near / FUA rule: a measure (road km, minutes) is within its limit when <= the limit.
+
+    Used per town by geo.agglomeration and on (draws, towns) arrays by scoring.robustness.
+    """
+    return np.less_equal(value, limit)
+
+
+class ReasonMismatch(ValueError):
+    """A flag's value disagrees with what its reason's rule gives."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the route adds to a near / FUA reason."""
+
+    assumed_link: bool = False  # the town's access link is an assumed straight line
+    published: tuple[PublishedLink, ...] = ()  # links of published length on the route
+    one_way: bool = False  # measured town -> city with one-way roads followed (imported network)
+    maxspeed_use: str = ""  # "use" | "ignore" when the network has posted speeds, else ""
+    own_city_id: str | None = None  # the large city the town itself is
+    own_city: str | None = None
+    own_city_counts: bool = False
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a derived input has its value, as data.
+
+    ``rule`` is one of ``RULES``; the other fields are those the rule uses. ``inside`` is whether
+    the measure met the rule (within the limit, enough lines, a member), so ``inside`` is True
+    exactly when the value is 100; ``parts`` holds the reasons a definition combines
+    (``fua_definition``: the travel-time and the official reason).
+    """
+
+    rule: str
+    inside: bool | None = None
+    measured: float | None = None  # km, minutes or distinct lines
+    limit: float | None = None
+    param: str = ""  # the parameter the limit is (near_km, fua_minutes, corridor_km, tourism_km)
+    unit: str = ""
+    city_id: str | None = None  # the large city (or the agglomeration's core)
+    city: str | None = None  # its English name
+    cities: int = 0  # qualifying large cities (no_large_city)
+    lines: tuple[str, ...] = ()  # ids of the lines within the radius
+    need: int | None = None  # corridor_min_lines
+    site: str = ""  # the nearest counted tourism site (English name)
+    site_kind: str = ""
+    level: str = ""  # the official agglomeration's level
+    member_ru: str = ""  # the name under which the town is a member (Russian, as decreed)
+    layer: str = ""  # the missing layer (no_layer)
+    unroutable: str = ""  # why the town is not connected
+    definition: str = ""  # fua_definition (fua_definition)
+    route: Route | None = None
+    parts: tuple[Reason, ...] = ()
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the rule gives 100: ``inside``, or for ``fua_definition`` its parts' verdict
+        (official: the official part; either: any part); None when it cannot be derived."""
+        if self.rule == "fua_definition":
+            verdicts = [p.met for p in self.parts]
+            if self.definition == "official":
+                return verdicts[0]
+            known = [v for v in verdicts if v is not None]
+            return any(known) if known else None
+        if self.rule in ("unroutable", "no_layer"):
+            return None
+        return bool(self.inside)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form (the API's ``why``): fields left at their defaults are left out."""
+        out: dict[str, Any] = _compact(self)
+        return out
+
+
+def _compact(x: Any) -> Any:
+    if isinstance(x, (Reason, Route)):
+        return {f.name: _compact(getattr(x, f.name)) for f in fields(x)
+                if getattr(x, f.name) != f.default}
+    if isinstance(x, tuple):
+        return [_compact(v) for v in x]
+    return asdict(x) if isinstance(x, PublishedLink) else x
+
+
+RULES = ("near_large_city", "in_fua", "no_large_city", "unroutable", "corridor_junction",
+         "tourism", "no_tourism_kinds", "no_layer", "official", "fua_definition")
+_MEASURE = {"near_large_city": "road distance to the nearest large city",
+            "in_fua": "fastest road time to a large city"}
+DECREE = "decree of 19 June 2023"
+
+
+def english(r: Reason) -> str:
+    """The reason in English words (the API's and the CLI's ``reason``)."""
+    if r.rule in _MEASURE:
+        side = "within" if r.inside else "beyond"
+        text = (f"{_MEASURE[r.rule]} ({r.city}) {r.measured:.0f} {r.unit}, "
+                f"{side} {r.param} = {r.limit:g} {r.unit}")
+        return text + _route_english(r.route, threshold=True)
+    if r.rule == "no_large_city":
+        text = ("no large city qualifies at these parameters (status and population threshold)"
+                if r.cities == 0 else
+                f"none of the {r.cities} qualifying large cities is reachable by road from the "
+                "town")
+        return text + _route_english(r.route, threshold=False)
+    if r.rule == "unroutable":
+        return f"cannot be derived: the town is unroutable ({r.unroutable})"
+    if r.rule == "corridor_junction":
+        return (f"{r.measured:.0f} distinct major line(s) within {r.param} = {r.limit:g} km "
+                f"({', '.join(r.lines) or 'none'}); needs {r.need}")
+    if r.rule == "tourism":
+        site = f"{r.site} ({r.site_kind.replace('_', ' ')}), {r.measured:.0f} km"
+        if r.inside:
+            return f"{site}: within {r.param} = {r.limit:g} km"
+        return f"nearest designated site {site}: beyond {r.param} = {r.limit:g} km"
+    if r.rule == "no_tourism_kinds":
+        return "no designation counts (tourism_kinds is empty)"
+    if r.rule == "no_layer":
+        return f"cannot be derived: no {r.layer} in this data root"
+    if r.rule == "official":
+        if not r.inside:
+            return f"not in any officially approved agglomeration ({DECREE})"
+        return (f"member of the {r.city} agglomeration (level {r.level}, "
+                f"as '{r.member_ru}'; {DECREE})")
+    if r.rule == "fua_definition":
+        if r.definition == "official":
+            return f"{english(r.parts[0])} (fua_definition = official)"
+        travel, official = (english(p) for p in r.parts)
+        return f"travel time: {travel}; official: {official} (fua_definition = either)"
+    raise ValueError(f"reason rule {r.rule!r} is not one of {', '.join(RULES)}")
+
+
+def _route_english(route: Route | None, threshold: bool) -> str:
+    """What the route adds: an assumed access link (measured cases), published lengths, one-way
+    roads and the speed rule of an imported network, and the town being a large city itself."""
+    if route is None:
+        return ""
+    text = "; includes an assumed access link" if threshold and route.assumed_link else ""
+    text += _published_english(route.published)
+    if route.one_way:
+        text += "; measured from the town to the city, one-way roads followed"
+    if route.maxspeed_use == "use":
+        text += ("; speeds: the posted maxspeed where tagged, else the class speed "
+                 "(maxspeed_use = use)")
+    elif route.maxspeed_use == "ignore":
+        text += "; speeds: class speeds, posted maxspeed ignored (maxspeed_use = ignore)"
+    if route.own_city_id is not None:
+        if route.own_city_counts:
+            text += (f"; the town is itself the large city {route.own_city}, and counts as such "
+                     "(own_city_counts = true)")
+        else:
+            text += (f"; the town is itself the large city {route.own_city}: measured to the "
+                     "nearest other large city (own_city_counts = false)")
+    return text
+
+
+def _published_english(links: tuple[PublishedLink, ...]) -> str:
+    """What a route through links of published length adds to the road-distance reason."""
+    if not links:
+        return ""
+
+    def one(x: PublishedLink) -> str:
+        if shorter_than_line(x):  # the straight line's length used
+            return (f"{x.name} {x.km:.0f} km, the straight line (published {x.published_km:g} km, "
+                    f"shorter than the straight line between the two places) ({x.source})")
+        return f"{x.name} {x.published_km:g} km ({x.source})"
+    return ("; length from a published road distance, route not sourced: "
+            + ", ".join(one(x) for x in links))
+
+
+def shorter_than_line(x: PublishedLink) -> bool:
+    """A published length below the straight line between its places: the line's length is used."""
+    return x.published_km < x.km - 0.5
+
+
 @dataclass(frozen=True)
 class Flag:
-    """One derived agglomeration input: 0, 100, or None (cannot be derived), and why."""
+    """One derived agglomeration input: 0, 100, or None (cannot be derived), and why (as data)."""
 
     value: int | None
-    reason: str
+    why: Reason
+
+    def __post_init__(self) -> None:
+        met = self.why.met
+        if self.value != (None if met is None else 100 if met else 0):
+            raise ReasonMismatch(f"a flag of value {self.value} with a reason whose rule "
+                                 f"{self.why.rule!r} gives {met}")
+
+    @property
+    def reason(self) -> str:
+        """The reason in English words."""
+        return english(self.why)
 
     @property
     def status(self) -> str:
@@ -118,6 +309,7 @@ class TownAccess:
             "tourism": None if self.tourism is None else {"value": self.tourism.value,
                                                           "reason": self.tourism.reason},
             "reasons": {k: f.reason for k, f in self.flags().items()},
+            "why": {k: f.why.as_json() for k, f in self.flags().items()},
         }
 
 

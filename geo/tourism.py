@@ -6,7 +6,7 @@ import numpy as np
 
 from .layers import Layers, geodesic_km
 from .params import Params
-from .results import Flag
+from .results import Flag, Reason
 
 
 class Sites:
@@ -26,18 +26,19 @@ class Sites:
         """Per town (data order): 100 when a counted site lies within tourism_km, with the nearest
         named."""
         if self.dist is None:
-            missing = Flag(None, "cannot be derived: no tourism-site layer in this data root")
+            missing = Flag(None, Reason("no_layer", layer="tourism-site layer"))
             return [missing] * self.n_towns
         counted = np.isin(self.kinds, list(params.tourism_kinds))
         if not counted.any():
-            return [Flag(0, "no designation counts (tourism_kinds is empty)")] * self.n_towns
+            return [Flag(0, Reason("no_tourism_kinds", limit=params.tourism_km,
+                                                 param="tourism_km", unit="km"))] * self.n_towns
         return [self._flag(row, counted, params) for row in self.dist]
 
     def _flag(self, row: np.ndarray, counted: np.ndarray, params: Params) -> Flag:
         d = np.where(counted, row, np.inf)
         j = int(np.argmin(d))
-        site = f"{self.names[j]} ({self.kinds[j].replace('_', ' ')}), {d[j]:.0f} km"
-        if d[j] <= params.tourism_km:
-            return Flag(100, f"{site}: within tourism_km = {params.tourism_km:g} km")
-        return Flag(0, f"nearest designated site {site}: "
-                       f"beyond tourism_km = {params.tourism_km:g} km")
+        inside = bool(d[j] <= params.tourism_km)
+        return Flag(100 if inside else 0,
+                    Reason("tourism", inside=inside, measured=float(d[j]), limit=params.tourism_km,
+                           param="tourism_km", unit="km", site=self.names[j],
+                           site_kind=str(self.kinds[j])))

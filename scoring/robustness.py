@@ -40,6 +40,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo.agglomeration import SpatialModel
 from geo.junctions import Lines
 from geo.params import Params, default_params
+from geo.results import within
 
 from . import kernel
 from .draws import (CHOICES_FILE, Choice, Design, choice_column, design, load_choices,
@@ -235,7 +236,8 @@ class DrawModel:
         for name, dist, thr in (("near_large_city", km, "near_km"),
                                 ("in_fua", minutes, "fua_minutes")):
             flag = np.full((len(rows), len(self.towns)), np.nan)
-            flag[:, g.routable] = _within(dist.astype(float), self._spatial(rows, thr)[:, None])
+            inside = within(dist.astype(float), self._spatial(rows, thr)[:, None])
+            flag[:, g.routable] = np.where(inside, 100.0, 0.0)
             out[name] = flag
         out["corridor_junction"] = self.junctions.flags(self._spatial(rows, "corridor_km"),
                                                         self._spatial(rows, "corridor_min_lines"))
@@ -259,12 +261,6 @@ class DrawModel:
     def _bounds(self, rows: np.ndarray, code: str) -> np.ndarray:
         """(rows, 1, bands - 1) upper bounds of ``code``'s bands, moved by the row's band shift."""
         return shifted_bounds(self.method, self.choices, rows, code)
-
-
-def _within(value: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """100 where ``value`` is within ``limit`` (inclusive), else 0: the near / FUA rule of
-    ``geo.agglomeration.SpatialModel._threshold_flag`` on arrays (geo decides it per town)."""
-    return np.where(value <= limit, 100.0, 0.0)
 
 
 def _distances(g: _Graph, detours: np.ndarray, speeds: np.ndarray | None, selected: np.ndarray,

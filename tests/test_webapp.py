@@ -393,21 +393,27 @@ def test_reason_sentence_for_value_100_and_number_format(app, method):
     """The sentence follows the value: 100 -> 'near'; numbers in the language's format (12 345,6)."""
     from webapp.i18n import T
 
-    a = {"nearest_large_city_id": None, "nearest_large_city": "Karaganda", "road_km": 1234.4, "travel_min": 45.0,
-         "fua_city": "Karaganda", "lines_detail": [{"id": "A", "identity": "x"}, {"id": "B", "identity": "x"}],
-         "access": {"assumed": True, "sourced": False, "km": 9.0}}
-    sp = {"near_km": 1500.0, "fua_minutes": 60.0, "fua_definition": "travel_time", "corridor_km": 15.0,
-          "corridor_min_lines": 2}
+    from geo.results import Reason, Route
+
+    route = Route(assumed_link=True)
+    near = Reason("near_large_city", inside=True, measured=1234.4, limit=1500.0, param="near_km",
+                  unit="km", city_id="karaganda", city="Karaganda", route=route)
+    fua = Reason("in_fua", inside=True, measured=45.0, limit=60.0, param="fua_minutes", unit="min",
+                 city_id="karaganda", city="Karaganda", route=route)
+    # two sections of one line count once (geo): 1 distinct line, needs 2
+    junction = Reason("corridor_junction", inside=False, measured=1, limit=15.0,
+                      param="corridor_km", unit="km", lines=("A", "B"), need=2)
+    a = {"why": {"near_large_city": near.as_json(), "in_fua": fua.as_json(),
+                 "corridor_junction": junction.as_json()}}
+    cut = {"why": {"in_fua": Reason("unroutable", unroutable="x").as_json()}}
     with app.app_context():
         ru = T("ru", method)
-        a["nearest_large_city_id"] = "karaganda"
         ru.cities = {"karaganda": {"name_en": "Karaganda", "name_ru": "Караганда", "name_kk": "Қарағанды"}}
-        assert ru.flag_sentence("aggl_near_large_city", 100, a, sp) == (
+        assert ru.flag_sentence("aggl_near_large_city", a) == (
             "рядом с крупным городом: Караганда, 1\u00a0234 км по дорогам ≤ 1\u00a0500 км; маршрут включает допущенный подъезд к сети")
-        assert ru.flag_sentence("aggl_in_fua", 100, a, sp).startswith("в функциональной городской зоне: Караганда за 45 мин ≤ 60 мин")
-        # two sections of one line count once: 1 distinct line, needs 2
-        assert ru.flag_sentence("aggl_corridor_junction", 0, a, sp).startswith("не на пересечении крупных коридоров: 1 ")
-        assert ru.flag_sentence("aggl_in_fua", None, {"unroutable": "x"}, sp) == "невозможно вывести: x"
+        assert ru.flag_sentence("aggl_in_fua", a).startswith("в функциональной городской зоне: Караганда за 45 мин ≤ 60 мин")
+        assert ru.flag_sentence("aggl_corridor_junction", a).startswith("не на пересечении крупных коридоров: 1 ")
+        assert ru.flag_sentence("aggl_in_fua", cut) == "невозможно вывести: x"
         assert ru.short(0.5) == "0,5" and ru.short(100.0) == "100" and T("en", method).short(0.25) == "0.25"
 
 

@@ -203,35 +203,63 @@ class T:
         v = float(value)
         return self.number(v) if v == int(v) else self.number(v, digits).rstrip("0").rstrip(",.")
 
-    def flag_sentence(self, name: str, value, a: dict, sp: dict) -> str:
-        """Why a derived agglomeration input has its value, built from the value, the parameters and the
-        evidence in this language (the pipeline's reasons are English): it always reads true for the value."""
-        if value is None:
-            return self("flag_missing") + (f": {a['unroutable']}" if a.get("unroutable") else "")
-        yes = value >= 100
-        assumed = self("flag_assumed") if (a.get("access") or {}).get("assumed") else ""
-        if name == "aggl_near_large_city":
-            if not a.get("nearest_large_city_id") or a.get("road_km") is None:
-                return self("flag_no_city")
-            text = self("flag_near_yes" if yes else "flag_near_no").format(
-                city=self.city(a["nearest_large_city_id"], a.get("nearest_large_city")),
-                km=self.number(a["road_km"]), limit=self.short(sp.get("near_km")))
-            return text + assumed
-        if name == "aggl_in_fua":
-            limit, minutes = sp.get("fua_minutes"), a.get("travel_min")
-            travel_yes = minutes is not None and limit is not None and minutes <= limit
-            if travel_yes != yes or minutes is None or sp.get("fua_definition") == "official":  # decided by official membership (fua_definition)
-                d = sp.get("fua_definition", "")
-                return self("flag_fua_official_yes" if yes else "flag_fua_official_no").format(d=d)
+    def flag_sentence(self, name: str, a: dict) -> str:
+        """Why the derived input ``name`` has its value, in this language: the town's reason as data
+        (``a["why"]``, geo.results.Reason) said in words; nothing is decided here."""
+        spec = self.method.inputs.get(name)
+        why = (a.get("why") or {}).get(spec.derived_by) if spec is not None else None
+        return self.reason_sentence(why) if why else self("flag_missing")
+
+    def reason_sentence(self, r: dict) -> str:
+        """One reason (geo.results.Reason as JSON) in this language."""
+        rule, yes = r["rule"], bool(r.get("inside"))
+        route = r.get("route") or {}
+        assumed = self("flag_assumed") if route.get("assumed_link") else ""
+        city = self.city(r.get("city_id"), r.get("city"))
+        if rule == "near_large_city":
+            return self("flag_near_yes" if yes else "flag_near_no").format(
+                city=city, km=self.number(r["measured"]), limit=self.short(r["limit"])
+            ) + assumed + self._route_notes(route)
+        if rule == "in_fua":
             return self("flag_fua_yes" if yes else "flag_fua_no").format(
-                city=self.city_named(a.get("fua_city")), min=self.number(minutes), limit=self.short(limit)) + assumed
-        if name == "aggl_corridor_junction":
+                city=city, min=self.number(r["measured"]), limit=self.short(r["limit"])
+            ) + assumed + self._route_notes(route)
+        if rule == "no_large_city":
+            return self("flag_no_city") + self._route_notes(route)
+        if rule == "unroutable":
+            return f"{self('flag_missing')}: {r['unroutable']}"
+        if rule == "corridor_junction":
             return self("flag_junction_yes" if yes else "flag_junction_no").format(
-                n=len(set(x.get("identity", x["id"]) for x in a.get("lines_detail", []))),
-                km=self.short(sp.get("corridor_km")), need=self.short(sp.get("corridor_min_lines")))
-        if name == "special_tourism":
-            return self("flag_tourism_yes" if yes else "flag_tourism_no").format(km=self.short(sp.get("tourism_km")))
-        return ""
+                n=self.number(r["measured"]), km=self.short(r["limit"]), need=self.short(r["need"]))
+        if rule in ("tourism", "no_tourism_kinds"):
+            return self("flag_tourism_yes" if yes else "flag_tourism_no").format(
+                km=self.short(r["limit"]))
+        if rule == "fua_definition":
+            return self._definition_sentence(r)
+        return self("flag_missing")  # no_layer, or a rule this page does not know
+
+    def _route_notes(self, route: dict) -> str:
+        """What the route adds (geo.results.Route): one-way roads and the speed rule of an imported
+        network, and the town being a large city itself. Published lengths are said on the page
+        beside the route."""
+        text = self("flag_one_way") if route.get("one_way") else ""
+        if route.get("maxspeed_use") in ("use", "ignore"):
+            text += self(f"flag_speeds_{route['maxspeed_use']}")
+        if route.get("own_city_id"):
+            key = "flag_own_city_counts" if route.get("own_city_counts") else "flag_own_city_other"
+            text += self(key).format(city=self.city(route["own_city_id"], route.get("own_city")))
+        return text
+
+    def _definition_sentence(self, r: dict) -> str:
+        """In an FUA by ``fua_definition``: official membership, or, for either, the part that
+        decides (the first that is met, else the first with a verdict)."""
+        parts = r["parts"]
+        judged = [p for p in parts if p["rule"] not in ("unroutable", "no_layer")]
+        part = next((p for p in parts if p.get("inside")), judged[0] if judged else parts[0])
+        if part["rule"] != "official":
+            return self.reason_sentence(part)
+        key = "flag_fua_official_yes" if part.get("inside") else "flag_fua_official_no"
+        return self(key).format(d=r["definition"])
 
     def access_note(self, access: dict | None) -> str:
         """What the town's link to the network is, in this language."""
