@@ -246,3 +246,33 @@ def test_control_characters_in_a_withdrawal_reason_are_refused(app, editor):
     assert app.extensions["store"].judgments()[0]["active"]
     ok = client.post(f"/judgments/{jid}/withdraw", data={"csrf_token": token, "reason": "Қайта қаралды\nновое"})
     assert ok.status_code == 302
+
+
+# -- the OpenAPI description matches the app ------------------------------------------------------
+
+def test_every_api_route_is_described(app):
+    """Every /api route and method of the app is in /api/openapi.json, and nothing else is."""
+    described = {(path, method) for path, ops in app.test_client().get("/api/openapi.json").get_json()["paths"].items()
+                 for method in ops}
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert described == routes
+
+
+def test_described_parameters_match_the_parser(app):
+    """A one-value choice is a string, a set a list, the network versions those the app has; the
+    export documents xlsx and its spreadsheet options."""
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    query = {p["name"]: p for p in doc["paths"]["/api/towns"]["get"]["parameters"]}
+    assert query["fua_definition"]["schema"] == {"type": "string", "enum": ["travel_time", "official", "either"]}
+    assert query["estimates"]["schema"]["enum"] == ["off", "on"]
+    assert query["corridor_line_types"]["schema"]["type"] == "array"
+    assert query["network"]["schema"]["enum"] == app.extensions["atlas"].pipeline.versions()
+    assert query["planned_roads"]["content"]["application/json"]["schema"]["type"] == "array"
+    export = doc["paths"]["/api/export.{fmt}"]["get"]
+    names = {p["name"]: p for p in export["parameters"]}
+    assert "xlsx" in names["fmt"]["schema"]["enum"] and names["headers"]["schema"]["enum"] == ["kk", "ru", "en"]
+    assert set(names["excel"]["schema"]["enum"]) == {"kk", "ru", "en"}
+    town = doc["paths"]["/api/towns/{tid}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"official", "measures", "evidence"} <= set(town["required"])
