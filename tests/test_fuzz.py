@@ -26,10 +26,12 @@ SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, data
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
-    """An app of its own (its own upload folder), so fuzzed uploads touch no other test's state."""
+    """An app of its own (its own upload folder), so fuzzed uploads touch no other test's state; the
+    per-client limit of new computations is off (tests/test_hardening.py tests it)."""
     from webapp import create_app
 
-    return create_app({"TESTING": False, "UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz_uploads"))})
+    return create_app({"TESTING": False, "UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz_uploads")),
+                       "COSTLY_PER_MINUTE": 0})  # hundreds of new parameter sets a minute: no limit here
 
 
 @pytest.fixture(scope="module")

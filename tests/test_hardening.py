@@ -276,3 +276,51 @@ def test_described_parameters_match_the_parser(app):
     assert set(names["excel"]["schema"]["enum"]) == {"kk", "ru", "en"}
     town = doc["paths"]["/api/towns/{tid}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert {"official", "measures", "evidence"} <= set(town["required"])
+
+
+# -- item 3: a per-client limit of new computations on the costly routes ----------------------------
+
+def test_cost_limiter_counts_new_parameter_sets_per_client():
+    from webapp.security import CostLimiter
+
+    limiter = CostLimiter(3, window=60.0)
+    assert [limiter.wait("a", k, now=0.0) for k in ("p1", "p2", "p3")] == [0.0, 0.0, 0.0]
+    assert limiter.wait("a", "p4", now=10.0) == 50.0  # the oldest leaves the window at 60 s
+    assert limiter.wait("a", "p2", now=10.0) == 0.0  # a set asked before: a cached answer, free
+    assert limiter.wait("b", "p4", now=10.0) == 0.0  # another client has its own count
+    assert limiter.wait("a", "p4", now=60.5) == 0.0  # p1 has left the window
+
+
+@pytest.fixture()
+def limited_app(tmp_path):
+    app = make_app(tmp_path / "atlas.sqlite3", COSTLY_PER_MINUTE=3)
+    yield app
+    app.extensions["store"].dispose()
+
+
+def test_recompute_and_exports_answer_429_with_retry_after(limited_app):
+    client = limited_app.test_client()
+    asks = [lambda m: client.post("/api/recompute", json={"fua_minutes": m}),
+            lambda m: client.get("/api/export.params.json", query_string={"fua_minutes": m})]
+    assert [asks[m % 2](m).status_code for m in (60, 61, 62)] == [200, 200, 200]
+    for ask in asks:
+        r = ask(90)
+        assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
+        assert "at most 3 new parameter sets per 60 s" in r.get_json()["message"]
+    assert client.post("/api/recompute", json={"fua_minutes": 60}).status_code == 200  # asked before
+    assert client.get("/api/towns", query_string={"fua_minutes": 90}).status_code == 200  # not limited here
+    other = limited_app.test_client()
+    r = other.post("/api/recompute", json={"fua_minutes": 90}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert r.status_code == 200  # another client
+
+
+def test_the_limit_is_on_by_default_and_configurable(tmp_path, monkeypatch):
+    from webapp import create_app
+
+    app = create_app({"TESTING": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}"})
+    assert app.extensions["cost_limiter"].limit == 60
+    app.extensions["store"].dispose()
+    monkeypatch.setenv("COSTLY_PER_MINUTE", "0")
+    app = create_app({"TESTING": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite3'}"})
+    assert "cost_limiter" not in app.extensions
+    app.extensions["store"].dispose()

@@ -79,9 +79,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         VENDOR_PACKAGES=("leaflet", "leaflet.fullscreen"),
         JSON_SORT_KEYS=False,
         TRUSTED_HOSTS=trusted_hosts(os.environ.get("TRUSTED_HOSTS"), os.environ.get("HOST")),
+        # new parameter sets per client and minute on /api/recompute and /api/export.<fmt> (0: no limit)
+        COSTLY_PER_MINUTE=int(os.environ.get("COSTLY_PER_MINUTE", "60")),
     )
     if test_config:
         app.config.update(test_config)
+        if app.testing and "COSTLY_PER_MINUTE" not in test_config:
+            app.config["COSTLY_PER_MINUTE"] = 0  # unit tests ask for many exports; the limit's own tests set it
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.url_map.converters["int"] = _bounded_int_converter()  # before any route is added

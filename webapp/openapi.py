@@ -147,7 +147,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                   {"type": "object", "required": ["revision", "file", "values", "errors"],
                    "properties": {"revision": {"type": "integer"}, "values": {"type": "array"},
                                   "errors": _OBJECT}})
-    version = {"name": "v", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+    version = {"name": "v", "in": "query", "required": False, "schema": {"type": "string"},
                "description": "the answer's ETag, as the map page names it (not a parameter)"}
     return {
         "openapi": "3.0.3",
@@ -165,7 +165,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
             "/api/recompute": {"post": {
                 "summary": "all towns scored at the parameters of a JSON body",
                 "requestBody": {"required": True, "content": {JSON: {"schema": recompute_body_schema(versions)}}},
-                "responses": {"200": _json("as GET /api/towns", _collection()), **_errors(400, 403, 413)}}},
+                "responses": {"200": _json("as GET /api/towns", _collection()), **_errors(400, 403, 413, 429)}}},
             "/api/export.{fmt}": {"get": {
                 "summary": "all towns as the map shows them: CSV, XLSX (with a sheet of the parameters), the "
                            "parameters alone (params.json), GeoJSON, GeoPackage or a zipped shapefile",
@@ -175,7 +175,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                     "application/geo+json": {"schema": _OBJECT}, "application/zip": {"schema": BINARY},
                     "application/json": {"schema": _OBJECT},
                     "application/geopackage+sqlite3": {"schema": BINARY}}},
-                    **_errors(400, 404, 414)}}},
+                    **_errors(400, 404, 414, 429)}}},
             "/api/statistics": {
                 "get": {"summary": "the latest revision of the stored statistics", "responses": {"200": stats}},
                 "post": {"summary": "import a CSV or XLSX of inputs (an editor, with the CSRF token; rejected whole "

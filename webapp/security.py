@@ -10,11 +10,16 @@ text that is not valid Unicode (a lone surrogate such as ``\\ud800``) naming the
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, current_app, request, session
 from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
 
 MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
@@ -168,6 +173,62 @@ def _refuse_cross_site() -> None:
         raise Forbidden("cross-site requests may not change anything here")
 
 
+COSTLY_ENDPOINTS = ("api.recompute", "api.export")  # each new parameter set is a computation
+COSTLY_WINDOW_S = 60.0
+MAX_CLIENTS = 10_000  # clients remembered at once (the least recent are forgotten first)
+
+
+class CostLimiter:
+    """Per client, at most ``limit`` *new* parameter sets within ``window`` seconds on the costly
+    routes; repeating one (a cached answer) costs nothing. Kept in this process's memory: with
+    several worker processes each counts its own share (the limit is per process)."""
+
+    def __init__(self, limit: int, window: float = COSTLY_WINDOW_S):
+        self.limit, self.window = limit, window
+        self._seen: OrderedDict[str, OrderedDict[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait(self, client: str, key: str, now: float | None = None) -> float:
+        """Seconds ``client`` must wait before asking for ``key`` (0: allowed now, and recorded)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            seen = self._seen.setdefault(client, OrderedDict())
+            self._seen.move_to_end(client)
+            while seen and next(iter(seen.values())) <= now - self.window:
+                seen.popitem(last=False)
+            if key in seen:
+                return 0.0
+            if len(seen) >= self.limit:
+                return next(iter(seen.values())) + self.window - now
+            seen[key] = now
+            while len(self._seen) > MAX_CLIENTS:
+                self._seen.popitem(last=False)
+            return 0.0
+
+
+def _parameter_key() -> str:
+    """What a costly request asks for: the route, its path values, query and body (hashed)."""
+    items = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "v"))
+    raw = repr((request.endpoint, sorted((request.view_args or {}).items()), items)).encode()
+    return hashlib.sha256(raw + request.get_data()).hexdigest()
+
+
+def _limit_costly():
+    """429 with ``Retry-After`` for a client asking too many new computations (recompute, exports)."""
+    limiter: CostLimiter | None = current_app.extensions.get("cost_limiter")
+    if limiter is None or request.endpoint not in COSTLY_ENDPOINTS:
+        return None
+    wait = limiter.wait(request.remote_addr or "-", _parameter_key())
+    if wait <= 0:
+        return None
+    seconds = max(1, math.ceil(wait))
+    body = {"error": "too many requests",
+            "message": f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
+                       f"for recompute and exports (repeating one is free); retry in {seconds} s"}
+    return current_app.response_class(json.dumps(body) + "\n", status=429, mimetype="application/json",
+                                      headers={"Retry-After": str(seconds)})
+
+
 def _set_headers(response: Response) -> Response:
     """The security headers of every response (pages, API, assets, errors)."""
     h = response.headers
@@ -192,7 +253,14 @@ def _signed_in() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Register the limits, the cross-site refusal and the headers."""
+    """Register the limits, the cross-site refusal, the costly-route limit and the headers.
+
+    ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask of
+    ``/api/recompute`` and ``/api/export.<fmt>`` per minute; 0 turns the limit off."""
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)
+    limit = int(app.config.get("COSTLY_PER_MINUTE") or 0)
+    if limit > 0:
+        app.extensions["cost_limiter"] = CostLimiter(limit)
+        app.before_request(_limit_costly)
     app.after_request(_set_headers)
