@@ -178,6 +178,12 @@ def test_trusted_hosts_configuration():
     assert trusted_hosts(" atlas.kz, .gov.kz ", "0.0.0.0") == ["atlas.kz", ".gov.kz"]
 
 
+def test_listening_on_every_address_warns_to_set_trusted_hosts(caplog):
+    with caplog.at_level("WARNING", logger="webapp"):
+        assert trusted_hosts(None, "0.0.0.0") == ["127.0.0.1", "localhost"]
+    assert "set TRUSTED_HOSTS" in caplog.text
+
+
 def test_trusted_hosts_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRUSTED_HOSTS", "atlas.example.kz")
     app = make_app(tmp_path / "atlas.sqlite3")

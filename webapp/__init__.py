@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have (SQLite and PostgreSQL bigint)
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+WILDCARD_HOSTS = ("0.0.0.0", "::")  # listening on every address names no host
 log = logging.getLogger(__name__)
 
 
@@ -21,7 +22,10 @@ def trusted_hosts(value: str | None, host: str | None) -> list[str]:
     host gets 400, so a forged ``Host`` cannot reach the app (werkzeug's ``trusted_hosts``)."""
     if value:
         return [h.strip() for h in value.split(",") if h.strip()]
-    return [*LOCAL_HOSTS, *([host] if host and host not in LOCAL_HOSTS else [])]
+    if host in WILDCARD_HOSTS:
+        log.warning("HOST=%s listens on every address but only %s are trusted host names: "
+                    "set TRUSTED_HOSTS to the names the atlas is reached by", host, ", ".join(LOCAL_HOSTS))
+    return [*LOCAL_HOSTS, *([host] if host and host not in (*LOCAL_HOSTS, *WILDCARD_HOSTS) else [])]
 
 
 def _bounded_int_converter():
