@@ -20,7 +20,7 @@ JSON = "application/json"
 _OBJECT = {"type": "object"}
 
 
-def _value_schema(spec: Spec, *, in_query: bool, versions: Sequence[str] | None = None) -> dict:
+def _value_schema(spec: Spec, *, versions: Sequence[str] | None = None) -> dict:
     """The JSON schema of one parameter's value (as text in a query string, or as a JSON value).
 
     ``versions``: the network versions this app has now (the served description lists them; without
@@ -57,7 +57,7 @@ def planned_road_schema() -> dict:
 def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
     """Every spatial parameter, ``planned_roads`` (JSON text) and ``lang`` as optional query parameters."""
     out = [{"name": name, "in": "query", "required": False, "description": spec.description,
-            "schema": _value_schema(spec, in_query=True, versions=versions), "style": "form", "explode": False}
+            "schema": _value_schema(spec, versions=versions), "style": "form", "explode": False}
            for name, spec in load_specs().items()]
     out.append({"name": "planned_roads", "in": "query", "required": False,
                 "description": f'JSON text (at most {MAX_PLANNED_TEXT} characters) of a list of '
@@ -70,7 +70,7 @@ def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
 
 def recompute_body_schema(versions: Sequence[str] | None = None) -> dict:
     """The recompute body: the same names as the query parameters, as JSON values."""
-    props: dict[str, Any] = {name: _value_schema(spec, in_query=False, versions=versions)
+    props: dict[str, Any] = {name: _value_schema(spec, versions=versions)
                              for name, spec in load_specs().items()}
     props["planned_roads"] = {"type": "array", "items": planned_road_schema(), "maxItems": MAX_PLANNED}
     return {"type": "object", "properties": props, "additionalProperties": False}
