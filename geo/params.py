@@ -326,6 +326,27 @@ def _point(pair: Sequence[object]) -> tuple[float, float]:
     return (lon, lat)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: object) -> bool:
+    """True if a text in parsed JSON (a key or a value, at any depth) holds a lone surrogate.
+
+    JSON's ``\\ud800`` escape decodes to half of a UTF-16 pair, which no UTF-8 answer can carry.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
 def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
     """A list of {from, to, class} (or its JSON text) -> PlannedRoads; ValueError naming the
     road."""
@@ -336,6 +357,8 @@ def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
             value = json.loads(value) if value.strip() else []
         except (json.JSONDecodeError, RecursionError):
             raise ValueError("must be a JSON list of {from, to, class}") from None
+    if _has_surrogate(value):
+        raise ValueError("holds a lone surrogate (an escape \\ud800-\\udfff): send valid Unicode text")
     if value in (None, []):
         return ()
     if not isinstance(value, list):

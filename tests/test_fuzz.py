@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
 
 from geo import ParamError
 from geo.params import Params, load_specs, parse_params
@@ -25,10 +26,12 @@ SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, data
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
-    """An app of its own (its own upload folder), so fuzzed uploads touch no other test's state."""
+    """An app of its own (its own upload folder), so fuzzed uploads touch no other test's state; the
+    per-client limit of new computations is off (tests/test_hardening.py tests it)."""
     from webapp import create_app
 
-    return create_app({"TESTING": False, "UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz_uploads"))})
+    return create_app({"TESTING": False, "UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz_uploads")),
+                       "COSTLY_PER_MINUTE": 0})  # hundreds of new parameter sets a minute: no limit here
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +40,51 @@ def api_schema(fuzz_app):
 
 
 # (method, path, mode): valid requests for every operation, invalid ones where there is input to break
+# not fuzzed: this description itself, and /api/robustness (a GET starts the robustness draws: minutes
+# of CPU; tests/test_robustness.py covers it)
+NOT_FUZZED = ("/api/openapi.json", "/api/robustness")
 OPERATIONS = [(method.upper(), path, mode) for path, ops in openapi_document()["paths"].items()
-              if path != "/api/openapi.json" for method, op in ops.items()
+              if path not in NOT_FUZZED for method, op in ops.items()
               for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
               if mode == GenerationMode.POSITIVE or "parameters" in op or "requestBody" in op]
 
 
 @pytest.mark.parametrize("method,path,mode", OPERATIONS)
 def test_api_fuzzed_never_a_server_error(api_schema, method, path, mode):
-    """Every generated request (valid and invalid) answers 2xx or a documented 4xx, never 5xx."""
+    """Every generated request (valid and invalid) answers 2xx or a documented 4xx, never 5xx, with
+    a documented content type and a body that matches its documented schema (asked uncompressed:
+    the in-process client does not undo gzip)."""
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @SETTINGS
     def run(case):
         response = case.call_and_validate(checks=[not_a_server_error, status_code_conformance,
-                                                  content_type_conformance])
+                                                  content_type_conformance, response_schema_conformance],
+                                          headers={"Accept-Encoding": "identity"})
         STATUSES[response.status_code] += 1
 
     run()
 
 
+# lone surrogates arrive as JSON escapes (a query string is decoded as UTF-8 with replacement)
+SURROGATE_ROADS = ['[{"from": "\\ud800", "to": "Zhezkazgan"}]', '[{"from": "Karazhal", "to": "\\udfff"}]',
+                   '[{"from": [67.7, 47.8], "to": "Zhezkazgan", "class": "\\udc80"}]', '"\\ud800"']
 PAGE_QUERY = st.dictionaries(st.sampled_from([*load_specs(), "planned_roads", "lang"]) | st.text(max_size=20),
-                             st.text(max_size=40) | st.sampled_from(["0", "5000000", "1e999", "9" * 400, "[{]"]),
+                             st.text(max_size=40) | st.sampled_from(["0", "5000000", "1e999", "9" * 400, "[{]",
+                                                                     str(10**25), *SURROGATE_ROADS]),
                              max_size=5)
+
+# the parser's and the JSON bodies' cases: texts with lone surrogates, integers beyond 64 bits
+NAMES = [*load_specs(), "planned_roads", "lang", "bogus"]
+TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=80) | st.sampled_from(
+    ["", "0", "-1", "1e308", "nan", "inf", "9" * 400, "true", "republican,railway", "[1, 2]", "[" * 5000,
+     '[{"from": "Karazhal", "to": "Zhezkazgan"}]', '[{"from": [0, 0], "to": "x", "class": 1}]', str(10**25),
+     "\ud800", "a\udfffb", *SURROGATE_ROADS]) | st.text(st.characters(categories=["Cs", "Lu"]), max_size=6)
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.integers(min_value=10**18) | st.floats()
+                           | TEXT,
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+                           max_leaves=20)
 
 
 @pytest.mark.parametrize("page", ["/", "/town/temirtau", "/town/karazhal"])
@@ -69,6 +93,8 @@ def test_pages_fuzzed_never_a_server_error(fuzz_app, page):
     client = fuzz_app.test_client()
 
     @given(query=PAGE_QUERY)
+    @example(query={"planned_roads": SURROGATE_ROADS[0]})
+    @example(query={"planned_roads": SURROGATE_ROADS[2], "fua_minutes": str(10**25)})
     @settings(max_examples=15, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     def run(query):
@@ -77,6 +103,29 @@ def test_pages_fuzzed_never_a_server_error(fuzz_app, page):
             assert r.status_code == 200, (query, r.status_code)
 
     run()
+
+
+@given(body=st.dictionaries(st.sampled_from(NAMES) | TEXT, JSON_VALUES, max_size=5))
+@settings(max_examples=60, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_recompute_bodies_with_surrogates_and_huge_numbers(fuzz_app, body):
+    """JSON bodies holding lone surrogates (sent as ``\\udXXX`` escapes) and integers beyond 64 bits:
+    200 or 400, and the answer is valid UTF-8 (before: 500 from UnicodeEncodeError)."""
+    with fuzz_app.test_client().post("/api/recompute", data=json.dumps(body, ensure_ascii=True),
+                                     content_type="application/json") as r:
+        STATUSES[r.status_code] += 1
+        assert r.status_code in (200, 400), (body, r.status_code)
+        r.get_data().decode("utf-8")
+
+
+@given(number=st.integers(min_value=2**62) | st.sampled_from([10**25, 2**63 - 1, 2**63, 2**64]))
+@settings(max_examples=20, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_huge_path_integers_are_not_found(fuzz_app, number):
+    """Integers beyond any row id in paths: 404, never OverflowError (the writes: tests/test_hardening.py)."""
+    client = fuzz_app.test_client()
+    for path in (f"/history/{number}", f"/api/statistics/revisions/{number}"):
+        with client.get(path) as r:
+            STATUSES[r.status_code] += 1
+            assert r.status_code == 404, (path, r.status_code)
 
 
 def test_fuzz_figures():
@@ -93,13 +142,6 @@ def test_fuzz_figures():
 
 # -- the parameter parser ------------------------------------------------------------------------
 
-NAMES = [*load_specs(), "planned_roads", "lang", "bogus"]
-TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=80) | st.sampled_from(
-    ["", "0", "-1", "1e308", "nan", "inf", "9" * 400, "true", "republican,railway", "[1, 2]", "[" * 5000,
-     '[{"from": "Karazhal", "to": "Zhezkazgan"}]', '[{"from": [0, 0], "to": "x", "class": 1}]'])
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
-                           max_leaves=20)
 
 
 def _parse(raw) -> Params | ParamError:

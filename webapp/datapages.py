@@ -10,11 +10,12 @@ from scoring import InputError
 from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
-from .stats_io import EstimateRow, estimate_template_csv, export_estimates_csv
+from .stats_io import EstimateRow, estimate_template_csv, export_estimates_csv, forbidden_character
 from .store import StoreError
 
 bp = Blueprint("data", __name__)
 TEXT_MAX = {"author": 300, "date": 40, "rationale": 4000, "source": 1000}
+PLAIN_TEXT = "allowed: printable text (no NUL, control or bidirectional control characters)"
 
 
 def _t() -> T:
@@ -126,6 +127,8 @@ def _judgment_form(svc) -> tuple[dict, list[str]]:
     for k, limit in TEXT_MAX.items():
         if not texts[k] or len(texts[k]) > limit:
             problems.append(f"{k}: required, at most {limit} characters")
+        elif (bad := forbidden_character(texts[k])) is not None:
+            problems.append(f"{k}: contains the control character {bad}; {PLAIN_TEXT}")
     return {"town_id": tid, "scenarios": scenarios, **texts}, problems
 
 
@@ -148,6 +151,8 @@ def withdraw_judgment(jid: int):
     reason = request.form.get("reason", "").strip()
     if not reason or len(reason) > 2000:
         return judgments(["reason: say why the judgment is withdrawn (at most 2000 characters)"], 400)
+    if (bad := forbidden_character(reason)) is not None:
+        return judgments([f"reason: contains the control character {bad}; {PLAIN_TEXT}"], 400)
     try:
         svc.store.withdraw_judgment(jid, editor=current_editor(), reason=reason)
     except StoreError as exc:

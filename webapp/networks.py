@@ -30,6 +30,7 @@ from .auth import current_editor, editor_required
 from .i18n import LANGS, T, pick_lang
 from .model import get_atlas
 from .params import from_args
+from .security import public_text
 from .store import JOB_MAX_S, JobBoard
 
 bp = Blueprint("networks", __name__)
@@ -120,6 +121,7 @@ class Importer:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _finish(self, state: str, message: str) -> None:
+        message = public_text(message)  # the status is public: file names, never server folders
         with self._lock:
             self._state.update(state=state, message=message, finished=_now())
             final = dict(self._state)
@@ -169,7 +171,8 @@ def versions() -> list[dict]:
 
 
 def _page(problems: list[str] | None = None, status: int = 200, importing: dict | None = None):
-    return render_template("networks.html", t=_t(), langs=LANGS, versions=versions(), problems=problems or [],
+    problems = [public_text(p) for p in problems or []]  # no server folders in what a page shows
+    return render_template("networks.html", t=_t(), langs=LANGS, versions=versions(), problems=problems,
                            importing=importing or get_importer().status(), suffixes=SUFFIXES), status
 
 

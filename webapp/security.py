@@ -4,21 +4,36 @@
 files (no inline script: the maps' Folium scripts are served as files, webapp.views),
 ``nosniff``, no framing, a strict referrer policy; limits checked before any view runs
 (query-string size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends
-from another site (``Sec-Fetch-Site`` / ``Origin``). ``load_json_body`` is the one place a request body is
-parsed as JSON.
+from another site (``Sec-Fetch-Site`` / ``Origin``); ``Cache-Control: no-store`` on the pages and answers of a
+signed-in editor. ``load_json_body`` is the one place a request body is parsed as JSON; it refuses
+text that is not valid Unicode (a lone surrogate such as ``\\ud800``) naming the field.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request, session
 from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
 
 MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
 MAX_JSON_DEPTH = 32  # the deepest valid body is 4 ({"planned_roads": [{"from": [lon, lat]}]})
 MAX_MESSAGE = 300  # error messages echo user text at most this long
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8 text can hold it
+# browser features: the map's fullscreen button uses one (for this app only); nothing else is needed
+PERMISSIONS_POLICY = ", ".join(["fullscreen=(self)", *(f"{feature}=()" for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "geolocation",
+    "gyroscope", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get",
+    "screen-wake-lock", "serial", "usb", "xr-spatial-tracking"))])
+# an absolute file path of two or more parts (/srv/app/instance/networks/x.gpkg, C:\\data\\x.gpkg)
+SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:[A-Za-z]:\\|/)(?:[^\s'\"()<>;,|/\\]+[/\\])+([^\s'\"()<>;,|/\\]*)")
 
 
 class BodyError(BadRequest):
@@ -49,8 +64,9 @@ POLICY = content_security_policy()
 
 
 def clip(text: Any, limit: int = MAX_MESSAGE) -> str:
-    """``text`` as a string of at most ``limit`` characters (error messages that echo input)."""
-    text = str(text)
+    """``text`` as a string of at most ``limit`` characters, server paths cut to their last part
+    (error messages that echo input or a library's message)."""
+    text = public_text(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -58,6 +74,38 @@ def cap_messages(messages: list, *, limit: int = 50, length: int = 2 * MAX_MESSA
     """At most ``limit`` messages of at most ``length`` characters, then one line saying how many more."""
     kept = [clip(m, length) for m in messages[:limit]]
     return kept + ([f"... and {len(messages) - limit} further problem(s) not listed"] if len(messages) > limit else [])
+
+
+def public_text(text: Any) -> str:
+    """``text`` without server file paths: each absolute path becomes its last part (the file's name).
+
+    For messages that anyone can read (the network import status, error pages): a server's folders
+    are not the public's business and help an attacker aim.
+    """
+    return SERVER_PATH.sub(lambda m: m.group(1) or "(folder)", str(text))
+
+
+def lone_surrogate(value: Any, where: str = "body") -> str | None:
+    """Where in parsed JSON a text (key or value) holds a lone surrogate, as ``body.a[0].b``; or None.
+
+    JSON's ``\\ud800`` escape gives Python a string that cannot be encoded as UTF-8: every answer
+    that echoed it would fail. Walked without recursion (the depth is checked separately).
+    """
+    stack = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if SURROGATE.search(item):
+                return path
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                name = SURROGATE.sub("?", k)
+                if name != k:
+                    return f"{path}.{clip(name, 60)} (its name)"
+                stack.append((v, f"{path}.{clip(k, 60)}"))
+    return None
 
 
 def json_depth(value: Any) -> int:
@@ -88,6 +136,9 @@ def load_json_body(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise BodyError("not a JSON document") from None
     if json_depth(value) > max_depth:
         raise BodyError(f"JSON nested deeper than {max_depth} levels")
+    bad = lone_surrogate(value)
+    if bad is not None:
+        raise BodyError(f"{bad}: a lone surrogate (\\ud800-\\udfff) is not text; send valid UTF-8")
     return value
 
 
@@ -122,6 +173,62 @@ def _refuse_cross_site() -> None:
         raise Forbidden("cross-site requests may not change anything here")
 
 
+COSTLY_ENDPOINTS = ("api.recompute", "api.export")  # each new parameter set is a computation
+COSTLY_WINDOW_S = 60.0
+MAX_CLIENTS = 10_000  # clients remembered at once (the least recent are forgotten first)
+
+
+class CostLimiter:
+    """Per client, at most ``limit`` *new* parameter sets within ``window`` seconds on the costly
+    routes; repeating one (a cached answer) costs nothing. Kept in this process's memory: with
+    several worker processes each counts its own share (the limit is per process)."""
+
+    def __init__(self, limit: int, window: float = COSTLY_WINDOW_S):
+        self.limit, self.window = limit, window
+        self._seen: OrderedDict[str, OrderedDict[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait(self, client: str, key: str, now: float | None = None) -> float:
+        """Seconds ``client`` must wait before asking for ``key`` (0: allowed now, and recorded)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            seen = self._seen.setdefault(client, OrderedDict())
+            self._seen.move_to_end(client)
+            while seen and next(iter(seen.values())) <= now - self.window:
+                seen.popitem(last=False)
+            if key in seen:
+                return 0.0
+            if len(seen) >= self.limit:
+                return next(iter(seen.values())) + self.window - now
+            seen[key] = now
+            while len(self._seen) > MAX_CLIENTS:
+                self._seen.popitem(last=False)
+            return 0.0
+
+
+def _parameter_key() -> str:
+    """What a costly request asks for: the route, its path values, query and body (hashed)."""
+    items = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "v"))
+    raw = repr((request.endpoint, sorted((request.view_args or {}).items()), items)).encode()
+    return hashlib.sha256(raw + request.get_data()).hexdigest()
+
+
+def _limit_costly():
+    """429 with ``Retry-After`` for a client asking too many new computations (recompute, exports)."""
+    limiter: CostLimiter | None = current_app.extensions.get("cost_limiter")
+    if limiter is None or request.endpoint not in COSTLY_ENDPOINTS:
+        return None
+    wait = limiter.wait(request.remote_addr or "-", _parameter_key())
+    if wait <= 0:
+        return None
+    seconds = max(1, math.ceil(wait))
+    body = {"error": "too many requests",
+            "message": f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
+                       f"for recompute and exports (repeating one is free); retry in {seconds} s"}
+    return current_app.response_class(json.dumps(body) + "\n", status=429, mimetype="application/json",
+                                      headers={"Retry-After": str(seconds)})
+
+
 def _set_headers(response: Response) -> Response:
     """The security headers of every response (pages, API, assets, errors)."""
     h = response.headers
@@ -131,11 +238,29 @@ def _set_headers(response: Response) -> Response:
     h.setdefault("Referrer-Policy", "same-origin")
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if response.mimetype in ("text/html", "application/json") and _signed_in():
+        h["Cache-Control"] = "no-store"  # an editor's page holds the CSRF token and unpublished state
     return response
 
 
+def _signed_in() -> bool:
+    """True for a request with a sign-in session (read from the cookie only: no database call)."""
+    try:
+        return bool(session.get("sid"))
+    except RuntimeError:  # no request context
+        return False
+
+
 def init_app(app: Flask) -> None:
-    """Register the limits, the cross-site refusal and the headers."""
+    """Register the limits, the cross-site refusal, the costly-route limit and the headers.
+
+    ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask of
+    ``/api/recompute`` and ``/api/export.<fmt>`` per minute; 0 turns the limit off."""
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)
+    limit = int(app.config.get("COSTLY_PER_MINUTE") or 0)
+    if limit > 0:
+        app.extensions["cost_limiter"] = CostLimiter(limit)
+        app.before_request(_limit_costly)
     app.after_request(_set_headers)
