@@ -120,3 +120,15 @@ def test_with_estimates_the_mode_and_the_likely_town_are_said(client):
         lk = towns[r["id"]]["scenario"]["likely"]
         assert r["result"] == "likely: " + lk["scenario"] and float(r["stability"]) == lk["share"] >= 0.6
     assert client.get("/api/export.params.json?estimates=on").get_json()["parameters"]["spatial"]["estimates"] == "on"
+
+
+def test_exports_carry_the_government_signals(client):
+    """issue 21, item 2: the official signals in the exports, with their agreement with the result."""
+    df = pd.read_csv(io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False)
+    kar = df[df["id"] == "karazhal"].iloc[0]
+    assert "stagnating_2025 2025-03" in kar["official"].split("|")
+    assert "stagnating_2025:contradicts" in kar["official_agreement"].split("|")
+    api = client.get("/api/towns/karazhal").get_json()["official"]
+    assert len(kar["official"].split("|")) == len(api)
+    bal = df[df["id"] == "balkhash"].iloc[0]
+    assert "industrial_zone_2025:differs" in bal["official_agreement"]

@@ -10,7 +10,7 @@ from geo import ParamError
 from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
-from .brief import api_parts, robust_towns
+from .brief import api_parts, official_signal_columns, robust_towns
 from .auth import current_editor, editor_required
 from .i18n import LANGS, pick_lang
 from .model import get_atlas
@@ -154,7 +154,7 @@ def export(fmt: str):
                 if request.args.get(k) not in (None, *LANGS)}
     if problems:
         return {"error": "bad request", "message": "invalid export options", "fields": problems}, 400
-    rows = flat_rows(atlas, metas, svc.method, robust_towns())
+    rows = flat_rows(atlas, metas, svc.method, robust_towns(), official_signal_columns(svc, atlas))
     lang = request.args.get("headers")
     headers = export_headers(translator(svc, lang), svc.method, list(rows[0])) if lang else None
     if fmt == "csv":

@@ -323,3 +323,17 @@ def api_parts(svc, rec: dict) -> dict:
                  "approximates": r["approximates_input"], "source": r["source_url"], "checked": r["checked"] == "yes"}
                 for r in off.evidence if r["town_id"] == rec["id"]]
     return {"official": official, "measures": measures, "evidence": evidence}
+
+
+def official_signal_columns(svc, atlas: dict) -> dict[str, dict[str, str]]:
+    """Per town the export's ``official`` (signal kinds with their dates, newest first:
+    'stagnating_2025 2025-03|status_2012_list 2012-05-25') and ``official_agreement`` (kind:agreement
+    with the town's result, by data/official/signal_rules.csv, this project's reading)."""
+    off = get_official(svc)
+    out = {}
+    for town in atlas["towns"]:
+        scenarios = _scenarios_of(town["scenario"], verdict_kind(town["scenario"]))
+        rows = signals_for(off, town["id"], scenarios)
+        out[town["id"]] = {"official": "|".join(f"{r['kind']} {r['date']}".strip() for r in rows),
+                           "official_agreement": "|".join(f"{r['kind']}:{r['agreement']}" for r in rows)}
+    return out

@@ -158,8 +158,11 @@ def result_columns(town: dict, stability: dict | None, mode: str = "sourced") ->
             "possible": "|".join(s["possible"]), "stability": share, "mode": mode}
 
 
-def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None) -> list[dict]:
-    """One row per town: names, point, inputs with status, indices, levels, scores, the map's result."""
+def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None,
+              official: dict | None = None) -> list[dict]:
+    """One row per town: names, point, the map's result, inputs with status, indices, levels, scores;
+    ``official`` (town id -> its signals as ``webapp.brief.official_signal_columns`` gives them) adds
+    the government's signals and their agreement with the result."""
     rows = []
     mode = "with estimates" if "estimates" in atlas["parameters"] else "sourced"
     for t in atlas["towns"]:
@@ -167,6 +170,8 @@ def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None) -
         a = t["agglomeration"]
         row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": m["lon"], "lat": m["lat"]}
         row |= result_columns(t, stability, mode)
+        if official is not None:
+            row |= official.get(t["id"], {"official": "", "official_agreement": ""})
         row |= {k: t["inputs"][k] for k in method.inputs}
         row |= {f"{k}_status": t["provenance"][k]["status"] for k in method.inputs}
         row |= {f"idx_{k}": t["indices"][k] for k in method.indicators}
@@ -253,7 +258,7 @@ def shapefile_fields(method) -> dict:
     keep |= {f"lvl_{k}": "l" + method.indicators[k].export_name[1:] for k in method.levelled}
     keep |= {f"score_{s}": f"sc_{s[:7]}" for s in method.scenarios}
     keep |= {"result": "result", "result_kind": "res_kind", "possible": "possible", "stability": "stability",
-             "mode": "mode"}
+             "mode": "mode", "official": "official", "official_agreement": "off_agree"}
     keep |= {"recommended": "recommend", "completeness": "complete", "nearest_large_city": "near_city",
              "road_km": "road_km", "travel_min": "travel_min", "assumed_access": "assumed"}
     return keep
@@ -292,6 +297,7 @@ def to_shapefile_zip(rows: list[dict], atlas: dict, method) -> bytes:
 def export_headers(t, method, columns: list[str]) -> dict:
     """Column code -> its name in ``t``'s language (``headers=ru`` on an export)."""
     names = {c: t("col_" + c) for c in ("id", "name_en", "name_kk", "name_ru", "lon", "lat", "result", "result_kind",
+                                         "official", "official_agreement",
                                          "possible", "stability", "mode", "recommended", "completeness", "provisional",
                                          "nearest_large_city", "road_km", "travel_min", "assumed_access",
                                          "lines_within_radius", "unroutable")}
