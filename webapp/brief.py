@@ -18,9 +18,8 @@ from flask import current_app, url_for
 from scoring.official import Official, age_years, load_official, measures_for, shown_value, signals_for
 
 from .i18n import T
-from .mapview import marker_style
+from .serialize import colour, marker_style, verdict_kind
 from .robust import get_runner
-from .serialize import colour, verdict_kind
 
 DRIVERS_MAX = 3
 

@@ -10,7 +10,7 @@ from flask import render_template, url_for
 from markupsafe import Markup
 
 from .layers import LAYERS
-from .serialize import category, colour
+from .serialize import marker_style, style_for  # the markers: one definition, in serialize
 
 if TYPE_CHECKING:
     import folium  # imported where a map is built (about 0.3 s)
@@ -37,31 +37,6 @@ def vendor_assets() -> tuple[list, list]:
     js = [("leaflet", url_for("views.vendor", path="leaflet/dist/leaflet.js"))]
     css = [("leaflet_css", url_for("views.vendor", path="leaflet/dist/leaflet.css"))]
     return js, css
-
-
-def marker_style(town: dict, method) -> dict:
-    """The marker of a town: see style_for."""
-    return style_for(category(town), colour(town, method), provisional=town["scenario"]["provisional"])
-
-
-def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
-    """Filled (opaque) when all six indicators have a level; hollow and dashed in the scenario's colour
-    (provisional) otherwise; undetermined towns white with a dashed dark ring; towns without any level
-    small, grey and dotted (insufficient data: smaller and greyer than every other state)."""
-    if cat == "undetermined":
-        return {"radius": 8, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill, "fillOpacity": 1,
-                "dashArray": "3 3"}
-    if cat == "likely":  # from estimates: the likely outcome's colour, lighter, with a dotted dark ring
-        return {"radius": 9, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill,
-                "fillOpacity": 0.55, "dashArray": "1 3"}
-    if cat == "none":
-        return {"radius": 5, "color": "#777777", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
-                "dashArray": "1 2"}
-    if provisional:
-        return {"radius": 9, "color": fill, "weight": 3, "fill": True, "fillColor": fill, "fillOpacity": 0.15,
-                "dashArray": "4 3"}
-    return {"radius": 10, "color": "#222222", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
-            "dashArray": None}
 
 
 def legend(method, t) -> dict:

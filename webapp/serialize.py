@@ -60,6 +60,31 @@ def colour(town: dict, method) -> str:
     return CATEGORY_COLOURS.get(cat) or method.scenarios[cat]["colour"]
 
 
+def marker_style(town: dict, method) -> dict:
+    """The marker of a town: see style_for."""
+    return style_for(category(town), colour(town, method), provisional=town["scenario"]["provisional"])
+
+
+def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
+    """Filled (opaque) when all six indicators have a level; hollow and dashed in the scenario's colour
+    (provisional) otherwise; undetermined towns white with a dashed dark ring; towns without any level
+    small, grey and dotted (insufficient data: smaller and greyer than every other state)."""
+    if cat == "undetermined":
+        return {"radius": 8, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill, "fillOpacity": 1,
+                "dashArray": "3 3"}
+    if cat == "likely":  # from estimates: the likely outcome's colour, lighter, with a dotted dark ring
+        return {"radius": 9, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill,
+                "fillOpacity": 0.55, "dashArray": "1 3"}
+    if cat == "none":
+        return {"radius": 5, "color": "#777777", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
+                "dashArray": "1 2"}
+    if provisional:
+        return {"radius": 9, "color": fill, "weight": 3, "fill": True, "fillColor": fill, "fillOpacity": 0.15,
+                "dashArray": "4 3"}
+    return {"radius": 10, "color": "#222222", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
+            "dashArray": None}
+
+
 _LEAVES = frozenset({str, int, bool, type(None)})
 
 
