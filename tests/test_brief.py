@@ -150,6 +150,9 @@ def test_compare_shows_the_towns_side_by_side(client, atlas):
     assert html.count('class="cmp-level"') == 6 and html.count('class="cmp-score"') == 4
     for sid, n in atlas["temirtau"]["scenario"]["scores"].items():
         assert f'<td class="num">{n}</td>' in html
+    row = html[html.index('id="cmp-official"'):html.index('id="cmp-measures"')]
+    assert "Industrial zone ordered by 1 December 2025" in row and row.count("<td>") == 2  # Balkhash's zone
+    assert 'id="cmp-measures"' in html
 
 
 def pdf_pages(app, path: str) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from .brief import map_svg, outcome_words, robust_towns, scenario_names, town_brief
+from .brief import (get_official, map_svg, measure_items, official_items, outcome_words, robust_towns,
+                    scenario_names, town_brief)
 from .i18n import LANGS, T
 from .mapview import legend
 from .model import get_atlas
@@ -93,7 +94,8 @@ def town_pdf(tid: str):
 
 @bp.get("/compare")
 def compare():
-    """2 to 4 towns side by side: verdict, how sure, indicator levels as bars on one scale, scores."""
+    """2 to 4 towns side by side: verdict, how sure, indicator levels as bars on one scale, scores,
+    the government's signals and what the scenarios mean in practice."""
     svc, t, atlas, params = _atlas_and_t()
     ids = [x for x in request.args.get("towns", "").split(",") if x]
     by_id = {tw["id"]: tw for tw in atlas["towns"]}
@@ -102,13 +104,17 @@ def compare():
         problems.append("towns: a town is named twice")
     if not problems and not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
         problems.append(f"towns: choose {COMPARE_MIN} to {COMPARE_MAX} towns (comma-separated ids)")
-    robust = robust_towns()
+    robust = robust_towns() if not problems else None
     chosen = [] if problems else [by_id[x] for x in ids]
     briefs = [town_brief(tw, (robust or {}).get(tw["id"]) if robust is not None else None, svc.method)
               for tw in chosen]
+    off = get_official(svc)
+    official = [official_items(off, b.id, b.scenarios, t.lang) for b in briefs]
+    measures = [measure_items(off, b.id, b.scenarios, t.lang) for b in briefs]
     query, lang_query = queries(params, t.lang, LANGS)
     ranks = {code: [b.level for b in svc.method.indicators[code].bands] for code in svc.method.levelled}
     return render_template("compare.html", t=t, langs=LANGS, towns=chosen, briefs=briefs, metas=svc.metas,
                            method=svc.method, ranks=ranks, problems=problems, query=query, lang_query=lang_query,
                            all_towns=sorted_towns(atlas["towns"], svc.metas, t), ids=ids,
-                           colours=[colour(tw, svc.method) for tw in chosen]), 400 if problems else 200
+                           colours=[colour(tw, svc.method) for tw in chosen], official=official,
+                           measures=measures), 400 if problems else 200
