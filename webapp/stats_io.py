@@ -330,10 +330,14 @@ def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Pr
     return out
 
 
-def _row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
-         town_id: Callable[[str], str | None], problems: list[Problem]) -> tuple[str | None, str, list[ValueRow]]:
-    """One data row -> (town id, period, values); its problems are appended."""
-    get = lambda c: cells[cols[c]] if c in cols and cols[c] < len(cells) else Cell("empty")  # noqa: E731
+def _getter(cells: list[Cell], cols: dict[str, int]) -> Callable[[str], Cell]:
+    """A row's cell by column name (an empty cell where the column or the cell is missing)."""
+    return lambda c: cells[cols[c]] if c in cols and cols[c] < len(cells) else Cell("empty")
+
+
+def _common(n: int, get: Callable[[str], Cell], cols: dict[str, int], town_id: Callable[[str], str | None],
+            problems: list[Problem]) -> tuple[str | None, str, str, str]:
+    """The columns every row has: (town id, period, source, note); their problems appended."""
     name = _text(get("town"), "town", n, problems, required=False)
     tid = town_id(name) if name else None
     if tid is None:
@@ -342,6 +346,14 @@ def _row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
     period = _text(get(period_col), period_col, n, problems, required=True)
     source = _text(get("source"), "source", n, problems, required=True)
     note = _text(get("note"), "note", n, problems, required=False)
+    return tid, period, source, note
+
+
+def _row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
+         town_id: Callable[[str], str | None], problems: list[Problem]) -> tuple[str | None, str, list[ValueRow]]:
+    """One data row -> (town id, period, values); its problems are appended."""
+    get = _getter(cells, cols)
+    tid, period, source, note = _common(n, get, cols, town_id, problems)
     values = {}
     for name_, spec in method.inputs.items():
         if name_ not in cols or spec.role not in IMPORT_ROLES:
@@ -436,16 +448,9 @@ def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int],
 def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
                   town_id: Callable[[str], str | None], problems: list[Problem]) -> EstimateRow | None:
     """One row of an estimates file -> the estimate, or None (its problems appended)."""
-    get = lambda c: cells[cols[c]] if c in cols and cols[c] < len(cells) else Cell("empty")  # noqa: E731
+    get = _getter(cells, cols)
     before = len(problems)
-    name = _text(get("town"), "town", n, problems, required=False)
-    tid = town_id(name) if name else None
-    if tid is None:
-        problems.append(Problem(n, "town", name, "not one of the 27 monotowns (id, or name in kk, ru or en)"))
-    period_col = "year" if "year" in cols else "period"
-    period = _text(get(period_col), period_col, n, problems, required=True)
-    source = _text(get("source"), "source", n, problems, required=True)
-    note = _text(get("note"), "note", n, problems, required=False)
+    tid, period, source, note = _common(n, get, cols, town_id, problems)
     how = _text(get("method"), "method", n, problems, required=False)
     if not how:
         problems.append(Problem(n, "method", "", "required: how the interval was made (e.g. "
