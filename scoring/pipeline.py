@@ -116,6 +116,13 @@ class Pipeline:
     def method(self) -> Method:
         return self.sources.method
 
+    @staticmethod
+    def catchments(atlas: dict[str, Any]) -> dict[str, Any]:
+        """The FUA catchments (GeoJSON) of a result of ``run``, built on first use: only the map's
+        catchment layer asks for them (a recompute does not pay for them)."""
+        catchments: dict[str, Any] = atlas["_derivation"].catchments
+        return catchments
+
     def versions(self) -> list[str]:
         """The network versions: ``shipped`` and every imported one."""
         return available(self.networks_root)
@@ -160,7 +167,7 @@ class Pipeline:
         ``estimate_table`` (town -> input -> Estimate, ``scoring.estimates.load_estimates``)
         replaces the shipped estimates, as ``statistics`` does the statistics.
 
-        Returns the scored atlas (scoring.atlas.build_atlas) plus ``catchments``, ``access_links``,
+        Returns the scored atlas (scoring.atlas.build_atlas) plus ``access_links``,
         ``planned`` and ``selected_cities`` from the derivation; ``parameters.network`` records the
         network version (name, source, date, sha256).
 
@@ -180,7 +187,7 @@ class Pipeline:
                             experts=s.experts if experts is None else experts,
                             paper_inputs=s.paper_inputs)
         atlas["parameters"]["network"] = network
-        atlas["catchments"] = derivation.catchments
+        atlas["_derivation"] = derivation  # its catchments are built when first asked (Pipeline.catchments)
         atlas["access_links"] = derivation.access_links
         atlas["planned"] = [p.as_dict() for p in derivation.planned]
         atlas["selected_cities"] = list(derivation.selected_cities)

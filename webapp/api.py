@@ -24,7 +24,7 @@ from .http import Body, render, respond, respond_versioned
 from .layers import LAYERS, layer_urls
 from .layers import rendered as rendered_layer
 from .layers import version as layer_version
-from .views import display_once, popups_once, translator
+from .views import display_once, popups_once, popups_url, translator
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,8 +40,8 @@ def _payload(params, *, clean: bool = True) -> dict:
     t = translator(svc, request.args.get("lang"))
     fc = collection(atlas, svc.metas, svc.method, clean=clean)
     query, _ = queries(params, t.lang, LANGS)
-    fc["catchments"] = atlas["catchments"]
-    fc["display"] = display_once(atlas, svc, t, params, query)
+    fc["display"] = display_once(atlas, svc, t, params)  # data only: popups and catchments are fetched
+    fc["popups_url"] = popups_url(svc, t, params)
     fc["permalink_query"] = query
     fc["layers"] = layer_urls(svc, params, t)  # the page re-fetches what changed (network, access links)
     return fc

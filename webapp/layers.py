@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 from flask import url_for
 
+from scoring.pipeline import Pipeline
 from geo.params import Params
 from geo.versions import SHIPPED
 
@@ -220,8 +221,9 @@ def access(atlas: dict, t, names: dict) -> dict:
 
 
 def catchments(atlas: dict) -> dict:
-    """FUA catchments as the derivation gives them (city, minutes), rounded."""
-    return {**atlas["catchments"], **rounded_collection(atlas["catchments"])}
+    """FUA catchments as the derivation gives them (city, minutes), rounded; built when first asked."""
+    fc = Pipeline.catchments(atlas)
+    return {**fc, **rounded_collection(fc)}
 
 
 def _network(svc, params: Params):

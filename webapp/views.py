@@ -68,14 +68,14 @@ def _request_params():
         return svc.results(), svc.default_params, exc.field_errors
 
 
-def display(atlas: dict, svc, t, query: str) -> dict:
-    """Per town: marker style, tooltip and popup HTML in the page's language, its verdict's kind and
-    category (the counts and filters above the list) (for map updates)."""
-    metas, extras = svc.metas, popup_extras(atlas, svc, t)
+def display(atlas: dict, svc, t) -> dict:
+    """Per town: marker style, tooltip and verdict in the page's language, its verdict's kind and
+    category (the counts and filters above the list), for map updates. The popups are not here: the
+    page fetches them (``popups_once``, ``GET /api/popups``), so a recompute answers with data only."""
+    metas = svc.metas
     return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
                        "label": t.verdict(tw["scenario"]), "short": t.verdict_short(tw["scenario"]),
-                       "kind": verdict_kind(tw["scenario"]), "category": category(tw),
-                       "popup": popup_html(tw, metas[tw["id"]], t, svc.method, query, extras[tw["id"]])}
+                       "kind": verdict_kind(tw["scenario"]), "category": category(tw)}
             for tw in atlas["towns"]}
 
 
@@ -86,18 +86,28 @@ class _Sized:
         self.value, self.nbytes = value, nbytes
 
 
-def display_once(atlas: dict, svc, t, params, query: str) -> dict:
-    """``display`` rendered once per result and language (cached on the atlas service)."""
+def display_once(atlas: dict, svc, t, params) -> dict:
+    """``display`` made once per result and language (cached on the atlas service)."""
     def build() -> _Sized:
-        shown = display(atlas, svc, t, query)
-        return _Sized(shown, sum(len(d["popup"]) + len(d["tooltip"]) + 200 for d in shown.values()))
+        shown = display(atlas, svc, t)
+        return _Sized(shown, sum(len(d["tooltip"]) + 300 for d in shown.values()))
     return svc.cached(("display", params, t.lang), build).value  # objects, not bytes
 
 
 def popups_once(atlas: dict, svc, t, params) -> dict:
-    """town id -> its popup HTML for ``params`` in ``t``'s language (from ``display_once``'s cache)."""
-    query, _ = queries(params, t.lang, LANGS)
-    return {tid: d["popup"] for tid, d in display_once(atlas, svc, t, params, query).items()}
+    """town id -> its popup HTML for ``params`` in ``t``'s language (rendered when first asked)."""
+    def build() -> _Sized:
+        query, _ = queries(params, t.lang, LANGS)
+        extras, metas = popup_extras(atlas, svc, t), svc.metas
+        shown = {tw["id"]: popup_html(tw, metas[tw["id"]], t, svc.method, query, extras[tw["id"]])
+                 for tw in atlas["towns"]}
+        return _Sized(shown, sum(len(h) for h in shown.values()))
+    return svc.cached(("popup-html", params, t.lang), build).value
+
+
+def popups_url(svc, t, params) -> str:
+    """The versioned URL of the popups for ``params`` in ``t``'s language."""
+    return url_for("api.popups", **params.to_query(), lang=t.lang, v=svc.version("popups", params, t.lang))
 
 
 # what the map page's script reads of each town (the API's full record is one request away)
@@ -180,8 +190,7 @@ def _index_page() -> tuple[str, str]:
     atlas, params, errors = _request_params()
     specs = load_specs()
     query, lang_query = queries(params, t.lang, LANGS)
-    shown = {tid: {k: v for k, v in d.items() if k != "popup"}  # popups: fetched after the towns are drawn
-             for tid, d in display_once(atlas, svc, t, params, query).items()}
+    shown = display_once(atlas, svc, t, params)  # popups: fetched after the towns are drawn
     m, registry = build_map(atlas, svc, t, shown)
     boot = {"registry": registry, "collection": map_collection(collection(atlas, svc.metas, svc.method)),
             "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(),
@@ -193,8 +202,7 @@ def _index_page() -> tuple[str, str]:
             "glance": glance(svc, t), "compare_max": 4,
             "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
                      "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
-                     "popups": url_for("api.popups", **params.to_query(), lang=t.lang,
-                                         v=svc.version("popups", params, t.lang)),
+                     "popups": popups_url(svc, t, params),
                      "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS},
                      "compare": url_for("briefpages.compare")}}
     parts = render_parts(m)
@@ -208,7 +216,8 @@ def _index_page() -> tuple[str, str]:
                            uploaded_name=svc.uploaded_name, latest_revision=next(iter(svc.store.revisions()), None), data_note=svc.data_note, networks=svc.pipeline.versions(),
                            boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
                            lang_query=lang_query,
-                           preload=[*boot["layers"].values(), boot["urls"]["popups"]],
+                           preload=[*(u for k, u in boot["layers"].items() if k != "catchments"),
+                                    boot["urls"]["popups"]],  # catchments: only when their group is shown
                            map_script=_script_url("views.index_script", script_key, params, t.lang))
     return html, str(parts["script"])
 

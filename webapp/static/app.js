@@ -75,10 +75,21 @@
   function sinkStatic() {
     STATIC_ORDER.slice().reverse().forEach((k) => { if (map.hasLayer(groups[k])) groups[k].bringToBack(); });
   }
+  // the FUA catchments are built on the server only when asked: fetched while their group is on the map
+  const lazyUrls = {};
+  const lazy = (name) => SPECS[name] && SPECS[name].draw === "catchments" && !map.hasLayer(groups.fua);
+  map.on("overlayadd", (e) => {
+    if (e.layer === groups.fua && lazyUrls.catchments) {
+      const url = lazyUrls.catchments;
+      delete lazyUrls.catchments;
+      loadLayers({ catchments: url });
+    }
+  });
   function loadLayers(urls) {
     // fetch every layer whose URL changed (a URL names one content: v = its ETag); a later answer for the
     // same layer wins; the flag waits for every layer still on its way, and only the latest call sets it
     Object.entries(urls).filter(([name, url]) => layerUrls[name] !== url).forEach(([name, url]) => {
+      if (lazy(name)) { lazyUrls[name] = url; state.catchments = null; drawCatchments(); return; }
       layerUrls[name] = url;
       const seq = layerSeq[name] = (layerSeq[name] || 0) + 1;
       inFlight[name] = fetchJSON(url).then((fc) => {
@@ -99,7 +110,7 @@
   // popups: one fetch for all towns (in the page's language, for these parameters); until it arrives a
   // popup shows the town's name
   const popups = {};
-  let popupsFresh = false, focusAfterPopup = null;
+  let popupsFresh = false, focusAfterPopup = null, popupLoads = 0;
   const popupFor = (id) => popups[id] || '<div class="popup-loading"><h3>' + esc(townName(features()[id])) + "</h3><p>…</p></div>";
   function setPopups(html) {
     Object.assign(popups, html);
@@ -569,13 +580,12 @@
       });
       const data = await res.json();
       if (!res.ok) { showErrors(data.fields || { body: data.message || res.statusText }); return; }
-      state = { collection: data, display: data.display, catchments: data.catchments };
-      popupsFresh = true;
-      if (data.layers) {  // a new network version's roads, new access links: fetched; the catchments came with the answer
-        layerUrls.catchments = data.layers.catchments;
-        layerSeq.catchments = (layerSeq.catchments || 0) + 1;
-        loadLayers(data.layers);
-      }
+      state = { collection: data, display: data.display, catchments: state.catchments };
+      popupsFresh = true;  // the popups of these parameters: fetched (the answer carries data only)
+      const popupSeq = ++popupLoads;
+      fetchJSON(data.popups_url).then((html) => { if (popupSeq === popupLoads) setPopups(html); })
+        .catch((err) => console.error(err));
+      if (data.layers) loadLayers(data.layers);  // what changed: roads of a new version, access links, catchments
       applyDisplay(data.changes);
       renderChanges(data.changes);
       drawRoutes(); drawCatchments(); drawPlanned();
