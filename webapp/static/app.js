@@ -9,6 +9,16 @@
   Object.entries(reg.markers).forEach(([id, name]) => { markers[id] = window[name]; });
   const groups = {};
   Object.entries(reg.groups).forEach(([k, name]) => { groups[k] = window[name]; });
+  // no shape on the map is a Tab stop (issue 23, item 3): Leaflet 1.9 puts a focus listener on every
+  // shape with a tooltip, which makes the SVG element focusable in Chromium (300 unnamed stops); a
+  // shape's clicks are the renderer's, so its element has no other Leaflet listener. Towns are reached
+  // from the list (Enter opens the popup)
+  const untab = (layer) => {
+    const el = layer.getElement && layer.getElement();
+    if (el && el instanceof SVGElement) L.DomEvent.off(el);
+  };
+  map.eachLayer(untab);
+  map.on("layeradd", (e) => untab(e.layer));
   const rows = {};
   document.querySelectorAll("#town-list tbody tr").forEach((tr) => { rows[tr.dataset.id] = tr; });
   let state = { collection: boot.collection, display: boot.display, catchments: null };
