@@ -21,6 +21,7 @@
   map.on("layeradd", (e) => untab(e.layer));
   const rows = {};
   document.querySelectorAll("#town-list tbody tr").forEach((tr) => { rows[tr.dataset.id] = tr; });
+  let rovingRow = null;  // the list's one Tab stop (see rove)
   let state = { collection: boot.collection, display: boot.display, catchments: null };
   let planned = (boot.params.planned_roads || []).map((r) => Object.assign({}, r));
   let picking = null;
@@ -351,6 +352,24 @@
   }
   let lastRow = null;
   const visibleRows = () => Array.from(document.querySelectorAll("#town-list tbody tr")).filter((tr) => !tr.hidden);
+  // the list is one Tab stop (issue 23, item 3): the current row and its compare box; the arrow keys,
+  // Home and End move between rows, and a search or filter that hides the current row makes the first
+  // shown row current
+  function rove(tr) {
+    rovingRow = tr;
+    Object.values(rows).forEach((r) => {
+      const on = r === tr, box = r.querySelector("input.cmp");
+      r.tabIndex = on ? 0 : -1;
+      if (box) box.tabIndex = on ? 0 : -1;
+    });
+  }
+  function roveShown() {
+    if (rovingRow && !rovingRow.hidden) return;
+    const first = visibleRows()[0];
+    if (first) rove(first);
+  }
+  Object.values(rows).forEach((tr) => tr.addEventListener("focusin", () => { if (rovingRow !== tr) rove(tr); }));
+  roveShown();
   Object.entries(rows).forEach(([id, tr]) => {
     tr.addEventListener("click", () => { lastRow = tr; focusTown(id, false); });
     tr.addEventListener("keydown", (e) => {
@@ -402,6 +421,7 @@
       tr.hidden = !ok || hiddenByFilter.has(tr.dataset.id); shown += !tr.hidden;
     });
     document.getElementById("no-match").hidden = shown > 0;
+    roveShown();
   });
   search.addEventListener("keydown", (e) => {
     if (e.key === "Enter") { const first = visibleRows()[0]; if (first) { lastRow = first; focusTown(first.dataset.id, true); } }
@@ -469,6 +489,7 @@
     hiddenByFilter = new Set(Object.keys(rows).filter((id) => !passes(id)));
     Object.entries(rows).forEach(([id, tr]) => { tr.hidden = hiddenByFilter.has(id) || tr.dataset.searchMiss === "1"; });
     document.getElementById("no-match").hidden = Object.values(rows).some((tr) => !tr.hidden);
+    roveShown();
     Object.entries(markers).forEach(([id, mk]) => {
       const hide = hiddenByFilter.has(id);
       if (hide && mk.isPopupOpen && mk.isPopupOpen()) mk.closePopup();
