@@ -108,3 +108,38 @@ def test_skip_links_land_on_focusable_targets(page, server, path):
         assert active and active == href[1:] or page.evaluate(
             "h => document.querySelector(h).contains(document.activeElement)", href), (href, active)
         assert page.evaluate("() => document.activeElement !== document.body"), href
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def lum(h: str) -> float:
+        c = [int(h[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_contrast_formula_golden_values():
+    assert round(contrast("#999999", "#ffffff"), 2) == 2.85  # the issue's "нет данных" before
+    assert round(contrast("#666666", "#ffffff"), 2) == 5.74
+    assert round(contrast("#000000", "#ffffff"), 1) == 21.0
+
+
+def test_every_marker_outlined_against_the_land(page, server):
+    """Every shown town marker has a dark ring just outside it (at least 3:1 against the land, WCAG
+    1.4.11), whatever its fill; a filter that hides a town hides its ring."""
+    load(page, server + "/?lang=kk", layers=True)
+    land = page.evaluate("() => JSON.parse(document.getElementById('boot').textContent)"
+                         ".layer_specs.oblasts.styles[''].fillColor")
+    rings = page.evaluate("""() => Array.from(document.querySelectorAll('path.town-casing'))
+        .map(p => [p.getAttribute('stroke'), p.getBoundingClientRect().width])""")
+    assert len(rings) == 27
+    assert all(contrast(stroke, land) >= 3 for stroke, _ in rings), (land, rings)
+    # each ring encloses its marker: wider than the marker's own circle and its stroke
+    widths = page.evaluate("""() => { const b = JSON.parse(document.getElementById('boot').textContent);
+        return Object.values(b.registry.markers).map(v => window[v]._path.getBoundingClientRect().width); }""")
+    assert min(w for _, w in rings) > min(widths)
+    page.select_option("#f-signal", "stagnating_2025")
+    assert page.evaluate("document.querySelectorAll('path.town-casing').length") == 4
+    assert page.errors == []

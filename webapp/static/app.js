@@ -243,8 +243,15 @@
       if (right > map.getSize().x - 2) labels[id].setIcon(icon(true));
     }
   }
+  // every shown marker has a thin dark ring just outside its own stroke (issue 23, item 7): light fills,
+  // hollow and dashed rings (1.1-2.7:1 against the land) stand out from the land whatever their colour
+  const CASING = { color: "#1a1a1a", weight: 1.25, opacity: 1, fill: false, interactive: false, className: "town-casing" };
   function drawHalos() {
     halos.clearLayers();
+    Object.keys(markers).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
+      const mk = markers[id], r = mk.getRadius() + (mk.options.weight || 0) / 2 + CASING.weight / 2;
+      L.circleMarker(mk.getLatLng(), Object.assign({ radius: r }, CASING)).addTo(halos);
+    });
     Object.keys(changedNow).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
       const mk = markers[id];
       L.circleMarker(mk.getLatLng(), { radius: mk.getRadius() + boot.halo.gap, color: boot.halo.color, weight: boot.halo.weight,
