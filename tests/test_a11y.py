@@ -143,3 +143,19 @@ def test_every_marker_outlined_against_the_land(page, server):
     page.select_option("#f-signal", "stagnating_2025")
     assert page.evaluate("document.querySelectorAll('path.town-casing').length") == 4
     assert page.errors == []
+
+
+def test_town_list_is_one_tab_stop_that_follows_search(page, server):
+    """One row of the list (and its compare box) is in the Tab order: the focused one, or the first
+    shown when a search hides it."""
+    load(page, server + "/?lang=ru")
+    tabbable = "() => Array.from(document.querySelectorAll('#town-list tbody tr, #town-list input.cmp'))" \
+               ".filter(e => e.tabIndex === 0).map(e => e.dataset.id || e.value)"
+    assert page.evaluate(tabbable) == ["abay", "abay"]
+    page.focus("#town-list tr[data-id='abay']")
+    page.keyboard.press("ArrowDown")
+    second = page.evaluate("document.activeElement.dataset.id")
+    assert page.evaluate(tabbable) == [second, second]
+    page.fill("#search", "temir")
+    assert page.evaluate(tabbable) == ["temirtau", "temirtau"]
+    assert page.errors == []
