@@ -9,8 +9,19 @@
   Object.entries(reg.markers).forEach(([id, name]) => { markers[id] = window[name]; });
   const groups = {};
   Object.entries(reg.groups).forEach(([k, name]) => { groups[k] = window[name]; });
+  // no shape on the map is a Tab stop (issue 23, item 3): Leaflet 1.9 puts a focus listener on every
+  // shape with a tooltip, which makes the SVG element focusable in Chromium (300 unnamed stops); a
+  // shape's clicks are the renderer's, so its element has no other Leaflet listener. Towns are reached
+  // from the list (Enter opens the popup)
+  const untab = (layer) => {
+    const el = layer.getElement && layer.getElement();
+    if (el && el instanceof SVGElement) L.DomEvent.off(el);
+  };
+  map.eachLayer(untab);
+  map.on("layeradd", (e) => untab(e.layer));
   const rows = {};
   document.querySelectorAll("#town-list tbody tr").forEach((tr) => { rows[tr.dataset.id] = tr; });
+  let rovingRow = null;  // the list's one Tab stop (see rove)
   let state = { collection: boot.collection, display: boot.display, catchments: null };
   let planned = (boot.params.planned_roads || []).map((r) => Object.assign({}, r));
   let picking = null;
@@ -243,8 +254,15 @@
       if (right > map.getSize().x - 2) labels[id].setIcon(icon(true));
     }
   }
+  // every shown marker has a thin dark ring just outside its own stroke (issue 23, item 7): light fills,
+  // hollow and dashed rings (1.1-2.7:1 against the land) stand out from the land whatever their colour
+  const CASING = { color: "#1a1a1a", weight: 1.25, opacity: 1, fill: false, interactive: false, className: "town-casing" };
   function drawHalos() {
     halos.clearLayers();
+    Object.keys(markers).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
+      const mk = markers[id], r = mk.getRadius() + (mk.options.weight || 0) / 2 + CASING.weight / 2;
+      L.circleMarker(mk.getLatLng(), Object.assign({ radius: r }, CASING)).addTo(halos);
+    });
     Object.keys(changedNow).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
       const mk = markers[id];
       L.circleMarker(mk.getLatLng(), { radius: mk.getRadius() + boot.halo.gap, color: boot.halo.color, weight: boot.halo.weight,
@@ -352,6 +370,24 @@
   }
   let lastRow = null;
   const visibleRows = () => Array.from(document.querySelectorAll("#town-list tbody tr")).filter((tr) => !tr.hidden);
+  // the list is one Tab stop (issue 23, item 3): the current row and its compare box; the arrow keys,
+  // Home and End move between rows, and a search or filter that hides the current row makes the first
+  // shown row current
+  function rove(tr) {
+    rovingRow = tr;
+    Object.values(rows).forEach((r) => {
+      const on = r === tr, box = r.querySelector("input.cmp");
+      r.tabIndex = on ? 0 : -1;
+      if (box) box.tabIndex = on ? 0 : -1;
+    });
+  }
+  function roveShown() {
+    if (rovingRow && !rovingRow.hidden) return;
+    const first = visibleRows()[0];
+    if (first) rove(first);
+  }
+  Object.values(rows).forEach((tr) => tr.addEventListener("focusin", () => { if (rovingRow !== tr) rove(tr); }));
+  roveShown();
   Object.entries(rows).forEach(([id, tr]) => {
     tr.addEventListener("click", () => { lastRow = tr; focusTown(id, false); });
     tr.addEventListener("keydown", (e) => {
@@ -403,6 +439,7 @@
       tr.hidden = !ok || hiddenByFilter.has(tr.dataset.id); shown += !tr.hidden;
     });
     document.getElementById("no-match").hidden = shown > 0;
+    roveShown();
   });
   search.addEventListener("keydown", (e) => {
     if (e.key === "Enter") { const first = visibleRows()[0]; if (first) { lastRow = first; focusTown(first.dataset.id, true); } }
@@ -470,6 +507,7 @@
     hiddenByFilter = new Set(Object.keys(rows).filter((id) => !passes(id)));
     Object.entries(rows).forEach(([id, tr]) => { tr.hidden = hiddenByFilter.has(id) || tr.dataset.searchMiss === "1"; });
     document.getElementById("no-match").hidden = Object.values(rows).some((tr) => !tr.hidden);
+    roveShown();
     Object.entries(markers).forEach(([id, mk]) => {
       const hide = hiddenByFilter.has(id);
       if (hide && mk.isPopupOpen && mk.isPopupOpen()) mk.closePopup();
