@@ -519,17 +519,22 @@ def validate_estimate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]
     return out, problems
 
 
-def read_file(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
-              ) -> list[ValueRow] | list[EstimateRow]:
-    """A values file or an estimates file (told by its header) -> its accepted rows; raises
-    StatsFileError listing every problem (nothing is accepted from a file with any problem)."""
+def _cells(raw: bytes, filename: str) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
+    """A file's bytes within the size limit -> its header, rows and reading problems (CSV or XLSX)."""
     if len(raw) > MAX_BYTES:
         raise StatsFileError([Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
                              filename=filename)
     if not raw.strip():
         raise StatsFileError([Problem(None, None, None, "the file is empty")], filename=filename)
     is_xlsx = filename.lower().endswith(".xlsx") or raw[:2] == b"PK"
-    header, rows, problems = (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
+    return (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
+
+
+def read_file(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
+              ) -> list[ValueRow] | list[EstimateRow]:
+    """A values file or an estimates file (told by its header) -> its accepted rows; raises
+    StatsFileError listing every problem (nothing is accepted from a file with any problem)."""
+    header, rows, problems = _cells(raw, filename)
     out: list = []
     if not problems:
         check = validate_estimate_cells if is_estimates_header(header) else validate_cells
@@ -541,13 +546,7 @@ def read_file(raw: bytes, filename: str, method: Method, town_id: Callable[[str]
 
 def read_values(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]) -> list[ValueRow]:
     """A CSV or XLSX file's bytes -> accepted values; raises StatsFileError listing every problem."""
-    if len(raw) > MAX_BYTES:
-        raise StatsFileError([Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
-                             filename=filename)
-    if not raw.strip():
-        raise StatsFileError([Problem(None, None, None, "the file is empty")], filename=filename)
-    is_xlsx = filename.lower().endswith(".xlsx") or raw[:2] == b"PK"
-    header, rows, problems = (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
+    header, rows, problems = _cells(raw, filename)
     if not problems:
         values, problems = validate_cells(header, rows, method, town_id)
     if problems:
