@@ -159,10 +159,10 @@ def pdf_pages(app, path: str) -> int:
     from webapp.briefpages import pdf_document
 
     with app.test_request_context(path):
-        from webapp.briefpages import _region_html
+        from webapp.briefpages import region_html
         from webapp.views import town_page_html
 
-        html = _region_html(for_pdf=True) if path.startswith("/brief") else town_page_html(path.split("/")[2].split("?")[0], for_pdf=True)
+        html = region_html(for_pdf=True) if path.startswith("/brief") else town_page_html(path.split("/")[2].split("?")[0], for_pdf=True)
         return len(pdf_document(html).pages)
 
 

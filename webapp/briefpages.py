@@ -15,7 +15,7 @@ from .model import get_atlas
 from .params import queries
 from .security import clip
 from .serialize import colour
-from .views import _request_params, sorted_towns, town_page_html, translator
+from .views import request_params, sorted_towns, town_page_html, translator
 
 bp = Blueprint("briefpages", __name__)
 bp.add_app_template_global(scenario_names, "scenario_names")
@@ -27,11 +27,11 @@ def _atlas_and_t():
     
 
     svc = get_atlas()
-    atlas, params, errors = _request_params()
+    atlas, params, errors = request_params()
     return svc, translator(svc, request.args.get("lang")), atlas, params
 
 
-def _region_html(*, for_pdf: bool = False) -> str:
+def region_html(*, for_pdf: bool = False) -> str:
     svc, t, atlas, params = _atlas_and_t()
     robust = robust_towns()
     query, lang_query = queries(params, t.lang, LANGS)
@@ -55,7 +55,7 @@ def _legend(svc, t: T) -> list:
 @bp.get("/brief")
 def region():
     """The region brief: the 27 towns on one map with its legend and one table (two A4 pages)."""
-    return _region_html()
+    return region_html()
 
 
 def pdf_document(html: str):
@@ -84,7 +84,7 @@ def _pdf(html: str, filename: str) -> Response:
 
 @bp.get("/brief.pdf")
 def region_pdf():
-    return _pdf(_region_html(for_pdf=True), "monotowns-brief.pdf")
+    return _pdf(region_html(for_pdf=True), "monotowns-brief.pdf")
 
 
 @bp.get("/town/<tid>/brief.pdf")

@@ -58,7 +58,7 @@ def sorted_towns(towns: list, metas: dict, t: T) -> list:
     return sorted(towns, key=lambda tw: t.name(metas[tw["id"]]).casefold())
 
 
-def _request_params():
+def request_params():
     """(atlas, params, errors) for the request's query; invalid parameters fall back to the defaults."""
     svc = get_atlas()
     try:
@@ -187,7 +187,7 @@ def index_script():
 def _index_page() -> tuple[str, str]:
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
-    atlas, params, errors = _request_params()
+    atlas, params, errors = request_params()
     specs = load_specs()
     query, lang_query = queries(params, t.lang, LANGS)
     shown = display_once(atlas, svc, t, params)  # popups: fetched after the towns are drawn
@@ -244,7 +244,7 @@ def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
     it below in details."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
-    atlas, params, errors = _request_params()
+    atlas, params, errors = request_params()
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
         abort(404, clip(f"Town '{tid}' does not exist."))
@@ -275,7 +275,7 @@ def table():
     """Every town with all indicator values and levels, sortable; the same rows as the CSV export."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
-    atlas, params, errors = _request_params()
+    atlas, params, errors = request_params()
     query, lang_query = queries(params, t.lang, LANGS)
     return render_template("table.html", t=t, langs=LANGS, lang_query=lang_query, query=query, method=svc.method,
                            towns=sorted_towns(atlas["towns"], svc.metas, t), metas=svc.metas,
