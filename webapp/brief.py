@@ -227,7 +227,7 @@ def outcome_words(t: T, others: list[tuple[str, int]]) -> str:
     return ", ".join(f"{t.outcome(label)} ({n})" for label, n in others)
 
 
-def robust_towns(*, wait_s: float = 30.0) -> dict | None:
+def robust_towns(*, wait_s: float = 10.0) -> dict | None:
     """The robustness run's records by town id for the current data, waiting up to ``wait_s`` while
     it runs (it is started when missing and takes a few seconds once per data revision, see
     webapp.robust); None if it is not done by then."""
