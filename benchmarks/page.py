@@ -190,9 +190,9 @@ def run(loads: int, baseline: str | None) -> int:
 def precision_table(digits=(6, 5, 4, 3)) -> str:
     """Bytes of every layer (default parameters, English) with coordinates rounded to each of ``digits``."""
     from webapp import create_app
-    from webapp import layers
+    from webapp.map import layers
     from webapp.model import get_atlas
-    from webapp.views import translator
+    from webapp.pages.views import translator
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-page-db-"))
     try:

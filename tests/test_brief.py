@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from webapp.brief import drivers, raw_inputs, sureness, town_brief, verdict_kind
+from webapp.pages.brief import drivers, raw_inputs, sureness, town_brief, verdict_kind
 
 TOWNS = {"abay", "aksu", "altai", "arkalyk", "balkhash", "ekibastuz", "zhanaozen", "zhanatas", "zhezkazgan", "zhitikara",
          "karatau", "karazhal", "kentau", "khromtau", "kulsary", "kurchatov", "lisakovsk", "ridder", "rudny", "saran",
@@ -156,11 +156,11 @@ def test_compare_shows_the_towns_side_by_side(client, atlas):
 
 
 def pdf_pages(app, path: str) -> int:
-    from webapp.briefpages import pdf_document
+    from webapp.pages.briefpages import pdf_document
 
     with app.test_request_context(path):
-        from webapp.briefpages import region_html
-        from webapp.views import town_page_html
+        from webapp.pages.briefpages import region_html
+        from webapp.pages.views import town_page_html
 
         html = region_html(for_pdf=True) if path.startswith("/brief") else town_page_html(path.split("/")[2].split("?")[0], for_pdf=True)
         return len(pdf_document(html).pages)

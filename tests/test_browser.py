@@ -838,7 +838,7 @@ def test_town_brief_on_the_first_screen_for_every_town(browser, server, lang):
 
 
 def test_registry_styles_published_links_placed_railway_and_assumed_access(page, server):
-    """Each fetched layer is drawn as its registry entry says (webapp.layers.LAYERS): a feature's style
+    """Each fetched layer is drawn as its registry entry says (webapp.map.layers.LAYERS): a feature's style
     is the default with every matching ``style_when`` rule laid over it (a road of a published length
     dashed 8 6 over its class's colour, a placed railway as a planned one, an assumed access link
     dashed)."""

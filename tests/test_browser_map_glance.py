@@ -165,10 +165,10 @@ def test_map_glance_follows_recompute(page, server):
 def test_popup_extras_server(app):
     """The popups (server side): each town's official signals exactly as the brief lists them, and a
     compare partner in its own oblast (the nearest by geodesic distance) wherever the oblast has another."""
-    from webapp.brief import get_official, official_items, town_brief
-    from webapp.mapview import compare_partners, popup_extras
+    from webapp.pages.brief import get_official, official_items, town_brief
+    from webapp.pages.mapview import compare_partners, popup_extras
     from webapp.model import get_atlas
-    from webapp.views import translator
+    from webapp.pages.views import translator
 
     with app.test_request_context("/?lang=kk"):
         svc = get_atlas()

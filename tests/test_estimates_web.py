@@ -7,8 +7,8 @@ import pytest
 from openpyxl import Workbook
 
 from pg import pg_server  # noqa: F401  (the session's PostgreSQL fixture, for the store test)
-from webapp.stats_io import EstimateRow, StatsFileError, ValueRow, estimable, read_file
-from webapp.store import ESTIMATE, Store
+from webapp.store.stats_io import EstimateRow, StatsFileError, ValueRow, estimable, read_file
+from webapp.store.db import ESTIMATE, Store
 
 HEADER = "town,year,source,input,low,high,method,coverage,most_likely,note"
 GOOD = "balkhash,2023,BNS 2023 table,demo_natural_growth,-1.6,16.4,town_figure_pm,0.75,7.4,district"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from webapp.serialize import category
+from webapp.map.serialize import category
 
 COLUMNS = ("result", "result_kind", "possible", "stability", "mode")
 

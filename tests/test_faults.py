@@ -24,7 +24,7 @@ LAUNCHER = r"""
 import os, sys, threading, time
 from werkzeug.serving import make_server
 import scoring.pipeline
-import webapp.store
+import webapp.store.db
 from webapp import create_app
 
 fault = os.environ.get("FAULT", "")
@@ -42,18 +42,18 @@ if fault == "recompute":
         return real_run(self, params, **kw)
     scoring.pipeline.Pipeline.run = run
 if fault == "inside_transaction":  # the values are inserted, the transaction not committed
-    real_insert = webapp.store.Store._insert_values
+    real_insert = webapp.store.db.Store._insert_values
     def insert(self, conn, revision, rows, editor):
         real_insert(self, conn, revision, rows, editor)
         stop_here()
-    webapp.store.Store._insert_values = insert
+    webapp.store.db.Store._insert_values = insert
 if fault == "after_commit":  # the revision is committed; no answer sent, memory not updated
-    real_apply = webapp.store.Store.apply
+    real_apply = webapp.store.db.Store.apply
     def apply(self, *a, **kw):
         rev = real_apply(self, *a, **kw)
         stop_here()
         return rev
-    webapp.store.Store.apply = apply
+    webapp.store.db.Store.apply = apply
 app = create_app({"DATABASE_URL": "sqlite:///" + sys.argv[1], "SECRET_KEY": "test"})
 if os.environ.get("IMPORT"):  # the import an editor would send, run in the server process
     atlas = app.extensions["atlas"]

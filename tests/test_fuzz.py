@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from geo import ParamError
 from geo.params import Params, load_specs, parse_params
-from webapp.openapi import openapi_document
+from webapp.api.openapi import openapi_document
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EXAMPLES = 40  # per API operation and generation mode; derandomized, so every run sends the same requests
@@ -190,7 +190,7 @@ CELLS = st.one_of(st.sampled_from(["Rudny", "Temirtau", "Атлантида", "2
        junk=st.binary(max_size=40), as_xlsx_name=st.booleans())
 def test_import_parser_never_fails_otherwise(header, rows, junk, as_xlsx_name):
     from scoring import InputError, load_method
-    from webapp.stats_io import read_values
+    from webapp.store.stats_io import read_values
 
     text = "\n".join(",".join(r) for r in [header, *rows]).encode() + junk
     method = load_method()

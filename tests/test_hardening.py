@@ -212,7 +212,7 @@ def test_server_paths_become_file_names(text, shown):
 def test_import_status_names_no_server_folder(tmp_path, monkeypatch):
     """A library failing with the staged file's full path (here Python's own FileNotFoundError for
     a shapefile's missing .shx): the public import status names the file, not where it was staged."""
-    from webapp import networks
+    from webapp.pages import networks
 
     def import_network(path, progress=None):
         return open(path.with_suffix(".shx"), "rb")  # noqa: SIM115 - raises, as a reader would

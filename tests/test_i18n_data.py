@@ -227,7 +227,7 @@ def test_no_russian_only_data_text_on_kk_pages(client, method):
 
 
 def test_helpers_the_map_page_can_use(app, method):
-    """What templates/index.html and webapp/mapview.py (another engineer's) need: parameter help, tourism
+    """What templates/index.html and webapp/pages/mapview.py (another engineer's) need: parameter help, tourism
     site names, the robustness choices, each in the page's language."""
     from webapp.i18n import T
 
@@ -248,7 +248,7 @@ def test_helpers_the_map_page_can_use(app, method):
 def test_revision_and_network_names_in_the_language(app, method, client):
     """The data panel's revision and the network choice in the page's language ("shipped" stays the value)."""
     from webapp.i18n import T
-    from webapp.store import Revision
+    from webapp.store.db import Revision
 
     rev = Revision(1, "2026-11-29T00:00:00Z", "shipped data", "shipped", "", "", None)
     imp = Revision(3, "2026-11-29T01:00:00Z", "anna", "import", "", "stats.csv", None)

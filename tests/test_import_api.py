@@ -6,7 +6,7 @@ import pytest
 from openpyxl import Workbook
 
 from test_store import PASSWORD, csrf, csv_bytes, make_app, sign_in
-from webapp import stats_io
+from webapp.store import stats_io
 
 
 @pytest.fixture()

@@ -5,8 +5,8 @@ import io
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from webapp import stats_io
-from webapp.stats_io import StatsFileError, importable, read_values, template_csv, template_xlsx
+from webapp.store import stats_io
+from webapp.store.stats_io import StatsFileError, importable, read_values, template_csv, template_xlsx
 
 HEADER = "town,year,source,mono_output_share,mono_employment_share"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pg import pg_database, pg_server  # noqa: F401  (pg_server: the session's PostgreSQL fixture)
-from webapp.store import Store
+from webapp.store.db import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery"

@@ -18,13 +18,14 @@ from geo.netimport import list_versions
 from test_netimport import write_pbf
 from test_store import make_app, sign_in
 from test_versions import NODES, WAYS
-from webapp import networks, robust
+from webapp.pages import networks
+from webapp import robust
 from webapp.robust import Runner
-from webapp.store import JobBoard, Store
+from webapp.store.db import JobBoard, Store
 
 CLAIM_AND_HANG = """
 import sys, time
-from webapp.store import JobBoard, Store
+from webapp.store.db import JobBoard, Store
 board = JobBoard(Store(sys.argv[1]), sys.argv[2], failed=sys.argv[3], max_s=float(sys.argv[4]))
 assert board.claim({"state": "running", "progress": 0.0, "revision": 1})
 print("claimed", flush=True)

@@ -6,8 +6,8 @@ import pytest
 from flask import current_app
 
 from geo.params import parse_params
-from webapp import api
-from webapp.serialize import _PRIVATE, _clean, encode_checked
+from webapp.api import routes as api
+from webapp.map.serialize import _PRIVATE, _clean, encode_checked
 
 
 def _dumps(obj, **kw):

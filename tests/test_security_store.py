@@ -12,9 +12,9 @@ import stat
 import pytest
 
 from test_store import PASSWORD, csrf, csv_bytes, make_app, sign_in
-from webapp import store as store_module
-from webapp.stats_io import FORMULA_START, export_csv
-from webapp.store import MIN_PASSWORD, SIGNIN_MAX_PER_CLIENT, SIGNIN_MAX_PER_NAME, StoreError
+from webapp.store import db as store_module
+from webapp.store.stats_io import FORMULA_START, export_csv
+from webapp.store.db import MIN_PASSWORD, SIGNIN_MAX_PER_CLIENT, SIGNIN_MAX_PER_NAME, StoreError
 
 # 20 texts a spreadsheet takes for a formula (OWASP "CSV Injection" and the audit's payloads)
 FORMULAS = [
@@ -320,7 +320,7 @@ def _aged(folder, seconds: float):
 
 
 def test_staging_folders_left_by_a_crash_are_removed_at_start(tmp_path):
-    from webapp.networks import STAGING_GRACE_S
+    from webapp.pages.networks import STAGING_GRACE_S
 
     nets = tmp_path / "nets"
     left = _aged(nets / ".upload-crashed", STAGING_GRACE_S + 60)
@@ -332,8 +332,8 @@ def test_staging_folders_left_by_a_crash_are_removed_at_start(tmp_path):
 
 
 def test_staging_folders_are_kept_while_an_import_runs(tmp_path):
-    from webapp.networks import JOB, STAGING_GRACE_S
-    from webapp.store import JOB_MAX_S, Store
+    from webapp.pages.networks import JOB, STAGING_GRACE_S
+    from webapp.store.db import JOB_MAX_S, Store
 
     nets = tmp_path / "nets"
     db = tmp_path / "atlas.sqlite3"

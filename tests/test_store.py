@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from pg import pg_database, pg_server  # noqa: F401  (pg_server: the session's PostgreSQL fixture)
-from webapp.store import SHIPPED_BY, Store, StoreError, editors, revisions, values_table
+from webapp.store.db import SHIPPED_BY, Store, StoreError, editors, revisions, values_table
 
 PASSWORD = "correct-horse"
 BACKENDS = ("sqlite", "postgresql")
@@ -339,7 +339,7 @@ def test_any_stored_numbers_score_finite():
     from hypothesis import strategies as st
 
     from scoring.method import load_method
-    from webapp.stats_io import importable, screen
+    from webapp.store.stats_io import importable, screen
     from scoring.pipeline import Pipeline
 
     method = load_method()
@@ -383,7 +383,7 @@ def test_a_version_1_database_gains_the_jobs_table(db_url):
     table ends with plain rows (run, started), without the owner and heartbeat of migration 2."""
     from sqlalchemy import inspect
 
-    from webapp.store import MIGRATIONS, schema_version
+    from webapp.store.db import MIGRATIONS, schema_version
 
     old = Store(db_url)
     with old.write() as conn:
@@ -424,8 +424,8 @@ def test_a_job_is_a_row_written_when_it_starts_and_ends(db_url):
 def test_a_job_running_past_its_longest_run_is_reported_failed(db_url, monkeypatch):
     """No heartbeat: a row still running max_s after its start is failed; the job may start
     again."""
-    from webapp import store as store_module
-    from webapp.store import JobBoard
+    from webapp.store import db as store_module
+    from webapp.store.db import JobBoard
 
     store = Store(db_url)
     store.migrate()

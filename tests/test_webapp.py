@@ -241,7 +241,7 @@ def test_export_unknown_format_404(client):
 
 def test_popup_escapes_html(app, root):
     from webapp.i18n import T
-    from webapp.mapview import popup_html, tooltip_text
+    from webapp.pages.mapview import popup_html, tooltip_text
     from webapp.model import get_atlas
 
     with app.test_request_context("/"):
@@ -462,11 +462,11 @@ def test_networks_numbers_in_the_page_format_and_compare_empty_state(client):
 
 
 def test_a_new_point_layer_is_one_registry_entry(app, monkeypatch):
-    """A layer added to webapp.layers.LAYERS (builder, groups, style, legend) is fetched, listed in the
+    """A layer added to webapp.map.layers.LAYERS (builder, groups, style, legend) is fetched, listed in the
     layer control and the legend, and drawn by the page's script, with no other change to the code."""
     from shapely.geometry import Point
 
-    from webapp import layers
+    from webapp.map import layers
 
     style = {"radius": 4, "color": "#2c7fb8", "weight": 1, "fill": True, "fillColor": "#a6cee3", "fillOpacity": 1}
     lakes = layers.Layer(lambda svc, params, t: layers.collection([layers.feature(Point(73.5, 46.8), {"tip": ["Lake"]})]),

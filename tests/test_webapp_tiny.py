@@ -139,7 +139,7 @@ def test_a_large_network_is_drawn_merged_simplified_and_within_a_budget():
     import numpy as np
     import shapely
 
-    from webapp.layers import limit_roads
+    from webapp.map.layers import limit_roads
 
     rows = []
     for k, cls in enumerate(("international", "republican", "oblast", "link")):

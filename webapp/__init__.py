@@ -47,8 +47,8 @@ def _storage_unavailable(exc):
     never shown (it may name server paths)."""
     from flask import render_template, request
 
-    from .i18n import LANGS, T, pick_lang
-    from .model import get_atlas
+    from webapp.i18n import LANGS, T, pick_lang
+    from webapp.model import get_atlas
 
     log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
     lang = pick_lang(request.values.get("lang"))
@@ -94,11 +94,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.url_map.converters["int"] = _bounded_int_converter()  # before any route is added
     app.jinja_env.globals["inf"] = float("inf")
-    from .i18n import LANGS, LANGUAGES
+    from webapp.i18n import LANGS, LANGUAGES
 
     app.jinja_env.globals.update(langs=LANGS, language_names=LANGUAGES)  # a page's language switch
 
-    from . import api, auth, briefpages, certainty, cli, datapages, http, model, networks, openapi, security, views
+    from webapp import http, model, security
+    from webapp.api import openapi
+    from webapp.api import routes as api
+    from webapp.pages import briefpages, certainty, datapages, networks, views
+    from webapp.store import auth, cli
 
     networks.init_app(app)  # first: its upload limit must be set before the CSRF check reads the form
     auth.init_app(app)

@@ -33,7 +33,7 @@ class T:
         self.lang = pick_lang(lang)
         self.method = method
         self._c = catalog()
-        self.cities: dict = {}  # large city id -> its row (names), set by webapp.views.translator
+        self.cities: dict = {}  # large city id -> its row (names), set by webapp.pages.views.translator
         self._data_texts: dict | None = None  # the data root's texts.csv (webapp.model.Atlas.texts)
 
     def city_named(self, name_en: str | None) -> str:
@@ -274,7 +274,7 @@ class T:
         return self("network_shipped_name") if name == "shipped" else name
 
     def revision_label(self, rev) -> str:
-        """A data revision (webapp.store.Revision) in this language: '1 (поставляемые данные, 2026-...)'."""
+        """A data revision (webapp.store.db.Revision) in this language: '1 (поставляемые данные, 2026-...)'."""
         kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
         who = "" if rev.kind == "shipped" else f", {rev.editor}"
         return f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"

@@ -1,7 +1,7 @@
 """The web app's service: the domain pipeline loaded once, results and rendered answers cached.
 
 The pipeline (scoring.pipeline) does the work; this module reads the statistical and curated
-inputs and the expert judgments from the store (webapp.store) and keeps what it computes and
+inputs and the expert judgments from the store (webapp.store.db) and keeps what it computes and
 renders in the one cache (webapp.cache), keyed by what was asked and the stored state it was made
 from: the store's head revision (every import, edit, judgment and rollback, by any process, moves
 it) and the networks folder's stamp (a network version saved by any process). A change makes new
@@ -27,11 +27,11 @@ from scoring.loaders import load_data_texts
 from scoring.paper import compare, load_paper, scenario_comparison
 from scoring.pipeline import Pipeline
 
-from .cache import DEFAULT_MB, Cache
-from .http import etag_of
-from .i18n import NAME_COLUMNS
-from .stats_io import EstimateRow, ValueRow, read_file, screen
-from .store import Store, period_year
+from webapp.cache import DEFAULT_MB, Cache
+from webapp.http import etag_of
+from webapp.i18n import NAME_COLUMNS
+from webapp.store.stats_io import EstimateRow, ValueRow, read_file, screen
+from webapp.store.db import Store, period_year
 
 COMPARE_ROLES = ("derived",)
 SAFE_METHODS = ("GET", "HEAD")  # requests that change nothing: the stored state read once for them
@@ -243,11 +243,11 @@ class Atlas:
     @cached_property
     def oblasts_geojson(self) -> str:
         """The basemap layer for the page, once per process: simplified (about 1 km), 2-D, coordinates
-        rounded as every layer's (``webapp.layers.rounded_geometries``), with the shapefile's attributes."""
+        rounded as every layer's (``webapp.map.layers.rounded_geometries``), with the shapefile's attributes."""
         import pandas as pd
         import shapely
 
-        from .layers import rounded_geometries
+        from webapp.map.layers import rounded_geometries
 
         g = self.layers.oblasts
         shapes = rounded_geometries(shapely.simplify(g.geometry.values, 0.01, preserve_topology=True))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .store import JobBoard
+from webapp.store.db import JobBoard
 
 DRAWS = 1000  # the default of the issue: 1,000 seeded draws for all towns
 SEED = 0
@@ -33,7 +33,7 @@ class _StoreBound:
 class Runner:
     """One robustness run per data revision (default parameters), computed in the background.
 
-    The run's state and result are kept in the store (``webapp.store.JobBoard``), so every worker
+    The run's state and result are kept in the store (``webapp.store.db.JobBoard``), so every worker
     process sees the same run: the first to ask for a revision's run claims it, the others report its
     progress; a run that failed (or still runs ``MAX_RUN_S`` after its start: its process ended) is
     reported as an error for ``RETRY_S`` seconds, then the next request starts it again.

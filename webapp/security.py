@@ -1,7 +1,7 @@
 """Response headers, the Content-Security-Policy and request limits (see SECURITY.md).
 
 ``init_app`` registers the hooks: a Content-Security-Policy that allows only this app's own script
-files (no inline script: the maps' Folium scripts are served as files, webapp.views),
+files (no inline script: the maps' Folium scripts are served as files, webapp.pages.views),
 ``nosniff``, no framing, a strict referrer policy; limits checked before any view runs
 (query-string size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends
 from another site (``Sec-Fetch-Site`` / ``Origin``); ``Cache-Control: no-store`` on the pages and answers of a

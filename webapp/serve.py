@@ -23,8 +23,8 @@ import time
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import create_app
-from .proxy import Proxy, free_port, nginx
+from webapp import create_app
+from webapp.proxy import Proxy, free_port, nginx
 
 STARTED = time.perf_counter()
 

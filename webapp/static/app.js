@@ -42,7 +42,7 @@
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const scenName = (ids) => (ids && ids.length ? ids.map((s) => T.scenarios[s]).join(" + ") : T.insufficient);
 
-  // ---- layers fetched from the API (webapp/layers.py): started at once, drawn when they arrive, after
+  // ---- layers fetched from the API (webapp/map/layers.py): started at once, drawn when they arrive, after
   // the towns; body[data-layers-ready] says when every layer is drawn (body[data-ready]: the towns) --------
   const fetchJSON = (url) => fetch(url, { credentials: "same-origin" }).then((r) => {
     if (!r.ok) throw new Error(url + ": " + r.status);
@@ -60,7 +60,7 @@
     layer.bindTooltip(tipHtml(lines), { sticky: true, className: "foliumtooltip" });
   };
   const hostOf = (url) => { try { return new URL(url).hostname.replace(/^www\./, ""); } catch (e) { return ""; } };
-  // each fetched layer as its registry entry says (webapp/layers.py LAYERS, boot.layer_specs): its
+  // each fetched layer as its registry entry says (webapp/map/layers.py LAYERS, boot.layer_specs): its
   // features, or those of one property value, drawn into each of its groups; a feature's style is the
   // default ("") with every style_when rule it matches laid over it ([property, value or null for any
   // set value, style]); in the registry's order, bottom to top

@@ -12,8 +12,8 @@ from flask import Blueprint
 
 from geo.params import MAX_PLANNED, MAX_PLANNED_TEXT, MAX_TEXT, VERSION_NAME, Spec, load_specs, plannable_classes
 
-from .i18n import LANGS
-from .layers import LAYERS
+from webapp.i18n import LANGS
+from webapp.map.layers import LAYERS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 JSON = "application/json"
@@ -104,7 +104,7 @@ _LABELS = {"type": "object", "required": list(LANGS), "properties": {g: {"type":
 def _town_schema() -> dict:
     """GET /api/towns/{tid}: a GeoJSON Feature, the parameters it was scored at, and what the
     government decided (``official``), the measures by scenario (``measures``) and the unscored
-    evidence (``evidence``): every item with its ``source`` (webapp.brief.api_parts)."""
+    evidence (``evidence``): every item with its ``source`` (webapp.pages.brief.api_parts)."""
     item = {**_SOURCED, "required": ["source", "labels"], "properties": {
         "source": {"type": "string"}, "labels": _LABELS, "date": {"type": "string"}}}
     family = {**_SOURCED, "required": ["id", "labels", "scenarios", "source"], "properties": {
@@ -238,6 +238,6 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
 @bp.get("/openapi.json")
 def openapi_json() -> dict:
     """The OpenAPI description of this API, with the network versions this app has now."""
-    from .model import get_atlas
+    from webapp.model import get_atlas
 
     return openapi_document(get_atlas().pipeline.versions())

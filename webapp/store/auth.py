@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session,
                    url_for)
 
-from .i18n import LANGS, T, pick_lang
+from webapp.i18n import LANGS, T, pick_lang
 
 bp = Blueprint("auth", __name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")

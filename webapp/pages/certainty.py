@@ -6,9 +6,9 @@ from flask import Blueprint, current_app, render_template, request
 from scoring.information import atlas_value_of_information
 from scoring.uncertainty import collection_plan
 
-from .i18n import LANGS, T, pick_lang
-from .model import get_atlas
-from .robust import get_runner
+from webapp.i18n import LANGS, T, pick_lang
+from webapp.model import get_atlas
+from webapp.robust import get_runner
 
 bp = Blueprint("certainty", __name__)
 

@@ -1,6 +1,6 @@
 """The map's layers as GeoJSON from the API, so that the map page itself stays small.
 
-``GET /api/layers/<name>.geojson`` (webapp.api) answers one layer, rendered once per what it depends
+``GET /api/layers/<name>.geojson`` (webapp.api.routes) answers one layer, rendered once per what it depends
 on and the stored state (webapp.model ``Atlas.cached``), kept as bytes with its gzip and an ETag
 (webapp.http). The page learns each layer's URL with ``v=`` a version of those inputs
 (``layer_urls``, ``Atlas.version``; no layer is rendered to learn it): such a URL names one content
@@ -44,7 +44,7 @@ from scoring.pipeline import Pipeline
 from geo.params import Params
 from geo.versions import SHIPPED
 
-from .http import Body, render
+from webapp.http import Body, render
 
 DIGITS = 4
 MAX_FEATURES = 5_000  # roads drawn one feature per edge up to this many edges

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from .brief import (get_official, map_svg, measure_items, official_items, outcome_words, robust_towns,
+from webapp.pages.brief import (get_official, map_svg, measure_items, official_items, outcome_words, robust_towns,
                     scenario_names, town_brief)
-from .i18n import LANGS, T
-from .mapview import legend
-from .model import get_atlas
-from .params import queries
-from .security import clip
-from .serialize import colour
-from .views import request_params, sorted_towns, town_page_html, translator
+from webapp.i18n import LANGS, T
+from webapp.pages.mapview import legend
+from webapp.model import get_atlas
+from webapp.params import queries
+from webapp.security import clip
+from webapp.map.serialize import colour
+from webapp.pages.views import request_params, sorted_towns, town_page_html, translator
 
 bp = Blueprint("briefpages", __name__)
 bp.add_app_template_global(scenario_names, "scenario_names")

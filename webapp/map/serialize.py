@@ -14,7 +14,7 @@ from typing import Any, Callable
 import geopandas as gpd
 from shapely.geometry import Point
 
-from .i18n import NAME_COLUMNS
+from webapp.i18n import NAME_COLUMNS
 
 CATEGORY_COLOURS = {"two": "#F0E442", "tie": "#0072B2", "undetermined": "#FFFFFF", "none": "#D9D9D9"}
 
@@ -186,7 +186,7 @@ def result_columns(town: dict, stability: dict | None, mode: str = "sourced") ->
 def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None,
               official: dict | None = None) -> list[dict]:
     """One row per town: names, point, the map's result, inputs with status, indices, levels, scores;
-    ``official`` (town id -> its signals as ``webapp.brief.official_signal_columns`` gives them) adds
+    ``official`` (town id -> its signals as ``webapp.pages.brief.official_signal_columns`` gives them) adds
     the government's signals and their agreement with the result."""
     rows = []
     mode = "with estimates" if "estimates" in atlas["parameters"] else "sourced"

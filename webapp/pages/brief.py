@@ -17,9 +17,9 @@ from flask import current_app, url_for
 
 from scoring.official import Official, age_years, load_official, measures_for, shown_value, signals_for
 
-from .i18n import T
-from .serialize import colour, marker_style, verdict_kind
-from .robust import get_runner
+from webapp.i18n import T
+from webapp.map.serialize import colour, marker_style, verdict_kind
+from webapp.robust import get_runner
 
 DRIVERS_MAX = 3
 

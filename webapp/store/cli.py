@@ -12,8 +12,8 @@ from flask.cli import with_appcontext
 
 from scoring import InputError
 
-from .stats_io import export_csv
-from .store import StoreError
+from webapp.store.stats_io import export_csv
+from webapp.store.db import StoreError
 
 
 @click.command("create-editor")

@@ -11,17 +11,17 @@ from werkzeug.security import safe_join
 from geo import ParamError
 from geo.params import load_specs, plannable_classes
 
-from .auth import current_editor
-from .brief import brief_context, robust_towns
-from .http import COMPRESSIBLE, Body, render, respond, respond_versioned
-from .layers import layer_urls, page_specs, rounded
-from .i18n import LANGS, NAME_COLUMNS, T, pick_lang
-from .mapview import (HALO, LINES, build_map, glance, legend, marker_style, popup_extras, popup_html,
+from webapp.store.auth import current_editor
+from webapp.pages.brief import brief_context, robust_towns
+from webapp.http import COMPRESSIBLE, Body, render, respond, respond_versioned
+from webapp.map.layers import layer_urls, page_specs, rounded
+from webapp.i18n import LANGS, NAME_COLUMNS, T, pick_lang
+from webapp.pages.mapview import (HALO, LINES, build_map, glance, legend, marker_style, popup_extras, popup_html,
                       render_parts, small_route_map, tooltip_text, town_signals)
-from .model import get_atlas
-from .security import clip
-from .params import from_args, queries, without_version
-from .serialize import CATEGORY_COLOURS, category, collection, colour, verdict_kind
+from webapp.model import get_atlas
+from webapp.security import clip
+from webapp.params import from_args, queries, without_version
+from webapp.map.serialize import CATEGORY_COLOURS, category, collection, colour, verdict_kind
 
 bp = Blueprint("views", __name__)
 EXPORTS = {"csv": "CSV", "params.json": "CSV: parameters (JSON)", "geojson": "GeoJSON", "gpkg": "GeoPackage",
@@ -235,12 +235,12 @@ def town_script(tid: str):
 
 
 def town_page_html(tid: str, *, for_pdf: bool = False) -> str:
-    """The town page's HTML (``for_pdf``: the brief alone, as printed; webapp.briefpages)."""
+    """The town page's HTML (``for_pdf``: the brief alone, as printed; webapp.pages.briefpages)."""
     return _town_page(tid, for_pdf=for_pdf)[0]
 
 
 def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
-    """The town page and its small map's script: the brief on top (webapp.brief), everything behind
+    """The town page and its small map's script: the brief on top (webapp.pages.brief), everything behind
     it below in details."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
@@ -255,7 +255,7 @@ def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
     small = small_route_map(rec, meta, t, oblasts=svc.oblasts_geojson, city=city,
                             style=marker_style(rec, svc.method))
     nondefault = {k: v for k, v in params.changed().items()}
-    from .datapages import published_distances  # local: the town page alone needs the validation table
+    from webapp.pages.datapages import published_distances  # local: the town page alone needs the validation table
     script_key = ("town", tid, "index", t.lang, params)
     html = render_template("town.html", published=published_distances(svc, params, rec), t=t,
                            town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,

@@ -7,11 +7,11 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from scoring import InputError
 
-from .auth import current_editor, editor_required
-from .i18n import LANGS, T, pick_lang
-from .model import get_atlas
-from .stats_io import EstimateRow, estimate_template_csv, export_estimates_csv, forbidden_character
-from .store import StoreError
+from webapp.store.auth import current_editor, editor_required
+from webapp.i18n import LANGS, T, pick_lang
+from webapp.model import get_atlas
+from webapp.store.stats_io import EstimateRow, estimate_template_csv, export_estimates_csv, forbidden_character
+from webapp.store.db import StoreError
 
 bp = Blueprint("data", __name__)
 TEXT_MAX = {"author": 300, "date": 40, "rationale": 4000, "source": 1000}

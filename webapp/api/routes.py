@@ -10,21 +10,21 @@ from geo import ParamError
 from scoring import InputError
 from geo.params import default_params, load_specs, parse_params
 
-from .brief import api_parts, official_signal_columns, robust_towns
-from .auth import current_editor, editor_required
-from .i18n import LANGS, pick_lang
-from .model import get_atlas
-from .stats_io import export_csv, template_csv, template_xlsx
-from .store import StoreError
-from .params import from_args, queries, without_version
-from .security import BodyError, cap_messages, clip, load_json_body
-from .serialize import (collection, encode_checked, export_headers, export_params, feature, flat_rows, to_csv,
+from webapp.pages.brief import api_parts, official_signal_columns, robust_towns
+from webapp.store.auth import current_editor, editor_required
+from webapp.i18n import LANGS, pick_lang
+from webapp.model import get_atlas
+from webapp.store.stats_io import export_csv, template_csv, template_xlsx
+from webapp.store.db import StoreError
+from webapp.params import from_args, queries, without_version
+from webapp.security import BodyError, cap_messages, clip, load_json_body
+from webapp.map.serialize import (collection, encode_checked, export_headers, export_params, feature, flat_rows, to_csv,
                         to_geopackage, to_shapefile_zip, to_xlsx)
-from .http import Body, render, respond, respond_versioned
-from .layers import LAYERS, layer_urls
-from .layers import rendered as rendered_layer
-from .layers import version as layer_version
-from .views import display_once, popups_once, popups_url, translator
+from webapp.http import Body, render, respond, respond_versioned
+from webapp.map.layers import LAYERS, layer_urls
+from webapp.map.layers import rendered as rendered_layer
+from webapp.map.layers import version as layer_version
+from webapp.pages.views import display_once, popups_once, popups_url, translator
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -90,7 +90,7 @@ def _layer_params():
 
 @bp.get("/layers/<name>.geojson")
 def layer(name: str):
-    """One map layer as GeoJSON (webapp.layers): gzip, ETag; with ``v`` = its version: a year."""
+    """One map layer as GeoJSON (webapp.map.layers): gzip, ETag; with ``v`` = its version: a year."""
     if name not in LAYERS:
         abort(404, f"Layer '{clip(name, 60)}' does not exist; use one of: {', '.join(LAYERS)}.")
     svc = get_atlas()

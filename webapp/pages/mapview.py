@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 from flask import render_template, url_for
 from markupsafe import Markup
 
-from .layers import LAYERS
-from .serialize import marker_style, style_for  # the markers: one definition, in serialize
+from webapp.map.layers import LAYERS
+from webapp.map.serialize import marker_style, style_for  # the markers: one definition, in serialize
 
 if TYPE_CHECKING:
     import folium  # imported where a map is built (about 0.3 s)
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 # The styles of what the page draws from its own data (the fetched layers' are in their registry
-# entries, webapp.layers.LAYERS): the map, the page's script (boot "lines") and the legend use them.
+# entries, webapp.map.layers.LAYERS): the map, the page's script (boot "lines") and the legend use them.
 LINES = {
     "route": {"color": "#2166ac", "weight": 3, "opacity": 0.85},  # not the international roads' red
     "route_planned": {"color": "#d01c8b", "weight": 3, "opacity": 0.85},
@@ -41,7 +41,7 @@ def vendor_assets() -> tuple[list, list]:
 
 def legend(method, t) -> dict:
     """The legend's entries, each with the exact style the map draws: markers, then lines."""
-    from .serialize import CATEGORY_COLOURS
+    from webapp.map.serialize import CATEGORY_COLOURS
 
     markers = [(t.scenario(sid), style_for(sid, s["colour"], provisional=False)) for sid, s in method.scenarios.items()]
     markers += [(t("two_scenarios"), style_for("two", CATEGORY_COLOURS["two"], provisional=False)),
@@ -93,9 +93,9 @@ def compare_partners(metas: dict) -> dict[str, str]:
 
 
 def popup_extras(atlas: dict, svc, t) -> dict[str, dict]:
-    """Per town: its official signals as the brief lists them (``webapp.brief.official_items``, with
+    """Per town: its official signals as the brief lists them (``webapp.pages.brief.official_items``, with
     their agreement with this result) and the town its popup offers to compare it with."""
-    from .brief import get_official, official_items, town_brief
+    from webapp.pages.brief import get_official, official_items, town_brief
 
     off, partners = get_official(svc), compare_partners(svc.metas)
     out = {}
@@ -109,7 +109,7 @@ def popup_extras(atlas: dict, svc, t) -> dict[str, dict]:
 
 def town_signals(svc) -> dict[str, list[str]]:
     """town id -> the kinds of its official signals (data/official/signals.csv), each once."""
-    from .brief import get_official
+    from webapp.pages.brief import get_official
 
     out: dict[str, list[str]] = {tid: [] for tid in svc.metas}
     for r in get_official(svc).signals:
@@ -121,7 +121,7 @@ def town_signals(svc) -> dict[str, list[str]]:
 def glance(svc, t) -> dict:
     """The labels the counts and filters above the list need, in the page's language: verdict kinds,
     scenarios, official signal kinds (those of the data, the counted ones first), oblasts."""
-    from .brief import get_official
+    from webapp.pages.brief import get_official
 
     off = get_official(svc)
     used = {r["kind"] for r in off.signals}
@@ -146,14 +146,14 @@ def tooltip_text(town: dict, meta: dict, t) -> str:
 
 
 # The groups the page's script fills from its own data (the fetched layers' groups are in their
-# registry entries, webapp.layers.LAYERS): (key, label, shown at first).
+# registry entries, webapp.map.layers.LAYERS): (key, label, shown at first).
 DATA_GROUPS = (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))
 
 
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     """The map, its layer control and the town and city markers; returns it and the registry (JS names
     of the map, markers, groups and control). The layers' features are not in the page: its script
-    fetches them (webapp.layers) into the groups named here, so the page stays small and the towns
+    fetches them (webapp.map.layers) into the groups named here, so the page stays small and the towns
     are drawn first."""
     import folium
 
@@ -259,7 +259,7 @@ def render_parts(m: folium.Map) -> dict:
 
     The header keeps its script and style links but no inline script (the Content-Security-Policy
     runs only this app's own script files; Folium's sets two Leaflet flags to their defaults); the
-    script is served as a file of its own (``webapp.views``).
+    script is served as a file of its own (``webapp.pages.views``).
     """
     fix_names(m)
     root = m.get_root()

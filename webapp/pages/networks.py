@@ -26,12 +26,12 @@ from geo.netimport import (DEFAULT_ROOT, NetworkImportError, delete_version, imp
 from geo.params import VERSION_NAME, default_params
 from geo.versions import SHIPPED
 
-from .auth import current_editor, editor_required
-from .i18n import LANGS, T, pick_lang
-from .model import get_atlas
-from .params import from_args
-from .security import public_text
-from .store import JOB_MAX_S, JobBoard
+from webapp.store.auth import current_editor, editor_required
+from webapp.i18n import LANGS, T, pick_lang
+from webapp.model import get_atlas
+from webapp.params import from_args
+from webapp.security import public_text
+from webapp.store.db import JOB_MAX_S, JobBoard
 
 bp = Blueprint("networks", __name__)
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ STAGING_GRACE_S = 600.0  # older than this, with no import running, a staging fo
 class Importer:
     """One network import at a time, in a background thread; ``status()`` says how it goes.
 
-    The state is kept in the store (``webapp.store.JobBoard``) when the importer has one, so every
+    The state is kept in the store (``webapp.store.db.JobBoard``) when the importer has one, so every
     worker process sees the same import and none starts a second while one runs; an import still
     running an hour (``JOB_MAX_S``) after its start (its process ended) is reported as failed.
     Without a store (``store=None``) it is kept in this process.

@@ -1,0 +1,1 @@
+"""The map: layers, markers and the Folium page."""

@@ -1,0 +1,1 @@
+"""The HTML pages: the map page's views, town briefs, data and certainty pages."""

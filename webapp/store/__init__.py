@@ -1,0 +1,1 @@
+"""Storage: the database (revisions, imports, editors), statistics files, network uploads and the command line."""
