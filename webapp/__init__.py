@@ -1,4 +1,5 @@
 """Flask application factory (config passed in, so tests can swap data)."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,12 @@ def trusted_hosts(value: str | None, host: str | None) -> list[str]:
     if value:
         return [h.strip() for h in value.split(",") if h.strip()]
     if host in WILDCARD_HOSTS:
-        log.warning("HOST=%s listens on every address but only %s are trusted host names: "
-                    "set TRUSTED_HOSTS to the names the atlas is reached by", host, ", ".join(LOCAL_HOSTS))
+        log.warning(
+            "HOST=%s listens on every address but only %s are trusted host names: "
+            "set TRUSTED_HOSTS to the names the atlas is reached by",
+            host,
+            ", ".join(LOCAL_HOSTS),
+        )
     return [*LOCAL_HOSTS, *([host] if host and host not in (*LOCAL_HOSTS, *WILDCARD_HOSTS) else [])]
 
 
@@ -61,23 +66,36 @@ def _storage_unavailable(exc):
         t = T(lang, get_atlas().method)
     except Exception:  # noqa: BLE001 - the message page needs no data
         pass
-    return render_template("error.html", t=t, heading=t("storage_unavailable_title"), message=message,
-                           langs=LANGS), 503, headers
+    return (
+        render_template(
+            "error.html", t=t, heading=t("storage_unavailable_title"), message=message, langs=LANGS
+        ),
+        503,
+        headers,
+    )
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from flask import Flask  # here: ``python -m webapp.serve`` imports this package before it can set up
+    from flask import (
+        Flask,
+    )  # here: ``python -m webapp.serve`` imports this package before it can set up
 
     instance = os.environ.get("INSTANCE_DIR")  # the database and secret key (default: instance/)
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static",
-                instance_path=str(Path(instance).resolve()) if instance else None)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        instance_path=str(Path(instance).resolve()) if instance else None,
+    )
     app.config.from_mapping(
         DATA_DIR=None,  # None: the shipped data/
         VENDOR_DIR=str(ROOT / "node_modules"),
         DATABASE_URL=os.environ.get("DATABASE_URL"),  # None: SQLite in the instance folder
         SECRET_KEY=os.environ.get("SECRET_KEY"),  # None: one kept in the instance folder
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
-        NETWORKS_ROOT=os.environ.get("NETWORKS_ROOT"),  # None: instance/networks (geo.netimport.DEFAULT_ROOT)
+        NETWORKS_ROOT=os.environ.get(
+            "NETWORKS_ROOT"
+        ),  # None: instance/networks (geo.netimport.DEFAULT_ROOT)
         NETWORK_UPLOAD_MB=1024,  # an uploaded network file (POST /networks) may be this large
         NETWORK_IMPORT_WAIT=5.0,  # seconds POST /networks waits for the import before answering "running"
         VENDOR_PACKAGES=("leaflet", "leaflet.fullscreen"),
@@ -89,7 +107,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
         if app.testing and "COSTLY_PER_MINUTE" not in test_config:
-            app.config["COSTLY_PER_MINUTE"] = 0  # unit tests ask for many exports; the limit's own tests set it
+            app.config["COSTLY_PER_MINUTE"] = (
+                0  # unit tests ask for many exports; the limit's own tests set it
+            )
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.url_map.converters["int"] = _bounded_int_converter()  # before any route is added
@@ -104,7 +124,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp.pages import briefpages, certainty, datapages, networks, views
     from webapp.store import auth, cli
 
-    networks.init_app(app)  # first: its upload limit must be set before the CSRF check reads the form
+    networks.init_app(
+        app
+    )  # first: its upload limit must be set before the CSRF check reads the form
     auth.init_app(app)
     model.init_app(app)
     security.init_app(app)

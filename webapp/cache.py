@@ -7,6 +7,7 @@ for and fall out, least recently used first, when the cache is full. Two threads
 new key at once both build it (the second answer is kept). Nothing is written to disk; each server
 process (gunicorn worker) keeps its own.
 """
+
 from __future__ import annotations
 
 import threading

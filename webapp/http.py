@@ -7,6 +7,7 @@ hook that does the same for the other dynamic text answers (town API, exports, d
 Pages carry no per-response value (the Content-Security-Policy is ``script-src 'self'``), so any
 cached body can be sent to anyone.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -16,8 +17,13 @@ from dataclasses import dataclass
 from flask import Flask, Response, request
 
 MIN_COMPRESS = 1024  # bytes; smaller answers are sent as they are
-COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript",
-                "image/svg+xml")
+COMPRESSIBLE = (
+    "text/",
+    "application/json",
+    "application/geo+json",
+    "application/javascript",
+    "image/svg+xml",
+)
 LEVEL = 6
 LONG_CACHE = "public, max-age=31536000, immutable"
 _DONE = "X-Rendered-Body"  # marks the answers ``respond`` made, which the hook leaves alone
@@ -77,9 +83,13 @@ def respond_versioned(body: Body, version: str) -> Response:
 
 
 def _compressible(resp: Response) -> bool:
-    return (resp.status_code == 200 and not resp.direct_passthrough and not resp.is_streamed
-            and "Content-Encoding" not in resp.headers
-            and (resp.mimetype or "").startswith(COMPRESSIBLE))
+    return (
+        resp.status_code == 200
+        and not resp.direct_passthrough
+        and not resp.is_streamed
+        and "Content-Encoding" not in resp.headers
+        and (resp.mimetype or "").startswith(COMPRESSIBLE)
+    )
 
 
 def finish(resp: Response) -> Response:

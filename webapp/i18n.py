@@ -1,6 +1,7 @@
 """Interface text in Kazakh, Russian and English (webapp/translations.json), localized names, and the
 data's descriptive texts in each language (data/method/texts.csv and the data root's texts.csv, both
 validated on load: a text a page shows without a translation stops the start, it never falls back)."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,11 @@ class T:
         return self._c[self.lang].get(key, self._c["en"].get(key, key))
 
     def level(self, level: str | None) -> str:
-        return self("no_data") if level is None else self._c["levels"].get(level, {}).get(self.lang, level)
+        return (
+            self("no_data")
+            if level is None
+            else self._c["levels"].get(level, {}).get(self.lang, level)
+        )
 
     def param(self, name: str) -> str:
         return self._c["params"].get(name, {}).get(self.lang, name)
@@ -83,7 +88,9 @@ class T:
     def input_desc(self, name: str, default: str | None = None) -> str:
         """An input's description (data/method/inputs.csv) in this language."""
         spec = self.method.inputs.get(name)
-        return self.text("inputs.csv", name, "description", spec.description if spec else (default or name))
+        return self.text(
+            "inputs.csv", name, "description", spec.description if spec else (default or name)
+        )
 
     def data_texts(self) -> dict:
         """The data root's translations (loaded and validated with the atlas); {} outside a request."""
@@ -117,7 +124,11 @@ class T:
         kind, _, rest = (line.get("name") or "").partition(" ")
         if self.lang == "en" or kind not in ("road", "railway") or not rest:
             return line.get("name") or ""
-        return self.text("shapefiles/railways.shp", line.get("id", ""), "name", rest) if kind == "railway" else rest
+        return (
+            self.text("shapefiles/railways.shp", line.get("id", ""), "name", rest)
+            if kind == "railway"
+            else rest
+        )
 
     def param_help(self, name: str) -> str:
         """A planner parameter's help (data/method/geo_params.csv description) in this language."""
@@ -143,7 +154,9 @@ class T:
 
     def tourism_site(self, site: dict) -> str:
         """A designated tourism site's name (data/tourism_sites.csv, by its id) in this language."""
-        return self.text("tourism_sites.csv", site.get("id", ""), "name_en", site.get("name_en") or "")
+        return self.text(
+            "tourism_sites.csv", site.get("id", ""), "name_en", site.get("name_en") or ""
+        )
 
     def town_text(self, meta: dict, field: str) -> str:
         """A town's descriptive field (industry, enterprise, status notes) in this language."""
@@ -169,7 +182,9 @@ class T:
 
     def meaning(self, scenario: str) -> str:
         """What a scenario means (data/method/scenarios.csv meaning_en) in this language."""
-        return self.text("scenarios.csv", scenario, "meaning_en", self.method.scenarios[scenario]["meaning_en"])
+        return self.text(
+            "scenarios.csv", scenario, "meaning_en", self.method.scenarios[scenario]["meaning_en"]
+        )
 
     def number(self, value, digits: int = 0) -> str:
         """A number with thousands separators as this language writes them (12,345.6; 12 345,6)."""
@@ -217,23 +232,33 @@ class T:
         assumed = self("flag_assumed") if route.get("assumed_link") else ""
         city = self.city(r.get("city_id"), r.get("city"))
         if rule == "near_large_city":
-            return self("flag_near_yes" if yes else "flag_near_no").format(
-                city=city, km=self.number(r["measured"]), limit=self.short(r["limit"])
-            ) + assumed + self._route_notes(route)
+            return (
+                self("flag_near_yes" if yes else "flag_near_no").format(
+                    city=city, km=self.number(r["measured"]), limit=self.short(r["limit"])
+                )
+                + assumed
+                + self._route_notes(route)
+            )
         if rule == "in_fua":
-            return self("flag_fua_yes" if yes else "flag_fua_no").format(
-                city=city, min=self.number(r["measured"]), limit=self.short(r["limit"])
-            ) + assumed + self._route_notes(route)
+            return (
+                self("flag_fua_yes" if yes else "flag_fua_no").format(
+                    city=city, min=self.number(r["measured"]), limit=self.short(r["limit"])
+                )
+                + assumed
+                + self._route_notes(route)
+            )
         if rule == "no_large_city":
             return self("flag_no_city") + self._route_notes(route)
         if rule == "unroutable":
             return f"{self('flag_missing')}: {r['unroutable']}"
         if rule == "corridor_junction":
             return self("flag_junction_yes" if yes else "flag_junction_no").format(
-                n=self.number(r["measured"]), km=self.short(r["limit"]), need=self.short(r["need"]))
+                n=self.number(r["measured"]), km=self.short(r["limit"]), need=self.short(r["need"])
+            )
         if rule in ("tourism", "no_tourism_kinds"):
             return self("flag_tourism_yes" if yes else "flag_tourism_no").format(
-                km=self.short(r["limit"]))
+                km=self.short(r["limit"])
+            )
         if rule == "fua_definition":
             return self._definition_sentence(r)
         return self("flag_missing")  # no_layer, or a rule this page does not know
@@ -277,7 +302,9 @@ class T:
         """A data revision (webapp.store.db.Revision) in this language: '1 (поставляемые данные, 2026-...)'."""
         kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
         who = "" if rev.kind == "shipped" else f", {rev.editor}"
-        return f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"
+        return (
+            f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"
+        )
 
     def oblast_all(self, name: str) -> list[str]:
         """An oblast's name in every language (the list is searched in all of them)."""
@@ -297,22 +324,33 @@ class T:
             return self("insufficient")
         likely = scenario.get("likely")
         if likely and likely.get("coloured") and not scenario.get("settled", True):
-            return self("likely_text").format(self.outcome(likely["scenario"]), round(100 * likely["share"]))
+            return self("likely_text").format(
+                self.outcome(likely["scenario"]), round(100 * likely["share"])
+            )
         if not scenario.get("settled", True):
-            text = self("undetermined").format(" / ".join(self.scenario(s) for s in scenario["possible"]))
+            text = self("undetermined").format(
+                " / ".join(self.scenario(s) for s in scenario["possible"])
+            )
             if scenario.get("decisive"):
                 text += "; " + self("decisive").format(self.indicator(scenario["decisive"]))
             return text
         if scenario.get("tie"):
             score = max(scenario["scores"].values())
-            return self("tie_text").format(", ".join(self.scenario(s) for s in scenario["tied"]), score)
+            return self("tie_text").format(
+                ", ".join(self.scenario(s) for s in scenario["tied"]), score
+            )
         return self.scenarios(scenario["recommended"])
 
     def outcome(self, label: str) -> str:
         """A draw's outcome ('innovative', 'a + b', 'tie: a/b/c') in this language."""
         if label.startswith("tie: "):
-            return self("outcome_tie").format(", ".join(self.scenario(s) for s in label[5:].split("/")))
-        return " + ".join(self.scenario(s) for s in label.split(" + ") if s in self.method.scenarios) or label
+            return self("outcome_tie").format(
+                ", ".join(self.scenario(s) for s in label[5:].split("/"))
+            )
+        return (
+            " + ".join(self.scenario(s) for s in label.split(" + ") if s in self.method.scenarios)
+            or label
+        )
 
     def verdict_short(self, scenario: dict) -> str:
         """The list's short form: undetermined without the range (the full verdict is its title)."""
@@ -327,7 +365,9 @@ class T:
         """'Allowed: 1 to 720 min.' for a numeric parameter, in this language."""
         unit = self.unit(spec.unit) if spec.unit else ""
         show = lambda x: self.number(x) if float(x).is_integer() else self.number(x, 1)  # noqa: E731
-        return self("allowed_range").format(min=show(spec.min), max=show(spec.max) + (f" {unit}" if unit else ""))
+        return self("allowed_range").format(
+            min=show(spec.min), max=show(spec.max) + (f" {unit}" if unit else "")
+        )
 
     def indicator(self, code: str) -> str:
         return self.method.indicators[code].names.get(self.lang) or code
@@ -337,14 +377,17 @@ class T:
         return row.get(f"name_{self.lang}") or row.get("name_en") or row.get("id", "")
 
     def as_dict(self) -> dict:
-        return dict(self._c[self.lang]) | {"levels": {k: v[self.lang] for k, v in self._c["levels"].items()},
-                                           "scenarios": {s: self.scenario(s) for s in self.method.scenarios},
-                                           "indicators": {c: self.indicator(c) for c in self.method.indicators},
-                                           "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()},
-                                           "choices": {k: v[self.lang] for k, v in self._c["choices"].items()},
-                                           "input_names": {k: self.input_desc(k) for k in self.method.inputs},
-                                           "params": {k: v[self.lang] for k, v in self._c["params"].items()},
-                                           # whole phrases per indicator and level, e.g. for the changes table
-                                           "level_phrases": {c: {b.level: self.level_phrase(c, b.level)
-                                                                 for b in self.method.indicators[c].bands}
-                                                             for c in self.method.levelled}}
+        return dict(self._c[self.lang]) | {
+            "levels": {k: v[self.lang] for k, v in self._c["levels"].items()},
+            "scenarios": {s: self.scenario(s) for s in self.method.scenarios},
+            "indicators": {c: self.indicator(c) for c in self.method.indicators},
+            "inputs": {k: v[self.lang] for k, v in self._c["inputs"].items()},
+            "choices": {k: v[self.lang] for k, v in self._c["choices"].items()},
+            "input_names": {k: self.input_desc(k) for k in self.method.inputs},
+            "params": {k: v[self.lang] for k, v in self._c["params"].items()},
+            # whole phrases per indicator and level, e.g. for the changes table
+            "level_phrases": {
+                c: {b.level: self.level_phrase(c, b.level) for b in self.method.indicators[c].bands}
+                for c in self.method.levelled
+            },
+        }

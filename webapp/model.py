@@ -7,6 +7,7 @@ from: the store's head revision (every import, edit, judgment and rollback, by a
 it) and the networks folder's stamp (a network version saved by any process). A change makes new
 keys; nothing is dropped by hand, and no answer computed before a change is served after it.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,15 +48,20 @@ class Snapshot:
     statistics: dict
     curated: dict
     experts: dict
-    errors: dict = field(default_factory=dict)  # town id ('' = no town) -> reasons a stored value was not used
-    estimates: Estimates = field(default_factory=dict)  # shipped data/estimates.csv, stored ones replacing
+    errors: dict = field(
+        default_factory=dict
+    )  # town id ('' = no town) -> reasons a stored value was not used
+    estimates: Estimates = field(
+        default_factory=dict
+    )  # shipped data/estimates.csv, stored ones replacing
 
 
 class Atlas:
     """Validated parameters in, scored towns out (cached)."""
 
-    def __init__(self, data_dir=None, *, store: Store, cache_mb: int = DEFAULT_MB,
-                 networks_root=None):
+    def __init__(
+        self, data_dir=None, *, store: Store, cache_mb: int = DEFAULT_MB, networks_root=None
+    ):
         self.pipeline = Pipeline(data_dir, networks_root=networks_root)
         self.spatial = self.pipeline.spatial
         self.method = self.pipeline.method
@@ -65,13 +71,17 @@ class Atlas:
         self.paper = load_paper(paper_dir if paper_dir.is_dir() else None)
         self.paper_rows = compare(self.method, self.paper)
         self.paper_scenarios = scenario_comparison(self.method, self.paper)
-        self.texts = load_data_texts(self.pipeline.sources.root)  # every shown data text, translated (i18n)
+        self.texts = load_data_texts(
+            self.pipeline.sources.root
+        )  # every shown data text, translated (i18n)
         self.cache = Cache(cache_mb * 1024 * 1024)
         self.default_params = default_params()
         # in every versioned URL (layers, popups, map scripts): a new start may draw differently
         # (code or data files changed), so its URLs are new; gunicorn's forked workers share it
         self.build_id = secrets.token_hex(4)
-        self.data_note: str | None = None  # a problem met at start-up (a corrupt database set aside)
+        self.data_note: str | None = (
+            None  # a problem met at start-up (a corrupt database set aside)
+        )
         seed_store(store, self.pipeline, self.town_id)
 
     def town_id(self, name: str) -> str | None:
@@ -118,9 +128,16 @@ class Atlas:
         statistics, curated, errors = screen(self.store.current(head), self.method, set(self.metas))
         experts = {}
         for j in sorted(self.store.judgments(active_only=True), key=lambda j: j["id"]):
-            experts[j["town_id"]] = j  # the latest active judgment of a town is shown beside its result
-        estimates = stored_estimates(self.store.estimates(head), self.pipeline.sources.estimates,
-                                     self.method, set(self.metas), errors)
+            experts[j["town_id"]] = (
+                j  # the latest active judgment of a town is shown beside its result
+            )
+        estimates = stored_estimates(
+            self.store.estimates(head),
+            self.pipeline.sources.estimates,
+            self.method,
+            set(self.metas),
+            errors,
+        )
         return Snapshot(head, statistics, curated, experts, errors, estimates)
 
     @property
@@ -132,30 +149,45 @@ class Atlas:
         r = revs[0]
         return f"{r.id} ({r.kind}{': ' + r.filename if r.filename else ''}, {r.editor}, {r.created_at})"
 
-    def import_file(self, raw: bytes, filename: str, *, editor: str
-                    ) -> tuple[int, list[ValueRow] | list[EstimateRow]]:
+    def import_file(
+        self, raw: bytes, filename: str, *, editor: str
+    ) -> tuple[int, list[ValueRow] | list[EstimateRow]]:
         """Validate a whole CSV/XLSX file of values or of interval estimates (told by its header),
         then store it as one new revision (StatsFileError: nothing stored)."""
         rows = read_file(raw, filename, self.method, self.town_id)
         estimates = any(isinstance(r, EstimateRow) for r in rows)
         status, what = ("estimate", "estimate(s)") if estimates else ("sourced", "value(s)")
-        return self.store.apply([r.__dict__ | {"status": status} for r in rows], editor=editor,
-                                kind="import", filename=filename,
-                                summary=f"{len(rows)} {what} imported"), rows
+        return self.store.apply(
+            [r.__dict__ | {"status": status} for r in rows],
+            editor=editor,
+            kind="import",
+            filename=filename,
+            summary=f"{len(rows)} {what} imported",
+        ), rows
 
     def outranked(self, rows: list[ValueRow] | list[EstimateRow], rev: int) -> list[dict]:
         """Imported values that revision ``rev`` stored but scoring will not use: a value of a later
         period was stored before (scoring takes the latest period per town and input)."""
         if not rows or isinstance(rows[0], EstimateRow):
             return []
-        before = {(r["town_id"], r["input"]): r for r in self.store.current(rev - 1)
-                  if r["value"] is not None and r["status"] != "missing"}
+        before = {
+            (r["town_id"], r["input"]): r
+            for r in self.store.current(rev - 1)
+            if r["value"] is not None and r["status"] != "missing"
+        }
         out = []
         for r in rows:
             old = before.get((r.town_id, r.input))
             if old is not None and period_year(old["period"]) > period_year(r.period):
-                out.append({"town": r.town_id, "input": r.input, "period": r.period,
-                            "stored_period": old["period"], "stored_value": old["value"]})
+                out.append(
+                    {
+                        "town": r.town_id,
+                        "input": r.input,
+                        "period": r.period,
+                        "stored_period": old["period"],
+                        "stored_value": old["value"],
+                    }
+                )
         return out
 
     def rollback(self, to: int, *, editor: str) -> int:
@@ -172,12 +204,18 @@ class Atlas:
 
     def _results(self, params: Params, head: int, stamp: int) -> dict:
         snap = self.cache.get(("snapshot", head), lambda: self._read(head))
-        return self.cache.get(("results", params, head, stamp),
-                              lambda: self._compute(params, snap, stamp))
+        return self.cache.get(
+            ("results", params, head, stamp), lambda: self._compute(params, snap, stamp)
+        )
 
     def _compute(self, params: Params, snap: Snapshot, stamp: int) -> dict:
-        atlas = self.pipeline.run(params, statistics=snap.statistics, curated=snap.curated,
-                                  experts=snap.experts, estimate_table=snap.estimates)
+        atlas = self.pipeline.run(
+            params,
+            statistics=snap.statistics,
+            curated=snap.curated,
+            experts=snap.experts,
+            estimate_table=snap.estimates,
+        )
         for town in atlas["towns"]:
             town["data_errors"] = snap.errors.get(town["id"], [])
         atlas["data_revision"] = snap.head
@@ -190,16 +228,30 @@ class Atlas:
         """town id -> list of {what, from, to} that differ between two results: the compared inputs
         (``inputs="derived"``: the agglomeration inputs; ``"all"``: every input, for a data change),
         the nearest large city, its road km and minutes, the levels and the recommendation."""
-        compared = [n for n, s in self.method.inputs.items() if inputs == "all" or s.role in COMPARE_ROLES]
+        compared = [
+            n for n, s in self.method.inputs.items() if inputs == "all" or s.role in COMPARE_ROLES
+        ]
         out = {}
         for a, b in zip(base["towns"], new["towns"]):
-            diff = [{"what": k, "from": a["inputs"][k], "to": b["inputs"][k]}
-                    for k in compared if a["inputs"][k] != b["inputs"][k]]
+            diff = [
+                {"what": k, "from": a["inputs"][k], "to": b["inputs"][k]}
+                for k in compared
+                if a["inputs"][k] != b["inputs"][k]
+            ]
             diff += _access_changes(a["agglomeration"], b["agglomeration"])
-            diff += [{"what": f"level:{k}", "from": a["levels"][k], "to": b["levels"][k]}
-                     for k in self.method.levelled if a["levels"][k] != b["levels"][k]]
+            diff += [
+                {"what": f"level:{k}", "from": a["levels"][k], "to": b["levels"][k]}
+                for k in self.method.levelled
+                if a["levels"][k] != b["levels"][k]
+            ]
             if a["scenario"]["recommended"] != b["scenario"]["recommended"]:
-                diff.append({"what": "scenario", "from": a["scenario"]["recommended"], "to": b["scenario"]["recommended"]})
+                diff.append(
+                    {
+                        "what": "scenario",
+                        "from": a["scenario"]["recommended"],
+                        "to": b["scenario"]["recommended"],
+                    }
+                )
             if diff:
                 out[b["id"]] = diff
         return out
@@ -226,7 +278,10 @@ class Atlas:
         for r in self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records"):
             for c in (*NAME_COLUMNS, "id"):
                 if r.get(c):
-                    out[str(r[c]).lower()] = [round(float(r["geometry"].y), 4), round(float(r["geometry"].x), 4)]
+                    out[str(r[c]).lower()] = [
+                        round(float(r["geometry"].y), 4),
+                        round(float(r["geometry"].x), 4),
+                    ]
         return out
 
     @cached_property
@@ -250,31 +305,55 @@ class Atlas:
         from webapp.map.layers import rounded_geometries
 
         g = self.layers.oblasts
-        shapes = rounded_geometries(shapely.simplify(g.geometry.values, 0.01, preserve_topology=True))
-        props = json.loads(pd.DataFrame(g.drop(columns=g.geometry.name)).to_json(orient="records", force_ascii=False))
-        return json.dumps({"type": "FeatureCollection", "features": [
-            {"id": str(i), "type": "Feature", "properties": p, "geometry": shape}
-            for i, p, shape in zip(g.index, props, shapes)]},
-            ensure_ascii=False)
+        shapes = rounded_geometries(
+            shapely.simplify(g.geometry.values, 0.01, preserve_topology=True)
+        )
+        props = json.loads(
+            pd.DataFrame(g.drop(columns=g.geometry.name)).to_json(
+                orient="records", force_ascii=False
+            )
+        )
+        return json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"id": str(i), "type": "Feature", "properties": p, "geometry": shape}
+                    for i, p, shape in zip(g.index, props, shapes)
+                ],
+            },
+            ensure_ascii=False,
+        )
 
 
 ACCESS_FIELDS = (("nearest_large_city", None), ("road_km", 1), ("travel_min", 0))
 
 
-def stored_estimates(rows: list[dict], shipped: Estimates, method, towns: set[str],
-                     errors: dict) -> Estimates:
+def stored_estimates(
+    rows: list[dict], shipped: Estimates, method, towns: set[str], errors: dict
+) -> Estimates:
     """The estimates scoring uses: the shipped ones (data/estimates.csv), each replaced by a stored
     estimate of the same town and input. A stored row that fails the file's checks (whatever the
     database holds) is left out, with the reason in ``errors[town]``."""
     table: Estimates = {t: dict(e) for t, e in shipped.items()}
     for r in rows:
-        text = {k: "" if r.get(k) is None else str(r[k])
-                for k in ("town_id", "input", "low", "high", "most_likely", "coverage", "method")}
+        text = {
+            k: "" if r.get(k) is None else str(r[k])
+            for k in ("town_id", "input", "low", "high", "most_likely", "coverage", "method")
+        }
         problems: list[str] = []
-        est = parse_row(text | {"town": text["town_id"], "sources": r.get("source") or "",
-                                "made_by": r.get("entered_by") or "",
-                                "made_at": (r.get("entered_at") or "")[:10]},
-                        f"stored estimate of {r['input']}", method, towns, problems)
+        est = parse_row(
+            text
+            | {
+                "town": text["town_id"],
+                "sources": r.get("source") or "",
+                "made_by": r.get("entered_by") or "",
+                "made_at": (r.get("entered_at") or "")[:10],
+            },
+            f"stored estimate of {r['input']}",
+            method,
+            towns,
+            problems,
+        )
         if est is None:
             errors.setdefault(r["town_id"], []).extend(f"{p}; not used" for p in problems)
             continue
@@ -302,8 +381,18 @@ def shipped_rows(pipeline: Pipeline) -> list[dict]:
         for tid, inputs in table.items():
             for name, r in inputs.items():
                 value = float(r["value"]) if r["value"].strip() else None
-                rows.append({"town_id": tid, "input": name, "value": value, "unit": r["unit"], "period": r["period"],
-                             "source": r["source"], "note": r["note"], "status": r["status"]})
+                rows.append(
+                    {
+                        "town_id": tid,
+                        "input": name,
+                        "value": value,
+                        "unit": r["unit"],
+                        "period": r["period"],
+                        "source": r["source"],
+                        "note": r["note"],
+                        "status": r["status"],
+                    }
+                )
     return rows
 
 
@@ -342,8 +431,10 @@ def open_store(url: str) -> tuple[Store, str | None]:
         store.engine.dispose()
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)
-        note = f"the stored database was unreadable and was set aside as {aside.name} ({exc.orig or exc}); " \
-               "the shipped values are in use"
+        note = (
+            f"the stored database was unreadable and was set aside as {aside.name} ({exc.orig or exc}); "
+            "the shipped values are in use"
+        )
         log.error("%s", note)
         store = Store(url)
         store.migrate()
@@ -352,15 +443,16 @@ def open_store(url: str) -> tuple[Store, str | None]:
 
 def _sqlite_path(url: str) -> Path | None:
     prefix = "sqlite:///"
-    return Path(url[len(prefix):]) if url.startswith(prefix) and len(url) > len(prefix) else None
+    return Path(url[len(prefix) :]) if url.startswith(prefix) and len(url) > len(prefix) else None
 
 
 def init_app(app) -> None:
     """Open (create, migrate, seed) the store and load the atlas once, at start-up (not per request)."""
     store, note = open_store(database_url(app))
     app.extensions["store"] = store
-    app.extensions["atlas"] = Atlas(app.config.get("DATA_DIR"), store=store,
-                                    networks_root=app.config.get("NETWORKS_ROOT"))
+    app.extensions["atlas"] = Atlas(
+        app.config.get("DATA_DIR"), store=store, networks_root=app.config.get("NETWORKS_ROOT")
+    )
     app.extensions["atlas"].data_note = note
     importer = app.extensions.get("network_import")
     if importer is not None:  # the import state in the store: seen by every worker process

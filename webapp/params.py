@@ -1,4 +1,5 @@
 """Parameters of a request (query string or JSON body) -> one Params, and Params -> permalink queries."""
+
 from __future__ import annotations
 
 from werkzeug.urls import urlencode
@@ -19,4 +20,6 @@ def without_version(args) -> dict:
 def queries(params: Params, lang: str, langs) -> tuple[str, dict]:
     """The permalink query for ``lang`` and the same view in every other language."""
     base = params.to_query()
-    return urlencode(base | {"lang": lang}), {other: urlencode(base | {"lang": other}) for other in langs}
+    return urlencode(base | {"lang": lang}), {
+        other: urlencode(base | {"lang": other}) for other in langs
+    }

@@ -6,6 +6,7 @@ each request whole (headers and body, with time limits) before it passes it on, 
 whole, so a worker thread is busy only while the app computes. gunicorn listens on a loopback port of
 its own; nginx on HOST:PORT. Without nginx (``PROXY=off`` or not installed) gunicorn listens itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def config(*, host: str, port: int, upstream: int, folder: Path, upload_mb: int)
     """nginx.conf: buffer whole requests and answers, time limits for slow clients, pass to gunicorn."""
     user = "root root;" if os.geteuid() == 0 else ""
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return f"""{'user ' + user if user else ''}
+    return f"""{"user " + user if user else ""}
 worker_processes 1;
 daemon off;
 pid {folder}/nginx.pid;
@@ -77,19 +78,34 @@ class Proxy:
 
     def __init__(self, program: str, *, host: str, port: int, upstream: int, upload_mb: int):
         self.folder = Path(tempfile.mkdtemp(prefix="atlas-nginx-"))
-        (self.folder / "nginx.conf").write_text(config(host=host, port=port, upstream=upstream, folder=self.folder,
-                                                       upload_mb=upload_mb))
+        (self.folder / "nginx.conf").write_text(
+            config(host=host, port=port, upstream=upstream, folder=self.folder, upload_mb=upload_mb)
+        )
         self.program, self.host, self.port = program, host, port
         self.process: subprocess.Popen | None = None
 
     def start(self, wait_s: float = 10.0) -> None:
-        self.process = subprocess.Popen([self.program, "-c", str(self.folder / "nginx.conf"), "-e",
-                                         str(self.folder / "error.log")], stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [
+                self.program,
+                "-c",
+                str(self.folder / "nginx.conf"),
+                "-e",
+                str(self.folder / "error.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.folder / "error.log").read_text(errors="replace") if (self.folder / "error.log").exists() else ""
-                raise RuntimeError(f"nginx did not start (exit {self.process.returncode}): {log[-500:]}")
+                log = (
+                    (self.folder / "error.log").read_text(errors="replace")
+                    if (self.folder / "error.log").exists()
+                    else ""
+                )
+                raise RuntimeError(
+                    f"nginx did not start (exit {self.process.returncode}): {log[-500:]}"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     return

@@ -8,6 +8,7 @@ from another site (``Sec-Fetch-Site`` / ``Origin``); ``Cache-Control: no-store``
 signed-in editor. ``load_json_body`` is the one place a request body is parsed as JSON; it refuses
 text that is not valid Unicode (a lone surrogate such as ``\\ud800``) naming the field.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,12 +29,36 @@ MAX_MESSAGE = 300  # error messages echo user text at most this long
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8 text can hold it
 # browser features: the map's fullscreen button uses one (for this app only); nothing else is needed
-PERMISSIONS_POLICY = ", ".join(["fullscreen=(self)", *(f"{feature}=()" for feature in (
-    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "geolocation",
-    "gyroscope", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get",
-    "screen-wake-lock", "serial", "usb", "xr-spatial-tracking"))])
+PERMISSIONS_POLICY = ", ".join(
+    [
+        "fullscreen=(self)",
+        *(
+            f"{feature}=()"
+            for feature in (
+                "accelerometer",
+                "autoplay",
+                "camera",
+                "display-capture",
+                "encrypted-media",
+                "geolocation",
+                "gyroscope",
+                "magnetometer",
+                "microphone",
+                "midi",
+                "payment",
+                "publickey-credentials-get",
+                "screen-wake-lock",
+                "serial",
+                "usb",
+                "xr-spatial-tracking",
+            )
+        ),
+    ]
+)
 # an absolute file path of two or more parts (/srv/app/instance/networks/x.gpkg, C:\\data\\x.gpkg)
-SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:[A-Za-z]:\\|/)(?:[^\s'\"()<>;,|/\\]+[/\\])+([^\s'\"()<>;,|/\\]*)")
+SERVER_PATH = re.compile(
+    r"(?<![\w.:/~-])(?:[A-Za-z]:\\|/)(?:[^\s'\"()<>;,|/\\]+[/\\])+([^\s'\"()<>;,|/\\]*)"
+)
 
 
 class BodyError(BadRequest):
@@ -46,18 +71,20 @@ def content_security_policy() -> str:
     Styles keep ``'unsafe-inline'``: the templates, Folium and the popups use style attributes, and a
     style cannot run script. Forms may post to this app only (``form-action 'self'``).
     """
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 POLICY = content_security_policy()
@@ -73,7 +100,11 @@ def clip(text: Any, limit: int = MAX_MESSAGE) -> str:
 def cap_messages(messages: list, *, limit: int = 50, length: int = 2 * MAX_MESSAGE) -> list[str]:
     """At most ``limit`` messages of at most ``length`` characters, then one line saying how many more."""
     kept = [clip(m, length) for m in messages[:limit]]
-    return kept + ([f"... and {len(messages) - limit} further problem(s) not listed"] if len(messages) > limit else [])
+    return kept + (
+        [f"... and {len(messages) - limit} further problem(s) not listed"]
+        if len(messages) > limit
+        else []
+    )
 
 
 def public_text(text: Any) -> str:
@@ -168,8 +199,12 @@ def _refuse_cross_site() -> None:
     """403 for a cross-site POST/DELETE (a form on another site must not upload or delete statistics)."""
     from flask import current_app
 
-    if is_cross_site(request.method, request.headers, request.host_url,
-                     tuple(current_app.config.get("TRUSTED_ORIGINS", ()))):
+    if is_cross_site(
+        request.method,
+        request.headers,
+        request.host_url,
+        tuple(current_app.config.get("TRUSTED_ORIGINS", ())),
+    ):
         raise Forbidden("cross-site requests may not change anything here")
 
 
@@ -222,11 +257,17 @@ def _limit_costly():
     if wait <= 0:
         return None
     seconds = max(1, math.ceil(wait))
-    body = {"error": "too many requests",
-            "message": f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
-                       f"for recompute and exports (repeating one is free); retry in {seconds} s"}
-    return current_app.response_class(json.dumps(body) + "\n", status=429, mimetype="application/json",
-                                      headers={"Retry-After": str(seconds)})
+    body = {
+        "error": "too many requests",
+        "message": f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
+        f"for recompute and exports (repeating one is free); retry in {seconds} s",
+    }
+    return current_app.response_class(
+        json.dumps(body) + "\n",
+        status=429,
+        mimetype="application/json",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def _set_headers(response: Response) -> Response:
@@ -240,7 +281,9 @@ def _set_headers(response: Response) -> Response:
     h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
     h.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     if response.mimetype in ("text/html", "application/json") and _signed_in():
-        h["Cache-Control"] = "no-store"  # an editor's page holds the CSRF token and unpublished state
+        h["Cache-Control"] = (
+            "no-store"  # an editor's page holds the CSRF token and unpublished state
+        )
     return response
 
 

@@ -14,6 +14,7 @@ waitress (``SERVER=waitress``, or where gunicorn is not installed): one process,
 Environment: HOST (default 127.0.0.1), PORT (default 5000), SERVER (gunicorn | waitress),
 WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress: 4 per core).
 """
+
 from __future__ import annotations
 
 import os
@@ -67,22 +68,37 @@ def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> N
     program, proxy, bind = nginx(), None, f"{host}:{port}"
     if program:  # nginx on HOST:PORT reads whole requests, then passes them to gunicorn on loopback
         upstream = free_port()
-        proxy = Proxy(program, host=host, port=port, upstream=upstream,
-                      upload_mb=int(app.config["NETWORK_UPLOAD_MB"]))
+        proxy = Proxy(
+            program,
+            host=host,
+            port=port,
+            upstream=upstream,
+            upload_mb=int(app.config["NETWORK_UPLOAD_MB"]),
+        )
         bind = f"127.0.0.1:{upstream}"
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # the client's address, as nginx saw it
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=1, x_proto=1
+        )  # the client's address, as nginx saw it
 
     class Server(BaseApplication):
         def load_config(self):
-            settings = {"bind": bind, "workers": workers, "threads": threads,
-                        "when_ready": lambda _s: proxy and proxy.start(),
-                        "on_exit": lambda _s: proxy and proxy.stop(),
-                        "worker_class": "gthread", "preload_app": True, "timeout": 120,
-                        "keepalive": 5, "graceful_timeout": 10, "post_fork": post_fork,
-                        "proc_name": "monotown-atlas",
-                        # no control socket: gunicorn 27 puts one per user
-                        # ($HOME/.gunicorn/gunicorn.ctl), which a second server would take over
-                        "control_socket_disable": True}
+            settings = {
+                "bind": bind,
+                "workers": workers,
+                "threads": threads,
+                "when_ready": lambda _s: proxy and proxy.start(),
+                "on_exit": lambda _s: proxy and proxy.stop(),
+                "worker_class": "gthread",
+                "preload_app": True,
+                "timeout": 120,
+                "keepalive": 5,
+                "graceful_timeout": 10,
+                "post_fork": post_fork,
+                "proc_name": "monotown-atlas",
+                # no control socket: gunicorn 27 puts one per user
+                # ($HOME/.gunicorn/gunicorn.ctl), which a second server would take over
+                "control_socket_disable": True,
+            }
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -103,18 +119,31 @@ def main() -> None:
     ready, cpu = time.perf_counter() - STARTED, time.process_time()
     if server == "gunicorn":
         workers = int(os.environ.get("WORKERS", default_workers()))
-        print(f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x "
-              f"{threads} threads{', behind nginx' if nginx() else ''}; ready in {ready:.2f} s, "
-              f"{cpu:.2f} s of CPU)", flush=True)
+        print(
+            f"Monotown Scenario Atlas on http://{host}:{port} (gunicorn, {workers} workers x "
+            f"{threads} threads{', behind nginx' if nginx() else ''}; ready in {ready:.2f} s, "
+            f"{cpu:.2f} s of CPU)",
+            flush=True,
+        )
         app.extensions["store"].engine.dispose()
         _gunicorn(app, host, port, workers, threads)
         return
     from waitress import serve
 
-    print(f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
-          f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)", flush=True)
-    serve(app, host=host, port=port, threads=threads, ident="monotown-atlas", channel_timeout=60,
-          connection_limit=200)
+    print(
+        f"Monotown Scenario Atlas on http://{host}:{port} (waitress, {threads} threads; "
+        f"ready in {ready:.2f} s, {cpu:.2f} s of CPU)",
+        flush=True,
+    )
+    serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="monotown-atlas",
+        channel_timeout=60,
+        connection_limit=200,
+    )
 
 
 if __name__ == "__main__":

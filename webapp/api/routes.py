@@ -1,4 +1,5 @@
 """JSON API and exports. Bad input answers 400 with a message per field, never 500."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,18 @@ from webapp.store.stats_io import export_csv, template_csv, template_xlsx
 from webapp.store.db import StoreError
 from webapp.params import from_args, queries, without_version
 from webapp.security import BodyError, cap_messages, clip, load_json_body
-from webapp.map.serialize import (collection, encode_checked, export_headers, export_params, feature, flat_rows, to_csv,
-                        to_geopackage, to_shapefile_zip, to_xlsx)
+from webapp.map.serialize import (
+    collection,
+    encode_checked,
+    export_headers,
+    export_params,
+    feature,
+    flat_rows,
+    to_csv,
+    to_geopackage,
+    to_shapefile_zip,
+    to_xlsx,
+)
 from webapp.http import Body, render, respond, respond_versioned
 from webapp.map.layers import LAYERS, layer_urls
 from webapp.map.layers import rendered as rendered_layer
@@ -40,32 +51,49 @@ def _payload(params, *, clean: bool = True) -> dict:
     t = translator(svc, request.args.get("lang"))
     fc = collection(atlas, svc.metas, svc.method, clean=clean)
     query, _ = queries(params, t.lang, LANGS)
-    fc["display"] = display_once(atlas, svc, t, params)  # data only: popups and catchments are fetched
+    fc["display"] = display_once(
+        atlas, svc, t, params
+    )  # data only: popups and catchments are fetched
     fc["popups_url"] = popups_url(svc, t, params)
     fc["permalink_query"] = query
-    fc["layers"] = layer_urls(svc, params, t)  # the page re-fetches what changed (network, access links)
+    fc["layers"] = layer_urls(
+        svc, params, t
+    )  # the page re-fetches what changed (network, access links)
     return fc
 
 
 def _payload_response(params, *, conditional: bool):
     """The towns payload as JSON bytes, serialised once per parameters and language (gzip, ETag)."""
     lang = pick_lang(request.args.get("lang"))
+
     def build() -> str:  # encoded once, without the cleaning copy when nothing needs cleaning
-        return encode_checked(lambda: _payload(params, clean=False), lambda: _payload(params),
-                              current_app.json.dumps) + "\n"
-    body = get_atlas().cached(("payload", params, lang),
-                              lambda: render(build(), "application/json"))
+        return (
+            encode_checked(
+                lambda: _payload(params, clean=False),
+                lambda: _payload(params),
+                current_app.json.dumps,
+            )
+            + "\n"
+        )
+
+    body = get_atlas().cached(
+        ("payload", params, lang), lambda: render(build(), "application/json")
+    )
     return respond(body, conditional=conditional)
 
 
 @bp.errorhandler(ParamError)
 def param_error(exc: ParamError):
-    return _bad({clip(k, 60): clip(v, 1000) for k, v in exc.field_errors.items()})  # a long list of bad values
+    return _bad(
+        {clip(k, 60): clip(v, 1000) for k, v in exc.field_errors.items()}
+    )  # a long list of bad values
 
 
 @bp.errorhandler(BodyError)
 def body_error(exc: BodyError):
-    return _bad({"body": f"{exc.description}; send a JSON object of parameters, e.g. {{\"fua_minutes\": 90}}"})
+    return _bad(
+        {"body": f'{exc.description}; send a JSON object of parameters, e.g. {{"fua_minutes": 90}}'}
+    )
 
 
 @bp.errorhandler(HTTPException)
@@ -75,7 +103,10 @@ def http_error(exc: HTTPException):
 
 @bp.get("/params")
 def params():
-    return {"defaults": default_params().as_dict(), "specs": {k: s.as_dict() for k, s in load_specs().items()}}
+    return {
+        "defaults": default_params().as_dict(),
+        "specs": {k: s.as_dict() for k, s in load_specs().items()},
+    }
 
 
 @bp.get("/towns")
@@ -96,8 +127,9 @@ def layer(name: str):
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
-    return respond_versioned(rendered_layer(name, svc, params, t),
-                             layer_version(name, svc, params, t.lang))
+    return respond_versioned(
+        rendered_layer(name, svc, params, t), layer_version(name, svc, params, t.lang)
+    )
 
 
 @bp.get("/popups")
@@ -106,9 +138,11 @@ def popups():
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
+
     def build() -> Body:
         shown = popups_once(svc.results(params), svc, t, params)
         return render(current_app.json.dumps(shown), "application/json")
+
     body = svc.cached(("popups", params, t.lang), build)
     return respond_versioned(body, svc.version("popups", params, t.lang))
 
@@ -127,9 +161,11 @@ def town(tid: str):
 
 @bp.post("/recompute")
 def recompute():
-    body = load_json_body(request.get_data()) if request.is_json else None  # BodyError: 400 naming "body"
+    body = (
+        load_json_body(request.get_data()) if request.is_json else None
+    )  # BodyError: 400 naming "body"
     if not isinstance(body, dict):
-        return _bad({"body": "send a JSON object of parameters, e.g. {\"fua_minutes\": 90}"})
+        return _bad({"body": 'send a JSON object of parameters, e.g. {"fua_minutes": 90}'})
     return _payload_response(parse_params(body), conditional=False)
 
 
@@ -139,36 +175,65 @@ def export(fmt: str):
     (params.json). ``headers=kk|ru|en``: column names in that language (CSV, XLSX); ``excel=kk|ru|en``:
     a CSV for Excel (UTF-8 with BOM; ';' and decimal commas for ru and kk)."""
     svc = get_atlas()
-    atlas = svc.results(from_args({k: v for k, v in request.args.items() if k not in ("headers", "excel")}))
+    atlas = svc.results(
+        from_args({k: v for k, v in request.args.items() if k not in ("headers", "excel")})
+    )
     metas = svc.metas
     if fmt == "geojson":
         fc = collection(atlas, metas, svc.method)
-        return Response(json.dumps(fc, ensure_ascii=False), mimetype="application/geo+json",
-                        headers={"Content-Disposition": "attachment; filename=monotowns.geojson"})
+        return Response(
+            json.dumps(fc, ensure_ascii=False),
+            mimetype="application/geo+json",
+            headers={"Content-Disposition": "attachment; filename=monotowns.geojson"},
+        )
     if fmt == "params.json":
-        return Response(json.dumps(export_params(atlas), ensure_ascii=False, indent=1), mimetype="application/json",
-                        headers={"Content-Disposition": "attachment; filename=monotowns.params.json"})
+        return Response(
+            json.dumps(export_params(atlas), ensure_ascii=False, indent=1),
+            mimetype="application/json",
+            headers={"Content-Disposition": "attachment; filename=monotowns.params.json"},
+        )
     if fmt not in ("csv", "xlsx", "gpkg", "zip"):
-        abort(404, f"Export format '{fmt}' does not exist; use csv, xlsx, params.json, geojson, gpkg or zip.")
-    problems = {k: f"one of {', '.join(LANGS)}" for k in ("headers", "excel")
-                if request.args.get(k) not in (None, *LANGS)}
+        abort(
+            404,
+            f"Export format '{fmt}' does not exist; use csv, xlsx, params.json, geojson, gpkg or zip.",
+        )
+    problems = {
+        k: f"one of {', '.join(LANGS)}"
+        for k in ("headers", "excel")
+        if request.args.get(k) not in (None, *LANGS)
+    }
     if problems:
-        return {"error": "bad request", "message": "invalid export options", "fields": problems}, 400
+        return {
+            "error": "bad request",
+            "message": "invalid export options",
+            "fields": problems,
+        }, 400
     rows = flat_rows(atlas, metas, svc.method, robust_towns(), official_signal_columns(svc, atlas))
     lang = request.args.get("headers")
     headers = export_headers(translator(svc, lang), svc.method, list(rows[0])) if lang else None
     if fmt == "csv":
-        return Response(to_csv(rows, headers=headers, excel=request.args.get("excel")), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=monotowns.csv"})
+        return Response(
+            to_csv(rows, headers=headers, excel=request.args.get("excel")),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=monotowns.csv"},
+        )
     if fmt == "xlsx":
-        return Response(to_xlsx(rows, export_params(atlas), headers=headers),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": "attachment; filename=monotowns.xlsx"})
+        return Response(
+            to_xlsx(rows, export_params(atlas), headers=headers),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": "attachment; filename=monotowns.xlsx"},
+        )
     if fmt == "gpkg":
-        return Response(to_geopackage(rows), mimetype="application/geopackage+sqlite3",
-                        headers={"Content-Disposition": "attachment; filename=monotowns.gpkg"})
-    return Response(to_shapefile_zip(rows, atlas, svc.method), mimetype="application/zip",
-                    headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"})
+        return Response(
+            to_geopackage(rows),
+            mimetype="application/geopackage+sqlite3",
+            headers={"Content-Disposition": "attachment; filename=monotowns.gpkg"},
+        )
+    return Response(
+        to_shapefile_zip(rows, atlas, svc.method),
+        mimetype="application/zip",
+        headers={"Content-Disposition": "attachment; filename=monotowns_shapefile.zip"},
+    )
 
 
 @bp.get("/statistics")
@@ -176,8 +241,12 @@ def statistics():
     """The stored values now (one per town and input) and the head revision."""
     svc = get_atlas()
     snap = svc.snapshot()
-    return {"revision": snap.head, "file": svc.uploaded_name, "values": svc.store.current(snap.head),
-            "errors": snap.errors}
+    return {
+        "revision": snap.head,
+        "file": svc.uploaded_name,
+        "values": svc.store.current(snap.head),
+        "errors": snap.errors,
+    }
 
 
 def _upload() -> tuple[str, bytes] | None:
@@ -198,17 +267,29 @@ def upload_statistics():
     svc = get_atlas()
     sent = _upload()
     if sent is None:
-        return {"error": "invalid upload", "problems": ["send a CSV or XLSX file as multipart field 'file', "
-                                                        "or a text/csv body"]}, 400
+        return {
+            "error": "invalid upload",
+            "problems": ["send a CSV or XLSX file as multipart field 'file', or a text/csv body"],
+        }, 400
     name, raw = sent
     before = svc.results()
     try:
         rev, rows = svc.import_file(raw, name, editor=current_editor())
     except InputError as exc:
-        return {"error": "invalid upload", "file": name, "problems": cap_messages(exc.problems),
-                "kept": svc.uploaded_name}, 400
-    return {"file": name, "revision": rev, "towns": sorted({r.town_id for r in rows}), "values": len(rows),
-            "changed": svc.data_changes(before), "outranked": svc.outranked(rows, rev)}
+        return {
+            "error": "invalid upload",
+            "file": name,
+            "problems": cap_messages(exc.problems),
+            "kept": svc.uploaded_name,
+        }, 400
+    return {
+        "file": name,
+        "revision": rev,
+        "towns": sorted({r.town_id for r in rows}),
+        "values": len(rows),
+        "changed": svc.data_changes(before),
+        "outranked": svc.outranked(rows, rev),
+    }
 
 
 @bp.delete("/statistics")
@@ -226,11 +307,17 @@ def statistics_template(fmt: str):
     """The import template: canonical columns, then '#unit' and '#allowed' rows (CSV or XLSX)."""
     method = get_atlas().method
     if fmt == "csv":
-        return Response(template_csv(method), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=statistics_template.csv"})
+        return Response(
+            template_csv(method),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=statistics_template.csv"},
+        )
     if fmt == "xlsx":
-        return Response(template_xlsx(method), mimetype=XLSX_MIME,
-                        headers={"Content-Disposition": "attachment; filename=statistics_template.xlsx"})
+        return Response(
+            template_xlsx(method),
+            mimetype=XLSX_MIME,
+            headers={"Content-Disposition": "attachment; filename=statistics_template.xlsx"},
+        )
     abort(404, f"Template format '{fmt}' does not exist; use csv or xlsx.")
 
 
@@ -238,8 +325,11 @@ def statistics_template(fmt: str):
 def statistics_export():
     """The current values in the import format (town, year, source, note, inputs)."""
     svc = get_atlas()
-    return Response(export_csv(svc.store.current(), svc.method), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=statistics.csv"})
+    return Response(
+        export_csv(svc.store.current(), svc.method),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=statistics.csv"},
+    )
 
 
 @bp.get("/statistics/revisions")
@@ -263,7 +353,10 @@ def statistics_rollback():
     body = request.get_json(silent=True)
     to = body.get("revision") if isinstance(body, dict) else None
     if not isinstance(to, int) or isinstance(to, bool):
-        return {"error": "invalid rollback", "message": "send {\"revision\": N} with N a revision number"}, 400
+        return {
+            "error": "invalid rollback",
+            "message": 'send {"revision": N} with N a revision number',
+        }, 400
     try:
         rev = get_atlas().rollback(to, editor=current_editor())
     except StoreError as exc:

@@ -28,6 +28,7 @@ hundredth of a millimetre on a 1:1,000,000 map. A large imported network is draw
 (``limit_roads``): its edges merged per class and road, simplified to about 200 m, and, beyond
 ``MAX_VERTICES`` coordinates, the lowest classes left out (named in the answer's ``omitted``).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,12 +49,20 @@ from webapp.http import Body, render
 
 DIGITS = 4
 MAX_FEATURES = 5_000  # roads drawn one feature per edge up to this many edges
-MAX_VERTICES = 200_000  # coordinates of the road layer a browser is asked to draw at most (about 2 MB of JSON)
+MAX_VERTICES = (
+    200_000  # coordinates of the road layer a browser is asked to draw at most (about 2 MB of JSON)
+)
 SIMPLIFY_DEG = 0.002  # about 200 m: a fifth of a millimetre at 1:1,000,000
-CLASS_ORDER = ("international", "republican", "oblast", "link")  # kept first when the budget is short
+CLASS_ORDER = (
+    "international",
+    "republican",
+    "oblast",
+    "link",
+)  # kept first when the budget is short
 
 
 # -- geometry -------------------------------------------------------------------------------------
+
 
 def rounded(coords, digits: int | None = None):
     """GeoJSON coordinates (nested lists) rounded to ``digits`` decimals (default ``DIGITS``)."""
@@ -87,12 +96,23 @@ def collection(features: list, **members) -> dict:
 
 def rounded_collection(fc: dict) -> dict:
     """A FeatureCollection (dict) with its coordinates rounded (properties untouched)."""
-    return collection([{**f, "geometry": {"type": f["geometry"]["type"],
-                                          "coordinates": rounded(f["geometry"]["coordinates"])}}
-                       for f in fc["features"] if f.get("geometry")])
+    return collection(
+        [
+            {
+                **f,
+                "geometry": {
+                    "type": f["geometry"]["type"],
+                    "coordinates": rounded(f["geometry"]["coordinates"]),
+                },
+            }
+            for f in fc["features"]
+            if f.get("geometry")
+        ]
+    )
 
 
 # -- the layers -------------------------------------------------------------------------------------
+
 
 def oblasts(svc, t) -> dict:
     """The basemap: oblast polygons (simplified and rounded once per process, webapp.model) named in
@@ -104,8 +124,13 @@ def oblasts(svc, t) -> dict:
     return fc
 
 
-def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, max_vertices: int = MAX_VERTICES,
-                tolerance: float = SIMPLIFY_DEG) -> tuple[gpd.GeoDataFrame, dict]:
+def limit_roads(
+    roads: gpd.GeoDataFrame,
+    *,
+    max_features: int = MAX_FEATURES,
+    max_vertices: int = MAX_VERTICES,
+    tolerance: float = SIMPLIFY_DEG,
+) -> tuple[gpd.GeoDataFrame, dict]:
     """The roads a browser can draw: as they are up to ``max_features``; beyond, merged per class and
     road (one multi-line each), simplified by ``tolerance`` degrees, and classes kept in CLASS_ORDER
     while their coordinates fit ``max_vertices``. Returns the roads and what was done
@@ -119,9 +144,16 @@ def limit_roads(roads: gpd.GeoDataFrame, *, max_features: int = MAX_FEATURES, ma
     lines = shapely.simplify(shapely.line_merge(lines), tolerance, preserve_topology=False)
     first = pd.Series(np.arange(len(roads))).groupby(codes).first().to_numpy()
     named = roads["name_ru"].to_numpy()[first].astype(str)
-    merged = gpd.GeoDataFrame({"class": roads["class"].to_numpy()[first], "name_ru": named,
-                               "road_id": np.where(named != "", roads["road_id"].to_numpy()[first].astype(str), ""),
-                               "edges": np.bincount(codes)}, geometry=lines, crs=roads.crs)
+    merged = gpd.GeoDataFrame(
+        {
+            "class": roads["class"].to_numpy()[first],
+            "name_ru": named,
+            "road_id": np.where(named != "", roads["road_id"].to_numpy()[first].astype(str), ""),
+            "edges": np.bincount(codes),
+        },
+        geometry=lines,
+        crs=roads.crs,
+    )
     merged["vertices"] = shapely.get_num_coordinates(merged.geometry.values)
     kept, omitted, used = [], {}, 0
     rank = {c: i for i, c in enumerate(CLASS_ORDER)}
@@ -147,16 +179,38 @@ def roads(layers) -> dict:
 
 def _roads(table: gpd.GeoDataFrame) -> dict:
     drawn, done = limit_roads(table)
+
     def clean(col):
-        vals = drawn[col].fillna("").astype(str).str.strip() if col in drawn.columns else pd.Series("", drawn.index)
+        vals = (
+            drawn[col].fillna("").astype(str).str.strip()
+            if col in drawn.columns
+            else pd.Series("", drawn.index)
+        )
         return vals.where(~vals.str.lower().isin(["nan", "none"]), "")
+
     # a link whose length is a published road distance (geo.additions): drawn dashed, its source named
     pub_km = drawn["pub_km"] if "pub_km" in drawn.columns else pd.Series(float("nan"), drawn.index)
-    feats = [feature(g, {"class": c, "tip": [x for x in (i, n) if x]}
-                     | ({"pub": {"km": round(float(k), 1), "source": src}} if b == "published_distance" else {}))
-             for g, c, i, n, b, k, src in zip(drawn.geometry.values, drawn["class"], clean("index"), clean("name_ru"),
-                                              clean("basis"), pub_km, clean("source"))
-             if g is not None and not g.is_empty]
+    feats = [
+        feature(
+            g,
+            {"class": c, "tip": [x for x in (i, n) if x]}
+            | (
+                {"pub": {"km": round(float(k), 1), "source": src}}
+                if b == "published_distance"
+                else {}
+            ),
+        )
+        for g, c, i, n, b, k, src in zip(
+            drawn.geometry.values,
+            drawn["class"],
+            clean("index"),
+            clean("name_ru"),
+            clean("basis"),
+            pub_km,
+            clean("source"),
+        )
+        if g is not None and not g.is_empty
+    ]
     return collection(feats, **done)
 
 
@@ -169,19 +223,38 @@ def railways(layers, t) -> dict:
     """Railways named in ``t``'s language (data/texts.csv, file shapefiles/railways.shp, by line_id)."""
     r = layers.railways
     basis = r["basis"].fillna("").astype(str) if "basis" in r.columns else [""] * len(r)
-    return collection([feature(g, {"status": str(s), "tip": [t.text("shapefiles/railways.shp", i, "name", str(n)),
-                                                             t("planned") if s == "planned" else t("operating")]
-                                   + ([t("rail_placed")] if b == "placed_end" else [])}
-                               | ({"placed": 1} if b == "placed_end" else {}))
-                       for g, s, n, i, b in zip(r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"), basis)
-                       if g is not None])
+    return collection(
+        [
+            feature(
+                g,
+                {
+                    "status": str(s),
+                    "tip": [
+                        t.text("shapefiles/railways.shp", i, "name", str(n)),
+                        t("planned") if s == "planned" else t("operating"),
+                    ]
+                    + ([t("rail_placed")] if b == "placed_end" else []),
+                }
+                | ({"placed": 1} if b == "placed_end" else {}),
+            )
+            for g, s, n, i, b in zip(
+                r.geometry.values, r["status"], r["name"], _line_id(r, "line_id"), basis
+            )
+            if g is not None
+        ]
+    )
 
 
 def corridors(layers, t) -> dict:
     """Operating corridors named in ``t``'s language (data/texts.csv, file shapefiles/corridors.shp, by corr_id)."""
     c = layers.corridors[layers.corridors["planned"] == "no"]
-    return collection([feature(g, {"tip": [t.text("shapefiles/corridors.shp", i, "name", str(n))]})
-                       for g, n, i in zip(c.geometry.values, c["name"], _line_id(c, "corr_id")) if g is not None])
+    return collection(
+        [
+            feature(g, {"tip": [t.text("shapefiles/corridors.shp", i, "name", str(n))]})
+            for g, n, i in zip(c.geometry.values, c["name"], _line_id(c, "corr_id"))
+            if g is not None
+        ]
+    )
 
 
 def official(svc, t) -> dict:
@@ -197,8 +270,12 @@ def official(svc, t) -> dict:
 def tourism(layers, t) -> dict:
     """The sourced sites that special_tourism is derived from (points)."""
     s = layers.tourism
-    return collection([feature(g, {"tip": [f"{t.tourism_site({'id': i, 'name_en': n})} ({t.choice(k)})"]})
-                       for g, i, n, k in zip(s.geometry.values, s["id"], s["name_en"], s["kind"])])
+    return collection(
+        [
+            feature(g, {"tip": [f"{t.tourism_site({'id': i, 'name_en': n})} ({t.choice(k)})"]})
+            for g, i, n, k in zip(s.geometry.values, s["id"], s["name_en"], s["kind"])
+        ]
+    )
 
 
 def access(atlas: dict, t, names: dict) -> dict:
@@ -215,8 +292,13 @@ def access(atlas: dict, t, names: dict) -> dict:
         except (ValueError, IndexError):
             length = ""
         assumed = bool(p.get("assumed"))
-        f["properties"] = {"assumed": assumed, "tip": [f"{name}: {length}" if length else name,
-                                                       t("access_tip_assumed" if assumed else "access_tip_sourced")]}
+        f["properties"] = {
+            "assumed": assumed,
+            "tip": [
+                f"{name}: {length}" if length else name,
+                t("access_tip_assumed" if assumed else "access_tip_sourced"),
+            ],
+        }
     return fc
 
 
@@ -242,6 +324,7 @@ def _access_layer(svc, params: Params, t) -> dict:
 
 
 # -- the registry: one entry per layer the page fetches -------------------------------------------
+
 
 @dataclass(frozen=True)
 class Group:
@@ -277,66 +360,126 @@ class Layer:
 
     def page_spec(self) -> dict:
         """What the page's script reads of it (boot data ``layer_specs``)."""
-        return {"groups": [asdict(g) for g in self.groups], "styles": self.styles,
-                "style_when": self.style_when, "draw": self.draw, "tip": self.tip}
+        return {
+            "groups": [asdict(g) for g in self.groups],
+            "styles": self.styles,
+            "style_when": self.style_when,
+            "draw": self.draw,
+            "tip": self.tip,
+        }
 
 
-ROAD_LABELS = {"international": "layers_roads_int", "republican": "layers_roads_rep",
-               "oblast": "layers_roads_obl", "link": "layers_links"}
-ROAD_STYLES = {"international": {"color": "#b2182b", "weight": 3},
-               "republican": {"color": "#ef8a62", "weight": 2},
-               "oblast": {"color": "#8c6d31", "weight": 1.5},
-               "link": {"color": "#999999", "weight": 1.5, "dashArray": "2 4"}}
+ROAD_LABELS = {
+    "international": "layers_roads_int",
+    "republican": "layers_roads_rep",
+    "oblast": "layers_roads_obl",
+    "link": "layers_links",
+}
+ROAD_STYLES = {
+    "international": {"color": "#b2182b", "weight": 3},
+    "republican": {"color": "#ef8a62", "weight": 2},
+    "oblast": {"color": "#8c6d31", "weight": 1.5},
+    "link": {"color": "#999999", "weight": 1.5, "dashArray": "2 4"},
+}
 
 # In the layer control's order (bottom to top on the map).
 LAYERS = {
-    "oblasts": Layer(lambda svc, params, t: oblasts(svc, t), (Group("oblasts", "layers_oblasts"),),
-                     {"": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea",
-                           "fillOpacity": 1}},
-                     by_lang=True),
-    "roads": Layer(_roads_layer, tuple(Group(f"road_{c}", label, c != "link", ("class", c))
-                                       for c, label in ROAD_LABELS.items()),
-                   ROAD_STYLES | {"published": {"dashArray": "8 6"}},  # a published road distance
-                   style_when=tuple(("class", c, c) for c in ROAD_STYLES) + (("pub", None, "published"),),
-                   tip="road",
-                   legend=tuple((c, label) for c, label in ROAD_LABELS.items()), by_network=True),
-    "railways": Layer(lambda svc, params, t: railways(_network(svc, params), t),
-                      (Group("rail", "layers_rail"),),
-                      {"": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
-                       "planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"}},
-                      style_when=(("status", "planned", "planned"), ("placed", None, "planned")),
-                      legend=(("", "legend_rail"), ("planned", "legend_rail_planned")),
-                      by_lang=True, by_network=True),
-    "corridors": Layer(lambda svc, params, t: corridors(_network(svc, params), t),
-                       (Group("corridors", "layers_corridors", False),),
-                       {"": {"color": "#7570b3", "weight": 6, "opacity": 0.35}},
-                       legend=(("", "layers_corridors"),), by_lang=True, by_network=True),
-    "access": Layer(_access_layer, (Group("access", "layers_access"),),
-                    {"": {"color": "#555555", "weight": 1.5},
-                     "assumed": {"color": "#555555", "weight": 2, "dashArray": "6 5"}},
-                    style_when=(("assumed", None, "assumed"),),
-                    legend=(("", "legend_access"), ("assumed", "legend_access_assumed")),
-                    by_lang=True, by_params=True),
-    "official": Layer(lambda svc, params, t: official(svc, t),
-                      (Group("official", "layers_official", False),),
-                      {"": {"color": "#4d9221", "weight": 1.5, "dashArray": "5 4",
-                            "fillColor": "#7fbc41", "fillOpacity": 0.15}},
-                      legend=(("", "layers_official"),), by_lang=True),
-    "tourism": Layer(lambda svc, params, t: tourism(svc.layers, t),
-                     (Group("tourism", "layers_tourism", False),),
-                     {"": {"radius": 5, "color": "#1b7837", "weight": 2, "fill": True,
-                           "fillColor": "#a6dba0", "fillOpacity": 0.9}},
-                     draw="points", legend=(("", "layers_tourism"),), by_lang=True),
-    "catchments": Layer(lambda svc, params, t: catchments(svc.results(params)), draw="catchments",
-                        by_params=True),
+    "oblasts": Layer(
+        lambda svc, params, t: oblasts(svc, t),
+        (Group("oblasts", "layers_oblasts"),),
+        {"": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1}},
+        by_lang=True,
+    ),
+    "roads": Layer(
+        _roads_layer,
+        tuple(
+            Group(f"road_{c}", label, c != "link", ("class", c)) for c, label in ROAD_LABELS.items()
+        ),
+        ROAD_STYLES | {"published": {"dashArray": "8 6"}},  # a published road distance
+        style_when=tuple(("class", c, c) for c in ROAD_STYLES) + (("pub", None, "published"),),
+        tip="road",
+        legend=tuple((c, label) for c, label in ROAD_LABELS.items()),
+        by_network=True,
+    ),
+    "railways": Layer(
+        lambda svc, params, t: railways(_network(svc, params), t),
+        (Group("rail", "layers_rail"),),
+        {
+            "": {"color": "#333333", "weight": 2, "dashArray": "1 3"},
+            "planned": {"color": "#333333", "weight": 2, "dashArray": "8 4"},
+        },
+        style_when=(("status", "planned", "planned"), ("placed", None, "planned")),
+        legend=(("", "legend_rail"), ("planned", "legend_rail_planned")),
+        by_lang=True,
+        by_network=True,
+    ),
+    "corridors": Layer(
+        lambda svc, params, t: corridors(_network(svc, params), t),
+        (Group("corridors", "layers_corridors", False),),
+        {"": {"color": "#7570b3", "weight": 6, "opacity": 0.35}},
+        legend=(("", "layers_corridors"),),
+        by_lang=True,
+        by_network=True,
+    ),
+    "access": Layer(
+        _access_layer,
+        (Group("access", "layers_access"),),
+        {
+            "": {"color": "#555555", "weight": 1.5},
+            "assumed": {"color": "#555555", "weight": 2, "dashArray": "6 5"},
+        },
+        style_when=(("assumed", None, "assumed"),),
+        legend=(("", "legend_access"), ("assumed", "legend_access_assumed")),
+        by_lang=True,
+        by_params=True,
+    ),
+    "official": Layer(
+        lambda svc, params, t: official(svc, t),
+        (Group("official", "layers_official", False),),
+        {
+            "": {
+                "color": "#4d9221",
+                "weight": 1.5,
+                "dashArray": "5 4",
+                "fillColor": "#7fbc41",
+                "fillOpacity": 0.15,
+            }
+        },
+        legend=(("", "layers_official"),),
+        by_lang=True,
+    ),
+    "tourism": Layer(
+        lambda svc, params, t: tourism(svc.layers, t),
+        (Group("tourism", "layers_tourism", False),),
+        {
+            "": {
+                "radius": 5,
+                "color": "#1b7837",
+                "weight": 2,
+                "fill": True,
+                "fillColor": "#a6dba0",
+                "fillOpacity": 0.9,
+            }
+        },
+        draw="points",
+        legend=(("", "layers_tourism"),),
+        by_lang=True,
+    ),
+    "catchments": Layer(
+        lambda svc, params, t: catchments(svc.results(params)), draw="catchments", by_params=True
+    ),
 }
 
 
 def cache_key(name: str, params: Params, lang: str) -> tuple:
     """The key of a layer's rendered bytes: only what its content depends on."""
     spec = LAYERS[name]
-    return ("layer", name, lang if spec.by_lang else "",
-            params if spec.by_params else (params.network if spec.by_network else SHIPPED))
+    return (
+        "layer",
+        name,
+        lang if spec.by_lang else "",
+        params if spec.by_params else (params.network if spec.by_network else SHIPPED),
+    )
 
 
 def query_of(name: str, params: Params, lang: str) -> dict:
@@ -364,9 +507,13 @@ def page_specs() -> dict:
 
 def rendered(name: str, svc, params: Params, t) -> Body:
     """The layer's bytes, gzip and ETag, rendered once per what it depends on (``Atlas.cached``)."""
-    return svc.cached(cache_key(name, params, t.lang), lambda: render(
-        json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
-        "application/geo+json"))
+    return svc.cached(
+        cache_key(name, params, t.lang),
+        lambda: render(
+            json.dumps(build(name, svc, params, t), ensure_ascii=False, separators=(",", ":")),
+            "application/geo+json",
+        ),
+    )
 
 
 def version(name: str, svc, params: Params, lang: str) -> str:
@@ -376,9 +523,27 @@ def version(name: str, svc, params: Params, lang: str) -> str:
 
 def layer_urls(svc, params: Params, t) -> dict:
     """Each layer's URL with ``v`` = ``version`` (a URL naming one content: cached for a year)."""
-    return {name: url_for("api.layer", name=name, **query_of(name, params, t.lang),
-                          v=version(name, svc, params, t.lang)) for name in LAYERS}
+    return {
+        name: url_for(
+            "api.layer",
+            name=name,
+            **query_of(name, params, t.lang),
+            v=version(name, svc, params, t.lang),
+        )
+        for name in LAYERS
+    }
 
 
-__all__ = ["LAYERS", "DIGITS", "Group", "Layer", "build", "layer_urls", "limit_roads", "page_specs",
-           "rendered", "rounded", "version"]
+__all__ = [
+    "LAYERS",
+    "DIGITS",
+    "Group",
+    "Layer",
+    "build",
+    "layer_urls",
+    "limit_roads",
+    "page_specs",
+    "rendered",
+    "rounded",
+    "version",
+]

@@ -1,4 +1,5 @@
 """Atlas results as GeoJSON, CSV and a zipped shapefile (EPSG:4326, with .prj and .cpg)."""
+
 from __future__ import annotations
 
 import csv
@@ -16,11 +17,23 @@ from shapely.geometry import Point
 
 from webapp.i18n import NAME_COLUMNS
 
-CATEGORY_COLOURS = {"two": "#F0E442", "tie": "#0072B2", "undetermined": "#FFFFFF", "none": "#D9D9D9"}
+CATEGORY_COLOURS = {
+    "two": "#F0E442",
+    "tie": "#0072B2",
+    "undetermined": "#FFFFFF",
+    "none": "#D9D9D9",
+}
 
 
 # with estimates (issue 22): the scenario's probable part and what the estimates reached
-ESTIMATE_KEYS = ("likely", "shares", "outcomes", "estimated_levels", "settled_by", "without_estimates")
+ESTIMATE_KEYS = (
+    "likely",
+    "shares",
+    "outcomes",
+    "estimated_levels",
+    "settled_by",
+    "without_estimates",
+)
 
 
 def likely_outcome(town: dict) -> dict | None:
@@ -62,7 +75,9 @@ def colour(town: dict, method) -> str:
 
 def marker_style(town: dict, method) -> dict:
     """The marker of a town: see style_for."""
-    return style_for(category(town), colour(town, method), provisional=town["scenario"]["provisional"])
+    return style_for(
+        category(town), colour(town, method), provisional=town["scenario"]["provisional"]
+    )
 
 
 def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
@@ -70,19 +85,56 @@ def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
     (provisional) otherwise; undetermined towns white with a dashed dark ring; towns without any level
     small, grey and dotted (insufficient data: smaller and greyer than every other state)."""
     if cat == "undetermined":
-        return {"radius": 8, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill, "fillOpacity": 1,
-                "dashArray": "3 3"}
-    if cat == "likely":  # from estimates: the likely outcome's colour, lighter, with a dotted dark ring
-        return {"radius": 9, "color": "#333333", "weight": 2, "fill": True, "fillColor": fill,
-                "fillOpacity": 0.55, "dashArray": "1 3"}
+        return {
+            "radius": 8,
+            "color": "#333333",
+            "weight": 2,
+            "fill": True,
+            "fillColor": fill,
+            "fillOpacity": 1,
+            "dashArray": "3 3",
+        }
+    if (
+        cat == "likely"
+    ):  # from estimates: the likely outcome's colour, lighter, with a dotted dark ring
+        return {
+            "radius": 9,
+            "color": "#333333",
+            "weight": 2,
+            "fill": True,
+            "fillColor": fill,
+            "fillOpacity": 0.55,
+            "dashArray": "1 3",
+        }
     if cat == "none":
-        return {"radius": 5, "color": "#777777", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
-                "dashArray": "1 2"}
+        return {
+            "radius": 5,
+            "color": "#777777",
+            "weight": 1.5,
+            "fill": True,
+            "fillColor": fill,
+            "fillOpacity": 1,
+            "dashArray": "1 2",
+        }
     if provisional:
-        return {"radius": 9, "color": fill, "weight": 3, "fill": True, "fillColor": fill, "fillOpacity": 0.15,
-                "dashArray": "4 3"}
-    return {"radius": 10, "color": "#222222", "weight": 1.5, "fill": True, "fillColor": fill, "fillOpacity": 1,
-            "dashArray": None}
+        return {
+            "radius": 9,
+            "color": fill,
+            "weight": 3,
+            "fill": True,
+            "fillColor": fill,
+            "fillOpacity": 0.15,
+            "dashArray": "4 3",
+        }
+    return {
+        "radius": 10,
+        "color": "#222222",
+        "weight": 1.5,
+        "fill": True,
+        "fillColor": fill,
+        "fillOpacity": 1,
+        "dashArray": None,
+    }
 
 
 _LEAVES = frozenset({str, int, bool, type(None)})
@@ -117,41 +169,70 @@ def _clean(x):
 
 def feature(town: dict, meta: dict, method, *, clean: bool = True) -> dict:
     props = {
-        "id": town["id"], **{c: meta[c] for c in NAME_COLUMNS},
-        "oblast": meta["oblast"], "population": meta["population"], "population_year": meta["population_year"],
+        "id": town["id"],
+        **{c: meta[c] for c in NAME_COLUMNS},
+        "oblast": meta["oblast"],
+        "population": meta["population"],
+        "population_year": meta["population_year"],
         "population_source": meta["source_population"],
-        "inputs": town["inputs"], "provenance": town["provenance"], "indices": town["indices"],
-        "levels": town["levels"], "scenario": {k: town["scenario"][k] for k in
-                                               ("scores", "recommended", "completeness", "provisional", "explanation",
-                                                    "tie", "tied", "summary", "possible", "settled", "decisive",
-                                                    "decisive_worst", "decisive_mean")}
-                                              | {k: town["scenario"][k] for k in ESTIMATE_KEYS
-                                                 if k in town["scenario"]},
-        "category": category(town), "colour": colour(town, method), "missing": town["missing"],
-        "agglomeration": town["agglomeration"], "expert": town.get("expert"),
+        "inputs": town["inputs"],
+        "provenance": town["provenance"],
+        "indices": town["indices"],
+        "levels": town["levels"],
+        "scenario": {
+            k: town["scenario"][k]
+            for k in (
+                "scores",
+                "recommended",
+                "completeness",
+                "provisional",
+                "explanation",
+                "tie",
+                "tied",
+                "summary",
+                "possible",
+                "settled",
+                "decisive",
+                "decisive_worst",
+                "decisive_mean",
+            )
+        }
+        | {k: town["scenario"][k] for k in ESTIMATE_KEYS if k in town["scenario"]},
+        "category": category(town),
+        "colour": colour(town, method),
+        "missing": town["missing"],
+        "agglomeration": town["agglomeration"],
+        "expert": town.get("expert"),
         **({"estimated": town["estimated"]} if "estimated" in town else {}),
         "paper_agglomeration": town.get("paper_agglomeration"),
     }
-    return {"type": "Feature", "id": town["id"],
-            "geometry": {"type": "Point", "coordinates": [float(meta["lon"]), float(meta["lat"])]},
-            "properties": _clean(props) if clean else props}
+    return {
+        "type": "Feature",
+        "id": town["id"],
+        "geometry": {"type": "Point", "coordinates": [float(meta["lon"]), float(meta["lat"])]},
+        "properties": _clean(props) if clean else props,
+    }
 
 
 def collection(atlas: dict, metas: dict, method, *, clean: bool = True) -> dict:
     """The towns as GeoJSON. ``clean=False``: the records as they are (for ``encode_checked``)."""
     tidy = _clean if clean else (lambda x: x)
-    return {"type": "FeatureCollection",
-            "crs_note": "coordinates are WGS84 longitude/latitude (EPSG:4326)",
-            "parameters": tidy(atlas["parameters"]),
-            "changes": atlas.get("changes", {}),
-            "planned": tidy(atlas.get("planned", [])),
-            "features": [feature(t, metas[t["id"]], method, clean=clean) for t in atlas["towns"]]}
+    return {
+        "type": "FeatureCollection",
+        "crs_note": "coordinates are WGS84 longitude/latitude (EPSG:4326)",
+        "parameters": tidy(atlas["parameters"]),
+        "changes": atlas.get("changes", {}),
+        "planned": tidy(atlas.get("planned", [])),
+        "features": [feature(t, metas[t["id"]], method, clean=clean) for t in atlas["towns"]],
+    }
 
 
 _PRIVATE = re.compile(r'[{,]\s*"_')  # a key (or a listed string) starting with "_" in JSON text
 
 
-def encode_checked(raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Callable[..., str]) -> str:
+def encode_checked(
+    raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Callable[..., str]
+) -> str:
     """JSON text of ``cleaned()``, usually made from ``raw()`` (built without the cleaning walk) in one
     encoding: when the raw text has no NaN or infinity (``allow_nan=False`` refuses them) and no key
     starting with "_", cleaning would have changed nothing, so it is the same text; otherwise the
@@ -163,7 +244,6 @@ def encode_checked(raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Ca
     return dumps(cleaned()) if _PRIVATE.search(text) else text
 
 
-
 def result_columns(town: dict, stability: dict | None, mode: str = "sourced") -> dict:
     """What the map says of a town, as export columns: ``result`` (the recommendation, ``tie: a|b``,
     ``undetermined: a|b|c``, ``likely: <outcome>`` with estimates, or ``none``), its kind, the possible
@@ -173,18 +253,26 @@ def result_columns(town: dict, stability: dict | None, mode: str = "sourced") ->
     s = town["scenario"]
     kind = verdict_kind(s)
     chosen = {"undetermined": s["possible"], "tie": s["tied"]}.get(kind, s["recommended"])
-    result = {"none": "none", "undetermined": "undetermined: ", "tie": "tie: "}.get(kind, "") + "|".join(chosen)
+    result = {"none": "none", "undetermined": "undetermined: ", "tie": "tie: "}.get(
+        kind, ""
+    ) + "|".join(chosen)
     share = None
     if kind == "likely":
         result, share = "likely: " + s["likely"]["scenario"], s["likely"]["share"]
     elif kind not in ("undetermined", "none") and (rec := (stability or {}).get(town["id"])):
         share = round(rec["outcomes"].get(rec["default"], 0.0), 3)
-    return {"result": result if kind != "none" else "none", "result_kind": kind,
-            "possible": "|".join(s["possible"]), "stability": share, "mode": mode}
+    return {
+        "result": result if kind != "none" else "none",
+        "result_kind": kind,
+        "possible": "|".join(s["possible"]),
+        "stability": share,
+        "mode": mode,
+    }
 
 
-def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None,
-              official: dict | None = None) -> list[dict]:
+def flat_rows(
+    atlas: dict, metas: dict, method, stability: dict | None = None, official: dict | None = None
+) -> list[dict]:
     """One row per town: names, point, the map's result, inputs with status, indices, levels, scores;
     ``official`` (town id -> its signals as ``webapp.pages.brief.official_signal_columns`` gives them) adds
     the government's signals and their agreement with the result."""
@@ -203,19 +291,28 @@ def flat_rows(atlas: dict, metas: dict, method, stability: dict | None = None,
         row |= {f"lvl_{k}": t["levels"][k] for k in method.levelled}
         row |= {f"score_{s}": v for s, v in t["scenario"]["scores"].items()}
         settled = category(t) not in ("undetermined", "likely", "tie", "none")
-        row |= {"recommended": "|".join(t["scenario"]["recommended"]) if settled else "",
-                "completeness": t["scenario"]["completeness"],
-                "provisional": t["scenario"]["provisional"], "nearest_large_city": a["nearest_large_city"],
-                "road_km": a["road_km"], "travel_min": a["travel_min"], "assumed_access": a["assumed_access"],
-                "lines_within_radius": "|".join(a["lines_within_radius"]), "unroutable": a["unroutable"] or ""}
+        row |= {
+            "recommended": "|".join(t["scenario"]["recommended"]) if settled else "",
+            "completeness": t["scenario"]["completeness"],
+            "provisional": t["scenario"]["provisional"],
+            "nearest_large_city": a["nearest_large_city"],
+            "road_km": a["road_km"],
+            "travel_min": a["travel_min"],
+            "assumed_access": a["assumed_access"],
+            "lines_within_radius": "|".join(a["lines_within_radius"]),
+            "unroutable": a["unroutable"] or "",
+        }
         rows.append(row)
     return rows
 
 
 def export_params(atlas: dict) -> dict:
     """The parameters and data revision that produced an export (the CSV's sidecar, also inside the zip)."""
-    return {"parameters": _clean(atlas["parameters"]), "data_revision": atlas.get("data_revision"),
-            "crs": "EPSG:4326"}
+    return {
+        "parameters": _clean(atlas["parameters"]),
+        "data_revision": atlas.get("data_revision"),
+        "crs": "EPSG:4326",
+    }
 
 
 def to_csv(rows: list[dict], *, headers: dict | None = None, excel: str | None = None) -> str:
@@ -270,9 +367,23 @@ def to_xlsx(rows: list[dict], params: dict, *, headers: dict | None = None) -> b
 def _flatten(x, prefix: str = "") -> list[tuple[str, Any]]:
     """A nested dict as (dotted key, scalar) pairs; lists as JSON text."""
     if isinstance(x, dict):
-        return [kv for k, v in x.items() for kv in _flatten(v, f"{prefix}{k}." if not isinstance(v, dict) else f"{prefix}{k}.")] \
-            if x else []
-    return [(prefix.rstrip("."), json.dumps(x, ensure_ascii=False) if isinstance(x, (list, tuple)) else x)]
+        return (
+            [
+                kv
+                for k, v in x.items()
+                for kv in _flatten(
+                    v, f"{prefix}{k}." if not isinstance(v, dict) else f"{prefix}{k}."
+                )
+            ]
+            if x
+            else []
+        )
+    return [
+        (
+            prefix.rstrip("."),
+            json.dumps(x, ensure_ascii=False) if isinstance(x, (list, tuple)) else x,
+        )
+    ]
 
 
 def shapefile_fields(method) -> dict:
@@ -282,15 +393,30 @@ def shapefile_fields(method) -> dict:
     keep |= {f"idx_{k}": ind.export_name for k, ind in method.indicators.items()}
     keep |= {f"lvl_{k}": "l" + method.indicators[k].export_name[1:] for k in method.levelled}
     keep |= {f"score_{s}": f"sc_{s[:7]}" for s in method.scenarios}
-    keep |= {"result": "result", "result_kind": "res_kind", "possible": "possible", "stability": "stability",
-             "mode": "mode", "official": "official", "official_agreement": "off_agree"}
-    keep |= {"recommended": "recommend", "completeness": "complete", "nearest_large_city": "near_city",
-             "road_km": "road_km", "travel_min": "travel_min", "assumed_access": "assumed"}
+    keep |= {
+        "result": "result",
+        "result_kind": "res_kind",
+        "possible": "possible",
+        "stability": "stability",
+        "mode": "mode",
+        "official": "official",
+        "official_agreement": "off_agree",
+    }
+    keep |= {
+        "recommended": "recommend",
+        "completeness": "complete",
+        "nearest_large_city": "near_city",
+        "road_km": "road_km",
+        "travel_min": "travel_min",
+        "assumed_access": "assumed",
+    }
     return keep
 
 
 def _frame(rows: list[dict], data: list[dict]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        data, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326"
+    )
 
 
 def to_geopackage(rows: list[dict]) -> bytes:
@@ -304,7 +430,10 @@ def to_geopackage(rows: list[dict]) -> bytes:
 
 def to_shapefile_zip(rows: list[dict], atlas: dict, method) -> bytes:
     keep = shapefile_fields(method)
-    data = [{keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep} for r in rows]
+    data = [
+        {keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep}
+        for r in rows
+    ]
     gdf = _frame(rows, data)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "monotowns.shp"
@@ -314,18 +443,44 @@ def to_shapefile_zip(rows: list[dict], atlas: dict, method) -> bytes:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted(Path(d).iterdir()):
                 z.write(f, f.name)
-            z.writestr("parameters.json", json.dumps(export_params(atlas), ensure_ascii=False, indent=1))
-            z.writestr("fields.csv", "field,column\n" + "".join(f"{v},{k}\n" for k, v in keep.items()))
+            z.writestr(
+                "parameters.json", json.dumps(export_params(atlas), ensure_ascii=False, indent=1)
+            )
+            z.writestr(
+                "fields.csv", "field,column\n" + "".join(f"{v},{k}\n" for k, v in keep.items())
+            )
         return buf.getvalue()
 
 
 def export_headers(t, method, columns: list[str]) -> dict:
     """Column code -> its name in ``t``'s language (``headers=ru`` on an export)."""
-    names = {c: t("col_" + c) for c in ("id", "name_en", "name_kk", "name_ru", "lon", "lat", "result", "result_kind",
-                                         "official", "official_agreement",
-                                         "possible", "stability", "mode", "recommended", "completeness", "provisional",
-                                         "nearest_large_city", "road_km", "travel_min", "assumed_access",
-                                         "lines_within_radius", "unroutable")}
+    names = {
+        c: t("col_" + c)
+        for c in (
+            "id",
+            "name_en",
+            "name_kk",
+            "name_ru",
+            "lon",
+            "lat",
+            "result",
+            "result_kind",
+            "official",
+            "official_agreement",
+            "possible",
+            "stability",
+            "mode",
+            "recommended",
+            "completeness",
+            "provisional",
+            "nearest_large_city",
+            "road_km",
+            "travel_min",
+            "assumed_access",
+            "lines_within_radius",
+            "unroutable",
+        )
+    }
     for k in method.inputs:
         names[k] = f"{t.input_desc(k)} ({k})"
         names[f"{k}_status"] = f"{t.input_desc(k)}: {t('status')}"

@@ -4,6 +4,7 @@
 into the brief's parts, as data: the verdict, how sure it is, what drives it and which data would settle
 it. The templates say them in the page's language (``templates/_brief.html``); nothing here is prose.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,7 +16,14 @@ from pathlib import Path
 
 from flask import current_app, url_for
 
-from scoring.official import Official, age_years, load_official, measures_for, shown_value, signals_for
+from scoring.official import (
+    Official,
+    age_years,
+    load_official,
+    measures_for,
+    shown_value,
+    signals_for,
+)
 
 from webapp.i18n import T
 from webapp.map.serialize import colour, marker_style, verdict_kind
@@ -36,9 +44,13 @@ class Sureness:
 
     kind: str
     same: int | None = None  # of 100 variants
-    others: list[tuple[str, int]] = field(default_factory=list)  # (outcome label, of 100), largest first
+    others: list[tuple[str, int]] = field(
+        default_factory=list
+    )  # (outcome label, of 100), largest first
     draws: int | None = None
-    moved_by: str | None = None  # the uncertain choice that moves the answer most (Sobol total index)
+    moved_by: str | None = (
+        None  # the uncertain choice that moves the answer most (Sobol total index)
+    )
     missing: int = 0  # indicators without a level
 
 
@@ -53,7 +65,9 @@ class Brief:
     known: int  # indicators with a level
     total: int
     sureness: Sureness
-    drivers: list[dict]  # {"indicator", "level", "scenario", "over"} or {"indicator", "missing": True}
+    drivers: list[
+        dict
+    ]  # {"indicator", "level", "scenario", "over"} or {"indicator", "missing": True}
     data_needed: list[dict]  # {"indicator", "inputs", "decisive"}
     provisional: bool
 
@@ -87,11 +101,19 @@ def sureness(scenario: dict, kind: str, robust: dict | None, *, missing: int) ->
         return Sureness("pending", missing=missing)
     outcomes = sorted(robust["outcomes"].items(), key=lambda kv: -kv[1])
     same = robust["outcomes"].get(robust["default"], 0.0)
-    others = [(label, round(100 * share)) for label, share in outcomes if label != robust["default"]]
+    others = [
+        (label, round(100 * share)) for label, share in outcomes if label != robust["default"]
+    ]
     drivers = robust.get("drivers") or {}
     moved_by = max(drivers, key=drivers.get) if drivers and same < 1 else None
-    return Sureness("variants", same=round(100 * same), others=[o for o in others if o[1] > 0],
-                    draws=robust.get("draws"), moved_by=moved_by, missing=missing)
+    return Sureness(
+        "variants",
+        same=round(100 * same),
+        others=[o for o in others if o[1] > 0],
+        draws=robust.get("draws"),
+        moved_by=moved_by,
+        missing=missing,
+    )
 
 
 def drivers(town: dict, kind: str) -> list[dict]:
@@ -113,7 +135,14 @@ def drivers(town: dict, kind: str) -> list[dict]:
         for r in s["reasons"].get(sid, []):
             if r["indicator"] not in against and r["indicator"] not in seen:
                 seen.add(r["indicator"])
-                out.append({"indicator": r["indicator"], "level": r["level"], "scenario": sid, "over": over})
+                out.append(
+                    {
+                        "indicator": r["indicator"],
+                        "level": r["level"],
+                        "scenario": sid,
+                        "over": over,
+                    }
+                )
     return out[:DRIVERS_MAX]
 
 
@@ -131,9 +160,15 @@ def data_needed(town: dict, method) -> list[dict]:
     """The indicators without a level and their missing inputs, the most decisive first."""
     missing = set(town["missing"])
     first = town["scenario"].get("decisive")
-    rows = [{"indicator": code, "inputs": [i for i in raw_inputs(code, method) if i in missing],
-             "decisive": code == first}
-            for code, level in town["levels"].items() if level is None]
+    rows = [
+        {
+            "indicator": code,
+            "inputs": [i for i in raw_inputs(code, method) if i in missing],
+            "decisive": code == first,
+        }
+        for code, level in town["levels"].items()
+        if level is None
+    ]
     return sorted(rows, key=lambda r: not r["decisive"])
 
 
@@ -142,14 +177,25 @@ def town_brief(town: dict, robust: dict | None, method) -> Brief:
     s = town["scenario"]
     kind = verdict_kind(s)
     known, total = _counts(s["completeness"])
-    score = max(s["scores"].values()) if kind in ("tie", "recommended", "two") and s["scores"] else None
-    return Brief(id=town["id"], kind=kind, scenarios=_scenarios_of(s, kind), score=score, known=known,
-                 total=total, sureness=sureness(s, kind, robust, missing=total - known),
-                 drivers=drivers(town, kind), data_needed=data_needed(town, method),
-                 provisional=bool(s.get("provisional")))
+    score = (
+        max(s["scores"].values()) if kind in ("tie", "recommended", "two") and s["scores"] else None
+    )
+    return Brief(
+        id=town["id"],
+        kind=kind,
+        scenarios=_scenarios_of(s, kind),
+        score=score,
+        known=known,
+        total=total,
+        sureness=sureness(s, kind, robust, missing=total - known),
+        drivers=drivers(town, kind),
+        data_needed=data_needed(town, method),
+        provisional=bool(s.get("provisional")),
+    )
 
 
 # -- the small map, drawn as SVG (prints without a script) ----------------------------------------
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -171,8 +217,10 @@ class Frame:
         return (self.north - self.south) * self.kx
 
     def xy(self, lon: float, lat: float) -> tuple[float, float]:
-        return (round((lon - self.west) * math.cos(math.radians(48)) * self.kx, 1),
-                round((self.north - lat) * self.kx, 1))
+        return (
+            round((lon - self.west) * math.cos(math.radians(48)) * self.kx, 1),
+            round((self.north - lat) * self.kx, 1),
+        )
 
 
 def svg_paths(geojson: dict, frame: Frame) -> list[str]:
@@ -182,30 +230,62 @@ def svg_paths(geojson: dict, frame: Frame) -> list[str]:
         g = f["geometry"]
         polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
         for poly in polys:
-            d = " ".join("M" + " L".join(f"{x},{y}" for x, y in (frame.xy(*p[:2]) for p in ring)) + " Z"
-                         for ring in poly)
+            d = " ".join(
+                "M" + " L".join(f"{x},{y}" for x, y in (frame.xy(*p[:2]) for p in ring)) + " Z"
+                for ring in poly
+            )
             out.append(d)
     return out
 
 
-def map_svg(svc, t, towns: list[dict], *, focus: dict | None = None, label_all: bool = False) -> dict:
+def map_svg(
+    svc, t, towns: list[dict], *, focus: dict | None = None, label_all: bool = False
+) -> dict:
     """The SVG map's parts: oblast paths, every town as the map draws it, the focus town larger with a
     line to its nearest large city, and the labels (every town on the region brief)."""
     frame = Frame()
-    small = focus is not None  # the town brief's map is shown about 250 px wide: larger marks and text
-    out: dict = {"width": frame.width, "height": round(frame.height, 1), "line": 1.4 if small else 0.7,
-                 "paths": svg_paths(json.loads(svc.oblasts_geojson), frame), "towns": [], "labels": [],
-                 "cities": [], "route": None, "label": t("region_brief")}
+    small = (
+        focus is not None
+    )  # the town brief's map is shown about 250 px wide: larger marks and text
+    out: dict = {
+        "width": frame.width,
+        "height": round(frame.height, 1),
+        "line": 1.4 if small else 0.7,
+        "paths": svg_paths(json.loads(svc.oblasts_geojson), frame),
+        "towns": [],
+        "labels": [],
+        "cities": [],
+        "route": None,
+        "label": t("region_brief"),
+    }
     for tw in towns:
         meta = svc.metas[tw["id"]]
         x, y = frame.xy(float(meta["lon"]), float(meta["lat"]))
         st = marker_style(tw, svc.method)
-        out["towns"].append({"x": x, "y": y, "r": 16 if small else st["radius"] * 0.6, "fill": st["fillColor"],
-                             "stroke": st["color"], "width": 3 if small else 1, "dash": st["dashArray"],
-                             "name": t.name(meta)})
+        out["towns"].append(
+            {
+                "x": x,
+                "y": y,
+                "r": 16 if small else st["radius"] * 0.6,
+                "fill": st["fillColor"],
+                "stroke": st["color"],
+                "width": 3 if small else 1,
+                "dash": st["dashArray"],
+                "name": t.name(meta),
+            }
+        )
         if label_all or small:
-            out["labels"].append({"x": x, "y": y, "dx": 20 if small else 7, "dy": 10 if small else 4,
-                                  "size": 34 if small else 10, "bold": small, "name": t.name(meta)})
+            out["labels"].append(
+                {
+                    "x": x,
+                    "y": y,
+                    "dx": 20 if small else 7,
+                    "dy": 10 if small else 4,
+                    "size": 34 if small else 10,
+                    "bold": small,
+                    "name": t.name(meta),
+                }
+            )
     if focus is not None:
         city = svc.city_rows.get(focus["agglomeration"].get("nearest_large_city_id"))
         if city:
@@ -213,8 +293,17 @@ def map_svg(svc, t, towns: list[dict], *, focus: dict | None = None, label_all: 
             meta = svc.metas[focus["id"]]
             out["route"] = (*frame.xy(float(meta["lon"]), float(meta["lat"])), cx, cy)
             out["cities"].append({"x": cx, "y": cy, "name": t.name(city)})
-            out["labels"].append({"x": cx, "y": cy, "dx": 12, "dy": -10, "size": 28, "bold": False,
-                                  "name": t.name(city)})
+            out["labels"].append(
+                {
+                    "x": cx,
+                    "y": cy,
+                    "dx": 12,
+                    "dy": -10,
+                    "size": 28,
+                    "bold": False,
+                    "name": t.name(city),
+                }
+            )
     return out
 
 
@@ -249,7 +338,9 @@ def official_data(root: Path, towns: frozenset[str], scenarios: frozenset[str]) 
 
 
 def get_official(svc) -> Official:
-    return official_data(svc.pipeline.sources.root, frozenset(svc.metas), frozenset(svc.method.scenarios))
+    return official_data(
+        svc.pipeline.sources.root, frozenset(svc.metas), frozenset(svc.method.scenarios)
+    )
 
 
 def _label(row: dict, lang: str) -> str:
@@ -260,11 +351,23 @@ def official_items(off: Official, tid: str, scenarios: list[str], lang: str) -> 
     """A town's signals for the brief: label, date, source and agreement with the verdict's scenarios."""
     out = []
     for r in signals_for(off, tid, scenarios):
-        shown = {"contradicts": r["contradicts"], "supports": [s for s in r["supports"] if s in scenarios],
-                 "differs": r["supports"], "neutral": []}[r["agreement"]]
-        out.append({"label": _label(r, lang), "kind": r["kind"], "date": r["date"] or r.get("date_note", ""),
-                    "source_url": r["source_url"], "agreement": r["agreement"], "checked": r["checked"],
-                    "scenarios": shown})
+        shown = {
+            "contradicts": r["contradicts"],
+            "supports": [s for s in r["supports"] if s in scenarios],
+            "differs": r["supports"],
+            "neutral": [],
+        }[r["agreement"]]
+        out.append(
+            {
+                "label": _label(r, lang),
+                "kind": r["kind"],
+                "date": r["date"] or r.get("date_note", ""),
+                "source_url": r["source_url"],
+                "agreement": r["agreement"],
+                "checked": r["checked"],
+                "scenarios": shown,
+            }
+        )
     return out
 
 
@@ -272,32 +375,58 @@ def measure_items(off: Official, tid: str, scenarios: list[str], lang: str) -> d
     """The measure families common to the verdict's scenarios, those of one only, the town's own."""
     m = measures_for(off, tid, scenarios)
     fam = lambda r: {"id": r["measure_id"], "label": _label(r, lang), "source_url": r["source_url"]}  # noqa: E731
-    own = [{"label": _label(r, lang), "date": r["date"] or r.get("date_note", ""), "source_url": r["source_url"],
-            "amount": float(r["amount"]) if r.get("amount") else None, "amount_unit": r.get("amount_unit"), "jobs": r.get("jobs"),
-            "status": r.get("status")} for r in m["town"]]
-    return {"common": [fam(r) for r in m["common"]],
-            "differs": {sid: [fam(r) for r in rows] for sid, rows in m["differs"].items()}, "town": own}
+    own = [
+        {
+            "label": _label(r, lang),
+            "date": r["date"] or r.get("date_note", ""),
+            "source_url": r["source_url"],
+            "amount": float(r["amount"]) if r.get("amount") else None,
+            "amount_unit": r.get("amount_unit"),
+            "jobs": r.get("jobs"),
+            "status": r.get("status"),
+        }
+        for r in m["town"]
+    ]
+    return {
+        "common": [fam(r) for r in m["common"]],
+        "differs": {sid: [fam(r) for r in rows] for sid, rows in m["differs"].items()},
+        "town": own,
+    }
 
 
 def evidence_items(off: Official, tid: str, lang: str) -> list[dict]:
     """Dated figures outside the method's units, each with its age in years and the input it approximates."""
-    return [{"label": _label(r, lang), "value": shown_value(r), "unit": r["unit"], "date": r["date"],
-             "age_years": age_years(r), "scope": r["scope"], "approximates": r["approximates_input"],
-             "source_url": r["source_url"], "checked": r["checked"]}
-            for r in off.evidence if r["town_id"] == tid]
+    return [
+        {
+            "label": _label(r, lang),
+            "value": shown_value(r),
+            "unit": r["unit"],
+            "date": r["date"],
+            "age_years": age_years(r),
+            "scope": r["scope"],
+            "approximates": r["approximates_input"],
+            "source_url": r["source_url"],
+            "checked": r["checked"],
+        }
+        for r in off.evidence
+        if r["town_id"] == tid
+    ]
 
 
 def brief_context(svc, t: T, rec: dict, robust: dict | None, query: str) -> dict:
     """What templates/_brief.html needs for one town."""
     b = town_brief(rec, (robust or {}).get(rec["id"]) if robust is not None else None, svc.method)
     off = get_official(svc)
-    return {"brief": b, "brief_colour": colour(rec, svc.method),
-            "svg": map_svg(svc, t, [rec], focus=rec) | {"label": t.name(svc.metas[rec["id"]])},
-            "official": official_items(off, rec["id"], b.scenarios, t.lang),
-            "measures": measure_items(off, rec["id"], b.scenarios, t.lang),
-            "evidence": evidence_items(off, rec["id"], t.lang),
-            "pdf_url": url_for("briefpages.town_pdf", tid=rec["id"]) + ("?" + query if query else ""),
-            "compare_url": url_for("briefpages.compare", towns=rec["id"], lang=t.lang)}
+    return {
+        "brief": b,
+        "brief_colour": colour(rec, svc.method),
+        "svg": map_svg(svc, t, [rec], focus=rec) | {"label": t.name(svc.metas[rec["id"]])},
+        "official": official_items(off, rec["id"], b.scenarios, t.lang),
+        "measures": measure_items(off, rec["id"], b.scenarios, t.lang),
+        "evidence": evidence_items(off, rec["id"], t.lang),
+        "pdf_url": url_for("briefpages.town_pdf", tid=rec["id"]) + ("?" + query if query else ""),
+        "compare_url": url_for("briefpages.compare", towns=rec["id"], lang=t.lang),
+    }
 
 
 def api_parts(svc, rec: dict) -> dict:
@@ -305,22 +434,64 @@ def api_parts(svc, rec: dict) -> dict:
     off = get_official(svc)
     scenarios = _scenarios_of(rec["scenario"], verdict_kind(rec["scenario"]))
     labels = lambda r: {g: r[f"label_{g}"] for g in ("en", "ru", "kk")}  # noqa: E731
-    official = [{"kind": r["kind"], "labels": labels(r), "date": r["date"], "source": r["source_url"],
-                 "checked": r["checked"] == "yes", "agreement": r["agreement"], "supports": r["supports"],
-                 "contradicts": r["contradicts"], "reading": "this project's (data/official/signal_rules.csv)"}
-                for r in signals_for(off, rec["id"], scenarios)]
+    official = [
+        {
+            "kind": r["kind"],
+            "labels": labels(r),
+            "date": r["date"],
+            "source": r["source_url"],
+            "checked": r["checked"] == "yes",
+            "agreement": r["agreement"],
+            "supports": r["supports"],
+            "contradicts": r["contradicts"],
+            "reading": "this project's (data/official/signal_rules.csv)",
+        }
+        for r in signals_for(off, rec["id"], scenarios)
+    ]
     m = measures_for(off, rec["id"], scenarios)
-    family = lambda r: {"id": r["measure_id"], "labels": labels(r), "scenarios": r["scenarios"].split("|"),  # noqa: E731
-                        "source": r["source_url"], "mapping": "this project's (data/official/measures.csv)"}
-    measures = {"scenarios": scenarios, "common": [family(r) for r in m["common"]],
-                "differs": {k: [family(r) for r in v] for k, v in m["differs"].items()},
-                "town": [{"measure": r["measure_id"], "labels": labels(r), "amount": r["amount"] or None,
-                          "amount_unit": r["amount_unit"] or None, "date": r["date"], "source": r["source_url"],
-                          "checked": r["checked"] == "yes"} for r in m["town"]]}
-    evidence = [{"metric": r["metric"], "labels": labels(r), "value": shown_value(r), "unit": r["unit"],
-                 "date": r["date"], "age_years": age_years(r), "scope": r["scope"],
-                 "approximates": r["approximates_input"], "source": r["source_url"], "checked": r["checked"] == "yes"}
-                for r in off.evidence if r["town_id"] == rec["id"]]
+
+    def family(r: dict) -> dict:
+        return {
+            "id": r["measure_id"],
+            "labels": labels(r),
+            "scenarios": r["scenarios"].split("|"),
+            "source": r["source_url"],
+            "mapping": "this project's (data/official/measures.csv)",
+        }
+
+    measures = {
+        "scenarios": scenarios,
+        "common": [family(r) for r in m["common"]],
+        "differs": {k: [family(r) for r in v] for k, v in m["differs"].items()},
+        "town": [
+            {
+                "measure": r["measure_id"],
+                "labels": labels(r),
+                "amount": r["amount"] or None,
+                "amount_unit": r["amount_unit"] or None,
+                "date": r["date"],
+                "source": r["source_url"],
+                "checked": r["checked"] == "yes",
+            }
+            for r in m["town"]
+        ],
+    }
+    evidence = [
+        {
+            "metric": r["metric"],
+            "labels": labels(r),
+            "value": shown_value(r),
+            "unit": r["unit"],
+            "date": r["date"],
+            "age_years": age_years(r),
+            "scope": r["scope"],
+            "approximates": r["approximates_input"],
+            "source": r["source_url"],
+            "checked": r["checked"] == "yes",
+        }
+        for r in off.evidence
+        if r["town_id"] == rec["id"]
+    ]
     return {"official": official, "measures": measures, "evidence": evidence}
 
 
@@ -333,6 +504,8 @@ def official_signal_columns(svc, atlas: dict) -> dict[str, dict[str, str]]:
     for town in atlas["towns"]:
         scenarios = _scenarios_of(town["scenario"], verdict_kind(town["scenario"]))
         rows = signals_for(off, town["id"], scenarios)
-        out[town["id"]] = {"official": "|".join(f"{r['kind']} {r['date']}".strip() for r in rows),
-                           "official_agreement": "|".join(f"{r['kind']}:{r['agreement']}" for r in rows)}
+        out[town["id"]] = {
+            "official": "|".join(f"{r['kind']} {r['date']}".strip() for r in rows),
+            "official_agreement": "|".join(f"{r['kind']}:{r['agreement']}" for r in rows),
+        }
     return out

@@ -1,14 +1,23 @@
 """The brief's pages: the region brief of all towns (/brief), the comparison of 2-4 towns (/compare),
 and both briefs as PDF (WeasyPrint: a well-kept library that prints the same HTML and CSS without a
 browser process; the small maps are SVG, so nothing needs a script)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from webapp.pages.brief import (get_official, map_svg, measure_items, official_items, outcome_words, robust_towns,
-                    scenario_names, town_brief)
+from webapp.pages.brief import (
+    get_official,
+    map_svg,
+    measure_items,
+    official_items,
+    outcome_words,
+    robust_towns,
+    scenario_names,
+    town_brief,
+)
 from webapp.i18n import LANGS, T
 from webapp.pages.mapview import legend
 from webapp.model import get_atlas
@@ -24,7 +33,6 @@ COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
 def _atlas_and_t():
-    
 
     svc = get_atlas()
     atlas, params, errors = request_params()
@@ -35,16 +43,34 @@ def region_html(*, for_pdf: bool = False) -> str:
     svc, t, atlas, params = _atlas_and_t()
     robust = robust_towns()
     query, lang_query = queries(params, t.lang, LANGS)
-    rows = [(tw, town_brief(tw, (robust or {}).get(tw["id"]) if robust is not None else None, svc.method))
-            for tw in sorted_towns(atlas["towns"], svc.metas, t)]
+    rows = [
+        (
+            tw,
+            town_brief(
+                tw, (robust or {}).get(tw["id"]) if robust is not None else None, svc.method
+            ),
+        )
+        for tw in sorted_towns(atlas["towns"], svc.metas, t)
+    ]
     counts: dict[str, int] = {}
     for _, b in rows:
         counts[b.kind] = counts.get(b.kind, 0) + 1
-    return render_template("brief.html", t=t, langs=LANGS, rows=rows, metas=svc.metas, counts=counts,
-                           svg=map_svg(svc, t, atlas["towns"], label_all=True), query=query, lang_query=lang_query,
-                           legend=_legend(svc, t), for_pdf=for_pdf, nondefault=params.changed(),
-                           pdf_url=url_for("briefpages.region_pdf") + ("?" + query if query else ""),
-                           draws=next((b.sureness.draws for _, b in rows if b.sureness.draws), None))
+    return render_template(
+        "brief.html",
+        t=t,
+        langs=LANGS,
+        rows=rows,
+        metas=svc.metas,
+        counts=counts,
+        svg=map_svg(svc, t, atlas["towns"], label_all=True),
+        query=query,
+        lang_query=lang_query,
+        legend=_legend(svc, t),
+        for_pdf=for_pdf,
+        nondefault=params.changed(),
+        pdf_url=url_for("briefpages.region_pdf") + ("?" + query if query else ""),
+        draws=next((b.sureness.draws for _, b in rows if b.sureness.draws), None),
+    )
 
 
 def _legend(svc, t: T) -> list:
@@ -71,15 +97,22 @@ def pdf_document(html: str):
             name = url.split("/static/", 1)[1] if "/static/" in url else ""
             if not name or "/" in name or not (static / name).is_file():
                 raise ValueError(f"not fetched: {url}")
-            return URLFetcherResponse(url, (static / name).read_bytes(), {"Content-Type": "text/css"})
+            return URLFetcherResponse(
+                url, (static / name).read_bytes(), {"Content-Type": "text/css"}
+            )
 
-    return weasyprint.HTML(string=html, base_url="http://atlas.invalid/", url_fetcher=StaticOnly()).render()
+    return weasyprint.HTML(
+        string=html, base_url="http://atlas.invalid/", url_fetcher=StaticOnly()
+    ).render()
 
 
 def _pdf(html: str, filename: str) -> Response:
     """``html`` as a PDF download."""
-    return Response(pdf_document(html).write_pdf(), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        pdf_document(html).write_pdf(),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.get("/brief.pdf")
@@ -106,15 +139,32 @@ def compare():
         problems.append(f"towns: choose {COMPARE_MIN} to {COMPARE_MAX} towns (comma-separated ids)")
     robust = robust_towns() if not problems else None
     chosen = [] if problems else [by_id[x] for x in ids]
-    briefs = [town_brief(tw, (robust or {}).get(tw["id"]) if robust is not None else None, svc.method)
-              for tw in chosen]
+    briefs = [
+        town_brief(tw, (robust or {}).get(tw["id"]) if robust is not None else None, svc.method)
+        for tw in chosen
+    ]
     off = get_official(svc)
     official = [official_items(off, b.id, b.scenarios, t.lang) for b in briefs]
     measures = [measure_items(off, b.id, b.scenarios, t.lang) for b in briefs]
     query, lang_query = queries(params, t.lang, LANGS)
-    ranks = {code: [b.level for b in svc.method.indicators[code].bands] for code in svc.method.levelled}
-    return render_template("compare.html", t=t, langs=LANGS, towns=chosen, briefs=briefs, metas=svc.metas,
-                           method=svc.method, ranks=ranks, problems=problems, query=query, lang_query=lang_query,
-                           all_towns=sorted_towns(atlas["towns"], svc.metas, t), ids=ids,
-                           colours=[colour(tw, svc.method) for tw in chosen], official=official,
-                           measures=measures), 400 if problems else 200
+    ranks = {
+        code: [b.level for b in svc.method.indicators[code].bands] for code in svc.method.levelled
+    }
+    return render_template(
+        "compare.html",
+        t=t,
+        langs=LANGS,
+        towns=chosen,
+        briefs=briefs,
+        metas=svc.metas,
+        method=svc.method,
+        ranks=ranks,
+        problems=problems,
+        query=query,
+        lang_query=lang_query,
+        all_towns=sorted_towns(atlas["towns"], svc.metas, t),
+        ids=ids,
+        colours=[colour(tw, svc.method) for tw in chosen],
+        official=official,
+        measures=measures,
+    ), 400 if problems else 200

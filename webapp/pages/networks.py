@@ -7,6 +7,7 @@ most ``NETWORK_IMPORT_WAIT`` seconds, then answers with the state (the page refr
 the import runs; ``GET /api/networks/import-status`` for scripts). A file that cannot be imported
 saves nothing: the versions, and every result, stay as they were.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,14 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.utils import secure_filename
 
 from geo import ParamError
-from geo.netimport import (DEFAULT_ROOT, NetworkImportError, delete_version, import_network, list_versions,
-                           save_version)
+from geo.netimport import (
+    DEFAULT_ROOT,
+    NetworkImportError,
+    delete_version,
+    import_network,
+    list_versions,
+    save_version,
+)
 from geo.params import VERSION_NAME, default_params
 from geo.versions import SHIPPED
 
@@ -37,7 +44,7 @@ bp = Blueprint("networks", __name__)
 log = logging.getLogger(__name__)
 SUFFIXES = (".osm.pbf", ".pbf", ".gpkg", ".geojson", ".zip")  # .zip: a zipped shapefile
 SHAPE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-MAX_UNZIPPED = 4 * 1024 ** 3
+MAX_UNZIPPED = 4 * 1024**3
 MAX_ZIP_RATIO = 100  # a shapefile packs 2-10 times; far more is a zip bomb
 COMPARED = ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
 JOB = "network-import"
@@ -80,8 +87,15 @@ class Importer:
 
     def start(self, path: Path, name: str, folder: Path) -> threading.Thread | None:
         """Import ``path`` as version ``name`` in a thread (``folder`` removed at the end); None if one runs."""
-        state = {"state": "running", "name": name, "file": path.name, "message": "", "progress": {},
-                 "started": _now(), "finished": ""}
+        state = {
+            "state": "running",
+            "name": name,
+            "file": path.name,
+            "message": "",
+            "progress": {},
+            "started": _now(),
+            "finished": "",
+        }
         with self._lock:
             if self.board is not None:
                 if not self.board.claim(state):
@@ -89,14 +103,17 @@ class Importer:
             elif self._state["state"] == "running":
                 return None
             self._state = state
-        thread = threading.Thread(target=self._run, args=(path, name, folder), daemon=True,
-                                  name=f"network-import-{name}")
+        thread = threading.Thread(
+            target=self._run, args=(path, name, folder), daemon=True, name=f"network-import-{name}"
+        )
         thread.start()
         return thread
 
     def _progress(self, counts: dict) -> None:
         with self._lock:
-            self._state["progress"] = {k: v for k, v in dict(counts).items() if isinstance(v, (int, float, str))}
+            self._state["progress"] = {
+                k: v for k, v in dict(counts).items() if isinstance(v, (int, float, str))
+            }
             state, now = dict(self._state), time.monotonic()
             due = now - self._last_progress >= PROGRESS_EVERY_S
             if due:
@@ -110,13 +127,18 @@ class Importer:
             save_version(net, name, self.root)
             if self.on_saved:
                 self.on_saved()
-            self._finish("done", f"{net.report['nodes']:,} nodes, {net.report['edges']:,} edges, "
-                                 f"{net.report['km']:,.0f} km")
+            self._finish(
+                "done",
+                f"{net.report['nodes']:,} nodes, {net.report['edges']:,} edges, "
+                f"{net.report['km']:,.0f} km",
+            )
         except NetworkImportError as exc:
             self._finish("failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure of a file is reported, never a dead thread
             log.exception("network import of %s failed", path.name)
-            self._finish("failed", f"{path.name} could not be imported ({type(exc).__name__}: {exc})")
+            self._finish(
+                "failed", f"{path.name} could not be imported ({type(exc).__name__}: {exc})"
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -161,19 +183,30 @@ def _t() -> T:
 
 # -- the list ------------------------------------------------------------------------------------
 
+
 def versions() -> list[dict]:
     """Every version with name, source, date, sha256, nodes, edges and km (the shipped one first)."""
     svc = get_atlas()
     net = svc.spatial.network(default_params())
-    shipped = svc.pipeline.network_info(SHIPPED) | {"nodes": int(net.n_nodes), "edges": int(len(net.u)),
-                                                     "km": round(float(net.km.sum()), 3)}
+    shipped = svc.pipeline.network_info(SHIPPED) | {
+        "nodes": int(net.n_nodes),
+        "edges": int(len(net.u)),
+        "km": round(float(net.km.sum()), 3),
+    }
     return [shipped, *list_versions(svc.pipeline.networks_root)]
 
 
 def _page(problems: list[str] | None = None, status: int = 200, importing: dict | None = None):
     problems = [public_text(p) for p in problems or []]  # no server folders in what a page shows
-    return render_template("networks.html", t=_t(), langs=LANGS, versions=versions(), problems=problems,
-                           importing=importing or get_importer().status(), suffixes=SUFFIXES), status
+    return render_template(
+        "networks.html",
+        t=_t(),
+        langs=LANGS,
+        versions=versions(),
+        problems=problems,
+        importing=importing or get_importer().status(),
+        suffixes=SUFFIXES,
+    ), status
 
 
 @bp.get("/networks")
@@ -184,6 +217,7 @@ def networks():
 
 # -- the upload ----------------------------------------------------------------------------------
 
+
 def _check_upload(file, name: str, known: list[str]) -> list[str]:
     """What is wrong with an upload's file and name (empty: nothing)."""
     problems = []
@@ -192,7 +226,9 @@ def _check_upload(file, name: str, known: list[str]) -> list[str]:
     elif not file.filename.lower().endswith(SUFFIXES):
         problems.append(f"file: '{file.filename}' is not one of " + ", ".join(SUFFIXES))
     if not VERSION_NAME.match(name):
-        problems.append("name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        problems.append(
+            "name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     elif name in known:
         problems.append(f"name: a version '{name}' exists; choose another name")
     return problems
@@ -202,13 +238,21 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
     """The one .shp of a zipped shapefile, extracted flat (its parts only) into ``folder``."""
     try:
         with zipfile.ZipFile(archive) as z:
-            members = [m for m in z.infolist() if not m.is_dir() and m.filename.lower().endswith(SHAPE_PARTS)]
+            members = [
+                m
+                for m in z.infolist()
+                if not m.is_dir() and m.filename.lower().endswith(SHAPE_PARTS)
+            ]
             unzipped = sum(m.file_size for m in members)
             if unzipped > MAX_UNZIPPED:
-                raise NetworkImportError(f"{archive.name}: the shapefile is larger than {MAX_UNZIPPED >> 30} GB unzipped")
+                raise NetworkImportError(
+                    f"{archive.name}: the shapefile is larger than {MAX_UNZIPPED >> 30} GB unzipped"
+                )
             if unzipped > MAX_ZIP_RATIO * max(archive.stat().st_size, 1):
-                raise NetworkImportError(f"{archive.name} unpacks to {unzipped:,} bytes, more than {MAX_ZIP_RATIO} "
-                                         "times its size; zip the shapefile's parts as they are")
+                raise NetworkImportError(
+                    f"{archive.name} unpacks to {unzipped:,} bytes, more than {MAX_ZIP_RATIO} "
+                    "times its size; zip the shapefile's parts as they are"
+                )
             for m in members:
                 target = folder / secure_filename(Path(m.filename).name)
                 with z.open(m) as src, open(target, "wb") as dst:
@@ -217,8 +261,10 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
         raise NetworkImportError(f"{archive.name} is not a readable zip archive ({exc})") from None
     shps = sorted(folder.glob("*.shp"))
     if len(shps) != 1:
-        raise NetworkImportError(f"{archive.name} must hold exactly one shapefile (.shp with .shx, .dbf, .prj); "
-                                 f"found {len(shps)}")
+        raise NetworkImportError(
+            f"{archive.name} must hold exactly one shapefile (.shp with .shx, .dbf, .prj); "
+            f"found {len(shps)}"
+        )
     return shps[0]
 
 
@@ -284,6 +330,7 @@ def delete(name: str):
 
 # -- the comparison ------------------------------------------------------------------------------
 
+
 def _number(x):
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
@@ -299,11 +346,18 @@ def _row(what: str, a, b) -> dict:
 def _town_rows(ta: dict, tb: dict) -> list[dict]:
     """What differs for one town between two results (nearest city, road km, inputs, scenario)."""
     ga, gb = ta["agglomeration"], tb["agglomeration"]
-    rows = [_row("nearest_large_city", ga["nearest_large_city"], gb["nearest_large_city"]),
-            _row("road_km", ga["road_km"], gb["road_km"])]
+    rows = [
+        _row("nearest_large_city", ga["nearest_large_city"], gb["nearest_large_city"]),
+        _row("road_km", ga["road_km"], gb["road_km"]),
+    ]
     rows += [_row(k, ta["inputs"][k], tb["inputs"][k]) for k in COMPARED]
-    rows.append(_row("scenario", " + ".join(ta["scenario"]["recommended"]),
-                     " + ".join(tb["scenario"]["recommended"])))
+    rows.append(
+        _row(
+            "scenario",
+            " + ".join(ta["scenario"]["recommended"]),
+            " + ".join(tb["scenario"]["recommended"]),
+        )
+    )
     return [r for r in rows if r["a"] != r["b"]]
 
 
@@ -330,11 +384,21 @@ def compare_page():
         result, problems = compare(from_args(args), a, b), []
     except ParamError as exc:
         result, problems = None, [f"{k}: {v}" for k, v in exc.field_errors.items()]
-    return render_template("network_compare.html", t=_t(), langs=LANGS, result=result, problems=problems,
-                           a=a, b=b, names=svc.pipeline.versions(), metas=svc.metas), 400 if problems else 200
+    return render_template(
+        "network_compare.html",
+        t=_t(),
+        langs=LANGS,
+        result=result,
+        problems=problems,
+        a=a,
+        b=b,
+        names=svc.pipeline.versions(),
+        metas=svc.metas,
+    ), 400 if problems else 200
 
 
 # -- the API -------------------------------------------------------------------------------------
+
 
 @bp.get("/api/networks")
 def api_networks():

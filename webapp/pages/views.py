@@ -1,11 +1,20 @@
 """Pages: the map, a town's breakdown, and the vendored front-end assets. Views stay thin."""
+
 from __future__ import annotations
 
 import json
 import mimetypes
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from werkzeug.security import safe_join
 
 from geo import ParamError
@@ -16,16 +25,33 @@ from webapp.pages.brief import brief_context, robust_towns
 from webapp.http import COMPRESSIBLE, Body, render, respond, respond_versioned
 from webapp.map.layers import layer_urls, page_specs, rounded
 from webapp.i18n import LANGS, NAME_COLUMNS, T, pick_lang
-from webapp.pages.mapview import (HALO, LINES, build_map, glance, legend, marker_style, popup_extras, popup_html,
-                      render_parts, small_route_map, tooltip_text, town_signals)
+from webapp.pages.mapview import (
+    HALO,
+    LINES,
+    build_map,
+    glance,
+    legend,
+    marker_style,
+    popup_extras,
+    popup_html,
+    render_parts,
+    small_route_map,
+    tooltip_text,
+    town_signals,
+)
 from webapp.model import get_atlas
 from webapp.security import clip
 from webapp.params import from_args, queries, without_version
 from webapp.map.serialize import CATEGORY_COLOURS, category, collection, colour, verdict_kind
 
 bp = Blueprint("views", __name__)
-EXPORTS = {"csv": "CSV", "params.json": "CSV: parameters (JSON)", "geojson": "GeoJSON", "gpkg": "GeoPackage",
-           "zip": "Shapefile (zip)"}
+EXPORTS = {
+    "csv": "CSV",
+    "params.json": "CSV: parameters (JSON)",
+    "geojson": "GeoJSON",
+    "gpkg": "GeoPackage",
+    "zip": "Shapefile (zip)",
+}
 
 
 def translator(svc, lang: str | None) -> T:
@@ -73,10 +99,17 @@ def display(atlas: dict, svc, t) -> dict:
     category (the counts and filters above the list), for map updates. The popups are not here: the
     page fetches them (``popups_once``, ``GET /api/popups``), so a recompute answers with data only."""
     metas = svc.metas
-    return {tw["id"]: {"style": marker_style(tw, svc.method), "tooltip": tooltip_text(tw, metas[tw["id"]], t),
-                       "label": t.verdict(tw["scenario"]), "short": t.verdict_short(tw["scenario"]),
-                       "kind": verdict_kind(tw["scenario"]), "category": category(tw)}
-            for tw in atlas["towns"]}
+    return {
+        tw["id"]: {
+            "style": marker_style(tw, svc.method),
+            "tooltip": tooltip_text(tw, metas[tw["id"]], t),
+            "label": t.verdict(tw["scenario"]),
+            "short": t.verdict_short(tw["scenario"]),
+            "kind": verdict_kind(tw["scenario"]),
+            "category": category(tw),
+        }
+        for tw in atlas["towns"]
+    }
 
 
 class _Sized:
@@ -88,32 +121,46 @@ class _Sized:
 
 def display_once(atlas: dict, svc, t, params) -> dict:
     """``display`` made once per result and language (cached on the atlas service)."""
+
     def build() -> _Sized:
         shown = display(atlas, svc, t)
         return _Sized(shown, sum(len(d["tooltip"]) + 300 for d in shown.values()))
+
     return svc.cached(("display", params, t.lang), build).value  # objects, not bytes
 
 
 def popups_once(atlas: dict, svc, t, params) -> dict:
     """town id -> its popup HTML for ``params`` in ``t``'s language (rendered when first asked)."""
+
     def build() -> _Sized:
         query, _ = queries(params, t.lang, LANGS)
         extras, metas = popup_extras(atlas, svc, t), svc.metas
-        shown = {tw["id"]: popup_html(tw, metas[tw["id"]], t, svc.method, query, extras[tw["id"]])
-                 for tw in atlas["towns"]}
+        shown = {
+            tw["id"]: popup_html(tw, metas[tw["id"]], t, svc.method, query, extras[tw["id"]])
+            for tw in atlas["towns"]
+        }
         return _Sized(shown, sum(len(h) for h in shown.values()))
+
     return svc.cached(("popup-html", params, t.lang), build).value
 
 
 def popups_url(svc, t, params) -> str:
     """The versioned URL of the popups for ``params`` in ``t``'s language."""
-    return url_for("api.popups", **params.to_query(), lang=t.lang, v=svc.version("popups", params, t.lang))
+    return url_for(
+        "api.popups", **params.to_query(), lang=t.lang, v=svc.version("popups", params, t.lang)
+    )
 
 
 # what the map page's script reads of each town (the API's full record is one request away)
 MAP_PROPERTIES = (*NAME_COLUMNS, "colour", "category")
-MAP_AGGLOMERATION = ("nearest_large_city", "nearest_large_city_id", "road_km", "travel_min", "path",
-                     "path_uses_planned")
+MAP_AGGLOMERATION = (
+    "nearest_large_city",
+    "nearest_large_city_id",
+    "road_km",
+    "travel_min",
+    "path",
+    "path_uses_planned",
+)
 
 
 def map_collection(fc: dict) -> dict:
@@ -128,9 +175,15 @@ def map_collection(fc: dict) -> dict:
         props["agglomeration"] = {k: p["agglomeration"].get(k) for k in MAP_AGGLOMERATION}
         if props["agglomeration"]["path"]:
             props["agglomeration"]["path"] = rounded(props["agglomeration"]["path"])
-        feats.append({"type": "Feature", "id": f["id"], "geometry": f["geometry"], "properties": props})
-    return {"type": "FeatureCollection", "features": feats, "changes": fc.get("changes", {}),
-            "planned": fc.get("planned", [])}
+        feats.append(
+            {"type": "Feature", "id": f["id"], "geometry": f["geometry"], "properties": props}
+        )
+    return {
+        "type": "FeatureCollection",
+        "features": feats,
+        "changes": fc.get("changes", {}),
+        "planned": fc.get("planned", []),
+    }
 
 
 def _page_key() -> tuple:
@@ -147,9 +200,11 @@ def _page_and_script(key: tuple, build) -> tuple[Body, Body]:
     """A page and its map's script (``build()`` gives both as text), kept for visitors; made afresh
     for a signed-in editor, whose page carries their name and their session's CSRF token (never kept
     for, or served to, anyone else)."""
+
     def make() -> tuple[Body, Body]:
         html, script = build()
         return render(html, "text/html"), render(script, "application/javascript")
+
     return make() if current_editor() else get_atlas().cached(key, make)
 
 
@@ -192,33 +247,69 @@ def _index_page() -> tuple[str, str]:
     query, lang_query = queries(params, t.lang, LANGS)
     shown = display_once(atlas, svc, t, params)  # popups: fetched after the towns are drawn
     m, registry = build_map(atlas, svc, t, shown)
-    boot = {"registry": registry, "collection": map_collection(collection(atlas, svc.metas, svc.method)),
-            "layers": layer_urls(svc, params, t), "display": shown, "lang": t.lang, "i18n": t.as_dict(),
-            "name_columns": NAME_COLUMNS,
-            "params": atlas["parameters"]["spatial"], "defaults": svc.default_params.as_dict(),
-            "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
-            "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
-            "places": svc.place_points, "lines": LINES, "layer_specs": page_specs(), "halo": HALO,
-            "glance": glance(svc, t), "compare_max": 4,
-            "urls": {"recompute": url_for("api.recompute"), "statistics": url_for("api.statistics"),
-                     "robustness": url_for("certainty.robustness_status"), "town": url_for("views.town", tid="__ID__"),
-                     "popups": popups_url(svc, t, params),
-                     "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS},
-                     "compare": url_for("briefpages.compare")}}
+    boot = {
+        "registry": registry,
+        "collection": map_collection(collection(atlas, svc.metas, svc.method)),
+        "layers": layer_urls(svc, params, t),
+        "display": shown,
+        "lang": t.lang,
+        "i18n": t.as_dict(),
+        "name_columns": NAME_COLUMNS,
+        "params": atlas["parameters"]["spatial"],
+        "defaults": svc.default_params.as_dict(),
+        "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
+        "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},
+        "places": svc.place_points,
+        "lines": LINES,
+        "layer_specs": page_specs(),
+        "halo": HALO,
+        "glance": glance(svc, t),
+        "compare_max": 4,
+        "urls": {
+            "recompute": url_for("api.recompute"),
+            "statistics": url_for("api.statistics"),
+            "robustness": url_for("certainty.robustness_status"),
+            "town": url_for("views.town", tid="__ID__"),
+            "popups": popups_url(svc, t, params),
+            "exports": {f: url_for("api.export", fmt=f) for f in EXPORTS},
+            "compare": url_for("briefpages.compare"),
+        },
+    }
     parts = render_parts(m)
     script_key = ("index", t.lang, params)
-    html = render_template("index.html", t=t, langs=LANGS, parts=parts, atlas=atlas,
-                           metas=svc.metas, method=svc.method, specs=specs, planned_classes=plannable_classes(),
-                           errors=localized_errors(errors, t, specs), query=query, legend=legend(svc.method, t),
-                           towns=sorted_towns(atlas["towns"], svc.metas, t), exports=EXPORTS,
-                           colour_of=lambda tw: colour(tw, svc.method), category_colours=CATEGORY_COLOURS,
-                           category_of=category, signals=town_signals(svc), glance=boot["glance"],
-                           uploaded_name=svc.uploaded_name, latest_revision=next(iter(svc.store.revisions()), None), data_note=svc.data_note, networks=svc.pipeline.versions(),
-                           boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"), places=svc.places,
-                           lang_query=lang_query,
-                           preload=[*(u for k, u in boot["layers"].items() if k != "catchments"),
-                                    boot["urls"]["popups"]],  # catchments: only when their group is shown
-                           map_script=_script_url("views.index_script", script_key, params, t.lang))
+    html = render_template(
+        "index.html",
+        t=t,
+        langs=LANGS,
+        parts=parts,
+        atlas=atlas,
+        metas=svc.metas,
+        method=svc.method,
+        specs=specs,
+        planned_classes=plannable_classes(),
+        errors=localized_errors(errors, t, specs),
+        query=query,
+        legend=legend(svc.method, t),
+        towns=sorted_towns(atlas["towns"], svc.metas, t),
+        exports=EXPORTS,
+        colour_of=lambda tw: colour(tw, svc.method),
+        category_colours=CATEGORY_COLOURS,
+        category_of=category,
+        signals=town_signals(svc),
+        glance=boot["glance"],
+        uploaded_name=svc.uploaded_name,
+        latest_revision=next(iter(svc.store.revisions()), None),
+        data_note=svc.data_note,
+        networks=svc.pipeline.versions(),
+        boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+        places=svc.places,
+        lang_query=lang_query,
+        preload=[
+            *(u for k, u in boot["layers"].items() if k != "catchments"),
+            boot["urls"]["popups"],
+        ],  # catchments: only when their group is shown
+        map_script=_script_url("views.index_script", script_key, params, t.lang),
+    )
     return html, str(parts["script"])
 
 
@@ -252,21 +343,36 @@ def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
     query, lang_query = queries(params, t.lang, LANGS)
     city = svc.city_rows.get(rec["agglomeration"].get("nearest_large_city_id"))
-    small = small_route_map(rec, meta, t, oblasts=svc.oblasts_geojson, city=city,
-                            style=marker_style(rec, svc.method))
+    small = small_route_map(
+        rec, meta, t, oblasts=svc.oblasts_geojson, city=city, style=marker_style(rec, svc.method)
+    )
     nondefault = {k: v for k, v in params.changed().items()}
-    from webapp.pages.datapages import published_distances  # local: the town page alone needs the validation table
+    from webapp.pages.datapages import (
+        published_distances,
+    )  # local: the town page alone needs the validation table
+
     script_key = ("town", tid, "index", t.lang, params)
-    html = render_template("town.html", published=published_distances(svc, params, rec), t=t,
-                           town=rec, meta=meta, method=svc.method, atlas=atlas, errors=errors,
-                           small=small, query=query, langs=LANGS, nondefault=nondefault,
-                           default_url=url_for("views.town", tid=tid, lang=t.lang),
-                           paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
-                           paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
-                           lang_query=lang_query, for_pdf=for_pdf,
-                           map_script=_script_url("views.town_script", script_key, params, t.lang,
-                                                  tid=tid),
-                           **brief_context(svc, t, rec, robust_towns(), query))
+    html = render_template(
+        "town.html",
+        published=published_distances(svc, params, rec),
+        t=t,
+        town=rec,
+        meta=meta,
+        method=svc.method,
+        atlas=atlas,
+        errors=errors,
+        small=small,
+        query=query,
+        langs=LANGS,
+        nondefault=nondefault,
+        default_url=url_for("views.town", tid=tid, lang=t.lang),
+        paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
+        paper_scen=next((c for c in svc.paper_scenarios if c["town"] == paper_name), None),
+        lang_query=lang_query,
+        for_pdf=for_pdf,
+        map_script=_script_url("views.town_script", script_key, params, t.lang, tid=tid),
+        **brief_context(svc, t, rec, robust_towns(), query),
+    )
     return html, str(small["script"])
 
 
@@ -277,10 +383,18 @@ def table():
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = request_params()
     query, lang_query = queries(params, t.lang, LANGS)
-    return render_template("table.html", t=t, langs=LANGS, lang_query=lang_query, query=query, method=svc.method,
-                           towns=sorted_towns(atlas["towns"], svc.metas, t), metas=svc.metas,
-                           colour_of=lambda tw: colour(tw, svc.method),
-                           rank=lambda code, lv: [b.level for b in svc.method.indicators[code].bands].index(lv))
+    return render_template(
+        "table.html",
+        t=t,
+        langs=LANGS,
+        lang_query=lang_query,
+        query=query,
+        method=svc.method,
+        towns=sorted_towns(atlas["towns"], svc.metas, t),
+        metas=svc.metas,
+        colour_of=lambda tw: colour(tw, svc.method),
+        rank=lambda code, lv: [b.level for b in svc.method.indicators[code].bands].index(lv),
+    )
 
 
 @bp.get("/method")
@@ -291,8 +405,14 @@ def method_page():
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     checked = svc.cache.get(("backtest",), backtest)  # the estimates' honesty check (issue 22)
-    return render_template("method.html", t=t, langs=LANGS, method=svc.method, legend=legend(svc.method, t),
-                           backtest=checked)
+    return render_template(
+        "method.html",
+        t=t,
+        langs=LANGS,
+        method=svc.method,
+        legend=legend(svc.method, t),
+        backtest=checked,
+    )
 
 
 @bp.get("/vendor/<path:path>")

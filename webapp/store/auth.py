@@ -13,6 +13,7 @@ Configuration (or the environment variable of the same name): ``SESSION_COOKIE_S
 cookie over HTTPS only; ``HSTS_SECONDS=<n>`` adds ``Strict-Transport-Security: max-age=<n>`` (for a
 site served over HTTPS only). The session cookie is ``SameSite=Lax`` and ``HttpOnly``.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -23,8 +24,17 @@ from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from webapp.i18n import LANGS, T, pick_lang
 
@@ -33,11 +43,11 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 CSRF_EXEMPT = {"api.recompute"}  # read-only computations sent as POST
 THROTTLED = {  # the sign-in page's answer while a name or a client waits ({minutes}: how long)
     "en": "Too many failed sign-ins for this name or from this address; "
-          "try again in {minutes} min.",
+    "try again in {minutes} min.",
     "ru": "Слишком много неудачных попыток входа для этого имени или с этого адреса; "
-          "повторите через {minutes} мин.",
+    "повторите через {minutes} мин.",
     "kk": "Бұл атпен немесе бұл мекенжайдан кіру әрекеттері тым көп сәтсіз болды; "
-          "{minutes} минуттан кейін қайталаңыз.",
+    "{minutes} минуттан кейін қайталаңыз.",
 }
 
 
@@ -59,8 +69,14 @@ def current_editor() -> str | None:
 
 def _refuse(status: int, message: str):
     if request.path.startswith("/api/"):
-        return {"error": "forbidden" if status == 403 else "unauthorized" if status == 401 else "bad request",
-                "message": message}, status
+        return {
+            "error": "forbidden"
+            if status == 403
+            else "unauthorized"
+            if status == 401
+            else "bad request",
+            "message": message,
+        }, status
     abort(status, message)
 
 
@@ -91,8 +107,13 @@ def editor_required(view):
     def wrapped(*args, **kwargs):
         if current_editor() is None:
             if request.path.startswith("/api/"):
-                return {"error": "unauthorized", "message": "sign in as an editor to change data"}, 401
-            return redirect(url_for("auth.login", next=request.full_path, lang=request.args.get("lang")))
+                return {
+                    "error": "unauthorized",
+                    "message": "sign in as an editor to change data",
+                }, 401
+            return redirect(
+                url_for("auth.login", next=request.full_path, lang=request.args.get("lang"))
+            )
         return view(*args, **kwargs)
 
     return wrapped
@@ -100,7 +121,11 @@ def editor_required(view):
 
 def _safe_next(target: str | None) -> str:
     parts = urlsplit(target or "")
-    return target if target and not parts.scheme and not parts.netloc and target.startswith("/") else url_for("views.index")
+    return (
+        target
+        if target and not parts.scheme and not parts.netloc and target.startswith("/")
+        else url_for("views.index")
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -127,8 +152,13 @@ def login():
         else:
             store.record_signin(name, client, ok=False)
             error, status = t("signin_failed"), 401
-    return render_template("login.html", t=t, langs=LANGS, error=error,
-                           next=request.values.get("next", "")), status, headers
+    return (
+        render_template(
+            "login.html", t=t, langs=LANGS, error=error, next=request.values.get("next", "")
+        ),
+        status,
+        headers,
+    )
 
 
 @bp.post("/logout")

@@ -1,5 +1,6 @@
 """The store from the command line: `flask --app webapp create-editor | set-password |
 disable-editor | enable-editor | remove-editor | import-stats | export-stats`."""
+
 from __future__ import annotations
 
 import getpass
@@ -19,8 +20,13 @@ from webapp.store.db import StoreError
 @click.command("create-editor")
 @with_appcontext
 @click.argument("name")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="the editor's password (prompted for when not given)")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="the editor's password (prompted for when not given)",
+)
 def create_editor(name: str, password: str) -> None:
     """Create an editor account NAME (the password is stored hashed)."""
     try:
@@ -33,8 +39,13 @@ def create_editor(name: str, password: str) -> None:
 @click.command("set-password")
 @with_appcontext
 @click.argument("name")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="the new password (prompted for when not given)")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="the new password (prompted for when not given)",
+)
 def set_password(name: str, password: str) -> None:
     """Give editor NAME a new password; every session of NAME ends."""
     _store_call(lambda store: store.set_password(name, password))
@@ -83,16 +94,25 @@ def import_stats(file: Path, editor: str | None) -> None:
     """Import a CSV or XLSX FILE as one new revision; exit 1, listing every problem, if it is rejected."""
     who = f"{editor or getpass.getuser()} (command line)"
     try:
-        rev, rows = current_app.extensions["atlas"].import_file(file.read_bytes(), file.name, editor=who)
+        rev, rows = current_app.extensions["atlas"].import_file(
+            file.read_bytes(), file.name, editor=who
+        )
     except InputError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
-        click.echo(f"{file.name}: rejected ({len(exc.problems)} problem(s) listed); stored data unchanged", err=True)
+        click.echo(
+            f"{file.name}: rejected ({len(exc.problems)} problem(s) listed); stored data unchanged",
+            err=True,
+        )
         sys.exit(1)
-    click.echo(f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as revision {rev}")
+    click.echo(
+        f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as revision {rev}"
+    )
     for o in current_app.extensions["atlas"].outranked(rows, rev):
-        click.echo(f"  not scored: {o['town']} {o['input']} {o['period']}: a value for {o['stored_period']} "
-                   f"({o['stored_value']:g}) was stored before (the latest period is scored)")
+        click.echo(
+            f"  not scored: {o['town']} {o['input']} {o['period']}: a value for {o['stored_period']} "
+            f"({o['stored_value']:g}) was stored before (the latest period is scored)"
+        )
 
 
 @click.command("export-stats")
@@ -106,6 +126,13 @@ def export_stats(out: Path) -> None:
 
 
 def init_app(app) -> None:
-    for command in (create_editor, set_password, disable_editor, enable_editor, remove_editor,
-                    import_stats, export_stats):
+    for command in (
+        create_editor,
+        set_password,
+        disable_editor,
+        enable_editor,
+        remove_editor,
+        import_stats,
+        export_stats,
+    ):
         app.cli.add_command(command)

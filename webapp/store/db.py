@@ -15,6 +15,7 @@ the job starts (so a job started in one process is not started again in another)
 and when it ends. A ``running`` row older than the job's longest run (``JOB_MAX_S``) is reported as
 failed (``JobBoard``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,8 +33,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, delete, event, func, insert, inspect, select, text, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -52,23 +72,28 @@ YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d|21\d\d)(?!\d)")
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 editors = Table(
-    "editors", metadata,
+    "editors",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(80), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", String(32), nullable=False),
-    Column("disabled", Boolean, nullable=False, default=False))  # migration 5
+    Column("disabled", Boolean, nullable=False, default=False),
+)  # migration 5
 revisions = Table(
-    "revisions", metadata,
+    "revisions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", String(32), nullable=False),
     Column("editor", String(120), nullable=False),
     Column("kind", String(20), nullable=False),  # shipped | import | rollback | judgment
     Column("summary", Text, nullable=False, default=""),
     Column("filename", String(255), nullable=False, default=""),
-    Column("rollback_to", Integer, nullable=True))
+    Column("rollback_to", Integer, nullable=True),
+)
 values_table = Table(
-    "input_values", metadata,
+    "input_values",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
     Column("town_id", String(40), nullable=False),
@@ -88,11 +113,13 @@ values_table = Table(
     Column("most_likely", Float, nullable=True),
     Column("coverage", Float, nullable=True),
     Column("method", Text, nullable=False, server_default=""),
-    Index("ix_values_key", "town_id", "input", "period", "revision_id"))
+    Index("ix_values_key", "town_id", "input", "period", "revision_id"),
+)
 ESTIMATE = "estimate"  # the status of an interval estimate's row
 ESTIMATE_FIELDS = ("low", "high", "most_likely", "coverage", "method")
 judgments = Table(
-    "judgments", metadata,
+    "judgments",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
     Column("town_id", String(40), nullable=False),
@@ -106,42 +133,54 @@ judgments = Table(
     Column("withdrawn_revision", Integer, nullable=True),
     Column("withdrawn_by", String(120), nullable=True),
     Column("withdrawn_at", String(32), nullable=True),
-    Column("withdrawn_reason", Text, nullable=True))
+    Column("withdrawn_reason", Text, nullable=True),
+)
 
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("name", String(60), primary_key=True),  # network-import | robustness
     Column("state", Text, nullable=False),  # JSON: {"state": ..., ...} as the status API answers
-    Column("result", Text, nullable=True),  # JSON: a finished job's result (large; read when it changed)
+    Column(
+        "result", Text, nullable=True
+    ),  # JSON: a finished job's result (large; read when it changed)
     Column("run", String(32), nullable=False, default=""),  # the run that wrote it (random token)
     Column("started", Float, nullable=False, default=0.0),  # unix time the run started
-    Column("seq", Integer, nullable=False, default=0))  # bumped by every write
+    Column("seq", Integer, nullable=False, default=0),
+)  # bumped by every write
 
 
 def _v1(conn: Connection) -> None:
     """The first tables (input_values without the estimate columns of migration 6) (editors as they were then: without ``disabled``, added by migration 5)."""
     old = MetaData()
-    Table("editors", old, Column("id", Integer, primary_key=True),
-          Column("name", String(80), nullable=False, unique=True),
-          Column("password_hash", String(255), nullable=False),
-          Column("created_at", String(32), nullable=False))
+    Table(
+        "editors",
+        old,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(80), nullable=False, unique=True),
+        Column("password_hash", String(255), nullable=False),
+        Column("created_at", String(32), nullable=False),
+    )
     revisions.to_metadata(old)
-    Table("input_values", old,
-          Column("id", Integer, primary_key=True),
-          Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
-          Column("town_id", String(40), nullable=False),
-          Column("input", String(60), nullable=False),
-          Column("period", String(60), nullable=False, default=""),
-          Column("value", Float, nullable=True),
-          Column("status", String(10), nullable=False),
-          Column("unit", String(60), nullable=False, default=""),
-          Column("source", Text, nullable=False, default=""),
-          Column("note", Text, nullable=False, default=""),
-          Column("removed", Boolean, nullable=False, default=False),
-          Column("entered_by", String(120), nullable=False),
-          Column("entered_at", String(32), nullable=False),
-          Index("ix_values_key", "town_id", "input", "period", "revision_id"))
+    Table(
+        "input_values",
+        old,
+        Column("id", Integer, primary_key=True),
+        Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
+        Column("town_id", String(40), nullable=False),
+        Column("input", String(60), nullable=False),
+        Column("period", String(60), nullable=False, default=""),
+        Column("value", Float, nullable=True),
+        Column("status", String(10), nullable=False),
+        Column("unit", String(60), nullable=False, default=""),
+        Column("source", Text, nullable=False, default=""),
+        Column("note", Text, nullable=False, default=""),
+        Column("removed", Boolean, nullable=False, default=False),
+        Column("entered_by", String(120), nullable=False),
+        Column("entered_at", String(32), nullable=False),
+        Index("ix_values_key", "town_id", "input", "period", "revision_id"),
+    )
     old.create_all(conn)
     metadata.create_all(conn, tables=[judgments])
 
@@ -149,18 +188,25 @@ def _v1(conn: Connection) -> None:
 def _v2(conn: Connection) -> None:
     """The jobs table as it was made then (owner and heartbeat; replaced by migration 4)."""
     old = MetaData()
-    Table("jobs", old, Column("name", String(60), primary_key=True),
-          Column("state", Text, nullable=False), Column("result", Text, nullable=True),
-          Column("owner", String(200), nullable=False, default=""),
-          Column("heartbeat", Float, nullable=False, default=0.0),
-          Column("seq", Integer, nullable=False, default=0))
+    Table(
+        "jobs",
+        old,
+        Column("name", String(60), primary_key=True),
+        Column("state", Text, nullable=False),
+        Column("result", Text, nullable=True),
+        Column("owner", String(200), nullable=False, default=""),
+        Column("heartbeat", Float, nullable=False, default=0.0),
+        Column("seq", Integer, nullable=False, default=0),
+    )
     old.create_all(conn)
 
 
 store_meta = Table(
-    "store_meta", metadata,
+    "store_meta",
+    metadata,
     Column("key", String(40), primary_key=True),
-    Column("value", Text, nullable=False))
+    Column("value", Text, nullable=False),
+)
 
 
 def _v3(conn: Connection) -> None:
@@ -179,18 +225,22 @@ def _v4(conn: Connection) -> None:
 
 
 editor_sessions = Table(
-    "editor_sessions", metadata,
+    "editor_sessions",
+    metadata,
     Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token
     Column("editor_id", Integer, ForeignKey("editors.id"), nullable=False),
-    Column("created", Float, nullable=False))  # unix time of the sign-in
+    Column("created", Float, nullable=False),
+)  # unix time of the sign-in
 signin_failures = Table(
-    "signin_failures", metadata,
+    "signin_failures",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(80), nullable=False),  # the name tried (known or not)
     Column("client", String(64), nullable=False),  # the client's address
     Column("at", Float, nullable=False),
     Index("ix_signin_failures_name", "name", "at"),
-    Index("ix_signin_failures_client", "client", "at"))
+    Index("ix_signin_failures_client", "client", "at"),
+)
 
 
 def _v5(conn: Connection) -> None:
@@ -254,7 +304,9 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN"
+        )
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -278,9 +330,16 @@ class Store:
         sqlite = url.startswith("sqlite")
         if sqlite:
             _private_sqlite_file(url)
-        options = {"poolclass": StaticPool} if sqlite and ":memory:" in url or url in ("sqlite://", "sqlite:///") else {}
-        self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
-                                    **options)
+        options = (
+            {"poolclass": StaticPool}
+            if sqlite and ":memory:" in url or url in ("sqlite://", "sqlite:///")
+            else {}
+        )
+        self.engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
+            **options,
+        )
         if sqlite:
             _sqlite_setup(self.engine)
         self._lock = threading.Lock()  # one writer per process; the database serialises processes
@@ -291,7 +350,9 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """One serialised write transaction: committed whole on success, rolled back on any exception."""
         with self._lock, self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            if conn.dialect.name == "postgresql":  # one writer at a time across processes, until commit
+            if (
+                conn.dialect.name == "postgresql"
+            ):  # one writer at a time across processes, until commit
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
             yield conn
 
@@ -343,33 +404,71 @@ class Store:
         """The database's id (made by migration 3; kept per Store: read once)."""
         if self._identity is None:
             with self.read() as conn:
-                self._identity = conn.execute(select(store_meta.c.value).where(store_meta.c.key == "store_id")).scalar() or ""
+                self._identity = (
+                    conn.execute(
+                        select(store_meta.c.value).where(store_meta.c.key == "store_id")
+                    ).scalar()
+                    or ""
+                )
         return self._identity
 
     def revision_stamp(self, revision: int) -> tuple:
         """What tells revision ``revision`` from another one numbered alike (in a copy of this database
         restored and then changed otherwise): its time, author, kind and file; () when there is none."""
         with self.read() as conn:
-            row = conn.execute(select(revisions.c.created_at, revisions.c.editor, revisions.c.kind,
-                                      revisions.c.filename, revisions.c.summary)
-                               .where(revisions.c.id == revision)).first()
+            row = conn.execute(
+                select(
+                    revisions.c.created_at,
+                    revisions.c.editor,
+                    revisions.c.kind,
+                    revisions.c.filename,
+                    revisions.c.summary,
+                ).where(revisions.c.id == revision)
+            ).first()
         return tuple(row) if row else ()
 
-    def _new_revision(self, conn: Connection, *, editor: str, kind: str, summary: str = "", filename: str = "",
-                      rollback_to: int | None = None) -> int:
-        return conn.execute(insert(revisions).values(created_at=now(), editor=editor, kind=kind, summary=summary,
-                                                     filename=filename, rollback_to=rollback_to)).inserted_primary_key[0]
+    def _new_revision(
+        self,
+        conn: Connection,
+        *,
+        editor: str,
+        kind: str,
+        summary: str = "",
+        filename: str = "",
+        rollback_to: int | None = None,
+    ) -> int:
+        return conn.execute(
+            insert(revisions).values(
+                created_at=now(),
+                editor=editor,
+                kind=kind,
+                summary=summary,
+                filename=filename,
+                rollback_to=rollback_to,
+            )
+        ).inserted_primary_key[0]
 
-    def _insert_values(self, conn: Connection, revision: int, rows: list[dict], editor: str) -> None:
+    def _insert_values(
+        self, conn: Connection, revision: int, rows: list[dict], editor: str
+    ) -> None:
         """Add value rows to ``revision`` (tests replace this to fail half-way)."""
         stamp = now()
 
         def row(r: dict) -> dict:
-            out = {"revision_id": revision, "town_id": r["town_id"], "input": r["input"],
-                   "period": r.get("period") or "", "value": r.get("value"),
-                   "status": r.get("status") or "sourced", "unit": r.get("unit") or "",
-                   "source": r.get("source") or "", "note": r.get("note") or "",
-                   "removed": bool(r.get("removed")), "entered_by": editor, "entered_at": stamp}
+            out = {
+                "revision_id": revision,
+                "town_id": r["town_id"],
+                "input": r["input"],
+                "period": r.get("period") or "",
+                "value": r.get("value"),
+                "status": r.get("status") or "sourced",
+                "unit": r.get("unit") or "",
+                "source": r.get("source") or "",
+                "note": r.get("note") or "",
+                "removed": bool(r.get("removed")),
+                "entered_by": editor,
+                "entered_at": stamp,
+            }
             if out["status"] == ESTIMATE:  # value rows leave the estimate columns to the database
                 out |= {f: r.get(f) for f in ESTIMATE_FIELDS} | {"method": r.get("method") or ""}
             return out
@@ -379,12 +478,21 @@ class Store:
             if part:
                 conn.execute(insert(values_table), part)
 
-    def apply(self, rows: Iterable[dict], *, editor: str, kind: str = "import", summary: str = "",
-              filename: str = "") -> int:
+    def apply(
+        self,
+        rows: Iterable[dict],
+        *,
+        editor: str,
+        kind: str = "import",
+        summary: str = "",
+        filename: str = "",
+    ) -> int:
         """Store ``rows`` (town_id, input, value, unit, period, source, note[, status]) as one new revision."""
         rows = list(rows)
         with self.write() as conn:
-            rev = self._new_revision(conn, editor=editor, kind=kind, summary=summary, filename=filename)
+            rev = self._new_revision(
+                conn, editor=editor, kind=kind, summary=summary, filename=filename
+            )
             self._insert_values(conn, rev, rows, editor)
         return rev
 
@@ -393,8 +501,12 @@ class Store:
         with self.write() as conn:
             if conn.execute(select(func.count()).select_from(revisions)).scalar():
                 return False
-            rev = self._new_revision(conn, editor=SHIPPED_BY, kind="shipped",
-                                     summary="data/statistics.csv, data/curated.csv, data/expert_judgments.csv")
+            rev = self._new_revision(
+                conn,
+                editor=SHIPPED_BY,
+                kind="shipped",
+                summary="data/statistics.csv, data/curated.csv, data/expert_judgments.csv",
+            )
             self._insert_values(conn, rev, list(rows), SHIPPED_BY)
             for j in experts:
                 self._insert_judgment(conn, rev, j, SHIPPED_BY)
@@ -404,11 +516,16 @@ class Store:
         """Every revision, newest first, with the number of rows it added (values and estimates) and
         of estimate rows among them."""
         is_est = (values_table.c.status == ESTIMATE).cast(Integer)
-        counts = (select(values_table.c.revision_id, func.count().label("n"), func.sum(is_est).label("e"))
-                  .group_by(values_table.c.revision_id).subquery())
-        q = (select(revisions, func.coalesce(counts.c.n, 0), func.coalesce(counts.c.e, 0))
-             .outerjoin(counts, counts.c.revision_id == revisions.c.id)
-             .order_by(revisions.c.id.desc()))
+        counts = (
+            select(values_table.c.revision_id, func.count().label("n"), func.sum(is_est).label("e"))
+            .group_by(values_table.c.revision_id)
+            .subquery()
+        )
+        q = (
+            select(revisions, func.coalesce(counts.c.n, 0), func.coalesce(counts.c.e, 0))
+            .outerjoin(counts, counts.c.revision_id == revisions.c.id)
+            .order_by(revisions.c.id.desc())
+        )
         with self.read() as conn:
             return [Revision(*r) for r in conn.execute(q)]
 
@@ -425,25 +542,36 @@ class Store:
         q = select(values_table).order_by(values_table.c.revision_id, values_table.c.id)
         if upto is not None:
             q = q.where(values_table.c.revision_id <= upto)
-        return {_key(r.town_id, r.input, r.period, r.status): dict(r._mapping) for r in conn.execute(q)}
+        return {
+            _key(r.town_id, r.input, r.period, r.status): dict(r._mapping) for r in conn.execute(q)
+        }
 
     def values(self, upto: int | None = None) -> list[dict]:
         """Every stored value (all periods) at revision ``upto`` (default: now), removed ones and
         estimates left out."""
         with self.read() as conn:
-            return [r for r in self._rows(conn, upto).values()
-                    if not r["removed"] and r["status"] != ESTIMATE]
+            return [
+                r
+                for r in self._rows(conn, upto).values()
+                if not r["removed"] and r["status"] != ESTIMATE
+            ]
 
     def estimates(self, upto: int | None = None) -> list[dict]:
         """One interval estimate per town and input at revision ``upto``: of the latest period (then
         the latest revision); removed ones left out."""
         with self.read() as conn:
-            rows = [r for r in self._rows(conn, upto).values()
-                    if not r["removed"] and r["status"] == ESTIMATE]
+            rows = [
+                r
+                for r in self._rows(conn, upto).values()
+                if not r["removed"] and r["status"] == ESTIMATE
+            ]
         best: dict[tuple, dict] = {}
         for r in rows:
             key, rank = (r["town_id"], r["input"]), (period_year(r["period"]), r["revision_id"])
-            if key not in best or rank > (period_year(best[key]["period"]), best[key]["revision_id"]):
+            if key not in best or rank > (
+                period_year(best[key]["period"]),
+                best[key]["revision_id"],
+            ):
                 best[key] = r
         return sorted(best.values(), key=lambda r: (r["town_id"], r["input"]))
 
@@ -452,7 +580,11 @@ class Store:
         best: dict[tuple, dict] = {}
         for r in self.values(upto):
             key = (r["town_id"], r["input"])
-            rank = (r["value"] is not None and r["status"] != "missing", period_year(r["period"]), r["revision_id"])
+            rank = (
+                r["value"] is not None and r["status"] != "missing",
+                period_year(r["period"]),
+                r["revision_id"],
+            )
             if key not in best or rank > best[key]["_rank"]:
                 best[key] = r | {"_rank": rank}
         return [{k: v for k, v in r.items() if k != "_rank"} for r in best.values()]
@@ -462,20 +594,29 @@ class Store:
         self.revision(rev)
         with self.read() as conn:
             before = self._rows(conn, rev - 1)
-            rows = conn.execute(select(values_table).where(values_table.c.revision_id == rev)
-                                .order_by(values_table.c.town_id, values_table.c.input)).all()
+            rows = conn.execute(
+                select(values_table)
+                .where(values_table.c.revision_id == rev)
+                .order_by(values_table.c.town_id, values_table.c.input)
+            ).all()
         out = []
         for r in rows:
             old = before.get(_key(r.town_id, r.input, r.period, r.status))
             old = None if old is None or old["removed"] else old
             fields = ("value", "source", "status", *ESTIMATE_FIELDS)
-            out.append(dict(r._mapping) | {"old_value": old["value"] if old else None,
-                                           "old_source": old["source"] if old else None,
-                                           "old_low": old["low"] if old else None,
-                                           "old_high": old["high"] if old else None,
-                                           "estimate": r.status == ESTIMATE,
-                                           "changed": old is None or r.removed
-                                           or any(old[f] != getattr(r, f) for f in fields)})
+            out.append(
+                dict(r._mapping)
+                | {
+                    "old_value": old["value"] if old else None,
+                    "old_source": old["source"] if old else None,
+                    "old_low": old["low"] if old else None,
+                    "old_high": old["high"] if old else None,
+                    "estimate": r.status == ESTIMATE,
+                    "changed": old is None
+                    or r.removed
+                    or any(old[f] != getattr(r, f) for f in fields),
+                }
+            )
         return out
 
     def rollback(self, to: int, *, editor: str) -> int:
@@ -491,26 +632,46 @@ class Store:
                 if old is None or old["removed"]:
                     if not row["removed"]:
                         rows.append(row | {"removed": True})
-                elif row["removed"] or any(row[f] != old[f] for f in ("value", "status", "unit", "source", "note",
-                                                                      *ESTIMATE_FIELDS)):
+                elif row["removed"] or any(
+                    row[f] != old[f]
+                    for f in ("value", "status", "unit", "source", "note", *ESTIMATE_FIELDS)
+                ):
                     rows.append(old | {"removed": False})
-            rev = self._new_revision(conn, editor=editor, kind="rollback", rollback_to=to,
-                                     summary=f"values as at revision {to}")
+            rev = self._new_revision(
+                conn,
+                editor=editor,
+                kind="rollback",
+                rollback_to=to,
+                summary=f"values as at revision {to}",
+            )
             self._insert_values(conn, rev, rows, editor)
         return rev
 
     # ---- expert judgments ---------------------------------------------------------------------------
     def _insert_judgment(self, conn: Connection, rev: int, j: dict, editor: str) -> int:
-        return conn.execute(insert(judgments).values(
-            revision_id=rev, town_id=j["town_id"], scenarios="|".join(j["scenarios"]), author=j["author"],
-            date=j["date"], rationale=j["rationale"], source=j["source"], entered_by=editor,
-            entered_at=now())).inserted_primary_key[0]
+        return conn.execute(
+            insert(judgments).values(
+                revision_id=rev,
+                town_id=j["town_id"],
+                scenarios="|".join(j["scenarios"]),
+                author=j["author"],
+                date=j["date"],
+                rationale=j["rationale"],
+                source=j["source"],
+                entered_by=editor,
+                entered_at=now(),
+            )
+        ).inserted_primary_key[0]
 
     def record_judgment(self, j: dict, *, editor: str) -> int:
         """Record an expert judgment (town_id, scenarios, author, date, rationale, source); returns its id."""
         with self.write() as conn:
-            rev = self._new_revision(conn, editor=editor, kind="judgment",
-                                     summary=f"judgment recorded: {j['town_id']} {'+'.join(j['scenarios'])}")
+            rev = self._new_revision(
+                conn,
+                editor=editor,
+                kind="judgment",
+                summary=f"judgment recorded: {j['town_id']} {'+'.join(j['scenarios'])}",
+            )
             return self._insert_judgment(conn, rev, j, editor)
 
     def withdraw_judgment(self, jid: int, *, editor: str, reason: str) -> None:
@@ -519,10 +680,22 @@ class Store:
             row = conn.execute(select(judgments).where(judgments.c.id == jid)).first()
             if row is None or row.withdrawn_revision is not None:
                 raise StoreError(f"judgment {jid} does not exist or is already withdrawn")
-            rev = self._new_revision(conn, editor=editor, kind="judgment",
-                                     summary=f"judgment {jid} withdrawn: {row.town_id}")
-            conn.execute(update(judgments).where(judgments.c.id == jid).values(
-                withdrawn_revision=rev, withdrawn_by=editor, withdrawn_at=now(), withdrawn_reason=reason))
+            rev = self._new_revision(
+                conn,
+                editor=editor,
+                kind="judgment",
+                summary=f"judgment {jid} withdrawn: {row.town_id}",
+            )
+            conn.execute(
+                update(judgments)
+                .where(judgments.c.id == jid)
+                .values(
+                    withdrawn_revision=rev,
+                    withdrawn_by=editor,
+                    withdrawn_at=now(),
+                    withdrawn_reason=reason,
+                )
+            )
 
     def judgments(self, *, active_only: bool = False) -> list[dict]:
         """Judgments, newest first; each with scenarios as a list and ``active``."""
@@ -530,8 +703,11 @@ class Store:
         if active_only:
             q = q.where(judgments.c.withdrawn_revision.is_(None))
         with self.read() as conn:
-            return [dict(r._mapping) | {"scenarios": r.scenarios.split("|"), "active": r.withdrawn_revision is None}
-                    for r in conn.execute(q)]
+            return [
+                dict(r._mapping)
+                | {"scenarios": r.scenarios.split("|"), "active": r.withdrawn_revision is None}
+                for r in conn.execute(q)
+            ]
 
     # ---- editors ----------------------------------------------------------------------------------
     def add_editor(self, name: str, password: str) -> None:
@@ -545,8 +721,14 @@ class Store:
         with self.write() as conn:
             if conn.execute(select(editors.c.id).where(editors.c.name == name)).first():
                 raise StoreError(f"editor '{name}' already exists")
-            conn.execute(insert(editors).values(name=name, password_hash=generate_password_hash(password),
-                                                created_at=now(), disabled=False))
+            conn.execute(
+                insert(editors).values(
+                    name=name,
+                    password_hash=generate_password_hash(password),
+                    created_at=now(),
+                    disabled=False,
+                )
+            )
 
     def _editor_id(self, conn: Connection, name: str) -> int:
         found = conn.execute(select(editors.c.id).where(editors.c.name == name)).scalar()
@@ -561,8 +743,11 @@ class Store:
             raise StoreError(problem)
         with self.write() as conn:
             eid = self._editor_id(conn, name)
-            conn.execute(update(editors).where(editors.c.id == eid)
-                         .values(password_hash=generate_password_hash(password)))
+            conn.execute(
+                update(editors)
+                .where(editors.c.id == eid)
+                .values(password_hash=generate_password_hash(password))
+            )
             conn.execute(delete(editor_sessions).where(editor_sessions.c.editor_id == eid))
 
     def set_disabled(self, name: str, disabled: bool = True) -> None:
@@ -583,15 +768,18 @@ class Store:
         """True when ``name`` is an enabled editor and ``password`` is theirs. One password hash is
         checked whether or not the name exists, so the time taken does not tell."""
         with self.read() as conn:
-            row = conn.execute(select(editors.c.password_hash, editors.c.disabled)
-                               .where(editors.c.name == name)).first()
+            row = conn.execute(
+                select(editors.c.password_hash, editors.c.disabled).where(editors.c.name == name)
+            ).first()
         stored = row.password_hash if row is not None else _dummy_hash()
         matches = check_password_hash(stored, password or "")
         return row is not None and not row.disabled and matches
 
     def editor_exists(self, name: str) -> bool:
         with self.read() as conn:
-            return conn.execute(select(editors.c.id).where(editors.c.name == name)).first() is not None
+            return (
+                conn.execute(select(editors.c.id).where(editors.c.name == name)).first() is not None
+            )
 
     # ---- sessions and sign-in throttling ---------------------------------------------------
     def open_session(self, name: str) -> str:
@@ -602,8 +790,11 @@ class Store:
             eid = self._editor_id(conn, name)
             expired = editor_sessions.c.created < time.time() - SESSION_MAX_S
             conn.execute(delete(editor_sessions).where(expired))
-            conn.execute(insert(editor_sessions).values(token_hash=_token_hash(token),
-                                                        editor_id=eid, created=time.time()))
+            conn.execute(
+                insert(editor_sessions).values(
+                    token_hash=_token_hash(token), editor_id=eid, created=time.time()
+                )
+            )
         return token
 
     def session_editor(self, token: str | None) -> str | None:
@@ -611,9 +802,15 @@ class Store:
         if not token:
             return None
         sessions = editor_sessions.c
-        q = (select(editors.c.name).join(editor_sessions, sessions.editor_id == editors.c.id)
-             .where(sessions.token_hash == _token_hash(token), editors.c.disabled.is_(False),
-                    sessions.created > time.time() - SESSION_MAX_S))
+        q = (
+            select(editors.c.name)
+            .join(editor_sessions, sessions.editor_id == editors.c.id)
+            .where(
+                sessions.token_hash == _token_hash(token),
+                editors.c.disabled.is_(False),
+                sessions.created > time.time() - SESSION_MAX_S,
+            )
+        )
         with self.read() as conn:
             return conn.execute(q).scalar()
 
@@ -631,8 +828,10 @@ class Store:
         since = time.time() - SIGNIN_WINDOW_S
         waits = [0.0]
         with self.read() as conn:
-            for column, key, limit in ((signin_failures.c.name, name, SIGNIN_MAX_PER_NAME),
-                                       (signin_failures.c.client, client, SIGNIN_MAX_PER_CLIENT)):
+            for column, key, limit in (
+                (signin_failures.c.name, name, SIGNIN_MAX_PER_NAME),
+                (signin_failures.c.client, client, SIGNIN_MAX_PER_CLIENT),
+            ):
                 at = signin_failures.c.at
                 q = select(at).where(column == key, at > since).order_by(at.desc()).limit(limit)
                 times = conn.execute(q).scalars().all()
@@ -648,19 +847,29 @@ class Store:
             if ok:
                 conn.execute(delete(signin_failures).where(signin_failures.c.name == name))
             else:
-                conn.execute(insert(signin_failures).values(name=name[:80], client=client[:64],
-                                                            at=time.time()))
+                conn.execute(
+                    insert(signin_failures).values(
+                        name=name[:80], client=client[:64], at=time.time()
+                    )
+                )
 
     # ---- background jobs (shared by every process) -----------------------------------------------
     def job_row(self, name: str, *, seq: int | None = None) -> dict | None:
         """A job's row: state (dict), run, started, seq and, unless it is still ``seq``, result."""
         with self.read() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.run, jobs.c.started, jobs.c.seq)
-                               .where(jobs.c.name == name)).first()
+            row = conn.execute(
+                select(jobs.c.state, jobs.c.run, jobs.c.started, jobs.c.seq).where(
+                    jobs.c.name == name
+                )
+            ).first()
             if row is None:
                 return None
-            out = {"state": json.loads(row.state), "run": row.run, "started": row.started,
-                   "seq": row.seq}
+            out = {
+                "state": json.loads(row.state),
+                "run": row.run,
+                "started": row.started,
+                "seq": row.seq,
+            }
             if seq != row.seq:
                 raw = conn.execute(select(jobs.c.result).where(jobs.c.name == name)).scalar()
                 out["result"] = None if raw is None else json.loads(raw)
@@ -670,17 +879,27 @@ class Store:
         """Write the row of a job that starts as ``run``; False (nothing written) while another
         run of it is ``running`` and started less than ``max_s`` seconds ago."""
         with self.write() as conn:
-            row = conn.execute(select(jobs.c.state, jobs.c.started, jobs.c.seq)
-                               .where(jobs.c.name == name)).first()
-            if row is not None and json.loads(row.state).get("state") == "running" \
-                    and time.time() - row.started < max_s:
+            row = conn.execute(
+                select(jobs.c.state, jobs.c.started, jobs.c.seq).where(jobs.c.name == name)
+            ).first()
+            if (
+                row is not None
+                and json.loads(row.state).get("state") == "running"
+                and time.time() - row.started < max_s
+            ):
                 return False
-            values = {"state": json.dumps(state, ensure_ascii=False), "result": None, "run": run,
-                      "started": time.time()}
+            values = {
+                "state": json.dumps(state, ensure_ascii=False),
+                "result": None,
+                "run": run,
+                "started": time.time(),
+            }
             if row is None:
                 conn.execute(insert(jobs).values(name=name, seq=1, **values))
             else:
-                conn.execute(update(jobs).where(jobs.c.name == name).values(seq=row.seq + 1, **values))
+                conn.execute(
+                    update(jobs).where(jobs.c.name == name).values(seq=row.seq + 1, **values)
+                )
         return True
 
     def job_write(self, name: str, state: dict, *, run: str, result=None) -> bool:
@@ -714,8 +933,9 @@ def _dummy_hash() -> str:
 def common_passwords() -> frozenset[str]:
     """The list of common passwords (data/security/common_passwords.txt), lower-cased."""
     lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip().lower() for line in lines
-                     if line.strip() and not line.startswith("#"))
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
 
 
 def password_problem(name: str, password: str) -> str | None:
@@ -725,8 +945,10 @@ def password_problem(name: str, password: str) -> str | None:
     if len(password) < MIN_PASSWORD:
         return f"a password has at least {MIN_PASSWORD} characters"
     if password.lower() in common_passwords():
-        return ("this password is one of the most common ones "
-                "(data/security/common_passwords.txt); choose another")
+        return (
+            "this password is one of the most common ones "
+            "(data/security/common_passwords.txt); choose another"
+        )
     if password.lower() == (name or "").lower() or len(set(password)) == 1:
         return "a password must not be the editor's name nor one character repeated"
     return None
@@ -742,12 +964,16 @@ class JobBoard:
     server process stopped without finishing) and may be started again.
     """
 
-    def __init__(self, store: Store, name: str, *, failed: str = "failed",
-                 max_s: float = JOB_MAX_S):
+    def __init__(
+        self, store: Store, name: str, *, failed: str = "failed", max_s: float = JOB_MAX_S
+    ):
         self.store, self.name, self.failed, self.max_s = store, name, failed, max_s
         self._lock = threading.Lock()
         self._run: str | None = None  # while this process runs the job: the run's token
-        self._result_seq, self._result = None, None  # the last result read (large: read once per change)
+        self._result_seq, self._result = (
+            None,
+            None,
+        )  # the last result read (large: read once per change)
 
     def status(self) -> tuple[dict, object]:
         """(state dict, result or None); ``{"state": "idle"}`` when the job never ran."""
@@ -759,10 +985,16 @@ class JobBoard:
         state = row["state"]
         if state.get("state") == "running" and time.time() - row["started"] >= self.max_s:
             minutes = f"{self.max_s / 60:g}"
-            message = (f"the job did not finish within {minutes} minutes of its start (its server "
-                       "process stopped without finishing); start it again")
-            state = state | {"state": self.failed, "finished": now(),
-                             "ended": row["started"] + self.max_s, "message": message}
+            message = (
+                f"the job did not finish within {minutes} minutes of its start (its server "
+                "process stopped without finishing); start it again"
+            )
+            state = state | {
+                "state": self.failed,
+                "finished": now(),
+                "ended": row["started"] + self.max_s,
+                "message": message,
+            }
         with self._lock:
             if "result" in row:
                 self._result_seq, self._result = row["seq"], row["result"]

@@ -5,6 +5,7 @@ and any problem rejects the file. Only finite numbers written plainly (``12.5``,
 the input's range are accepted: no NaN or infinity, no thousands separators (``1 000``, ``1,000``), no
 decimal commas (``12,5``), no underscores (``1_0``), no formula cells, no text in numeric columns.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,22 +31,33 @@ TEXT_LIMITS = {"period": 60, "source": 500, "note": 1000}
 META_COLUMNS = ("town", "year", "period", "source", "note")
 # An estimates file (issue 22): long rows, one interval estimate of one input each. The columns that
 # tell it from a values file are ESTIMATE_MARKS; a file is one kind or the other, never both.
-ESTIMATE_COLUMNS = ("input", "low", "high", "method", "coverage")  # required with town, year|period, source
+ESTIMATE_COLUMNS = (
+    "input",
+    "low",
+    "high",
+    "method",
+    "coverage",
+)  # required with town, year|period, source
 ESTIMATE_OPTIONAL = ("most_likely", "note")
 ESTIMATE_MARKS = ("input", "low", "high", "method", "coverage", "most_likely")
 TEXT_LIMITS_ESTIMATE = {"method": 200}
 IMPORT_ROLES = ("statistical", "curated")
-NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
+NUMBER = re.compile(
+    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+)  # ASCII digits only
 NO_PERIOD = "not stated"  # exported for a stored value without a period (the import requires one)
-COMMENT = "#"  # a row whose town cell starts with this is a comment (the template's unit and range rows)
+COMMENT = (
+    "#"  # a row whose town cell starts with this is a comment (the template's unit and range rows)
+)
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection":
 # = + - @ tab and carriage return; line feed and the full-width forms, read so by some programs).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 NEUTRAL = "'"  # put before such a cell on export (OWASP); taken off when the export is imported
 # No NUL or other control character (tab and line ends excepted) and no bidirectional control (which
 # can make a text read otherwise than stored: "Trojan Source", CVE-2021-42574) in imported text.
-FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-                             "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+FORBIDDEN_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,11 @@ class Problem:
     rule: str
 
     def text(self, filename: str) -> str:
-        where = [filename] + ([f"row {self.row}"] if self.row else []) + \
-                ([f"column '{self.column}'"] if self.column else [])
+        where = (
+            [filename]
+            + ([f"row {self.row}"] if self.row else [])
+            + ([f"column '{self.column}'"] if self.column else [])
+        )
         value = "" if self.value is None else f" value '{_clip(self.value, 40)}':"
         return f"{', '.join(where)}:{value} {self.rule}"
 
@@ -71,7 +86,9 @@ class StatsFileError(InputError):
         self.items = list(problems)
         texts = [p.text(filename) for p in problems[:MAX_PROBLEMS]]
         if len(problems) > MAX_PROBLEMS:
-            texts.append(f"{filename}: ... and {len(problems) - MAX_PROBLEMS} more problem(s) not listed")
+            texts.append(
+                f"{filename}: ... and {len(problems) - MAX_PROBLEMS} more problem(s) not listed"
+            )
         super().__init__(texts, source=filename)
 
 
@@ -127,19 +144,41 @@ def importable(method: Method) -> list[str]:
 
 # ---- reading cells ----------------------------------------------------------------------------------
 
+
 def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
     """UTF-8 CSV bytes -> (header, [(row number, cells)], problems); every CSV cell is text."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return [], [], [Problem(None, None, None, f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8")]
+        return (
+            [],
+            [],
+            [
+                Problem(
+                    None,
+                    None,
+                    None,
+                    f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8",
+                )
+            ],
+        )
     delimiter = _delimiter(text)
     try:
         lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         return [], [], [Problem(None, None, None, f"not a readable CSV ({exc})")]
-    as_cells = [(n, [Cell("raw", _decimal_point(v) if delimiter == ";" else v) if v.strip() else Cell("empty")
-                     for v in line]) for n, line in enumerate(lines, start=1)]
+    as_cells = [
+        (
+            n,
+            [
+                Cell("raw", _decimal_point(v) if delimiter == ";" else v)
+                if v.strip()
+                else Cell("empty")
+                for v in line
+            ],
+        )
+        for n, line in enumerate(lines, start=1)
+    ]
     return _split_header(as_cells)
 
 
@@ -162,7 +201,11 @@ def _decimal_point(value: str) -> str:
 def _split_header(rows: list[tuple[int, list[Cell]]]):
     rows = [(n, cells) for n, cells in rows if any(c.kind != "empty" for c in cells)]
     if not rows:
-        return [], [], [Problem(None, None, None, "the file is empty; the first row must name the columns")]
+        return (
+            [],
+            [],
+            [Problem(None, None, None, "the file is empty; the first row must name the columns")],
+        )
     return rows[0][1], rows[1:], []
 
 
@@ -170,8 +213,11 @@ def _xlsx_cell(cell) -> Cell:
     value, kind = cell.value, getattr(cell, "data_type", None)
     if value is None:
         return Cell("empty")
-    if kind == "f" or (isinstance(value, str) and value.startswith("=")) or type(value).__name__ in (
-            "ArrayFormula", "DataTableFormula"):
+    if (
+        kind == "f"
+        or (isinstance(value, str) and value.startswith("="))
+        or type(value).__name__ in ("ArrayFormula", "DataTableFormula")
+    ):
         return Cell("formula", str(getattr(value, "text", value)))
     if isinstance(value, bool):
         return Cell("bool", value)
@@ -189,9 +235,16 @@ def _zip_problem(raw: bytes) -> Problem | None:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             size = sum(i.file_size for i in zf.infolist())
     except zipfile.BadZipFile:
-        return Problem(None, None, None, "not an XLSX workbook (not a zip archive); save as Excel Workbook (.xlsx)")
+        return Problem(
+            None,
+            None,
+            None,
+            "not an XLSX workbook (not a zip archive); save as Excel Workbook (.xlsx)",
+        )
     if size > MAX_XLSX_UNZIPPED:
-        return Problem(None, None, None, f"the workbook unpacks to {size} bytes; limit {MAX_XLSX_UNZIPPED}")
+        return Problem(
+            None, None, None, f"the workbook unpacks to {size} bytes; limit {MAX_XLSX_UNZIPPED}"
+        )
     return None
 
 
@@ -204,7 +257,9 @@ def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # openpyxl warns on styles and extensions it does not read
+            warnings.simplefilter(
+                "ignore"
+            )  # openpyxl warns on styles and extensions it does not read
             wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
             ws = wb["values"] if "values" in wb.sheetnames else wb.worksheets[0]
             rows = []
@@ -214,11 +269,20 @@ def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]
                     break
             wb.close()
     except Exception as exc:  # openpyxl raises many types on a damaged workbook
-        return [], [], [Problem(None, None, None, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})")]
+        return (
+            [],
+            [],
+            [
+                Problem(
+                    None, None, None, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})"
+                )
+            ],
+        )
     return _split_header(rows)
 
 
 # ---- validating -------------------------------------------------------------------------------------
+
 
 def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Problem]]:
     """Column name -> position, with every problem of the header row."""
@@ -227,7 +291,9 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
     for i, cell in enumerate(cells, start=1):
         name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
         if not name:
-            problems.append(Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column"))
+            problems.append(
+                Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column")
+            )
             continue
         if name in cols:
             problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
@@ -236,15 +302,27 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
         if name in META_COLUMNS or name in columns:
             continue
         spec = method.inputs.get(name)
-        rule = ("is derived from the road network for every town and cannot be imported" if spec else
-                f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs {', '.join(columns)}")
+        rule = (
+            "is derived from the road network for every town and cannot be imported"
+            if spec
+            else f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs {', '.join(columns)}"
+        )
         problems.append(Problem(1, name, name, rule))
     for need in ("town", "source"):
         if need not in cols:
-            problems.append(Problem(1, need, None, "required column is missing (required: town, year or period, source)"))
+            problems.append(
+                Problem(
+                    1,
+                    need,
+                    None,
+                    "required column is missing (required: town, year or period, source)",
+                )
+            )
     periods = [c for c in ("year", "period") if c in cols]
     if len(periods) != 1:
-        problems.append(Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'"))
+        problems.append(
+            Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'")
+        )
     if not any(c in columns for c in cols):
         problems.append(Problem(1, None, None, f"no input column; allowed: {', '.join(columns)}"))
     return cols, problems
@@ -259,7 +337,10 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
     if cell.kind in ("bool", "date", "error"):
         return None, f"{'an' if cell.kind == 'error' else 'a'} {cell.kind} cell, not a number"
     if cell.kind == "text":
-        return None, "text in a numeric column (a cell formatted as text; store the number as a number)"
+        return (
+            None,
+            "text in a numeric column (a cell formatted as text; store the number as a number)",
+        )
     if cell.kind == "number":
         x = float(cell.value)
     else:
@@ -267,14 +348,18 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
         if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             return None, "not a finite number (NaN or infinity)"
         if not NUMBER.fullmatch(text):
-            return None, ("not a plain number (digits, one '.' for decimals, no spaces, commas or underscores)"
-                          if any(ch.isdigit() for ch in text) else "text in a numeric column")
+            return None, (
+                "not a plain number (digits, one '.' for decimals, no spaces, commas or underscores)"
+                if any(ch.isdigit() for ch in text)
+                else "text in a numeric column"
+            )
         x = float(text)
     if not math.isfinite(x):
         return None, "not a finite number"
     if abs(x) > MAX_ABS or not value_ok(spec, x):
-        return None, f"out of range; allowed: {allowed(spec)}" + (f" and at most {MAX_ABS:g} in magnitude"
-                                                                   if abs(x) > MAX_ABS else "")
+        return None, f"out of range; allowed: {allowed(spec)}" + (
+            f" and at most {MAX_ABS:g} in magnitude" if abs(x) > MAX_ABS else ""
+        )
     return x, None
 
 
@@ -299,14 +384,20 @@ def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, require
     bad = forbidden_character(text)
     if bad:
         shown = FORBIDDEN_CHARS.sub(lambda m: f"U+{ord(m.group()):04X}", text)
-        rule = (f"contains the control character {bad}; allowed: printable text "
-                "(no NUL, control or bidirectional control)")
+        rule = (
+            f"contains the control character {bad}; allowed: printable text "
+            "(no NUL, control or bidirectional control)"
+        )
         problems.append(Problem(row, column, shown, rule))
         return ""
     if text.startswith(NEUTRAL) and text[1:].startswith(FORMULA_START):
         text = text[1:]  # a text this app's export neutralised: stored as it was
     if required and not text:
-        rule = "required: a document and its year" if column == "source" else "required: a year or a period"
+        rule = (
+            "required: a document and its year"
+            if column == "source"
+            else "required: a year or a period"
+        )
         problems.append(Problem(row, column, "", rule))
     limit = TEXT_LIMITS.get("period" if column == "year" else column)
     if limit and len(text) > limit:
@@ -321,12 +412,24 @@ def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Pr
         if ind.aggregation == "root_of_item_shares":
             for count, total in ind.inputs:
                 if count in values and total in values and values[count] > values[total]:
-                    out.append(Problem(row, count, f"{values[count]:g}",
-                                       f"above its total '{total}' ({values[total]:g}); allowed: 0 to {values[total]:g}"))
+                    out.append(
+                        Problem(
+                            row,
+                            count,
+                            f"{values[count]:g}",
+                            f"above its total '{total}' ({values[total]:g}); allowed: 0 to {values[total]:g}",
+                        )
+                    )
         elif ind.aggregation == "root_of_sum" and all(n in values for n in ind.inputs):
             if sum(values[n] for n in ind.inputs) < 0:
-                out.append(Problem(row, ind.inputs[0], f"{values[ind.inputs[0]]:g}",
-                                   f"{' + '.join(ind.inputs)} is negative; allowed: a sum >= 0 (the indicator is its root)"))
+                out.append(
+                    Problem(
+                        row,
+                        ind.inputs[0],
+                        f"{values[ind.inputs[0]]:g}",
+                        f"{' + '.join(ind.inputs)} is negative; allowed: a sum >= 0 (the indicator is its root)",
+                    )
+                )
     return out
 
 
@@ -335,13 +438,20 @@ def _getter(cells: list[Cell], cols: dict[str, int]) -> Callable[[str], Cell]:
     return lambda c: cells[cols[c]] if c in cols and cols[c] < len(cells) else Cell("empty")
 
 
-def _common(n: int, get: Callable[[str], Cell], cols: dict[str, int], town_id: Callable[[str], str | None],
-            problems: list[Problem]) -> tuple[str | None, str, str, str]:
+def _common(
+    n: int,
+    get: Callable[[str], Cell],
+    cols: dict[str, int],
+    town_id: Callable[[str], str | None],
+    problems: list[Problem],
+) -> tuple[str | None, str, str, str]:
     """The columns every row has: (town id, period, source, note); their problems appended."""
     name = _text(get("town"), "town", n, problems, required=False)
     tid = town_id(name) if name else None
     if tid is None:
-        problems.append(Problem(n, "town", name, "not one of the 27 monotowns (id, or name in kk, ru or en)"))
+        problems.append(
+            Problem(n, "town", name, "not one of the 27 monotowns (id, or name in kk, ru or en)")
+        )
     period_col = "year" if "year" in cols else "period"
     period = _text(get(period_col), period_col, n, problems, required=True)
     source = _text(get("source"), "source", n, problems, required=True)
@@ -349,8 +459,14 @@ def _common(n: int, get: Callable[[str], Cell], cols: dict[str, int], town_id: C
     return tid, period, source, note
 
 
-def _row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
-         town_id: Callable[[str], str | None], problems: list[Problem]) -> tuple[str | None, str, list[ValueRow]]:
+def _row(
+    n: int,
+    cells: list[Cell],
+    cols: dict[str, int],
+    method: Method,
+    town_id: Callable[[str], str | None],
+    problems: list[Problem],
+) -> tuple[str | None, str, list[ValueRow]]:
     """One data row -> (town id, period, values); its problems are appended."""
     get = _getter(cells, cols)
     tid, period, source, note = _common(n, get, cols, town_id, problems)
@@ -366,26 +482,43 @@ def _row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
     if not values and not any(p.row == n and p.column in method.inputs for p in problems):
         problems.append(Problem(n, None, None, "no input value in this row"))
     problems.extend(_cross_checks(values, method, n))
-    rows = [ValueRow(tid or "", k, v, method.inputs[k].unit, period, source, note) for k, v in values.items()]
+    rows = [
+        ValueRow(tid or "", k, v, method.inputs[k].unit, period, source, note)
+        for k, v in values.items()
+    ]
     return tid, period, rows
 
 
-def validate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], method: Method,
-                   town_id: Callable[[str], str | None]) -> tuple[list[ValueRow], list[Problem]]:
+def validate_cells(
+    header: list[Cell],
+    rows: list[tuple[int, list[Cell]]],
+    method: Method,
+    town_id: Callable[[str], str | None],
+) -> tuple[list[ValueRow], list[Problem]]:
     """Header and data rows -> (accepted values, every problem). Values count only when problems is empty."""
     cols, problems = _header(header, method)
-    data = [(n, c) for n, c in rows if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))]
+    data = [
+        (n, c)
+        for n, c in rows
+        if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
+    ]
     if len(data) > MAX_ROWS:
-        return [], problems + [Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")]
+        return [], problems + [
+            Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")
+        ]
     if problems:  # with a broken header the rows cannot be read reliably
         return [], problems
     if not data:
-        return [], [Problem(None, None, None, "no data rows (the template's '#' rows are comments)")]
+        return [], [
+            Problem(None, None, None, "no data rows (the template's '#' rows are comments)")
+        ]
     out, seen, lines = [], {}, {}
     for n, cells in data:
-        if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header):]):
-            problems.append(Problem(n, None, None, f"more cells than the {len(header)} named columns"))
-        line = tuple(c.shown().strip() for c in cells[:len(header)])
+        if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header) :]):
+            problems.append(
+                Problem(n, None, None, f"more cells than the {len(header)} named columns")
+            )
+        line = tuple(c.shown().strip() for c in cells[: len(header)])
         same_row = line in lines
         if same_row:
             problems.append(Problem(n, None, None, f"duplicate row: the same as row {lines[line]}"))
@@ -394,8 +527,15 @@ def validate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], metho
         for v in values:
             key = (v.town_id, v.input, v.period)
             if key in seen and not same_row:
-                problems.append(Problem(n, v.input, f"{v.value:g}", f"duplicate: town '{v.town_id}', period "
-                                                                     f"'{v.period}' already has this input in row {seen[key]}"))
+                problems.append(
+                    Problem(
+                        n,
+                        v.input,
+                        f"{v.value:g}",
+                        f"duplicate: town '{v.town_id}', period "
+                        f"'{v.period}' already has this input in row {seen[key]}",
+                    )
+                )
             seen.setdefault(key, n)
         out += values
     return out, problems
@@ -422,45 +562,80 @@ def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int],
     for i, cell in enumerate(cells, start=1):
         name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
         if not name:
-            problems.append(Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column"))
+            problems.append(
+                Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column")
+            )
         elif name in cols:
             problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
         elif name in method.inputs:
             cols[name] = i - 1
-            problems.append(Problem(1, name, name, "an estimates file (columns low, high, method) names "
-                                    "its input in the column 'input'; import values and estimates "
-                                    "in separate files"))
+            problems.append(
+                Problem(
+                    1,
+                    name,
+                    name,
+                    "an estimates file (columns low, high, method) names "
+                    "its input in the column 'input'; import values and estimates "
+                    "in separate files",
+                )
+            )
         elif name not in known:
             cols[name] = i - 1
-            problems.append(Problem(1, name, name, f"unknown column; allowed in an estimates file: "
-                                                   f"{', '.join(known)}"))
+            problems.append(
+                Problem(
+                    1,
+                    name,
+                    name,
+                    f"unknown column; allowed in an estimates file: {', '.join(known)}",
+                )
+            )
         else:
             cols[name] = i - 1
     for need in ("town", "source", *ESTIMATE_COLUMNS):
         if need not in cols:
-            problems.append(Problem(1, need, None, "required column of an estimates file is missing "
-                                    f"(required: town, year or period, source, {', '.join(ESTIMATE_COLUMNS)})"))
+            problems.append(
+                Problem(
+                    1,
+                    need,
+                    None,
+                    "required column of an estimates file is missing "
+                    f"(required: town, year or period, source, {', '.join(ESTIMATE_COLUMNS)})",
+                )
+            )
     if len([c for c in ("year", "period") if c in cols]) != 1:
-        problems.append(Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'"))
+        problems.append(
+            Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'")
+        )
     return cols, problems
 
 
-def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Method,
-                  town_id: Callable[[str], str | None], problems: list[Problem]) -> EstimateRow | None:
+def _estimate_row(
+    n: int,
+    cells: list[Cell],
+    cols: dict[str, int],
+    method: Method,
+    town_id: Callable[[str], str | None],
+    problems: list[Problem],
+) -> EstimateRow | None:
     """One row of an estimates file -> the estimate, or None (its problems appended)."""
     get = _getter(cells, cols)
     before = len(problems)
     tid, period, source, note = _common(n, get, cols, town_id, problems)
     how = _text(get("method"), "method", n, problems, required=False)
     if not how:
-        problems.append(Problem(n, "method", "", "required: how the interval was made (e.g. "
-                                                 "oblast_figure_pm)"))
+        problems.append(
+            Problem(n, "method", "", "required: how the interval was made (e.g. oblast_figure_pm)")
+        )
     elif len(how) > TEXT_LIMITS_ESTIMATE["method"]:
-        problems.append(Problem(n, "method", how, f"longer than {TEXT_LIMITS_ESTIMATE['method']} characters"))
+        problems.append(
+            Problem(n, "method", how, f"longer than {TEXT_LIMITS_ESTIMATE['method']} characters")
+        )
     can_hold = estimable(method)
     inp = _text(get("input"), "input", n, problems, required=False)
     if inp not in can_hold:
-        problems.append(Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(can_hold)}"))
+        problems.append(
+            Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(can_hold)}")
+        )
         return None
     spec = method.inputs[inp]
     nums: dict[str, float | None] = {}
@@ -473,14 +648,24 @@ def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Metho
         nums[col] = x
     coverage, rule = parse_number(get("coverage"), _COVERAGE)
     if rule or coverage is None or coverage == 0:
-        problems.append(Problem(n, "coverage", get("coverage").shown(),
-                                "required: the interval's stated coverage; allowed: above 0, at most 1"))
+        problems.append(
+            Problem(
+                n,
+                "coverage",
+                get("coverage").shown(),
+                "required: the interval's stated coverage; allowed: above 0, at most 1",
+            )
+        )
     low, high, ml = nums["low"], nums["high"], nums["most_likely"]
     if low is not None and high is not None:
         if low > high:
-            problems.append(Problem(n, "low", f"{low:g}", f"above high ({high:g}); low must not exceed high"))
+            problems.append(
+                Problem(n, "low", f"{low:g}", f"above high ({high:g}); low must not exceed high")
+            )
         elif ml is not None and not low <= ml <= high:
-            problems.append(Problem(n, "most_likely", f"{ml:g}", f"outside low-high ({low:g} to {high:g})"))
+            problems.append(
+                Problem(n, "most_likely", f"{ml:g}", f"outside low-high ({low:g} to {high:g})")
+            )
     if len(problems) > before or low is None or high is None or coverage is None or tid is None:
         return None
     return EstimateRow(tid, inp, low, high, ml, coverage, how, spec.unit, period, source, note)
@@ -489,49 +674,73 @@ def _estimate_row(n: int, cells: list[Cell], cols: dict[str, int], method: Metho
 _COVERAGE = InputSpec("coverage", "", "share", "", "", "", 0.0, 1.0, "", "", "")
 
 
-def validate_estimate_cells(header: list[Cell], rows: list[tuple[int, list[Cell]]], method: Method,
-                            town_id: Callable[[str], str | None]
-                            ) -> tuple[list[EstimateRow], list[Problem]]:
+def validate_estimate_cells(
+    header: list[Cell],
+    rows: list[tuple[int, list[Cell]]],
+    method: Method,
+    town_id: Callable[[str], str | None],
+) -> tuple[list[EstimateRow], list[Problem]]:
     """An estimates file's header and rows -> (accepted estimates, every problem)."""
     cols, problems = _estimate_header(header, method)
-    data = [(n, c) for n, c in rows if not (c and c[0].kind in ("raw", "text")
-                                            and c[0].shown().strip().startswith(COMMENT))]
+    data = [
+        (n, c)
+        for n, c in rows
+        if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
+    ]
     if len(data) > MAX_ROWS:
-        return [], problems + [Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")]
+        return [], problems + [
+            Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")
+        ]
     if problems:
         return [], problems
     if not data:
-        return [], [Problem(None, None, None, "no data rows (the template's '#' rows are comments)")]
+        return [], [
+            Problem(None, None, None, "no data rows (the template's '#' rows are comments)")
+        ]
     out: list[EstimateRow] = []
     seen: dict[tuple, int] = {}
     for n, cells in data:
-        if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header):]):
-            problems.append(Problem(n, None, None, f"more cells than the {len(header)} named columns"))
+        if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header) :]):
+            problems.append(
+                Problem(n, None, None, f"more cells than the {len(header)} named columns")
+            )
         est = _estimate_row(n, cells, cols, method, town_id, problems)
         if est is None:
             continue
         key = (est.town_id, est.input, est.period)
         if key in seen:
-            problems.append(Problem(n, "input", est.input, f"duplicate: town '{est.town_id}', period "
-                                    f"'{est.period}' already has an estimate of this input in row {seen[key]}"))
+            problems.append(
+                Problem(
+                    n,
+                    "input",
+                    est.input,
+                    f"duplicate: town '{est.town_id}', period "
+                    f"'{est.period}' already has an estimate of this input in row {seen[key]}",
+                )
+            )
         seen.setdefault(key, n)
         out.append(est)
     return out, problems
 
 
-def _cells(raw: bytes, filename: str) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
+def _cells(
+    raw: bytes, filename: str
+) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
     """A file's bytes within the size limit -> its header, rows and reading problems (CSV or XLSX)."""
     if len(raw) > MAX_BYTES:
-        raise StatsFileError([Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
-                             filename=filename)
+        raise StatsFileError(
+            [Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
+            filename=filename,
+        )
     if not raw.strip():
         raise StatsFileError([Problem(None, None, None, "the file is empty")], filename=filename)
     is_xlsx = filename.lower().endswith(".xlsx") or raw[:2] == b"PK"
     return (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
 
 
-def read_file(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
-              ) -> list[ValueRow] | list[EstimateRow]:
+def read_file(
+    raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
+) -> list[ValueRow] | list[EstimateRow]:
     """A values file or an estimates file (told by its header) -> its accepted rows; raises
     StatsFileError listing every problem (nothing is accepted from a file with any problem)."""
     header, rows, problems = _cells(raw, filename)
@@ -544,7 +753,9 @@ def read_file(raw: bytes, filename: str, method: Method, town_id: Callable[[str]
     return out
 
 
-def read_values(raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]) -> list[ValueRow]:
+def read_values(
+    raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
+) -> list[ValueRow]:
     """A CSV or XLSX file's bytes -> accepted values; raises StatsFileError listing every problem."""
     header, rows, problems = _cells(raw, filename)
     if not problems:
@@ -556,22 +767,40 @@ def read_values(raw: bytes, filename: str, method: Method, town_id: Callable[[st
 
 # ---- writing ----------------------------------------------------------------------------------------
 
+
 def template_rows(method: Method) -> list[list[str]]:
     """The template: the header, then '#unit' and '#allowed' comment rows, then one example row."""
     names = importable(method)
-    return [["town", "year", "source", "note", *names],
-            ["#unit", "", "", "", *[method.inputs[n].unit for n in names]],
-            ["#allowed", "text: a year or period", "text: document", "text (optional)",
-             *[allowed(method.inputs[n]) for n in names]]]
+    return [
+        ["town", "year", "source", "note", *names],
+        ["#unit", "", "", "", *[method.inputs[n].unit for n in names]],
+        [
+            "#allowed",
+            "text: a year or period",
+            "text: document",
+            "text (optional)",
+            *[allowed(method.inputs[n]) for n in names],
+        ],
+    ]
 
 
 def estimate_template_rows(method: Method) -> list[list[str]]:
     """The estimates template: the header and an '#allowed' comment row (long rows: one estimate each)."""
-    return [estimate_template_rows_header(),
-            ["#allowed", "text: a year or period", "text: documents the interval rests on",
-             "one of: " + " ".join(estimable(method)), "number in the input's range",
-             "number, not below low", "text: how the interval was made", "above 0, at most 1 (e.g. 0.75)",
-             "number from low to high (optional)", "text (optional)"]]
+    return [
+        estimate_template_rows_header(),
+        [
+            "#allowed",
+            "text: a year or period",
+            "text: documents the interval rests on",
+            "one of: " + " ".join(estimable(method)),
+            "number in the input's range",
+            "number, not below low",
+            "text: how the interval was made",
+            "above 0, at most 1 (e.g. 0.75)",
+            "number from low to high (optional)",
+            "text (optional)",
+        ],
+    ]
 
 
 def estimate_template_csv(method: Method) -> str:
@@ -598,16 +827,27 @@ def template_xlsx(method: Method) -> bytes:
     cols = wb.create_sheet("columns")
     cols.append(["column", "role", "unit", "allowed", "description"])
     cols.append(["town", "required", "", "id, or name in kk, ru or en", "one of the 27 monotowns"])
-    cols.append(["year", "required (or 'period')", "", "text", "the year or period the values describe"])
+    cols.append(
+        ["year", "required (or 'period')", "", "text", "the year or period the values describe"]
+    )
     cols.append(["source", "required", "", "text", "the document the values come from"])
     cols.append(["note", "optional", "", "text", ""])
     for n in importable(method):
         s = method.inputs[n]
         cols.append([n, s.role, s.unit, allowed(s), s.description])
     cols.append([])
-    cols.append(["estimates file", "a separate file", "", "", "interval estimates of missing inputs: "
-                 "one row per town, input and period, columns " + ", ".join(estimate_template_rows(method)[0])
-                 + " (template: /data/estimates-template.csv); a sourced value always wins over an estimate"])
+    cols.append(
+        [
+            "estimates file",
+            "a separate file",
+            "",
+            "",
+            "interval estimates of missing inputs: "
+            "one row per town, input and period, columns "
+            + ", ".join(estimate_template_rows(method)[0])
+            + " (template: /data/estimates-template.csv); a sourced value always wins over an estimate",
+        ]
+    )
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -646,15 +886,35 @@ def export_estimates_csv(estimates: Iterable[dict]) -> str:
     w.writerow(header)
     for r in sorted(estimates, key=lambda r: (r["town_id"], r["input"], r["period"])):
         texts = [neutralise(r[k] or "") for k in ("town_id", "period", "source")]
-        w.writerow([*texts, r["input"], _number_text(r["low"]), _number_text(r["high"]),
-                    neutralise(r["method"] or ""), _number_text(r["coverage"]),
-                    _number_text(r["most_likely"]), neutralise(r["note"] or "")])
+        w.writerow(
+            [
+                *texts,
+                r["input"],
+                _number_text(r["low"]),
+                _number_text(r["high"]),
+                neutralise(r["method"] or ""),
+                _number_text(r["coverage"]),
+                _number_text(r["most_likely"]),
+                neutralise(r["note"] or ""),
+            ]
+        )
     return buf.getvalue()
 
 
 def estimate_template_rows_header() -> list[str]:
     """The estimates file's columns, in the template's order."""
-    return ["town", "year", "source", "input", "low", "high", "method", "coverage", "most_likely", "note"]
+    return [
+        "town",
+        "year",
+        "source",
+        "input",
+        "low",
+        "high",
+        "method",
+        "coverage",
+        "most_likely",
+        "note",
+    ]
 
 
 def _number_text(x: float | None) -> str:
@@ -664,6 +924,7 @@ def _number_text(x: float | None) -> str:
 
 
 # ---- a last screen before scoring -------------------------------------------------------------------
+
 
 def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[dict, dict, dict]:
     """Stored values -> (statistical table, curated table, errors per town) safe to score.
@@ -676,17 +937,30 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
     for r in current:
         spec, tid = method.inputs.get(r["input"]), r["town_id"]
         if tid not in towns or spec is None or spec.role not in tables:
-            errors.setdefault("", []).append(f"stored value of town '{tid}' input '{r['input']}' ignored: "
-                                             "not a known town and importable input")
+            errors.setdefault("", []).append(
+                f"stored value of town '{tid}' input '{r['input']}' ignored: "
+                "not a known town and importable input"
+            )
             continue
-        row = {"value": "", "unit": r.get("unit") or spec.unit, "period": r.get("period") or "",
-               "source": r.get("source") or "", "note": r.get("note") or "", "status": r.get("status") or "sourced"}
+        row = {
+            "value": "",
+            "unit": r.get("unit") or spec.unit,
+            "period": r.get("period") or "",
+            "source": r.get("source") or "",
+            "note": r.get("note") or "",
+            "status": r.get("status") or "sourced",
+        }
         x = r["value"]
         if x is not None and r.get("status") != "missing":
             bad = _stored_problem(x, spec)
             if bad:
-                errors.setdefault(tid, []).append(f"{r['input']}: stored value {x!r} {bad}; treated as missing")
-                row |= {"status": "missing", "source": f"stored value {x!r} rejected ({bad}); was: {row['source']}"}
+                errors.setdefault(tid, []).append(
+                    f"{r['input']}: stored value {x!r} {bad}; treated as missing"
+                )
+                row |= {
+                    "status": "missing",
+                    "source": f"stored value {x!r} rejected ({bad}); was: {row['source']}",
+                }
             else:
                 row["value"] = repr(float(x))
         elif row["status"] != "missing":
@@ -711,20 +985,40 @@ def _stored_problem(x, spec: InputSpec) -> str | None:
 def _drop(table: dict, tid: str, name: str, reason: str, errors: dict) -> None:
     row = table[tid][name]
     errors.setdefault(tid, []).append(f"{name}: {reason}; treated as missing")
-    table[tid][name] = row | {"value": "", "status": "missing", "source": f"{reason}; was: {row['source']}"}
+    table[tid][name] = row | {
+        "value": "",
+        "status": "missing",
+        "source": f"{reason}; was: {row['source']}",
+    }
 
 
 def _screen_pairs(table: dict, method: Method, errors: dict) -> None:
     """Counts above totals and negative sums under a root, between values that passed one by one."""
-    num = lambda tid, n: float(table[tid][n]["value"]) if table.get(tid, {}).get(n, {}).get("value") else None  # noqa: E731
+
+    def num(tid: str, n: str) -> float | None:
+        value = table.get(tid, {}).get(n, {}).get("value")
+        return float(value) if value else None
+
     for tid in list(table):
         for ind in method.indicators.values():
             if ind.aggregation == "root_of_item_shares":
                 for count, total in ind.inputs:
                     c, t = num(tid, count), num(tid, total)
                     if c is not None and t is not None and c > t:
-                        _drop(table, tid, count, f"stored count {c:g} is above its total {t:g}", errors)
+                        _drop(
+                            table,
+                            tid,
+                            count,
+                            f"stored count {c:g} is above its total {t:g}",
+                            errors,
+                        )
             elif ind.aggregation == "root_of_sum":
                 vals = [num(tid, n) for n in ind.inputs]
                 if all(v is not None for v in vals) and sum(vals) < 0:
-                    _drop(table, tid, ind.inputs[0], f"{' + '.join(ind.inputs)} sums to {sum(vals):g} (< 0)", errors)
+                    _drop(
+                        table,
+                        tid,
+                        ind.inputs[0],
+                        f"{' + '.join(ind.inputs)} sums to {sum(vals):g} (< 0)",
+                        errors,
+                    )
