@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 
 def trusted_hosts(value: str | None, host: str | None) -> list[str]:
     """The host names this app answers to: TRUSTED_HOSTS (comma-separated; ``.example.org`` takes
-    its subdomains too), else the loopback names and the configured HOST. A request naming another
-    host gets 400, so a forged ``Host`` cannot reach the app (werkzeug's ``trusted_hosts``)."""
+    its subdomains too), else the loopback names and the configured HOST.
+
+    A request naming another host gets 400, so a forged ``Host`` cannot reach the app (werkzeug's
+    ``trusted_hosts``).
+    """
     if value:
         return [h.strip() for h in value.split(",") if h.strip()]
     if host in WILDCARD_HOSTS:
@@ -34,8 +37,8 @@ def trusted_hosts(value: str | None, host: str | None) -> list[str]:
 
 
 def _bounded_int_converter():
-    """``<int:...>`` in every route, capped at the largest row id: ``/judgments/10^25/withdraw`` is a
-    404 (no such row), not an integer too large for the database (500)."""
+    """``<int:...>`` in every route, capped at the largest row id: ``/judgments/10^25/withdraw`` is
+    a 404 (no such row), not an integer too large for the database (500)."""
     from werkzeug.routing import IntegerConverter
 
     class RowId(IntegerConverter):
@@ -48,8 +51,10 @@ def _bounded_int_converter():
 
 def _storage_unavailable(exc):
     """A database that cannot be written (disk full, read-only file or folder, locked too long):
+
     503 with a clear message in the request's language; nothing was changed. The cause is logged,
-    never shown (it may name server paths)."""
+    never shown (it may name server paths).
+    """
     from flask import render_template, request
 
     from webapp.i18n import LANGS, T, pick_lang
@@ -97,11 +102,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             "NETWORKS_ROOT"
         ),  # None: instance/networks (geo.netimport.DEFAULT_ROOT)
         NETWORK_UPLOAD_MB=1024,  # an uploaded network file (POST /networks) may be this large
-        NETWORK_IMPORT_WAIT=5.0,  # seconds POST /networks waits for the import before answering "running"
+        # seconds POST /networks waits for the import before answering "running"
+        NETWORK_IMPORT_WAIT=5.0,
         VENDOR_PACKAGES=("leaflet", "leaflet.fullscreen"),
         JSON_SORT_KEYS=False,
         TRUSTED_HOSTS=trusted_hosts(os.environ.get("TRUSTED_HOSTS"), os.environ.get("HOST")),
-        # new parameter sets per client and minute on /api/recompute and /api/export.<fmt> (0: no limit)
+        # new parameter sets per client and minute on /api/recompute and /api/export.<fmt> (0: no
+        # limit)
         COSTLY_PER_MINUTE=int(os.environ.get("COSTLY_PER_MINUTE", "60")),
     )
     if test_config:

@@ -1,11 +1,11 @@
 """The web app's one cache: a bounded, per-process map of results and rendered answers.
 
-Every key names what it holds and everything that depends on: (what, Params, language, ...,
-data revision, network stamp); see ``webapp.model.Atlas.cached``. A change of the stored data or
-of the network versions makes new keys, so nothing is invalidated: old entries are no longer asked
-for and fall out, least recently used first, when the cache is full. Two threads asking for one
-new key at once both build it (the second answer is kept). Nothing is written to disk; each server
-process (gunicorn worker) keeps its own.
+Every key names what it holds and everything that depends on: (what, Params, language, ..., data
+revision, network stamp); see ``webapp.model.Atlas.cached``. A change of the stored data or of the
+network versions makes new keys, so nothing is invalidated: old entries are no longer asked for and
+fall out, least recently used first, when the cache is full. Two threads asking for one new key at
+once both build it (the second answer is kept). Nothing is written to disk; each server process
+(gunicorn worker) keeps its own.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Serving rendered answers: their bytes, one gzip each, an ETag and 304s through werkzeug.
 
 ``render(text, mimetype)`` makes a ``Body`` (kept in the one cache, ``webapp.cache``); ``respond``
-turns it into a response: gzip when the client accepts it, the ETag, and 304 for a matching
-``If-None-Match`` (werkzeug's ``make_conditional``). ``init_app`` registers an ``after_request``
-hook that does the same for the other dynamic text answers (town API, exports, data pages).
-Pages carry no per-response value (the Content-Security-Policy is ``script-src 'self'``), so any
-cached body can be sent to anyone.
+turns it into a response: gzip when the client accepts it, the ETag, and 304 for a matching ``If-
+None-Match`` (werkzeug's ``make_conditional``). ``init_app`` registers an ``after_request`` hook
+that does the same for the other dynamic text answers (town API, exports, data pages). Pages carry
+no per-response value (the Content-Security-Policy is ``script-src 'self'``), so any cached body can
+be sent to anyone.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def accepts_gzip() -> bool:
 
 
 def respond(body: Body, *, status: int = 200, conditional: bool = True) -> Response:
-    """A response for a rendered answer: gzip when accepted; with ``conditional``, its ETag and
-    a 304 when the client has it."""
+    """A response for a rendered answer: gzip when accepted; with ``conditional``, its ETag and a
+    304 when the client has it."""
     zipped = bool(body.gzipped) and accepts_gzip()
     resp = Response(body.gzipped if zipped else body.data, status=status, mimetype=body.mimetype)
     if zipped:

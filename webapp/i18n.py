@@ -1,6 +1,7 @@
-"""Interface text in Kazakh, Russian and English (webapp/translations.json), localized names, and the
-data's descriptive texts in each language (data/method/texts.csv and the data root's texts.csv, both
-validated on load: a text a page shows without a translation stops the start, it never falls back)."""
+"""Interface text in Kazakh, Russian and English (webapp/translations.json), localized names, and
+the data's descriptive texts in each language (data/method/texts.csv and the data root's texts.csv,
+both validated on load: a text a page shows without a translation stops the start, it never falls
+back)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class T:
         self.lang = pick_lang(lang)
         self.method = method
         self._c = catalog()
-        self.cities: dict = {}  # large city id -> its row (names), set by webapp.pages.views.translator
+        # large city id -> its row (names), set by webapp.pages.views.translator
+        self.cities: dict = {}
         self._data_texts: dict | None = None  # the data root's texts.csv (webapp.model.Atlas.texts)
 
     def city_named(self, name_en: str | None) -> str:
@@ -79,7 +81,8 @@ class T:
         return self._c["method_page"][self.lang]
 
     def period(self, text: str | None) -> str:
-        """A stored period in this language where the catalog knows its wording (years stay as they are)."""
+        """A stored period in this language where the catalog knows its wording (years stay as they
+        are)."""
         return self._c["periods"].get(text or "", {}).get(self.lang, text or "")
 
     def unit(self, unit: str) -> str:
@@ -93,7 +96,8 @@ class T:
         )
 
     def data_texts(self) -> dict:
-        """The data root's translations (loaded and validated with the atlas); {} outside a request."""
+        """The data root's translations (loaded and validated with the atlas); {} outside a
+        request."""
         if self._data_texts is None:
             try:  # the atlas service of the app (webapp.model), without importing it (no circle)
                 self._data_texts = current_app.extensions["atlas"].texts
@@ -105,8 +109,9 @@ class T:
         """A data text in this language, found by where it comes from (file, row key, field).
 
         The English is the file's own text; a text that is not the file's (an editor's, typed in the
-        app) is shown as written. Method files are keyed by their name ("inputs.csv"), data-root files
-        by their path below the root ("towns.csv", "paper/errata.csv")."""
+        app) is shown as written. Method files are keyed by their name ("inputs.csv"), data-root
+        files by their path below the root ("towns.csv", "paper/errata.csv").
+        """
         if not text or self.lang == "en":
             return text or ""
         table = self.method.texts if (file, key, field) in self.method.texts else self.data_texts()
@@ -119,8 +124,10 @@ class T:
         return self("paper_table").format(number) if head == "Table" and number else (label or "")
 
     def line_name(self, line: dict) -> str:
-        """A major line within the radius ('road KAZ01 Астана – ...', 'railway Petropavlovsk – ...') in this
-        language: its kind is said by the type beside it, a railway's name comes from data/texts.csv."""
+        """A major line within the radius ('road KAZ01 Астана – ...', 'railway Petropavlovsk – ...')
+        in this language: its kind is said by the type beside it, a railway's name comes from
+        data/texts.csv.
+        """
         kind, _, rest = (line.get("name") or "").partition(" ")
         if self.lang == "en" or kind not in ("road", "railway") or not rest:
             return line.get("name") or ""
@@ -136,8 +143,11 @@ class T:
         return (row[self.lang] if row else "") or name
 
     def choice_label(self, choice: str) -> str:
-        """A robustness draw's uncertain choice (data/method/uncertainty.csv) named in this language:
-        the parameter, the indicator whose bands shift, or the input whose measurement errs."""
+        """A robustness draw's uncertain choice (data/method/uncertainty.csv) named in this
+        language:
+
+        the parameter, the indicator whose bands shift, or the input whose measurement errs.
+        """
         if choice.startswith("band_") and choice[5:] in self.method.indicators:
             return self("robust_band").format(self.indicator(choice[5:]))
         if choice.startswith("err_") and choice[4:] in self.method.inputs:
@@ -163,8 +173,8 @@ class T:
         return self.text("towns.csv", meta.get("id", ""), field, meta.get(field) or "")
 
     def level_phrase(self, code: str, level: str | None) -> str:
-        """'low mono-profile degree' as one phrase per indicator and level (data/method/texts.csv), so
-        that Russian and Kazakh agree in gender and case ('низкая степень монопрофильности')."""
+        """'low mono-profile degree' as one phrase per indicator and level (data/method/texts.csv),
+        so that Russian and Kazakh agree in gender and case ('низкая степень монопрофильности')."""
         if level is None:
             return f"{self.indicator(code)}: {self('no_data')}"
         row = self.method.texts.get(("bands.csv", f"{code}/{level}", "phrase"))
@@ -178,7 +188,10 @@ class T:
 
     def reason(self, scenario: str, reason: dict) -> str:
         """One '+' of a scenario, as a whole sentence: the level phrase and the rule's rationale."""
-        return f"{self.level_phrase(reason['indicator'], reason['level'])} — {self.rationale(scenario, reason['indicator'])}"
+        return (
+            f"{self.level_phrase(reason['indicator'], reason['level'])} —"
+            f" {self.rationale(scenario, reason['indicator'])}"
+        )
 
     def meaning(self, scenario: str) -> str:
         """What a scenario means (data/method/scenarios.csv meaning_en) in this language."""
@@ -196,7 +209,8 @@ class T:
         return text.replace(",", "\u00a0").replace(".", ",")
 
     def when(self, stamp: str | None) -> str:
-        """A stored UTC timestamp (ISO 8601) as this language writes a date and time (Babel, CLDR)."""
+        """A stored UTC timestamp (ISO 8601) as this language writes a date and time (Babel,
+        CLDR)."""
         from datetime import datetime, timezone
 
         from babel.dates import format_datetime
@@ -212,7 +226,8 @@ class T:
         return format_datetime(moment, "medium", tzinfo=timezone.utc, locale=self.lang) + " UTC"
 
     def short(self, value, digits: int = 2) -> str:
-        """A parameter as a reader writes it: 100.0 -> "100", 0.5 -> "0,5" in ru/kk (no trailing zeros)."""
+        """A parameter as a reader writes it: 100.0 -> "100", 0.5 -> "0,5" in ru/kk (no trailing
+        zeros)."""
         if value is None or value != value:
             return "–"
         v = float(value)
@@ -265,8 +280,10 @@ class T:
 
     def _route_notes(self, route: dict) -> str:
         """What the route adds (geo.results.Route): one-way roads and the speed rule of an imported
-        network, and the town being a large city itself. Published lengths are said on the page
-        beside the route."""
+        network, and the town being a large city itself.
+
+        Published lengths are said on the page beside the route.
+        """
         text = self("flag_one_way") if route.get("one_way") else ""
         if route.get("maxspeed_use") in ("use", "ignore"):
             text += self(f"flag_speeds_{route['maxspeed_use']}")
@@ -295,11 +312,13 @@ class T:
         return self("access_assumed_note" if access.get("assumed") else "access_on_network")
 
     def network_label(self, name: str) -> str:
-        """A network version's name for a reader: the shipped one in this language (the value stays "shipped")."""
+        """A network version's name for a reader: the shipped one in this language (the value stays
+        "shipped")."""
         return self("network_shipped_name") if name == "shipped" else name
 
     def revision_label(self, rev) -> str:
-        """A data revision (webapp.store.db.Revision) in this language: '1 (поставляемые данные, 2026-...)'."""
+        """A data revision (webapp.store.db.Revision) in this language: '1 (поставляемые данные,
+        2026-...)'."""
         kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
         who = "" if rev.kind == "shipped" else f", {rev.editor}"
         return (
@@ -318,8 +337,8 @@ class T:
         return " + ".join(self.scenario(s) for s in ids) if ids else self("insufficient")
 
     def verdict(self, scenario: dict) -> str:
-        """What the map says of a town: insufficient data, undetermined (the range and the most decisive
-        missing input), a tie said as a tie, or the recommendation."""
+        """What the map says of a town: insufficient data, undetermined (the range and the most
+        decisive missing input), a tie said as a tie, or the recommendation."""
         if scenario["completeness"].startswith("0/"):
             return self("insufficient")
         likely = scenario.get("likely")

@@ -1,11 +1,11 @@
 """The web app's service: the domain pipeline loaded once, results and rendered answers cached.
 
-The pipeline (scoring.pipeline) does the work; this module reads the statistical and curated
-inputs and the expert judgments from the store (webapp.store.db) and keeps what it computes and
-renders in the one cache (webapp.cache), keyed by what was asked and the stored state it was made
-from: the store's head revision (every import, edit, judgment and rollback, by any process, moves
-it) and the networks folder's stamp (a network version saved by any process). A change makes new
-keys; nothing is dropped by hand, and no answer computed before a change is served after it.
+The pipeline (scoring.pipeline) does the work; this module reads the statistical and curated inputs
+and the expert judgments from the store (webapp.store.db) and keeps what it computes and renders in
+the one cache (webapp.cache), keyed by what was asked and the stored state it was made from: the
+store's head revision (every import, edit, judgment and rollback, by any process, moves it) and the
+networks folder's stamp (a network version saved by any process). A change makes new keys; nothing
+is dropped by hand, and no answer computed before a change is served after it.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class Atlas:
         return self.snapshot().experts
 
     def _networks_stamp(self) -> int:
-        """When the networks folder last changed (a version saved by any process): its mtime, 0 if none."""
+        """When the networks folder last changed (a version saved by any process): its mtime, 0 if
+        none."""
         try:
             return os.stat(self.pipeline.networks_root).st_mtime_ns
         except OSError:
@@ -142,12 +143,16 @@ class Atlas:
 
     @property
     def uploaded_name(self) -> str | None:
-        """The latest revision, as text for the page ('revision 3: import stats.csv by anna, ...')."""
+        """The latest revision, as text for the page ('revision 3: import stats.csv by anna,
+        ...')."""
         revs = self.store.revisions()
         if not revs:
             return None
         r = revs[0]
-        return f"{r.id} ({r.kind}{': ' + r.filename if r.filename else ''}, {r.editor}, {r.created_at})"
+        return (
+            f"{r.id} ({r.kind}{': ' + r.filename if r.filename else ''}, {r.editor},"
+            f" {r.created_at})"
+        )
 
     def import_file(
         self, raw: bytes, filename: str, *, editor: str
@@ -157,13 +162,16 @@ class Atlas:
         rows = read_file(raw, filename, self.method, self.town_id)
         estimates = any(isinstance(r, EstimateRow) for r in rows)
         status, what = ("estimate", "estimate(s)") if estimates else ("sourced", "value(s)")
-        return self.store.apply(
-            [r.__dict__ | {"status": status} for r in rows],
-            editor=editor,
-            kind="import",
-            filename=filename,
-            summary=f"{len(rows)} {what} imported",
-        ), rows
+        return (
+            self.store.apply(
+                [r.__dict__ | {"status": status} for r in rows],
+                editor=editor,
+                kind="import",
+                filename=filename,
+                summary=f"{len(rows)} {what} imported",
+            ),
+            rows,
+        )
 
     def outranked(self, rows: list[ValueRow] | list[EstimateRow], rev: int) -> list[dict]:
         """Imported values that revision ``rev`` stored but scoring will not use: a value of a later
@@ -225,7 +233,7 @@ class Atlas:
         return atlas
 
     def _changes(self, base: dict, new: dict, *, inputs: str = "derived") -> dict:
-        """town id -> list of {what, from, to} that differ between two results: the compared inputs
+        """Town id -> list of {what, from, to} that differ between two results: the compared inputs
         (``inputs="derived"``: the agglomeration inputs; ``"all"``: every input, for a data change),
         the nearest large city, its road km and minutes, the levels and the recommendation."""
         compared = [
@@ -257,23 +265,24 @@ class Atlas:
         return out
 
     def data_changes(self, before: dict) -> dict:
-        """What a data change (an import, a rollback) changed at the default parameters: town id -> diffs."""
+        """What a data change (an import, a rollback) changed at the default parameters: town id ->
+        diffs."""
         return self._changes(before, self.results(self.default_params), inputs="all")
 
     @cached_property
     def metas(self) -> dict:
-        """town id -> the town's row of data/towns.csv (names, oblast, population and sources)."""
+        """Town id -> the town's row of data/towns.csv (names, oblast, population and sources)."""
         return {r["id"]: r for r in self.layers.towns.drop(columns="geometry").to_dict("records")}
 
     @cached_property
     def city_rows(self) -> dict:
-        """large city id -> its row of data/large_cities.csv (names in three languages)."""
+        """Large city id -> its row of data/large_cities.csv (names in three languages)."""
         return {r["id"]: r for r in self.layers.cities.drop(columns="geometry").to_dict("records")}
 
     @cached_property
     def place_points(self) -> dict:
-        """Every town and large-city name (three languages, lower case) -> [lat, lon]: the page draws
-        a planned road's ends before Apply."""
+        """Every town and large-city name (three languages, lower case) -> [lat, lon]: the page
+        draws a planned road's ends before Apply."""
         out = {}
         for r in self.layers.towns.to_dict("records") + self.layers.cities.to_dict("records"):
             for c in (*NAME_COLUMNS, "id"):
@@ -297,8 +306,9 @@ class Atlas:
 
     @cached_property
     def oblasts_geojson(self) -> str:
-        """The basemap layer for the page, once per process: simplified (about 1 km), 2-D, coordinates
-        rounded as every layer's (``webapp.map.layers.rounded_geometries``), with the shapefile's attributes."""
+        """The basemap layer for the page, once per process: simplified (about 1 km), 2-D,
+        coordinates rounded as every layer's (``webapp.map.layers.rounded_geometries``), with the
+        shapefile's attributes."""
         import pandas as pd
         import shapely
 
@@ -332,8 +342,11 @@ def stored_estimates(
     rows: list[dict], shipped: Estimates, method, towns: set[str], errors: dict
 ) -> Estimates:
     """The estimates scoring uses: the shipped ones (data/estimates.csv), each replaced by a stored
-    estimate of the same town and input. A stored row that fails the file's checks (whatever the
-    database holds) is left out, with the reason in ``errors[town]``."""
+    estimate of the same town and input.
+
+    A stored row that fails the file's checks (whatever the database holds) is left out, with the
+    reason in ``errors[town]``.
+    """
     table: Estimates = {t: dict(e) for t, e in shipped.items()}
     for r in rows:
         text = {
@@ -375,7 +388,8 @@ def _access_changes(a: dict, b: dict) -> list[dict]:
 
 
 def shipped_rows(pipeline: Pipeline) -> list[dict]:
-    """The shipped statistical and curated values (data/statistics.csv, data/curated.csv) as store rows."""
+    """The shipped statistical and curated values (data/statistics.csv, data/curated.csv) as store
+    rows."""
     rows = []
     for table in (pipeline.sources.statistics, pipeline.sources.curated):
         for tid, inputs in table.items():
@@ -408,7 +422,6 @@ def seed_store(store: Store, pipeline: Pipeline, town_id) -> bool:
 
 def database_url(app) -> str:
     """DATABASE_URL from the config, else SQLite in the instance folder."""
-
     url = app.config.get("DATABASE_URL")
     if url:
         return url
@@ -417,9 +430,12 @@ def database_url(app) -> str:
 
 
 def open_store(url: str) -> tuple[Store, str | None]:
-    """Open and migrate the store. A SQLite file that is not a readable database is logged, set aside
-    as ``*.corrupt`` and replaced by a new store (seeded with the shipped data): never a reason not to
-    start. Returns the store and the note to show (None when all was well)."""
+    """Open and migrate the store.
+
+    A SQLite file that is not a readable database is logged, set aside as ``*.corrupt`` and replaced
+    by a new store (seeded with the shipped data): never a reason not to start. Returns the store
+    and the note to show (None when all was well).
+    """
     store = Store(url)
     try:
         store.migrate()
@@ -432,8 +448,8 @@ def open_store(url: str) -> tuple[Store, str | None]:
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)
         note = (
-            f"the stored database was unreadable and was set aside as {aside.name} ({exc.orig or exc}); "
-            "the shipped values are in use"
+            f"the stored database was unreadable and was set aside as {aside.name}"
+            f" ({exc.orig or exc}); the shipped values are in use"
         )
         log.error("%s", note)
         store = Store(url)
@@ -447,7 +463,8 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 def init_app(app) -> None:
-    """Open (create, migrate, seed) the store and load the atlas once, at start-up (not per request)."""
+    """Open (create, migrate, seed) the store and load the atlas once, at start-up (not per
+    request)."""
     store, note = open_store(database_url(app))
     app.extensions["store"] = store
     app.extensions["atlas"] = Atlas(

@@ -1,4 +1,5 @@
-"""Parameters of a request (query string or JSON body) -> one Params, and Params -> permalink queries."""
+"""Parameters of a request (query string or JSON body) -> one Params, and Params -> permalink
+queries."""
 
 from __future__ import annotations
 

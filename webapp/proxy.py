@@ -1,10 +1,11 @@
-"""nginx in front of gunicorn (``make run``): slow clients cannot hold the app's threads.
+"""Nginx in front of gunicorn (``make run``): slow clients cannot hold the app's threads.
 
 gunicorn's threads each hold a connection while its request trickles in, so eight slow sockets could
-take every thread (issue 24, H2). nginx, a well-kept event-driven server from Debian's packages, reads
-each request whole (headers and body, with time limits) before it passes it on, and takes the answer
-whole, so a worker thread is busy only while the app computes. gunicorn listens on a loopback port of
-its own; nginx on HOST:PORT. Without nginx (``PROXY=off`` or not installed) gunicorn listens itself.
+take every thread (issue 24, H2). nginx, a well-kept event-driven server from Debian's packages,
+reads each request whole (headers and body, with time limits) before it passes it on, and takes the
+answer whole, so a worker thread is busy only while the app computes. gunicorn listens on a loopback
+port of its own; nginx on HOST:PORT. Without nginx (``PROXY=off`` or not installed) gunicorn listens
+itself.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def config(*, host: str, port: int, upstream: int, folder: Path, upload_mb: int) -> str:
-    """nginx.conf: buffer whole requests and answers, time limits for slow clients, pass to gunicorn."""
+    """nginx.conf: buffer whole requests and answers, time limits for slow clients, pass to
+    gunicorn."""
     user = "root root;" if os.geteuid() == 0 else ""
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return f"""{"user " + user if user else ""}
@@ -74,7 +76,8 @@ http {{
 
 
 class Proxy:
-    """One nginx process in front of ``upstream`` (started when gunicorn is ready, stopped at its exit)."""
+    """One nginx process in front of ``upstream`` (started when gunicorn is ready, stopped at its
+    exit)."""
 
     def __init__(self, program: str, *, host: str, port: int, upstream: int, upload_mb: int):
         self.folder = Path(tempfile.mkdtemp(prefix="atlas-nginx-"))

@@ -1,6 +1,7 @@
-"""How sure is each recommendation, in the web app: the robustness draws (scoring.robustness) run once
-per data revision in a background thread of one server process, with its state, progress and result
-in the store's jobs table (so every process answers alike); the page polls ``/api/robustness``."""
+"""How sure is each recommendation, in the web app: the robustness draws (scoring.robustness) run
+once per data revision in a background thread of one server process, with its state, progress and
+result in the store's jobs table (so every process answers alike); the page polls
+``/api/robustness``."""
 
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ class Runner:
     """One robustness run per data revision (default parameters), computed in the background.
 
     The run's state and result are kept in the store (``webapp.store.db.JobBoard``), so every worker
-    process sees the same run: the first to ask for a revision's run claims it, the others report its
-    progress; a run that failed (or still runs ``MAX_RUN_S`` after its start: its process ended) is
-    reported as an error for ``RETRY_S`` seconds, then the next request starts it again.
+    process sees the same run: the first to ask for a revision's run claims it, the others report
+    its progress; a run that failed (or still runs ``MAX_RUN_S`` after its start: its process ended)
+    is reported as an error for ``RETRY_S`` seconds, then the next request starts it again.
     """
 
     def __init__(
@@ -51,7 +52,9 @@ class Runner:
 
     def status(self, *, start: bool = True) -> dict:
         """The run's state (idle, running, done, error) with its progress; the result when done.
-        Starts a run when none is done for the current data revision (and ``start``)."""
+
+        Starts a run when none is done for the current data revision (and ``start``).
+        """
         snap = self.atlas.snapshot()
         state, result = self.board.status()
         fresh = (

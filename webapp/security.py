@@ -2,11 +2,11 @@
 
 ``init_app`` registers the hooks: a Content-Security-Policy that allows only this app's own script
 files (no inline script: the maps' Folium scripts are served as files, webapp.pages.views),
-``nosniff``, no framing, a strict referrer policy; limits checked before any view runs
-(query-string size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends
-from another site (``Sec-Fetch-Site`` / ``Origin``); ``Cache-Control: no-store`` on the pages and answers of a
-signed-in editor. ``load_json_body`` is the one place a request body is parsed as JSON; it refuses
-text that is not valid Unicode (a lone surrogate such as ``\\ud800``) naming the field.
+``nosniff``, no framing, a strict referrer policy; limits checked before any view runs (query-string
+size, JSON nesting depth); and a refusal (403) of POST/DELETE that a browser sends from another site
+(``Sec-Fetch-Site`` / ``Origin``); ``Cache-Control: no-store`` on the pages and answers of a signed-
+in editor. ``load_json_body`` is the one place a request body is parsed as JSON; it refuses text
+that is not valid Unicode (a lone surrogate such as ``\\ud800``) naming the field.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class BodyError(BadRequest):
 def content_security_policy() -> str:
     """The policy: own script files only; no framing, no plugins, no foreign hosts.
 
-    Styles keep ``'unsafe-inline'``: the templates, Folium and the popups use style attributes, and a
-    style cannot run script. Forms may post to this app only (``form-action 'self'``).
+    Styles keep ``'unsafe-inline'``: the templates, Folium and the popups use style attributes, and
+    a style cannot run script. Forms may post to this app only (``form-action 'self'``).
     """
     return "; ".join(
         [
@@ -98,7 +98,8 @@ def clip(text: Any, limit: int = MAX_MESSAGE) -> str:
 
 
 def cap_messages(messages: list, *, limit: int = 50, length: int = 2 * MAX_MESSAGE) -> list[str]:
-    """At most ``limit`` messages of at most ``length`` characters, then one line saying how many more."""
+    """At most ``limit`` messages of at most ``length`` characters, then one line saying how many
+    more."""
     kept = [clip(m, length) for m in messages[:limit]]
     return kept + (
         [f"... and {len(messages) - limit} further problem(s) not listed"]
@@ -108,7 +109,8 @@ def cap_messages(messages: list, *, limit: int = 50, length: int = 2 * MAX_MESSA
 
 
 def public_text(text: Any) -> str:
-    """``text`` without server file paths: each absolute path becomes its last part (the file's name).
+    """``text`` without server file paths: each absolute path becomes its last part (the file's
+    name).
 
     For messages that anyone can read (the network import status, error pages): a server's folders
     are not the public's business and help an attacker aim.
@@ -117,7 +119,8 @@ def public_text(text: Any) -> str:
 
 
 def lone_surrogate(value: Any, where: str = "body") -> str | None:
-    """Where in parsed JSON a text (key or value) holds a lone surrogate, as ``body.a[0].b``; or None.
+    """Where in parsed JSON a text (key or value) holds a lone surrogate, as ``body.a[0].b``; or
+    None.
 
     JSON's ``\\ud800`` escape gives Python a string that cannot be encoded as UTF-8: every answer
     that echoed it would fail. Walked without recursion (the depth is checked separately).
@@ -196,7 +199,8 @@ def is_cross_site(method: str, headers, host_url: str, trusted: tuple[str, ...] 
 
 
 def _refuse_cross_site() -> None:
-    """403 for a cross-site POST/DELETE (a form on another site must not upload or delete statistics)."""
+    """403 for a cross-site POST/DELETE (a form on another site must not upload or delete
+    statistics)."""
     from flask import current_app
 
     if is_cross_site(
@@ -215,8 +219,11 @@ MAX_CLIENTS = 10_000  # clients remembered at once (the least recent are forgott
 
 class CostLimiter:
     """Per client, at most ``limit`` *new* parameter sets within ``window`` seconds on the costly
-    routes; repeating one (a cached answer) costs nothing. Kept in this process's memory: with
-    several worker processes each counts its own share (the limit is per process)."""
+    routes; repeating one (a cached answer) costs nothing.
+
+    Kept in this process's memory: with several worker processes each counts its own share (the
+    limit is per process).
+    """
 
     def __init__(self, limit: int, window: float = COSTLY_WINDOW_S):
         self.limit, self.window = limit, window
@@ -249,7 +256,8 @@ def _parameter_key() -> str:
 
 
 def _limit_costly():
-    """429 with ``Retry-After`` for a client asking too many new computations (recompute, exports)."""
+    """429 with ``Retry-After`` for a client asking too many new computations (recompute,
+    exports)."""
     limiter: CostLimiter | None = current_app.extensions.get("cost_limiter")
     if limiter is None or request.endpoint not in COSTLY_ENDPOINTS:
         return None
@@ -259,8 +267,10 @@ def _limit_costly():
     seconds = max(1, math.ceil(wait))
     body = {
         "error": "too many requests",
-        "message": f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
-        f"for recompute and exports (repeating one is free); retry in {seconds} s",
+        "message": (
+            f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
+            f"for recompute and exports (repeating one is free); retry in {seconds} s"
+        ),
     }
     return current_app.response_class(
         json.dumps(body) + "\n",
@@ -299,7 +309,8 @@ def init_app(app: Flask) -> None:
     """Register the limits, the cross-site refusal, the costly-route limit and the headers.
 
     ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask of
-    ``/api/recompute`` and ``/api/export.<fmt>`` per minute; 0 turns the limit off."""
+    ``/api/recompute`` and ``/api/export.<fmt>`` per minute; 0 turns the limit off.
+    """
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)
     limit = int(app.config.get("COSTLY_PER_MINUTE") or 0)

@@ -1,4 +1,5 @@
-"""Serve the app with a production WSGI server: ``python -m webapp.serve`` (what ``make run`` starts).
+"""Serve the app with a production WSGI server: ``python -m webapp.serve`` (what ``make run``
+starts).
 
 gunicorn (the default on POSIX): the app is loaded once, its default result computed and its first
 page rendered, then ``WORKERS`` worker processes are forked, each answering with ``THREADS`` threads
@@ -9,10 +10,11 @@ folder's stamp, so a change made through one worker is seen by the others at the
 Where nginx is installed (``make install``), it listens on HOST:PORT, reads whole requests and
 passes them to gunicorn on loopback (webapp.proxy).
 
-waitress (``SERVER=waitress``, or where gunicorn is not installed): one process, ``THREADS`` threads.
+waitress (``SERVER=waitress``, or where gunicorn is not installed): one process, ``THREADS``
+threads.
 
-Environment: HOST (default 127.0.0.1), PORT (default 5000), SERVER (gunicorn | waitress),
-WORKERS (default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress: 4 per core).
+Environment: HOST (default 127.0.0.1), PORT (default 5000), SERVER (gunicorn | waitress), WORKERS
+(default: the cores, 2 to 4), THREADS (gunicorn: 4 per worker; waitress: 4 per core).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def default_workers() -> int:
 
 
 def default_threads(server: str = "waitress") -> int:
-    """gunicorn: 4 threads per worker; waitress: 4 per core (I/O and cached bytes dominate)."""
+    """Gunicorn: 4 threads per worker; waitress: 4 per core (I/O and cached bytes dominate)."""
     return 4 if server == "gunicorn" else max(4, 4 * (os.cpu_count() or 1))
 
 

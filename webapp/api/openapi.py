@@ -1,8 +1,10 @@
-"""An OpenAPI 3 description of the JSON API, built from the parameter specs (served at /api/openapi.json).
+"""An OpenAPI 3 description of the JSON API, built from the parameter specs (served at
+/api/openapi.json).
 
-The query parameters and the recompute body are generated from ``data/method/geo_params.csv`` (types,
-ranges, allowed values), so the description cannot drift from the one parser ``geo.params.parse_params``.
-The test suite fuzzes the API against this description (tests/test_fuzz.py).
+The query parameters and the recompute body are generated from ``data/method/geo_params.csv``
+(types, ranges, allowed values), so the description cannot drift from the one parser
+``geo.params.parse_params``. The test suite fuzzes the API against this description
+(tests/test_fuzz.py).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def _value_schema(spec: Spec, *, versions: Sequence[str] | None = None) -> dict:
     """The JSON schema of one parameter's value (as text in a query string, or as a JSON value).
 
     ``versions``: the network versions this app has now (the served description lists them; without
-    them a version is any well-formed name, and an unknown one answers 400 naming the field)."""
+    them a version is any well-formed name, and an unknown one answers 400 naming the field).
+    """
     if spec.type in ("number", "integer"):
         return {"type": spec.type, "minimum": spec.min, "maximum": spec.max}
     if spec.type == "bool":
@@ -82,7 +85,8 @@ def planned_road_schema() -> dict:
 
 
 def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
-    """Every spatial parameter, ``planned_roads`` (JSON text) and ``lang`` as optional query parameters."""
+    """Every spatial parameter, ``planned_roads`` (JSON text) and ``lang`` as optional query
+    parameters."""
     out = [
         {
             "name": name,
@@ -100,8 +104,10 @@ def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
             "name": "planned_roads",
             "in": "query",
             "required": False,
-            "description": f"JSON text (at most {MAX_PLANNED_TEXT} characters) of a list of "
-            '{"from", "to", "class"}',
+            "description": (
+                f"JSON text (at most {MAX_PLANNED_TEXT} characters) of a list of "
+                '{"from", "to", "class"}'
+            ),
             "content": {
                 JSON: {
                     "schema": {
@@ -151,7 +157,10 @@ def _errors(*codes: int) -> dict:
         413: "request body too large",
         414: "query string too long",
         429: "too many requests: wait Retry-After seconds",
-        503: "the database cannot be written (disk full or read-only): nothing was changed; Retry-After",
+        503: (
+            "the database cannot be written (disk full or read-only): nothing was changed;"
+            " Retry-After"
+        ),
     }
     schema = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
     return {str(c): _json(text[c], schema) for c in codes}
@@ -209,15 +218,19 @@ def _town_schema() -> dict:
             "parameters": _OBJECT,
             "official": {
                 "type": "array",
-                "description": "decisions and programmes naming the town, with "
-                "this project's reading of them (data/official/signal_rules.csv)",
+                "description": (
+                    "decisions and programmes naming the town, with "
+                    "this project's reading of them (data/official/signal_rules.csv)"
+                ),
                 "items": item,
             },
             "measures": {
                 "type": "object",
                 "required": ["scenarios", "common", "differs", "town"],
-                "description": "measure families common to or differing between the town's "
-                "possible scenarios, and the measures funded for the town (data/official)",
+                "description": (
+                    "measure families common to or differing between the town's "
+                    "possible scenarios, and the measures funded for the town (data/official)"
+                ),
                 "properties": {
                     "scenarios": {"type": "array", "items": {"type": "string"}},
                     "common": {"type": "array", "items": family},
@@ -261,15 +274,18 @@ def _export_parameters(q: list[dict]) -> list[dict]:
             "in": "query",
             "required": False,
             "schema": {"type": "string", "enum": list(LANGS)},
-            "description": "a CSV for Excel in this language's locale: UTF-8 with BOM; ';' and decimal "
-            "commas for ru and kk",
+            "description": (
+                "a CSV for Excel in this language's locale: UTF-8 with BOM; ';' and decimal "
+                "commas for ru and kk"
+            ),
         },
     ]
     return [fmt, *q, *options]
 
 
 def openapi_document(versions: Sequence[str] | None = None) -> dict:
-    """The whole OpenAPI 3.0 document (every route under /api); ``versions``: the network versions."""
+    """The whole OpenAPI 3.0 document (every route under /api); ``versions``: the network
+    versions."""
     q = query_parameters(versions)
     towns = {
         "200": _json("every town as a GeoJSON FeatureCollection", _collection()),
@@ -347,8 +363,11 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
             },
             "/api/export.{fmt}": {
                 "get": {
-                    "summary": "all towns as the map shows them: CSV, XLSX (with a sheet of the parameters), the "
-                    "parameters alone (params.json), GeoJSON, GeoPackage or a zipped shapefile",
+                    "summary": (
+                        "all towns as the map shows them: CSV, XLSX (with a sheet of the"
+                        " parameters), the parameters alone (params.json), GeoJSON, GeoPackage or a"
+                        " zipped shapefile"
+                    ),
                     "parameters": _export_parameters(q),
                     "responses": {
                         "200": {
@@ -372,8 +391,10 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                     "responses": {"200": stats},
                 },
                 "post": {
-                    "summary": "import a CSV or XLSX of inputs (an editor, with the CSRF token; rejected whole "
-                    "on any problem, else one new revision)",
+                    "summary": (
+                        "import a CSV or XLSX of inputs (an editor, with the CSRF token; rejected"
+                        " whole on any problem, else one new revision)"
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -453,7 +474,10 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
             },
             "/api/statistics/rollback": {
                 "post": {
-                    "summary": "the values as at revision N, as a new revision (an editor, with the CSRF token)",
+                    "summary": (
+                        "the values as at revision N, as a new revision (an editor, with the CSRF"
+                        " token)"
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -474,21 +498,28 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
             },
             "/api/networks": {
                 "get": {
-                    "summary": "the road network versions (name, source, date, sha256, nodes, edges, km) and the "
-                    "state of the latest import",
+                    "summary": (
+                        "the road network versions (name, source, date, sha256, nodes, edges, km)"
+                        " and the state of the latest import"
+                    ),
                     "responses": {"200": _json("versions and import state")},
                 }
             },
             "/api/networks/import-status": {
                 "get": {
-                    "summary": "the state of the latest network upload's import (idle, running, done, failed)",
+                    "summary": (
+                        "the state of the latest network upload's import (idle, running, done,"
+                        " failed)"
+                    ),
                     "responses": {"200": _json("import state")},
                 }
             },
             "/api/layers/{name}.geojson": {
                 "get": {
-                    "summary": "one map layer as GeoJSON, in the query's language and, where it depends on them, its "
-                    "network version or parameters (v = its ETag: cached for a year)",
+                    "summary": (
+                        "one map layer as GeoJSON, in the query's language and, where it depends on"
+                        " them, its network version or parameters (v = its ETag: cached for a year)"
+                    ),
                     "parameters": [
                         {
                             "name": "name",
@@ -510,16 +541,20 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
             },
             "/api/popups": {
                 "get": {
-                    "summary": "every town's popup (HTML in the query's language) at the given parameters",
+                    "summary": (
+                        "every town's popup (HTML in the query's language) at the given parameters"
+                    ),
                     "parameters": [*q, version],
                     "responses": {"200": _json("town id -> popup HTML"), **_errors(400, 414)},
                 }
             },
             "/api/robustness": {
                 "get": {
-                    "summary": "how sure each recommendation is: the robustness draws at the default parameters "
-                    "for the current data (state, progress, and when done one record per town); a GET "
-                    "starts a missing run and changes no data",
+                    "summary": (
+                        "how sure each recommendation is: the robustness draws at the default"
+                        " parameters for the current data (state, progress, and when done one"
+                        " record per town); a GET starts a missing run and changes no data"
+                    ),
                     "responses": {"200": _json("state, progress and results")},
                 }
             },

@@ -1,4 +1,7 @@
-"""JSON API and exports. Bad input answers 400 with a message per field, never 500."""
+"""JSON API and exports.
+
+Bad input answers 400 with a message per field, never 500.
+"""
 
 from __future__ import annotations
 
@@ -121,7 +124,7 @@ def _layer_params():
 
 @bp.get("/layers/<name>.geojson")
 def layer(name: str):
-    """One map layer as GeoJSON (webapp.map.layers): gzip, ETag; with ``v`` = its version: a year."""
+    """One map layer as GeoJSON (webapp.map.layers): gzip, ETag; with ``v`` (its version) a year."""
     if name not in LAYERS:
         abort(404, f"Layer '{clip(name, 60)}' does not exist; use one of: {', '.join(LAYERS)}.")
     svc = get_atlas()
@@ -134,7 +137,8 @@ def layer(name: str):
 
 @bp.get("/popups")
 def popups():
-    """Every town's popup (HTML, in the page's language) for the parameters: the map fetches them once."""
+    """Every town's popup (HTML, in the page's language) for the parameters: the map fetches them
+    once."""
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
@@ -172,8 +176,11 @@ def recompute():
 @bp.get("/export.<fmt>")
 def export(fmt: str):
     """The towns as the map shows them: csv, xlsx, geojson, gpkg, zip (shapefile) and the parameters
-    (params.json). ``headers=kk|ru|en``: column names in that language (CSV, XLSX); ``excel=kk|ru|en``:
-    a CSV for Excel (UTF-8 with BOM; ';' and decimal commas for ru and kk)."""
+    (params.json).
+
+    ``headers=kk|ru|en``: column names in that language (CSV, XLSX); ``excel=kk|ru|en``: a CSV for
+    Excel (UTF-8 with BOM; ';' and decimal commas for ru and kk).
+    """
     svc = get_atlas()
     atlas = svc.results(
         from_args({k: v for k, v in request.args.items() if k not in ("headers", "excel")})
@@ -195,7 +202,8 @@ def export(fmt: str):
     if fmt not in ("csv", "xlsx", "gpkg", "zip"):
         abort(
             404,
-            f"Export format '{fmt}' does not exist; use csv, xlsx, params.json, geojson, gpkg or zip.",
+            f"Export format '{fmt}' does not exist; use csv, xlsx, params.json, geojson, gpkg or"
+            " zip.",
         )
     problems = {
         k: f"one of {', '.join(LANGS)}"
@@ -263,7 +271,8 @@ def _upload() -> tuple[str, bytes] | None:
 @bp.post("/statistics")
 @editor_required
 def upload_statistics():
-    """Import a CSV or XLSX of statistical/curated inputs: rejected whole on any problem, else one new revision."""
+    """Import a CSV or XLSX of statistical/curated inputs: rejected whole on any problem, else one
+    new revision."""
     svc = get_atlas()
     sent = _upload()
     if sent is None:

@@ -1,8 +1,8 @@
 """The map's layers as GeoJSON from the API, so that the map page itself stays small.
 
-``GET /api/layers/<name>.geojson`` (webapp.api.routes) answers one layer, rendered once per what it depends
-on and the stored state (webapp.model ``Atlas.cached``), kept as bytes with its gzip and an ETag
-(webapp.http). The page learns each layer's URL with ``v=`` a version of those inputs
+``GET /api/layers/<name>.geojson`` (webapp.api.routes) answers one layer, rendered once per what it
+depends on and the stored state (webapp.model ``Atlas.cached``), kept as bytes with its gzip and an
+ETag (webapp.http). The page learns each layer's URL with ``v=`` a version of those inputs
 (``layer_urls``, ``Atlas.version``; no layer is rendered to learn it): such a URL names one content
 for ever, so it is served with ``Cache-Control: immutable`` for a year and a repeat visit fetches
 nothing; a URL without the current ``v`` is revalidated (ETag, 304).
@@ -19,14 +19,16 @@ What a layer depends on (its cache key and URL):
 - ``catchments`` (FUA catchments): every spatial parameter (the page names the cities).
 
 No tooltip shows an internal id (a road's R_... or LINK:..., a town's id): a road is named by its
-official index and name, a quotation in Russian said to be one, and its class in the page's language;
-a feature's ``ru_line`` is the index of a tooltip line the page marks ``lang="ru"`` (a quotation).
+official index and name, a quotation in Russian said to be one, and its class in the page's
+language; a feature's ``ru_line`` is the index of a tooltip line the page marks ``lang="ru"`` (a
+quotation).
 
-Every feature carries ``tip`` (a road: only its official index and name): the lines of its tooltip, already in the page's language (the page
-escapes them). Coordinates are rounded to ``DIGITS`` decimals: 1e-4 degrees is at most 11 m, a
-hundredth of a millimetre on a 1:1,000,000 map. A large imported network is drawn simplified
-(``limit_roads``): its edges merged per class and road, simplified to about 200 m, and, beyond
-``MAX_VERTICES`` coordinates, the lowest classes left out (named in the answer's ``omitted``).
+Every feature carries ``tip`` (a road: only its official index and name): the lines of its tooltip,
+already in the page's language (the page escapes them). Coordinates are rounded to ``DIGITS``
+decimals: 1e-4 degrees is at most 11 m, a hundredth of a millimetre on a 1:1,000,000 map. A large
+imported network is drawn simplified (``limit_roads``): its edges merged per class and road,
+simplified to about 200 m, and, beyond ``MAX_VERTICES`` coordinates, the lowest classes left out
+(named in the answer's ``omitted``).
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ def rounded(coords, digits: int | None = None):
 
 
 def rounded_geometries(geoms, digits: int | None = None) -> list[dict]:
-    """GeoJSON geometries (dicts) of shapely ``geoms``, 2-D, coordinates rounded to ``digits`` decimals
-    (default ``DIGITS``) at once (the same values as ``rounded``, without a Python loop per coordinate)."""
+    """GeoJSON geometries (dicts) of shapely ``geoms``, 2-D, coordinates rounded to ``digits``
+    decimals (default ``DIGITS``) at once (the same values as ``rounded``, without a Python loop per
+    coordinate)."""
     digits = DIGITS if digits is None else digits
     arr = shapely.force_2d(np.asarray(geoms, dtype=object))
     arr = shapely.set_coordinates(arr, np.round(shapely.get_coordinates(arr), digits))
@@ -111,7 +114,7 @@ def rounded_collection(fc: dict) -> dict:
     )
 
 
-# -- the layers -------------------------------------------------------------------------------------
+# -- the layers ------------------------------------------------------------------------------------
 
 
 def oblasts(svc, t) -> dict:
@@ -131,13 +134,17 @@ def limit_roads(
     max_vertices: int = MAX_VERTICES,
     tolerance: float = SIMPLIFY_DEG,
 ) -> tuple[gpd.GeoDataFrame, dict]:
-    """The roads a browser can draw: as they are up to ``max_features``; beyond, merged per class and
-    road (one multi-line each), simplified by ``tolerance`` degrees, and classes kept in CLASS_ORDER
-    while their coordinates fit ``max_vertices``. Returns the roads and what was done
-    (``simplified``: the tolerance; ``omitted``: class -> edges left out)."""
+    """The roads a browser can draw: as they are up to ``max_features``; beyond, merged per class
+    and road (one multi-line each), simplified by ``tolerance`` degrees, and classes kept in
+    CLASS_ORDER while their coordinates fit ``max_vertices``.
+
+    Returns the roads and what was done (``simplified``: the tolerance; ``omitted``: class -> edges
+    left out).
+    """
     if len(roads) <= max_features:
         return roads, {}
-    # one multi-line per class and road name (unnamed edges: one per class), merged and simplified at once
+    # one multi-line per class and road name (unnamed edges: one per class), merged and simplified
+    # at once
     codes = roads.groupby(["class", "name_ru"], sort=False).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     lines = shapely.multilinestrings(roads.geometry.values[order], indices=codes[order])
@@ -170,10 +177,13 @@ def limit_roads(
 
 
 def roads(layers) -> dict:
-    """Roads of every class (``class``); ``tip`` holds only the official index (KAZ01; never an internal
-    id such as R_URA_TAS or LINK:...) and name as printed (Russian; none for a connector link): the page
-    adds the class in its language and says the name is quoted as printed (app.js roadTip), so one
-    answer serves every language. A large imported version is limited (``limit_roads``)."""
+    """Roads of every class (``class``); ``tip`` holds only the official index (KAZ01; never an
+    internal id such as R_URA_TAS or LINK:...) and name as printed (Russian; none for a connector
+    link): the page adds the class in its language and says the name is quoted as printed (app.js
+    roadTip), so one answer serves every language.
+
+    A large imported version is limited (``limit_roads``).
+    """
     return _roads(layers.roads)
 
 
@@ -188,7 +198,8 @@ def _roads(table: gpd.GeoDataFrame) -> dict:
         )
         return vals.where(~vals.str.lower().isin(["nan", "none"]), "")
 
-    # a link whose length is a published road distance (geo.additions): drawn dashed, its source named
+    # a link whose length is a published road distance (geo.additions): drawn dashed, its source
+    # named
     pub_km = drawn["pub_km"] if "pub_km" in drawn.columns else pd.Series(float("nan"), drawn.index)
     feats = [
         feature(
@@ -215,12 +226,14 @@ def _roads(table: gpd.GeoDataFrame) -> dict:
 
 
 def _line_id(table, column: str):
-    """A line's id for its translation (data/texts.csv keys), "" where the table has none (an import)."""
+    """A line's id for its translation (data/texts.csv keys), "" where the table has none (an
+    import)."""
     return table[column].astype(str) if column in table.columns else [""] * len(table)
 
 
 def railways(layers, t) -> dict:
-    """Railways named in ``t``'s language (data/texts.csv, file shapefiles/railways.shp, by line_id)."""
+    """Railways named in ``t``'s language (data/texts.csv, file shapefiles/railways.shp, by
+    line_id)."""
     r = layers.railways
     basis = r["basis"].fillna("").astype(str) if "basis" in r.columns else [""] * len(r)
     return collection(
@@ -229,11 +242,13 @@ def railways(layers, t) -> dict:
                 g,
                 {
                     "status": str(s),
-                    "tip": [
-                        t.text("shapefiles/railways.shp", i, "name", str(n)),
-                        t("planned") if s == "planned" else t("operating"),
-                    ]
-                    + ([t("rail_placed")] if b == "placed_end" else []),
+                    "tip": (
+                        [
+                            t.text("shapefiles/railways.shp", i, "name", str(n)),
+                            t("planned") if s == "planned" else t("operating"),
+                        ]
+                        + ([t("rail_placed")] if b == "placed_end" else [])
+                    ),
                 }
                 | ({"placed": 1} if b == "placed_end" else {}),
             )
@@ -246,7 +261,8 @@ def railways(layers, t) -> dict:
 
 
 def corridors(layers, t) -> dict:
-    """Operating corridors named in ``t``'s language (data/texts.csv, file shapefiles/corridors.shp, by corr_id)."""
+    """Operating corridors named in ``t``'s language (data/texts.csv, file shapefiles/corridors.shp,
+    by corr_id)."""
     c = layers.corridors[layers.corridors["planned"] == "no"]
     return collection(
         [
@@ -258,8 +274,8 @@ def corridors(layers, t) -> dict:
 
 
 def official(svc, t) -> dict:
-    """The official agglomerations, named by their core city in the page's language; the members stay as
-    the decree lists them (Russian, a quotation)."""
+    """The official agglomerations, named by their core city in the page's language; the members
+    stay as the decree lists them (Russian, a quotation)."""
     fc = rounded_collection(svc.official_areas)
     for f in fc["features"]:
         p = f["properties"]
@@ -280,7 +296,8 @@ def tourism(layers, t) -> dict:
 
 def access(atlas: dict, t, names: dict) -> dict:
     """Access links, each said as "<town>: 0,0 km" in ``t``'s language (the derivation labels them
-    "<id>: 0.0 km"; ``names``: town id -> its row) and whether it is a sourced road or assumed straight."""
+    "<id>: 0.0 km"; ``names``: town id -> its row) and whether it is a sourced road or assumed
+    straight."""
     fc = rounded_collection(atlas["access_links"])
     for f in fc["features"]:
         p = f["properties"]
@@ -303,7 +320,8 @@ def access(atlas: dict, t, names: dict) -> dict:
 
 
 def catchments(atlas: dict) -> dict:
-    """FUA catchments as the derivation gives them (city, minutes), rounded; built when first asked."""
+    """FUA catchments as the derivation gives them (city, minutes), rounded; built when first
+    asked."""
     fc = Pipeline.catchments(atlas)
     return {**fc, **rounded_collection(fc)}
 
@@ -341,11 +359,13 @@ class Group:
 class Layer:
     """One map layer: built by ``build(svc, params, t)`` (a GeoJSON FeatureCollection), drawn by the
     page's script as ``draw`` ("lines": lines and polygons; "points": circle markers; "catchments":
+
     with the towns' data) in ``styles`` (Leaflet options: the default "", with the style of every
     ``style_when`` rule (property, value or None for any set value, style) a feature matches laid
     over it), with ``tip`` tooltips ("lines": the feature's own; "road": its class added), into
     ``groups``, and listed in the legend as ``legend`` ((style, label) pairs). Its content depends
-    on the language, the network version or every parameter (``by_*``: its cache key and URL)."""
+    on the language, the network version or every parameter (``by_*``: its cache key and URL).
+    """
 
     build: Callable[[Any, Params, Any], dict]
     groups: tuple[Group, ...] = ()
@@ -496,7 +516,8 @@ def query_of(name: str, params: Params, lang: str) -> dict:
 
 
 def build(name: str, svc, params: Params, t) -> dict:
-    """Layer ``name`` for ``params`` in ``t``'s language (ParamError: an unknown network version)."""
+    """Layer ``name`` for ``params`` in ``t``'s language (ParamError: an unknown network
+    version)."""
     return LAYERS[name].build(svc, params, t)
 
 

@@ -37,15 +37,16 @@ ESTIMATE_KEYS = (
 
 
 def likely_outcome(town: dict) -> dict | None:
-    """With estimates: the likely outcome of an undetermined town when the map draws it in its colour
-    ({scenario: label, share, coloured}), else None."""
+    """With estimates: the likely outcome of an undetermined town when the map draws it in its
+    colour ({scenario: label, share, coloured}), else None."""
     s = town["scenario"]
     lk = s.get("likely")
     return lk if lk and lk.get("coloured") and not s.get("settled", True) else None
 
 
 def category(town: dict) -> str:
-    """none (no level at all), undetermined (missing data leave several outcomes), tie, two, or the scenario."""
+    """None (no level at all), undetermined (missing data leave several outcomes), tie, two, or the
+    scenario."""
     s = town["scenario"]
     if not s["recommended"] and not s.get("tie"):
         return "none"
@@ -57,7 +58,7 @@ def category(town: dict) -> str:
 
 
 def verdict_kind(scenario: dict) -> str:
-    """none, undetermined, tie, two or recommended: ``category`` without naming the scenario."""
+    """None, undetermined, tie, two or recommended: ``category`` without naming the scenario."""
     cat = category({"scenario": scenario})
     return cat if cat in ("none", "undetermined", "tie", "two", "likely") else "recommended"
 
@@ -81,9 +82,10 @@ def marker_style(town: dict, method) -> dict:
 
 
 def style_for(cat: str, fill: str, *, provisional: bool) -> dict:
-    """Filled (opaque) when all six indicators have a level; hollow and dashed in the scenario's colour
-    (provisional) otherwise; undetermined towns white with a dashed dark ring; towns without any level
-    small, grey and dotted (insufficient data: smaller and greyer than every other state)."""
+    """Filled (opaque) when all six indicators have a level; hollow and dashed in the scenario's
+    colour (provisional) otherwise; undetermined towns white with a dashed dark ring; towns without
+    any level small, grey and dotted (insufficient data: smaller and greyer than every other
+    state)."""
     if cat == "undetermined":
         return {
             "radius": 8,
@@ -141,7 +143,8 @@ _LEAVES = frozenset({str, int, bool, type(None)})
 
 
 def _clean(x):
-    """``x`` ready for JSON: non-finite floats as None, keys starting with '_' dropped, tuples as lists.
+    """``x`` ready for JSON: non-finite floats as None, keys starting with '_' dropped, tuples as
+    lists.
 
     Copy on write: a dict or list needing no change is returned as it is (shared with the cached
     atlas, which nothing changes once scored), so a clean record costs a walk, not a deep copy.
@@ -215,7 +218,10 @@ def feature(town: dict, meta: dict, method, *, clean: bool = True) -> dict:
 
 
 def collection(atlas: dict, metas: dict, method, *, clean: bool = True) -> dict:
-    """The towns as GeoJSON. ``clean=False``: the records as they are (for ``encode_checked``)."""
+    """The towns as GeoJSON.
+
+    ``clean=False``: the records as they are (for ``encode_checked``).
+    """
     tidy = _clean if clean else (lambda x: x)
     return {
         "type": "FeatureCollection",
@@ -233,7 +239,8 @@ _PRIVATE = re.compile(r'[{,]\s*"_')  # a key (or a listed string) starting with 
 def encode_checked(
     raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Callable[..., str]
 ) -> str:
-    """JSON text of ``cleaned()``, usually made from ``raw()`` (built without the cleaning walk) in one
+    """JSON text of ``cleaned()``, usually made from ``raw()`` (built without the cleaning walk) in
+    one
     encoding: when the raw text has no NaN or infinity (``allow_nan=False`` refuses them) and no key
     starting with "_", cleaning would have changed nothing, so it is the same text; otherwise the
     cleaned value is encoded (the text is then exactly what it always was)."""
@@ -246,10 +253,11 @@ def encode_checked(
 
 def result_columns(town: dict, stability: dict | None, mode: str = "sourced") -> dict:
     """What the map says of a town, as export columns: ``result`` (the recommendation, ``tie: a|b``,
-    ``undetermined: a|b|c``, ``likely: <outcome>`` with estimates, or ``none``), its kind, the possible
-    scenarios, ``stability`` (the share of the robustness draws at the default parameters that give
-    the answer; for a likely town the share of the draws with estimates that give the likely
-    outcome; empty for an undetermined town) and the ``mode`` (sourced, or with estimates)."""
+    ``undetermined: a|b|c``, ``likely: <outcome>`` with estimates, or ``none``), its kind, the
+    possible scenarios, ``stability`` (the share of the robustness draws at the default parameters
+    that give the answer; for a likely town the share of the draws with estimates that give the
+    likely outcome; empty for an undetermined town) and the ``mode`` (sourced, or with
+    estimates)."""
     s = town["scenario"]
     kind = verdict_kind(s)
     chosen = {"undetermined": s["possible"], "tie": s["tied"]}.get(kind, s["recommended"])
@@ -273,9 +281,9 @@ def result_columns(town: dict, stability: dict | None, mode: str = "sourced") ->
 def flat_rows(
     atlas: dict, metas: dict, method, stability: dict | None = None, official: dict | None = None
 ) -> list[dict]:
-    """One row per town: names, point, the map's result, inputs with status, indices, levels, scores;
-    ``official`` (town id -> its signals as ``webapp.pages.brief.official_signal_columns`` gives them) adds
-    the government's signals and their agreement with the result."""
+    """One row per town: names, point, the map's result, inputs with status, indices, levels,
+    scores; ``official`` (town id -> its signals as ``webapp.pages.brief.official_signal_columns``
+    gives them) adds the government's signals and their agreement with the result."""
     rows = []
     mode = "with estimates" if "estimates" in atlas["parameters"] else "sourced"
     for t in atlas["towns"]:
@@ -307,7 +315,8 @@ def flat_rows(
 
 
 def export_params(atlas: dict) -> dict:
-    """The parameters and data revision that produced an export (the CSV's sidecar, also inside the zip)."""
+    """The parameters and data revision that produced an export (the CSV's sidecar, also inside the
+    zip)."""
     return {
         "parameters": _clean(atlas["parameters"]),
         "data_revision": atlas.get("data_revision"),
@@ -316,10 +325,10 @@ def export_params(atlas: dict) -> dict:
 
 
 def to_csv(rows: list[dict], *, headers: dict | None = None, excel: str | None = None) -> str:
-    """A CSV of ``flat_rows``: plain by default (comma, dot decimals: pandas.read_csv reads it without
-    options); ``excel`` = a language: UTF-8 with BOM, and for ru/kk ';' with decimal commas (what Excel
-    opens in one go with Russian or Kazakh settings). ``headers``: column code -> the shown name.
-    The parameters are in the sidecar (export_params, GET /api/export.params.json)."""
+    """A CSV of ``flat_rows``: plain by default (comma, dot decimals: pandas.read_csv reads it
+    without options); ``excel`` = a language: UTF-8 with BOM, and for ru/kk ';' with decimal commas
+    (what Excel opens in one go with Russian or Kazakh settings). ``headers``: column code -> the
+    shown name. The parameters are in the sidecar (export_params, GET /api/export.params.json)."""
     comma = excel in ("ru", "kk")
     buf = io.StringIO()
     if excel:
@@ -431,7 +440,7 @@ def to_geopackage(rows: list[dict]) -> bytes:
 def to_shapefile_zip(rows: list[dict], atlas: dict, method) -> bytes:
     keep = shapefile_fields(method)
     data = [
-        {keep[k]: (str(v) if isinstance(v, bool) else v) for k, v in r.items() if k in keep}
+        {keep[k]: str(v) if isinstance(v, bool) else v for k, v in r.items() if k in keep}
         for r in rows
     ]
     gdf = _frame(rows, data)

@@ -1,8 +1,9 @@
 """The town brief: what a planner takes to a meeting (issue 21).
 
-``town_brief`` turns one scored town (``Pipeline.run``) and its robustness record (``scoring.robustness``)
-into the brief's parts, as data: the verdict, how sure it is, what drives it and which data would settle
-it. The templates say them in the page's language (``templates/_brief.html``); nothing here is prose.
+``town_brief`` turns one scored town (``Pipeline.run``) and its robustness record
+(``scoring.robustness``) into the brief's parts, as data: the verdict, how sure it is, what drives
+it and which data would settle it. The templates say them in the page's language
+(``templates/_brief.html``); nothing here is prose.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ DRIVERS_MAX = 3
 class Sureness:
     """How sure the verdict is, as one measure.
 
-    kind : ``variants`` (the share of the method's plausible variants that give exactly this answer),
-        ``data`` (missing data leave several answers: no share is given), ``likely`` (with estimates:
-        the share of draws within the estimates' intervals that give the likely outcome), ``pending``
-        (the variants are still being computed) or ``none`` (no indicator has a level).
+    kind : ``variants`` (the share of the method's plausible variants that give exactly this
+        answer), ``data`` (missing data leave several answers: no share is given), ``likely`` (with
+        estimates: the share of draws within the estimates' intervals that give the likely outcome),
+        ``pending`` (the variants are still being computed) or ``none`` (no indicator has a level).
     """
 
     kind: str
@@ -86,9 +87,11 @@ def _scenarios_of(scenario: dict, kind: str) -> list[str]:
 
 
 def sureness(scenario: dict, kind: str, robust: dict | None, *, missing: int) -> Sureness:
-    """One measure: of 100 plausible variants of the method's choices, how many give exactly this answer.
+    """One measure: of 100 plausible variants of the method's choices, how many give exactly this
+    answer.
 
-    Undetermined towns get no share: the method's choices cannot settle what missing data leave open.
+    Undetermined towns get no share: the method's choices cannot settle what missing data leave
+    open.
     """
     if kind == "none":
         return Sureness("none", missing=missing)
@@ -117,9 +120,9 @@ def sureness(scenario: dict, kind: str, robust: dict | None, *, missing: int) ->
 
 
 def drivers(town: dict, kind: str) -> list[dict]:
-    """What decides the verdict: for a recommendation or a tie, the indicator levels that vote for it and
-    not for the best scenario left out; for an undetermined town, its missing indicators, the most
-    decisive first."""
+    """What decides the verdict: for a recommendation or a tie, the indicator levels that vote for
+    it and not for the best scenario left out; for an undetermined town, its missing indicators, the
+    most decisive first."""
     s = town["scenario"]
     if kind in ("undetermined", "likely", "none"):
         missing = [code for code, level in town["levels"].items() if level is None]
@@ -173,7 +176,8 @@ def data_needed(town: dict, method) -> list[dict]:
 
 
 def town_brief(town: dict, robust: dict | None, method) -> Brief:
-    """The brief of one scored town; ``robust`` is its record of the robustness run (None: not yet)."""
+    """The brief of one scored town; ``robust`` is its record of the robustness run (None: not
+    yet)."""
     s = town["scenario"]
     kind = verdict_kind(s)
     known, total = _counts(s["completeness"])
@@ -199,8 +203,8 @@ def town_brief(town: dict, robust: dict | None, method) -> Brief:
 
 @dataclass(frozen=True)
 class Frame:
-    """Longitude/latitude to SVG pixels: an equirectangular view scaled by cos(48 N) for Kazakhstan's
-    middle latitude (display only; nothing is measured on it)."""
+    """Longitude/latitude to SVG pixels: an equirectangular view scaled by cos(48 N) for
+    Kazakhstan's middle latitude (display only; nothing is measured on it)."""
 
     west: float = 46.0
     east: float = 88.0
@@ -241,8 +245,8 @@ def svg_paths(geojson: dict, frame: Frame) -> list[str]:
 def map_svg(
     svc, t, towns: list[dict], *, focus: dict | None = None, label_all: bool = False
 ) -> dict:
-    """The SVG map's parts: oblast paths, every town as the map draws it, the focus town larger with a
-    line to its nearest large city, and the labels (every town on the region brief)."""
+    """The SVG map's parts: oblast paths, every town as the map draws it, the focus town larger with
+    a line to its nearest large city, and the labels (every town on the region brief)."""
     frame = Frame()
     small = (
         focus is not None
@@ -312,7 +316,8 @@ def scenario_names(t: T, ids: list[str], sep: str = ", ") -> str:
 
 
 def outcome_words(t: T, others: list[tuple[str, int]]) -> str:
-    """'Balanced (5), a tie of Balanced, Innovative, Diversification (23)' in the page's language."""
+    """'Balanced (5), a tie of Balanced, Innovative, Diversification (23)' in the page's
+    language."""
     return ", ".join(f"{t.outcome(label)} ({n})" for label, n in others)
 
 
@@ -333,7 +338,7 @@ def robust_towns(*, wait_s: float = 10.0) -> dict | None:
 
 @functools.cache
 def official_data(root: Path, towns: frozenset[str], scenarios: frozenset[str]) -> Official:
-    """data/official/ of a data root, read once per process (the files change with a release)."""
+    """Data/official/ of a data root, read once per process (the files change with a release)."""
     return load_official(root, towns=set(towns), scenarios=set(scenarios))
 
 
@@ -348,7 +353,8 @@ def _label(row: dict, lang: str) -> str:
 
 
 def official_items(off: Official, tid: str, scenarios: list[str], lang: str) -> list[dict]:
-    """A town's signals for the brief: label, date, source and agreement with the verdict's scenarios."""
+    """A town's signals for the brief: label, date, source and agreement with the verdict's
+    scenarios."""
     out = []
     for r in signals_for(off, tid, scenarios):
         shown = {
@@ -374,7 +380,10 @@ def official_items(off: Official, tid: str, scenarios: list[str], lang: str) -> 
 def measure_items(off: Official, tid: str, scenarios: list[str], lang: str) -> dict:
     """The measure families common to the verdict's scenarios, those of one only, the town's own."""
     m = measures_for(off, tid, scenarios)
-    fam = lambda r: {"id": r["measure_id"], "label": _label(r, lang), "source_url": r["source_url"]}  # noqa: E731
+
+    def fam(r: dict) -> dict:
+        return {"id": r["measure_id"], "label": _label(r, lang), "source_url": r["source_url"]}
+
     own = [
         {
             "label": _label(r, lang),
@@ -395,7 +404,8 @@ def measure_items(off: Official, tid: str, scenarios: list[str], lang: str) -> d
 
 
 def evidence_items(off: Official, tid: str, lang: str) -> list[dict]:
-    """Dated figures outside the method's units, each with its age in years and the input it approximates."""
+    """Dated figures outside the method's units, each with its age in years and the input it
+    approximates."""
     return [
         {
             "label": _label(r, lang),
@@ -430,7 +440,8 @@ def brief_context(svc, t: T, rec: dict, robust: dict | None, query: str) -> dict
 
 
 def api_parts(svc, rec: dict) -> dict:
-    """``official``, ``measures`` and ``evidence`` of a town for the API: every item with ``source``."""
+    """``official``, ``measures`` and ``evidence`` of a town for the API: every item with
+    ``source``."""
     off = get_official(svc)
     scenarios = _scenarios_of(rec["scenario"], verdict_kind(rec["scenario"]))
     labels = lambda r: {g: r[f"label_{g}"] for g in ("en", "ru", "kk")}  # noqa: E731
@@ -497,8 +508,11 @@ def api_parts(svc, rec: dict) -> dict:
 
 def official_signal_columns(svc, atlas: dict) -> dict[str, dict[str, str]]:
     """Per town the export's ``official`` (signal kinds with their dates, newest first:
-    'stagnating_2025 2025-03|status_2012_list 2012-05-25') and ``official_agreement`` (kind:agreement
-    with the town's result, by data/official/signal_rules.csv, this project's reading)."""
+
+    'stagnating_2025 2025-03|status_2012_list 2012-05-25') and ``official_agreement``
+    (kind:agreement with the town's result, by data/official/signal_rules.csv, this project's
+    reading).
+    """
     off = get_official(svc)
     out = {}
     for town in atlas["towns"]:

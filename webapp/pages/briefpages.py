@@ -1,6 +1,6 @@
-"""The brief's pages: the region brief of all towns (/brief), the comparison of 2-4 towns (/compare),
-and both briefs as PDF (WeasyPrint: a well-kept library that prints the same HTML and CSS without a
-browser process; the small maps are SVG, so nothing needs a script)."""
+"""The brief's pages: the region brief of all towns (/brief), the comparison of 2-4 towns
+(/compare), and both briefs as PDF (WeasyPrint: a well-kept library that prints the same HTML and
+CSS without a browser process; the small maps are SVG, so nothing needs a script)."""
 
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ def region():
 
 
 def pdf_document(html: str):
-    """``html`` laid out on A4 pages by WeasyPrint; styles read from the app's static folder, nothing
-    else fetched (no network, no other file)."""
+    """``html`` laid out on A4 pages by WeasyPrint; styles read from the app's static folder,
+    nothing else fetched (no network, no other file)."""
     import weasyprint
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -167,4 +167,4 @@ def compare():
         colours=[colour(tw, svc.method) for tw in chosen],
         official=official,
         measures=measures,
-    ), 400 if problems else 200
+    ), (400 if problems else 200)

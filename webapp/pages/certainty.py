@@ -1,4 +1,5 @@
-"""How sure is each recommendation: the robustness run (API with progress) and the data-needed page."""
+"""How sure is each recommendation: the robustness run (API with progress) and the data-needed
+page."""
 
 from __future__ import annotations
 
@@ -56,8 +57,10 @@ def robust_labels(t: T, method) -> dict:
 @bp.get("/api/robustness")
 def robustness_status():
     """The robustness run at the default parameters for the current data: state, progress and, when
-    done, one record per town (shares, modal, stability, drivers, variants). A GET starts a run that
-    is missing; it changes no data."""
+    done, one record per town (shares, modal, stability, drivers, variants).
+
+    A GET starts a run that is missing; it changes no data.
+    """
     return get_runner(current_app).status()
 
 

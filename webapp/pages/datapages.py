@@ -1,4 +1,5 @@
-"""Pages of the stored data: completeness (towns x inputs), import, history with rollback, expert judgments."""
+"""Pages of the stored data: completeness (towns x inputs), import, history with rollback, expert
+judgments."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _t() -> T:
 
 
 def _completeness(svc) -> dict:
-    """town id -> input -> the stored row used for scoring (or None)."""
+    """Town id -> input -> the stored row used for scoring (or None)."""
     snap = svc.snapshot()
     grid = {tid: {} for tid in svc.metas}
     for table in (snap.statistics, snap.curated):
@@ -40,25 +41,29 @@ def _completeness(svc) -> dict:
 
 @bp.get("/data")
 def data(report: dict | None = None, status: int = 200):
-    """Which statistical and curated inputs exist for which town, with period and source; import form."""
+    """Which statistical and curated inputs exist for which town, with period and source; import
+    form."""
     svc = get_atlas()
     t = _t()
     names = [n for n, s in svc.method.inputs.items() if s.role in ("statistical", "curated")]
     snap = svc.snapshot()
-    return render_template(
-        "data.html",
-        t=t,
-        langs=LANGS,
-        grid=_completeness(svc),
-        names=names,
-        method=svc.method,
-        metas=svc.metas,
-        errors=snap.errors,
-        revision=snap.head,
-        report=report,
-        estimates=snap.estimates,
-        latest=next(iter(svc.store.revisions()), None),
-    ), status
+    return (
+        render_template(
+            "data.html",
+            t=t,
+            langs=LANGS,
+            grid=_completeness(svc),
+            names=names,
+            method=svc.method,
+            metas=svc.metas,
+            errors=snap.errors,
+            revision=snap.head,
+            report=report,
+            estimates=snap.estimates,
+            latest=next(iter(svc.store.revisions()), None),
+        ),
+        status,
+    )
 
 
 @bp.get("/data/estimates-template.csv")
@@ -154,16 +159,19 @@ def rollback(rev: int):
 @bp.get("/judgments")
 def judgments(problems: list[str] | None = None, status: int = 200):
     svc = get_atlas()
-    return render_template(
-        "judgments.html",
-        t=_t(),
-        langs=LANGS,
-        judgments=svc.store.judgments(),
-        metas=svc.metas,
-        method=svc.method,
-        problems=problems or [],
-        form=request.form,
-    ), status
+    return (
+        render_template(
+            "judgments.html",
+            t=_t(),
+            langs=LANGS,
+            judgments=svc.store.judgments(),
+            metas=svc.metas,
+            method=svc.method,
+            problems=problems or [],
+            form=request.form,
+        ),
+        status,
+    )
 
 
 def _judgment_form(svc) -> tuple[dict, list[str]]:
@@ -221,11 +229,11 @@ def withdraw_judgment(jid: int):
 
 
 def published_distances(svc, params, town: dict) -> list[dict]:
-    """The independently published road distances for one town (data/validation/road_distances.csv, read
-    once through geo.validation), each beside the km derived at the request's parameters, with the ratio,
-    the verdict (geo.validation's 15 % rule) and the known limits said in words: a town whose source names
-    another nearest large city than the one the network routes it to, or that reaches the network only by
-    an assumed straight link."""
+    """The independently published road distances for one town (data/validation/road_distances.csv,
+    read once through geo.validation), each beside the km derived at the request's parameters, with
+    the ratio, the verdict (geo.validation's 15 % rule) and the known limits said in words: a town
+    whose source names another nearest large city than the one the network routes it to, or that
+    reaches the network only by an assumed straight link."""
     from geo import (
         validation,
     )  # the validation table is read only by town pages (start-up stays light)

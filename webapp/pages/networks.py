@@ -56,9 +56,9 @@ STAGING_GRACE_S = 600.0  # older than this, with no import running, a staging fo
 class Importer:
     """One network import at a time, in a background thread; ``status()`` says how it goes.
 
-    The state is kept in the store (``webapp.store.db.JobBoard``) when the importer has one, so every
-    worker process sees the same import and none starts a second while one runs; an import still
-    running an hour (``JOB_MAX_S``) after its start (its process ended) is reported as failed.
+    The state is kept in the store (``webapp.store.db.JobBoard``) when the importer has one, so
+    every worker process sees the same import and none starts a second while one runs; an import
+    still running an hour (``JOB_MAX_S``) after its start (its process ended) is reported as failed.
     Without a store (``store=None``) it is kept in this process.
     """
 
@@ -79,14 +79,15 @@ class Importer:
         clean_staging(self.root, running=self.status()["state"] == "running")
 
     def status(self) -> dict:
-        """state (idle, running, done, failed), name, file, message, progress, started, finished."""
+        """State (idle, running, done, failed), name, file, message, progress, started, finished."""
         if self.board is not None:
             return dict(self.board.status()[0])
         with self._lock:
             return dict(self._state)
 
     def start(self, path: Path, name: str, folder: Path) -> threading.Thread | None:
-        """Import ``path`` as version ``name`` in a thread (``folder`` removed at the end); None if one runs."""
+        """Import ``path`` as version ``name`` in a thread (``folder`` removed at the end); None if
+        one runs."""
         state = {
             "state": "running",
             "name": name,
@@ -152,10 +153,13 @@ class Importer:
 
 
 def clean_staging(root: Path, *, running: bool) -> list[Path]:
-    """Remove the upload staging folders (``.upload-*``) a process that stopped mid-upload or
-    mid-import left under ``root``; returns them. A folder still in use is spared: one written in
+    """Remove the upload staging folders (``.upload-*``) a process that stopped mid-upload or mid-
+    import left under ``root``; returns them.
+
+    A folder still in use is spared: one written in
     the last ``STAGING_GRACE_S`` (an upload being saved, in this or another server), and, while an
-    import runs, one younger than the longest import (``JOB_MAX_S``: it may hold that file)."""
+    import runs, one younger than the longest import (``JOB_MAX_S``: it may hold that file).
+    """
     keep_s = JOB_MAX_S if running else STAGING_GRACE_S
     removed = []
     for folder in sorted(root.glob(STAGING + "*")) if root.is_dir() else []:
@@ -185,7 +189,8 @@ def _t() -> T:
 
 
 def versions() -> list[dict]:
-    """Every version with name, source, date, sha256, nodes, edges and km (the shipped one first)."""
+    """Every version with name, source, date, sha256, nodes, edges and km (the shipped one
+    first)."""
     svc = get_atlas()
     net = svc.spatial.network(default_params())
     shipped = svc.pipeline.network_info(SHIPPED) | {
@@ -198,15 +203,18 @@ def versions() -> list[dict]:
 
 def _page(problems: list[str] | None = None, status: int = 200, importing: dict | None = None):
     problems = [public_text(p) for p in problems or []]  # no server folders in what a page shows
-    return render_template(
-        "networks.html",
-        t=_t(),
-        langs=LANGS,
-        versions=versions(),
-        problems=problems,
-        importing=importing or get_importer().status(),
-        suffixes=SUFFIXES,
-    ), status
+    return (
+        render_template(
+            "networks.html",
+            t=_t(),
+            langs=LANGS,
+            versions=versions(),
+            problems=problems,
+            importing=importing or get_importer().status(),
+            suffixes=SUFFIXES,
+        ),
+        status,
+    )
 
 
 @bp.get("/networks")
@@ -269,7 +277,8 @@ def _unzip_shapefile(archive: Path, folder: Path) -> Path:
 
 
 def _stage(file, root: Path) -> tuple[Path, Path]:
-    """The uploaded file saved into a new temporary folder under ``root``: (file to import, folder)."""
+    """The uploaded file saved into a new temporary folder under ``root``: (file to import,
+    folder)."""
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=STAGING, dir=root))
     path = folder / (secure_filename(file.filename) or "upload")
@@ -286,7 +295,8 @@ def _stage(file, root: Path) -> tuple[Path, Path]:
 @bp.post("/networks")
 @editor_required
 def upload():
-    """An editor's upload: checked, staged, imported in the background; the page with the outcome."""
+    """An editor's upload: checked, staged, imported in the background; the page with the
+    outcome."""
     svc = get_atlas()
     file, name = request.files.get("file"), request.form.get("name", "").strip()
     problems = _check_upload(file, name, svc.pipeline.versions())
@@ -362,7 +372,8 @@ def _town_rows(ta: dict, tb: dict) -> list[dict]:
 
 
 def compare(params, a: str, b: str) -> dict:
-    """Town id -> differing rows between versions ``a`` and ``b`` at ``params``; ParamError if unknown."""
+    """Town id -> differing rows between versions ``a`` and ``b`` at ``params``; ParamError if
+    unknown."""
     svc = get_atlas()
     pa, pb = params.with_changes(network=a), params.with_changes(network=b)
     ra, rb = svc.results(pa), svc.results(pb)
@@ -376,7 +387,8 @@ def compare(params, a: str, b: str) -> dict:
 
 @bp.get("/networks/compare")
 def compare_page():
-    """Towns whose nearest city, road km, agglomeration inputs or scenario differ between two versions."""
+    """Towns whose nearest city, road km, agglomeration inputs or scenario differ between two
+    versions."""
     svc = get_atlas()
     args = {k: v for k, v in request.args.items() if k not in ("a", "b")}
     a, b = request.args.get("a", SHIPPED), request.args.get("b", SHIPPED)
@@ -394,7 +406,7 @@ def compare_page():
         b=b,
         names=svc.pipeline.versions(),
         metas=svc.metas,
-    ), 400 if problems else 200
+    ), (400 if problems else 200)
 
 
 # -- the API -------------------------------------------------------------------------------------
@@ -413,8 +425,8 @@ def api_import_status():
 
 
 def _upload_limit():
-    """before_request: an uploaded network file may be larger than the app's other bodies, and only a
-    signed-in editor's is read (anyone else is refused before the body is parsed)."""
+    """before_request: an uploaded network file may be larger than the app's other bodies, and only
+    a signed-in editor's is read (anyone else is refused before the body is parsed)."""
     if request.method == "POST" and request.path == "/networks":
         if current_editor() is None:
             return redirect(url_for("auth.login", next="/networks", lang=request.args.get("lang")))

@@ -1,4 +1,7 @@
-"""Pages: the map, a town's breakdown, and the vendored front-end assets. Views stay thin."""
+"""Pages: the map, a town's breakdown, and the vendored front-end assets.
+
+Views stay thin.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +65,8 @@ def translator(svc, lang: str | None) -> T:
 
 
 def localized_errors(errors: dict, t: T, specs: dict) -> dict:
-    """Field messages for the page: English as the parser says them; in kk and ru the field's label and a
-    translated sentence with the allowed range (the API keeps the parser's English)."""
+    """Field messages for the page: English as the parser says them; in kk and ru the field's label
+    and a translated sentence with the allowed range (the API keeps the parser's English)."""
     if t.lang == "en":
         return errors
     out = {}
@@ -85,7 +88,8 @@ def sorted_towns(towns: list, metas: dict, t: T) -> list:
 
 
 def request_params():
-    """(atlas, params, errors) for the request's query; invalid parameters fall back to the defaults."""
+    """(atlas, params, errors) for the request's query; invalid parameters fall back to the
+    defaults."""
     svc = get_atlas()
     try:
         params = from_args(without_version(request.args))
@@ -96,8 +100,11 @@ def request_params():
 
 def display(atlas: dict, svc, t) -> dict:
     """Per town: marker style, tooltip and verdict in the page's language, its verdict's kind and
-    category (the counts and filters above the list), for map updates. The popups are not here: the
-    page fetches them (``popups_once``, ``GET /api/popups``), so a recompute answers with data only."""
+    category (the counts and filters above the list), for map updates.
+
+    The popups are not here: the
+    page fetches them (``popups_once``, ``GET /api/popups``), so a recompute answers with data only.
+    """
     metas = svc.metas
     return {
         tw["id"]: {
@@ -130,7 +137,7 @@ def display_once(atlas: dict, svc, t, params) -> dict:
 
 
 def popups_once(atlas: dict, svc, t, params) -> dict:
-    """town id -> its popup HTML for ``params`` in ``t``'s language (rendered when first asked)."""
+    """Town id -> its popup HTML for ``params`` in ``t``'s language (rendered when first asked)."""
 
     def build() -> _Sized:
         query, _ = queries(params, t.lang, LANGS)
@@ -164,8 +171,8 @@ MAP_AGGLOMERATION = (
 
 
 def map_collection(fc: dict) -> dict:
-    """The towns as the map page needs them at once: position, names, colour, scenario, the route to the
-    nearest large city; popups and the rest of each record are fetched when needed."""
+    """The towns as the map page needs them at once: position, names, colour, scenario, the route to
+    the nearest large city; popups and the rest of each record are fetched when needed."""
     feats = []
     for f in fc["features"]:
         p = f["properties"]
@@ -331,8 +338,8 @@ def town_page_html(tid: str, *, for_pdf: bool = False) -> str:
 
 
 def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
-    """The town page and its small map's script: the brief on top (webapp.pages.brief), everything behind
-    it below in details."""
+    """The town page and its small map's script: the brief on top (webapp.pages.brief), everything
+    behind it below in details."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = request_params()
@@ -378,7 +385,8 @@ def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
 
 @bp.get("/table")
 def table():
-    """Every town with all indicator values and levels, sortable; the same rows as the CSV export."""
+    """Every town with all indicator values and levels, sortable; the same rows as the CSV
+    export."""
     svc = get_atlas()
     t = translator(svc, request.args.get("lang"))
     atlas, params, errors = request_params()
@@ -424,12 +432,14 @@ def vendor(path: str):
     folder = Path(current_app.config["VENDOR_DIR"]) / package
     kind = mimetypes.guess_type(inner)[0] or ""
     if not kind.startswith(COMPRESSIBLE):  # images: as they are
-        # joined below the package's own folder, so ".." cannot leave it (send_from_directory refuses that)
+        # joined below the package's own folder, so ".." cannot leave it (send_from_directory
+        # refuses that)
         return send_from_directory(folder, inner, max_age=86400)
     target = safe_join(str(folder), inner)  # None for a path that would leave the package's folder
     if target is None or not Path(target).is_file():
         abort(404, clip(f"'{path}' is not a file of a served package."))
-    # scripts and styles: kept as bytes with their gzip (leaflet.js: 148 KB, 43 KB gzipped) and an ETag
+    # scripts and styles: kept as bytes with their gzip (leaflet.js: 148 KB, 43 KB gzipped) and an
+    # ETag
     body = get_atlas().cache.get(("vendor", path), lambda: render(Path(target).read_bytes(), kind))
     resp = respond(body)
     resp.headers["Cache-Control"] = "public, max-age=86400"

@@ -1,1 +1,2 @@
-"""Storage: the database (revisions, imports, editors), statistics files, network uploads and the command line."""
+"""Storage: the database (revisions, imports, editors), statistics files, network uploads and the
+command line."""

@@ -6,8 +6,7 @@ Only ``POST /api/recompute`` is exempt: it computes a result and changes nothing
 
 A sign-in is a session record in the store (``Store.open_session``); the cookie carries its token.
 Signing out, removing or disabling the editor and a new password end it, for every copy of the
-cookie.
-Failed sign-ins are throttled per name and per client address (``Store.signin_wait``).
+cookie. Failed sign-ins are throttled per name and per client address (``Store.signin_wait``).
 
 Configuration (or the environment variable of the same name): ``SESSION_COOKIE_SECURE=1`` sends the
 cookie over HTTPS only; ``HSTS_SECONDS=<n>`` adds ``Strict-Transport-Security: max-age=<n>`` (for a
@@ -42,12 +41,17 @@ bp = Blueprint("auth", __name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 CSRF_EXEMPT = {"api.recompute"}  # read-only computations sent as POST
 THROTTLED = {  # the sign-in page's answer while a name or a client waits ({minutes}: how long)
-    "en": "Too many failed sign-ins for this name or from this address; "
-    "try again in {minutes} min.",
-    "ru": "Слишком много неудачных попыток входа для этого имени или с этого адреса; "
-    "повторите через {minutes} мин.",
-    "kk": "Бұл атпен немесе бұл мекенжайдан кіру әрекеттері тым көп сәтсіз болды; "
-    "{minutes} минуттан кейін қайталаңыз.",
+    "en": (
+        "Too many failed sign-ins for this name or from this address; try again in {minutes} min."
+    ),
+    "ru": (
+        "Слишком много неудачных попыток входа для этого имени или с этого адреса; "
+        "повторите через {minutes} мин."
+    ),
+    "kk": (
+        "Бұл атпен немесе бұл мекенжайдан кіру әрекеттері тым көп сәтсіз болды; "
+        "{minutes} минуттан кейін қайталаңыз."
+    ),
 }
 
 
@@ -70,11 +74,9 @@ def current_editor() -> str | None:
 def _refuse(status: int, message: str):
     if request.path.startswith("/api/"):
         return {
-            "error": "forbidden"
-            if status == 403
-            else "unauthorized"
-            if status == 401
-            else "bad request",
+            "error": (
+                "forbidden" if status == 403 else "unauthorized" if status == 401 else "bad request"
+            ),
             "message": message,
         }, status
     abort(status, message)
@@ -88,7 +90,8 @@ def _cross_origin() -> bool:
 
 
 def check_csrf():
-    """before_request: refuse a state-changing request without the session's token or from another origin."""
+    """before_request: refuse a state-changing request without the session's token or from another
+    origin."""
     if request.method in SAFE_METHODS or request.endpoint in CSRF_EXEMPT:
         return None
     if _cross_origin():
@@ -169,7 +172,8 @@ def logout():
 
 
 def _secret_key(app) -> str:
-    """SECRET_KEY from the config, else one kept in the instance folder (sessions survive a restart)."""
+    """SECRET_KEY from the config, else one kept in the instance folder (sessions survive a
+    restart)."""
     path = Path(app.instance_path) / "secret_key"
     if path.exists():
         return path.read_text().strip()

@@ -1,5 +1,5 @@
-"""The store from the command line: `flask --app webapp create-editor | set-password |
-disable-editor | enable-editor | remove-editor | import-stats | export-stats`."""
+"""The store from the command line: `flask --app webapp create-editor | set-password | disable-
+editor | enable-editor | remove-editor | import-stats | export-stats`."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ def _store_call(change) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--editor", default=None, help="who enters the values (default: the system user)")
 def import_stats(file: Path, editor: str | None) -> None:
-    """Import a CSV or XLSX FILE as one new revision; exit 1, listing every problem, if it is rejected."""
+    """Import a CSV or XLSX FILE as one new revision; exit 1, listing every problem, if it is
+    rejected."""
     who = f"{editor or getpass.getuser()} (command line)"
     try:
         rev, rows = current_app.extensions["atlas"].import_file(
@@ -106,12 +107,14 @@ def import_stats(file: Path, editor: str | None) -> None:
         )
         sys.exit(1)
     click.echo(
-        f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as revision {rev}"
+        f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as"
+        f" revision {rev}"
     )
     for o in current_app.extensions["atlas"].outranked(rows, rev):
         click.echo(
-            f"  not scored: {o['town']} {o['input']} {o['period']}: a value for {o['stored_period']} "
-            f"({o['stored_value']:g}) was stored before (the latest period is scored)"
+            f"  not scored: {o['town']} {o['input']} {o['period']}: a value for"
+            f" {o['stored_period']} ({o['stored_value']:g}) was stored before (the latest period is"
+            " scored)"
         )
 
 
@@ -119,7 +122,8 @@ def import_stats(file: Path, editor: str | None) -> None:
 @with_appcontext
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def export_stats(out: Path) -> None:
-    """Write the current values to OUT (CSV in the import format: town, year, source, note, inputs)."""
+    """Write the current values to OUT (CSV in the import format: town, year, source, note,
+    inputs)."""
     atlas = current_app.extensions["atlas"]
     out.write_text(export_csv(atlas.store.current(), atlas.method), encoding="utf-8")
     click.echo(f"{out}: written")

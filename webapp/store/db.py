@@ -1,13 +1,13 @@
 """The embedded database: input values with every revision, expert judgments, editor accounts.
 
-SQLite through SQLAlchemy by default (``DATABASE_URL`` may name PostgreSQL). The schema is created and
-migrated on start by ``Store.migrate`` (a numbered list of migrations and a ``schema_version`` table: a
-small, self-running equivalent of Alembic), so ``make run`` needs no extra step.
+SQLite through SQLAlchemy by default (``DATABASE_URL`` may name PostgreSQL). The schema is created
+and migrated on start by ``Store.migrate`` (a numbered list of migrations and a ``schema_version``
+table: a small, self-running equivalent of Alembic), so ``make run`` needs no extra step.
 
 Values are never updated or deleted: each change is a new revision that adds rows. The value of a
 town's input for a period is the row of the latest revision for that key (a row with ``removed`` set
-withdraws it). Every write is one transaction, serialised (``BEGIN IMMEDIATE`` on SQLite, a table lock
-an advisory lock on PostgreSQL), so concurrent imports each land whole as their own revision.
+withdraws it). Every write is one transaction, serialised (``BEGIN IMMEDIATE`` on SQLite, a table
+lock an advisory lock on PostgreSQL), so concurrent imports each land whole as their own revision.
 
 Background jobs (a network import, a robustness run) keep their state in the ``jobs`` table, so that
 every server process, on any machine, sees it: one row per job, written in a write transaction when
@@ -152,7 +152,8 @@ jobs = Table(
 
 
 def _v1(conn: Connection) -> None:
-    """The first tables (input_values without the estimate columns of migration 6) (editors as they were then: without ``disabled``, added by migration 5)."""
+    """The first tables (input_values without the estimate columns of migration 6) (editors as they
+    were then: without ``disabled``, added by migration 5)."""
     old = MetaData()
     Table(
         "editors",
@@ -210,9 +211,9 @@ store_meta = Table(
 
 
 def _v3(conn: Connection) -> None:
-    """The store's identity: a random id made once per database (a new, reset or replaced database has
-    another; a restored copy keeps it), so that what was rendered from one database is never taken for
-    another's answer at the same revision number (webapp.shared)."""
+    """The store's identity: a random id made once per database (a new, reset or replaced database
+    has another; a restored copy keeps it), so that what was rendered from one database is never
+    taken for another's answer at the same revision number (webapp.shared)."""
     metadata.create_all(conn, tables=[store_meta])
     conn.execute(insert(store_meta).values(key="store_id", value=uuid.uuid4().hex))
 
@@ -292,7 +293,8 @@ def period_year(period: str) -> int:
 
 
 def _sqlite_setup(engine: Engine) -> None:
-    """Let SQLAlchemy, not pysqlite, begin transactions; writes take the lock at BEGIN (IMMEDIATE)."""
+    """Let SQLAlchemy, not pysqlite, begin transactions; writes take the lock at BEGIN
+    (IMMEDIATE)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
@@ -311,7 +313,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
 def _private_sqlite_file(url: str) -> None:
     """A SQLite database file is made (or kept) readable by its owner only (0600): it holds the
-    editors' password hashes. SQLite gives its journal files the same mode."""
+    editors' password hashes.
+
+    SQLite gives its journal files the same mode.
+    """
     path = make_url(url).database
     if not path or path == ":memory:" or path.startswith("file:"):
         return
@@ -345,10 +350,11 @@ class Store:
         self._lock = threading.Lock()  # one writer per process; the database serialises processes
         self._identity: str | None = None
 
-    # ---- transactions and schema --------------------------------------------------------------------
+    # ---- transactions and schema -----------------------------------------------------------------
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One serialised write transaction: committed whole on success, rolled back on any exception."""
+        """One serialised write transaction: committed whole on success, rolled back on any
+        exception."""
         with self._lock, self.engine.connect().execution_options(write=True) as conn, conn.begin():
             if (
                 conn.dialect.name == "postgresql"
@@ -378,12 +384,12 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    # ---- revisions --------------------------------------------------------------------------------
+    # ---- revisions -------------------------------------------------------------------------------
     def head(self) -> int:
         """The latest revision id (0 when the store is empty).
 
-        Asked before every answer (a data change made by any process drops the caches), so on SQLite it
-        is one plain statement on a pooled connection (about 50 us, against some 400 us through a
+        Asked before every answer (a data change made by any process drops the caches), so on SQLite
+        it is one plain statement on a pooled connection (about 50 us, against some 400 us through a
         SQLAlchemy transaction); a single SELECT reads one consistent state either way.
         """
         if self.engine.dialect.name != "sqlite":
@@ -413,8 +419,9 @@ class Store:
         return self._identity
 
     def revision_stamp(self, revision: int) -> tuple:
-        """What tells revision ``revision`` from another one numbered alike (in a copy of this database
-        restored and then changed otherwise): its time, author, kind and file; () when there is none."""
+        """What tells revision ``revision`` from another one numbered alike (in a copy of this
+        database restored and then changed otherwise): its time, author, kind and file; () when
+        there is none."""
         with self.read() as conn:
             row = conn.execute(
                 select(
@@ -487,7 +494,8 @@ class Store:
         summary: str = "",
         filename: str = "",
     ) -> int:
-        """Store ``rows`` (town_id, input, value, unit, period, source, note[, status]) as one new revision."""
+        """Store ``rows`` (town_id, input, value, unit, period, source, note[, status]) as one new
+        revision."""
         rows = list(rows)
         with self.write() as conn:
             rev = self._new_revision(
@@ -497,7 +505,8 @@ class Store:
         return rev
 
     def seed(self, rows: Iterable[dict], experts: Iterable[dict]) -> bool:
-        """Load the shipped values and judgments as revision 1 when the store is empty; True when it did."""
+        """Load the shipped values and judgments as revision 1 when the store is empty; True when it
+        did."""
         with self.write() as conn:
             if conn.execute(select(func.count()).select_from(revisions)).scalar():
                 return False
@@ -536,9 +545,12 @@ class Store:
         return found[0]
 
     def _rows(self, conn: Connection, upto: int | None = None) -> dict[tuple, dict]:
-        """(town_id, input, period, is estimate) -> the latest row at revision ``upto`` (removed rows
-        included). A value and an estimate of the same input and period are kept apart: neither
-        replaces the other (scoring uses the estimate only where the value is missing)."""
+        """(town_id, input, period, is estimate) -> the latest row at revision ``upto`` (removed
+        rows included).
+
+        A value and an estimate of the same input and period are kept apart: neither
+        replaces the other (scoring uses the estimate only where the value is missing).
+        """
         q = select(values_table).order_by(values_table.c.revision_id, values_table.c.id)
         if upto is not None:
             q = q.where(values_table.c.revision_id <= upto)
@@ -576,7 +588,8 @@ class Store:
         return sorted(best.values(), key=lambda r: (r["town_id"], r["input"]))
 
     def current(self, upto: int | None = None) -> list[dict]:
-        """One value per town and input: the latest period with a value (then the latest revision)."""
+        """One value per town and input: the latest period with a value (then the latest
+        revision)."""
         best: dict[tuple, dict] = {}
         for r in self.values(upto):
             key = (r["town_id"], r["input"])
@@ -590,7 +603,8 @@ class Store:
         return [{k: v for k, v in r.items() if k != "_rank"} for r in best.values()]
 
     def changes(self, rev: int) -> list[dict]:
-        """What revision ``rev`` changed: its rows, each with the value it replaced (None when new)."""
+        """What revision ``rev`` changed: its rows, each with the value it replaced (None when
+        new)."""
         self.revision(rev)
         with self.read() as conn:
             before = self._rows(conn, rev - 1)
@@ -612,9 +626,9 @@ class Store:
                     "old_low": old["low"] if old else None,
                     "old_high": old["high"] if old else None,
                     "estimate": r.status == ESTIMATE,
-                    "changed": old is None
-                    or r.removed
-                    or any(old[f] != getattr(r, f) for f in fields),
+                    "changed": (
+                        old is None or r.removed or any(old[f] != getattr(r, f) for f in fields)
+                    ),
                 }
             )
         return out
@@ -647,7 +661,7 @@ class Store:
             self._insert_values(conn, rev, rows, editor)
         return rev
 
-    # ---- expert judgments ---------------------------------------------------------------------------
+    # ---- expert judgments ------------------------------------------------------------------------
     def _insert_judgment(self, conn: Connection, rev: int, j: dict, editor: str) -> int:
         return conn.execute(
             insert(judgments).values(
@@ -664,7 +678,8 @@ class Store:
         ).inserted_primary_key[0]
 
     def record_judgment(self, j: dict, *, editor: str) -> int:
-        """Record an expert judgment (town_id, scenarios, author, date, rationale, source); returns its id."""
+        """Record an expert judgment (town_id, scenarios, author, date, rationale, source); returns
+        its id."""
         with self.write() as conn:
             rev = self._new_revision(
                 conn,
@@ -705,11 +720,14 @@ class Store:
         with self.read() as conn:
             return [
                 dict(r._mapping)
-                | {"scenarios": r.scenarios.split("|"), "active": r.withdrawn_revision is None}
+                | {
+                    "scenarios": r.scenarios.split("|"),
+                    "active": r.withdrawn_revision is None,
+                }
                 for r in conn.execute(q)
             ]
 
-    # ---- editors ----------------------------------------------------------------------------------
+    # ---- editors ---------------------------------------------------------------------------------
     def add_editor(self, name: str, password: str) -> None:
         """A new editor account (the password stored hashed; ``password_problem`` says what is
         refused)."""
@@ -765,8 +783,11 @@ class Store:
             conn.execute(delete(editors).where(editors.c.id == eid))
 
     def check_editor(self, name: str, password: str) -> bool:
-        """True when ``name`` is an enabled editor and ``password`` is theirs. One password hash is
-        checked whether or not the name exists, so the time taken does not tell."""
+        """True when ``name`` is an enabled editor and ``password`` is theirs.
+
+        One password hash is checked whether or not the name exists, so the time taken does not
+        tell.
+        """
         with self.read() as conn:
             row = conn.execute(
                 select(editors.c.password_hash, editors.c.disabled).where(editors.c.name == name)
@@ -876,8 +897,8 @@ class Store:
             return out
 
     def job_start(self, name: str, state: dict, *, run: str, max_s: float) -> bool:
-        """Write the row of a job that starts as ``run``; False (nothing written) while another
-        run of it is ``running`` and started less than ``max_s`` seconds ago."""
+        """Write the row of a job that starts as ``run``; False (nothing written) while another run
+        of it is ``running`` and started less than ``max_s`` seconds ago."""
         with self.write() as conn:
             row = conn.execute(
                 select(jobs.c.state, jobs.c.started, jobs.c.seq).where(jobs.c.name == name)
@@ -1001,7 +1022,8 @@ class JobBoard:
             return state, self._result
 
     def claim(self, state: dict) -> bool:
-        """Start the job in this process (``state`` should say running); False when another runs it."""
+        """Start the job in this process (``state`` should say running); False when another runs
+        it."""
         run = uuid.uuid4().hex
         if not self.store.job_start(self.name, state, run=run, max_s=self.max_s):
             return False

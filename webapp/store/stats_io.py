@@ -1,9 +1,11 @@
-"""Statistics files in and out: strict CSV/XLSX reading, templates, export, and a last screen of stored values.
+"""Statistics files in and out: strict CSV/XLSX reading, templates, export, and a last screen of
+stored values.
 
-A file is read into cells, then validated whole: every problem (row, column, value, rule) is collected
-and any problem rejects the file. Only finite numbers written plainly (``12.5``, ``-3``, ``1e3``) inside
-the input's range are accepted: no NaN or infinity, no thousands separators (``1 000``, ``1,000``), no
-decimal commas (``12,5``), no underscores (``1_0``), no formula cells, no text in numeric columns.
+A file is read into cells, then validated whole: every problem (row, column, value, rule) is
+collected and any problem rejects the file. Only finite numbers written plainly (``12.5``, ``-3``,
+``1e3``) inside the input's range are accepted: no NaN or infinity, no thousands separators (``1
+000``, ``1,000``), no decimal commas (``12,5``), no underscores (``1_0``), no formula cells, no text
+in numeric columns.
 """
 
 from __future__ import annotations
@@ -46,9 +48,8 @@ NUMBER = re.compile(
     r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 )  # ASCII digits only
 NO_PERIOD = "not stated"  # exported for a stored value without a period (the import requires one)
-COMMENT = (
-    "#"  # a row whose town cell starts with this is a comment (the template's unit and range rows)
-)
+# a row whose town cell starts with this is a comment (the template's unit and range rows)
+COMMENT = "#"
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection":
 # = + - @ tab and carriage return; line feed and the full-width forms, read so by some programs).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -80,7 +81,8 @@ class Problem:
 
 
 class StatsFileError(InputError):
-    """A statistics file was rejected; ``problems`` lists every problem as text (capped), ``items`` as Problems."""
+    """A statistics file was rejected; ``problems`` lists every problem as text (capped), ``items``
+    as Problems."""
 
     def __init__(self, problems: list[Problem], *, filename: str):
         self.items = list(problems)
@@ -94,7 +96,8 @@ class StatsFileError(InputError):
 
 @dataclass(frozen=True)
 class Cell:
-    """A cell as read: ``kind`` is raw (CSV, untyped), text, number, formula, bool, date, error or empty."""
+    """A cell as read: ``kind`` is raw (CSV, untyped), text, number, formula, bool, date, error or
+    empty."""
 
     kind: str
     value: object = None
@@ -142,7 +145,7 @@ def importable(method: Method) -> list[str]:
     return [n for n, s in method.inputs.items() if s.role in IMPORT_ROLES]
 
 
-# ---- reading cells ----------------------------------------------------------------------------------
+# ---- reading cells -------------------------------------------------------------------------------
 
 
 def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
@@ -171,9 +174,11 @@ def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]]
         (
             n,
             [
-                Cell("raw", _decimal_point(v) if delimiter == ";" else v)
-                if v.strip()
-                else Cell("empty")
+                (
+                    Cell("raw", _decimal_point(v) if delimiter == ";" else v)
+                    if v.strip()
+                    else Cell("empty")
+                )
                 for v in line
             ],
         )
@@ -183,8 +188,8 @@ def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]]
 
 
 def _delimiter(text: str) -> str:
-    """',' or ';' (what Excel writes with Russian or Kazakh settings), from the header row: the one that
-    splits it into more columns (a header has no quoted separators in practice)."""
+    """',' or ';' (what Excel writes with Russian or Kazakh settings), from the header row: the one
+    that splits it into more columns (a header has no quoted separators in practice)."""
     header = text.lstrip().split("\n", 1)[0]
     return ";" if header.count(";") > header.count(",") else ","
 
@@ -193,7 +198,8 @@ DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 
 
 def _decimal_point(value: str) -> str:
-    """In a ';' file a comma between digits is a decimal comma ('12,5' -> '12.5'); nothing else changes."""
+    """In a ';' file a comma between digits is a decimal comma ('12,5' -> '12.5'); nothing else
+    changes."""
     text = value.strip()
     return text.replace(",", ".") if DECIMAL_COMMA.fullmatch(text) else value
 
@@ -249,7 +255,8 @@ def _zip_problem(raw: bytes) -> Problem | None:
 
 
 def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
-    """XLSX bytes -> (header, rows, problems) from the sheet named ``values`` (else the first sheet)."""
+    """XLSX bytes -> (header, rows, problems) from the sheet named ``values`` (else the first
+    sheet)."""
     problem = _zip_problem(raw)
     if problem:
         return [], [], [problem]
@@ -281,7 +288,7 @@ def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]
     return _split_header(rows)
 
 
-# ---- validating -------------------------------------------------------------------------------------
+# ---- validating ----------------------------------------------------------------------------------
 
 
 def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Problem]]:
@@ -305,7 +312,10 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
         rule = (
             "is derived from the road network for every town and cannot be imported"
             if spec
-            else f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs {', '.join(columns)}"
+            else (
+                f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs"
+                f" {', '.join(columns)}"
+            )
         )
         problems.append(Problem(1, name, name, rule))
     for need in ("town", "source"):
@@ -349,7 +359,8 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
             return None, "not a finite number (NaN or infinity)"
         if not NUMBER.fullmatch(text):
             return None, (
-                "not a plain number (digits, one '.' for decimals, no spaces, commas or underscores)"
+                "not a plain number (digits, one '.' for decimals, no spaces, commas or"
+                " underscores)"
                 if any(ch.isdigit() for ch in text)
                 else "text in a numeric column"
             )
@@ -406,7 +417,8 @@ def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, require
 
 
 def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Problem]:
-    """Counts not above their totals; root-of-sum indicators not of a negative sum (within one row)."""
+    """Counts not above their totals; root-of-sum indicators not of a negative sum (within one
+    row)."""
     out = []
     for ind in method.indicators.values():
         if ind.aggregation == "root_of_item_shares":
@@ -417,7 +429,8 @@ def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Pr
                             row,
                             count,
                             f"{values[count]:g}",
-                            f"above its total '{total}' ({values[total]:g}); allowed: 0 to {values[total]:g}",
+                            f"above its total '{total}' ({values[total]:g}); allowed: 0 to"
+                            f" {values[total]:g}",
                         )
                     )
         elif ind.aggregation == "root_of_sum" and all(n in values for n in ind.inputs):
@@ -427,7 +440,8 @@ def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Pr
                         row,
                         ind.inputs[0],
                         f"{values[ind.inputs[0]]:g}",
-                        f"{' + '.join(ind.inputs)} is negative; allowed: a sum >= 0 (the indicator is its root)",
+                        f"{' + '.join(ind.inputs)} is negative; allowed: a sum >= 0 (the indicator"
+                        " is its root)",
                     )
                 )
     return out
@@ -495,7 +509,10 @@ def validate_cells(
     method: Method,
     town_id: Callable[[str], str | None],
 ) -> tuple[list[ValueRow], list[Problem]]:
-    """Header and data rows -> (accepted values, every problem). Values count only when problems is empty."""
+    """Header and data rows -> (accepted values, every problem).
+
+    Values count only when problems is empty.
+    """
     cols, problems = _header(header, method)
     data = [
         (n, c)
@@ -726,7 +743,8 @@ def validate_estimate_cells(
 def _cells(
     raw: bytes, filename: str
 ) -> tuple[list[Cell], list[tuple[int, list[Cell]]], list[Problem]]:
-    """A file's bytes within the size limit -> its header, rows and reading problems (CSV or XLSX)."""
+    """A file's bytes within the size limit -> its header, rows and reading problems (CSV or
+    XLSX)."""
     if len(raw) > MAX_BYTES:
         raise StatsFileError(
             [Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
@@ -756,7 +774,8 @@ def read_file(
 def read_values(
     raw: bytes, filename: str, method: Method, town_id: Callable[[str], str | None]
 ) -> list[ValueRow]:
-    """A CSV or XLSX file's bytes -> accepted values; raises StatsFileError listing every problem."""
+    """A CSV or XLSX file's bytes -> accepted values; raises StatsFileError listing every
+    problem."""
     header, rows, problems = _cells(raw, filename)
     if not problems:
         values, problems = validate_cells(header, rows, method, town_id)
@@ -765,7 +784,7 @@ def read_values(
     return values
 
 
-# ---- writing ----------------------------------------------------------------------------------------
+# ---- writing -------------------------------------------------------------------------------------
 
 
 def template_rows(method: Method) -> list[list[str]]:
@@ -785,7 +804,8 @@ def template_rows(method: Method) -> list[list[str]]:
 
 
 def estimate_template_rows(method: Method) -> list[list[str]]:
-    """The estimates template: the header and an '#allowed' comment row (long rows: one estimate each)."""
+    """The estimates template: the header and an '#allowed' comment row (long rows: one estimate
+    each)."""
     return [
         estimate_template_rows_header(),
         [
@@ -816,7 +836,8 @@ def template_csv(method: Method) -> str:
 
 
 def template_xlsx(method: Method) -> bytes:
-    """Sheet ``values`` (header and comment rows) and sheet ``columns`` (column, role, unit, allowed, meaning)."""
+    """Sheet ``values`` (header and comment rows) and sheet ``columns`` (column, role, unit,
+    allowed, meaning)."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -842,10 +863,10 @@ def template_xlsx(method: Method) -> bytes:
             "a separate file",
             "",
             "",
-            "interval estimates of missing inputs: "
-            "one row per town, input and period, columns "
+            "interval estimates of missing inputs: one row per town, input and period, columns "
             + ", ".join(estimate_template_rows(method)[0])
-            + " (template: /data/estimates-template.csv); a sourced value always wins over an estimate",
+            + " (template: /data/estimates-template.csv); a sourced value always wins over an"
+            " estimate",
         ]
     )
     buf = io.BytesIO()
@@ -857,7 +878,8 @@ def export_csv(current: Iterable[dict], method: Method) -> str:
     """Current values (dicts with town_id, input, value, period, source, note) in the import format.
 
     One row per town, period, source and note; values that are missing are not written. A text that
-    a spreadsheet would take for a formula is neutralised (``neutralise``; the import undoes it)."""
+    a spreadsheet would take for a formula is neutralised (``neutralise``; the import undoes it).
+    """
     names = importable(method)
     groups: dict[tuple, dict] = {}
     for r in current:
@@ -923,7 +945,7 @@ def _number_text(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
-# ---- a last screen before scoring -------------------------------------------------------------------
+# ---- a last screen before scoring ----------------------------------------------------------------
 
 
 def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[dict, dict, dict]:
@@ -931,7 +953,8 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
 
     Whatever the database holds, a value that is not finite, out of range, above its total or of an
     unknown town or input is turned into ``missing`` with the reason, and the reason is listed in
-    errors[town_id]. Tables have the shape scoring.loaders.load_values returns."""
+    errors[town_id]. Tables have the shape scoring.loaders.load_values returns.
+    """
     tables = {"statistical": {}, "curated": {}}
     errors: dict[str, list[str]] = {}
     for r in current:
