@@ -9,6 +9,7 @@ is hashable (a cache key) and writes itself back as a query string (``to_query``
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import re
@@ -76,6 +77,12 @@ def _end_json(end: str | tuple[float, float]) -> str | list[float]:
     return list(end) if isinstance(end, tuple) else end
 
 
+@functools.cache
+def _flat_fields() -> frozenset[str]:
+    """Params' field names that ``Params[name]`` reads directly (not the per-class tables)."""
+    return frozenset(f.name for f in fields(Params)) - {"speeds", "detours"}
+
+
 @dataclass(frozen=True)
 class Params:
     """Validated spatial parameters (build with ``parse_params`` or ``default_params``)."""
@@ -115,7 +122,7 @@ class Params:
         prefix, _, cls = name.partition("_")
         if prefix in PER_CLASS and cls in dict(self.speeds):
             return self.speed(cls) if prefix == "speed" else self.detour(cls)
-        if name in {f.name for f in fields(self)} - {"speeds", "detours"}:
+        if name in _flat_fields():
             value = getattr(self, name)
             if name == "planned_roads":
                 return [r.as_dict() for r in value]

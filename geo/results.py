@@ -94,10 +94,24 @@ class Reason:
         return out
 
 
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _defaults(cls: type[Reason] | type[Route]) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's (field name, default) pairs, read once per class."""
+    if cls not in _DEFAULTS:
+        _DEFAULTS[cls] = tuple((f.name, f.default) for f in fields(cls))
+    return _DEFAULTS[cls]
+
+
 def _compact(x: Any) -> Any:
     if isinstance(x, (Reason, Route)):
-        return {f.name: _compact(getattr(x, f.name)) for f in fields(x)
-                if getattr(x, f.name) != f.default}
+        out = {}
+        for name, default in _defaults(type(x)):
+            value = getattr(x, name)
+            if value != default:
+                out[name] = _compact(value)
+        return out
     if isinstance(x, tuple):
         return [_compact(v) for v in x]
     return asdict(x) if isinstance(x, PublishedLink) else x
