@@ -94,7 +94,7 @@ def _validate(as_json: bool) -> int:
           f"{summ['median_error']:.1%}; worst {summ['worst']['town']} "
           f"({summ['worst']['ratio']:.2f}); nearest city as "
           f"published for {summ['nearest_as_published']} of {summ['nearest_named']}")
-    print(f"without the rows whose figure is a link's length: "
+    print(f"without the rows whose figure is also a length in the network: "
           f"{summ['within_15pct_independent']} of {summ['judged_independent']} within 15 %")
     return 0
 

@@ -6,9 +6,10 @@ it was measured (``road``: explicitly by road; ``road_unspecified``: "N km from"
 city the nearest large city. ``validate`` derives the road km from the town to that city and a
 verdict.
 
-A row whose source is also the source of a link of published length in the network (geo.additions:
-a published road distance is a source for a link of that length) is no independent check: its
-``input_link`` names that link, and the summary counts such rows apart.
+A row whose source is also the source of a length in the network, a link of published length
+(geo.additions: a published road distance is a source for a link of that length) or a road section
+of published length (km-posts, road_lengths.csv), is no independent check: its ``input_link`` names
+that road, and the summary counts such rows apart.
 """
 from __future__ import annotations
 
@@ -56,12 +57,18 @@ def validate(model: SpatialModel, params: Params, rows: list[dict[str, str]]
 
 
 def _input_links(model: SpatialModel) -> dict[str, str]:
-    """source address -> id of the network link of published length taken from it."""
+    """source address -> id of the network road whose length is taken from it: a link of
+    published length (``basis`` published_distance, ``source``) or a road section of published
+    length (``len_source``, from road_lengths.csv)."""
     roads = model.layers.roads
-    if "basis" not in roads.columns:
-        return {}
-    pub = roads[roads["basis"] == PUBLISHED]
-    return dict(zip(pub["source"], pub["road_id"]))
+    out: dict[str, str] = {}
+    if "len_source" in roads.columns:
+        sec = roads[roads["len_source"].fillna("").astype(str) != ""]
+        out.update(zip(sec["len_source"], sec["road_id"]))
+    if "basis" in roads.columns:
+        pub = roads[roads["basis"] == PUBLISHED]
+        out.update(zip(pub["source"], pub["road_id"]))
+    return out
 
 
 def judge(km: float | None, row: dict[str, str]) -> tuple[float | None, str]:
