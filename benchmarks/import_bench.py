@@ -111,7 +111,7 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
         k = i % N_TOWNS
         dd = geodesic_km(towns["lon"][k], towns["lat"][k], cities["lon"].to_numpy(), cities["lat"].to_numpy())
         return {"from": f"town{k + 1}", "to": f"city{int(np.argmin(dd)) + 1}", "class": "international"}
-    changes, cases, model = time_changes(lambda: SpatialModel(layers, background=False), run,
+    changes, cases, model = time_changes(lambda: SpatialModel(layers), run,
                                          sorted(cities["population"]), road, repeat)
     res.update(changes)
     g = model.network(p0)
@@ -202,8 +202,8 @@ def report(imp: dict, app: dict, base: dict, checks: dict) -> list[str]:
         f"(+ graph build {base['nx_build_km_s'] + base['nx_build_min_s']:.1f} s), peak {base['peak_mb']:,.0f} MB",
         f"full recompute (cold: snapping, topology, two searches, scoring) {full:.3f} s = "
         f"{nx_search / full:.1f}x networkx search alone",
-        f"threshold {ms(app['threshold_s'])}, city set {ms(app['city_set_s'])} (per-city matrices "
-        f"{app['city_matrices_s']:.2f} s), FUA minutes {ms(app['fua_minutes_s'])}, catchments "
+        f"threshold {ms(app['threshold_s'])}, city set {ms(app['city_set_s'])} (town tables "
+        f"{app['town_tables_s']:.2f} s), FUA minutes {ms(app['fua_minutes_s'])}, catchments "
         f"{ms(app['catchments_s'])} ({app['catchment_parts']:,} pieces)",
         f"speed change {ms(app['speed_s'])} ({full / app['speed_s']:.1f}x vs full), planned road "
         f"{ms(app['planned_s'])} ({full / app['planned_s']:.1f}x vs full; {app['planned_uses_road']} routes use it)",

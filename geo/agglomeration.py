@@ -87,13 +87,16 @@ class SpatialModel:
     layers : the project's layers (default: the shipped data).
     cache_size : entries per cache.
     cache_mb : byte budget of the graph, field and catchment caches together (split 3 : 2 : 1).
-    background : build the per-city matrices in a background thread after a network's first answer,
-        so that a later change of the city set is array work.
+
+    Nothing is computed in the background. A metric's town table (geo.routing.TownTable: one
+    search per town) is built once it pays: when the metric has run as many multi-source searches
+    (one per new city set) as the table costs; from then on a city-set change is a min over the
+    table's columns.
     network : a fixed road graph (``from_network``) instead of one built from the layers.
     """
 
     def __init__(self, layers: Layers | None = None, *, cache_size: int = 8, cache_mb: int = 1200,
-                 background: bool = True, network: Network | None = None):
+                 network: Network | None = None):
         self.layers = layers or load_layers()
         self.lines = Lines(self.layers)
         self.sites = Sites(self.layers)
@@ -107,7 +110,7 @@ class SpatialModel:
                                                 sizeof=lambda f: f.nbytes)
         self._catchments: _LRU[dict[str, Any]] = _LRU(cache_size, max_bytes=budget // 6,
                                                       sizeof=_geojson_bytes)
-        self.background, self._fixed = background, network
+        self._fixed = network
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
         self.town_names = list(t["name_en"])
@@ -127,7 +130,7 @@ class SpatialModel:
         network : the graph; its ``town_node`` and ``city_node`` connect the towns and cities.
         towns : columns id, name_en, lon, lat.
         cities : columns id, name_en, status, population, lon, lat.
-        **options : as for the constructor (cache_size, cache_mb, background).
+        **options : as for the constructor (cache_size, cache_mb).
         """
         return cls(points_only_layers(towns, cities), network=network, **options)
 
@@ -180,11 +183,18 @@ class SpatialModel:
         key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
 
         def build() -> NearestField:
-            base = routing.field(rows) if not edges else self.field(params, metric, rows)
-            if self.background and not edges:
-                routing.build_matrix_in_background()
-            return base.with_planned(list(edges)) if edges else base
+            if edges:
+                return self.field(params, metric, rows).with_planned(list(edges))
+            cols = self.town_nodes(params)
+            if routing.has_table(cols) or routing.searches >= len(cols):
+                return routing.table_field(routing.town_table(cols), rows)
+            return routing.field(rows)
         return self._fields.get(key, build)
+
+    def town_nodes(self, params: Params) -> np.ndarray:
+        """The routable towns' nodes (distinct, sorted): the rows of a metric's town table."""
+        net = self.network(params)
+        return np.unique(np.array(list(net.town_node.values()), dtype=np.int64))
 
     def catchments(self, params: Params, rows: np.ndarray, planned: Planned = ()
                    ) -> dict[str, Any]:
