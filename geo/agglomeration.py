@@ -5,6 +5,7 @@ matrices are cached per version (bounded, thread-safe); nothing private leaves t
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from functools import cached_property
@@ -33,6 +34,7 @@ from .tourism import Sites
 if TYPE_CHECKING:
     from .versions import ImportedLayers
 
+LOG = logging.getLogger(__name__)
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
 
 V = TypeVar("V")
@@ -145,12 +147,32 @@ class SpatialModel:
         def build() -> tuple[Network, Topology, EdgeClasses]:
             net = self._fixed or self._build_network(params)
             if net is None:  # an imported version (geo.versions.ImportedLayers)
-                imported = cast("ImportedLayers", self.layers).imported
-                assert imported is not None  # _build_network returns None only then
-                net = build_imported(imported, self.layers.towns, self.layers.cities,
-                                     snap_km=params.snap_km, on_network_km=params.on_network_km)
+                return self._imported_entry(cast("ImportedLayers", self.layers), params)
             return net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
         return self._networks.get(key, build)
+
+    def _imported_entry(self, layers: ImportedLayers, params: Params
+                        ) -> tuple[Network, Topology, EdgeClasses]:
+        """An imported version's routing graph, topology and edge classes: computed by its first
+        use and stored with the version (geo.versions.save_first_use), then memory-mapped by every
+        process (one copy in memory however many workers)."""
+        from .versions import first_use_key, load_first_use, save_first_use
+
+        key = first_use_key(layers.towns, layers.cities, params.snap_km, params.on_network_km)
+        if layers.folder is not None and (stored := load_first_use(layers.folder, key)):
+            return stored
+        assert layers.imported is not None  # an ImportedLayers from geo.versions
+        net = build_imported(layers.imported, layers.towns, layers.cities,
+                             snap_km=params.snap_km, on_network_km=params.on_network_km)
+        entry = net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
+        if layers.folder is None:
+            return entry
+        try:
+            save_first_use(layers.folder, key, entry)
+        except OSError as exc:  # e.g. a read-only version folder: each process computes its own
+            LOG.warning("could not store the first use of %s: %s", layers.folder, exc)
+            return entry
+        return load_first_use(layers.folder, key) or entry
 
     def _build_network(self, params: Params) -> Network | None:
         """The shipped layers' graph (geo.network), or None for an imported version (built from its

@@ -64,6 +64,13 @@ class EdgeClasses:
         codes, names = pd.factorize(np.asarray(cls))  # hashing, not sorting: fast on 2M strings
         self.codes, self.names = codes.astype(np.int64), [str(c) for c in names]
 
+    @classmethod
+    def from_codes(cls, codes: np.ndarray, names: list[str]) -> "EdgeClasses":
+        """Classes found before (``codes`` may be memory-mapped: not copied)."""
+        self = cls.__new__(cls)
+        self.codes, self.names = codes, [str(c) for c in names]
+        return self
+
     def values(self, table: dict[str, float]) -> np.ndarray:
         """Per-edge value of a per-class table."""
         return np.array([table[c] for c in self.names], dtype=float)[self.codes]
@@ -112,12 +119,12 @@ class Topology:
 
     def __init__(self, n: int, u: np.ndarray, v: np.ndarray, oneway: np.ndarray | None = None):
         self.n = int(n)
-        self.u, self.v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
         self.directed = oneway is not None and bool(np.any(oneway))
         if self.directed:
-            self._reversed(np.asarray(oneway, dtype=bool))
+            self._reversed(u, v, np.asarray(oneway, dtype=bool))
             return
-        a, b = np.minimum(self.u, self.v), np.maximum(self.u, self.v)
+        a, b = np.minimum(u, v), np.maximum(u, v)
         keep = np.flatnonzero(a != b)
         order = keep[np.lexsort((b[keep], a[keep]))]
         a, b = a[order], b[order]
@@ -132,13 +139,13 @@ class Topology:
         self.indices, self.indptr = sym.indices.astype(np.int32), sym.indptr.astype(np.int32)
         self._pair = sym.data - 1
 
-    def _reversed(self, oneway: np.ndarray) -> None:
+    def _reversed(self, u: np.ndarray, v: np.ndarray, oneway: np.ndarray) -> None:
         """CSR of the reversed travel graph: row = the node searched from, column = the node before
         it."""
-        e = np.arange(len(self.u), dtype=np.int64)
+        e = np.arange(len(u), dtype=np.int64)
         two = ~oneway
-        frm = np.concatenate([self.v, self.u[two]])  # travel u -> v is the search entry v -> u
-        to = np.concatenate([self.u, self.v[two]])
+        frm = np.concatenate([v, u[two]])  # travel u -> v is the search entry v -> u
+        to = np.concatenate([u, v[two]])
         eid = np.concatenate([e, e[two]])
         keep = np.flatnonzero(frm != to)
         order = keep[np.lexsort((to[keep], frm[keep]))]  # row-major: already CSR order
@@ -151,10 +158,31 @@ class Topology:
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         self._pair = None
 
+    ARRAYS = ("order", "starts", "indices", "indptr", "pair")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``from_arrays`` needs (to store with a network version)."""
+        out = {"order": self._order, "starts": self._starts, "indices": self.indices,
+               "indptr": self.indptr}
+        return out if self._pair is None else out | {"pair": self._pair}
+
+    @classmethod
+    def from_arrays(cls, n: int, arrays: dict[str, np.ndarray]) -> "Topology":
+        """A topology from ``arrays()`` (e.g. memory-mapped read-only: not copied); directed when
+        there is no ``pair``."""
+        self = cls.__new__(cls)
+        self.n, self.directed = int(n), "pair" not in arrays
+        self._order, self._starts = arrays["order"], arrays["starts"]
+        self.indices, self.indptr = arrays["indices"], arrays["indptr"]
+        self._pair = arrays.get("pair")
+        return self
+
     @property
     def nbytes(self) -> int:
-        arrays = (self.u, self.v, self._order, self._starts, self.indices, self.indptr, self._pair)
-        return sum(x.nbytes for x in arrays if x is not None)
+        """Bytes of the arrays held in this process (memory-mapped ones are shared, not
+        counted)."""
+        arrays = (self._order, self._starts, self.indices, self.indptr, self._pair)
+        return sum(x.nbytes for x in arrays if x is not None and not isinstance(x, np.memmap))
 
     def graph(self, w: np.ndarray) -> csr_matrix:
         """The CSR graph searched for per-edge weights ``w`` (the lightest of parallel edges), no
