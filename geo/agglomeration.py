@@ -11,6 +11,7 @@ from dataclasses import replace
 from functools import cached_property
 from collections import OrderedDict
 from collections.abc import Hashable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
 
 import geopandas as gpd
@@ -28,8 +29,10 @@ from .places import PlaceIndex
 from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, Reason,
                       Route, TownAccess, within)
 from .official import Official
-from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
+from .routing import EdgeClasses, MetricRouting, NearestField, Topology, TownTable, edge_weights
 from .tourism import Sites
+from .versions import (first_use_key, load_first_use, load_table, save_first_use, save_table,
+                       table_file)
 
 if TYPE_CHECKING:
     from .versions import ImportedLayers
@@ -156,8 +159,6 @@ class SpatialModel:
         """An imported version's routing graph, topology and edge classes: computed by its first
         use and stored with the version (geo.versions.save_first_use), then memory-mapped by every
         process (one copy in memory however many workers)."""
-        from .versions import first_use_key, load_first_use, save_first_use
-
         key = first_use_key(layers.towns, layers.cities, params.snap_km, params.on_network_km)
         if layers.folder is not None and (stored := load_first_use(layers.folder, key)):
             return stored
@@ -207,11 +208,41 @@ class SpatialModel:
         def build() -> NearestField:
             if edges:
                 return self.field(params, metric, rows).with_planned(list(edges))
-            cols = self.town_nodes(params)
-            if routing.has_table(cols) or routing.searches >= len(cols):
-                return routing.table_field(routing.town_table(cols), rows)
-            return routing.field(rows)
+            table = self._town_table(params, metric, routing)
+            return routing.field(rows) if table is None else routing.table_field(table, rows)
         return self._fields.get(key, build)
+
+    def _town_table(self, params: Params, metric: str, routing: MetricRouting
+                    ) -> TownTable | None:
+        """The metric's town table when built, stored with the version, or paid for by the
+        searches run (each new city set one search; the table costs one per town), else None."""
+        cols = self.town_nodes(params)
+        if routing.has_table(cols):
+            return routing.town_table(cols)
+        where = self._table_file(params, metric)
+        stored = None if where is None else load_table(where)
+        if stored is not None and np.array_equal(stored.cols, cols):
+            routing.set_table(stored)
+            return stored
+        if routing.searches < len(cols):
+            return None
+        table = routing.town_table(cols)
+        if where is not None:
+            try:
+                save_table(where, table)
+            except OSError as exc:  # a read-only version folder: kept in this process only
+                LOG.warning("could not store a town table in %s: %s", where.parent, exc)
+        return table
+
+    def _table_file(self, params: Params, metric: str) -> Path | None:
+        """Where an imported version keeps this metric's town table (None: not a stored
+        version)."""
+        folder = getattr(self.layers, "folder", None)
+        if folder is None:
+            return None
+        key = first_use_key(self.layers.towns, self.layers.cities, params.snap_km,
+                            params.on_network_km)
+        return table_file(folder, key, metric, self._metric_key(params, metric)[1:])
 
     def town_nodes(self, params: Params) -> np.ndarray:
         """The routable towns' nodes (distinct, sorted): the rows of a metric's town table."""
@@ -306,7 +337,9 @@ class SpatialModel:
         junctions = self.lines.junctions(params, tuple(edges))
         tourism = self.sites.flags(params)
         pairs = {frozenset((a, b)) for a, b, _ in planned}
-        cols = np.array([net.town_node.get(t, 0) for t in self.town_ids], dtype=np.int64)
+        # an unroutable town's column is a routable town's node (never read): all are table rows
+        spare = next(iter(net.town_node.values()), 0)
+        cols = np.array([net.town_node.get(t, spare) for t in self.town_ids], dtype=np.int64)
         near_at, fua_at = near.at(cols), fua.at(cols)
         towns = []
         fields: tuple[NearestField, ...]

@@ -28,7 +28,7 @@ import shapely
 
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import CLASS_OF_IMPORT, Network
-from .routing import EdgeClasses, Topology
+from .routing import EdgeClasses, Topology, TownTable
 from .netimport import DEFAULT_ROOT, ImportedNetwork, list_versions, load_version
 
 SHIPPED = "shipped"
@@ -170,3 +170,32 @@ def save_first_use(folder: Path, key: str, first: FirstUse) -> None:
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def table_file(folder: Path, first_key: str, metric: str, weights: tuple[Any, ...]) -> Path:
+    """Where a metric's town table (geo.routing.TownTable) for these weight parameters is stored
+    with the version's first use."""
+    text = json.dumps([FIRST_USE_FORMAT, metric, weights], default=str)
+    return folder / FIRST_USE / first_key / f"table-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+
+
+def save_table(path: Path, table: TownTable) -> None:
+    """Store a town table (written aside, then renamed into place)."""
+    flat = [p for row in table.paths for p in row]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in flat])]).astype(np.int64)
+    nodes = np.concatenate(flat) if flat else np.zeros(0, np.int32)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, cols=table.cols, dist=table.dist, nodes=nodes, offsets=offsets)
+    os.replace(tmp, path)
+
+
+def load_table(path: Path) -> TownTable | None:
+    """A stored town table, or None."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        cols, dist, nodes, offsets = z["cols"], z["dist"], z["nodes"], z["offsets"]
+    k = dist.shape[1]
+    flat = [nodes[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    return TownTable(cols, dist, tuple(tuple(flat[i * k:(i + 1) * k]) for i in range(len(cols))))

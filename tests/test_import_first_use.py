@@ -77,3 +77,22 @@ def test_topology_from_its_arrays_gives_the_same_graph():
         again = Topology.from_arrays(40, t.arrays())
         assert again.directed == t.directed
         assert (again.graph(w) != t.graph(w)).nnz == 0
+
+
+def test_a_town_table_built_by_one_worker_is_read_by_the_next(version, tiny_root):
+    """Once a worker's searches paid for a town table, it is stored with the version: the next
+    worker reads every city set from it (no search) with the same answers."""
+    from geo.routing import TableField
+
+    base = load_layers(tiny_root)
+    first = SpatialModel(layers_for("w", version, base))
+    p = parse_params({})
+    want = [answers(first, raw) for raw in CHANGES[:3]]
+    for metric in ("km", "min"):
+        first.metric(p, metric).searches = 10**6  # as after that many new city sets
+    assert answers(first, {"large_city_min_pop": 200_000}) is not None
+    assert len(list((version / "w" / FIRST_USE).glob("*/table-*.npz"))) == 2
+    second = SpatialModel(layers_for("w", version, base))
+    assert [answers(second, raw) for raw in CHANGES[:3]] == want
+    assert isinstance(second.field(p, "km", np.array([0])), TableField)
+    assert second.metric(p, "km").searches == 0
