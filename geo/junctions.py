@@ -60,13 +60,12 @@ class Lines:
         self.types = np.array([r[1] for r in rows])
         self.names = [r[2] for r in rows]
         self.corridors = [r[3] for r in rows]
-        self.geoms = [r[4] for r in rows]
         towns = layers.towns.geometry.values
         self.town_points = np.column_stack([shapely.get_x(towns), shapely.get_y(towns)])
         # a railway whose far end is placed (not sourced) is measured at its sourced station only
         measured = [shapely.get_point(g, 0) if i in placed else g
-                    for i, g in zip(self.ids, self.geoms)]
-        self.dist = line_distances_km(self.town_points, measured)
+                    for i, g in zip(self.ids, (r[4] for r in rows))]
+        self.dist = line_distances_km(self.town_points, measured)  # the geometries are not kept
 
     def identity(self, j: int, group: bool) -> str:
         if group and self.corridors[j]:
