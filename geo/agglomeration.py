@@ -5,11 +5,13 @@ matrices are cached per version (bounded, thread-safe); nothing private leaves t
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from functools import cached_property
 from collections import OrderedDict
 from collections.abc import Hashable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
 
 import geopandas as gpd
@@ -27,12 +29,15 @@ from .places import PlaceIndex
 from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, Reason,
                       Route, TownAccess, within)
 from .official import Official
-from .routing import EdgeClasses, MetricRouting, NearestField, Topology, edge_weights
+from .routing import EdgeClasses, MetricRouting, NearestField, Topology, TownTable, edge_weights
 from .tourism import Sites
+from .versions import (first_use_key, load_first_use, load_table, save_first_use, save_table,
+                       table_file)
 
 if TYPE_CHECKING:
     from .versions import ImportedLayers
 
+LOG = logging.getLogger(__name__)
 OWN_CITY_KM = 5  # a town within this distance of a large city's point is that city
 
 V = TypeVar("V")
@@ -87,13 +92,16 @@ class SpatialModel:
     layers : the project's layers (default: the shipped data).
     cache_size : entries per cache.
     cache_mb : byte budget of the graph, field and catchment caches together (split 3 : 2 : 1).
-    background : build the per-city matrices in a background thread after a network's first answer,
-        so that a later change of the city set is array work.
+
+    Nothing is computed in the background. A metric's town table (geo.routing.TownTable: one
+    search per town) is built once it pays: when the metric has run as many multi-source searches
+    (one per new city set) as the table costs; from then on a city-set change is a min over the
+    table's columns.
     network : a fixed road graph (``from_network``) instead of one built from the layers.
     """
 
     def __init__(self, layers: Layers | None = None, *, cache_size: int = 8, cache_mb: int = 1200,
-                 background: bool = True, network: Network | None = None):
+                 network: Network | None = None):
         self.layers = layers or load_layers()
         self.lines = Lines(self.layers)
         self.sites = Sites(self.layers)
@@ -107,7 +115,7 @@ class SpatialModel:
                                                 sizeof=lambda f: f.nbytes)
         self._catchments: _LRU[dict[str, Any]] = _LRU(cache_size, max_bytes=budget // 6,
                                                       sizeof=_geojson_bytes)
-        self.background, self._fixed = background, network
+        self._fixed = network
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
         self.town_names = list(t["name_en"])
@@ -127,7 +135,7 @@ class SpatialModel:
         network : the graph; its ``town_node`` and ``city_node`` connect the towns and cities.
         towns : columns id, name_en, lon, lat.
         cities : columns id, name_en, status, population, lon, lat.
-        **options : as for the constructor (cache_size, cache_mb, background).
+        **options : as for the constructor (cache_size, cache_mb).
         """
         return cls(points_only_layers(towns, cities), network=network, **options)
 
@@ -142,12 +150,30 @@ class SpatialModel:
         def build() -> tuple[Network, Topology, EdgeClasses]:
             net = self._fixed or self._build_network(params)
             if net is None:  # an imported version (geo.versions.ImportedLayers)
-                imported = cast("ImportedLayers", self.layers).imported
-                assert imported is not None  # _build_network returns None only then
-                net = build_imported(imported, self.layers.towns, self.layers.cities,
-                                     snap_km=params.snap_km, on_network_km=params.on_network_km)
+                return self._imported_entry(cast("ImportedLayers", self.layers), params)
             return net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
         return self._networks.get(key, build)
+
+    def _imported_entry(self, layers: ImportedLayers, params: Params
+                        ) -> tuple[Network, Topology, EdgeClasses]:
+        """An imported version's routing graph, topology and edge classes: computed by its first
+        use and stored with the version (geo.versions.save_first_use), then memory-mapped by every
+        process (one copy in memory however many workers)."""
+        key = first_use_key(layers.towns, layers.cities, params.snap_km, params.on_network_km)
+        if layers.folder is not None and (stored := load_first_use(layers.folder, key)):
+            return stored
+        assert layers.imported is not None  # an ImportedLayers from geo.versions
+        net = build_imported(layers.imported, layers.towns, layers.cities,
+                             snap_km=params.snap_km, on_network_km=params.on_network_km)
+        entry = net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
+        if layers.folder is None:
+            return entry
+        try:
+            save_first_use(layers.folder, key, entry)
+        except OSError as exc:  # e.g. a read-only version folder: each process computes its own
+            LOG.warning("could not store the first use of %s: %s", layers.folder, exc)
+            return entry
+        return load_first_use(layers.folder, key) or entry
 
     def _build_network(self, params: Params) -> Network | None:
         """The shipped layers' graph (geo.network), or None for an imported version (built from its
@@ -180,11 +206,48 @@ class SpatialModel:
         key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
 
         def build() -> NearestField:
-            base = routing.field(rows) if not edges else self.field(params, metric, rows)
-            if self.background and not edges:
-                routing.build_matrix_in_background()
-            return base.with_planned(list(edges)) if edges else base
+            if edges:
+                return self.field(params, metric, rows).with_planned(list(edges))
+            table = self._town_table(params, metric, routing)
+            return routing.field(rows) if table is None else routing.table_field(table, rows)
         return self._fields.get(key, build)
+
+    def _town_table(self, params: Params, metric: str, routing: MetricRouting
+                    ) -> TownTable | None:
+        """The metric's town table when built, stored with the version, or paid for by the
+        searches run (each new city set one search; the table costs one per town), else None."""
+        cols = self.town_nodes(params)
+        if routing.has_table(cols):
+            return routing.town_table(cols)
+        where = self._table_file(params, metric)
+        stored = None if where is None else load_table(where)
+        if stored is not None and np.array_equal(stored.cols, cols):
+            routing.set_table(stored)
+            return stored
+        if routing.searches < len(cols):
+            return None
+        table = routing.town_table(cols)
+        if where is not None:
+            try:
+                save_table(where, table)
+            except OSError as exc:  # a read-only version folder: kept in this process only
+                LOG.warning("could not store a town table in %s: %s", where.parent, exc)
+        return table
+
+    def _table_file(self, params: Params, metric: str) -> Path | None:
+        """Where an imported version keeps this metric's town table (None: not a stored
+        version)."""
+        folder = getattr(self.layers, "folder", None)
+        if folder is None:
+            return None
+        key = first_use_key(self.layers.towns, self.layers.cities, params.snap_km,
+                            params.on_network_km)
+        return table_file(folder, key, metric, self._metric_key(params, metric)[1:])
+
+    def town_nodes(self, params: Params) -> np.ndarray:
+        """The routable towns' nodes (distinct, sorted): the rows of a metric's town table."""
+        net = self.network(params)
+        return np.unique(np.array(list(net.town_node.values()), dtype=np.int64))
 
     def catchments(self, params: Params, rows: np.ndarray, planned: Planned = ()
                    ) -> dict[str, Any]:
@@ -274,7 +337,9 @@ class SpatialModel:
         junctions = self.lines.junctions(params, tuple(edges))
         tourism = self.sites.flags(params)
         pairs = {frozenset((a, b)) for a, b, _ in planned}
-        cols = np.array([net.town_node.get(t, 0) for t in self.town_ids], dtype=np.int64)
+        # an unroutable town's column is a routable town's node (never read): all are table rows
+        spare = next(iter(net.town_node.values()), 0)
+        cols = np.array([net.town_node.get(t, spare) for t in self.town_ids], dtype=np.int64)
         near_at, fua_at = near.at(cols), fua.at(cols)
         towns = []
         fields: tuple[NearestField, ...]

@@ -39,12 +39,14 @@ class Lines:
 
     def __init__(self, layers: Layers):
         major = {c for c, rc in load_road_classes().items() if rc.junction_line}
-        # columns zipped: no row Series built
+        # the major roads picked by one vectorised test, then their columns zipped as plain
+        # arrays (an imported version has millions of roads: no per-row pandas access)
         rd, rw, co = layers.roads, layers.railways, layers.corridors
+        rd = rd[rd["class"].isin(list(major)).to_numpy()]
         rows = [(i, c, f"road {i} {n or ''}".strip(), k or "", g)
-                for i, c, n, k, g in zip(rd["road_id"], rd["class"], rd["name_ru"], rd["corridors"],
-                                         rd.geometry.values)
-                if c in major]
+                for i, c, n, k, g in zip(*(rd[x].to_numpy() for x in ("road_id", "class", "name_ru",
+                                                                      "corridors")),
+                                         np.asarray(rd.geometry.values))]
         rows += [(i, "railway", f"railway {n}", "", g)
                  for i, n, st, g in zip(rw["line_id"], rw["name"], rw["status"], rw.geometry.values)
                  if st == "operating"]
@@ -58,13 +60,12 @@ class Lines:
         self.types = np.array([r[1] for r in rows])
         self.names = [r[2] for r in rows]
         self.corridors = [r[3] for r in rows]
-        self.geoms = [r[4] for r in rows]
         towns = layers.towns.geometry.values
         self.town_points = np.column_stack([shapely.get_x(towns), shapely.get_y(towns)])
         # a railway whose far end is placed (not sourced) is measured at its sourced station only
         measured = [shapely.get_point(g, 0) if i in placed else g
-                    for i, g in zip(self.ids, self.geoms)]
-        self.dist = line_distances_km(self.town_points, measured)
+                    for i, g in zip(self.ids, (r[4] for r in rows))]
+        self.dist = line_distances_km(self.town_points, measured)  # the geometries are not kept
 
     def identity(self, j: int, group: bool) -> str:
         if group and self.corridors[j]:
@@ -101,16 +102,25 @@ class Lines:
 def _merge_sections(rows: list[_Line]) -> list[_Line]:
     """One line per id: a road split into sections (published lengths) is one line, parts united.
 
-    The pieces are grouped by id first and united once per id (``shapely.union_all``), in time
-    linear in the pieces; an id with one piece keeps its geometry as it is. First-seen id order.
+    The pieces are grouped by id first and joined once per id, in time linear in the pieces: line
+    pieces as one MultiLineString (the same point set as their union, so the same distances,
+    without noding them), other geometries by ``shapely.union_all``; an id with one piece keeps
+    its geometry as it is. First-seen id order.
     """
     pieces: dict[str, list[BaseGeometry]] = {}
     first: dict[str, _Line] = {}
     for r in rows:
         pieces.setdefault(r[0], []).append(r[4])
         first.setdefault(r[0], r)
-    return [r if len(pieces[i]) == 1 else (*r[:4], shapely.union_all(pieces[i]))
-            for i, r in first.items()]
+    return [r if len(pieces[i]) == 1 else (*r[:4], _joined(pieces[i])) for i, r in first.items()]
+
+
+def _joined(parts: list[BaseGeometry]) -> BaseGeometry:
+    geoms = np.empty(len(parts), dtype=object)
+    geoms[:] = parts
+    if (shapely.get_type_id(geoms) == 1).all():  # LineStrings
+        return shapely.multilinestrings(geoms)
+    return shapely.union_all(parts)
 
 
 def _flag(hits: list[LineHit], params: Params) -> Flag:

@@ -9,9 +9,10 @@ Three levels, each cached by the caller (geo.agglomeration) for what it depends 
     from the large cities gives every node's distance TO its nearest city.
 ``MetricRouting`` (per network and weights of one metric, road km or minutes)
     The graph, and ``field(rows)``: for every node, the nearest of the selected large cities, its
-    distance and the shortest-path tree (one multi-source search, scipy ``min_only``). The
-    per-city matrices (city x node, float32) are built once, on request or in the background, so
-    that a later change of the city set is array work, not a search.
+    distance and the shortest-path tree (one multi-source search, scipy ``min_only``). The town
+    table (``town_table``: one search from each town on the travel graph, towns x candidate cities
+    with the routes) makes a later change of the city set a min over its columns, not a search.
+    Nothing is built in the background (scipy's search holds the GIL and would stall requests).
 ``NearestField.with_planned``
     Adds planned (two-way) roads exactly: ``new = min(old, old[a] + w + d(n, b), old[b] + w + d(n,
     a))`` where ``d(n, b)`` is the travel distance from n to b, i.e. a search from b on the searched
@@ -63,6 +64,13 @@ class EdgeClasses:
         codes, names = pd.factorize(np.asarray(cls))  # hashing, not sorting: fast on 2M strings
         self.codes, self.names = codes.astype(np.int64), [str(c) for c in names]
 
+    @classmethod
+    def from_codes(cls, codes: np.ndarray, names: list[str]) -> "EdgeClasses":
+        """Classes found before (``codes`` may be memory-mapped: not copied)."""
+        self = cls.__new__(cls)
+        self.codes, self.names = codes, [str(c) for c in names]
+        return self
+
     def values(self, table: dict[str, float]) -> np.ndarray:
         """Per-edge value of a per-class table."""
         return np.array([table[c] for c in self.names], dtype=float)[self.codes]
@@ -111,12 +119,12 @@ class Topology:
 
     def __init__(self, n: int, u: np.ndarray, v: np.ndarray, oneway: np.ndarray | None = None):
         self.n = int(n)
-        self.u, self.v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
         self.directed = oneway is not None and bool(np.any(oneway))
         if self.directed:
-            self._reversed(np.asarray(oneway, dtype=bool))
+            self._reversed(u, v, np.asarray(oneway, dtype=bool))
             return
-        a, b = np.minimum(self.u, self.v), np.maximum(self.u, self.v)
+        a, b = np.minimum(u, v), np.maximum(u, v)
         keep = np.flatnonzero(a != b)
         order = keep[np.lexsort((b[keep], a[keep]))]
         a, b = a[order], b[order]
@@ -131,13 +139,13 @@ class Topology:
         self.indices, self.indptr = sym.indices.astype(np.int32), sym.indptr.astype(np.int32)
         self._pair = sym.data - 1
 
-    def _reversed(self, oneway: np.ndarray) -> None:
+    def _reversed(self, u: np.ndarray, v: np.ndarray, oneway: np.ndarray) -> None:
         """CSR of the reversed travel graph: row = the node searched from, column = the node before
         it."""
-        e = np.arange(len(self.u), dtype=np.int64)
+        e = np.arange(len(u), dtype=np.int64)
         two = ~oneway
-        frm = np.concatenate([self.v, self.u[two]])  # travel u -> v is the search entry v -> u
-        to = np.concatenate([self.u, self.v[two]])
+        frm = np.concatenate([v, u[two]])  # travel u -> v is the search entry v -> u
+        to = np.concatenate([u, v[two]])
         eid = np.concatenate([e, e[two]])
         keep = np.flatnonzero(frm != to)
         order = keep[np.lexsort((to[keep], frm[keep]))]  # row-major: already CSR order
@@ -150,10 +158,31 @@ class Topology:
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         self._pair = None
 
+    ARRAYS = ("order", "starts", "indices", "indptr", "pair")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``from_arrays`` needs (to store with a network version)."""
+        out = {"order": self._order, "starts": self._starts, "indices": self.indices,
+               "indptr": self.indptr}
+        return out if self._pair is None else out | {"pair": self._pair}
+
+    @classmethod
+    def from_arrays(cls, n: int, arrays: dict[str, np.ndarray]) -> "Topology":
+        """A topology from ``arrays()`` (e.g. memory-mapped read-only: not copied); directed when
+        there is no ``pair``."""
+        self = cls.__new__(cls)
+        self.n, self.directed = int(n), "pair" not in arrays
+        self._order, self._starts = arrays["order"], arrays["starts"]
+        self.indices, self.indptr = arrays["indices"], arrays["indptr"]
+        self._pair = arrays.get("pair")
+        return self
+
     @property
     def nbytes(self) -> int:
-        arrays = (self.u, self.v, self._order, self._starts, self.indices, self.indptr, self._pair)
-        return sum(x.nbytes for x in arrays if x is not None)
+        """Bytes of the arrays held in this process (memory-mapped ones are shared, not
+        counted)."""
+        arrays = (self._order, self._starts, self.indices, self.indptr, self._pair)
+        return sum(x.nbytes for x in arrays if x is not None and not isinstance(x, np.memmap))
 
     def graph(self, w: np.ndarray) -> csr_matrix:
         """The CSR graph searched for per-edge weights ``w`` (the lightest of parallel edges), no
@@ -278,70 +307,81 @@ class NearestField:
                 self.src[better] = self.src[start]
 
 
-class MatrixField(NearestField):
-    """A NearestField read from the per-city matrices: towns and routes at once, whole arrays on
-    demand.
+@dataclass(frozen=True)
+class TownTable:
+    """Each town's distance to every candidate source (city), and the route, from searches FROM
+    the towns.
 
-    ``at`` and ``path`` read only the towns' columns and the chosen city's tree; ``dist``, ``src``
-    and ``pred`` for every node (catchments, planned roads) are computed on first use.
+    Attributes
+    ----------
+    cols : int64 (t,), the town nodes (distinct, sorted).
+    dist : float64 (t, k), distance from town node i to source row j (inf when unreachable),
+        summed along the route from the source as a search from the source sums it, at float32
+        precision as ``MetricRouting.field``: the same value either way.
+    paths : per town, per source row, the node sequence from the source to the town (empty when
+        unreachable).
     """
 
-    def __init__(self, graph: csr_matrix, matrix: np.ndarray, pred_matrix: np.ndarray | None,
-                 rows: np.ndarray):
-        self.graph, self._m, self._p, self._rows = graph, matrix, pred_matrix, rows
-        self.pending = ()
-        self._full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._full is None:
-            n = self._m.shape[1]
-            sub = self._m[self._rows]
-            arg = np.argmin(sub, axis=0)
-            d = sub[arg, np.arange(n)].astype(float)
-            src = self._rows[arg].astype(np.int32)
-            src[~np.isfinite(d)] = -1
-            pred = (self._p[src.clip(0), np.arange(n)] if self._p is not None
-                    else np.full(n, -9999, np.int32))
-            self._full = (d, src, pred)
-        return self._full
-
-    dist = property(lambda self: self._arrays()[0])
-    src = property(lambda self: self._arrays()[1])
-    pred = property(lambda self: self._arrays()[2])
+    cols: np.ndarray
+    dist: np.ndarray
+    paths: tuple[tuple[np.ndarray, ...], ...]
 
     @property
     def nbytes(self) -> int:
-        return 0 if self._full is None else sum(x.nbytes for x in self._full)
+        return self.dist.nbytes + sum(p.nbytes for row in self.paths for p in row)
+
+
+class TableField(NearestField):
+    """A NearestField read from a TownTable for the selected rows: towns and routes are array
+    work (a min over the table's columns); ``dist``, ``src`` and ``pred`` for every node
+    (catchments, planned roads, a node that is not a town) are one multi-source search, run on
+    first use.
+    """
+
+    def __init__(self, routing: "MetricRouting", table: TownTable, rows: np.ndarray):
+        self.graph, self._routing, self._table, self._rows = routing.graph, routing, table, rows
+        self.pending = ()
+        self._full: NearestField | None = None
+        self._row_of = {int(c): i for i, c in enumerate(table.cols)}
+
+    def _searched(self) -> NearestField:
+        if self._full is None:
+            self._full = self._routing.field(self._rows)
+        return self._full
+
+    dist = property(lambda self: self._searched().dist)
+    src = property(lambda self: self._searched().src)
+    pred = property(lambda self: self._searched().pred)
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self._full is None else self._full.nbytes
 
     def at(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         nodes = np.asarray(nodes, dtype=np.int64)
-        sub = self._m[np.ix_(self._rows, nodes)]
-        arg = np.argmin(sub, axis=0)
-        d = sub[arg, np.arange(len(nodes))].astype(float)
+        if len(self._rows) == 0 or any(int(x) not in self._row_of for x in nodes):
+            return self._searched().at(nodes)
+        sub = self._table.dist[np.ix_([self._row_of[int(x)] for x in nodes], self._rows)]
+        arg = np.argmin(sub, axis=1)  # ties: the first selected row
+        d = sub[np.arange(len(nodes)), arg]
         src = self._rows[arg].astype(np.int32)
         src[~np.isfinite(d)] = -1
         return src, d
 
     def path(self, node: int) -> list[int]:
-        src, d = self.at(np.array([node]))
-        if src[0] < 0 or self._p is None:
-            return [] if src[0] < 0 else NearestField.path(self, node)
-        tree = self._p[src[0]]
-        out = [int(node)]
-        for _ in range(len(tree)):
-            prev = int(tree[out[-1]])
-            if prev < 0:
-                return out[::-1]
-            out.append(prev)
-        raise RuntimeError("shortest-path tree has a cycle")
+        if int(node) not in self._row_of:
+            return self._searched().path(node)
+        src, _ = self.at(np.array([node]))
+        if src[0] < 0:
+            return []
+        return [int(x) for x in self._table.paths[self._row_of[int(node)]][src[0]]]
 
     def with_planned(self, roads: list[tuple[int, int, float]]) -> NearestField:
-        d, src, pred = self._arrays()
-        return NearestField(d, src, pred, self.graph).with_planned(roads)
+        return self._searched().with_planned(roads)
 
 
 class MetricRouting:
-    """One metric's graph over a topology, with nearest-source fields and per-city matrices.
+    """One metric's graph over a topology, with nearest-source fields and town tables.
 
     Parameters
     ----------
@@ -349,6 +389,11 @@ class MetricRouting:
     w : per-edge weight of the metric (road km or minutes).
     sources : node of every candidate large city (the rows).
     predecessors : keep shortest-path trees (needed for routes, i.e. road km only).
+
+    Nothing runs in the background: ``field`` is one multi-source search (scipy holds the GIL
+    during it, so a background search stalls the process's other requests), ``town_table`` one
+    search per town, each on the caller's request. ``searches`` counts the multi-source searches
+    run, so that a caller can build the table once it pays (geo.agglomeration).
     """
 
     def __init__(self, topology: Topology, w: np.ndarray, sources: np.ndarray, *,
@@ -357,84 +402,88 @@ class MetricRouting:
         self.sources = np.asarray(sources, dtype=np.int64)
         self.graph = topology.graph(self.w)
         self.predecessors = predecessors
-        self._matrix: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.searches = 0
+        self._tables: dict[bytes, TownTable] = {}
         self._lock = threading.Lock()
-        self._building: threading.Thread | None = None
 
     @property
     def nbytes(self) -> int:
-        m = self._matrix
-        extra = 0 if m is None else m[0].nbytes + (0 if m[1] is None else m[1].nbytes)
-        return self.w.nbytes + self.graph.data.nbytes + extra
+        tables = sum(t.nbytes for t in self._tables.values())
+        return self.w.nbytes + self.graph.data.nbytes + tables
 
     def field(self, rows: np.ndarray) -> NearestField:
-        """Nearest of the selected rows for every node: from the per-city matrices when built, else
-        one search."""
+        """Nearest of the selected rows for every node: one multi-source search."""
         rows = np.asarray(rows, dtype=np.int64)
         n = self.topology.n
         if len(rows) == 0:
             return NearestField(np.full(n, np.inf), np.full(n, -1, np.int32),
                                 np.full(n, -9999, np.int32), self.graph)
-        if self._matrix is not None:
-            return self._field_from_matrix(rows)
+        self.searches += 1
         d, p, s = dijkstra(self.graph, directed=True, indices=self.sources[rows], min_only=True,
                            return_predecessors=True)
-        # the per-city matrices' precision: one answer either way
+        # float32 precision, as the town tables: one answer either way
         d = d.astype(np.float32).astype(float)
         row_of = np.full(n, -1, np.int32)
         row_of[self.sources[rows][::-1]] = rows[::-1]  # a node shared by two cities: the first row
         src = np.where(s >= 0, row_of[s.clip(0)], -1).astype(np.int32)
         return NearestField(d, src, p.astype(np.int32), self.graph)
 
-    def _field_from_matrix(self, rows: np.ndarray) -> "MatrixField":
-        assert self._matrix is not None  # called only when built
-        dist, pred = self._matrix
-        return MatrixField(self.graph, dist, pred, rows)
+    def has_table(self, cols: np.ndarray) -> bool:
+        """A town table for these town nodes is built."""
+        return _key(cols) in self._tables
 
-    def matrix(self) -> np.ndarray:
-        """City x node distances (float32), built once (one search per city)."""
-        self.build_matrix()
-        assert self._matrix is not None  # just built
-        return self._matrix[0]
-
-    def build_matrix(self) -> None:
-        """Build the per-city matrices now (no-op when built); thread-safe."""
+    def town_table(self, cols: np.ndarray) -> TownTable:
+        """Distances (and routes) from each town node to every candidate source, built once
+        (thread-safe): one search per distinct town, from the town on the travel graph (the
+        searched graph transposed)."""
+        key = _key(cols)
         with self._lock:
-            if self._matrix is not None:
-                return
-            n, k = self.topology.n, len(self.sources)
-            dist = np.empty((k, n), dtype=np.float32)
-            pred = np.empty((k, n), dtype=np.int32) if self.predecessors else None
-            # one source at a time: float64 temporaries stay small
-            for i, s in enumerate(self.sources):
-                if pred is not None:  # self.predecessors
-                    d, p = dijkstra(self.graph, directed=True, indices=int(s),
-                                    return_predecessors=True)
-                    pred[i] = p
-                else:
-                    d = dijkstra(self.graph, directed=True, indices=int(s))
-                dist[i] = d
-            self._matrix = (dist, pred)
+            if key not in self._tables:
+                self._tables[key] = self._build_table(np.unique(np.asarray(cols, np.int64)))
+            return self._tables[key]
 
-    def build_matrix_in_background(self) -> threading.Thread:
-        """Start building the per-city matrices in a daemon thread (once); returns the thread."""
+    def set_table(self, table: TownTable) -> None:
+        """Adopt a table computed before (e.g. stored with a network version)."""
         with self._lock:
-            if self._building is None:
-                self._building = threading.Thread(target=self.build_matrix, name="city-matrix",
-                                                  daemon=True)
-                self._building.start()
-            return self._building
+            self._tables[_key(table.cols)] = table
 
-    @property
-    def matrix_ready(self) -> bool:
-        return self._matrix is not None
+    def table_field(self, table: TownTable, rows: np.ndarray) -> TableField:
+        """The nearest of the selected rows, read from a town table."""
+        return TableField(self, table, np.asarray(rows, dtype=np.int64))
+
+    def _build_table(self, cols: np.ndarray) -> TownTable:
+        travel = self.graph if not self.topology.directed else self.graph.T.tocsr()
+        dist = np.full((len(cols), len(self.sources)), np.inf)
+        paths = []
+        for i, town in enumerate(cols):
+            _, pred = dijkstra(travel, directed=True, indices=int(town), return_predecessors=True)
+            row = tuple(_route(pred, int(s), int(town)) for s in self.sources)
+            for j, route in enumerate(row):
+                if len(route):
+                    dist[i, j] = _length(self.graph, route)
+            paths.append(row)
+        return TownTable(cols, dist.astype(np.float32).astype(float), tuple(paths))
 
 
-def nearest(dist: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each column, the selected row with the least distance, and that distance (inf if
-    none)."""
-    if len(rows) == 0:
-        return np.full(len(cols), -1), np.full(len(cols), np.inf, dtype=np.float32)
-    sub = dist[np.ix_(rows, cols)]
-    arg = np.argmin(sub, axis=0)
-    return rows[arg], sub[arg, np.arange(len(cols))]
+def _key(cols: np.ndarray) -> bytes:
+    return np.unique(np.asarray(cols, np.int64)).tobytes()
+
+
+def _route(pred: np.ndarray, source: int, town: int) -> np.ndarray:
+    """Node sequence source -> town from the town's search tree on the travel graph (empty when
+    the town does not reach the source)."""
+    out = [source]
+    while out[-1] != town:
+        prev = int(pred[out[-1]])
+        if prev < 0:
+            return np.zeros(0, np.int32)
+        out.append(prev)
+    return np.array(out, dtype=np.int32)
+
+
+def _length(graph: csr_matrix, route: np.ndarray) -> float:
+    """Length of a route on the searched graph, summed from its first node as Dijkstra sums."""
+    if len(route) < 2:
+        return 0.0
+    w = np.asarray(graph[route[:-1], route[1:]]).ravel()
+    return float(np.cumsum(w)[-1])

@@ -12,9 +12,14 @@ posted maxspeed); the derivation is otherwise the same (geo.agglomeration.Spatia
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -22,7 +27,8 @@ import pandas as pd
 import shapely
 
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
-from .network import CLASS_OF_IMPORT
+from .network import CLASS_OF_IMPORT, Network
+from .routing import EdgeClasses, Topology, TownTable
 from .netimport import DEFAULT_ROOT, ImportedNetwork, list_versions, load_version
 
 SHIPPED = "shipped"
@@ -79,6 +85,7 @@ class ImportedLayers(Layers):
     speeds), while ``roads`` (one straight line per edge) serves the corridor count and drawing."""
 
     imported: ImportedNetwork | None = None
+    folder: Path | None = None  # the version's folder: where its first use is stored
 
 
 def layers_for(name: str, root: str | Path = DEFAULT_ROOT, base: Layers | None = None) -> Layers:
@@ -87,7 +94,7 @@ def layers_for(name: str, root: str | Path = DEFAULT_ROOT, base: Layers | None =
     if name == SHIPPED:
         return base
     net = load_version(name, root)
-    return imported_layers(net, base)
+    return replace(imported_layers(net, base), folder=Path(root) / name)
 
 
 def imported_layers(net: ImportedNetwork, base: Layers) -> ImportedLayers:
@@ -97,3 +104,98 @@ def imported_layers(net: ImportedNetwork, base: Layers) -> ImportedLayers:
                      corridors=base.corridors.iloc[0:0], waypoints=empty,
                      access_roads=base.access_roads.iloc[0:0])
     return ImportedLayers(**{f.name: getattr(layers, f.name) for f in fields(Layers)}, imported=net)
+
+
+# -- what the first use computes, stored once per version ------------------------------------------
+
+FIRST_USE = "first_use"  # folder of a version: one sub-folder per snapping key
+FIRST_USE_FORMAT = 1
+_NET_ARRAYS = ("lon", "lat", "u", "v", "km", "cls", "road", "assumed", "factor", "oneway",
+               "posted_km", "posted_min")
+_NET_DICTS = ("town_node", "city_node", "access", "unroutable")
+FirstUse = tuple[Network, Topology, EdgeClasses]
+
+
+def first_use_key(towns: pd.DataFrame, cities: pd.DataFrame, snap_km: float,
+                  on_network_km: float) -> str:
+    """What the routing graph of an imported version depends on besides the version: the towns'
+    and cities' ids and points and the snapping distances (a short sha256)."""
+    points = [[str(i), float(g.x), float(g.y)] for df in (towns, cities)
+              for i, g in zip(df["id"], df.geometry)]
+    text = json.dumps([FIRST_USE_FORMAT, points, float(snap_km), float(on_network_km)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_first_use(folder: Path, key: str) -> FirstUse | None:
+    """The stored routing graph, topology and edge classes of a version, memory-mapped read-only
+    (every process maps the same pages); None when not stored yet."""
+    where = folder / FIRST_USE / key
+    if not (where / "meta.json").is_file():
+        return None
+    meta = json.loads((where / "meta.json").read_text(encoding="utf-8"))
+
+    def load(name: str) -> np.ndarray:
+        return cast(np.ndarray, np.load(where / f"{name}.npy", mmap_mode="r"))
+    arrays = {k: load(k) for k in _NET_ARRAYS if k in meta["arrays"]}
+    net = Network(**arrays, names=cast(list[str], load("names")), crs=meta["crs"],
+                  **{k: meta[k] for k in _NET_DICTS})
+    topology = Topology.from_arrays(meta["nodes"], {k: load(f"topology_{k}")
+                                                    for k in meta["topology"]})
+    return net, topology, EdgeClasses.from_codes(load("class_codes"), meta["class_names"])
+
+
+def save_first_use(folder: Path, key: str, first: FirstUse) -> None:
+    """Store what ``load_first_use`` reads (written aside, then renamed into place: a reader
+    never sees half of it; when two processes race, the first one's stays)."""
+    net, topology, classes = first
+    dest = folder / FIRST_USE / key
+    tmp = folder / FIRST_USE / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        kept = [k for k in _NET_ARRAYS if getattr(net, k) is not None]
+        for k in kept:
+            np.save(tmp / f"{k}.npy", np.asarray(getattr(net, k)))
+        np.save(tmp / "names.npy", np.asarray(net.names, dtype=str))
+        for k, a in topology.arrays().items():
+            np.save(tmp / f"topology_{k}.npy", a)
+        np.save(tmp / "class_codes.npy", classes.codes)
+        meta = {"format": FIRST_USE_FORMAT, "arrays": kept, "nodes": topology.n, "crs": net.crs,
+                "topology": list(topology.arrays()), "class_names": classes.names,
+                **{k: getattr(net, k) for k in _NET_DICTS}}
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        if not dest.exists():
+            os.rename(tmp, dest)
+    except OSError:
+        if not (dest / "meta.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def table_file(folder: Path, first_key: str, metric: str, weights: tuple[Any, ...]) -> Path:
+    """Where a metric's town table (geo.routing.TownTable) for these weight parameters is stored
+    with the version's first use."""
+    text = json.dumps([FIRST_USE_FORMAT, metric, weights], default=str)
+    return folder / FIRST_USE / first_key / f"table-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+
+
+def save_table(path: Path, table: TownTable) -> None:
+    """Store a town table (written aside, then renamed into place)."""
+    flat = [p for row in table.paths for p in row]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in flat])]).astype(np.int64)
+    nodes = np.concatenate(flat) if flat else np.zeros(0, np.int32)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, cols=table.cols, dist=table.dist, nodes=nodes, offsets=offsets)
+    os.replace(tmp, path)
+
+
+def load_table(path: Path) -> TownTable | None:
+    """A stored town table, or None."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        cols, dist, nodes, offsets = z["cols"], z["dist"], z["nodes"], z["offsets"]
+    k = dist.shape[1]
+    flat = [nodes[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    return TownTable(cols, dist, tuple(tuple(flat[i * k:(i + 1) * k]) for i in range(len(cols))))

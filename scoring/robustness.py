@@ -48,7 +48,7 @@ from .draws import (CHOICES_FILE, Choice, Design, choice_column, design, load_ch
 from .kernel import outcome_label
 from .method import Method
 from .pipeline import Pipeline
-from .sensitivity import sobol_indices
+from .sensitivity import split
 
 Progress = Callable[[int, int], None]  # (done, total): percent of the run, total = PROGRESS_TOTAL
 PROGRESS_TOTAL = 100
@@ -56,6 +56,9 @@ VARIANTS = (("pessimistic", 5), ("realistic", 50), ("optimistic", 95))
 DIGITS = 6  # shares, stability
 INDEX_DIGITS = 4  # sensitivity indices
 BATCH = 32  # key rows searched in one call (a block-diagonal graph); 8-128 all do, 32 is quickest
+# evaluated rows held at once: draws are processed in chunks of CHUNK_ROWS // (choices + 2) and
+# reduced to counts, so memory does not grow with --draws (about 0.33 MB per row otherwise)
+CHUNK_ROWS = 20_000
 
 
 # -- the spatial part ----------------------------------------------------------------------------
@@ -320,34 +323,99 @@ def default_mismatches(out: Outcomes, atlas: dict[str, Any], method: Method,
 
 # -- summaries -----------------------------------------------------------------------------------
 
-def _shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
-    """Scenario -> mean over draws of 1/k for each of the k scenarios of a draw's outcome."""
-    bits = (mask[:, None] >> np.arange(len(method.rules))) & 1
-    k = bits.sum(axis=1)
-    part = bits / np.where(k > 0, k, 1)[:, None]
-    out = {s: round(float(part[:, i].mean()), DIGITS) for i, s in enumerate(method.rules)}
-    none = float((k == 0).mean())
-    return out | ({"insufficient data": round(none, DIGITS)} if none else {})
+class _Counts:
+    """What the reports need of the draws, reduced chunk by chunk (memory independent of the
+    number of draws): per town the outcome counts and each scenario's score counts over sample A,
+    and exact integer sums for the Sobol estimators (scoring.sensitivity) of agreeing with the
+    default outcome and of each score."""
+
+    def __init__(self, n: int, d: int, default: np.ndarray, method: Method):
+        self.n, self.d, self.default, self.method = n, d, default, method
+        towns, scen = len(default), len(method.rules)
+        self.outcomes = np.zeros((towns, 1 << scen), dtype=np.int64)
+        self.scores: dict[int, np.ndarray] = {}  # score -> (towns, scenarios) count over sample A
+        self.agree = _SobolSums(d, (towns,))
+        self.score = _SobolSums(d, (towns, scen))
+
+    def add(self, out: Outcomes, m: int) -> None:
+        """Outcomes of the stacked design of ``m`` draws (a, b, ab_1..ab_d)."""
+        a = out.mask[:m]
+        for t in range(a.shape[1]):
+            self.outcomes[t] += np.bincount(a[:, t], minlength=self.outcomes.shape[1])
+        for v in np.unique(out.scores[:m]).tolist():
+            hit = (out.scores[:m] == v).sum(axis=0)
+            self.scores[v] = self.scores.get(v, 0) + hit
+        self.agree.add((out.mask == self.default[None, :]).astype(np.int64), m)
+        self.score.add(out.scores.astype(np.int64), m)
+
+    def shares(self, t: int) -> dict[str, Any]:
+        """Scenario -> mean over draws of 1/k for each of the k scenarios of a draw's outcome."""
+        counts = self.outcomes[t]
+        masks = np.arange(len(counts))
+        bits = (masks[:, None] >> np.arange(len(self.method.rules))) & 1
+        k = bits.sum(axis=1)
+        part = (counts / self.n)[:, None] * bits / np.where(k > 0, k, 1)[:, None]
+        out = {s: round(float(part[:, i].sum()), DIGITS) for i, s in enumerate(self.method.rules)}
+        none = float(counts[0] / self.n)
+        return out | ({"insufficient data": round(none, DIGITS)} if none else {})
+
+    def outcome_shares(self, t: int) -> dict[str, Any]:
+        """Outcome label -> share of draws, most frequent first (ties: smaller mask first)."""
+        counts = self.outcomes[t]
+        seen = np.flatnonzero(counts)
+        order = sorted(seen.tolist(), key=lambda v: (-counts[v], v))
+        return {outcome_label(int(v), self.method): round(counts[v] / self.n, DIGITS)
+                for v in order}
+
+    def variants(self, t: int) -> dict[str, Any]:
+        """Each scenario's score at the 5th, 50th and 95th percentile of the draws (numpy's
+        inverted CDF, from the counts), and what they recommend."""
+        values = np.array(sorted(self.scores))
+        cum = np.cumsum(np.stack([self.scores[v][t] for v in values]), axis=0)  # (values, scen)
+        scen, out = list(self.method.rules), {}
+        for name, q in VARIANTS:
+            # the rank numpy takes for n values, then the value of that rank
+            rank = int(np.percentile(np.arange(self.n), q, method="inverted_cdf"))
+            pct = values[np.argmax(cum > rank, axis=0)]
+            row = {s: int(v) for s, v in zip(scen, pct)}
+            mask = int(kernel.qualifying_mask(pct, kernel.margin_of(self.method)))
+            out[name] = {"percentile": q, "scores": row, "outcome": outcome_label(mask, self.method)}
+        return out
 
 
-def _outcome_shares(mask: np.ndarray, method: Method) -> dict[str, Any]:
-    """Outcome label -> share of draws, most frequent first (ties: smaller mask first)."""
-    values, counts = np.unique(mask, return_counts=True)
-    order = sorted(range(len(values)), key=lambda i: (-counts[i], values[i]))
-    return {outcome_label(int(values[i]), method): round(counts[i] / len(mask), DIGITS)
-            for i in order}
+class _SobolSums:
+    """Integer sums from which scoring.sensitivity.sobol_indices' estimators follow exactly."""
 
+    def __init__(self, d: int, shape: tuple[int, ...]):
+        self.n, self.d = 0, d
+        self.total = np.zeros(shape, dtype=np.int64)  # all rows: the centring constant
+        self.ab_sum = np.zeros(shape, dtype=np.int64)  # rows of A and B: the variance
+        self.ab_sq = np.zeros(shape, dtype=np.int64)
+        self.cross = np.zeros((d, *shape), dtype=np.int64)  # f(B) (f(AB_i) - f(A))
+        self.diff = np.zeros((d, *shape), dtype=np.int64)  # f(AB_i) - f(A)
+        self.sq = np.zeros((d, *shape), dtype=np.int64)  # (f(A) - f(AB_i))^2
 
-def _variants(scores: np.ndarray, method: Method) -> dict[str, Any]:
-    """Each scenario's score at the 5th, 50th and 95th percentile of the draws, and what they
-    recommend."""
-    scen, out = list(method.rules), {}
-    for name, q in VARIANTS:
-        pct = np.percentile(scores, q, axis=0, method="inverted_cdf")
-        row = {s: int(v) for s, v in zip(scen, pct)}
-        mask = int(kernel.qualifying_mask(pct, kernel.margin_of(method)))
-        out[name] = {"percentile": q, "scores": row, "outcome": outcome_label(mask, method)}
-    return out
+    def add(self, y: np.ndarray, m: int) -> None:
+        fa, fb, fab = split(y, m, self.d)
+        self.n += m
+        self.total += y.sum(axis=0)
+        self.ab_sum += fa.sum(axis=0) + fb.sum(axis=0)
+        self.ab_sq += (fa * fa).sum(axis=0) + (fb * fb).sum(axis=0)
+        delta = fab - fa[None]
+        self.cross += (fb[None] * delta).sum(axis=1)
+        self.diff += delta.sum(axis=1)
+        self.sq += (delta * delta).sum(axis=1)
+
+    def indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first, total) per choice and output, as ``sobol_indices`` on all the rows."""
+        n = self.n
+        centre = self.total / (n * (self.d + 2))
+        var = (2 * n * self.ab_sq - self.ab_sum ** 2) / (2 * n) ** 2  # exact integers, then / n^2
+        first_num = (self.cross - centre[None] * self.diff) / n
+        total_num = 0.5 * self.sq / n
+        safe = np.where(var > 0, var, 1.0)
+        return (np.where(var > 0, first_num / safe, 0.0),
+                np.where(var > 0, total_num / safe, 0.0))
 
 
 def _ranked(values: np.ndarray, choices: tuple[Choice, ...]) -> dict[str, Any]:
@@ -357,31 +425,26 @@ def _ranked(values: np.ndarray, choices: tuple[Choice, ...]) -> dict[str, Any]:
     return dict(sorted([p for p in pairs if p[1] != 0], key=lambda p: -p[1]))
 
 
-def _town_record(t: int, ident: tuple[str, str], a: Outcomes, sens: dict[str, Any],
+def _town_record(t: int, ident: tuple[str, str], c: _Counts, sens: dict[str, Any],
                  choices: tuple[Choice, ...], method: Method) -> dict[str, Any]:
-    mask = a.mask[:, t]
-    shares = _shares(mask, method)
+    shares = c.shares(t)
     scen_shares = {s: shares[s] for s in method.rules}
+    outcomes = c.outcome_shares(t)
+    default = int(c.default[t])
     return {
         "town": ident[1], "id": ident[0],
-        "default": outcome_label(int(mask[0]), method),
+        "default": outcome_label(default, method),
         "shares": shares,
         "modal": max(scen_shares, key=lambda s: (scen_shares[s], -list(method.rules).index(s))),
-        "modal_outcome": next(iter(_outcome_shares(mask, method))),
-        "outcomes": _outcome_shares(mask, method),
-        "stability": round(float((mask == mask[0]).mean()), DIGITS),
+        "modal_outcome": next(iter(outcomes)),
+        "outcomes": outcomes,
+        "stability": round(float(c.outcomes[t, default] / c.n), DIGITS),
         "drivers": _ranked(sens["total"][:, t], choices),
         "drivers_first_order": _ranked(sens["first"][:, t], choices),
         "score_drivers": {s: _ranked(sens["score_total"][:, t, i], choices)
                           for i, s in enumerate(method.rules)},
-        "variants": _variants(a.scores[:, t], method),
+        "variants": c.variants(t),
     }
-
-
-def _take(out: Outcomes, n: int) -> Outcomes:
-    """The first ``n`` rows (sample A) of evaluated outcomes."""
-    return Outcomes({k: v[:n] for k, v in out.indices.items()},
-                    {k: v[:n] for k, v in out.levels.items()}, out.scores[:n], out.mask[:n])
 
 
 # -- the public entry ----------------------------------------------------------------------------
@@ -424,29 +487,42 @@ def robustness(pipeline: Pipeline, draws: int = 1000, seed: int = 0,
     choices = load_choices(method, choices_file)
     model = DrawModel(pipeline, choices)
     plan: Design = design(choices, draws, seed)
-    out = model.evaluate(plan.stacked(), progress)
-    problems = default_mismatches(out, model.atlas, method)
-    if problems:
-        raise RuntimeError("draw 0 differs from Pipeline.run(): " + "; ".join(problems))
-    sens = _sensitivity(out, draws, len(choices))
-    a = _take(out, draws)
-    towns = [_town_record(t, ident, a, sens, choices, method)
+    step = max(1, CHUNK_ROWS // (len(choices) + 2))
+    counts: _Counts | None = None
+    for start in range(0, draws, step):
+        stop = min(draws, start + step)
+        out = model.evaluate(Design(plan.a[start:stop], plan.b[start:stop]).stacked(),
+                             _part(progress, start, stop, draws))
+        if counts is None:  # the first chunk holds draw 0, at the defaults
+            problems = default_mismatches(out, model.atlas, method)
+            if problems:
+                raise RuntimeError("draw 0 differs from Pipeline.run(): " + "; ".join(problems))
+            counts = _Counts(draws, len(choices), out.mask[0].copy(), method)
+        counts.add(out, stop - start)
+        del out
+    assert counts is not None  # draws >= 2 (design checks it)
+    first, total = counts.agree.indices()
+    sens = {"first": first, "total": total, "score_total": counts.score.indices()[1]}
+    towns = [_town_record(t, ident, counts, sens, choices, method)
              for t, ident in enumerate(model.towns)]
     if progress:
         progress(PROGRESS_TOTAL, PROGRESS_TOTAL)
-    return {"draws": draws, "seed": seed, "evaluations": int(len(out.mask)),
+    return {"draws": draws, "seed": seed, "evaluations": draws * (len(choices) + 2),
             "choices": [c.as_dict() for c in choices], "conventions": CONVENTIONS,
             "check": f"draw 0 (the defaults) equals Pipeline.run() for all {len(towns)} towns",
             "towns": towns}
 
 
-def _sensitivity(out: Outcomes, n: int, d: int) -> dict[str, Any]:
-    """Sobol indices of agreeing with the default outcome (per town) and of each scenario score."""
-    default = out.mask[0]
-    agree = (out.mask == default[None, :]).astype(float)
-    first, total = sobol_indices(agree, n, d)
-    _, score_total = sobol_indices(out.scores.astype(float), n, d)
-    return {"first": first, "total": total, "score_total": score_total}
+def _part(progress: Progress | None, start: int, stop: int, draws: int) -> Progress | None:
+    """Progress of one chunk of draws as progress of the whole run (below its final 100)."""
+    if progress is None:
+        return None
+    share = PROGRESS_TOTAL - 1
+
+    def report(done: int, total: int) -> None:
+        progress(min((start * total + done * (stop - start)) * share // (draws * total), share),
+                 PROGRESS_TOTAL)
+    return report
 
 
 CONVENTIONS = {

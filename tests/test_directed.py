@@ -44,7 +44,7 @@ def model_on(net, towns: dict, cities: dict) -> SpatialModel:
                       "lon": [p[0] for p in cities.values()], "lat": [p[1] for p in cities.values()]})
     base = points_only_layers(t, c)
     layers = ImportedLayers(**{f.name: getattr(base, f.name) for f in fields(Layers)}, imported=net)
-    return SpatialModel(layers, background=False)
+    return SpatialModel(layers)
 
 
 # ---------------------------------------------------------------- one-way roads (OSM)
@@ -296,20 +296,20 @@ def test_planned_roads_on_directed_graphs_equal_full_recompute():
                 assert path[0] in set(sources.tolist()) and path[-1] == node
 
 
-def test_per_city_matrices_on_a_directed_graph():
+def test_town_table_on_a_directed_graph():
     rng = np.random.default_rng(7)
     n, m = 30, 80
     u, v, ow = rng.integers(0, n, m), rng.integers(0, n, m), rng.random(m) < 0.5
     w = rng.uniform(1, 5, m)
     sources = np.array([0, 7, 19])
     routing = MetricRouting(Topology(n, u, v, ow), w, sources)
-    searched = routing.field(np.array([0, 2]))
-    routing.build_matrix()
-    from_matrix = routing.field(np.array([0, 2]))
+    towns = np.arange(n)
+    read = routing.table_field(routing.town_table(towns), np.array([0, 2]))
     ref = _reference(n, u, v, ow, w, sources[[0, 2]], [])
     fin = np.isfinite(ref)
-    assert np.allclose(searched.dist[fin], ref[fin], atol=1e-4) and np.allclose(from_matrix.dist[fin], ref[fin], atol=1e-4)
-    assert not np.isfinite(from_matrix.dist[~fin]).any()
+    d = read.at(towns)[1]
+    assert np.allclose(d[fin], ref[fin], atol=1e-4)
+    assert not np.isfinite(d[~fin]).any()
 
 
 def test_two_way_graph_unchanged_by_the_directed_code():
@@ -375,7 +375,7 @@ def test_oneway_from_a_line_layer_column(tmp_path):
 def test_shipped_network_stays_undirected_and_class_timed():
     """The shipped network has no one-way edge and no posted speed: the symmetric graph, class speeds,
     and reasons without the imported-network notes (its golden values are in test_geo_derivation)."""
-    model = SpatialModel(background=False)
+    model = SpatialModel()
     params = parse_params({})
     net = model.network(params)
     assert net.oneway is None and net.posted is None and not net.directed

@@ -1,5 +1,5 @@
-"""geo.junctions._merge_sections: pieces grouped and united once per road give what one union
-at a time gave."""
+"""geo.junctions._merge_sections: pieces grouped and joined once per road give the point set one
+union at a time gave, and the distance to the nearest piece."""
 import numpy as np
 import shapely
 from hypothesis import given, settings, strategies as st
@@ -63,5 +63,11 @@ def test_grouped_union_property(roads, order):
     new, old = _merge_sections(rows), merge_one_at_a_time(rows)
     assert [r[:4] for r in new] == [r[:4] for r in old]
     d_new = line_distances_km(TOWNS, [r[4] for r in new])
-    d_old = line_distances_km(TOWNS, [r[4] for r in old])
-    np.testing.assert_allclose(d_new, d_old, rtol=0, atol=1e-6)
+    # exactly the nearest of the road's pieces (its sections are joined, not noded)
+    for j, r in enumerate(new):
+        pieces = [x[4] for x in rows if x[0] == r[0]]
+        np.testing.assert_allclose(d_new[:, j], line_distances_km(TOWNS, pieces).min(axis=1),
+                                   rtol=0, atol=1e-9)
+    # (the union of a road crossing itself nodes it, which bends its projected segments a little
+    # there: random roads may differ from it by some metres; test_grouped_union_equals_one_at_a_
+    # time_on_a_small_graph checks a road that does not cross itself)

@@ -22,7 +22,7 @@ YES = {"aggl_near_large_city": ["flag_near_yes"],
 
 @pytest.fixture(scope="module")
 def derivations():
-    model = SpatialModel(background=False)
+    model = SpatialModel()
     return [model.derive(parse_params(raw)) for raw in PARAMS]
 
 

@@ -175,6 +175,43 @@ def test_progress_is_reported_to_the_end(pipeline):
     assert seen[-1] == (100, 100) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+def test_draws_are_processed_in_chunks_with_the_same_result(pipeline, monkeypatch):
+    """Memory bounded: no evaluation holds more than CHUNK_ROWS rows whatever the draws, and the
+    result of a seed is the same however the draws are cut."""
+    import scoring.robustness as rob
+    sizes = []
+    evaluate = DrawModel.evaluate
+    monkeypatch.setattr(DrawModel, "evaluate", lambda self, rows, progress=None: (
+        sizes.append(len(rows)), evaluate(self, rows, progress))[1])
+    whole = json.dumps(robustness(pipeline, draws=400, seed=11), sort_keys=True)
+    assert len(sizes) == 1
+    monkeypatch.setattr(rob, "CHUNK_ROWS", 600)
+    sizes.clear()
+    cut = json.dumps(robustness(pipeline, draws=400, seed=11), sort_keys=True)
+    assert cut == whole
+    assert len(sizes) > 10 and max(sizes) <= 600
+
+
+def test_sobol_sums_equal_the_estimator_on_all_rows():
+    from scoring.robustness import _SobolSums
+    rng = np.random.default_rng(4)
+    n, d = 300, 5
+    y = rng.integers(0, 4, (n * (d + 2), 3))
+    sums = _SobolSums(d, (3,))
+    for lo, hi in ((0, 100), (100, 250), (250, 300)):  # the rows of draws lo..hi of each block
+        sums.add(np.concatenate([y[k * n + lo:k * n + hi] for k in range(d + 2)]), hi - lo)
+    first, total = sums.indices()
+    want_first, want_total = sobol_indices(y, n, d)
+    assert first == pytest.approx(want_first, rel=1e-9, abs=1e-12)
+    assert total == pytest.approx(want_total, rel=1e-9, abs=1e-12)
+    # an output constant over A and B (variance 0) gets 0, even where the mixed rows differ
+    flat = np.ones((n * (d + 2), 1), dtype=np.int64)
+    flat[2 * n:3 * n] = 2
+    sums = _SobolSums(d, (1,))
+    sums.add(flat, n)
+    assert (sums.indices()[0] == 0).all() and (sums.indices()[1] == 0).all()
+
+
 # -- the estimator --------------------------------------------------------------------------------
 
 def test_sobol_indices_of_a_linear_function():

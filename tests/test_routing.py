@@ -1,4 +1,4 @@
-"""geo.routing against fresh searches: planned-road insertion, per-city matrices, paths (small random graphs)."""
+"""geo.routing against fresh searches: planned-road insertion, town tables, paths (small random graphs)."""
 import numpy as np
 import pytest
 from scipy.sparse.csgraph import dijkstra
@@ -41,19 +41,43 @@ def test_planned_roads_equal_a_fresh_search(seed):
         assert path[0] == routing.sources[field.src[node]]
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_matrix_field_equals_the_multi_source_search(seed):
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("directed", [False, True])
+def test_town_table_equals_the_multi_source_search(seed, directed):
+    """Towns' nearest city, distance and route from the town table = a fresh multi-source search,
+    for several city sets, on two-way and one-way graphs."""
     n, u, v, w, rng = random_graph(seed + 100)
-    routing = MetricRouting(Topology(n, u, v), w, rng.choice(n, 6, replace=False))
-    rows = np.array([1, 4])
-    searched = routing.field(rows)
-    routing.build_matrix()
-    from_matrix = routing.field(rows)
-    nodes = np.arange(n)
-    assert np.allclose(from_matrix.at(nodes)[1], searched.dist, rtol=1e-6)
-    assert np.allclose(from_matrix.dist, searched.dist, rtol=1e-6)
-    node = int(np.flatnonzero(np.isfinite(searched.dist))[-1])
-    assert from_matrix.path(node)[-1] == node
+    oneway = rng.random(len(u)) < 0.4 if directed else None
+    routing = MetricRouting(Topology(n, u, v, oneway), w, rng.choice(n, 6, replace=False))
+    towns = rng.choice(n, 12, replace=False)
+    table = routing.town_table(towns)
+    assert routing.has_table(towns[::-1]) and routing.town_table(towns) is table
+    for rows in ([1, 4], [0, 2, 3, 5], [5], list(range(6))):
+        rows = np.array(rows)
+        searched, read = routing.field(rows), routing.table_field(table, rows)
+        src, d = read.at(towns)
+        want_src, want_d = searched.at(towns)
+        assert np.array_equal(d, want_d)  # the same float32 value, not only close
+        assert np.array_equal(src, want_src)
+        for t, x in zip(towns, d):
+            path = read.path(int(t))
+            if not np.isfinite(x):
+                assert path == []
+                continue
+            assert path[0] == routing.sources[src[list(towns).index(t)]] and path[-1] == t
+            length = sum(routing.graph[p, q] for p, q in zip(path[:-1], path[1:]))
+            assert length == pytest.approx(x, rel=1e-6)
+
+
+def test_table_field_searches_only_for_whole_arrays():
+    n, u, v, w, rng = random_graph(7)
+    routing = MetricRouting(Topology(n, u, v), w, rng.choice(n, 5, replace=False))
+    towns = rng.choice(n, 8, replace=False)
+    read = routing.table_field(routing.town_table(towns), np.array([0, 3]))
+    read.at(towns)
+    assert routing.searches == 0  # towns are array work
+    assert np.array_equal(read.dist, routing.field(np.array([0, 3])).dist)  # whole arrays: a search
+    assert routing.searches == 2
 
 
 def test_topology_keeps_the_lightest_parallel_edge():

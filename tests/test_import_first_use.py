@@ -1,0 +1,98 @@
+"""Once per version, not once per worker: what the first use of an imported version computes (its
+routing graph, topology and edge classes) is stored with it and memory-mapped by later opens.
+
+The PBF is written here (osmium, SYNTHETIC roads, as tests/test_versions.py); the expected answers
+are those of the first open, which computes everything itself.
+"""
+import shutil
+
+import numpy as np
+import pytest
+
+import geo.agglomeration
+from geo.agglomeration import SpatialModel
+from geo.layers import load_layers
+from geo.netimport import import_network, save_version
+from geo.params import parse_params
+from geo.routing import Topology
+from geo.versions import FIRST_USE, layers_for
+from test_netimport import write_pbf
+
+NODES = {1: (70.0, 48.0), 2: (70.3, 48.25), 3: (70.0, 48.5), 4: (70.0, 49.0), 5: (70.2, 48.7)}
+WAYS = [(1, [1, 2, 3, 4], {"highway": "trunk", "ref": "M-99"}),
+        (2, [3, 5, 4], {"highway": "secondary", "oneway": "yes", "maxspeed": "70"})]
+
+
+@pytest.fixture()
+def version(tmp_path):
+    save_version(import_network(write_pbf(tmp_path / "w.osm.pbf", NODES, WAYS)), "w", tmp_path)
+    return tmp_path
+
+
+def answers(model, raw=None):
+    d = model.derive(parse_params(raw or {}))
+    return [(t.town_id, t.nearest_city_id, t.road_km, t.travel_min, t.route, t.unroutable)
+            for t in d.towns]
+
+
+CHANGES = [None, {"speed_republican": 70}, {"large_city_min_pop": 1_000_000},
+           {"planned_roads": [{"from": "Ontown", "to": "Bigcity", "class": "international"}]}]
+
+
+def test_second_open_maps_the_stored_arrays(version, tiny_root, monkeypatch):
+    base = load_layers(tiny_root)
+    first = SpatialModel(layers_for("w", version, base))
+    want = [answers(first, raw) for raw in CHANGES]
+    stored = list((version / "w" / FIRST_USE).iterdir())
+    assert len(stored) == 1 and (stored[0] / "meta.json").is_file()
+
+    def recompute(*args, **kwargs):
+        raise AssertionError("the stored first use was not read")
+    monkeypatch.setattr(geo.agglomeration, "build_imported", recompute)
+    second = SpatialModel(layers_for("w", version, base))
+    assert [answers(second, raw) for raw in CHANGES] == want
+    net = second.network(parse_params({}))
+    assert isinstance(net.u, np.memmap) and not net.u.flags.writeable
+    assert second.cache_bytes()["topology"] == 0  # mapped, shared by every process
+
+
+def test_a_version_stored_before_still_opens(version, tiny_root):
+    """A version imported before this store existed (no first_use folder) is computed and stored
+    on first use; a changed snapping distance is a second entry."""
+    base = load_layers(tiny_root)
+    want = answers(SpatialModel(layers_for("w", version, base)))
+    shutil.rmtree(version / "w" / FIRST_USE)
+    model = SpatialModel(layers_for("w", version, base))
+    assert answers(model) == want
+    assert len(list((version / "w" / FIRST_USE).iterdir())) == 1
+    answers(model, {"snap_km": 20})
+    assert len(list((version / "w" / FIRST_USE).iterdir())) == 2
+
+
+def test_topology_from_its_arrays_gives_the_same_graph():
+    rng = np.random.default_rng(5)
+    u, v, w = rng.integers(0, 40, 120), rng.integers(0, 40, 120), rng.uniform(1, 3, 120)
+    for oneway in (None, rng.random(120) < 0.3):
+        t = Topology(40, u, v, oneway)
+        again = Topology.from_arrays(40, t.arrays())
+        assert again.directed == t.directed
+        assert (again.graph(w) != t.graph(w)).nnz == 0
+
+
+def test_a_town_table_built_by_one_worker_is_read_by_the_next(version, tiny_root):
+    """Once a worker's searches paid for a town table, it is stored with the version: the next
+    worker reads every city set from it (no search) with the same answers."""
+    from geo.routing import TableField
+
+    base = load_layers(tiny_root)
+    first = SpatialModel(layers_for("w", version, base))
+    p = parse_params({})
+    want = [answers(first, raw) for raw in CHANGES[:3]]
+    for metric in ("km", "min"):
+        first.metric(p, metric).searches = 10**6  # as after that many new city sets
+    assert answers(first, {"large_city_min_pop": 200_000}) is not None
+    assert len(list((version / "w" / FIRST_USE).glob("*/table-*.npz"))) == 2
+    second = SpatialModel(layers_for("w", version, base))
+    assert [answers(second, raw) for raw in CHANGES[:3]] == want
+    assert isinstance(second.field(p, "km", np.array([0])), TableField)
+    assert second.metric(p, "km").searches == 0
