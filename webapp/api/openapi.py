@@ -166,6 +166,22 @@ def _errors(*codes: int) -> dict:
     return {str(c): _json(text[c], schema) for c in codes}
 
 
+_TOO_LARGE = {
+    "type": "object",
+    "required": ["error", "message", "limit", "value"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "limit": {
+            "type": "object",
+            "required": ["name", "value"],
+            "properties": {"name": {"type": "string"}, "value": {"type": "integer"}},
+        },
+        "value": {"type": "integer"},
+    },
+}
+
+
 def _collection() -> dict:
     return {
         "type": "object",
@@ -536,6 +552,12 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "content": {"application/geo+json": {"schema": _OBJECT}},
                         },
                         **_errors(400, 404, 414),
+                        "413": _json(
+                            "catchments: more road pieces than MAX_CATCHMENT_PIECES at these"
+                            " parameters (the message, in the query's language, names the limit"
+                            " and the value)",
+                            _TOO_LARGE,
+                        ),
                     },
                 }
             },
