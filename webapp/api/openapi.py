@@ -51,6 +51,15 @@ def _value_schema(spec: Spec, *, versions: Sequence[str] | None = None) -> dict:
     return {"type": "array", "items": items, "minItems": 1}
 
 
+# what a schema cannot say of a road's ends (OpenAPI 3.0 gives both numbers of [lon, lat] one range)
+PLANNED_ENDS = (
+    f"At most {MAX_PLANNED} roads. A 400 naming planned_roads answers an end that is not a known town,"
+    " large city or road waypoint, one farther than snap_km from the network (or otherwise not"
+    " routable at the request's parameters), a latitude beyond -90..90, or a road whose two ends"
+    " are one network point."
+)
+
+
 def _end_schema() -> dict:
     return {
         "oneOf": [
@@ -106,7 +115,7 @@ def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
             "required": False,
             "description": (
                 f"JSON text (at most {MAX_PLANNED_TEXT} characters) of a list of "
-                '{"from", "to", "class"}'
+                '{"from", "to", "class"}. ' + PLANNED_ENDS
             ),
             "content": {
                 JSON: {
@@ -136,6 +145,7 @@ def recompute_body_schema(versions: Sequence[str] | None = None) -> dict:
         name: _value_schema(spec, versions=versions) for name, spec in load_specs().items()
     }
     props["planned_roads"] = {
+        "description": PLANNED_ENDS,
         "type": "array",
         "items": planned_road_schema(),
         "maxItems": MAX_PLANNED,
@@ -149,12 +159,15 @@ def _json(description: str, schema: dict | None = None) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {
-        400: "invalid input: a message per field",
-        401: "sign in as an editor",
-        403: "cross-site request refused",
+        400: (
+            "invalid input: a message per field; on a change of data by a signed-in editor, also a"
+            " missing or wrong CSRF token (X-CSRF-Token)"
+        ),
+        401: "not signed in as an editor (checked first: an anonymous change is always a 401)",
+        403: "cross-site request refused (Origin or Sec-Fetch-Site of another site)",
         404: "not found",
         409: "another import runs",
-        413: "request body too large",
+        413: "request body too large (MAX_CONTENT_LENGTH)",
         414: "query string too long",
         429: "too many requests: wait Retry-After seconds",
         503: (
