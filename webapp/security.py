@@ -212,7 +212,6 @@ def _refuse_cross_site() -> None:
         raise Forbidden("cross-site requests may not change anything here")
 
 
-COSTLY_ENDPOINTS = ("api.recompute", "api.export")  # each new parameter set is a computation
 COSTLY_WINDOW_S = 60.0
 MAX_CLIENTS = 10_000  # clients remembered at once (the least recent are forgotten first)
 
@@ -248,36 +247,89 @@ class CostLimiter:
             return 0.0
 
 
-def _parameter_key() -> str:
-    """What a costly request asks for: the route, its path values, query and body (hashed)."""
-    items = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "v"))
-    raw = repr((request.endpoint, sorted((request.view_args or {}).items()), items)).encode()
-    return hashlib.sha256(raw + request.get_data()).hexdigest()
+def parameter_set() -> str | None:
+    """The parameter set a request asks to be computed, the same for every route: a page, its map
+    script, popups, layers, exports and a recompute of the same parameters are one set (the
+    computation is cached by it). None when the request asks for none (the defaults, computed at
+    start) or for invalid ones (refused, or the defaults shown, without a computation).
+
+    Any GET/HEAD with a parameter (geo_params.csv, ``planned_roads``) in its query, and the body of
+    ``POST /api/recompute``.
+    """
+    from geo import ParamError
+    from geo.params import parse_params
+
+    if request.endpoint == "api.recompute":
+        try:
+            raw = load_json_body(request.get_data()) if request.is_json else None
+        except BodyError:
+            return None
+        if not isinstance(raw, dict):
+            return None
+    elif request.method in ("GET", "HEAD"):
+        names = _parameter_names()
+        raw = {k: v for k, v in request.args.items() if k in names}
+    else:
+        return None
+    if not raw:
+        return None
+    try:
+        changed = parse_params(raw).to_query()
+    except ParamError:
+        return None
+    return hashlib.sha256(repr(sorted(changed.items())).encode()).hexdigest() if changed else None
+
+
+def _parameter_names() -> frozenset[str]:
+    from geo.params import load_specs
+
+    return frozenset([*load_specs(), "planned_roads"])
 
 
 def _limit_costly():
-    """429 with ``Retry-After`` for a client asking too many new computations (recompute,
-    exports)."""
+    """429 with ``Retry-After`` for a client asking too many new parameter sets, on any route."""
     limiter: CostLimiter | None = current_app.extensions.get("cost_limiter")
-    if limiter is None or request.endpoint not in COSTLY_ENDPOINTS:
+    if limiter is None:
         return None
-    wait = limiter.wait(request.remote_addr or "-", _parameter_key())
+    key = parameter_set()
+    if key is None:
+        return None
+    wait = limiter.wait(request.remote_addr or "-", key)
     if wait <= 0:
         return None
-    seconds = max(1, math.ceil(wait))
-    body = {
-        "error": "too many requests",
-        "message": (
-            f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
-            f"for recompute and exports (repeating one is free); retry in {seconds} s"
-        ),
-    }
-    return current_app.response_class(
-        json.dumps(body) + "\n",
-        status=429,
-        mimetype="application/json",
-        headers={"Retry-After": str(seconds)},
+    return _too_many(limiter, max(1, math.ceil(wait)))
+
+
+def _too_many(limiter: CostLimiter, seconds: int):
+    """The 429: JSON from the API, a page otherwise; the message in the request's language."""
+    from flask import render_template
+
+    from webapp.i18n import LANGS, T, pick_lang
+
+    lang = pick_lang(request.values.get("lang"))
+    t = T(lang)
+    message = t("too_many_parameter_sets").format(
+        limit=limiter.limit, window=f"{limiter.window:.0f}", seconds=seconds
     )
+    headers = {"Retry-After": str(seconds)}
+    if request.path.startswith("/api/"):
+        body = {"error": "too many requests", "message": message, "retry_after": seconds}
+        return current_app.response_class(
+            json.dumps(body, ensure_ascii=False) + "\n",
+            status=429,
+            mimetype="application/json",
+            headers=headers,
+        )
+    try:  # the page's header needs the method's texts; the message does not
+        from webapp.model import get_atlas
+
+        t = T(lang, get_atlas().method)
+    except Exception:  # noqa: BLE001 - the message page needs no data
+        pass
+    page = render_template(
+        "error.html", t=t, heading=t("too_many_parameter_sets_title"), message=message, langs=LANGS
+    )
+    return page, 429, headers
 
 
 def _set_headers(response: Response) -> Response:
@@ -308,8 +360,8 @@ def _signed_in() -> bool:
 def init_app(app: Flask) -> None:
     """Register the limits, the cross-site refusal, the costly-route limit and the headers.
 
-    ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask of
-    ``/api/recompute`` and ``/api/export.<fmt>`` per minute; 0 turns the limit off.
+    ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask per minute,
+    of any route (``parameter_set``); 0 turns the limit off.
     """
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)

@@ -169,7 +169,10 @@ def _errors(*codes: int) -> dict:
         409: "another import runs",
         413: "request body too large (MAX_CONTENT_LENGTH)",
         414: "query string too long",
-        429: "too many requests: wait Retry-After seconds",
+        429: (
+            "more new parameter sets from this client than COSTLY_PER_MINUTE in 60 s (any route;"
+            " one asked before is free): wait Retry-After seconds"
+        ),
         503: (
             "the database cannot be written (disk full or read-only): nothing was changed;"
             " Retry-After"
@@ -318,7 +321,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
     q = query_parameters(versions)
     towns = {
         "200": _json("every town as a GeoJSON FeatureCollection", _collection()),
-        **_errors(400, 414),
+        **_errors(400, 414, 429),
     }
     stats = _json(
         "the stored values now (one per town and input), the head revision, the last file",
@@ -373,7 +376,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "one town as a GeoJSON Feature, with official, measures and evidence",
                             _town_schema(),
                         ),
-                        **_errors(400, 404, 414),
+                        **_errors(400, 404, 414, 429),
                     },
                 }
             },
@@ -564,7 +567,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "description": "the layer",
                             "content": {"application/geo+json": {"schema": _OBJECT}},
                         },
-                        **_errors(400, 404, 414),
+                        **_errors(400, 404, 414, 429),
                         "413": _json(
                             "catchments: more road pieces than MAX_CATCHMENT_PIECES at these"
                             " parameters (the message, in the query's language, names the limit"
@@ -580,7 +583,10 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                         "every town's popup (HTML in the query's language) at the given parameters"
                     ),
                     "parameters": [*q, version],
-                    "responses": {"200": _json("town id -> popup HTML"), **_errors(400, 414)},
+                    "responses": {
+                        "200": _json("town id -> popup HTML"),
+                        **_errors(400, 414, 429),
+                    },
                 }
             },
             "/api/robustness": {
