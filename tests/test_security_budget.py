@@ -92,3 +92,62 @@ def test_the_refusal_is_described_in_the_openapi_document(tmp_path):
     body = r.get_json()
     assert set(schema["required"]) <= set(body)
     assert set(schema["properties"]["limit"]["required"]) <= set(body["limit"])
+
+
+# -- planned roads: routing work (roads x network edges) bounded before anything is computed -------
+
+ONE_ROAD = [{"from": "Karazhal", "to": "Zhezkazgan"}]
+TWO_ROADS = [*ONE_ROAD, {"from": [67.7, 47.8], "to": "Zhezkazgan"}]
+
+
+def _shipped_edges(client) -> int:
+    """The shipped network's edges as GET /api/networks reports them."""
+    versions = client.get("/api/networks").get_json()["versions"]
+    return next(v["edges"] for v in versions if v["name"] == "shipped")
+
+
+def test_planned_roads_beyond_the_work_limit_are_422(tmp_path):
+    import json
+
+    probe = _app(tmp_path / "probe").test_client()
+    edges = _shipped_edges(probe)
+    client = _app(tmp_path, MAX_PLANNED_ROAD_EDGES=edges).test_client()  # one road allowed
+    assert client.post("/api/recompute", json={"planned_roads": ONE_ROAD}).status_code == 200
+    r = client.post("/api/recompute", json={"planned_roads": TWO_ROADS})
+    assert r.status_code == 422
+    body = r.get_json()
+    assert body["limit"] == {"name": "MAX_PLANNED_ROAD_EDGES", "value": edges}
+    assert body["value"] == 2 * edges and "planned_roads" in body["fields"]
+    assert f"{edges} edges" in body["message"] and "at most 1 planned roads" in body["message"]
+    query = {"planned_roads": json.dumps(TWO_ROADS)}
+    for path in ("/api/towns", "/api/popups", "/api/layers/catchments.geojson", "/api/export.csv"):
+        assert client.get(path, query_string=query).status_code == 422, path
+    page = client.get("/", query_string=query | {"lang": "ru"})
+    assert page.status_code == 422 and "не более 1 планируемых дорог" in page.get_data(as_text=True)
+    assert client.get("/api/towns", query_string={"planned_roads": json.dumps(ONE_ROAD)}).status_code == 200
+
+
+def test_the_work_limit_has_a_default_and_reads_the_environment(tmp_path, monkeypatch):
+    app = _app(tmp_path / "a")
+    assert app.config["MAX_PLANNED_ROAD_EDGES"] == 10_000_000
+    r = app.test_client().post("/api/recompute", json={"planned_roads": TWO_ROADS})
+    assert r.status_code == 200  # 2 x a few hundred edges
+    monkeypatch.setenv("MAX_PLANNED_ROAD_EDGES", "5")
+    assert _app(tmp_path / "b").config["MAX_PLANNED_ROAD_EDGES"] == 5
+
+
+def test_planned_road_work_is_roads_times_edges():
+    from geo.params import parse_params
+    from webapp.security import planned_road_work
+
+    params = parse_params({"planned_roads": TWO_ROADS})
+    assert planned_road_work(params, 2_000_000) == 4_000_000
+    assert planned_road_work(parse_params({}), 2_000_000) == 0
+
+
+def test_the_refusals_are_described_where_parameters_are_taken(tmp_path):
+    doc = _app(tmp_path).test_client().get("/api/openapi.json").get_json()["paths"]
+    for path, method in (("/api/recompute", "post"), ("/api/towns", "get"), ("/api/towns/{tid}", "get"),
+                         ("/api/popups", "get"), ("/api/layers/{name}.geojson", "get"),
+                         ("/api/export.{fmt}", "get")):
+        assert {"422", "429"} <= set(doc[path][method]["responses"]), path

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
 
 MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
@@ -247,15 +247,20 @@ class CostLimiter:
             return 0.0
 
 
-def parameter_set() -> str | None:
-    """The parameter set a request asks to be computed, the same for every route: a page, its map
-    script, popups, layers, exports and a recompute of the same parameters are one set (the
-    computation is cached by it). None when the request asks for none (the defaults, computed at
-    start) or for invalid ones (refused, or the defaults shown, without a computation).
+def requested_params():
+    """The parameters a request asks to be computed (``geo.params.Params``), or None when it asks
+    for none (the defaults, computed at start) or for invalid ones (refused, or the defaults shown,
+    without a computation).
 
     Any GET/HEAD with a parameter (geo_params.csv, ``planned_roads``) in its query, and the body of
-    ``POST /api/recompute``.
+    ``POST /api/recompute``. Parsed once a request (``g``).
     """
+    if "requested_params" not in g:
+        g.requested_params = _parse_requested()
+    return g.requested_params
+
+
+def _parse_requested():
     from geo import ParamError
     from geo.params import parse_params
 
@@ -274,10 +279,71 @@ def parameter_set() -> str | None:
     if not raw:
         return None
     try:
-        changed = parse_params(raw).to_query()
+        params = parse_params(raw)
     except ParamError:
         return None
-    return hashlib.sha256(repr(sorted(changed.items())).encode()).hexdigest() if changed else None
+    return params if params.to_query() else None
+
+
+def parameter_set() -> str | None:
+    """The parameter set a request asks to be computed, the same for every route: a page, its map
+    script, popups, layers, exports and a recompute of the same parameters are one set (the
+    computation is cached by it); None for the defaults and invalid parameters."""
+    params = requested_params()
+    if params is None:
+        return None
+    return hashlib.sha256(repr(sorted(params.to_query().items())).encode()).hexdigest()
+
+
+def planned_road_work(params, edges: int) -> int:
+    """The routing work of ``params``' planned roads on a network of ``edges`` edges: roads x edges.
+
+    Each planned road is inserted into the road graph of every metric (a copy of the graph and a
+    bounded search from one of its ends: work that grows with the network's edges); measured at
+    0.2-0.4 s a road on 2 million edges (docs/performance.md).
+    """
+    return len(params.planned_roads) * int(edges)
+
+
+def _network_edges(params) -> int:
+    """Edges of the network version ``params`` names (its graph is loaded for the answer anyway)."""
+    from webapp.model import get_atlas
+
+    return len(get_atlas().pipeline.model(params.network).network(params).u)
+
+
+def _limit_planned_roads():
+    """422 for planned roads whose routing work exceeds ``MAX_PLANNED_ROAD_EDGES`` (roads x edges),
+    before anything is computed; the answer names the limit, the value and the roads allowed."""
+    limit = int(current_app.config.get("MAX_PLANNED_ROAD_EDGES") or 0)
+    params = requested_params()
+    if limit <= 0 or params is None or not params.planned_roads:
+        return None
+    from geo import ParamError
+
+    try:
+        edges = _network_edges(params)
+    except ParamError:  # an unknown version: the view names it
+        return None
+    work = planned_road_work(params, edges)
+    if work <= limit:
+        return None
+    t = _translator()
+    message = t("planned_roads_too_costly").format(
+        roads=len(params.planned_roads),
+        edges=edges,
+        value=work,
+        limit=limit,
+        allowed=limit // max(edges, 1),
+    )
+    body = {
+        "error": "too costly",
+        "message": message,
+        "limit": {"name": "MAX_PLANNED_ROAD_EDGES", "value": limit},
+        "value": work,
+        "fields": {"planned_roads": message},
+    }
+    return _refusal(422, body, t("planned_roads_too_costly_title"), t)
 
 
 def _parameter_names() -> frozenset[str]:
@@ -302,34 +368,43 @@ def _limit_costly():
 
 def _too_many(limiter: CostLimiter, seconds: int):
     """The 429: JSON from the API, a page otherwise; the message in the request's language."""
-    from flask import render_template
-
-    from webapp.i18n import LANGS, T, pick_lang
-
-    lang = pick_lang(request.values.get("lang"))
-    t = T(lang)
+    t = _translator()
     message = t("too_many_parameter_sets").format(
         limit=limiter.limit, window=f"{limiter.window:.0f}", seconds=seconds
     )
-    headers = {"Retry-After": str(seconds)}
-    if request.path.startswith("/api/"):
-        body = {"error": "too many requests", "message": message, "retry_after": seconds}
-        return current_app.response_class(
-            json.dumps(body, ensure_ascii=False) + "\n",
-            status=429,
-            mimetype="application/json",
-            headers=headers,
-        )
-    try:  # the page's header needs the method's texts; the message does not
+    body = {"error": "too many requests", "message": message, "retry_after": seconds}
+    return _refusal(429, body, t("too_many_parameter_sets_title"), t, {"Retry-After": str(seconds)})
+
+
+def _translator():
+    """The request's language's texts, with the method's when they load (a page's header)."""
+    from webapp.i18n import T, pick_lang
+
+    lang = pick_lang(request.values.get("lang"))
+    try:
         from webapp.model import get_atlas
 
-        t = T(lang, get_atlas().method)
-    except Exception:  # noqa: BLE001 - the message page needs no data
-        pass
-    page = render_template(
-        "error.html", t=t, heading=t("too_many_parameter_sets_title"), message=message, langs=LANGS
-    )
-    return page, 429, headers
+        return T(lang, get_atlas().method)
+    except Exception:  # noqa: BLE001 - a refusal needs no data
+        return T(lang)
+
+
+def _refusal(status: int, body: dict, heading: str, t, headers: dict | None = None):
+    """A refusal before any view: ``body`` as JSON from the API, a page (``heading``, ``body``'s
+    message) otherwise."""
+    from flask import render_template
+
+    from webapp.i18n import LANGS
+
+    if request.path.startswith("/api/"):
+        return current_app.response_class(
+            json.dumps(body, ensure_ascii=False) + "\n",
+            status=status,
+            mimetype="application/json",
+            headers=headers or {},
+        )
+    page = render_template("error.html", t=t, heading=heading, message=body["message"], langs=LANGS)
+    return page, status, headers or {}
 
 
 def _set_headers(response: Response) -> Response:
@@ -365,6 +440,7 @@ def init_app(app: Flask) -> None:
     """
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)
+    app.before_request(_limit_planned_roads)  # a refusal is not a computation: not counted
     limit = int(app.config.get("COSTLY_PER_MINUTE") or 0)
     if limit > 0:
         app.extensions["cost_limiter"] = CostLimiter(limit)

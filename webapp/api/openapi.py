@@ -169,6 +169,10 @@ def _errors(*codes: int) -> dict:
         409: "another import runs",
         413: "request body too large (MAX_CONTENT_LENGTH)",
         414: "query string too long",
+        422: (
+            "planned roads x the network's edges above MAX_PLANNED_ROAD_EDGES: too costly to route"
+            " (limit and value named)"
+        ),
         429: (
             "more new parameter sets from this client than COSTLY_PER_MINUTE in 60 s (any route;"
             " one asked before is free): wait Retry-After seconds"
@@ -321,7 +325,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
     q = query_parameters(versions)
     towns = {
         "200": _json("every town as a GeoJSON FeatureCollection", _collection()),
-        **_errors(400, 414, 429),
+        **_errors(400, 414, 422, 429),
     }
     stats = _json(
         "the stored values now (one per town and input), the head revision, the last file",
@@ -376,7 +380,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "one town as a GeoJSON Feature, with official, measures and evidence",
                             _town_schema(),
                         ),
-                        **_errors(400, 404, 414, 429),
+                        **_errors(400, 404, 414, 422, 429),
                     },
                 }
             },
@@ -389,7 +393,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                     },
                     "responses": {
                         "200": _json("as GET /api/towns", _collection()),
-                        **_errors(400, 403, 413, 429),
+                        **_errors(400, 403, 413, 422, 429),
                     },
                 }
             },
@@ -413,7 +417,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                                 "application/geopackage+sqlite3": {"schema": BINARY},
                             },
                         },
-                        **_errors(400, 404, 414, 429),
+                        **_errors(400, 404, 414, 422, 429),
                     },
                 }
             },
@@ -567,7 +571,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "description": "the layer",
                             "content": {"application/geo+json": {"schema": _OBJECT}},
                         },
-                        **_errors(400, 404, 414, 429),
+                        **_errors(400, 404, 414, 422, 429),
                         "413": _json(
                             "catchments: more road pieces than MAX_CATCHMENT_PIECES at these"
                             " parameters (the message, in the query's language, names the limit"
@@ -585,7 +589,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                     "parameters": [*q, version],
                     "responses": {
                         "200": _json("town id -> popup HTML"),
-                        **_errors(400, 414, 429),
+                        **_errors(400, 414, 422, 429),
                     },
                 }
             },
