@@ -308,13 +308,12 @@ def test_recompute_and_exports_answer_429_with_retry_after(limited_app):
     client = limited_app.test_client()
     asks = [lambda m: client.post("/api/recompute", json={"fua_minutes": m}),
             lambda m: client.get("/api/export.params.json", query_string={"fua_minutes": m})]
-    assert [asks[m % 2](m).status_code for m in (60, 61, 62)] == [200, 200, 200]
+    assert [asks[m % 2](m).status_code for m in (61, 62, 63)] == [200, 200, 200]
     for ask in asks:
         r = ask(90)
         assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
-        assert "at most 3 new parameter sets per 60 s" in r.get_json()["message"]
-    assert client.post("/api/recompute", json={"fua_minutes": 60}).status_code == 200  # asked before
-    assert client.get("/api/towns", query_string={"fua_minutes": 90}).status_code == 200  # not limited here
+        assert "At most 3 new parameter sets per 60 s" in r.get_json()["message"]
+    assert client.post("/api/recompute", json={"fua_minutes": 61}).status_code == 200  # asked before
     other = limited_app.test_client()
     r = other.post("/api/recompute", json={"fua_minutes": 90}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     assert r.status_code == 200  # another client
@@ -330,3 +329,48 @@ def test_the_limit_is_on_by_default_and_configurable(tmp_path, monkeypatch):
     app = create_app({"TESTING": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite3'}"})
     assert "cost_limiter" not in app.extensions
     app.extensions["store"].dispose()
+
+
+def test_every_route_that_computes_is_limited(limited_app):
+    """Pages, their map scripts, popups, layers and the API's GETs compute a new parameter set as a
+    recompute does (before: only recompute and the exports were limited)."""
+    client = limited_app.test_client()
+    for m in (61, 62, 63):
+        assert client.get("/api/towns", query_string={"fua_minutes": m}).status_code == 200
+    for path in ("/", "/town/rudny", "/api/towns", "/api/towns/rudny", "/api/popups",
+                 "/api/layers/access.geojson", "/api/layers/catchments.geojson", "/table",
+                 "/api/export.csv"):
+        r = client.get(path, query_string={"fua_minutes": 90})
+        assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60, path
+    assert client.post("/api/recompute", json={"fua_minutes": 90}).status_code == 429
+
+
+def test_one_parameter_set_counts_once_across_routes(limited_app):
+    """A page, its popups and layers, a recompute and an export of the same parameters: one set; the
+    defaults, invalid parameters and the language count nothing."""
+    client = limited_app.test_client()
+    for m in (61, 62):
+        assert client.get("/", query_string={"fua_minutes": m}).status_code == 200
+        assert client.post("/api/recompute", json={"fua_minutes": m}).status_code == 200
+        for path in ("/api/popups", "/api/layers/access.geojson", "/api/export.params.json"):
+            assert client.get(path, query_string={"fua_minutes": m, "lang": "kk"}).status_code == 200
+    for path in ("/", "/api/towns", "/table"):  # the defaults, and invalid parameters: not counted
+        assert client.get(path).status_code == 200
+        assert client.get(path, query_string={"fua_minutes": "x"}).status_code in (200, 400)
+    assert client.get("/api/towns", query_string={"fua_minutes": 60}).status_code == 200  # default
+    assert client.get("/api/towns", query_string={"fua_minutes": 63}).status_code == 200  # the third
+    assert client.get("/api/towns", query_string={"fua_minutes": 64}).status_code == 429
+
+
+@pytest.mark.parametrize("lang,words", [("en", "At most 3 new parameter sets"),
+                                        ("ru", "Не более 3 новых наборов"),
+                                        ("kk", "ең көбі 3 жаңа параметр")])
+def test_the_refusal_is_in_the_request_language(limited_app, lang, words):
+    client = limited_app.test_client()
+    for m in (61, 62, 63):
+        client.get("/api/towns", query_string={"fua_minutes": m})
+    r = client.get("/api/towns", query_string={"fua_minutes": 90, "lang": lang})
+    assert r.status_code == 429 and words in r.get_json()["message"]
+    page = client.get("/", query_string={"fua_minutes": 90, "lang": lang})
+    assert page.status_code == 429 and page.mimetype == "text/html"
+    assert words in page.get_data(as_text=True)

@@ -110,6 +110,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         # new parameter sets per client and minute on /api/recompute and /api/export.<fmt> (0: no
         # limit)
         COSTLY_PER_MINUTE=int(os.environ.get("COSTLY_PER_MINUTE", "60")),
+        # road pieces the catchments layer may send (each about 45 bytes of JSON; more: 413; 0: no
+        # limit); the shipped network has at most 341 at any parameters
+        MAX_CATCHMENT_PIECES=int(os.environ.get("MAX_CATCHMENT_PIECES", "100000")),
+        # planned roads x network edges a request may ask to route (more: 422; 0: no limit): 5
+        # planned roads on a 2-million-edge version, the 20 allowed on up to 500,000 edges
+        MAX_PLANNED_ROAD_EDGES=int(os.environ.get("MAX_PLANNED_ROAD_EDGES", "10000000")),
     )
     if test_config:
         app.config.update(test_config)

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from werkzeug.exceptions import BadRequest, Forbidden, RequestURITooLarge
 
 MAX_QUERY_BYTES = 64 * 1024  # a permalink with 20 planned roads is far below this
@@ -212,7 +212,6 @@ def _refuse_cross_site() -> None:
         raise Forbidden("cross-site requests may not change anything here")
 
 
-COSTLY_ENDPOINTS = ("api.recompute", "api.export")  # each new parameter set is a computation
 COSTLY_WINDOW_S = 60.0
 MAX_CLIENTS = 10_000  # clients remembered at once (the least recent are forgotten first)
 
@@ -248,36 +247,164 @@ class CostLimiter:
             return 0.0
 
 
-def _parameter_key() -> str:
-    """What a costly request asks for: the route, its path values, query and body (hashed)."""
-    items = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "v"))
-    raw = repr((request.endpoint, sorted((request.view_args or {}).items()), items)).encode()
-    return hashlib.sha256(raw + request.get_data()).hexdigest()
+def requested_params():
+    """The parameters a request asks to be computed (``geo.params.Params``), or None when it asks
+    for none (the defaults, computed at start) or for invalid ones (refused, or the defaults shown,
+    without a computation).
+
+    Any GET/HEAD with a parameter (geo_params.csv, ``planned_roads``) in its query, and the body of
+    ``POST /api/recompute``. Parsed once a request (``g``).
+    """
+    if "requested_params" not in g:
+        g.requested_params = _parse_requested()
+    return g.requested_params
+
+
+def _parse_requested():
+    from geo import ParamError
+    from geo.params import parse_params
+
+    if request.endpoint == "api.recompute":
+        try:
+            raw = load_json_body(request.get_data()) if request.is_json else None
+        except BodyError:
+            return None
+        if not isinstance(raw, dict):
+            return None
+    elif request.method in ("GET", "HEAD"):
+        names = _parameter_names()
+        raw = {k: v for k, v in request.args.items() if k in names}
+    else:
+        return None
+    if not raw:
+        return None
+    try:
+        params = parse_params(raw)
+    except ParamError:
+        return None
+    return params if params.to_query() else None
+
+
+def parameter_set() -> str | None:
+    """The parameter set a request asks to be computed, the same for every route: a page, its map
+    script, popups, layers, exports and a recompute of the same parameters are one set (the
+    computation is cached by it); None for the defaults and invalid parameters."""
+    params = requested_params()
+    if params is None:
+        return None
+    return hashlib.sha256(repr(sorted(params.to_query().items())).encode()).hexdigest()
+
+
+def planned_road_work(params, edges: int) -> int:
+    """The routing work of ``params``' planned roads on a network of ``edges`` edges: roads x edges.
+
+    Each planned road is inserted into the road graph of every metric (a copy of the graph and a
+    bounded search from one of its ends: work that grows with the network's edges); measured at
+    0.2-0.4 s a road on 2 million edges (docs/performance.md).
+    """
+    return len(params.planned_roads) * int(edges)
+
+
+def _network_edges(params) -> int:
+    """Edges of the network version ``params`` names (its graph is loaded for the answer anyway)."""
+    from webapp.model import get_atlas
+
+    return len(get_atlas().pipeline.model(params.network).network(params).u)
+
+
+def _limit_planned_roads():
+    """422 for planned roads whose routing work exceeds ``MAX_PLANNED_ROAD_EDGES`` (roads x edges),
+    before anything is computed; the answer names the limit, the value and the roads allowed."""
+    limit = int(current_app.config.get("MAX_PLANNED_ROAD_EDGES") or 0)
+    params = requested_params()
+    if limit <= 0 or params is None or not params.planned_roads:
+        return None
+    from geo import ParamError
+
+    try:
+        edges = _network_edges(params)
+    except ParamError:  # an unknown version: the view names it
+        return None
+    work = planned_road_work(params, edges)
+    if work <= limit:
+        return None
+    t = _translator()
+    message = t("planned_roads_too_costly").format(
+        roads=len(params.planned_roads),
+        edges=edges,
+        value=work,
+        limit=limit,
+        allowed=limit // max(edges, 1),
+    )
+    body = {
+        "error": "too costly",
+        "message": message,
+        "limit": {"name": "MAX_PLANNED_ROAD_EDGES", "value": limit},
+        "value": work,
+        "fields": {"planned_roads": message},
+    }
+    return _refusal(422, body, t("planned_roads_too_costly_title"), t)
+
+
+def _parameter_names() -> frozenset[str]:
+    from geo.params import load_specs
+
+    return frozenset([*load_specs(), "planned_roads"])
 
 
 def _limit_costly():
-    """429 with ``Retry-After`` for a client asking too many new computations (recompute,
-    exports)."""
+    """429 with ``Retry-After`` for a client asking too many new parameter sets, on any route."""
     limiter: CostLimiter | None = current_app.extensions.get("cost_limiter")
-    if limiter is None or request.endpoint not in COSTLY_ENDPOINTS:
+    if limiter is None:
         return None
-    wait = limiter.wait(request.remote_addr or "-", _parameter_key())
+    key = parameter_set()
+    if key is None:
+        return None
+    wait = limiter.wait(request.remote_addr or "-", key)
     if wait <= 0:
         return None
-    seconds = max(1, math.ceil(wait))
-    body = {
-        "error": "too many requests",
-        "message": (
-            f"at most {limiter.limit} new parameter sets per {limiter.window:.0f} s per client "
-            f"for recompute and exports (repeating one is free); retry in {seconds} s"
-        ),
-    }
-    return current_app.response_class(
-        json.dumps(body) + "\n",
-        status=429,
-        mimetype="application/json",
-        headers={"Retry-After": str(seconds)},
+    return _too_many(limiter, max(1, math.ceil(wait)))
+
+
+def _too_many(limiter: CostLimiter, seconds: int):
+    """The 429: JSON from the API, a page otherwise; the message in the request's language."""
+    t = _translator()
+    message = t("too_many_parameter_sets").format(
+        limit=limiter.limit, window=f"{limiter.window:.0f}", seconds=seconds
     )
+    body = {"error": "too many requests", "message": message, "retry_after": seconds}
+    return _refusal(429, body, t("too_many_parameter_sets_title"), t, {"Retry-After": str(seconds)})
+
+
+def _translator():
+    """The request's language's texts, with the method's when they load (a page's header)."""
+    from webapp.i18n import T, pick_lang
+
+    lang = pick_lang(request.values.get("lang"))
+    try:
+        from webapp.model import get_atlas
+
+        return T(lang, get_atlas().method)
+    except Exception:  # noqa: BLE001 - a refusal needs no data
+        return T(lang)
+
+
+def _refusal(status: int, body: dict, heading: str, t, headers: dict | None = None):
+    """A refusal before any view: ``body`` as JSON from the API, a page (``heading``, ``body``'s
+    message) otherwise."""
+    from flask import render_template
+
+    from webapp.i18n import LANGS
+
+    if request.path.startswith("/api/"):
+        return current_app.response_class(
+            json.dumps(body, ensure_ascii=False) + "\n",
+            status=status,
+            mimetype="application/json",
+            headers=headers or {},
+        )
+    page = render_template("error.html", t=t, heading=heading, message=body["message"], langs=LANGS)
+    return page, status, headers or {}
 
 
 def _set_headers(response: Response) -> Response:
@@ -308,11 +435,12 @@ def _signed_in() -> bool:
 def init_app(app: Flask) -> None:
     """Register the limits, the cross-site refusal, the costly-route limit and the headers.
 
-    ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask of
-    ``/api/recompute`` and ``/api/export.<fmt>`` per minute; 0 turns the limit off.
+    ``COSTLY_PER_MINUTE`` (config or environment): new parameter sets a client may ask per minute,
+    of any route (``parameter_set``); 0 turns the limit off.
     """
     app.before_request(_check_limits)
     app.before_request(_refuse_cross_site)
+    app.before_request(_limit_planned_roads)  # a refusal is not a computation: not counted
     limit = int(app.config.get("COSTLY_PER_MINUTE") or 0)
     if limit > 0:
         app.extensions["cost_limiter"] = CostLimiter(limit)

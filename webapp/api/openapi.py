@@ -51,6 +51,15 @@ def _value_schema(spec: Spec, *, versions: Sequence[str] | None = None) -> dict:
     return {"type": "array", "items": items, "minItems": 1}
 
 
+# what a schema cannot say of a road's ends (OpenAPI 3.0 gives both numbers of [lon, lat] one range)
+PLANNED_ENDS = (
+    f"At most {MAX_PLANNED} roads. A 400 naming planned_roads answers an end that is not a known town,"
+    " large city or road waypoint, one farther than snap_km from the network (or otherwise not"
+    " routable at the request's parameters), a latitude beyond -90..90, or a road whose two ends"
+    " are one network point."
+)
+
+
 def _end_schema() -> dict:
     return {
         "oneOf": [
@@ -106,7 +115,7 @@ def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
             "required": False,
             "description": (
                 f"JSON text (at most {MAX_PLANNED_TEXT} characters) of a list of "
-                '{"from", "to", "class"}'
+                '{"from", "to", "class"}. ' + PLANNED_ENDS
             ),
             "content": {
                 JSON: {
@@ -136,6 +145,7 @@ def recompute_body_schema(versions: Sequence[str] | None = None) -> dict:
         name: _value_schema(spec, versions=versions) for name, spec in load_specs().items()
     }
     props["planned_roads"] = {
+        "description": PLANNED_ENDS,
         "type": "array",
         "items": planned_road_schema(),
         "maxItems": MAX_PLANNED,
@@ -149,14 +159,24 @@ def _json(description: str, schema: dict | None = None) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {
-        400: "invalid input: a message per field",
-        401: "sign in as an editor",
-        403: "cross-site request refused",
+        400: (
+            "invalid input: a message per field; on a change of data by a signed-in editor, also a"
+            " missing or wrong CSRF token (X-CSRF-Token)"
+        ),
+        401: "not signed in as an editor (checked first: an anonymous change is always a 401)",
+        403: "cross-site request refused (Origin or Sec-Fetch-Site of another site)",
         404: "not found",
         409: "another import runs",
-        413: "request body too large",
+        413: "request body too large (MAX_CONTENT_LENGTH)",
         414: "query string too long",
-        429: "too many requests: wait Retry-After seconds",
+        422: (
+            "planned roads x the network's edges above MAX_PLANNED_ROAD_EDGES: too costly to route"
+            " (limit and value named)"
+        ),
+        429: (
+            "more new parameter sets from this client than COSTLY_PER_MINUTE in 60 s (any route;"
+            " one asked before is free): wait Retry-After seconds"
+        ),
         503: (
             "the database cannot be written (disk full or read-only): nothing was changed;"
             " Retry-After"
@@ -164,6 +184,22 @@ def _errors(*codes: int) -> dict:
     }
     schema = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
     return {str(c): _json(text[c], schema) for c in codes}
+
+
+_TOO_LARGE = {
+    "type": "object",
+    "required": ["error", "message", "limit", "value"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "limit": {
+            "type": "object",
+            "required": ["name", "value"],
+            "properties": {"name": {"type": "string"}, "value": {"type": "integer"}},
+        },
+        "value": {"type": "integer"},
+    },
+}
 
 
 def _collection() -> dict:
@@ -289,7 +325,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
     q = query_parameters(versions)
     towns = {
         "200": _json("every town as a GeoJSON FeatureCollection", _collection()),
-        **_errors(400, 414),
+        **_errors(400, 414, 422, 429),
     }
     stats = _json(
         "the stored values now (one per town and input), the head revision, the last file",
@@ -344,7 +380,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "one town as a GeoJSON Feature, with official, measures and evidence",
                             _town_schema(),
                         ),
-                        **_errors(400, 404, 414),
+                        **_errors(400, 404, 414, 422, 429),
                     },
                 }
             },
@@ -357,7 +393,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                     },
                     "responses": {
                         "200": _json("as GET /api/towns", _collection()),
-                        **_errors(400, 403, 413, 429),
+                        **_errors(400, 403, 413, 422, 429),
                     },
                 }
             },
@@ -381,7 +417,7 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                                 "application/geopackage+sqlite3": {"schema": BINARY},
                             },
                         },
-                        **_errors(400, 404, 414, 429),
+                        **_errors(400, 404, 414, 422, 429),
                     },
                 }
             },
@@ -535,7 +571,13 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                             "description": "the layer",
                             "content": {"application/geo+json": {"schema": _OBJECT}},
                         },
-                        **_errors(400, 404, 414),
+                        **_errors(400, 404, 414, 422, 429),
+                        "413": _json(
+                            "catchments: more road pieces than MAX_CATCHMENT_PIECES at these"
+                            " parameters (the message, in the query's language, names the limit"
+                            " and the value)",
+                            _TOO_LARGE,
+                        ),
                     },
                 }
             },
@@ -545,7 +587,10 @@ def openapi_document(versions: Sequence[str] | None = None) -> dict:
                         "every town's popup (HTML in the query's language) at the given parameters"
                     ),
                     "parameters": [*q, version],
-                    "responses": {"200": _json("town id -> popup HTML"), **_errors(400, 414)},
+                    "responses": {
+                        "200": _json("town id -> popup HTML"),
+                        **_errors(400, 414, 422, 429),
+                    },
                 }
             },
             "/api/robustness": {

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from geo import ParamError
 from scoring import InputError
+from scoring.pipeline import Pipeline
 from geo.params import default_params, load_specs, parse_params
 
 from webapp.pages.brief import api_parts, official_signal_columns, robust_towns
@@ -130,9 +131,37 @@ def layer(name: str):
     svc = get_atlas()
     params = _layer_params()
     t = translator(svc, request.args.get("lang"))
+    if name == "catchments":
+        refused = _catchments_too_large(svc, params, t)
+        if refused is not None:
+            return refused
     return respond_versioned(
         rendered_layer(name, svc, params, t), layer_version(name, svc, params, t.lang)
     )
+
+
+def catchment_pieces(fc: dict) -> int:
+    """Road pieces of a catchments FeatureCollection (each piece a line of two points): what its
+    JSON's size grows with (about 45 bytes a piece), counted before it is serialised."""
+    return sum(len(f["geometry"]["coordinates"]) for f in fc["features"])
+
+
+def _catchments_too_large(svc, params, t):
+    """413 naming the limit and the value when the catchments of ``params`` have more road pieces
+    than ``MAX_CATCHMENT_PIECES`` (0: no limit); None when they may be sent."""
+    limit = int(current_app.config.get("MAX_CATCHMENT_PIECES") or 0)
+    if limit <= 0:
+        return None
+    pieces = catchment_pieces(Pipeline.catchments(svc.results(params)))
+    if pieces <= limit:
+        return None
+    message = t("catchments_too_large").format(value=pieces, limit=limit)
+    return {
+        "error": "answer too large",
+        "message": message,
+        "limit": {"name": "MAX_CATCHMENT_PIECES", "value": limit},
+        "value": pieces,
+    }, 413
 
 
 @bp.get("/popups")

@@ -90,12 +90,15 @@ def _cross_origin() -> bool:
 
 
 def check_csrf():
-    """before_request: refuse a state-changing request without the session's token or from another
-    origin."""
+    """before_request: refuse a state-changing request from another origin (403), then one without
+    the session's token (400); an anonymous request to an editor's view is left to that view (401
+    or the sign-in page)."""
     if request.method in SAFE_METHODS or request.endpoint in CSRF_EXEMPT:
         return None
     if _cross_origin():
         return _refuse(403, "cross-origin request refused")
+    if needs_editor(request.endpoint) and current_editor() is None:
+        return None  # the view refuses first (401, or the sign-in page) and reads nothing
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     expected = session.get("csrf")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -103,8 +106,18 @@ def check_csrf():
     return None
 
 
+def needs_editor(endpoint: str | None) -> bool:
+    """True for an endpoint whose view only a signed-in editor may use (``editor_required``)."""
+    view = current_app.view_functions.get(endpoint or "")
+    return bool(getattr(view, "needs_editor", False))
+
+
 def editor_required(view):
-    """A view only a signed-in editor may use: 401 for the API, the sign-in page otherwise."""
+    """A view only a signed-in editor may use: 401 for the API, the sign-in page otherwise.
+
+    Checked before the CSRF token: an anonymous write is refused as unsigned-in (401), as the
+    OpenAPI description says, and its body is not read.
+    """
 
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -119,6 +132,7 @@ def editor_required(view):
             )
         return view(*args, **kwargs)
 
+    wrapped.needs_editor = True  # type: ignore[attr-defined]
     return wrapped
 
 
