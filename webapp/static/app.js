@@ -327,29 +327,60 @@
     };
     const named = { scenario: T.scenario, nearest_large_city: T.nearest_city, road_km: T.road_km, travel_min: T.minutes };
     const whatName = (w) => named[w] || (w.startsWith("level:") ? T.level + ": " + (T.indicators[w.slice(6)] || w.slice(6)) : (T.inputs[w] || T.input_names[w] || w));
+    // grouped by town (issue 23, item 5): a heading row with the town's name, then what changed
     const ids = Object.keys(changes || {}).sort((a, b) => collator.compare(rows[a].dataset.name, rows[b].dataset.name));
     ids.forEach((id) => {
-      const tr = rows[id];
+      const head = document.createElement("tr");
+      head.className = "group";
+      head.dataset.town = id;
+      head.innerHTML = '<th colspan="3" scope="colgroup">' + esc(rows[id].dataset.name) + "</th>";
+      tbody.appendChild(head);
       changes[id].forEach((c) => {
         const row = document.createElement("tr");
-        row.innerHTML = "<td>" + esc(tr.dataset.name) + "</td><td title=\"" + esc(c.what) + "\">" + esc(whatName(c.what)) + "</td><td>" + esc(fmt(c.what, c.from)) + "</td><td>" + esc(fmt(c.what, c.to)) + "</td>";
+        row.innerHTML = "<td title=\"" + esc(c.what) + "\">" + esc(whatName(c.what)) + "</td><td>" + esc(fmt(c.what, c.from)) + "</td><td>" + esc(fmt(c.what, c.to)) + "</td>";
         row.dataset.town = id;
         tbody.appendChild(row);
       });
     });
     return ids.length;
   }
-  function renderChanges(changes) {
+  // what one result changed against another, from their changes against the defaults (both lists
+  // compare the same things, webapp.model._changes): a thing in neither list is at its default in both
+  function changesBetween(before, after) {
+    const out = {};
+    new Set(Object.keys(before).concat(Object.keys(after))).forEach((id) => {
+      const b = Object.fromEntries((before[id] || []).map((c) => [c.what, c]));
+      const a = Object.fromEntries((after[id] || []).map((c) => [c.what, c]));
+      const whats = (after[id] || []).map((c) => c.what).concat((before[id] || []).map((c) => c.what).filter((w) => !a[w]));
+      const diff = whats.map((w) => ({ what: w, from: b[w] ? b[w].to : a[w].from, to: a[w] ? a[w].to : b[w].from }))
+        .filter((c) => JSON.stringify(c.from) !== JSON.stringify(c.to));
+      if (diff.length) out[id] = diff;
+    });
+    return out;
+  }
+  let shownChanges = boot.collection.changes || {}, sinceCount = null;
+  function renderChanges(changes, previous) {
     const n = fillChanges(document.querySelector("#changes tbody"), changes);
     document.getElementById("no-changes").hidden = n > 0;
     document.getElementById("changes").hidden = n === 0;
+    const box = document.getElementById("since-changes");
+    box.hidden = !previous;
+    sinceCount = null;
+    if (previous) {
+      sinceCount = fillChanges(document.querySelector("#changes-since tbody"), changesBetween(previous, changes || {}));
+      document.getElementById("since-none").hidden = sinceCount > 0;
+      document.getElementById("changes-since").hidden = sinceCount === 0;
+    }
+    shownChanges = changes || {};
     summarize(n);
   }
-  // the line under Apply: how many towns differ from the defaults, or why the last Apply failed
+  // the line under Apply: how many towns differ from the defaults and how many the last Apply changed,
+  // or why the last Apply failed
   function summarize(n, failure) {
     const box = document.getElementById("change-summary");
     box.classList.toggle("failed", !!failure);
-    box.textContent = failure ? T.actions_not_applied + " " + failure : T.actions_summary.replace("{n}", n);
+    box.textContent = failure ? T.actions_not_applied + " " + failure
+      : T.actions_summary.replace("{n}", n) + (sinceCount === null ? "" : "; " + T.actions_since.replace("{n}", sinceCount));
   }
   function renderDataChanges(changed, revision) {
     const box = document.getElementById("data-changes");
@@ -612,7 +643,37 @@
     renderRoads();
   }
   function clearErrors() { form.querySelectorAll(".err").forEach((e) => { e.textContent = ""; }); form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid")); }
+  // which planned road the API's (English) message is about, and why, in the page's language: "road 2:
+  // ...", "'Foo' is not a known town ...", "47.8000 N 67.7100 E is 120 km from the network ..."
+  function roadProblem(msg) {
+    const sameEnd = (e, text) => !Array.isArray(e) && String(e).trim().toLowerCase() === text.trim().toLowerCase();
+    const at = (e, lat, lon) => Array.isArray(e) && Math.abs(e[1] - lat) < 1e-4 && Math.abs(e[0] - lon) < 1e-4;
+    let i = -1, reason = T.invalid_roads;
+    const numbered = /^road (\d+): (.*)$/.exec(msg), unknown = /^'(.*)' is not (a known|routable)/.exec(msg);
+    const far = /^(.*) is \d+ km from the network/.exec(msg);
+    if (numbered) {
+      i = Number(numbered[1]) - 1;
+      reason = /same network point/.test(msg) ? T.road_same_point : T.invalid_roads;
+      if (boot.lang === "en") reason = numbered[2];
+    } else if (unknown) {
+      i = planned.findIndex((r) => sameEnd(r.from, unknown[1]) || sameEnd(r.to, unknown[1]));
+      reason = T.road_unknown_end.replace("{end}", unknown[1]);
+    } else if (far) {
+      const ll = /^(-?[\d.]+) N (-?[\d.]+) E$/.exec(far[1]);
+      i = planned.findIndex((r) => [r.from, r.to].some((e) => (ll ? at(e, Number(ll[1]), Number(ll[2])) : sameEnd(e, far[1]))));
+      reason = boot.lang === "en" ? msg : T.road_far_end.replace("{end}", ll ? endText([Number(ll[2]), Number(ll[1])]) : far[1]);
+    }
+    if (i < 0 && planned.length === 1) i = 0;
+    if (i < 0 || i >= planned.length) return null;
+    const r = planned[i];
+    return { index: i, text: T.road_error.replace("{n}", i + 1).replace("{from}", endText(r.from)).replace("{to}", endText(r.to)).replace("{reason}", reason) };
+  }
   function localized(name, msg) {
+    if (name === "planned_roads") {
+      const problem = roadProblem(msg);
+      document.querySelectorAll("#road-list li").forEach((li, k) => li.classList.toggle("invalid", !!problem && k === problem.index));
+      if (problem) return problem.text;
+    }
     // the API answers in English; in kk and ru the page says the field's label and a translated sentence
     if (boot.lang === "en") return msg;
     if (name === "planned_roads") return T.invalid_roads;
@@ -640,7 +701,7 @@
       const q = new URLSearchParams(query); q.set("lang", a.dataset.lang); a.href = "?" + q.toString();
     });
   }
-  async function recompute(params) {
+  async function recompute(params, afterData) {
     clearErrors();
     const busy = document.getElementById("busy");
     busy.hidden = false;
@@ -663,7 +724,7 @@
         .catch((err) => console.error(err));
       if (data.layers) loadLayers(data.layers);  // what changed: roads of a new version, access links, catchments
       applyDisplay(data.changes);
-      renderChanges(data.changes);
+      renderChanges(data.changes, afterData ? null : shownChanges);  // new data: other defaults
       drawRoutes(); drawCatchments(); drawPlanned();
       setLinks(data.permalink_query);
       document.body.dataset.recomputed = String((Number(document.body.dataset.recomputed) || 0) + 1);
@@ -780,7 +841,7 @@
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision + " (" + data.file + ")";
       document.body.dataset.upload = "accepted";
       renderDataChanges(data.changed || {}, data.revision);
-      recompute(readForm());
+      recompute(readForm(), true);
     });
     document.getElementById("upload-clear").addEventListener("click", async () => {
       const { res, data } = await sendStatistics("DELETE", null);
@@ -788,7 +849,7 @@
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision;
       uploadResult("", []);
       renderDataChanges(data.changed || {}, data.revision);
-      recompute(readForm());
+      recompute(readForm(), true);
     });
   }
 
