@@ -182,7 +182,6 @@
   function setScale() {
     scale = Math.max(0.55, Math.min(1, map.getSize().x / 900));
     SPREAD = 22 * scale;
-    map.getContainer().classList.toggle("hide-labels", map.getZoom() < 4);
   }
   const truePos = {};
   let hiddenByFilter = new Set();  // towns a filter above the list hides (rows, markers, labels, halos)
@@ -229,34 +228,97 @@
       if (!merged) break;
     }
     leaders.clearLayers();
+    const left = {};
     ids.forEach((id, i) => {
       const ll = map.layerPointToLatLng(shown[i].p);
       markers[id].setLatLng(ll);
-      if (shown[i].n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false }).addTo(leaders);
-      placeLabel(id, ll, shown[i].left);
+      if (shown[i].n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false, pane: "townPane" }).addTo(leaders);
+      left[id] = shown[i].left;
     });
     drawHalos();
+    placeLabels(ids, left);
   }
-  // a label says the town's name without its parenthesis ("Алтай (до 2019 г. Зыряновск)": the former
-  // name is in the tooltip and popup); one that would run past the map's right edge goes to the left
+  // ---- labels (issue 23, item 7): each town's name, then each large city's, where it overlaps no label
+  // placed before it, no marker and no control and stays inside the map: eight places around its marker,
+  // tried in turn (right first; left first for a town on the left of a spread cluster); the most crowded
+  // towns are placed first, the cities last; a label with no free place is not shown (its tooltip says
+  // the name). A label says the town's name without its parenthesis ("Алтай (до 2019 г. Зыряновск)")
   const labelName = (f) => townName(f).replace(/\s*\(.*\)\s*$/, "");
-  function placeLabel(id, ll, left) {
-    const f = features()[id];
-    const r = (state.display[id].style.radius || 8) * scale + 3;
-    const icon = (onLeft) => L.divIcon({ className: "town-label-icon", iconSize: null, iconAnchor: onLeft ? [r, 8] : [-r, 8],
-      html: '<span class="town-label' + (onLeft ? " left" : "") + '">' + esc(labelName(f)) + "</span>" });
-    if (!labels[id]) labels[id] = L.marker(ll, { icon: icon(left), pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
-    else labels[id].setLatLng(ll).setIcon(icon(left));
-    if (!labelLayer.hasLayer(labels[id])) labels[id].addTo(labelLayer);
-    const el = labels[id].getElement && labels[id].getElement();
-    if (!left && el && el.firstChild && el.firstChild.offsetWidth) {
-      const right = map.latLngToContainerPoint(ll).x + r + el.firstChild.offsetWidth;
-      if (right > map.getSize().x - 2) labels[id].setIcon(icon(true));
+  const citiesGroup = reg.cities ? window[reg.cities] : null;
+  const cityPoints = reg.city_points || [];  // [id, name, lat, lon]; a city named as a town: the town's label
+  const labelled = (name) => !boot.collection.features.some((f) => labelName(f).toLowerCase() === String(name).toLowerCase());
+  const cityLabelLayer = L.layerGroup().addTo(map), cityLabels = {};
+  const CITY_HALF = 5;  // half a city square's side (webapp.pages.mapview.CITY_STYLE radius)
+  // [x side, y side, rows up or down]: right, left, the four corners, above, below, then right or left
+  // one or two label rows higher or lower (a crowded cluster's labels stacked beside it)
+  const SIDES = { E: [1, 0, 0], W: [-1, 0, 0], NE: [1, -1, 0], SE: [1, 1, 0], NW: [-1, -1, 0], SW: [-1, 1, 0],
+    N: [0, -1, 0], S: [0, 1, 0], E1: [1, 0, -1], E2: [1, 0, 1], W1: [-1, 0, -1], W2: [-1, 0, 1],
+    E3: [1, 0, -2], E4: [1, 0, 2], W3: [-1, 0, -2], W4: [-1, 0, 2] };
+  const ORDER = Object.keys(SIDES);
+  const ORDER_LEFT = ["W", "E", "NW", "SW", "NE", "SE", "N", "S", "W1", "W2", "E1", "E2", "W3", "W4", "E3", "E4"];
+  function sideBox(p, r, w, h, [sx, sy, rows]) {
+    // the label's box (container px) on one side of a marker of radius r at p
+    const d = sx && sy ? r * 0.75 : r + 2;
+    const x = sx > 0 ? p.x + d : sx < 0 ? p.x - d - w : p.x - w / 2;
+    const y = sy > 0 ? p.y + (sx ? d - 2 : d) : sy < 0 ? p.y - (sx ? d - 2 : d) - h : p.y - h / 2 + rows * (h + 1);
+    return { x, y, w, h };
+  }
+  const hits = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  function labelMarker(store, layer, id, ll, cls, text) {
+    if (!store[id]) {
+      store[id] = L.marker(ll, { icon: L.divIcon({ className: "town-label-icon", iconSize: null, iconAnchor: [0, 0],
+        html: '<span class="' + cls + '">' + esc(text) + "</span>" }), pane: "townLabels", interactive: false, keyboard: false });
     }
+    store[id].setLatLng(ll);
+    if (!layer.hasLayer(store[id])) store[id].addTo(layer);
+    const el = store[id].getElement();
+    el.classList.remove("label-dropped");
+    return el;
+  }
+  function placeLabels(ids, left) {
+    const size = map.getSize(), origin = map.getContainer().getBoundingClientRect();
+    // the controls as they are when closed (an opened layers list covers the map only for a moment)
+    const blocked = Array.from(map.getContainer().querySelectorAll(".leaflet-control:not(.leaflet-control-layers-expanded)")).map((c) => {
+      const r = c.getBoundingClientRect();
+      return { x: r.left - origin.left - 2, y: r.top - origin.top - 2, w: r.width + 4, h: r.height + 4 };
+    }).filter((b) => b.w > 4 && b.h > 4);
+    const items = ids.map((id) => ({ id, kind: "town", ll: markers[id].getLatLng(), r: markers[id].getRadius() + 2.5,
+      text: labelName(features()[id]), order: left[id] ? ORDER_LEFT : ORDER }));
+    const showCities = citiesGroup && map.hasLayer(citiesGroup);
+    const squares = showCities ? cityPoints.map(([id, name, lat, lon]) => ({ id, kind: "city", ll: L.latLng(lat, lon), r: CITY_HALF + 1.5,
+      text: name, order: ORDER })) : [];
+    items.concat(squares).forEach((it) => {
+      it.p = map.latLngToContainerPoint(it.ll);
+      blocked.push({ x: it.p.x - it.r, y: it.p.y - it.r, w: 2 * it.r, h: 2 * it.r });
+    });
+    squares.filter((it) => labelled(it.text)).forEach((it) => items.push(it));
+    const crowd = (it) => items.filter((o) => o !== it && o.p.distanceTo(it.p) < 90).length;
+    items.forEach((it) => { it.crowd = it.kind === "town" ? crowd(it) : -1; });
+    items.sort((a, b) => b.crowd - a.crowd || (a.p.x - b.p.x));
+    Object.keys(cityLabels).forEach((id) => { if (!showCities) cityLabelLayer.removeLayer(cityLabels[id]); });
+    items.forEach((it) => {
+      const el = it.kind === "town" ? labelMarker(labels, labelLayer, it.id, it.ll, "town-label", it.text)
+        : labelMarker(cityLabels, cityLabelLayer, it.id, it.ll, "city-label", it.text);
+      const span = el.firstChild, w = span.offsetWidth, h = span.offsetHeight;
+      const free = (b) => b.x >= 2 && b.y >= 2 && b.x + b.w <= size.x - 2 && b.y + b.h <= size.y - 2 && !blocked.some((o) => hits(b, o));
+      const side = it.order.find((k) => free(sideBox(it.p, it.r, w, h, SIDES[k])));
+      if (!side) { el.classList.add("label-dropped"); return; }
+      const box = sideBox(it.p, it.r, w, h, SIDES[side]);
+      blocked.push(box);
+      const store = it.kind === "town" ? labels : cityLabels;
+      store[it.id].options.icon.options.iconAnchor = [it.p.x - box.x, it.p.y - box.y];
+      store[it.id].setIcon(store[it.id].options.icon);
+      el.dataset.side = side;
+      store[it.id].getElement().dataset.side = side;
+    });
+  }
+  if (citiesGroup) {
+    citiesGroup.on("remove", () => { map.removeLayer(cityLabelLayer); spread(); });
+    citiesGroup.on("add", () => { cityLabelLayer.addTo(map); spread(); });
   }
   // every shown marker has a thin dark ring just outside its own stroke (issue 23, item 7): light fills,
   // hollow and dashed rings (1.1-2.7:1 against the land) stand out from the land whatever their colour
-  const CASING = { color: "#1a1a1a", weight: 1.25, opacity: 1, fill: false, interactive: false, className: "town-casing" };
+  const CASING = { color: "#1a1a1a", weight: 1.25, opacity: 1, fill: false, interactive: false, className: "town-casing", pane: "townPane" };
   function drawHalos() {
     halos.clearLayers();
     Object.keys(markers).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
@@ -266,7 +328,7 @@
     Object.keys(changedNow).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
       const mk = markers[id];
       L.circleMarker(mk.getLatLng(), { radius: mk.getRadius() + boot.halo.gap, color: boot.halo.color, weight: boot.halo.weight,
-        fill: false, interactive: false, className: "town-halo" }).addTo(halos);
+        fill: false, interactive: false, className: "town-halo", pane: "townPane" }).addTo(halos);
     });
   }
   map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
