@@ -178,7 +178,7 @@ def imported(app):
     r = client.post("/data/import", data={"csrf_token": token, "file": (io.BytesIO(raw), "est.csv")},
                     content_type="multipart/form-data")
     assert r.status_code == 200, r.get_data(as_text=True)
-    assert "2 estimate(s) from est.csv" in r.get_data(as_text=True)
+    assert "Accepted: 2 estimates from est.csv" in r.get_data(as_text=True)
     return client
 
 
@@ -207,7 +207,7 @@ def test_data_page_marks_estimates(imported):
 def test_history_and_revision_mark_estimates(app, imported):
     rev = app.extensions["store"].head()
     html = imported.get("/history").get_data(as_text=True)
-    assert 'data-estimates="2"' in html and "2 estimate(s)" in html
+    assert 'data-estimates="2"' in html and "(2 estimates)" in html
     page = imported.get(f"/history/{rev}").get_data(as_text=True)
     assert page.count('class="changed estimate"') == 2 and "≈ 140–170 (158)" in page
     assert "dated_town_index_widened · coverage 0.75" in page

@@ -208,6 +208,21 @@ class T:
             return text
         return text.replace(",", "\u00a0").replace(".", ",")
 
+    def plural(self, key: str, n, digits: int = 0) -> str:
+        """``n`` with its noun agreeing as this language requires ('2 разные магистрали', '5 разных
+        магистралей', '2 түрлі магистраль'): the CLDR plural category of ``n`` (Babel) picks the
+        phrase of translations.json ``plurals``; a category the catalog lacks takes 'other'."""
+        from babel import Locale
+
+        forms = self._c["plurals"][key][self.lang]
+        if n is None or n != n:
+            return forms["other"].format(n="–")
+        shown = self.number(n, digits) if digits else self.short(n)
+        # the category of the number as written (1,5 is 'other' in ru; 21 is 'one')
+        value = round(float(n), digits) if digits else float(n)
+        form = Locale.parse(self.lang).plural_form(int(value) if value == int(value) else value)
+        return forms.get(form, forms["other"]).format(n=shown)
+
     def when(self, stamp: str | None) -> str:
         """A stored UTC timestamp (ISO 8601) as this language writes a date and time (Babel,
         CLDR)."""
@@ -268,7 +283,9 @@ class T:
             return f"{self('flag_missing')}: {r['unroutable']}"
         if rule == "corridor_junction":
             return self("flag_junction_yes" if yes else "flag_junction_no").format(
-                n=self.number(r["measured"]), km=self.short(r["limit"]), need=self.short(r["need"])
+                lines=self.plural("major_lines", r["measured"]),
+                km=self.short(r["limit"]),
+                need=self.short(r["need"]),
             )
         if rule in ("tourism", "no_tourism_kinds"):
             return self("flag_tourism_yes" if yes else "flag_tourism_no").format(
