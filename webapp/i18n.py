@@ -333,14 +333,42 @@ class T:
         "shipped")."""
         return self("network_shipped_name") if name == "shipped" else name
 
+    def revision_kind(self, kind: str) -> str:
+        """A revision's kind (shipped, import, rollback, judgment) in this language."""
+        return self(f"rev_kind_{kind}") if f"rev_kind_{kind}" in self._c["en"] else kind
+
     def revision_label(self, rev) -> str:
         """A data revision (webapp.store.db.Revision) in this language: '1 (поставляемые данные,
-        2026-...)'."""
-        kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
+        7 дек. 2026 г., 15:51:30 UTC)'."""
+        kind = self.revision_kind(rev.kind)
         who = "" if rev.kind == "shipped" else f", {rev.editor}"
-        return (
-            f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"
-        )
+        file = f": {rev.filename}" if rev.filename else ""
+        return f"{rev.id} ({kind}{file}{who}, {self.when(rev.created_at)})"
+
+    def revision_summary(self, rev, metas: dict | None = None) -> str:
+        """What a revision did, in this language, from its facts (webapp.store.db): '2 значения
+        импортировано', 'значения на момент ревизии 3', a judgment's town and scenarios (``metas``:
+        town id -> its row, for the town's name). A revision stored before its facts were kept
+        says its stored (English) summary."""
+        facts, metas = rev.facts or {}, metas or {}
+        if not facts:
+            return rev.summary
+        town = facts.get("town")
+        town = self.name(metas[town]) if town in metas else (town or "")
+        if rev.kind == "import":
+            parts = [self.plural(k, facts[k]) for k in ("values", "estimates") if facts.get(k)]
+            return self("rev_sum_import").format(what=", ".join(parts) or self.plural("values", 0))
+        if rev.kind == "rollback":
+            return self("rev_sum_rollback").format(to=facts["to"])
+        if rev.kind == "shipped":
+            return self("rev_sum_shipped").format(files=", ".join(facts["files"]))
+        if facts.get("judgment") == "recorded":
+            scenarios = [s for s in facts["scenarios"] if self.method and s in self.method.scenarios]
+            names = self.scenarios(scenarios) if scenarios else " + ".join(facts["scenarios"])
+            return self("rev_sum_judgment").format(town=town, scenarios=names)
+        if facts.get("judgment") == "withdrawn":
+            return self("rev_sum_withdrawn").format(id=facts["id"], town=town)
+        return rev.summary
 
     def oblast_all(self, name: str) -> list[str]:
         """An oblast's name in every language (the list is searched in all of them)."""

@@ -18,7 +18,7 @@ from webapp.store.stats_io import (
     export_estimates_csv,
     forbidden_character,
 )
-from webapp.store.db import StoreError
+from webapp.store.db import SHIPPED_BY, StoreError
 
 bp = Blueprint("data", __name__)
 TEXT_MAX = {"author": 300, "date": 40, "rationale": 4000, "source": 1000}
@@ -27,6 +27,16 @@ PLAIN_TEXT = "allowed: printable text (no NUL, control or bidirectional control 
 
 def _t() -> T:
     return T(pick_lang(request.values.get("lang")), get_atlas().method)
+
+
+def _who(t: T):
+    """An editor's name as a page shows it: the shipped data's revision and rows in ``t``'s
+    language."""
+
+    def who(name: str | None) -> str:
+        return t("rev_kind_shipped") if name == SHIPPED_BY else (name or "–")
+
+    return who
 
 
 def _completeness(svc) -> dict:
@@ -123,11 +133,14 @@ def history():
         if all(x.isdigit() and len(x) < 10 for x in done)
         else None
     )
+    t = _t()
     return render_template(
         "history.html",
-        t=_t(),
+        t=t,
+        who=_who(t),
         langs=LANGS,
         revisions=svc.store.revisions(),
+        metas=svc.metas,
         rolled_back=rolled_back,
     )
 
@@ -139,8 +152,9 @@ def revision(rev: int):
         info, changes = svc.store.revision(rev), svc.store.changes(rev)
     except StoreError as exc:
         abort(404, str(exc))
+    t = _t()
     return render_template(
-        "revision.html", t=_t(), langs=LANGS, rev=info, changes=changes, metas=svc.metas
+        "revision.html", t=t, who=_who(t), langs=LANGS, rev=info, changes=changes, metas=svc.metas
     )
 
 
@@ -159,10 +173,12 @@ def rollback(rev: int):
 @bp.get("/judgments")
 def judgments(problems: list[str] | None = None, status: int = 200):
     svc = get_atlas()
+    t = _t()
     return (
         render_template(
             "judgments.html",
-            t=_t(),
+            t=t,
+            who=_who(t),
             langs=LANGS,
             judgments=svc.store.judgments(),
             metas=svc.metas,
