@@ -305,7 +305,9 @@ def test_provisional_popups_link_to_the_data_and_the_data_needed(client):
 # -- issue 13: page weight; the layers and popups from cached endpoints -----------------------------
 
 LAYER_COUNTS = {"oblasts": 20, "roads": 71, "railways": 20, "corridors": 12, "official": 5, "tourism": 35,
-                "access": 46, "catchments": 20}  # the shipped data's features (as the map drew them inline before)
+                "access": 46, "catchments": 20,
+                "water": 213}  # the shipped data's features (as the map drew them inline before); water:
+# 42 lakes of at least 100 km2 and 171 wide river reaches of at least 1 km2 (the pinned npm packages)
 
 
 def test_map_page_is_small_and_its_layers_come_from_cached_endpoints(client):
