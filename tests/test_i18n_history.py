@@ -92,3 +92,15 @@ def test_an_older_revision_says_what_it_stored():
                    {"values": 0, "estimates": 21})
     assert T("ru").revision_summary(new) == "импортировано: 21 оценка"
     assert T("en").revision_summary(new) == "21 estimates imported"
+
+
+def test_the_command_line_counts_in_words(app, tmp_path):
+    """import-stats says '2 values of 1 town' (plural rules, not 'value(s)')."""
+    path = tmp_path / "one.csv"
+    path.write_bytes(csv_bytes("Rudny,2023,x,70,30"))
+    out = app.test_cli_runner().invoke(args=["import-stats", str(path)])
+    head = app.extensions["store"].head()
+    assert out.exit_code == 0 and f"one.csv: 2 values of 1 town stored as revision {head}" in out.output
+    path.write_bytes(csv_bytes("Rudny,2023,x,170,30"))
+    out = app.test_cli_runner().invoke(args=["import-stats", str(path)])
+    assert out.exit_code == 1 and "one.csv: rejected (1 problem listed); stored data unchanged" in out.output
