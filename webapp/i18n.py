@@ -363,12 +363,39 @@ class T:
         if rev.kind == "shipped":
             return self("rev_sum_shipped").format(files=", ".join(facts["files"]))
         if facts.get("judgment") == "recorded":
-            scenarios = [s for s in facts["scenarios"] if self.method and s in self.method.scenarios]
+            scenarios = [
+                s for s in facts["scenarios"] if self.method and s in self.method.scenarios
+            ]
             names = self.scenarios(scenarios) if scenarios else " + ".join(facts["scenarios"])
             return self("rev_sum_judgment").format(town=town, scenarios=names)
         if facts.get("judgment") == "withdrawn":
             return self("rev_sum_withdrawn").format(id=facts["id"], town=town)
         return rev.summary
+
+    def problem_rule(self, p) -> str:
+        """The rule a file's problem (webapp.store.stats_io.Problem) breaks, in this language: its
+        code's wording in translations.json ``problems`` filled with its arguments (a range said
+        as ``allowed`` says it); a rule without a code, or in English, as written."""
+        code = getattr(p.rule, "code", "")
+        if self.lang == "en" or code not in self._c["problems"]:
+            return p.rule
+        args = dict(p.rule.args)
+        spec = self.method.inputs.get(args.get("input", "")) if self.method else None
+        if spec is not None and "allowed" in args:
+            args["allowed"] = self.allowed(spec)
+        return self._c["problems"][code][self.lang].format(**args)
+
+    def problem(self, p, filename: str) -> str:
+        """A file's problem as one line in this language: 'stats.csv, строка 3, столбец «x»:
+        значение «y»: <rule>' (webapp.store.stats_io.Problem.text says it in English)."""
+        where = [filename]
+        if p.row:
+            where.append(self("problem_row").format(n=p.row))
+        if p.column:
+            where.append(self("problem_column").format(name=p.column))
+        value = p.value if p.value is None or len(p.value) <= 40 else p.value[:39] + "…"
+        shown = "" if value is None else " " + self("problem_value").format(value=value) + ":"
+        return f"{', '.join(where)}:{shown} {self.problem_rule(p)}"
 
     def oblast_all(self, name: str) -> list[str]:
         """An oblast's name in every language (the list is searched in all of them)."""

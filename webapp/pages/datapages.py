@@ -13,7 +13,9 @@ from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import LANGS, T, pick_lang
 from webapp.model import get_atlas
 from webapp.store.stats_io import (
+    MAX_PROBLEMS,
     EstimateRow,
+    StatsFileError,
     estimate_template_csv,
     export_estimates_csv,
     forbidden_character,
@@ -109,7 +111,8 @@ def data_import():
         rev, rows = svc.import_file(file.read(), file.filename, editor=current_editor())
     except InputError as exc:
         return data(
-            report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400
+            report={"ok": False, "file": file.filename, "problems": _problems(exc, file.filename)},
+            status=400,
         )
     kind = "estimates" if any(isinstance(r, EstimateRow) for r in rows) else "values"
     return data(
@@ -122,6 +125,19 @@ def data_import():
             "outranked": svc.outranked(rows, rev),
         }
     )
+
+
+def _problems(exc: InputError, filename: str) -> list[str]:
+    """A rejected file's problems in the page's language (at most MAX_PROBLEMS, then how many more
+    there are)."""
+    if not isinstance(exc, StatsFileError):
+        return list(exc.problems)
+    t = _t()
+    lines = [t.problem(p, filename) for p in exc.items[:MAX_PROBLEMS]]
+    if len(exc.items) > MAX_PROBLEMS:
+        more = t.plural("problems", len(exc.items) - MAX_PROBLEMS)
+        lines.append(f"{filename}: {t('problems_more').format(more=more)}")
+    return lines
 
 
 @bp.get("/history")

@@ -564,8 +564,7 @@ class Store:
         )
         with self.read() as conn:
             return [
-                Revision(*r[:7], json.loads(r[7]) if r[7] else {}, *r[8:])
-                for r in conn.execute(q)
+                Revision(*r[:7], json.loads(r[7]) if r[7] else {}, *r[8:]) for r in conn.execute(q)
             ]
 
     def revision(self, rev: int) -> Revision:
