@@ -104,3 +104,19 @@ def test_the_command_line_counts_in_words(app, tmp_path):
     path.write_bytes(csv_bytes("Rudny,2023,x,170,30"))
     out = app.test_cli_runner().invoke(args=["import-stats", str(path)])
     assert out.exit_code == 1 and "one.csv: rejected (1 problem listed); stored data unchanged" in out.output
+
+
+def test_judgment_form_problems_in_the_page_language(app, editor):
+    client, token = editor
+    form = {"csrf_token": token, "town": "nowhere", "scenarios": ["nonsense"], "author": "",
+            "date": "2026", "rationale": "a\u202eb", "source": "notes"}
+    page = client.post("/judgments?lang=ru", data=form).get_data(as_text=True)
+    problems = page.split('id="judgment-problems"')[1].split("</ul>")[0]
+    method = app.extensions["atlas"].method
+    names = ", ".join(method.scenarios[s]["name_ru"] for s in method.scenarios)
+    assert "<li>город: не один из 27 моногородов</li>" in problems
+    assert f"<li>сценарии: выберите один или несколько: {names}</li>" in problems
+    assert "<li>Автор: обязательно, не длиннее 300 символов</li>" in problems
+    assert "<li>Обоснование: содержит управляющий символ U+202E;" in problems
+    assert not app.extensions["store"].judgments(active_only=False) or all(
+        j["town_id"] != "nowhere" for j in app.extensions["store"].judgments())

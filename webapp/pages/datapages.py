@@ -24,7 +24,6 @@ from webapp.store.db import SHIPPED_BY, StoreError
 
 bp = Blueprint("data", __name__)
 TEXT_MAX = {"author": 300, "date": 40, "rationale": 4000, "source": 1000}
-PLAIN_TEXT = "allowed: printable text (no NUL, control or bidirectional control characters)"
 
 
 def _t() -> T:
@@ -206,26 +205,32 @@ def judgments(problems: list[str] | None = None, status: int = 200):
     )
 
 
+def _field(t: T, name: str) -> str:
+    """A form field as a problem names it: its name in English, its label in kk and ru."""
+    return name if t.lang == "en" else t(name)
+
+
 def _judgment_form(svc) -> tuple[dict, list[str]]:
-    """The form -> (judgment, problems)."""
-    f = request.form
+    """The form -> (judgment, problems in the page's language)."""
+    f, t = request.form, _t()
     problems = []
     tid = svc.town_id(f.get("town", ""))
     if tid is None:
-        problems.append("town: not one of the 27 monotowns")
+        problems.append(t("judgment_town"))
     scenarios = [s for s in f.getlist("scenarios") if s]
     if (
         not scenarios
         or any(s not in svc.method.scenarios for s in scenarios)
         or len(set(scenarios)) != len(scenarios)
     ):
-        problems.append(f"scenarios: choose one or more of {', '.join(svc.method.scenarios)}")
+        names = svc.method.scenarios if t.lang == "en" else map(t.scenario, svc.method.scenarios)
+        problems.append(t("judgment_scenarios").format(list=", ".join(names)))
     texts = {k: f.get(k, "").strip() for k in TEXT_MAX}
     for k, limit in TEXT_MAX.items():
         if not texts[k] or len(texts[k]) > limit:
-            problems.append(f"{k}: required, at most {limit} characters")
+            problems.append(t("judgment_text").format(field=_field(t, k), limit=limit))
         elif (bad := forbidden_character(texts[k])) is not None:
-            problems.append(f"{k}: contains the control character {bad}; {PLAIN_TEXT}")
+            problems.append(t("judgment_control").format(field=_field(t, k), char=bad))
     return {"town_id": tid, "scenarios": scenarios, **texts}, problems
 
 
@@ -244,14 +249,13 @@ def record_judgment():
 @bp.post("/judgments/<int:jid>/withdraw")
 @editor_required
 def withdraw_judgment(jid: int):
-    svc = get_atlas()
+    svc, t = get_atlas(), _t()
     reason = request.form.get("reason", "").strip()
     if not reason or len(reason) > 2000:
-        return judgments(
-            ["reason: say why the judgment is withdrawn (at most 2000 characters)"], 400
-        )
+        return judgments([t("judgment_reason")], 400)
     if (bad := forbidden_character(reason)) is not None:
-        return judgments([f"reason: contains the control character {bad}; {PLAIN_TEXT}"], 400)
+        problem = t("judgment_control").format(field=_field(t, "reason"), char=bad)
+        return judgments([problem], 400)
     try:
         svc.store.withdraw_judgment(jid, editor=current_editor(), reason=reason)
     except StoreError as exc:
