@@ -18,6 +18,11 @@ BAD_FILES = {  # name -> bytes: between them most rules a values file can break
     "cells.csv": csv_bytes("Rudny,2023,x,1 000,abc", "Aksu,,,=1+1,", "Rudny,2023,x,50,10,extra"),
     "nothing.csv": b"town,year,source,mono_output_share\n",
     "latin1.csv": "town,year,source,mono_output_share\nR\xfcdny,2023,x,5\n".encode("latin-1"),
+    "estimates.csv": b"town,year,source,input,low,high,method,coverage,most_likely,note\n"
+                     b"Rudny,2023,x,social_unemployment,170,140,m,0.75,,\n"
+                     b"Rudny,2023,x,social_unemployment,1,2,,0,5,\n"
+                     b"Rudny,2023,x,aggl_in_fua,1,2,m,0.75,,\n",
+    "estimates_header.csv": b"town,year,source,input,low,high,mono_output_share,extra\nRudny,2023,x,a,1,2,3,4\n",
 }
 
 
@@ -57,6 +62,10 @@ def test_problems_in_russian_and_kazakh(method):
     assert "повторяющийся столбец; каждый столбец может быть только один раз" in header
     assert "выводится из дорожной сети для каждого города и не импортируется" in header
     assert any(h.startswith("неизвестный столбец; допустимы: town, year") for h in header)
+    est = [ru.problem(p, "e.csv") for p in problems_of(method, "estimates.csv")]
+    assert "e.csv, строка 2, столбец «low»: значение «170»: больше high (140); low не может превышать high" in est
+    assert "e.csv, строка 3, столбец «method»: значение «»: обязательно: как получен интервал (например, oblast_figure_pm)" in est
+    assert any(e.startswith("e.csv, строка 4, столбец «input»: значение «aggl_in_fua»: не может иметь оценку") for e in est)
     cells = [ru.problem_rule(p) for p in problems_of(method, "cells.csv")]
     assert cells[0].startswith("не простое число") and "текст в числовом столбце" in cells
 

@@ -552,25 +552,11 @@ def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int],
             problems.append(Problem(1, name, name, _rule("duplicate_column")))
         elif name in method.inputs:
             cols[name] = i - 1
-            problems.append(
-                Problem(
-                    1,
-                    name,
-                    name,
-                    "an estimates file (columns low, high, method) names "
-                    "its input in the column 'input'; import values and estimates "
-                    "in separate files",
-                )
-            )
+            problems.append(Problem(1, name, name, _rule("estimates_input_column")))
         elif name not in known:
             cols[name] = i - 1
             problems.append(
-                Problem(
-                    1,
-                    name,
-                    name,
-                    f"unknown column; allowed in an estimates file: {', '.join(known)}",
-                )
+                Problem(1, name, name, _rule("estimates_unknown_column", known=", ".join(known)))
             )
         else:
             cols[name] = i - 1
@@ -581,8 +567,7 @@ def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int],
                     1,
                     need,
                     None,
-                    "required column of an estimates file is missing "
-                    f"(required: town, year or period, source, {', '.join(ESTIMATE_COLUMNS)})",
+                    _rule("estimates_missing_column", columns=", ".join(ESTIMATE_COLUMNS)),
                 )
             )
     if len([c for c in ("year", "period") if c in cols]) != 1:
@@ -604,18 +589,16 @@ def _estimate_row(
     tid, period, source, note = _common(n, get, cols, town_id, problems)
     how = _text(get("method"), "method", n, problems, required=False)
     if not how:
-        problems.append(
-            Problem(n, "method", "", "required: how the interval was made (e.g. oblast_figure_pm)")
-        )
+        problems.append(Problem(n, "method", "", _rule("method_required")))
     elif len(how) > TEXT_LIMITS_ESTIMATE["method"]:
         problems.append(
-            Problem(n, "method", how, f"longer than {TEXT_LIMITS_ESTIMATE['method']} characters")
+            Problem(n, "method", how, _rule("too_long", limit=TEXT_LIMITS_ESTIMATE["method"]))
         )
     can_hold = estimable(method)
     inp = _text(get("input"), "input", n, problems, required=False)
     if inp not in can_hold:
         problems.append(
-            Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(can_hold)}")
+            Problem(n, "input", inp, _rule("cannot_estimate", inputs=", ".join(can_hold)))
         )
         return None
     spec = method.inputs[inp]
@@ -625,7 +608,9 @@ def _estimate_row(
         if rule:
             problems.append(Problem(n, col, get(col).shown(), rule))
         elif x is None and col != "most_likely":
-            problems.append(Problem(n, col, "", f"required; allowed: {allowed(spec)}"))
+            problems.append(
+                Problem(n, col, "", _rule("estimate_required", allowed=allowed(spec), input=inp))
+            )
         nums[col] = x
     coverage, rule = parse_number(get("coverage"), _COVERAGE)
     if rule or coverage is None or coverage == 0:
@@ -634,18 +619,23 @@ def _estimate_row(
                 n,
                 "coverage",
                 get("coverage").shown(),
-                "required: the interval's stated coverage; allowed: above 0, at most 1",
+                _rule("coverage_required"),
             )
         )
     low, high, ml = nums["low"], nums["high"], nums["most_likely"]
     if low is not None and high is not None:
         if low > high:
             problems.append(
-                Problem(n, "low", f"{low:g}", f"above high ({high:g}); low must not exceed high")
+                Problem(n, "low", f"{low:g}", _rule("low_above_high", high=f"{high:g}"))
             )
         elif ml is not None and not low <= ml <= high:
             problems.append(
-                Problem(n, "most_likely", f"{ml:g}", f"outside low-high ({low:g} to {high:g})")
+                Problem(
+                    n,
+                    "most_likely",
+                    f"{ml:g}",
+                    _rule("most_likely_outside", low=f"{low:g}", high=f"{high:g}"),
+                )
             )
     if len(problems) > before or low is None or high is None or coverage is None or tid is None:
         return None
@@ -689,8 +679,7 @@ def validate_estimate_cells(
                     n,
                     "input",
                     est.input,
-                    f"duplicate: town '{est.town_id}', period "
-                    f"'{est.period}' already has an estimate of this input in row {seen[key]}",
+                    _rule("estimate_duplicate", town=est.town_id, period=est.period, row=seen[key]),
                 )
             )
         seen.setdefault(key, n)
