@@ -92,3 +92,18 @@ def test_the_data_page_says_the_problems_in_its_language(app):
     assert page.count("<li>many.csv, строка") == stats_io.MAX_PROBLEMS
     assert "не один из 27 моногородов" in page and "повтор: у города «» за период «2023»" in page
     assert "<li>many.csv: … и ещё не показано: 109 ошибок</li>" in page  # 105 + 104 - 100
+
+
+def test_a_bad_stored_value_is_said_in_the_page_language(app):
+    """A value the database holds but scoring refuses (written around the import's checks) is
+    listed on /data in the page's language."""
+    store, atlas = app.extensions["store"], app.extensions["atlas"]
+    store.apply([{"town_id": "rudny", "input": "mono_output_share", "value": 150.0, "period": "2024"}],
+                editor="anna")
+    rule = atlas.snapshot().errors["rudny"][0]
+    assert rule == ("mono_output_share: stored value 150.0 is out of range (allowed: "
+                    f"{stats_io.allowed(atlas.method.inputs['mono_output_share'])}); treated as missing")
+    page = app.test_client().get("/data?lang=ru").get_data(as_text=True).split('id="data-errors"')[1]
+    allowed = T("ru", atlas.method).allowed(atlas.method.inputs["mono_output_share"])
+    assert (f"<li>Рудный: mono_output_share: сохранённое значение 150.0 вне допустимого диапазона "
+            f"({allowed}); считается отсутствующим</li>") in page

@@ -373,13 +373,17 @@ class T:
         return rev.summary
 
     def problem_rule(self, p) -> str:
-        """The rule a file's problem (webapp.store.stats_io.Problem) breaks, in this language: its
-        code's wording in translations.json ``problems`` filled with its arguments (a range said
-        as ``allowed`` says it); a rule without a code, or in English, as written."""
-        code = getattr(p.rule, "code", "")
+        """The rule a file's problem (webapp.store.stats_io.Problem) breaks, in this language."""
+        return self.rule(p.rule)
+
+    def rule(self, rule: str) -> str:
+        """A broken rule (webapp.store.stats_io.Rule) in this language: its code's wording in
+        translations.json ``problems`` filled with its arguments (a range said as ``allowed``
+        says it); a text without a code, or in English, as written."""
+        code = getattr(rule, "code", "")
         if self.lang == "en" or code not in self._c["problems"]:
-            return p.rule
-        args = dict(p.rule.args)
+            return rule
+        args = dict(rule.args)
         spec = self.method.inputs.get(args.get("input", "")) if self.method else None
         if spec is not None and "allowed" in args:
             args["allowed"] = self.allowed(spec)

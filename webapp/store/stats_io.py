@@ -907,10 +907,7 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
     for r in current:
         spec, tid = method.inputs.get(r["input"]), r["town_id"]
         if tid not in towns or spec is None or spec.role not in tables:
-            errors.setdefault("", []).append(
-                f"stored value of town '{tid}' input '{r['input']}' ignored: "
-                "not a known town and importable input"
-            )
+            errors.setdefault("", []).append(_rule("stored_unknown", town=tid, input=r["input"]))
             continue
         row = {
             "value": "",
@@ -924,13 +921,10 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
         if x is not None and r.get("status") != "missing":
             bad = _stored_problem(x, spec)
             if bad:
-                errors.setdefault(tid, []).append(
-                    f"{r['input']}: stored value {x!r} {bad}; treated as missing"
-                )
-                row |= {
-                    "status": "missing",
-                    "source": f"stored value {x!r} rejected ({bad}); was: {row['source']}",
-                }
+                rule = _rule(bad[0], input=r["input"], value=repr(x), **bad[1])
+                errors.setdefault(tid, []).append(rule)
+                reason = rule.removesuffix("; treated as missing")
+                row |= {"status": "missing", "source": f"{reason}: rejected; was: {row['source']}"}
             else:
                 row["value"] = repr(float(x))
         elif row["status"] != "missing":
@@ -940,21 +934,23 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
     return tables["statistical"], tables["curated"], errors
 
 
-def _stored_problem(x, spec: InputSpec) -> str | None:
+def _stored_problem(x, spec: InputSpec) -> tuple[str, dict] | None:
+    """Why a stored value cannot be scored: (rule code, its arguments), or None."""
     try:
         x = float(x)
     except (TypeError, ValueError):
-        return "is not a number"
+        return "stored_not_number", {}
     if not math.isfinite(x):
-        return "is not finite"
+        return "stored_not_finite", {}
     if abs(x) > MAX_ABS or not value_ok(spec, x):
-        return f"is out of range (allowed: {allowed(spec)})"
+        return "stored_out_of_range", {"allowed": allowed(spec)}
     return None
 
 
-def _drop(table: dict, tid: str, name: str, reason: str, errors: dict) -> None:
+def _drop(table: dict, tid: str, name: str, rule: Rule, errors: dict) -> None:
     row = table[tid][name]
-    errors.setdefault(tid, []).append(f"{name}: {reason}; treated as missing")
+    errors.setdefault(tid, []).append(rule)
+    reason = rule.removeprefix(f"{name}: ").removesuffix("; treated as missing")
     table[tid][name] = row | {
         "value": "",
         "status": "missing",
@@ -975,20 +971,17 @@ def _screen_pairs(table: dict, method: Method, errors: dict) -> None:
                 for count, total in ind.inputs:
                     c, t = num(tid, count), num(tid, total)
                     if c is not None and t is not None and c > t:
-                        _drop(
-                            table,
-                            tid,
-                            count,
-                            f"stored count {c:g} is above its total {t:g}",
-                            errors,
+                        rule = _rule(
+                            "stored_above_total", input=count, count=f"{c:g}", total=f"{t:g}"
                         )
+                        _drop(table, tid, count, rule, errors)
             elif ind.aggregation == "root_of_sum":
                 vals = [num(tid, n) for n in ind.inputs]
                 if all(v is not None for v in vals) and sum(vals) < 0:
-                    _drop(
-                        table,
-                        tid,
-                        ind.inputs[0],
-                        f"{' + '.join(ind.inputs)} sums to {sum(vals):g} (< 0)",
-                        errors,
+                    rule = _rule(
+                        "stored_negative_sum",
+                        input=ind.inputs[0],
+                        inputs=" + ".join(ind.inputs),
+                        sum=f"{sum(vals):g}",
                     )
+                    _drop(table, tid, ind.inputs[0], rule, errors)
