@@ -128,7 +128,7 @@ def test_store_round_trip(backend, request, tmp_path):
     from test_store import new_database
 
     store = Store(new_database(backend, request, tmp_path))
-    assert store.migrate() == 6
+    assert store.migrate() == 7
     sourced = {"town_id": "balkhash", "input": "demo_natural_growth", "period": "2023", "value": 10.0,
                "status": "sourced", "unit": "per 1000", "source": "paper", "note": ""}
     r1 = store.apply([sourced], editor="anna", summary="values")
@@ -178,7 +178,7 @@ def imported(app):
     r = client.post("/data/import", data={"csrf_token": token, "file": (io.BytesIO(raw), "est.csv")},
                     content_type="multipart/form-data")
     assert r.status_code == 200, r.get_data(as_text=True)
-    assert "2 estimate(s) from est.csv" in r.get_data(as_text=True)
+    assert "Accepted: 2 estimates from est.csv" in r.get_data(as_text=True)
     return client
 
 
@@ -201,13 +201,13 @@ def test_data_page_marks_estimates(imported):
     assert "≈ a–b" in html and 'id="estimates-template"' in html
     # Balkhash has a sourced natural growth: the cell shows the value, not the estimate
     row = html.split('id="town-balkhash"')[1].split("</tr>")[0]
-    assert 'data-estimate="-1.6..16.4"' not in row and ">10.0<" in row
+    assert 'data-estimate="-1.6..16.4"' not in row and ">10<" in row
 
 
 def test_history_and_revision_mark_estimates(app, imported):
     rev = app.extensions["store"].head()
     html = imported.get("/history").get_data(as_text=True)
-    assert 'data-estimates="2"' in html and "2 estimate(s)" in html
+    assert 'data-estimates="2"' in html and "— <span class=\"summary\">2 estimates imported</span>" in html
     page = imported.get(f"/history/{rev}").get_data(as_text=True)
     assert page.count('class="changed estimate"') == 2 and "≈ 140–170 (158)" in page
     assert "dated_town_index_widened · coverage 0.75" in page

@@ -253,8 +253,8 @@ def test_revision_and_network_names_in_the_language(app, method, client):
     rev = Revision(1, "2026-11-29T00:00:00Z", "shipped data", "shipped", "", "", None)
     imp = Revision(3, "2026-11-29T01:00:00Z", "anna", "import", "", "stats.csv", None)
     with app.app_context():
-        assert T("ru", method).revision_label(rev) == "1 (поставляемые данные, 2026-11-29T00:00:00Z)"
-        assert T("kk", method).revision_label(imp) == "3 (импорт: stats.csv, anna, 2026-11-29T01:00:00Z)"
+        assert T("ru", method).revision_label(rev) == "1 (поставляемые данные, 29 нояб. 2026\u202fг., 00:00:00 UTC)"
+        assert T("kk", method).revision_label(imp) == "3 (импорт: stats.csv, anna, 2026\u202fж. 29 қар., 01:00:00 UTC)"
         assert T("ru", method).network_label("shipped") == "поставляемая" and T("ru", method).network_label("osm1") == "osm1"
     page = client.get("/data?lang=ru").get_data(as_text=True)
     assert "Ревизия 1 (поставляемые данные," in page  # a new app per test: the shipped revision

@@ -88,7 +88,7 @@ def test_shipped_data_are_revision_one(app, root):
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
     assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 6  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions, 6: estimates)
+    assert store.migrate() == 7  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions, 6: estimates, 7: facts)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -373,9 +373,9 @@ def test_sqlite_is_the_default_in_the_instance_folder(tmp_path):
     app.config["DATABASE_URL"] = "postgresql://u@h/db"
     assert database_url(app) == "postgresql://u@h/db"
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    assert store.migrate() == 6 and store.head() == 0
+    assert store.migrate() == 7 and store.head() == 0
     with store.read() as conn:
-        assert conn.execute(text("select version from schema_version")).scalar_one() == 6
+        assert conn.execute(text("select version from schema_version")).scalar_one() == 7
 
 
 def test_a_version_1_database_gains_the_jobs_table(db_url):
@@ -390,14 +390,23 @@ def test_a_version_1_database_gains_the_jobs_table(db_url):
         schema_version.create(conn)
         conn.execute(insert(schema_version).values(version=1))
         MIGRATIONS[0][1](conn)
-    old.apply([{"town_id": "kentau", "input": "mono_output_share", "value": 50.0}], editor="anna")
+        # a revision and a value as version 1 wrote them (Store.apply writes today's columns)
+        conn.execute(text("INSERT INTO revisions (id, created_at, editor, kind, summary, filename) "
+                          "VALUES (1, '2026-01-01T00:00:00Z', 'anna', 'import', '1 value(s) imported', '')"))
+        conn.execute(text("INSERT INTO input_values (revision_id, town_id, input, period, value, status, unit, "
+                          "source, note, removed, entered_by, entered_at) VALUES (1, 'kentau', "
+                          "'mono_output_share', '', 50.0, 'sourced', '', '', '', FALSE, 'anna', "
+                          "'2026-01-01T00:00:00Z')"))
     old.dispose()
     store = Store(db_url)
-    assert store.migrate() == 6 and store.head() == 1
+    assert store.migrate() == 7 and store.head() == 1
     assert store.job_row("robustness") is None
     with store.read() as conn:
         columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
     assert columns == {"name", "state", "result", "run", "started", "seq"}
+    rev = store.revision(1)  # a revision from before migration 7: no facts, its summary as stored
+    assert (rev.facts, rev.summary, rev.changes) == ({}, "1 value(s) imported", 1)
+    assert store.values()[0]["value"] == 50.0
     assert re.fullmatch(r"[0-9a-f]{32}", store.identity())  # migration 3 gave it an identity
     store.dispose()
 

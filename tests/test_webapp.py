@@ -305,9 +305,10 @@ def test_provisional_popups_link_to_the_data_and_the_data_needed(client):
 # -- issue 13: page weight; the layers and popups from cached endpoints -----------------------------
 
 # the shipped data's features (as the map drew them inline before); roads 72: R_UK_RAH's published
-# section Ust-Kamenogorsk - Altai is split at Serebryansk (66 + 100 km km-posts, issue 26)
+# section Ust-Kamenogorsk - Altai is split at Serebryansk (66 + 100 km km-posts, issue 26); water:
+# 42 lakes of at least 100 km2 and 171 wide river reaches of at least 1 km2 (the pinned npm packages)
 LAYER_COUNTS = {"oblasts": 20, "roads": 72, "railways": 20, "corridors": 12, "official": 5, "tourism": 35,
-                "access": 46, "catchments": 20}
+                "access": 46, "catchments": 20, "water": 213}
 
 
 def test_map_page_is_small_and_its_layers_come_from_cached_endpoints(client):

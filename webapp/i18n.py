@@ -208,6 +208,21 @@ class T:
             return text
         return text.replace(",", "\u00a0").replace(".", ",")
 
+    def plural(self, key: str, n, digits: int = 0) -> str:
+        """``n`` with its noun agreeing as this language requires ('2 разные магистрали', '5 разных
+        магистралей', '2 түрлі магистраль'): the CLDR plural category of ``n`` (Babel) picks the
+        phrase of translations.json ``plurals``; a category the catalog lacks takes 'other'."""
+        from babel import Locale
+
+        forms = self._c["plurals"][key][self.lang]
+        if n is None or n != n:
+            return forms["other"].format(n="–")
+        shown = self.number(n, digits) if digits else self.short(n)
+        # the category of the number as written (1,5 is 'other' in ru; 21 is 'one')
+        value = round(float(n), digits) if digits else float(n)
+        form = Locale.parse(self.lang).plural_form(int(value) if value == int(value) else value)
+        return forms.get(form, forms["other"]).format(n=shown)
+
     def when(self, stamp: str | None) -> str:
         """A stored UTC timestamp (ISO 8601) as this language writes a date and time (Babel,
         CLDR)."""
@@ -268,7 +283,9 @@ class T:
             return f"{self('flag_missing')}: {r['unroutable']}"
         if rule == "corridor_junction":
             return self("flag_junction_yes" if yes else "flag_junction_no").format(
-                n=self.number(r["measured"]), km=self.short(r["limit"]), need=self.short(r["need"])
+                lines=self.plural("major_lines", r["measured"]),
+                km=self.short(r["limit"]),
+                need=self.short(r["need"]),
             )
         if rule in ("tourism", "no_tourism_kinds"):
             return self("flag_tourism_yes" if yes else "flag_tourism_no").format(
@@ -316,14 +333,73 @@ class T:
         "shipped")."""
         return self("network_shipped_name") if name == "shipped" else name
 
+    def revision_kind(self, kind: str) -> str:
+        """A revision's kind (shipped, import, rollback, judgment) in this language."""
+        return self(f"rev_kind_{kind}") if f"rev_kind_{kind}" in self._c["en"] else kind
+
     def revision_label(self, rev) -> str:
         """A data revision (webapp.store.db.Revision) in this language: '1 (поставляемые данные,
-        2026-...)'."""
-        kind = self(f"rev_kind_{rev.kind}") if f"rev_kind_{rev.kind}" in self._c["en"] else rev.kind
+        7 дек. 2026 г., 15:51:30 UTC)'."""
+        kind = self.revision_kind(rev.kind)
         who = "" if rev.kind == "shipped" else f", {rev.editor}"
-        return (
-            f"{rev.id} ({kind}{': ' + rev.filename if rev.filename else ''}{who}, {rev.created_at})"
-        )
+        file = f": {rev.filename}" if rev.filename else ""
+        return f"{rev.id} ({kind}{file}{who}, {self.when(rev.created_at)})"
+
+    def revision_summary(self, rev, metas: dict | None = None) -> str:
+        """What a revision did, in this language, from its facts (webapp.store.db): '2 значения
+        импортировано', 'значения на момент ревизии 3', a judgment's town and scenarios (``metas``:
+        town id -> its row, for the town's name). A revision stored before its facts were kept
+        says its stored (English) summary."""
+        facts, metas = rev.facts or {}, metas or {}
+        if not facts:
+            return rev.summary
+        town = facts.get("town")
+        town = self.name(metas[town]) if town in metas else (town or "")
+        if rev.kind == "import":
+            parts = [self.plural(k, facts[k]) for k in ("values", "estimates") if facts.get(k)]
+            return self("rev_sum_import").format(what=", ".join(parts) or self.plural("values", 0))
+        if rev.kind == "rollback":
+            return self("rev_sum_rollback").format(to=facts["to"])
+        if rev.kind == "shipped":
+            return self("rev_sum_shipped").format(files=", ".join(facts["files"]))
+        if facts.get("judgment") == "recorded":
+            scenarios = [
+                s for s in facts["scenarios"] if self.method and s in self.method.scenarios
+            ]
+            names = self.scenarios(scenarios) if scenarios else " + ".join(facts["scenarios"])
+            return self("rev_sum_judgment").format(town=town, scenarios=names)
+        if facts.get("judgment") == "withdrawn":
+            return self("rev_sum_withdrawn").format(id=facts["id"], town=town)
+        return rev.summary
+
+    def problem_rule(self, p) -> str:
+        """The rule a file's problem (webapp.store.stats_io.Problem) breaks, in this language."""
+        return self.rule(p.rule)
+
+    def rule(self, rule: str) -> str:
+        """A broken rule (webapp.store.stats_io.Rule) in this language: its code's wording in
+        translations.json ``problems`` filled with its arguments (a range said as ``allowed``
+        says it); a text without a code, or in English, as written."""
+        code = getattr(rule, "code", "")
+        if self.lang == "en" or code not in self._c["problems"]:
+            return rule
+        args = dict(rule.args)
+        spec = self.method.inputs.get(args.get("input", "")) if self.method else None
+        if spec is not None and "allowed" in args:
+            args["allowed"] = self.allowed(spec)
+        return self._c["problems"][code][self.lang].format(**args)
+
+    def problem(self, p, filename: str) -> str:
+        """A file's problem as one line in this language: 'stats.csv, строка 3, столбец «x»:
+        значение «y»: <rule>' (webapp.store.stats_io.Problem.text says it in English)."""
+        where = [filename]
+        if p.row:
+            where.append(self("problem_row").format(n=p.row))
+        if p.column:
+            where.append(self("problem_column").format(name=p.column))
+        value = p.value if p.value is None or len(p.value) <= 40 else p.value[:39] + "…"
+        shown = "" if value is None else " " + self("problem_value").format(value=value) + ":"
+        return f"{', '.join(where)}:{shown} {self.problem_rule(p)}"
 
     def oblast_all(self, name: str) -> list[str]:
         """An oblast's name in every language (the list is searched in all of them)."""

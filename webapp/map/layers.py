@@ -16,7 +16,10 @@ What a layer depends on (its cache key and URL):
 - ``railways``, ``corridors``: the network version and the language: an imported
   version draws its own roads and railways (and has no named corridors, as in geo.versions);
 - ``access`` (access links): every spatial parameter and the language;
-- ``catchments`` (FUA catchments): every spatial parameter (the page names the cities).
+- ``catchments`` (FUA catchments): every spatial parameter (the page names the cities);
+- ``water`` (context: lakes and the wide reaches of rivers, OpenStreetMap via the npm packages
+  ``@geo-maps/earth-lakes-1km`` and ``@geo-maps/earth-rivers-1km``, installed by ``npm ci``, never
+  downloaded at run time): nothing (drawn without names or tooltips, so in no language).
 
 No tooltip shows an internal id (a road's R_... or LINK:..., a town's id): a road is named by its
 official index and name, a quotation in Russian said to be one, and its class in the page's
@@ -34,16 +37,19 @@ simplified to about 200 m, and, beyond ``MAX_VERTICES`` coordinates, the lowest 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from flask import url_for
+from flask import current_app, url_for
 
 from scoring.pipeline import Pipeline
+from geo.layers import KZ_LCC
 from geo.params import Params
 from geo.versions import SHIPPED
 
@@ -55,6 +61,14 @@ MAX_VERTICES = (
     200_000  # coordinates of the road layer a browser is asked to draw at most (about 2 MB of JSON)
 )
 SIMPLIFY_DEG = 0.002  # about 200 m: a fifth of a millimetre at 1:1,000,000
+# The context layer of water (data/README.md): the package shipping each kind of shape, the smallest
+# part drawn (km2, measured in the Lambert conformal conic projection of geo.layers) and the
+# simplification at load (about 500 m: half a millimetre at 1:1,000,000).
+WATER_PACKAGES = {"lake": "@geo-maps/earth-lakes-1km", "river": "@geo-maps/earth-rivers-1km"}
+WATER_MIN_KM2 = {"lake": 100.0, "river": 1.0}
+WATER_SIMPLIFY_DEG = 0.005
+KM_PER_DEGREE = 111.32  # of latitude, and at most of longitude (at the equator)
+log = logging.getLogger(__name__)
 CLASS_ORDER = (
     "international",
     "republican",
@@ -326,6 +340,48 @@ def catchments(atlas: dict) -> dict:
     return {**fc, **rounded_collection(fc)}
 
 
+def water_parts(path: Path, outline, min_km2: float) -> tuple[np.ndarray, np.ndarray]:
+    """The polygons of one GeoJSON of water (``path``) inside ``outline`` (the country), each of at
+    least ``min_km2`` (measured in metres, geo.layers.KZ_LCC), simplified by WATER_SIMPLIFY_DEG:
+    (geometries, areas in km2)."""
+    shapes = shapely.from_geojson(path.read_text(encoding="utf-8"))  # the package's one feature
+    parts = shapely.get_parts(shapely.get_parts(shapes))  # the collection, then multi-polygons
+    # a part is at most 111.32 km per degree either way: smaller ones cannot reach min_km2
+    big = shapely.area(parts) * KM_PER_DEGREE**2 >= min_km2
+    parts = shapely.make_valid(parts[big & shapely.intersects(parts, shapely.box(*outline.bounds))])
+    shapely.prepare(outline)
+    inside = shapely.within(parts, outline)  # only those crossing the border are cut
+    parts = shapely.get_parts(np.where(inside, parts, shapely.intersection(parts, outline)))
+    parts = parts[shapely.get_type_id(parts) == 3]  # polygons (a cut may leave lines or points)
+    km2 = gpd.GeoSeries(parts, crs="EPSG:4326").to_crs(KZ_LCC).area.to_numpy() / 1e6
+    keep = km2 >= min_km2
+    simple = shapely.simplify(parts[keep], WATER_SIMPLIFY_DEG, preserve_topology=True)
+    return simple, km2[keep]
+
+
+def water(svc, vendor_dir: Path | None = None) -> dict:
+    """Lakes (at least 100 km2: Balkhash, Zaysan, Alakol, the Aral ...) and the wide reaches of
+    rivers inside the country (the union of the oblasts), from the npm packages of WATER_PACKAGES;
+    ``kind`` (lake or river) and ``km2`` (the area drawn) on each. A package not installed is named
+    in ``missing`` (and nothing of it drawn)."""
+    folder = Path(vendor_dir or current_app.config["VENDOR_DIR"])
+    oblasts = svc.layers.oblasts.geometry.values
+    outline = shapely.make_valid(shapely.union_all(shapely.simplify(oblasts, 0.01)))
+    feats, missing = [], []
+    for kind, package in WATER_PACKAGES.items():
+        path = folder / package / "map.geo.json"
+        if not path.is_file():
+            log.warning("context layer: %s is not installed (npm ci)", package)
+            missing.append(package)
+            continue
+        shapes, km2 = water_parts(path, outline, WATER_MIN_KM2[kind])
+        feats += [
+            {"type": "Feature", "properties": {"kind": kind, "km2": round(float(a))}, "geometry": g}
+            for g, a in zip(rounded_geometries(shapes), km2)
+        ]
+    return collection(feats, **({"missing": missing} if missing else {}))
+
+
 def _network(svc, params: Params):
     """The layers of the parameters' network version (ParamError: an unknown version)."""
     return svc.pipeline.model(params.network).layers
@@ -409,6 +465,21 @@ LAYERS = {
         (Group("oblasts", "layers_oblasts"),),
         {"": {"color": "#6b6b6b", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1}},
         by_lang=True,
+    ),
+    # context under everything else: not interactive (no tooltip, no keyboard stop)
+    "water": Layer(
+        lambda svc, params, t: water(svc),
+        (Group("water", "layers_water"),),
+        {
+            "": {
+                "color": "#4a90c2",
+                "weight": 0.8,
+                "fillColor": "#a9cfe8",
+                "fillOpacity": 1,
+                "interactive": False,
+            }
+        },
+        legend=(("", "layers_water"),),
     ),
     "roads": Layer(
         _roads_layer,
@@ -567,4 +638,5 @@ __all__ = [
     "rendered",
     "rounded",
     "version",
+    "water",
 ]

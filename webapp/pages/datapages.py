@@ -13,20 +13,31 @@ from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import LANGS, T, pick_lang
 from webapp.model import get_atlas
 from webapp.store.stats_io import (
+    MAX_PROBLEMS,
     EstimateRow,
+    StatsFileError,
     estimate_template_csv,
     export_estimates_csv,
     forbidden_character,
 )
-from webapp.store.db import StoreError
+from webapp.store.db import SHIPPED_BY, StoreError
 
 bp = Blueprint("data", __name__)
 TEXT_MAX = {"author": 300, "date": 40, "rationale": 4000, "source": 1000}
-PLAIN_TEXT = "allowed: printable text (no NUL, control or bidirectional control characters)"
 
 
 def _t() -> T:
     return T(pick_lang(request.values.get("lang")), get_atlas().method)
+
+
+def _who(t: T):
+    """An editor's name as a page shows it: the shipped data's revision and rows in ``t``'s
+    language."""
+
+    def who(name: str | None) -> str:
+        return t("rev_kind_shipped") if name == SHIPPED_BY else (name or "–")
+
+    return who
 
 
 def _completeness(svc) -> dict:
@@ -99,7 +110,8 @@ def data_import():
         rev, rows = svc.import_file(file.read(), file.filename, editor=current_editor())
     except InputError as exc:
         return data(
-            report={"ok": False, "file": file.filename, "problems": exc.problems}, status=400
+            report={"ok": False, "file": file.filename, "problems": _problems(exc, file.filename)},
+            status=400,
         )
     kind = "estimates" if any(isinstance(r, EstimateRow) for r in rows) else "values"
     return data(
@@ -114,6 +126,19 @@ def data_import():
     )
 
 
+def _problems(exc: InputError, filename: str) -> list[str]:
+    """A rejected file's problems in the page's language (at most MAX_PROBLEMS, then how many more
+    there are)."""
+    if not isinstance(exc, StatsFileError):
+        return list(exc.problems)
+    t = _t()
+    lines = [t.problem(p, filename) for p in exc.items[:MAX_PROBLEMS]]
+    if len(exc.items) > MAX_PROBLEMS:
+        more = t.plural("problems", len(exc.items) - MAX_PROBLEMS)
+        lines.append(f"{filename}: {t('problems_more').format(more=more)}")
+    return lines
+
+
 @bp.get("/history")
 def history():
     svc = get_atlas()
@@ -123,11 +148,14 @@ def history():
         if all(x.isdigit() and len(x) < 10 for x in done)
         else None
     )
+    t = _t()
     return render_template(
         "history.html",
-        t=_t(),
+        t=t,
+        who=_who(t),
         langs=LANGS,
         revisions=svc.store.revisions(),
+        metas=svc.metas,
         rolled_back=rolled_back,
     )
 
@@ -139,8 +167,9 @@ def revision(rev: int):
         info, changes = svc.store.revision(rev), svc.store.changes(rev)
     except StoreError as exc:
         abort(404, str(exc))
+    t = _t()
     return render_template(
-        "revision.html", t=_t(), langs=LANGS, rev=info, changes=changes, metas=svc.metas
+        "revision.html", t=t, who=_who(t), langs=LANGS, rev=info, changes=changes, metas=svc.metas
     )
 
 
@@ -159,10 +188,12 @@ def rollback(rev: int):
 @bp.get("/judgments")
 def judgments(problems: list[str] | None = None, status: int = 200):
     svc = get_atlas()
+    t = _t()
     return (
         render_template(
             "judgments.html",
-            t=_t(),
+            t=t,
+            who=_who(t),
             langs=LANGS,
             judgments=svc.store.judgments(),
             metas=svc.metas,
@@ -174,26 +205,32 @@ def judgments(problems: list[str] | None = None, status: int = 200):
     )
 
 
+def _field(t: T, name: str) -> str:
+    """A form field as a problem names it: its name in English, its label in kk and ru."""
+    return name if t.lang == "en" else t(name)
+
+
 def _judgment_form(svc) -> tuple[dict, list[str]]:
-    """The form -> (judgment, problems)."""
-    f = request.form
+    """The form -> (judgment, problems in the page's language)."""
+    f, t = request.form, _t()
     problems = []
     tid = svc.town_id(f.get("town", ""))
     if tid is None:
-        problems.append("town: not one of the 27 monotowns")
+        problems.append(t("judgment_town"))
     scenarios = [s for s in f.getlist("scenarios") if s]
     if (
         not scenarios
         or any(s not in svc.method.scenarios for s in scenarios)
         or len(set(scenarios)) != len(scenarios)
     ):
-        problems.append(f"scenarios: choose one or more of {', '.join(svc.method.scenarios)}")
+        names = svc.method.scenarios if t.lang == "en" else map(t.scenario, svc.method.scenarios)
+        problems.append(t("judgment_scenarios").format(list=", ".join(names)))
     texts = {k: f.get(k, "").strip() for k in TEXT_MAX}
     for k, limit in TEXT_MAX.items():
         if not texts[k] or len(texts[k]) > limit:
-            problems.append(f"{k}: required, at most {limit} characters")
+            problems.append(t("judgment_text").format(field=_field(t, k), limit=limit))
         elif (bad := forbidden_character(texts[k])) is not None:
-            problems.append(f"{k}: contains the control character {bad}; {PLAIN_TEXT}")
+            problems.append(t("judgment_control").format(field=_field(t, k), char=bad))
     return {"town_id": tid, "scenarios": scenarios, **texts}, problems
 
 
@@ -212,14 +249,13 @@ def record_judgment():
 @bp.post("/judgments/<int:jid>/withdraw")
 @editor_required
 def withdraw_judgment(jid: int):
-    svc = get_atlas()
+    svc, t = get_atlas(), _t()
     reason = request.form.get("reason", "").strip()
     if not reason or len(reason) > 2000:
-        return judgments(
-            ["reason: say why the judgment is withdrawn (at most 2000 characters)"], 400
-        )
+        return judgments([t("judgment_reason")], 400)
     if (bad := forbidden_character(reason)) is not None:
-        return judgments([f"reason: contains the control character {bad}; {PLAIN_TEXT}"], 400)
+        problem = t("judgment_control").format(field=_field(t, "reason"), char=bad)
+        return judgments([problem], 400)
     try:
         svc.store.withdraw_judgment(jid, editor=current_editor(), reason=reason)
     except StoreError as exc:

@@ -13,7 +13,8 @@ from flask.cli import with_appcontext
 
 from scoring import InputError
 
-from webapp.store.stats_io import export_csv
+from webapp.i18n import T
+from webapp.store.stats_io import EstimateRow, export_csv
 from webapp.store.db import StoreError
 
 
@@ -86,6 +87,9 @@ def _store_call(change) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+english = T("en")  # the command line speaks English (numbers and plurals as webapp.i18n says them)
+
+
 @click.command("import-stats")
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -101,14 +105,13 @@ def import_stats(file: Path, editor: str | None) -> None:
     except InputError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
-        click.echo(
-            f"{file.name}: rejected ({len(exc.problems)} problem(s) listed); stored data unchanged",
-            err=True,
-        )
+        listed = english.plural("problems", len(exc.problems))
+        click.echo(f"{file.name}: rejected ({listed} listed); stored data unchanged", err=True)
         sys.exit(1)
+    what = "estimates" if any(isinstance(r, EstimateRow) for r in rows) else "values"
+    towns = english.plural("towns", len({r.town_id for r in rows}))
     click.echo(
-        f"{file.name}: {len(rows)} value(s) of {len({r.town_id for r in rows})} town(s) stored as"
-        f" revision {rev}"
+        f"{file.name}: {english.plural(what, len(rows))} of {towns} stored as revision {rev}"
     )
     for o in current_app.extensions["atlas"].outranked(rows, rev):
         click.echo(

@@ -90,6 +90,9 @@ revisions = Table(
     Column("summary", Text, nullable=False, default=""),
     Column("filename", String(255), nullable=False, default=""),
     Column("rollback_to", Integer, nullable=True),
+    # migration 7 (issue 23): what the revision did as data (JSON: counts, the revision restored,
+    # the town of a judgment), said in the reader's language at display time; "" in older rows
+    Column("facts", Text, nullable=False, server_default=""),
 )
 values_table = Table(
     "input_values",
@@ -163,7 +166,17 @@ def _v1(conn: Connection) -> None:
         Column("password_hash", String(255), nullable=False),
         Column("created_at", String(32), nullable=False),
     )
-    revisions.to_metadata(old)
+    Table(  # as it was then: without ``facts`` (migration 7)
+        "revisions",
+        old,
+        Column("id", Integer, primary_key=True),
+        Column("created_at", String(32), nullable=False),
+        Column("editor", String(120), nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("summary", Text, nullable=False, default=""),
+        Column("filename", String(255), nullable=False, default=""),
+        Column("rollback_to", Integer, nullable=True),
+    )
     Table(
         "input_values",
         old,
@@ -259,8 +272,14 @@ def _v6(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE input_values ADD COLUMN method TEXT NOT NULL DEFAULT ''"))
 
 
+def _v7(conn: Connection) -> None:
+    """What a revision did as data (``facts``, JSON), so that pages say it in their language
+    (issue 23); older revisions keep their English ``summary`` and no facts."""
+    conn.execute(text("ALTER TABLE revisions ADD COLUMN facts TEXT NOT NULL DEFAULT ''"))
+
+
 # (version, function); append, never edit
-MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6))
+MIGRATIONS = ((1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7))
 JOB_MAX_S = 3600.0  # a job still running this long after its start is reported failed
 
 
@@ -277,6 +296,8 @@ class Revision:
     summary: str
     filename: str
     rollback_to: int | None
+    # what it did as data (``revision_facts``): {} for a revision stored before migration 7
+    facts: dict | None = None
     changes: int = 0
     estimates: int = 0  # of the changes, rows of interval estimates
 
@@ -443,6 +464,7 @@ class Store:
         summary: str = "",
         filename: str = "",
         rollback_to: int | None = None,
+        facts: dict | None = None,
     ) -> int:
         return conn.execute(
             insert(revisions).values(
@@ -452,6 +474,7 @@ class Store:
                 summary=summary,
                 filename=filename,
                 rollback_to=rollback_to,
+                facts=json.dumps(facts, ensure_ascii=False) if facts else "",
             )
         ).inserted_primary_key[0]
 
@@ -497,9 +520,11 @@ class Store:
         """Store ``rows`` (town_id, input, value, unit, period, source, note[, status]) as one new
         revision."""
         rows = list(rows)
+        estimates = sum((r.get("status") or "") == ESTIMATE for r in rows)
+        facts = {"values": len(rows) - estimates, "estimates": estimates}
         with self.write() as conn:
             rev = self._new_revision(
-                conn, editor=editor, kind=kind, summary=summary, filename=filename
+                conn, editor=editor, kind=kind, summary=summary, filename=filename, facts=facts
             )
             self._insert_values(conn, rev, rows, editor)
         return rev
@@ -510,11 +535,13 @@ class Store:
         with self.write() as conn:
             if conn.execute(select(func.count()).select_from(revisions)).scalar():
                 return False
+            files = ["data/statistics.csv", "data/curated.csv", "data/expert_judgments.csv"]
             rev = self._new_revision(
                 conn,
                 editor=SHIPPED_BY,
                 kind="shipped",
-                summary="data/statistics.csv, data/curated.csv, data/expert_judgments.csv",
+                summary=", ".join(files),
+                facts={"files": files},
             )
             self._insert_values(conn, rev, list(rows), SHIPPED_BY)
             for j in experts:
@@ -536,7 +563,9 @@ class Store:
             .order_by(revisions.c.id.desc())
         )
         with self.read() as conn:
-            return [Revision(*r) for r in conn.execute(q)]
+            return [
+                Revision(*r[:7], json.loads(r[7]) if r[7] else {}, *r[8:]) for r in conn.execute(q)
+            ]
 
     def revision(self, rev: int) -> Revision:
         found = [r for r in self.revisions() if r.id == rev]
@@ -657,6 +686,7 @@ class Store:
                 kind="rollback",
                 rollback_to=to,
                 summary=f"values as at revision {to}",
+                facts={"to": to, "values": len(rows)},
             )
             self._insert_values(conn, rev, rows, editor)
         return rev
@@ -686,6 +716,7 @@ class Store:
                 editor=editor,
                 kind="judgment",
                 summary=f"judgment recorded: {j['town_id']} {'+'.join(j['scenarios'])}",
+                facts={"judgment": "recorded", "town": j["town_id"], "scenarios": j["scenarios"]},
             )
             return self._insert_judgment(conn, rev, j, editor)
 
@@ -700,6 +731,7 @@ class Store:
                 editor=editor,
                 kind="judgment",
                 summary=f"judgment {jid} withdrawn: {row.town_id}",
+                facts={"judgment": "withdrawn", "id": jid, "town": row.town_id},
             )
             conn.execute(
                 update(judgments)

@@ -24,6 +24,8 @@ from scoring import InputError
 from scoring.method import InputSpec, Method
 from scoring.validate import allowed, value_ok
 
+from webapp.i18n import catalog
+
 MAX_BYTES = 1_000_000  # a file above this is rejected unread
 MAX_XLSX_UNZIPPED = 20_000_000  # the sum of an XLSX's uncompressed parts (zip bombs)
 MAX_ROWS = 2_000  # data rows
@@ -61,14 +63,35 @@ FORBIDDEN_CHARS = re.compile(
 )
 
 
+class Rule(str):
+    """A broken rule in English, with its ``code`` and ``args`` (translations.json ``problems``),
+    so that a page says it in its own language (webapp.i18n.T.problem)."""
+
+    code: str = ""
+    args: dict = {}
+
+
+def _rule(code: str, **args) -> Rule:
+    """The rule ``code`` of translations.json ``problems``, its English filled with ``args``."""
+    rule = Rule(catalog()["problems"][code]["en"].format(**args))
+    rule.code, rule.args = code, args
+    return rule
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One reason to reject a file: where (row, column), what (value) and the rule it breaks."""
+    """One reason to reject a file: where (row, column), what (value) and the rule it breaks (a
+    ``Rule``, or plain English text)."""
 
     row: int | None
     column: str | None
     value: str | None
     rule: str
+
+    @property
+    def code(self) -> str:
+        """The rule's code in translations.json ``problems`` ("" for a text without one)."""
+        return getattr(self.rule, "code", "")
 
     def text(self, filename: str) -> str:
         where = (
@@ -156,20 +179,13 @@ def read_csv_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]]
         return (
             [],
             [],
-            [
-                Problem(
-                    None,
-                    None,
-                    None,
-                    f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8",
-                )
-            ],
+            [Problem(None, None, None, _rule("not_utf8", byte=exc.start))],
         )
     delimiter = _delimiter(text)
     try:
         lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
-        return [], [], [Problem(None, None, None, f"not a readable CSV ({exc})")]
+        return [], [], [Problem(None, None, None, _rule("not_csv", detail=str(exc)))]
     as_cells = [
         (
             n,
@@ -210,7 +226,7 @@ def _split_header(rows: list[tuple[int, list[Cell]]]):
         return (
             [],
             [],
-            [Problem(None, None, None, "the file is empty; the first row must name the columns")],
+            [Problem(None, None, None, _rule("empty_file_header"))],
         )
     return rows[0][1], rows[1:], []
 
@@ -241,16 +257,9 @@ def _zip_problem(raw: bytes) -> Problem | None:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             size = sum(i.file_size for i in zf.infolist())
     except zipfile.BadZipFile:
-        return Problem(
-            None,
-            None,
-            None,
-            "not an XLSX workbook (not a zip archive); save as Excel Workbook (.xlsx)",
-        )
+        return Problem(None, None, None, _rule("not_zip"))
     if size > MAX_XLSX_UNZIPPED:
-        return Problem(
-            None, None, None, f"the workbook unpacks to {size} bytes; limit {MAX_XLSX_UNZIPPED}"
-        )
+        return Problem(None, None, None, _rule("zip_big", size=size, limit=MAX_XLSX_UNZIPPED))
     return None
 
 
@@ -279,11 +288,7 @@ def read_xlsx_cells(raw: bytes) -> tuple[list[Cell], list[tuple[int, list[Cell]]
         return (
             [],
             [],
-            [
-                Problem(
-                    None, None, None, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})"
-                )
-            ],
+            [Problem(None, None, None, _rule("not_xlsx", detail=f"{type(exc).__name__}: {exc}"))],
         )
     return _split_header(rows)
 
@@ -298,43 +303,29 @@ def _header(cells: list[Cell], method: Method) -> tuple[dict[str, int], list[Pro
     for i, cell in enumerate(cells, start=1):
         name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
         if not name:
-            problems.append(
-                Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column")
-            )
+            problems.append(Problem(1, f"#{i}", cell.shown(), _rule("unnamed_column")))
             continue
         if name in cols:
-            problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
+            problems.append(Problem(1, name, name, _rule("duplicate_column")))
             continue
         cols[name] = i - 1
         if name in META_COLUMNS or name in columns:
             continue
         spec = method.inputs.get(name)
         rule = (
-            "is derived from the road network for every town and cannot be imported"
+            _rule("derived_column")
             if spec
-            else (
-                f"unknown column; allowed: {', '.join(META_COLUMNS)} and the inputs"
-                f" {', '.join(columns)}"
-            )
+            else _rule("unknown_column", meta=", ".join(META_COLUMNS), inputs=", ".join(columns))
         )
         problems.append(Problem(1, name, name, rule))
     for need in ("town", "source"):
         if need not in cols:
-            problems.append(
-                Problem(
-                    1,
-                    need,
-                    None,
-                    "required column is missing (required: town, year or period, source)",
-                )
-            )
+            problems.append(Problem(1, need, None, _rule("missing_column")))
     periods = [c for c in ("year", "period") if c in cols]
     if len(periods) != 1:
-        problems.append(
-            Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'")
-        )
+        problems.append(Problem(1, "year", None, _rule("year_or_period")))
     if not any(c in columns for c in cols):
-        problems.append(Problem(1, None, None, f"no input column; allowed: {', '.join(columns)}"))
+        problems.append(Problem(1, None, None, _rule("no_input_column", inputs=", ".join(columns))))
     return cols, problems
 
 
@@ -343,34 +334,30 @@ def parse_number(cell: Cell, spec: InputSpec) -> tuple[float | None, str | None]
     if cell.kind == "empty":
         return None, None
     if cell.kind == "formula":
-        return None, "a formula cell; type the number itself (paste values)"
+        return None, _rule("formula_cell")
     if cell.kind in ("bool", "date", "error"):
-        return None, f"{'an' if cell.kind == 'error' else 'a'} {cell.kind} cell, not a number"
+        return None, _rule(f"{cell.kind}_cell")
     if cell.kind == "text":
-        return (
-            None,
-            "text in a numeric column (a cell formatted as text; store the number as a number)",
-        )
+        return None, _rule("text_cell")
     if cell.kind == "number":
         x = float(cell.value)
     else:
         text = str(cell.value).strip()
         if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
-            return None, "not a finite number (NaN or infinity)"
+            return None, _rule("nan")
         if not NUMBER.fullmatch(text):
-            return None, (
-                "not a plain number (digits, one '.' for decimals, no spaces, commas or"
-                " underscores)"
-                if any(ch.isdigit() for ch in text)
-                else "text in a numeric column"
+            return None, _rule(
+                "not_plain_number" if any(ch.isdigit() for ch in text) else "text_in_number"
             )
         x = float(text)
     if not math.isfinite(x):
-        return None, "not a finite number"
-    if abs(x) > MAX_ABS or not value_ok(spec, x):
-        return None, f"out of range; allowed: {allowed(spec)}" + (
-            f" and at most {MAX_ABS:g} in magnitude" if abs(x) > MAX_ABS else ""
+        return None, _rule("not_finite")
+    if abs(x) > MAX_ABS:
+        return None, _rule(
+            "out_of_range_big", allowed=allowed(spec), max_abs=f"{MAX_ABS:g}", input=spec.name
         )
+    if not value_ok(spec, x):
+        return None, _rule("out_of_range", allowed=allowed(spec), input=spec.name)
     return x, None
 
 
@@ -389,30 +376,22 @@ def _text(cell: Cell, column: str, row: int, problems: list[Problem], *, require
     if cell.kind == "number" and column in ("year", "period") and float(cell.value).is_integer():
         return str(int(cell.value))
     if cell.kind not in ("raw", "text", "empty"):
-        problems.append(Problem(row, column, cell.shown(), f"a {cell.kind} cell; type plain text"))
+        problems.append(Problem(row, column, cell.shown(), _rule("plain_text", kind=cell.kind)))
         return ""
     text = cell.shown().strip()
     bad = forbidden_character(text)
     if bad:
         shown = FORBIDDEN_CHARS.sub(lambda m: f"U+{ord(m.group()):04X}", text)
-        rule = (
-            f"contains the control character {bad}; allowed: printable text "
-            "(no NUL, control or bidirectional control)"
-        )
-        problems.append(Problem(row, column, shown, rule))
+        problems.append(Problem(row, column, shown, _rule("control_character", char=bad)))
         return ""
     if text.startswith(NEUTRAL) and text[1:].startswith(FORMULA_START):
         text = text[1:]  # a text this app's export neutralised: stored as it was
     if required and not text:
-        rule = (
-            "required: a document and its year"
-            if column == "source"
-            else "required: a year or a period"
-        )
+        rule = _rule("source_required" if column == "source" else "period_required")
         problems.append(Problem(row, column, "", rule))
     limit = TEXT_LIMITS.get("period" if column == "year" else column)
     if limit and len(text) > limit:
-        problems.append(Problem(row, column, text, f"longer than {limit} characters"))
+        problems.append(Problem(row, column, text, _rule("too_long", limit=limit)))
     return text
 
 
@@ -429,8 +408,7 @@ def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Pr
                             row,
                             count,
                             f"{values[count]:g}",
-                            f"above its total '{total}' ({values[total]:g}); allowed: 0 to"
-                            f" {values[total]:g}",
+                            _rule("above_total", total=total, value=f"{values[total]:g}"),
                         )
                     )
         elif ind.aggregation == "root_of_sum" and all(n in values for n in ind.inputs):
@@ -440,8 +418,7 @@ def _cross_checks(values: dict[str, float], method: Method, row: int) -> list[Pr
                         row,
                         ind.inputs[0],
                         f"{values[ind.inputs[0]]:g}",
-                        f"{' + '.join(ind.inputs)} is negative; allowed: a sum >= 0 (the indicator"
-                        " is its root)",
+                        _rule("negative_sum", inputs=" + ".join(ind.inputs)),
                     )
                 )
     return out
@@ -463,9 +440,7 @@ def _common(
     name = _text(get("town"), "town", n, problems, required=False)
     tid = town_id(name) if name else None
     if tid is None:
-        problems.append(
-            Problem(n, "town", name, "not one of the 27 monotowns (id, or name in kk, ru or en)")
-        )
+        problems.append(Problem(n, "town", name, _rule("unknown_town")))
     period_col = "year" if "year" in cols else "period"
     period = _text(get(period_col), period_col, n, problems, required=True)
     source = _text(get("source"), "source", n, problems, required=True)
@@ -494,7 +469,7 @@ def _row(
         elif x is not None:
             values[name_] = x
     if not values and not any(p.row == n and p.column in method.inputs for p in problems):
-        problems.append(Problem(n, None, None, "no input value in this row"))
+        problems.append(Problem(n, None, None, _rule("no_value_in_row")))
     problems.extend(_cross_checks(values, method, n))
     rows = [
         ValueRow(tid or "", k, v, method.inputs[k].unit, period, source, note)
@@ -520,25 +495,19 @@ def validate_cells(
         if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
     ]
     if len(data) > MAX_ROWS:
-        return [], problems + [
-            Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")
-        ]
+        return [], problems + [Problem(None, None, None, _rule("too_many_rows", max=MAX_ROWS))]
     if problems:  # with a broken header the rows cannot be read reliably
         return [], problems
     if not data:
-        return [], [
-            Problem(None, None, None, "no data rows (the template's '#' rows are comments)")
-        ]
+        return [], [Problem(None, None, None, _rule("no_data_rows"))]
     out, seen, lines = [], {}, {}
     for n, cells in data:
         if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header) :]):
-            problems.append(
-                Problem(n, None, None, f"more cells than the {len(header)} named columns")
-            )
+            problems.append(Problem(n, None, None, _rule("extra_cells", n=len(header))))
         line = tuple(c.shown().strip() for c in cells[: len(header)])
         same_row = line in lines
         if same_row:
-            problems.append(Problem(n, None, None, f"duplicate row: the same as row {lines[line]}"))
+            problems.append(Problem(n, None, None, _rule("duplicate_row", row=lines[line])))
         lines.setdefault(line, n)
         _, _, values = _row(n, cells, cols, method, town_id, problems)
         for v in values:
@@ -549,8 +518,7 @@ def validate_cells(
                         n,
                         v.input,
                         f"{v.value:g}",
-                        f"duplicate: town '{v.town_id}', period "
-                        f"'{v.period}' already has this input in row {seen[key]}",
+                        _rule("duplicate_value", town=v.town_id, period=v.period, row=seen[key]),
                     )
                 )
             seen.setdefault(key, n)
@@ -579,32 +547,16 @@ def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int],
     for i, cell in enumerate(cells, start=1):
         name = cell.shown().strip() if cell.kind in ("raw", "text") else ""
         if not name:
-            problems.append(
-                Problem(1, f"#{i}", cell.shown(), "a column without a name; name every column")
-            )
+            problems.append(Problem(1, f"#{i}", cell.shown(), _rule("unnamed_column")))
         elif name in cols:
-            problems.append(Problem(1, name, name, "duplicate column; each column may appear once"))
+            problems.append(Problem(1, name, name, _rule("duplicate_column")))
         elif name in method.inputs:
             cols[name] = i - 1
-            problems.append(
-                Problem(
-                    1,
-                    name,
-                    name,
-                    "an estimates file (columns low, high, method) names "
-                    "its input in the column 'input'; import values and estimates "
-                    "in separate files",
-                )
-            )
+            problems.append(Problem(1, name, name, _rule("estimates_input_column")))
         elif name not in known:
             cols[name] = i - 1
             problems.append(
-                Problem(
-                    1,
-                    name,
-                    name,
-                    f"unknown column; allowed in an estimates file: {', '.join(known)}",
-                )
+                Problem(1, name, name, _rule("estimates_unknown_column", known=", ".join(known)))
             )
         else:
             cols[name] = i - 1
@@ -615,14 +567,11 @@ def _estimate_header(cells: list[Cell], method: Method) -> tuple[dict[str, int],
                     1,
                     need,
                     None,
-                    "required column of an estimates file is missing "
-                    f"(required: town, year or period, source, {', '.join(ESTIMATE_COLUMNS)})",
+                    _rule("estimates_missing_column", columns=", ".join(ESTIMATE_COLUMNS)),
                 )
             )
     if len([c for c in ("year", "period") if c in cols]) != 1:
-        problems.append(
-            Problem(1, "year", None, "give exactly one of the columns 'year' and 'period'")
-        )
+        problems.append(Problem(1, "year", None, _rule("year_or_period")))
     return cols, problems
 
 
@@ -640,18 +589,16 @@ def _estimate_row(
     tid, period, source, note = _common(n, get, cols, town_id, problems)
     how = _text(get("method"), "method", n, problems, required=False)
     if not how:
-        problems.append(
-            Problem(n, "method", "", "required: how the interval was made (e.g. oblast_figure_pm)")
-        )
+        problems.append(Problem(n, "method", "", _rule("method_required")))
     elif len(how) > TEXT_LIMITS_ESTIMATE["method"]:
         problems.append(
-            Problem(n, "method", how, f"longer than {TEXT_LIMITS_ESTIMATE['method']} characters")
+            Problem(n, "method", how, _rule("too_long", limit=TEXT_LIMITS_ESTIMATE["method"]))
         )
     can_hold = estimable(method)
     inp = _text(get("input"), "input", n, problems, required=False)
     if inp not in can_hold:
         problems.append(
-            Problem(n, "input", inp, f"cannot hold an estimate; allowed: {', '.join(can_hold)}")
+            Problem(n, "input", inp, _rule("cannot_estimate", inputs=", ".join(can_hold)))
         )
         return None
     spec = method.inputs[inp]
@@ -661,7 +608,9 @@ def _estimate_row(
         if rule:
             problems.append(Problem(n, col, get(col).shown(), rule))
         elif x is None and col != "most_likely":
-            problems.append(Problem(n, col, "", f"required; allowed: {allowed(spec)}"))
+            problems.append(
+                Problem(n, col, "", _rule("estimate_required", allowed=allowed(spec), input=inp))
+            )
         nums[col] = x
     coverage, rule = parse_number(get("coverage"), _COVERAGE)
     if rule or coverage is None or coverage == 0:
@@ -670,18 +619,23 @@ def _estimate_row(
                 n,
                 "coverage",
                 get("coverage").shown(),
-                "required: the interval's stated coverage; allowed: above 0, at most 1",
+                _rule("coverage_required"),
             )
         )
     low, high, ml = nums["low"], nums["high"], nums["most_likely"]
     if low is not None and high is not None:
         if low > high:
             problems.append(
-                Problem(n, "low", f"{low:g}", f"above high ({high:g}); low must not exceed high")
+                Problem(n, "low", f"{low:g}", _rule("low_above_high", high=f"{high:g}"))
             )
         elif ml is not None and not low <= ml <= high:
             problems.append(
-                Problem(n, "most_likely", f"{ml:g}", f"outside low-high ({low:g} to {high:g})")
+                Problem(
+                    n,
+                    "most_likely",
+                    f"{ml:g}",
+                    _rule("most_likely_outside", low=f"{low:g}", high=f"{high:g}"),
+                )
             )
     if len(problems) > before or low is None or high is None or coverage is None or tid is None:
         return None
@@ -705,22 +659,16 @@ def validate_estimate_cells(
         if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
     ]
     if len(data) > MAX_ROWS:
-        return [], problems + [
-            Problem(None, None, None, f"more than {MAX_ROWS} data rows; split the file")
-        ]
+        return [], problems + [Problem(None, None, None, _rule("too_many_rows", max=MAX_ROWS))]
     if problems:
         return [], problems
     if not data:
-        return [], [
-            Problem(None, None, None, "no data rows (the template's '#' rows are comments)")
-        ]
+        return [], [Problem(None, None, None, _rule("no_data_rows"))]
     out: list[EstimateRow] = []
     seen: dict[tuple, int] = {}
     for n, cells in data:
         if len(cells) > len(header) and any(c.kind != "empty" for c in cells[len(header) :]):
-            problems.append(
-                Problem(n, None, None, f"more cells than the {len(header)} named columns")
-            )
+            problems.append(Problem(n, None, None, _rule("extra_cells", n=len(header))))
         est = _estimate_row(n, cells, cols, method, town_id, problems)
         if est is None:
             continue
@@ -731,8 +679,7 @@ def validate_estimate_cells(
                     n,
                     "input",
                     est.input,
-                    f"duplicate: town '{est.town_id}', period "
-                    f"'{est.period}' already has an estimate of this input in row {seen[key]}",
+                    _rule("estimate_duplicate", town=est.town_id, period=est.period, row=seen[key]),
                 )
             )
         seen.setdefault(key, n)
@@ -747,11 +694,11 @@ def _cells(
     XLSX)."""
     if len(raw) > MAX_BYTES:
         raise StatsFileError(
-            [Problem(None, None, None, f"the file is {len(raw)} bytes; limit {MAX_BYTES}")],
+            [Problem(None, None, None, _rule("file_too_big", size=len(raw), limit=MAX_BYTES))],
             filename=filename,
         )
     if not raw.strip():
-        raise StatsFileError([Problem(None, None, None, "the file is empty")], filename=filename)
+        raise StatsFileError([Problem(None, None, None, _rule("file_empty"))], filename=filename)
     is_xlsx = filename.lower().endswith(".xlsx") or raw[:2] == b"PK"
     return (read_xlsx_cells if is_xlsx else read_csv_cells)(raw)
 
@@ -960,10 +907,7 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
     for r in current:
         spec, tid = method.inputs.get(r["input"]), r["town_id"]
         if tid not in towns or spec is None or spec.role not in tables:
-            errors.setdefault("", []).append(
-                f"stored value of town '{tid}' input '{r['input']}' ignored: "
-                "not a known town and importable input"
-            )
+            errors.setdefault("", []).append(_rule("stored_unknown", town=tid, input=r["input"]))
             continue
         row = {
             "value": "",
@@ -977,13 +921,10 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
         if x is not None and r.get("status") != "missing":
             bad = _stored_problem(x, spec)
             if bad:
-                errors.setdefault(tid, []).append(
-                    f"{r['input']}: stored value {x!r} {bad}; treated as missing"
-                )
-                row |= {
-                    "status": "missing",
-                    "source": f"stored value {x!r} rejected ({bad}); was: {row['source']}",
-                }
+                rule = _rule(bad[0], input=r["input"], value=repr(x), **bad[1])
+                errors.setdefault(tid, []).append(rule)
+                reason = rule.removesuffix("; treated as missing")
+                row |= {"status": "missing", "source": f"{reason}: rejected; was: {row['source']}"}
             else:
                 row["value"] = repr(float(x))
         elif row["status"] != "missing":
@@ -993,21 +934,23 @@ def screen(current: Iterable[dict], method: Method, towns: set[str]) -> tuple[di
     return tables["statistical"], tables["curated"], errors
 
 
-def _stored_problem(x, spec: InputSpec) -> str | None:
+def _stored_problem(x, spec: InputSpec) -> tuple[str, dict] | None:
+    """Why a stored value cannot be scored: (rule code, its arguments), or None."""
     try:
         x = float(x)
     except (TypeError, ValueError):
-        return "is not a number"
+        return "stored_not_number", {}
     if not math.isfinite(x):
-        return "is not finite"
+        return "stored_not_finite", {}
     if abs(x) > MAX_ABS or not value_ok(spec, x):
-        return f"is out of range (allowed: {allowed(spec)})"
+        return "stored_out_of_range", {"allowed": allowed(spec)}
     return None
 
 
-def _drop(table: dict, tid: str, name: str, reason: str, errors: dict) -> None:
+def _drop(table: dict, tid: str, name: str, rule: Rule, errors: dict) -> None:
     row = table[tid][name]
-    errors.setdefault(tid, []).append(f"{name}: {reason}; treated as missing")
+    errors.setdefault(tid, []).append(rule)
+    reason = rule.removeprefix(f"{name}: ").removesuffix("; treated as missing")
     table[tid][name] = row | {
         "value": "",
         "status": "missing",
@@ -1028,20 +971,17 @@ def _screen_pairs(table: dict, method: Method, errors: dict) -> None:
                 for count, total in ind.inputs:
                     c, t = num(tid, count), num(tid, total)
                     if c is not None and t is not None and c > t:
-                        _drop(
-                            table,
-                            tid,
-                            count,
-                            f"stored count {c:g} is above its total {t:g}",
-                            errors,
+                        rule = _rule(
+                            "stored_above_total", input=count, count=f"{c:g}", total=f"{t:g}"
                         )
+                        _drop(table, tid, count, rule, errors)
             elif ind.aggregation == "root_of_sum":
                 vals = [num(tid, n) for n in ind.inputs]
                 if all(v is not None for v in vals) and sum(vals) < 0:
-                    _drop(
-                        table,
-                        tid,
-                        ind.inputs[0],
-                        f"{' + '.join(ind.inputs)} sums to {sum(vals):g} (< 0)",
-                        errors,
+                    rule = _rule(
+                        "stored_negative_sum",
+                        input=ind.inputs[0],
+                        inputs=" + ".join(ind.inputs),
+                        sum=f"{sum(vals):g}",
                     )
+                    _drop(table, tid, ind.inputs[0], rule, errors)
