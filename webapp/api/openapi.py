@@ -23,7 +23,7 @@ from geo.params import (
     plannable_classes,
 )
 
-from webapp.i18n import LANGS
+from webapp.i18n import DEFAULT_LANG, LANGS
 from webapp.map.layers import LAYERS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -133,7 +133,10 @@ def query_parameters(versions: Sequence[str] | None = None) -> list[dict]:
             "name": "lang",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": list(LANGS)},
+            # any text is accepted: a language the atlas does not have gives the default one
+            "schema": {"type": "string", "examples": list(LANGS)},
+            "description": f"the answer's language: {', '.join(LANGS)}; any other value gives "
+            f"the default ({DEFAULT_LANG})",
         }
     )
     return out
