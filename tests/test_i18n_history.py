@@ -120,3 +120,18 @@ def test_judgment_form_problems_in_the_page_language(app, editor):
     assert "<li>Обоснование: содержит управляющий символ U+202E;" in problems
     assert not app.extensions["store"].judgments(active_only=False) or all(
         j["town_id"] != "nowhere" for j in app.extensions["store"].judgments())
+
+
+def test_a_rollback_asks_first_then_says_what_it_did(app, editor):
+    """issue 23, item 6: the history's rollback is a step of its own (a disclosure with what it
+    will do and a confirm button), then the page says which revision restored which."""
+    client, token = editor
+    _import(client, token, "Rudny,2023,x,70,30")
+    page = client.get("/history?lang=ru").get_data(as_text=True)
+    row = page.split('data-rev="1"')[1].split("</tr>")[0]
+    assert '<details class="inline-details rollback"><summary>Откатить к 1</summary>' in row
+    assert ("Вернуть значения на момент ревизии 1? Будет добавлена новая ревизия; ничего не "
+            "потеряется.") in row and row.index("<details") < row.index('<button type="submit">Да, откатить')
+    done = client.post("/history/1/rollback?lang=ru", data={"csrf_token": token}, follow_redirects=True)
+    head = app.extensions["store"].head()
+    assert f"Откат выполнен: ревизия {head} восстанавливает данные ревизии 1." in done.get_data(as_text=True)
