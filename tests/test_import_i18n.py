@@ -107,3 +107,21 @@ def test_a_bad_stored_value_is_said_in_the_page_language(app):
     allowed = T("ru", atlas.method).allowed(atlas.method.inputs["mono_output_share"])
     assert (f"<li>Рудный: mono_output_share: сохранённое значение 150.0 вне допустимого диапазона "
             f"({allowed}); считается отсутствующим</li>") in page
+
+
+def test_the_api_says_the_problems_in_the_language_asked(app):
+    """POST /api/statistics?lang=kk|ru answers the problems in that language (the map page's upload);
+    without lang, in English as before."""
+    client = app.test_client()
+    token = sign_in(client)
+    body = {"file": (io.BytesIO(BAD_FILES["range.csv"]), "range.csv")}
+    kk = client.post("/api/statistics?lang=kk", data=body, content_type="multipart/form-data",
+                     headers={"X-CSRF-Token": token})
+    assert kk.status_code == 400
+    assert kk.get_json()["problems"][1] == ("range.csv, 3-жол, «town» бағаны: «Nowhere» мәні: 27 моноқаланың "
+                                            "бірі емес (id немесе қазақша, орысша не ағылшынша атауы)")
+    body = {"file": (io.BytesIO(BAD_FILES["range.csv"]), "range.csv")}
+    en = client.post("/api/statistics", data=body, content_type="multipart/form-data",
+                     headers={"X-CSRF-Token": token}).get_json()
+    assert en["problems"][1] == ("range.csv, row 3, column 'town': value 'Nowhere': not one of the 27 "
+                                 "monotowns (id, or name in kk, ru or en)")

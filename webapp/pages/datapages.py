@@ -13,12 +13,12 @@ from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import LANGS, T, pick_lang
 from webapp.model import get_atlas
 from webapp.store.stats_io import (
-    MAX_PROBLEMS,
     EstimateRow,
     StatsFileError,
     estimate_template_csv,
     export_estimates_csv,
     forbidden_character,
+    problem_lines,
 )
 from webapp.store.db import SHIPPED_BY, StoreError
 
@@ -131,12 +131,7 @@ def _problems(exc: InputError, filename: str) -> list[str]:
     there are)."""
     if not isinstance(exc, StatsFileError):
         return list(exc.problems)
-    t = _t()
-    lines = [t.problem(p, filename) for p in exc.items[:MAX_PROBLEMS]]
-    if len(exc.items) > MAX_PROBLEMS:
-        more = t.plural("problems", len(exc.items) - MAX_PROBLEMS)
-        lines.append(f"{filename}: {t('problems_more').format(more=more)}")
-    return lines
+    return problem_lines(exc, filename, _t())
 
 
 @bp.get("/history")
