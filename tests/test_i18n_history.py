@@ -49,10 +49,10 @@ def test_history_in_russian_and_kazakh(app, editor):
     client, token = editor
     _import(client, token, "Rudny,2023,x,70,30")
     head = app.extensions["store"].head()
-    client.post(f"/history/1/rollback?lang=ru", data={"csrf_token": token})
+    client.post("/history/1/rollback?lang=ru", data={"csrf_token": token})
     ru = client.get("/history?lang=ru").get_data(as_text=True).split('id="revisions"')[1]
     assert "импорт: g.csv — <span class=\"summary\">импортировано: 2 значения</span>" in ru
-    assert f"откат — <span class=\"summary\">значения на момент ревизии 1</span>" in ru
+    assert "откат — <span class=\"summary\">значения на момент ревизии 1</span>" in ru
     assert ("<td>поставляемые данные</td>" in ru  # the shipped revision's author, not 'shipped data'
             and "поставляемые данные — <span class=\"summary\">из файлов data/statistics.csv" in ru)
     assert "shipped data" not in ru and "imported" not in ru and not ISO.search(ru)
