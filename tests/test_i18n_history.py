@@ -104,6 +104,9 @@ def test_the_command_line_counts_in_words(app, tmp_path):
     path.write_bytes(csv_bytes("Rudny,2023,x,170,30"))
     out = app.test_cli_runner().invoke(args=["import-stats", str(path)])
     assert out.exit_code == 1 and "one.csv: rejected (1 problem listed); stored data unchanged" in out.output
+    client = app.test_client()
+    ru = client.get("/history?lang=ru").get_data(as_text=True).split('id="revisions"')[1]
+    assert " (командная строка)</td>" in ru and "(command line)" not in ru
 
 
 def test_judgment_form_problems_in_the_page_language(app, editor):

@@ -30,12 +30,19 @@ def _t() -> T:
     return T(pick_lang(request.values.get("lang")), get_atlas().method)
 
 
+CLI_MARK = " (command line)"  # webapp.store.cli: who imported from the command line
+
+
 def _who(t: T):
-    """An editor's name as a page shows it: the shipped data's revision and rows in ``t``'s
-    language."""
+    """An editor's name as a page shows it: the shipped data's revision and rows, and the command
+    line's mark, in ``t``'s language."""
 
     def who(name: str | None) -> str:
-        return t("rev_kind_shipped") if name == SHIPPED_BY else (name or "–")
+        if name == SHIPPED_BY:
+            return t("rev_kind_shipped")
+        if name and name.endswith(CLI_MARK):
+            return f"{name.removesuffix(CLI_MARK)} ({t('command_line')})"
+        return name or "–"
 
     return who
 
