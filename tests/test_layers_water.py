@@ -77,7 +77,9 @@ def test_water_is_read_once_across_data_changes(app, monkeypatch):
     client = app.test_client()
     first = boot_of(client.get("/").get_data(as_text=True))["layers"]["water"]
     assert client.get(first).status_code == 200
-    app.extensions["store"].apply([{"town_id": "rudny", "input": "mono_output_share", "value": 70.0,
-                                    "period": "2024"}], editor="anna")
+    app.extensions["store"].apply(
+        [{"town_id": "rudny", "input": "mono_output_share", "value": 70.0, "period": "2024"}],
+        editor="anna",
+    )
     again = boot_of(client.get("/").get_data(as_text=True))["layers"]["water"]
     assert client.get(again).status_code == 200 and len(calls) == 1
