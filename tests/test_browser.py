@@ -559,7 +559,8 @@ def test_small_page_towns_first_then_every_layer(page, server):
     overlays = dict(page.evaluate(OVERLAYS))
     fua = next(k for k in overlays if "FUA" in k)
     # every layer has features, except the FUA catchments: built on the server only when their group is shown
-    assert len(overlays) == 15 and all(n > 0 for k, n in overlays.items() if k != fua), overlays
+    assert len(overlays) == 16 and all(n > 0 for k, n in overlays.items() if k != fua), overlays
+    assert overlays["Lakes and wide rivers (OpenStreetMap)"] == 213  # the context layer (npm package)
     assert overlays[fua] == 0 and not any("/api/layers/catchments" in u for u in page.requests)
     assert overlays["Roads: republican"] == 48 and overlays["Oblast boundaries"] == 20 and overlays["Monotowns"] == 27
     page.evaluate(f"() => {{ const b = {BOOT}; window[b.registry.map].addLayer(window[b.registry.groups.fua]); }}")

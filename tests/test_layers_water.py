@@ -67,3 +67,19 @@ def test_the_packages_are_pinned_in_package_json(root):
     for package in layers.WATER_PACKAGES.values():
         assert re.fullmatch(r"\d+\.\d+\.\d+", deps[package])
         assert lock[f"node_modules/{package}"]["version"] == deps[package]
+
+
+def test_water_is_read_once_across_data_changes(app, monkeypatch):
+    """It depends on no stored data: an import does not make it read the packages again."""
+    calls = []
+    real = layers.water
+    monkeypatch.setattr(layers, "water", lambda svc: calls.append(1) or real(svc))
+    client = app.test_client()
+    first = boot_of(client.get("/").get_data(as_text=True))["layers"]["water"]
+    assert client.get(first).status_code == 200
+    app.extensions["store"].apply(
+        [{"town_id": "rudny", "input": "mono_output_share", "value": 70.0, "period": "2024"}],
+        editor="anna",
+    )
+    again = boot_of(client.get("/").get_data(as_text=True))["layers"]["water"]
+    assert client.get(again).status_code == 200 and len(calls) == 1

@@ -346,10 +346,10 @@ class T:
         return f"{rev.id} ({kind}{file}{who}, {self.when(rev.created_at)})"
 
     def revision_summary(self, rev, metas: dict | None = None) -> str:
-        """What a revision did, in this language, from its facts (webapp.store.db): '2 значения
-        импортировано', 'значения на момент ревизии 3', a judgment's town and scenarios (``metas``:
-        town id -> its row, for the town's name). A revision stored before its facts were kept
-        says its stored (English) summary."""
+        """What a revision did, in this language, from its facts (webapp.store.db):
+        'импортировано: 2 значения', 'значения на момент ревизии 3', a judgment's town and
+        scenarios (``metas``: town id -> its row, for the town's name). A revision stored before
+        its facts were kept says its stored (English) summary."""
         facts, metas = rev.facts or {}, metas or {}
         if not facts:
             return rev.summary

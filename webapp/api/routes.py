@@ -19,7 +19,13 @@ from webapp.pages.brief import api_parts, official_signal_columns, robust_towns
 from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import LANGS, pick_lang
 from webapp.model import get_atlas
-from webapp.store.stats_io import export_csv, template_csv, template_xlsx
+from webapp.store.stats_io import (
+    StatsFileError,
+    export_csv,
+    problem_lines,
+    template_csv,
+    template_xlsx,
+)
 from webapp.store.db import StoreError
 from webapp.params import from_args, queries, without_version
 from webapp.security import BodyError, cap_messages, clip, load_json_body
@@ -314,10 +320,16 @@ def upload_statistics():
     try:
         rev, rows = svc.import_file(raw, name, editor=current_editor())
     except InputError as exc:
+        lang = request.args.get("lang")
+        problems = (  # in the page's language when it says which (?lang=kk|ru)
+            problem_lines(exc, name, translator(svc, lang))
+            if lang in LANGS and isinstance(exc, StatsFileError)
+            else cap_messages(exc.problems)
+        )
         return {
             "error": "invalid upload",
             "file": name,
-            "problems": cap_messages(exc.problems),
+            "problems": problems,
             "kept": svc.uploaded_name,
         }, 400
     return {

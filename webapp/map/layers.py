@@ -393,6 +393,11 @@ def _roads_layer(svc, params: Params, t) -> dict:
     return svc.cache.get(("roads", params.network, svc.state()[1]), lambda: roads(layers))
 
 
+def _water_layer(svc) -> dict:
+    """``water``, kept across changes of the stored data (it depends on none; about 3 s to read)."""
+    return svc.cache.get(("water",), lambda: water(svc))
+
+
 def _access_layer(svc, params: Params, t) -> dict:
     return access(svc.results(params), t, svc.metas)
 
@@ -468,7 +473,7 @@ LAYERS = {
     ),
     # context under everything else: not interactive (no tooltip, no keyboard stop)
     "water": Layer(
-        lambda svc, params, t: water(svc),
+        lambda svc, params, t: _water_layer(svc),
         (Group("water", "layers_water"),),
         {
             "": {

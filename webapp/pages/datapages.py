@@ -13,12 +13,12 @@ from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import LANGS, T, pick_lang
 from webapp.model import get_atlas
 from webapp.store.stats_io import (
-    MAX_PROBLEMS,
     EstimateRow,
     StatsFileError,
     estimate_template_csv,
     export_estimates_csv,
     forbidden_character,
+    problem_lines,
 )
 from webapp.store.db import SHIPPED_BY, StoreError
 
@@ -30,12 +30,19 @@ def _t() -> T:
     return T(pick_lang(request.values.get("lang")), get_atlas().method)
 
 
+CLI_MARK = " (command line)"  # webapp.store.cli: who imported from the command line
+
+
 def _who(t: T):
-    """An editor's name as a page shows it: the shipped data's revision and rows in ``t``'s
-    language."""
+    """An editor's name as a page shows it: the shipped data's revision and rows, and the command
+    line's mark, in ``t``'s language."""
 
     def who(name: str | None) -> str:
-        return t("rev_kind_shipped") if name == SHIPPED_BY else (name or "–")
+        if name == SHIPPED_BY:
+            return t("rev_kind_shipped")
+        if name and name.endswith(CLI_MARK):
+            return f"{name.removesuffix(CLI_MARK)} ({t('command_line')})"
+        return name or "–"
 
     return who
 
@@ -131,12 +138,7 @@ def _problems(exc: InputError, filename: str) -> list[str]:
     there are)."""
     if not isinstance(exc, StatsFileError):
         return list(exc.problems)
-    t = _t()
-    lines = [t.problem(p, filename) for p in exc.items[:MAX_PROBLEMS]]
-    if len(exc.items) > MAX_PROBLEMS:
-        more = t.plural("problems", len(exc.items) - MAX_PROBLEMS)
-        lines.append(f"{filename}: {t('problems_more').format(more=more)}")
-    return lines
+    return problem_lines(exc, filename, _t())
 
 
 @bp.get("/history")

@@ -117,6 +117,16 @@ class StatsFileError(InputError):
         super().__init__(texts, source=filename)
 
 
+def problem_lines(exc: StatsFileError, filename: str, t) -> list[str]:
+    """A rejected file's problems in ``t``'s language (webapp.i18n.T.problem): at most
+    MAX_PROBLEMS, then how many more there are."""
+    lines = [t.problem(p, filename) for p in exc.items[:MAX_PROBLEMS]]
+    if len(exc.items) > MAX_PROBLEMS:
+        more = t.plural("problems", len(exc.items) - MAX_PROBLEMS)
+        lines.append(f"{filename}: {t('problems_more').format(more=more)}")
+    return lines
+
+
 @dataclass(frozen=True)
 class Cell:
     """A cell as read: ``kind`` is raw (CSV, untyped), text, number, formula, bool, date, error or
