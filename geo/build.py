@@ -105,7 +105,8 @@ def build_cities(sources: Path) -> pd.DataFrame:
     return pd.DataFrame({
         "id": [slug(n) for n in cities["city"]],
         "name_en": cities["city"],
-        "name_kk": cities["osm_name"],  # empty where OSM has no node (Kyzylorda): shown in English
+        # OSM's name; where OSM has no node (Kyzylorda) the sourced name_kk column of the sources
+        "name_kk": [o if o else k for o, k in zip(cities["osm_name"], cities["name_kk"])],
         "name_ru": names_ru,
         "status": [s.split(" (")[0] for s in cities["status"]],
         "status_note": [s.split(" (", 1)[1].rstrip(")") if " (" in s else ""
@@ -121,6 +122,8 @@ def build_cities(sources: Path) -> pd.DataFrame:
                          for o, g in zip(cities["osm_id"], cities["geonameid"])],
         "name_ru_source": ["data/sources/network/waypoints.csv (road names as printed)" if n else ""
                            for n in names_ru],
+        "name_kk_source": ["OpenStreetMap name tag (ODbL)" if o else k
+                           for o, k in zip(cities["osm_name"], cities["name_kk_source"])],
     })
 
 
