@@ -223,11 +223,13 @@ class SpatialModel:
         routing = self.metric(params, metric)
         edges = tuple((a, b, p.km if metric == "km" else p.minutes) for a, b, p in planned)
         key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
+        # found (or built, once it pays) before the cache's lock is taken: a table's searches do
+        # not hold up the worker's other requests for cached fields
+        table = None if edges else self._town_table(params, metric, routing)
 
         def build() -> NearestField:
             if edges:
                 return self.field(params, metric, rows).with_planned(list(edges))
-            table = self._town_table(params, metric, routing)
             return routing.field(rows) if table is None else routing.table_field(table, rows)
         return self._fields.get(key, build)
 
