@@ -24,15 +24,15 @@ from .additions import PUBLISHED
 from .junctions import Lines
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import Network, build_imported, build_network
-from .params import Params, PlannedRoad
+from .params import Params, PlannedRoad, load_road_classes
 from .places import PlaceIndex
 from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, Reason,
                       Route, TownAccess, within)
 from .official import Official
 from .routing import EdgeClasses, MetricRouting, NearestField, Topology, TownTable, edge_weights
 from .tourism import Sites
-from .versions import (first_use_key, load_first_use, load_table, save_first_use, save_table,
-                       table_file)
+from .versions import (first_use_key, lines_file, load_arrays, load_first_use, load_table,
+                       save_arrays, save_first_use, save_table, table_file)
 
 if TYPE_CHECKING:
     from .versions import ImportedLayers
@@ -103,7 +103,7 @@ class SpatialModel:
     def __init__(self, layers: Layers | None = None, *, cache_size: int = 8, cache_mb: int = 1200,
                  network: Network | None = None):
         self.layers = layers or load_layers()
-        self.lines = Lines(self.layers)
+        self.lines = self._junction_lines()
         self.sites = Sites(self.layers)
         self.official = Official(self.layers)
         self.places = PlaceIndex(self.layers)
@@ -123,6 +123,25 @@ class SpatialModel:
         self.city_pop = dict(zip(c["id"], c["population"].fillna(0)))
         self.city_names = dict(zip(c["id"], c["name_en"]))
         self.own_city = self._own_cities()
+
+    def _junction_lines(self) -> Lines:
+        """The major lines and the towns' distances to them; an imported version's are measured by
+        its first worker and stored with it, so that later workers need not build its roads
+        layer."""
+        folder = getattr(self.layers, "folder", None)
+        if folder is None:
+            return Lines(self.layers)
+        major = [c for c, rc in load_road_classes().items() if rc.junction_line]
+        where = lines_file(folder, self.layers.towns, major)
+        stored = load_arrays(where)
+        if stored is not None:
+            return Lines.from_arrays(stored)
+        lines = Lines(self.layers)
+        try:
+            save_arrays(where, lines.arrays())
+        except OSError as exc:  # a read-only version folder: measured by each process
+            LOG.warning("could not store the junction lines in %s: %s", where.parent, exc)
+        return lines
 
     @classmethod
     def from_network(cls, network: Network, towns: pd.DataFrame, cities: pd.DataFrame,
@@ -204,11 +223,13 @@ class SpatialModel:
         routing = self.metric(params, metric)
         edges = tuple((a, b, p.km if metric == "km" else p.minutes) for a, b, p in planned)
         key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
+        # found (or built, once it pays) before the cache's lock is taken: a table's searches do
+        # not hold up the worker's other requests for cached fields
+        table = None if edges else self._town_table(params, metric, routing)
 
         def build() -> NearestField:
             if edges:
                 return self.field(params, metric, rows).with_planned(list(edges))
-            table = self._town_table(params, metric, routing)
             return routing.field(rows) if table is None else routing.table_field(table, rows)
         return self._fields.get(key, build)
 

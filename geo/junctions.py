@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import shapely
@@ -67,6 +68,22 @@ class Lines:
                     for i, g in zip(self.ids, (r[4] for r in rows))]
         self.dist = line_distances_km(self.town_points, measured)  # the geometries are not kept
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``from_arrays`` needs (to store with a network version)."""
+        return {"ids": np.array(self.ids, dtype=str), "types": self.types.astype(str),
+                "names": np.array(self.names, dtype=str),
+                "corridors": np.array(self.corridors, dtype=str),
+                "town_points": self.town_points, "dist": self.dist}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Lines":
+        """Lines measured before (``arrays()``), without their layers."""
+        self = cls.__new__(cls)
+        self.ids, self.names = arrays["ids"].tolist(), arrays["names"].tolist()
+        self.corridors, self.types = arrays["corridors"].tolist(), arrays["types"]
+        self.town_points, self.dist = arrays["town_points"], arrays["dist"]
+        return self
+
     def identity(self, j: int, group: bool) -> str:
         if group and self.corridors[j]:
             return "corridors:" + self.corridors[j]
@@ -119,7 +136,7 @@ def _joined(parts: list[BaseGeometry]) -> BaseGeometry:
     geoms = np.empty(len(parts), dtype=object)
     geoms[:] = parts
     if (shapely.get_type_id(geoms) == 1).all():  # LineStrings
-        return shapely.multilinestrings(geoms)
+        return cast(BaseGeometry, shapely.multilinestrings(geoms))
     return shapely.union_all(parts)
 
 

@@ -162,9 +162,11 @@ class Topology:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``from_arrays`` needs (to store with a network version)."""
-        out = {"order": self._order, "starts": self._starts, "indices": self.indices,
-               "indptr": self.indptr}
-        return out if self._pair is None else out | {"pair": self._pair}
+        out: dict[str, np.ndarray] = {"order": self._order, "starts": self._starts,
+                                      "indices": self.indices, "indptr": self.indptr}
+        if self._pair is not None:
+            out["pair"] = self._pair
+        return out
 
     @classmethod
     def from_arrays(cls, n: int, arrays: dict[str, np.ndarray]) -> "Topology":
@@ -361,7 +363,8 @@ class TableField(NearestField):
         nodes = np.asarray(nodes, dtype=np.int64)
         if len(self._rows) == 0 or any(int(x) not in self._row_of for x in nodes):
             return self._searched().at(nodes)
-        sub = self._table.dist[np.ix_([self._row_of[int(x)] for x in nodes], self._rows)]
+        rows = np.array([self._row_of[int(x)] for x in nodes], dtype=np.int64)
+        sub = self._table.dist[np.ix_(rows, self._rows)]
         arg = np.argmin(sub, axis=1)  # ties: the first selected row
         d = sub[np.arange(len(nodes)), arg]
         src = self._rows[arg].astype(np.int32)

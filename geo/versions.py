@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, cast
 
@@ -82,10 +82,30 @@ def _railways(net: ImportedNetwork) -> gpd.GeoDataFrame:
 class ImportedLayers(Layers):
     """Layers of an imported version, carrying the imported graph itself: the spatial model builds
     its routing graph from it (geo.network.build_imported: real geometry, one-way edges, posted
-    speeds), while ``roads`` (one straight line per edge) serves the corridor count and drawing."""
+    speeds), while ``roads`` (one straight line per edge) serves the corridor count and drawing.
+
+    ``roads`` given as None is built from ``imported`` when first read (about 1 GB and 6 s at 2M
+    edges): a worker whose junction lines are stored with the version (geo.agglomeration) builds it
+    only if the map draws the roads.
+    """
 
     imported: ImportedNetwork | None = None
     folder: Path | None = None  # the version's folder: where its first use is stored
+
+
+def _lazy_roads(self: ImportedLayers) -> gpd.GeoDataFrame:
+    roads = self.__dict__.get("_roads")
+    if roads is None:
+        assert self.imported is not None  # roads None only with an imported network
+        roads = self.__dict__["_roads"] = _road_lines(self.imported)
+    return roads
+
+
+def _set_roads(self: ImportedLayers, roads: gpd.GeoDataFrame | None) -> None:
+    self.__dict__["_roads"] = roads
+
+
+ImportedLayers.roads = property(_lazy_roads, _set_roads)  # type: ignore[assignment]
 
 
 def layers_for(name: str, root: str | Path = DEFAULT_ROOT, base: Layers | None = None) -> Layers:
@@ -94,16 +114,18 @@ def layers_for(name: str, root: str | Path = DEFAULT_ROOT, base: Layers | None =
     if name == SHIPPED:
         return base
     net = load_version(name, root)
-    return replace(imported_layers(net, base), folder=Path(root) / name)
+    return imported_layers(net, base, folder=Path(root) / name)
 
 
-def imported_layers(net: ImportedNetwork, base: Layers) -> ImportedLayers:
-    """``base`` (towns, cities, oblasts ...) with the roads and railways of an imported network."""
+def imported_layers(net: ImportedNetwork, base: Layers, *, folder: Path | None = None
+                    ) -> ImportedLayers:
+    """``base`` (towns, cities, oblasts ...) with the roads (built when first read) and railways of
+    an imported network."""
     empty = pd.DataFrame(columns=base.waypoints.columns)
-    layers = replace(base, roads=_road_lines(net), railways=_railways(net),
-                     corridors=base.corridors.iloc[0:0], waypoints=empty,
-                     access_roads=base.access_roads.iloc[0:0])
-    return ImportedLayers(**{f.name: getattr(layers, f.name) for f in fields(Layers)}, imported=net)
+    layers = {f.name: getattr(base, f.name) for f in fields(Layers) if f.name != "roads"}
+    layers |= {"railways": _railways(net), "corridors": base.corridors.iloc[0:0],
+               "waypoints": empty, "access_roads": base.access_roads.iloc[0:0]}
+    return ImportedLayers(roads=None, **layers, imported=net, folder=folder)  # type: ignore[arg-type]
 
 
 # -- what the first use computes, stored once per version ------------------------------------------
@@ -136,9 +158,9 @@ def load_first_use(folder: Path, key: str) -> FirstUse | None:
 
     def load(name: str) -> np.ndarray:
         return cast(np.ndarray, np.load(where / f"{name}.npy", mmap_mode="r"))
-    arrays = {k: load(k) for k in _NET_ARRAYS if k in meta["arrays"]}
-    net = Network(**arrays, names=cast(list[str], load("names")), crs=meta["crs"],
-                  **{k: meta[k] for k in _NET_DICTS})
+    fields_: dict[str, Any] = {k: load(k) for k in _NET_ARRAYS if k in meta["arrays"]}
+    fields_ |= {k: meta[k] for k in _NET_DICTS}
+    net = Network(**fields_, names=cast(list[str], load("names")), crs=meta["crs"])
     topology = Topology.from_arrays(meta["nodes"], {k: load(f"topology_{k}")
                                                     for k in meta["topology"]})
     return net, topology, EdgeClasses.from_codes(load("class_codes"), meta["class_names"])
@@ -199,3 +221,29 @@ def load_table(path: Path) -> TownTable | None:
     k = dist.shape[1]
     flat = [nodes[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
     return TownTable(cols, dist, tuple(tuple(flat[i * k:(i + 1) * k]) for i in range(len(cols))))
+
+
+def lines_file(folder: Path, towns: pd.DataFrame, major: list[str]) -> Path:
+    """Where the version's junction lines (geo.junctions.Lines) measured from these towns, with
+    these road classes as major lines, are stored."""
+    points = [[str(i), float(g.x), float(g.y)] for i, g in zip(towns["id"], towns.geometry)]
+    text = json.dumps([FIRST_USE_FORMAT, points, sorted(major)])
+    return folder / FIRST_USE / f"lines-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Store named arrays (written aside, then renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+    named: dict[str, Any] = dict(arrays)
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **named)
+    os.replace(tmp, path)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """Arrays stored by ``save_arrays``, or None."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

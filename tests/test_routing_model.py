@@ -47,3 +47,22 @@ def test_table_built_once_it_pays_and_no_thread_started():
     assert isinstance(model.field(p, "km", np.array([0, 2])), TableField)
     assert routing.has_table(model.town_nodes(p))
     assert threading.active_count() == before
+
+
+def test_a_town_table_is_built_outside_the_field_cache_lock(monkeypatch):
+    """The request that pays for a table does not hold the lock every cached field needs."""
+    from geo.routing import MetricRouting
+
+    model = SpatialModel()
+    p = parse_params({})
+    model.derive(p)
+    held = []
+    build = MetricRouting.town_table
+
+    def spy(self, cols):
+        held.append(model._fields.lock._is_owned())
+        return build(self, cols)
+    monkeypatch.setattr(MetricRouting, "town_table", spy)
+    model.metric(p, "km").searches = 10**6
+    assert isinstance(model.field(p, "km", np.array([0, 3])), TableField)
+    assert held and not any(held)
