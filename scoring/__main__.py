@@ -97,7 +97,7 @@ def _atlas(method: Method, as_json: bool, estimates: bool = False) -> int:
     return 0
 
 
-MAX_DRAWS = 10_000  # about 0.33 MB per robustness draw: 3.3 GB at most
+MAX_DRAWS = 10_000  # time grows with the draws; memory does not (draws are reduced in chunks)
 
 
 def _robustness(args: argparse.Namespace) -> int:
@@ -107,7 +107,7 @@ def _robustness(args: argparse.Namespace) -> int:
     from .robustness import robustness, text_report
 
     if not 2 <= args.draws <= MAX_DRAWS:
-        print(f"error: --draws must be 2 to {MAX_DRAWS:,} (memory grows about 0.33 MB per draw), "
+        print(f"error: --draws must be 2 to {MAX_DRAWS:,} (the time grows with the draws), "
               f"got {args.draws:,}", file=sys.stderr)
         return 2
     show = args.progress or sys.stderr.isatty()

@@ -73,6 +73,7 @@ def test_paper_report(root):
 @pytest.mark.parametrize("cmd", ["robustness", "backtest"])
 @pytest.mark.parametrize("draws", ["1", "10001", "70000"])
 def test_draws_are_capped_with_a_clear_message(root, cmd, draws):
-    """Memory grows with the draws (about 0.33 MB each): 70,000 once exhausted 24 GB (issue 25)."""
+    """A run's time grows with the draws (its memory no longer does): 70,000 once exhausted 24 GB
+    before draws were reduced in chunks (issue 25)."""
     p = run(root, cmd, "--draws", draws)
     assert p.returncode == 2 and "--draws must be 2 to 10,000" in p.stderr and p.stdout == ""

@@ -20,7 +20,6 @@ Environment: HOST (default 127.0.0.1), PORT (default 5000), SERVER (gunicorn | w
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 from flask import Flask
@@ -51,14 +50,10 @@ def default_server() -> str:
 
 
 def warm(app: Flask) -> None:
-    """Compute the default result and render the first page (English) before listening; background
-    matrix builds are waited for (nothing may hold a lock when gunicorn forks its workers)."""
+    """Compute the default result and render the first page (English) before listening."""
     status = app.test_client().get("/?lang=en").status_code
     if status != 200:
         raise RuntimeError(f"the first page answered {status} at start-up")
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and thread.name == "city-matrix":
-            thread.join()
 
 
 def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
