@@ -1,10 +1,12 @@
 """The public path on an imported network: import -> first use -> each change through Pipeline.run.
 
-    python -m benchmarks.import_bench [--edges 2000000] [--limit-mb 2048] [--repeat 3] [--no-recompute]
+    python -m benchmarks.import_bench [--edges 2000000] [--limit-mb 2048] [--repeat 3]
+        [--no-recompute]
 
 A SYNTHETIC extract (benchmarks/make_synthetic_pbf.py, a jittered grid over Kazakhstan's bounding
 box; it stands for no real place) is imported, then the shipped 27 towns and 20 large cities are
-derived and scored on it as a planner does: ``scoring.pipeline.Pipeline.run`` with ``network=bench``.
+derived and scored on it as a planner does: ``scoring.pipeline.Pipeline.run`` with
+``network=bench``.
 Child processes, so that each peak resident memory (ru_maxrss) is its own:
 
 1. the import (``geo.netimport.import_network`` + ``save_version``): time and peak memory;
@@ -22,6 +24,7 @@ Every answer (each town's road km and minutes to its nearest selected city, for 
 change) is checked equal to networkx's, and the second worker's to the first's. Exit code 1 when an
 answer differs or a peak exceeds ``--limit-mb``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +49,10 @@ t = time.perf_counter()
 save_version(net, "bench", {out!r}, overwrite=True)
 r = net.report
 print(json.dumps({{"import_s": round(t_import, 2), "save_s": round(time.perf_counter() - t, 2),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                  "road_ways": r["read"]["road_ways"], "segments": r["segments"], "nodes": r["nodes"],
+                  "peak_rss_mb": round(
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "road_ways": r["read"]["road_ways"], "segments": r["segments"],
+                  "nodes": r["nodes"],
                   "edges": r["edges"], "oneway_edges": int(net.oneway.sum()),
                   "edges_with_maxspeed": int((net.posted_km > 0).sum()),
                   "dropped_components": r["dropped"]["dropped_components"],
@@ -89,16 +94,25 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
 
     def road(i):
         k = i % len(towns)
-        dd = geodesic_km(towns.geometry.x.iloc[k], towns.geometry.y.iloc[k],
-                         cities.geometry.x.to_numpy(), cities.geometry.y.to_numpy())
-        return {"from": towns["name_en"].iloc[k], "to": cities["name_en"].iloc[int(np.argmin(dd))],
-                "class": "international"}
+        dd = geodesic_km(
+            towns.geometry.x.iloc[k],
+            towns.geometry.y.iloc[k],
+            cities.geometry.x.to_numpy(),
+            cities.geometry.y.to_numpy(),
+        )
+        return {
+            "from": towns["name_en"].iloc[k],
+            "to": cities["name_en"].iloc[int(np.argmin(dd))],
+            "class": "international",
+        }
 
-    changes = (("threshold", lambda i: {"near_km": 50 + 10 * i}),
-               ("city_set", lambda i: {"large_city_min_pop": pops[1 + i % (len(pops) - 2)]}),
-               ("fua_minutes", lambda i: {"fua_minutes": 30 + 7 * i}),
-               ("speed", lambda i: {"speed_republican": 40 + i}),
-               ("planned", lambda i: {"planned_roads": [road(i)]}))
+    changes = (
+        ("threshold", lambda i: {"near_km": 50 + 10 * i}),
+        ("city_set", lambda i: {"large_city_min_pop": pops[1 + i % (len(pops) - 2)]}),
+        ("fua_minutes", lambda i: {"fua_minutes": 30 + 7 * i}),
+        ("speed", lambda i: {"speed_republican": 40 + i}),
+        ("planned", lambda i: {"planned_roads": [road(i)]}),
+    )
     for kind, raw in changes:
         res[kind + "_s"], (p, d) = _median(lambda i, raw=raw: run(raw(i)), repeat)
         cases[kind] = _case(model, p, d)
@@ -109,6 +123,7 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
         t = time.perf_counter()
         run({})  # ... and back
         return time.perf_counter() - t
+
     res["switch_back_s"] = float(np.median([switch(i) for i in range(repeat)]))
 
     def catchments(i):
@@ -117,6 +132,7 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
         fc = pipe.catchments(atlas)
         res["catchment_parts"] = sum(len(f["geometry"]["coordinates"]) for f in fc["features"])
         return time.perf_counter() - t
+
     res["catchments_s"] = float(np.median([catchments(i) for i in range(repeat)]))
 
     t = time.perf_counter()
@@ -124,25 +140,37 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
         model.metric(p0, metric).town_table(model.town_nodes(p0))
     res["town_tables_s"] = time.perf_counter() - t
     res["city_set_table_s"], (p, d) = _median(
-        lambda i: run({"large_city_min_pop": pops[1 + (i + repeat) % (len(pops) - 2)]}), repeat)
+        lambda i: run({"large_city_min_pop": pops[1 + (i + repeat) % (len(pops) - 2)]}), repeat
+    )
     cases["city_set_table"] = _case(model, p, d)
 
     routing = model.metric(p0, "min")
     sel = np.array(cases["full"]["sources"], dtype=np.int64)
     res["scipy_search_s"], _ = _median(
-        lambda i: dijkstra(routing.graph, directed=True, indices=sel, min_only=True), 5)
+        lambda i: dijkstra(routing.graph, directed=True, indices=sel, min_only=True), 5
+    )
     travel = routing.graph.T.tocsr()  # a search from a town runs on the travel graph
     towns = model.town_nodes(p0)
     res["scipy_town_search_s"], _ = _median(
-        lambda i: dijkstra(travel, directed=True, indices=int(towns[i])), 5)
+        lambda i: dijkstra(travel, directed=True, indices=int(towns[i])), 5
+    )
 
     g = model.network(p0)
     res["edges"], res["nodes"] = int(len(g.u)), int(g.n_nodes)
     res["oneway_edges"] = int(np.asarray(g.oneway).sum())
     res["towns"] = [int(g.town_node.get(t, -1)) for t in model.town_ids]
     res["unroutable"] = len(g.unroutable)
-    np.savez(out, u=g.u, v=g.v, km=g.km, cls=g.cls, factor=g.factor, oneway=g.oneway,
-             posted_km=g.posted_km, posted_min=g.posted_min)
+    np.savez(
+        out,
+        u=g.u,
+        v=g.v,
+        km=g.km,
+        cls=g.cls,
+        factor=g.factor,
+        oneway=g.oneway,
+        posted_km=g.posted_km,
+        posted_min=g.posted_min,
+    )
     res["cache_mb"] = sum(model.cache_bytes().values()) / 2**20
     res["peak_mb"] = _peak_mb()
     res["cases"] = cases
@@ -157,8 +185,12 @@ def second_worker(root: Path) -> dict:
     pipe = Pipeline(networks_root=root)
     t = time.perf_counter()
     d = pipe.run(parse_params({"network": "bench"}))["_derivation"]
-    return {"first_use_s": time.perf_counter() - t, "peak_mb": _peak_mb(),
-            "road_km": [x.road_km for x in d.towns], "travel_min": [x.travel_min for x in d.towns]}
+    return {
+        "first_use_s": time.perf_counter() - t,
+        "peak_mb": _peak_mb(),
+        "road_km": [x.road_km for x in d.towns],
+        "travel_min": [x.travel_min for x in d.towns],
+    }
 
 
 def _median(fn, repeat: int) -> tuple[float, object]:
@@ -171,7 +203,7 @@ def _median(fn, repeat: int) -> tuple[float, object]:
 
 
 def baseline_worker(graph: Path, cases: dict, towns: list) -> dict:
-    """networkx on the reversed DiGraph for every case; search times of the default (full) case."""
+    """Networkx on the reversed DiGraph for every case; search times of the default (full) case."""
     import networkx as nx
 
     from geo.params import parse_params
@@ -185,8 +217,12 @@ def baseline_worker(graph: Path, cases: dict, towns: list) -> dict:
         if key not in graphs:
             graphs.clear()
             g = nx.DiGraph()
-            for x, y, w, one in zip(a["u"].tolist(), a["v"].tolist(), weights.tolist(), a["oneway"].tolist()):
-                for p, q in ((y, x),) if one else ((y, x), (x, y)):  # travel x -> y is the arc y -> x
+            for x, y, w, one in zip(
+                a["u"].tolist(), a["v"].tolist(), weights.tolist(), a["oneway"].tolist()
+            ):
+                for p, q in (
+                    ((y, x),) if one else ((y, x), (x, y))
+                ):  # travel x -> y is the arc y -> x
                     if p != q and (not g.has_edge(p, q) or g[p][q]["w"] > w):
                         g.add_edge(p, q, w=w)
             graphs[key] = g
@@ -196,10 +232,14 @@ def baseline_worker(graph: Path, cases: dict, towns: list) -> dict:
     for metric, field, col in (("km", "road_km", 2), ("min", "travel_min", 3)):  # few graph builds
         for name, case in cases.items():
             params = parse_params(case["params"] | {"planned_roads": []})
-            w = edge_weights(a["cls"], a["km"], params, a["factor"], (a["posted_km"], a["posted_min"]))
+            w = edge_weights(
+                a["cls"], a["km"], params, a["factor"], (a["posted_km"], a["posted_min"])
+            )
             res = answers[name]
             t = time.perf_counter()
-            g = nx_graph(w[metric], (metric, params.detours, params.speeds if metric == "min" else None))
+            g = nx_graph(
+                w[metric], (metric, params.detours, params.speeds if metric == "min" else None)
+            )
             t_build = time.perf_counter() - t
             added = []
             for row in case["planned"]:  # two-way
@@ -235,34 +275,62 @@ def _child(args: list[str]) -> dict:
 
 
 ROWS = (  # the table of docs/performance.md: (label, how to show a record)
-    ("import (read, contract, geometry, save)",
-     lambda r: f"{r['import']['import_s'] + r['import']['save_s']:.1f} s, peak "
-               f"{r['import']['peak_rss_mb']:,.0f} MB"),
-    ("first use, first worker (layers, snapping, stored; topology, 2 searches, scoring)",
-     lambda r: f"{r['app']['first_use_s']:.2f} s, peak {r['app']['first_use_peak_mb']:,.0f} MB"),
-    ("first use, next worker (maps the stored arrays)",
-     lambda r: f"{r['second']['first_use_s']:.2f} s, peak {r['second']['peak_mb']:,.0f} MB"),
-    ("threshold / FUA minutes", lambda r: f"{_ms(r['app']['threshold_s'])} / "
-                                          f"{_ms(r['app']['fua_minutes_s'])}"),
-    ("city set: a search / from the town tables",
-     lambda r: f"{_ms(r['app']['city_set_s'])} / {_ms(r['app']['city_set_table_s'])}"),
-    ("town tables, both metrics (one search per town: when the searches pay for them)",
-     lambda r: f"{r['app']['town_tables_s']:.2f} s"),
-    ("speed change / planned road", lambda r: f"{_ms(r['app']['speed_s'])} / "
-                                              f"{_ms(r['app']['planned_s'])}"),
-    ("switch to the shipped network and back", lambda r: _ms(r['app']['switch_back_s'])),
-    ("catchment GeoJSON (only when its layer is shown)",
-     lambda r: f"{_ms(r['app']['catchments_s'])} ({r['app']['catchment_parts']:,} pieces)"),
-    ("the limit: one scipy multi-source search / one from a town (medians of 5)",
-     lambda r: f"{_ms(r['app']['scipy_search_s'])} / {_ms(r['app']['scipy_town_search_s'])}"),
-    ("networkx (reversed DiGraph), 2 metrics: search (+ graph build)",
-     lambda r: f"{r['baseline']['nx_search_km_s'] + r['baseline']['nx_search_min_s']:.2f} s "
-               f"(+ {r['baseline']['nx_build_km_s'] + r['baseline']['nx_build_min_s']:.1f} s), "
-               f"peak {r['baseline']['peak_mb']:,.0f} MB"),
-    ("peak memory of the first worker, caches", lambda r: f"{r['app']['peak_mb']:,.0f} MB, "
-                                                          f"{r['app']['cache_mb']:.0f} MB"),
-    ("same answers (networkx; next worker = first)",
-     lambda r: f"{'yes' if all(r['checks'].values()) else 'NO'} ({len(r['checks'])} kinds)"),
+    (
+        "import (read, contract, geometry, save)",
+        lambda r: (
+            f"{r['import']['import_s'] + r['import']['save_s']:.1f} s, peak "
+            f"{r['import']['peak_rss_mb']:,.0f} MB"
+        ),
+    ),
+    (
+        "first use, first worker (layers, snapping, stored; topology, 2 searches, scoring)",
+        lambda r: f"{r['app']['first_use_s']:.2f} s, peak {r['app']['first_use_peak_mb']:,.0f} MB",
+    ),
+    (
+        "first use, next worker (maps the stored arrays)",
+        lambda r: f"{r['second']['first_use_s']:.2f} s, peak {r['second']['peak_mb']:,.0f} MB",
+    ),
+    (
+        "threshold / FUA minutes",
+        lambda r: f"{_ms(r['app']['threshold_s'])} / {_ms(r['app']['fua_minutes_s'])}",
+    ),
+    (
+        "city set: a search / from the town tables",
+        lambda r: f"{_ms(r['app']['city_set_s'])} / {_ms(r['app']['city_set_table_s'])}",
+    ),
+    (
+        "town tables, both metrics (one search per town: when the searches pay for them)",
+        lambda r: f"{r['app']['town_tables_s']:.2f} s",
+    ),
+    (
+        "speed change / planned road",
+        lambda r: f"{_ms(r['app']['speed_s'])} / {_ms(r['app']['planned_s'])}",
+    ),
+    ("switch to the shipped network and back", lambda r: _ms(r["app"]["switch_back_s"])),
+    (
+        "catchment GeoJSON (only when its layer is shown)",
+        lambda r: f"{_ms(r['app']['catchments_s'])} ({r['app']['catchment_parts']:,} pieces)",
+    ),
+    (
+        "the limit: one scipy multi-source search / one from a town (medians of 5)",
+        lambda r: f"{_ms(r['app']['scipy_search_s'])} / {_ms(r['app']['scipy_town_search_s'])}",
+    ),
+    (
+        "networkx (reversed DiGraph), 2 metrics: search (+ graph build)",
+        lambda r: (
+            f"{r['baseline']['nx_search_km_s'] + r['baseline']['nx_search_min_s']:.2f} s "
+            f"(+ {r['baseline']['nx_build_km_s'] + r['baseline']['nx_build_min_s']:.1f} s), "
+            f"peak {r['baseline']['peak_mb']:,.0f} MB"
+        ),
+    ),
+    (
+        "peak memory of the first worker, caches",
+        lambda r: f"{r['app']['peak_mb']:,.0f} MB, {r['app']['cache_mb']:.0f} MB",
+    ),
+    (
+        "same answers (networkx; next worker = first)",
+        lambda r: f"{'yes' if all(r['checks'].values()) else 'NO'} ({len(r['checks'])} kinds)",
+    ),
 )
 
 
@@ -272,15 +340,21 @@ def _ms(s: float) -> str:
 
 def table(records: list[dict]) -> list[str]:
     """One markdown table: a row per step, a column per size."""
-    head = [f"{r['app']['edges']:,} edges ({r['import']['oneway_edges']:,} one-way), "
-            f"{r['app']['nodes']:,} nodes" for r in records]
+    head = [
+        f"{r['app']['edges']:,} edges ({r['import']['oneway_edges']:,} one-way), "
+        f"{r['app']['nodes']:,} nodes"
+        for r in records
+    ]
     lines = ["| step | " + " | ".join(head) + " |", "|---" * (len(records) + 1) + "|"]
-    return lines + [f"| {label} | " + " | ".join(show(r) for r in records) + " |"
-                    for label, show in ROWS]
+    return lines + [
+        f"| {label} | " + " | ".join(show(r) for r in records) + " |" for label, show in ROWS
+    ]
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--edges", type=int, default=2_000_000)
     ap.add_argument("--limit-mb", type=float, default=2048)
     ap.add_argument("--repeat", type=int, default=3)
@@ -310,8 +384,18 @@ def main(argv=None) -> int:
     bench = ROOT / "instance" / "bench"
     pbf = bench / f"synthetic_grid_{args.edges}.osm.pbf"
     if not pbf.exists():
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_synthetic_pbf.py"), "--edges",
-                        str(args.edges), "--out", str(pbf)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "make_synthetic_pbf.py"),
+                "--edges",
+                str(args.edges),
+                "--out",
+                str(pbf),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     root = bench / f"versions_{args.edges}"
     code = IMPORT_CHILD.format(root=str(ROOT), pbf=str(pbf), out=str(root))
     res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
@@ -321,20 +405,31 @@ def main(argv=None) -> int:
         print(json.dumps(record, indent=1))
         return 0 if ok else 1
     graph = bench / f"routing_{args.edges}.npz"
-    app = _child(["--worker", "app", "--root", str(root), "--repeat", str(args.repeat), "--out", str(graph)])
+    app = _child(
+        ["--worker", "app", "--root", str(root), "--repeat", str(args.repeat), "--out", str(graph)]
+    )
     second = _child(["--worker", "second", "--root", str(root)])
     cases_file = bench / f"cases_{args.edges}.json"
     cases_file.write_text(json.dumps({"cases": app["cases"], "towns": app["towns"]}))
     base = _child(["--worker", "baseline", "--out", str(graph), "--cases", str(cases_file)])
-    checks = {name: same(c["road_km"], base["answers"][name]["road_km"])
-              and same(c["travel_min"], base["answers"][name]["travel_min"]) for name, c in app["cases"].items()}
+    checks = {
+        name: (
+            same(c["road_km"], base["answers"][name]["road_km"])
+            and same(c["travel_min"], base["answers"][name]["travel_min"])
+        )
+        for name, c in app["cases"].items()
+    }
     full = app["cases"]["full"]
-    checks["next worker"] = (second["road_km"] == full["road_km"]
-                             and second["travel_min"] == full["travel_min"])
+    checks["next worker"] = (
+        second["road_km"] == full["road_km"] and second["travel_min"] == full["travel_min"]
+    )
     ok &= all(checks.values()) and max(app["peak_mb"], second["peak_mb"]) <= args.limit_mb
-    record.update(app={k: v for k, v in app.items() if k != "cases"},
-                  second={k: v for k, v in second.items() if k not in ("road_km", "travel_min")},
-                  baseline={k: v for k, v in base.items() if k != "answers"}, checks=checks)
+    record.update(
+        app={k: v for k, v in app.items() if k != "cases"},
+        second={k: v for k, v in second.items() if k not in ("road_km", "travel_min")},
+        baseline={k: v for k, v in base.items() if k != "answers"},
+        checks=checks,
+    )
     print(f"SYNTHETIC extract {pbf.name} ({imp['file_mb']} MB), stands for no real place")
     print("\n".join(table([record])), flush=True)
     if args.json:

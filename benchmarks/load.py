@@ -1,19 +1,23 @@
 """Drive the running app with concurrent clients (loopback only, bounded in requests and time).
 
-    python -m benchmarks.load --spawn                 # start `python -m webapp.serve` on a free port, then load it
-    python -m benchmarks.load --url http://127.0.0.1:5000 [--clients 16] [--requests 3000] [--seconds 90]
-    python -m benchmarks.load --startup-runs 5 [--baseline DIR]
+python -m benchmarks.load --spawn                 # start `python -m webapp.serve` on a free port,
+then load it python -m benchmarks.load --url
+http://127.0.0.1:5000
+[--clients 16] [--requests 3000] [--seconds 90]
+python -m benchmarks.load --startup-runs 5 [--baseline DIR]
 
 Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and sends a mix:
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
 parameters seen before (cached) and new ones (a near_km never asked before: a real recompute), and
 conditional GETs that repeat an ETag (304 expected); 10 % of all requests are new recomputes.
 Before the measured run, one request per cached answer of the mix warms the caches, on as many
-concurrent connections as there are clients, twice (each server process keeps its own caches; --cold: none).
+concurrent connections as there are clients, twice (each server process keeps its own caches;
+--cold: none).
 Reported: throughput, p50/p99 per route,
 errors (any status other than 200/304, or a failed check of the body). With --spawn it also
 reports start-up to first page: from starting the server process to the first 200 on GET /.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +40,17 @@ from urllib.parse import urlencode, urlsplit
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
-WARM_ROUNDS = 2  # which worker process accepts a connection is the kernel's choice: two rounds reach each
-CACHED_PARAMS = [{}, {"near_km": 200}, {"fua_minutes": 90}, {"large_city_min_pop": 500000},
-                 {"speed_republican": 90}, {"planned_roads": [{"from": "Karazhal", "to": "Zhezkazgan",
-                                                               "class": "republican"}]}]
+WARM_ROUNDS = (
+    2  # which worker process accepts a connection is the kernel's choice: two rounds reach each
+)
+CACHED_PARAMS = [
+    {},
+    {"near_km": 200},
+    {"fua_minutes": 90},
+    {"large_city_min_pop": 500000},
+    {"speed_republican": 90},
+    {"planned_roads": [{"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]},
+]
 
 
 class Client:
@@ -50,7 +61,9 @@ class Client:
         self.conn = http.client.HTTPConnection(host, port, timeout=30)
         self.etags: dict[str, str] = {}
 
-    def request(self, route: str, method: str, path: str, body: dict | None = None, revalidate: bool = False):
+    def request(
+        self, route: str, method: str, path: str, body: dict | None = None, revalidate: bool = False
+    ):
         headers = {"Accept-Encoding": "gzip"}
         data = None
         if body is not None:
@@ -67,8 +80,17 @@ class Client:
             ok = resp.status in (200, 304)
             if resp.status == 200 and resp.getheader("ETag"):
                 self.etags[path] = resp.getheader("ETag")
-            if ok and resp.status == 200 and route == "POST /api/recompute" and random.random() < 0.05:
-                raw = gzip.decompress(payload) if resp.getheader("Content-Encoding") == "gzip" else payload
+            if (
+                ok
+                and resp.status == 200
+                and route == "POST /api/recompute"
+                and random.random() < 0.05
+            ):
+                raw = (
+                    gzip.decompress(payload)
+                    if resp.getheader("Content-Encoding") == "gzip"
+                    else payload
+                )
                 ok = len(json.loads(raw)["features"]) == 27
         except (OSError, http.client.HTTPException, ValueError):
             ok = False
@@ -90,21 +112,35 @@ def plan(n: int, rng: random.Random, fresh: iter, new_share: float = NEW_SHARE) 
         r = rng.random()
         lang = rng.choice(["en", "ru", "kk"])
         if r < 0.25:
-            q = urlencode({"lang": lang} | (rng.choice([{}, {"near_km": 200}, {"fua_minutes": 90}])))
+            q = urlencode(
+                {"lang": lang} | (rng.choice([{}, {"near_km": 200}, {"fua_minutes": 90}]))
+            )
             out.append(("GET /", "GET", f"/?{q}", None, rng.random() < 0.3))
         elif r < 0.5:
-            out.append(("GET /api/towns", "GET", f"/api/towns?lang={lang}", None, rng.random() < 0.3))
+            out.append(
+                ("GET /api/towns", "GET", f"/api/towns?lang={lang}", None, rng.random() < 0.3)
+            )
         elif rng.random() >= new_share:
-            out.append(("POST /api/recompute", "POST", f"/api/recompute?lang={lang}",
-                        rng.choice(CACHED_PARAMS), False))
+            out.append(
+                (
+                    "POST /api/recompute",
+                    "POST",
+                    f"/api/recompute?lang={lang}",
+                    rng.choice(CACHED_PARAMS),
+                    False,
+                )
+            )
         else:
-            out.append(("POST /api/recompute", "POST", f"/api/recompute?lang={lang}", next(fresh), False))
+            out.append(
+                ("POST /api/recompute", "POST", f"/api/recompute?lang={lang}", next(fresh), False)
+            )
     return out
 
 
 def warm_up(host: str, port: int, connections: int = 1) -> None:
     """One request for each cached answer of the mix (pages, payloads), not measured; sent over
     ``connections`` concurrent connections, so that every worker process of a server gets them."""
+
     def one():
         c = Client(host, port, [], threading.Lock())
         for lang in ("en", "ru", "kk"):
@@ -114,6 +150,7 @@ def warm_up(host: str, port: int, connections: int = 1) -> None:
             for body in CACHED_PARAMS:
                 c.request("warm", "POST", f"/api/recompute?lang={lang}", body)
         c.conn.close()
+
     for _ in range(WARM_ROUNDS):
         threads = [threading.Thread(target=one) for _ in range(connections)]
         for th in threads:
@@ -123,18 +160,32 @@ def warm_up(host: str, port: int, connections: int = 1) -> None:
 
 
 def fresh_params(i: int) -> dict:
-    """The i-th never-asked parameter set: a threshold, a speed or a radius in turn (each a new value)."""
+    """The i-th never-asked parameter set: a threshold, a speed or a radius in turn (each a new
+    value)."""
     kind = i % 4
     step = i // 4
-    return [{"near_km": round(50 + 0.37 * step, 2)}, {"fua_minutes": round(30 + 0.11 * step, 2)},
-            {"speed_republican": round(50 + 0.013 * step, 3)}, {"corridor_km": round(5 + 0.019 * step, 3)}][kind]
+    return [
+        {"near_km": round(50 + 0.37 * step, 2)},
+        {"fua_minutes": round(30 + 0.11 * step, 2)},
+        {"speed_republican": round(50 + 0.013 * step, 3)},
+        {"corridor_km": round(5 + 0.019 * step, 3)},
+    ][kind]
 
 
-def run_load(host: str, port: int, *, clients: int, requests: int, seconds: float,
-             new_share: float = NEW_SHARE) -> dict:
-    """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per route."""
+def run_load(
+    host: str,
+    port: int,
+    *,
+    clients: int,
+    requests: int,
+    seconds: float,
+    new_share: float = NEW_SHARE,
+) -> dict:
+    """Run ``requests`` requests over ``clients`` threads (stopping after ``seconds``); summary per
+    route."""
     rng = random.Random(SEED)
-    # never asked before: a recompute (against a server started elsewhere, --url, restart it between runs:
+    # never asked before: a recompute (against a server started elsewhere, --url, restart it between
+    # runs:
     # its cache would hold these answers)
     fresh = (fresh_params(i) for i in range(10**6))
     work = plan(requests, rng, fresh, new_share)
@@ -171,11 +222,20 @@ def summarise(out: list, wall: float, clients: int) -> dict:
     routes = {}
     for route, times in sorted(by.items()):
         times.sort()
-        routes[route] = {"n": len(times), "p50_ms": 1000 * statistics.median(times),
-                         "p99_ms": 1000 * times[min(len(times) - 1, int(0.99 * len(times)))],
-                         "errors": errors[route]}
-    return {"clients": clients, "requests": len(out), "seconds": wall, "throughput_rps": len(out) / wall,
-            "errors": sum(errors.values()), "routes": routes}
+        routes[route] = {
+            "n": len(times),
+            "p50_ms": 1000 * statistics.median(times),
+            "p99_ms": 1000 * times[min(len(times) - 1, int(0.99 * len(times)))],
+            "errors": errors[route],
+        }
+    return {
+        "clients": clients,
+        "requests": len(out),
+        "seconds": wall,
+        "throughput_rps": len(out) / wall,
+        "errors": sum(errors.values()),
+        "routes": routes,
+    }
 
 
 def free_port() -> int:
@@ -184,22 +244,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(port: int, timeout: float = 60, *, root: Path = ROOT,
-          env_extra: dict | None = None) -> tuple[subprocess.Popen, float]:
-    """Start `python -m webapp.serve` of the tree at ``root`` (``env_extra``: e.g. its own database); seconds
-    from start to the first 200 on GET / (the page read whole)."""
-    env = {k: v for k, v in os.environ.items() if k != "INSTANCE_DIR"}  # each tree its own instance/ (unless env_extra)
-    # the per-client limit on new computations (webapp.security) is off: one loopback client is all the load
-    env |= {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(root),
-            "COSTLY_PER_MINUTE": "0"} | (env_extra or {})
-    log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the server's logging
+def spawn(
+    port: int, timeout: float = 60, *, root: Path = ROOT, env_extra: dict | None = None
+) -> tuple[subprocess.Popen, float]:
+    """Start `python -m webapp.serve` of the tree at ``root`` (``env_extra``: e.g. its own
+    database); seconds from start to the first 200 on GET / (the page read whole)."""
+    env = {
+        k: v for k, v in os.environ.items() if k != "INSTANCE_DIR"
+    }  # each tree its own instance/ (unless env_extra)
+    # the per-client limit on new computations (webapp.security) is off: one loopback client is all
+    # the load
+    env |= {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "PYTHONPATH": str(root),
+        "COSTLY_PER_MINUTE": "0",
+    } | (env_extra or {})
+    log = (
+        tempfile.TemporaryFile()
+    )  # a file, not a pipe: a full pipe would block the server's logging
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=root, env=env,
-                            stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.serve"], cwd=root, env=env, stdout=log, stderr=log
+    )
     while time.perf_counter() - t < timeout:
         if proc.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"server at {root} exited ({proc.returncode}): {log.read().decode()[-2000:]}")
+            raise RuntimeError(
+                f"server at {root} exited ({proc.returncode}): {log.read().decode()[-2000:]}"
+            )
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             conn.request("GET", "/")
@@ -229,9 +302,12 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
 
 
 def startup_runs(n: int, roots: tuple = (ROOT,)) -> dict:
-    """Start the server of each tree in ``roots`` ``n`` times, the trees taking turns (one server at a
-    time, stopped after its first page). Nothing is kept between starts (each worker caches in memory
-    only). Returns root -> [(seconds, load average)]; a first start of each tree is not counted."""
+    """Start the server of each tree in ``roots`` ``n`` times, the trees taking turns (one server at
+    a time, stopped after its first page).
+
+    Nothing is kept between starts (each worker caches in memory only). Returns root -> [(seconds,
+    load average)]; a first start of each tree is not counted.
+    """
     out: dict = {root: [] for root in roots}
     for i in range(n + 1):
         for root in roots:
@@ -244,9 +320,12 @@ def startup_runs(n: int, roots: tuple = (ROOT,)) -> dict:
 
 
 def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc; 0 elsewhere).
-    The server's CPU per request is the cost measure that contention on a shared machine does not inflate
-    as much as latency."""
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc; 0
+    elsewhere).
+
+    The server's CPU per request is the cost measure that contention on a shared machine does not
+    inflate as much as latency.
+    """
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     total, todo = 0.0, [pid]
     while todo:
@@ -265,32 +344,58 @@ def report(s: dict, startup: float | None) -> str:
     lines = []
     if startup is not None:
         lines.append(f"start-up to first page: {startup:.2f} s (target < 3 s)")
-    lines.append(f"{s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']:.1f} s: "
-                 f"{s['throughput_rps']:.0f} requests/s, {s['errors']} errors")
+    lines.append(
+        f"{s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']:.1f} s: "
+        f"{s['throughput_rps']:.0f} requests/s, {s['errors']} errors"
+    )
     if s.get("server_cpu_s") is not None:
-        lines.append(f"server CPU {s['server_cpu_s']:.1f} s: {1000 * s['server_cpu_s'] / s['requests']:.1f} ms per request "
-                     f"(load average at the start {s['load_average']})")
+        lines.append(
+            f"server CPU {s['server_cpu_s']:.1f} s: {1000 * s['server_cpu_s'] / s['requests']:.1f}"
+            f" ms per request (load average at the start {s['load_average']})"
+        )
     lines.append(f"  {'route':22} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for route, r in s["routes"].items():
-        lines.append(f"  {route:22} {r['n']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}")
+        lines.append(
+            f"  {route:22} {r['n']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}"
+        )
     lines.append("  targets: p99 POST /api/recompute < 300 ms, GET / < 500 ms, zero errors")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--url", default="http://127.0.0.1:5000")
     ap.add_argument("--spawn", action="store_true", help="start the server on a free loopback port")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=90)
-    ap.add_argument("--new-share", type=float, default=NEW_SHARE,
-                    help=f"share of the recomputes with new parameters (default {NEW_SHARE})")
-    ap.add_argument("--cold", action="store_true", help="no warm-up: the first render of each page is measured")
-    ap.add_argument("--startup-runs", type=int, default=0, metavar="N",
-                    help="only measure start-up to the first page, N times (no load)")
-    ap.add_argument("--baseline", type=Path, metavar="DIR",
-                    help="another checkout (e.g. a worktree of an earlier commit), started in turns with this one")
+    ap.add_argument(
+        "--new-share",
+        type=float,
+        default=NEW_SHARE,
+        help=f"share of the recomputes with new parameters (default {NEW_SHARE})",
+    )
+    ap.add_argument(
+        "--cold", action="store_true", help="no warm-up: the first render of each page is measured"
+    )
+    ap.add_argument(
+        "--startup-runs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only measure start-up to the first page, N times (no load)",
+    )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "another checkout (e.g. a worktree of an earlier commit), started in turns with"
+            " this one"
+        ),
+    )
     args = ap.parse_args(argv)
     if args.startup_runs:
         if not 1 <= args.startup_runs <= 50:
@@ -304,10 +409,15 @@ def main(argv=None) -> int:
             for took, load in rs:
                 print(f"{root}: start-up to first page {took:.2f} s (load average {load:.1f})")
             medians[root] = statistics.median(r[0] for r in rs)
-            print(f"{root}: median {medians[root]:.2f} s (min {min(r[0] for r in rs):.2f}, max "
-                  f"{max(r[0] for r in rs):.2f}) over {len(rs)} starts (target < 3 s)")
+            print(
+                f"{root}: median {medians[root]:.2f} s (min {min(r[0] for r in rs):.2f}, max "
+                f"{max(r[0] for r in rs):.2f}) over {len(rs)} starts (target < 3 s)"
+            )
         if args.baseline:
-            print(f"this tree / baseline: {medians[ROOT] / medians[roots[1]]:.2f} (medians, same run, in turns)")
+            print(
+                f"this tree / baseline: {medians[ROOT] / medians[roots[1]]:.2f} (medians, same run,"
+                " in turns)"
+            )
         return 0
     if args.requests > 100_000 or args.seconds > 600:
         ap.error("bounded: at most 100000 requests and 600 seconds")
@@ -325,8 +435,14 @@ def main(argv=None) -> int:
             warm_up(host, port, args.clients)
         cpu = tree_cpu(proc.pid) if proc is not None else None
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        s = run_load(host, port, clients=args.clients, requests=args.requests, seconds=args.seconds,
-                     new_share=args.new_share)
+        s = run_load(
+            host,
+            port,
+            clients=args.clients,
+            requests=args.requests,
+            seconds=args.seconds,
+            new_share=args.new_share,
+        )
         s["server_cpu_s"] = None if cpu is None else tree_cpu(proc.pid) - cpu
         s["load_average"] = None if load is None else round(load, 1)
     finally:

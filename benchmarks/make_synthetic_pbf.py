@@ -1,13 +1,16 @@
 """Write a SYNTHETIC OpenStreetMap extract (fixed seed) for benchmarking geo.netimport.
 
-    python benchmarks/make_synthetic_pbf.py [--edges 2000000] [--out instance/bench/synthetic_grid_2000000.osm.pbf]
+python benchmarks/make_synthetic_pbf.py [--edges 2000000] [--out
+instance/bench/synthetic_grid_2000000.osm.pbf]
 
-SYNTHETIC: a jittered grid of junctions spread over Kazakhstan's bounding box (lon 50-87, lat 40.5-55.5)
-with about ``--edges`` junction-to-junction road edges, 0-2 shape vertices per edge (so contraction has
-work to do), 5 % of grid edges missing, ways of 1-15 edges with random highway (trunk, primary,
-secondary), refs, maxspeed and oneway tags, and one ``railway=rail`` line every 50 rows. It stands for
-no real place; every object is tagged ``note=SYNTHETIC`` and the file header names the generator.
+SYNTHETIC: a jittered grid of junctions spread over Kazakhstan's bounding box (lon 50-87, lat
+40.5-55.5) with about ``--edges`` junction-to-junction road edges, 0-2 shape vertices per edge (so
+contraction has work to do), 5 % of grid edges missing, ways of 1-15 edges with random highway
+(trunk, primary, secondary), refs, maxspeed and oneway tags, and one ``railway=rail`` line every 50
+rows. It stands for no real place; every object is tagged ``note=SYNTHETIC`` and the file header
+names the generator.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +53,16 @@ def _write_nodes(w: osmium.SimpleWriter, lon: np.ndarray, lat: np.ndarray) -> No
         w.add_node(mut.Node(id=i, location=(x, y), version=1))
 
 
-def _ways(lines: list[np.ndarray], lon: np.ndarray, lat: np.ndarray, rng: np.random.Generator,
-          shapes_lon: list, shapes_lat: list):
-    """Yield (node ids, line number) per way; shape vertices (ids after the junctions) go to the lists."""
+def _ways(
+    lines: list[np.ndarray],
+    lon: np.ndarray,
+    lat: np.ndarray,
+    rng: np.random.Generator,
+    shapes_lon: list,
+    shapes_lat: list,
+):
+    """Yield (node ids, line number) per way; shape vertices (ids after the junctions) go to the
+    lists."""
     next_id = len(lon) + 1
     for k, line in enumerate(lines):
         keep = rng.random(len(line) - 1) > 0.05
@@ -81,7 +91,11 @@ def _ways(lines: list[np.ndarray], lon: np.ndarray, lat: np.ndarray, rng: np.ran
 
 def _tags(k: int, rng: np.random.Generator) -> dict:
     hw = str(HIGHWAYS[rng.choice(3, p=[0.15, 0.35, 0.5])])
-    tags = {"highway": hw, "ref": f"{'M' if hw == 'trunk' else 'A' if hw == 'primary' else 'KS'}-{k % 97}", **TAG}
+    tags = {
+        "highway": hw,
+        "ref": f"{'M' if hw == 'trunk' else 'A' if hw == 'primary' else 'KS'}-{k % 97}",
+        **TAG,
+    }
     speed = str(MAXSPEED[rng.integers(len(MAXSPEED))])
     if speed:
         tags["maxspeed"] = speed
@@ -101,33 +115,59 @@ def write_synthetic(out: Path, n_edges: int, seed: int = SEED) -> dict:
     rail_lon = np.concatenate([lon.reshape(rows, cols)[r] + 0.01 for r in rail_rows])
     rail_lat = np.concatenate([lat.reshape(rows, cols)[r] + 0.01 for r in rail_rows])
     header = osmium.io.Header()
-    header.set("generator", "monotown-atlas benchmarks/make_synthetic_pbf.py (SYNTHETIC data, seed %d)" % seed)
+    header.set(
+        "generator",
+        "monotown-atlas benchmarks/make_synthetic_pbf.py (SYNTHETIC data, seed %d)" % seed,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     with osmium.SimpleWriter(str(out), header=header, overwrite=True) as w:
-        _write_nodes(w, np.concatenate([lon, slon, rail_lon]), np.concatenate([lat, slat, rail_lat]))
+        _write_nodes(
+            w, np.concatenate([lon, slon, rail_lon]), np.concatenate([lat, slat, rail_lat])
+        )
         for wid, (nodes, k) in enumerate(ways, start=1):
             w.add_way(mut.Way(id=wid, nodes=nodes, tags=_tags(k, rng), version=1))
         first = len(lon) + len(slon) + 1
         for j, _ in enumerate(rail_rows):
             ids = list(range(first + j * cols, first + (j + 1) * cols))
-            w.add_way(mut.Way(id=len(ways) + 1 + j, nodes=ids, version=1,
-                              tags={"railway": "rail", "usage": "main", **TAG}))
+            w.add_way(
+                mut.Way(
+                    id=len(ways) + 1 + j,
+                    nodes=ids,
+                    version=1,
+                    tags={"railway": "rail", "usage": "main", **TAG},
+                )
+            )
     segments = sum(len(n) - 1 for n, _ in ways)
-    return {"grid": f"{rows}x{cols}", "nodes": int(len(lon) + len(slon) + len(rail_lon)), "ways": len(ways),
-            "road_segments": segments, "rail_ways": len(rail_rows)}
+    return {
+        "grid": f"{rows}x{cols}",
+        "nodes": int(len(lon) + len(slon) + len(rail_lon)),
+        "ways": len(ways),
+        "road_segments": segments,
+        "rail_ways": len(rail_rows),
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--edges", type=int, default=2_000_000, help="about this many junction-to-junction road edges")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--edges",
+        type=int,
+        default=2_000_000,
+        help="about this many junction-to-junction road edges",
+    )
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     out = args.out or ROOT / "instance" / "bench" / f"synthetic_grid_{args.edges}.osm.pbf"
     t = time.perf_counter()
     counts = write_synthetic(out, args.edges, args.seed)
-    print(f"SYNTHETIC extract {out} ({out.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t:.1f} s): {counts}",
-          file=sys.stderr)
+    print(
+        f"SYNTHETIC extract {out} ({out.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t:.1f}"
+        f" s): {counts}",
+        file=sys.stderr,
+    )
     print(out)
     return 0
 

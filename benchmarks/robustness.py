@@ -1,6 +1,7 @@
-"""Robustness draws: the app's vectorised draws against the pipeline run once per draw (the baseline).
+"""Robustness draws: the app's vectorised draws against the pipeline run once per draw (the
+baseline).
 
-    python -m benchmarks.robustness [--draws 60]
+python -m benchmarks.robustness [--draws 60]
 
 The baseline is what a user of the package could do without the draw model: apply each draw's
 choices (spatial parameters, shifted bands, rule margin, measurement errors) and run the real
@@ -8,6 +9,7 @@ pipeline (spatial derivation, then scoring) once per draw. Both paths must give 
 every town and draw (checked). The ratio is of the two times in the same run; the full default run
 (1,000 draws with the Sobol design) is timed too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,15 +35,27 @@ def pipeline_for_row(pipeline, model, row):
         if c.kind == "band shift":
             ind = indicators[c.target]
             s = values[c.name]
-            bands = tuple(Band(b.level, b.upper * (1 + s) if c.scale == "relative" else b.upper + s) for b in ind.bands)
+            bands = tuple(
+                Band(b.level, b.upper * (1 + s) if c.scale == "relative" else b.upper + s)
+                for b in ind.bands
+            )
             indicators[c.target] = dataclasses.replace(ind, bands=bands)
     margin = next(values[c.name] for c in model.choices if c.kind == "rule margin")
-    shifted = dataclasses.replace(method, indicators=indicators, settings=method.settings | {"recommend_margin": margin})
+    shifted = dataclasses.replace(
+        method, indicators=indicators, settings=method.settings | {"recommend_margin": margin}
+    )
     stats = {}
     for town, inputs in pipeline.sources.statistics.items():
         stats[town] = {}
         for name, rec in inputs.items():
-            err = next((values[c.name] for c in model.choices if c.kind == "measurement error" and c.target == name), 0.0)
+            err = next(
+                (
+                    values[c.name]
+                    for c in model.choices
+                    if c.kind == "measurement error" and c.target == name
+                ),
+                0.0,
+            )
             spec = method.inputs[name]
             if rec["value"].strip():
                 x = float(rec["value"]) * (1 + err)
@@ -50,7 +64,9 @@ def pipeline_for_row(pipeline, model, row):
                 rec = rec | {"value": repr(float(x))}
             stats[town][name] = rec
     s = pipeline.sources
-    atlas = build_atlas(pipeline.spatial.derive(params), shifted, statistics=stats, curated=s.curated)
+    atlas = build_atlas(
+        pipeline.spatial.derive(params), shifted, statistics=stats, curated=s.curated
+    )
     return atlas, shifted
 
 
@@ -67,16 +83,25 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     runs = [pipeline_for_row(pipeline, model, rows[k]) for k in range(len(rows))]
     slow = time.perf_counter() - t0
-    bad = [k for k, (atlas, method) in enumerate(runs) if default_mismatches(out, atlas, method, row=k)]
+    bad = [
+        k for k, (atlas, method) in enumerate(runs) if default_mismatches(out, atlas, method, row=k)
+    ]
     if bad:
-        print(f"MISMATCH: draws {bad[:5]} differ between the draw model and the pipeline", file=sys.stderr)
+        print(
+            f"MISMATCH: draws {bad[:5]} differ between the draw model and the pipeline",
+            file=sys.stderr,
+        )
         return 1
-    print(f"{args.draws} draws, all 27 towns: pipeline per draw {slow * 1000:.0f} ms, draw model {fast * 1000:.0f} ms "
-          f"({slow / fast:.0f}x); every outcome equal")
+    print(
+        f"{args.draws} draws, all 27 towns: pipeline per draw {slow * 1000:.0f} ms, draw model"
+        f" {fast * 1000:.0f} ms ({slow / fast:.0f}x); every outcome equal"
+    )
     t0 = time.perf_counter()
     full = robustness(pipeline, draws=1000, seed=0)
-    print(f"default run: 1,000 draws ({full['evaluations']} evaluations with the Sobol design) in "
-          f"{time.perf_counter() - t0:.2f} s")
+    print(
+        f"default run: 1,000 draws ({full['evaluations']} evaluations with the Sobol design) in "
+        f"{time.perf_counter() - t0:.2f} s"
+    )
     return 0
 
 

@@ -365,7 +365,9 @@ def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
         except (json.JSONDecodeError, RecursionError):
             raise ValueError("must be a JSON list of {from, to, class}") from None
     if _has_surrogate(value):
-        raise ValueError("holds a lone surrogate (an escape \\ud800-\\udfff): send valid Unicode text")
+        raise ValueError(
+            "holds a lone surrogate (an escape \\ud800-\\udfff): send valid Unicode text"
+        )
     if value in (None, []):
         return ()
     if not isinstance(value, list):

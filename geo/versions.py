@@ -198,7 +198,8 @@ def table_file(folder: Path, first_key: str, metric: str, weights: tuple[Any, ..
     """Where a metric's town table (geo.routing.TownTable) for these weight parameters is stored
     with the version's first use."""
     text = json.dumps([FIRST_USE_FORMAT, metric, weights], default=str)
-    return folder / FIRST_USE / first_key / f"table-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return folder / FIRST_USE / first_key / f"table-{digest}.npz"
 
 
 def save_table(path: Path, table: TownTable) -> None:

@@ -187,7 +187,8 @@ class Pipeline:
                             experts=s.experts if experts is None else experts,
                             paper_inputs=s.paper_inputs)
         atlas["parameters"]["network"] = network
-        atlas["_derivation"] = derivation  # its catchments are built when first asked (Pipeline.catchments)
+        # its catchments are built when first asked (Pipeline.catchments)
+        atlas["_derivation"] = derivation
         atlas["access_links"] = derivation.access_links
         atlas["planned"] = [p.as_dict() for p in derivation.planned]
         atlas["selected_cities"] = list(derivation.selected_cities)

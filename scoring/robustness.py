@@ -379,7 +379,8 @@ class _Counts:
             pct = values[np.argmax(cum > rank, axis=0)]
             row = {s: int(v) for s, v in zip(scen, pct)}
             mask = int(kernel.qualifying_mask(pct, kernel.margin_of(self.method)))
-            out[name] = {"percentile": q, "scores": row, "outcome": outcome_label(mask, self.method)}
+            outcome = outcome_label(mask, self.method)
+            out[name] = {"percentile": q, "scores": row, "outcome": outcome}
         return out
 
 
