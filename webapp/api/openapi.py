@@ -54,9 +54,9 @@ def _value_schema(spec: Spec, *, versions: Sequence[str] | None = None) -> dict:
 # what a schema cannot say of a road's ends (OpenAPI 3.0 gives both numbers of [lon, lat] one range)
 PLANNED_ENDS = (
     f"At most {MAX_PLANNED} roads. A 400 naming planned_roads answers an end that is not a known"
-    " town, large city or road waypoint, one farther than snap_km from the network (or otherwise not"
-    " routable at the request's parameters), a latitude beyond -90..90, or a road whose two ends"
-    " are one network point."
+    " town, large city or road waypoint, one farther than snap_km from the network (or otherwise"
+    " not routable at the request's parameters), a latitude beyond -90..90, or a road whose two"
+    " ends are one network point."
 )
 
 
