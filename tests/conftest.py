@@ -20,11 +20,20 @@ def root():
 @pytest.fixture()
 def app(tmp_path):
     """A new app with its own database and networks folder for each test (flaskr's habit): nothing a
-    test stores or caches reaches another test. The shipped data are read once per process (geo)."""
+    test stores or caches reaches another test.
+
+    The shipped data are read once per process (geo).
+    """
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
-                       "SECRET_KEY": "test", "NETWORKS_ROOT": str(tmp_path / "networks")})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
+            "SECRET_KEY": "test",
+            "NETWORKS_ROOT": str(tmp_path / "networks"),
+        }
+    )
 
 
 @pytest.fixture()
@@ -42,12 +51,19 @@ def tiny_root(tmp_path_factory):
 
 @pytest.fixture()
 def tiny_app(tiny_root, tmp_path):
-    """The whole app pointed at the tiny data root (no national network loaded), new for each test."""
+    """The whole app pointed at the tiny data root (no national network loaded), new for each
+    test."""
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(tiny_root),
-                       "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}", "SECRET_KEY": "test",
-                       "NETWORKS_ROOT": str(tmp_path / "networks")})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tiny_root),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'atlas.sqlite3'}",
+            "SECRET_KEY": "test",
+            "NETWORKS_ROOT": str(tmp_path / "networks"),
+        }
+    )
 
 
 @pytest.fixture()

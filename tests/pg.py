@@ -1,11 +1,12 @@
 """A throw-away PostgreSQL server for the tests (issue 20): Debian's ``postgresql`` package
 (installed by ``make test``), a cluster made by ``initdb`` in a temporary folder, listening on a
-unix socket in that folder only (no TCP port), started once per test session and removed at its
-end. As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
+unix socket in that folder only (no TCP port), started once per test session and removed at its end.
+As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
 
 ``pg_server`` is the session fixture; ``pg_database(server)`` makes a new, empty database and
 returns its SQLAlchemy URL (``postgresql+psycopg://...``).
 """
+
 from __future__ import annotations
 
 import glob
@@ -53,14 +54,14 @@ def bin_dir() -> Path:
 
 
 def _as_server_user() -> dict:
-    """subprocess options: as root, run as ``postgres``; otherwise as ourselves."""
+    """Subprocess options: as root, run as ``postgres``; otherwise as ourselves."""
     if os.geteuid() != 0:
         return {}
     return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid}
 
 
 def start() -> PgServer:
-    """initdb a new cluster in a temporary folder and start it (waits until it is ready)."""
+    """Initdb a new cluster in a temporary folder and start it (waits until it is ready)."""
     programs, options = bin_dir(), _as_server_user()
     # as root, in /tmp: the postgres user must reach it (TMPDIR may be a folder only root opens)
     folder = Path(tempfile.mkdtemp(prefix="atlas-pg-", dir="/tmp" if options else None))
@@ -71,20 +72,58 @@ def start() -> PgServer:
         for path in (folder, sockets):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     run = dict(check=True, capture_output=True, text=True, **options)
-    subprocess.run([str(programs / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust",
-                    "-E", "UTF8", "--locale=C", "--no-sync"], **run)
-    settings = (f"-c listen_addresses='' -k {sockets} -p {PORT} "
-                "-c fsync=off -c full_page_writes=off")
-    subprocess.run([str(programs / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"),
-                    "-w", "-t", "60", "-o", settings, "start"], **run)
+    subprocess.run(
+        [
+            str(programs / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        **run,
+    )
+    settings = f"-c listen_addresses='' -k {sockets} -p {PORT} -c fsync=off -c full_page_writes=off"
+    subprocess.run(
+        [
+            str(programs / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            settings,
+            "start",
+        ],
+        **run,
+    )
     return PgServer(folder, sockets)
 
 
 def stop(server: PgServer) -> None:
     """Stop the server (fast: open connections are ended) and remove its folder."""
     try:
-        subprocess.run([str(bin_dir() / "pg_ctl"), "-D", str(server.folder / "data"), "-m", "fast",
-                        "-w", "stop"], check=False, capture_output=True, **_as_server_user())
+        subprocess.run(
+            [
+                str(bin_dir() / "pg_ctl"),
+                "-D",
+                str(server.folder / "data"),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+            **_as_server_user(),
+        )
     finally:
         shutil.rmtree(server.folder, ignore_errors=True)
 
@@ -94,8 +133,9 @@ def pg_database(server: PgServer) -> str:
     import psycopg
 
     name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(host=str(server.socket_dir), port=PORT, user=PG_USER, dbname="postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(server.socket_dir), port=PORT, user=PG_USER, dbname="postgres", autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server.url(name)
 
@@ -111,8 +151,9 @@ def pg_server() -> Iterator[PgServer]:
             raise
         pytest.skip(str(exc))
     except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"PostgreSQL did not start: {exc.cmd}\n{exc.stdout}\n{exc.stderr}") \
-            from exc
+        raise RuntimeError(
+            f"PostgreSQL did not start: {exc.cmd}\n{exc.stdout}\n{exc.stderr}"
+        ) from exc
     try:
         yield server
     finally:

@@ -1,4 +1,5 @@
 """All 27 towns merged and scored, with provenance for every input."""
+
 import pytest
 
 from geo.params import default_params
@@ -41,9 +42,15 @@ def test_paper_towns_complete_and_others_provisional(atlas):
 
 def test_derived_vs_paper_agglomeration_reported(atlas):
     by = {t["id"]: t for t in atlas["towns"]}
-    diffs = {(t, p["input"]) for t in by for p in by[t].get("paper_agglomeration", []) if p["differs"]}
+    diffs = {
+        (t, p["input"]) for t in by for p in by[t].get("paper_agglomeration", []) if p["differs"]
+    }
     assert diffs == {("balkhash", "aggl_near_large_city"), ("karazhal", "aggl_corridor_junction")}
-    why = next(p["why"] for p in by["balkhash"]["paper_agglomeration"] if p["input"] == "aggl_near_large_city")
+    why = next(
+        p["why"]
+        for p in by["balkhash"]["paper_agglomeration"]
+        if p["input"] == "aggl_near_large_city"
+    )
     assert "Karaganda" in why and "beyond near_km = 100 km" in why
 
 
@@ -54,35 +61,49 @@ def test_results_carry_parameters(atlas):
 
 def test_bad_statistics_file_names_row_and_field(tmp_path, method):
     f = tmp_path / "statistics.csv"
-    f.write_text("town_id,input,value,unit,period,source,note\n"
-                 "x,mono_output_share,140,%,2020,doc,\n"
-                 "x,aggl_in_fua,100,,2020,doc,\n"
-                 "y,econ_profitable_share,20,%,2020,,\n")
+    f.write_text(
+        "town_id,input,value,unit,period,source,note\n"
+        "x,mono_output_share,140,%,2020,doc,\n"
+        "x,aggl_in_fua,100,,2020,doc,\n"
+        "y,econ_profitable_share,20,%,2020,,\n"
+    )
     with pytest.raises(InputError) as exc:
         load_values(f, method, "statistical")
     msg = str(exc.value)
-    assert "statistics.csv town 'x': field 'mono_output_share' value 140 is out of range; allowed: 0 to 100" in msg
+    assert (
+        "statistics.csv town 'x': field 'mono_output_share' value 140 is out of range; allowed: 0"
+        " to 100" in msg
+    )
     assert "statistics.csv row 3 town 'x': field 'input' value 'aggl_in_fua'" in msg
     assert "statistics.csv row 4 town 'y': field 'source' is empty" in msg
 
 
 def test_bad_curated_file(tmp_path, method):
     f = tmp_path / "curated.csv"
-    f.write_text("town_id,input,value,unit,period,status,source,note\n"
-                 "x,special_raw_materials,50,0 or 100,2025,sourced,why,\n"
-                 "y,special_raw_materials,,0 or 100,,missing,,\n"
-                 "x,mono_output_share,50,%,2025,sourced,doc,\n")
+    f.write_text(
+        "town_id,input,value,unit,period,status,source,note\n"
+        "x,special_raw_materials,50,0 or 100,2025,sourced,why,\n"
+        "y,special_raw_materials,,0 or 100,,missing,,\n"
+        "x,mono_output_share,50,%,2025,sourced,doc,\n"
+    )
     with pytest.raises(InputError) as exc:
         load_values(f, method, "curated")
     msg = str(exc.value)
     assert "field 'special_raw_materials' value 50 is out of range; allowed: 0 or 100" in msg
     assert "curated.csv row 3 town 'y': field 'source' is empty" in msg
-    assert "curated.csv row 4 town 'x': field 'input' value 'mono_output_share'; allowed: an input of role 'curated'" in msg
+    assert (
+        "curated.csv row 4 town 'x': field 'input' value 'mono_output_share'; allowed: an input of"
+        " role 'curated'" in msg
+    )
 
 
 def test_roles_come_from_the_method(method):
-    assert method.input_names("derived") == ["aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction",
-                                             "special_tourism"]
+    assert method.input_names("derived") == [
+        "aggl_in_fua",
+        "aggl_near_large_city",
+        "aggl_corridor_junction",
+        "special_tourism",
+    ]
     assert method.input_names("curated") == ["special_raw_materials"]
     assert len(method.input_names("statistical")) == 20
 
@@ -94,8 +115,8 @@ def test_unknown_town_in_data_is_an_error(pipeline, method):
 
 
 def test_paper_towns_keep_their_printed_special_inputs(atlas):
-    """The paper's Table 4: raw materials 100/100/100 (kept, the reserve rule's answer beside them) and
-    tourism 100/0/0 (derived from the tourism-site layer, equal to the paper)."""
+    """The paper's Table 4: raw materials 100/100/100 (kept, the reserve rule's answer beside them)
+    and tourism 100/0/0 (derived from the tourism-site layer, equal to the paper)."""
     by = {t["id"]: t for t in atlas["towns"]}
     for tid, tourism in (("balkhash", 100), ("karazhal", 0), ("temirtau", 0)):
         raw = by[tid]["provenance"]["special_raw_materials"]

@@ -1,27 +1,68 @@
-"""The town brief (issue 21): verdict, how sure in one measure, drivers, data needed; /brief, /compare, PDFs.
+"""The town brief (issue 21): verdict, how sure in one measure, drivers, data needed; /brief,
+/compare, PDFs.
 
 Values are checked against independent calculations on the shipped data and on hand-made records.
 """
+
 import re
 
 import pytest
 
 from webapp.pages.brief import drivers, raw_inputs, sureness, town_brief, verdict_kind
 
-TOWNS = {"abay", "aksu", "altai", "arkalyk", "balkhash", "ekibastuz", "zhanaozen", "zhanatas", "zhezkazgan", "zhitikara",
-         "karatau", "karazhal", "kentau", "khromtau", "kulsary", "kurchatov", "lisakovsk", "ridder", "rudny", "saran",
-         "satpayev", "serebryansk", "stepnogorsk", "tekeli", "temirtau", "shakhtinsk", "priozersk"}
+TOWNS = {
+    "abay",
+    "aksu",
+    "altai",
+    "arkalyk",
+    "balkhash",
+    "ekibastuz",
+    "zhanaozen",
+    "zhanatas",
+    "zhezkazgan",
+    "zhitikara",
+    "karatau",
+    "karazhal",
+    "kentau",
+    "khromtau",
+    "kulsary",
+    "kurchatov",
+    "lisakovsk",
+    "ridder",
+    "rudny",
+    "saran",
+    "satpayev",
+    "serebryansk",
+    "stepnogorsk",
+    "tekeli",
+    "temirtau",
+    "shakhtinsk",
+    "priozersk",
+}
 SECTIONS = ["verdict", "sureness", "drivers", "official", "measures", "data-needed", "evidence"]
 
 
 def scenario(**kw):
-    base = {"scores": {"inertial": 0, "balanced": 3, "innovative": 5, "diversification": 4},
-            "recommended": ["innovative"], "tie": False, "tied": [], "possible": ["innovative"], "settled": True,
-            "completeness": "6/6", "provisional": False, "decisive": None,
-            "reasons": {"inertial": [], "balanced": [{"indicator": "mono_profile", "level": "medium"}],
-                        "innovative": [{"indicator": "mono_profile", "level": "medium"},
-                                       {"indicator": "special", "level": "high"}],
-                        "diversification": [{"indicator": "special", "level": "high"}]}}
+    base = {
+        "scores": {"inertial": 0, "balanced": 3, "innovative": 5, "diversification": 4},
+        "recommended": ["innovative"],
+        "tie": False,
+        "tied": [],
+        "possible": ["innovative"],
+        "settled": True,
+        "completeness": "6/6",
+        "provisional": False,
+        "decisive": None,
+        "reasons": {
+            "inertial": [],
+            "balanced": [{"indicator": "mono_profile", "level": "medium"}],
+            "innovative": [
+                {"indicator": "mono_profile", "level": "medium"},
+                {"indicator": "special", "level": "high"},
+            ],
+            "diversification": [{"indicator": "special", "level": "high"}],
+        },
+    }
     return base | kw
 
 
@@ -34,15 +75,28 @@ def test_verdict_kinds():
 
 
 def test_sureness_is_the_share_of_variants_with_exactly_this_answer():
-    robust = {"default": "innovative", "draws": 1000, "drivers": {"band_investment": 0.7, "recommend_margin": 0.4},
-              "outcomes": {"innovative": 0.535, "tie: balanced/innovative/diversification": 0.23,
-                           "innovative + diversification": 0.19, "balanced": 0.045}}
+    robust = {
+        "default": "innovative",
+        "draws": 1000,
+        "drivers": {"band_investment": 0.7, "recommend_margin": 0.4},
+        "outcomes": {
+            "innovative": 0.535,
+            "tie: balanced/innovative/diversification": 0.23,
+            "innovative + diversification": 0.19,
+            "balanced": 0.045,
+        },
+    }
     s = sureness(scenario(), "recommended", robust, missing=0)
     assert (s.kind, s.same, s.draws, s.moved_by) == ("variants", 54, 1000, "band_investment")
-    assert s.others == [("tie: balanced/innovative/diversification", 23), ("innovative + diversification", 19),
-                        ("balanced", 4)]  # 4.5 rounds to even
+    assert s.others == [
+        ("tie: balanced/innovative/diversification", 23),
+        ("innovative + diversification", 19),
+        ("balanced", 4),
+    ]  # 4.5 rounds to even
     assert s.same + sum(n for _, n in s.others) in (99, 100, 101)
-    always = sureness(scenario(), "recommended", robust | {"outcomes": {"innovative": 1.0}}, missing=0)
+    always = sureness(
+        scenario(), "recommended", robust | {"outcomes": {"innovative": 1.0}}, missing=0
+    )
     assert (always.same, always.others, always.moved_by) == (100, [], None)
 
 
@@ -55,12 +109,28 @@ def test_an_undetermined_town_gets_no_share_whatever_the_draws_say():
 
 def test_drivers_are_the_levels_voting_for_the_answer_and_not_the_runner_up():
     town = {"scenario": scenario(), "levels": {}}
-    assert drivers(town, "recommended") == [{"indicator": "mono_profile", "level": "medium",
-                                            "scenario": "innovative", "over": "diversification"}]
-    missing = {"scenario": scenario(settled=False, decisive="demographic"),
-               "levels": {"mono_profile": None, "economy_social": None, "demographic": None, "special": "high"}}
-    assert [d["indicator"] for d in drivers(missing, "undetermined")] == ["demographic", "mono_profile",
-                                                                         "economy_social"]
+    assert drivers(town, "recommended") == [
+        {
+            "indicator": "mono_profile",
+            "level": "medium",
+            "scenario": "innovative",
+            "over": "diversification",
+        }
+    ]
+    missing = {
+        "scenario": scenario(settled=False, decisive="demographic"),
+        "levels": {
+            "mono_profile": None,
+            "economy_social": None,
+            "demographic": None,
+            "special": "high",
+        },
+    }
+    assert [d["indicator"] for d in drivers(missing, "undetermined")] == [
+        "demographic",
+        "mono_profile",
+        "economy_social",
+    ]
 
 
 def test_outcome_labels(method):
@@ -80,6 +150,7 @@ def test_raw_inputs_go_through_the_indicators_an_indicator_is_built_from(method)
 
 # -- on the shipped data -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def atlas():
     from scoring.pipeline import Pipeline
@@ -95,7 +166,9 @@ def test_every_town_brief_agrees_with_the_scored_town(atlas, method):
         assert b.known == sum(v is not None for v in town["levels"].values())
         if b.kind == "undetermined":
             assert b.scenarios == s["possible"] and b.sureness.kind == "data"
-            assert {r["indicator"] for r in b.data_needed} == {c for c, v in town["levels"].items() if v is None}
+            assert {r["indicator"] for r in b.data_needed} == {
+                c for c, v in town["levels"].items() if v is None
+            }
             assert {i for r in b.data_needed for i in r["inputs"]} <= set(town["missing"])
         for d in b.drivers:
             if not d.get("missing"):
@@ -112,17 +185,29 @@ def test_town_page_opens_with_the_brief_in_order(client):
     html = client.get("/town/balkhash").get_data(as_text=True)
     assert sections(html) == SECTIONS
     assert html.index('id="data-needed"') < html.index('id="details"')
-    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html[html.index('id="sureness"'):html.index('id="drivers"')]))
-    assert re.search(r"In \d+ of 100 plausible variants of the method&#39;s choices the answer is exactly this", text)
+    text = re.sub(
+        r"\s+",
+        " ",
+        re.sub(r"<[^>]+>", " ", html[html.index('id="sureness"') : html.index('id="drivers"')]),
+    )
+    assert re.search(
+        r"In \d+ of 100 plausible variants of the method&#39;s choices the answer is exactly this",
+        text,
+    )
     assert "1,000 draws" in text
 
 
-@pytest.mark.parametrize("lang,words", [("ru", "у 5 из 6 индикаторов нет значения"),
-                                        ("kk", "6 индикатордың 5 мәні жоқ"),
-                                        ("en", "5 of 6 indicators have no value")])
+@pytest.mark.parametrize(
+    "lang,words",
+    [
+        ("ru", "у 5 из 6 индикаторов нет значения"),
+        ("kk", "6 индикатордың 5 мәні жоқ"),
+        ("en", "5 of 6 indicators have no value"),
+    ],
+)
 def test_an_undetermined_town_says_the_data_decide(client, lang, words):
     html = client.get(f"/town/aksu?lang={lang}").get_data(as_text=True)
-    part = html[html.index('id="sureness"'):html.index('id="drivers"')]
+    part = html[html.index('id="sureness"') : html.index('id="drivers"')]
     assert words in part and "100" not in part
 
 
@@ -135,14 +220,23 @@ def test_region_brief_has_every_town_once_and_counts_that_add_up(client):
     assert html.count("<circle") >= 27 and "<path" in html
 
 
-@pytest.mark.parametrize("query,message", [("towns=balkhash", "choose 2 to 4"),
-                                           ("towns=a,b,c,d,e", "is not a town id"),
-                                           ("towns=balkhash,temirtau,karazhal,rudny,aksu", "choose 2 to 4"),
-                                           ("towns=balkhash,balkhash", "named twice"),
-                                           ("towns=%3Cscript%3E,temirtau", "&lt;script&gt;")])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("towns=balkhash", "choose 2 to 4"),
+        ("towns=a,b,c,d,e", "is not a town id"),
+        ("towns=balkhash,temirtau,karazhal,rudny,aksu", "choose 2 to 4"),
+        ("towns=balkhash,balkhash", "named twice"),
+        ("towns=%3Cscript%3E,temirtau", "&lt;script&gt;"),
+    ],
+)
 def test_compare_rejects_bad_choices_with_a_message(client, query, message):
     r = client.get("/compare?" + query)
-    assert r.status_code == 400 and message in r.get_data(as_text=True) and "<script>" not in r.get_data(as_text=True)
+    assert (
+        r.status_code == 400
+        and message in r.get_data(as_text=True)
+        and "<script>" not in r.get_data(as_text=True)
+    )
 
 
 def test_compare_shows_the_towns_side_by_side(client, atlas):
@@ -150,8 +244,10 @@ def test_compare_shows_the_towns_side_by_side(client, atlas):
     assert html.count('class="cmp-level"') == 6 and html.count('class="cmp-score"') == 4
     for sid, n in atlas["temirtau"]["scenario"]["scores"].items():
         assert f'<td class="num">{n}</td>' in html
-    row = html[html.index('id="cmp-official"'):html.index('id="cmp-measures"')]
-    assert "Industrial zone ordered by 1 December 2025" in row and row.count("<td>") == 2  # Balkhash's zone
+    row = html[html.index('id="cmp-official"') : html.index('id="cmp-measures"')]
+    assert (
+        "Industrial zone ordered by 1 December 2025" in row and row.count("<td>") == 2
+    )  # Balkhash's zone
     assert 'id="cmp-measures"' in html
 
 
@@ -162,7 +258,11 @@ def pdf_pages(app, path: str) -> int:
         from webapp.pages.briefpages import region_html
         from webapp.pages.views import town_page_html
 
-        html = region_html(for_pdf=True) if path.startswith("/brief") else town_page_html(path.split("/")[2].split("?")[0], for_pdf=True)
+        html = (
+            region_html(for_pdf=True)
+            if path.startswith("/brief")
+            else town_page_html(path.split("/")[2].split("?")[0], for_pdf=True)
+        )
         return len(pdf_document(html).pages)
 
 
@@ -176,8 +276,9 @@ def test_pdfs_are_at_most_two_a4_pages(app, client):
 
 
 def test_government_signals_are_compared_with_the_result_by_the_rule_in_data(client):
-    """Karazhal: on the 2025 stagnating list, which the rule reads as against innovative (the tie includes
-    it); Balkhash: an industrial zone, read as pointing to diversification, not the computed innovative."""
+    """Karazhal: on the 2025 stagnating list, which the rule reads as against innovative (the tie
+    includes it); Balkhash: an industrial zone, read as pointing to diversification, not the
+    computed innovative."""
     kar = client.get("/api/towns/karazhal").get_json()
     stag = next(o for o in kar["official"] if o["kind"] == "stagnating_2025")
     assert stag["agreement"] == "contradicts" and "innovative" in stag["contradicts"]
@@ -187,7 +288,9 @@ def test_government_signals_are_compared_with_the_result_by_the_rule_in_data(cli
     assert (zone["agreement"], zone["supports"]) == ("differs", ["diversification"])
     html = client.get("/town/balkhash").get_data(as_text=True)
     assert "points to Diversification, not to the computed result" in html
-    assert all(m["source"].startswith("http") for m in bal["measures"]["town"] + bal["measures"]["common"])
+    assert all(
+        m["source"].startswith("http") for m in bal["measures"]["town"] + bal["measures"]["common"]
+    )
     assert all(e["source"].startswith("http") and "age_years" in e for e in bal["evidence"])
 
 
@@ -213,5 +316,11 @@ def test_official_data_errors_name_file_row_and_field(tmp_path):
     first, town, rest = lines[3].split(",", 2)
     lines[3] = ",".join([first, "atlantis", rest])
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(OfficialDataError, match=r"signals.csv, row 4, field town_id: 'atlantis' is not a town"):
-        load_official(tmp_path, towns=TOWNS, scenarios={"inertial", "balanced", "innovative", "diversification"})
+    with pytest.raises(
+        OfficialDataError, match=r"signals.csv, row 4, field town_id: 'atlantis' is not a town"
+    ):
+        load_official(
+            tmp_path,
+            towns=TOWNS,
+            scenarios={"inertial", "balanced", "innovative", "diversification"},
+        )

@@ -1,5 +1,7 @@
-"""Exports say what the map says (issue 23, item 1): result, possible, stability and mode in every tabular
-export, the parameters with them, headers in a language on request, a CSV for Excel, an XLSX."""
+"""Exports say what the map says (issue 23, item 1): result, possible, stability and mode in every
+tabular export, the parameters with them, headers in a language on request, a CSV for Excel, an
+XLSX."""
+
 import csv
 import io
 import json
@@ -26,7 +28,9 @@ def app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def towns(app):
-    return {f["id"]: f["properties"] for f in app.test_client().get("/api/towns").get_json()["features"]}
+    return {
+        f["id"]: f["properties"] for f in app.test_client().get("/api/towns").get_json()["features"]
+    }
 
 
 def expected_result(p: dict) -> str:
@@ -40,7 +44,9 @@ def expected_result(p: dict) -> str:
 
 
 def test_csv_result_column_agrees_with_the_map_for_every_town(client, towns):
-    df = pd.read_csv(io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False)
+    df = pd.read_csv(
+        io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False
+    )
     assert len(df) == 27 and all(c in df.columns for c in COLUMNS)
     for _, r in df.iterrows():
         p = towns[r["id"]]
@@ -49,12 +55,16 @@ def test_csv_result_column_agrees_with_the_map_for_every_town(client, towns):
         assert r["mode"] == "sourced"
         if p["category"] in ("undetermined", "tie"):
             assert r["recommended"] == "", r["id"]  # no provisional pair the map does not show
-    assert (df["result_kind"] == "undetermined").sum() == sum(p["category"] == "undetermined" for p in towns.values())
+    assert (df["result_kind"] == "undetermined").sum() == sum(
+        p["category"] == "undetermined" for p in towns.values()
+    )
 
 
 def test_stability_is_the_share_of_draws_with_the_default_answer(client, towns):
     robust = client.get("/api/robustness").get_json()
-    df = pd.read_csv(io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False)
+    df = pd.read_csv(
+        io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False
+    )
     for _, r in df.iterrows():
         if towns[r["id"]]["category"] in ("undetermined", "none"):
             assert r["stability"] == "", r["id"]
@@ -67,7 +77,9 @@ def test_headers_in_a_language_and_a_csv_for_excel(client):
     raw = client.get("/api/export.csv?headers=ru&excel=ru").data
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][:2] == ["код города", "название (англ.)"] and "результат (как на карте)" in rows[0]
+    assert (
+        rows[0][:2] == ["код города", "название (англ.)"] and "результат (как на карте)" in rows[0]
+    )
     assert len(rows) == 28 and all(len(r) == len(rows[0]) for r in rows)
     km = rows[0].index("км по дорогам")
     assert all("." not in r[km] for r in rows[1:]) and any("," in r[km] for r in rows[1:])
@@ -91,40 +103,73 @@ def test_xlsx_has_the_towns_the_parameters_and_the_columns(client):
 def test_geopackage_and_shapefile_carry_the_result(client, towns, tmp_path):
     (tmp_path / "t.gpkg").write_bytes(client.get("/api/export.gpkg").data)
     g = gpd.read_file(tmp_path / "t.gpkg")
-    assert {r["id"]: r["result"] for _, r in g.iterrows()} == {k: expected_result(p) for k, p in towns.items()}
+    assert {r["id"]: r["result"] for _, r in g.iterrows()} == {
+        k: expected_result(p) for k, p in towns.items()
+    }
     with zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip").data)) as z:
         z.extractall(tmp_path / "shp")
         fields = dict(csv.reader(io.StringIO(z.read("fields.csv").decode())))
     shp = gpd.read_file(tmp_path / "shp" / "monotowns.shp")
     assert fields["result"] == "result" and set(COLUMNS) <= set(fields.values()) | set(fields)
     assert sorted(shp["result"]) == sorted(expected_result(p) for p in towns.values())
-    assert json.loads(zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip").data)).read("parameters.json"))["crs"] == "EPSG:4326"
+    assert (
+        json.loads(
+            zipfile.ZipFile(io.BytesIO(client.get("/api/export.zip").data)).read("parameters.json")
+        )["crs"]
+        == "EPSG:4326"
+    )
 
 
 def test_category_and_result_kinds_match():
-    base = {"scenario": {"recommended": ["a"], "tie": False, "settled": True, "possible": ["a"], "tied": []}}
+    base = {
+        "scenario": {
+            "recommended": ["a"],
+            "tie": False,
+            "settled": True,
+            "possible": ["a"],
+            "tied": [],
+        }
+    }
     assert category(base) == "a"
 
 
 def test_with_estimates_the_mode_and_the_likely_town_are_said(client):
-    """issue 22: estimates=on; a town coloured from estimates says 'likely' and its share; the mode is
-    in every row and in the parameters."""
-    df = pd.read_csv(io.StringIO(client.get("/api/export.csv?estimates=on").get_data(as_text=True)),
-                     keep_default_na=False)
+    """Issue 22: estimates=on; a town coloured from estimates says 'likely' and its share; the mode
+    is in every row and in the parameters."""
+    df = pd.read_csv(
+        io.StringIO(client.get("/api/export.csv?estimates=on").get_data(as_text=True)),
+        keep_default_na=False,
+    )
     assert set(df["mode"]) == {"with estimates"}
     likely = df[df["result_kind"] == "likely"]
-    towns = {f["id"]: f["properties"] for f in client.get("/api/towns?estimates=on").get_json()["features"]}
+    towns = {
+        f["id"]: f["properties"]
+        for f in client.get("/api/towns?estimates=on").get_json()["features"]
+    }
     expected = {k for k, p in towns.items() if p["category"] == "likely"}
-    assert set(likely["id"]) == expected and expected  # at least one town (Altai, 0.67 with the shipped data)
+    assert (
+        set(likely["id"]) == expected and expected
+    )  # at least one town (Altai, 0.67 with the shipped data)
     for _, r in likely.iterrows():
         lk = towns[r["id"]]["scenario"]["likely"]
-        assert r["result"] == "likely: " + lk["scenario"] and float(r["stability"]) == lk["share"] >= 0.6
-    assert client.get("/api/export.params.json?estimates=on").get_json()["parameters"]["spatial"]["estimates"] == "on"
+        assert (
+            r["result"] == "likely: " + lk["scenario"]
+            and float(r["stability"]) == lk["share"] >= 0.6
+        )
+    assert (
+        client.get("/api/export.params.json?estimates=on").get_json()["parameters"]["spatial"][
+            "estimates"
+        ]
+        == "on"
+    )
 
 
 def test_exports_carry_the_government_signals(client):
-    """issue 21, item 2: the official signals in the exports, with their agreement with the result."""
-    df = pd.read_csv(io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False)
+    """Issue 21, item 2: the official signals in the exports, with their agreement with the
+    result."""
+    df = pd.read_csv(
+        io.StringIO(client.get("/api/export.csv").get_data(as_text=True)), keep_default_na=False
+    )
     kar = df[df["id"] == "karazhal"].iloc[0]
     assert "stagnating_2025 2025-03" in kar["official"].split("|")
     assert "stagnating_2025:contradicts" in kar["official_agreement"].split("|")

@@ -1,10 +1,12 @@
-"""Faults: the server process is SIGKILLed in the middle of an import and of a recompute, then started
-again; it must come back with the previous or the new state, never a broken one.
+"""Faults: the server process is SIGKILLed in the middle of an import and of a recompute, then
+started again; it must come back with the previous or the new state, never a broken one.
 
 The server runs as a subprocess on loopback (port 0) on a SQLite store in a temporary folder. A
 test-only fault hook in the launcher makes the process stop at the chosen point (inside the import's
-transaction, after its commit, inside a recompute) and say so on stdout, so the kill lands exactly there.
+transaction, after its commit, inside a recompute) and say so on stdout, so the kill lands exactly
+there.
 """
+
 import json
 import os
 import signal
@@ -57,8 +59,9 @@ if fault == "after_commit":  # the revision is committed; no answer sent, memory
 app = create_app({"DATABASE_URL": "sqlite:///" + sys.argv[1], "SECRET_KEY": "test"})
 if os.environ.get("IMPORT"):  # the import an editor would send, run in the server process
     atlas = app.extensions["atlas"]
-    threading.Thread(target=lambda: atlas.import_file(os.environ["IMPORT"].encode(), "x.csv", editor="anna"),
-                     daemon=True).start()
+    def send():
+        atlas.import_file(os.environ["IMPORT"].encode(), "x.csv", editor="anna")
+    threading.Thread(target=send, daemon=True).start()
 srv = make_server("127.0.0.1", 0, app, threaded=True)
 sys.stdout.write(f"PORT {srv.server_port}\n")
 sys.stdout.flush()
@@ -71,8 +74,14 @@ class Server:
 
     def __init__(self, db: Path, fault: str = "", imports: str = ""):
         env = dict(os.environ, FAULT=fault, IMPORT=imports, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(db)], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, str(db)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         self.url, self.faulted = None, False
         while self.url is None:  # the import thread may report its fault before or after the port
             line = self.proc.stdout.readline()
@@ -84,8 +93,12 @@ class Server:
             else:
                 raise AssertionError(f"server did not start: {line!r}")
 
-    def request(self, path: str, *, data: bytes | None = None, ctype: str = "application/json") -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": ctype} if data else {})
+    def request(
+        self, path: str, *, data: bytes | None = None, ctype: str = "application/json"
+    ) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            self.url + path, data=data, headers={"Content-Type": ctype} if data else {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status, r.read()
@@ -146,8 +159,12 @@ def assert_whole_state(server: Server, db: Path) -> None:
     assert [r["id"] for r in revs] == sorted((r["id"] for r in revs), reverse=True)
 
 
-@pytest.mark.parametrize("fault,expected,revisions", [("inside_transaction", 70, 2), ("after_commit", 40, 3)])
-def test_kill_during_import_keeps_previous_or_new_state(servers, tmp_path, fault, expected, revisions):
+@pytest.mark.parametrize(
+    "fault,expected,revisions", [("inside_transaction", 70, 2), ("after_commit", 40, 3)]
+)
+def test_kill_during_import_keeps_previous_or_new_state(
+    servers, tmp_path, fault, expected, revisions
+):
     db = tmp_path / "atlas.sqlite3"
     first = servers(db, imports=OLD)
     for _ in range(100):  # the import runs beside the server: wait until it is stored
@@ -159,7 +176,9 @@ def test_kill_during_import_keeps_previous_or_new_state(servers, tmp_path, fault
     faulty = servers(db, fault, imports=NEW)
     faulty.wait_for_fault()
     again = servers(db)
-    assert rudny_share(again) == expected  # inside the transaction: the previous state; after commit: the new
+    assert (
+        rudny_share(again) == expected
+    )  # inside the transaction: the previous state; after commit: the new
     assert len(again.json("/api/statistics/revisions")["revisions"]) == revisions
     assert_whole_state(again, db)
 
@@ -171,7 +190,9 @@ def test_kill_during_recompute_restarts_with_the_stored_state(servers, tmp_path)
         if rudny_share(first) == 70:
             break
         threading.Event().wait(0.1)
-    th = threading.Thread(target=send_ignoring_errors, args=(first, "/api/recompute", {"near_km": 777}), daemon=True)
+    th = threading.Thread(
+        target=send_ignoring_errors, args=(first, "/api/recompute", {"near_km": 777}), daemon=True
+    )
     th.start()
     first.wait_for_fault()
     th.join(30)

@@ -1,4 +1,5 @@
 """The build script reproduces the committed layers; every shapefile has its sidecars and CRS."""
+
 import json
 import subprocess
 import sys
@@ -29,14 +30,32 @@ def test_counts(rebuilt):
     # roads 72: R_UK_RAH's published section Ust-Kamenogorsk - Altai (166 km) is split at
     # Serebryansk in two (66 + 100 km, KazAvtoZhol km-posts; additions/road_lengths.csv, issue 26),
     # one more road piece
-    assert counts == {"roads": 72, "railways": 20, "corridors": 15, "towns": 27, "large_cities": 20,
-                      "oblasts": 20, "tourism": 35}
+    assert counts == {
+        "roads": 72,
+        "railways": 20,
+        "corridors": 15,
+        "towns": 27,
+        "large_cities": 20,
+        "oblasts": 20,
+        "tourism": 35,
+    }
 
 
-@pytest.mark.parametrize("rel", ["towns.csv", "large_cities.csv", "network/roads.csv", "network/waypoints.csv",
-                                 "network/railways.csv", "network/corridors.csv", "network/corridors_table.csv",
-                                 "network/inferred_links.csv", "network/published_distances.csv",
-                                 "network/railways_placed.csv"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "towns.csv",
+        "large_cities.csv",
+        "network/roads.csv",
+        "network/waypoints.csv",
+        "network/railways.csv",
+        "network/corridors.csv",
+        "network/corridors_table.csv",
+        "network/inferred_links.csv",
+        "network/published_distances.csv",
+        "network/railways_placed.csv",
+    ],
+)
 def test_csv_reproduced_byte_for_byte(rebuilt, root, rel):
     out, _ = rebuilt
     assert (out / rel).read_bytes() == (root / "data" / rel).read_bytes()
@@ -67,33 +86,81 @@ def test_layers_are_valid_and_in_kazakhstan(root):
 
 
 def test_build_cli_missing_sources_folder(root, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "geo.build", "--sources", str(tmp_path / "nope"), "--out", str(tmp_path)],
-                       cwd=root, capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo.build",
+            "--sources",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2 and "monotowns.csv not found" in p.stderr
 
 
 def test_geo_cli_json_contract(root):
-    p = subprocess.run([sys.executable, "-m", "geo", "agglomeration", "--json", "--near-km", "150"],
-                       cwd=root, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "geo", "agglomeration", "--json", "--near-km", "150"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     recs = json.loads(p.stdout)
     assert len(recs) == 27
-    assert set(recs[0]) == {"town", "aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction",
-                            "nearest_large_city", "road_km", "travel_min", "lines_within_radius", "assumed_access"}
+    assert set(recs[0]) == {
+        "town",
+        "aggl_in_fua",
+        "aggl_near_large_city",
+        "aggl_corridor_junction",
+        "nearest_large_city",
+        "road_km",
+        "travel_min",
+        "lines_within_radius",
+        "assumed_access",
+    }
     for r in recs:
         assert r["aggl_near_large_city"] == (100 if r["road_km"] <= 150 else 0)
 
 
 def test_geo_cli_bad_params_exit_2(root):
-    p = subprocess.run([sys.executable, "-m", "geo", "agglomeration", "--fua-minutes", "-3", "--corridor-km", "x"],
-                       cwd=root, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "geo", "agglomeration", "--fua-minutes", "-3", "--corridor-km", "x"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2
-    assert "fua_minutes: -3 is out of range" in p.stderr and "corridor_km: 'x' is not a number" in p.stderr
+    assert (
+        "fua_minutes: -3 is out of range" in p.stderr
+        and "corridor_km: 'x' is not a number" in p.stderr
+    )
 
 
 def test_geo_cli_planned_road(root):
-    p = subprocess.run([sys.executable, "-m", "geo", "agglomeration", "--json", "--planned-road", "Karazhal",
-                        "Zhezkazgan", "republican", "--near-km", "250"], cwd=root, capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "agglomeration",
+            "--json",
+            "--planned-road",
+            "Karazhal",
+            "Zhezkazgan",
+            "republican",
+            "--near-km",
+            "250",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     kz = next(r for r in json.loads(p.stdout) if r["town"] == "Karazhal")
     assert kz["nearest_large_city"] == "Zhezkazgan" and kz["aggl_near_large_city"] == 100

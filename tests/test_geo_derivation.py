@@ -1,4 +1,5 @@
 """The spatial derivation on a hand-checkable synthetic network, and on the shipped one."""
+
 import networkx as nx
 import pytest
 from pyproj import Geod
@@ -31,9 +32,15 @@ def derive(model, raw=None) -> dict:
     params = parse_params(raw or {})
     res = model.derive(params)
     towns = [t.as_record() | {"id": t.town_id, "town": t.town} for t in res.towns]
-    return {"towns": towns, "params": params, "unroutable_cities": res.unroutable_cities,
-            "selected_cities": list(res.selected_cities), "network": model.network(params),
-            "catchments": res.catchments, "derivation": res}
+    return {
+        "towns": towns,
+        "params": params,
+        "unroutable_cities": res.unroutable_cities,
+        "selected_cities": list(res.selected_cities),
+        "network": model.network(params),
+        "catchments": res.catchments,
+        "derivation": res,
+    }
 
 
 def by_id(result):
@@ -48,7 +55,9 @@ def test_hand_computed_distances_and_times(tiny):
     ab = gkm((70, 48.0), (70, 48.5))
     assert on["nearest_large_city"] == "Smallcity"
     assert on["road_km"] == pytest.approx(ab * p["detour_republican"], abs=0.01)
-    assert on["travel_min"] == pytest.approx(ab * p["detour_republican"] / p["speed_republican"] * 60, abs=0.01)
+    assert on["travel_min"] == pytest.approx(
+        ab * p["detour_republican"] / p["speed_republican"] * 60, abs=0.01
+    )
     assert (on["aggl_in_fua"], on["aggl_near_large_city"]) == (100, 100)
     assert on["assumed_access"] is False
     # Offtown: assumed access link to the road (about 59 km), then along the road
@@ -98,14 +107,23 @@ def test_large_city_definition_by_population(tiny):
 def test_planned_road_flips_only_that_town(tiny):
     base = {"large_city_min_pop": 100000}
     before = by_id(derive(tiny, base))
-    after_res = derive(tiny, base | {"planned_roads": [{"from": "Offtown", "to": "Bigcity", "class": "republican"}]})
+    after_res = derive(
+        tiny,
+        base | {"planned_roads": [{"from": "Offtown", "to": "Bigcity", "class": "republican"}]},
+    )
     after = by_id(after_res)
     assert before["offtown"]["aggl_near_large_city"] == 0
     assert after["offtown"]["aggl_near_large_city"] == 100
-    assert after["offtown"]["road_km"] == pytest.approx(gkm((70.8, 48.6), (70, 49)) * 1.064, abs=0.01)
+    assert after["offtown"]["road_km"] == pytest.approx(
+        gkm((70.8, 48.6), (70, 49)) * 1.064, abs=0.01
+    )
     assert after["offtown"]["path_uses_planned"] is True
-    changed = {t for t in before for k in ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
-               if before[t][k] != after[t][k]}
+    changed = {
+        t
+        for t in before
+        for k in ("aggl_in_fua", "aggl_near_large_city", "aggl_corridor_junction")
+        if before[t][k] != after[t][k]
+    }
     assert changed == {"offtown"}
     # the cached base is not mutated by the planned road
     assert by_id(derive(tiny, base))["offtown"]["aggl_near_large_city"] == 0
@@ -113,7 +131,9 @@ def test_planned_road_flips_only_that_town(tiny):
 
 def test_planned_road_bad_end_is_a_param_error(tiny):
     with pytest.raises(ParamError) as exc:
-        derive(tiny, {"planned_roads": [{"from": "Atlantis", "to": "Bigcity", "class": "republican"}]})
+        derive(
+            tiny, {"planned_roads": [{"from": "Atlantis", "to": "Bigcity", "class": "republican"}]}
+        )
     assert "'Atlantis' is not a known town" in exc.value.field_errors["planned_roads"]
 
 
@@ -124,22 +144,41 @@ def test_speed_change_changes_minutes_not_km(tiny):
     assert b["travel_min"] == pytest.approx(2 * a["travel_min"], rel=1e-5)
 
 
-@pytest.mark.parametrize("raw,field,msg", [
-    ({"fua_minutes": 0}, "fua_minutes", "0 is out of range; allowed 1 to 720 min"),
-    ({"near_km": "abc"}, "near_km", "'abc' is not a number"),
-    ({"near_km": None}, "near_km", "null is not a number"),  # as JSON writes it (not Python's None)
-    ({"near_km": True}, "near_km", "true is not a number"),
-    ({"corridor_km": float("nan")}, "corridor_km", "is not finite"),
-    ({"corridor_min_lines": 1.5}, "corridor_min_lines", "is not a whole number"),
-    ({"large_city_statuses": ["capital"]}, "large_city_statuses", "capital not allowed"),
-    ({"large_city_statuses": []}, "large_city_statuses", "choose at least one of"),
-    ({"speed_access": 500}, "speed_access", "500 is out of range"),
-    ({"group_named_corridors": "maybe"}, "group_named_corridors", "'maybe' is not true or false"),
-    ({"colour": 1}, "colour", "unknown parameter"),
-    ({"planned_roads": [{"from": "A", "to": [200, 10], "class": "republican"}]}, "planned_roads", "out of range"),
-    ({"planned_roads": [{"from": "A", "to": "B", "class": "motorway"}]}, "planned_roads", "class 'motorway' not allowed"),
-    ({"planned_roads": "A-B"}, "planned_roads", "must be a JSON list"),
-])
+@pytest.mark.parametrize(
+    "raw,field,msg",
+    [
+        ({"fua_minutes": 0}, "fua_minutes", "0 is out of range; allowed 1 to 720 min"),
+        ({"near_km": "abc"}, "near_km", "'abc' is not a number"),
+        (
+            {"near_km": None},
+            "near_km",
+            "null is not a number",
+        ),  # as JSON writes it (not Python's None)
+        ({"near_km": True}, "near_km", "true is not a number"),
+        ({"corridor_km": float("nan")}, "corridor_km", "is not finite"),
+        ({"corridor_min_lines": 1.5}, "corridor_min_lines", "is not a whole number"),
+        ({"large_city_statuses": ["capital"]}, "large_city_statuses", "capital not allowed"),
+        ({"large_city_statuses": []}, "large_city_statuses", "choose at least one of"),
+        ({"speed_access": 500}, "speed_access", "500 is out of range"),
+        (
+            {"group_named_corridors": "maybe"},
+            "group_named_corridors",
+            "'maybe' is not true or false",
+        ),
+        ({"colour": 1}, "colour", "unknown parameter"),
+        (
+            {"planned_roads": [{"from": "A", "to": [200, 10], "class": "republican"}]},
+            "planned_roads",
+            "out of range",
+        ),
+        (
+            {"planned_roads": [{"from": "A", "to": "B", "class": "motorway"}]},
+            "planned_roads",
+            "class 'motorway' not allowed",
+        ),
+        ({"planned_roads": "A-B"}, "planned_roads", "must be a JSON list"),
+    ],
+)
 def test_param_validation(raw, field, msg):
     with pytest.raises(ParamError) as exc:
         parse_params(raw)
@@ -156,7 +195,9 @@ def test_fua_catchment_stops_at_the_threshold(tiny):
     res = derive(tiny, {"fua_minutes": 30})
     fc = res["catchments"]
     p = default_params()
-    reach_km = 30 / 60 * p["speed_republican"] / p["detour_republican"]  # geodesic km reachable in 30 min
+    reach_km = (
+        30 / 60 * p["speed_republican"] / p["detour_republican"]
+    )  # geodesic km reachable in 30 min
     small = next(f for f in fc["features"] if f["properties"]["city"] == "smallcity")
     north = max(pt[1] for part in small["geometry"]["coordinates"] for pt in part)
     assert gkm((70, 48.0), (70, north)) == pytest.approx(reach_km, rel=0.01)
@@ -173,7 +214,9 @@ def test_shipped_network_all_routable_and_matches_networkx(shipped):
     assert nx.is_connected(g.subgraph(nx.node_connected_component(g, net.town_node["temirtau"])))
     # an independent search with networkx gives the same nearest-city distance for every town
     p = res["params"]
-    for a, b, d in g.edges(data=True):  # a published section length replaces the class's detour factor
+    for a, b, d in g.edges(
+        data=True
+    ):  # a published section length replaces the class's detour factor
         d["w"] = d["km"] * (d["factor"] if d["factor"] == d["factor"] else p[f"detour_{d['cls']}"])
     cities = [net.city_node[c] for c in res["selected_cities"]]
     dist = nx.multi_source_dijkstra_path_length(g, cities, weight="w")
@@ -195,8 +238,11 @@ def test_shipped_assumed_links_only_where_no_road_was_sourced(shipped):
 
 def test_shipped_paper_towns(shipped):
     r = by_id(derive(shipped))
-    assert (r["temirtau"]["aggl_in_fua"], r["temirtau"]["aggl_near_large_city"],
-            r["temirtau"]["aggl_corridor_junction"]) == (100, 100, 100)
+    assert (
+        r["temirtau"]["aggl_in_fua"],
+        r["temirtau"]["aggl_near_large_city"],
+        r["temirtau"]["aggl_corridor_junction"],
+    ) == (100, 100, 100)
     assert r["temirtau"]["nearest_large_city"] == "Karaganda"
     assert r["balkhash"]["aggl_corridor_junction"] == 100
     # a town that is itself a large city
@@ -206,7 +252,10 @@ def test_shipped_paper_towns(shipped):
 
 
 def test_thresholds_monotone(shipped):
-    counts = [sum(t["aggl_near_large_city"] for t in derive(shipped, {"near_km": k})["towns"]) for k in (50, 100, 200, 400)]
+    counts = [
+        sum(t["aggl_near_large_city"] for t in derive(shipped, {"near_km": k})["towns"])
+        for k in (50, 100, 200, 400)
+    ]
     assert counts == sorted(counts)
     assert counts[-1] > counts[0]
 
@@ -214,12 +263,30 @@ def test_thresholds_monotone(shipped):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-TOWN_NAMES = ["Karazhal", "Zhezkazgan", "Balkhash", "Priozersk", "Astana", "Karaganda", "Kentau", "Aktau",
-              "Zhanaozen", "Ridder", "Almaty", "Arkalyk"]
+TOWN_NAMES = [
+    "Karazhal",
+    "Zhezkazgan",
+    "Balkhash",
+    "Priozersk",
+    "Astana",
+    "Karaganda",
+    "Kentau",
+    "Aktau",
+    "Zhanaozen",
+    "Ridder",
+    "Almaty",
+    "Arkalyk",
+]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(a=st.sampled_from(TOWN_NAMES), b=st.sampled_from(TOWN_NAMES), cls=st.sampled_from(["republican", "access"]))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    a=st.sampled_from(TOWN_NAMES),
+    b=st.sampled_from(TOWN_NAMES),
+    cls=st.sampled_from(["republican", "access"]),
+)
 def test_a_planned_road_never_lengthens_any_route(shipped, a, b, cls):
     if a == b:
         return
@@ -232,7 +299,9 @@ def test_a_planned_road_never_lengthens_any_route(shipped, a, b, cls):
         assert new[t]["aggl_in_fua"] >= base[t]["aggl_in_fua"]
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(speed=st.floats(10, 150))
 def test_faster_roads_never_slower(shipped, speed):
     slow = by_id(derive(shipped, {"speed_republican": 10}))
@@ -244,6 +313,7 @@ def test_faster_roads_never_slower(shipped, speed):
 
 # -- a published road distance is a source for a link of that length (issue 26) ----------------
 
+
 def test_published_distance_links_on_the_shipped_network(shipped):
     """Stepnogorsk, Karatau and Zhanatas reach their published nearest city over a link of the
     published length, drawn straight, marked assumed, route not sourced; route and reason say so."""
@@ -251,8 +321,10 @@ def test_published_distance_links_on_the_shipped_network(shipped):
 
     res = derive(shipped)
     r = by_id(res)
-    links = {t: {x["id"]: x for x in r[t]["path_published"]}
-             for t in ("stepnogorsk", "karatau", "zhanatas")}
+    links = {
+        t: {x["id"]: x for x in r[t]["path_published"]}
+        for t in ("stepnogorsk", "karatau", "zhanatas")
+    }
     assert links["stepnogorsk"]["PD_STE_AST"]["km"] == pytest.approx(185, abs=1e-6)
     assert links["karatau"]["PD_KAR_TAR"]["km"] == pytest.approx(82, abs=1e-6)
     # Zhanatas: "almost 145 km" is shorter than the straight line between the two points (152.5 km),
@@ -284,10 +356,23 @@ def test_published_links_checks_its_table():
 
     from geo.additions import Points, published_links
 
-    pts = Points(pd.DataFrame({"waypoint_name": ["A", "B"], "role": ["N", "N"],
-                               "lat": ["43.0", "44.0"], "lon": ["70.0", "70.0"]}))
-    row = {"link_id": "PD_X", "from_point": "A", "to_point": "B", "class": "oblast",
-           "source_url": "https://x ; https://y"}
+    pts = Points(
+        pd.DataFrame(
+            {
+                "waypoint_name": ["A", "B"],
+                "role": ["N", "N"],
+                "lat": ["43.0", "44.0"],
+                "lon": ["70.0", "70.0"],
+            }
+        )
+    )
+    row = {
+        "link_id": "PD_X",
+        "from_point": "A",
+        "to_point": "B",
+        "class": "oblast",
+        "source_url": "https://x ; https://y",
+    }
     straight = gkm((70, 43), (70, 44))
     (link,) = published_links(pd.DataFrame([row | {"length_km": "150"}]), pts)
     assert link["km_factor"] == pytest.approx(150 / straight) and link["source"] == "https://x"
@@ -321,6 +406,7 @@ def test_khromtau_rail_junction_from_a_placed_line(shipped):
     assert r["lisakovsk"]["aggl_corridor_junction"] == 0
     import shapely
     from shapely.geometry import Point
+
     # the placed part does pass near Lisakovsk
     assert shapely.distance(line.geometry, Point(62.49, 52.54)) < 0.2
 
@@ -330,10 +416,23 @@ def test_placed_railways_checks_its_table():
 
     from geo.additions import Points, placed_railways
 
-    pts = Points(pd.DataFrame({"waypoint_name": ["A", "B"], "role": ["S", "N"],
-                               "lat": ["50.0", "51.0"], "lon": ["58.0", "60.0"]}))
-    row = {"line_id": "RW_X", "line_name": "x", "from_station": "A", "toward": "B",
-           "source_url": "https://s"}
+    pts = Points(
+        pd.DataFrame(
+            {
+                "waypoint_name": ["A", "B"],
+                "role": ["S", "N"],
+                "lat": ["50.0", "51.0"],
+                "lon": ["58.0", "60.0"],
+            }
+        )
+    )
+    row = {
+        "line_id": "RW_X",
+        "line_name": "x",
+        "from_station": "A",
+        "toward": "B",
+        "source_url": "https://s",
+    }
     (line,) = placed_railways(pd.DataFrame([row | {"length_km": "100"}]), pts)
     start, end = line["coords"]
     assert start == (58.0, 50.0) and gkm(start, end) == pytest.approx(100, abs=1e-6)

@@ -1,4 +1,5 @@
 """The loaders without iterrows give what the row-wise loaders gave (shipped data)."""
+
 from webapp import ROOT
 
 
@@ -12,12 +13,27 @@ def test_junction_lines_equal_the_row_wise_loader():
     layers = load_layers(ROOT / "data")
     lines = Lines(layers)
     major = {c for c, rc in load_road_classes().items() if rc.junction_line}
-    rows = [(r["road_id"], r["class"], f"road {r['road_id']} {r['name_ru'] or ''}".strip(), r["corridors"] or "",
-             r.geometry) for _, r in layers.roads.iterrows() if r["class"] in major]
-    rows += [(r["line_id"], "railway", f"railway {r['name']}", "", r.geometry)
-             for _, r in layers.railways.iterrows() if r["status"] == "operating"]
-    rows += [(r["corr_id"], "corridor", f"corridor {r['name']}", "", r.geometry)
-             for _, r in layers.corridors.iterrows() if r["planned"] == "no" and not r["roads"]]
+    rows = [
+        (
+            r["road_id"],
+            r["class"],
+            f"road {r['road_id']} {r['name_ru'] or ''}".strip(),
+            r["corridors"] or "",
+            r.geometry,
+        )
+        for _, r in layers.roads.iterrows()
+        if r["class"] in major
+    ]
+    rows += [
+        (r["line_id"], "railway", f"railway {r['name']}", "", r.geometry)
+        for _, r in layers.railways.iterrows()
+        if r["status"] == "operating"
+    ]
+    rows += [
+        (r["corr_id"], "corridor", f"corridor {r['name']}", "", r.geometry)
+        for _, r in layers.corridors.iterrows()
+        if r["planned"] == "no" and not r["roads"]
+    ]
     rows = _merge_sections(rows)
     assert len(rows) > 10
     assert lines.ids == [r[0] for r in rows]
@@ -39,6 +55,8 @@ def test_official_members_equal_the_row_wise_loader():
     old = {r["town_id"]: r for _, r in official.table.iterrows() if r["town_id"]}
     assert official.members and official.members.keys() == old.keys()
     for tid, row in old.items():
-        assert {k: str(v) for k, v in official.members[tid].items()} == {k: str(v) for k, v in row.items()}
+        assert {k: str(v) for k, v in official.members[tid].items()} == {
+            k: str(v) for k, v in row.items()
+        }
     for tid in layers.towns["id"]:
         assert official.flag(tid).reason  # every town answered (member or not)

@@ -1,6 +1,8 @@
-"""Issue 24, items 4 and 7: no 500 from lone surrogates, huge path integers or a database that cannot
-be written (503 with a clear message); Permissions-Policy, ``no-store`` for signed-in editors,
-trusted hosts, no server paths in public messages, NUL and bidi controls refused in judgment texts."""
+"""Issue 24, items 4 and 7: no 500 from lone surrogates, huge path integers or a database that
+cannot be written (503 with a clear message); Permissions-Policy, ``no-store`` for signed-in
+editors, trusted hosts, no server paths in public messages, NUL and bidi controls refused in
+judgment texts."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +16,14 @@ from webapp import trusted_hosts
 from webapp.security import PERMISSIONS_POLICY, load_json_body, lone_surrogate, public_text
 
 HUGE = 10**25  # the audit's id: beyond any 64-bit integer a database can hold
-JUDGMENT = {"town": "rudny", "scenarios": ["diversification"], "author": "R. Expert", "date": "2026-05",
-            "rationale": "Iron ore base", "source": "workshop notes"}
+JUDGMENT = {
+    "town": "rudny",
+    "scenarios": ["diversification"],
+    "author": "R. Expert",
+    "date": "2026-05",
+    "rationale": "Iron ore base",
+    "source": "workshop notes",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +55,8 @@ def test_lone_surrogate_in_planned_roads_query_is_400_naming_it(app, path):
 
 @pytest.mark.parametrize("path,status", [("/", 200), ("/networks/compare", 400)])
 def test_lone_surrogate_in_planned_roads_on_pages_is_a_message(app, path, status):
-    """The pages show a bad value beside its field (the map page keeps 200, as for any bad value)."""
+    """The pages show a bad value beside its field (the map page keeps 200, as for any bad
+    value)."""
     r = app.test_client().get(path, query_string={"planned_roads": SURROGATE_ROADS})
     assert r.status_code == status and "lone surrogate" in r.get_data(as_text=True)
 
@@ -57,13 +66,22 @@ def test_lone_surrogate_on_the_town_page_renders(app):
     assert r.status_code == 200 and "\ud800" not in r.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("body,field", [
-    (b'{"\\ud800": 1}', "body.?"),
-    (b'{"fua_minutes": "\\ud800"}', "body.fua_minutes"),
-    (b'{"planned_roads": "\\udfff"}', "body.planned_roads"),
-    (b'{"planned_roads": [{"from": "Karazhal", "to": "x\\ud800y"}]}', "body.planned_roads[0].to"),
-    (b'{"planned_roads": [{"from": [67.5, 48.0], "to": "Zhezkazgan", "\\udc00": 1}]}', "body.planned_roads[0].?"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        (b'{"\\ud800": 1}', "body.?"),
+        (b'{"fua_minutes": "\\ud800"}', "body.fua_minutes"),
+        (b'{"planned_roads": "\\udfff"}', "body.planned_roads"),
+        (
+            b'{"planned_roads": [{"from": "Karazhal", "to": "x\\ud800y"}]}',
+            "body.planned_roads[0].to",
+        ),
+        (
+            b'{"planned_roads": [{"from": [67.5, 48.0], "to": "Zhezkazgan", "\\udc00": 1}]}',
+            "body.planned_roads[0].?",
+        ),
+    ],
+)
 def test_lone_surrogate_in_a_json_body_is_400_naming_the_field(app, body, field):
     r = app.test_client().post("/api/recompute", data=body, content_type="application/json")
     assert r.status_code == 400
@@ -74,11 +92,12 @@ def test_lone_surrogate_in_a_json_body_is_400_naming_the_field(app, body, field)
 
 def test_paired_surrogates_are_text():
     """A pair (an emoji) is valid text: only a lone half is refused."""
-    assert load_json_body(b'{"note": "\\ud83d\\ude00"}') == {"note": "\U0001F600"}
-    assert lone_surrogate({"a": ["ok", {"b": "\U0001F600"}]}) is None
+    assert load_json_body(b'{"note": "\\ud83d\\ude00"}') == {"note": "\U0001f600"}
+    assert lone_surrogate({"a": ["ok", {"b": "\U0001f600"}]}) is None
 
 
 # -- huge integers in paths ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", [f"/judgments/{HUGE}/withdraw", f"/history/{HUGE}/rollback"])
 def test_huge_path_integer_in_a_write_is_404(editor, path):
@@ -87,16 +106,25 @@ def test_huge_path_integer_in_a_write_is_404(editor, path):
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("path", [f"/history/{HUGE}", f"/api/statistics/revisions/{HUGE}",
-                                  f"/history/{2**63}", f"/history/{2**63 - 1}"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/history/{HUGE}",
+        f"/api/statistics/revisions/{HUGE}",
+        f"/history/{2**63}",
+        f"/history/{2**63 - 1}",
+    ],
+)
 def test_huge_path_integer_in_a_read_is_404(app, path):
     assert app.test_client().get(path).status_code == 404
 
 
 # -- a database that cannot be written: 503, nothing changed -------------------------------------
 
+
 def _sqlite_pragma(app, pragma: str):
-    """Every new connection of the app's store runs ``pragma``; returns a function that undoes it."""
+    """Every new connection of the app's store runs ``pragma``; returns a function that undoes
+    it."""
     engine = app.extensions["store"].engine
 
     def on_connect(dbapi_conn, _record):
@@ -108,11 +136,14 @@ def _sqlite_pragma(app, pragma: str):
     def undo():
         event.remove(engine, "connect", on_connect)
         engine.dispose()
+
     return undo
 
 
-@pytest.mark.parametrize("pragma,what", [("PRAGMA query_only = ON", "read-only"),
-                                         ("PRAGMA max_page_count = 1", "disk full")])
+@pytest.mark.parametrize(
+    "pragma,what",
+    [("PRAGMA query_only = ON", "read-only"), ("PRAGMA max_page_count = 1", "disk full")],
+)
 def test_unwritable_database_answers_503_with_a_clear_message(app, editor, pragma, what):
     """SQLite's own errors ("attempt to write a readonly database", "database or disk is full"),
     not a mock: the judgment form, the statistics API and the JSON rollback answer 503."""
@@ -123,8 +154,12 @@ def test_unwritable_database_answers_503_with_a_clear_message(app, editor, pragm
     long = JUDGMENT | {"rationale": "Iron ore base. " * 260}  # a record of more than one free page
     try:
         page = client.post("/judgments", data={"csrf_token": token, **long})
-        api = client.post("/api/statistics", data=csv_bytes("Rudny,2023,doc,70,30"),
-                          content_type="text/csv", headers={"X-CSRF-Token": token})
+        api = client.post(
+            "/api/statistics",
+            data=csv_bytes("Rudny,2023,doc,70,30"),
+            content_type="text/csv",
+            headers={"X-CSRF-Token": token},
+        )
         ru = client.post("/judgments?lang=ru", data={"csrf_token": token, **long})
         reading = client.get("/api/towns")
     finally:
@@ -142,7 +177,10 @@ def test_unwritable_database_answers_503_with_a_clear_message(app, editor, pragm
 
 # -- item 7: headers -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/api/towns", "/vendor/leaflet/dist/leaflet.js", "/no-such-page"])
+
+@pytest.mark.parametrize(
+    "path", ["/", "/api/towns", "/vendor/leaflet/dist/leaflet.js", "/no-such-page"]
+)
 def test_permissions_policy_on_every_response(app, path):
     r = app.test_client().get(path)
     assert r.headers["Permissions-Policy"] == PERMISSIONS_POLICY
@@ -150,7 +188,9 @@ def test_permissions_policy_on_every_response(app, path):
     assert "fullscreen=(self)" in PERMISSIONS_POLICY  # the map's fullscreen button
 
 
-@pytest.mark.parametrize("path", ["/", "/data", "/judgments", "/networks", "/api/statistics", "/town/rudny"])
+@pytest.mark.parametrize(
+    "path", ["/", "/data", "/judgments", "/networks", "/api/statistics", "/town/rudny"]
+)
 def test_signed_in_pages_are_not_stored_anonymous_ones_may_be(app, editor, path):
     client, _ = editor
     assert client.get(path).headers.get("Cache-Control") == "no-store"
@@ -165,8 +205,16 @@ def test_signed_in_assets_stay_cacheable(editor):
 
 # -- trusted hosts -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("host,status", [("localhost", 200), ("127.0.0.1:5000", 200),
-                                         ("evil.example", 400), ("localhost.evil.example", 400)])
+
+@pytest.mark.parametrize(
+    "host,status",
+    [
+        ("localhost", 200),
+        ("127.0.0.1:5000", 200),
+        ("evil.example", 400),
+        ("localhost.evil.example", 400),
+    ],
+)
 def test_only_trusted_hosts_are_answered(app, host, status):
     assert app.test_client().get("/api/params", headers={"Host": host}).status_code == status
 
@@ -197,21 +245,32 @@ def test_trusted_hosts_from_the_environment(tmp_path, monkeypatch):
 
 # -- no server paths in public messages ----------------------------------------------------------
 
-@pytest.mark.parametrize("text,shown", [
-    ("version 'x' exists in /srv/atlas/instance/networks; choose another name",
-     "version 'x' exists in networks; choose another name"),
-    ("roads.gpkg could not be read ('/tmp/abc/.upload-1x/roads.gpkg' not recognized as a supported file)",
-     "roads.gpkg could not be read ('roads.gpkg' not recognized as a supported file)"),
-    ("C:\\atlas\\instance\\roads.shp: bad", "roads.shp: bad"),
-    ("12/5 of 1/2 lanes; 3 km/h", "12/5 of 1/2 lanes; 3 km/h"),
-])
+
+@pytest.mark.parametrize(
+    "text,shown",
+    [
+        (
+            "version 'x' exists in /srv/atlas/instance/networks; choose another name",
+            "version 'x' exists in networks; choose another name",
+        ),
+        (
+            (
+                "roads.gpkg could not be read ('/tmp/abc/.upload-1x/roads.gpkg' not recognized as a"
+                " supported file)"
+            ),
+            "roads.gpkg could not be read ('roads.gpkg' not recognized as a supported file)",
+        ),
+        ("C:\\atlas\\instance\\roads.shp: bad", "roads.shp: bad"),
+        ("12/5 of 1/2 lanes; 3 km/h", "12/5 of 1/2 lanes; 3 km/h"),
+    ],
+)
 def test_server_paths_become_file_names(text, shown):
     assert public_text(text) == shown
 
 
 def test_import_status_names_no_server_folder(tmp_path, monkeypatch):
-    """A library failing with the staged file's full path (here Python's own FileNotFoundError for
-    a shapefile's missing .shx): the public import status names the file, not where it was staged."""
+    """A library failing with the staged file's full path (here Python's own FileNotFoundError for a
+    shapefile's missing .shx): the public import status names the file, not where it was staged."""
     from webapp.pages import networks
 
     def import_network(path, progress=None):
@@ -231,6 +290,7 @@ def test_import_status_names_no_server_folder(tmp_path, monkeypatch):
 
 # -- NUL and bidirectional controls in judgment texts ---------------------------------------------
 
+
 @pytest.mark.parametrize("field", ["author", "rationale", "source", "date"])
 @pytest.mark.parametrize("char", ["\x00", "\u202e", "\u2066", "\x1b"])
 def test_control_characters_in_judgment_texts_are_refused(app, editor, field, char):
@@ -247,22 +307,35 @@ def test_control_characters_in_a_withdrawal_reason_are_refused(app, editor):
     client, token = editor
     assert client.post("/judgments", data={"csrf_token": token, **JUDGMENT}).status_code == 302
     jid = app.extensions["store"].judgments()[0]["id"]
-    r = client.post(f"/judgments/{jid}/withdraw", data={"csrf_token": token, "reason": "done\u202eevil"})
-    assert r.status_code == 400 and "reason: contains the control character U+202E" in r.get_data(as_text=True)
+    r = client.post(
+        f"/judgments/{jid}/withdraw", data={"csrf_token": token, "reason": "done\u202eevil"}
+    )
+    assert r.status_code == 400 and "reason: contains the control character U+202E" in r.get_data(
+        as_text=True
+    )
     assert app.extensions["store"].judgments()[0]["active"]
-    ok = client.post(f"/judgments/{jid}/withdraw", data={"csrf_token": token, "reason": "Қайта қаралды\nновое"})
+    ok = client.post(
+        f"/judgments/{jid}/withdraw", data={"csrf_token": token, "reason": "Қайта қаралды\nновое"}
+    )
     assert ok.status_code == 302
 
 
 # -- the OpenAPI description matches the app ------------------------------------------------------
 
+
 def test_every_api_route_is_described(app):
     """Every /api route and method of the app is in /api/openapi.json, and nothing else is."""
-    described = {(path, method) for path, ops in app.test_client().get("/api/openapi.json").get_json()["paths"].items()
-                 for method in ops}
-    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
-              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {
+        (path, method)
+        for path, ops in app.test_client().get("/api/openapi.json").get_json()["paths"].items()
+        for method in ops
+    }
+    routes = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert described == routes
 
 
@@ -271,20 +344,30 @@ def test_described_parameters_match_the_parser(app):
     export documents xlsx and its spreadsheet options."""
     doc = app.test_client().get("/api/openapi.json").get_json()
     query = {p["name"]: p for p in doc["paths"]["/api/towns"]["get"]["parameters"]}
-    assert query["fua_definition"]["schema"] == {"type": "string", "enum": ["travel_time", "official", "either"]}
+    assert query["fua_definition"]["schema"] == {
+        "type": "string",
+        "enum": ["travel_time", "official", "either"],
+    }
     assert query["estimates"]["schema"]["enum"] == ["off", "on"]
     assert query["corridor_line_types"]["schema"]["type"] == "array"
     assert query["network"]["schema"]["enum"] == app.extensions["atlas"].pipeline.versions()
     assert query["planned_roads"]["content"]["application/json"]["schema"]["type"] == "array"
     export = doc["paths"]["/api/export.{fmt}"]["get"]
     names = {p["name"]: p for p in export["parameters"]}
-    assert "xlsx" in names["fmt"]["schema"]["enum"] and names["headers"]["schema"]["enum"] == ["kk", "ru", "en"]
+    assert "xlsx" in names["fmt"]["schema"]["enum"] and names["headers"]["schema"]["enum"] == [
+        "kk",
+        "ru",
+        "en",
+    ]
     assert set(names["excel"]["schema"]["enum"]) == {"kk", "ru", "en"}
-    town = doc["paths"]["/api/towns/{tid}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    town = doc["paths"]["/api/towns/{tid}"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
     assert {"official", "measures", "evidence"} <= set(town["required"])
 
 
-# -- item 3: a per-client limit of new computations on the costly routes ----------------------------
+# -- item 3: a per-client limit of new computations on the costly routes ---------------------------
+
 
 def test_cost_limiter_counts_new_parameter_sets_per_client():
     from webapp.security import CostLimiter
@@ -306,16 +389,22 @@ def limited_app(tmp_path):
 
 def test_recompute_and_exports_answer_429_with_retry_after(limited_app):
     client = limited_app.test_client()
-    asks = [lambda m: client.post("/api/recompute", json={"fua_minutes": m}),
-            lambda m: client.get("/api/export.params.json", query_string={"fua_minutes": m})]
+    asks = [
+        lambda m: client.post("/api/recompute", json={"fua_minutes": m}),
+        lambda m: client.get("/api/export.params.json", query_string={"fua_minutes": m}),
+    ]
     assert [asks[m % 2](m).status_code for m in (61, 62, 63)] == [200, 200, 200]
     for ask in asks:
         r = ask(90)
         assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
         assert "At most 3 new parameter sets per 60 s" in r.get_json()["message"]
-    assert client.post("/api/recompute", json={"fua_minutes": 61}).status_code == 200  # asked before
+    assert (
+        client.post("/api/recompute", json={"fua_minutes": 61}).status_code == 200
+    )  # asked before
     other = limited_app.test_client()
-    r = other.post("/api/recompute", json={"fua_minutes": 90}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    r = other.post(
+        "/api/recompute", json={"fua_minutes": 90}, environ_base={"REMOTE_ADDR": "10.0.0.2"}
+    )
     assert r.status_code == 200  # another client
 
 
@@ -337,9 +426,17 @@ def test_every_route_that_computes_is_limited(limited_app):
     client = limited_app.test_client()
     for m in (61, 62, 63):
         assert client.get("/api/towns", query_string={"fua_minutes": m}).status_code == 200
-    for path in ("/", "/town/rudny", "/api/towns", "/api/towns/rudny", "/api/popups",
-                 "/api/layers/access.geojson", "/api/layers/catchments.geojson", "/table",
-                 "/api/export.csv"):
+    for path in (
+        "/",
+        "/town/rudny",
+        "/api/towns",
+        "/api/towns/rudny",
+        "/api/popups",
+        "/api/layers/access.geojson",
+        "/api/layers/catchments.geojson",
+        "/table",
+        "/api/export.csv",
+    ):
         r = client.get(path, query_string={"fua_minutes": 90})
         assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60, path
     assert client.post("/api/recompute", json={"fua_minutes": 90}).status_code == 429
@@ -353,18 +450,27 @@ def test_one_parameter_set_counts_once_across_routes(limited_app):
         assert client.get("/", query_string={"fua_minutes": m}).status_code == 200
         assert client.post("/api/recompute", json={"fua_minutes": m}).status_code == 200
         for path in ("/api/popups", "/api/layers/access.geojson", "/api/export.params.json"):
-            assert client.get(path, query_string={"fua_minutes": m, "lang": "kk"}).status_code == 200
+            assert (
+                client.get(path, query_string={"fua_minutes": m, "lang": "kk"}).status_code == 200
+            )
     for path in ("/", "/api/towns", "/table"):  # the defaults, and invalid parameters: not counted
         assert client.get(path).status_code == 200
         assert client.get(path, query_string={"fua_minutes": "x"}).status_code in (200, 400)
     assert client.get("/api/towns", query_string={"fua_minutes": 60}).status_code == 200  # default
-    assert client.get("/api/towns", query_string={"fua_minutes": 63}).status_code == 200  # the third
+    assert (
+        client.get("/api/towns", query_string={"fua_minutes": 63}).status_code == 200
+    )  # the third
     assert client.get("/api/towns", query_string={"fua_minutes": 64}).status_code == 429
 
 
-@pytest.mark.parametrize("lang,words", [("en", "At most 3 new parameter sets"),
-                                        ("ru", "Не более 3 новых наборов"),
-                                        ("kk", "ең көбі 3 жаңа параметр")])
+@pytest.mark.parametrize(
+    "lang,words",
+    [
+        ("en", "At most 3 new parameter sets"),
+        ("ru", "Не более 3 новых наборов"),
+        ("kk", "ең көбі 3 жаңа параметр"),
+    ],
+)
 def test_the_refusal_is_in_the_request_language(limited_app, lang, words):
     client = limited_app.test_client()
     for m in (61, 62, 63):

@@ -1,4 +1,6 @@
-"""Serving: answers rendered once, gzip when accepted, ETags and 304s, map scripts served as files."""
+"""Serving: answers rendered once, gzip when accepted, ETags and 304s, map scripts served as
+files."""
+
 import gzip
 import json
 
@@ -48,28 +50,37 @@ def test_pages_rendered_once_with_an_etag_and_their_map_script_as_a_file(client,
     with an ETag (304 on a match); its map's script is a file kept for a year under its version."""
     first = client.get(url, headers={"Accept-Encoding": "gzip"})
     second = client.get(url, headers={"Accept-Encoding": "gzip"})
-    assert first.status_code == second.status_code == 200 and first.headers["Content-Encoding"] == "gzip"
+    assert (
+        first.status_code == second.status_code == 200
+        and first.headers["Content-Encoding"] == "gzip"
+    )
     assert first.data == second.data and first.headers["ETag"] == second.headers["ETag"]
     assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
     html = gzip.decompress(first.data).decode()
     assert "<script>" not in html and "nonce" not in html
     script = client.get(_script_url(html))
     assert script.status_code == 200 and script.mimetype == "application/javascript"
-    assert script.headers["Cache-Control"].endswith("immutable") and "L.map(" in script.get_data(as_text=True)
+    assert script.headers["Cache-Control"].endswith("immutable") and "L.map(" in script.get_data(
+        as_text=True
+    )
     unversioned = client.get(_script_url(html).split("v=")[0])
     assert unversioned.data == script.data and unversioned.headers["Cache-Control"] == "no-cache"
 
 
 def test_the_map_script_fits_a_page_made_by_another_process(tmp_path):
-    """Folium's element names are fixed by their place in the map (``fix_names``): a page from one app
-    (worker) and its script from another name the same markers."""
+    """Folium's element names are fixed by their place in the map (``fix_names``): a page from one
+    app (worker) and its script from another name the same markers."""
     from test_store import make_app
 
     one, two = (make_app(tmp_path / f"{n}.sqlite3").test_client() for n in "ab")
     html = one.get("/?lang=ru").get_data(as_text=True)
-    markers = json.loads(re.search(r'id="boot">(.*?)</script>', html, re.S).group(1))["registry"]["markers"]
+    markers = json.loads(re.search(r'id="boot">(.*?)</script>', html, re.S).group(1))["registry"][
+        "markers"
+    ]
     script = two.get(_script_url(html)).get_data(as_text=True)
-    assert len(markers) == 27 and all(f"var {name} = L.circleMarker(" in script for name in markers.values())
+    assert len(markers) == 27 and all(
+        f"var {name} = L.circleMarker(" in script for name in markers.values()
+    )
 
 
 def test_gzip_made_once_per_body_and_small_answers_sent_as_they_are(app):
@@ -87,6 +98,7 @@ def test_one_cache_bounded_in_bytes_least_recently_used_dropped_first():
     def make(n):
         calls.append(n)
         return render(str(n) * 3000, "text/plain")
+
     for n in (1, 2, 3):
         cache.get(("probe", n), lambda n=n: make(n))
     cache.get(("probe", 1), lambda: make(1))  # kept: asked again, now the most recent
@@ -96,7 +108,8 @@ def test_one_cache_bounded_in_bytes_least_recently_used_dropped_first():
 
 
 def test_a_data_change_makes_new_keys(tmp_path):
-    """Every cached answer is keyed by the stored state: a new revision is a new key, no invalidation."""
+    """Every cached answer is keyed by the stored state: a new revision is a new key, no
+    invalidation."""
     from test_store import make_app
 
     app = make_app(tmp_path / "atlas.sqlite3")
@@ -108,16 +121,25 @@ def test_a_data_change_makes_new_keys(tmp_path):
         head = svc.state()[0]
     assert len(calls) == 1
     with app.test_request_context("/", method="POST"):  # not a GET: the state is read afresh
-        svc.store.record_judgment({"town_id": "rudny", "scenarios": ["balanced"], "author": "probe",
-                                   "date": "2026-01-01", "rationale": "probe", "source": "probe"},
-                                  editor="probe")
+        svc.store.record_judgment(
+            {
+                "town_id": "rudny",
+                "scenarios": ["balanced"],
+                "author": "probe",
+                "date": "2026-01-01",
+                "rationale": "probe",
+                "source": "probe",
+            },
+            editor="probe",
+        )
         assert svc.state()[0] > head
         svc.cached(("probe",), lambda: calls.append(1) or b"a")
     assert len(calls) == 2
 
 
 def test_an_editors_page_is_never_shared(tmp_path):
-    """A signed-in editor's page carries their name and CSRF token: not from, nor into, the shared cache."""
+    """A signed-in editor's page carries their name and CSRF token: not from, nor into, the shared
+    cache."""
     from test_store import make_app, sign_in
 
     app = make_app(tmp_path / "atlas.sqlite3")
@@ -127,20 +149,40 @@ def test_an_editors_page_is_never_shared(tmp_path):
     mine = editor.get("/").get_data(as_text=True)
     assert "anna" in mine and token in mine
     after = visitor.get("/").get_data(as_text=True)
-    assert "anna" not in after and token not in after and 'id="sign-in"' in after and 'id="sign-in"' in before
+    assert (
+        "anna" not in after
+        and token not in after
+        and 'id="sign-in"' in after
+        and 'id="sign-in"' in before
+    )
 
 
 def test_vendor_scripts_and_styles_are_gzipped_with_an_etag(client, root):
     plain = root / "node_modules" / "leaflet" / "dist" / "leaflet.js"
     r = client.get("/vendor/leaflet/dist/leaflet.js", headers={"Accept-Encoding": "gzip"})
-    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip" and "javascript" in r.mimetype
+    assert (
+        r.status_code == 200
+        and r.headers["Content-Encoding"] == "gzip"
+        and "javascript" in r.mimetype
+    )
     assert gzip.decompress(r.data) == plain.read_bytes() and len(r.data) < plain.stat().st_size / 2
     assert r.headers["Cache-Control"] == "public, max-age=86400"
-    assert client.get("/vendor/leaflet/dist/leaflet.js", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(
+            "/vendor/leaflet/dist/leaflet.js", headers={"If-None-Match": r.headers["ETag"]}
+        ).status_code
+        == 304
+    )
     assert client.get("/vendor/leaflet/dist/leaflet.css").mimetype == "text/css"
-    with client.get("/vendor/leaflet/dist/images/layers.png") as png:  # images as they are (a file response)
+    with client.get(
+        "/vendor/leaflet/dist/images/layers.png"
+    ) as png:  # images as they are (a file response)
         assert png.mimetype == "image/png" and "Content-Encoding" not in png.headers
-    for bad in ("/vendor/leaflet/dist/nope.js", "/vendor/leaflet/../leaflet.fullscreen/Control.FullScreen.js", "/vendor/leaflet/dist"):
+    for bad in (
+        "/vendor/leaflet/dist/nope.js",
+        "/vendor/leaflet/../leaflet.fullscreen/Control.FullScreen.js",
+        "/vendor/leaflet/dist",
+    ):
         with client.get(bad) as r:
             assert r.status_code == 404, bad
 
@@ -149,9 +191,13 @@ def test_layer_answers_are_gzipped_and_kept_for_a_year_only_when_versioned(clien
     import re
 
     html = client.get("/?lang=kk").get_data(as_text=True)
-    url = json.loads(re.search(r'id="boot">(.*?)</script>', html, re.S).group(1))["layers"]["oblasts"]
+    url = json.loads(re.search(r'id="boot">(.*?)</script>', html, re.S).group(1))["layers"][
+        "oblasts"
+    ]
     r = client.get(url, headers={"Accept-Encoding": "gzip"})
-    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Cache-Control"].endswith("immutable")
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Cache-Control"].endswith(
+        "immutable"
+    )
     assert json.loads(gzip.decompress(r.data)) == client.get(url).get_json()
     unversioned = url.split("&v=")[0]
     again = client.get(unversioned, headers={"If-None-Match": r.headers["ETag"]})
@@ -171,6 +217,7 @@ def test_start_up_renders_the_first_page_once_and_writes_no_file(tmp_path, monke
 
     def no_run(*args, **kwargs):
         raise AssertionError("computed again")
+
     monkeypatch.setattr(app.extensions["atlas"].pipeline, "run", no_run)
     assert app.test_client().get("/?lang=en").status_code == 200
 
@@ -186,10 +233,15 @@ def test_a_change_through_one_worker_is_served_by_the_other(tmp_path):
 
     def rudny() -> str:
         towns = reader.get("/api/towns").get_json()["features"]
-        return next(f for f in towns if f["id"] == "rudny")["properties"]["scenario"]["completeness"]
+        return next(f for f in towns if f["id"] == "rudny")["properties"]["scenario"][
+            "completeness"
+        ]
+
     assert rudny() == "2/6" and rudny() == "2/6"  # the second from the reader's cache
     token = sign_in(editor)
     csv = "town,source,year,mono_output_share,mono_employment_share\nRudny,Akimat,2023,70,30\n"
-    r = editor.post("/api/statistics", data=csv, content_type="text/csv", headers={"X-CSRF-Token": token})
+    r = editor.post(
+        "/api/statistics", data=csv, content_type="text/csv", headers={"X-CSRF-Token": token}
+    )
     assert r.status_code == 200, r.get_data(as_text=True)
     assert rudny() == "3/6"

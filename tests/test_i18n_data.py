@@ -1,5 +1,9 @@
-"""The data's descriptive texts in Kazakh, Russian and English (data/texts.csv, data/method/texts.csv):
-refused on load when one is missing, empty or stale; shown by language; grammar of the reasons."""
+"""The data's descriptive texts in Kazakh, Russian and English (data/texts.csv,
+data/method/texts.csv):
+
+refused on load when one is missing, empty or stale; shown by language; grammar of the reasons.
+"""
+
 import csv
 import re
 import shutil
@@ -13,12 +17,25 @@ from scoring.loaders import data_texts_required, load_data_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-# The map page's template (templates/index.html, another engineer's) still writes the network selector's
-# English help as its title in every language; T.param_help gives it in kk/ru. Listed so that nothing
+# The map page's template (templates/index.html, another engineer's) still writes the network
+# selector's
+# English help as its title in every language; T.param_help gives it in kk/ru. Listed so that
+# nothing
 # else can slip through, and so that the test says when the exemption is no longer needed.
 MAP_PAGE_PENDING: set = set()  # texts of the map page still waiting for a translation (none)
-PAGES = ["/", "/town/balkhash", "/town/temirtau", "/town/karazhal", "/town/zhezkazgan", "/town/rudny", "/table",
-         "/method", "/data-needed", "/networks", "/data"]
+PAGES = [
+    "/",
+    "/town/balkhash",
+    "/town/temirtau",
+    "/town/karazhal",
+    "/town/zhezkazgan",
+    "/town/rudny",
+    "/table",
+    "/method",
+    "/data-needed",
+    "/networks",
+    "/data",
+]
 
 
 def _rows(path: Path) -> list[dict]:
@@ -37,14 +54,18 @@ def english_data_texts(method) -> set:
     """Every English data text a page may show whose translation differs, read from the data files
     themselves (so a new row without a translation is caught here as well as by the loader)."""
     texts = load_data_texts(DATA) | method.texts
-    out = {text for (f, k, fl), (_, text) in data_texts_required(DATA).items()
-           if texts[(f, k, fl)]["ru"] != text or texts[(f, k, fl)]["kk"] != text}
+    out = {
+        text
+        for (f, k, fl), (_, text) in data_texts_required(DATA).items()
+        if texts[(f, k, fl)]["ru"] != text or texts[(f, k, fl)]["kk"] != text
+    }
     out |= {row["en"] for row in method.texts.values() if row["en"] not in (row["ru"], row["kk"])}
     return {t for t in out if len(t) >= 6}
 
 
 def russian_data_texts(method) -> set:
-    """Russian translations of data texts that have a different Kazakh form (not to appear in kk)."""
+    """Russian translations of data texts that have a different Kazakh form (not to appear in
+    kk)."""
     texts = list(load_data_texts(DATA).values()) + list(method.texts.values())
     return {r["ru"] for r in texts if r["ru"] != r["kk"] and len(r["ru"]) >= 6}
 
@@ -62,6 +83,7 @@ def _misses(texts: set, page: str) -> list:
 
 # --- the loaders refuse a missing, empty or stale translation, naming the file, row and field ---
 
+
 def _method_copy(tmp_path, method) -> Path:
     d = tmp_path / "method"
     shutil.copytree(method.source_dir, d)
@@ -70,52 +92,86 @@ def _method_copy(tmp_path, method) -> Path:
 
 def test_method_texts_loaded_for_every_shown_text(method):
     # rationales, meanings, inputs, formulas, level phrases, parameter help, uncertainty choices
-    n_params = len(_rows(Path(method.source_dir) / "geo_params.csv"))  # one help text per planner parameter
+    n_params = len(
+        _rows(Path(method.source_dir) / "geo_params.csv")
+    )  # one help text per planner parameter
     assert len(method.texts) == 24 + 4 + 25 + 8 + 26 + n_params + 36 and n_params >= 26
-    assert method.texts[("scenario_rules.csv", "inertial/mono_profile", "rationale")]["ru"].startswith("город сильно зависит")
+    assert method.texts[("scenario_rules.csv", "inertial/mono_profile", "rationale")][
+        "ru"
+    ].startswith("город сильно зависит")
     assert all(row[lang].strip() for row in method.texts.values() for lang in ("en", "ru", "kk"))
 
 
 def test_missing_method_translation_is_refused_naming_file_row_field(tmp_path, method):
     d = _method_copy(tmp_path, method)
-    rows = [r for r in _rows(d / "texts.csv") if (r["file"], r["key"]) != ("scenario_rules.csv", "inertial/mono_profile")]
+    rows = [
+        r
+        for r in _rows(d / "texts.csv")
+        if (r["file"], r["key"]) != ("scenario_rules.csv", "inertial/mono_profile")
+    ]
     _write(d / "texts.csv", rows)
     with pytest.raises(MethodError) as exc:
         load_method(d)
-    assert ("texts.csv: no translation of scenario_rules.csv row 2 (inertial/mono_profile) field 'rationale'"
-            in str(exc.value))
+    assert (
+        "texts.csv: no translation of scenario_rules.csv row 2 (inertial/mono_profile) field"
+        " 'rationale'" in str(exc.value)
+    )
 
 
 def test_empty_or_stale_method_translation_is_refused(tmp_path, method):
     d = _method_copy(tmp_path, method)
     rows = _rows(d / "texts.csv")
-    i = next(i for i, r in enumerate(rows) if r["file"] == "bands.csv" and r["key"] == "mono_profile/low")
+    i = next(
+        i for i, r in enumerate(rows) if r["file"] == "bands.csv" and r["key"] == "mono_profile/low"
+    )
     rows[i]["kk"] = ""
     _write(d / "texts.csv", rows)
     rules = (d / "scenario_rules.csv").read_text(encoding="utf-8")
-    (d / "scenario_rules.csv").write_text(rules.replace("investors are present", "investors are here"), encoding="utf-8")
+    (d / "scenario_rules.csv").write_text(
+        rules.replace("investors are present", "investors are here"), encoding="utf-8"
+    )
     with pytest.raises(MethodError) as exc:
         load_method(d)
     msg = str(exc.value)
     assert f"texts.csv row {i + 2} (bands.csv mono_profile/low phrase): field 'kk' is empty" in msg
-    assert ("(scenario_rules.csv diversification/investment rationale): field 'en' is 'investors are present' but "
-            "scenario_rules.csv says 'investors are here'") in msg
+    assert (
+        "(scenario_rules.csv diversification/investment rationale): field 'en' is 'investors are"
+        " present' but scenario_rules.csv says 'investors are here'" in msg
+    )
 
 
 def test_translation_of_a_text_that_does_not_exist_is_refused(tmp_path, method):
     d = _method_copy(tmp_path, method)
     rows = _rows(d / "texts.csv")
-    rows.append({"file": "scenarios.csv", "key": "stagnation", "field": "meaning_en", "en": "x", "ru": "x", "kk": "x"})
+    rows.append(
+        {
+            "file": "scenarios.csv",
+            "key": "stagnation",
+            "field": "meaning_en",
+            "en": "x",
+            "ru": "x",
+            "kk": "x",
+        }
+    )
     _write(d / "texts.csv", rows)
-    with pytest.raises(MethodError, match=r"texts.csv row \d+ \(scenarios.csv stagnation meaning_en\): no such text"):
+    with pytest.raises(
+        MethodError,
+        match=r"texts.csv row \d+ \(scenarios.csv stagnation meaning_en\): no such text",
+    ):
         load_method(d)
 
 
 def _data_copy(tmp_path) -> Path:
     d = tmp_path / "data"
     (d / "paper").mkdir(parents=True)
-    for rel in ("towns.csv", "expert_judgments.csv", "texts.csv", "paper/errata.csv", "paper/printed.csv",
-                "paper/table5.csv"):
+    for rel in (
+        "towns.csv",
+        "expert_judgments.csv",
+        "texts.csv",
+        "paper/errata.csv",
+        "paper/printed.csv",
+        "paper/table5.csv",
+    ):
         shutil.copy(DATA / rel, d / rel)
     return d
 
@@ -126,18 +182,25 @@ def test_data_texts_cover_every_shown_text():
     # 201: the Khromtau - Altynsarin railway's name (issue 26, additions/railways_placed.csv)
     assert set(texts) == set(req) and len(texts) == 201
     assert texts[("towns.csv", "saran", "status_2025")]["ru"] == "ИСКЛЮЧЁН из перечня моногородов"
-    assert texts[("paper/errata.csv", "Karazhal/investment_item_3/Table 4", "reason")]["kk"].startswith(
-        "100 * 652 / 12300 = 5.30")
+    assert texts[("paper/errata.csv", "Karazhal/investment_item_3/Table 4", "reason")][
+        "kk"
+    ].startswith("100 * 652 / 12300 = 5.30")
 
 
 def test_missing_data_translation_is_refused_naming_file_row_field(tmp_path):
     d = _data_copy(tmp_path)
-    rows = [r for r in _rows(d / "texts.csv") if (r["file"], r["key"], r["field"]) != ("towns.csv", "saran", "status_note")]
+    rows = [
+        r
+        for r in _rows(d / "texts.csv")
+        if (r["file"], r["key"], r["field"]) != ("towns.csv", "saran", "status_note")
+    ]
     _write(d / "texts.csv", rows)
     n = next(i for i, r in enumerate(_rows(d / "towns.csv"), start=2) if r["id"] == "saran")
     with pytest.raises(InputError) as exc:
         load_data_texts(d)
-    assert f"texts.csv: no translation of towns.csv row {n} (saran) field 'status_note'" in str(exc.value)
+    assert f"texts.csv: no translation of towns.csv row {n} (saran) field 'status_note'" in str(
+        exc.value
+    )
 
 
 def test_new_data_row_without_translation_is_refused(tmp_path):
@@ -158,11 +221,18 @@ def test_the_app_refuses_to_start_with_an_untranslated_text(tmp_path, tiny_root)
     rows = _rows(d / "texts.csv")
     _write(d / "texts.csv", rows[1:])
     with pytest.raises(InputError, match="no translation of"):
-        create_app({"TESTING": True, "DATA_DIR": str(d), "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}",
-                    "SECRET_KEY": "t"})
+        create_app(
+            {
+                "TESTING": True,
+                "DATA_DIR": str(d),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}",
+                "SECRET_KEY": "t",
+            }
+        )
 
 
 # --- grammar: whole phrases per indicator and level ---
+
 
 def test_level_phrases_agree_in_gender_and_case(method):
     ru = {k: v["ru"] for (f, k, _), v in method.texts.items() if f == "bands.csv"}
@@ -179,7 +249,10 @@ def test_level_phrases_agree_in_gender_and_case(method):
 
 def test_town_page_reasons_are_whole_phrases(client):
     ru = _visible(client.get("/town/temirtau?lang=ru").get_data(as_text=True))
-    assert "низкая степень монопрофильности — экономика уже выходит за рамки основного предприятия" in ru
+    assert (
+        "низкая степень монопрофильности — экономика уже выходит за рамки основного предприятия"
+        in ru
+    )
     assert "низкий степень" not in ru and "Степень монопрофильности: низкий" not in ru
     kk = _visible(client.get("/town/temirtau?lang=kk").get_data(as_text=True))
     assert "монопрофильділік дәрежесі төмен — қала бір кәсіпорынға байланып қалмаған" in kk
@@ -194,13 +267,16 @@ def test_town_page_data_texts_by_language(client):
     body = client.get("/town/karazhal?lang=kk").get_data(as_text=True)
     kk = _visible(body)
     assert "Жәйрем КБК (Қазмырыш)" in kk and "Zhairem GOK" not in kk
-    assert "<td>2-кесте</td>" in body and "<td>Table 2</td>" not in body  # the paper's table numbers
+    assert (
+        "<td>2-кесте</td>" in body and "<td>Table 2</td>" not in body
+    )  # the paper's table numbers
     assert "[methodology.md, 6-бөлім]" in kk and "section 6" not in kk
     en = _visible(client.get("/town/karazhal?lang=en").get_data(as_text=True))
     assert "Zhairem GOK (Kazzinc); Orken LLP (West Karazhal deposit)" in en
 
 
-# --- no English data text on the kk and ru pages (served HTML; the browser test covers what scripts write) ---
+# --- no English data text on the kk and ru pages (served HTML; the browser test covers what scripts
+
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_no_english_data_text_on_kk_and_ru_pages(client, method, lang):
@@ -211,10 +287,16 @@ def test_no_english_data_text_on_kk_and_ru_pages(client, method, lang):
         body = client.get(f"{page}?lang={lang}").get_data(as_text=True)
         text = _visible(body)
         if page == "/":  # the popups the map opens are in the page's boot data
-            text += " ".join(_visible(unescape(p)) for p in re.findall(r'"popup": "((?:[^"\\]|\\.)*)"', body))
-        pending = {method.texts[(f, k, "description")]["en"] for p, f, k in MAP_PAGE_PENDING if p == page}
+            text += " ".join(
+                _visible(unescape(p)) for p in re.findall(r'"popup": "((?:[^"\\]|\\.)*)"', body)
+            )
+        pending = {
+            method.texts[(f, k, "description")]["en"] for p, f, k in MAP_PAGE_PENDING if p == page
+        }
         miss = _misses(english, text)
-        assert pending <= set(miss), f"{page}: the pending exemption is fixed, remove it from MAP_PAGE_PENDING"
+        assert pending <= set(miss), (
+            f"{page}: the pending exemption is fixed, remove it from MAP_PAGE_PENDING"
+        )
         if set(miss) - pending:
             found[page] = sorted(set(miss) - pending)
     assert found == {}
@@ -222,23 +304,47 @@ def test_no_english_data_text_on_kk_and_ru_pages(client, method, lang):
 
 def test_no_russian_only_data_text_on_kk_pages(client, method):
     russian = russian_data_texts(method)
-    found = {p: _misses(russian, _visible(client.get(f"{p}?lang=kk").get_data(as_text=True))) for p in PAGES}
+    found = {
+        p: _misses(russian, _visible(client.get(f"{p}?lang=kk").get_data(as_text=True)))
+        for p in PAGES
+    }
     assert {p: m for p, m in found.items() if m} == {}
 
 
 def test_helpers_the_map_page_can_use(app, method):
-    """What templates/index.html and webapp/pages/mapview.py (another engineer's) need: parameter help, tourism
-    site names, the robustness choices, each in the page's language."""
+    """What templates/index.html and webapp/pages/mapview.py (another engineer's) need: parameter
+    help, tourism site names, the robustness choices, each in the page's language."""
     from webapp.i18n import T
 
     with app.app_context():
-        assert T("kk", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"}) == "Балқаш көлінің жағалауы"
-        assert T("ru", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"}) == "озеро Балхаш"
-        assert T("en", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"}) == "Lake Balkhash shore"
-        assert T("ru", method).param_help("network").startswith("версия дорожной сети: поставляемая")
-        assert T("kk", method).param_help("near_km").startswith("aggl_near_large_city: ең жақын ірі қалаға")
-        assert T("ru", method).choice_label("band_mono_profile") == "границы уровней: Степень монопрофильности"
-        assert T("kk", method).choice_label("err_demo_active_share") == "өлшеу қатесі: экономикалық белсенді халықтың үлесі"
+        assert (
+            T("kk", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"})
+            == "Балқаш көлінің жағалауы"
+        )
+        assert (
+            T("ru", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"})
+            == "озеро Балхаш"
+        )
+        assert (
+            T("en", method).tourism_site({"id": "T31", "name_en": "Lake Balkhash shore"})
+            == "Lake Balkhash shore"
+        )
+        assert (
+            T("ru", method).param_help("network").startswith("версия дорожной сети: поставляемая")
+        )
+        assert (
+            T("kk", method)
+            .param_help("near_km")
+            .startswith("aggl_near_large_city: ең жақын ірі қалаға")
+        )
+        assert (
+            T("ru", method).choice_label("band_mono_profile")
+            == "границы уровней: Степень монопрофильности"
+        )
+        assert (
+            T("kk", method).choice_label("err_demo_active_share")
+            == "өлшеу қатесі: экономикалық белсенді халықтың үлесі"
+        )
         assert T("ru", method).choice_label("fua_minutes") == T("ru", method).param("fua_minutes")
         phrases = T("ru", method).as_dict()["level_phrases"]
         assert phrases["mono_profile"]["low"] == "низкая степень монопрофильности"
@@ -246,16 +352,26 @@ def test_helpers_the_map_page_can_use(app, method):
 
 
 def test_revision_and_network_names_in_the_language(app, method, client):
-    """The data panel's revision and the network choice in the page's language ("shipped" stays the value)."""
+    """The data panel's revision and the network choice in the page's language ("shipped" stays the
+    value)."""
     from webapp.i18n import T
     from webapp.store.db import Revision
 
     rev = Revision(1, "2026-11-29T00:00:00Z", "shipped data", "shipped", "", "", None)
     imp = Revision(3, "2026-11-29T01:00:00Z", "anna", "import", "", "stats.csv", None)
     with app.app_context():
-        assert T("ru", method).revision_label(rev) == "1 (поставляемые данные, 29 нояб. 2026\u202fг., 00:00:00 UTC)"
-        assert T("kk", method).revision_label(imp) == "3 (импорт: stats.csv, anna, 2026\u202fж. 29 қар., 01:00:00 UTC)"
-        assert T("ru", method).network_label("shipped") == "поставляемая" and T("ru", method).network_label("osm1") == "osm1"
+        assert (
+            T("ru", method).revision_label(rev)
+            == "1 (поставляемые данные, 29 нояб. 2026\u202fг., 00:00:00 UTC)"
+        )
+        assert (
+            T("kk", method).revision_label(imp)
+            == "3 (импорт: stats.csv, anna, 2026\u202fж. 29 қар., 01:00:00 UTC)"
+        )
+        assert (
+            T("ru", method).network_label("shipped") == "поставляемая"
+            and T("ru", method).network_label("osm1") == "osm1"
+        )
     page = client.get("/data?lang=ru").get_data(as_text=True)
     assert "Ревизия 1 (поставляемые данные," in page  # a new app per test: the shipped revision
     assert "shipped data" not in page

@@ -118,7 +118,7 @@ def test_an_older_revision_says_what_it_stored():
 
 
 def test_the_command_line_counts_in_words(app, tmp_path):
-    """import-stats says '2 values of 1 town' (plural rules, not 'value(s)')."""
+    """Import-stats says '2 values of 1 town' (plural rules, not 'value(s)')."""
     path = tmp_path / "one.csv"
     path.write_bytes(csv_bytes("Rudny,2023,x,70,30"))
     out = app.test_cli_runner().invoke(args=["import-stats", str(path)])
@@ -163,8 +163,8 @@ def test_judgment_form_problems_in_the_page_language(app, editor):
 
 
 def test_a_rollback_asks_first_then_says_what_it_did(app, editor):
-    """issue 23, item 6: the history's rollback is a step of its own (a disclosure with what it
-    will do and a confirm button), then the page says which revision restored which."""
+    """Issue 23, item 6: the history's rollback is a step of its own (a disclosure with what it will
+    do and a confirm button), then the page says which revision restored which."""
     client, token = editor
     _import(client, token, "Rudny,2023,x,70,30")
     page = client.get("/history?lang=ru").get_data(as_text=True)
@@ -172,7 +172,9 @@ def test_a_rollback_asks_first_then_says_what_it_did(app, editor):
     assert '<details class="inline-details rollback"><summary>Откатить к 1</summary>' in row
     assert (
         "Вернуть значения на момент ревизии 1? Будет добавлена новая ревизия; ничего не потеряется."
-    ) in row and row.index("<details") < row.index('<button type="submit">Да, откатить')
+        in row
+        and row.index("<details") < row.index('<button type="submit">Да, откатить')
+    )
     done = client.post(
         "/history/1/rollback?lang=ru", data={"csrf_token": token}, follow_redirects=True
     )

@@ -1,5 +1,5 @@
-"""Plural agreement in kk / ru / en by the CLDR plural rules (Babel), not hand rules (issue 23,
-item 4): every "N <noun>" phrase the pages build comes from translations.json ``plurals``."""
+"""Plural agreement in kk / ru / en by the CLDR plural rules (Babel), not hand rules (issue 23, item
+4): every "N <noun>" phrase the pages build comes from translations.json ``plurals``."""
 
 import pytest
 
@@ -44,7 +44,7 @@ def test_fractions_take_the_other_form_written_with_a_decimal_comma():
 
 
 def test_every_plural_has_the_forms_its_language_needs():
-    """ru needs one, few, many (and other for fractions); kk and en one and other."""
+    """Ru needs one, few, many (and other for fractions); kk and en one and other."""
     need = {"ru": {"one", "few", "many", "other"}, "kk": {"one", "other"}, "en": {"one", "other"}}
     for key, by_lang in catalog()["plurals"].items():
         assert set(by_lang) == set(LANGS), key

@@ -4,6 +4,7 @@ routing graph, topology and edge classes) is stored with it and memory-mapped by
 The PBF is written here (osmium, SYNTHETIC roads, as tests/test_versions.py); the expected answers
 are those of the first open, which computes everything itself.
 """
+
 import shutil
 
 import numpy as np
@@ -19,8 +20,10 @@ from geo.versions import FIRST_USE, layers_for
 from test_netimport import write_pbf
 
 NODES = {1: (70.0, 48.0), 2: (70.3, 48.25), 3: (70.0, 48.5), 4: (70.0, 49.0), 5: (70.2, 48.7)}
-WAYS = [(1, [1, 2, 3, 4], {"highway": "trunk", "ref": "M-99"}),
-        (2, [3, 5, 4], {"highway": "secondary", "oneway": "yes", "maxspeed": "70"})]
+WAYS = [
+    (1, [1, 2, 3, 4], {"highway": "trunk", "ref": "M-99"}),
+    (2, [3, 5, 4], {"highway": "secondary", "oneway": "yes", "maxspeed": "70"}),
+]
 
 
 @pytest.fixture()
@@ -31,12 +34,27 @@ def version(tmp_path):
 
 def answers(model, raw=None):
     d = model.derive(parse_params(raw or {}))
-    return [(t.town_id, t.nearest_city_id, t.road_km, t.travel_min, t.route, t.unroutable,
-             t.corridor_junction.value, t.lines) for t in d.towns]
+    return [
+        (
+            t.town_id,
+            t.nearest_city_id,
+            t.road_km,
+            t.travel_min,
+            t.route,
+            t.unroutable,
+            t.corridor_junction.value,
+            t.lines,
+        )
+        for t in d.towns
+    ]
 
 
-CHANGES = [None, {"speed_republican": 70}, {"large_city_min_pop": 1_000_000},
-           {"planned_roads": [{"from": "Ontown", "to": "Bigcity", "class": "international"}]}]
+CHANGES = [
+    None,
+    {"speed_republican": 70},
+    {"large_city_min_pop": 1_000_000},
+    {"planned_roads": [{"from": "Ontown", "to": "Bigcity", "class": "international"}]},
+]
 
 
 def test_second_open_maps_the_stored_arrays(version, tiny_root, monkeypatch):
@@ -48,6 +66,7 @@ def test_second_open_maps_the_stored_arrays(version, tiny_root, monkeypatch):
 
     def recompute(*args, **kwargs):
         raise AssertionError("the stored first use was not read")
+
     monkeypatch.setattr(geo.agglomeration, "build_imported", recompute)
     layers = layers_for("w", version, base)
     second = SpatialModel(layers)
@@ -60,8 +79,8 @@ def test_second_open_maps_the_stored_arrays(version, tiny_root, monkeypatch):
 
 
 def test_a_version_stored_before_still_opens(version, tiny_root):
-    """A version imported before this store existed (no first_use folder) is computed and stored
-    on first use; a changed snapping distance is a second entry."""
+    """A version imported before this store existed (no first_use folder) is computed and stored on
+    first use; a changed snapping distance is a second entry."""
     base = load_layers(tiny_root)
     want = answers(SpatialModel(layers_for("w", version, base)))
     shutil.rmtree(version / "w" / FIRST_USE)

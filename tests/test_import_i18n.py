@@ -13,17 +13,22 @@ from webapp.store import stats_io
 
 BAD_FILES = {  # name -> bytes: between them most rules a values file can break
     "range.csv": csv_bytes("Rudny,2023,x,150,30", "Nowhere,2023,x,50,"),
-    "header.csv": b"town,year,source,mono_output_share,mono_output_share,aggl_in_fua,colour\n"
-    b"Rudny,2023,x,50,50,100,red\n",
+    "header.csv": (
+        b"town,year,source,mono_output_share,mono_output_share,aggl_in_fua,colour\n"
+        b"Rudny,2023,x,50,50,100,red\n"
+    ),
     "cells.csv": csv_bytes("Rudny,2023,x,1 000,abc", "Aksu,,,=1+1,", "Rudny,2023,x,50,10,extra"),
     "nothing.csv": b"town,year,source,mono_output_share\n",
     "latin1.csv": "town,year,source,mono_output_share\nR\xfcdny,2023,x,5\n".encode("latin-1"),
-    "estimates.csv": b"town,year,source,input,low,high,method,coverage,most_likely,note\n"
-    b"Rudny,2023,x,social_unemployment,170,140,m,0.75,,\n"
-    b"Rudny,2023,x,social_unemployment,1,2,,0,5,\n"
-    b"Rudny,2023,x,aggl_in_fua,1,2,m,0.75,,\n",
-    "estimates_header.csv": b"town,year,source,input,low,high,mono_output_share,extra\n"
-    b"Rudny,2023,x,a,1,2,3,4\n",
+    "estimates.csv": (
+        b"town,year,source,input,low,high,method,coverage,most_likely,note\n"
+        b"Rudny,2023,x,social_unemployment,170,140,m,0.75,,\n"
+        b"Rudny,2023,x,social_unemployment,1,2,,0,5,\n"
+        b"Rudny,2023,x,aggl_in_fua,1,2,m,0.75,,\n"
+    ),
+    "estimates_header.csv": (
+        b"town,year,source,input,low,high,mono_output_share,extra\nRudny,2023,x,a,1,2,3,4\n"
+    ),
 }
 
 
@@ -62,8 +67,9 @@ def test_problems_in_russian_and_kazakh(method):
         "диапазона. " + ru.allowed(method.inputs["mono_output_share"])
     )
     assert "от 0 до 100" in ru.problem(items[0], "range.csv")
-    assert kk.problem(items[1], "range.csv") == (
-        "range.csv, 3-жол, «town» бағаны: «Nowhere» мәні: 27 моноқаланың бірі емес (id немесе "
+    assert (
+        kk.problem(items[1], "range.csv")
+        == "range.csv, 3-жол, «town» бағаны: «Nowhere» мәні: 27 моноқаланың бірі емес (id немесе "
         "қазақша, орысша не ағылшынша атауы)"
     )
     header = [ru.problem_rule(p) for p in problems_of(method, "header.csv")]
@@ -119,16 +125,16 @@ def test_the_data_page_says_the_problems_in_its_language(app):
 
 
 def test_a_bad_stored_value_is_said_in_the_page_language(app):
-    """A value the database holds but scoring refuses (written around the import's checks) is
-    listed on /data in the page's language."""
+    """A value the database holds but scoring refuses (written around the import's checks) is listed
+    on /data in the page's language."""
     store, atlas = app.extensions["store"], app.extensions["atlas"]
     store.apply(
         [{"town_id": "rudny", "input": "mono_output_share", "value": 150.0, "period": "2024"}],
         editor="anna",
     )
     rule = atlas.snapshot().errors["rudny"][0]
-    assert rule == (
-        "mono_output_share: stored value 150.0 is out of range (allowed: "
+    assert (
+        rule == "mono_output_share: stored value 150.0 is out of range (allowed: "
         f"{stats_io.allowed(atlas.method.inputs['mono_output_share'])}); treated as missing"
     )
     page = (
@@ -136,9 +142,9 @@ def test_a_bad_stored_value_is_said_in_the_page_language(app):
     )
     allowed = T("ru", atlas.method).allowed(atlas.method.inputs["mono_output_share"])
     assert (
-        f"<li>Рудный: mono_output_share: сохранённое значение 150.0 вне допустимого диапазона "
-        f"({allowed}); считается отсутствующим</li>"
-    ) in page
+        "<li>Рудный: mono_output_share: сохранённое значение 150.0 вне допустимого диапазона "
+        f"({allowed}); считается отсутствующим</li>" in page
+    )
 
 
 def test_the_api_says_the_problems_in_the_language_asked(app):
@@ -154,8 +160,9 @@ def test_the_api_says_the_problems_in_the_language_asked(app):
         headers={"X-CSRF-Token": token},
     )
     assert kk.status_code == 400
-    assert kk.get_json()["problems"][1] == (
-        "range.csv, 3-жол, «town» бағаны: «Nowhere» мәні: 27 моноқаланың "
+    assert (
+        kk.get_json()["problems"][1]
+        == "range.csv, 3-жол, «town» бағаны: «Nowhere» мәні: 27 моноқаланың "
         "бірі емес (id немесе қазақша, орысша не ағылшынша атауы)"
     )
     body = {"file": (io.BytesIO(BAD_FILES["range.csv"]), "range.csv")}
@@ -165,7 +172,7 @@ def test_the_api_says_the_problems_in_the_language_asked(app):
         content_type="multipart/form-data",
         headers={"X-CSRF-Token": token},
     ).get_json()
-    assert en["problems"][1] == (
-        "range.csv, row 3, column 'town': value 'Nowhere': not one of the 27 "
+    assert (
+        en["problems"][1] == "range.csv, row 3, column 'town': value 'Nowhere': not one of the 27 "
         "monotowns (id, or name in kk, ru or en)"
     )

@@ -1,7 +1,11 @@
 """Past one machine (issue 20): two app servers (``python -m webapp.serve``, waitress) on two ports,
 each with its own instance folder, share nothing but one PostgreSQL ``DATABASE_URL`` (and the secret
-key, as servers behind one load balancer do). A statistics import through one is served by the other
-on its next request, and an editor signed in through one is signed in on the other."""
+key, as servers behind one load balancer do).
+
+A statistics import through one is served by the other on its next request, and an editor signed in
+through one is signed in on the other.
+"""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -40,14 +44,27 @@ class Instance:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("INSTANCE_DIR", "NETWORKS_ROOT")}
-        env |= {"HOST": "127.0.0.1", "PORT": str(self.port), "SERVER": "waitress", "THREADS": "2",
-                "DATABASE_URL": url, "INSTANCE_DIR": str(instance_dir), "SECRET_KEY": secret,
-                "PYTHONPATH": str(ROOT)}
+        env |= {
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "SERVER": "waitress",
+            "THREADS": "2",
+            "DATABASE_URL": url,
+            "INSTANCE_DIR": str(instance_dir),
+            "SECRET_KEY": secret,
+            "PYTHONPATH": str(ROOT),
+        }
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env,
-                                     stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp.serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         end = time.monotonic() + timeout
@@ -63,10 +80,12 @@ class Instance:
                 time.sleep(0.2)
         raise RuntimeError(f"server on port {self.port} not ready in {timeout} s")
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.base + path, data=body, method=method,
-                                     headers=headers or {})
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            self.base + path, data=body, method=method, headers=headers or {}
+        )
         try:
             with self.opener.open(req, timeout=60) as resp:
                 return resp.status, resp.read()
@@ -86,8 +105,9 @@ class Instance:
         page = self.get("/login")[1].decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": token})
-        status, _ = self.request("POST", "/login", form.encode(),
-                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        status, _ = self.request(
+            "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+        )
         assert status == 200, status  # the redirect to the map, followed
         return self.csrf()
 
@@ -133,10 +153,12 @@ def test_an_import_through_one_server_is_served_by_the_other(two_instances):
     head = two.json("/api/statistics")["revision"]
     assert head == one.json("/api/statistics")["revision"] >= 1  # seeded once, by the first
     token = one.sign_in("anna", PASSWORD)
-    csv = ("town,year,source,mono_output_share,mono_employment_share\n"
-           "rudny,2025,Akimat report,71,29\n")
-    status, body = one.request("POST", "/api/statistics", csv.encode(),
-                               {"Content-Type": "text/csv", "X-CSRF-Token": token})
+    csv = (
+        "town,year,source,mono_output_share,mono_employment_share\nrudny,2025,Akimat report,71,29\n"
+    )
+    status, body = one.request(
+        "POST", "/api/statistics", csv.encode(), {"Content-Type": "text/csv", "X-CSRF-Token": token}
+    )
     assert status == 200, body[:500]
     assert json.loads(body)["revision"] == head + 1
     after = _rudny(two)  # the other server's very next request

@@ -1,5 +1,6 @@
 """geo.junctions._merge_sections: pieces grouped and joined once per road give the point set one
 union at a time gave, and the distance to the nearest piece."""
+
 import numpy as np
 import shapely
 from hypothesis import given, settings, strategies as st
@@ -22,8 +23,10 @@ def merge_one_at_a_time(rows: list[tuple]) -> list[tuple]:
 def sections(rid: str, coords: list, cuts: list[int], cls: str = "republican") -> list[tuple]:
     """A road through ``coords`` split at vertex indices ``cuts`` (as build.build_roads splits)."""
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(coords) - 1)), len(coords) - 1]
-    return [(rid, cls, f"road {rid}", "", LineString(coords[a:b + 1]))
-            for a, b in zip(bounds[:-1], bounds[1:])]
+    return [
+        (rid, cls, f"road {rid}", "", LineString(coords[a : b + 1]))
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
 
 
 TOWNS = np.array([[69.0, 43.0], [70.3, 43.4], [71.1, 42.8], [68.2, 44.1], [70.0, 42.0]])
@@ -31,15 +34,24 @@ TOWNS = np.array([[69.0, 43.0], [70.3, 43.4], [71.1, 42.8], [68.2, 44.1], [70.0,
 
 def test_grouped_union_equals_one_at_a_time_on_a_small_graph():
     # three roads: one in four sections, one crossing it in two, one single piece; ids interleaved
-    a = sections("A", [(68.0, 42.0), (68.5, 42.6), (69.2, 43.1), (70.0, 43.2), (70.8, 43.9),
-                       (71.5, 44.0)], [1, 2, 4])
+    a = sections(
+        "A",
+        [(68.0, 42.0), (68.5, 42.6), (69.2, 43.1), (70.0, 43.2), (70.8, 43.9), (71.5, 44.0)],
+        [1, 2, 4],
+    )
     b = sections("B", [(69.0, 44.5), (69.4, 43.5), (69.6, 42.5)], [1])
     c = sections("C", [(70.5, 41.8), (71.2, 42.9)], [])
     rows = [a[0], b[0], a[1], c[0], a[2], b[1], a[3]]
     new, old = _merge_sections(rows), merge_one_at_a_time(rows)
-    assert [r[:4] for r in new] == [r[:4] for r in old] == [("A", "republican", "road A", ""),
-                                                          ("B", "republican", "road B", ""),
-                                                          ("C", "republican", "road C", "")]
+    assert (
+        [r[:4] for r in new]
+        == [r[:4] for r in old]
+        == [
+            ("A", "republican", "road A", ""),
+            ("B", "republican", "road B", ""),
+            ("C", "republican", "road C", ""),
+        ]
+    )
     assert all(n[4].equals(o[4]) for n, o in zip(new, old))  # the same point set
     assert new[2][4] is c[0][4]  # a road of one piece keeps its geometry object
     d_new = line_distances_km(TOWNS, [r[4] for r in new])
@@ -54,9 +66,17 @@ coord = st.tuples(st.floats(60.0, 80.0), st.floats(40.0, 55.0))
 
 
 @settings(max_examples=40, deadline=None)
-@given(roads=st.lists(st.tuples(st.lists(coord, min_size=2, max_size=8, unique=True),
-                                st.lists(st.integers(1, 6), max_size=4)), min_size=1, max_size=4),
-       order=st.randoms(use_true_random=False))
+@given(
+    roads=st.lists(
+        st.tuples(
+            st.lists(coord, min_size=2, max_size=8, unique=True),
+            st.lists(st.integers(1, 6), max_size=4),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    order=st.randoms(use_true_random=False),
+)
 def test_grouped_union_property(roads, order):
     rows = [s for i, (coords, cuts) in enumerate(roads) for s in sections(f"R{i}", coords, cuts)]
     order.shuffle(rows)
@@ -66,8 +86,9 @@ def test_grouped_union_property(roads, order):
     # exactly the nearest of the road's pieces (its sections are joined, not noded)
     for j, r in enumerate(new):
         pieces = [x[4] for x in rows if x[0] == r[0]]
-        np.testing.assert_allclose(d_new[:, j], line_distances_km(TOWNS, pieces).min(axis=1),
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            d_new[:, j], line_distances_km(TOWNS, pieces).min(axis=1), rtol=0, atol=1e-9
+        )
     # (the union of a road crossing itself nodes it, which bends its projected segments a little
     # there: random roads may differ from it by some metres; test_grouped_union_equals_one_at_a_
     # time_on_a_small_graph checks a road that does not cross itself)

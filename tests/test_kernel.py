@@ -1,6 +1,7 @@
 """The method kernel (scoring/kernel.py): rows evaluated together equal each town's scalar path and
 an independent plain-Python reading of the method files; a rule changed in the data reaches every
 user (Pipeline.run, the missing-data completions, the robustness draws)."""
+
 import copy
 import csv
 import dataclasses
@@ -49,6 +50,7 @@ def _columns(towns, method):
 
 # -- an independent reading of the method files ----------------------------------------------------
 
+
 def _read(method, name):
     with open(f"{method.source_dir}/{name}", newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -61,22 +63,32 @@ def reference(inputs, method):
         parts = row["inputs"].split(";")
         if row["aggregation"] == "root_of_item_shares":
             pairs = [p.split("/") for p in parts]
-            xs = [None if known[c] is None or known[t] is None else 100 * known[c] / known[t]
-                  for c, t in pairs]
+            xs = [
+                None if known[c] is None or known[t] is None else 100 * known[c] / known[t]
+                for c, t in pairs
+            ]
         else:
             xs = [known[p] for p in parts]
-        aggregate = {"mean": lambda v: sum(v) / len(v),
-                     "geometric_mean": lambda v: math.sqrt(math.prod(v)),  # two operands here
-                     "root_of_sum": lambda v: math.sqrt(sum(v)),
-                     "root_of_item_shares": lambda v: math.sqrt(sum(v))}
+        aggregate = {
+            "mean": lambda v: sum(v) / len(v),
+            "geometric_mean": lambda v: math.sqrt(math.prod(v)),  # two operands here
+            "root_of_sum": lambda v: math.sqrt(sum(v)),
+            "root_of_item_shares": lambda v: math.sqrt(sum(v)),
+        }
         value = None if any(x is None for x in xs) else aggregate[row["aggregation"]](xs)
         indices[row["code"]] = known[row["code"]] = value
     levels = {}
     for code, rows in itertools.groupby(_read(method, "bands.csv"), key=lambda r: r["indicator"]):
         value = indices[code]
-        levels[code] = None if value is None else next(
-            r["level"] for r in sorted(rows, key=lambda r: int(r["order"]))
-            if not r["upper_bound"] or value <= float(r["upper_bound"]))
+        levels[code] = (
+            None
+            if value is None
+            else next(
+                r["level"]
+                for r in sorted(rows, key=lambda r: int(r["order"]))
+                if not r["upper_bound"] or value <= float(r["upper_bound"])
+            )
+        )
     plus = {s: 0 for s in method.scenarios}
     for r in _read(method, "scenario_rules.csv"):
         plus[r["scenario"]] += levels[r["indicator"]] in r["levels"].split("|")
@@ -84,6 +96,7 @@ def reference(inputs, method):
 
 
 # -- the kernel against the scalar path ---------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def towns(method):
@@ -136,12 +149,14 @@ def test_no_level_at_all_is_insufficient_data(method):
 
 
 def test_unknown_level_is_named(method):
-    with pytest.raises(ValueError, match="level 'huge' is not a band of special; "
-                                         "allowed: low, average, high"):
+    with pytest.raises(
+        ValueError, match="level 'huge' is not a band of special; allowed: low, average, high"
+    ):
         score_scenarios({"special": "huge"}, method)
 
 
 # -- one rule change, three users -------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def changed(tmp_path_factory, method):
@@ -171,7 +186,8 @@ def test_a_rule_change_reaches_pipeline_run(pipelines):
         bump = int(a["levels"]["agglomeration"] == "average")
         moved += bump
         assert b["scenario"]["scores"] == a["scenario"]["scores"] | {
-            "inertial": a["scenario"]["scores"]["inertial"] + bump}, a["town"]
+            "inertial": a["scenario"]["scores"]["inertial"] + bump
+        }, a["town"]
         reasons = [r["indicator"] for r in b["scenario"]["reasons"]["inertial"]]
         assert ("agglomeration" in reasons) == (a["levels"]["agglomeration"] in ("low", "average"))
     assert moved > 0
@@ -180,8 +196,14 @@ def test_a_rule_change_reaches_pipeline_run(pipelines):
 def test_a_rule_change_reaches_the_completions(method, changed):
     # known: all but agglomeration (inertial 3, balanced 3, innovative 0, diversification 2); an
     # average agglomeration recommends balanced alone before the change, inertial + balanced after
-    levels = dict(mono_profile="high", economy_social="low", demographic="below_average",
-                  investment="average", agglomeration=None, special="average")
+    levels = dict(
+        mono_profile="high",
+        economy_social="low",
+        demographic="below_average",
+        investment="average",
+        agglomeration=None,
+        special="average",
+    )
     average = levels | {"agglomeration": "average"}
     assert score_scenarios(average, method)["recommended"] == ["balanced"]
     assert score_scenarios(average, changed)["recommended"] == ["inertial", "balanced"]

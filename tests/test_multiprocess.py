@@ -1,11 +1,12 @@
-"""Several server processes share one store: the network-import state and the robustness run are seen
-by every app instance, a job is never started twice, and a job whose process ended is reported
+"""Several server processes share one store: the network-import state and the robustness run are
+seen by every app instance, a job is never started twice, and a job whose process ended is reported
 failed once its longest run (``max_s``) has passed: a job is a plain row, with no heartbeat and no
 process probe.
 
-Two app instances in this process stand for two worker processes (they share nothing in memory but the
-database file and the networks folder); the crash tests use a real second process.
+Two app instances in this process stand for two worker processes (they share nothing in memory but
+the database file and the networks folder); the crash tests use a real second process.
 """
+
 import io
 import subprocess
 import sys
@@ -39,8 +40,10 @@ def shared(tmp_path_factory, tiny_root):
     base = tmp_path_factory.mktemp("shared")
     db, nets = base / "atlas.sqlite3", base / "nets"
     nets.mkdir()
-    apps = [make_app(db, DATA_DIR=str(tiny_root), NETWORKS_ROOT=str(nets), NETWORK_IMPORT_WAIT=0.2)
-            for _ in range(2)]
+    apps = [
+        make_app(db, DATA_DIR=str(tiny_root), NETWORKS_ROOT=str(nets), NETWORK_IMPORT_WAIT=0.2)
+        for _ in range(2)
+    ]
     return apps, db, nets
 
 
@@ -53,7 +56,9 @@ def _wait(predicate, seconds=60.0):
     return False
 
 
-def test_an_import_started_in_one_instance_is_seen_and_not_duplicated_in_the_other(shared, tmp_path, monkeypatch):
+def test_an_import_started_in_one_instance_is_seen_and_not_duplicated_in_the_other(
+    shared, tmp_path, monkeypatch
+):
     (one, two), _, nets = shared
     release = threading.Event()
     real = networks.import_network
@@ -65,27 +70,45 @@ def test_an_import_started_in_one_instance_is_seen_and_not_duplicated_in_the_oth
     monkeypatch.setattr(networks, "import_network", slow)
     a, b = one.test_client(), two.test_client()
     pbf = write_pbf(tmp_path / "shared.osm.pbf", NODES, WAYS)
-    r = a.post("/networks", data={"csrf_token": sign_in(a), "name": "shared",
-                                  "file": (io.BytesIO(pbf.read_bytes()), "shared.osm.pbf")}, content_type="multipart/form-data")
+    r = a.post(
+        "/networks",
+        data={
+            "csrf_token": sign_in(a),
+            "name": "shared",
+            "file": (io.BytesIO(pbf.read_bytes()), "shared.osm.pbf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 202, r.get_data(as_text=True)
     seen = b.get("/api/networks/import-status").get_json()
     assert (seen["state"], seen["name"], seen["file"]) == ("running", "shared", "shared.osm.pbf")
-    second = b.post("/networks", data={"csrf_token": sign_in(b), "name": "other",
-                                       "file": (io.BytesIO(pbf.read_bytes()), "other.osm.pbf")}, content_type="multipart/form-data")
+    second = b.post(
+        "/networks",
+        data={
+            "csrf_token": sign_in(b),
+            "name": "other",
+            "file": (io.BytesIO(pbf.read_bytes()), "other.osm.pbf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert second.status_code == 409  # the other instance's import runs: not a second one
     release.set()
     assert _wait(lambda: b.get("/api/networks/import-status").get_json()["state"] == "done")
     done = b.get("/api/networks/import-status").get_json()
     assert done["name"] == "shared" and "edges" in done["message"]
     assert [v["name"] for v in list_versions(nets)] == ["shared"]
-    assert '<option value="shared"' in b.get("/").get_data(as_text=True)  # the other instance lists it
+    assert '<option value="shared"' in b.get("/").get_data(
+        as_text=True
+    )  # the other instance lists it
 
 
 def test_a_robustness_run_is_shared(shared):
     (one, two), _, _ = shared
     runners = []
     for app in (one, two):
-        runners.append(app.extensions.setdefault("robustness", Runner(app.extensions["atlas"], draws=12)))
+        runners.append(
+            app.extensions.setdefault("robustness", Runner(app.extensions["atlas"], draws=12))
+        )
         runners[-1].draws = 12
     with one.app_context():
         first = runners[0].status()
@@ -105,8 +128,11 @@ def test_a_robustness_run_is_shared(shared):
 
 
 def _claim_in_a_process(url: str, name: str, failed: str, max_s: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", CLAIM_AND_HANG, url, name, failed, str(max_s)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLAIM_AND_HANG, url, name, failed, str(max_s)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "claimed"
     return proc
 

@@ -1,6 +1,7 @@
 """The government's own signals, measures and unscored evidence (data/official/*.csv): columns,
 known towns, kinds, scenarios and method inputs, sources, dates, kk/ru/en labels, and the facts the
 town brief relies on (golden rows, independent recomputation of the two derived figures)."""
+
 import csv
 import re
 from datetime import date
@@ -13,25 +14,105 @@ DATA = ROOT / "data"
 OFFICIAL = DATA / "official"
 
 COLUMNS = {
-    "signal_kinds.csv": ["kind", "label_en", "label_ru", "label_kk", "description_en",
-                         "description_ru", "description_kk", "official_body"],
-    "signals.csv": ["signal_id", "town_id", "kind", "value", "label_en", "label_ru", "label_kk",
-                    "date", "date_precision", "date_note", "source_url", "source_title",
-                    "source_lang", "source2_url", "checked", "check_note"],
-    "signal_rules.csv": ["kind", "scenario", "relation", "reading", "rationale_en",
-                         "rationale_ru", "rationale_kk"],
-    "measures.csv": ["measure_id", "scenarios", "mapping", "label_en", "label_ru", "label_kk",
-                     "description_en", "description_ru", "description_kk", "official_context",
-                     "date", "source_url", "source_title", "source2_url", "checked",
-                     "check_note"],
-    "town_measures.csv": ["item_id", "town_id", "measure_id", "label_en", "label_ru",
-                          "label_kk", "amount", "amount_unit", "jobs", "status", "date",
-                          "date_precision", "date_note", "source_url", "source_title",
-                          "source2_url", "checked", "check_note"],
-    "evidence.csv": ["evidence_id", "town_id", "metric", "value", "value_low", "value_high",
-                     "unit", "date", "date_precision", "date_note", "period", "published",
-                     "scope", "approximates_input", "comparability", "label_en", "label_ru",
-                     "label_kk", "source_url", "source_title", "checked", "check_note"],
+    "signal_kinds.csv": [
+        "kind",
+        "label_en",
+        "label_ru",
+        "label_kk",
+        "description_en",
+        "description_ru",
+        "description_kk",
+        "official_body",
+    ],
+    "signals.csv": [
+        "signal_id",
+        "town_id",
+        "kind",
+        "value",
+        "label_en",
+        "label_ru",
+        "label_kk",
+        "date",
+        "date_precision",
+        "date_note",
+        "source_url",
+        "source_title",
+        "source_lang",
+        "source2_url",
+        "checked",
+        "check_note",
+    ],
+    "signal_rules.csv": [
+        "kind",
+        "scenario",
+        "relation",
+        "reading",
+        "rationale_en",
+        "rationale_ru",
+        "rationale_kk",
+    ],
+    "measures.csv": [
+        "measure_id",
+        "scenarios",
+        "mapping",
+        "label_en",
+        "label_ru",
+        "label_kk",
+        "description_en",
+        "description_ru",
+        "description_kk",
+        "official_context",
+        "date",
+        "source_url",
+        "source_title",
+        "source2_url",
+        "checked",
+        "check_note",
+    ],
+    "town_measures.csv": [
+        "item_id",
+        "town_id",
+        "measure_id",
+        "label_en",
+        "label_ru",
+        "label_kk",
+        "amount",
+        "amount_unit",
+        "jobs",
+        "status",
+        "date",
+        "date_precision",
+        "date_note",
+        "source_url",
+        "source_title",
+        "source2_url",
+        "checked",
+        "check_note",
+    ],
+    "evidence.csv": [
+        "evidence_id",
+        "town_id",
+        "metric",
+        "value",
+        "value_low",
+        "value_high",
+        "unit",
+        "date",
+        "date_precision",
+        "date_note",
+        "period",
+        "published",
+        "scope",
+        "approximates_input",
+        "comparability",
+        "label_en",
+        "label_ru",
+        "label_kk",
+        "source_url",
+        "source_title",
+        "checked",
+        "check_note",
+    ],
 }
 SOURCED = ["signals.csv", "measures.csv", "town_measures.csv", "evidence.csv"]
 LABELLED = ["signal_kinds.csv", "signals.csv", "measures.csv", "town_measures.csv", "evidence.csv"]
@@ -170,9 +251,13 @@ def test_rationales_in_three_languages(tables):
 
 
 def test_ids_unique(tables):
-    for name, key in [("signals.csv", "signal_id"), ("town_measures.csv", "item_id"),
-                      ("evidence.csv", "evidence_id"), ("measures.csv", "measure_id"),
-                      ("signal_kinds.csv", "kind")]:
+    for name, key in [
+        ("signals.csv", "signal_id"),
+        ("town_measures.csv", "item_id"),
+        ("evidence.csv", "evidence_id"),
+        ("measures.csv", "measure_id"),
+        ("signal_kinds.csv", "kind"),
+    ]:
         ids = [r[key] for r in tables[name]]
         assert len(ids) == len(set(ids)), name
     pairs = [(r["town_id"], r["kind"]) for r in tables["signals.csv"]]
@@ -231,22 +316,42 @@ def _towns_with(tables, kind: str) -> set[str]:
 
 def test_golden_signal_memberships(tables, towns):
     assert _towns_with(tables, "status_2012_list") == towns
-    assert _towns_with(tables, "stagnating_2025") == {
-        "kurchatov", "zhitikara", "altai", "karazhal"}
+    assert _towns_with(tables, "stagnating_2025") == {"kurchatov", "zhitikara", "altai", "karazhal"}
     assert _towns_with(tables, "withdrawn") == {"saran", "tekeli"}
     assert _towns_with(tables, "industrial_zone_2025") == {
-        "balkhash", "kulsary", "satpayev", "khromtau"}
+        "balkhash",
+        "kulsary",
+        "satpayev",
+        "khromtau",
+    }
     assert _towns_with(tables, "comprehensive_plan_2023_2027") == {
-        "zhanatas", "karatau", "ridder", "altai", "arkalyk", "balkhash", "zhitikara", "lisakovsk",
-        "serebryansk", "stepnogorsk"}
+        "zhanatas",
+        "karatau",
+        "ridder",
+        "altai",
+        "arkalyk",
+        "balkhash",
+        "zhitikara",
+        "lisakovsk",
+        "serebryansk",
+        "stepnogorsk",
+    }
     assert _towns_with(tables, "official_agglomeration_2023") == {
-        "temirtau", "saran", "shakhtinsk", "abay", "khromtau"}
+        "temirtau",
+        "saran",
+        "shakhtinsk",
+        "abay",
+        "khromtau",
+    }
     assert not _towns_with(tables, "named_monotown_2023_2025") & _towns_with(tables, "withdrawn")
 
 
 def _relation(tables, kind: str, scenario: str) -> str:
-    return next(r["relation"] for r in tables["signal_rules.csv"]
-                if r["kind"] == kind and r["scenario"] == scenario)
+    return next(
+        r["relation"]
+        for r in tables["signal_rules.csv"]
+        if r["kind"] == kind and r["scenario"] == scenario
+    )
 
 
 def test_rules_give_the_issue_examples(tables):

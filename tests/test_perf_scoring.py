@@ -1,4 +1,6 @@
-"""The cached scoring path (scoring.engine) gives exactly what the straightforward evaluation gives."""
+"""The cached scoring path (scoring.engine) gives exactly what the straightforward evaluation
+gives."""
+
 import dataclasses
 import json
 
@@ -9,9 +11,16 @@ from geo.params import parse_params
 from scoring.engine import evaluate_inputs, evaluate_uncached
 from scoring.pipeline import Pipeline
 
-PARAM_SETS = [{}, {"near_km": 30}, {"near_km": 250, "fua_minutes": 150}, {"fua_minutes": 20},
-              {"large_city_statuses": ["republican"]}, {"speed_republican": 40, "corridor_km": 40},
-              {"tourism_km": 0, "corridor_min_lines": 3}, {"near_km": 100.5, "own_city_counts": False}]
+PARAM_SETS = [
+    {},
+    {"near_km": 30},
+    {"near_km": 250, "fua_minutes": 150},
+    {"fua_minutes": 20},
+    {"large_city_statuses": ["republican"]},
+    {"speed_republican": 40, "corridor_km": 40},
+    {"tourism_km": 0, "corridor_min_lines": 3},
+    {"near_km": 100.5, "own_city_counts": False},
+]
 RESULT_KEYS = ("indices", "levels", "scenario", "missing", "details")
 
 
@@ -21,7 +30,9 @@ def pipeline():
 
 
 def _dump(x) -> str:
-    return json.dumps(x, sort_keys=False)  # key order matters to the pages and the API: compared too
+    return json.dumps(
+        x, sort_keys=False
+    )  # key order matters to the pages and the API: compared too
 
 
 @pytest.mark.parametrize("raw", PARAM_SETS, ids=[json.dumps(p) for p in PARAM_SETS])
@@ -60,8 +71,7 @@ def test_numpy_values_are_scored_without_the_cache(method):
 
 def test_each_method_has_its_own_cache(method):
     """A method with another margin must not reuse the first one's answers."""
-    inputs = {name: None for name in method.inputs} | {
-        n: 1.0 for n in list(method.inputs)[:4]}
+    inputs = {name: None for name in method.inputs} | {n: 1.0 for n in list(method.inputs)[:4]}
     wide = dataclasses.replace(method, settings=method.settings | {"recommend_margin": 6})
     a, b = evaluate_inputs(inputs, method), evaluate_inputs(inputs, wide)
     assert _dump(a) == _dump(evaluate_uncached(inputs, method))

@@ -1,4 +1,6 @@
-"""The towns payload encoded once without the cleaning copy is the text the cleaned payload gives."""
+"""The towns payload encoded once without the cleaning copy is the text the cleaned payload
+gives."""
+
 import json
 import math
 
@@ -14,13 +16,24 @@ def _dumps(obj, **kw):
     return json.dumps(obj, ensure_ascii=False, **kw)
 
 
-@pytest.mark.parametrize("value", [
-    {"a": 1.5, "b": [1, "x", None], "c": {"d": "target=\"_blank\""}},  # nothing to clean: encoded once
-    {"a": float("nan"), "b": [float("inf"), 2.0]},  # non-finite numbers become null
-    {"a": 1, "_private": 2, "b": {"_x": 3, "y": [{"_z": 4}]}},  # keys starting with "_" are dropped
-    {"a": ["_listed", "_also"], "b": ("t", 1)},  # a listed string starting with "_" stays
-    {"a": -math.inf, "_b": float("nan")},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {
+            "a": 1.5,
+            "b": [1, "x", None],
+            "c": {"d": 'target="_blank"'},
+        },  # nothing to clean: encoded once
+        {"a": float("nan"), "b": [float("inf"), 2.0]},  # non-finite numbers become null
+        {
+            "a": 1,
+            "_private": 2,
+            "b": {"_x": 3, "y": [{"_z": 4}]},
+        },  # keys starting with "_" are dropped
+        {"a": ["_listed", "_also"], "b": ("t", 1)},  # a listed string starting with "_" stays
+        {"a": -math.inf, "_b": float("nan")},
+    ],
+)
 def test_encode_checked_equals_encoding_the_cleaned_value(value):
     assert encode_checked(lambda: value, lambda: _clean(value), _dumps) == _dumps(_clean(value))
 

@@ -1,5 +1,6 @@
 """Robustness to the modelling choices: draws through the derivation and scoring, shares, stability,
 variants and Sobol drivers (issue 9)."""
+
 import csv
 import json
 import subprocess
@@ -43,13 +44,23 @@ def _write(path, rows):
 
 # -- the choices file ------------------------------------------------------------------------------
 
+
 def test_shipped_choices_load(method):
     choices = load_choices(method)
     kinds = {c.kind for c in choices}
     assert kinds == {"spatial param", "band shift", "rule margin", "measurement error", "dummy"}
     targets = {c.target for c in choices}
-    assert {"fua_minutes", "near_km", "corridor_km", "large_city_min_pop", "speed_republican", "detour_access",
-            "recommend_margin", "agglomeration", "mono_output_share"} <= targets
+    assert {
+        "fua_minutes",
+        "near_km",
+        "corridor_km",
+        "large_city_min_pop",
+        "speed_republican",
+        "detour_access",
+        "recommend_margin",
+        "agglomeration",
+        "mono_output_share",
+    } <= targets
 
 
 def test_choices_file_errors_name_file_row_and_choice(method, tmp_path):
@@ -64,7 +75,10 @@ def test_choices_file_errors_name_file_row_and_choice(method, tmp_path):
         load_choices(method, _write(tmp_path / "uncertainty.csv", rows))
     text = str(err.value)
     assert "uncertainty.csv row 2 (fua_minutes): default 61 differs from the base value 60" in text
-    assert "uncertainty.csv row 3 (near_km): kind 'spatial' not one of spatial param, band shift" in text
+    assert (
+        "uncertainty.csv row 3 (near_km): kind 'spatial' not one of spatial param, band shift"
+        in text
+    )
     assert "row 4 (corridor_km): target 'snap_km' is not a supported spatial parameter" in text
     assert "row 14 (band_mono_profile): target 'economy' is not a levelled indicator" in text
     assert "row 21 (err_mono_output_share): low 'x' is not a number" in text
@@ -81,14 +95,17 @@ def test_choices_file_missing_column(method, tmp_path):
 def test_design_is_seeded_and_starts_at_the_defaults(method):
     choices = load_choices(method)
     a1, a2, b = design(choices, 50, 3), design(choices, 50, 3), design(choices, 50, 4)
-    assert np.array_equal(a1.a, a2.a) and np.array_equal(a1.b, a2.b) and not np.array_equal(a1.a, b.a)
+    assert (
+        np.array_equal(a1.a, a2.a) and np.array_equal(a1.b, a2.b) and not np.array_equal(a1.a, b.a)
+    )
     assert list(a1.a[0]) == [c.default for c in choices]
     lows, highs = np.array([c.low for c in choices]), np.array([c.high for c in choices])
     assert ((a1.a >= lows) & (a1.a <= highs)).all() and ((a1.b >= lows) & (a1.b <= highs)).all()
     assert a1.stacked().shape == (50 * (len(choices) + 2), len(choices))
 
 
-# -- exactness against the real pipeline ------------------------------------------------------------
+# -- exactness against the real pipeline -----------------------------------------------------------
+
 
 def test_draw_at_defaults_equals_the_pipeline(pipeline, result):
     model = DrawModel(pipeline, load_choices(pipeline.method))
@@ -99,8 +116,12 @@ def test_draw_at_defaults_equals_the_pipeline(pipeline, result):
     atlas = {t["town"]: t["scenario"] for t in pipeline.run()["towns"]}
     for t in result["towns"]:
         s = atlas[t["town"]]
-        assert t["default"] == ("tie: " + "/".join(s["tied"]) if s["tie"] else " + ".join(
-            sorted(s["recommended"], key=list(pipeline.method.rules).index)) or "insufficient data")
+        assert t["default"] == (
+            "tie: " + "/".join(s["tied"])
+            if s["tie"]
+            else " + ".join(sorted(s["recommended"], key=list(pipeline.method.rules).index))
+            or "insufficient data"
+        )
 
 
 def test_random_draws_equal_the_pipeline_with_those_choices(pipeline):
@@ -112,7 +133,8 @@ def test_random_draws_equal_the_pipeline_with_those_choices(pipeline):
         assert default_mismatches(out, atlas, shifted, row=k) == [], k
 
 
-# -- properties of the result -----------------------------------------------------------------------
+# -- properties of the result ----------------------------------------------------------------------
+
 
 def test_all_draws_and_towns_reported(result):
     # the time of a run is measured in benchmarks/robustness.py, not here
@@ -132,7 +154,9 @@ def test_choices_without_effect_have_zero_index(pipeline, result):
     # the dummy changes nothing; nor does the population threshold while every large city is above
     # its range (the smallest, Konaev, has 56,436 people; the range ends at 50,000)
     high = next(c["high"] for c in result["choices"] if c["choice"] == "large_city_min_pop")
-    idle = ["control_dummy"] + (["large_city_min_pop"] if min(pipeline.spatial.city_pop.values()) > high else [])
+    idle = ["control_dummy"] + (
+        ["large_city_min_pop"] if min(pipeline.spatial.city_pop.values()) > high else []
+    )
     for t in result["towns"]:
         for name in idle:
             assert name not in t["drivers"] and name not in t["drivers_first_order"]
@@ -143,7 +167,11 @@ def test_variants_are_ordered(result):
     for t in result["towns"]:
         v = t["variants"]
         for s in v["realistic"]["scores"]:
-            assert v["pessimistic"]["scores"][s] <= v["realistic"]["scores"][s] <= v["optimistic"]["scores"][s]
+            assert (
+                v["pessimistic"]["scores"][s]
+                <= v["realistic"]["scores"][s]
+                <= v["optimistic"]["scores"][s]
+            )
 
 
 def test_known_drivers(result):
@@ -179,10 +207,16 @@ def test_draws_are_processed_in_chunks_with_the_same_result(pipeline, monkeypatc
     """Memory bounded: no evaluation holds more than CHUNK_ROWS rows whatever the draws, and the
     result of a seed is the same however the draws are cut."""
     import scoring.robustness as rob
+
     sizes = []
     evaluate = DrawModel.evaluate
-    monkeypatch.setattr(DrawModel, "evaluate", lambda self, rows, progress=None: (
-        sizes.append(len(rows)), evaluate(self, rows, progress))[1])
+    monkeypatch.setattr(
+        DrawModel,
+        "evaluate",
+        lambda self, rows, progress=None: (sizes.append(len(rows)), evaluate(self, rows, progress))[
+            1
+        ],
+    )
     whole = json.dumps(robustness(pipeline, draws=400, seed=11), sort_keys=True)
     assert len(sizes) == 1
     monkeypatch.setattr(rob, "CHUNK_ROWS", 600)
@@ -194,25 +228,27 @@ def test_draws_are_processed_in_chunks_with_the_same_result(pipeline, monkeypatc
 
 def test_sobol_sums_equal_the_estimator_on_all_rows():
     from scoring.robustness import _SobolSums
+
     rng = np.random.default_rng(4)
     n, d = 300, 5
     y = rng.integers(0, 4, (n * (d + 2), 3))
     sums = _SobolSums(d, (3,))
     for lo, hi in ((0, 100), (100, 250), (250, 300)):  # the rows of draws lo..hi of each block
-        sums.add(np.concatenate([y[k * n + lo:k * n + hi] for k in range(d + 2)]), hi - lo)
+        sums.add(np.concatenate([y[k * n + lo : k * n + hi] for k in range(d + 2)]), hi - lo)
     first, total = sums.indices()
     want_first, want_total = sobol_indices(y, n, d)
     assert first == pytest.approx(want_first, rel=1e-9, abs=1e-12)
     assert total == pytest.approx(want_total, rel=1e-9, abs=1e-12)
     # an output constant over A and B (variance 0) gets 0, even where the mixed rows differ
     flat = np.ones((n * (d + 2), 1), dtype=np.int64)
-    flat[2 * n:3 * n] = 2
+    flat[2 * n : 3 * n] = 2
     sums = _SobolSums(d, (1,))
     sums.add(flat, n)
     assert (sums.indices()[0] == 0).all() and (sums.indices()[1] == 0).all()
 
 
 # -- the estimator --------------------------------------------------------------------------------
+
 
 def test_sobol_indices_of_a_linear_function():
     # y = x1 + 2 x2 (+ 0 x3), uniform inputs: S1 = ST = (1/5, 4/5, 0)
@@ -236,22 +272,32 @@ def test_sobol_indices_equal_salib():
     y = np.sin(3 * x[:, 0]) + x[:, 1] ** 2 * x[:, 2] + (x[:, 1] > 0.5)
     first, total = sobol_indices(y, n, d)
     # SALib's layout: per base row, A, AB_1 .. AB_d, B
-    blocks = [y[:n]] + [y[(2 + i) * n:(3 + i) * n] for i in range(d)] + [y[n:2 * n]]
+    blocks = [y[:n]] + [y[(2 + i) * n : (3 + i) * n] for i in range(d)] + [y[n : 2 * n]]
     problem = {"num_vars": d, "names": [f"x{i}" for i in range(d)], "bounds": [[0, 1]] * d}
-    ref = salib.analyze(problem, np.column_stack(blocks).reshape(-1), calc_second_order=False, seed=0)
+    ref = salib.analyze(
+        problem, np.column_stack(blocks).reshape(-1), calc_second_order=False, seed=0
+    )
     assert first == pytest.approx(ref["S1"], rel=1e-9, abs=1e-12)
     assert total == pytest.approx(ref["ST"], rel=1e-9, abs=1e-12)
 
 
 # -- the command line -----------------------------------------------------------------------------
 
+
 def _cli(root, *args):
-    return subprocess.run([sys.executable, "-m", "scoring", "robustness", *args], cwd=root, capture_output=True,
-                          text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", "robustness", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_cli_json_is_byte_identical_for_a_seed(root):
-    one, two = _cli(root, "--draws", "40", "--seed", "7", "--json"), _cli(root, "--draws", "40", "--seed", "7", "--json")
+    one, two = (
+        _cli(root, "--draws", "40", "--seed", "7", "--json"),
+        _cli(root, "--draws", "40", "--seed", "7", "--json"),
+    )
     assert one.returncode == 0, one.stderr
     assert one.stdout == two.stdout
     other = _cli(root, "--draws", "40", "--seed", "8", "--json")

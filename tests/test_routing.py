@@ -1,4 +1,6 @@
-"""geo.routing against fresh searches: planned-road insertion, town tables, paths (small random graphs)."""
+"""geo.routing against fresh searches: planned-road insertion, town tables, paths (small random
+graphs)."""
+
 import numpy as np
 import pytest
 from scipy.sparse.csgraph import dijkstra
@@ -23,15 +25,20 @@ def test_planned_roads_equal_a_fresh_search(seed):
     n, u, v, w, rng = random_graph(seed)
     routing = MetricRouting(Topology(n, u, v), w, rng.choice(n, 6, replace=False))
     rows = np.array([0, 2, 3, 5])
-    roads = [(int(a), int(b), float(x)) for a, b, x in zip(rng.integers(0, n, 3), rng.integers(0, n, 3),
-                                                            rng.uniform(0.1, 3.0, 3)) if a != b]
+    roads = [
+        (int(a), int(b), float(x))
+        for a, b, x in zip(rng.integers(0, n, 3), rng.integers(0, n, 3), rng.uniform(0.1, 3.0, 3))
+        if a != b
+    ]
     field = routing.field(rows).with_planned(roads)
     g = routing.graph
     for a, b, x in roads:
         g = with_edge(g, a, b, x)
     expected = fresh(g, routing.sources[rows])
     assert np.allclose(field.dist, expected, rtol=1e-6, equal_nan=True)
-    for node in rng.integers(0, n, 20):  # every path is an edge sequence of the new graph with the right length
+    for node in rng.integers(
+        0, n, 20
+    ):  # every path is an edge sequence of the new graph with the right length
         path = field.path(int(node))
         if not np.isfinite(expected[node]):
             assert path == []
@@ -81,5 +88,7 @@ def test_table_field_searches_only_for_whole_arrays():
 
 
 def test_topology_keeps_the_lightest_parallel_edge():
-    g = Topology(3, np.array([0, 1, 0, 2]), np.array([1, 0, 1, 2])).graph(np.array([5.0, 2.0, 7.0, 1.0]))
+    g = Topology(3, np.array([0, 1, 0, 2]), np.array([1, 0, 1, 2])).graph(
+        np.array([5.0, 2.0, 7.0, 1.0])
+    )
     assert g[0, 1] == g[1, 0] == 2.0 and g.nnz == 2  # symmetric; the self-loop dropped

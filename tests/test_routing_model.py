@@ -1,5 +1,6 @@
 """geo.agglomeration.SpatialModel on the shipped network: no background work, and the town table
 (built once it pays) gives the same answers as the multi-source searches."""
+
 import threading
 
 import numpy as np
@@ -9,9 +10,14 @@ from geo.agglomeration import SpatialModel
 from geo.params import parse_params
 from geo.routing import TableField
 
-CITY_SETS = [{}, {"large_city_min_pop": 300_000}, {"large_city_min_pop": 1_000_000},
-             {"large_city_statuses": "republican"}, {"large_city_statuses": "oblast centre"},
-             {"large_city_min_pop": 5_000_000}]
+CITY_SETS = [
+    {},
+    {"large_city_min_pop": 300_000},
+    {"large_city_min_pop": 1_000_000},
+    {"large_city_statuses": "republican"},
+    {"large_city_statuses": "oblast centre"},
+    {"large_city_min_pop": 5_000_000},
+]
 
 
 def answers(model, raw):
@@ -62,6 +68,7 @@ def test_a_town_table_is_built_outside_the_field_cache_lock(monkeypatch):
     def spy(self, cols):
         held.append(model._fields.lock._is_owned())
         return build(self, cols)
+
     monkeypatch.setattr(MetricRouting, "town_table", spy)
     model.metric(p, "km").searches = 10**6
     assert isinstance(model.field(p, "km", np.array([0, 3])), TableField)

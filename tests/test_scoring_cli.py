@@ -1,4 +1,5 @@
 """The command line, end to end, in a subprocess."""
+
 import csv
 import json
 import subprocess
@@ -8,7 +9,9 @@ import pytest
 
 
 def run(root, *args):
-    return subprocess.run([sys.executable, "-m", "scoring", *args], cwd=root, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", *args], cwd=root, capture_output=True, text=True
+    )
 
 
 def test_evaluate_json_contract(root, tmp_path):
@@ -19,12 +22,34 @@ def test_evaluate_json_contract(root, tmp_path):
     assert [r["town"] for r in out] == ["Balkhash", "Karazhal", "Temirtau"]
     r = out[2]
     assert set(r) == {"town", "indices", "levels", "scenario", "missing"}
-    assert set(r["indices"]) == {"mono_profile", "economy", "social", "economy_social", "demographic",
-                                 "investment", "agglomeration", "special"}
-    assert set(r["levels"]) == {"mono_profile", "economy_social", "demographic", "investment",
-                                "agglomeration", "special"}
-    assert set(r["scenario"]) == {"scores", "recommended", "completeness", "explanation", "tied", "possible",
-                                  "settled", "decisive"}
+    assert set(r["indices"]) == {
+        "mono_profile",
+        "economy",
+        "social",
+        "economy_social",
+        "demographic",
+        "investment",
+        "agglomeration",
+        "special",
+    }
+    assert set(r["levels"]) == {
+        "mono_profile",
+        "economy_social",
+        "demographic",
+        "investment",
+        "agglomeration",
+        "special",
+    }
+    assert set(r["scenario"]) == {
+        "scores",
+        "recommended",
+        "completeness",
+        "explanation",
+        "tied",
+        "possible",
+        "settled",
+        "decisive",
+    }
     assert r["indices"]["economy_social"] == pytest.approx((18.7 * 49.075) ** 0.5, abs=1e-12)
     assert r["levels"]["economy_social"] == "high"
     assert r["scenario"]["recommended"] == ["diversification"]
@@ -50,7 +75,9 @@ def test_evaluate_bad_input_exit_2_all_errors(root, tmp_path):
     assert p.returncode == 2
     assert p.stdout == ""
     assert "row 2 town 'A': field 'mono_output_share' value 101 is out of range" in p.stderr
-    assert "row 2 town 'A': field 'aggl_in_fua' value 1 is out of range; allowed: 0 or 100" in p.stderr
+    assert (
+        "row 2 town 'A': field 'aggl_in_fua' value 1 is out of range; allowed: 0 or 100" in p.stderr
+    )
     assert "row 3 town 'B': field 'mono_output_share' value 'x' is not a number" in p.stderr
 
 
@@ -64,8 +91,14 @@ def test_paper_report(root):
     assert p.returncode == 0
     out = p.stdout
     assert "UNEXPLAINED" not in out
-    assert "Balkhash  mono_profile       Table 2        53 medium             46.7333 medium         VALUE" in out
-    assert "Temirtau  economy_social     Table 3        31 above_average      30.2936 high           LEVEL" in out
+    assert (
+        "Balkhash  mono_profile       Table 2        53 medium             46.7333 medium        "
+        " VALUE" in out
+    )
+    assert (
+        "Temirtau  economy_social     Table 3        31 above_average      30.2936 high          "
+        " LEVEL" in out
+    )
     assert "Spearman's rho vs paper: 1.000 (paper levels)" in out
     assert "inertial row is ambiguous" in out
 

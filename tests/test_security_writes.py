@@ -1,8 +1,8 @@
 """Anonymous writes are refused as unsigned-in, as the OpenAPI description says (issue 24, item 7).
 
-Before: the CSRF check ran first, so an anonymous write without a token was a 400 ("missing or
-wrong CSRF token") and its form body was parsed to look for the token; schemathesis' positive data
-check expects 401 for a request without credentials.
+Before: the CSRF check ran first, so an anonymous write without a token was a 400 ("missing or wrong
+CSRF token") and its form body was parsed to look for the token; schemathesis' positive data check
+expects 401 for a request without credentials.
 """
 
 from __future__ import annotations
@@ -38,13 +38,19 @@ def _head(app) -> int:
     return app.extensions["store"].revisions()[0].id
 
 
-@pytest.mark.parametrize("method,path,kwargs", [
-    ("post", "/api/statistics", {"data": ROWS, "content_type": "text/csv"}),
-    ("post", "/api/statistics", {"data": {"file": (io.BytesIO(ROWS), "s.csv")},
-                                 "content_type": "multipart/form-data"}),
-    ("delete", "/api/statistics", {}),
-    ("post", "/api/statistics/rollback", {"json": {"revision": 1}}),
-])
+@pytest.mark.parametrize(
+    "method,path,kwargs",
+    [
+        ("post", "/api/statistics", {"data": ROWS, "content_type": "text/csv"}),
+        (
+            "post",
+            "/api/statistics",
+            {"data": {"file": (io.BytesIO(ROWS), "s.csv")}, "content_type": "multipart/form-data"},
+        ),
+        ("delete", "/api/statistics", {}),
+        ("post", "/api/statistics/rollback", {"json": {"revision": 1}}),
+    ],
+)
 def test_anonymous_api_writes_are_401(app, method, path, kwargs):
     before = _head(app)
     r = getattr(app.test_client(), method)(path, **kwargs)
@@ -53,8 +59,16 @@ def test_anonymous_api_writes_are_401(app, method, path, kwargs):
     assert _head(app) == before
 
 
-@pytest.mark.parametrize("path", ["/data/import", "/judgments", "/history/1/rollback",
-                                  "/judgments/1/withdraw", "/networks/x/delete"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/import",
+        "/judgments",
+        "/history/1/rollback",
+        "/judgments/1/withdraw",
+        "/networks/x/delete",
+    ],
+)
 def test_anonymous_page_writes_go_to_the_sign_in_page(app, path):
     r = app.test_client().post(path, data={"town": "rudny", "reason": "x"})
     assert r.status_code == 302 and "/login" in r.headers["Location"]
@@ -62,9 +76,12 @@ def test_anonymous_page_writes_go_to_the_sign_in_page(app, path):
 
 def test_an_anonymous_write_body_is_not_read(app):
     body = CountingStream(b"csrf_token=x&" + b"a" * 1_000_000)
-    r = app.test_client().post("/api/statistics", input_stream=body,
-                               content_length=len(body.getvalue()),
-                               content_type="application/x-www-form-urlencoded")
+    r = app.test_client().post(
+        "/api/statistics",
+        input_stream=body,
+        content_length=len(body.getvalue()),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert r.status_code == 401 and body.read_bytes == 0
 
 
@@ -76,8 +93,9 @@ def test_an_editor_still_needs_the_token_and_the_origin(app):
     assert r.status_code == 400 and "CSRF" in r.get_json()["message"]
     r = client.delete("/api/statistics", headers={"X-CSRF-Token": "forged"})
     assert r.status_code == 400
-    r = client.delete("/api/statistics", headers={"X-CSRF-Token": token,
-                                                  "Origin": "https://evil.example"})
+    r = client.delete(
+        "/api/statistics", headers={"X-CSRF-Token": token, "Origin": "https://evil.example"}
+    )
     assert r.status_code == 403
     assert _head(app) == before
     assert client.delete("/api/statistics", headers={"X-CSRF-Token": token}).status_code == 200

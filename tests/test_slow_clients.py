@@ -1,6 +1,10 @@
-"""Slow clients cannot starve the app (issue 24, H2): `python -m webapp.serve` (what `make run` starts)
-puts nginx in front of gunicorn; 50 sockets that trickle their headers hold no app thread, and a probe
-keeps answering. With PROXY=off gunicorn's 2 x 4 threads are taken by 8 such sockets (the audit)."""
+"""Slow clients cannot starve the app (issue 24, H2): `python -m webapp.serve` (what `make run`
+starts) puts nginx in front of gunicorn; 50 sockets that trickle their headers hold no app thread,
+and a probe keeps answering.
+
+With PROXY=off gunicorn's 2 x 4 threads are taken by 8 such sockets (the audit).
+"""
+
 import os
 import socket
 import subprocess
@@ -19,10 +23,22 @@ SLOW = 50
 
 def start(tmp_path, **env):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env=os.environ | {"PORT": str(port), "INSTANCE_DIR": str(tmp_path / "instance"),
-                                              "SERVER": "gunicorn", "WORKERS": "2", "THREADS": "4", **env})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.serve"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ
+        | {
+            "PORT": str(port),
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "SERVER": "gunicorn",
+            "WORKERS": "2",
+            "THREADS": "4",
+            **env,
+        },
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -43,7 +59,9 @@ def probe(port: int) -> float:
     return time.monotonic() - t0
 
 
-@pytest.mark.skipif(nginx() is None, reason="nginx is installed by make install (Debian's nginx-light)")
+@pytest.mark.skipif(
+    nginx() is None, reason="nginx is installed by make install (Debian's nginx-light)"
+)
 def test_fifty_slow_clients_while_a_probe_keeps_answering(tmp_path):
     proc, port = start(tmp_path)
     sockets = []
@@ -65,5 +83,7 @@ def test_fifty_slow_clients_while_a_probe_keeps_answering(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         proc.stdout.close()
-    left = subprocess.run(["pgrep", "-f", "atlas-nginx"], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        ["pgrep", "-f", "atlas-nginx"], capture_output=True, text=True
+    ).stdout.split()
     assert left == []  # nginx stopped with the server

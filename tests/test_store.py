@@ -1,8 +1,11 @@
-"""The store: shipped data as revision 1, revisions, rollback, atomic and serialised writes, restarts,
-editors, the command line, and a last screen that keeps any stored value from breaking a page.
+"""The store: shipped data as revision 1, revisions, rollback, atomic and serialised writes,
+restarts, editors, the command line, and a last screen that keeps any stored value from breaking a
+page.
 
 The tests that take ``app``, ``atlas`` or ``db_url`` run twice: on SQLite and on a real PostgreSQL
-server started for the test session (tests/pg.py)."""
+server started for the test session (tests/pg.py).
+"""
+
 import math
 import re
 import threading
@@ -36,7 +39,9 @@ def csrf(client, path="/data"):
 
 def sign_in(client, name="anna", password=PASSWORD):
     """Sign in through the form; returns the new session's CSRF token."""
-    r = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf(client, "/login")})
+    r = client.post(
+        "/login", data={"name": name, "password": password, "csrf_token": csrf(client, "/login")}
+    )
     assert r.status_code == 302, r.get_data(as_text=True)
     return csrf(client)
 
@@ -79,16 +84,22 @@ def test_shipped_data_are_revision_one(app, root):
     assert (first.id, first.kind, first.editor) == (1, "shipped", SHIPPED_BY)
     from scoring.pipeline import Sources
 
-    # the shipped statistics and curated values (the reserve rule's raw-material value for every town)
+    # the shipped statistics and curated values (the reserve rule's raw-material value for every
+    # town)
     src = Sources.load()
     shipped = sum(len(v) for table in (src.statistics, src.curated) for v in table.values())
     rows = store.values(1)
     assert len(rows) == shipped == first.changes
     assert {r["entered_by"] for r in rows} == {SHIPPED_BY}
     temirtau = {r["input"]: r for r in rows if r["town_id"] == "temirtau"}
-    assert temirtau["mono_output_share"]["value"] == 82 and "Table 2" in temirtau["mono_output_share"]["source"]
+    assert (
+        temirtau["mono_output_share"]["value"] == 82
+        and "Table 2" in temirtau["mono_output_share"]["source"]
+    )
     assert {j["town_id"] for j in store.judgments()} == {"balkhash", "karazhal", "temirtau"}
-    assert store.migrate() == 7  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions, 6: estimates, 7: facts)
+    assert (
+        store.migrate() == 7
+    )  # idempotent (2: jobs, 3: identity, 4: plain job rows, 5: sessions, 6: estimates, 7: facts)
 
 
 def test_scores_from_the_store_equal_the_shipped_pipeline(app):
@@ -97,23 +108,35 @@ def test_scores_from_the_store_equal_the_shipped_pipeline(app):
     shipped = Pipeline().run()
     stored = app.extensions["atlas"].results()
     for a, b in zip(shipped["towns"], stored["towns"]):
-        assert a["indices"] == b["indices"] and a["scenario"]["recommended"] == b["scenario"]["recommended"], a["id"]
+        assert (
+            a["indices"] == b["indices"]
+            and a["scenario"]["recommended"] == b["scenario"]["recommended"]
+        ), a["id"]
         assert (a.get("expert") or {}).get("scenarios") == (b.get("expert") or {}).get("scenarios")
 
 
 def test_import_is_a_revision_and_rollback_restores(atlas):
     store = atlas.store
     head = store.head()
-    rev, rows = atlas.import_file(csv_bytes("Рудный,2023,Akimat report,70,30"), "s.csv", editor="anna")
+    rev, rows = atlas.import_file(
+        csv_bytes("Рудный,2023,Akimat report,70,30"), "s.csv", editor="anna"
+    )
     assert rev == head + 1 and len(rows) == 2
     rudny = atlas.results()["towns"]
     rudny = next(t for t in rudny if t["id"] == "rudny")
     assert rudny["scenario"]["completeness"] == "3/6"
-    assert rudny["provenance"]["mono_output_share"] | {} == {"value": 70.0, "status": "sourced", "unit": "%",
-                                                            "source": "Akimat report", "period": "2023"}
+    assert rudny["provenance"]["mono_output_share"] | {} == {
+        "value": 70.0,
+        "status": "sourced",
+        "unit": "%",
+        "source": "Akimat report",
+        "period": "2023",
+    }
     changes = store.changes(rev)
     assert {(c["input"], c["value"], c["old_value"], c["entered_by"]) for c in changes} == {
-        ("mono_output_share", 70.0, None, "anna"), ("mono_employment_share", 30.0, None, "anna")}
+        ("mono_output_share", 70.0, None, "anna"),
+        ("mono_employment_share", 30.0, None, "anna"),
+    }
     back = atlas.rollback(head, editor="anna")
     assert back == rev + 1 and store.revision(back).rollback_to == head
     assert sorted(map(_key, store.values())) == sorted(map(_key, store.values(head)))
@@ -134,10 +157,19 @@ def test_later_period_wins_and_rollback_of_a_change(atlas):
     mid = store.head()
     atlas.import_file(csv_bytes("rudny,2021,old,10,10"), "b.csv", editor="anna")
     rudny = next(t for t in atlas.results()["towns"] if t["id"] == "rudny")
-    assert rudny["inputs"]["mono_output_share"] == 70  # 2023 is later than 2021, whatever the order of entry
+    assert (
+        rudny["inputs"]["mono_output_share"] == 70
+    )  # 2023 is later than 2021, whatever the order of entry
     atlas.import_file(csv_bytes("rudny,2023,corrected,71,30"), "c.csv", editor="anna")
-    changed = {(c["input"], c["old_value"], c["value"]) for c in store.changes(store.head()) if c["changed"]}
-    assert changed == {("mono_output_share", 70, 71), ("mono_employment_share", 30, 30)}  # the latter: new source
+    changed = {
+        (c["input"], c["old_value"], c["value"])
+        for c in store.changes(store.head())
+        if c["changed"]
+    }
+    assert changed == {
+        ("mono_output_share", 70, 71),
+        ("mono_employment_share", 30, 30),
+    }  # the latter: new source
     atlas.rollback(mid, editor="anna")
     now = {(r["input"], r["period"]): r["value"] for r in store.values() if r["town_id"] == "rudny"}
     assert now[("mono_output_share", "2023")] == 70 and ("mono_output_share", "2021") not in now
@@ -164,14 +196,26 @@ def test_exception_mid_apply_leaves_the_previous_state(atlas, monkeypatch):
 def test_eight_concurrent_imports_each_whole_as_one_revision(atlas):
     store = atlas.store
     head = store.head()
-    towns = ["rudny", "ekibastuz", "zhezkazgan", "satpayev", "kentau", "stepnogorsk", "lisakovsk", "aksu"]
+    towns = [
+        "rudny",
+        "ekibastuz",
+        "zhezkazgan",
+        "satpayev",
+        "kentau",
+        "stepnogorsk",
+        "lisakovsk",
+        "aksu",
+    ]
     barrier, errors = threading.Barrier(8), []
 
     def work(i, town):
         try:
             barrier.wait()
-            atlas.import_file(csv_bytes(*[f"{town},{2000 + k},file {i},{i + 1},{k}" for k in range(20)]),
-                              f"f{i}.csv", editor=f"e{i}")
+            atlas.import_file(
+                csv_bytes(*[f"{town},{2000 + k},file {i},{i + 1},{k}" for k in range(20)]),
+                f"f{i}.csv",
+                editor=f"e{i}",
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -185,7 +229,9 @@ def test_eight_concurrent_imports_each_whole_as_one_revision(atlas):
         rows = store.changes(r.id)
         i = int(r.filename[1:-4])
         assert len(rows) == 40 and {x["town_id"] for x in rows} == {towns[i]}, r
-        assert {x["entered_by"] for x in rows} == {f"e{i}"} and {x["value"] for x in rows if x["input"] == "mono_output_share"} == {i + 1}
+        assert {x["entered_by"] for x in rows} == {f"e{i}"} and {
+            x["value"] for x in rows if x["input"] == "mono_output_share"
+        } == {i + 1}
 
 
 def test_writers_in_separate_connections_are_serialised(db_url):
@@ -200,8 +246,22 @@ def test_writers_in_separate_connections_are_serialised(db_url):
     def work(i):
         try:
             barrier.wait()
-            stores[i].apply([{"town_id": "rudny", "input": "mono_output_share", "value": float(i), "period": str(2000 + k),
-                              "unit": "%", "source": f"s{i}", "note": ""} for k in range(50)], editor=f"e{i}", filename=f"{i}")
+            stores[i].apply(
+                [
+                    {
+                        "town_id": "rudny",
+                        "input": "mono_output_share",
+                        "value": float(i),
+                        "period": str(2000 + k),
+                        "unit": "%",
+                        "source": f"s{i}",
+                        "note": "",
+                    }
+                    for k in range(50)
+                ],
+                editor=f"e{i}",
+                filename=f"{i}",
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -212,14 +272,18 @@ def test_writers_in_separate_connections_are_serialised(db_url):
     revs = stores[0].revisions()
     assert sorted(r.id for r in revs) == list(range(1, 9)) and all(r.changes == 50 for r in revs)
     for r in revs:
-        assert {(c["value"], c["entered_by"]) for c in stores[0].changes(r.id)} == {(float(r.filename), f"e{r.filename}")}
+        assert {(c["value"], c["entered_by"]) for c in stores[0].changes(r.id)} == {
+            (float(r.filename), f"e{r.filename}")
+        }
     [s.dispose() for s in stores]
 
 
 def test_data_survive_a_restart(db_url):
     db = db_url
     first = make_app(db)
-    rev, _ = first.extensions["atlas"].import_file(csv_bytes("rudny,2023,doc,70,30"), "s.csv", editor="anna")
+    rev, _ = first.extensions["atlas"].import_file(
+        csv_bytes("rudny,2023,doc,70,30"), "s.csv", editor="anna"
+    )
     first.extensions["store"].dispose()
     again = make_app(db)  # a new create_app on the same DATABASE_URL: migrated, not seeded twice
     store = again.extensions["store"]
@@ -235,7 +299,9 @@ def test_data_survive_a_restart(db_url):
 def test_editors_hashed_and_checked(app):
     store = app.extensions["store"]
     with store.read() as conn:
-        stored = conn.execute(select(editors.c.password_hash).where(editors.c.name == "anna")).scalar_one()
+        stored = conn.execute(
+            select(editors.c.password_hash).where(editors.c.name == "anna")
+        ).scalar_one()
     assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
     assert store.check_editor("anna", PASSWORD) and not store.check_editor("anna", "wrong-pass")
     assert not store.check_editor("nobody", PASSWORD)
@@ -262,8 +328,14 @@ def test_cli_create_editor_import_export(tmp_path):
     r = runner.invoke(args=["import-stats", str(bad)])
     assert r.exit_code == 1
     out = r.output
-    assert "bad.csv, row 2, column 'mono_output_share': value '150': out of range; allowed: 0 to 100 (%)" in out
-    assert "row 3, column 'town': value 'Atlantis'" in out and "value '1 000': not a plain number" in out
+    assert (
+        "bad.csv, row 2, column 'mono_output_share': value '150': out of range; allowed: 0 to"
+        " 100 (%)" in out
+    )
+    assert (
+        "row 3, column 'town': value 'Atlantis'" in out
+        and "value '1 000': not a plain number" in out
+    )
     assert app.extensions["store"].head() == head
     good = tmp_path / "good.csv"
     good.write_bytes(csv_bytes("Rudny,2023,doc,70,30"))
@@ -273,7 +345,10 @@ def test_cli_create_editor_import_export(tmp_path):
     out_csv = tmp_path / "out.csv"
     assert runner.invoke(args=["export-stats", str(out_csv)]).exit_code == 0
     text_ = out_csv.read_text()
-    assert text_.startswith("town,year,source,note,mono_output_share") and "rudny,2023,doc,,70,30," in text_
+    assert (
+        text_.startswith("town,year,source,note,mono_output_share")
+        and "rudny,2023,doc,,70,30," in text_
+    )
     # the export is importable as it is, and changes no value
     r = runner.invoke(args=["import-stats", str(out_csv)])
     assert r.exit_code == 0, r.output
@@ -284,11 +359,33 @@ def test_cli_create_editor_import_export(tmp_path):
 
 def _raw_insert(store, rows):
     with store.write() as conn:
-        rev = conn.execute(insert(revisions).values(created_at="2026-01-01T00:00:00Z", editor="raw sql", kind="import",
-                                                    summary="", filename="")).inserted_primary_key[0]
-        conn.execute(insert(values_table), [{"revision_id": rev, "period": "2030", "status": "sourced", "unit": "",
-                                             "source": "raw", "note": "", "removed": False, "entered_by": "raw sql",
-                                             "entered_at": "2026-01-01T00:00:00Z"} | r for r in rows])
+        rev = conn.execute(
+            insert(revisions).values(
+                created_at="2026-01-01T00:00:00Z",
+                editor="raw sql",
+                kind="import",
+                summary="",
+                filename="",
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(values_table),
+            [
+                {
+                    "revision_id": rev,
+                    "period": "2030",
+                    "status": "sourced",
+                    "unit": "",
+                    "source": "raw",
+                    "note": "",
+                    "removed": False,
+                    "entered_by": "raw sql",
+                    "entered_at": "2026-01-01T00:00:00Z",
+                }
+                | r
+                for r in rows
+            ],
+        )
 
 
 def _finite(obj) -> bool:
@@ -303,32 +400,50 @@ def _finite(obj) -> bool:
 
 def test_bad_stored_values_are_errors_on_the_town_not_a_500(app, atlas):
     store = atlas.store
-    _raw_insert(store, [
-        {"town_id": "rudny", "input": "mono_output_share", "value": 150.0},
-        {"town_id": "rudny", "input": "mono_employment_share", "value": float("inf")},
-        {"town_id": "ekibastuz", "input": "econ_industrial_output", "value": 1e300},
-        {"town_id": "ekibastuz", "input": "econ_profitable_share", "value": float("-inf")},
-        {"town_id": "satpayev", "input": "inv_projects_done", "value": 50.0},
-        {"town_id": "satpayev", "input": "inv_projects_done_total", "value": 10.0},
-        {"town_id": "kentau", "input": "demo_natural_growth", "value": -80.0},
-        {"town_id": "kentau", "input": "demo_active_share", "value": 20.0},
-        {"town_id": "kentau", "input": "inv_jobs_created_total", "value": 0.0},
-        {"town_id": "atlantis", "input": "mono_output_share", "value": 5.0},
-        {"town_id": "rudny", "input": "aggl_in_fua", "value": 100.0},
-    ])
+    _raw_insert(
+        store,
+        [
+            {"town_id": "rudny", "input": "mono_output_share", "value": 150.0},
+            {"town_id": "rudny", "input": "mono_employment_share", "value": float("inf")},
+            {"town_id": "ekibastuz", "input": "econ_industrial_output", "value": 1e300},
+            {"town_id": "ekibastuz", "input": "econ_profitable_share", "value": float("-inf")},
+            {"town_id": "satpayev", "input": "inv_projects_done", "value": 50.0},
+            {"town_id": "satpayev", "input": "inv_projects_done_total", "value": 10.0},
+            {"town_id": "kentau", "input": "demo_natural_growth", "value": -80.0},
+            {"town_id": "kentau", "input": "demo_active_share", "value": 20.0},
+            {"town_id": "kentau", "input": "inv_jobs_created_total", "value": 0.0},
+            {"town_id": "atlantis", "input": "mono_output_share", "value": 5.0},
+            {"town_id": "rudny", "input": "aggl_in_fua", "value": 100.0},
+        ],
+    )
     res = atlas.results()
     towns = {t["id"]: t for t in res["towns"]}
     assert _finite([t["indices"] for t in res["towns"]])
-    assert any("mono_output_share: stored value 150.0 is out of range" in e for e in towns["rudny"]["data_errors"])
+    assert any(
+        "mono_output_share: stored value 150.0 is out of range" in e
+        for e in towns["rudny"]["data_errors"]
+    )
     assert any("is not finite" in e for e in towns["rudny"]["data_errors"])
     assert towns["rudny"]["provenance"]["mono_output_share"]["status"] == "missing"
     assert "rejected" in towns["rudny"]["provenance"]["mono_output_share"]["source"]
     assert towns["ekibastuz"]["inputs"]["econ_industrial_output"] is None
     assert any("above its total" in e for e in towns["satpayev"]["data_errors"])
-    assert towns["kentau"]["indices"]["demographic"] is None and towns["kentau"]["inputs"]["inv_jobs_created_total"] is None
+    assert (
+        towns["kentau"]["indices"]["demographic"] is None
+        and towns["kentau"]["inputs"]["inv_jobs_created_total"] is None
+    )
     client = app.test_client()
-    for path in ("/", "/town/rudny", "/town/kentau", "/data", "/api/towns", "/api/statistics", "/history",
-                 "/api/export.csv", "/api/statistics/export.csv"):
+    for path in (
+        "/",
+        "/town/rudny",
+        "/town/kentau",
+        "/data",
+        "/api/towns",
+        "/api/statistics",
+        "/history",
+        "/api/export.csv",
+        "/api/statistics/export.csv",
+    ):
         assert client.get(path).status_code == 200, path
     assert "stored value 150.0" in client.get("/data").get_data(as_text=True)
 
@@ -346,13 +461,26 @@ def test_any_stored_numbers_score_finite():
     names = importable(method)
     pipe = Pipeline()
     towns = {t for t in pipe.spatial.layers.towns["id"]}
-    numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**12, 10**12), st.none())
+    numbers = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**12), 10**12), st.none()
+    )
 
     @settings(max_examples=40, deadline=None)
     @given(st.dictionaries(st.sampled_from(names), numbers, min_size=1))
     def check(values):
-        rows = [{"town_id": "rudny", "input": k, "value": v, "period": "2024", "status": "sourced",
-                 "unit": "", "source": "x", "note": ""} for k, v in values.items()]
+        rows = [
+            {
+                "town_id": "rudny",
+                "input": k,
+                "value": v,
+                "period": "2024",
+                "status": "sourced",
+                "unit": "",
+                "source": "x",
+                "note": "",
+            }
+            for k, v in values.items()
+        ]
         stats, curated, _ = screen(rows, method, towns)
         from scoring.atlas import build_atlas
         from geo.params import default_params
@@ -391,12 +519,20 @@ def test_a_version_1_database_gains_the_jobs_table(db_url):
         conn.execute(insert(schema_version).values(version=1))
         MIGRATIONS[0][1](conn)
         # a revision and a value as version 1 wrote them (Store.apply writes today's columns)
-        conn.execute(text("INSERT INTO revisions (id, created_at, editor, kind, summary, filename) "
-                          "VALUES (1, '2026-01-01T00:00:00Z', 'anna', 'import', '1 value(s) imported', '')"))
-        conn.execute(text("INSERT INTO input_values (revision_id, town_id, input, period, value, status, unit, "
-                          "source, note, removed, entered_by, entered_at) VALUES (1, 'kentau', "
-                          "'mono_output_share', '', 50.0, 'sourced', '', '', '', FALSE, 'anna', "
-                          "'2026-01-01T00:00:00Z')"))
+        conn.execute(
+            text(
+                "INSERT INTO revisions (id, created_at, editor, kind, summary, filename) "
+                "VALUES (1, '2026-01-01T00:00:00Z', 'anna', 'import', '1 value(s) imported', '')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO input_values (revision_id, town_id, input, period, value, status,"
+                " unit, source, note, removed, entered_by, entered_at) VALUES (1, 'kentau',"
+                " 'mono_output_share', '', 50.0, 'sourced', '', '', '', FALSE, 'anna',"
+                " '2026-01-01T00:00:00Z')"
+            )
+        )
     old.dispose()
     store = Store(db_url)
     assert store.migrate() == 7 and store.head() == 1
@@ -422,7 +558,9 @@ def test_a_job_is_a_row_written_when_it_starts_and_ends(db_url):
     row = store.job_row("j")
     assert row["state"] == {"state": "done"} and row["result"] == {"x": [1, 2]}
     assert row["run"] == "a"
-    assert "result" not in store.job_row("j", seq=row["seq"])  # unchanged: the large result is not read again
+    assert "result" not in store.job_row(
+        "j", seq=row["seq"]
+    )  # unchanged: the large result is not read again
     assert store.job_start("j", {"state": "running"}, run="b", max_s=60)  # done: may start again
     assert store.job_row("j")["result"] is None  # a new run has no result yet
     assert store.job_start("j", {"state": "running"}, run="c", max_s=0)  # running longer than max_s

@@ -1,4 +1,5 @@
 """How sure is each recommendation: ties said as ties, missing levels as a range, data needed."""
+
 import itertools
 import json
 import math
@@ -14,10 +15,18 @@ from scoring.paper import load_paper
 from scoring.scenarios import score_scenarios
 from scoring.uncertainty import assess, data_needed
 
-# Karazhal as the atlas scores it: the paper's inputs, but agglomeration derived from the road network
-# (no corridor junction within 15 km, so aggl_in_fua = aggl_near_large_city = aggl_corridor_junction = 0).
-KARAZHAL_ATLAS = dict(mono_profile="medium", economy_social="above_average", demographic="below_average",
-                      investment="above_average", agglomeration="low", special="average")
+# Karazhal as the atlas scores it: the paper's inputs, but agglomeration derived from the road
+# network
+# (no corridor junction within 15 km, so aggl_in_fua = aggl_near_large_city = aggl_corridor_junction
+# = 0).
+KARAZHAL_ATLAS = dict(
+    mono_profile="medium",
+    economy_social="above_average",
+    demographic="below_average",
+    investment="above_average",
+    agglomeration="low",
+    special="average",
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +59,23 @@ def test_karazhal_with_derived_agglomeration_is_a_three_way_tie(method):
     assert s["scores"] == {"inertial": 2, "balanced": 3, "innovative": 3, "diversification": 3}
     assert s["recommended"] == ["balanced", "innovative"]  # kept for backward compatibility
     assert s["tie"] is True and s["tied"] == ["balanced", "innovative", "diversification"]
-    assert s["summary"] == "no single recommendation: balanced, innovative and diversification tie at 3"
-    assert s["explanation"].startswith("no single recommendation: balanced, innovative and diversification "
-                                       "tie at 3 (from 6/6 indicators). ")
+    assert (
+        s["summary"]
+        == "no single recommendation: balanced, innovative and diversification tie at 3"
+    )
+    assert s["explanation"].startswith(
+        "no single recommendation: balanced, innovative and diversification "
+        "tie at 3 (from 6/6 indicators). "
+    )
     assert s["settled"] is True and s["possible"] == s["tied"]
 
 
 def test_no_tie_keeps_the_old_text(paper):
     s = paper["Temirtau"]["scenario"]
     assert s["summary"] == "recommended: diversification"
-    assert s["explanation"].startswith("recommended: diversification (from 6/6 indicators). diversification +6")
+    assert s["explanation"].startswith(
+        "recommended: diversification (from 6/6 indicators). diversification +6"
+    )
 
 
 def test_margin_tie_is_said_within_the_margin(tmp_path):
@@ -67,8 +83,10 @@ def test_margin_tie_is_said_within_the_margin(tmp_path):
     s = score_scenarios(dict(KARAZHAL_ATLAS, agglomeration="average"), m1)  # 1 / 4 / 3 / 3
     assert s["tie"] is True and s["tied"] == ["balanced", "innovative", "diversification"]
     assert s["recommended"] == ["balanced", "innovative"]
-    assert s["summary"] == ("no single recommendation: balanced, innovative and diversification "
-                            "tie within 1 of the top score 4")
+    assert (
+        s["summary"] == "no single recommendation: balanced, innovative and diversification "
+        "tie within 1 of the top score 4"
+    )
 
 
 @pytest.mark.parametrize("town", ["Balkhash", "Karazhal", "Temirtau"])
@@ -96,11 +114,14 @@ def test_no_levels_everything_possible(method):
 
 
 def test_unknown_level_is_an_error(method):
-    with pytest.raises(ValueError, match="level 'middling' is not a band of special; allowed: low, average, high"):
+    with pytest.raises(
+        ValueError, match="level 'middling' is not a band of special; allowed: low, average, high"
+    ):
         assess(dict(KARAZHAL_ATLAS, special="middling"), method)
 
 
-# --- independent brute force ------------------------------------------------------------------------
+# --- independent brute force ----------------------------------------------------------------------
+
 
 def brute_force(levels, method):
     """itertools.product over the band levels of the missing indicators, calling score_scenarios."""
@@ -109,29 +130,50 @@ def brute_force(levels, method):
     outcomes = {}
     for combo in itertools.product(*choices):
         s = score_scenarios(dict(levels, **dict(zip(missing, combo))), method)
-        outcomes[combo] = (frozenset(s["tied"] if s["tie"] else s["recommended"]), s["tie"])  # a set
+        outcomes[combo] = (
+            frozenset(s["tied"] if s["tie"] else s["recommended"]),
+            s["tie"],
+        )  # a set
     possible = {x for scen, _ in outcomes.values() for x in scen}
     settled = len(set(outcomes.values())) == 1
     best = None
     if not settled:
         for i, code in enumerate(missing):
-            counts = [len({x for combo, (scen, _) in outcomes.items() if combo[i] == lv for x in scen})
-                      for lv in choices[i]]
+            counts = [
+                len({x for combo, (scen, _) in outcomes.items() if combo[i] == lv for x in scen})
+                for lv in choices[i]
+            ]
             key = (max(counts), sum(counts) / len(counts), i)
             best = key if best is None or key < best else best
-    return {"possible": [s for s in method.scenarios if s in possible], "settled": settled,
-            "decisive": missing[best[2]] if best else None, "decisive_worst": best[0] if best else None,
-            "decisive_mean": best[1] if best else None, "completions": len(outcomes)}
+    return {
+        "possible": [s for s in method.scenarios if s in possible],
+        "settled": settled,
+        "decisive": missing[best[2]] if best else None,
+        "decisive_worst": best[0] if best else None,
+        "decisive_mean": best[1] if best else None,
+        "completions": len(outcomes),
+    }
 
 
 def random_towns(method, n, seed):
     rng = random.Random(seed)
-    return [{c: (rng.choice(method.indicators[c].bands).level if rng.random() < 0.5 else None)
-             for c in method.levelled} for _ in range(n)]
+    return [
+        {
+            c: rng.choice(method.indicators[c].bands).level if rng.random() < 0.5 else None
+            for c in method.levelled
+        }
+        for _ in range(n)
+    ]
 
 
-@pytest.mark.parametrize("setting", [None, ('"recommend_margin": 0', '"recommend_margin": 1'),
-                                     ('"recommend_max": 2', '"recommend_max": 1')])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        None,
+        ('"recommend_margin": 0', '"recommend_margin": 1'),
+        ('"recommend_max": 2', '"recommend_max": 1'),
+    ],
+)
 def test_enumeration_agrees_with_brute_force(tmp_path, method, setting):
     m = _method_with(tmp_path, *setting) if setting else method
     for levels in random_towns(m, 200, seed=9):
@@ -141,13 +183,13 @@ def test_enumeration_agrees_with_brute_force(tmp_path, method, setting):
         assert got == want, levels
 
 
-# --- the constructed case: hand-computed ------------------------------------------------------------
+# --- the constructed case: hand-computed ----------------------------------------------------------
 # Known in every town below: mono medium (+balanced, +innovative), economy_social above average
 # (+innovative, +diversification), investment above average (+innovative, +diversification).
 #   A: demographic below average, agglomeration low, special missing. Scores before special
 #      (inertial, balanced, innovative, diversification) = (2, 2, 3, 2); special low -> (3,2,3,2)
 #      {inertial, innovative}; average -> (2,3,3,3) tie; high -> (2,2,4,3) {innovative}.
-#      Possible: all four; knowing special settles A whatever its value, leaving 2 / 3 / 1 scenarios.
+# Possible: all four; knowing special settles A whatever its value, leaving 2 / 3 / 1 scenarios.
 #   C: demographic below average; agglomeration and special missing. Before: (1, 2, 3, 2).
 #            special:  low                  average                 high
 #      aggl low        {inertial,innovative} tie{bal,inn,div}        {innovative}
@@ -167,15 +209,27 @@ TOWNS = {
     "A": dict(BASE, demographic="below_average", agglomeration="low", special=None),
     "C": dict(BASE, demographic="below_average", agglomeration=None, special=None),
     "E": dict(BASE, demographic="below_average", agglomeration=None, special="average"),
-    "T": dict(mono_profile="low", economy_social="high", demographic="average", investment="above_average",
-              agglomeration=None, special="average"),
+    "T": dict(
+        mono_profile="low",
+        economy_social="high",
+        demographic="average",
+        investment="above_average",
+        agglomeration=None,
+        special="average",
+    ),
 }
 
 
 def test_constructed_assessments(method):
     a, c, e, t = (assess(TOWNS[k], method) for k in "ACET")
-    assert a == {"possible": ["inertial", "balanced", "innovative", "diversification"], "settled": False,
-                 "decisive": "special", "decisive_worst": 3, "decisive_mean": 2.0, "completions": 3}
+    assert a == {
+        "possible": ["inertial", "balanced", "innovative", "diversification"],
+        "settled": False,
+        "decisive": "special",
+        "decisive_worst": 3,
+        "decisive_mean": 2.0,
+        "completions": 3,
+    }
     assert c["possible"] == ["inertial", "balanced", "innovative", "diversification"]
     assert (c["decisive"], c["decisive_worst"], c["completions"]) == ("special", 3, 12)
     assert c["decisive_mean"] == pytest.approx(7 / 3)
@@ -186,27 +240,47 @@ def test_constructed_assessments(method):
 
 def test_data_needed_ranking(method):
     plan = data_needed(TOWNS, method)
-    assert [(r["indicator"], r["towns_settled_worst"], r["towns_settled_best"], r["towns_narrowed"])
-            for r in plan] == [("special", 1, 2, 2), ("agglomeration", 1, 1, 0)]
+    assert [
+        (r["indicator"], r["towns_settled_worst"], r["towns_settled_best"], r["towns_narrowed"])
+        for r in plan
+    ] == [("special", 1, 2, 2), ("agglomeration", 1, 1, 0)]
     special, aggl = plan
     assert special["towns"] == [
-        {"town": "A", "settled_worst": True, "settled_best": True, "narrowed": True, "possible_now": 4,
-         "possible_worst": 3},
-        {"town": "C", "settled_worst": False, "settled_best": True, "narrowed": True, "possible_now": 4,
-         "possible_worst": 3}]
+        {
+            "town": "A",
+            "settled_worst": True,
+            "settled_best": True,
+            "narrowed": True,
+            "possible_now": 4,
+            "possible_worst": 3,
+        },
+        {
+            "town": "C",
+            "settled_worst": False,
+            "settled_best": True,
+            "narrowed": True,
+            "possible_now": 4,
+            "possible_worst": 3,
+        },
+    ]
     assert [t["town"] for t in aggl["towns"]] == ["C", "E"]
-    assert [(t["settled_worst"], t["narrowed"], t["possible_worst"]) for t in aggl["towns"]] == \
-        [(False, False, 4), (True, False, 3)]
+    assert [(t["settled_worst"], t["narrowed"], t["possible_worst"]) for t in aggl["towns"]] == [
+        (False, False, 4),
+        (True, False, 3),
+    ]
 
 
 def test_data_needed_ignores_settled_and_complete_towns(method):
     assert data_needed({"T": TOWNS["T"], "K": KARAZHAL_ATLAS}, method) == []
 
 
-# --- command line -----------------------------------------------------------------------------------
+# --- command line ---------------------------------------------------------------------------------
+
 
 def run(root, *args):
-    return subprocess.run([sys.executable, "-m", "scoring", *args], cwd=root, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", *args], cwd=root, capture_output=True, text=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +289,12 @@ def partial_csv(tmp_path_factory):
     paper = load_paper()["inputs"][1]
     cols = list(paper)
     tied = dict(paper, town="KarazhalDerived", aggl_corridor_junction=0)
-    lone = {"town": "AgglOnly", "aggl_in_fua": 100, "aggl_near_large_city": 0, "aggl_corridor_junction": 100}
+    lone = {
+        "town": "AgglOnly",
+        "aggl_in_fua": 100,
+        "aggl_near_large_city": 0,
+        "aggl_corridor_junction": 100,
+    }
     lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in (tied, lone)]
     f.write_text("\n".join(lines) + "\n")
     return f
@@ -225,11 +304,22 @@ def test_cli_json_scenario_keys(root, partial_csv):
     p = run(root, "evaluate", str(partial_csv), "--json")
     assert p.returncode == 0, p.stderr
     tied, lone = json.loads(p.stdout)
-    assert set(tied["scenario"]) == {"scores", "recommended", "completeness", "explanation", "tied",
-                                     "possible", "settled", "decisive"}
+    assert set(tied["scenario"]) == {
+        "scores",
+        "recommended",
+        "completeness",
+        "explanation",
+        "tied",
+        "possible",
+        "settled",
+        "decisive",
+    }
     assert tied["scenario"]["tied"] == ["balanced", "innovative", "diversification"]
     assert tied["scenario"]["settled"] is True and tied["scenario"]["decisive"] is None
-    assert lone["scenario"]["settled"] is False and lone["scenario"]["decisive"] in load_method().levelled
+    assert (
+        lone["scenario"]["settled"] is False
+        and lone["scenario"]["decisive"] in load_method().levelled
+    )
     assert lone["scenario"]["tied"] == ["balanced", "innovative", "diversification"]
     assert lone["scenario"]["possible"] == ["inertial", "balanced", "innovative", "diversification"]
 
@@ -237,22 +327,29 @@ def test_cli_json_scenario_keys(root, partial_csv):
 def test_cli_text_says_tie_and_undetermined(root, partial_csv):
     p = run(root, "evaluate", str(partial_csv))
     assert p.returncode == 0, p.stderr
-    assert "tie: no single recommendation: balanced, innovative and diversification tie at 3" in p.stdout
-    assert "undetermined: any of inertial, balanced, innovative, diversification; most decisive missing " \
-           "input: " in p.stdout
+    assert (
+        "tie: no single recommendation: balanced, innovative and diversification tie at 3"
+        in p.stdout
+    )
+    assert (
+        "undetermined: any of inertial, balanced, innovative, diversification; most decisive"
+        " missing input: " in p.stdout
+    )
 
 
 def test_collection_plan_against_brute_force(method):
-    """Each step's settled towns equal an independent check: with the collected indicators fixed to any
-    of their bands, every completion of the rest gives one outcome."""
+    """Each step's settled towns equal an independent check: with the collected indicators fixed to
+    any of their bands, every completion of the rest gives one outcome."""
     import itertools
 
     from scoring.scenarios import score_scenarios
     from scoring.uncertainty import collection_plan
 
-    towns = {"a": {c: None for c in method.levelled},
-             "b": {**{c: None for c in method.levelled}, "agglomeration": "high", "special": "high"},
-             "c": {**{c: None for c in method.levelled}, "mono_profile": "low", "special": "low"}}
+    towns = {
+        "a": {c: None for c in method.levelled},
+        "b": {**{c: None for c in method.levelled}, "agglomeration": "high", "special": "high"},
+        "c": {**{c: None for c in method.levelled}, "mono_profile": "low", "special": "low"},
+    }
     plan = collection_plan(towns, method)
     bands = {c: [b.level for b in method.indicators[c].bands] for c in method.levelled}
 
@@ -264,7 +361,10 @@ def test_collection_plan_against_brute_force(method):
         free = [c for c in method.levelled if levels[c] is None and c not in known]
         for fixed in itertools.product(*(bands[c] for c in known if levels[c] is None)):
             base = dict(levels) | dict(zip([c for c in known if levels[c] is None], fixed))
-            outs = {outcome(base | dict(zip(free, rest))) for rest in itertools.product(*(bands[c] for c in free))}
+            outs = {
+                outcome(base | dict(zip(free, rest)))
+                for rest in itertools.product(*(bands[c] for c in free))
+            }
             if len(outs) > 1:
                 return False
         return True

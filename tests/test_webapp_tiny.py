@@ -1,5 +1,6 @@
 """The whole web app on the SYNTHETIC tiny data root: pages, API, exports and bad input, without the
 national network (create_app(DATA_DIR=...) points every source at another data root)."""
+
 import io
 
 import pandas as pd
@@ -11,7 +12,9 @@ def test_index_and_town_pages(tiny_client):
     assert "Ontown" in html and "Offtown" in html and "Fartown" in html
     page = tiny_client.get("/town/ontown").get_data(as_text=True)
     assert "SYNTHETIC test value" in page and "a synthetic judgment for the tests" in page
-    assert tiny_client.get("/town/aksu").status_code == 404  # a shipped town is not in this data root
+    assert (
+        tiny_client.get("/town/aksu").status_code == 404
+    )  # a shipped town is not in this data root
 
 
 def test_api_scores_the_tiny_towns(tiny_client):
@@ -40,20 +43,28 @@ def test_unreachable_city_set_is_a_reported_state(tiny_client):
 
 
 def test_recompute_and_permalink_round_trip(tiny_client):
-    fc = tiny_client.post("/api/recompute", json={"near_km": 20, "planned_roads": [
-        {"from": "Offtown", "to": "Bigcity", "class": "republican"}]}).get_json()
+    fc = tiny_client.post(
+        "/api/recompute",
+        json={
+            "near_km": 20,
+            "planned_roads": [{"from": "Offtown", "to": "Bigcity", "class": "republican"}],
+        },
+    ).get_json()
     assert fc["parameters"]["spatial"]["near_km"] == 20
     assert fc["planned"][0]["class"] == "republican"
     again = tiny_client.get("/api/towns?" + fc["permalink_query"]).get_json()
     assert again["parameters"] == fc["parameters"]
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"near_km": "9" * 400}, "near_km"),
-    ({"fua_minutes": -1}, "fua_minutes"),
-    ({"planned_roads": [{"from": "Nowhere", "to": "Bigcity"}]}, "planned_roads"),
-    ({"planned_roads": "[" * 5000}, "planned_roads"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"near_km": "9" * 400}, "near_km"),
+        ({"fua_minutes": -1}, "fua_minutes"),
+        ({"planned_roads": [{"from": "Nowhere", "to": "Bigcity"}]}, "planned_roads"),
+        ({"planned_roads": "[" * 5000}, "planned_roads"),
+    ],
+)
 def test_bad_parameters_are_400_naming_the_field(tiny_client, body, field):
     r = tiny_client.post("/api/recompute", json=body)
     assert r.status_code == 400 and field in r.get_json()["fields"]
@@ -66,7 +77,9 @@ def test_many_unknown_keys_give_a_short_answer(tiny_client):
 
 
 def test_exports_carry_every_input(tiny_client, tmp_path, method):
-    df = pd.read_csv(io.StringIO(tiny_client.get("/api/export.csv").get_data(as_text=True)), comment="#")
+    df = pd.read_csv(
+        io.StringIO(tiny_client.get("/api/export.csv").get_data(as_text=True)), comment="#"
+    )
     assert set(method.inputs) <= set(df.columns) and len(df) == 3
     import zipfile
 
@@ -84,7 +97,8 @@ def test_exports_carry_every_input(tiny_client, tmp_path, method):
     assert on["iv_jc"] == 741 and on["recommend"] == "innovative|diversification"
 
 
-# -- issue 14: the map draws the selected network version's roads -----------------------------------
+# -- issue 14: the map draws the selected network version's roads ----------------------------------
+
 
 @pytest.fixture(scope="module")
 def version_client(tmp_path_factory, tiny_root):
@@ -95,8 +109,16 @@ def version_client(tmp_path_factory, tiny_root):
     from test_versions import NODES, WAYS
 
     root = tmp_path_factory.mktemp("layer_nets")
-    save_version(import_network(write_pbf(tmp_path_factory.mktemp("pbf") / "winding.osm.pbf", NODES, WAYS)), "winding", root)
-    app = make_app(tmp_path_factory.mktemp("layer_db") / "atlas.sqlite3", DATA_DIR=str(tiny_root), NETWORKS_ROOT=str(root))
+    save_version(
+        import_network(write_pbf(tmp_path_factory.mktemp("pbf") / "winding.osm.pbf", NODES, WAYS)),
+        "winding",
+        root,
+    )
+    app = make_app(
+        tmp_path_factory.mktemp("layer_db") / "atlas.sqlite3",
+        DATA_DIR=str(tiny_root),
+        NETWORKS_ROOT=str(root),
+    )
     return app.test_client()
 
 
@@ -105,7 +127,9 @@ def page_layers(client, query=""):
     import re
 
     html = client.get("/" + query).get_data(as_text=True)
-    return json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>', html, re.S).group(1))["layers"]
+    return json.loads(
+        re.search(r'<script type="application/json" id="boot">(.*?)</script>', html, re.S).group(1)
+    )["layers"]
 
 
 def test_the_map_draws_the_selected_versions_roads(version_client):
@@ -118,8 +142,12 @@ def test_the_map_draws_the_selected_versions_roads(version_client):
     theirs = version_client.get(shipped["roads"]).get_json()
     app = version_client.application
     net = load_version("winding", app.config["NETWORKS_ROOT"])
-    assert len(mine["features"]) == int((net.u != net.v).sum()) and mine["features"] != theirs["features"]
-    # each drawn edge joins two of the version's nodes (M-99 from the PBF), in a class the layer control has
+    assert (
+        len(mine["features"]) == int((net.u != net.v).sum())
+        and mine["features"] != theirs["features"]
+    )
+    # each drawn edge joins two of the version's nodes (M-99 from the PBF), in a class the layer
+    # control has
     ends = {(round(float(x), 4), round(float(y), 4)) for x, y in zip(net.lon, net.lat)}
     for f in mine["features"]:
         assert {tuple(c) for c in f["geometry"]["coordinates"]} <= ends
@@ -134,7 +162,8 @@ def test_the_map_draws_the_selected_versions_roads(version_client):
 
 
 def test_a_large_network_is_drawn_merged_simplified_and_within_a_budget():
-    """SYNTHETIC: a 1,000-edge zigzag per class, limited (with low limits) as a much larger import would be."""
+    """SYNTHETIC: a 1,000-edge zigzag per class, limited (with low limits) as a much larger import
+    would be."""
     import geopandas as gpd
     import numpy as np
     import shapely
@@ -146,15 +175,31 @@ def test_a_large_network_is_drawn_merged_simplified_and_within_a_budget():
         x = np.linspace(60, 80, 1001)
         y = 45 + k + 0.0001 * (np.arange(1001) % 2)  # 11 m zigzags: nothing a 1:1M map can show
         for i in range(1000):
-            rows.append({"class": cls, "road_id": f"R{k}", "name_ru": f"road {k}",
-                         "geometry": shapely.LineString([(x[i], y[i]), (x[i + 1], y[i + 1])])})
+            rows.append(
+                {
+                    "class": cls,
+                    "road_id": f"R{k}",
+                    "name_ru": f"road {k}",
+                    "geometry": shapely.LineString([(x[i], y[i]), (x[i + 1], y[i + 1])]),
+                }
+            )
     roads = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
     same, done = limit_roads(roads)  # below the feature limit: as they are
     assert same is roads and done == {}
     drawn, done = limit_roads(roads, max_features=1000, max_vertices=10)
-    assert list(drawn["class"]) == ["international", "republican", "oblast", "link"]  # one merged road each
+    assert list(drawn["class"]) == [
+        "international",
+        "republican",
+        "oblast",
+        "link",
+    ]  # one merged road each
     assert done == {"simplified": 0.002, "omitted": {}}
-    assert all(shapely.get_num_coordinates(g) == 2 for g in drawn.geometry)  # the zigzag simplified away
+    assert all(
+        shapely.get_num_coordinates(g) == 2 for g in drawn.geometry
+    )  # the zigzag simplified away
     assert drawn.geometry.iloc[0].length == pytest.approx(20, abs=1e-6)  # end to end: nothing lost
     drawn, done = limit_roads(roads, max_features=1000, max_vertices=5)
-    assert list(drawn["class"]) == ["international", "republican"] and done["omitted"] == {"oblast": 1000, "link": 1000}
+    assert list(drawn["class"]) == ["international", "republican"] and done["omitted"] == {
+        "oblast": 1000,
+        "link": 1000,
+    }
