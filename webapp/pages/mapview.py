@@ -356,7 +356,7 @@ def city_marker(
     location: list[float], tooltip: str, *, half: float | None = None, pane: str | None = None
 ) -> folium.Marker:
     """A large city's marker: a square of CITY_STYLE (``half``: half its side, px), not a Tab stop,
-    in ``pane`` (Leaflet's marker pane if None)."""
+    in ``pane`` (Leaflet's marker pane if None); a click on it is the map's too."""
     import folium
 
     h = CITY_STYLE["radius"] if half is None else half
@@ -367,7 +367,15 @@ def city_marker(
         class_name="city-mark",
     )
     options = {"pane": pane} if pane else {}
-    return folium.Marker(location, icon=icon, tooltip=js_safe(tooltip), keyboard=False, **options)
+    # its clicks reach the map too (Leaflet stops a marker's by default): a road's end picked on a city
+    return folium.Marker(
+        location,
+        icon=icon,
+        tooltip=js_safe(tooltip),
+        keyboard=False,
+        bubbling_mouse_events=True,
+        **options,
+    )
 
 
 def _folium_style(style: dict) -> dict:
