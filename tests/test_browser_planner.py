@@ -162,3 +162,9 @@ def test_asked_roads_keeps_ends_as_typed_and_refuses_junk(app):
     odd = asked_roads({"planned_roads": '[{"from": [1, true], "to": {"x": 1}}, 5]'})
     assert odd == [{"from": "[1, true]", "to": '{"x": 1}', "class": ""}]
     assert len(asked_roads({"planned_roads": "[" + ",".join(['{"from": "a", "to": "b"}'] * 50) + "]"})) == 20
+    for depth in (900, 5000, 15000):  # nested deeper than Python's stack: refused, no RecursionError
+        deep = '[{"from": ' + "[" * depth + "]" * depth + ', "to": "x"}]'
+        assert asked_roads({"planned_roads": deep}) in ([], [{"from": ("[" * depth + "]" * depth)[:197] + "...",
+                                                           "to": "x", "class": ""}])
+    lone = asked_roads({"planned_roads": '[{"from": "\\ud800", "to": "Zhezkazgan", "class": "\\udc80"}]'})
+    assert lone == [{"from": "?", "to": "Zhezkazgan", "class": "?"}]  # a lone surrogate cannot be sent

@@ -105,22 +105,30 @@ def asked_roads(args) -> list[dict]:
     text = args.get("planned_roads") or "[]"
     try:
         roads = json.loads(text) if len(text) <= MAX_PLANNED_TEXT else []
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
         return []
     if not isinstance(roads, list):
         return []
+
+    def text_of(value: str, limit: int) -> str:  # a lone surrogate (JSON's "\ud800") cannot be sent
+        return clip(value.encode("utf-8", "replace").decode("utf-8"), limit)
 
     def end(value) -> str | list[float]:
         if isinstance(value, list) and len(value) == 2:
             if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
                 return [float(v) for v in value]
-        return clip(value if isinstance(value, str) else json.dumps(value), 200)
+        if isinstance(value, str):
+            return text_of(value, 200)
+        try:
+            return clip(json.dumps(value), 200)
+        except RecursionError:
+            return "…"
 
     return [
         {
             "from": end(r.get("from")),
             "to": end(r.get("to")),
-            "class": clip(r.get("class") or "", 40),
+            "class": text_of(str(r.get("class") or ""), 40),
         }
         for r in roads[:MAX_PLANNED]
         if isinstance(r, dict)
