@@ -112,3 +112,19 @@ def test_large_cities_are_labelled_squares_unlike_towns(browser, server):
         assert page.eval_on_selector_all(".town-label", "ls => ls.filter(l => l.offsetParent).length") == 27
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("width", [1440, 1100])
+def test_town_list_kazakh_verdicts_whole_words(browser, server, width):
+    """The list's verdicts in Kazakh: no word laid out on two lines (Chromium has no Kazakh hyphenation)."""
+    from test_browser_planner import broken_words
+
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    try:
+        load(page, server + "/?lang=kk")
+        assert broken_words(page, "#town-list .verdict") == []
+        fits = page.eval_on_selector_all("#town-list .verdict", "vs => vs.every(v => v.scrollWidth <= v.parentElement.clientWidth)")
+        assert fits
+    finally:
+        ctx.close()

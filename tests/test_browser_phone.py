@@ -152,3 +152,24 @@ def test_desktop_apply_in_the_planner_first_screen(browser, server):
         assert on_top(page, "#apply")
     finally:
         ctx.close()
+
+
+def test_pick_mode_takes_the_town_a_finger_taps_near(phone, server):
+    """In pick mode a tap within 24 px of a town picks the town (a mouse click off a marker picks the
+    point: tests/test_browser.py) and opens no popup."""
+    load(phone, server + "/?lang=en")
+    phone.eval_on_selector("button.pick[data-pick='road-from']", "b => b.click()")
+    phone.eval_on_selector(".folium-map", "m => m.scrollIntoView({block: 'start'})")
+    centres = marker_centres(phone)
+    dist = lambda p, q: ((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2) ** 0.5  # noqa: E731
+    # the town farthest from any other; the tap 16 px off it, away from its nearest neighbour
+    gap = {t: min(dist(c, o) for u, o in centres.items() if u != t) for t, c in centres.items()}
+    tid = max(gap, key=gap.get)
+    x, y, _ = centres[tid]
+    nx, ny, _ = min((o for u, o in centres.items() if u != tid), key=lambda o: dist(o, centres[tid]))
+    d = dist((x, y), (nx, ny))
+    phone.touchscreen.tap(x - 16 * (nx - x) / d, y - 16 * (ny - y) / d)
+    name = phone.eval_on_selector(f"tr[data-id='{tid}']", "r => r.dataset.name")
+    assert phone.input_value("#road-from") == name
+    assert phone.query_selector(".leaflet-popup") is None
+    assert phone.errors == []

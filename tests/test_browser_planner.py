@@ -132,3 +132,39 @@ def test_a_bad_planned_road_is_named(page, server, lang, lead):
     text = page.inner_text("#err-planned_roads")
     assert text.startswith(lead.replace("Nowhereville", "60.0000, 100.0000")), text
     assert page.errors == []
+
+
+def test_a_permalink_with_a_bad_road_lists_the_roads_and_names_it(page, server):
+    """A permalink whose planned roads are refused falls back to the defaults, but its roads are listed
+    again as typed, the bad one named and marked, so the reader can mend it."""
+    import json
+    from urllib.parse import quote
+
+    roads = [ROAD, {"from": "Temirtau", "to": "Nowhereville", "class": "republican"}]
+    load(page, server + "/?lang=ru&planned_roads=" + quote(json.dumps(roads)))
+    assert page.eval_on_selector_all("#road-list li", "ls => ls.length") == 2
+    text = page.inner_text("#err-planned_roads")
+    assert text.startswith("Планируемая дорога 2 (Temirtau – Nowhereville)") and "«Nowhereville»" in text, text
+    assert page.eval_on_selector_all("#road-list li", "ls => ls.map(l => l.classList.contains('invalid'))") == [False, True]
+    page.click("#road-list li:nth-child(2) button")  # mended: the good road alone is applied
+    apply(page, 1)
+    assert "karazhal" in towns_in(page, "changes")
+    assert page.errors == []
+
+
+def test_asked_roads_keeps_ends_as_typed_and_refuses_junk(app):
+    from webapp.pages.views import asked_roads
+
+    assert asked_roads({"planned_roads": '[{"from": "Temirtau", "to": [67.71, 47.8], "class": "oblast"}]'}) == [
+        {"from": "Temirtau", "to": [67.71, 47.8], "class": "oblast"}]
+    assert asked_roads({"planned_roads": "not json"}) == []
+    assert asked_roads({"planned_roads": '{"from": 1}'}) == []
+    odd = asked_roads({"planned_roads": '[{"from": [1, true], "to": {"x": 1}}, 5]'})
+    assert odd == [{"from": "[1, true]", "to": '{"x": 1}', "class": ""}]
+    assert len(asked_roads({"planned_roads": "[" + ",".join(['{"from": "a", "to": "b"}'] * 50) + "]"})) == 20
+    for depth in (900, 5000, 15000):  # nested deeper than Python's stack: refused, no RecursionError
+        deep = '[{"from": ' + "[" * depth + "]" * depth + ', "to": "x"}]'
+        assert asked_roads({"planned_roads": deep}) in ([], [{"from": ("[" * depth + "]" * depth)[:197] + "...",
+                                                           "to": "x", "class": ""}])
+    lone = asked_roads({"planned_roads": '[{"from": "\\ud800", "to": "Zhezkazgan", "class": "\\udc80"}]'})
+    assert lone == [{"from": "?", "to": "Zhezkazgan", "class": "?"}]  # a lone surrogate cannot be sent

@@ -29,8 +29,9 @@ LINES = {
     "planned": {"color": "#d01c8b", "weight": 4, "dashArray": "10 6"},
     "fua": {"color": "#1b9e77", "weight": 5, "opacity": 0.55},
 }
-# A large city is a dark square with a white edge (issue 23, item 7): unlike every town's circle, the
-# undetermined towns' white ones included; the legend's swatch draws the same (templates/_swatch.html)
+# A large city is a dark square with a white edge (issue 23, item 7): unlike every town's circle,
+# the undetermined towns' white ones included; the legend's swatch draws the same
+# (templates/_swatch.html)
 CITY_STYLE = {
     "shape": "square",
     "radius": 5,  # half the square's side, px
@@ -356,7 +357,7 @@ def city_marker(
     location: list[float], tooltip: str, *, half: float | None = None, pane: str | None = None
 ) -> folium.Marker:
     """A large city's marker: a square of CITY_STYLE (``half``: half its side, px), not a Tab stop,
-    in ``pane`` (Leaflet's marker pane if None)."""
+    in ``pane`` (Leaflet's marker pane if None); a click on it is the map's too."""
     import folium
 
     h = CITY_STYLE["radius"] if half is None else half
@@ -367,7 +368,16 @@ def city_marker(
         class_name="city-mark",
     )
     options = {"pane": pane} if pane else {}
-    return folium.Marker(location, icon=icon, tooltip=js_safe(tooltip), keyboard=False, **options)
+    # its clicks reach the map too (Leaflet stops a marker's by default): a road's end picked on
+    # a city
+    return folium.Marker(
+        location,
+        icon=icon,
+        tooltip=js_safe(tooltip),
+        keyboard=False,
+        bubbling_mouse_events=True,
+        **options,
+    )
 
 
 def _folium_style(style: dict) -> dict:

@@ -21,7 +21,7 @@ from flask import (
 from werkzeug.security import safe_join
 
 from geo import ParamError
-from geo.params import load_specs, plannable_classes
+from geo.params import MAX_PLANNED, MAX_PLANNED_TEXT, load_specs, plannable_classes
 
 from webapp.store.auth import current_editor
 from webapp.pages.brief import brief_context, robust_towns
@@ -96,6 +96,43 @@ def request_params():
         return svc.results(params), params, {}
     except ParamError as exc:
         return svc.results(), svc.default_params, exc.field_errors
+
+
+def asked_roads(args) -> list[dict]:
+    """The query's planned roads as typed (its ``planned_roads`` JSON), each end a text or a
+    [lon, lat] pair: what the map page lists again when they were refused, so the reader can mend
+    them; [] when the text is not a JSON list."""
+    text = args.get("planned_roads") or "[]"
+    try:
+        roads = json.loads(text) if len(text) <= MAX_PLANNED_TEXT else []
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
+        return []
+    if not isinstance(roads, list):
+        return []
+
+    def text_of(value: str, limit: int) -> str:  # a lone surrogate (JSON's "\ud800") cannot be sent
+        return clip(value.encode("utf-8", "replace").decode("utf-8"), limit)
+
+    def end(value) -> str | list[float]:
+        if isinstance(value, list) and len(value) == 2:
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                return [float(v) for v in value]
+        if isinstance(value, str):
+            return text_of(value, 200)
+        try:
+            return clip(json.dumps(value), 200)
+        except RecursionError:
+            return "…"
+
+    return [
+        {
+            "from": end(r.get("from")),
+            "to": end(r.get("to")),
+            "class": text_of(str(r.get("class") or ""), 40),
+        }
+        for r in roads[:MAX_PLANNED]
+        if isinstance(r, dict)
+    ]
 
 
 def display(atlas: dict, svc, t) -> dict:
@@ -263,6 +300,9 @@ def _index_page() -> tuple[str, str]:
         "i18n": t.as_dict(),
         "name_columns": NAME_COLUMNS,
         "params": atlas["parameters"]["spatial"],
+        # a refused planned road: the parser's message and the roads as typed (app.js names it)
+        "road_error": errors.get("planned_roads"),
+        "asked_roads": asked_roads(request.args) if "planned_roads" in errors else [],
         "defaults": svc.default_params.as_dict(),
         "cities": {cid: t.name(c) for cid, c in svc.city_rows.items()},
         "city_names": {c["name_en"]: t.name(c) for c in svc.city_rows.values()},

@@ -940,7 +940,10 @@
   }
   Object.entries(markers).forEach(([id, mk]) => mk.bindPopup(popupFor(id), popupOptions({ maxWidth: 340 })));
   map.on("resize", () => Object.values(markers).forEach((mk) => popupOptions(mk.getPopup().options)));
+  // a permalink whose planned roads were refused: they are listed again, the bad one named
+  if (boot.road_error) planned = (boot.asked_roads || []).map((r) => Object.assign({}, r));
   renderRoads();
+  if (boot.road_error) showErrors({ planned_roads: boot.road_error });
   drawRoutes(); drawPlanned();
   applyDisplay(boot.collection.changes);  // places the markers and labels once (spread) ...
   map.on("zoomend", spread);  // ... and again on every later zoom or resize
