@@ -53,12 +53,12 @@ def test_validation_golden_with_published_distance_links(results):
 
     Altai and Serebryansk now hold the road operator's km-posts (KazAvtoZhol: Altai km 166,
     Serebryansk km 66 on the Ust-Kamenogorsk - Altai road), stated by road, instead of a travel
-    blog's 200 km and a machine translation's 120 km (named in the rows' notes); the network takes its R_UK_RAH section
-    lengths (66 + 100 km) from the same km-posts, so both rows are no independent check and are
-    counted apart with the three links of published length: 18 of 20 without them. Two are left:
-    Zhanaozen (200 'almost', a blog; no figure by road found, the ~150 km ones are not said to be
-    by road) and Lisakovsk (105 km, shorter than the straight line to Kostanay, about 107 km, so no
-    road distance; no road figure found).
+    blog's 200 km and a machine translation's 120 km (named in the rows' notes); the network takes
+    its R_UK_RAH section lengths (66 + 100 km) from the same km-posts, so both rows are no
+    independent check and are counted apart with the three links of published length: 18 of 20
+    without them. Two are left: Zhanaozen (200 'almost', a blog; no figure by road found, the ~150
+    km ones are not said to be by road) and Lisakovsk (105 km, shorter than the straight line to
+    Kostanay, about 107 km, so no road distance; no road figure found).
     """
     s = summary(results)
     by = {r["town"]: r for r in results}
