@@ -811,8 +811,9 @@ def test_small_page_towns_first_then_every_layer(page, server):
         overlays["Lakes and wide rivers (OpenStreetMap)"] == 213
     )  # the context layer (npm package)
     assert overlays[fua] == 0 and not any("/api/layers/catchments" in u for u in page.requests)
+    # republican roads 49: R_UK_RAH is split at Serebryansk by its km-posts (issue 26)
     assert (
-        overlays["Roads: republican"] == 48
+        overlays["Roads: republican"] == 49
         and overlays["Oblast boundaries"] == 20
         and overlays["Monotowns"] == 27
     )
@@ -921,8 +922,8 @@ def test_network_version_switch_redraws_the_roads(browser, version_server):
             roads
         )  # the version's edges (M-99)
         assert (
-            sum(before[k] for k in roads) == 68
-        )  # the shipped roads before (66 + 2 links of a published length)
+            sum(before[k] for k in roads) == 69
+        )  # the shipped roads before (66, R_UK_RAH's second section, 2 links of a published length)
         assert (
             after["Railways"] == 1 and after["Named corridors"] == 0
         )  # the version's main railway; no corridors
@@ -1118,7 +1119,7 @@ def test_tourism_legend_labels_inside_the_map_and_whole_header_words(browser, se
     # each header button's words fit its column: no word is cut in two ("Индикаторла / р")
     fits = pg.eval_on_selector_all(
         "#town-list thead th button",
-        """Bs => bs.map(b => [b.textContent.trim(), b.scrollWidth <= b.parentElement.clientWidth +
+        """bs => bs.map(b => [b.textContent.trim(), b.scrollWidth <= b.parentElement.clientWidth +
         1, getComputedStyle(b).overflowWrap])""",
     )
     assert len(fits) == 3 and all(ok and wrap == "normal" for _, ok, wrap in fits), fits
