@@ -1247,3 +1247,22 @@ def test_registry_styles_published_links_placed_railway_and_assumed_access(page,
     assumed = [d for p, d, c in drawn if "assumed" in p]
     assert {d for d in assumed} <= {access[""].get("dashArray"), access["assumed"]["dashArray"]}
     assert access["assumed"]["dashArray"] in assumed
+
+
+def test_a_refused_layer_says_why_over_the_map(page, server, app):
+    """issue 24, item 3: a catchments layer above MAX_CATCHMENT_PIECES answers 413; the page shows
+    the server's message (in the page's language) over the map instead of failing silently."""
+    app.config["MAX_CATCHMENT_PIECES"] = 1
+    try:
+        load(page, server + "/?lang=ru&fua_minutes=61", layers=True)
+        assert page.locator("#map-notice").is_hidden()
+        page.evaluate(
+            f"() => {{ const b = {BOOT};"
+            " window[b.registry.map].addLayer(window[b.registry.groups.fua]); }"
+        )
+        page.wait_for_selector("#map-notice:not([hidden])", timeout=20000)
+        text = page.locator("#map-notice").inner_text()
+        assert "MAX_CATCHMENT_PIECES" in text or "1" in text
+        assert re.search("[а-яА-Я]", text), text  # Russian, as the page
+    finally:
+        app.config["MAX_CATCHMENT_PIECES"] = 100_000

@@ -45,9 +45,27 @@
   // ---- layers fetched from the API (webapp/map/layers.py): started at once, drawn when they arrive, after
   // the towns; body[data-layers-ready] says when every layer is drawn (body[data-ready]: the towns) --------
   const fetchJSON = (url) => fetch(url, { credentials: "same-origin" }).then((r) => {
-    if (!r.ok) throw new Error(url + ": " + r.status);
-    return r.json();
+    if (r.ok) return r.json();
+    // a refusal the server explains (413 too large, 422, 429 too many): its message, in the page's
+    // language, is shown over the map
+    return r.json().catch(() => ({})).then((body) => {
+      const err = new Error(url + ": " + r.status);
+      // the catchments layer's URL has no language (its content has none): its refusal is said
+      // from the answer's figures in the page's language
+      const big = body && body.limit && body.limit.name === "MAX_CATCHMENT_PIECES";
+      err.userMessage = big && T.catchments_too_large
+        ? T.catchments_too_large.replace("{value}", body.value).replace("{limit}", body.limit.value)
+        : body && body.message;
+      throw err;
+    });
   });
+  const notice = (err) => {
+    console.error(err);
+    const box = document.getElementById("map-notice");
+    if (!box || !err || !err.userMessage) return;
+    box.textContent = err.userMessage;
+    box.hidden = false;
+  };
   // a tooltip's line that quotes a Russian official name (ru_line) is marked lang="ru"
   const tipHtml = (lines, ru) => "<div>" + (lines || []).map((l, i) => (i === ru ? '<span lang="ru">' + esc(l) + "</span>" : esc(l))).join("<br>") + "</div>";
   const withTips = (f, layer) => { if (f.properties && f.properties.tip) layer.bindTooltip(tipHtml(f.properties.tip, f.properties.ru_line), { sticky: true, className: "foliumtooltip" }); };
@@ -97,6 +115,7 @@
     }
   });
   function loadLayers(urls) {
+    document.getElementById("map-notice").hidden = true;  // a refusal said before is no longer current
     // fetch every layer whose URL changed (a URL names one content: v = its ETag); a later answer for the
     // same layer wins; the flag waits for every layer still on its way, and only the latest call sets it
     Object.entries(urls).filter(([name, url]) => layerUrls[name] !== url).forEach(([name, url]) => {
@@ -114,7 +133,7 @@
       if (mine !== loads) return;
       sinkStatic();
       document.body.dataset.layersReady = "1";
-    }).catch((err) => { document.body.dataset.layersReady = "error"; console.error(err); });
+    }).catch((err) => { document.body.dataset.layersReady = "error"; notice(err); });
   }
   loadLayers(boot.layers);
 
@@ -131,7 +150,7 @@
     });
     if (focusAfterPopup) { focusLink(); focusAfterPopup = null; }
   }
-  fetchJSON(boot.urls.popups).then((html) => { if (!popupsFresh) setPopups(html); }).catch((err) => console.error(err));
+  fetchJSON(boot.urls.popups).then((html) => { if (!popupsFresh) setPopups(html); }).catch(notice);
 
   // ---- layers drawn from data: routes, catchments, planned roads --------------------------------
   function drawRoutes() {
@@ -783,7 +802,7 @@
       popupsFresh = true;  // the popups of these parameters: fetched (the answer carries data only)
       const popupSeq = ++popupLoads;
       fetchJSON(data.popups_url).then((html) => { if (popupSeq === popupLoads) setPopups(html); })
-        .catch((err) => console.error(err));
+        .catch(notice);
       if (data.layers) loadLayers(data.layers);  // what changed: roads of a new version, access links, catchments
       applyDisplay(data.changes);
       renderChanges(data.changes, afterData ? null : shownChanges);  // new data: other defaults
