@@ -102,8 +102,9 @@ class Atlas:
 
     def state(self) -> tuple[int, int]:
         """(head revision, networks stamp): the stored state answers are made from, read once per
-        GET request (so one page is made from one state) and afresh otherwise (after a change)."""
-        if has_request_context() and request.method in SAFE_METHODS:
+        GET request or request that stores nothing (``g.stores_nothing``, e.g. a recompute), so one
+        answer is made from one state, and afresh otherwise (after a change)."""
+        if has_request_context() and (request.method in SAFE_METHODS or g.get("stores_nothing")):
             if "atlas_state" not in g:
                 g.atlas_state = (self.store.head(), self._networks_stamp())
             return g.atlas_state

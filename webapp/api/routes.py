@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from geo import ParamError
@@ -205,6 +205,7 @@ def recompute():
     )  # BodyError: 400 naming "body"
     if not isinstance(body, dict):
         return _bad({"body": 'send a JSON object of parameters, e.g. {"fua_minutes": 90}'})
+    g.stores_nothing = True  # a recompute stores nothing: its answer is made from one stored state
     return _payload_response(parse_params(body), conditional=False)
 
 
