@@ -9,7 +9,7 @@ python -m benchmarks.load --startup-runs 5 [--baseline DIR]
 Each client keeps one HTTP/1.1 connection, asks for gzip like a browser and sends a mix:
 GET / (default and other parameters, three languages), GET /api/towns, POST /api/recompute with
 parameters seen before (cached) and new ones (a near_km never asked before: a real recompute), and
-conditional GETs that repeat an ETag (304 expected); 10 % of all requests are new recomputes.
+conditional GETs that repeat an ETag (304 expected); half the recomputes (--new-share) ask new ones.
 Before the measured run, one request per cached answer of the mix warms the caches, on as many
 concurrent connections as there are clients, twice (each server process keeps its own caches;
 --cold: none).

@@ -261,7 +261,6 @@ def precision_table(digits=(6, 5, 4, 3)) -> str:
                     )
             finally:
                 layers.DIGITS = kept
-                layers._ROADS.clear()
         return "\n".join(lines)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
