@@ -172,16 +172,17 @@ def test_large_cities_are_labelled_squares_unlike_towns(browser, server):
         ctx.close()
 
 
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
 @pytest.mark.parametrize("width", [1440, 1100])
-def test_town_list_kazakh_verdicts_whole_words(browser, server, width):
-    """The list's verdicts in Kazakh: no word laid out on two lines (Chromium has no Kazakh
-    hyphenation)."""
+def test_town_list_verdicts_whole_words(browser, server, width, lang):
+    """The list's verdicts in every language: no word laid out on two lines (Chromium here has no
+    Kazakh or Russian hyphenation)."""
     from test_browser_planner import broken_words
 
     ctx = browser.new_context(viewport={"width": width, "height": 900})
     page = ctx.new_page()
     try:
-        load(page, server + "/?lang=kk")
+        load(page, server + f"/?lang={lang}")
         assert broken_words(page, "#town-list .verdict") == []
         fits = page.eval_on_selector_all(
             "#town-list .verdict",
