@@ -67,6 +67,8 @@ def test_list_tap_opens_the_popup_inside_the_visible_map(phone, server, tid):
     popup inside it, its close button under no control and reachable, and the popup's end in
     reach."""
     load(phone, server + "/?lang=kk", layers=True)
+    # the popups' content has arrived: an open popup is not reopened under the test's hands
+    phone.wait_for_selector("body[data-popups-ready='1']")
     phone.tap(f"tr[data-id='{tid}']")
     phone.wait_for_selector(f".leaflet-popup-content .popup[data-town='{tid}']")
     phone.wait_for_timeout(400)  # Leaflet's auto-pan
@@ -79,9 +81,16 @@ def test_list_tap_opens_the_popup_inside_the_visible_map(phone, server, tid):
     )
     assert controls and not [c for c in controls if overlaps(c, close)], (close, controls)
     assert on_top(phone, ".leaflet-popup-close-button")
-    # the popup scrolls inside itself: its link to the town page is reached
-    phone.eval_on_selector(
-        ".leaflet-popup-content a.more", "a => a.scrollIntoView({block: 'nearest'})"
+    # the popup scrolls inside itself: its link to the town page is reached (scrolled again until
+    # it is: a popup reopened when the popups arrive starts at its top)
+    phone.wait_for_function(
+        """() => { const a = document.querySelector('.leaflet-popup-content a.more');
+            const w = document.querySelector('.leaflet-popup-content-wrapper');
+            if (!a || !w) return false;
+            a.scrollIntoView({block: 'nearest'});
+            const r = a.getBoundingClientRect(), q = w.getBoundingClientRect();
+            return r.top >= q.top - 0.5 && r.bottom <= q.bottom + 0.5; }""",
+        timeout=5000,
     )
     assert inside(
         rect(phone, ".leaflet-popup-content a.more"), rect(phone, ".leaflet-popup-content-wrapper")

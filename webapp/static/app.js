@@ -149,6 +149,7 @@
       if (mk.isPopupOpen()) { mk.closePopup(); mk.openPopup(); }  // reopened: "popupopen" listeners see the content
     });
     if (focusAfterPopup) { focusLink(); focusAfterPopup = null; }
+    document.body.dataset.popupsReady = "1";  // every popup has its content (a test waits for it)
   }
   fetchJSON(boot.urls.popups).then((html) => { if (!popupsFresh) setPopups(html); }).catch(notice);
 
