@@ -229,3 +229,12 @@ def test_asked_roads_keeps_ends_as_typed_and_refuses_junk(app):
     assert lone == [
         {"from": "?", "to": "Zhezkazgan", "class": "?"}
     ]  # a lone surrogate cannot be sent
+
+
+def test_the_actions_bar_closes_the_planner_at_its_foot(page, server):
+    """Desktop: the sticky bar (Apply, Reset, summary) ends where the planner's visible box ends, so
+    no strip of the form shows under it."""
+    test_browser.load(page, server + "/?lang=ru")
+    bar = page.eval_on_selector("#planner-actions", "e => e.getBoundingClientRect().toJSON()")
+    box = page.eval_on_selector("#planner", "e => e.getBoundingClientRect().toJSON()")
+    assert abs(bar["bottom"] - box["bottom"]) <= 1.5, (bar, box)
