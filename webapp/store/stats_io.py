@@ -488,6 +488,15 @@ def _row(
     return tid, period, rows
 
 
+def _data_rows(rows: list[tuple[int, list[Cell]]]) -> list[tuple[int, list[Cell]]]:
+    """The rows that hold data: not the comment rows (a first cell starting with ``COMMENT``)."""
+    return [
+        (n, c)
+        for n, c in rows
+        if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
+    ]
+
+
 def validate_cells(
     header: list[Cell],
     rows: list[tuple[int, list[Cell]]],
@@ -499,11 +508,7 @@ def validate_cells(
     Values count only when problems is empty.
     """
     cols, problems = _header(header, method)
-    data = [
-        (n, c)
-        for n, c in rows
-        if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
-    ]
+    data = _data_rows(rows)
     if len(data) > MAX_ROWS:
         return [], problems + [Problem(None, None, None, _rule("too_many_rows", max=MAX_ROWS))]
     if problems:  # with a broken header the rows cannot be read reliably
@@ -663,11 +668,7 @@ def validate_estimate_cells(
 ) -> tuple[list[EstimateRow], list[Problem]]:
     """An estimates file's header and rows -> (accepted estimates, every problem)."""
     cols, problems = _estimate_header(header, method)
-    data = [
-        (n, c)
-        for n, c in rows
-        if not (c and c[0].kind in ("raw", "text") and c[0].shown().strip().startswith(COMMENT))
-    ]
+    data = _data_rows(rows)
     if len(data) > MAX_ROWS:
         return [], problems + [Problem(None, None, None, _rule("too_many_rows", max=MAX_ROWS))]
     if problems:
