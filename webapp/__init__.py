@@ -57,7 +57,7 @@ def _storage_unavailable(exc):
     """
     from flask import render_template, request
 
-    from webapp.i18n import LANGS, T, pick_lang
+    from webapp.i18n import T, pick_lang
     from webapp.model import get_atlas
 
     log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
@@ -72,9 +72,7 @@ def _storage_unavailable(exc):
     except Exception:  # noqa: BLE001 - the message page needs no data
         pass
     return (
-        render_template(
-            "error.html", t=t, heading=t("storage_unavailable_title"), message=message, langs=LANGS
-        ),
+        render_template("error.html", t=t, heading=t("storage_unavailable_title"), message=message),
         503,
         headers,
     )

@@ -394,8 +394,6 @@ def _refusal(status: int, body: dict, heading: str, t, headers: dict | None = No
     message) otherwise."""
     from flask import render_template
 
-    from webapp.i18n import LANGS
-
     if request.path.startswith("/api/"):
         return current_app.response_class(
             json.dumps(body, ensure_ascii=False) + "\n",
@@ -403,7 +401,7 @@ def _refusal(status: int, body: dict, heading: str, t, headers: dict | None = No
             mimetype="application/json",
             headers=headers or {},
         )
-    page = render_template("error.html", t=t, heading=heading, message=body["message"], langs=LANGS)
+    page = render_template("error.html", t=t, heading=heading, message=body["message"])
     return page, status, headers or {}
 
 

@@ -58,7 +58,6 @@ def region_html(*, for_pdf: bool = False) -> str:
     return render_template(
         "brief.html",
         t=t,
-        langs=LANGS,
         rows=rows,
         metas=svc.metas,
         counts=counts,
@@ -153,7 +152,6 @@ def compare():
     return render_template(
         "compare.html",
         t=t,
-        langs=LANGS,
         towns=chosen,
         briefs=briefs,
         metas=svc.metas,

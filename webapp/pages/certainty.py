@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from scoring.information import atlas_value_of_information
 from scoring.uncertainty import collection_plan
 
-from webapp.i18n import LANGS, T, pick_lang
+from webapp.i18n import T, pick_lang
 from webapp.model import get_atlas
 from webapp.robust import get_runner
 
@@ -76,7 +76,6 @@ def data_needed():
     return render_template(
         "data_needed.html",
         t=t,
-        langs=LANGS,
         plan=plan,
         towns=atlas["towns"],
         open_towns=open_towns,

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from scoring import InputError
 
 from webapp.store.auth import current_editor, editor_required
-from webapp.i18n import LANGS, T, pick_lang
+from webapp.i18n import T, pick_lang
 from webapp.model import get_atlas
 from webapp.store.stats_io import (
     EstimateRow,
@@ -69,7 +69,6 @@ def data(report: dict | None = None, status: int = 200):
         render_template(
             "data.html",
             t=t,
-            langs=LANGS,
             grid=_completeness(svc),
             names=names,
             method=svc.method,
@@ -155,7 +154,6 @@ def history():
         "history.html",
         t=t,
         who=_who(t),
-        langs=LANGS,
         revisions=svc.store.revisions(),
         metas=svc.metas,
         rolled_back=rolled_back,
@@ -171,7 +169,7 @@ def revision(rev: int):
         abort(404, str(exc))
     t = _t()
     return render_template(
-        "revision.html", t=t, who=_who(t), langs=LANGS, rev=info, changes=changes, metas=svc.metas
+        "revision.html", t=t, who=_who(t), rev=info, changes=changes, metas=svc.metas
     )
 
 
@@ -196,7 +194,6 @@ def judgments(problems: list[str] | None = None, status: int = 200):
             "judgments.html",
             t=t,
             who=_who(t),
-            langs=LANGS,
             judgments=svc.store.judgments(),
             metas=svc.metas,
             method=svc.method,

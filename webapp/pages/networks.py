@@ -34,7 +34,7 @@ from geo.params import VERSION_NAME, default_params
 from geo.versions import SHIPPED
 
 from webapp.store.auth import current_editor, editor_required
-from webapp.i18n import LANGS, T, pick_lang
+from webapp.i18n import T, pick_lang
 from webapp.model import get_atlas
 from webapp.params import from_args
 from webapp.security import public_text
@@ -207,7 +207,6 @@ def _page(problems: list[str] | None = None, status: int = 200, importing: dict 
         render_template(
             "networks.html",
             t=_t(),
-            langs=LANGS,
             versions=versions(),
             problems=problems,
             importing=importing or get_importer().status(),
@@ -399,7 +398,6 @@ def compare_page():
     return render_template(
         "network_compare.html",
         t=_t(),
-        langs=LANGS,
         result=result,
         problems=problems,
         a=a,

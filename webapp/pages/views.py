@@ -327,7 +327,6 @@ def _index_page() -> tuple[str, str]:
     html = render_template(
         "index.html",
         t=t,
-        langs=LANGS,
         parts=parts,
         atlas=atlas,
         metas=svc.metas,
@@ -410,7 +409,6 @@ def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
         errors=errors,
         small=small,
         query=query,
-        langs=LANGS,
         nondefault=nondefault,
         default_url=url_for("views.town", tid=tid, lang=t.lang),
         paper_rows=[r for r in svc.paper_rows if r["town"] == paper_name],
@@ -434,7 +432,6 @@ def table():
     return render_template(
         "table.html",
         t=t,
-        langs=LANGS,
         lang_query=lang_query,
         query=query,
         method=svc.method,
@@ -456,7 +453,6 @@ def method_page():
     return render_template(
         "method.html",
         t=t,
-        langs=LANGS,
         method=svc.method,
         legend=legend(svc.method, t),
         backtest=checked,
@@ -492,4 +488,4 @@ def not_found(err):
         return {"error": "not found", "message": clip(err.description)}, 404
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
-    return render_template("error.html", t=t, message=clip(err.description), langs=LANGS), 404
+    return render_template("error.html", t=t, message=clip(err.description)), 404

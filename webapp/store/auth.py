@@ -35,7 +35,7 @@ from flask import (
     url_for,
 )
 
-from webapp.i18n import LANGS, T, pick_lang
+from webapp.i18n import T, pick_lang
 
 bp = Blueprint("auth", __name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -170,9 +170,7 @@ def login():
             store.record_signin(name, client, ok=False)
             error, status = t("signin_failed"), 401
     return (
-        render_template(
-            "login.html", t=t, langs=LANGS, error=error, next=request.values.get("next", "")
-        ),
+        render_template("login.html", t=t, error=error, next=request.values.get("next", "")),
         status,
         headers,
     )
