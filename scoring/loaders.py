@@ -99,6 +99,7 @@ TEXT_FIELDS = {
     "paper/table5.csv": (("town",), ("note",)),
     "expert_judgments.csv": (("town",), ("rationale",)),
     "tourism_sites.csv": (("id",), ("name_en",)),
+    "reserves.csv": (("town_id",), ("statement", "as_of")),
 }
 
 

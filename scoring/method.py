@@ -350,6 +350,18 @@ def _method_texts(d: Path, inputs: dict[str, InputSpec], bands: dict[str, tuple[
         for b in items:
             key = f"{ind}/{b.level}"
             req[("bands.csv", key, "phrase")] = (f"bands.csv ({key})", None)
+    rule_path = d / "raw_materials.json"  # the reserve rule's words (scoring.reserves)
+    if rule_path.exists():
+        try:
+            rule = json.loads(rule_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            rule = {}  # scoring.reserves.load_rule reports it
+        for group, fld in (("explain", "explain"), ("reasons", "reason")):
+            for k, text in (rule.get(group) or {}).items():
+                req[(rule_path.name, k, fld)] = (f"raw_materials.json {group} ({k})", text)
+        if isinstance(rule.get("undated"), str):
+            req[(rule_path.name, "undated", "text")] = ("raw_materials.json undated",
+                                                        rule["undated"])
     return load_texts(d / "texts.csv", req, problems)
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ._errors import InputError, MethodError
 from .loaders import read_rows
 
 CATEGORIES = ("years", "base_exists", "depleted", "not_extractive", "imported_raw_material",
               "not_found")
+VERDICTS = ("at_least", "below", "straddles")  # a reserve life left, against min_years
 
 
 def load_rule(path: Path) -> dict[str, Any]:
-    """The rule, validated: min_years and reference_year numbers, an outcome per category."""
+    """The rule, validated: min_years and reference_year numbers, an outcome and a text per
+    category, a text per verdict."""
     try:
         rule: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -33,35 +35,64 @@ def load_rule(path: Path) -> dict[str, Any]:
                  for c in CATEGORIES if c not in outcomes]
     problems += [f"{name}: outcomes: '{c}' must be 0, 100 or null" for c in CATEGORIES[1:]
                  if outcomes.get(c, 0) not in (0, 100, None)]
+    for key, needed in (("explain", CATEGORIES[1:]), ("reasons", VERDICTS)):
+        found = rule.get(key)
+        texts: dict[str, Any] = found if isinstance(found, dict) else {}
+        problems += [f"{name}: {key}: '{c}' must be a text" for c in needed
+                     if not isinstance(texts.get(c), str)]
+    if not isinstance(rule.get("undated"), str):
+        problems.append(f"{name}: 'undated' must be a text")
     if problems:
         raise MethodError(problems)
     return rule
 
 
-def apply_rule(row: dict[str, Any], rule: dict[str, Any]) -> tuple[float | None, str]:
-    """One town's reserve statement -> (0, 100 or None, the reason in words)."""
+def apply_rule(row: dict[str, Any], rule: dict[str, Any]) -> tuple[float | None, dict[str, Any]]:
+    """One town's reserve statement -> (0, 100 or None, the reason as data: its category and, for a
+    reserve life, the years stated, left and the verdict; ``describe`` says it in words)."""
     cat, n = row["category"], rule["min_years"]
+    reason: dict[str, Any] = {"category": cat}
     if cat != "years":
         value = rule["outcomes"][cat]
-        return (None if value is None else float(value)), rule["explain"].get(cat, cat)
+        return (None if value is None else float(value)), reason
     age = rule["reference_year"] - int(row["statement_year"])
     low, high = float(row["years_low"]) - age, float(row["years_high"]) - age
-    stated = (row["years_low"] if row["years_low"] == row["years_high"]
-              else f"{row['years_low']}-{row['years_high']}")
-    why = (f"reserves for {stated} years stated in {row['statement_year']}: {low:g}-{high:g} years "
-           f"left in {rule['reference_year']}")
-    if low >= n:
-        return 100.0, f"{why}, at least min_years = {n:g}"
-    if high < n:
-        return 0.0, f"{why}, below min_years = {n:g}"
-    return None, f"{why}: the range straddles min_years = {n:g}"
+    verdict, value = (("at_least", 100.0) if low >= n else ("below", 0.0) if high < n
+                      else ("straddles", None))
+    reason |= {"stated_low": float(row["years_low"]), "stated_high": float(row["years_high"]),
+               "year": int(row["statement_year"]), "low": low, "high": high,
+               "ref": rule["reference_year"], "n": n, "verdict": verdict}
+    return value, reason
+
+
+def _years_en(low: float, high: float) -> str:
+    return f"{low:g} year" if low == high == 1 else (
+        f"{low:g} years" if low == high else f"{low:g}-{high:g} years")
+
+
+def describe(reason: dict[str, Any], words: dict[str, Any],
+             years: Callable[[float, float], str] = _years_en) -> str:
+    """A reason of ``apply_rule`` in words: ``words`` holds the rule's texts (``explain``,
+    ``reasons``) in one language (the rule file's English, or a page's translation), ``years``
+    writes a span of years in that language ('13-15 years', '13-15 лет', '1 год')."""
+    if reason["category"] != "years":
+        return str(words["explain"].get(reason["category"], reason["category"]))
+    return str(words["reasons"][reason["verdict"]]).format(
+        stated=years(reason["stated_low"], reason["stated_high"]), year=reason["year"],
+        left=years(reason["low"], reason["high"]), ref=reason["ref"], n=f"{reason['n']:g}")
+
+
+def said(reason: str, statement: str, as_of: str, url: str, undated: str) -> str:
+    """The cell's whole source: the rule's reason; what the source says (when): where."""
+    return f"{reason}; {statement} ({as_of or undated}): {url}"
 
 
 def reserve_values(path: Path, rule: dict[str, Any]) -> dict[str, Any]:
     """town_id -> {special_raw_materials: row in the long format of scoring.loaders (status,
-    source, ...)}."""
+    source, ...)}; each row also carries ``reason`` (``apply_rule``'s, not stored) so that a page
+    can say the source in its own language."""
     path = Path(path)
-    out: dict[str, dict[str, dict[str, str]]] = {}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     problems: list[str] = []
     for n, r in enumerate(read_rows(path), start=2):
         where = f"{path.name} row {n} town '{r.get('town_id')}'"
@@ -73,13 +104,15 @@ def reserve_values(path: Path, rule: dict[str, Any]) -> dict[str, Any]:
             problems.append(f"{where}: fields years_low, years_high, statement_year must be "
                             "numbers (low <= high)")
             continue
-        value, why = apply_rule(r, rule)
-        said = f"{r['statement'] or r['category']} ({r['as_of'] or 'undated'})"
+        value, reason = apply_rule(r, rule)
+        reason |= {"statement": r["statement"] or r["category"], "as_of": r["as_of"],
+                   "url": r["source_url"]}
+        source = said(describe(reason, rule), reason["statement"], r["as_of"], r["source_url"],
+                      rule["undated"])
         out[r["town_id"]] = {rule["input"]: {
             "value": "" if value is None else f"{value:g}", "unit": "0 or 100",
-            "period": r["as_of"], "source": f"{why}; {said}: {r['source_url']}",
-            "note": r.get("quote", ""),
-            "status": "missing" if value is None else "derived"}}
+            "period": r["as_of"], "source": source, "note": r.get("quote", ""),
+            "status": "missing" if value is None else "derived", "reason": reason}}
     if problems:
         raise InputError(problems, source=path.name)
     return out

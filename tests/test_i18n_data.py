@@ -95,7 +95,9 @@ def test_method_texts_loaded_for_every_shown_text(method):
     n_params = len(
         _rows(Path(method.source_dir) / "geo_params.csv")
     )  # one help text per planner parameter
-    assert len(method.texts) == 24 + 4 + 25 + 8 + 26 + n_params + 36 and n_params >= 26
+    # + 9: the reserve rule's words (data/method/raw_materials.json: 5 explanations, 3 verdicts,
+    # 'undated')
+    assert len(method.texts) == 24 + 4 + 25 + 8 + 26 + n_params + 36 + 9 and n_params >= 26
     assert method.texts[("scenario_rules.csv", "inertial/mono_profile", "rationale")][
         "ru"
     ].startswith("город сильно зависит")
@@ -171,6 +173,7 @@ def _data_copy(tmp_path) -> Path:
         "paper/errata.csv",
         "paper/printed.csv",
         "paper/table5.csv",
+        "reserves.csv",
     ):
         shutil.copy(DATA / rel, d / rel)
     return d
@@ -179,8 +182,9 @@ def _data_copy(tmp_path) -> Path:
 def test_data_texts_cover_every_shown_text():
     texts = load_data_texts(DATA)
     req = data_texts_required(DATA)
-    # 201: the Khromtau - Altynsarin railway's name (issue 26, additions/railways_placed.csv)
-    assert set(texts) == set(req) and len(texts) == 201
+    # 201: the Khromtau - Altynsarin railway's name (issue 26, additions/railways_placed.csv);
+    # + 51: data/reserves.csv's statements (27) and dates (24; three rows have none)
+    assert set(texts) == set(req) and len(texts) == 252
     assert texts[("towns.csv", "saran", "status_2025")]["ru"] == "ИСКЛЮЧЁН из перечня моногородов"
     assert texts[("paper/errata.csv", "Karazhal/investment_item_3/Table 4", "reason")][
         "kk"
@@ -377,3 +381,58 @@ def test_revision_and_network_names_in_the_language(app, method, client):
     assert "shipped data" not in page
     compare = client.get("/networks/compare?lang=kk").get_data(as_text=True)
     assert '<option value="shipped" selected>жеткізілген</option>' in compare
+
+
+# --- the reserve rule's sources (scoring.reserves: a reason, what a source says, when) ---
+
+
+@pytest.mark.parametrize(
+    "lang, said, left",
+    [
+        ("ru", "при нынешних технологиях комплекс может работать ещё лишь 13-15 лет", "1-3 года"),
+        ("kk", "қазіргі технологиямен кешен тағы 13-15 жыл ғана жұмыс істей алады", "1-3 жыл"),
+        ("en", "complex can work only 13-15 more years with current technology", "1-3 years"),
+    ],
+)
+def test_reserve_rule_source_in_the_readers_language(client, lang, said, left):
+    """The raw-material cell of /data (its title) and the town page's source say the rule's reason,
+    the source's words and its date in the page's language; numbers of years agree (CLDR)."""
+    data = client.get(f"/data?lang={lang}").get_data(as_text=True)
+    cell = re.search(r'<tr id="town-zhezkazgan">.*?</tr>', data, re.S).group(0)
+    title = unescape(re.findall(r'<td class="has" title="([^"]*)"', cell)[-1])
+    assert said in title and left in title and "mysty-onir.kz" in title
+    if lang != "en":
+        assert not re.search(r"reserves for|years left|stated in|\(Dec\)", title)
+    tekeli = unescape(client.get(f"/town/tekeli?lang={lang}").get_data(as_text=True))
+    blog = {"ru": "без даты (блог путешественника)", "kk": "күні көрсетілмеген (саяхатшы блогы)",
+            "en": "undated (travel blog)"}[lang]
+    assert tekeli.count(blog) >= 2  # the period cell and the source
+    if lang != "en":
+        assert "travel blog" not in tekeli and "a source states" not in tekeli
+
+
+def test_reserve_years_agree_with_their_number():
+    from webapp.i18n import T
+
+    ru, en = T("ru"), T("en")
+    spans = ((1, 1), (2, 2), (1, 3), (13, 15), (29, 29), (301, 301))
+    assert [ru.years(a, b) for a, b in spans] == [
+        "1 год", "2 года", "1-3 года", "13-15 лет", "29 лет", "301 год"]
+    assert [en.years(a, b) for a, b in ((1, 1), (1, 3), (7, 7))] == ["1 year", "1-3 years",
+                                                                     "7 years"]
+
+
+def test_reserve_rule_words_are_checked_on_load(tmp_path):
+    """A rule file without a verdict's text or 'undated' is refused, naming the file and key."""
+    import json
+
+    from scoring.reserves import load_rule
+
+    rule = json.loads((DATA / "method" / "raw_materials.json").read_text(encoding="utf-8"))
+    del rule["reasons"]["straddles"], rule["undated"]
+    path = tmp_path / "raw_materials.json"
+    path.write_text(json.dumps(rule), encoding="utf-8")
+    with pytest.raises(MethodError) as exc:
+        load_rule(path)
+    assert "raw_materials.json: reasons: 'straddles' must be a text" in str(exc.value)
+    assert "raw_materials.json: 'undated' must be a text" in str(exc.value)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from scoring.reserves import VERDICTS, describe, said
+
 # The languages, declared once: code -> its own name, in the language switch's order. All else
 # follows: the pages' and the API's ``lang``, the towns' and cities' name columns (``name_<code>``).
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
@@ -118,6 +120,49 @@ class T:
         row = table.get((file, key, field))
         return row[self.lang] if row and row["en"] == text else text
 
+    def _rule_row(self, town_id: str, name: str) -> dict | None:
+        """The shipped row of the reserve rule (data/reserves.csv, scoring.reserves) for a town's
+        input, or None (another input, or no application context)."""
+        try:
+            curated = current_app.extensions["atlas"].pipeline.sources.curated
+        except RuntimeError:
+            return None
+        row = curated.get(town_id, {}).get(name)
+        return row if row and "reason" in row else None
+
+    def cell_source(self, town_id: str, name: str, text: str | None) -> str:
+        """A stored value's source in this language. The reserve rule's (its reason, what the
+        source says and when, where) is said in this language while the stored text is still the
+        rule's own; any other source is shown as written (a document's title, an editor's note)."""
+        row = self._rule_row(town_id, name)
+        prefix, _, bare = (text or "").partition(": ")
+        if prefix not in ("derived", "missing"):
+            prefix, bare = "", text or ""
+        if self.lang == "en" or row is None or bare != row["source"]:
+            return text or ""
+        reason, rows, rule = row["reason"], self.method.texts, "raw_materials.json"
+        words = {
+            "explain": {k: v[self.lang] for (f, k, fld), v in rows.items()
+                        if f == rule and fld == "explain"},
+            "reasons": {v: rows[(rule, v, "reason")][self.lang] for v in VERDICTS},
+        }
+        out = said(
+            describe(reason, words, self.years),
+            self.text("reserves.csv", town_id, "statement", reason["statement"]),
+            self.cell_period(town_id, name, reason["as_of"]),
+            reason["url"],
+            rows[(rule, "undated", "text")][self.lang],
+        )
+        return f"{self(prefix)}: {out}" if prefix else out
+
+    def cell_period(self, town_id: str, name: str, text: str | None) -> str:
+        """A stored value's period in this language: the catalog's wording, or the reserve rule's
+        date as data/texts.csv translates it ('undated (travel blog)')."""
+        known = self._c["periods"].get(text or "", {}).get(self.lang)
+        if known or not text or self._rule_row(town_id, name) is None:
+            return known or text or ""
+        return self.text("reserves.csv", town_id, "as_of", text)
+
     def paper_table(self, label: str) -> str:
         """'Table 2' (data/paper) as this language writes it ('Таблица 2', '2-кесте')."""
         head, _, number = (label or "").rpartition(" ")
@@ -222,6 +267,13 @@ class T:
         value = round(float(n), digits) if digits else float(n)
         form = Locale.parse(self.lang).plural_form(int(value) if value == int(value) else value)
         return forms.get(form, forms["other"]).format(n=shown)
+
+    def years(self, low: float, high: float) -> str:
+        """A span of years agreeing with its last number ('1-3 года', '13-15 лет', '1 год')."""
+        if low == high:
+            return self.plural("years", low)
+        return self.plural("years", high).replace(self.short(high), f"{self.short(low)}-"
+                                                  f"{self.short(high)}", 1)
 
     def when(self, stamp: str | None) -> str:
         """A stored UTC timestamp (ISO 8601) as this language writes a date and time (Babel,
