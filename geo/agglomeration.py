@@ -29,7 +29,8 @@ from .places import PlaceIndex
 from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, Reason,
                       Route, TownAccess, within)
 from .official import Official
-from .routing import EdgeClasses, MetricRouting, NearestField, Topology, TownTable, edge_weights
+from .routing import (EdgeClasses, MetricRouting, NearestField, Topology, TownField, TownTable,
+                      METRICS, chord_km, edge_weights, town_routes)
 from .tourism import Sites
 from .versions import (first_use_key, lines_file, load_arrays, load_first_use, load_table,
                        save_arrays, save_first_use, save_table, table_file)
@@ -93,10 +94,13 @@ class SpatialModel:
     cache_size : entries per cache.
     cache_mb : byte budget of the graph, field and catchment caches together (split 3 : 2 : 1).
 
-    Nothing is computed in the background. A metric's town table (geo.routing.TownTable: one
-    search per town) is built once it pays: when the metric has run as many multi-source searches
-    (one per new city set) as the table costs; from then on a city-set change is a min over the
-    table's columns.
+    Nothing is computed in the background. A network's first answer is one search over the whole
+    graph per metric; every later one is one search per town stopped at the length of a route
+    known from an earlier answer (an upper bound), not a search over the whole graph, and a planned
+    road searches only the towns it can reach sooner. An imported version's town tables
+    (geo.routing.TownTable: road km and minutes from each town to every candidate city, one search
+    per town each) are built at its first use and stored with it: a change of the city set is then
+    a min over their columns.
     network : a fixed road graph (``from_network``) instead of one built from the layers.
     """
 
@@ -116,6 +120,13 @@ class SpatialModel:
         self._catchments: _LRU[dict[str, Any]] = _LRU(cache_size, max_bytes=budget // 6,
                                                       sizeof=_geojson_bytes)
         self._fixed = network
+        self._tables: dict[Hashable, dict[str, tuple[tuple[Hashable, ...], TownTable]]] = {}
+        self._table_locks: dict[Hashable, threading.Lock] = {}
+        self._tables_lock = threading.Lock()
+        # per network and metric, the towns' routes of the last answer: a tight bound for the next
+        # one's searches (a new speed or road changes them little)
+        self._last: dict[Hashable, TownTable] = {}
+        self._chords: dict[int, np.ndarray] = {}  # per network, each edge's chord_km
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
         self.town_names = list(t["name_en"])
@@ -212,48 +223,107 @@ class SpatialModel:
         (cached)."""
         def build() -> MetricRouting:
             net, topology, classes = self._network_entry(params)
-            w = classes.weights(net.km, params, net.factor, net.posted)[metric]
+            w = classes.metric(metric, net.km, params, net.factor, net.posted)
             sources = np.array([net.city_node[c] for c in self._source_ids(net)], dtype=np.int64)
             return MetricRouting(topology, w, sources, predecessors=metric == "km")
         return self._metrics.get(self._metric_key(params, metric), build)
 
     def field(self, params: Params, metric: str, rows: np.ndarray, planned: Planned = ()
               ) -> NearestField:
-        """Nearest selected large city for every node, planned roads included (cached)."""
+        """Nearest selected large city at the towns (and, on first use of ``dist``, every node),
+        planned roads included (cached): read from a town table of the same weights, else one
+        bounded search per town (``MetricRouting.town_field``) with the routes known from the
+        tables and the last answers; the network's first answer, with nothing known, is one
+        search over the whole graph."""
         routing = self.metric(params, metric)
         edges = tuple((a, b, p.km if metric == "km" else p.minutes) for a, b, p in planned)
         key = (self._metric_key(params, metric), tuple(int(r) for r in rows), edges)
-        # found (or built, once it pays) before the cache's lock is taken: a table's searches do
-        # not hold up the worker's other requests for cached fields
-        table = None if edges else self._town_table(params, metric, routing)
+        net_key = key[0][0]
+        # found (or built, at an imported version's first use) before the cache's lock is taken:
+        # a table's searches do not hold up the worker's other requests for cached fields
+        tables = self._town_tables(params)
+        base = self.field(params, metric, rows) if edges else None
 
         def build() -> NearestField:
-            if edges:
-                return self.field(params, metric, rows).with_planned(list(edges))
-            return routing.field(rows) if table is None else routing.table_field(table, rows)
+            cols = self.town_nodes(params)
+            if not edges and metric in tables and key[0] == tables[metric][0]:
+                field: NearestField = routing.table_field(tables[metric][1], rows)
+            else:
+                known = [t for _, t in tables.values()]
+                known += [self._last[(net_key, m)] for m in METRICS if (net_key, m) in self._last]
+                if known:
+                    search = None if base is None else self._within_reach(params, routing,
+                                                                          edges, base, cols)
+                    field = routing.town_field(rows, known, edges, search, base)
+                else:  # the network's first answer
+                    field = routing.field(rows)
+            self._last[(net_key, metric)] = town_routes(field, cols, len(routing.sources))
+            return field
         return self._fields.get(key, build)
 
-    def _town_table(self, params: Params, metric: str, routing: MetricRouting
-                    ) -> TownTable | None:
-        """The metric's town table when built, stored with the version, or paid for by the
-        searches run (each new city set one search; the table costs one per town), else None."""
+    def _within_reach(self, params: Params, routing: MetricRouting,
+                      edges: tuple[tuple[int, int, float], ...], base: NearestField,
+                      cols: np.ndarray) -> np.ndarray:
+        """Per town node (``cols``), whether a planned road may shorten its way to a city: unless
+        the lower bound of its way to both ends of every planned road (``bound_factor`` x the
+        chord) is at least its distance without them (``base``). Exact: a route using a planned
+        road first reaches one of its ends."""
+        net = self.network(params)
+        chords = self._chords.get(id(net))
+        if chords is None:
+            chords = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])
+            self._chords = {id(net): chords}  # the last network's (16 MB at 2M edges)
+        ends = np.array(sorted({x for a, b, _ in edges for x in (a, b)}), dtype=np.int64)
+        factor = routing.bound_factor(chords)
+        for a, b, w in edges:
+            c = float(chord_km(net.lon[a], net.lat[a], net.lon[b], net.lat[b]))
+            if c > 0:
+                factor = min(factor, w / c)
+        lower = factor * chord_km(net.lon[cols][:, None], net.lat[cols][:, None],
+                                  net.lon[ends][None, :], net.lat[ends][None, :]).min(axis=1)
+        _, now = base.at(cols)
+        reach: np.ndarray = ~(lower * (1 - 1e-9) >= now)  # an unreachable town (inf) is searched
+        return reach
+
+    def _town_tables(self, params: Params) -> dict[str, tuple[tuple[Hashable, ...], TownTable]]:
+        """The network's town tables when built: an imported version's at its first use (or read
+        from its folder, where an earlier process stored them); another network's only when asked
+        (``build_town_tables``); else none."""
+        found = self._tables.get(self._metric_key(params, "km")[0])
+        if found is not None or getattr(self.layers, "folder", None) is None:
+            return found or {}
+        return self.build_town_tables(params)
+
+    def build_town_tables(self, params: Params
+                          ) -> dict[str, tuple[tuple[Hashable, ...], TownTable]]:
+        """The network's town tables (road km and minutes from each town to every candidate city:
+        one full search per town each) with the metric key each was built for, built once (stored
+        with an imported version); a change of the city set is then a min over their columns, and
+        their routes bound every other change's searches. Kept for the life of the model (a few
+        hundred kB)."""
+        net_key = self._metric_key(params, "km")[0]
+        with self._tables_lock:
+            lock = self._table_locks.setdefault(net_key, threading.Lock())
+        with lock:  # one build per network, however many threads ask at its first use
+            if net_key not in self._tables:
+                self._tables[net_key] = {m: self._build_table(params, m) for m in METRICS}
+            return self._tables[net_key]
+
+    def _build_table(self, params: Params, metric: str
+                     ) -> tuple[tuple[Hashable, ...], TownTable]:
+        key = self._metric_key(params, metric)
         cols = self.town_nodes(params)
-        if routing.has_table(cols):
-            return routing.town_table(cols)
         where = self._table_file(params, metric)
         stored = None if where is None else load_table(where)
         if stored is not None and np.array_equal(stored.cols, cols):
-            routing.set_table(stored)
-            return stored
-        if routing.searches < len(cols):
-            return None
-        table = routing.town_table(cols)
+            return key, stored
+        table = self.metric(params, metric).town_table(cols)
         if where is not None:
             try:
                 save_table(where, table)
             except OSError as exc:  # a read-only version folder: kept in this process only
                 LOG.warning("could not store a town table in %s: %s", where.parent, exc)
-        return table
+        return key, table
 
     def _table_file(self, params: Params, metric: str) -> Path | None:
         """Where an imported version keeps this metric's town table (None: not a stored

@@ -8,11 +8,14 @@ Three levels, each cached by the caller (geo.agglomeration) for what it depends 
     (the shipped network); with one-way edges it is the *reversed* travel graph, so that a search
     from the large cities gives every node's distance TO its nearest city.
 ``MetricRouting`` (per network and weights of one metric, road km or minutes)
-    The graph, and ``field(rows)``: for every node, the nearest of the selected large cities, its
-    distance and the shortest-path tree (one multi-source search, scipy ``min_only``). The town
-    table (``town_table``: one search from each town on the travel graph, towns x candidate cities
-    with the routes) makes a later change of the city set a min over its columns, not a search.
-    Nothing is built in the background (scipy's search holds the GIL and would stall requests).
+    The graph, and the nearest of the selected large cities: ``field(rows)`` for every node (its
+    distance and shortest-path tree: one multi-source search, scipy ``min_only``), or
+    ``town_field`` for the towns only (their city, distance and route): one search per town on the
+    travel graph, each stopped at an upper bound of its answer, the length of a route known from a
+    ``town_table`` (towns x candidate cities with the routes, one full search per town, built once
+    per network). A town table of the same weights answers a change of the city set with a min
+    over its columns (``table_field``). Nothing is built in the background (scipy's search holds
+    the GIL and would stall requests).
 ``NearestField.with_planned``
     Adds planned (two-way) roads exactly: ``new = min(old, old[a] + w + d(n, b), old[b] + w + d(n,
     a))`` where ``d(n, b)`` is the travel distance from n to b, i.e. a search from b on the searched
@@ -23,9 +26,8 @@ Three levels, each cached by the caller (geo.agglomeration) for what it depends 
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -62,7 +64,9 @@ class EdgeClasses:
 
     def __init__(self, cls: np.ndarray):
         codes, names = pd.factorize(np.asarray(cls))  # hashing, not sorting: fast on 2M strings
-        self.codes, self.names = codes.astype(np.int64), [str(c) for c in names]
+        # one byte an edge while the classes are few: a per-class value is then a small gather
+        self.codes = codes.astype(np.int8 if len(names) < 128 else np.int32)
+        self.names = [str(c) for c in names]
 
     @classmethod
     def from_codes(cls, codes: np.ndarray, names: list[str]) -> "EdgeClasses":
@@ -73,7 +77,8 @@ class EdgeClasses:
 
     def values(self, table: dict[str, float]) -> np.ndarray:
         """Per-edge value of a per-class table."""
-        return np.array([table[c] for c in self.names], dtype=float)[self.codes]
+        out: np.ndarray = np.array([table[c] for c in self.names], dtype=float)[self.codes]
+        return out
 
     def weights(self, km: np.ndarray, params: Params, factor: np.ndarray | None = None,
                 posted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -86,16 +91,39 @@ class EdgeClasses:
         those parts take their posted minutes and only the rest runs at the class speed. Both are
         scaled by the edge's factor (1 for imported edges: their km are the real geometry's).
         """
-        detour = self.values(dict(params.detours))
-        if factor is not None:
-            detour = np.where(np.isfinite(factor), factor, detour)
-        road_km = np.asarray(km, dtype=float) * detour
-        speed = self.values(dict(params.speeds))
-        if posted is None or getattr(params, "maxspeed_use", "use") != "use":
-            return {"km": road_km, "min": road_km / speed * 60.0}
-        fixed_km, fixed_min = (np.asarray(x, dtype=float) for x in posted)
-        free_km = np.maximum(np.asarray(km, dtype=float) - fixed_km, 0.0) * detour
-        return {"km": road_km, "min": free_km / speed * 60.0 + fixed_min * detour}
+        return {m: self.metric(m, km, params, factor, posted) for m in METRICS}
+
+    def metric(self, metric: str, km: np.ndarray, params: Params,
+               factor: np.ndarray | None = None,
+               posted: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """One metric's per-edge weights (as ``weights``). The detour-scaled lengths of the last
+        detours are kept, so that a change of speeds is one gather, a product and a sum."""
+        use_posted = posted is not None and getattr(params, "maxspeed_use", "use") == "use"
+        key = (tuple(params.detours), use_posted)
+        # (key, arrays): one read, safe between threads
+        last: tuple[Any, tuple[np.ndarray, ...]] | None = getattr(self, "_last", None)
+        if last is None or last[0] != key:
+            detour = self.values(dict(params.detours))
+            if factor is not None:
+                detour = np.where(np.isfinite(factor), factor, detour)
+            road_km = np.asarray(km, dtype=float) * detour
+            if use_posted:
+                assert posted is not None
+                fixed_km, fixed_min = (np.asarray(x, dtype=float) for x in posted)
+                free = np.maximum(np.asarray(km, dtype=float) - fixed_km, 0.0) * detour
+                last = (key, (road_km, free, fixed_min * detour))
+            else:
+                last = (key, (road_km, road_km))
+            self._last = last
+        scaled = last[1]
+        if metric == "km":
+            return scaled[0]
+        assert len(scaled) >= 2
+        minutes: np.ndarray = np.divide(scaled[1], self.values(dict(params.speeds)))
+        minutes *= 60.0  # in place: each new array of 2M edges costs its page faults
+        if len(scaled) > 2:
+            minutes += scaled[-1]
+        return minutes
 
 
 class Topology:
@@ -158,14 +186,17 @@ class Topology:
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         self._pair = None
 
-    ARRAYS = ("order", "starts", "indices", "indptr", "pair")
-
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``from_arrays`` needs (to store with a network version)."""
+        firsts, extra, group = self._parallel()
         out: dict[str, np.ndarray] = {"order": self._order, "starts": self._starts,
-                                      "indices": self.indices, "indptr": self.indptr}
+                                      "indices": self.indices, "indptr": self.indptr,
+                                      "firsts": firsts, "extra": extra, "group": group}
         if self._pair is not None:
             out["pair"] = self._pair
+        else:
+            names = ("travel_firsts", "travel_perm", "travel_indices", "travel_indptr")
+            out |= dict(zip(names, self._transposed()))
         return out
 
     @classmethod
@@ -177,22 +208,77 @@ class Topology:
         self._order, self._starts = arrays["order"], arrays["starts"]
         self.indices, self.indptr = arrays["indices"], arrays["indptr"]
         self._pair = arrays.get("pair")
+        if "firsts" in arrays:
+            self._groups = (arrays["firsts"], arrays["extra"], arrays["group"])
+        if "travel_firsts" in arrays:
+            self._travel_structure = (arrays["travel_firsts"], arrays["travel_perm"],
+                                      arrays["travel_indices"], arrays["travel_indptr"])
         return self
 
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays held in this process (memory-mapped ones are shared, not
         counted)."""
-        arrays = (self._order, self._starts, self.indices, self.indptr, self._pair)
+        arrays = (self._order, self._starts, self.indices, self.indptr, self._pair,
+                  *getattr(self, "_groups", ()), *getattr(self, "_travel_structure", ()))
         return sum(x.nbytes for x in arrays if x is not None and not isinstance(x, np.memmap))
+
+    def travel_graph(self, w: np.ndarray) -> csr_matrix:
+        """The graph a traveller drives for per-edge weights ``w`` (the searched graph transposed
+        when it is the reversed one): its structure found once, each weight set one gather."""
+        if not self.directed:
+            return self.graph(w)
+        t_firsts, t_perm, t_indices, t_indptr = self._transposed()
+        firsts, extra, group = self._parallel()
+        w = np.asarray(w, dtype=float)
+        if len(extra):  # parallel edges: the lightest per entry, then in the travel graph's order
+            lightest = w[firsts]
+            np.minimum.at(lightest, group, w[extra])
+            data = lightest[t_perm]
+        else:
+            data = w[t_firsts]
+        np.maximum(data, MIN_WEIGHT, out=data)
+        return csr_matrix((data, t_indices, t_indptr), shape=(self.n, self.n))
+
+    def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(the first edge of each travel entry, its entry in the searched graph, indices,
+        indptr) of the travel graph, found on first use (or stored with a version)."""
+        found = getattr(self, "_travel_structure", None)
+        if found is None:
+            ids = csr_matrix((np.arange(1, len(self.indices) + 1, dtype=np.int64), self.indices,
+                              self.indptr), shape=(self.n, self.n)).T.tocsr()
+            ids.sort_indices()
+            perm = ids.data - 1
+            found = self._travel_structure = (self._parallel()[0][perm], perm,
+                                              ids.indices.astype(np.int32),
+                                              ids.indptr.astype(np.int32))
+        return found
+
+    def _parallel(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the first edge of each entry, the other edges of entries with parallel edges, their
+        entry), found on first use: a new weight set is then a gather, not a sort or a reduce."""
+        found = getattr(self, "_groups", None)
+        if found is None:
+            order, starts = np.asarray(self._order), np.asarray(self._starts)
+            firsts = order[starts]
+            is_extra = np.ones(len(order), dtype=bool)
+            is_extra[starts] = False
+            pos = np.flatnonzero(is_extra)
+            group = np.searchsorted(starts, pos, side="right") - 1
+            found = self._groups = (firsts, order[pos], group)
+        return found
 
     def graph(self, w: np.ndarray) -> csr_matrix:
         """The CSR graph searched for per-edge weights ``w`` (the lightest of parallel edges), no
         sort."""
         if len(self._order) == 0:
             return csr_matrix((self.n, self.n))
-        lightest = np.minimum.reduceat(np.asarray(w, dtype=float)[self._order], self._starts)
-        data = np.maximum(lightest, MIN_WEIGHT)
+        w = np.asarray(w, dtype=float)
+        firsts, extra, group = self._parallel()
+        lightest = w[firsts]
+        if len(extra):  # the lighter of parallel edges (few): a min over the extra entries only
+            np.minimum.at(lightest, group, w[extra])
+        data = np.maximum(lightest, MIN_WEIGHT, out=lightest)
         return csr_matrix((data if self._pair is None else data[self._pair], self.indices,
                            self.indptr), shape=(self.n, self.n))
 
@@ -333,58 +419,55 @@ class TownTable:
         return self.dist.nbytes + sum(p.nbytes for row in self.paths for p in row)
 
 
-class TableField(NearestField):
-    """A NearestField read from a TownTable for the selected rows: towns and routes are array
-    work (a min over the table's columns); ``dist``, ``src`` and ``pred`` for every node
-    (catchments, planned roads, a node that is not a town) are one multi-source search, run on
-    first use.
+class TownField(NearestField):
+    """The nearest of the selected rows at the towns (their source row, distance and route),
+    found without a search over the whole graph: read from a TownTable, or one search per town
+    stopped at a known upper bound (``MetricRouting.town_field``). ``dist``, ``src`` and ``pred``
+    for every node (catchments, a node that is not a town) are ``full()``, one multi-source search
+    (with the planned roads), run on first use.
     """
 
-    def __init__(self, routing: "MetricRouting", table: TownTable, rows: np.ndarray):
-        self.graph, self._routing, self._table, self._rows = routing.graph, routing, table, rows
+    def __init__(self, cols: np.ndarray, src: np.ndarray, dist: np.ndarray,
+                 paths: list[np.ndarray], full: Callable[[], NearestField]):
         self.pending = ()
+        self._row_of = {int(c): i for i, c in enumerate(cols)}
+        self._src, self._dist, self._paths = src, dist, paths
+        self._make_full = full
         self._full: NearestField | None = None
-        self._row_of = {int(c): i for i, c in enumerate(table.cols)}
 
     def _searched(self) -> NearestField:
         if self._full is None:
-            self._full = self._routing.field(self._rows)
+            self._full = self._make_full()
         return self._full
 
     dist = property(lambda self: self._searched().dist)
     src = property(lambda self: self._searched().src)
     pred = property(lambda self: self._searched().pred)
+    graph = property(lambda self: self._searched().graph)
 
     @property
     def nbytes(self) -> int:
-        return 0 if self._full is None else self._full.nbytes
+        own = self._dist.nbytes + sum(p.nbytes for p in self._paths)
+        return own + (0 if self._full is None else self._full.nbytes)
 
     def at(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         nodes = np.asarray(nodes, dtype=np.int64)
-        if len(self._rows) == 0 or any(int(x) not in self._row_of for x in nodes):
+        if any(int(x) not in self._row_of for x in nodes):
             return self._searched().at(nodes)
-        rows = np.array([self._row_of[int(x)] for x in nodes], dtype=np.int64)
-        sub = self._table.dist[np.ix_(rows, self._rows)]
-        arg = np.argmin(sub, axis=1)  # ties: the first selected row
-        d = sub[np.arange(len(nodes)), arg]
-        src = self._rows[arg].astype(np.int32)
-        src[~np.isfinite(d)] = -1
-        return src, d
+        i = np.array([self._row_of[int(x)] for x in nodes], dtype=np.int64)
+        return self._src[i], self._dist[i]
 
     def path(self, node: int) -> list[int]:
         if int(node) not in self._row_of:
             return self._searched().path(node)
-        src, _ = self.at(np.array([node]))
-        if src[0] < 0:
-            return []
-        return [int(x) for x in self._table.paths[self._row_of[int(node)]][src[0]]]
+        return [int(x) for x in self._paths[self._row_of[int(node)]]]
 
     def with_planned(self, roads: list[tuple[int, int, float]]) -> NearestField:
         return self._searched().with_planned(roads)
 
 
 class MetricRouting:
-    """One metric's graph over a topology, with nearest-source fields and town tables.
+    """One metric's graph over a topology, with nearest-source fields.
 
     Parameters
     ----------
@@ -395,24 +478,38 @@ class MetricRouting:
 
     Nothing runs in the background: ``field`` is one multi-source search (scipy holds the GIL
     during it, so a background search stalls the process's other requests), ``town_table`` one
-    search per town, each on the caller's request. ``searches`` counts the multi-source searches
-    run, so that a caller can build the table once it pays (geo.agglomeration).
+    full search per town, ``town_field`` one bounded search per town, each on the caller's request.
     """
 
     def __init__(self, topology: Topology, w: np.ndarray, sources: np.ndarray, *,
                  predecessors: bool = True):
         self.topology, self.w = topology, np.asarray(w, dtype=float)
         self.sources = np.asarray(sources, dtype=np.int64)
-        self.graph = topology.graph(self.w)
+        self._graph: csr_matrix | None = None
         self.predecessors = predecessors
-        self.searches = 0
-        self._tables: dict[bytes, TownTable] = {}
-        self._lock = threading.Lock()
+        self.searches = 0  # whole-graph (multi-source) searches run: a town needs none
+        self._travel: csr_matrix | None = None
 
     @property
     def nbytes(self) -> int:
-        tables = sum(t.nbytes for t in self._tables.values())
-        return self.w.nbytes + self.graph.data.nbytes + tables
+        graphs = {id(g): g for g in (self._graph, self._travel) if g is not None}
+        return self.w.nbytes + sum(g.data.nbytes for g in graphs.values())
+
+    @property
+    def graph(self) -> csr_matrix:
+        """The graph searched from the cities (reversed with one-way edges), made on first use:
+        the towns' answers need only the travel graph."""
+        if self._graph is None:
+            self._graph = self.topology.graph(self.w) if self.topology.directed else self.travel
+        return self._graph
+
+    @property
+    def travel(self) -> csr_matrix:
+        """The graph a traveller drives (a search from a town): the searched graph transposed when
+        it is the reversed one, else the searched graph itself (made once)."""
+        if self._travel is None:
+            self._travel = self.topology.travel_graph(self.w)
+        return self._travel
 
     def field(self, rows: np.ndarray) -> NearestField:
         """Nearest of the selected rows for every node: one multi-source search."""
@@ -431,45 +528,135 @@ class MetricRouting:
         src = np.where(s >= 0, row_of[s.clip(0)], -1).astype(np.int32)
         return NearestField(d, src, p.astype(np.int32), self.graph)
 
-    def has_table(self, cols: np.ndarray) -> bool:
-        """A town table for these town nodes is built."""
-        return _key(cols) in self._tables
-
     def town_table(self, cols: np.ndarray) -> TownTable:
-        """Distances (and routes) from each town node to every candidate source, built once
-        (thread-safe): one search per distinct town, from the town on the travel graph (the
-        searched graph transposed)."""
-        key = _key(cols)
-        with self._lock:
-            if key not in self._tables:
-                self._tables[key] = self._build_table(np.unique(np.asarray(cols, np.int64)))
-            return self._tables[key]
-
-    def set_table(self, table: TownTable) -> None:
-        """Adopt a table computed before (e.g. stored with a network version)."""
-        with self._lock:
-            self._tables[_key(table.cols)] = table
-
-    def table_field(self, table: TownTable, rows: np.ndarray) -> TableField:
-        """The nearest of the selected rows, read from a town table."""
-        return TableField(self, table, np.asarray(rows, dtype=np.int64))
-
-    def _build_table(self, cols: np.ndarray) -> TownTable:
-        travel = self.graph if not self.topology.directed else self.graph.T.tocsr()
+        """Distances (and routes) from each town node to every candidate source: one full search
+        per distinct town, from the town on the travel graph."""
+        cols = np.unique(np.asarray(cols, np.int64))
         dist = np.full((len(cols), len(self.sources)), np.inf)
         paths = []
         for i, town in enumerate(cols):
-            _, pred = dijkstra(travel, directed=True, indices=int(town), return_predecessors=True)
+            _, pred = dijkstra(self.travel, directed=True, indices=int(town),
+                               return_predecessors=True)
             row = tuple(_route(pred, int(s), int(town)) for s in self.sources)
             for j, route in enumerate(row):
                 if len(route):
-                    dist[i, j] = _length(self.graph, route)
+                    dist[i, j] = _length(self.travel, route)
             paths.append(row)
         return TownTable(cols, dist.astype(np.float32).astype(float), tuple(paths))
 
+    def table_field(self, table: TownTable, rows: np.ndarray) -> TownField:
+        """The nearest of the selected rows at the table's towns: a min over its columns (ties:
+        the first selected row)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return self._no_town(table.cols)
+        sub = table.dist[:, rows]
+        arg = np.argmin(sub, axis=1)
+        d = sub[np.arange(len(table.cols)), arg]
+        src = np.where(np.isfinite(d), rows[arg], -1).astype(np.int32)
+        paths = [table.paths[i][rows[a]] if np.isfinite(d[i]) else np.zeros(0, np.int32)
+                 for i, a in enumerate(arg)]
+        return TownField(table.cols, src, d, paths, lambda: self.field(rows))
 
-def _key(cols: np.ndarray) -> bytes:
-    return np.unique(np.asarray(cols, np.int64)).tobytes()
+    def town_field(self, rows: np.ndarray, known: TownTable | list[TownTable],
+                   planned: tuple[tuple[int, int, float], ...] = (),
+                   search: np.ndarray | None = None, base: NearestField | None = None
+                   ) -> TownField:
+        """The nearest of the selected rows at the towns of ``known``, on this metric's graph with
+        the ``planned`` two-way edges: one search per town on the travel graph, stopped at the
+        length on that graph of a route ``known`` has from the town to a selected city (any route is
+        an upper bound of the nearest; ``known`` may be another metric's or another weight set's
+        table; with several, the shortest of their routes bounds the search). A town's
+        neighbourhood is searched, not the graph: about half the work of one multi-source search for
+        the shipped towns on a 2M-edge SYNTHETIC grid (docs/performance.md). The distance is the
+        winning route's length summed from the city, as ``field`` sums it (ties: the first selected
+        row). With ``search`` (a flag per town) only the flagged towns are searched; the others
+        keep ``base``'s answer (a planned road too far from them to help, see ``bound_factor``)."""
+        tables = known if isinstance(known, list) else [known]
+        known = tables[0]
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return self._no_town(known.cols)
+        travel = self.travel
+        for a, b, w in planned:
+            travel = with_edge(travel, a, b, w)
+        targets = self.sources[rows]
+        n = len(known.cols)
+        src, dist = np.full(n, -1, np.int32), np.full(n, np.inf)
+        paths = [np.zeros(0, np.int32)] * n
+        subs = [t.dist[:, rows] for t in tables]
+        for i, town in enumerate(known.cols):
+            if search is not None and base is not None and not search[i]:
+                s_, d_ = base.at(np.array([town]))
+                src[i], dist[i] = s_[0], d_[0]
+                paths[i] = np.asarray(base.path(int(town)), dtype=np.int32)
+                continue
+            bound = np.inf
+            for t, sub in zip(tables, subs):
+                j = int(np.argmin(sub[i]))
+                if np.isfinite(sub[i, j]):
+                    bound = min(bound, _length(travel, t.paths[i][rows[j]]))
+            limit = bound * (1 + 1e-9) + 1e-9  # inf: the town's whole component
+            d, pred = dijkstra(travel, directed=True, indices=int(town), limit=limit,
+                               return_predecessors=True)
+            reached = d[targets]
+            best = float(reached.min())
+            if not np.isfinite(best):
+                continue
+            for k in np.flatnonzero(reached <= best * (1 + 1e-9) + 1e-12):  # the winner, or ties
+                route = _route(pred, int(targets[k]), int(town))
+                length = float(np.float32(_length(travel, route)))
+                if length < dist[i]:
+                    src[i], dist[i], paths[i] = rows[k], length, route
+        if planned:
+            def full() -> NearestField:
+                return self.field(rows).with_planned(list(planned))
+        else:
+            def full() -> NearestField:
+                return self.field(rows)
+        return TownField(known.cols, src, dist, paths, full)
+
+    def bound_factor(self, chord: np.ndarray) -> float:
+        """The least ratio of an edge's weight to its chord (``chord_km``, great-circle km between
+        its ends): any route is then at least this factor x the chord between its ends (the chord
+        is a metric), a lower bound that tells which towns a planned road cannot help (cached)."""
+        found = getattr(self, "_bound_factor", None)
+        if found is None:
+            has = chord > 0
+            found = self._bound_factor = float(np.min(self.w[has] / chord[has])) if has.any() \
+                else 0.0
+        return found
+
+    def _no_town(self, cols: np.ndarray) -> TownField:
+        n = len(cols)
+        return TownField(cols, np.full(n, -1, np.int32), np.full(n, np.inf),
+                         [np.zeros(0, np.int32)] * n, lambda: self.field(np.zeros(0, np.int64)))
+
+
+def town_routes(field: NearestField, cols: np.ndarray, n_sources: int) -> TownTable:
+    """A field's answers at the town nodes as a TownTable with one known city each (the others
+    unknown): the routes that bound the next searches on other weights
+    (``MetricRouting.town_field``)."""
+    src, d = field.at(cols)
+    dist = np.full((len(cols), n_sources), np.inf)
+    empty = np.zeros(0, np.int32)
+    paths = []
+    for i, col in enumerate(cols):
+        row = [empty] * n_sources
+        if src[i] >= 0 and np.isfinite(d[i]):
+            dist[i, src[i]] = d[i]
+            row[src[i]] = np.asarray(field.path(int(col)), dtype=np.int32)
+        paths.append(tuple(row))
+    return TownTable(np.asarray(cols, dtype=np.int64), dist, tuple(paths))
+
+
+def chord_km(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
+    """Great-circle km on a sphere of 6,371 km (vectorised): a metric, so that a route between two
+    points is at least ``bound_factor`` x their chord."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(np.subtract(lon2, lon1)) / 2) ** 2)
+    return np.asarray(2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
 def _route(pred: np.ndarray, source: int, town: int) -> np.ndarray:
@@ -484,9 +671,13 @@ def _route(pred: np.ndarray, source: int, town: int) -> np.ndarray:
     return np.array(out, dtype=np.int32)
 
 
-def _length(graph: csr_matrix, route: np.ndarray) -> float:
-    """Length of a route on the searched graph, summed from its first node as Dijkstra sums."""
+def _length(travel: csr_matrix, route: np.ndarray) -> float:
+    """Length of a route (source -> town) on the travel graph, summed from the source as a search
+    from the source sums it; inf when the graph lacks one of its arcs (every arc weighs at least
+    MIN_WEIGHT)."""
     if len(route) < 2:
         return 0.0
-    w = np.asarray(graph[route[:-1], route[1:]]).ravel()
+    w = np.asarray(travel[route[1:], route[:-1]]).ravel()
+    if not w.all():  # an arc the graph lacks (a route found with a planned road not planned now)
+        return np.inf
     return float(np.cumsum(w)[-1])

@@ -131,7 +131,7 @@ def imported_layers(net: ImportedNetwork, base: Layers, *, folder: Path | None =
 # -- what the first use computes, stored once per version ------------------------------------------
 
 FIRST_USE = "first_use"  # folder of a version: one sub-folder per snapping key
-FIRST_USE_FORMAT = 1
+FIRST_USE_FORMAT = 2  # 2: the topology's parallel-edge groups, one-byte class codes
 _NET_ARRAYS = ("lon", "lat", "u", "v", "km", "cls", "road", "assumed", "factor", "oneway",
                "posted_km", "posted_min")
 _NET_DICTS = ("town_node", "city_node", "access", "unroutable")

@@ -58,7 +58,6 @@ def test_town_table_equals_the_multi_source_search(seed, directed):
     routing = MetricRouting(Topology(n, u, v, oneway), w, rng.choice(n, 6, replace=False))
     towns = rng.choice(n, 12, replace=False)
     table = routing.town_table(towns)
-    assert routing.has_table(towns[::-1]) and routing.town_table(towns) is table
     for rows in ([1, 4], [0, 2, 3, 5], [5], list(range(6))):
         rows = np.array(rows)
         searched, read = routing.field(rows), routing.table_field(table, rows)
@@ -74,6 +73,47 @@ def test_town_table_equals_the_multi_source_search(seed, directed):
             assert path[0] == routing.sources[src[list(towns).index(t)]] and path[-1] == t
             length = sum(routing.graph[p, q] for p, q in zip(path[:-1], path[1:]))
             assert length == pytest.approx(x, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("directed", [False, True])
+def test_bounded_town_searches_equal_the_multi_source_search(seed, directed):
+    """One search per town stopped at the length of a route known from a table of OTHER weights
+    (another metric, other speeds) gives the multi-source search's city, float32 distance and a
+    route of that length, with and without planned two-way edges; no whole-graph search."""
+    n, u, v, w, rng = random_graph(seed + 200)
+    oneway = rng.random(len(u)) < 0.4 if directed else None
+    topo, sources = Topology(n, u, v, oneway), rng.choice(n, 6, replace=False)
+    towns = rng.choice(n, 12, replace=False)
+    known = MetricRouting(topo, w, sources).town_table(towns)
+    routing = MetricRouting(topo, w * rng.uniform(0.3, 3.0, len(w)), sources)  # other weights
+    for rows in ([1, 4], [0, 2, 3, 5], [5], list(range(6)), []):
+        rows = np.array(rows, dtype=np.int64)
+        for planned in ((), ((int(towns[0]), int(sources[1]), 0.5),
+                            (int(towns[3]), int(towns[7]), 0.2))):
+            before = routing.searches
+            got = routing.town_field(rows, known, planned)
+            src, d = got.at(np.sort(towns))
+            assert routing.searches == before
+            want = routing.field(rows)
+            want = want.with_planned(list(planned)) if planned else want
+            want_src, want_d = want.at(np.sort(towns))
+            if planned:  # an insertion sums old + road + the rest in float64: close, not equal
+                assert np.allclose(d, want_d, rtol=1e-6, atol=0), (rows, planned)
+            else:
+                assert np.array_equal(d, want_d), rows
+            assert np.array_equal(src, want_src), (rows, planned)
+            travel = routing.travel
+            for a, b, x in planned:
+                travel = with_edge(travel, a, b, x)
+            for t, x in zip(np.sort(towns), d):
+                path = got.path(int(t))
+                if not np.isfinite(x):
+                    assert path == []
+                    continue
+                assert path[-1] == t and path[0] == sources[src[list(np.sort(towns)).index(t)]]
+                length = sum(travel[q, p] for p, q in zip(path[:-1], path[1:]))
+                assert length == pytest.approx(x, rel=1e-6)
 
 
 def test_table_field_searches_only_for_whole_arrays():

@@ -1,5 +1,6 @@
-"""geo.agglomeration.SpatialModel on the shipped network: no background work, and the town table
-(built once it pays) gives the same answers as the multi-source searches."""
+"""geo.agglomeration.SpatialModel on the shipped network: the towns' answers (one bounded search per
+town, or read from the town tables when built) equal whole-graph multi-source searches for every
+kind of change; after the first answer, no whole-graph search, and no background work."""
 
 import threading
 
@@ -8,15 +9,22 @@ import pytest
 
 from geo.agglomeration import SpatialModel
 from geo.params import parse_params
-from geo.routing import TableField
+from geo.routing import TownField
 
-CITY_SETS = [
+CHANGES = [
     {},
     {"large_city_min_pop": 300_000},
     {"large_city_min_pop": 1_000_000},
     {"large_city_statuses": "republican"},
     {"large_city_statuses": "oblast centre"},
-    {"large_city_min_pop": 5_000_000},
+    {"large_city_min_pop": 5_000_000},  # no city selected
+    {"speed_international": 70, "speed_oblast": 95},
+    {"detour_republican": 1.6, "large_city_min_pop": 300_000},
+    {"own_city_counts": "false"},
+    {"planned_roads": [{"from": "Karazhal", "to": "Zhezkazgan", "class": "republican"}]},
+    {"planned_roads": [{"from": "Arkalyk", "to": "Kostanay", "class": "international"}],
+     "speed_international": 120},
+    {"speed_international": 120},  # after a planned road: its routes are no bound any more
 ]
 
 
@@ -25,51 +33,69 @@ def answers(model, raw):
     return [(t.nearest_city_id, t.road_km, t.fua_city_id, t.travel_min, t.route) for t in d.towns]
 
 
+class Searched(SpatialModel):
+    """The reference: every field one whole-graph multi-source search (with the planned roads
+    inserted into it), as before town tables and bounded searches."""
+
+    def field(self, params, metric, rows, planned=()):
+        routing = self.metric(params, metric)
+        edges = [(a, b, p.km if metric == "km" else p.minutes) for a, b, p in planned]
+        base = routing.field(np.asarray(rows, dtype=np.int64))
+        return base.with_planned(edges) if edges else base
+
+
 @pytest.fixture(scope="module")
 def models():
-    return SpatialModel(), SpatialModel()
+    tabled = SpatialModel()
+    tabled.build_town_tables(parse_params({}))
+    return Searched(), SpatialModel(), tabled
 
 
-def test_table_answers_equal_the_searches(models):
-    searched, tabled = models
-    p = parse_params({})
-    for metric in ("km", "min"):
-        tabled.metric(p, metric).town_table(tabled.town_nodes(p))
-    for raw in CITY_SETS:
-        assert answers(tabled, raw) == answers(searched, raw), raw
-    assert tabled.metric(p, "km").searches == 0  # every city set read from the table
-    assert searched.metric(p, "km").searches >= 3  # one per distinct city set
+@pytest.mark.parametrize("raw", CHANGES, ids=[str(c)[:60] for c in CHANGES])
+def test_town_answers_equal_whole_graph_searches(models, raw):
+    searched, model, tabled = models
+    want = answers(searched, raw)
+    assert answers(model, raw) == want
+    assert answers(tabled, raw) == want
 
 
-def test_table_built_once_it_pays_and_no_thread_started():
+def test_one_whole_graph_search_then_none_and_no_thread():
+    """The first answer searches the whole graph once (road km); the minutes are bounded by its
+    routes, and so is every later change."""
     model = SpatialModel()
-    p = parse_params({})
     before = threading.active_count()
-    model.derive(p)
-    routing = model.metric(p, "km")
-    assert not isinstance(model.field(p, "km", np.array([0, 1])), TableField)
-    assert not routing.has_table(model.town_nodes(p))
-    routing.searches = len(model.town_nodes(p))  # as after that many new city sets
-    assert isinstance(model.field(p, "km", np.array([0, 2])), TableField)
-    assert routing.has_table(model.town_nodes(p))
+    p = parse_params({})
+    answers(model, {})
+    assert model.metric(p, "km").searches == 1 and model.metric(p, "min").searches == 0
+    for raw in CHANGES:
+        answers(model, raw)
+    assert model.metric(p, "km").searches == 1 and model.metric(p, "min").searches == 0
+    other = parse_params({"speed_international": 70, "speed_oblast": 95})
+    assert model.metric(other, "min").searches == 0
+    assert isinstance(model.field(p, "min", np.array([0, 2])), TownField)
     assert threading.active_count() == before
 
 
-def test_a_town_table_is_built_outside_the_field_cache_lock(monkeypatch):
-    """The request that pays for a table does not hold the lock every cached field needs."""
-    from geo.routing import MetricRouting
-
+def test_catchments_search_the_whole_graph_only_when_asked():
     model = SpatialModel()
-    p = parse_params({})
-    model.derive(p)
-    held = []
-    build = MetricRouting.town_table
+    model.derive(parse_params({}))
+    p = parse_params({"fua_minutes": 75, "speed_republican": 77})
+    d = model.derive(p)
+    assert model.metric(p, "min").searches == 0
+    fc = d.build_catchments()
+    assert fc["features"] and model.metric(p, "min").searches == 1
 
-    def spy(self, cols):
-        held.append(model._fields.lock._is_owned())
-        return build(self, cols)
 
-    monkeypatch.setattr(MetricRouting, "town_table", spy)
-    model.metric(p, "km").searches = 10**6
-    assert isinstance(model.field(p, "km", np.array([0, 3])), TableField)
-    assert held and not any(held)
+def test_a_planned_road_searches_only_the_towns_it_can_reach_sooner(models):
+    """A road far from most towns (lower bound: bound_factor x the great-circle km to its ends)
+    leaves their answers as they were, unsearched."""
+    _, model, _ = models
+    p = parse_params({"planned_roads": [{"from": "Karazhal", "to": "Zhezkazgan",
+                                         "class": "republican"}]})
+    net = model.network(p)
+    base = model.field(parse_params({}), "km", np.arange(len(model._source_ids(net))))
+    planned = model.planned_edges(p, net)
+    routing = model.metric(p, "km")
+    edges = tuple((a, b, q.km) for a, b, q in planned)
+    reach = model._within_reach(p, routing, edges, base, model.town_nodes(p))
+    assert 0 < reach.sum() < len(reach) // 2
