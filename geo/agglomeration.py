@@ -29,7 +29,7 @@ from .places import PlaceIndex
 from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, PublishedLink, Reason,
                       Route, TownAccess, within)
 from .official import Official
-from .routing import (EdgeClasses, MetricRouting, NearestField, Topology, TownField, TownTable,
+from .routing import (EdgeClasses, MetricRouting, NearestField, Topology, TownTable,
                       METRICS, chord_km, edge_weights, town_routes)
 from .tourism import Sites
 from .versions import (first_use_key, lines_file, load_arrays, load_first_use, load_table,
