@@ -220,9 +220,10 @@ class Flag:
             raise ReasonMismatch(f"a flag of value {self.value} with a reason whose rule "
                                  f"{self.why.rule!r} gives {met}")
 
-    @property
+    @cached_property
     def reason(self) -> str:
-        """The reason in English words."""
+        """The reason in English words (made once: a flag is read by the record and the
+        provenance)."""
         return english(self.why)
 
     @property

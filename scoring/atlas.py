@@ -6,7 +6,7 @@ role of each input (statistical, derived, curated) comes from data/method/inputs
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from geo.results import Derivation, TownAccess
@@ -46,17 +46,26 @@ def _derived(town: TownAccess, name: str, rule: str, unit: str) -> Provenance:
 
 
 def provenance(town: TownAccess, method: Method, statistics: Table,
-               curated: Table) -> dict[str, Provenance]:
-    """input name -> {value, status, source, unit[, period]} for one town."""
-    out = {}
-    for name, spec in method.inputs.items():
-        if spec.role == "derived":
-            out[name] = _derived(town, name, spec.derived_by, spec.unit)
-        elif spec.role == "curated":
-            out[name] = _from_table(curated, town.town_id, name, spec.unit, "curated")
-        else:
-            out[name] = _from_table(statistics, town.town_id, name, spec.unit, "sourced")
-    return out
+               curated: Table, stored: Mapping[str, Mapping[str, Provenance]] | None = None
+               ) -> dict[str, Provenance]:
+    """input name -> {value, status, source, unit[, period]} for one town; ``stored`` (of
+    ``stored_provenance``, read-only) gives the stored inputs' ready made."""
+    mine = stored.get(town.town_id) if stored is not None else None
+    if mine is None:
+        mine = stored_provenance(method, statistics, curated, [town.town_id])[town.town_id]
+    return {name: (_derived(town, name, spec.derived_by, spec.unit) if spec.role == "derived"
+                   else mine[name]) for name, spec in method.inputs.items()}
+
+
+def stored_provenance(method: Method, statistics: Table, curated: Table,
+                      town_ids: Iterable[str]) -> dict[str, dict[str, Provenance]]:
+    """Each town's provenance of its stored (statistical and curated) inputs: the same for every
+    parameter set, so that a caller keeping the tables (webapp.model's snapshot of a stored state)
+    makes it once, not once per recompute. Shared between results: never modified."""
+    return {tid: {name: _from_table(curated if spec.role == "curated" else statistics, tid, name,
+                                    spec.unit, "curated" if spec.role == "curated" else "sourced")
+                  for name, spec in method.inputs.items() if spec.role != "derived"}
+            for tid in town_ids}
 
 
 def input_years(prov: dict[str, Any]) -> list[str]:
@@ -88,7 +97,8 @@ def _check_towns(derivation: Derivation, tables: Mapping[str, Table]) -> None:
 
 def build_atlas(derivation: Derivation, method: Method, *, statistics: Table, curated: Table,
                 experts: Mapping[str, Any] | None = None,
-                paper_inputs: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+                paper_inputs: Mapping[str, Mapping[str, str]] | None = None,
+                stored: Mapping[str, Mapping[str, Provenance]] | None = None) -> dict[str, Any]:
     """One scored record per town, with the parameters that produced it.
 
     Returns {"parameters": {"spatial", "method"}, "towns": [...]}; each town has id, town, indices,
@@ -98,7 +108,10 @@ def build_atlas(derivation: Derivation, method: Method, *, statistics: Table, cu
     """
     experts, paper_inputs = experts or {}, paper_inputs or {}
     _check_towns(derivation, {"statistics": statistics, "curated": curated})
-    provs = [provenance(town, method, statistics, curated) for town in derivation.towns]
+    if stored is None:
+        stored = stored_provenance(method, statistics, curated,
+                                   [t.town_id for t in derivation.towns])
+    provs = [provenance(town, method, statistics, curated, stored) for town in derivation.towns]
     rows = [{k: prov[k]["value"] for k in method.inputs} for prov in provs]
     towns = []
     for town, prov, inputs, result in zip(derivation.towns, provs, rows,

@@ -157,7 +157,8 @@ class Pipeline:
 
     def run(self, params: Params | None = None, *, statistics: Table | None = None,
             curated: Table | None = None, experts: dict[str, Any] | None = None,
-            estimates: bool = False, estimate_table: Estimates | None = None) -> dict[str, Any]:
+            estimates: bool = False, estimate_table: Estimates | None = None,
+            stored: dict[str, Any] | None = None) -> dict[str, Any]:
         """Derive and score every town; ``statistics``, ``curated``, ``experts`` replace the shipped
         ones if given.
 
@@ -165,7 +166,8 @@ class Pipeline:
         missing (``scoring.estimates.with_estimates``: per town ``estimated``, the scenario's
         narrowed ``possible`` and ``likely``); the default is the sourced-only atlas.
         ``estimate_table`` (town -> input -> Estimate, ``scoring.estimates.load_estimates``)
-        replaces the shipped estimates, as ``statistics`` does the statistics.
+        replaces the shipped estimates, as ``statistics`` does the statistics. ``stored``: the
+        provenance of the given tables' inputs made once (scoring.atlas.stored_provenance).
 
         Returns the scored atlas (scoring.atlas.build_atlas) plus ``access_links``,
         ``planned`` and ``selected_cities`` from the derivation; ``parameters.network`` records the
@@ -185,7 +187,7 @@ class Pipeline:
                             statistics=s.statistics if statistics is None else statistics,
                             curated=s.curated if curated is None else curated,
                             experts=s.experts if experts is None else experts,
-                            paper_inputs=s.paper_inputs)
+                            paper_inputs=s.paper_inputs, stored=stored)
         atlas["parameters"]["network"] = network
         # its catchments are built when first asked (Pipeline.catchments)
         atlas["_derivation"] = derivation

@@ -136,3 +136,23 @@ def test_mixed_years_are_said(atlas):
     by = {t["id"]: t for t in atlas["towns"]}
     assert len(by["zhezkazgan"]["input_years"]) >= 1
     assert all(isinstance(y, str) and len(y) == 4 for t in atlas["towns"] for y in t["input_years"])
+
+
+def test_stored_provenance_made_once_gives_the_same_atlas():
+    """The stored inputs' provenance made once (webapp.model's snapshot) gives the same atlas as
+    made per run, and the shared entries are not modified by a run."""
+    import copy
+
+    from scoring.atlas import build_atlas, stored_provenance
+    from scoring.pipeline import Pipeline
+
+    pipe = Pipeline()
+    s = pipe.sources
+    d = pipe.model("shipped").derive(pipe.run()["_derivation"].params)
+    stored = stored_provenance(s.method, s.statistics, s.curated, [t.town_id for t in d.towns])
+    before = copy.deepcopy(stored)
+    kw = dict(statistics=s.statistics, curated=s.curated, experts=s.experts,
+              paper_inputs=s.paper_inputs)
+    plain, shared = build_atlas(d, s.method, **kw), build_atlas(d, s.method, stored=stored, **kw)
+    assert plain == shared
+    assert stored == before

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import Flask, Response, request
 
@@ -31,12 +32,16 @@ _DONE = "X-Rendered-Body"  # marks the answers ``respond`` made, which the hook 
 
 @dataclass(frozen=True)
 class Body:
-    """One rendered answer: its bytes, their gzip and an ETag."""
+    """One rendered answer: its bytes, their gzip and (when first asked) an ETag."""
 
     data: bytes
     gzipped: bytes
     mimetype: str
-    etag: str
+
+    @cached_property
+    def etag(self) -> str:
+        """A strong ETag (a recompute's answer is sent unconditionally: it never needs one)."""
+        return etag_of(self.data)
 
     @property
     def nbytes(self) -> int:
@@ -49,10 +54,10 @@ def etag_of(data: bytes) -> str:
 
 
 def render(text: str | bytes, mimetype: str) -> Body:
-    """The bytes, gzip (made once, here) and ETag of an answer."""
+    """The bytes and gzip (made once, here) of an answer."""
     data = text.encode() if isinstance(text, str) else text
     zipped = gzip.compress(data, LEVEL, mtime=0) if len(data) >= MIN_COMPRESS else b""
-    return Body(data, zipped, mimetype, etag_of(data))
+    return Body(data, zipped, mimetype)
 
 
 def accepts_gzip() -> bool:

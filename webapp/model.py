@@ -23,6 +23,7 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy.exc import DatabaseError
 
 from geo.params import Params, default_params
+from scoring.atlas import stored_provenance
 from scoring.estimates import Estimates, parse_row
 from scoring.loaders import load_data_texts
 from scoring.paper import compare, load_paper, scenario_comparison
@@ -54,6 +55,8 @@ class Snapshot:
     estimates: Estimates = field(
         default_factory=dict
     )  # shipped data/estimates.csv, stored ones replacing
+    # the stored inputs' provenance per town (scoring.atlas.stored_provenance): made once per state
+    provenance: dict = field(default_factory=dict)
 
 
 class Atlas:
@@ -140,7 +143,8 @@ class Atlas:
             set(self.metas),
             errors,
         )
-        return Snapshot(head, statistics, curated, experts, errors, estimates)
+        stored = stored_provenance(self.method, statistics, curated, list(self.metas))
+        return Snapshot(head, statistics, curated, experts, errors, estimates, stored)
 
     @property
     def uploaded_name(self) -> str | None:
@@ -224,6 +228,7 @@ class Atlas:
             curated=snap.curated,
             experts=snap.experts,
             estimate_table=snap.estimates,
+            stored=snap.provenance,
         )
         for town in atlas["towns"]:
             town["data_errors"] = snap.errors.get(town["id"], [])

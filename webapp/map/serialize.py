@@ -248,7 +248,8 @@ def encode_checked(
         text = dumps(raw(), allow_nan=False)
     except ValueError:
         return dumps(cleaned())
-    return dumps(cleaned()) if _PRIVATE.search(text) else text
+    # a substring test first: the regular expression alone takes 1.5 ms over a 265 kB answer
+    return dumps(cleaned()) if '"_' in text and _PRIVATE.search(text) else text
 
 
 def result_columns(town: dict, stability: dict | None, mode: str = "sourced") -> dict:
