@@ -152,6 +152,10 @@ class SpatialModel:
             save_arrays(where, lines.arrays())
         except OSError as exc:  # a read-only version folder: measured by each process
             LOG.warning("could not store the junction lines in %s: %s", where.parent, exc)
+            return lines
+        # the roads layer (about 1 GB at 2M edges) was built for the lines: let it go, as a next
+        # worker never holds it; the map's roads layer builds it again when drawn
+        self.layers.roads = None  # type: ignore[assignment]  # ImportedLayers: rebuilt on read
         return lines
 
     @classmethod
