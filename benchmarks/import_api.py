@@ -81,7 +81,9 @@ def main(argv=None) -> int:
         k = i % len(towns)
         d = geodesic_km(towns.geometry.x.iloc[k], towns.geometry.y.iloc[k],
                         cities.geometry.x.to_numpy(), cities.geometry.y.to_numpy())
-        return {"from": towns["name_en"].iloc[k], "to": cities["name_en"].iloc[int(np.argmin(d))],
+        far = np.flatnonzero(d > 1.0)  # not the town's own city (a town may be a large city)
+        nearest = int(far[np.argmin(d[far])])
+        return {"from": towns["name_en"].iloc[k], "to": cities["name_en"].iloc[nearest],
                 "class": "international"}
 
     kinds = (

@@ -47,6 +47,7 @@ def dijkstra(*args: Any, **kwargs: Any) -> Any:
 
 
 METRICS = ("km", "min")
+SAMPLE = 251  # every 251st node read to count what a bounded search reached (a prime stride)
 MIN_WEIGHT = 1e-9  # csgraph treats explicit zeros as missing edges
 
 
@@ -560,8 +561,8 @@ class MetricRouting:
 
     def town_field(self, rows: np.ndarray, known: TownTable | list[TownTable],
                    planned: tuple[tuple[int, int, float], ...] = (),
-                   search: np.ndarray | None = None, base: NearestField | None = None
-                   ) -> TownField:
+                   search: np.ndarray | None = None, base: NearestField | None = None,
+                   budget: float | None = None) -> TownField:
         """The nearest of the selected rows at the towns of ``known``, on this metric's graph with
         the ``planned`` two-way edges: one search per town on the travel graph, stopped at the
         length on that graph of a route ``known`` has from the town to a selected city (any route is
@@ -571,7 +572,11 @@ class MetricRouting:
         the shipped towns on a 2M-edge SYNTHETIC grid (docs/performance.md). The distance is the
         winning route's length summed from the city, as ``field`` sums it (ties: the first selected
         row). With ``search`` (a flag per town) only the flagged towns are searched; the others
-        keep ``base``'s answer (a planned road too far from them to help, see ``bound_factor``)."""
+        keep ``base``'s answer (a planned road too far from them to help, see ``bound_factor``).
+        Widest bound first; once the searches have reached ``budget`` nodes (default: as many as
+        the graph has), or would with the rest (each reaching about its bound squared times the
+        last one's nodes per squared bound: few selected cities, far from the towns), one
+        multi-source search answers instead."""
         tables = known if isinstance(known, list) else [known]
         known = tables[0]
         rows = np.asarray(rows, dtype=np.int64)
@@ -584,37 +589,59 @@ class MetricRouting:
         n = len(known.cols)
         src, dist = np.full(n, -1, np.int32), np.full(n, np.inf)
         paths = [np.zeros(0, np.int32)] * n
-        subs = [t.dist[:, rows] for t in tables]
-        for i, town in enumerate(known.cols):
-            if search is not None and base is not None and not search[i]:
-                s_, d_ = base.at(np.array([town]))
-                src[i], dist[i] = s_[0], d_[0]
-                paths[i] = np.asarray(base.path(int(town)), dtype=np.int32)
-                continue
-            bound = np.inf
-            for t, sub in zip(tables, subs):
-                j = int(np.argmin(sub[i]))
-                if np.isfinite(sub[i, j]):
-                    bound = min(bound, _length(travel, t.paths[i][rows[j]]))
-            limit = bound * (1 + 1e-9) + 1e-9  # inf: the town's whole component
-            d, pred = dijkstra(travel, directed=True, indices=int(town), limit=limit,
-                               return_predecessors=True)
-            reached = d[targets]
-            best = float(reached.min())
-            if not np.isfinite(best):
-                continue
-            for k in np.flatnonzero(reached <= best * (1 + 1e-9) + 1e-12):  # the winner, or ties
-                route = _route(pred, int(targets[k]), int(town))
-                length = float(np.float32(_length(travel, route)))
-                if length < dist[i]:
-                    src[i], dist[i], paths[i] = rows[k], length, route
         if planned:
             def full() -> NearestField:
                 return self.field(rows).with_planned(list(planned))
         else:
             def full() -> NearestField:
                 return self.field(rows)
+        subs = [t.dist[:, rows] for t in tables]
+        bounds = np.full(n, np.inf)
+        for i in range(n):
+            for t, sub in zip(tables, subs):
+                j = int(np.argmin(sub[i]))
+                if np.isfinite(sub[i, j]):
+                    bounds[i] = min(bounds[i], _length(travel, t.paths[i][rows[j]]))
+        settled = 0  # nodes the searches reached (sampled): past the budget, one search is less
+        budget = self.topology.n if budget is None else budget
+        order = np.argsort(-bounds, kind="stable")  # the widest first: an early way out
+        # the rest's squared bounds: a search reaches about (its bound)^2 x the density of the last
+        area = np.where(np.isfinite(bounds), bounds, 0.0)[order] ** 2
+        rest = np.concatenate([np.cumsum(area[::-1])[::-1][1:], [0.0]])
+        projected = 0.0
+        for k, i in enumerate(order):
+            town = known.cols[i]
+            if search is not None and base is not None and not search[i]:
+                s_, d_ = base.at(np.array([town]))
+                src[i], dist[i] = s_[0], d_[0]
+                paths[i] = np.asarray(base.path(int(town)), dtype=np.int32)
+                continue
+            if settled > budget or projected > budget:
+                return self._from_full(known.cols, full())
+            limit = bounds[i] * (1 + 1e-9) + 1e-9  # inf: the town's whole component
+            d, pred = dijkstra(travel, directed=True, indices=int(town), limit=limit,
+                               return_predecessors=True)
+            last = SAMPLE * int(np.count_nonzero(np.isfinite(d[::SAMPLE])))
+            settled += last
+            if np.isfinite(bounds[i]) and bounds[i] > 0:
+                projected = settled + last / bounds[i] ** 2 * rest[k]
+            reached = d[targets]
+            best = float(reached.min())
+            if not np.isfinite(best):
+                continue
+            for c in np.flatnonzero(reached <= best * (1 + 1e-9) + 1e-12):  # the winner, or ties
+                route = _route(pred, int(targets[c]), int(town))
+                length = float(np.float32(_length(travel, route)))
+                if length < dist[i]:
+                    src[i], dist[i], paths[i] = rows[c], length, route
         return TownField(known.cols, src, dist, paths, full)
+
+    def _from_full(self, cols: np.ndarray, field: NearestField) -> TownField:
+        """The towns' answers read from a field of every node (their searches would have cost
+        more than it: few selected cities, far from the towns)."""
+        src, d = field.at(cols)
+        paths = [np.asarray(field.path(int(c)), dtype=np.int32) for c in cols]
+        return TownField(cols, src, d, paths, lambda: field)
 
     def bound_factor(self, chord: np.ndarray) -> float:
         """The least ratio of an edge's weight to its chord (``chord_km``, great-circle km between

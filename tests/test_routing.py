@@ -92,7 +92,7 @@ def test_bounded_town_searches_equal_the_multi_source_search(seed, directed):
         for planned in ((), ((int(towns[0]), int(sources[1]), 0.5),
                             (int(towns[3]), int(towns[7]), 0.2))):
             before = routing.searches
-            got = routing.town_field(rows, known, planned)
+            got = routing.town_field(rows, known, planned, budget=np.inf)
             src, d = got.at(np.sort(towns))
             assert routing.searches == before
             want = routing.field(rows)
@@ -114,6 +114,20 @@ def test_bounded_town_searches_equal_the_multi_source_search(seed, directed):
                 assert path[-1] == t and path[0] == sources[src[list(np.sort(towns)).index(t)]]
                 length = sum(travel[q, p] for p, q in zip(path[:-1], path[1:]))
                 assert length == pytest.approx(x, rel=1e-6)
+
+
+def test_town_searches_past_their_budget_give_way_to_one_multi_source_search():
+    n, u, v, w, rng = random_graph(31)
+    topo, sources = Topology(n, u, v), rng.choice(n, 6, replace=False)
+    towns = np.sort(rng.choice(n, 12, replace=False))
+    known = MetricRouting(topo, w, sources).town_table(towns)
+    routing = MetricRouting(topo, w * 1.7, sources)
+    rows = np.array([0, 3])
+    got = routing.town_field(rows, known, budget=0)
+    assert routing.searches == 1  # the first town's search passed the budget
+    want = routing.field(rows)
+    assert np.array_equal(got.at(towns)[1], want.at(towns)[1])
+    assert [got.path(int(t)) for t in towns] == [want.path(int(t)) for t in towns]
 
 
 def test_table_field_searches_only_for_whole_arrays():

