@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
+from benchmarks.import_bench import planned_road
 from benchmarks.load import free_port, spawn, stop
 from benchmarks.recompute import same
 
@@ -76,15 +76,7 @@ def main(argv=None) -> int:
     towns, cities = model.layers.towns, model.layers.cities
 
     def road(i: int) -> dict:
-        from geo.layers import geodesic_km
-
-        k = i % len(towns)
-        d = geodesic_km(towns.geometry.x.iloc[k], towns.geometry.y.iloc[k],
-                        cities.geometry.x.to_numpy(), cities.geometry.y.to_numpy())
-        far = np.flatnonzero(d > 1.0)  # not the town's own city (a town may be a large city)
-        nearest = int(far[np.argmin(d[far])])
-        return {"from": towns["name_en"].iloc[k], "to": cities["name_en"].iloc[nearest],
-                "class": "international"}
+        return planned_road(towns, cities, i)
 
     kinds = (
         ("threshold", lambda i: {"near_km": 61 + 7 * i}),

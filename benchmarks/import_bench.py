@@ -71,7 +71,6 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
     from scipy.sparse.csgraph import dijkstra
 
     from benchmarks.recompute import _case
-    from geo.layers import geodesic_km
     from geo.params import parse_params
     from scoring.pipeline import Pipeline
 
@@ -93,18 +92,7 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
     pops = sorted(set(float(x) for x in cities["population"].fillna(0)))
 
     def road(i):
-        k = i % len(towns)
-        dd = geodesic_km(
-            towns.geometry.x.iloc[k],
-            towns.geometry.y.iloc[k],
-            cities.geometry.x.to_numpy(),
-            cities.geometry.y.to_numpy(),
-        )
-        return {
-            "from": towns["name_en"].iloc[k],
-            "to": cities["name_en"].iloc[int(np.argmin(dd))],
-            "class": "international",
-        }
+        return planned_road(towns, cities, i)
 
     changes = (
         ("threshold", lambda i: {"near_km": 50 + 10 * i}),
@@ -175,6 +163,19 @@ def app_worker(root: Path, repeat: int, out: Path) -> dict:
     res["peak_mb"] = _peak_mb()
     res["cases"] = cases
     return res
+
+
+def planned_road(towns, cities, i: int) -> dict:
+    """The i-th town (in turn) to its nearest large city other than itself, as a planned road."""
+    from geo.layers import geodesic_km
+
+    k = i % len(towns)
+    d = geodesic_km(towns.geometry.x.iloc[k], towns.geometry.y.iloc[k],
+                    cities.geometry.x.to_numpy(), cities.geometry.y.to_numpy())
+    far = np.flatnonzero(d > 1.0)  # not the town's own city (a town may be a large city)
+    nearest = int(far[np.argmin(d[far])])
+    return {"from": towns["name_en"].iloc[k], "to": cities["name_en"].iloc[nearest],
+            "class": "international"}
 
 
 def second_worker(root: Path) -> dict:
