@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 class OfficialDataError(ValueError):
@@ -214,9 +214,11 @@ def age_years(row: dict[str, Any], today: dt.date | None = None) -> float | None
     return round(((today or dt.date.today()) - then).days / 365.25, 1)
 
 
-def shown_value(row: dict[str, Any]) -> str:
-    """An evidence row's figure: the value, a range, or an open bound ('> 150000', '<= 50')."""
+def shown_value(row: dict[str, Any], number: Callable[[str], str] = str) -> str:
+    """An evidence row's figure: the value, a range, or an open bound ('> 150000', '<= 50'); each
+    number written by ``number`` (a page's: '16,7' in ru and kk)."""
     if row.get("value"):
-        return str(row["value"])
+        return number(str(row["value"]))
     low, high = row.get("value_low"), row.get("value_high")
-    return f"{low}–{high}" if low and high else f"> {low}" if low else f"≤ {high}"
+    return (f"{number(low)}–{number(high)}" if low and high else f"> {number(low)}" if low
+            else f"≤ {number(str(high))}")

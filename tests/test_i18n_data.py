@@ -436,3 +436,17 @@ def test_reserve_rule_words_are_checked_on_load(tmp_path):
         load_rule(path)
     assert "raw_materials.json: reasons: 'straddles' must be a text" in str(exc.value)
     assert "raw_materials.json: 'undated' must be a text" in str(exc.value)
+
+
+@pytest.mark.parametrize("lang, shown", [
+    ("ru", "16,7 % промышленного производства области"),
+    ("kk", "16,7 % (облыстың өнеркәсіп өндірісінен)"),
+    ("en", "16.7 % of oblast industrial output"),
+])
+def test_known_figures_in_the_readers_numbers_and_units(client, lang, shown):
+    """The brief's dated figures (data/official/evidence.csv): value and unit as the page's language
+    writes them, not the file's '16.7 % of oblast industrial output'."""
+    page = unescape(client.get(f"/town/zhezkazgan?lang={lang}").get_data(as_text=True))
+    part = page[page.index('id="evidence"'):]
+    part = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", part[:part.index("</table>")]))
+    assert shown in part

@@ -403,14 +403,14 @@ def measure_items(off: Official, tid: str, scenarios: list[str], lang: str) -> d
     }
 
 
-def evidence_items(off: Official, tid: str, lang: str) -> list[dict]:
+def evidence_items(off: Official, tid: str, t: T) -> list[dict]:
     """Dated figures outside the method's units, each with its age in years and the input it
-    approximates."""
+    approximates, in the page's language (numbers, units)."""
     return [
         {
-            "label": _label(r, lang),
-            "value": shown_value(r),
-            "unit": r["unit"],
+            "label": _label(r, t.lang),
+            "value": shown_value(r, lambda v: t.short(float(v), 3)),
+            "unit": t.unit(r["unit"]),
             "date": r["date"],
             "age_years": age_years(r),
             "scope": r["scope"],
@@ -433,7 +433,7 @@ def brief_context(svc, t: T, rec: dict, robust: dict | None, query: str) -> dict
         "svg": map_svg(svc, t, [rec], focus=rec) | {"label": t.name(svc.metas[rec["id"]])},
         "official": official_items(off, rec["id"], b.scenarios, t.lang),
         "measures": measure_items(off, rec["id"], b.scenarios, t.lang),
-        "evidence": evidence_items(off, rec["id"], t.lang),
+        "evidence": evidence_items(off, rec["id"], t),
         "pdf_url": url_for("briefpages.town_pdf", tid=rec["id"]) + ("?" + query if query else ""),
         "compare_url": url_for("briefpages.compare", towns=rec["id"], lang=t.lang),
     }
