@@ -99,7 +99,7 @@ TEXT_FIELDS = {
     "paper/table5.csv": (("town",), ("note",)),
     "expert_judgments.csv": (("town",), ("rationale",)),
     "tourism_sites.csv": (("id",), ("name_en",)),
-    "reserves.csv": (("town_id",), ("statement", "as_of")),
+    "reserves.csv": (("town_id",), ("statement", "as_of", "source_url")),  # a link is no text
 }
 
 
@@ -115,7 +115,7 @@ def data_texts_required(root: Path) -> dict[TextKey, tuple[str, str | None]]:
             key = "/".join(row.get(k, "") for k in keys)
             for f in fields:
                 text = (row.get(f) or "").strip()
-                if text:
+                if text and not text.startswith(("http://", "https://")):
                     req[(name, key, f)] = (f"{name} row {n} ({key})", row[f])
     # railway names (a town page lists the lines within the corridor radius; the map's tooltips) and
     # corridor names (the map's tooltips)

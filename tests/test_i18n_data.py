@@ -183,8 +183,9 @@ def test_data_texts_cover_every_shown_text():
     texts = load_data_texts(DATA)
     req = data_texts_required(DATA)
     # 201: the Khromtau - Altynsarin railway's name (issue 26, additions/railways_placed.csv);
-    # + 51: data/reserves.csv's statements (27) and dates (24; three rows have none)
-    assert set(texts) == set(req) and len(texts) == 252
+    # + 54: data/reserves.csv: statements (27), dates (24; three rows have none), sources that are
+    # no link (3)
+    assert set(texts) == set(req) and len(texts) == 255
     assert texts[("towns.csv", "saran", "status_2025")]["ru"] == "ИСКЛЮЧЁН из перечня моногородов"
     assert texts[("paper/errata.csv", "Karazhal/investment_item_3/Table 4", "reason")][
         "kk"

@@ -150,7 +150,7 @@ class T:
             describe(reason, words, self.years),
             self.text("reserves.csv", town_id, "statement", reason["statement"]),
             self.cell_period(town_id, name, reason["as_of"]),
-            reason["url"],
+            self.text("reserves.csv", town_id, "source_url", reason["url"]),  # a link stays
             rows[(rule, "undated", "text")][self.lang],
         )
         return f"{self(prefix)}: {out}" if prefix else out
