@@ -142,8 +142,8 @@ class T:
             return text or ""
         reason, rows, rule = row["reason"], self.method.texts, "raw_materials.json"
         words = {
-            "explain": {k: v[self.lang] for (f, k, fld), v in rows.items()
-                        if f == rule and fld == "explain"},
+            "explain": {reason["category"]: rows[(rule, reason["category"], "explain")][self.lang]}
+            if reason["category"] != "years" else {},
             "reasons": {v: rows[(rule, v, "reason")][self.lang] for v in VERDICTS},
         }
         out = said(
