@@ -19,11 +19,16 @@ _Line = tuple[str, str, str, str, BaseGeometry]  # id, type, name, corridors, ge
 
 def line_distances_km(points_lonlat: np.ndarray, geoms: Sequence[BaseGeometry | None]
                       ) -> np.ndarray:
-    """Geodesic km from each point to the nearest point of each line (nearest found in KZ_LCC)."""
+    """Geodesic km from each point to the nearest point of each line (nearest found in KZ_LCC); a
+    line of several parts (a road's sections) is as near as its nearest part, each part's nearest
+    point found on its own (the projection's nearest part need not be the geodesically nearest)."""
     px, py = TO_LCC.transform(points_lonlat[:, 0], points_lonlat[:, 1])
     pts = shapely.points(px, py)
     out = np.empty((len(pts), len(geoms)))
     for j, g in enumerate(geoms):
+        if g is not None and shapely.get_num_geometries(g) > 1:
+            out[:, j] = line_distances_km(points_lonlat, list(shapely.get_parts(g))).min(axis=1)
+            continue
         coords = shapely.get_coordinates(g)
         lx, ly = TO_LCC.transform(coords[:, 0], coords[:, 1])
         projected = (shapely.transform(g, lambda c, lx=lx, ly=ly: np.stack([lx, ly], 1))
