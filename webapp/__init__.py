@@ -90,6 +90,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder="static",
         instance_path=str(Path(instance).resolve()) if instance else None,
     )
+    from webapp import http
+
+    app.json = http.JSON(app)  # orjson; key order kept, UTF-8
     app.config.from_mapping(
         DATA_DIR=None,  # None: the shipped data/
         VENDOR_DIR=str(ROOT / "node_modules"),
@@ -103,7 +106,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         # seconds POST /networks waits for the import before answering "running"
         NETWORK_IMPORT_WAIT=5.0,
         VENDOR_PACKAGES=("leaflet", "leaflet.fullscreen"),
-        JSON_SORT_KEYS=False,
         TRUSTED_HOSTS=trusted_hosts(os.environ.get("TRUSTED_HOSTS"), os.environ.get("HOST")),
         # new parameter sets per client and minute on /api/recompute and /api/export.<fmt> (0: no
         # limit)
@@ -121,15 +123,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             app.config["COSTLY_PER_MINUTE"] = (
                 0  # unit tests ask for many exports; the limit's own tests set it
             )
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
     app.url_map.converters["int"] = _bounded_int_converter()  # before any route is added
     app.jinja_env.globals["inf"] = float("inf")
     from webapp.i18n import LANGS, LANGUAGES
 
     app.jinja_env.globals.update(langs=LANGS, language_names=LANGUAGES)  # a page's language switch
 
-    from webapp import http, model, security
+    from webapp import model, security
     from webapp.api import openapi
     from webapp.api import routes as api
     from webapp.pages import briefpages, certainty, datapages, networks, views
