@@ -126,9 +126,6 @@ class SpatialModel:
         # per network and metric, the towns' routes of the last answer: a tight bound for the next
         # one's searches (a new speed or road changes them little)
         self._last: dict[Hashable, TownTable] = {}
-        # the last network asked and each of its edges' chord_km (16 MB at 2M edges); the network
-        # itself is kept, not its id, which a later network could reuse
-        self._chords: tuple[Network, np.ndarray] | None = None
         t, c = self.layers.towns, self.layers.cities
         self.town_ids = list(t["id"])
         self.town_names = list(t["name_en"])
@@ -275,13 +272,8 @@ class SpatialModel:
         chord) is at least its distance without them (``base``). Exact: a route using a planned
         road first reaches one of its ends."""
         net = self.network(params)
-        last = self._chords
-        if last is None or last[0] is not net:
-            last = self._chords = (net, chord_km(net.lon[net.u], net.lat[net.u],
-                                                 net.lon[net.v], net.lat[net.v]))
-        chords = last[1]
         ends = np.array(sorted({x for a, b, _ in edges for x in (a, b)}), dtype=np.int64)
-        factor = routing.bound_factor(chords)
+        factor = routing.bound_factor(net.km)
         for a, b, w in edges:
             c = float(chord_km(net.lon[a], net.lat[a], net.lon[b], net.lat[b]))
             if c > 0:

@@ -573,10 +573,10 @@ class MetricRouting:
         winning route's length summed from the city, as ``field`` sums it (ties: the first selected
         row). With ``search`` (a flag per town) only the flagged towns are searched; the others
         keep ``base``'s answer (a planned road too far from them to help, see ``bound_factor``).
-        Widest bound first; once the searches have reached ``budget`` nodes (default: as many as
-        the graph has), or would with the rest (each reaching about its bound squared times the
-        last one's nodes per squared bound: few selected cities, far from the towns), one
-        multi-source search answers instead."""
+        Narrowest bound first; once the searches have reached ``budget`` nodes (default: as many
+        as the graph has), or would with the rest (each reaching about its bound squared times the
+        nodes per squared bound of the searches so far: few selected cities, far from the towns),
+        one multi-source search answers instead, having cost at most the narrowest searches."""
         tables = known if isinstance(known, list) else [known]
         known = tables[0]
         rows = np.asarray(rows, dtype=np.int64)
@@ -604,14 +604,16 @@ class MetricRouting:
                     bounds[i] = min(bounds[i], _length(travel, t.paths[i][rows[j]]))
         settled = 0  # nodes the searches reached (sampled): past the budget, one search is less
         budget = self.topology.n if budget is None else budget
-        order = np.argsort(-bounds, kind="stable")  # the widest first: an early way out
-        # the rest's squared bounds: a search reaches about (its bound)^2 x the density of the last
-        area = np.where(np.isfinite(bounds), bounds, 0.0)[order] ** 2
+        skip = np.zeros(n, dtype=bool) if search is None or base is None else ~search
+        # the narrowest first: the searches so far tell the density (nodes per squared bound) at
+        # the least cost, and the rest's squared bounds how far they would reach
+        order = np.argsort(np.where(skip, -1.0, bounds), kind="stable")
+        area = np.where(np.isfinite(bounds) & ~skip, bounds, 0.0)[order] ** 2
         rest = np.concatenate([np.cumsum(area[::-1])[::-1][1:], [0.0]])
-        projected = 0.0
+        searched_area, projected = 0.0, 0.0
         for k, i in enumerate(order):
             town = known.cols[i]
-            if search is not None and base is not None and not search[i]:
+            if skip[i] and base is not None:
                 s_, d_ = base.at(np.array([town]))
                 src[i], dist[i] = s_[0], d_[0]
                 paths[i] = np.asarray(base.path(int(town)), dtype=np.int32)
@@ -621,10 +623,10 @@ class MetricRouting:
             limit = bounds[i] * (1 + 1e-9) + 1e-9  # inf: the town's whole component
             d, pred = dijkstra(travel, directed=True, indices=int(town), limit=limit,
                                return_predecessors=True)
-            last = SAMPLE * int(np.count_nonzero(np.isfinite(d[::SAMPLE])))
-            settled += last
-            if np.isfinite(bounds[i]) and bounds[i] > 0:
-                projected = settled + last / bounds[i] ** 2 * rest[k]
+            settled += SAMPLE * int(np.count_nonzero(np.isfinite(d[::SAMPLE])))
+            searched_area += area[k]
+            if searched_area > 0:
+                projected = settled + settled / searched_area * rest[k]
             reached = d[targets]
             best = float(reached.min())
             if not np.isfinite(best):
@@ -643,15 +645,17 @@ class MetricRouting:
         paths = [np.asarray(field.path(int(c)), dtype=np.int32) for c in cols]
         return TownField(cols, src, d, paths, lambda: field)
 
-    def bound_factor(self, chord: np.ndarray) -> float:
+    def bound_factor(self, km: np.ndarray) -> float:
         """The least ratio of an edge's weight to its chord (``chord_km``, great-circle km between
-        its ends): any route is then at least this factor x the chord between its ends (the chord
-        is a metric), a lower bound that tells which towns a planned road cannot help (cached)."""
+        its ends), bounded through its ``km`` (geodesic km along the edge, at least the geodesic
+        between its ends, which is at least the chord / ``CHORD_PER_KM``): any route is then at
+        least this factor x the chord between its ends (the chord is a metric), a lower bound that
+        tells which towns a planned road cannot help (cached)."""
         found = getattr(self, "_bound_factor", None)
         if found is None:
-            has = chord > 0
-            found = self._bound_factor = float(np.min(self.w[has] / chord[has])) if has.any() \
-                else 0.0
+            has = km > 0
+            found = self._bound_factor = (
+                float(np.min(self.w[has] / (CHORD_PER_KM * km[has]))) if has.any() else 0.0)
         return found
 
     def _no_town(self, cols: np.ndarray) -> TownField:
@@ -675,6 +679,11 @@ def town_routes(field: NearestField, cols: np.ndarray, n_sources: int) -> TownTa
             row[src[i]] = np.asarray(field.path(int(col)), dtype=np.int32)
         paths.append(tuple(row))
     return TownTable(np.asarray(cols, dtype=np.int64), dist, tuple(paths))
+
+
+# a great-circle km on the sphere of ``chord_km`` is at most 1.0057 geodesic km on WGS84 (6,371 km
+# over 6,335.4 km, the least meridian radius of curvature, at the equator); with a margin
+CHORD_PER_KM = 1.01
 
 
 def chord_km(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:

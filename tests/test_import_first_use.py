@@ -15,7 +15,7 @@ from geo.agglomeration import SpatialModel
 from geo.layers import load_layers
 from geo.netimport import import_network, save_version
 from geo.params import parse_params
-from geo.routing import Topology
+from geo.routing import CHORD_PER_KM, Topology, chord_km
 from geo.versions import FIRST_USE, layers_for
 from test_netimport import write_pbf
 
@@ -133,3 +133,12 @@ def test_a_town_table_built_by_one_worker_is_read_by_the_next(version, tiny_root
     assert built == []
     assert isinstance(second.field(p, "km", np.array([0])), TownField)
     assert second.metric(p, "km").searches == 0 and second.metric(p, "min").searches == 0
+
+
+def test_an_imported_edge_is_at_least_its_chord_over_chord_per_km(version, tiny_root):
+    """The planned-road bound (geo.routing.bound_factor) reads an edge's km (geodesic, along the
+    way): never below its ends' great-circle km / CHORD_PER_KM."""
+    base = load_layers(tiny_root)
+    net = SpatialModel(layers_for("w", version, base)).network(parse_params({}))
+    chord = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])
+    assert len(net.km) > 3 and np.all(chord <= CHORD_PER_KM * net.km)

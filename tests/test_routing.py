@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import dijkstra
 
+import geo.routing
 from geo.routing import MetricRouting, Topology, with_edge
 
 
@@ -116,15 +117,30 @@ def test_bounded_town_searches_equal_the_multi_source_search(seed, directed):
                 assert length == pytest.approx(x, rel=1e-6)
 
 
-def test_town_searches_past_their_budget_give_way_to_one_multi_source_search():
+def test_town_searches_past_their_budget_give_way_to_one_multi_source_search(monkeypatch):
     n, u, v, w, rng = random_graph(31)
     topo, sources = Topology(n, u, v), rng.choice(n, 6, replace=False)
     towns = np.sort(rng.choice(n, 12, replace=False))
     known = MetricRouting(topo, w, sources).town_table(towns)
     routing = MetricRouting(topo, w * 1.7, sources)
     rows = np.array([0, 3])
+    limits = []
+
+    def search(graph, **kw):  # records each town search's limit
+        if np.ndim(kw["indices"]) == 0:
+            limits.append(kw["limit"])
+        return dijkstra(graph, **kw)
+
+    monkeypatch.setattr(geo.routing, "dijkstra", search)
+    routing.town_field(rows, known, budget=np.inf)
+    every = list(limits)
+    assert len(every) == len(towns) and every == sorted(every)  # the narrowest first
+    limits.clear()
     got = routing.town_field(rows, known, budget=0)
-    assert routing.searches == 1  # the first town's search passed the budget
+    assert routing.searches == 1  # the town searches passed the budget
+    # ... the narrowest ones (the nodes reached are counted on a sample: a small graph's search may
+    # count none), the least work spent in vain
+    assert 1 <= len(limits) < len(towns) and limits == every[: len(limits)]
     want = routing.field(rows)
     assert np.array_equal(got.at(towns)[1], want.at(towns)[1])
     assert [got.path(int(t)) for t in towns] == [want.path(int(t)) for t in towns]
