@@ -162,3 +162,33 @@ def test_topology_keeps_the_lightest_parallel_edge():
         np.array([5.0, 2.0, 7.0, 1.0])
     )
     assert g[0, 1] == g[1, 0] == 2.0 and g.nnz == 2  # symmetric; the self-loop dropped
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("directed", [False, True])
+def test_with_edges_is_one_copy_equal_to_each_entry_set_in_turn(seed, directed):
+    """Several planned edges (new entries, existing ones, the same pair twice, one row given two
+    new entries) in one copy: the graph each entry set by hand gives, indices sorted per row; the
+    graph asked with is left as it was."""
+    n, u, v, w, rng = random_graph(seed + 500, n=60, m=150)
+    oneway = rng.random(len(u)) < 0.4 if directed else None
+    g = Topology(n, u, v, oneway).graph(w)
+    before = g.toarray()
+    a, b = int(u[0]), int(v[0])
+    edges = [(a, b, 0.01), (b, a, 50.0), (a, b, 0.02)]  # existing (unless a self-loop) and again
+    edges += [(int(x), int(y), float(z)) for x, y, z in
+              zip(rng.integers(0, n, 6), rng.integers(0, n, 6), rng.uniform(0.1, 9.0, 6))]
+    edges += [(3, 40, 1.5), (3, 41, 2.5)]  # two new entries of one row
+    got = geo.routing.with_edges(g, edges)
+    want = before.copy()
+    for x, y, z in edges:
+        z = max(z, geo.routing.MIN_WEIGHT)
+        for r, c in ((x, y), (y, x)):
+            want[r, c] = z if want[r, c] == 0 else min(want[r, c], z)
+    assert np.array_equal(got.toarray(), want)
+    assert all(np.all(np.diff(got.indices[got.indptr[r]:got.indptr[r + 1]]) > 0) for r in range(n))
+    assert np.array_equal(g.toarray(), before)
+    one_by_one = g
+    for x, y, z in edges:
+        one_by_one = with_edge(one_by_one, x, y, z)
+    assert np.array_equal(one_by_one.toarray(), want)
