@@ -21,8 +21,8 @@ import pandas as pd
 from ._errors import ParamError
 from .catchments import fua_catchments
 from .additions import PUBLISHED
-from .junctions import Lines
-from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
+from .junctions import Lines, reach_km
+from .layers import DISPLAY_CRS, Layers, chord_km, geodesic_km, load_layers
 from .network import Network, build_imported, build_network
 from .params import Params, PlannedRoad, load_road_classes
 from .places import PlaceIndex
@@ -30,7 +30,7 @@ from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, Publis
                       Route, TownAccess, within)
 from .official import Official
 from .routing import (EdgeClasses, MetricRouting, NearestField, Topology, TownTable,
-                      METRICS, chord_km, edge_weights, town_routes)
+                      METRICS, edge_weights, town_routes)
 from .tourism import Sites
 from .versions import (first_use_key, lines_file, load_arrays, load_first_use, load_table,
                        save_arrays, save_first_use, save_table, table_file)
@@ -142,7 +142,7 @@ class SpatialModel:
         if folder is None:
             return Lines(self.layers)
         major = [c for c, rc in load_road_classes().items() if rc.junction_line]
-        where = lines_file(folder, self.layers.towns, major)
+        where = lines_file(folder, self.layers.towns, major, reach_km())
         stored = load_arrays(where)
         if stored is not None:
             return Lines.from_arrays(stored)
@@ -273,7 +273,7 @@ class SpatialModel:
         road first reaches one of its ends."""
         net = self.network(params)
         ends = np.array(sorted({x for a, b, _ in edges for x in (a, b)}), dtype=np.int64)
-        factor = routing.bound_factor(net.km)
+        factor = routing.bound_factor(net.chords)
         for a, b, w in edges:
             c = float(chord_km(net.lon[a], net.lat[a], net.lon[b], net.lat[b]))
             if c > 0:

@@ -596,7 +596,7 @@ class MetricRouting:
         Narrowest bound first; once the searches have reached ``budget`` nodes (default: as many
         as the graph has), or would with the rest (each reaching about its bound squared times the
         nodes per squared bound of the searches so far: few selected cities, far from the towns),
-        one multi-source search answers instead, having cost at most the narrowest searches."""
+        one multi-source search answers instead, after the narrowest searches only."""
         tables = known if isinstance(known, list) else [known]
         known = tables[0]
         rows = np.asarray(rows, dtype=np.int64)
@@ -622,7 +622,8 @@ class MetricRouting:
                     bounds[i] = min(bounds[i], _length(travel, t.paths[i][rows[j]]))
         settled = 0  # nodes the searches reached (sampled): past the budget, one search is less
         budget = self.topology.n if budget is None else budget
-        skip = np.zeros(n, dtype=bool) if search is None or base is None else ~search
+        skip = (np.zeros(n, dtype=bool) if search is None or base is None
+                else ~np.asarray(search, dtype=bool))
         # the narrowest first: the searches so far tell the density (nodes per squared bound) at
         # the least cost, and the rest's squared bounds how far they would reach
         order = np.argsort(np.where(skip, -1.0, bounds), kind="stable")
@@ -663,17 +664,16 @@ class MetricRouting:
         paths = [np.asarray(field.path(int(c)), dtype=np.int32) for c in cols]
         return TownField(cols, src, d, paths, lambda: field)
 
-    def bound_factor(self, km: np.ndarray) -> float:
+    def bound_factor(self, chord: np.ndarray) -> float:
         """The least ratio of an edge's weight to its chord (``chord_km``, great-circle km between
-        its ends), bounded through its ``km`` (geodesic km along the edge, at least the geodesic
-        between its ends, which is at least the chord / ``CHORD_PER_KM``): any route is then at
-        least this factor x the chord between its ends (the chord is a metric), a lower bound that
-        tells which towns a planned road cannot help (cached)."""
+        its end nodes): any route is then at least this factor x the chord between its ends (the
+        chord is a metric), a lower bound that tells which towns a planned road cannot help
+        (cached)."""
         found = getattr(self, "_bound_factor", None)
         if found is None:
-            ratio = np.divide(self.w, km, out=np.full(len(self.w), np.inf), where=km > 0)
+            ratio = np.divide(self.w, chord, out=np.full(len(self.w), np.inf), where=chord > 0)
             least = float(ratio.min()) if len(ratio) else np.inf
-            found = self._bound_factor = least / CHORD_PER_KM if np.isfinite(least) else 0.0
+            found = self._bound_factor = least if np.isfinite(least) else 0.0
         return found
 
     def _no_town(self, cols: np.ndarray) -> TownField:
@@ -697,20 +697,6 @@ def town_routes(field: NearestField, cols: np.ndarray, n_sources: int) -> TownTa
             row[src[i]] = np.asarray(field.path(int(col)), dtype=np.int32)
         paths.append(tuple(row))
     return TownTable(np.asarray(cols, dtype=np.int64), dist, tuple(paths))
-
-
-# a great-circle km on the sphere of ``chord_km`` is at most 1.0057 geodesic km on WGS84 (6,371 km
-# over 6,335.4 km, the least meridian radius of curvature, at the equator); with a margin
-CHORD_PER_KM = 1.01
-
-
-def chord_km(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
-    """Great-circle km on a sphere of 6,371 km (vectorised): a metric, so that a route between two
-    points is at least ``bound_factor`` x their chord."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    h = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(np.subtract(lon2, lon1)) / 2) ** 2)
-    return np.asarray(2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
 def _route(pred: np.ndarray, source: int, town: int) -> np.ndarray:

@@ -131,9 +131,10 @@ def imported_layers(net: ImportedNetwork, base: Layers, *, folder: Path | None =
 # -- what the first use computes, stored once per version ------------------------------------------
 
 FIRST_USE = "first_use"  # folder of a version: one sub-folder per snapping key
-FIRST_USE_FORMAT = 2  # 2: the topology's parallel-edge groups, one-byte class codes
+# 2: the topology's parallel-edge groups, one-byte class codes; 3: the edges' chords
+FIRST_USE_FORMAT = 3
 _NET_ARRAYS = ("lon", "lat", "u", "v", "km", "cls", "road", "assumed", "factor", "oneway",
-               "posted_km", "posted_min")
+               "posted_km", "posted_min", "chord")
 _NET_DICTS = ("town_node", "city_node", "access", "unroutable")
 FirstUse = tuple[Network, Topology, EdgeClasses]
 
@@ -174,6 +175,7 @@ def save_first_use(folder: Path, key: str, first: FirstUse) -> None:
     tmp = folder / FIRST_USE / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
+        net.chord = net.chords  # computed here, once per version
         kept = [k for k in _NET_ARRAYS if getattr(net, k) is not None]
         for k in kept:
             np.save(tmp / f"{k}.npy", np.asarray(getattr(net, k)))
@@ -224,11 +226,11 @@ def load_table(path: Path) -> TownTable | None:
     return TownTable(cols, dist, tuple(tuple(flat[i * k:(i + 1) * k]) for i in range(len(cols))))
 
 
-def lines_file(folder: Path, towns: pd.DataFrame, major: list[str]) -> Path:
+def lines_file(folder: Path, towns: pd.DataFrame, major: list[str], reach_km: float) -> Path:
     """Where the version's junction lines (geo.junctions.Lines) measured from these towns, with
-    these road classes as major lines, are stored."""
+    these road classes as major lines, as far as ``reach_km``, are stored."""
     points = [[str(i), float(g.x), float(g.y)] for i, g in zip(towns["id"], towns.geometry)]
-    text = json.dumps([FIRST_USE_FORMAT, points, sorted(major)])
+    text = json.dumps([FIRST_USE_FORMAT, points, sorted(major), reach_km])
     return folder / FIRST_USE / f"lines-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
 
 

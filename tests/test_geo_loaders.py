@@ -9,7 +9,7 @@ def test_junction_lines_equal_the_row_wise_loader():
     import shapely
 
     from geo.additions import PLACED
-    from geo.junctions import Lines, _merge_sections, line_distances_km
+    from geo.junctions import Lines, _merge_sections, line_distances_km, reach_km
     from geo.layers import load_layers
     from geo.params import load_road_classes
 
@@ -47,10 +47,15 @@ def test_junction_lines_equal_the_row_wise_loader():
     assert lines.town_points.shape == points.shape == (27, 2)
     assert np.array_equal(lines.town_points, points)
     # the geometries are not kept (issue 25): every town's distance to each line, from the row-wise
-    # geometries (a railway with a placed far end is measured at its sourced station)
+    # geometries (a railway with a placed far end is measured at its sourced station), as far as
+    # the largest radius a planner may set, inf beyond it
     placed = set(layers.railways.loc[layers.railways["basis"] == PLACED, "line_id"])
     measured = [shapely.get_point(r[4], 0) if r[0] in placed else r[4] for r in rows]
-    assert np.array_equal(lines.dist, line_distances_km(points, measured))
+    every = line_distances_km(points, measured)
+    near = every <= reach_km()
+    assert reach_km() == 200 and near.any() and not near.all()
+    assert np.array_equal(lines.dist[near], every[near])
+    assert np.all(np.isinf(lines.dist[~near]))
 
 
 def test_official_members_equal_the_row_wise_loader():

@@ -245,3 +245,33 @@ def test_a_change_through_one_worker_is_served_by_the_other(tmp_path):
     )
     assert r.status_code == 200, r.get_data(as_text=True)
     assert rudny() == "3/6"
+
+
+def test_the_apps_json_is_orjson_with_the_standard_librarys_meaning(app):
+    """webapp.http.JSON: compact, key order and UTF-8 kept, a non-finite float null (valid JSON),
+    dates, dataclasses and numpy through Flask's rules; what orjson refuses (a lone surrogate, an
+    integer beyond 64 bits) and other options (indent) by the standard library."""
+    import dataclasses
+    import datetime
+
+    import numpy as np
+
+    @dataclasses.dataclass
+    class Point:
+        x: float
+        name: str
+
+    provider = app.json
+    value = {"b": 1, "a": [float("nan"), float("inf"), 1e-7, -0.0], "ж": "Қарағанды",
+             "when": datetime.date(2026, 12, 7), "p": Point(1.5, "x"), "n": np.float64(2.5),
+             3: "int key"}
+    text = provider.dumps(value)
+    assert text == ('{"b":1,"a":[null,null,1e-7,-0.0],"ж":"Қарағанды",'
+                    '"when":"Mon, 07 Dec 2026 00:00:00 GMT","p":{"x":1.5,"name":"x"},"n":2.5,'
+                    '"3":"int key"}')
+    assert json.loads(provider.dumps(value, allow_nan=False))["a"][:2] == [None, None]
+    with app.test_request_context():
+        assert provider.response(value).get_data(as_text=True) == text + "\n"  # jsonify's path
+    assert provider.dumps({"big": 2**70}) == '{"big": 1180591620717411303424}'  # the standard one
+    assert provider.dumps({"s": "\ud800"}) == '{"s": "\ud800"}'
+    assert provider.dumps({"a": 1}, indent=1) == '{\n "a": 1\n}'

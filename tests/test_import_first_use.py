@@ -15,7 +15,8 @@ from geo.agglomeration import SpatialModel
 from geo.layers import load_layers
 from geo.netimport import import_network, save_version
 from geo.params import parse_params
-from geo.routing import CHORD_PER_KM, Topology, chord_km
+from geo.layers import chord_km
+from geo.routing import Topology
 from geo.versions import FIRST_USE, layers_for
 from test_netimport import write_pbf
 
@@ -135,10 +136,14 @@ def test_a_town_table_built_by_one_worker_is_read_by_the_next(version, tiny_root
     assert second.metric(p, "km").searches == 0 and second.metric(p, "min").searches == 0
 
 
-def test_an_imported_edge_is_at_least_its_chord_over_chord_per_km(version, tiny_root):
-    """The planned-road bound (geo.routing.bound_factor) reads an edge's km (geodesic, along the
-    way): never below its ends' great-circle km / CHORD_PER_KM."""
+
+def test_the_edges_chords_are_stored_with_the_first_use(version, tiny_root):
+    """The planned-road bound's chords (great-circle km between each edge's end nodes, which an
+    edge's km may be below where a line layer's vertices merged into one node) are computed by the
+    first use and mapped by the next open."""
     base = load_layers(tiny_root)
+    first = SpatialModel(layers_for("w", version, base)).network(parse_params({}))
     net = SpatialModel(layers_for("w", version, base)).network(parse_params({}))
-    chord = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])
-    assert len(net.km) > 3 and np.all(chord <= CHORD_PER_KM * net.km)
+    assert isinstance(net.chord, np.memmap) and len(net.chord) == len(net.u) > 3
+    want = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])
+    assert np.array_equal(net.chords, want) and np.array_equal(first.chords, want)

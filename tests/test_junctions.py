@@ -2,11 +2,13 @@
 union at a time gave, and the distance to the nearest piece."""
 
 import numpy as np
+import pyproj
 import shapely
 from hypothesis import given, settings, strategies as st
 from shapely.geometry import LineString
 
-from geo.junctions import _merge_sections, line_distances_km
+from geo.junctions import LCC_SCALE_MAX, _merge_sections, line_distances_km
+from geo.layers import KZ_LCC
 
 
 def merge_one_at_a_time(rows: list[tuple]) -> list[tuple]:
@@ -92,3 +94,28 @@ def test_grouped_union_property(roads, order):
     # (the union of a road crossing itself nodes it, which bends its projected segments a little
     # there: random roads may differ from it by some metres; test_grouped_union_equals_one_at_a_
     # time_on_a_small_graph checks a road that does not cross itself)
+
+
+def test_kz_lcc_scale_is_within_the_reach_margin():
+    """line_distances_km finds a line's parts within reach in the projection: projected metres
+    per geodesic metre stay below LCC_SCALE_MAX wherever a town's lines can be (40-95 E,
+    35-60 N)."""
+    proj = pyproj.Proj(KZ_LCC)
+    lon, lat = np.meshgrid(np.linspace(40, 95, 111), np.linspace(35, 60, 51))
+    scale = np.asarray(proj.get_factors(lon.ravel(), lat.ravel()).parallel_scale)
+    assert 0.99 < scale.min() and scale.max() < LCC_SCALE_MAX
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    lines=st.lists(st.lists(coord, min_size=2, max_size=6, unique=True), min_size=1, max_size=6),
+    within=st.floats(5.0, 400.0),
+)
+def test_lines_beyond_the_reach_are_not_measured(lines, within):
+    """Measured up to ``within_km``: the same km as measuring every part, inf beyond it."""
+    geoms = [LineString(c) for c in lines]
+    everything = line_distances_km(TOWNS, geoms)
+    got = line_distances_km(TOWNS, geoms, within_km=within)
+    near = everything <= within
+    assert np.array_equal(got[near], everything[near])
+    assert np.all(np.isinf(got[~near]))

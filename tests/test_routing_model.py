@@ -5,12 +5,11 @@ kind of change; after the first answer, no whole-graph search, and no background
 import threading
 
 import numpy as np
-import pyproj
 import pytest
 
 from geo.agglomeration import SpatialModel
 from geo.params import parse_params
-from geo.routing import CHORD_PER_KM, TownField, chord_km
+from geo.routing import TownField
 
 CHANGES = [
     {},
@@ -87,24 +86,3 @@ def test_a_planned_road_searches_only_the_towns_it_can_reach_sooner(models):
     reach = model._within_reach(p, routing, edges, base, model.town_nodes(p))
     assert 0 < reach.sum() < len(reach) // 2
 
-
-def test_chord_per_km_bounds_the_sphere_over_the_wgs84_geodesic():
-    """A great-circle km (sphere of 6,371 km) is at most CHORD_PER_KM geodesic km: most where the
-    ellipsoid curves least, along a meridian at the equator (6,371 / 6,335.4 = 1.0056)."""
-    geod = pyproj.Geod(ellps="WGS84")
-    pairs = [(0, 0, 0, 0.01), (0, 0, 0, 1), (70, 48, 70, 49), (70, 48, 71, 48), (51, 43, 87, 55),
-             (0, 0, 1, 0), (0, 89, 0, 90), (10, -30, 120, 40)]
-    ratios = [float(chord_km(a, b, c, d)) / (geod.inv(a, b, c, d)[2] / 1000)
-              for a, b, c, d in pairs]
-    assert max(ratios) < CHORD_PER_KM
-    assert ratios[0] == pytest.approx(6371 / 6335.439, rel=1e-4)
-
-
-def test_every_edge_is_at_least_its_chord_over_chord_per_km(models):
-    """bound_factor reads each edge's km, not its chord: on the shipped network (access links
-    included) no edge's km is below its ends' great-circle km / CHORD_PER_KM."""
-    _, model, _ = models
-    net = model.network(parse_params({}))
-    chord = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])
-    assert np.all(chord <= CHORD_PER_KM * net.km + 1e-12)
-    assert np.max(chord[net.km > 0] / net.km[net.km > 0]) > 0.995  # straight edges: tight

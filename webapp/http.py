@@ -118,13 +118,14 @@ def finish(resp: Response) -> Response:
 
 
 class JSON(DefaultJSONProvider):
-    """Flask's JSON, encoded by orjson (a 270 kB recompute answer in 0.4 ms, not 3 ms).
+    """Flask's JSON (``dumps``, ``jsonify``, a view's dict), encoded by orjson: a 270 kB recompute
+    answer in under 1 ms instead of 3 ms.
 
-    The text means the same as the standard library's (key order kept, UTF-8, dates, dataclasses
-    and the like through Flask's ``default``) except that a non-finite float is written ``null``
-    (valid JSON; the standard library writes ``NaN``), so ``allow_nan=False`` always holds. What
-    orjson refuses (a lone surrogate, an integer beyond 64 bits) and any other option (``indent``)
-    are left to the standard library."""
+    The text is compact (as ``jsonify`` always wrote it) and means what the standard library's
+    meant (key order kept, UTF-8, dates, dataclasses and the like through Flask's ``default``),
+    except that a non-finite float is written ``null`` (valid JSON; the standard library wrote
+    ``NaN``, which browsers refuse). What orjson refuses (a lone surrogate, an integer beyond 64
+    bits) and any other option (``indent``) are left to the standard library."""
 
     sort_keys = False
     ensure_ascii = False
@@ -136,7 +137,8 @@ class JSON(DefaultJSONProvider):
     )
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs.keys() <= {"allow_nan"}:
+        compact = kwargs.get("separators", (",", ":")) == (",", ":")
+        if compact and kwargs.keys() <= {"allow_nan", "separators"}:
             try:
                 return orjson.dumps(obj, default=self.default, option=self.OPTIONS).decode()
             except TypeError:  # orjson.JSONEncodeError too

@@ -240,10 +240,10 @@ def encode_checked(
     raw: Callable[[], Any], cleaned: Callable[[], Any], dumps: Callable[..., str]
 ) -> str:
     """JSON text of ``cleaned()``, usually made from ``raw()`` (built without the cleaning walk) in
-    one
-    encoding: when the raw text has no NaN or infinity (``allow_nan=False`` refuses them) and no key
-    starting with "_", cleaning would have changed nothing, so it is the same text; otherwise the
-    cleaned value is encoded (the text is then exactly what it always was)."""
+    one encoding: when the raw text has no key starting with "_" and no NaN or infinity (the app's
+    JSON writes a non-finite float ``null``, as the cleaning does; a standard-library encoding
+    with ``allow_nan=False`` refuses it), cleaning would have changed nothing, so it is the same
+    text; otherwise the cleaned value is encoded."""
     try:
         text = dumps(raw(), allow_nan=False)
     except ValueError:
