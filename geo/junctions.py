@@ -20,6 +20,7 @@ _Line = tuple[str, str, str, str, BaseGeometry]  # id, type, name, corridors, ge
 # projected metres per geodesic metre in KZ_LCC, at most, where a town's junction lines can be (the
 # point scale is 0.9986-1.023 over 40-95 E, 35-60 N; tests/test_junctions.py): with a margin
 LCC_SCALE_MAX = 1.05
+PARTS_BATCH = 100_000  # line parts projected and indexed at a time
 
 
 def line_distances_km(points_lonlat: np.ndarray, geoms: Sequence[BaseGeometry | None],
@@ -36,22 +37,31 @@ def line_distances_km(points_lonlat: np.ndarray, geoms: Sequence[BaseGeometry | 
     10^6 parts: measuring each from every town took minutes)."""
     px, py = TO_LCC.transform(points_lonlat[:, 0], points_lonlat[:, 1])
     pts = shapely.points(px, py)
-    parts, owner = shapely.get_parts(np.asarray(list(geoms), dtype=object), return_index=True)
-    projected = shapely.transform(
-        parts, lambda c: np.column_stack(TO_LCC.transform(c[:, 0], c[:, 1])))
-    tree = shapely.STRtree(projected)
+    lines = np.asarray(list(geoms), dtype=object)
+    out = np.full((len(pts), len(lines)), np.inf)
     reach_m = within_km * 1000.0 * LCC_SCALE_MAX + 1000.0
-    out = np.full((len(pts), len(geoms)), np.inf)
-    for i, point in enumerate(pts):
-        near = (tree.query(point, predicate="dwithin", distance=reach_m) if np.isfinite(reach_m)
-                else np.arange(len(parts)))
-        if not len(near):
-            continue
-        shortest = shapely.shortest_line(point, projected[near])
-        ends = shapely.get_coordinates(shortest).reshape(-1, 2, 2)[:, 1, :]
-        elon, elat = FROM_LCC.transform(ends[:, 0], ends[:, 1])
-        np.minimum.at(out[i], owner[near],
-                      geodesic_km(points_lonlat[i, 0], points_lonlat[i, 1], elon, elat))
+    # the lines in batches of some PARTS_BATCH parts: a million projected parts and their tree
+    # would hold some 500 MB at once
+    counts = np.maximum(shapely.get_num_geometries(lines), 1)
+    batch = np.cumsum(counts) // PARTS_BATCH
+    for b in np.unique(batch):
+        cols = np.flatnonzero(batch == b)
+        parts, owner = shapely.get_parts(lines[cols], return_index=True)
+        projected = shapely.transform(
+            parts, lambda c: np.column_stack(TO_LCC.transform(c[:, 0], c[:, 1])))
+        tree = shapely.STRtree(projected)
+        for i, point in enumerate(pts):
+            near = (tree.query(point, predicate="dwithin", distance=reach_m)
+                    if np.isfinite(reach_m) else np.arange(len(parts)))
+            if not len(near):
+                continue
+            shortest = shapely.shortest_line(point, projected[near])
+            ends = shapely.get_coordinates(shortest).reshape(-1, 2, 2)[:, 1, :]
+            elon, elat = FROM_LCC.transform(ends[:, 0], ends[:, 1])
+            row = out[i, cols]
+            np.minimum.at(row, owner[near],
+                          geodesic_km(points_lonlat[i, 0], points_lonlat[i, 1], elon, elat))
+            out[i, cols] = row
     out[out > within_km] = np.inf  # measured beyond the radius: as if not (any radius is below)
     return out
 

@@ -119,3 +119,17 @@ def test_lines_beyond_the_reach_are_not_measured(lines, within):
     near = everything <= within
     assert np.array_equal(got[near], everything[near])
     assert np.all(np.isinf(got[~near]))
+
+
+def test_parts_measured_in_batches_give_the_same_km(monkeypatch):
+    """The lines' parts are projected and indexed some at a time (bounded memory at 2M edges):
+    batches of 3 parts give what one batch gives."""
+    import geo.junctions
+
+    rng = np.random.default_rng(5)
+    geoms = [shapely.MultiLineString([rng.uniform([60, 40], [80, 55], (3, 2)) for _ in range(k)])
+             for k in (1, 4, 2, 7, 1)]
+    whole = line_distances_km(TOWNS, geoms, within_km=300)
+    monkeypatch.setattr(geo.junctions, "PARTS_BATCH", 3)
+    assert np.array_equal(line_distances_km(TOWNS, geoms, within_km=300), whole)
+    assert np.isfinite(whole).any()
