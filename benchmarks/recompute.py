@@ -275,6 +275,15 @@ def same(app: list, ref: list) -> bool:
     return True
 
 
+def answers_equal(cases: dict, answers: dict) -> dict[str, bool]:
+    """Per case: its towns' road km and minutes equal the reference's (``same``)."""
+    return {
+        name: same(c["road_km"], answers[name]["road_km"])
+        and same(c["travel_min"], answers[name]["travel_min"])
+        for name, c in cases.items()
+    }
+
+
 def _child(args: list[str], payload: Path | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.recompute", *args]
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -290,13 +299,7 @@ def run_size(size: int, repeat: int, tmp: Path) -> dict:
     cases_file = tmp / f"cases_{size}.json"
     cases_file.write_text(json.dumps(app["cases"]))
     base = _child(["--worker", "baseline", "--graph", str(graph), "--cases", str(cases_file)])
-    checks = {
-        name: (
-            same(c["road_km"], base["answers"][name]["road_km"])
-            and same(c["travel_min"], base["answers"][name]["travel_min"])
-        )
-        for name, c in app["cases"].items()
-    }
+    checks = answers_equal(app["cases"], base["answers"])
     pandana = base.get("pandana")
     if pandana:
         checks["pandana"] = same(
