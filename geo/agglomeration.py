@@ -30,7 +30,7 @@ from .results import (AccessLink, Derivation, Flag, LineHit, PlannedEdge, Publis
                       Route, TownAccess, within)
 from .official import Official
 from .routing import (EdgeClasses, MetricRouting, NearestField, Topology, TownTable,
-                      METRICS, edge_weights, town_routes)
+                      TravelEdges, METRICS, edge_weights, town_routes)
 from .tourism import Sites
 from .versions import (first_use_key, lines_file, load_arrays, load_first_use, load_table,
                        save_arrays, save_first_use, save_table, table_file)
@@ -112,7 +112,7 @@ class SpatialModel:
         self.official = Official(self.layers)
         self.places = PlaceIndex(self.layers)
         budget = cache_mb * MB
-        self._networks: _LRU[tuple[Network, Topology, EdgeClasses]] = _LRU(cache_size)
+        self._networks: _LRU[tuple[Network, Topology, TravelEdges]] = _LRU(cache_size)
         self._metrics: _LRU[MetricRouting] = _LRU(2 * cache_size, max_bytes=budget // 2,
                                                   sizeof=lambda r: r.nbytes)
         self._fields: _LRU[NearestField] = _LRU(4 * cache_size, max_bytes=budget // 3,
@@ -177,19 +177,19 @@ class SpatialModel:
         """The road graph for the snapping parameters (cached)."""
         return self._network_entry(params)[0]
 
-    def _network_entry(self, params: Params) -> tuple[Network, Topology, EdgeClasses]:
+    def _network_entry(self, params: Params) -> tuple[Network, Topology, TravelEdges]:
         key = (params.snap_km, params.on_network_km) if self._fixed is None else "fixed"
 
-        def build() -> tuple[Network, Topology, EdgeClasses]:
+        def build() -> tuple[Network, Topology, TravelEdges]:
             net = self._fixed or self._build_network(params)
             if net is None:  # an imported version (geo.versions.ImportedLayers)
                 return self._imported_entry(cast("ImportedLayers", self.layers), params)
-            return net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
+            return _entry(net)
         return self._networks.get(key, build)
 
     def _imported_entry(self, layers: ImportedLayers, params: Params
-                        ) -> tuple[Network, Topology, EdgeClasses]:
-        """An imported version's routing graph, topology and edge classes: computed by its first
+                        ) -> tuple[Network, Topology, TravelEdges]:
+        """An imported version's routing graph, topology and weight inputs: computed by its first
         use and stored with the version (geo.versions.save_first_use), then memory-mapped by every
         process (one copy in memory however many workers)."""
         key = first_use_key(layers.towns, layers.cities, params.snap_km, params.on_network_km)
@@ -198,7 +198,7 @@ class SpatialModel:
         assert layers.imported is not None  # an ImportedLayers from geo.versions
         net = build_imported(layers.imported, layers.towns, layers.cities,
                              snap_km=params.snap_km, on_network_km=params.on_network_km)
-        entry = net, Topology(net.n_nodes, net.u, net.v, net.oneway), EdgeClasses(net.cls)
+        entry = _entry(net)
         if layers.folder is None:
             return entry
         try:
@@ -225,10 +225,10 @@ class SpatialModel:
         """One metric's graph and nearest-city searches; road km do not depend on the speeds
         (cached)."""
         def build() -> MetricRouting:
-            net, topology, classes = self._network_entry(params)
-            w = classes.metric(metric, net.km, params, net.factor, net.posted)
+            net, topology, edges = self._network_entry(params)
             sources = np.array([net.city_node[c] for c in self._source_ids(net)], dtype=np.int64)
-            return MetricRouting(topology, w, sources, predecessors=metric == "km")
+            return MetricRouting(topology, edges.weights(metric, params), sources,
+                                 predecessors=metric == "km")
         return self._metrics.get(self._metric_key(params, metric), build)
 
     def field(self, params: Params, metric: str, rows: np.ndarray, planned: Planned = ()
@@ -247,17 +247,20 @@ class SpatialModel:
         tables = self._town_tables(params)
         base = self.field(params, metric, rows) if edges else None
 
+        def full() -> NearestField:  # through the cache: an answer keeps no routing's graph alive
+            return self.metric(params, metric).full_field(rows, edges)
+
         def build() -> NearestField:
             cols = self.town_nodes(params)
             if not edges and metric in tables and key[0] == tables[metric][0]:
-                field: NearestField = routing.table_field(tables[metric][1], rows)
+                field: NearestField = routing.table_field(tables[metric][1], rows, full)
             else:
                 known = [t for _, t in tables.values()]
                 known += [self._last[(net_key, m)] for m in METRICS if (net_key, m) in self._last]
                 if known:
                     search = None if base is None else self._within_reach(params, routing,
                                                                           edges, base, cols)
-                    field = routing.town_field(rows, known, edges, search, base)
+                    field = routing.town_field(rows, known, edges, search, base, full=full)
                 else:  # the network's first answer
                     field = routing.field(rows)
             self._last[(net_key, metric)] = town_routes(field, cols, len(routing.sources))
@@ -271,9 +274,9 @@ class SpatialModel:
         the lower bound of its way to both ends of every planned road (``bound_factor`` x the
         chord) is at least its distance without them (``base``). Exact: a route using a planned
         road first reaches one of its ends."""
-        net = self.network(params)
+        net, _, inputs = self._network_entry(params)
         ends = np.array(sorted({x for a, b, _ in edges for x in (a, b)}), dtype=np.int64)
-        factor = routing.bound_factor(net.chords)
+        factor = routing.bound_factor(inputs.chord)
         for a, b, w in edges:
             c = float(chord_km(net.lon[a], net.lat[a], net.lon[b], net.lat[b]))
             if c > 0:
@@ -350,7 +353,8 @@ class SpatialModel:
         def build() -> dict[str, Any]:
             net = self.network(params)
             field = self.field(params, "min", rows, planned)
-            w = self.metric(params, "min").w
+            # each edge's own minutes (made here: the routing keeps the travel graph's only)
+            w = EdgeClasses(net.cls).metric("min", net.km, params, net.factor, net.posted)
             u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
             v = np.concatenate([net.v, [b for _, b, _ in edges]]).astype(np.int64)
             w = np.concatenate([w, [m for _, _, m in edges]])
@@ -570,6 +574,13 @@ class SpatialModel:
                                "coordinates": [[x, y] for y, x in a["coords"]]}}
                  for ident, a in net.access.items()]
         return {"type": "FeatureCollection", "features": feats}
+
+
+def _entry(net: Network) -> tuple[Network, Topology, TravelEdges]:
+    """A network's topology and weight inputs in its travel graph's order."""
+    topology = Topology(net.n_nodes, net.u, net.v, net.oneway)
+    return net, topology, TravelEdges.of(topology, EdgeClasses(net.cls), net.km, net.factor,
+                                         net.posted, net.chords)
 
 
 def points_only_layers(towns: pd.DataFrame, cities: pd.DataFrame) -> Layers:

@@ -52,16 +52,13 @@ class Network:
     oneway: np.ndarray | None = None  # bool per edge: travel only from u to v
     posted_km: np.ndarray | None = None  # per edge: km of its parts with a posted maxspeed
     posted_min: np.ndarray | None = None  # per edge: minutes of those parts at their maxspeed
-    # great-circle km between each edge's end nodes (``chords``), as stored with a version
-    chord: np.ndarray | None = None
 
     @cached_property
     def chords(self) -> np.ndarray:
         """Great-circle km between each edge's end nodes (geo.layers.chord_km): with the edges'
         weights, the lower bound that tells which towns a planned road cannot help. Made once
-        (0.3 s at 2M edges) and stored with an imported version's first use."""
-        if self.chord is not None:
-            return self.chord
+        (0.3 s at 2M edges); stored per travel entry with an imported version's first use
+        (routing.TravelEdges)."""
         return chord_km(self.lon[self.u], self.lat[self.u], self.lon[self.v], self.lat[self.v])
 
     @cached_property

@@ -120,11 +120,76 @@ class EdgeClasses:
         if metric == "km":
             return scaled[0]
         assert len(scaled) >= 2
-        minutes: np.ndarray = np.divide(scaled[1], self.values(dict(params.speeds)))
-        minutes *= 60.0  # in place: each new array of 2M edges costs its page faults
+        # one new array, the rest in place: each new array of millions of edges costs its page
+        # faults (docs/performance.md)
+        minutes: np.ndarray = self.values(dict(params.speeds))
+        np.divide(scaled[1], minutes, out=minutes)
+        minutes *= 60.0
         if len(scaled) > 2:
             minutes += scaled[-1]
         return minutes
+
+
+class TravelEdges:
+    """A network's per-edge weight inputs (class code, km, published factor, posted km and
+    minutes, chord) in the data order of its travel graph (``Topology.travel_edges``), gathered
+    once (stored with an imported version): a weight set is then computed straight into the travel
+    graph's data, one new array and no per-edge weights to gather from (each new array of millions
+    of entries costs its page faults: docs/performance.md). An entry with parallel edges takes the
+    lightest (``extra``: the other edges' inputs and ``pos``, their entry).
+    """
+
+    def __init__(self, main: dict[str, np.ndarray], names: list[str],
+                 extra: dict[str, np.ndarray] | None = None):
+        self.main, self.names, self.extra = main, [str(c) for c in names], extra or {}
+        self._classes = [EdgeClasses.from_codes(part["codes"], names)
+                         for part in (self.main, self.extra) if part]
+
+    @classmethod
+    def of(cls, topology: Topology, classes: EdgeClasses, km: np.ndarray,
+           factor: np.ndarray | None = None, posted: tuple[np.ndarray, np.ndarray] | None = None,
+           chord: np.ndarray | None = None) -> "TravelEdges":
+        """Gather the per-edge inputs into the travel graph's order."""
+        first, pos, other = topology.travel_edges()
+        given = {"codes": classes.codes, "km": km, "factor": factor, "chord": chord}
+        if posted is not None:
+            given |= {"posted_km": posted[0], "posted_min": posted[1]}
+
+        def take(edges: np.ndarray) -> dict[str, np.ndarray]:
+            return {k: np.asarray(x)[edges] for k, x in given.items() if x is not None}
+        return cls(take(first), classes.names, take(other) | {"pos": pos} if len(pos) else None)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``from_arrays`` needs (to store with a network version)."""
+        return self.main | {f"extra_{k}": x for k, x in self.extra.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], names: list[str]) -> "TravelEdges":
+        """From ``arrays()`` (e.g. memory-mapped read-only: not copied)."""
+        main = {k: x for k, x in arrays.items() if not k.startswith("extra_")}
+        extra = {k[len("extra_"):]: x for k, x in arrays.items() if k.startswith("extra_")}
+        return cls(main, names, extra)
+
+    @property
+    def chord(self) -> np.ndarray:
+        """Great-circle km between each travel entry's end nodes
+        (``MetricRouting.bound_factor``)."""
+        return self.main["chord"]
+
+    def weights(self, metric: str, params: Params) -> np.ndarray:
+        """The travel graph's data for one metric (``EdgeClasses.metric`` per entry, the lightest
+        of parallel edges, at least MIN_WEIGHT): a new array."""
+        out: list[np.ndarray] = []
+        for part, classes in zip((self.main, self.extra), self._classes):
+            posted = (part["posted_km"], part["posted_min"]) if "posted_km" in part else None
+            out.append(classes.metric(metric, part["km"], params, part.get("factor"), posted))
+        data = out[0]
+        if metric == "km":  # the classes' kept detour-scaled km: not to be changed in place
+            data = data.copy()
+        if self.extra:
+            np.minimum.at(data, self.extra["pos"], out[1])
+        np.maximum(data, MIN_WEIGHT, out=data)
+        return data
 
 
 class Topology:
@@ -227,19 +292,68 @@ class Topology:
     def travel_graph(self, w: np.ndarray) -> csr_matrix:
         """The graph a traveller drives for per-edge weights ``w`` (the searched graph transposed
         when it is the reversed one): its structure found once, each weight set one gather."""
-        if not self.directed:
-            return self.graph(w)
-        t_firsts, t_perm, t_indices, t_indptr = self._transposed()
-        firsts, extra, group = self._parallel()
+        return self.travel_csr(self.travel_data(w))
+
+    def travel_data(self, w: np.ndarray) -> np.ndarray:
+        """The travel graph's data for per-edge weights ``w``: the lightest of each entry's edges
+        (at least MIN_WEIGHT), in the travel graph's order."""
+        first, pos, other = self.travel_edges()
         w = np.asarray(w, dtype=float)
-        if len(extra):  # parallel edges: the lightest per entry, then in the travel graph's order
-            lightest = w[firsts]
-            np.minimum.at(lightest, group, w[extra])
-            data = lightest[t_perm]
-        else:
-            data = w[t_firsts]
+        data: np.ndarray = w[first]
+        np.minimum.at(data, pos, w[other])
         np.maximum(data, MIN_WEIGHT, out=data)
-        return csr_matrix((data, t_indices, t_indptr), shape=(self.n, self.n))
+        return data
+
+    def travel_csr(self, data: np.ndarray) -> csr_matrix:
+        """The travel graph with ``data`` in its entries' order (``travel_edges``), not copied."""
+        if self.directed:
+            _, _, indices, indptr = self._transposed()
+        else:
+            indices, indptr = self.indices, self.indptr
+        return csr_matrix((data, indices, indptr), shape=(self.n, self.n))
+
+    def searched_csr(self, travel_data: np.ndarray) -> csr_matrix:
+        """The graph searched from the cities for the travel graph's ``travel_data``: the travel
+        graph itself when all edges are two-way, else its reverse (one new data array)."""
+        if not self.directed:
+            return self.travel_csr(travel_data)
+        _, perm, _, _ = self._transposed()
+        data = np.empty(len(self.indices))
+        data[perm] = travel_data
+        return csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
+
+    def travel_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the first edge of each entry of the travel graph, in its data order; the position of
+        an entry once per other (parallel) edge it has; those other edges), found once: what a
+        weight set computed straight in the travel graph's order needs (``TravelEdges``)."""
+        found: tuple[np.ndarray, np.ndarray, np.ndarray] | None = getattr(self, "_travel_edges",
+                                                                         None)
+        if found is not None:
+            return found
+        firsts, extra, group = self._parallel()
+        none = np.zeros(0, np.int64)
+        if self.directed:
+            first, perm, _, _ = self._transposed()
+            entries = len(perm)
+        else:
+            assert self._pair is not None
+            perm = np.asarray(self._pair)
+            first, entries = np.asarray(firsts)[perm], len(perm)
+        if not len(extra):
+            found = (np.asarray(first), none, none)
+        else:  # each searched entry's place in the travel graph: one (directed), or two
+            at = np.arange(entries, dtype=np.int64)
+            last = np.empty(len(firsts), np.int64)
+            last[perm] = at
+            pos, other = [last[group]], [np.asarray(extra)]
+            if not self.directed:  # both directions of a pair
+                one = np.empty(len(firsts), np.int64)
+                one[perm[::-1]] = at[::-1]
+                pos.append(one[group])
+                other.append(np.asarray(extra))
+            found = (np.asarray(first), np.concatenate(pos), np.concatenate(other))
+        self._travel_edges = found
+        return found
 
     def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(the first edge of each travel entry, its entry in the searched graph, indices,
@@ -357,7 +471,9 @@ class NearestField:
 
     @property
     def nbytes(self) -> int:
-        return self.dist.nbytes + self.src.nbytes + self.pred.nbytes
+        """Its arrays and its graph's weights (which a cached routing may share: counted again, so
+        that a cache of fields stays within its budget whatever else is evicted)."""
+        return self.dist.nbytes + self.src.nbytes + self.pred.nbytes + self.graph.data.nbytes
 
     def at(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(source row, distance) at the given nodes."""
@@ -493,7 +609,8 @@ class MetricRouting:
     Parameters
     ----------
     topology : the network's compact structure.
-    w : per-edge weight of the metric (road km or minutes).
+    data : the travel graph's data (``Topology.travel_data`` of per-edge weights, or
+        ``TravelEdges.weights``): the metric's weight (road km or minutes) of each entry.
     sources : node of every candidate large city (the rows).
     predecessors : keep shortest-path trees (needed for routes, i.e. road km only).
 
@@ -502,35 +619,33 @@ class MetricRouting:
     full search per town, ``town_field`` one bounded search per town, each on the caller's request.
     """
 
-    def __init__(self, topology: Topology, w: np.ndarray, sources: np.ndarray, *,
+    def __init__(self, topology: Topology, data: np.ndarray, sources: np.ndarray, *,
                  predecessors: bool = True):
-        self.topology, self.w = topology, np.asarray(w, dtype=float)
+        self.topology, self.data = topology, np.asarray(data, dtype=float)
         self.sources = np.asarray(sources, dtype=np.int64)
         self._graph: csr_matrix | None = None
         self.predecessors = predecessors
         self.searches = 0  # whole-graph (multi-source) searches run: a town needs none
-        self._travel: csr_matrix | None = None
+        self.travel = topology.travel_csr(self.data)  # the graph a traveller drives
+
+    @classmethod
+    def of_edges(cls, topology: Topology, w: np.ndarray, sources: np.ndarray, *,
+                 predecessors: bool = True) -> "MetricRouting":
+        """For per-edge weights ``w``."""
+        return cls(topology, topology.travel_data(w), sources, predecessors=predecessors)
 
     @property
     def nbytes(self) -> int:
-        graphs = {id(g): g for g in (self._graph, self._travel) if g is not None}
-        return self.w.nbytes + sum(g.data.nbytes for g in graphs.values())
+        graph = 0 if self._graph is None or self._graph is self.travel else self._graph.data.nbytes
+        return self.data.nbytes + graph
 
     @property
     def graph(self) -> csr_matrix:
-        """The graph searched from the cities (reversed with one-way edges), made on first use:
-        the towns' answers need only the travel graph."""
+        """The graph searched from the cities (the travel graph reversed with one-way edges), made
+        on first use: the towns' answers need only the travel graph."""
         if self._graph is None:
-            self._graph = self.topology.graph(self.w) if self.topology.directed else self.travel
+            self._graph = self.topology.searched_csr(self.data)
         return self._graph
-
-    @property
-    def travel(self) -> csr_matrix:
-        """The graph a traveller drives (a search from a town): the searched graph transposed when
-        it is the reversed one, else the searched graph itself (made once)."""
-        if self._travel is None:
-            self._travel = self.topology.travel_graph(self.w)
-        return self._travel
 
     def field(self, rows: np.ndarray) -> NearestField:
         """Nearest of the selected rows for every node: one multi-source search."""
@@ -565,9 +680,12 @@ class MetricRouting:
             paths.append(row)
         return TownTable(cols, dist.astype(np.float32).astype(float), tuple(paths))
 
-    def table_field(self, table: TownTable, rows: np.ndarray) -> TownField:
+    def table_field(self, table: TownTable, rows: np.ndarray,
+                    full: Callable[[], NearestField] | None = None) -> TownField:
         """The nearest of the selected rows at the table's towns: a min over its columns (ties:
-        the first selected row)."""
+        the first selected row). ``full``: how the answer finds every node's (default: this
+        routing's ``field``; a cache passes its own, so that the answer does not keep this
+        routing's graph alive)."""
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return self._no_town(table.cols)
@@ -577,12 +695,13 @@ class MetricRouting:
         src = np.where(np.isfinite(d), rows[arg], -1).astype(np.int32)
         paths = [table.paths[i][rows[a]] if np.isfinite(d[i]) else np.zeros(0, np.int32)
                  for i, a in enumerate(arg)]
-        return TownField(table.cols, src, d, paths, lambda: self.field(rows))
+        return TownField(table.cols, src, d, paths, full or (lambda: self.field(rows)))
 
     def town_field(self, rows: np.ndarray, known: TownTable | list[TownTable],
                    planned: tuple[tuple[int, int, float], ...] = (),
                    search: np.ndarray | None = None, base: NearestField | None = None,
-                   budget: float | None = None) -> TownField:
+                   budget: float | None = None,
+                   full: Callable[[], NearestField] | None = None) -> TownField:
         """The nearest of the selected rows at the towns of ``known``, on this metric's graph with
         the ``planned`` two-way edges: one search per town on the travel graph, stopped at the
         length on that graph of a route ``known`` has from the town to a selected city (any route is
@@ -596,7 +715,8 @@ class MetricRouting:
         Narrowest bound first; once the searches have reached ``budget`` nodes (default: as many
         as the graph has), or would with the rest (each reaching about its bound squared times the
         nodes per squared bound of the searches so far: few selected cities, far from the towns),
-        one multi-source search answers instead, after the narrowest searches only."""
+        one multi-source search answers instead, after the narrowest searches only. ``full``: as
+        ``table_field``'s."""
         tables = known if isinstance(known, list) else [known]
         known = tables[0]
         rows = np.asarray(rows, dtype=np.int64)
@@ -607,19 +727,17 @@ class MetricRouting:
         n = len(known.cols)
         src, dist = np.full(n, -1, np.int32), np.full(n, np.inf)
         paths = [np.zeros(0, np.int32)] * n
-        if planned:
-            def full() -> NearestField:
-                return self.field(rows).with_planned(list(planned))
-        else:
-            def full() -> NearestField:
-                return self.field(rows)
+        full = full or (lambda: self.full_field(rows, planned))
         subs = [t.dist[:, rows] for t in tables]
-        bounds = np.full(n, np.inf)
+        known_routes, of_town = [], []
         for i in range(n):
             for t, sub in zip(tables, subs):
                 j = int(np.argmin(sub[i]))
                 if np.isfinite(sub[i, j]):
-                    bounds[i] = min(bounds[i], _length(travel, t.paths[i][rows[j]]))
+                    known_routes.append(t.paths[i][rows[j]])
+                    of_town.append(i)
+        bounds = np.full(n, np.inf)
+        np.minimum.at(bounds, np.asarray(of_town, dtype=np.int64), _lengths(travel, known_routes))
         settled = 0  # nodes the searches reached (sampled): past the budget, one search is less
         budget = self.topology.n if budget is None else budget
         skip = (np.zeros(n, dtype=bool) if search is None or base is None
@@ -657,21 +775,31 @@ class MetricRouting:
                     src[i], dist[i], paths[i] = rows[c], length, route
         return TownField(known.cols, src, dist, paths, full)
 
+    def full_field(self, rows: np.ndarray, planned: Iterable[tuple[int, int, float]] = ()
+                   ) -> NearestField:
+        """Nearest of the selected rows for every node with the planned two-way edges."""
+        planned = list(planned)
+        field = self.field(rows)
+        return field.with_planned(planned) if planned else field
+
     def _from_full(self, cols: np.ndarray, field: NearestField) -> TownField:
         """The towns' answers read from a field of every node (their searches would have cost
         more than it: few selected cities, far from the towns)."""
         src, d = field.at(cols)
         paths = [np.asarray(field.path(int(c)), dtype=np.int32) for c in cols]
-        return TownField(cols, src, d, paths, lambda: field)
+        out = TownField(cols, src, d, paths, lambda: field)
+        out._full = field  # held, so counted in its size
+        return out
 
     def bound_factor(self, chord: np.ndarray) -> float:
-        """The least ratio of an edge's weight to its chord (``chord_km``, great-circle km between
-        its end nodes): any route is then at least this factor x the chord between its ends (the
-        chord is a metric), a lower bound that tells which towns a planned road cannot help
-        (cached)."""
+        """The least ratio of an entry's weight to its chord (``chord_km``, great-circle km between
+        its end nodes; per travel entry, ``TravelEdges.chord``): any route is then at least this
+        factor x the chord between its ends (the chord is a metric), a lower bound that tells
+        which towns a planned road cannot help (cached)."""
         found = getattr(self, "_bound_factor", None)
         if found is None:
-            ratio = np.divide(self.w, chord, out=np.full(len(self.w), np.inf), where=chord > 0)
+            ratio = np.divide(self.data, chord, out=np.full(len(self.data), np.inf),
+                              where=chord > 0)
             least = float(ratio.min()) if len(ratio) else np.inf
             found = self._bound_factor = least if np.isfinite(least) else 0.0
         return found
@@ -711,13 +839,25 @@ def _route(pred: np.ndarray, source: int, town: int) -> np.ndarray:
     return np.array(out, dtype=np.int32)
 
 
+def _lengths(travel: csr_matrix, routes: list[np.ndarray]) -> np.ndarray:
+    """``_length`` of each route, their arcs looked up in the graph at once (an arc the graph
+    lacks reads 0: a route found with a planned road not planned now)."""
+    arcs = [(r[1:], r[:-1]) for r in routes]
+    if not routes:
+        return np.zeros(0)
+    w = np.asarray(travel[np.concatenate([a for a, _ in arcs]),
+                          np.concatenate([b for _, b in arcs])]).ravel()
+    ends = np.cumsum([len(a) for a, _ in arcs])
+    out = np.zeros(len(routes))
+    for k, (stop, (a, _)) in enumerate(zip(ends, arcs)):
+        part = w[stop - len(a):stop]
+        if len(part):
+            out[k] = np.cumsum(part)[-1] if part.all() else np.inf
+    return out
+
+
 def _length(travel: csr_matrix, route: np.ndarray) -> float:
     """Length of a route (source -> town) on the travel graph, summed from the source as a search
     from the source sums it; inf when the graph lacks one of its arcs (every arc weighs at least
     MIN_WEIGHT)."""
-    if len(route) < 2:
-        return 0.0
-    w = np.asarray(travel[route[1:], route[:-1]]).ravel()
-    if not w.all():  # an arc the graph lacks (a route found with a planned road not planned now)
-        return np.inf
-    return float(np.cumsum(w)[-1])
+    return float(_lengths(travel, [route])[0])

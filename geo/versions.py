@@ -28,7 +28,7 @@ import shapely
 
 from .layers import DISPLAY_CRS, Layers, geodesic_km, load_layers
 from .network import CLASS_OF_IMPORT, Network
-from .routing import EdgeClasses, Topology, TownTable
+from .routing import Topology, TownTable, TravelEdges
 from .netimport import DEFAULT_ROOT, ImportedNetwork, list_versions, load_version
 
 SHIPPED = "shipped"
@@ -131,12 +131,13 @@ def imported_layers(net: ImportedNetwork, base: Layers, *, folder: Path | None =
 # -- what the first use computes, stored once per version ------------------------------------------
 
 FIRST_USE = "first_use"  # folder of a version: one sub-folder per snapping key
-# 2: the topology's parallel-edge groups, one-byte class codes; 3: the edges' chords
-FIRST_USE_FORMAT = 3
+# 2: the topology's parallel-edge groups, one-byte class codes; 3: the edges' chords; 4: the
+# weights' inputs in the travel graph's order (routing.TravelEdges)
+FIRST_USE_FORMAT = 4
 _NET_ARRAYS = ("lon", "lat", "u", "v", "km", "cls", "road", "assumed", "factor", "oneway",
-               "posted_km", "posted_min", "chord")
+               "posted_km", "posted_min")
 _NET_DICTS = ("town_node", "city_node", "access", "unroutable")
-FirstUse = tuple[Network, Topology, EdgeClasses]
+FirstUse = tuple[Network, Topology, TravelEdges]
 
 
 def first_use_key(towns: pd.DataFrame, cities: pd.DataFrame, snap_km: float,
@@ -150,7 +151,7 @@ def first_use_key(towns: pd.DataFrame, cities: pd.DataFrame, snap_km: float,
 
 
 def load_first_use(folder: Path, key: str) -> FirstUse | None:
-    """The stored routing graph, topology and edge classes of a version, memory-mapped read-only
+    """The stored routing graph, topology and weight inputs of a version, memory-mapped read-only
     (every process maps the same pages); None when not stored yet."""
     where = folder / FIRST_USE / key
     if not (where / "meta.json").is_file():
@@ -164,28 +165,31 @@ def load_first_use(folder: Path, key: str) -> FirstUse | None:
     net = Network(**fields_, names=cast(list[str], load("names")), crs=meta["crs"])
     topology = Topology.from_arrays(meta["nodes"], {k: load(f"topology_{k}")
                                                     for k in meta["topology"]})
-    return net, topology, EdgeClasses.from_codes(load("class_codes"), meta["class_names"])
+    edges = TravelEdges.from_arrays({k: load(f"edges_{k}") for k in meta["edges"]},
+                                    meta["class_names"])
+    return net, topology, edges
 
 
 def save_first_use(folder: Path, key: str, first: FirstUse) -> None:
     """Store what ``load_first_use`` reads (written aside, then renamed into place: a reader
     never sees half of it; when two processes race, the first one's stays)."""
-    net, topology, classes = first
+    net, topology, edges = first
     dest = folder / FIRST_USE / key
     tmp = folder / FIRST_USE / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
         arrays = {k: getattr(net, k) for k in _NET_ARRAYS if getattr(net, k) is not None}
-        arrays["chord"] = net.chords  # computed here, once per version
         kept = list(arrays)
         for k, a in arrays.items():
             np.save(tmp / f"{k}.npy", np.asarray(a))
         np.save(tmp / "names.npy", np.asarray(net.names, dtype=str))
         for k, a in topology.arrays().items():
             np.save(tmp / f"topology_{k}.npy", a)
-        np.save(tmp / "class_codes.npy", classes.codes)
+        for k, a in edges.arrays().items():
+            np.save(tmp / f"edges_{k}.npy", np.asarray(a))
         meta = {"format": FIRST_USE_FORMAT, "arrays": kept, "nodes": topology.n, "crs": net.crs,
-                "topology": list(topology.arrays()), "class_names": classes.names,
+                "topology": list(topology.arrays()), "edges": list(edges.arrays()),
+                "class_names": edges.names,
                 **{k: getattr(net, k) for k in _NET_DICTS}}
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         if not dest.exists():

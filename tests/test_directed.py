@@ -164,7 +164,7 @@ def test_catchment_of_a_oneway_edge_by_hand():
     lon, lat = np.array([70.0, 70.1]), np.array([48.0, 48.0])
     u, v, w, ow = np.array([0]), np.array([1]), np.array([10.0]), np.array([True])
     for city, expect in ((1, [[[70.1, 48.0], [70.1 - 0.04, 48.0]]]), (0, [])):
-        r = MetricRouting(Topology(2, u, v, ow), w, np.array([city]))
+        r = MetricRouting.of_edges(Topology(2, u, v, ow), w, np.array([city]))
         fc = fua_catchments(lon, lat, u, v, w, r.field(np.array([0])), ["c"], 4.0, ow)
         got = [part for f in fc["features"] for part in f["geometry"]["coordinates"]]
         assert np.allclose(got, expect) if expect else got == []
@@ -351,7 +351,7 @@ def test_planned_roads_on_directed_graphs_equal_full_recompute():
             )
             if a != b
         ]
-        routing = MetricRouting(Topology(n, u, v, ow), w, sources)
+        routing = MetricRouting.of_edges(Topology(n, u, v, ow), w, sources)
         field = routing.field(rows)
         assert np.allclose(field.dist, _reference(n, u, v, ow, w, sources, []), equal_nan=False), (
             case
@@ -367,7 +367,7 @@ def test_planned_roads_on_directed_graphs_equal_full_recompute():
             # a full recompute with the planned roads as two-way edges gives the same
             full_u = np.concatenate([u, [a for a, _, _ in planned[:k]]])
             full_v = np.concatenate([v, [b for _, b, _ in planned[:k]]])
-            full = MetricRouting(
+            full = MetricRouting.of_edges(
                 Topology(n, full_u, full_v, np.concatenate([ow, np.zeros(k, bool)])),
                 np.concatenate([w, [x for _, _, x in planned[:k]]]),
                 sources,
@@ -386,7 +386,7 @@ def test_town_table_on_a_directed_graph():
     u, v, ow = rng.integers(0, n, m), rng.integers(0, n, m), rng.random(m) < 0.5
     w = rng.uniform(1, 5, m)
     sources = np.array([0, 7, 19])
-    routing = MetricRouting(Topology(n, u, v, ow), w, sources)
+    routing = MetricRouting.of_edges(Topology(n, u, v, ow), w, sources)
     towns = np.arange(n)
     read = routing.table_field(routing.town_table(towns), np.array([0, 2]))
     ref = _reference(n, u, v, ow, w, sources[[0, 2]], [])

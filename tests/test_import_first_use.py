@@ -1,5 +1,5 @@
 """Once per version, not once per worker: what the first use of an imported version computes (its
-routing graph, topology and edge classes) is stored with it and memory-mapped by later opens.
+routing graph, topology and weight inputs) is stored with it and memory-mapped by later opens.
 
 The PBF is written here (osmium, SYNTHETIC roads, as tests/test_versions.py); the expected answers
 are those of the first open, which computes everything itself.
@@ -16,7 +16,7 @@ from geo.layers import load_layers
 from geo.netimport import import_network, save_version
 from geo.params import parse_params
 from geo.layers import chord_km
-from geo.routing import Topology
+from geo.routing import Topology, edge_weights
 from geo.versions import FIRST_USE, layers_for
 from test_netimport import write_pbf
 
@@ -137,13 +137,19 @@ def test_a_town_table_built_by_one_worker_is_read_by_the_next(version, tiny_root
 
 
 
-def test_the_edges_chords_are_stored_with_the_first_use(version, tiny_root):
-    """The planned-road bound's chords (great-circle km between each edge's end nodes, which an
-    edge's km may be below where a line layer's vertices merged into one node) are computed by the
-    first use and mapped by the next open."""
+def test_the_travel_entries_inputs_are_stored_with_the_first_use(version, tiny_root):
+    """The weights' inputs in the travel graph's order, with the planned-road bound's chords
+    (great-circle km between each entry's end nodes, which an edge's km may be below where a line
+    layer's vertices merged into one node), are computed by the first use and mapped by the next
+    open; the weights made from them are those of the per-edge weights."""
     base = load_layers(tiny_root)
-    first = SpatialModel(layers_for("w", version, base)).network(parse_params({}))
-    net = SpatialModel(layers_for("w", version, base)).network(parse_params({}))
-    assert isinstance(net.chord, np.memmap) and len(net.chord) == len(net.u) > 3
-    want = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])
-    assert np.array_equal(net.chords, want) and np.array_equal(first.chords, want)
+    p = parse_params({"speed_oblast": 47})
+    first = SpatialModel(layers_for("w", version, base))._network_entry(p)[2]
+    net, topology, edges = SpatialModel(layers_for("w", version, base))._network_entry(p)
+    entry = topology.travel_edges()[0]
+    assert isinstance(edges.chord, np.memmap) and len(edges.chord) == len(entry) > 3
+    want = chord_km(net.lon[net.u], net.lat[net.u], net.lon[net.v], net.lat[net.v])[entry]
+    assert np.array_equal(edges.chord, want) and np.array_equal(first.chord, want)
+    for metric in ("km", "min"):
+        w = edge_weights(net.cls, net.km, p, net.factor, net.posted)[metric]
+        assert np.array_equal(edges.weights(metric, p), topology.travel_data(w))

@@ -24,7 +24,7 @@ def fresh(graph, sources):
 @pytest.mark.parametrize("seed", range(8))
 def test_planned_roads_equal_a_fresh_search(seed):
     n, u, v, w, rng = random_graph(seed)
-    routing = MetricRouting(Topology(n, u, v), w, rng.choice(n, 6, replace=False))
+    routing = MetricRouting.of_edges(Topology(n, u, v), w, rng.choice(n, 6, replace=False))
     rows = np.array([0, 2, 3, 5])
     roads = [
         (int(a), int(b), float(x))
@@ -56,7 +56,7 @@ def test_town_table_equals_the_multi_source_search(seed, directed):
     for several city sets, on two-way and one-way graphs."""
     n, u, v, w, rng = random_graph(seed + 100)
     oneway = rng.random(len(u)) < 0.4 if directed else None
-    routing = MetricRouting(Topology(n, u, v, oneway), w, rng.choice(n, 6, replace=False))
+    routing = MetricRouting.of_edges(Topology(n, u, v, oneway), w, rng.choice(n, 6, replace=False))
     towns = rng.choice(n, 12, replace=False)
     table = routing.town_table(towns)
     for rows in ([1, 4], [0, 2, 3, 5], [5], list(range(6))):
@@ -86,8 +86,9 @@ def test_bounded_town_searches_equal_the_multi_source_search(seed, directed):
     oneway = rng.random(len(u)) < 0.4 if directed else None
     topo, sources = Topology(n, u, v, oneway), rng.choice(n, 6, replace=False)
     towns = rng.choice(n, 12, replace=False)
-    known = MetricRouting(topo, w, sources).town_table(towns)
-    routing = MetricRouting(topo, w * rng.uniform(0.3, 3.0, len(w)), sources)  # other weights
+    known = MetricRouting.of_edges(topo, w, sources).town_table(towns)
+    other = w * rng.uniform(0.3, 3.0, len(w))  # other weights
+    routing = MetricRouting.of_edges(topo, other, sources)
     for rows in ([1, 4], [0, 2, 3, 5], [5], list(range(6)), []):
         rows = np.array(rows, dtype=np.int64)
         for planned in ((), ((int(towns[0]), int(sources[1]), 0.5),
@@ -121,8 +122,8 @@ def test_town_searches_past_their_budget_give_way_to_one_multi_source_search(mon
     n, u, v, w, rng = random_graph(31)
     topo, sources = Topology(n, u, v), rng.choice(n, 6, replace=False)
     towns = np.sort(rng.choice(n, 12, replace=False))
-    known = MetricRouting(topo, w, sources).town_table(towns)
-    routing = MetricRouting(topo, w * 1.7, sources)
+    known = MetricRouting.of_edges(topo, w, sources).town_table(towns)
+    routing = MetricRouting.of_edges(topo, w * 1.7, sources)
     rows = np.array([0, 3])
     limits = []
 
@@ -148,7 +149,7 @@ def test_town_searches_past_their_budget_give_way_to_one_multi_source_search(mon
 
 def test_table_field_searches_only_for_whole_arrays():
     n, u, v, w, rng = random_graph(7)
-    routing = MetricRouting(Topology(n, u, v), w, rng.choice(n, 5, replace=False))
+    routing = MetricRouting.of_edges(Topology(n, u, v), w, rng.choice(n, 5, replace=False))
     towns = rng.choice(n, 8, replace=False)
     read = routing.table_field(routing.town_table(towns), np.array([0, 3]))
     read.at(towns)
@@ -192,3 +193,43 @@ def test_with_edges_is_one_copy_equal_to_each_entry_set_in_turn(seed, directed):
     for x, y, z in edges:
         one_by_one = with_edge(one_by_one, x, y, z)
     assert np.array_equal(one_by_one.toarray(), want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("directed", [False, True])
+def test_weights_in_the_travel_graphs_order_equal_the_per_edge_weights(seed, directed):
+    """TravelEdges (the weights' inputs gathered into the travel graph's order) give, for every
+    speed, detour and maxspeed setting, the travel graph of the per-edge weights, which is the
+    dense graph of the lightest parallel edge per driven direction (many parallel edges here); its
+    reverse is the graph searched from the cities."""
+    from geo.params import parse_params
+    from geo.routing import EdgeClasses, TravelEdges, edge_weights
+
+    n, u, v, _, rng = random_graph(seed + 700, n=40, m=400)  # ~10 parallel edges per pair
+    oneway = rng.random(len(u)) < 0.4 if directed else None
+    cls = rng.choice(["international", "republican", "oblast", "access"], len(u))
+    km = rng.uniform(0.1, 20.0, len(u))
+    factor = np.where(rng.random(len(u)) < 0.3, rng.uniform(1.0, 1.5, len(u)), np.nan)
+    posted_km = np.where(rng.random(len(u)) < 0.5, km * rng.uniform(0, 1, len(u)), 0.0)
+    posted = (posted_km, posted_km / rng.uniform(40, 110, len(u)) * 60)
+    topology = Topology(n, u, v, oneway)
+    edges = TravelEdges.of(topology, EdgeClasses(cls), km, factor, posted, np.ones(len(u)))
+    assert len(edges.extra.get("pos", [])) > 0
+    for change in ({}, {"speed_oblast": 37}, {"maxspeed_use": "ignore"},
+                   {"detour_republican": 1.4, "speed_access": 21}):
+        params = parse_params(change)
+        for metric in ("km", "min"):
+            w = edge_weights(cls, km, params, factor, posted)[metric]
+            data = edges.weights(metric, params)
+            assert np.array_equal(data, topology.travel_data(w))
+            want = np.full((n, n), np.inf)
+            for a, b, x, one in zip(u, v, w, oneway if directed else np.zeros(len(u), bool)):
+                if a != b:
+                    want[a, b] = min(want[a, b], x)
+                    if not one:
+                        want[b, a] = min(want[b, a], x)
+            travel = topology.travel_csr(data).toarray()
+            assert np.array_equal(np.where(travel > 0, travel, np.inf), want)
+            searched = topology.searched_csr(data).toarray()
+            assert np.array_equal(np.where(searched > 0, searched, np.inf), want.T)
+    assert edges.weights("km", parse_params({})) is not edges.weights("km", parse_params({}))

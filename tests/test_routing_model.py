@@ -86,3 +86,25 @@ def test_a_planned_road_searches_only_the_towns_it_can_reach_sooner(models):
     reach = model._within_reach(p, routing, edges, base, model.town_nodes(p))
     assert 0 < reach.sum() < len(reach) // 2
 
+
+
+def test_a_cached_answer_keeps_no_routing_alive():
+    """A field in the cache (here read from the town tables) finds every node's answer through the
+    model's routing cache: once the routing of its weights is evicted, nothing holds it (its graph
+    is not memory the caches' budget cannot see), and the field's every-node answer is still the
+    routing's."""
+    import gc
+    import weakref
+
+    model = SpatialModel()
+    p = parse_params({"speed_oblast": 77})
+    model.build_town_tables(p)
+    rows = np.arange(len(model.metric(p, "min").sources))
+    field = model.field(p, "min", rows)
+    assert isinstance(field, TownField) and field._full is None
+    gone = weakref.ref(model.metric(p, "min"))
+    model._metrics.items.clear()
+    gc.collect()
+    assert gone() is None
+    want = model.metric(p, "min").field(rows).dist
+    assert np.array_equal(field.dist, want)
