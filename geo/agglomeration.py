@@ -351,10 +351,10 @@ class SpatialModel:
                params.fua_minutes)
 
         def build() -> dict[str, Any]:
-            net = self.network(params)
+            net, _, inputs = self._network_entry(params)
             field = self.field(params, "min", rows, planned)
             # each edge's own minutes (made here: the routing keeps the travel graph's only)
-            w = EdgeClasses(net.cls).metric("min", net.km, params, net.factor, net.posted)
+            w = inputs.per_edge.metric("min", net.km, params, net.factor, net.posted)
             u = np.concatenate([net.u, [a for a, _, _ in edges]]).astype(np.int64)
             v = np.concatenate([net.v, [b for _, b, _ in edges]]).astype(np.int64)
             w = np.concatenate([w, [m for _, _, m in edges]])

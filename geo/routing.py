@@ -136,14 +136,16 @@ class TravelEdges:
     once (stored with an imported version): a weight set is then computed straight into the travel
     graph's data, one new array and no per-edge weights to gather from (each new array of millions
     of entries costs its page faults: docs/performance.md). An entry with parallel edges takes the
-    lightest (``extra``: the other edges' inputs and ``pos``, their entry).
+    lightest (``extra``: the other edges' inputs and ``pos``, their entry). ``per_edge``: the
+    classes in the network's edge order, for what needs each edge's own weight (FUA catchments).
     """
 
-    def __init__(self, main: dict[str, np.ndarray], names: list[str],
+    def __init__(self, main: dict[str, np.ndarray], names: list[str], edge_codes: np.ndarray,
                  extra: dict[str, np.ndarray] | None = None):
         self.main, self.names, self.extra = main, [str(c) for c in names], extra or {}
         self._classes = [EdgeClasses.from_codes(part["codes"], names)
                          for part in (self.main, self.extra) if part]
+        self.per_edge = EdgeClasses.from_codes(edge_codes, names)
 
     @classmethod
     def of(cls, topology: Topology, classes: EdgeClasses, km: np.ndarray,
@@ -157,18 +159,21 @@ class TravelEdges:
 
         def take(edges: np.ndarray) -> dict[str, np.ndarray]:
             return {k: np.asarray(x)[edges] for k, x in given.items() if x is not None}
-        return cls(take(first), classes.names, take(other) | {"pos": pos} if len(pos) else None)
+        return cls(take(first), classes.names, classes.codes,
+                   take(other) | {"pos": pos} if len(pos) else None)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``from_arrays`` needs (to store with a network version)."""
-        return self.main | {f"extra_{k}": x for k, x in self.extra.items()}
+        return (self.main | {f"extra_{k}": x for k, x in self.extra.items()}
+                | {"edge_codes": self.per_edge.codes})
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], names: list[str]) -> "TravelEdges":
         """From ``arrays()`` (e.g. memory-mapped read-only: not copied)."""
         main = {k: x for k, x in arrays.items() if not k.startswith("extra_")}
+        edge_codes = main.pop("edge_codes")
         extra = {k[len("extra_"):]: x for k, x in arrays.items() if k.startswith("extra_")}
-        return cls(main, names, extra)
+        return cls(main, names, edge_codes, extra)
 
     @property
     def chord(self) -> np.ndarray:

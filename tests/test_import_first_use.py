@@ -153,3 +153,6 @@ def test_the_travel_entries_inputs_are_stored_with_the_first_use(version, tiny_r
     for metric in ("km", "min"):
         w = edge_weights(net.cls, net.km, p, net.factor, net.posted)[metric]
         assert np.array_equal(edges.weights(metric, p), topology.travel_data(w))
+        # each edge's own weight (what the FUA catchments draw), from the stored class codes
+        assert isinstance(edges.per_edge.codes, np.memmap)
+        assert np.array_equal(edges.per_edge.metric(metric, net.km, p, net.factor, net.posted), w)
