@@ -789,8 +789,10 @@ class MetricRouting:
 
     def _from_full(self, cols: np.ndarray, field: NearestField) -> TownField:
         """The towns' answers read from a field of every node (their searches would have cost
-        more than it: few selected cities, far from the towns)."""
+        more than it: few selected cities, far from the towns), at the towns' searches' float32
+        precision (a planned road's insertion sums in float64)."""
         src, d = field.at(cols)
+        d = d.astype(np.float32).astype(float)
         paths = [np.asarray(field.path(int(c)), dtype=np.int32) for c in cols]
         out = TownField(cols, src, d, paths, lambda: field)
         out._full = field  # held, so counted in its size

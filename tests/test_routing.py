@@ -105,6 +105,10 @@ def test_bounded_town_searches_equal_the_multi_source_search(seed, directed):
             else:
                 assert np.array_equal(d, want_d), rows
             assert np.array_equal(src, want_src), (rows, planned)
+            # past the budget, one multi-source search answers, at the towns' float32 precision
+            fell = routing.town_field(rows, known, planned, budget=0).at(np.sort(towns))[1]
+            assert np.array_equal(fell, fell.astype(np.float32).astype(float)), (rows, planned)
+            assert np.allclose(fell, d, rtol=1e-6, atol=0), (rows, planned)
             travel = routing.travel
             for a, b, x in planned:
                 travel = with_edge(travel, a, b, x)
