@@ -366,7 +366,7 @@ class SpatialModel:
 
     def cache_bytes(self) -> dict[str, int]:
         """Bytes held by each cache (arrays; catchments estimated)."""
-        topo = sum(t.nbytes for _, t, _ in self._networks.items.values())
+        topo = sum(t.nbytes + e.nbytes for _, t, e in self._networks.items.values())
         return {"topology": topo, "graphs": self._metrics.nbytes, "fields": self._fields.nbytes,
                 "catchments": self._catchments.nbytes}
 

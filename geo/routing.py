@@ -159,8 +159,8 @@ class TravelEdges:
 
         def take(edges: np.ndarray) -> dict[str, np.ndarray]:
             return {k: np.asarray(x)[edges] for k, x in given.items() if x is not None}
-        return cls(take(first), classes.names, classes.codes,
-                   take(other) | {"pos": pos} if len(pos) else None)
+        extra = {k: x for k, x in take(other).items() if k != "chord"} | {"pos": pos}
+        return cls(take(first), classes.names, classes.codes, extra if len(pos) else None)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``from_arrays`` needs (to store with a network version)."""
@@ -174,6 +174,17 @@ class TravelEdges:
         edge_codes = main.pop("edge_codes")
         extra = {k[len("extra_"):]: x for k, x in arrays.items() if k.startswith("extra_")}
         return cls(main, names, edge_codes, extra)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in this process: the inputs not memory-mapped (a network built here) and the
+        detour-scaled lengths each class table keeps (``EdgeClasses.metric``)."""
+        parts = [*self.main.values(), *self.extra.values()]
+        for classes in (*self._classes, self.per_edge):
+            last = getattr(classes, "_last", None)
+            parts += list(last[1]) if last is not None else []
+        found = {id(x): x for x in parts if not isinstance(x, np.memmap)}
+        return sum(x.nbytes for x in found.values())
 
     @property
     def chord(self) -> np.ndarray:
@@ -291,13 +302,9 @@ class Topology:
         """Bytes of the arrays held in this process (memory-mapped ones are shared, not
         counted)."""
         arrays = (self._order, self._starts, self.indices, self.indptr, self._pair,
-                  *getattr(self, "_groups", ()), *getattr(self, "_travel_structure", ()))
+                  *getattr(self, "_groups", ()), *getattr(self, "_travel_structure", ()),
+                  *getattr(self, "_travel_edges", ()))
         return sum(x.nbytes for x in arrays if x is not None and not isinstance(x, np.memmap))
-
-    def travel_graph(self, w: np.ndarray) -> csr_matrix:
-        """The graph a traveller drives for per-edge weights ``w`` (the searched graph transposed
-        when it is the reversed one): its structure found once, each weight set one gather."""
-        return self.travel_csr(self.travel_data(w))
 
     def travel_data(self, w: np.ndarray) -> np.ndarray:
         """The travel graph's data for per-edge weights ``w``: the lightest of each entry's edges
@@ -346,17 +353,14 @@ class Topology:
             first, entries = np.asarray(firsts)[perm], len(perm)
         if not len(extra):
             found = (np.asarray(first), none, none)
-        else:  # each searched entry's place in the travel graph: one (directed), or two
-            at = np.arange(entries, dtype=np.int64)
-            last = np.empty(len(firsts), np.int64)
-            last[perm] = at
-            pos, other = [last[group]], [np.asarray(extra)]
-            if not self.directed:  # both directions of a pair
-                one = np.empty(len(firsts), np.int64)
-                one[perm[::-1]] = at[::-1]
-                pos.append(one[group])
-                other.append(np.asarray(extra))
-            found = (np.asarray(first), np.concatenate(pos), np.concatenate(other))
+        elif self.directed:  # each searched entry's one place in the travel graph
+            at = np.empty(len(firsts), np.int64)
+            at[perm] = np.arange(entries, dtype=np.int64)  # a permutation: no index twice
+            found = (np.asarray(first), at[group], np.asarray(extra))
+        else:  # each pair's two places (both directions)
+            places = np.argsort(perm, kind="stable").reshape(-1, 2)
+            found = (np.asarray(first), np.concatenate([places[group, 0], places[group, 1]]),
+                     np.concatenate([extra, extra]))
         self._travel_edges = found
         return found
 
@@ -649,7 +653,8 @@ class MetricRouting:
         """The graph searched from the cities (the travel graph reversed with one-way edges), made
         on first use: the towns' answers need only the travel graph."""
         if self._graph is None:
-            self._graph = self.topology.searched_csr(self.data)
+            self._graph = (self.topology.searched_csr(self.data) if self.topology.directed
+                           else self.travel)
         return self._graph
 
     def field(self, rows: np.ndarray) -> NearestField:

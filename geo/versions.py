@@ -131,8 +131,9 @@ def imported_layers(net: ImportedNetwork, base: Layers, *, folder: Path | None =
 # -- what the first use computes, stored once per version ------------------------------------------
 
 FIRST_USE = "first_use"  # folder of a version: one sub-folder per snapping key
-# 2: the topology's parallel-edge groups, one-byte class codes; 3: the edges' chords; 5: the
-# weights' inputs in the travel graph's order and the class codes per edge (routing.TravelEdges)
+# 2: the topology's parallel-edge groups, one-byte class codes; 3: the edges' chords; 5 (4 never
+# released): the weights' inputs in the travel graph's order, the class codes per edge
+# (routing.TravelEdges)
 FIRST_USE_FORMAT = 5
 _NET_ARRAYS = ("lon", "lat", "u", "v", "km", "cls", "road", "assumed", "factor", "oneway",
                "posted_km", "posted_min")

@@ -78,7 +78,12 @@ def test_second_open_maps_the_stored_arrays(version, tiny_root, monkeypatch):
     assert len(layers.roads) > 0  # built when the map asks for it
     net = second.network(parse_params({}))
     assert isinstance(net.u, np.memmap) and not net.u.flags.writeable
-    assert second.cache_bytes()["topology"] == 0  # mapped, shared by every process
+    _, topology, edges = second._network_entry(parse_params({}))
+    assert topology.nbytes == 0  # mapped, shared by every process
+    assert all(isinstance(x, np.memmap) for x in edges.arrays().values())
+    # what the process holds of its own: the detour-scaled lengths of the weights it made
+    kept = sum(x.nbytes for c in edges._classes for x in c._last[1])
+    assert second.cache_bytes()["topology"] == edges.nbytes == kept > 0
 
 
 def test_a_version_stored_before_still_opens(version, tiny_root):

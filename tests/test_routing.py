@@ -237,3 +237,17 @@ def test_weights_in_the_travel_graphs_order_equal_the_per_edge_weights(seed, dir
             searched = topology.searched_csr(data).toarray()
             assert np.array_equal(np.where(searched > 0, searched, np.inf), want.T)
     assert edges.weights("km", parse_params({})) is not edges.weights("km", parse_params({}))
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_a_routing_counts_each_graph_once(directed):
+    """Two-way network: the searched graph is the travel graph (no second array, counted once);
+    with one-way edges it is the reverse, a second array of the same size."""
+    n, u, v, w, rng = random_graph(900)
+    oneway = rng.random(len(u)) < 0.4 if directed else None
+    routing = MetricRouting.of_edges(Topology(n, u, v, oneway), w, rng.choice(n, 4, replace=False))
+    before = routing.nbytes
+    assert before == routing.data.nbytes
+    graph = routing.graph
+    assert (graph is routing.travel) != directed
+    assert routing.nbytes == before * (2 if directed else 1)
