@@ -53,12 +53,12 @@ class Network:
     posted_km: np.ndarray | None = None  # per edge: km of its parts with a posted maxspeed
     posted_min: np.ndarray | None = None  # per edge: minutes of those parts at their maxspeed
 
-    @cached_property
+    @property
     def chords(self) -> np.ndarray:
         """Great-circle km between each edge's end nodes (geo.layers.chord_km): with the edges'
-        weights, the lower bound that tells which towns a planned road cannot help. Made once
-        (0.3 s at 2M edges); stored per travel entry with an imported version's first use
-        (routing.TravelEdges)."""
+        weights, the lower bound that tells which towns a planned road cannot help. Made with the
+        network's travel inputs (0.3 s at 2M edges), stored per travel entry with an imported
+        version's first use (routing.TravelEdges)."""
         return chord_km(self.lon[self.u], self.lat[self.u], self.lon[self.v], self.lat[self.v])
 
     @cached_property

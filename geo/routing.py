@@ -854,9 +854,9 @@ def _route(pred: np.ndarray, source: int, town: int) -> np.ndarray:
 def _lengths(travel: csr_matrix, routes: list[np.ndarray]) -> np.ndarray:
     """``_length`` of each route, their arcs looked up in the graph at once (an arc the graph
     lacks reads 0: a route found with a planned road not planned now)."""
-    arcs = [(r[1:], r[:-1]) for r in routes]
     if not routes:
         return np.zeros(0)
+    arcs = [(r[1:], r[:-1]) for r in routes]
     w = np.asarray(travel[np.concatenate([a for a, _ in arcs]),
                           np.concatenate([b for _, b in arcs])]).ravel()
     ends = np.cumsum([len(a) for a, _ in arcs])

@@ -179,10 +179,9 @@ def save_first_use(folder: Path, key: str, first: FirstUse) -> None:
     tmp = folder / FIRST_USE / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        arrays = {k: getattr(net, k) for k in _NET_ARRAYS if getattr(net, k) is not None}
-        kept = list(arrays)
-        for k, a in arrays.items():
-            np.save(tmp / f"{k}.npy", np.asarray(a))
+        kept = [k for k in _NET_ARRAYS if getattr(net, k) is not None]
+        for k in kept:
+            np.save(tmp / f"{k}.npy", np.asarray(getattr(net, k)))
         np.save(tmp / "names.npy", np.asarray(net.names, dtype=str))
         for k, a in topology.arrays().items():
             np.save(tmp / f"topology_{k}.npy", a)
