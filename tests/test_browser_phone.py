@@ -82,19 +82,18 @@ def test_list_tap_opens_the_popup_inside_the_visible_map(phone, server, tid):
     assert controls and not [c for c in controls if overlaps(c, close)], (close, controls)
     assert on_top(phone, ".leaflet-popup-close-button")
     # the popup scrolls inside itself: its link to the town page is reached (scrolled again until
-    # it is: a popup reopened when the popups arrive starts at its top)
-    phone.wait_for_function(
-        """() => { const a = document.querySelector('.leaflet-popup-content a.more');
-            const w = document.querySelector('.leaflet-popup-content-wrapper');
-            if (!a || !w) return false;
+    # it is: a popup reopened when the popups arrive starts at its top). Scrolled and measured in
+    # one step: the link and the box it scrolls in, of the same popup (a closing one fades out)
+    found = phone.wait_for_function(
+        """() => { const w = [...document.querySelectorAll('.leaflet-popup-content-wrapper')].pop();
+            const a = w && w.querySelector('a.more');
+            if (!a) return false;
             a.scrollIntoView({block: 'nearest'});
-            const r = a.getBoundingClientRect(), q = w.getBoundingClientRect();
-            return r.top >= q.top - 0.5 && r.bottom <= q.bottom + 0.5; }""",
+            const r = a.getBoundingClientRect().toJSON(), q = w.getBoundingClientRect().toJSON();
+            return r.top >= q.top - 0.5 && r.bottom <= q.bottom + 0.5 && [r, q]; }""",
         timeout=5000,
-    )
-    assert inside(
-        rect(phone, ".leaflet-popup-content a.more"), rect(phone, ".leaflet-popup-content-wrapper")
-    )
+    ).json_value()
+    assert inside(*found), found
     phone.tap(".leaflet-popup-close-button")
     phone.wait_for_selector(".leaflet-popup", state="detached")
     assert phone.errors == []
