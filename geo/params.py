@@ -395,7 +395,7 @@ def parse_planned(value: object) -> tuple[PlannedRoad, ...]:
 
 # -- the one parser ------------------------------------------------------------------------------
 
-IGNORED_KEYS = ("lang", "town", "view", "mode")  # page state carried in the same query string
+IGNORED_KEYS = ("lang", "town", "towns", "view", "mode")  # page state in the same query string
 
 
 def parse_params(raw: Mapping[str, Any] | None = None) -> Params:

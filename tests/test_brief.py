@@ -223,20 +223,57 @@ def test_region_brief_has_every_town_once_and_counts_that_add_up(client):
 @pytest.mark.parametrize(
     "query,message",
     [
-        ("towns=balkhash", "choose 2 to 4"),
-        ("towns=a,b,c,d,e", "is not a town id"),
-        ("towns=balkhash,temirtau,karazhal,rudny,aksu", "choose 2 to 4"),
-        ("towns=balkhash,balkhash", "named twice"),
+        ("towns=a,b,c,d,e", "No town has the id &#39;a&#39;"),
+        ("towns=balkhash,temirtau,karazhal,rudny,aksu", "Choose 2 to 4 towns."),
+        ("towns=balkhash,balkhash", "A town is chosen twice."),
         ("towns=%3Cscript%3E,temirtau", "&lt;script&gt;"),
+        ("towns=nosuch,temirtau&lang=ru", "Города с идентификатором «nosuch» нет."),
     ],
 )
 def test_compare_rejects_bad_choices_with_a_message(client, query, message):
     r = client.get("/compare?" + query)
-    assert (
-        r.status_code == 400
-        and message in r.get_data(as_text=True)
-        and "<script>" not in r.get_data(as_text=True)
-    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and message in html and "<script>" not in html, html[:300]
+
+
+def test_compare_from_one_town_asks_for_more_by_name_and_keeps_the_parameters(client):
+    """A town brief's Compare opens the page with that town ticked: no error, the towns to tick by
+    name, and the planner's parameters carried by the form (a recompute of the same answer)."""
+    r = client.get("/compare?towns=karazhal&near_km=400&lang=ru")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="compare-more"' in html and "Выбрано: Каражал." in html
+    boxes = re.findall(r'<input type="checkbox" name="towns" value="([a-z]+)"( checked)?>', html)
+    assert len(boxes) == 27 and [v for v, c in boxes if c] == ["karazhal"]
+    assert '<input type="hidden" name="near_km" value="400">' in html
+
+
+def test_compare_uses_the_planner_parameters(client):
+    """The map's "compare with" link carries the planner's parameters: the page says what the map
+    says for them (Karazhal at 400 km: Balanced; at the defaults a three-way tie)."""
+    at = client.get("/compare?towns=karazhal,zhezkazgan&near_km=400").get_data(as_text=True)
+    default = client.get("/compare?towns=karazhal&towns=zhezkazgan").get_data(as_text=True)
+
+    def verdict(h: str) -> str:
+        return re.sub(r"<[^>]+>|\s+", " ", h[h.index('id="cmp-verdict"') :])[:80]
+
+    assert "Balanced from 6 of 6" in verdict(at), verdict(at)
+    assert "No single recommendation" in verdict(default), verdict(default)
+    api = client.get("/api/towns/karazhal?near_km=400").get_json()
+    assert api["properties"]["scenario"]["recommended"] == ["balanced"]
+
+
+@pytest.mark.parametrize(
+    "page", ["/table", "/brief", "/town/temirtau", "/compare?towns=rudny,aksu"]
+)
+def test_secondary_pages_say_which_parameters_they_refused(client, page):
+    """A mistyped permalink: the page shows the defaults and says so, naming the field."""
+    sep = "&" if "?" in page else "?"
+    html = client.get(page + sep + "near_km=abc&lang=ru").get_data(as_text=True)
+    notice = html[html.index('id="params-not-applied"'):]
+    notice = notice[: notice.index("</div>")]
+    assert "страница показана с параметрами по умолчанию" in notice
+    assert "Близость к крупному городу" in notice and "Допустимо: от 1 до 3" in notice
+    assert 'id="params-not-applied"' not in client.get(page).get_data(as_text=True)
 
 
 def test_compare_shows_the_towns_side_by_side(client, atlas):

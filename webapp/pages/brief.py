@@ -435,7 +435,7 @@ def brief_context(svc, t: T, rec: dict, robust: dict | None, query: str) -> dict
         "measures": measure_items(off, rec["id"], b.scenarios, t.lang),
         "evidence": evidence_items(off, rec["id"], t),
         "pdf_url": url_for("briefpages.town_pdf", tid=rec["id"]) + ("?" + query if query else ""),
-        "compare_url": url_for("briefpages.compare", towns=rec["id"], lang=t.lang),
+        "compare_url": url_for("briefpages.compare", towns=rec["id"]) + "&" + query,
     }
 
 

@@ -127,17 +127,22 @@ def town_pdf(tid: str):
 @bp.get("/compare")
 def compare():
     """2 to 4 towns side by side: verdict, how sure, indicator levels as bars on one scale, scores,
-    the government's signals and what the scenarios mean in practice."""
+    the government's signals and what the scenarios mean in practice. Towns are named by id
+    (``towns=a,b`` or ``towns=a&towns=b``: the page's check boxes); with fewer than two the page
+    asks for more."""
     svc, t, atlas, params = _atlas_and_t()
-    ids = [x for x in request.args.get("towns", "").split(",") if x]
+    ids = [x for arg in request.args.getlist("towns") for x in arg.split(",") if x]
     by_id = {tw["id"]: tw for tw in atlas["towns"]}
-    problems = [clip(f"towns: '{x}' is not a town id") for x in ids if x not in by_id]
+    problems = [clip(t("compare_unknown").format(x)) for x in ids if x not in by_id]
     if len(set(ids)) != len(ids):
-        problems.append("towns: a town is named twice")
-    if not problems and not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
-        problems.append(f"towns: choose {COMPARE_MIN} to {COMPARE_MAX} towns (comma-separated ids)")
-    robust = robust_towns() if not problems else None
-    chosen = [] if problems else [by_id[x] for x in ids]
+        problems.append(t("compare_twice"))
+    if len(ids) > COMPARE_MAX:
+        problems.append(t("compare_help"))
+    if problems or len(ids) < COMPARE_MIN:
+        ids = list(dict.fromkeys(x for x in ids if x in by_id))[:COMPARE_MAX]
+    compared = not problems and len(ids) >= COMPARE_MIN
+    robust = robust_towns() if compared else None
+    chosen = [by_id[x] for x in ids] if compared else []
     briefs = [
         town_brief(tw, (robust or {}).get(tw["id"]) if robust is not None else None, svc.method)
         for tw in chosen
@@ -162,6 +167,8 @@ def compare():
         lang_query=lang_query,
         all_towns=sorted_towns(atlas["towns"], svc.metas, t),
         ids=ids,
+        id_names=[t.name(svc.metas[x]) for x in ids],
+        hidden=params.to_query(),
         colours=[colour(tw, svc.method) for tw in chosen],
         official=official,
         measures=measures,

@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     render_template,
     request,
     send_from_directory,
@@ -82,6 +83,17 @@ def localized_errors(errors: dict, t: T, specs: dict) -> dict:
     return out
 
 
+@bp.app_template_global("params_not_applied")
+def params_not_applied(t: T) -> list[str]:
+    """The request's parameters that were refused (``request_params``), one message each in the
+    page's language: a page other than the map shows them above its content, with the defaults."""
+    errors = g.get("param_errors") or {}
+    shown = localized_errors(errors, t, load_specs())
+    if t.lang != "en":
+        return [clip(m, 300) for m in shown.values()]
+    return [clip(f"{t.param(k)}: {m}", 300) for k, m in shown.items()]
+
+
 def sorted_towns(towns: list, metas: dict, t: T) -> list:
     """The list's default order: alphabetical in the page's language."""
     return sorted(towns, key=lambda tw: t.name(metas[tw["id"]]).casefold())
@@ -89,12 +101,13 @@ def sorted_towns(towns: list, metas: dict, t: T) -> list:
 
 def request_params():
     """(atlas, params, errors) for the request's query; invalid parameters fall back to the
-    defaults."""
+    defaults, and the page says so (``g.param_errors``: templates/base.html names them)."""
     svc = get_atlas()
     try:
         params = from_args(without_version(request.args))
         return svc.results(params), params, {}
     except ParamError as exc:
+        g.param_errors = exc.field_errors
         return svc.results(), svc.default_params, exc.field_errors
 
 
