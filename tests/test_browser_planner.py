@@ -45,8 +45,10 @@ def towns_in(page, table: str) -> set[str]:
 
 def differing(app, a: dict, b: dict) -> set[str]:
     """Towns whose compared result differs between two parameter sets, read from the API's two
-    answers (inputs, levels, recommendation, nearest large city, road km to 0.1 and minutes to
-    1)."""
+    answers (inputs, levels, the verdict the map shows, nearest large city, road km to 0.1 and
+    minutes to 1)."""
+    from webapp.map.serialize import verdict_label
+
     client = app.test_client()
     one, two = (client.post("/api/recompute", json=p).get_json()["features"] for p in (a, b))
 
@@ -56,7 +58,7 @@ def differing(app, a: dict, b: dict) -> set[str]:
         return (
             p["inputs"],
             p["levels"],
-            p["scenario"]["recommended"],
+            verdict_label(p["scenario"]),
             g.get("nearest_large_city"),
             None if km is None else round(km, 1),
             None if mins is None else round(mins),
@@ -84,6 +86,24 @@ def test_changes_since_the_last_apply_show_a_roads_own_effect(page, server, app)
     assert page.is_visible("#since-none") and page.is_hidden("#changes-since")
     assert page.inner_text("#change-summary").endswith(": 0")
     assert towns_in(page, "changes") == against_defaults
+    assert page.errors == []
+
+
+def test_changes_table_says_the_verdicts_the_map_shows(page, server):
+    """Karazhal at the defaults is a three-way tie (the map's words), at 400 km and 120 minutes
+    Balanced: the changes table says so, and the town's row in the list says the same."""
+    load(page, server + "/?lang=en")
+    page.fill("#p-near_km", "400")
+    page.fill("#p-fua_minutes", "120")
+    apply(page, 1)
+    rows = page.eval_on_selector_all(
+        "#changes tbody tr[data-town='karazhal']:not(.group)",
+        "rs => rs.map(r => Array.from(r.cells).map(c => c.textContent))",
+    )
+    scen = [r for r in rows if r[0] == "Scenario"]
+    tie = "a tie of Balanced, Innovative, Diversification"
+    assert scen == [["Scenario", tie, "Balanced"]], rows
+    assert page.inner_text("tr[data-id='karazhal'] .verdict") == "Balanced"
     assert page.errors == []
 
 

@@ -312,6 +312,24 @@ def test_changes_list_nearest_city_road_km_and_minutes(client):
     assert diff["road_km"][0] > diff["road_km"][1] and "travel_min" in diff
 
 
+def test_changes_say_the_verdict_the_map_shows(client):
+    """The changes' ``scenario`` is what the map says of the town (a tie, undetermined with its
+    possible scenarios), not the raw ranking: Karazhal's default is a three-way tie, so the
+    change to 400 km is from that tie to Balanced; an undetermined town changes only when its
+    possible scenarios do (Ekibastuz's best guess moves, its verdict does not)."""
+    fc = client.post("/api/recompute", json={"near_km": 400, "fua_minutes": 120}).get_json()
+    scen = {tid: next((c for c in diff if c["what"] == "scenario"), None)
+            for tid, diff in fc["changes"].items()}
+    assert scen["karazhal"] == {"what": "scenario",
+                                "from": "tie: balanced|innovative|diversification",
+                                "to": "balanced"}
+    towns = {f["id"]: f["properties"]["scenario"] for f in fc["features"]}
+    assert not towns["ekibastuz"]["settled"] and scen.get("ekibastuz") is None
+    for tid, c in scen.items():
+        if c is not None and c["to"].startswith("undetermined: "):
+            assert c["to"][14:].split("|") == towns[tid]["possible"]
+
+
 def test_export_unknown_format_404(client):
     assert client.get("/api/export.ods").status_code == 404
 

@@ -32,6 +32,7 @@ from scoring.pipeline import Pipeline
 from webapp.cache import DEFAULT_MB, Cache
 from webapp.http import etag_of
 from webapp.i18n import NAME_COLUMNS
+from webapp.map.serialize import verdict_label
 from webapp.store.stats_io import EstimateRow, ValueRow, read_file, screen
 from webapp.store.db import Store, period_year
 
@@ -241,7 +242,8 @@ class Atlas:
     def _changes(self, base: dict, new: dict, *, inputs: str = "derived") -> dict:
         """Town id -> list of {what, from, to} that differ between two results: the compared inputs
         (``inputs="derived"``: the agglomeration inputs; ``"all"``: every input, for a data change),
-        the nearest large city, its road km and minutes, the levels and the recommendation."""
+        the nearest large city, its road km and minutes, the levels and the verdict the map shows
+        (``scenario``: ``webapp.map.serialize.verdict_label``)."""
         compared = [
             n for n, s in self.method.inputs.items() if inputs == "all" or s.role in COMPARE_ROLES
         ]
@@ -258,14 +260,9 @@ class Atlas:
                 for k in self.method.levelled
                 if a["levels"][k] != b["levels"][k]
             ]
-            if a["scenario"]["recommended"] != b["scenario"]["recommended"]:
-                diff.append(
-                    {
-                        "what": "scenario",
-                        "from": a["scenario"]["recommended"],
-                        "to": b["scenario"]["recommended"],
-                    }
-                )
+            was, now = verdict_label(a["scenario"]), verdict_label(b["scenario"])
+            if was != now:  # what the map says (a tie, undetermined ...), not the raw ranking
+                diff.append({"what": "scenario", "from": was, "to": now})
             if diff:
                 out[b["id"]] = diff
         return out

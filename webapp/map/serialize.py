@@ -252,6 +252,21 @@ def encode_checked(
     return dumps(cleaned()) if '"_' in text and _PRIVATE.search(text) else text
 
 
+def verdict_label(scenario: dict) -> str:
+    """What the map says of a town, in no language: the recommendation (``a`` or ``a|b``),
+    ``tie: a|b|c``, ``undetermined: a|b|c`` (the possible scenarios), ``likely: <outcome>`` (with
+    estimates) or ``none`` (the export's ``result``; the changes tables compare it)."""
+    kind = verdict_kind(scenario)
+    if kind == "none":
+        return "none"
+    if kind == "likely":
+        return "likely: " + scenario["likely"]["scenario"]
+    chosen = {"undetermined": scenario["possible"], "tie": scenario["tied"]}.get(
+        kind, scenario["recommended"]
+    )
+    return {"undetermined": "undetermined: ", "tie": "tie: "}.get(kind, "") + "|".join(chosen)
+
+
 def result_columns(town: dict, stability: dict | None, mode: str = "sourced") -> dict:
     """What the map says of a town, as export columns: ``result`` (the recommendation, ``tie: a|b``,
     ``undetermined: a|b|c``, ``likely: <outcome>`` with estimates, or ``none``), its kind, the
@@ -261,17 +276,13 @@ def result_columns(town: dict, stability: dict | None, mode: str = "sourced") ->
     estimates)."""
     s = town["scenario"]
     kind = verdict_kind(s)
-    chosen = {"undetermined": s["possible"], "tie": s["tied"]}.get(kind, s["recommended"])
-    result = {"none": "none", "undetermined": "undetermined: ", "tie": "tie: "}.get(
-        kind, ""
-    ) + "|".join(chosen)
     share = None
     if kind == "likely":
-        result, share = "likely: " + s["likely"]["scenario"], s["likely"]["share"]
+        share = s["likely"]["share"]
     elif kind not in ("undetermined", "none") and (rec := (stability or {}).get(town["id"])):
         share = round(rec["outcomes"].get(rec["default"], 0.0), 3)
     return {
-        "result": result if kind != "none" else "none",
+        "result": verdict_label(s),
         "result_kind": kind,
         "possible": "|".join(s["possible"]),
         "stability": share,

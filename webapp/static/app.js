@@ -41,6 +41,18 @@
 
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const scenName = (ids) => (ids && ids.length ? ids.map((s) => T.scenarios[s]).join(" + ") : T.insufficient);
+  // a verdict as the changes tables carry it (webapp.map.serialize.verdict_label), in the page's language
+  function verdictName(label) {
+    const names = (text, sep) => text.split(sep).map((s) => T.scenarios[s] || s);
+    if (label === "none") return T.insufficient;
+    if (label.startsWith("undetermined: ")) return T.undetermined.replace("{}", names(label.slice(14), "|").join(" / "));
+    if (label.startsWith("tie: ")) return T.outcome_tie.replace("{}", names(label.slice(5), "|").join(", "));
+    if (label.startsWith("likely: ")) {
+      const o = label.slice(8);
+      return T.likely_short.replace("{}", o.startsWith("tie: ") ? T.outcome_tie.replace("{}", names(o.slice(5), "/").join(", ")) : names(o, " + ").join(" + "));
+    }
+    return names(label, "|").join(" + ");
+  }
 
   // ---- layers fetched from the API (webapp/map/layers.py): started at once, drawn when they arrive, after
   // the towns; body[data-layers-ready] says when every layer is drawn (body[data-ready]: the towns) --------
@@ -400,7 +412,7 @@
     const fmt = (what, v) => {
       if (v == null) return T.no_data;
       if (BINARY.has(what) && (Number(v) === 0 || Number(v) === 100)) return Number(v) === 100 ? T.yes : T.no;
-      if (what === "scenario") return scenName(v);
+      if (what === "scenario") return verdictName(String(v));
       if (what.startsWith("level:")) return ((T.level_phrases || {})[what.slice(6)] || {})[v] || T.levels[v] || v;  // agrees in gender
       if (what === "nearest_large_city") return cityLocal(v);
       if (what === "road_km") return num(v, 1) + " " + T.km;
