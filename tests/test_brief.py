@@ -107,6 +107,22 @@ def test_an_undetermined_town_gets_no_share_whatever_the_draws_say():
     assert sureness(scenario(), "recommended", None, missing=0).kind == "pending"
 
 
+def test_no_share_for_an_answer_the_draws_did_not_give():
+    """The draws are at the default parameters; at others the answer may differ: its share is then
+    not measured, and the brief says the answer the draws were about."""
+    robust = {
+        "default": "tie: balanced/innovative/diversification",
+        "draws": 1000,
+        "outcomes": {"balanced": 0.17, "tie: balanced/innovative/diversification": 0.27},
+    }
+    s = sureness(scenario(recommended=["balanced"]), "recommended", robust, missing=0)
+    assert (s.kind, s.same, s.others) == (
+        "elsewhere",
+        None,
+        [("tie: balanced/innovative/diversification", 0)],
+    )
+
+
 def test_drivers_are_the_levels_voting_for_the_answer_and_not_the_runner_up():
     town = {"scenario": scenario(), "levels": {}}
     assert drivers(town, "recommended") == [
@@ -269,7 +285,7 @@ def test_secondary_pages_say_which_parameters_they_refused(client, page):
     """A mistyped permalink: the page shows the defaults and says so, naming the field."""
     sep = "&" if "?" in page else "?"
     html = client.get(page + sep + "near_km=abc&lang=ru").get_data(as_text=True)
-    notice = html[html.index('id="params-not-applied"'):]
+    notice = html[html.index('id="params-not-applied"') :]
     notice = notice[: notice.index("</div>")]
     assert "страница показана с параметрами по умолчанию" in notice
     assert "Близость к крупному городу" in notice and "Допустимо: от 1 до 3" in notice

@@ -73,6 +73,68 @@ def test_stability_is_the_share_of_draws_with_the_default_answer(client, towns):
             assert float(r["stability"]) == pytest.approx(rec["outcomes"][rec["default"]], abs=5e-4)
 
 
+def done_robustness(client) -> dict:
+    """The robustness run's result (a GET starts it; it takes a few seconds)."""
+    import time
+
+    for _ in range(600):
+        state = client.get("/api/robustness").get_json()
+        if state.get("state") == "done":
+            return state["result"]
+        assert state.get("state") != "error", state
+        time.sleep(0.1)
+    raise AssertionError("the robustness run did not finish in 60 s")
+
+
+def test_the_draws_default_answer_is_the_maps_answer_at_the_default_parameters(client, towns):
+    """The run labels outcomes as the kernel does; ``draws_label`` labels the map's answer the same
+    way: at the default parameters they agree for every town the method's choices decide."""
+    from webapp.map.serialize import draws_label
+
+    run = done_robustness(client)
+    decided = {tid: draws_label(p["scenario"]) for tid, p in towns.items()}
+    assert sum(v is not None for v in decided.values()) >= 3  # the towns with all their data
+    for tid, label in decided.items():
+        if label is not None:
+            assert run["towns"][tid]["default"] == label, tid
+
+
+def test_no_stability_for_an_answer_the_draws_did_not_give(client):
+    """The draws are at the default parameters: at 400 km and 120 minutes Karazhal is Balanced
+    (a tie at the defaults), so its export has no stability, while Temirtau, with the same answer
+    either way, keeps its share."""
+    run = done_robustness(client)
+    q = "near_km=400&fua_minutes=120"
+    df = pd.read_csv(
+        io.StringIO(client.get("/api/export.csv?" + q).get_data(as_text=True)),
+        keep_default_na=False,
+    ).set_index("id")
+    assert df.loc["karazhal", "result"] == "balanced" and df.loc["karazhal", "stability"] == ""
+    tem = run["towns"]["temirtau"]
+    assert df.loc["temirtau", "result"] == tem["default"]
+    assert float(df.loc["temirtau", "stability"]) == pytest.approx(
+        tem["outcomes"][tem["default"]], abs=5e-4
+    )
+    page = client.get("/town/karazhal?" + q).get_data(as_text=True)
+    assert 'id="sure-elsewhere"' in page and "In 27 of 100" not in page
+    assert "a tie of Balanced, Innovative, Diversification" in page
+
+
+def test_popups_give_a_stability_line_only_to_towns_the_draws_decide(client, towns):
+    """An undetermined town's popup has no stability line (its missing data decide, not the
+    method's choices); a decided town's names the answer the draws must share to be quoted."""
+    from webapp.map.serialize import draws_label
+
+    popups = client.get("/api/popups?lang=en").get_json()
+    assert sum(draws_label(p["scenario"]) is None for p in towns.values()) >= 5
+    for tid, p in towns.items():
+        label = draws_label(p["scenario"])
+        if label is None:
+            assert 'class="stab"' not in popups[tid], tid
+        else:
+            assert f'data-answer="{label}"' in popups[tid], tid
+
+
 def test_headers_in_a_language_and_a_csv_for_excel(client):
     raw = client.get("/api/export.csv?headers=ru&excel=ru").data
     assert raw.startswith("\ufeff".encode())

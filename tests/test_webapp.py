@@ -318,11 +318,15 @@ def test_changes_say_the_verdict_the_map_shows(client):
     change to 400 km is from that tie to Balanced; an undetermined town changes only when its
     possible scenarios do (Ekibastuz's best guess moves, its verdict does not)."""
     fc = client.post("/api/recompute", json={"near_km": 400, "fua_minutes": 120}).get_json()
-    scen = {tid: next((c for c in diff if c["what"] == "scenario"), None)
-            for tid, diff in fc["changes"].items()}
-    assert scen["karazhal"] == {"what": "scenario",
-                                "from": "tie: balanced|innovative|diversification",
-                                "to": "balanced"}
+    scen = {
+        tid: next((c for c in diff if c["what"] == "scenario"), None)
+        for tid, diff in fc["changes"].items()
+    }
+    assert scen["karazhal"] == {
+        "what": "scenario",
+        "from": "tie: balanced|innovative|diversification",
+        "to": "balanced",
+    }
     towns = {f["id"]: f["properties"]["scenario"] for f in fc["features"]}
     assert not towns["ekibastuz"]["settled"] and scen.get("ekibastuz") is None
     for tid, c in scen.items():

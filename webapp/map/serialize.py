@@ -267,19 +267,33 @@ def verdict_label(scenario: dict) -> str:
     return {"undetermined": "undetermined: ", "tie": "tie: "}.get(kind, "") + "|".join(chosen)
 
 
+def draws_label(scenario: dict) -> str | None:
+    """The answer as the robustness run labels an outcome (``a``, ``a + b``, ``tie: a/b/c``:
+    ``scoring.kernel.outcome_label``); None for a town the data leave undetermined (or likely, or
+    without any level): the method's choices do not decide it. The run draws at the default
+    parameters: its shares speak of this answer only when its ``default`` is this label."""
+    kind = verdict_kind(scenario)
+    if kind == "tie":
+        return "tie: " + "/".join(scenario["tied"])
+    if kind in ("recommended", "two"):
+        return " + ".join(scenario["recommended"])
+    return None
+
+
 def result_columns(town: dict, stability: dict | None, mode: str = "sourced") -> dict:
     """What the map says of a town, as export columns: ``result`` (the recommendation, ``tie: a|b``,
     ``undetermined: a|b|c``, ``likely: <outcome>`` with estimates, or ``none``), its kind, the
     possible scenarios, ``stability`` (the share of the robustness draws at the default parameters
-    that give the answer; for a likely town the share of the draws with estimates that give the
-    likely outcome; empty for an undetermined town) and the ``mode`` (sourced, or with
+    that give the answer, empty where the answer is not the one at the default parameters; for a
+    likely town the share of the draws with estimates that give the likely outcome; empty for an
+    undetermined town) and the ``mode`` (sourced, or with
     estimates)."""
     s = town["scenario"]
     kind = verdict_kind(s)
     share = None
     if kind == "likely":
         share = s["likely"]["share"]
-    elif kind not in ("undetermined", "none") and (rec := (stability or {}).get(town["id"])):
+    elif (rec := (stability or {}).get(town["id"])) and rec["default"] == draws_label(s):
         share = round(rec["outcomes"].get(rec["default"], 0.0), 3)
     return {
         "result": verdict_label(s),

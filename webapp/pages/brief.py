@@ -27,7 +27,7 @@ from scoring.official import (
 )
 
 from webapp.i18n import T
-from webapp.map.serialize import colour, marker_style, verdict_kind
+from webapp.map.serialize import colour, draws_label, marker_style, verdict_kind
 from webapp.robust import get_runner
 
 DRIVERS_MAX = 3
@@ -40,7 +40,9 @@ class Sureness:
     kind : ``variants`` (the share of the method's plausible variants that give exactly this
         answer), ``data`` (missing data leave several answers: no share is given), ``likely`` (with
         estimates: the share of draws within the estimates' intervals that give the likely outcome),
-        ``pending`` (the variants are still being computed) or ``none`` (no indicator has a level).
+        ``pending`` (the variants are still being computed), ``elsewhere`` (the variants are drawn
+        at the default parameters, where the answer differs: ``others`` holds that answer; no
+        share is given for this one) or ``none`` (no indicator has a level).
     """
 
     kind: str
@@ -102,6 +104,8 @@ def sureness(scenario: dict, kind: str, robust: dict | None, *, missing: int) ->
         return Sureness("data", missing=missing)
     if robust is None:
         return Sureness("pending", missing=missing)
+    if robust["default"] != draws_label(scenario):  # drawn at parameters with another answer
+        return Sureness("elsewhere", others=[(robust["default"], 0)], missing=missing)
     outcomes = sorted(robust["outcomes"].items(), key=lambda kv: -kv[1])
     same = robust["outcomes"].get(robust["default"], 0.0)
     others = [

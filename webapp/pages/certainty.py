@@ -34,6 +34,7 @@ def robust_labels(t: T, method) -> dict:
         "shade_off",
         "insufficient",
         "tie_short",
+        "stab_elsewhere",
     )
     choices = [k for (f, k, _) in method.texts if f == "uncertainty.csv"]
     return {

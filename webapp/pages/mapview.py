@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from webapp.map.layers import LAYERS
 from webapp.map.serialize import (
+    draws_label,
     marker_style,
     style_for,
 )  # the markers: one definition, in serialize
@@ -110,7 +111,14 @@ def popup_html(town: dict, meta: dict, t, method, query: str, extra: dict | None
     with."""
     return js_safe(
         render_template(
-            "_popup.html", town=town, meta=meta, t=t, method=method, query=query, extra=extra or {}
+            "_popup.html",
+            town=town,
+            meta=meta,
+            t=t,
+            method=method,
+            query=query,
+            extra=extra or {},
+            answer=draws_label(town["scenario"]),
         )
     )
 

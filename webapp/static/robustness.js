@@ -88,7 +88,8 @@
       const fill = (res) => {
         const r = res.towns[line.dataset.town];
         if (!r || !popup.isOpen()) return;
-        line.textContent = L.text.stability + ": " + pct(r.stability);
+        // the draws are at the default parameters: their share speaks of this answer only if it is theirs
+        line.textContent = r.default === line.dataset.answer ? L.text.stability + ": " + pct(r.stability) : L.text.stab_elsewhere;
         // the popup grew by a line after Leaflet placed it: lay it out and pan again so its top stays in view
         // (popup.update() would reset the content, which is a string; Leaflet 1.9.4 is pinned in package.json)
         popup._updateLayout(); popup._updatePosition(); popup._adjustPan();
