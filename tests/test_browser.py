@@ -304,6 +304,12 @@ def test_how_sure_on_the_town_page_and_the_map(page, server):
     page.click("#shade-stability")
     page.wait_for_selector("body[data-shade='stability']", timeout=60000)
     assert page.is_visible("#stability-legend")
+    fills = page.evaluate(
+        f"""() => {{ const b = {BOOT}; return Object.fromEntries(['temirtau', 'zhanatas']
+        .map((id) => [id, window[b.registry.markers[id]].options.fillColor])); }}"""
+    )
+    # Temirtau's share of the draws in grey; Zhanatas, which its missing data decide, has none
+    assert fills["temirtau"].startswith("rgb(") and fills["zhanatas"] == "#ffffff", fills
     page.click("tr[data-id='temirtau']")
     page.wait_for_function(
         "() => { const p = document.querySelector('.leaflet-popup-content .stab');"

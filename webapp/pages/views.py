@@ -46,7 +46,14 @@ from webapp.pages.mapview import (
 from webapp.model import get_atlas
 from webapp.security import clip
 from webapp.params import from_args, queries, without_version
-from webapp.map.serialize import CATEGORY_COLOURS, category, collection, colour, verdict_kind
+from webapp.map.serialize import (
+    CATEGORY_COLOURS,
+    category,
+    collection,
+    colour,
+    draws_label,
+    verdict_kind,
+)
 
 bp = Blueprint("views", __name__)
 EXPORTS = {
@@ -150,7 +157,8 @@ def asked_roads(args) -> list[dict]:
 
 def display(atlas: dict, svc, t) -> dict:
     """Per town: marker style, tooltip and verdict in the page's language, its verdict's kind and
-    category (the counts and filters above the list), for map updates.
+    category (the counts and filters above the list) and its answer as the robustness draws label
+    it (``draws_label``: the shade-by-stability mode), for map updates.
 
     The popups are not here: the
     page fetches them (``popups_once``, ``GET /api/popups``), so a recompute answers with data only.
@@ -164,6 +172,7 @@ def display(atlas: dict, svc, t) -> dict:
             "short": t.verdict_short(tw["scenario"]),
             "kind": verdict_kind(tw["scenario"]),
             "category": category(tw),
+            "answer": draws_label(tw["scenario"]),  # what a stability share must be about
         }
         for tw in atlas["towns"]
     }

@@ -381,6 +381,7 @@
       const sw = tr.querySelector(".scen .sw");
       sw.style.setProperty("--c", f.properties.colour);
       const undetermined = f.properties.category === "undetermined";
+      tr.dataset.answer = d.answer || "";  // as the robustness draws label it: shade by stability
       sw.classList.toggle("undetermined", undetermined);
       sw.classList.toggle("hollow", !undetermined && f.properties.scenario.provisional);
       const verdict = tr.querySelector(".scen .verdict");

@@ -109,8 +109,13 @@
           if (!mk) return;
           if (on) {
             saved[id] = Object.assign({}, mk.options);
-            const s = res.towns[id] ? res.towns[id].stability : 0;
-            const g = Math.round(235 - 200 * s);  // light (unstable) to dark (stable)
+            const r = res.towns[id], row = document.querySelector("tr[data-id='" + id + "']");
+            if (!r || !row || !row.dataset.answer || r.default !== row.dataset.answer) {
+              // no share: the data leave the town open, or the draws (at the default parameters) gave another answer
+              mk.setStyle({ fillColor: "#ffffff", fillOpacity: 0.95, dashArray: "3 3" });
+              return;
+            }
+            const g = Math.round(235 - 200 * r.stability);  // light (unstable) to dark (stable)
             mk.setStyle({ fillColor: "rgb(" + g + "," + g + "," + (g + 20 > 255 ? 255 : g + 20) + ")", fillOpacity: 0.95, dashArray: null });
           } else if (saved[id]) {
             mk.setStyle({ fillColor: saved[id].fillColor, fillOpacity: saved[id].fillOpacity, dashArray: saved[id].dashArray });
