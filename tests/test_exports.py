@@ -5,6 +5,7 @@ XLSX."""
 import csv
 import io
 import json
+import re
 import zipfile
 
 import geopandas as gpd
@@ -145,6 +146,9 @@ def test_headers_in_a_language_and_a_csv_for_excel(client):
     assert len(rows) == 28 and all(len(r) == len(rows[0]) for r in rows)
     km = rows[0].index("км по дорогам")
     assert all("." not in r[km] for r in rows[1:]) and any("," in r[km] for r in rows[1:])
+    for col in ("долгота", "широта"):  # numbers Excel reads as numbers: the coordinates too
+        i = rows[0].index(col)
+        assert all(re.fullmatch(r"\d+,\d+", r[i]) for r in rows[1:]), [r[i] for r in rows[1:3]]
     assert client.get("/api/export.csv?headers=de").status_code == 400
     plain = client.get("/api/export.csv").get_data(as_text=True)
     assert plain.startswith("id,name_en")

@@ -315,7 +315,7 @@ def flat_rows(
     for t in atlas["towns"]:
         m = metas[t["id"]]
         a = t["agglomeration"]
-        row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": m["lon"], "lat": m["lat"]}
+        row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": float(m["lon"]), "lat": float(m["lat"])}
         row |= result_columns(t, stability, mode)
         if official is not None:
             row |= official.get(t["id"], {"official": "", "official_agreement": ""})
