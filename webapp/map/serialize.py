@@ -315,7 +315,8 @@ def flat_rows(
     for t in atlas["towns"]:
         m = metas[t["id"]]
         a = t["agglomeration"]
-        row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}, "lon": float(m["lon"]), "lat": float(m["lat"])}
+        row = {"id": t["id"], **{c: m[c] for c in NAME_COLUMNS}}
+        row |= {"lon": float(m["lon"]), "lat": float(m["lat"])}  # numbers (towns.csv gives text)
         row |= result_columns(t, stability, mode)
         if official is not None:
             row |= official.get(t["id"], {"official": "", "official_agreement": ""})
