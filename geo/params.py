@@ -277,6 +277,8 @@ def _bool(value: object) -> bool:
 def _number(value: object, *, integer: bool) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{_short(value)} is not a number")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("empty: a number is needed")
     if (isinstance(value, str) and len(value.strip()) > MAX_TEXT
             or isinstance(value, int) and abs(value) > 10**15):
         raise ValueError(f"{_short(value)} is too long to be a number here")
@@ -302,8 +304,22 @@ def _check(spec: Spec, x: Any) -> str | None:
     if spec.type == "choice" and x not in spec.allowed:
         return f"{_short(x)} not allowed; choose one of {', '.join(spec.allowed)}"
     if spec.type in ("number", "integer") and not spec.min <= x <= spec.max:
-        return f"{x:g} is out of range; allowed {spec.min:g} to {spec.max:g} {spec.unit}".rstrip()
+        return f"{_number_text(x)} is out of range; {_allowed(spec)}"
     return None
+
+
+def _number_text(x: float) -> str:
+    """A number as a message says it: 5,000,000 (not 5e+06), 1.5, 1e+23."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _allowed(spec: Spec) -> str:
+    """'allowed 1 to 720 min' for a numeric parameter ('' for another): its unit unless it is a
+    bare factor."""
+    if spec.min is None or spec.max is None:
+        return ""
+    unit = "" if spec.unit in ("", "factor") else f" {spec.unit}"
+    return f"allowed {_number_text(spec.min)} to {_number_text(spec.max)}{unit}"
 
 
 # -- planned roads -------------------------------------------------------------------------------
@@ -417,6 +433,7 @@ def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
     values = {k: s.default for k, s in specs.items()}
     planned: tuple[PlannedRoad, ...] = ()
     errors: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     for key, value in (raw or {}).items():
         if key in IGNORED_KEYS:
             continue
@@ -424,23 +441,29 @@ def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
             try:
                 planned = parse_planned(value)
             except ValueError as exc:
-                errors[key] = str(exc)
+                errors[key], reasons[key] = str(exc), "roads"
         elif key not in specs:
             known = ", ".join([*specs, "planned_roads"])
             shown = _short(key)[1:-1] if len(str(key)) > 40 else str(key)
-            errors[shown] = f"unknown parameter; known: {known}"
+            errors[shown], reasons[shown] = f"unknown parameter; known: {known}", "unknown"
         else:
+            spec = specs[key]
             try:
-                x = _coerce(specs[key], value)
+                x = _coerce(spec, value)
             except ValueError as exc:
-                errors[key] = f"{exc}; expected {specs[key].type}"
+                whole = "whole number" in str(exc)
+                errors[key] = f"{exc}; " + (_allowed(spec) or f"expected {spec.type}")
+                reasons[key] = "whole" if whole else "number" if spec.min is not None else "other"
                 continue
-            if msg := _check(specs[key], x):
+            if msg := _check(spec, x):
                 errors[key] = msg
+                reasons[key] = {"set": "choice" if x else "empty", "choice": "choice"}.get(
+                    spec.type, "range")
             else:
                 values[key] = x
     if errors:
-        raise ParamError(_cap(errors))
+        capped = _cap(errors)
+        raise ParamError(capped, {k: reasons.get(k, "other") for k in capped})
     return _build(values, planned)
 
 

@@ -164,6 +164,24 @@ def test_invalid_parameter_message_next_to_field(page, server):
     assert page.eval_on_selector(
         "[data-field='fua_minutes']", "e => e.classList.contains('invalid')"
     )
+    # the summary under Apply names the field; the field shows its allowed range
+    assert page.inner_text("#change-summary").startswith("Not applied: FUA travel time, min: -5 is")
+    assert "Allowed: 1 to 720 min." in page.inner_text("[data-field='fua_minutes'] .help.range")
+
+
+def test_invalid_parameter_says_what_is_wrong_in_russian(page, server):
+    """A whole number where 2.5 was typed, a choice left empty: said as such, not only 'not
+    accepted'."""
+    load(page, server + "/?lang=ru")
+    page.fill("#p-corridor_min_lines", "2.5")
+    page.click("#apply")
+    page.wait_for_function(
+        "() => document.getElementById('err-corridor_min_lines').textContent.length > 0",
+        timeout=20000,
+    )
+    msg = page.inner_text("#err-corridor_min_lines")
+    assert "нужно целое число" in msg and "Допустимо: от 1 до 10" in msg, msg
+    assert page.errors == []
 
 
 def test_planned_road_in_browser(page, server):

@@ -221,8 +221,39 @@ def test_bad_query_params_400_on_api_and_message_on_page(client):
     r = client.get("/api/towns?fua_minutes=abc&planned_roads={oops")
     assert r.status_code == 400 and "planned_roads" in r.get_json()["fields"]
     html = client.get("/?near_km=-4").get_data(as_text=True)
-    assert "-4 is out of range; allowed 1 to 3000 km" in html
+    assert "-4 is out of range; allowed 1 to 3,000 km" in html
     assert client.get("/api/recompute").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "body,reason,ru",
+    [
+        ({"corridor_min_lines": 2.5}, "whole", "нужно целое число. Допустимо: от 1 до 10 линий."),
+        ({"large_city_statuses": []}, "empty", "выберите хотя бы один вариант."),
+        ({"near_km": "abc"}, "number", "это не число. Допустимо: от 1 до 3 000 км."),
+        ({"speed_oblast": 500}, "range", "значение вне допустимого диапазона."),
+        ({"fua_definition": "x"}, "choice", "такого варианта нет."),
+    ],
+)
+def test_a_refused_parameter_says_what_is_wrong(client, body, reason, ru):
+    """The API names the reason beside its English message; a page words it in its language."""
+    ((name, value),) = body.items()
+    r = client.post("/api/recompute", json=body)
+    assert r.status_code == 400 and r.get_json()["reasons"] == {name: reason}
+    query = f"{name}={','.join(value) if isinstance(value, list) else value}&lang=ru"
+    html = client.get("/table?" + query).get_data(as_text=True)
+    notice = html[html.index('id="params-not-applied"') :]
+    assert ru in notice[: notice.index("</div>")].replace("\xa0", " ")
+
+
+def test_english_messages_say_numbers_plainly(client):
+    fields = client.post(
+        "/api/recompute", json={"large_city_min_pop": -1, "near_km": ""}
+    ).get_json()
+    assert fields["fields"] == {
+        "large_city_min_pop": "-1 is out of range; allowed 0 to 5,000,000 persons",
+        "near_km": "empty: a number is needed; allowed 1 to 3,000 km",
+    }
 
 
 def test_permalink_reproduces_view(client):

@@ -163,8 +163,10 @@ def _json(description: str, schema: dict | None = None) -> dict:
 def _errors(*codes: int) -> dict:
     text = {
         400: (
-            "invalid input: a message per field; on a change of data by a signed-in editor, also a"
-            " missing or wrong CSRF token (X-CSRF-Token)"
+            "invalid input: a message per field (`fields`, English) and, for parameters, what is"
+            " wrong with each (`reasons`: number, whole, range, empty, choice, unknown, roads or"
+            " other); on a change of data by a signed-in editor, also a missing or wrong CSRF token"
+            " (X-CSRF-Token)"
         ),
         401: "not signed in as an editor (checked first: an anonymous change is always a 401)",
         403: "cross-site request refused (Origin or Sec-Fetch-Site of another site)",

@@ -51,8 +51,11 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _bad(fields: dict, status: int = 400):
-    return {"error": "invalid parameters", "fields": fields}, status
+def _bad(fields: dict, status: int = 400, reasons: dict | None = None):
+    """400 naming each bad field; ``reasons``: what is wrong with each (``ParamError.reasons``),
+    for a page that words it in its language."""
+    body = {"error": "invalid parameters", "fields": fields}
+    return (body | {"reasons": reasons} if reasons else body), status
 
 
 def _payload(params, *, clean: bool = True) -> dict:
@@ -95,8 +98,9 @@ def _payload_response(params, *, conditional: bool):
 @bp.errorhandler(ParamError)
 def param_error(exc: ParamError):
     return _bad(
-        {clip(k, 60): clip(v, 1000) for k, v in exc.field_errors.items()}
-    )  # a long list of bad values
+        {clip(k, 60): clip(v, 1000) for k, v in exc.field_errors.items()},  # long bad values
+        reasons={clip(k, 60): v for k, v in exc.reasons.items()},
+    )
 
 
 @bp.errorhandler(BodyError)

@@ -72,9 +72,10 @@ def translator(svc, lang: str | None) -> T:
     return t
 
 
-def localized_errors(errors: dict, t: T, specs: dict) -> dict:
-    """Field messages for the page: English as the parser says them; in kk and ru the field's label
-    and a translated sentence with the allowed range (the API keeps the parser's English)."""
+def localized_errors(errors: dict, t: T, specs: dict, reasons: dict | None = None) -> dict:
+    """Field messages for the page: English as the parser says them; in kk and ru the field's label,
+    what is wrong (``reasons``: ``ParamError.reasons``) and the allowed range (the API keeps the
+    parser's English). static/app.js says the API's answers the same way."""
     if t.lang == "en":
         return errors
     out = {}
@@ -83,11 +84,17 @@ def localized_errors(errors: dict, t: T, specs: dict) -> dict:
         if name == "planned_roads":
             out[name] = t("invalid_roads")
             continue
-        text = t("invalid_field").format(field=t.param(name))
-        if spec is not None and spec.min is not None and spec.max is not None:
-            text += " " + t.allowed(spec)
+        reason = (reasons or {}).get(name, "other")
+        key = f"param_{reason}" if reason in PARAM_REASONS else "invalid_field"
+        text = t(key).format(field=t.param(name))
+        if reason in ("number", "whole", "range", "other") and spec is not None:
+            if spec.min is not None and spec.max is not None:
+                text += " " + t.allowed(spec)
         out[name] = text
     return out
+
+
+PARAM_REASONS = ("number", "whole", "range", "empty", "choice", "unknown")  # translations.json
 
 
 @bp.app_template_global("params_not_applied")
@@ -95,7 +102,7 @@ def params_not_applied(t: T) -> list[str]:
     """The request's parameters that were refused (``request_params``), one message each in the
     page's language: a page other than the map shows them above its content, with the defaults."""
     errors = g.get("param_errors") or {}
-    shown = localized_errors(errors, t, load_specs())
+    shown = localized_errors(errors, t, load_specs(), g.get("param_reasons"))
     if t.lang != "en":
         return [clip(m, 300) for m in shown.values()]
     return [clip(f"{t.param(k)}: {m}", 300) for k, m in shown.items()]
@@ -114,7 +121,7 @@ def request_params():
         params = from_args(without_version(request.args))
         return svc.results(params), params, {}
     except ParamError as exc:
-        g.param_errors = exc.field_errors
+        g.param_errors, g.param_reasons = exc.field_errors, exc.reasons
         return svc.results(), svc.default_params, exc.field_errors
 
 
@@ -355,7 +362,7 @@ def _index_page() -> tuple[str, str]:
         method=svc.method,
         specs=specs,
         planned_classes=plannable_classes(),
-        errors=localized_errors(errors, t, specs),
+        errors=localized_errors(errors, t, specs, g.get("param_reasons")),
         query=query,
         legend=legend(svc.method, t),
         towns=sorted_towns(atlas["towns"], svc.metas, t),

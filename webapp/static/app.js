@@ -763,7 +763,7 @@
     const r = planned[i];
     return { index: i, text: T.road_error.replace("{n}", i + 1).replace("{from}", endText(r.from)).replace("{to}", endText(r.to)).replace("{reason}", reason) };
   }
-  function localized(name, msg) {
+  function localized(name, msg, reason) {
     if (name === "planned_roads") {
       const problem = roadProblem(msg);
       document.querySelectorAll("#road-list li").forEach((li, k) => li.classList.toggle("invalid", !!problem && k === problem.index));
@@ -773,15 +773,17 @@
     if (boot.lang === "en") return msg;
     if (name === "planned_roads") return T.invalid_roads;
     if (name === "body") return T.request_failed;
+    // what is wrong (the API's "reasons", ParamError.reasons), as webapp.pages.views.localized_errors says it
+    const known = ["number", "whole", "range", "empty", "choice", "unknown"].includes(reason);
     const range = form.querySelector('[data-field="' + name + '"] .help.range');
-    let text = T.invalid_field.replace("{field}", T.params[name] || name);
-    if (range) text += " " + range.textContent.trim();
+    let text = T[known ? "param_" + reason : "invalid_field"].replace("{field}", T.params[name] || name);
+    if (range && !["empty", "choice", "unknown"].includes(reason)) text += " " + range.textContent.trim();
     return text;
   }
-  function showErrors(fields) {
+  function showErrors(fields, reasons) {
     Object.entries(fields).forEach(([name, msg]) => {
       const el = document.getElementById("err-" + name) || document.getElementById("err-body");
-      msg = localized(name, msg);
+      msg = localized(name, msg, (reasons || {})[name]);
       el.textContent = (el.id === "err-body" && boot.lang === "en" && name !== "body" ? name + ": " : "") + msg;
       const field = form.querySelector('[data-field="' + name + '"]');
       if (field) field.classList.add("invalid");
@@ -807,9 +809,12 @@
       });
       const data = await res.json();
       if (!res.ok) {
-        showErrors(data.fields || { body: data.message || res.statusText });
+        showErrors(data.fields || { body: data.message || res.statusText }, data.reasons);
         const first = document.querySelector("#planner-form .err:not(:empty)");
-        summarize(0, first ? first.textContent : T.request_failed);
+        // the summary names the field (in kk and ru the message already does)
+        const field = first && first.closest("[data-field]");
+        const label = field && boot.lang === "en" ? (T.params[field.dataset.field] || field.dataset.field) + ": " : "";
+        summarize(0, first ? label + first.textContent : T.request_failed);
         return;
       }
       state = { collection: data, display: data.display, catchments: state.catchments };
