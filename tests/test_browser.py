@@ -498,6 +498,21 @@ def test_typed_lat_lon_reaches_the_api_as_lon_lat(page, server):
     assert body["planned_roads"][0]["from"] == [67.71, 47.8]
 
 
+def test_a_point_off_the_earth_is_said_as_such_in_russian(page, server):
+    """'91, 200' (latitude 91): the road's message names the road once and says why."""
+    load(page, server + "/?lang=ru")
+    page.fill("#road-from", "91, 200")
+    page.fill("#road-to", "Жезказган")
+    page.click("#road-add")
+    page.click("#apply")
+    page.wait_for_function(
+        "() => document.getElementById('err-planned_roads').textContent.length > 0", timeout=20000
+    )
+    msg = page.inner_text("#err-planned_roads")
+    assert msg.startswith("Планируемая дорога 1 (") and "Планируемые дороги" not in msg, msg
+    assert "точка вне координат Земли" in msg, msg
+
+
 def test_keyboard_list_popup_and_town_page(page, server):
     load(page, server + "/")
     page.keyboard.press("Tab")

@@ -748,7 +748,7 @@
     const far = /^(.*) is \d+ km from the network/.exec(msg);
     if (numbered) {
       i = Number(numbered[1]) - 1;
-      reason = /same network point/.test(msg) ? T.road_same_point : T.invalid_roads;
+      reason = /same network point/.test(msg) ? T.road_same_point : /out of range/.test(msg) ? T.road_point_range : T.road_not_recognised;
       if (boot.lang === "en") reason = numbered[2];
     } else if (unknown) {
       i = planned.findIndex((r) => sameEnd(r.from, unknown[1]) || sameEnd(r.to, unknown[1]));
