@@ -764,3 +764,31 @@ def test_a_new_point_layer_is_one_registry_entry(app, monkeypatch):
         "properties"
     ]["tip"] == ["Lake"]
     assert html.count('fill="#a6cee3"') == 1  # its legend swatch
+
+
+def test_pages_in_russian_and_kazakh_say_their_own_words(client):
+    """No English left on the ru and kk pages the review found it on: an unknown town, the
+    back-test's town names, the estimated inputs of the data-needed page (and no '-0,00')."""
+    assert "Города «nosuch» нет." in client.get("/town/nosuch?lang=ru").get_data(as_text=True)
+    assert "«nosuch» қаласы жоқ." in client.get("/town/nosuch?lang=kk").get_data(as_text=True)
+    method = client.get("/method?lang=kk").get_data(as_text=True)
+    table = method[
+        method.index('id="backtest-towns"') : method.index(
+            "</table>", method.index('id="backtest-towns"')
+        )
+    ]
+    assert "Балқаш" in table and "Balkhash" not in table and "Қаражал" in table
+    needed = client.get("/data-needed?lang=ru").get_data(as_text=True)
+    rows = re.findall(r'<tr data-kind="input" data-name="([a-z_]+)".*?</tr>', needed, re.S)
+    assert rows and "-0,00" not in needed
+    first = re.search(r'<tr data-kind="input".*?<td>.*?</td>\s*<td>(.*?)</td>', needed, re.S)
+    assert first.group(1).startswith("доля экономически активного населения ("), first.group(1)
+
+
+def test_a_tiny_negative_is_written_as_zero(method):
+    from webapp.i18n import T
+
+    assert T("ru", method).number(-0.0004, 2) == "0,00" and T("en", method).number(-0.4) == "0"
+    assert (
+        T("en", method).number(-0.6) == "-1" and T("kk", method).number(-1234.5, 1) == "-1\xa0234,5"
+    )

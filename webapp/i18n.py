@@ -249,6 +249,8 @@ class T:
         if value is None or value != value:
             return "–"
         text = f"{float(value):,.{digits}f}"
+        if text.startswith("-") and not text.strip("-0.,"):  # -0.00: a tiny negative is 0
+            text = text[1:]
         if self.lang == "en":
             return text
         return text.replace(",", "\u00a0").replace(".", ",")

@@ -413,7 +413,7 @@ def _town_page(tid: str, *, for_pdf: bool = False) -> tuple[str, str]:
     atlas, params, errors = request_params()
     rec = next((x for x in atlas["towns"] if x["id"] == tid), None)
     if rec is None:
-        abort(404, clip(f"Town '{tid}' does not exist."))
+        abort(404, clip(t("town_unknown").format(tid)))
     meta = svc.metas[tid]
     paper_name = next((r["town"] for r in svc.paper_rows if r["town"].lower() == tid), None)
     query, lang_query = queries(params, t.lang, LANGS)
@@ -485,6 +485,7 @@ def method_page():
         method=svc.method,
         legend=legend(svc.method, t),
         backtest=checked,
+        metas=svc.metas,
     )
 
 
