@@ -792,3 +792,16 @@ def test_a_tiny_negative_is_written_as_zero(method):
     assert (
         T("en", method).number(-0.6) == "-1" and T("kk", method).number(-1234.5, 1) == "-1\xa0234,5"
     )
+
+
+def test_kazakh_lists_follow_the_kazakh_alphabet(client):
+    """Қ after К, Ұ after У, ә after а: not after Я as code points would put them."""
+    html = client.get("/?lang=kk").get_data(as_text=True)
+    start = html.index('id="f-oblast"')
+    select = html[start : html.index("</select>", start)]
+    oblasts = re.findall(r'data-label="([^"]+)"', select)
+    assert oblasts.index("Ақмола облысы") < oblasts.index("Атырау облысы")
+    assert oblasts.index("Жетісу облысы") < oblasts.index("Қарағанды облысы")
+    assert oblasts.index("Қостанай облысы") < oblasts.index("Маңғыстау облысы")
+    assert oblasts.index("Түркістан облысы") < oblasts.index("Ұлытау облысы")
+    assert oblasts.index("Ұлытау облысы") < oblasts.index("Шығыс Қазақстан облысы")

@@ -16,6 +16,16 @@ from scoring.reserves import VERDICTS, describe, said
 # The languages, declared once: code -> its own name, in the language switch's order. All else
 # follows: the pages' and the API's ``lang``, the towns' and cities' name columns (``name_<code>``).
 LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+# the alphabets' order (Kazakh Cyrillic as the 1940-2021 alphabet has it, Russian): sorted lists and
+# filters in the page's language (code points put Қ, Ұ, Ә ... after Я)
+ALPHABETS = {
+    "kk": "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя",
+    "ru": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    "en": "abcdefghijklmnopqrstuvwxyz",
+}
+ALPHABET_ORDER = {lang: {c: i for i, c in enumerate(a)} for lang, a in ALPHABETS.items()}
+
 LANGS = tuple(LANGUAGES)
 DEFAULT_LANG = "en"
 NAME_COLUMNS = tuple(sorted(f"name_{lang}" for lang in LANGS))  # name_en, name_kk, name_ru
@@ -243,6 +253,13 @@ class T:
         return self.text(
             "scenarios.csv", scenario, "meaning_en", self.method.scenarios[scenario]["meaning_en"]
         )
+
+    def sort_key(self, text: str) -> tuple[int, ...]:
+        """``text``'s place in this language's alphabetical order (Kazakh: А Ә Б ... Қ after К,
+        Ұ Ү after У; Russian: Ё after Е); a character outside the alphabet sorts after it, by
+        code point."""
+        order = ALPHABET_ORDER.get(self.lang, {})
+        return tuple(order.get(c, 1000 + ord(c)) for c in text.casefold())
 
     def number(self, value, digits: int = 0) -> str:
         """A number with thousands separators as this language writes them (12,345.6; 12 345,6)."""

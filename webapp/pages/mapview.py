@@ -196,7 +196,7 @@ def glance(svc, t) -> dict:
         k for k in off.kinds if k in used and k not in GLANCE_SIGNALS
     ]
     oblasts = sorted(
-        {m["oblast"] for m in svc.metas.values()}, key=lambda o: t.oblast(o).casefold()
+        {m["oblast"] for m in svc.metas.values()}, key=lambda o: t.sort_key(t.oblast(o))
     )
     return {
         "kinds": {

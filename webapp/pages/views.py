@@ -110,7 +110,7 @@ def params_not_applied(t: T) -> list[str]:
 
 def sorted_towns(towns: list, metas: dict, t: T) -> list:
     """The list's default order: alphabetical in the page's language."""
-    return sorted(towns, key=lambda tw: t.name(metas[tw["id"]]).casefold())
+    return sorted(towns, key=lambda tw: t.sort_key(t.name(metas[tw["id"]])))
 
 
 def request_params():
