@@ -1265,6 +1265,33 @@ def test_town_brief_on_the_first_screen_for_every_town(browser, server, lang):
         ctx.close()
 
 
+SVG_OVERLAPS = """(sel) => { const svg = document.querySelector(sel);
+    const boxes = (q) => Array.from(svg.querySelectorAll(q)).map((e) => {
+        const b = e.getBBox(); return [e.textContent || e.getAttribute('cx'), b.x, b.y,
+                                       b.x + b.width, b.y + b.height]; });
+    const texts = boxes('text'), marks = boxes('circle, rect');
+    const hit = (a, b) => a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5 && a[2] < b[4] - 0.5
+                          && b[2] < a[4] - 0.5;
+    const out = [];
+    texts.forEach((a, i) => texts.slice(i + 1).forEach((b) => {
+        if (hit(a, b)) out.push([a, b]); }));
+    texts.forEach((a) => marks.forEach((m) => { if (hit(a, m)) out.push([a, m]); }));
+    return out; }"""
+
+
+@pytest.mark.parametrize("lang", ["en", "kk"])
+def test_printed_maps_labels_cover_no_label_and_no_town(page, server, lang):
+    """The region brief's map names all 27 towns, the town brief's its town and nearest large
+    city: as the browser lays the text out, no label covers another or a town's mark (Saran,
+    Shakhtinsk and Abay near Temirtau; Karaganda beside Temirtau)."""
+    page.goto(server + f"/brief?lang={lang}")
+    assert page.evaluate("document.querySelectorAll('.region-map svg text').length") == 27
+    assert page.evaluate(SVG_OVERLAPS, ".region-map svg") == []
+    for tid in ("temirtau", "saran", "zhezkazgan", "altai", "kentau"):
+        page.goto(server + f"/town/{tid}?lang={lang}")
+        assert page.evaluate(SVG_OVERLAPS, ".brief-map svg") == [], tid
+
+
 def test_registry_styles_published_links_placed_railway_and_assumed_access(page, server):
     """Each fetched layer is drawn as its registry entry says (webapp.map.layers.LAYERS): a
     feature's style is the default with every matching ``style_when`` rule laid over it (a road of a
