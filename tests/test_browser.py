@@ -1292,6 +1292,19 @@ def test_printed_maps_labels_cover_no_label_and_no_town(page, server, lang):
         assert page.evaluate(SVG_OVERLAPS, ".brief-map svg") == [], tid
 
 
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_table_headers_are_not_clipped(page, server, lang):
+    """/table's headers wrap between words, never cut inside one ('Степень монопрофильност')."""
+    page.goto(server + f"/table?lang={lang}")
+    clipped = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#all-towns th')).map((th) => {
+            const r = document.createRange(); r.selectNodeContents(th);
+            return [th.textContent.trim(), r.getBoundingClientRect().right
+                    - th.getBoundingClientRect().right]; }).filter((x) => x[1] > 0.5)"""
+    )
+    assert clipped == []
+
+
 def test_registry_styles_published_links_placed_railway_and_assumed_access(page, server):
     """Each fetched layer is drawn as its registry entry says (webapp.map.layers.LAYERS): a
     feature's style is the default with every matching ``style_when`` rule laid over it (a road of a
