@@ -1173,6 +1173,13 @@ def test_tourism_legend_labels_inside_the_map_and_whole_header_words(browser, se
         "/networks/compare?lang=kk",
         "/data-needed?lang=kk",
         "/table?lang=kk",
+        "/brief?lang=ru",
+        "/method?lang=kk",
+        "/history?lang=ru",
+        "/judgments?lang=kk",
+        "/data?lang=ru",
+        "/compare?towns=karazhal,temirtau&lang=kk",
+        "/town/karazhal?lang=ru",
     ],
 )
 def test_pages_fit_a_390px_phone(browser, server, path):
