@@ -153,6 +153,30 @@ def test_planner_change_highlights_and_permalink(page, server):
     assert page.input_value("#p-near_km") == "400.0"
 
 
+def test_export_links_in_russian_open_in_excel_with_the_parameters(page, server):
+    """The map page links an XLSX too; in ru (and kk) the CSV and XLSX name their columns in the
+    page's language and the CSV is the one Russian Excel opens in one go; after an Apply every
+    link carries the new parameters."""
+    import csv
+    import io
+    from urllib.request import urlopen
+
+    load(page, server + "/?lang=ru")
+    page.fill("#p-near_km", "400")
+    page.click("#apply")
+    page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
+    links = page.eval_on_selector_all(
+        "a.export", "as => Object.fromEntries(as.map(a => [a.dataset.fmt, a.getAttribute('href')]))"
+    )
+    assert set(links) >= {"csv", "xlsx", "geojson", "gpkg", "zip", "params.json"}
+    assert all("near_km=400" in h for h in links.values()), links
+    assert links["csv"].endswith("&headers=ru&excel=ru") and links["xlsx"].endswith("&headers=ru")
+    raw = urlopen(server + links["csv"]).read().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(raw), delimiter=";"))
+    assert rows[0][0] == "код города" and len(rows) == 28
+    assert urlopen(server + links["xlsx"]).read()[:2] == b"PK"  # a zip: the workbook
+
+
 def test_invalid_parameter_message_next_to_field(page, server):
     load(page, server + "/")
     page.fill("#p-fua_minutes", "-5")

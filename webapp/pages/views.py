@@ -58,11 +58,20 @@ from webapp.map.serialize import (
 bp = Blueprint("views", __name__)
 EXPORTS = {
     "csv": "CSV",
+    "xlsx": "Excel (XLSX)",
     "params.json": "CSV: parameters (JSON)",
     "geojson": "GeoJSON",
     "gpkg": "GeoPackage",
     "zip": "Shapefile (zip)",
 }
+
+
+def export_extra(fmt: str, lang: str) -> str:
+    """What the map page's export link adds in ``lang``: the columns named in it and, for the CSV,
+    the form Excel opens in one go with that language's settings (';', decimal commas)."""
+    if lang == "en":
+        return ""
+    return {"csv": f"headers={lang}&excel={lang}", "xlsx": f"headers={lang}"}.get(fmt, "")
 
 
 def translator(svc, lang: str | None) -> T:
@@ -367,6 +376,7 @@ def _index_page() -> tuple[str, str]:
         legend=legend(svc.method, t),
         towns=sorted_towns(atlas["towns"], svc.metas, t),
         exports=EXPORTS,
+        export_extra=export_extra,
         colour_of=lambda tw: colour(tw, svc.method),
         category_colours=CATEGORY_COLOURS,
         category_of=category,

@@ -793,7 +793,7 @@
     history.replaceState(null, "", "?" + query);
     document.getElementById("permalink").href = "?" + query;
     updateCompare();
-    document.querySelectorAll("a.export").forEach((a) => { a.href = boot.urls.exports[a.dataset.fmt] + "?" + query; });
+    document.querySelectorAll("a.export").forEach((a) => { a.href = boot.urls.exports[a.dataset.fmt] + "?" + query + (a.dataset.extra ? "&" + a.dataset.extra : ""); });
     document.querySelectorAll(".langs a").forEach((a) => {
       const q = new URLSearchParams(query); q.set("lang", a.dataset.lang); a.href = "?" + q.toString();
     });
