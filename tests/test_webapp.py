@@ -805,3 +805,20 @@ def test_kazakh_lists_follow_the_kazakh_alphabet(client):
     assert oblasts.index("Қостанай облысы") < oblasts.index("Маңғыстау облысы")
     assert oblasts.index("Түркістан облысы") < oblasts.index("Ұлытау облысы")
     assert oblasts.index("Ұлытау облысы") < oblasts.index("Шығыс Қазақстан облысы")
+
+
+def test_planner_tooltips_name_inputs_and_parameters_not_their_codes(method):
+    """A planner reads 'in a functional urban area', not 'aggl_in_fua'."""
+    from geo.params import load_specs
+    from webapp.i18n import T
+
+    for lang in ("en", "ru", "kk"):
+        t = T(lang, method)
+        helps = {name: t.param_help(name) for name in load_specs()}
+        assert not [
+            (n, h)
+            for n, h in helps.items()
+            for code in re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", h)
+            if code in method.inputs or code in helps
+        ]
+        assert t.input("aggl_in_fua") in helps["fua_minutes"]

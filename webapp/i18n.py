@@ -6,6 +6,7 @@ back)."""
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,8 @@ LANGUAGES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 # the alphabets' order (Kazakh Cyrillic as the 1940-2021 alphabet has it, Russian): sorted lists and
 # filters in the page's language (code points put Қ, Ұ, Ә ... after Я)
+QUOTES = {"en": "“{}”", "ru": "«{}»", "kk": "«{}»"}  # a name quoted inside a sentence
+
 ALPHABETS = {
     "kk": "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя",
     "ru": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
@@ -193,9 +196,23 @@ class T:
         )
 
     def param_help(self, name: str) -> str:
-        """A planner parameter's help (data/method/geo_params.csv description) in this language."""
+        """A planner parameter's help (data/method/geo_params.csv description) in this language, an
+        input's or a parameter's code in it said by its name ('aggl_in_fua' -> “in a functional
+        urban area”): what a planner reads in a tooltip."""
         row = self.method.texts.get(("geo_params.csv", name, "description"))
-        return (row[self.lang] if row else "") or name
+        text = (row[self.lang] if row else "") or name
+
+        def named(m: re.Match) -> str:
+            code = m.group(0)
+            if code in self._c["inputs"]:
+                return QUOTES[self.lang].format(self.input(code))
+            if code in self.method.inputs:
+                return QUOTES[self.lang].format(self.input_desc(code))
+            if code in self._c["params"]:
+                return QUOTES[self.lang].format(self.param(code))
+            return code
+
+        return re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", named, text)
 
     def choice_label(self, choice: str) -> str:
         """A robustness draw's uncertain choice (data/method/uncertainty.csv) named in this
