@@ -340,7 +340,7 @@ def test_helpers_the_map_page_can_use(app, method):
         assert (
             T("kk", method)
             .param_help("near_km")
-            .startswith("aggl_near_large_city: ең жақын ірі қалаға")
+            .startswith("«ірі қалаға жақын»: ең жақын ірі қалаға")
         )
         assert (
             T("ru", method).choice_label("band_mono_profile")
