@@ -822,3 +822,12 @@ def test_planner_tooltips_name_inputs_and_parameters_not_their_codes(method):
             if code in method.inputs or code in helps
         ]
         assert t.input("aggl_in_fua") in helps["fua_minutes"]
+
+
+def test_data_needed_lists_towns_alphabetically(client):
+    html = client.get("/data-needed?lang=kk").get_data(as_text=True)
+    rows = html[html.index('id="open-towns"') :]
+    names = re.findall(r'<tr data-id="[a-z]+"><td><a[^>]*>([^<]+)<', rows)
+    order = "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя"
+    assert len(names) >= 10
+    assert names == sorted(names, key=lambda n: [order.find(c) for c in n.lower()])

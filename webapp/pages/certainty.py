@@ -73,10 +73,20 @@ def data_needed():
     t = T(pick_lang(request.args.get("lang")), svc.method)
     atlas = svc.results()
     plan = collection_plan({tw["id"]: tw["levels"] for tw in atlas["towns"]}, svc.method)
-    open_towns = [tw for tw in atlas["towns"] if not tw["scenario"].get("settled", True)]
+    metas = svc.metas
+
+    def by_name(ids: list[str]) -> list[str]:  # alphabetical in the page's language
+        return sorted(ids, key=lambda i: t.sort_key(t.name(metas[i])))
+
+    open_ids = by_name(
+        [tw["id"] for tw in atlas["towns"] if not tw["scenario"].get("settled", True)]
+    )
+    by_id = {tw["id"]: tw for tw in atlas["towns"]}
+    open_towns = [by_id[i] for i in open_ids]
     return render_template(
         "data_needed.html",
         t=t,
+        by_name=by_name,
         plan=plan,
         towns=atlas["towns"],
         open_towns=open_towns,
