@@ -248,3 +248,28 @@ def test_popup_extras_server(app):
         "undetermined",
         "none",
     }
+
+
+def test_sorting_the_list_by_scenario_follows_the_legend(page, server):
+    """By scenario: the method's scenarios in order, then two, a tie, likely, undetermined, none
+    (not the verdicts' alphabetical order)."""
+    load(page, server + "/?lang=ru")
+    page.click("#town-list th button[data-sort='scenario']")
+    cats = page.evaluate(
+        """() => { const b = JSON.parse(document.getElementById('boot').textContent);
+        return Array.from(document.querySelectorAll('#town-list tbody tr'))
+            .map((tr) => b.display[tr.dataset.id].category); }"""
+    )
+    order = [
+        "inertial",
+        "balanced",
+        "innovative",
+        "diversification",
+        "two",
+        "tie",
+        "likely",
+        "undetermined",
+        "none",
+    ]
+    ranks = [order.index(c) for c in cats]
+    assert len(cats) == 27 and ranks == sorted(ranks), cats

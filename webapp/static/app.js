@@ -612,8 +612,11 @@
     btn.parentElement.setAttribute("aria-sort", asc ? "ascending" : "descending");
     btn.dataset.dir = asc ? "asc" : "desc";
     const tbody = document.querySelector("#town-list tbody");
+    // by scenario: in the legend's order (the method's scenarios, then two, a tie, likely, undetermined, none)
+    const order = Object.keys(T.scenarios).concat(["two", "tie", "likely", "undetermined", "none"]);
+    const rank = (tr) => key === "scenario" ? order.indexOf(state.display[tr.dataset.id].category) : 0;
     const val = (tr) => key === "name" ? tr.dataset.name : key === "scenario" ? tr.querySelector(".scen").textContent.trim() : tr.querySelector(".complete").textContent;
-    Object.values(rows).sort((a, b) => (asc ? 1 : -1) * (collator.compare(val(a), val(b)) || collator.compare(a.dataset.name, b.dataset.name)))
+    Object.values(rows).sort((a, b) => (asc ? 1 : -1) * ((rank(a) - rank(b)) || collator.compare(val(a), val(b)) || collator.compare(a.dataset.name, b.dataset.name)))
       .forEach((tr) => tbody.appendChild(tr));
   }
   document.querySelectorAll("#town-list th button").forEach((btn) => {
