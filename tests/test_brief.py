@@ -123,6 +123,18 @@ def test_no_share_for_an_answer_the_draws_did_not_give():
     )
 
 
+def test_the_draws_label_is_in_rule_order_as_the_kernel_writes_it():
+    """``recommended`` is ordered by score; the robustness run labels an outcome in rule order
+    (scoring.kernel.outcome_label): 'balanced + innovative' either way."""
+    from webapp.map.serialize import draws_label
+
+    two = scenario(recommended=["innovative", "balanced"])
+    assert draws_label(two) == "balanced + innovative"
+    tie = scenario(tie=True, tied=["diversification", "balanced", "innovative"])
+    assert draws_label(tie) == "tie: balanced/innovative/diversification"
+    assert draws_label(scenario(settled=False, possible=["a", "b"])) is None
+
+
 def test_drivers_are_the_levels_voting_for_the_answer_and_not_the_runner_up():
     town = {"scenario": scenario(), "levels": {}}
     assert drivers(town, "recommended") == [

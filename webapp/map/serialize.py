@@ -273,10 +273,11 @@ def draws_label(scenario: dict) -> str | None:
     without any level): the method's choices do not decide it. The run draws at the default
     parameters: its shares speak of this answer only when its ``default`` is this label."""
     kind = verdict_kind(scenario)
+    rules = list(scenario["scores"])  # the method's rule order, as the kernel's labels have it
     if kind == "tie":
-        return "tie: " + "/".join(scenario["tied"])
-    if kind in ("recommended", "two"):
-        return " + ".join(scenario["recommended"])
+        return "tie: " + "/".join(sorted(scenario["tied"], key=rules.index))
+    if kind in ("recommended", "two"):  # ``recommended`` is ordered by score
+        return " + ".join(sorted(scenario["recommended"], key=rules.index))
     return None
 
 

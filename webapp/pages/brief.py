@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,7 +292,7 @@ def map_svg(
                     "dy": 10 if small else 4,
                     "size": 34 if small else 10,
                     "bold": small,
-                    "name": t.name(meta),
+                    "name": re.sub(r"\s*\(.*\)\s*$", "", t.name(meta)),  # as the map labels it
                 }
             )
     if focus is not None:
@@ -323,9 +324,11 @@ def place_labels(labels: list[dict], marks: list[tuple[float, float, float]], wi
                  height: float) -> list[dict]:
     """Each label beside its mark where it covers no other label and no mark (x, y, radius):
     right of it, else left, above, below or a corner; else farther out with a leader line to the
-    mark (``leader``), the crowded marks placed first. A label's box is estimated from its text
-    (DejaVu Sans: at most about 0.68 of the font size per character, 0.74 in bold). Adds ``tx``,
-    ``ty`` (the text's start and baseline) and ``leader`` (x1, y1, x2, y2, or None)."""
+    mark (``leader``), the crowded marks placed first; where nothing is free, right of the mark
+    moved inside the map, with a leader. A label's box is estimated from its text (DejaVu Sans: at
+    most about 0.68 of the font size per character, 0.74 in bold: an overestimate, so the text is
+    anchored on the side that faces its mark). Adds ``tx``, ``ty`` (the anchor point: start, end or
+    middle of the text's baseline), ``anchor`` and ``leader`` (x1, y1, x2, y2, or None)."""
 
     def box_of(lab: dict) -> tuple[float, float]:  # the glyphs' box: ascent 0.93, descent 0.24
         return len(lab["name"]) * lab["size"] * (0.74 if lab["bold"] else 0.68), lab["size"] * 1.2
@@ -344,26 +347,30 @@ def place_labels(labels: list[dict], marks: list[tuple[float, float, float]], wi
         gap = max(lab["dx"] * 0.5, 3.0)
         r = next((mr for mx, my, mr in marks if mx == lab["x"] and my == lab["y"]), gap)
         x, y = lab["x"], lab["y"]
+        own = (x - r, y - r, x + r, y + r)
         chosen = None
         for ring in (1, 2, 3, 4, 5):
             d = r + gap + (ring - 1) * h
-            for cx, cy in ((x + d, y - h / 2), (x - d - w, y - h / 2), (x - w / 2, y - d - h),
-                           (x - w / 2, y + d), (x + d * 0.7, y - d * 0.7 - h),
-                           (x + d * 0.7, y + d * 0.7), (x - d * 0.7 - w, y - d * 0.7 - h),
-                           (x - d * 0.7 - w, y + d * 0.7)):
+            k = d * 0.7
+            for cx, cy, anchor in ((x + d, y - h / 2, "start"), (x - d - w, y - h / 2, "end"),
+                                   (x - w / 2, y - d - h, "middle"), (x - w / 2, y + d, "middle"),
+                                   (x + k, y - k - h, "start"), (x + k, y + k, "start"),
+                                   (x - k - w, y - k - h, "end"), (x - k - w, y + k, "end")):
                 box = (cx, cy, cx + w, cy + h)
                 inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
-                own = (x - r, y - r, x + r, y + r)
                 if inside and not any(overlaps(box, b) for b in placed) and not any(
                     overlaps(box, b) for b in boxes if b != own
                 ):
-                    chosen = (box, ring)
+                    chosen = (box, ring, anchor)
                     break
             if chosen:
                 break
-        if chosen is None:  # nowhere free: right of the mark, as before
-            chosen = ((x + r + gap, y - h / 2, x + r + gap + w, y + h / 2), 1)
-        box, ring = chosen
+        if chosen is None:  # nowhere free: right of the mark, moved inside the map
+            bx = min(max(0.0, x + r + gap), max(0.0, width - w))
+            by = min(max(0.0, y - h / 2), max(0.0, height - h))
+            box = (bx, by, bx + w, by + h)
+            chosen = (box, 1 if box[0] == x + r + gap else 2, "start" if bx > x else "end")
+        box, ring, anchor = chosen
         placed.append(box)
         leader = None
         if ring > 1:  # from the mark's edge to the nearest point of the label's box
@@ -371,8 +378,9 @@ def place_labels(labels: list[dict], marks: list[tuple[float, float, float]], wi
             dist = max(((nx - x) ** 2 + (ny - y) ** 2) ** 0.5, 1e-9)
             leader = (round(x + (nx - x) * r / dist, 1), round(y + (ny - y) * r / dist, 1),
                       round(nx, 1), round(ny, 1))
-        out[i] = lab | {"tx": round(box[0], 1), "ty": round(box[1] + 0.95 * lab["size"], 1),
-                        "leader": leader}
+        tx = {"start": box[0], "end": box[2], "middle": (box[0] + box[2]) / 2}[anchor]
+        out[i] = lab | {"tx": round(tx, 1), "ty": round(box[1] + 0.95 * lab["size"], 1),
+                        "anchor": anchor, "leader": leader}
     return out
 
 
