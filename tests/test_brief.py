@@ -275,6 +275,12 @@ def test_compare_from_one_town_asks_for_more_by_name_and_keeps_the_parameters(cl
     assert '<input type="hidden" name="near_km" value="400">' in html
 
 
+def test_compare_in_another_language_keeps_the_towns(client):
+    html = client.get("/compare?towns=karazhal,temirtau&near_km=400").get_data(as_text=True)
+    kk = re.search(r'<a href="\?([^"]*)" data-lang="kk"', html).group(1)
+    assert "near_km=400" in kk and "towns=karazhal%2Ctemirtau" in kk and "lang=kk" in kk
+
+
 def test_compare_uses_the_planner_parameters(client):
     """The map's "compare with" link carries the planner's parameters: the page says what the map
     says for them (Karazhal at 400 km: Balanced; at the defaults a three-way tie)."""

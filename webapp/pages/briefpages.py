@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
+from werkzeug.urls import urlencode
 
 from webapp.pages.brief import (
     get_official,
@@ -151,6 +152,10 @@ def compare():
     official = [official_items(off, b.id, b.scenarios, t.lang) for b in briefs]
     measures = [measure_items(off, b.id, b.scenarios, t.lang) for b in briefs]
     query, lang_query = queries(params, t.lang, LANGS)
+    if ids:  # the same towns in another language
+        lang_query = {
+            k: q + "&" + urlencode({"towns": ",".join(ids)}) for k, q in lang_query.items()
+        }
     ranks = {
         code: [b.level for b in svc.method.indicators[code].bands] for code in svc.method.levelled
     }
