@@ -352,6 +352,25 @@ def test_how_sure_on_the_town_page_and_the_map(page, server):
     )
     # Temirtau's share of the draws in grey; Zhanatas, which its missing data decide, has none
     assert fills["temirtau"].startswith("rgb(") and fills["zhanatas"] == "#ffffff", fills
+    # an Apply shades again with the new answers: Karazhal at 400 km is Balanced, not the draws'
+    # tie, so it has no share; back to scenario colours, it has Balanced's
+    karazhal = f"() => window[{BOOT}.registry.markers.karazhal].options.fillColor"
+    assert page.evaluate(karazhal).startswith("rgb(")
+    page.fill("#p-near_km", "400")
+    page.click("#apply")
+    page.wait_for_selector("body[data-recomputed='1']", timeout=20000)
+    assert page.evaluate(karazhal) == "#ffffff" and page.is_visible("#stability-legend")
+    page.click("#shade-stability")
+    page.wait_for_selector("body[data-shade='scenario']")
+    tie = page.evaluate(f"() => {BOOT}.display.karazhal.style.fillColor")  # the boot: defaults
+    assert page.evaluate(karazhal) != tie  # not the colour saved before the Apply
+    shown = page.evaluate(
+        "() => getComputedStyle(document.querySelector(\"tr[data-id='karazhal'] .sw\"))"
+        ".getPropertyValue('--c').trim()"
+    )
+    assert page.evaluate(karazhal) == shown, (page.evaluate(karazhal), shown)
+    page.click("#shade-stability")
+    page.wait_for_selector("body[data-shade='stability']")
     page.click("tr[data-id='temirtau']")
     page.wait_for_function(
         "() => { const p = document.querySelector('.leaflet-popup-content .stab');"

@@ -391,6 +391,7 @@
       tr.querySelector("[data-near]").textContent = nearText(f.properties.agglomeration);
     });
     changedNow = changes || {};
+    document.dispatchEvent(new CustomEvent("atlas:display"));  // static/robustness.js shades again if asked
     markTowns();
     applyFilters();  // a recompute may move towns in or out of a filter; it places the markers (spread)
   }

@@ -99,28 +99,36 @@
     const btn = document.getElementById("shade-stability");
     if (!btn) return;
     let on = false, saved = {};
+    // each marker shaded by its share of the draws, or white and dashed where no share speaks of it
+    function shade(res) {
+      Object.entries(boot.registry.markers).forEach(([id, name]) => {
+        const mk = window[name];
+        if (!mk) return;
+        saved[id] = Object.assign({}, mk.options);
+        const r = res.towns[id], row = document.querySelector("tr[data-id='" + id + "']");
+        if (!r || !row || !row.dataset.answer || r.default !== row.dataset.answer) {
+          // no share: the data leave the town open, or the draws (at the default parameters) gave another answer
+          mk.setStyle({ fillColor: "#ffffff", fillOpacity: 0.95, dashArray: "3 3" });
+          return;
+        }
+        const g = Math.round(235 - 200 * r.stability);  // light (unstable) to dark (stable)
+        mk.setStyle({ fillColor: "rgb(" + g + "," + g + "," + (g + 20 > 255 ? 255 : g + 20) + ")", fillOpacity: 0.95, dashArray: null });
+      });
+    }
+    function unshade() {
+      Object.entries(boot.registry.markers).forEach(([id, name]) => {
+        const mk = window[name];
+        if (mk && saved[id]) mk.setStyle({ fillColor: saved[id].fillColor, fillOpacity: saved[id].fillOpacity, dashArray: saved[id].dashArray });
+      });
+      saved = {};
+    }
+    // a recompute drew the markers anew (app.js applyDisplay): shaded again with the new answers
+    document.addEventListener("atlas:display", () => { saved = {}; if (on && cache) shade(cache); });
     btn.addEventListener("click", () => {
-      const markers = boot.registry.markers;
       btn.disabled = true;
       poll(boot.urls.robustness, () => {}).then((res) => {
         on = !on;
-        Object.entries(markers).forEach(([id, name]) => {
-          const mk = window[name];
-          if (!mk) return;
-          if (on) {
-            saved[id] = Object.assign({}, mk.options);
-            const r = res.towns[id], row = document.querySelector("tr[data-id='" + id + "']");
-            if (!r || !row || !row.dataset.answer || r.default !== row.dataset.answer) {
-              // no share: the data leave the town open, or the draws (at the default parameters) gave another answer
-              mk.setStyle({ fillColor: "#ffffff", fillOpacity: 0.95, dashArray: "3 3" });
-              return;
-            }
-            const g = Math.round(235 - 200 * r.stability);  // light (unstable) to dark (stable)
-            mk.setStyle({ fillColor: "rgb(" + g + "," + g + "," + (g + 20 > 255 ? 255 : g + 20) + ")", fillOpacity: 0.95, dashArray: null });
-          } else if (saved[id]) {
-            mk.setStyle({ fillColor: saved[id].fillColor, fillOpacity: saved[id].fillOpacity, dashArray: saved[id].dashArray });
-          }
-        });
+        if (on) shade(res); else unshade();
         btn.textContent = on ? L.text.shade_off : L.text.shade_stability;
         document.getElementById("stability-legend").hidden = !on;
         document.body.dataset.shade = on ? "stability" : "scenario";
