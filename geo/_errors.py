@@ -5,7 +5,8 @@ from __future__ import annotations
 class ParamError(ValueError):
     """Invalid spatial parameters; ``field_errors`` maps each parameter to its message (English),
     ``reasons`` each to what is wrong, for a page that words it in another language: ``number``
-    (not a number), ``whole`` (not a whole number), ``range`` (outside the allowed range),
+    (not a number), ``blank`` (no value), ``whole`` (not a whole number), ``range`` (outside the
+    allowed range),
     ``empty`` (a set with nothing chosen), ``choice`` (not one of the choices), ``unknown`` (no
     such parameter), ``roads`` (a planned road) or ``other``."""
 

@@ -451,9 +451,11 @@ def parse_params(raw: Mapping[str, Any] | None = None) -> Params:
             try:
                 x = _coerce(spec, value)
             except ValueError as exc:
-                whole = "whole number" in str(exc)
+                text = str(exc)
                 errors[key] = f"{exc}; " + (_allowed(spec) or f"expected {spec.type}")
-                reasons[key] = "whole" if whole else "number" if spec.min is not None else "other"
+                reasons[key] = ("whole" if "whole number" in text else "blank"
+                                if text.startswith("empty") else "number"
+                                if spec.min is not None else "other")
                 continue
             if msg := _check(spec, x):
                 errors[key] = msg

@@ -233,6 +233,7 @@ def test_bad_query_params_400_on_api_and_message_on_page(client):
         ({"near_km": "abc"}, "number", "это не число. Допустимо: от 1 до 3 000 км."),
         ({"speed_oblast": 500}, "range", "значение вне допустимого диапазона."),
         ({"fua_definition": "x"}, "choice", "такого варианта нет."),
+        ({"near_km": ""}, "blank", "пусто; нужно число. Допустимо: от 1 до 3 000 км."),
     ],
 )
 def test_a_refused_parameter_says_what_is_wrong(client, body, reason, ru):
@@ -244,6 +245,36 @@ def test_a_refused_parameter_says_what_is_wrong(client, body, reason, ru):
     html = client.get("/table?" + query).get_data(as_text=True)
     notice = html[html.index('id="params-not-applied"') :]
     assert ru in notice[: notice.index("</div>")].replace("\xa0", " ")
+
+
+@pytest.mark.parametrize(
+    "roads,ru",
+    [
+        ("xx", "Планируемые дороги: конец дороги не распознан"),
+        ([{"from": "Karazhal", "to": "Karazhal"}], "оба конца — одна и та же точка дорожной сети"),
+        ([{"from": [60, 80], "to": "Karazhal"}], "«80.0000 N 60.0000 E» дальше от дорожной сети"),
+        ([{"from": "Nowhere", "to": "Karazhal"}], "«Nowhere» — не известный город"),
+    ],
+)
+def test_a_refused_road_on_a_page_says_why_in_russian(client, roads, ru):
+    from urllib.parse import quote
+
+    text = roads if isinstance(roads, str) else json.dumps(roads)
+    html = client.get("/table?lang=ru&planned_roads=" + quote(text)).get_data(as_text=True)
+    notice = html[html.index('id="params-not-applied"') :]
+    assert ru in notice[: notice.index("</div>")]
+
+
+def test_a_long_list_of_refused_parameters_ends_with_a_count(client):
+    html = client.get("/table?lang=ru&" + "&".join(f"x{i}=1" for i in range(25))).get_data(
+        as_text=True
+    )
+    notice = html[html.index('id="params-not-applied"') :]
+    notice = notice[: notice.index("</div>")]
+    assert notice.count("такого параметра нет") == 20 and "не перечисленных здесь: 5" in notice
+    assert "_more" not in notice
+    html = client.get("/table?" + "&".join(f"x{i}=1" for i in range(25))).get_data(as_text=True)
+    assert "<li>5 further problem(s) not listed</li>" in html
 
 
 def test_english_messages_say_numbers_plainly(client):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 from pathlib import Path
 
 from flask import (
@@ -91,19 +92,38 @@ def localized_errors(errors: dict, t: T, specs: dict, reasons: dict | None = Non
     for name, msg in errors.items():
         spec = specs.get(name)
         if name == "planned_roads":
-            out[name] = t("invalid_roads")
+            out[name] = road_message(msg, t)
+            continue
+        if name == "_more":  # more problems than a message lists
+            out[name] = t("params_more").format(re.sub(r"\D+", " ", msg).split()[0])
             continue
         reason = (reasons or {}).get(name, "other")
         key = f"param_{reason}" if reason in PARAM_REASONS else "invalid_field"
         text = t(key).format(field=t.param(name))
-        if reason in ("number", "whole", "range", "other") and spec is not None:
+        if reason in ("number", "blank", "whole", "range", "other") and spec is not None:
             if spec.min is not None and spec.max is not None:
                 text += " " + t.allowed(spec)
         out[name] = text
     return out
 
 
-PARAM_REASONS = ("number", "whole", "range", "empty", "choice", "unknown")  # translations.json
+PARAM_REASONS = ("number", "blank", "whole", "range", "empty", "choice", "unknown")  # translations
+
+
+def road_message(msg: str, t: T) -> str:
+    """A planned road's problem (the parser's English) in the page's language, as static/app.js
+    ``roadProblem`` says it: the same point twice, a point off the Earth, an unknown end, an end
+    too far from the network; else that an end was not recognised."""
+    title = t("planned_roads")
+    if "same network point" in msg:
+        return f"{title}: {t('road_same_point')}"
+    if "out of range" in msg:
+        return f"{title}: {t('road_point_range')}"
+    if m := re.match(r"^'(.*)' is not (a known|routable)", msg):
+        return f"{title}: {t('road_unknown_end').replace('{end}', clip(m.group(1), 80))}"
+    if m := re.match(r"^(.*) is \d+ km from the network", msg):
+        return f"{title}: {t('road_far_end').replace('{end}', clip(m.group(1), 80))}"
+    return t("invalid_roads")
 
 
 @bp.app_template_global("params_not_applied")
@@ -114,7 +134,7 @@ def params_not_applied(t: T) -> list[str]:
     shown = localized_errors(errors, t, load_specs(), g.get("param_reasons"))
     if t.lang != "en":
         return [clip(m, 300) for m in shown.values()]
-    return [clip(f"{t.param(k)}: {m}", 300) for k, m in shown.items()]
+    return [clip(m if k == "_more" else f"{t.param(k)}: {m}", 300) for k, m in shown.items()]
 
 
 def sorted_towns(towns: list, metas: dict, t: T) -> list:

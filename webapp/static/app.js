@@ -778,7 +778,7 @@
     if (name === "planned_roads") return T.invalid_roads;
     if (name === "body") return T.request_failed;
     // what is wrong (the API's "reasons", ParamError.reasons), as webapp.pages.views.localized_errors says it
-    const known = ["number", "whole", "range", "empty", "choice", "unknown"].includes(reason);
+    const known = ["number", "blank", "whole", "range", "empty", "choice", "unknown"].includes(reason);
     const range = form.querySelector('[data-field="' + name + '"] .help.range');
     let text = T[known ? "param_" + reason : "invalid_field"].replace("{field}", T.params[name] || name);
     if (range && !["empty", "choice", "unknown"].includes(reason)) text += " " + range.textContent.trim();
