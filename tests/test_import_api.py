@@ -85,6 +85,31 @@ def test_reading_needs_no_account(app):
     assert client.get("/history/999").status_code == 404
 
 
+def test_the_export_uploaded_again_changes_only_what_was_edited(editor, store):
+    """The statistics export is what an editor supplies: uploaded again with one value changed, it
+    changes that value and nothing else (derived values stay derived, missing ones missing)."""
+    client, token = editor
+    before = {(r["town_id"], r["input"]): (r["value"], r["status"]) for r in store.current()}
+    assert "derived" in {s for _, s in before.values()}
+    import csv
+    import io
+
+    text = client.get("/api/statistics/export.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text)))
+    col = rows[0].index("mono_output_share")
+    row = next(r for r in rows if r[0] == "balkhash" and r[col] != "")
+    assert row[col] == "80"
+    row[col] = "20"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    r = post_file(client, out.getvalue().encode(), token=token)
+    assert r.status_code == 200, r.get_json()
+    after = {(r["town_id"], r["input"]): (r["value"], r["status"]) for r in store.current()}
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed == {("balkhash", "mono_output_share")}
+    assert after[("balkhash", "mono_output_share")] == (20.0, "sourced")
+
+
 def test_anonymous_post_refused_and_nothing_changes(app, store):
     before = snapshot(store)
     client = app.test_client()

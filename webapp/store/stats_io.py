@@ -833,15 +833,18 @@ def template_xlsx(method: Method) -> bytes:
 
 
 def export_csv(current: Iterable[dict], method: Method) -> str:
-    """Current values (dicts with town_id, input, value, period, source, note) in the import format.
+    """Current values (dicts with town_id, input, value, period, source, note, status) in the import
+    format: what an editor supplies, to change and upload again.
 
-    One row per town, period, source and note; values that are missing are not written. A text that
-    a spreadsheet would take for a formula is neutralised (``neutralise``; the import undoes it).
+    One row per town, period, source and note; values that are missing are not written, nor those
+    the app derives (status ``derived``: uploaded again, they would turn into sourced values). A
+    text that a spreadsheet would take for a formula is neutralised (``neutralise``; the import
+    undoes it).
     """
     names = importable(method)
     groups: dict[tuple, dict] = {}
     for r in current:
-        if r["value"] is None or r["input"] not in names:
+        if r["value"] is None or r["input"] not in names or r.get("status") == "derived":
             continue
         key = (r["town_id"], r["period"] or NO_PERIOD, r["source"] or "", r["note"] or "")
         groups.setdefault(key, {})[r["input"]] = r["value"]
