@@ -124,6 +124,40 @@ def test_anonymous_post_refused_and_nothing_changes(app, store):
     assert snapshot(store) == before
 
 
+def test_signing_in_returns_to_the_page_the_reader_was_on(app, store):
+    """A refused form (its POST cannot be repeated) signs in back to the page the form was on; the
+    top bar's link back to the page it is on, in its language; nowhere given: the map in it."""
+    client = app.test_client()
+    token = csrf(client, "/login")
+    r = client.post(
+        "/judgments?lang=ru",
+        data={"csrf_token": token, "town": "rudny"},
+        headers={"Referer": "http://localhost/judgments?lang=ru"},
+    )
+    assert r.status_code == 302 and "next=/judgments?lang%3Dru" in r.headers["Location"]
+    html = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'name="next" value="/judgments?lang=ru"' in html
+    done = client.post(
+        "/login?lang=ru",
+        data={
+            "name": "anna",
+            "password": PASSWORD,
+            "csrf_token": csrf(client, "/login"),
+            "next": "/judgments?lang=ru",
+        },
+    )
+    assert done.headers["Location"] == "/judgments?lang=ru"
+    assert client.get(done.headers["Location"]).status_code == 200
+    page = app.test_client().get("/history?lang=kk").get_data(as_text=True)
+    assert 'href="/login?lang=kk&amp;next=/history?lang%3Dkk" id="sign-in"' in page
+    other = app.test_client()
+    plain = other.post(
+        "/login?lang=kk",
+        data={"name": "anna", "password": PASSWORD, "csrf_token": csrf(other, "/login")},
+    )
+    assert plain.headers["Location"] == "/?lang=kk"
+
+
 def test_post_without_csrf_token_or_from_another_origin_refused(editor, store):
     client, token = editor
     before = snapshot(store)
@@ -176,7 +210,7 @@ def test_sign_in_out(app):
             "next": "https://evil.example/",
         },
     )
-    assert r.headers["Location"] == "/"  # no open redirect
+    assert r.headers["Location"] == "/?lang=en"  # no open redirect: the map
 
 
 def test_good_csv_and_xlsx_change_the_map(editor, store):

@@ -128,7 +128,7 @@ def editor_required(view):
                     "message": "sign in as an editor to change data",
                 }, 401
             return redirect(
-                url_for("auth.login", next=request.full_path, lang=request.args.get("lang"))
+                url_for("auth.login", next=_back_to(), lang=request.args.get("lang"))
             )
         return view(*args, **kwargs)
 
@@ -136,12 +136,24 @@ def editor_required(view):
     return wrapped
 
 
-def _safe_next(target: str | None) -> str:
+def _back_to() -> str:
+    """Where the sign-in returns to: the page asked for; for a refused write (a form's POST, which
+    a redirect cannot repeat) the page the form was on, if it is this site's, else the map."""
+    if request.method == "GET":
+        return request.full_path
+    ref = urlsplit(request.referrer or "")
+    if ref.netloc == request.host and ref.path.startswith("/"):
+        return ref.path + (f"?{ref.query}" if ref.query else "")
+    return url_for("views.index", lang=request.args.get("lang"))
+
+
+def _safe_next(target: str | None, lang: str | None = None) -> str:
     parts = urlsplit(target or "")
     return (
         target
         if target and not parts.scheme and not parts.netloc and target.startswith("/")
-        else url_for("views.index")
+        and not target.startswith("//")
+        else url_for("views.index", lang=lang)
     )
 
 
@@ -165,7 +177,7 @@ def login():
             session["sid"] = store.open_session(name)
             session["editor"] = name
             csrf_token()
-            return redirect(_safe_next(request.form.get("next")))
+            return redirect(_safe_next(request.form.get("next"), t.lang))
         else:
             store.record_signin(name, client, ok=False)
             error, status = t("signin_failed"), 401
