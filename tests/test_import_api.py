@@ -313,6 +313,36 @@ def test_request_above_the_size_limit(editor, store):
     assert stats_io.MAX_BYTES < client.application.config["MAX_CONTENT_LENGTH"]
 
 
+def test_a_file_over_the_request_limit_gets_a_page_in_its_language(editor, store):
+    """Over MAX_CONTENT_LENGTH: a page that says so in the page's language, with a way back, and
+    nothing changed (it was Werkzeug's bare English 413)."""
+    client, token = editor
+    before = snapshot(store)
+    big = b"--b\r\n" + b"x" * (3 * 1024 * 1024)  # raw: the test client spools a built one
+    r = client.post(
+        "/data/import?lang=ru",
+        data=big,
+        content_type="multipart/form-data; boundary=b",
+        headers={"Referer": "http://localhost/data?lang=ru", "X-CSRF-Token": token},
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 413 and "Файл слишком большой" in html and "не более 2 МБ" in html
+    assert 'href="http://localhost/data?lang=ru">Назад на страницу' in html
+    assert snapshot(store) == before
+
+
+def test_withdrawing_a_withdrawn_judgment_says_so(editor, store):
+    client, token = editor
+    r = client.post(
+        "/judgments/999/withdraw?lang=ru", data={"csrf_token": token, "reason": "superseded"}
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 404 and "Экспертной оценки 999 нет или она уже отозвана." in html
+    assert "Город не найден" not in html
+    gone = client.get("/history/12345?lang=kk").get_data(as_text=True)
+    assert "Табылмады." in gone and "Қала табылмады" not in gone
+
+
 def test_form_import_and_rollback_pages(editor, store):
     client, token = editor
     head = store.head()

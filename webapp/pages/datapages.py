@@ -257,8 +257,8 @@ def withdraw_judgment(jid: int):
         return judgments([problem], 400)
     try:
         svc.store.withdraw_judgment(jid, editor=current_editor(), reason=reason)
-    except StoreError as exc:
-        abort(404, str(exc))
+    except StoreError:  # no such judgment, or withdrawn already: the list says which are left
+        return judgments([t("judgment_gone").format(jid)], 404)
     svc.snapshot()
     return redirect(url_for("data.judgments", lang=request.values.get("lang")))
 

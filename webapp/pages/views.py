@@ -9,6 +9,7 @@ import json
 import mimetypes
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -548,4 +549,23 @@ def not_found(err):
         return {"error": "not found", "message": clip(err.description)}, 404
     svc = get_atlas()
     t = T(pick_lang(request.args.get("lang")), svc.method)
-    return render_template("error.html", t=t, message=clip(err.description)), 404
+    heading = None if request.endpoint in ("views.town", "views.town_script") else t("page_gone")
+    return render_template(
+        "error.html", t=t, heading=heading, message=clip(err.description)
+    ), 404
+
+
+@bp.app_errorhandler(413)
+def too_large(err):
+    """A request body over MAX_CONTENT_LENGTH (an upload): said on a page, in its language."""
+    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / 1024 / 1024
+    if request.path.startswith("/api/"):
+        return {"error": "request entity too large",
+                "message": f"the request is larger than {limit:g} MB, the most taken"}, 413
+    svc = get_atlas()
+    t = T(pick_lang(request.args.get("lang")), svc.method)  # the form is not read: too large
+    back = request.referrer if urlsplit(request.referrer or "").netloc == request.host else None
+    message = t("too_large").format(t.number(limit, 0 if float(limit).is_integer() else 1))
+    return render_template(
+        "error.html", t=t, heading=t("too_large_title"), message=message, back=back
+    ), 413
