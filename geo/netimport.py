@@ -57,6 +57,10 @@ LAYER_SIGNATURES = {".shp": (b"\x00\x00\x27\x0a",), ".gpkg": (b"SQLite format 3\
                     ".geojson": (b"{",), ".json": (b"{",), ".fgb": (b"fgb\x03",)}
 LINE_SUFFIXES = tuple(LAYER_SIGNATURES)
 LINE_COLUMNS = ("class", "ref", "speed", "oneway")
+# a line layer's columns found by name when none are given (the web upload: no mapping form);
+# case-insensitive, first match
+COLUMN_NAMES = {"class": ("highway", "class", "road_class"), "speed": ("maxspeed", "speed"),
+                "oneway": ("oneway",), "ref": ("ref",)}
 FORMAT_VERSION = 2  # 2: posted maxspeed parts and the edges' geometry
 OPTIONAL_ARRAYS = ("posted_km", "posted_min", "geom_offsets", "geom_lon", "geom_lat", "geom_km",
                    "geom_maxspeed")
@@ -260,9 +264,19 @@ def _lines_to_raw(gdf: gpd.GeoDataFrame, columns: dict[str, str], table: _Table,
     return raw, counts
 
 
-def _read_lines_file(path: Path, columns: dict[str, str], table: _Table,
-                     default_class: str) -> tuple[RawWays, gpd.GeoDataFrame, dict[str, int]]:
+def _named_columns(gdf: gpd.GeoDataFrame) -> dict[str, str]:
+    """The layer's columns for ``LINE_COLUMNS`` found by their usual names (``COLUMN_NAMES``)."""
+    by_lower = {str(c).lower(): str(c) for c in gdf.columns if c != gdf.geometry.name}
+    found = {k: next((by_lower[n] for n in names if n in by_lower), "")
+             for k, names in COLUMN_NAMES.items()}
+    return {k: c for k, c in found.items() if c}
+
+
+def _read_lines_file(path: Path, columns: dict[str, str] | None, table: _Table,
+                     default_class: str) -> tuple[RawWays, gpd.GeoDataFrame, dict[str, Any]]:
+    """``columns`` None: found by name (``_named_columns``)."""
     gdf = _read_layer(path)
+    columns = _named_columns(gdf) if columns is None else columns
     _check_columns(gdf, columns)
     if default_class not in table:
         raise NetworkImportError(f"default class '{default_class}' unknown; "
@@ -278,9 +292,11 @@ def _read_lines_file(path: Path, columns: dict[str, str], table: _Table,
     with np.errstate(all="ignore"):  # a vertex at 1e308 projects to inf or nan: refused next
         xy = shapely.get_coordinates(gdf.geometry.values)
     _check_coordinates(xy[:, 0], xy[:, 1], path.name)
-    raw, counts = _lines_to_raw(gdf, columns, table, default_class)
+    raw, read = _lines_to_raw(gdf, columns, table, default_class)
     n_lines = sum(kinds.get(k, 0) for k in ("LineString", "MultiLineString"))
-    counts.update({"features": n_all, "features_not_lines": int(n_all - n_lines)})
+    counts: dict[str, Any] = {**read, "features": n_all, "features_not_lines": int(n_all - n_lines),
+                              "columns": dict(columns),
+                              "default_class_lines": 0 if columns.get("class") else len(gdf)}
     empty = gpd.GeoDataFrame({"osm_id": [], "usage": [], "service": [], "main": [], "name": [],
                               "ref": []}, geometry=[], crs=DISPLAY_CRS)
     return raw, empty, counts
@@ -407,7 +423,9 @@ def import_network(path: str | Path, *, highways: Iterable[str] | None = None,
     highways : iterable of str, optional
         OSM ``highway`` values to import (default motorway, trunk, primary, secondary and links).
     columns : dict, optional
-        Line layers: column names for ``class``, ``ref``, ``speed``, ``oneway`` (each optional).
+        Line layers: column names for ``class``, ``ref``, ``speed``, ``oneway`` (each optional);
+        None: the columns with their usual names (``COLUMN_NAMES``: highway or class, maxspeed,
+        oneway, ref), as the web upload does.
     default_class : str
         Line layers without a class column: the class of every line.
     progress : callable, optional
@@ -433,7 +451,8 @@ def import_network(path: str | Path, *, highways: Iterable[str] | None = None,
         raw, rail, counts = _read_osm_file(path, rows, progress)
     else:
         rows = {}
-        raw, rail, counts = _read_lines_file(path, dict(columns or {}), table, default_class)
+        raw, rail, counts = _read_lines_file(
+            path, None if columns is None else dict(columns), table, default_class)
     # OSM: NaN = a node not in the extract
     _check_coordinates(raw.lon, raw.lat, path.name, missing_ok=True)
     arrays, topo = _build(raw, path.name)
@@ -441,7 +460,7 @@ def import_network(path: str | Path, *, highways: Iterable[str] | None = None,
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     report = {"source": path.name, "file": path.name, "kind": kind, "bytes": path.stat().st_size,
               "sha256": _sha256(path), "imported_at": now,
-              "highways": sorted(rows), "columns": dict(columns or {}) if kind == "lines" else {},
+              "highways": sorted(rows), "columns": counts.get("columns", {}),
               "read": counts, **topo, "railways": int(len(rail)),
               "seconds": round(time.perf_counter() - t0, 3),
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

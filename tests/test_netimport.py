@@ -390,8 +390,45 @@ def test_lines_bad_mapping(tmp_path):
         import_network(path, columns={"class": "KLASS"})
     with pytest.raises(NetworkImportError, match="class value"):
         import_network(path, columns={"class": "REF"})
-    plain = import_network(path)  # no mapping: every line republican, both ways, class speed
+    plain = import_network(path, columns={})  # no mapping: every line republican, both ways
     assert set(plain.cls) == {"republican"} and not plain.oneway.any()
+    named = import_network(path)  # none given: its CLASS column, found by name
+    assert set(named.cls) == {"international", "republican"}
+    assert named.report["columns"] == {
+        "class": "CLASS",
+        "speed": "SPEED",
+        "oneway": "ONEWAY",
+        "ref": "REF",
+    }
+    assert named.report["read"]["default_class_lines"] == 0
+    assert plain.report["read"]["default_class_lines"] == plain.report["read"]["road_ways"]
+
+
+def test_a_web_upload_says_where_the_road_classes_came_from(tmp_path):
+    """A layer without a class column becomes republican roads, and the upload says so; with a
+    'highway' column its values are used; unknown values refuse the file."""
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from webapp.pages.networks import _classes_said
+
+    lines = [LineString([(70, 48), (71, 48)]), LineString([(71, 48), (72, 48.5)])]
+    bare = tmp_path / "bare.geojson"
+    gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=lines, crs="EPSG:4326").to_file(bare)
+    said = _classes_said(import_network(bare).report)
+    assert "no road class column (highway or class): every line taken as a republican" in said
+    osm = tmp_path / "osm.geojson"
+    gpd.GeoDataFrame({"Highway": ["trunk", "primary"]}, geometry=lines, crs="EPSG:4326").to_file(
+        osm
+    )
+    net = import_network(osm)
+    assert _classes_said(net.report) == "; road classes from the column 'Highway'"
+    odd = tmp_path / "odd.geojson"
+    gpd.GeoDataFrame({"highway": ["banana", "footway"]}, geometry=lines, crs="EPSG:4326").to_file(
+        odd
+    )
+    with pytest.raises(NetworkImportError, match="class value\\(s\\) 'banana', 'footway' unknown"):
+        import_network(odd)
 
 
 def _two_ways(second: list[int], oneway: tuple[bool, bool]) -> dict:

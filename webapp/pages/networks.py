@@ -53,6 +53,19 @@ STAGING = ".upload-"  # an upload's staging folder under the networks root (remo
 STAGING_GRACE_S = 600.0  # older than this, with no import running, a staging folder is a leftover
 
 
+def _classes_said(report: dict) -> str:
+    """Where a line layer's road classes came from (an OSM extract says nothing more): a column
+    found by its name, or none, every line then a republican road (the command line maps others:
+    ``python -m geo import-network --class-col``)."""
+    if report.get("kind") != "lines":
+        return ""
+    column = (report.get("columns") or {}).get("class")
+    if column:
+        return f"; road classes from the column '{column}'"
+    return ("; no road class column (highway or class): every line taken as a republican road"
+            " (python -m geo import-network --class-col maps another column)")
+
+
 class Importer:
     """One network import at a time, in a background thread; ``status()`` says how it goes.
 
@@ -131,7 +144,7 @@ class Importer:
             self._finish(
                 "done",
                 f"{net.report['nodes']:,} nodes, {net.report['edges']:,} edges, "
-                f"{net.report['km']:,.0f} km",
+                f"{net.report['km']:,.0f} km" + _classes_said(net.report),
             )
         except NetworkImportError as exc:
             self._finish("failed", str(exc))
