@@ -6,6 +6,7 @@ here (test_netimport.write_pbf).
 """
 
 import io
+import re
 
 import pytest
 
@@ -123,6 +124,17 @@ def test_compare_lists_a_changed_town_with_both_values(client):
     assert bad.status_code == 400 and "no network version &#39;nope&#39;" in bad.get_data(
         as_text=True
     )
+
+
+def test_compare_in_russian_says_its_values_in_russian(client):
+    """The verdict as the map says it and numbers as Russian writes them (a value with nothing
+    on the other side too; this test data's places have no Russian names)."""
+    html = client.get("/networks/compare?a=shipped&b=winding&lang=ru").get_data(as_text=True)
+    cells = re.findall(r'<tr class="town-[a-z]+">.*?</tr>', html, re.S)
+    text = " ".join(re.sub(r"<[^>]+>", " ", c) for c in cells)
+    assert cells and not re.search(r"\d\.\d", text), text[:500]
+    assert not re.search(r"\b(inertial|balanced|innovative|diversification)\b", text)
+    assert "Км по дорогам" in text and re.search(r"\d,\d", text), text[:500]
 
 
 def _token(client) -> str:

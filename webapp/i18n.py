@@ -535,6 +535,23 @@ class T:
             or label
         )
 
+    def verdict_of(self, label: str) -> str:
+        """A verdict as the changes and comparisons carry it (``webapp.map.serialize.
+        verdict_label``: 'a|b', 'tie: a|b|c', 'undetermined: a|b', 'likely: <outcome>', 'none') in
+        this language, as static/app.js ``verdictName`` says it."""
+        def names(text: str, sep: str) -> list[str]:
+            return [self.scenario(s) for s in text.split(sep)]
+
+        if label == "none":
+            return self("insufficient")
+        if label.startswith("undetermined: "):
+            return self("undetermined").format(" / ".join(names(label[14:], "|")))
+        if label.startswith("tie: "):
+            return self("outcome_tie").format(", ".join(names(label[5:], "|")))
+        if label.startswith("likely: "):
+            return self("likely_short").format(self.outcome(label[8:]))
+        return " + ".join(names(label, "|"))
+
     def verdict_short(self, scenario: dict) -> str:
         """The list's short form: undetermined without the range (the full verdict is its title)."""
         likely = scenario.get("likely")

@@ -33,6 +33,7 @@ from geo.netimport import (
 from geo.params import VERSION_NAME, default_params
 from geo.versions import SHIPPED
 
+from webapp.map.serialize import verdict_label
 from webapp.store.auth import current_editor, editor_required
 from webapp.i18n import T, pick_lang
 from webapp.model import get_atlas
@@ -373,13 +374,8 @@ def _town_rows(ta: dict, tb: dict) -> list[dict]:
         _row("road_km", ga["road_km"], gb["road_km"]),
     ]
     rows += [_row(k, ta["inputs"][k], tb["inputs"][k]) for k in COMPARED]
-    rows.append(
-        _row(
-            "scenario",
-            " + ".join(ta["scenario"]["recommended"]),
-            " + ".join(tb["scenario"]["recommended"]),
-        )
-    )
+    # what the map says (a tie, undetermined ...), as the changes tables compare it
+    rows.append(_row("scenario", verdict_label(ta["scenario"]), verdict_label(tb["scenario"])))
     return [r for r in rows if r["a"] != r["b"]]
 
 
@@ -401,7 +397,7 @@ def compare(params, a: str, b: str) -> dict:
 def compare_page():
     """Towns whose nearest city, road km, agglomeration inputs or scenario differ between two
     versions."""
-    svc = get_atlas()
+    svc, t = get_atlas(), _t()
     args = {k: v for k, v in request.args.items() if k not in ("a", "b")}
     a, b = request.args.get("a", SHIPPED), request.args.get("b", SHIPPED)
     try:
@@ -410,13 +406,15 @@ def compare_page():
         result, problems = None, [f"{k}: {v}" for k, v in exc.field_errors.items()]
     return render_template(
         "network_compare.html",
-        t=_t(),
+        t=t,
         result=result,
         problems=problems,
         a=a,
         b=b,
         names=svc.pipeline.versions(),
         metas=svc.metas,
+        city_names={r["name_en"]: t.name(r) for r in svc.city_rows.values()},
+        binary={n for n, spec in svc.method.inputs.items() if spec.kind == "binary"},
     ), (400 if problems else 200)
 
 
