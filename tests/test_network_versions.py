@@ -184,6 +184,28 @@ def test_editor_upload_of_a_bad_file_reports_and_saves_nothing(client, nets, con
     assert client.get("/api/towns?network=broken").status_code == 400
 
 
+@pytest.mark.parametrize(
+    "content,filename,name,ru",
+    [
+        (b"this is not a protocol buffer" * 10, "b.osm.pbf", "b", "Файл не читается как данные"),
+        (b"", "e.osm.pbf", "e", "Файл пуст (0 байт)"),
+        (b"x", "x.txt", "t", "Такой тип файла не принимается"),
+        (b"x", "x.osm.pbf", "winding", "Версия с таким именем уже есть"),
+        (b"x", "x.osm.pbf", "bad name", "Имя не допускается"),
+    ],
+)
+def test_a_refused_network_upload_is_said_in_russian(client, nets, content, filename, name, ru):
+    """What is wrong in Russian, the parser's English detail after it."""
+    token = sign_in(client)
+    r = client.post(
+        "/networks?lang=ru",
+        data={"csrf_token": token, "name": name, "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and ru in html and "подробности на английском" in html, html[-900:]
+
+
 def test_editor_upload_checks_name_and_type(client):
     token = sign_in(client)
     for name, filename in (("winding", "x.osm.pbf"), ("bad name", "x.osm.pbf"), ("ok", "x.txt")):

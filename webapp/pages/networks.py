@@ -215,6 +215,41 @@ def versions() -> list[dict]:
     return [shipped, *list_versions(svc.pipeline.networks_root)]
 
 
+# what a network import or upload message says, for a page in another language than English: the
+# first pattern found in the (English) message names the key of translations.json saying it
+IMPORT_GISTS = (
+    ("file: choose a file", "net_err_nofile"),
+    ("is not one of", "net_err_type"),
+    ("unknown file type", "net_err_type"),
+    ("could not be read as OpenStreetMap data", "net_err_osm"),
+    ("could not be read as a GIS layer", "net_err_layer"),
+    ("its content is another", "net_err_content"),
+    ("no coordinate reference system", "net_err_crs"),
+    ("has no roads", "net_err_roads"),
+    ("no segment with two", "net_err_roads"),
+    ("is empty (0 bytes)", "net_err_empty"),
+    ("class value(s)", "net_err_class"),
+    ("outside longitude", "net_err_coords"),
+    ("name: 1-64 letters", "net_err_name"),
+    ("not allowed: use 1-64", "net_err_name"),
+    ("exists", "net_err_exists"),
+    ("unpacks to", "net_err_zip"),
+    ("larger than", "net_err_zip"),
+)
+
+
+@bp.app_template_global("import_said")
+def import_said(t: T, message: str) -> str:
+    """A network import's or upload's message in the page's language: in kk and ru what is wrong
+    in a sentence of its own, the parser's English detail after it (the detail names the file and
+    values; it is not translated)."""
+    if t.lang == "en" or not message:
+        return message
+    key = next((k for pattern, k in IMPORT_GISTS if pattern in message), None)
+    gist = t(key) if key else t("net_err_other")
+    return f"{gist} ({t('detail_in_english')}: {message})"
+
+
 def _page(problems: list[str] | None = None, status: int = 200, importing: dict | None = None):
     problems = [public_text(p) for p in problems or []]  # no server folders in what a page shows
     return (
