@@ -331,6 +331,15 @@ def test_a_file_over_the_request_limit_gets_a_page_in_its_language(editor, store
     assert snapshot(store) == before
 
 
+def test_a_revisions_columns_are_before_and_after_it(editor, store):
+    """A revision's values before and after it (the headings said 'Default' and 'Now')."""
+    client, _ = editor
+    html = client.get("/history/1?lang=ru").get_data(as_text=True)
+    head = html[html.index('id="changes-of-revision"') :]
+    head = head[: head.index("</tr>")]
+    assert "<th>Было</th><th>Стало</th>" in head and "По умолчанию" not in head
+
+
 def test_withdrawing_a_withdrawn_judgment_says_so(editor, store):
     client, token = editor
     r = client.post(
