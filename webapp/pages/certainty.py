@@ -11,6 +11,7 @@ from scoring.uncertainty import collection_plan
 from webapp.i18n import T, pick_lang
 from webapp.model import get_atlas
 from webapp.robust import get_runner
+from webapp.pages.views import sorted_towns
 
 bp = Blueprint("certainty", __name__)
 
@@ -78,11 +79,9 @@ def data_needed():
     def by_name(ids: list[str]) -> list[str]:  # alphabetical in the page's language
         return sorted(ids, key=lambda i: t.sort_key(t.name(metas[i])))
 
-    open_ids = by_name(
-        [tw["id"] for tw in atlas["towns"] if not tw["scenario"].get("settled", True)]
+    open_towns = sorted_towns(
+        [tw for tw in atlas["towns"] if not tw["scenario"].get("settled", True)], metas, t
     )
-    by_id = {tw["id"]: tw for tw in atlas["towns"]}
-    open_towns = [by_id[i] for i in open_ids]
     return render_template(
         "data_needed.html",
         t=t,
